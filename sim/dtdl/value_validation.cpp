@@ -1,0 +1,542 @@
+// Checking JSON values against DTDL schemas. The textual formats (RFC 3339
+// date/time, ISO 8601 duration) are scanned by hand: faster than regular
+// expressions and able to say exactly which part is wrong.
+
+#include "twinsim/dtdl/value_validation.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace twinsim::dtdl {
+namespace {
+
+using json = nlohmann::json;
+
+// ---------------------------------------------------------------- describing
+
+// A short rendering of what was found, for messages: `string "abc"`, `number 2.5`.
+std::string describe(const json& v) {
+    switch (v.type()) {
+        case json::value_t::null: return "null";
+        case json::value_t::boolean: return v.get<bool>() ? "boolean true" : "boolean false";
+        case json::value_t::number_integer:
+        case json::value_t::number_unsigned:
+        case json::value_t::number_float: return "number " + v.dump();
+        case json::value_t::string: {
+            // Long strings are cut (on a UTF-8 boundary) so a message stays one line.
+            constexpr std::size_t max_bytes = 60;
+            const auto& s = v.get_ref<const std::string&>();
+            if (s.size() <= max_bytes) return "string " + json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+            std::size_t cut = max_bytes;
+            while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0U) == 0x80U) --cut;
+            return "string " + json(s.substr(0, cut)).dump(-1, ' ', false, json::error_handler_t::replace) +
+                   " (cut, " + std::to_string(s.size()) + " bytes)";
+        }
+        case json::value_t::object: return "an object";
+        case json::value_t::array: return "an array of " + std::to_string(v.size()) + " elements";
+        case json::value_t::binary: return "binary data";
+        case json::value_t::discarded: return "a discarded value";
+    }
+    return "an unknown value";
+}
+
+// ---------------------------------------------------------------- text formats
+//
+// Each checker returns nullopt when the text conforms, else why it does not.
+
+using Why = std::optional<std::string>;
+
+class Scanner {
+public:
+    explicit Scanner(std::string_view s) : s_(s) {}
+    [[nodiscard]] bool done() const { return i_ == s_.size(); }
+    [[nodiscard]] std::size_t pos() const { return i_; }
+    [[nodiscard]] char peek() const { return done() ? '\0' : s_[i_]; }
+    bool eat(char c) {
+        if (peek() != c || done()) return false;
+        ++i_;
+        return true;
+    }
+    // Exactly `n` ASCII digits as a number.
+    bool digits(int n, int& value) {
+        if (s_.size() - i_ < static_cast<std::size_t>(n)) return false;
+        int v = 0;
+        for (int k = 0; k < n; ++k) {
+            const char c = s_[i_ + static_cast<std::size_t>(k)];
+            if (c < '0' || c > '9') return false;
+            v = v * 10 + (c - '0');
+        }
+        i_ += static_cast<std::size_t>(n);
+        value = v;
+        return true;
+    }
+    // One or more digits; returns how many.
+    std::size_t digit_run() {
+        const std::size_t start = i_;
+        while (!done() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
+        return i_ - start;
+    }
+
+private:
+    std::string_view s_;
+    std::size_t i_ = 0;
+};
+
+bool is_leap(int year) { return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0); }
+
+int days_in_month(int year, int month) {
+    static constexpr int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (month == 2 && is_leap(year)) return 29;
+    return days[month - 1];
+}
+
+const char* month_name(int month) {
+    static constexpr const char* names[] = {"January", "February", "March",     "April",   "May",      "June",
+                                            "July",    "August",   "September", "October", "November", "December"};
+    return names[month - 1];
+}
+
+// full-date = date-fullyear "-" date-month "-" date-mday
+Why scan_date(Scanner& sc) {
+    int y = 0;
+    int m = 0;
+    int d = 0;
+    if (!sc.digits(4, y)) return "the year must be 4 digits";
+    if (!sc.eat('-')) return "expected '-' after the year";
+    if (!sc.digits(2, m)) return "the month must be 2 digits";
+    if (m < 1 || m > 12) return "month " + std::to_string(m) + " is not 01-12";
+    if (!sc.eat('-')) return "expected '-' after the month";
+    if (!sc.digits(2, d)) return "the day must be 2 digits";
+    if (d < 1 || d > days_in_month(y, m))
+        return "day " + std::to_string(d) + " does not exist in " + month_name(m) + " " + std::to_string(y);
+    return std::nullopt;
+}
+
+// partial-time = time-hour ":" time-minute ":" time-second [time-secfrac]
+Why scan_partial_time(Scanner& sc) {
+    int h = 0;
+    int m = 0;
+    int s = 0;
+    if (!sc.digits(2, h)) return "the hour must be 2 digits";
+    if (h > 23) return "hour " + std::to_string(h) + " is not 00-23";
+    if (!sc.eat(':')) return "expected ':' after the hour";
+    if (!sc.digits(2, m)) return "the minute must be 2 digits";
+    if (m > 59) return "minute " + std::to_string(m) + " is not 00-59";
+    if (!sc.eat(':')) return "expected ':' after the minute (seconds are required)";
+    if (!sc.digits(2, s)) return "the second must be 2 digits";
+    if (s > 60) return "second " + std::to_string(s) + " is not 00-60";  // 60: leap second (RFC 3339 5.7)
+    if (sc.eat('.') && sc.digit_run() == 0) return "expected digits after '.'";
+    return std::nullopt;
+}
+
+// time-offset = "Z" / time-numoffset ; time-numoffset = ("+" / "-") time-hour ":" time-minute
+Why scan_offset(Scanner& sc) {
+    if (sc.eat('Z') || sc.eat('z')) return std::nullopt;
+    if (!sc.eat('+') && !sc.eat('-')) return "expected 'Z' or a '+hh:mm'/'-hh:mm' offset";
+    int h = 0;
+    int m = 0;
+    if (!sc.digits(2, h)) return "the offset hour must be 2 digits";
+    if (h > 23) return "offset hour " + std::to_string(h) + " is not 00-23";
+    if (!sc.eat(':')) return "expected ':' in the offset";
+    if (!sc.digits(2, m)) return "the offset minute must be 2 digits";
+    if (m > 59) return "offset minute " + std::to_string(m) + " is not 00-59";
+    return std::nullopt;
+}
+
+Why trailing(const Scanner& sc) {
+    if (sc.done()) return std::nullopt;
+    return "unexpected text at character " + std::to_string(sc.pos() + 1);
+}
+
+Why check_date(std::string_view s) {
+    Scanner sc(s);
+    if (auto why = scan_date(sc)) return why;
+    return trailing(sc);
+}
+
+// RFC 3339 partial-time or full-time: the offset is optional.
+Why check_time(std::string_view s) {
+    Scanner sc(s);
+    if (auto why = scan_partial_time(sc)) return why;
+    if (sc.done()) return std::nullopt;
+    if (auto why = scan_offset(sc)) return why;
+    return trailing(sc);
+}
+
+// RFC 3339 date-time: full-date "T" full-time, offset required.
+Why check_date_time(std::string_view s) {
+    Scanner sc(s);
+    if (auto why = scan_date(sc)) return why;
+    if (!sc.eat('T') && !sc.eat('t')) return "expected 'T' between the date and the time";
+    if (auto why = scan_partial_time(sc)) return why;
+    if (sc.done()) return "the time zone is missing (expected 'Z' or an offset such as +02:00)";
+    if (auto why = scan_offset(sc)) return why;
+    return trailing(sc);
+}
+
+// ISO 8601 duration: PnYnMnDTnHnMnS (any subset, in this order, at least one
+// component, at least one after T) or PnW alone. Only the last component may
+// have a decimal fraction ('.' or ',').
+Why check_duration(std::string_view s) {
+    Scanner sc(s);
+    if (!sc.eat('P')) return "a duration must start with 'P'";
+    constexpr std::string_view date_designators = "YMWD";
+    constexpr std::string_view time_designators = "HMS";
+    bool in_time = false;
+    bool any = false;
+    bool any_in_time = false;
+    bool weeks = false;
+    bool fractional = false;
+    std::size_t next_designator = 0;  // components must appear in designator order
+    while (!sc.done()) {
+        if (!in_time && sc.eat('T')) {
+            in_time = true;
+            next_designator = 0;
+            continue;
+        }
+        if (fractional) return "only the last component may have a fraction";
+        if (sc.digit_run() == 0) return "expected a number at character " + std::to_string(sc.pos() + 1);
+        if (sc.eat('.') || sc.eat(',')) {
+            if (sc.digit_run() == 0) return "expected digits after the decimal mark";
+            fractional = true;
+        }
+        const std::string_view designators = in_time ? time_designators : date_designators;
+        const std::size_t k = designators.find(sc.peek());
+        if (sc.done() || k == std::string_view::npos)
+            return std::string("expected one of the designators ") + (in_time ? "H, M, S" : "Y, M, W, D") +
+                   " at character " + std::to_string(sc.pos() + 1);
+        if (k < next_designator) return "components are out of order or repeated (expected Y M D T H M S)";
+        sc.eat(designators[k]);
+        next_designator = k + 1;
+        if (!in_time && designators[k] == 'W') weeks = true;
+        any = true;
+        any_in_time = any_in_time || in_time;
+    }
+    if (!any) return "a duration needs at least one component";
+    if (in_time && !any_in_time) return "'T' must be followed by at least one of H, M, S";
+    if (weeks && (in_time || s.find_first_of("YMD") != std::string_view::npos))
+        return "weeks (PnW) cannot be combined with other components";
+    return std::nullopt;
+}
+
+// ---------------------------------------------------------------- numbers
+
+// The value of an integral JSON number, if it is one and fits in int64.
+// `why` says what is wrong otherwise.
+std::optional<std::int64_t> integral_value(const json& v, std::string& why) {
+    switch (v.type()) {
+        case json::value_t::number_integer: return v.get<std::int64_t>();
+        case json::value_t::number_unsigned: {
+            const auto u = v.get<std::uint64_t>();
+            if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+                why = "out of the 64-bit range";
+                return std::nullopt;
+            }
+            return static_cast<std::int64_t>(u);
+        }
+        case json::value_t::number_float: {
+            // JSON does not tell 2 from 2.0; an integral value is an integer.
+            const double d = v.get<double>();
+            if (!std::isfinite(d)) {
+                why = "not a finite number";
+                return std::nullopt;
+            }
+            if (std::trunc(d) != d) {
+                why = "not integral";
+                return std::nullopt;
+            }
+            if (d < -9223372036854775808.0 || d >= 9223372036854775808.0) {
+                why = "out of the 64-bit range";
+                return std::nullopt;
+            }
+            return static_cast<std::int64_t>(d);
+        }
+        default: why = "not a number"; return std::nullopt;
+    }
+}
+
+// ---------------------------------------------------------------- the checker
+
+class Checker {
+public:
+    explicit Checker(std::vector<ValueError>& out) : out_(out) {}
+
+    void check(const Schema& schema, const json& v) {
+        switch (schema.kind) {
+            case SchemaKind::boolean:
+                if (!v.is_boolean()) fail("expected a boolean", v);
+                return;
+            case SchemaKind::integer: return check_integer(v, 32);
+            case SchemaKind::long_: return check_integer(v, 64);
+            case SchemaKind::double_:
+            case SchemaKind::float_: return check_real(v, schema.kind == SchemaKind::float_);
+            case SchemaKind::string:
+                if (!v.is_string()) fail("expected a string", v);
+                return;
+            case SchemaKind::date: return check_text(v, "a date (RFC 3339 full-date, YYYY-MM-DD)", check_date);
+            case SchemaKind::time:
+                return check_text(v, "a time (RFC 3339, hh:mm:ss[.fff][Z|+hh:mm])", check_time);
+            case SchemaKind::date_time:
+                return check_text(v, "a dateTime (RFC 3339, YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm))", check_date_time);
+            case SchemaKind::duration:
+                return check_text(v, "a duration (ISO 8601, PnYnMnDTnHnMnS or PnW)", check_duration);
+            case SchemaKind::point:
+            case SchemaKind::multi_point:
+            case SchemaKind::line_string:
+            case SchemaKind::multi_line_string:
+            case SchemaKind::polygon:
+            case SchemaKind::multi_polygon: return check_geo(schema.kind, v);
+            case SchemaKind::enum_: return check_enum(schema, v);
+            case SchemaKind::object: return check_object(schema, v);
+            case SchemaKind::map: return check_map(schema, v);
+            case SchemaKind::array: return check_array(schema, v);
+        }
+    }
+
+private:
+    // --- paths: the current JSON Pointer grows and shrinks with the recursion.
+    class Segment {
+    public:
+        Segment(std::string& path, std::string_view token) : path_(path), size_(path.size()) {
+            path_.push_back('/');
+            for (char c : token) {
+                if (c == '~') path_ += "~0";
+                else if (c == '/') path_ += "~1";
+                else path_.push_back(c);
+            }
+        }
+        Segment(std::string& path, std::size_t index) : Segment(path, std::to_string(index)) {}
+        Segment(const Segment&) = delete;
+        Segment& operator=(const Segment&) = delete;
+        ~Segment() { path_.resize(size_); }
+
+    private:
+        std::string& path_;
+        std::size_t size_;
+    };
+
+    void fail(std::string message) { out_.push_back(ValueError{path_, std::move(message)}); }
+    void fail(std::string_view expected, const json& found) {
+        fail(std::string(expected) + ", found " + describe(found));
+    }
+
+    void check_sub(const SchemaPtr& schema, const json& v, const char* what) {
+        // The parser never leaves a nested schema empty; if a hand-built one
+        // does, say so instead of dereferencing null.
+        if (!schema) return fail(std::string("the schema has no ") + what + " schema to check this value against");
+        check(*schema, v);
+    }
+
+    void check_integer(const json& v, int bits) {
+        const char* expected = bits == 32 ? "expected an integer (32-bit signed, -2147483648 to 2147483647)"
+                                          : "expected a long (64-bit signed integer)";
+        if (!v.is_number()) return fail(expected, v);
+        std::string why;
+        const auto value = integral_value(v, why);
+        if (!value) return fail(std::string(expected) + ", found number " + v.dump() + ", " + why);
+        if (bits == 32 && (*value < std::numeric_limits<std::int32_t>::min() ||
+                           *value > std::numeric_limits<std::int32_t>::max()))
+            fail(std::string(expected) + ", found number " + v.dump() + ", out of the 32-bit range");
+    }
+
+    void check_real(const json& v, bool single) {
+        const char* expected = single ? "expected a float (finite, within +-3.4028235e38)" : "expected a double (finite)";
+        if (!v.is_number()) return fail(expected, v);
+        if (!v.is_number_float()) return;  // every JSON integer is within float's range
+        const double d = v.get<double>();
+        if (!std::isfinite(d)) return fail(expected, v);
+        if (single && std::fabs(d) > 3.4028235e38) fail(std::string(expected) + ", found number " + v.dump() + ", out of range");
+    }
+
+    void check_text(const json& v, std::string_view what, Why (*scan)(std::string_view)) {
+        const std::string expected = "expected " + std::string(what);
+        if (!v.is_string()) return fail(expected, v);
+        if (auto why = scan(v.get_ref<const std::string&>())) fail(expected + ", found " + describe(v) + ": " + *why);
+    }
+
+    void check_enum(const Schema& schema, const json& v) {
+        const bool by_string = schema.enum_value_schema == SchemaKind::string;
+        bool found = false;
+        if (by_string) {
+            if (!v.is_string()) return fail("expected a string Enum value", v);
+            const auto& s = v.get_ref<const std::string&>();
+            for (const auto& ev : schema.enum_values) found = found || ev.string_value == s;
+        } else {
+            std::string why;
+            const auto value = v.is_number() ? integral_value(v, why) : std::nullopt;
+            if (!value) return fail("expected an integer Enum value", v);
+            for (const auto& ev : schema.enum_values) found = found || ev.int_value == *value;
+        }
+        if (found) return;
+        // List what is allowed; a long enum is cut so the message stays readable.
+        constexpr std::size_t max_listed = 12;
+        std::string allowed;
+        for (std::size_t k = 0; k < schema.enum_values.size() && k < max_listed; ++k) {
+            const auto& ev = schema.enum_values[k];
+            if (k != 0) allowed += ", ";
+            allowed += by_string ? json(ev.string_value).dump(-1, ' ', false, json::error_handler_t::replace)
+                                 : std::to_string(ev.int_value);
+            allowed += " (" + ev.name + ")";
+        }
+        if (schema.enum_values.size() > max_listed)
+            allowed += ", ... (" + std::to_string(schema.enum_values.size()) + " values in all)";
+        if (schema.enum_values.empty()) allowed = "(the Enum has no values)";
+        fail("expected one of the Enum values " + allowed, v);
+    }
+
+    void check_object(const Schema& schema, const json& v) {
+        if (!v.is_object()) return fail("expected an object (Object schema)", v);
+        for (const auto& [key, member] : v.items()) {
+            const Field* field = nullptr;
+            for (const auto& f : schema.fields)
+                if (f.name == key) field = &f;
+            Segment seg(path_, key);
+            if (field == nullptr) {
+                std::string declared;
+                for (const auto& f : schema.fields) declared += (declared.empty() ? "" : ", ") + f.name;
+                fail("unknown field '" + key + "'; the Object declares " +
+                     (declared.empty() ? std::string("no fields") : declared));
+                continue;
+            }
+            check_sub(field->schema, member, "field");
+        }
+    }
+
+    void check_map(const Schema& schema, const json& v) {
+        // JSON object keys are always strings, which is all DTDL asks of map keys.
+        if (!v.is_object()) return fail("expected an object (Map schema)", v);
+        for (const auto& [key, member] : v.items()) {
+            Segment seg(path_, key);
+            check_sub(schema.map_value_schema, member, "map value");
+        }
+    }
+
+    void check_array(const Schema& schema, const json& v) {
+        if (!v.is_array()) return fail("expected an array (Array schema)", v);
+        for (std::size_t k = 0; k < v.size(); ++k) {
+            Segment seg(path_, k);
+            check_sub(schema.element_schema, v[k], "element");
+        }
+    }
+
+    // --- GeoJSON (RFC 7946). Members other than "type" and "coordinates"
+    // (bbox, foreign members) are allowed, as the RFC allows them.
+
+    // position = [x, y] or [x, y, z], finite numbers
+    bool check_position(const json& v) {
+        const char* expected = "expected a position (an array of 2 or 3 numbers)";
+        if (!v.is_array() || v.size() < 2 || v.size() > 3) {
+            fail(expected, v);
+            return false;
+        }
+        bool ok = true;
+        for (std::size_t k = 0; k < v.size(); ++k) {
+            if (v[k].is_number() && (!v[k].is_number_float() || std::isfinite(v[k].get<double>()))) continue;
+            Segment seg(path_, k);
+            fail("expected a finite number (coordinate)", v[k]);
+            ok = false;
+        }
+        return ok;
+    }
+
+    // An array of at least `min` positions.
+    bool check_positions(const json& v, std::size_t min, const char* what) {
+        if (!v.is_array()) {
+            fail(std::string("expected ") + what + " (an array of positions)", v);
+            return false;
+        }
+        bool ok = true;
+        for (std::size_t k = 0; k < v.size(); ++k) {
+            Segment seg(path_, k);
+            ok = check_position(v[k]) && ok;
+        }
+        if (v.size() < min) {
+            fail(std::string("expected ") + what + " of at least " + std::to_string(min) + " positions, found " +
+                 std::to_string(v.size()));
+            ok = false;
+        }
+        return ok;
+    }
+
+    void check_ring(const json& v) {
+        if (check_positions(v, 4, "a linear ring") && v.front() != v.back())
+            fail("a linear ring must be closed: its last position " + v.back().dump() + " differs from its first " +
+                 v.front().dump());
+    }
+
+    void check_polygon(const json& v) {
+        if (!v.is_array() || v.empty()) return fail("expected polygon coordinates (a non-empty array of linear rings)", v);
+        for (std::size_t k = 0; k < v.size(); ++k) {
+            Segment seg(path_, k);
+            check_ring(v[k]);
+        }
+    }
+
+    // Elements of a Multi* geometry's coordinates, each checked by `one`.
+    template <class One>
+    void check_each(const json& v, const char* what, One one) {
+        if (!v.is_array()) return fail(std::string("expected ") + what, v);
+        for (std::size_t k = 0; k < v.size(); ++k) {
+            Segment seg(path_, k);
+            one(v[k]);
+        }
+    }
+
+    void check_geo(SchemaKind kind, const json& v) {
+        const char* type = "Point";
+        switch (kind) {
+            case SchemaKind::multi_point: type = "MultiPoint"; break;
+            case SchemaKind::line_string: type = "LineString"; break;
+            case SchemaKind::multi_line_string: type = "MultiLineString"; break;
+            case SchemaKind::polygon: type = "Polygon"; break;
+            case SchemaKind::multi_polygon: type = "MultiPolygon"; break;
+            default: break;
+        }
+        if (!v.is_object()) return fail(std::string("expected a GeoJSON ") + type + " object", v);
+        const auto t = v.find("type");
+        if (t == v.end()) {
+            fail(std::string("missing member \"type\" (expected \"") + type + "\")");
+        } else if (!t->is_string() || t->get_ref<const std::string&>() != type) {
+            Segment seg(path_, "type");
+            fail(std::string("expected \"") + type + "\"", *t);
+        }
+        const auto c = v.find("coordinates");
+        if (c == v.end()) return fail("missing member \"coordinates\"");
+        Segment seg(path_, "coordinates");
+        const json& coords = *c;
+        switch (kind) {
+            case SchemaKind::point: check_position(coords); break;
+            case SchemaKind::multi_point: check_positions(coords, 0, "MultiPoint coordinates"); break;
+            case SchemaKind::line_string: check_positions(coords, 2, "a LineString"); break;
+            case SchemaKind::multi_line_string:
+                check_each(coords, "MultiLineString coordinates (an array of LineStrings)",
+                           [&](const json& e) { check_positions(e, 2, "a LineString"); });
+                break;
+            case SchemaKind::polygon: check_polygon(coords); break;
+            case SchemaKind::multi_polygon:
+                check_each(coords, "MultiPolygon coordinates (an array of Polygons)",
+                           [&](const json& e) { check_polygon(e); });
+                break;
+            default: break;
+        }
+    }
+
+    std::vector<ValueError>& out_;
+    std::string path_;
+};
+
+}  // namespace
+
+std::vector<ValueError> validate_value(const Schema& schema, const nlohmann::json& value) {
+    std::vector<ValueError> errors;
+    Checker(errors).check(schema, value);
+    return errors;
+}
+
+}  // namespace twinsim::dtdl
