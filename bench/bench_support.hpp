@@ -1,0 +1,50 @@
+#pragma once
+// What the twinsim-bench benchmarks share: timing statistics, the default data
+// location, and the exit statuses CTest understands.
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace twinsim::bench {
+
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_failed = 1;   ///< the measured operation failed
+inline constexpr int exit_usage = 2;
+inline constexpr int exit_skipped = 4;  ///< input data absent (CTest SKIP_RETURN_CODE)
+
+/// Seconds since `start` on the steady clock.
+[[nodiscard]] inline double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+/// Minimum and median of a non-empty sample.
+struct Stats {
+    double min = 0.0;
+    double median = 0.0;
+};
+[[nodiscard]] Stats stats(std::vector<double> seconds);
+
+/// The RealEstateCore ontology beside the repository (../shared/ontologies/RealEstateCore).
+[[nodiscard]] std::filesystem::path default_ontology();
+
+/// When `ontology` does not exist: prints "skipped: ..." and returns true.
+[[nodiscard]] bool skip_if_missing(const std::filesystem::path& ontology);
+
+struct DtdlOptions {
+    std::string ontology;
+    int repeat = 5;
+};
+/// `twinsim-bench dtdl`: ModelSet::compile on the in-memory ontology, N times.
+[[nodiscard]] int run_dtdl(const DtdlOptions& options);
+
+struct ProcessOptions {
+    std::string ontology;
+    std::string cli;  ///< the twinsim program
+    int repeat = 5;
+};
+/// `twinsim-bench validate-process`: wall time of `twinsim validate <ontology>`, N times.
+[[nodiscard]] int run_validate_process(const ProcessOptions& options);
+
+}  // namespace twinsim::bench

@@ -1,0 +1,10 @@
+// twinsim._core: the compiled half of the twinsim package (re-exported by twinsim/__init__.py).
+
+#include "bindings.hpp"
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "twinsim's C++ engine (DTDL model sets); use it through the twinsim package.";
+    m.attr("__version__") = TWINSIM_VERSION;
+    twinsim::python::define_errors(m);
+    twinsim::python::define_dtdl(m);
+}

@@ -1,0 +1,55 @@
+// The `twinsim` program: parses the command line, runs one subcommand, and turns
+// every exception into a message and an exit status (it never crashes on bad input).
+
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <iostream>
+#include <new>
+#include <vector>
+
+#include "model_input.hpp"
+#include "twinsim/common/error.hpp"
+
+namespace twinsim::cli {
+namespace {
+
+int run(int argc, char** argv) {
+    CLI::App app("twinsim " TWINSIM_VERSION " - a digital-twin engine: check and explore DTDL models", "twinsim");
+    app.set_version_flag("--version", "twinsim " TWINSIM_VERSION, "Print the version and exit");
+    app.require_subcommand(0, 1);
+    app.footer("Run 'twinsim <command> --help' for a command's options.");
+    const std::vector<Command> commands{add_validate_command(app), add_describe_command(app)};
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int status = app.exit(e);  // prints help, the version, or the error
+        return status == 0 ? 0 : exit_usage;
+    }
+    for (const Command& command : commands) {
+        if (command.app->parsed()) return command.run();
+    }
+    std::cerr << app.help();
+    return exit_usage;
+}
+
+}  // namespace
+}  // namespace twinsim::cli
+
+int main(int argc, char** argv) {
+    try {
+        return twinsim::cli::run(argc, argv);
+    } catch (const twinsim::IoError& e) {
+        std::cerr << "twinsim: error: " << e.what() << '\n';
+        return twinsim::cli::exit_usage;
+    } catch (const twinsim::Error& e) {
+        std::cerr << "twinsim: error: " << e.what() << '\n';
+        return twinsim::cli::exit_invalid;
+    } catch (const std::bad_alloc&) {
+        std::cerr << "twinsim: error: out of memory\n";
+        return 3;
+    } catch (const std::exception& e) {
+        std::cerr << "twinsim: internal error: " << e.what() << '\n';
+        return 3;
+    }
+}
