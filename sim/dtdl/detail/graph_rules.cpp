@@ -1,0 +1,446 @@
+// Rules that span elements: reference resolution and referenceability, paths to
+// self, inheritance limits, name uniqueness over inherited contents, schema
+// depth, Component nesting, Enum and Object member uniqueness.
+
+#include <algorithm>
+#include <functional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "twinsim/dtdl/detail/model_graph.hpp"
+
+namespace twinsim::dtdl::detail {
+namespace {
+
+std::string cls_rule(const Node& n) { return "Class" + std::string(class_name(n.cls)); }
+
+const MemberSpec* member_for_slot(const Node& n, Slot s) {
+    const auto& spec = metamodel(n.version)[static_cast<std::size_t>(n.cls)];
+    for (const auto& m : spec.members)
+        if (m.slot == s) return &m;
+    return nullptr;
+}
+
+std::string slot_term(const Node& n, Slot s) {
+    const auto* m = member_for_slot(n, s);
+    return m ? std::string(m->term) : std::string("?");
+}
+
+std::string upper(std::string s) {
+    if (!s.empty() && s[0] >= 'a' && s[0] <= 'z') s[0] = static_cast<char>(s[0] - 'a' + 'A');
+    return s;
+}
+
+class GraphChecker {
+public:
+    explicit GraphChecker(ModelGraph& g) : g_(g), flat_(g.nodes.size()), flat_done_(g.nodes.size(), 0) {}
+
+    void run() {
+        paths_to_self();
+        for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
+            const int idx = static_cast<int>(i);
+            switch (g_.nodes[i].cls) {
+            case Cls::Interface: interface_rules(idx); break;
+            case Cls::Component: component_rules(idx); break;
+            case Cls::Array:
+            case Cls::Map:
+            case Cls::Object: schema_depth_rules(idx); break;
+            case Cls::Enum: enum_rules(idx); break;
+            case Cls::Property: property_rules(idx); break;
+            case Cls::Relationship: unique_names(idx, Slot::properties, "PropertyNameUniqueAmongRelationshipProperties"); break;
+            default: break;
+            }
+            if (g_.nodes[i].cls == Cls::Object) unique_names(idx, Slot::fields, "PropertyNameUniqueAmongObjectFields");
+        }
+    }
+
+private:
+    ModelGraph& g_;
+    std::vector<std::vector<int>> flat_;   // flattened contents per interface
+    std::vector<char> flat_done_;          // 0 = not yet, 1 = in progress, 2 = done
+    std::vector<int> extends_depth_;
+
+    Node& node(int i) { return g_.nodes[static_cast<std::size_t>(i)]; }
+
+    // NoPathToSelf: a cycle through inclusion or referential inclusion.
+    void paths_to_self() {
+        const std::size_t n = g_.nodes.size();
+        std::vector<char> color(n, 0);
+        struct Frame {
+            int node;
+            std::size_t slot = 0;
+            std::size_t item = 0;
+        };
+        std::vector<Frame> stack;
+        std::vector<char> reported(n, 0);
+        for (std::size_t root = 0; root < n; ++root) {
+            if (color[root] != 0) continue;
+            stack.push_back({static_cast<int>(root)});
+            color[root] = 1;
+            while (!stack.empty()) {
+                auto& f = stack.back();
+                auto& refs = node(f.node).refs;
+                if (f.slot >= refs.size()) {
+                    color[static_cast<std::size_t>(f.node)] = 2;
+                    stack.pop_back();
+                    continue;
+                }
+                auto& items = refs[f.slot].second;
+                if (f.item >= items.size()) {
+                    ++f.slot;
+                    f.item = 0;
+                    continue;
+                }
+                const Slot slot = refs[f.slot].first;
+                const Ref& r = items[f.item++];
+                if (r.node < 0) continue;
+                const auto c = static_cast<std::size_t>(r.node);
+                if (color[c] == 1) {
+                    if (reported[c] == 0) {
+                        reported[c] = 1;
+                        const Node& target = node(r.node);
+                        std::string rule = "NoPathToSelf";
+                        if (slot == Slot::extends) rule = "ClassInterfacePropertiesExtendsSelfReference";
+                        else if (slot == Slot::schema || slot == Slot::element_schema)
+                            rule = cls_rule(target) + "PropertiesElementSchemaSchemaSelfReference";
+                        g_.error(target, target.path, rule,
+                                 "element " + (target.id.empty() ? std::string("at ") + target.path : target.id) +
+                                     " has a path to itself (through \"" + slot_term(node(f.node), slot) + "\")");
+                    }
+                    continue;
+                }
+                if (color[c] == 0) {
+                    color[c] = 1;
+                    stack.push_back({r.node});
+                }
+            }
+        }
+    }
+
+    std::vector<int> bases(int i) {
+        std::vector<int> out;
+        if (const auto* ext = node(i).find(Slot::extends))
+            for (const auto& r : *ext)
+                if (r.node >= 0 && node(r.node).cls == Cls::Interface) out.push_back(r.node);
+        return out;
+    }
+
+    // Longest chain of "extends" from i (cycles cut).
+    int depth(int i, std::vector<char>& state, std::unordered_map<int, int>& memo) {
+        if (auto it = memo.find(i); it != memo.end()) return it->second;
+        if (state[static_cast<std::size_t>(i)] == 1) return 0;
+        state[static_cast<std::size_t>(i)] = 1;
+        int d = 0;
+        for (int b : bases(i)) d = std::max(d, 1 + depth(b, state, memo));
+        state[static_cast<std::size_t>(i)] = 2;
+        memo[i] = d;
+        return d;
+    }
+
+    // Contents of interface i including those inherited, each element once.
+    const std::vector<int>& flattened(int i) {
+        auto& done = flat_done_[static_cast<std::size_t>(i)];
+        auto& out = flat_[static_cast<std::size_t>(i)];
+        if (done != 0) return out;
+        done = 1;
+        std::unordered_set<int> seen;
+        if (const auto* contents = node(i).find(Slot::contents))
+            for (const auto& r : *contents)
+                if (r.node >= 0 && seen.insert(r.node).second) out.push_back(r.node);
+        for (int b : bases(i)) {
+            if (flat_done_[static_cast<std::size_t>(b)] == 1) continue;  // cycle, reported elsewhere
+            for (int c : flattened(b))
+                if (seen.insert(c).second) out.push_back(c);
+        }
+        done = 2;
+        return out;
+    }
+
+    void interface_rules(int i) {
+        Node& n = node(i);
+        const auto* ext = n.find(Slot::extends);
+        if (n.version == 2 && ext != nullptr && ext->size() > 2)
+            g_.error(n, n.path + "/extends", "ClassInterfacePropertyExtendsMaxCount",
+                     "a DTDL v2 Interface may extend at most 2 interfaces, found " + std::to_string(ext->size()));
+        if (ext != nullptr && !ext->empty()) {
+            std::vector<char> state(g_.nodes.size(), 0);
+            std::unordered_map<int, int> memo;
+            const int d = depth(i, state, memo);
+            if (d > 10)
+                g_.error(n, n.path + "/extends", "ClassInterfacePropertiesExtendsMaxDepth",
+                         "the chain of \"extends\" is " + std::to_string(d) + " deep; at most 10 allowed");
+            if (n.version == 3) {
+                std::size_t total = 0;
+                std::unordered_set<int> seen{i};
+                std::vector<int> todo{i};
+                while (!todo.empty()) {
+                    const int k = todo.back();
+                    todo.pop_back();
+                    if (const auto* e = node(k).find(Slot::extends)) total += e->size();
+                    for (int b : bases(k))
+                        if (seen.insert(b).second) todo.push_back(b);
+                }
+                if (total > 1024)
+                    g_.error(n, n.path + "/extends", "ClassInterfacePropertiesExtendsMaxCount",
+                             "the \"extends\" hierarchy holds " + std::to_string(total) + " values; at most 1024 allowed");
+            }
+        }
+        const auto& contents = flattened(i);
+        if (n.version == 2 && contents.size() > 300)
+            g_.error(n, n.path + "/contents", "ClassInterfacePropertyContentsMaxCount",
+                     "a DTDL v2 Interface may hold at most 300 contents (own and inherited), found " + std::to_string(contents.size()));
+        std::unordered_map<std::string, int> names;
+        for (int c : contents) {
+            const Node& cn = node(c);
+            if (!cn.has_name) continue;
+            auto [it, inserted] = names.emplace(cn.name, c);
+            if (!inserted) {
+                const Node& other = node(it->second);
+                const bool own_c = cn.parent == i;
+                const Node& where = own_c ? cn : other;
+                g_.error(n, own_c ? cn.path + "/name" : n.path, cls_rule(cn) + "PropertyNameUniqueAmongInterfaceContents",
+                         "name \"" + cn.name + "\" is used by two contents of interface " + n.id +
+                             (own_c && other.parent == i ? "" : " (including inherited ones: " + other.nearest_id + " and " + cn.nearest_id + ")"));
+                (void)where;
+            }
+        }
+        for (int c : contents) {
+            const Node& cn = node(c);
+            if (!cn.value_annotation || cn.parent != i) continue;
+            if (cn.annotates.empty()) {
+                g_.error(cn, cn.path, "ValueAnnotationAnnotatesRequired", "a ValueAnnotation needs \"annotates\"");
+            } else if (names.find(cn.annotates) == names.end() || cn.annotates == cn.name) {
+                g_.error(cn, cn.path + "/annotates", "ValueAnnotationAnnotatesSibling",
+                         "\"annotates\" names \"" + cn.annotates + "\", which is no other content of the interface");
+            }
+            if (cn.override_ && cn.overrides.empty())
+                g_.error(cn, cn.path, "OverrideOverridesRequired", "an Override needs \"overrides\"");
+        }
+        for (int c : contents) {
+            const Node& cn = node(c);
+            if (cn.override_ && !cn.value_annotation && cn.parent == i)
+                g_.error(cn, cn.path, "OverrideRequiresValueAnnotation", "Override may co-type only a Property also co-typed ValueAnnotation");
+        }
+    }
+
+    void component_rules(int i) {
+        const Node& n = node(i);
+        const auto* schema = n.find(Slot::schema);
+        if (schema == nullptr) return;
+        for (const auto& r : *schema) {
+            if (r.node < 0 || node(r.node).cls != Cls::Interface) continue;
+            for (int c : flattened(r.node)) {
+                if (node(c).cls == Cls::Component) {
+                    g_.error(n, r.path, "ClassComponentPropertiesSchemaContentsExcludeComponent",
+                             "component \"" + n.name + "\" has schema " + node(r.node).id +
+                                 ", which itself contains component \"" + node(c).name + "\"; components cannot nest");
+                    return;
+                }
+            }
+        }
+    }
+
+    // Longest count of "schema"/"elementSchema" members along paths from i.
+    int schema_depth(int i, std::vector<char>& state) {
+        if (state[static_cast<std::size_t>(i)] != 0) return 0;
+        state[static_cast<std::size_t>(i)] = 1;
+        int best = 0;
+        for (const auto& [slot, refs] : node(i).refs) {
+            const int w = (slot == Slot::schema || slot == Slot::element_schema) ? 1 : 0;
+            if (slot != Slot::schema && slot != Slot::element_schema && slot != Slot::fields && slot != Slot::map_value &&
+                slot != Slot::map_key && slot != Slot::enum_values)
+                continue;
+            for (const auto& r : refs)
+                if (r.node >= 0) best = std::max(best, w + schema_depth(r.node, state));
+        }
+        state[static_cast<std::size_t>(i)] = 0;
+        return best;
+    }
+
+    void schema_depth_rules(int i) {
+        // Only the outermost complex schema of a nest needs the check.
+        const Node& n = node(i);
+        if (n.parent >= 0) {
+            const Cls pc = node(n.parent).cls;
+            if (pc == Cls::Array || pc == Cls::Field || pc == Cls::MapValue) return;
+        }
+        std::vector<char> state(g_.nodes.size(), 0);
+        const int d = schema_depth(i, state);
+        if (d > 5)
+            g_.error(n, n.path, cls_rule(n) + "PropertiesElementSchemaSchemaMaxDepth",
+                     "schemas nest " + std::to_string(d) + " levels deep (\"schema\"/\"elementSchema\"); at most 5 allowed");
+    }
+
+    void enum_rules(int i) {
+        const Node& n = node(i);
+        const auto* values = n.find(Slot::enum_values);
+        if (values == nullptr) return;
+        if (n.version == 2 && values->size() > 100)
+            g_.error(n, n.path + "/enumValues", "ClassEnumPropertyEnumValuesMaxCount",
+                     "a DTDL v2 Enum may hold at most 100 values, found " + std::to_string(values->size()));
+        std::unordered_set<std::string> names;
+        std::set<std::string> literal_values;
+        for (const auto& r : *values) {
+            if (r.node < 0) continue;
+            const Node& v = node(r.node);
+            if (v.cls != Cls::EnumValue) continue;
+            if (v.has_name && !names.insert(v.name).second)
+                g_.error(v, v.path + "/name", "ClassEnumValuePropertyNameUniqueAmongEnumEnumValues",
+                         "enum value name \"" + v.name + "\" is used twice in the Enum");
+            if (v.enum_value == nullptr || n.value_schema.empty()) continue;
+            const nlohmann::json* lit = v.enum_value;
+            bool obj_ok = true;
+            if (lit->is_object()) {
+                // representational value object
+                auto it = lit->find("@value");
+                bool keys_ok = it != lit->end();
+                for (auto k = lit->begin(); k != lit->end(); ++k)
+                    keys_ok = keys_ok && (k.key() == "@value" || k.key() == "@type");
+                if (auto t = lit->find("@type"); t != lit->end()) {
+                    const std::string want = n.value_schema == "integer" ? "integer" : "string";
+                    keys_ok = keys_ok && t->is_string() &&
+                              (t->get_ref<const std::string&>() == "xsd:" + want ||
+                               t->get_ref<const std::string&>() == "http://www.w3.org/2001/XMLSchema#" + want);
+                }
+                obj_ok = keys_ok;
+                lit = keys_ok ? &*it : nullptr;
+            }
+            const bool want_int = n.value_schema == "integer";
+            if (!obj_ok || lit == nullptr || (want_int ? !lit->is_number_integer() : !lit->is_string())) {
+                g_.error(v, v.enum_value_path, std::string("ClassEnumValuePropertyEnumValue") + (want_int ? "Integer" : "String"),
+                         std::string("enumValue must be ") + (want_int ? "an integer" : "a string") +
+                             " because the Enum's valueSchema is " + n.value_schema);
+                continue;
+            }
+            const std::string key = lit->dump();
+            if (!literal_values.insert(key).second)
+                g_.error(v, v.enum_value_path, "ClassEnumValuePropertyEnumValueUniqueAmongEnumEnumValues",
+                         "enumValue " + key + " is used twice in the Enum");
+        }
+    }
+
+    void unique_names(int i, Slot slot, const char* rule_suffix) {
+        const Node& n = node(i);
+        const auto* items = n.find(slot);
+        if (items == nullptr) return;
+        if (n.version == 2) {
+            const std::size_t limit = slot == Slot::fields ? 30 : 300;
+            if (items->size() > limit)
+                g_.error(n, n.path + "/" + slot_term(n, slot), cls_rule(n) + "Property" + upper(slot_term(n, slot)) + "MaxCount",
+                         "at most " + std::to_string(limit) + " values allowed in \"" + slot_term(n, slot) + "\", found " +
+                             std::to_string(items->size()));
+        }
+        std::unordered_set<std::string> names;
+        for (const auto& r : *items) {
+            if (r.node < 0) continue;
+            const Node& c = node(r.node);
+            if (c.has_name && !names.insert(c.name).second)
+                g_.error(c, c.path + "/name", cls_rule(c) + rule_suffix, "name \"" + c.name + "\" is used twice");
+        }
+    }
+
+    // DTDL v2: a Property's schema tree may hold neither Arrays nor geospatial schemas.
+    void property_rules(int i) {
+        const Node& p = node(i);
+        if (p.version != 2) return;
+        std::vector<int> todo{i};
+        std::unordered_set<int> seen{i};
+        while (!todo.empty()) {
+            const int k = todo.back();
+            todo.pop_back();
+            for (const auto& [slot, refs] : node(k).refs) {
+                if (slot != Slot::schema && slot != Slot::element_schema && slot != Slot::fields && slot != Slot::map_value)
+                    continue;
+                for (const auto& r : refs) {
+                    if (r.standard && is_geospatial(*r.standard) && k != i) {
+                        g_.error(p, r.path, "ClassPropertyPropertiesSchemaExcludeArrayImplicant",
+                                 "a DTDL v2 Property's schema cannot contain a geospatial schema");
+                        return;
+                    }
+                    if (r.node < 0) continue;
+                    if (node(r.node).cls == Cls::Array) {
+                        g_.error(p, r.path, "ClassPropertyPropertiesSchemaExcludeArray",
+                                 "a DTDL v2 Property's schema cannot contain an Array");
+                        return;
+                    }
+                    if (seen.insert(r.node).second) todo.push_back(r.node);
+                }
+            }
+        }
+    }
+};
+
+}  // namespace
+
+std::vector<std::string> link_references(ModelGraph& g) {
+    g.by_id.clear();
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+        const Node& n = g.nodes[i];
+        if (n.id.empty()) continue;
+        auto [it, inserted] = g.by_id.emplace(n.id, static_cast<int>(i));
+        if (!inserted)
+            g.error(n, n.path + "/@id", "Class" + std::string(class_name(n.cls)) + "IdDuplicate",
+                    "\"@id\" " + n.id + " is already used by the element at " + g.sources[static_cast<std::size_t>(g.nodes[static_cast<std::size_t>(it->second)].doc)] +
+                        g.nodes[static_cast<std::size_t>(it->second)].path);
+    }
+    std::set<std::string> unresolved;
+    for (auto& n : g.nodes) {
+        for (auto& [slot, refs] : n.refs) {
+            for (auto& r : refs) {
+                if (r.id.empty()) continue;
+                auto it = g.by_id.find(r.id);
+                if (it == g.by_id.end()) {
+                    unresolved.insert(r.id);
+                    continue;
+                }
+                r.node = it->second;
+                const Node& t = g.nodes[static_cast<std::size_t>(r.node)];
+                const MemberSpec* m = member_for_slot(n, slot);
+                if (m == nullptr) continue;
+                bool ok = std::find(m->classes.begin(), m->classes.end(), t.cls) != m->classes.end();
+                if (t.version == 3 && n.version == 2) ok = false;
+                if (t.version == 2 && n.version == 3 && !m->allow_v2) ok = false;
+                const std::string rule = "Class" + std::string(class_name(n.cls)) + "Property" + upper(std::string(m->term));
+                if (!ok) {
+                    std::string expected;
+                    for (auto c : m->classes) expected += (expected.empty() ? "" : " or ") + std::string(class_name(c));
+                    g.error(n, r.path, rule + "TypeConformance",
+                            r.id + " is a DTDL v" + std::to_string(t.version) + " " + std::string(class_name(t.cls)) +
+                                "; \"" + std::string(m->term) + "\" of a DTDL v" + std::to_string(n.version) + " " +
+                                std::string(class_name(n.cls)) + " needs " + expected +
+                                (n.version == 2 ? " of DTDL v2" : ""));
+                    r.node = -1;
+                    continue;
+                }
+                const bool referenceable = t.top_level || t.cls == Cls::Interface || t.partition == n.partition;
+                if (!referenceable) {
+                    g.error(n, r.path, "DependencyReferenceable",
+                            r.id + " is defined inside another interface and cannot be referenced from here");
+                    r.node = -1;
+                }
+            }
+        }
+    }
+    return {unresolved.begin(), unresolved.end()};
+}
+
+std::vector<std::string> unresolved_ids(const ModelGraph& g) {
+    std::unordered_set<std::string_view> ids;
+    for (const auto& n : g.nodes)
+        if (!n.id.empty()) ids.insert(n.id);
+    std::set<std::string> out;
+    for (const auto& n : g.nodes)
+        for (const auto& [slot, refs] : n.refs)
+            for (const auto& r : refs)
+                if (!r.id.empty() && ids.count(r.id) == 0) out.insert(r.id);
+    return {out.begin(), out.end()};
+}
+
+void check_graph(ModelGraph& graph) {
+    GraphChecker checker(graph);
+    checker.run();
+}
+
+}  // namespace twinsim::dtdl::detail

@@ -1,0 +1,91 @@
+// parse(): documents -> JSON -> elements -> references (with the resolver) ->
+// cross-element rules -> Interface structs.
+
+#include "twinsim/dtdl/parser.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <set>
+
+#include "twinsim/dtdl/detail/json_text.hpp"
+#include "twinsim/dtdl/detail/model_graph.hpp"
+
+namespace twinsim::dtdl {
+
+bool ParseResult::valid() const {
+    if (!unresolved.empty()) return false;
+    return std::none_of(diagnostics.begin(), diagnostics.end(),
+                        [](const Diagnostic& d) { return d.severity == Severity::error; });
+}
+
+std::vector<Diagnostic> ParseResult::errors() const {
+    std::vector<Diagnostic> out;
+    for (const auto& d : diagnostics)
+        if (d.severity == Severity::error) out.push_back(d);
+    return out;
+}
+
+namespace {
+
+void add_documents(detail::ModelGraph& g, std::span<const Document> documents) {
+    for (const auto& d : documents) {
+        const int index = static_cast<int>(g.sources.size());
+        g.sources.push_back(d.source.empty() ? "<document " + std::to_string(index + 1) + ">" : d.source);
+        std::string error;
+        auto parsed = detail::parse_json_text(d.text, error);
+        if (!parsed) {
+            g.roots.emplace_back();
+            g.report(Severity::error, index, "", "", error.rfind("text is not valid UTF-8", 0) == 0 ? "Utf8" : "JsonSyntax", error);
+            continue;
+        }
+        g.roots.push_back(std::move(*parsed));
+    }
+}
+
+}  // namespace
+
+ParseResult parse(std::span<const Document> documents, const ParseOptions& options) {
+    detail::ModelGraph g;
+    // Nodes keep pointers into roots: reserve generously so resolver documents do not move them.
+    g.roots.reserve(documents.size() + 1024);
+    add_documents(g, documents);
+    std::size_t read_upto = 0;
+    auto read_new = [&] {
+        for (; read_upto < g.roots.size(); ++read_upto)
+            if (!g.roots[read_upto].is_null() || g.diag_doc.empty() ||
+                std::find(g.diag_doc.begin(), g.diag_doc.end(), static_cast<int>(read_upto)) == g.diag_doc.end())
+                detail::read_document(g, static_cast<int>(read_upto), options.allow_undefined_extensions);
+    };
+    read_new();
+    if (options.resolver) {
+        std::set<std::string> asked;
+        while (true) {
+            auto missing = detail::unresolved_ids(g);
+            std::vector<std::string> fresh;
+            for (auto& id : missing)
+                if (asked.insert(id).second) fresh.push_back(id);
+            if (fresh.empty()) break;
+            auto more = options.resolver(fresh);
+            if (more.empty()) break;
+            if (g.roots.size() + more.size() > g.roots.capacity()) {
+                // Growing would move the JSON the nodes point into; stop asking.
+                break;
+            }
+            add_documents(g, more);
+            read_new();
+        }
+    }
+    ParseResult result;
+    result.unresolved = detail::link_references(g);
+    detail::check_graph(g);
+    result.interfaces = detail::build_interfaces(g);
+    // Diagnostics in document order (stable within a document).
+    std::vector<std::size_t> order(g.diagnostics.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return g.diag_doc[a] < g.diag_doc[b]; });
+    result.diagnostics.reserve(order.size());
+    for (auto i : order) result.diagnostics.push_back(std::move(g.diagnostics[i]));
+    return result;
+}
+
+}  // namespace twinsim::dtdl
