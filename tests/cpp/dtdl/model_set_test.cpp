@@ -7,12 +7,19 @@
 #include <string>
 #include <vector>
 
-#include "test_support.hpp"
+#include "../test_support.hpp"
 #include "twinsim/dtdl/model_set.hpp"
 
 using namespace twinsim::dtdl;
 
 namespace {
+
+// Appends instead of `"p" + std::to_string(k)`, which trips GCC 12's false
+// -Wrestrict warning (GCC bug 105651) at -O3.
+std::string numbered(std::string prefix, long long k) {
+    prefix += std::to_string(k);
+    return prefix;
+}
 
 SchemaPtr schema_of(SchemaKind kind) {
     auto s = std::make_shared<Schema>();
@@ -151,11 +158,13 @@ TEST_CASE("is_a is right across 64-bit word boundaries of the bit matrix", "[mod
     std::vector<Interface> v;
     auto id = [](int k) {
         std::string n = std::to_string(k);
-        return "dtmi:t:I" + std::string(3 - n.size(), '0') + n + ";1";
+        std::string out = "dtmi:t:I";
+        out.append(3 - n.size(), '0');
+        return out + n + ";1";
     };
     for (int k = 0; k < 150; ++k)
         v.push_back(interface(id(k), k == 0 ? std::vector<std::string>{} : std::vector<std::string>{id(k - 1)},
-                              {property("p" + std::to_string(k), SchemaKind::double_)}));
+                              {property(numbered("p", k), SchemaKind::double_)}));
     const auto set = ModelSet::from_interfaces(std::move(v));
     for (InterfaceIndex d = 0; d < 150; ++d)
         for (InterfaceIndex b = 0; b < 150; ++b) REQUIRE(set->is_a(d, b) == (b <= d));
@@ -249,7 +258,7 @@ TEST_CASE("column types follow the property schema", "[model_set]") {
     };
     Interface in = interface("dtmi:t:Types;1", {}, {});
     for (std::size_t i = 0; i < cases.size(); ++i) {
-        Content c = property("p" + std::to_string(i), SchemaKind::string);
+        Content c = property(numbered("p", static_cast<long long>(i)), SchemaKind::string);
         c.schema = cases[i].schema;
         in.contents.push_back(std::move(c));
     }
@@ -261,7 +270,7 @@ TEST_CASE("column types follow the property schema", "[model_set]") {
     for (std::size_t i = 0; i < cases.size(); ++i) {
         INFO("schema " << to_string(cases[i].schema->kind) << " -> " << to_string(layout.slots[i].type));
         CHECK(layout.slots[i].type == cases[i].type);
-        CHECK(layout.slots[i].name == "p" + std::to_string(i));  // declaration order
+        CHECK(layout.slots[i].name == numbered("p", static_cast<long long>(i)));  // declaration order
     }
 }
 
@@ -304,10 +313,10 @@ TEST_CASE("pointers point into storage owned by the ModelSet and outlive the inp
         std::vector<Interface> v;
         for (int k = 0; k < 300; ++k) {
             std::vector<Content> contents;
-            for (int p = 0; p < 5; ++p) contents.push_back(property("p" + std::to_string(k) + "_" + std::to_string(p), SchemaKind::double_));
+            for (int p = 0; p < 5; ++p) contents.push_back(property(numbered(numbered("p", k) + "_", p), SchemaKind::double_));
             std::vector<std::string> ext;
-            if (k > 0) ext.push_back("dtmi:t:I" + std::to_string(k / 2) + ";1");
-            v.push_back(interface("dtmi:t:I" + std::to_string(k) + ";1", ext, std::move(contents)));
+            if (k > 0) ext.push_back(numbered("dtmi:t:I", k / 2) + ";1");
+            v.push_back(interface(numbered("dtmi:t:I", k) + ";1", ext, std::move(contents)));
         }
         set = ModelSet::from_interfaces(std::move(v));
     }  // the caller's vector is gone
