@@ -297,8 +297,15 @@ private:
         const std::string tpath = site.path + "/@type";
         std::string expected;
         for (auto c : site.allowed) expected += (expected.empty() ? "" : " or ") + std::string(class_name(c));
+        // Field, MapKey, MapValue, EnumValue and command payloads may omit "@type": their member implies it.
+        const bool type_implied = site.allowed.size() == 1 &&
+                                  (site.allowed[0] == Cls::Field || site.allowed[0] == Cls::MapKey ||
+                                   site.allowed[0] == Cls::MapValue || site.allowed[0] == Cls::EnumValue ||
+                                   site.allowed[0] == Cls::CommandPayload || site.allowed[0] == Cls::CommandRequest ||
+                                   site.allowed[0] == Cls::CommandResponse);
         if (type_it == obj.end()) {
-            g_.error(*n, site.path, "RequiredProperties", "element has no \"@type\"; expected " + expected);
+            if (type_implied) types.emplace_back(class_name(site.allowed[0]));
+            else g_.error(*n, site.path, "RequiredProperties", "element has no \"@type\"; expected " + expected);
         } else if (type_it->is_string()) {
             types.push_back(type_it->get<std::string>());
         } else if (type_it->is_array()) {
@@ -448,6 +455,10 @@ private:
             n = &g_.nodes[static_cast<std::size_t>(index)];
             const std::string mpath = site.path + "/" + pointer_escape(key);
             if (!key.empty() && key[0] == '@') {
+                if (ctx.version == 2 && key != "@graph") {
+                    g_.warning(*n, mpath, rule_class + "InvalidKeywords", "keyword \"" + key + "\" should not be used here");
+                    continue;
+                }
                 g_.error(*n, mpath, rule_class + (key == "@graph" ? "GraphKeyword" : "InvalidKeywords"),
                          "keyword \"" + key + "\" is not allowed here (only @context, @id, @type)");
                 continue;
@@ -808,7 +819,8 @@ private:
         case ValueKind::dtmi: {
             const json* item = single(*n, v, path, rule_m + "IsDtmi", false, ip);
             if (item == nullptr) return;
-            if (!item->is_string() || !dtmi_shape(item->get_ref<const std::string&>()).valid) {
+            const auto shape = item->is_string() ? dtmi_shape(item->get_ref<const std::string&>()) : DtmiShape{};
+            if (!shape.valid || shape.has_fragment || (ctx.version == 2 && (!shape.has_version || shape.has_minor))) {
                 g_.error(*n, ip, rule_m + "IsDtmi", "\"" + std::string(m.term) + "\" is " + describe(*item) + "; expected a DTMI");
                 return;
             }

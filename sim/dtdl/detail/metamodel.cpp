@@ -82,7 +82,7 @@ std::vector<ClassSpec> build(int v) {
     at(Cls::Component).members.back().kind = K::elements;
 
     at(Cls::Enum).members = common({{.term = "enumValues", .slot = Slot::enum_values, .kind = K::elements,
-                                     .required = true, .many = true, .classes = {Cls::EnumValue},
+                                     .required = !v3, .many = true, .classes = {Cls::EnumValue},
                                      .min_count = v3 ? 0 : 1, .max_count = v3 ? 0 : 100},
                                     {.term = "valueSchema", .slot = Slot::value_schema, .kind = K::literal,
                                      .required = true, .literals = value_schemas}});
