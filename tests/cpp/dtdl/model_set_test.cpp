@@ -394,3 +394,115 @@ TEST_CASE("a broken precondition throws ModelError naming the interface", "[mode
         CHECK_THAT(message_of(std::move(v)), Catch::Contains("dtmi:test:Missing;1"));
     }
 }
+
+// ------------------------------------------------------------ through the parser
+
+namespace {
+
+const char* const base_doc = R"({
+  "@context": "dtmi:dtdl:context;3",
+  "@id": "dtmi:example:Space;1",
+  "@type": "Interface",
+  "contents": [
+    {"@type": "Property", "name": "name", "schema": "string", "writable": true},
+    {"@type": "Property", "name": "area", "schema": "double"},
+    {"@type": "Telemetry", "name": "occupancy", "schema": "integer"}
+  ]
+})";
+
+const char* const derived_doc = R"({
+  "@context": "dtmi:dtdl:context;3",
+  "@id": "dtmi:example:Room;1",
+  "@type": "Interface",
+  "extends": "dtmi:example:Space;1",
+  "contents": [
+    {"@type": "Property", "name": "mode",
+     "schema": {"@type": "Enum", "valueSchema": "string",
+                "enumValues": [{"name": "auto", "enumValue": "auto"}, {"name": "off", "enumValue": "off"}]}},
+    {"@type": "Property", "name": "setpoints",
+     "schema": {"@type": "Map", "mapKey": {"name": "k", "schema": "string"}, "mapValue": {"name": "v", "schema": "double"}}},
+    {"@type": "Relationship", "name": "isPartOf", "target": "dtmi:example:Space;1"}
+  ]
+})";
+
+}  // namespace
+
+TEST_CASE("compile: documents in any order become one flattened model", "[model_set]") {
+    // Derived first: references across documents resolve regardless of order.
+    const std::vector<Document> docs{{"room.json", derived_doc}, {"space.json", base_doc}};
+    const auto set = ModelSet::compile(docs);
+    REQUIRE(set->size() == 2);
+    CHECK(set->is_a("dtmi:example:Room;1", "dtmi:example:Space;1"));
+    CHECK_FALSE(set->is_a("dtmi:example:Space;1", "dtmi:example:Room;1"));
+    const auto& room = set->get("dtmi:example:Room;1");
+    CHECK(names_of(room) == std::vector<std::string>{"name", "area", "occupancy", "mode", "setpoints", "isPartOf"});
+    REQUIRE(slot_names(room.layout) == std::vector<std::string>{"name", "area", "mode", "setpoints"});
+    CHECK(room.layout.slots[0].type == ColumnType::string);
+    CHECK(room.layout.slots[0].writable);
+    CHECK(room.layout.slots[0].declared_in == "dtmi:example:Space;1");
+    CHECK(room.layout.slots[1].type == ColumnType::float64);
+    CHECK(room.layout.slots[2].type == ColumnType::string);  // string-valued Enum
+    CHECK(room.layout.slots[3].type == ColumnType::json);
+    CHECK(room.layout.slots[3].declared_in == "dtmi:example:Room;1");
+}
+
+TEST_CASE("compile: an invalid or incomplete set throws ModelError with every problem", "[model_set]") {
+    SECTION("broken rule") {
+        const std::vector<Document> docs{{"bad.json", R"({"@context": "dtmi:dtdl:context;3",
+            "@id": "dtmi:example:Bad;1", "@type": "Interface",
+            "contents": [{"@type": "Property", "name": "1nvalid name", "schema": "string"}]})"}};
+        try {
+            (void)ModelSet::compile(docs);
+            FAIL("an invalid set must throw");
+        } catch (const ModelError& e) {
+            REQUIRE_FALSE(e.errors().empty());
+            CHECK(e.errors()[0].file == "bad.json");
+        }
+    }
+    SECTION("unresolved base") {
+        const std::vector<Document> docs{{"room.json", derived_doc}};
+        try {
+            (void)ModelSet::compile(docs);
+            FAIL("an incomplete set must throw");
+        } catch (const ModelError& e) {
+            CHECK(e.unresolved() == std::vector<std::string>{"dtmi:example:Space;1"});
+        }
+    }
+}
+
+TEST_CASE("from_files: a missing path throws IoError naming it", "[model_set]") {
+    const std::vector<std::filesystem::path> paths{"/nonexistent/twinsim/models"};
+    try {
+        (void)ModelSet::from_files(paths);
+        FAIL("a missing path must throw");
+    } catch (const twinsim::IoError& e) {
+        CHECK_THAT(e.what(), Catch::Contains("/nonexistent/twinsim/models"));
+    }
+}
+
+TEST_CASE("the RealEstateCore ontology compiles into a consistent model set", "[model_set]") {
+    const auto root = twinsim::test::shared_path("ontologies/RealEstateCore", "TWINSIM_REC_DIR");
+    if (!root) {
+        twinsim::test::mark_skipped("shared/ontologies/RealEstateCore is absent");
+        return;
+    }
+    const std::vector<std::filesystem::path> paths{*root};
+    const auto set = ModelSet::from_files(paths);
+    REQUIRE(set->size() == 767);
+    const auto all = set->interfaces();
+    for (std::size_t i = 1; i < all.size(); ++i) REQUIRE(all[i - 1].definition->id < all[i].definition->id);
+    for (const auto& ci : all) {
+        INFO(ci.definition->id);
+        for (auto a : ci.ancestors) REQUIRE(set->is_a(ci.index, a));
+        // Everything a base has, the derived interface has, and the first base's
+        // columns are a prefix of the derived columns.
+        for (auto b : ci.bases)
+            for (const Content* c : set->at(b).contents) REQUIRE(ci.find(c->name) == c);
+        if (!ci.bases.empty()) {
+            const auto& first = set->at(ci.bases.front()).layout.slots;
+            REQUIRE(first.size() <= ci.layout.slots.size());
+            for (std::size_t k = 0; k < first.size(); ++k) REQUIRE(first[k].property == ci.layout.slots[k].property);
+        }
+        for (const auto& slot : ci.layout.slots) REQUIRE(ci.layout.find(slot.name) == &slot);
+    }
+}
