@@ -2,6 +2,7 @@
 // validated against the metamodel tables. Rules that need other elements are
 // left to graph_rules.cpp.
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <string_view>
@@ -362,6 +363,7 @@ private:
 
         // co-types
         bool undefined_cotype = false;
+        bool v2_informal = false;
         std::vector<std::pair<std::string, std::string>> deferred_type_errors;  // (rule, message)
         for (const auto& t : types) {
             if (material_class(t, ctx.version)) continue;
@@ -384,6 +386,12 @@ private:
                 n->cotypes.push_back(t);
                 continue;
             }
+            if (ctx.version == 2 && t.substr(0, 5) != "dtmi:" && reserved(2).count(t) == 0) {
+                // DTDL v2 MAY co-type with undefined terms and non-DTMI IRIs: informally co-typed.
+                v2_informal = true;
+                n->cotypes.push_back(t);
+                continue;
+            }
             if (t.find(':') != std::string::npos && t.substr(0, 5) != "dtmi:") {
                 g_.error(*n, tpath, rule_class + "TypeIncludesNotDtmiNorTerm", "\"@type\" value \"" + t + "\" is neither a term nor a DTMI");
                 continue;
@@ -392,9 +400,13 @@ private:
                 g_.error(*n, tpath, rule_class + "TypeIncludesInvalidDtmi", "\"@type\" value \"" + t + "\" is not a valid DTMI");
                 continue;
             }
-            if (reserved(ctx.version).count(t) != 0 || t.substr(0, 10) == "dtmi:dtdl:" || t.substr(0, 14) == "dtmi:standard:") {
-                deferred_type_errors.emplace_back(rule_class + "TypeIncludesIrrelevantDtmiOrTerm",
-                                                  "\"@type\" value \"" + t + "\" is not allowed on a " + std::string(class_name(*cls)));
+            if (reserved(ctx.version).count(t) != 0 || t.substr(0, 5) == "dtmi:") {
+                // A reserved string or a DTMI: only an extension in force could make it relevant.
+                undefined_cotype = true;
+                n->cotypes.push_back(t);
+                if (!ctx.undefined)
+                    deferred_type_errors.emplace_back(rule_class + "TypeIncludesIrrelevantDtmiOrTerm",
+                                                      "\"@type\" value \"" + t + "\" is not allowed on a " + std::string(class_name(*cls)));
                 continue;
             }
             // Undefined term or DTMI: acceptable only while an undefined extension is in force.
@@ -404,11 +416,8 @@ private:
                 deferred_type_errors.emplace_back(rule_class + "TypeIncludesUndefinedTerm",
                                                   "\"@type\" value \"" + t + "\" is not defined by any extension in the active context");
         }
-        n->informal = undefined_cotype && ctx.undefined;
-        for (auto& [rule, msg] : deferred_type_errors) {
-            // A reserved string might be redefined by the undefined extension only when informally co-typed.
-            if (!n->informal || rule.find("Undefined") != std::string::npos) g_.error(*n, tpath, rule, msg);
-        }
+        n->informal = (undefined_cotype && ctx.undefined) || v2_informal;
+        for (auto& [rule, msg] : deferred_type_errors) g_.error(*n, tpath, rule, msg);
         if (n->semantic && ctx.version == 2 && types.size() > 0) {
             // v2 semantic types: SHOULD use one form only (warnings)
         }
@@ -449,6 +458,7 @@ private:
 
         // ---- members
         std::vector<const MemberSpec*> present;
+        std::vector<std::string_view> ext_seen;
         for (auto it = obj.begin(); it != obj.end(); ++it) {
             const std::string& key = it.key();
             if (key == "@context" || key == "@id" || key == "@type") continue;
@@ -484,8 +494,15 @@ private:
                 continue;
             }
             if (auto ext = extension_member(key, ctx.version, ctx.extensions); !ext.empty()) {
+                if (std::find(ext_seen.begin(), ext_seen.end(), ext) != ext_seen.end()) {
+                    g_.error(*n, mpath, rule_class + "CotypePropertyTermAndDtmi",
+                             "member \"" + std::string(ext) + "\" is given both as a term and as a DTMI");
+                    continue;
+                }
+                ext_seen.push_back(ext);
                 if (read_extension_member(index, ext, *it, mpath, rule_class)) continue;
             }
+            if (n->informal && ctx.version == 2) continue;  // v2 MAY add any member to an informally co-typed element
             if (key.find(':') != std::string::npos && key.substr(0, 5) != "dtmi:") {
                 g_.error(*n, mpath, rule_class + "PropertyNotDtmiNorTerm", "member name \"" + key + "\" is neither a term nor a DTMI");
                 continue;
@@ -611,14 +628,16 @@ private:
             } else if (k == "@value") {
                 value = &*it;
             } else if (k == "@type") {
-                if (!it->is_string() || (it->get_ref<const std::string&>() != "xsd:" + std::string(xsd) &&
-                                         it->get_ref<const std::string&>() != "http://www.w3.org/2001/XMLSchema#" + std::string(xsd))) {
+                const json* t = it->is_array() && it->size() == 1 ? &(*it)[0] : &*it;
+                if (!t->is_string() || (t->get_ref<const std::string&>() != "xsd:" + std::string(xsd) &&
+                                        t->get_ref<const std::string&>() != "http://www.w3.org/2001/XMLSchema#" + std::string(xsd))) {
                     g_.error(n, path, rule + "Type" + std::string(kind), "value object \"@type\" must be \"xsd:" + std::string(xsd) + "\"");
                     ok = false;
                 }
+            } else if (n.version == 2 && k != "@id" && k != "@context" && k != "@graph") {
+                g_.warning(n, path, rule + "OnlyValueAndType", "value object member \"" + k + "\" is ignored");
             } else {
-                g_.error(n, path, n.version == 2 && (k == "@id" || k == "@context" || k == "@graph") ? rule + "NoIdContextGraph"
-                                                                                                       : rule + "OnlyValueAndType",
+                g_.error(n, path, n.version == 2 ? rule + "NoIdContextGraph" : rule + "OnlyValueAndType",
                          "value object may hold only \"@value\" and \"@type\", not \"" + k + "\"");
                 ok = false;
             }

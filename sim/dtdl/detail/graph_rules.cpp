@@ -252,8 +252,10 @@ private:
             if (slot != Slot::schema && slot != Slot::element_schema && slot != Slot::fields && slot != Slot::map_value &&
                 slot != Slot::map_key && slot != Slot::enum_values)
                 continue;
-            for (const auto& r : refs)
+            for (const auto& r : refs) {
                 if (r.node >= 0) best = std::max(best, w + schema_depth(r.node, state));
+                else if (r.standard) best = std::max(best, w);  // a standard schema ends the path
+            }
         }
         state[static_cast<std::size_t>(i)] = 0;
         return best;
