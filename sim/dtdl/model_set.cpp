@@ -243,9 +243,7 @@ std::shared_ptr<const ModelSet> ModelSet::from_interfaces(std::vector<Interface>
 }
 
 std::optional<InterfaceIndex> ModelSet::find(std::string_view dtmi) const {
-    // by_id_ is keyed by std::string; a transparent lookup would need a custom
-    // hasher in the public header, and one temporary string per lookup is cheap.
-    auto it = by_id_.find(std::string(dtmi));
+    auto it = by_id_.find(dtmi);
     if (it == by_id_.end()) return std::nullopt;
     return it->second;
 }

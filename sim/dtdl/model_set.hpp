@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -127,10 +128,16 @@ public:
     [[nodiscard]] const std::vector<Diagnostic>& warnings() const noexcept { return warnings_; }
 
 private:
+    // Lets by_id_ be searched with a string_view without building a std::string.
+    struct IdHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+
     ModelSet() = default;
     std::vector<Interface> definitions_;
     std::vector<CompiledInterface> compiled_;
-    std::unordered_map<std::string, InterfaceIndex> by_id_;
+    std::unordered_map<std::string, InterfaceIndex, IdHash, std::equal_to<>> by_id_;
     std::vector<std::uint64_t> is_a_bits_;  // row i: bit j set when i is-a j
     std::size_t row_words_ = 0;
     std::vector<Diagnostic> warnings_;
