@@ -1,0 +1,245 @@
+// What users rely on from the DTDL parser: errors that name file, id, path and
+// rule; every error reported; references, the resolver, and the built structs.
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "twinsim/dtdl/parser.hpp"
+
+using namespace twinsim::dtdl;
+
+namespace {
+
+ParseResult parse_texts(std::vector<std::string> texts, ParseOptions options = {}) {
+    std::vector<Document> docs;
+    for (std::size_t i = 0; i < texts.size(); ++i) docs.push_back({"model" + std::to_string(i) + ".json", std::move(texts[i])});
+    return parse(docs, options);
+}
+
+bool has_rule(const ParseResult& r, const std::string& rule_part, Severity sev = Severity::error) {
+    return std::any_of(r.diagnostics.begin(), r.diagnostics.end(), [&](const Diagnostic& d) {
+        return d.severity == sev && d.rule.find(rule_part) != std::string::npos;
+    });
+}
+
+const Diagnostic* first_error(const ParseResult& r) {
+    for (const auto& d : r.diagnostics)
+        if (d.severity == Severity::error) return &d;
+    return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("a bad content name is reported with file, id, path and rule", "[parser]") {
+    auto r = parse_texts({R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:Room;1", "@type": "Interface",
+        "contents": [{"@type": "Property", "name": "temp", "schema": "double"},
+                     {"@type": "Property", "name": "bad name", "schema": "double"}]})"});
+    CHECK_FALSE(r.valid());
+    const auto* d = first_error(r);
+    REQUIRE(d != nullptr);
+    CHECK(d->file == "model0.json");
+    CHECK(d->id == "dtmi:ex:Room;1");
+    CHECK(d->path == "/contents/1/name");
+    CHECK(d->rule == "ClassPropertyPropertyNamePattern");
+    CHECK(d->to_string().find("model0.json: dtmi:ex:Room;1: /contents/1/name:") == 0);
+}
+
+TEST_CASE("in-memory documents without a source are named <document N>", "[parser]") {
+    const std::vector<Document> docs{{"", R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:A;1", "@type": "Interfac"})"}};
+    auto r = parse(docs);
+    REQUIRE(first_error(r) != nullptr);
+    CHECK(first_error(r)->file == "<document 1>");
+}
+
+TEST_CASE("an unknown schema and every other error is reported, not only the first", "[parser]") {
+    auto r = parse_texts({R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:Room;1", "@type": "Interface",
+        "contents": [{"@type": "Property", "name": "a", "schema": "doubel"},
+                     {"@type": "Telemetry", "name": "b_", "schema": "double"}]})"});
+    CHECK(r.errors().size() == 2);
+    CHECK(has_rule(r, "ClassPropertyPropertySchemaElement"));
+    CHECK(has_rule(r, "ClassTelemetryPropertyNamePattern"));
+}
+
+TEST_CASE("duplicate names through extends are refused", "[parser]") {
+    auto r = parse_texts({R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:Base;1", "@type": "Interface",
+                             "contents": [{"@type": "Property", "name": "size", "schema": "double"}]})",
+                          R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:Derived;1", "@type": "Interface",
+                             "extends": "dtmi:ex:Base;1",
+                             "contents": [{"@type": "Telemetry", "name": "size", "schema": "double"}]})"});
+    CHECK_FALSE(r.valid());
+    CHECK(has_rule(r, "NameUniqueAmongInterfaceContents"));
+    CHECK(first_error(r)->file == "model1.json");
+    CHECK(first_error(r)->id == "dtmi:ex:Derived;1");
+}
+
+TEST_CASE("an extends cycle is refused", "[parser]") {
+    auto r = parse_texts({R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:A;1", "@type": "Interface", "extends": "dtmi:ex:B;1"})",
+                          R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:B;1", "@type": "Interface", "extends": "dtmi:ex:A;1"})"});
+    CHECK_FALSE(r.valid());
+    CHECK(has_rule(r, "ExtendsSelfReference"));
+}
+
+TEST_CASE("malformed JSON, non-UTF-8 text and bad roots are errors, never crashes", "[parser]") {
+    auto r = parse_texts({"{\n  \"@id\": \"dtmi:ex:A;1\",\n  \"@type\" \"Interface\"\n}"});
+    REQUIRE(first_error(r) != nullptr);
+    CHECK(first_error(r)->rule == "JsonSyntax");
+    CHECK(first_error(r)->message.find("line 3") != std::string::npos);
+
+    auto u = parse_texts({"{\"@context\": \"dtmi:dtdl:context;3\", \"@id\": \"dtmi:ex:A;1\", \"@type\": \"Interface\", \"comment\": \"\xff\xfe\"}"});
+    REQUIRE(first_error(u) != nullptr);
+    CHECK(first_error(u)->message.find("UTF-8") != std::string::npos);
+
+    CHECK_FALSE(parse_texts({"42"}).valid());
+    CHECK_FALSE(parse_texts({"[1, 2]"}).valid());
+    CHECK_FALSE(parse_texts({""}).valid());
+
+    // A BOM is accepted.
+    CHECK(parse_texts({"\xEF\xBB\xBF{\"@context\": \"dtmi:dtdl:context;3\", \"@id\": \"dtmi:ex:A;1\", \"@type\": \"Interface\"}"}).valid());
+}
+
+TEST_CASE("read_documents names a missing path and reads folders recursively in order", "[parser]") {
+    const std::vector<std::filesystem::path> missing{"/nonexistent/twinsim/model.json"};
+    CHECK_THROWS_AS(read_documents(missing), twinsim::IoError);
+    try {
+        (void)read_documents(missing);
+    } catch (const twinsim::IoError& e) {
+        CHECK(std::string(e.what()).find("/nonexistent/twinsim/model.json") != std::string::npos);
+    }
+    const auto dir = std::filesystem::temp_directory_path() / "twinsim_parser_test";
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir / "sub");
+    std::ofstream(dir / "sub" / "b.json") << R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:B;1", "@type": "Interface"})";
+    std::ofstream(dir / "a.json") << R"([{"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:A;1", "@type": "Interface", "extends": "dtmi:ex:B;1"}])";
+    std::ofstream(dir / "notes.txt") << "ignored";
+    const std::vector<std::filesystem::path> paths{dir};
+    const auto docs = read_documents(paths);
+    REQUIRE(docs.size() == 2);
+    CHECK(docs[0].source.find("a.json") != std::string::npos);
+    auto r = parse(docs);
+    CHECK(r.valid());
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("unresolved references are reported by id, and a resolver can supply them", "[parser]") {
+    const std::string derived = R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:Derived;1", "@type": "Interface",
+        "extends": "dtmi:ex:Base;1", "contents": [{"@type": "Component", "name": "c", "schema": "dtmi:ex:Part;1"}]})";
+    auto r = parse_texts({derived});
+    CHECK_FALSE(r.valid());
+    CHECK(r.unresolved == std::vector<std::string>{"dtmi:ex:Base;1", "dtmi:ex:Part;1"});
+
+    int calls = 0;
+    ParseOptions options;
+    options.resolver = [&](const std::vector<std::string>& ids) {
+        ++calls;
+        std::vector<Document> out;
+        for (const auto& id : ids) {
+            if (id == "dtmi:ex:Base;1")
+                out.push_back({"repo/base.json", R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:Base;1", "@type": "Interface", "extends": "dtmi:ex:Root;1"})"});
+            if (id == "dtmi:ex:Part;1")
+                out.push_back({"repo/part.json", R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:Part;1", "@type": "Interface"})"});
+            if (id == "dtmi:ex:Root;1")
+                out.push_back({"repo/root.json", R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:Root;1", "@type": "Interface"})"});
+        }
+        return out;
+    };
+    auto resolved = parse_texts({derived}, options);
+    CHECK(resolved.valid());
+    CHECK(calls == 2);  // Base and Part, then Root (needed by Base)
+    CHECK(resolved.interfaces.size() == 4);
+}
+
+TEST_CASE("a DTDL v2 interface may not extend a v3 one", "[parser]") {
+    auto r = parse_texts({R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:New;1", "@type": "Interface"})",
+                          R"({"@context": "dtmi:dtdl:context;2", "@id": "dtmi:ex:Old;1", "@type": "Interface", "extends": "dtmi:ex:New;1"})"});
+    CHECK_FALSE(r.valid());
+    CHECK(has_rule(r, "ClassInterfacePropertyExtendsTypeConformance"));
+    // The other way round is fine.
+    auto ok = parse_texts({R"({"@context": "dtmi:dtdl:context;2", "@id": "dtmi:ex:Old;1", "@type": "Interface"})",
+                           R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:New;1", "@type": "Interface", "extends": "dtmi:ex:Old;1"})"});
+    CHECK(ok.valid());
+}
+
+TEST_CASE("SHOULD rules give warnings, not errors", "[parser]") {
+    auto r = parse_texts({R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:A;1", "@type": "dtmi:dtdl:class:Interface;3",
+        "contents": [{"@type": "Command", "name": "go", "commandType": "synchronous"}]})"});
+    CHECK(r.valid());
+    CHECK(has_rule(r, "TypePreferTermToDtmi", Severity::warning));
+    CHECK(has_rule(r, "CommandTypeDeprecated", Severity::warning));
+}
+
+TEST_CASE("extensions: QuantitativeTypes units and undefined extensions", "[parser]") {
+    const std::string qt = R"({"@context": ["dtmi:dtdl:context;3", "dtmi:dtdl:extension:quantitativeTypes;1"],
+        "@id": "dtmi:ex:S;1", "@type": "Interface",
+        "contents": [{"@type": ["Telemetry", "Temperature"], "name": "t", "schema": "double", "unit": "%s"}]})";
+    auto with_unit = [&](const std::string& unit) {
+        std::string text = qt;
+        text.replace(text.find("%s"), 2, unit);
+        return parse_texts({text});
+    };
+    auto good = with_unit("degreeCelsius");
+    CHECK(good.valid());
+    REQUIRE(good.interfaces.size() == 1);
+    CHECK(good.interfaces[0].contents[0].annotations.unit == "degreeCelsius");
+    CHECK(good.interfaces[0].contents[0].annotations.extra_types == std::vector<std::string>{"Temperature"});
+    CHECK_FALSE(with_unit("metre").valid());
+
+    const std::string undefined = R"({"@context": ["dtmi:dtdl:context;3", "dtmi:ex:myExtension;1"],
+        "@id": "dtmi:ex:S;1", "@type": "Interface",
+        "contents": [{"@type": ["Property", "Flavor"], "name": "f", "schema": "string", "sweetness": 3}]})";
+    CHECK_FALSE(parse_texts({undefined}).valid());
+    ParseOptions allow;
+    allow.allow_undefined_extensions = true;
+    CHECK(parse_texts({undefined}, allow).valid());
+}
+
+TEST_CASE("the built interfaces carry contents, shared schemas and inline extends", "[parser]") {
+    auto r = parse_texts({R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:Room;1", "@type": "Interface",
+        "displayName": {"en": "Room", "fr": "Pièce"},
+        "extends": {"@id": "dtmi:ex:Space;1", "@type": "Interface",
+                    "contents": [{"@type": "Property", "name": "area", "schema": "double", "writable": true}]},
+        "schemas": [{"@id": "dtmi:ex:Mode;1", "@type": "Enum", "valueSchema": "string",
+                     "enumValues": [{"name": "on", "enumValue": "ON"}, {"name": "off", "enumValue": "OFF"}]}],
+        "contents": [{"@type": "Property", "name": "mode", "schema": "dtmi:ex:Mode;1"},
+                     {"@type": "Telemetry", "name": "lastMode", "schema": "dtmi:ex:Mode;1"},
+                     {"@type": "Relationship", "name": "contains", "target": "dtmi:ex:Device;1", "maxMultiplicity": 5,
+                      "properties": [{"@type": "Property", "name": "since", "schema": "dateTime"}]},
+                     {"@type": "Command", "name": "reset", "request": {"name": "level", "schema": "integer"}}]})"});
+    REQUIRE(r.valid());
+    REQUIRE(r.interfaces.size() == 2);
+    const auto room = std::find_if(r.interfaces.begin(), r.interfaces.end(), [](const Interface& i) { return i.id == "dtmi:ex:Room;1"; });
+    const auto space = std::find_if(r.interfaces.begin(), r.interfaces.end(), [](const Interface& i) { return i.id == "dtmi:ex:Space;1"; });
+    REQUIRE(room != r.interfaces.end());
+    REQUIRE(space != r.interfaces.end());
+    CHECK(room->extends == std::vector<std::string>{"dtmi:ex:Space;1"});
+    CHECK(room->annotations.display_name.at("fr") == "Pièce");
+    CHECK(room->file == "model0.json");
+    REQUIRE(room->contents.size() == 4);
+    REQUIRE(room->schemas.size() == 1);
+    CHECK(room->contents[0].schema == room->schemas[0]);  // the same object, shared by @id
+    CHECK(room->contents[1].schema == room->schemas[0]);
+    CHECK(room->schemas[0]->kind == SchemaKind::enum_);
+    CHECK(room->schemas[0]->enum_value_schema == SchemaKind::string);
+    CHECK(room->schemas[0]->enum_values[1].string_value == "OFF");
+    CHECK(room->contents[2].kind == ContentKind::relationship);
+    CHECK(room->contents[2].max_multiplicity == 5);
+    CHECK(room->contents[2].properties.at(0).schema == primitive_schema(SchemaKind::date_time));
+    CHECK(room->contents[3].request->name == "level");
+    CHECK(space->contents.at(0).writable);
+    CHECK(primitive_schema(SchemaKind::double_) == primitive_schema(SchemaKind::double_));
+    CHECK(std::string(to_string(SchemaKind::date_time)) == "dateTime");
+    CHECK(std::string(to_string(ContentKind::telemetry)) == "Telemetry");
+}
+
+TEST_CASE("ModelError summarises errors and unresolved ids", "[parser]") {
+    Diagnostic d{Severity::error, "a.json", "dtmi:ex:A;1", "/contents/0/name", "bad name", "ClassPropertyPropertyNamePattern"};
+    ModelError e({d, d}, {"dtmi:ex:Missing;1"});
+    const std::string what = e.what();
+    CHECK(what.find("2 errors in DTDL models; first: a.json: dtmi:ex:A;1: /contents/0/name: bad name") == 0);
+    CHECK(what.find("dtmi:ex:Missing;1") != std::string::npos);
+    CHECK(e.errors().size() == 2);
+}
