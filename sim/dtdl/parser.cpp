@@ -27,7 +27,8 @@ std::vector<Diagnostic> ParseResult::errors() const {
 
 namespace {
 
-void add_documents(detail::ModelGraph& g, std::span<const Document> documents) {
+// Parses each document's text; `unreadable` marks those whose JSON could not be read (already reported).
+void add_documents(detail::ModelGraph& g, std::span<const Document> documents, std::vector<bool>& unreadable) {
     for (const auto& d : documents) {
         const int index = static_cast<int>(g.sources.size());
         g.sources.push_back(d.source.empty() ? "<document " + std::to_string(index + 1) + ">" : d.source);
@@ -35,10 +36,12 @@ void add_documents(detail::ModelGraph& g, std::span<const Document> documents) {
         auto parsed = detail::parse_json_text(d.text, error);
         if (!parsed) {
             g.roots.emplace_back();
+            unreadable.push_back(true);
             g.report(Severity::error, index, "", "", error.rfind("text is not valid UTF-8", 0) == 0 ? "Utf8" : "JsonSyntax", error);
             continue;
         }
         g.roots.push_back(std::move(*parsed));
+        unreadable.push_back(false);
     }
 }
 
@@ -46,15 +49,12 @@ void add_documents(detail::ModelGraph& g, std::span<const Document> documents) {
 
 ParseResult parse(std::span<const Document> documents, const ParseOptions& options) {
     detail::ModelGraph g;
-    // Nodes keep pointers into roots: reserve generously so resolver documents do not move them.
-    g.roots.reserve(documents.size() + 1024);
-    add_documents(g, documents);
+    std::vector<bool> unreadable;
+    add_documents(g, documents, unreadable);
     std::size_t read_upto = 0;
     auto read_new = [&] {
         for (; read_upto < g.roots.size(); ++read_upto)
-            if (!g.roots[read_upto].is_null() || g.diag_doc.empty() ||
-                std::find(g.diag_doc.begin(), g.diag_doc.end(), static_cast<int>(read_upto)) == g.diag_doc.end())
-                detail::read_document(g, static_cast<int>(read_upto), options.allow_undefined_extensions);
+            if (!unreadable[read_upto]) detail::read_document(g, static_cast<int>(read_upto), options.allow_undefined_extensions);
     };
     read_new();
     if (options.resolver) {
@@ -67,11 +67,7 @@ ParseResult parse(std::span<const Document> documents, const ParseOptions& optio
             if (fresh.empty()) break;
             auto more = options.resolver(fresh);
             if (more.empty()) break;
-            if (g.roots.size() + more.size() > g.roots.capacity()) {
-                // Growing would move the JSON the nodes point into; stop asking.
-                break;
-            }
-            add_documents(g, more);
+            add_documents(g, more, unreadable);
             read_new();
         }
     }

@@ -5,6 +5,7 @@
 // checked by the cross-element rules (graph_rules.cpp), turned into the public
 // structs of elements.hpp by build_interfaces (build_interfaces.cpp).
 
+#include <deque>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -80,7 +81,7 @@ struct Node {
 struct ModelGraph {
     std::vector<Node> nodes;
     std::vector<std::string> sources;          ///< document names, by index
-    std::vector<nlohmann::json> roots;         ///< parsed documents (nodes point into them)
+    std::deque<nlohmann::json> roots;          ///< parsed documents; a deque so nodes may point into them while more arrive
     std::unordered_map<std::string, int> by_id;
     std::vector<Diagnostic> diagnostics;
     std::vector<int> diag_doc;                 ///< document index of each diagnostic (for ordering)
