@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,7 +18,9 @@ struct DescribeOptions : ModelInputOptions {
     std::vector<std::string> interfaces;  ///< only these (all when empty)
 };
 
-/// Rows of cells printed with every column but the last padded to its widest cell.
+/// Rows of cells printed as aligned columns, two spaces apart. A column that is
+/// empty in every row takes no room; a cell longer than `max_aligned` overflows
+/// its column instead of widening it (one long enum should not push every row).
 class Table {
 public:
     void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
@@ -25,15 +28,17 @@ public:
         std::vector<std::size_t> widths;
         for (const auto& row : rows_) {
             widths.resize(std::max(widths.size(), row.size()), 0);
-            for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+            for (std::size_t i = 0; i < row.size(); ++i) {
+                if (row[i].size() <= max_aligned) widths[i] = std::max(widths[i], row[i].size());
+            }
         }
         for (const auto& row : rows_) {
             std::string line = indent;
             for (std::size_t i = 0; i < row.size(); ++i) {
-                if (row[i].empty()) continue;
+                if (widths[i] == 0 && row[i].empty()) continue;
                 if (line.size() > indent.size()) line.append(2, ' ');
                 line += row[i];
-                if (i + 1 < row.size()) line.append(widths[i] - row[i].size(), ' ');
+                if (row[i].size() < widths[i]) line.append(widths[i] - row[i].size(), ' ');
             }
             while (line.size() > indent.size() && line.back() == ' ') line.pop_back();
             out << line << '\n';
@@ -42,13 +47,37 @@ public:
     [[nodiscard]] bool empty() const noexcept { return rows_.empty(); }
 
 private:
+    static constexpr std::size_t max_aligned = 32;
     std::vector<std::vector<std::string>> rows_;
 };
 
-std::string bracketed(const std::string& text) { return text.empty() ? text : "[" + text + "]"; }
+/// "double", or "double [Temperature, degreeCelsius]" with semantic type and unit.
+std::string typed(const dtdl::SchemaPtr& schema, const dtdl::Annotations& annotations) {
+    std::string text = describe_schema(schema);
+    if (const std::string semantic = semantic_text(annotations); !semantic.empty()) text += " [" + semantic + "]";
+    return text;
+}
 
 std::string payload_text(const std::optional<dtdl::CommandPayload>& payload) {
     return payload ? payload->name + ": " + describe_schema(payload->schema) : std::string();
+}
+
+/// How inherited contents name the ancestor declaring them: the last segment of
+/// its DTMI with the version ("Equipment;1"), or the whole DTMI when two
+/// ancestors share that segment.
+std::map<std::string, std::string> ancestor_short_names(const dtdl::ModelSet& model, const dtdl::CompiledInterface& iface) {
+    std::map<std::string, std::string> names;
+    std::map<std::string, int> uses;
+    for (const dtdl::InterfaceIndex a : iface.ancestors) {
+        const std::string& id = model.at(a).definition->id;
+        const std::string last = id.substr(id.rfind(':') + 1);
+        names[id] = last;
+        ++uses[last];
+    }
+    for (auto& [id, name] : names) {
+        if (uses[name] > 1) name = id;
+    }
+    return names;
 }
 
 void print_interface(std::ostream& out, const dtdl::ModelSet& model, const dtdl::CompiledInterface& iface) {
@@ -66,18 +95,18 @@ void print_interface(std::ostream& out, const dtdl::ModelSet& model, const dtdl:
     if (!iface.bases.empty()) out << "  extends:   " << id_list(iface.bases) << '\n';
     if (!iface.ancestors.empty()) out << "  ancestors: " << id_list(iface.ancestors) << '\n';
 
+    const std::map<std::string, std::string> short_names = ancestor_short_names(model, iface);
     Table properties, telemetry, commands, relationships, components;
     for (const dtdl::Content* content : iface.contents) {
-        std::string origin = declared_in(model, iface, content->name);
-        origin = origin == definition.id ? std::string() : "(from " + origin + ")";
+        const std::string declarer = declared_in(model, iface, content->name);
+        const std::string origin = declarer == definition.id ? std::string() : "(from " + short_names.at(declarer) + ")";
         switch (content->kind) {
             case dtdl::ContentKind::property:
-                properties.add({content->name, describe_schema(content->schema), bracketed(semantic_text(content->annotations)),
-                                content->writable ? "writable" : "", origin});
+                properties.add({content->name, content->writable ? "writable" : "",
+                                typed(content->schema, content->annotations), origin});
                 break;
             case dtdl::ContentKind::telemetry:
-                telemetry.add({content->name, describe_schema(content->schema),
-                               bracketed(semantic_text(content->annotations)), origin});
+                telemetry.add({content->name, typed(content->schema, content->annotations), origin});
                 break;
             case dtdl::ContentKind::command: {
                 std::string signature = "(" + payload_text(content->request) + ")";
@@ -91,9 +120,9 @@ void print_interface(std::ostream& out, const dtdl::ModelSet& model, const dtdl:
                     props += (props.empty() ? "{" : ", ") + p.name + ": " + describe_schema(p.schema);
                 }
                 if (!props.empty()) props += "}";
-                relationships.add({content->name, "-> " + (content->target.empty() ? "any" : content->target),
-                                   "[" + multiplicity_text(*content) + "]", props, content->writable ? "writable" : "",
-                                   origin});
+                relationships.add({content->name, content->writable ? "writable" : "",
+                                   "-> " + (content->target.empty() ? "any" : content->target),
+                                   "[" + multiplicity_text(*content) + "]", props, origin});
                 break;
             }
             case dtdl::ContentKind::component:

@@ -148,7 +148,7 @@ def test_describe_text(model_dir):
     assert "extends:   dtmi:example:Device;1" in block
     assert "ancestors: dtmi:example:Device;1" in block
     lines = {line.split()[0]: line for line in block.splitlines() if line.startswith("    ")}
-    assert "(from dtmi:example:Device;1)" in lines["serialNumber"]
+    assert "(from Device;1)" in lines["serialNumber"]
     assert "writable" in lines["targetTemperature"] and "(from" not in lines["targetTemperature"]
     assert "Enum<string>{heat, cool}" in lines["mode"]
     assert "[Temperature, degreeCelsius]" in lines["temperature"] or "degreeCelsius" in lines["temperature"]
