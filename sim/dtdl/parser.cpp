@@ -27,21 +27,23 @@ std::vector<Diagnostic> ParseResult::errors() const {
 
 namespace {
 
-// Parses each document's text; `unreadable` marks those whose JSON could not be read (already reported).
-void add_documents(detail::ModelGraph& g, std::span<const Document> documents, std::vector<bool>& unreadable) {
+// Parses each document's text and reads its elements into the graph. Documents
+// are read as they arrive because the text is needed once more (for the size
+// limit of each Interface) and the graph does not keep it.
+void add_documents(detail::ModelGraph& g, std::span<const Document> documents, bool allow_undefined_extensions) {
     for (const auto& d : documents) {
         const int index = static_cast<int>(g.sources.size());
         g.sources.push_back(d.source.empty() ? "<document " + std::to_string(index + 1) + ">" : d.source);
         std::string error;
         auto parsed = detail::parse_json_text(d.text, error);
         if (!parsed) {
-            g.roots.emplace_back();
-            unreadable.push_back(true);
+            g.roots.emplace_back();  // keeps roots indexed like sources
             g.report(Severity::error, index, "", "", error.rfind("text is not valid UTF-8", 0) == 0 ? "Utf8" : "JsonSyntax", error);
             continue;
         }
         g.roots.push_back(std::move(*parsed));
-        unreadable.push_back(false);
+        detail::read_document(g, index, allow_undefined_extensions);
+        detail::check_interface_text_sizes(g, index, d.text);
     }
 }
 
@@ -49,14 +51,7 @@ void add_documents(detail::ModelGraph& g, std::span<const Document> documents, s
 
 ParseResult parse(std::span<const Document> documents, const ParseOptions& options) {
     detail::ModelGraph g;
-    std::vector<bool> unreadable;
-    add_documents(g, documents, unreadable);
-    std::size_t read_upto = 0;
-    auto read_new = [&] {
-        for (; read_upto < g.roots.size(); ++read_upto)
-            if (!unreadable[read_upto]) detail::read_document(g, static_cast<int>(read_upto), options.allow_undefined_extensions);
-    };
-    read_new();
+    add_documents(g, documents, options.allow_undefined_extensions);
     if (options.resolver) {
         std::set<std::string> asked;
         while (true) {
@@ -67,8 +62,7 @@ ParseResult parse(std::span<const Document> documents, const ParseOptions& optio
             if (fresh.empty()) break;
             auto more = options.resolver(fresh);
             if (more.empty()) break;
-            add_documents(g, more, unreadable);
-            read_new();
+            add_documents(g, more, options.allow_undefined_extensions);
         }
     }
     ParseResult result;

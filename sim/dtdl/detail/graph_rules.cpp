@@ -1,6 +1,7 @@
 // Rules that span elements: reference resolution and referenceability, paths to
 // self, inheritance limits, name uniqueness over inherited contents, schema
-// depth, Component nesting, Enum and Object member uniqueness.
+// depth, Component nesting, Enum and Object member uniqueness, and the DTDL v3
+// limits on an Interface's descendant values and on its JSON text.
 
 #include <algorithm>
 #include <functional>
@@ -9,6 +10,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "twinsim/dtdl/detail/json_text.hpp"
 #include "twinsim/dtdl/detail/model_graph.hpp"
 
 namespace twinsim::dtdl::detail {
@@ -28,6 +30,26 @@ std::string slot_term(const Node& n, Slot s) {
     return m ? std::string(m->term) : std::string("?");
 }
 
+// DTDL v3, "Limits and exclusions".
+constexpr std::size_t max_descendant_values = 100000;
+constexpr std::size_t max_interface_text_bytes = std::size_t{1} << 20U;  // 1 MiB
+
+// The members whose values the v3 limit of 100000 counts.
+bool counted_slot(Slot s) noexcept {
+    switch (s) {
+    case Slot::contents:
+    case Slot::fields:
+    case Slot::enum_values:
+    case Slot::request:
+    case Slot::response:
+    case Slot::properties:
+    case Slot::schema:
+    case Slot::element_schema:
+    case Slot::map_value: return true;
+    default: return false;
+    }
+}
+
 std::string upper(std::string s) {
     if (!s.empty() && s[0] >= 'a' && s[0] <= 'z') s[0] = static_cast<char>(s[0] - 'a' + 'A');
     return s;
@@ -35,7 +57,8 @@ std::string upper(std::string s) {
 
 class GraphChecker {
 public:
-    explicit GraphChecker(ModelGraph& g) : g_(g), flat_(g.nodes.size()), flat_done_(g.nodes.size(), 0) {}
+    explicit GraphChecker(ModelGraph& g)
+        : g_(g), flat_(g.nodes.size()), flat_done_(g.nodes.size(), 0), reached_by_(g.nodes.size(), -1) {}
 
     void run() {
         paths_to_self();
@@ -60,7 +83,7 @@ private:
     ModelGraph& g_;
     std::vector<std::vector<int>> flat_;   // flattened contents per interface
     std::vector<char> flat_done_;          // 0 = not yet, 1 = in progress, 2 = done
-    std::vector<int> extends_depth_;
+    std::vector<int> reached_by_;          // descendant_values: the interface whose walk last reached each node
 
     Node& node(int i) { return g_.nodes[static_cast<std::size_t>(i)]; }
 
@@ -158,8 +181,42 @@ private:
         return out;
     }
 
+    // The number of values of the counted members (counted_slot) over the union
+    // of all paths of those members from interface i, following "extends" too
+    // (from i and from any interface reached, e.g. a Component's schema) without
+    // counting its values. Each element is visited once, so a schema referenced
+    // from two places counts once: it is one path segment in the union.
+    std::size_t descendant_values(int i) {
+        std::size_t total = 0;
+        std::vector<int> todo{i};
+        reached_by_[static_cast<std::size_t>(i)] = i;
+        while (!todo.empty()) {
+            const int k = todo.back();
+            todo.pop_back();
+            for (const auto& [slot, refs] : node(k).refs) {
+                const bool counted = counted_slot(slot);
+                if (!counted && slot != Slot::extends) continue;
+                if (counted) total += refs.size();
+                for (const auto& r : refs) {
+                    if (r.node < 0 || reached_by_[static_cast<std::size_t>(r.node)] == i) continue;
+                    reached_by_[static_cast<std::size_t>(r.node)] = i;
+                    todo.push_back(r.node);
+                }
+            }
+        }
+        return total;
+    }
+
     void interface_rules(int i) {
         Node& n = node(i);
+        if (n.version == 3) {
+            if (const std::size_t values = descendant_values(i); values > max_descendant_values)
+                g_.error(n, n.path, "ClassInterfacePropertiesDescendantValuesMaxCount",
+                         std::string("interface ") + (n.id.empty() ? std::string("at ") + n.path : n.id) + " holds " + std::to_string(values) +
+                             " values of contents/fields/enumValues/request/response/properties/schema/elementSchema/mapValue"
+                             " (own, nested and inherited through extends); at most " +
+                             std::to_string(max_descendant_values) + " allowed");
+        }
         const auto* ext = n.find(Slot::extends);
         if (n.version == 2 && ext != nullptr && ext->size() > 2)
             g_.error(n, n.path + "/extends", "ClassInterfacePropertyExtendsMaxCount",
@@ -443,6 +500,42 @@ std::vector<std::string> unresolved_ids(const ModelGraph& g) {
 void check_graph(ModelGraph& graph) {
     GraphChecker checker(graph);
     checker.run();
+}
+
+void check_interface_text_sizes(ModelGraph& g, int doc, std::string_view text) {
+    // No Interface can be longer than its document: most documents need no scan.
+    if (text.size() <= max_interface_text_bytes) return;
+    std::vector<int> interfaces;
+    std::vector<std::string> pointers;
+    std::unordered_map<int, std::size_t> position;  // node -> index in `interfaces`
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+        const Node& n = g.nodes[i];
+        if (n.doc != doc || n.cls != Cls::Interface) continue;
+        position.emplace(static_cast<int>(i), interfaces.size());
+        interfaces.push_back(static_cast<int>(i));
+        pointers.push_back(n.path);
+    }
+    if (interfaces.empty()) return;
+    const std::vector<std::size_t> lengths = object_lengths(text, pointers);
+    // An Interface's own text excludes its descendant Interfaces: subtract each
+    // one from its nearest Interface ancestor (whose span already excludes
+    // deeper ones in turn).
+    std::vector<std::size_t> own = lengths;
+    for (std::size_t k = 0; k < interfaces.size(); ++k) {
+        for (int p = g.nodes[static_cast<std::size_t>(interfaces[k])].parent; p >= 0; p = g.nodes[static_cast<std::size_t>(p)].parent) {
+            if (g.nodes[static_cast<std::size_t>(p)].cls != Cls::Interface) continue;
+            if (auto it = position.find(p); it != position.end() && own[it->second] >= lengths[k]) own[it->second] -= lengths[k];
+            break;
+        }
+    }
+    for (std::size_t k = 0; k < interfaces.size(); ++k) {
+        const Node& n = g.nodes[static_cast<std::size_t>(interfaces[k])];
+        if (n.version != 3 || own[k] <= max_interface_text_bytes) continue;
+        g.error(n, n.path, "ClassInterfaceJsonTextMaxSize",
+                std::string("the JSON text of interface ") + (n.id.empty() ? std::string("at ") + (n.path.empty() ? "/" : n.path) : n.id) +
+                    " is " + std::to_string(own[k]) + " bytes (braces included, descendant interfaces excluded); at most " +
+                    std::to_string(max_interface_text_bytes) + " bytes (1 MiB) allowed");
+    }
 }
 
 }  // namespace twinsim::dtdl::detail

@@ -1,6 +1,7 @@
 #include "twinsim/dtdl/detail/json_text.hpp"
 
 #include <cstddef>
+#include <unordered_map>
 
 namespace twinsim::dtdl::detail {
 namespace {
@@ -65,6 +66,105 @@ std::optional<nlohmann::json> parse_json_text(std::string_view text, std::string
         error = std::string("malformed JSON: ") + e.what();
         return std::nullopt;
     }
+}
+
+std::vector<std::size_t> object_lengths(std::string_view text, const std::vector<std::string>& pointers) {
+    std::vector<std::size_t> out(pointers.size(), 0);
+    std::unordered_map<std::string, std::size_t> wanted;
+    for (std::size_t i = 0; i < pointers.size(); ++i) wanted.emplace(pointers[i], i);
+    if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+
+    // One frame per open object or array. `path` is always the JSON Pointer of
+    // the value being read: a frame's own pointer is path[0, path_len), and the
+    // segment after it names the current member or element.
+    struct Frame {
+        bool object;
+        bool expect_key;        // object: the next string is a member name
+        std::size_t path_len;
+        std::size_t index;      // array: current element
+        std::size_t start;      // offset of the opening bracket
+        std::size_t match;      // index into `pointers`, or npos
+    };
+    constexpr auto none = static_cast<std::size_t>(-1);
+    std::vector<Frame> stack;
+    std::string path;
+    std::size_t i = 0;
+    const std::size_t n = text.size();
+    while (i < n) {
+        const char c = text[i];
+        switch (c) {
+        case '{': {
+            auto it = wanted.find(path);
+            stack.push_back({true, true, path.size(), 0, i, it == wanted.end() ? none : it->second});
+            ++i;
+            break;
+        }
+        case '[':
+            stack.push_back({false, false, path.size(), 0, i, none});
+            path += "/0";
+            ++i;
+            break;
+        case '}':
+        case ']': {
+            if (stack.empty()) return out;  // not the JSON the precondition promises
+            const Frame f = stack.back();
+            stack.pop_back();
+            path.resize(f.path_len);
+            if (f.match != none) out[f.match] = i - f.start + 1;
+            ++i;
+            break;
+        }
+        case ',':
+            if (!stack.empty()) {
+                Frame& f = stack.back();
+                if (f.object) {
+                    f.expect_key = true;
+                } else {
+                    path.resize(f.path_len);
+                    path += '/';
+                    path += std::to_string(++f.index);
+                }
+            }
+            ++i;
+            break;
+        case '"': {
+            const std::size_t begin = i++;
+            bool escaped = false;
+            while (i < n && text[i] != '"') {
+                if (text[i] == '\\') {
+                    escaped = true;
+                    ++i;
+                }
+                ++i;
+            }
+            ++i;  // closing quote
+            if (stack.empty() || !stack.back().object || !stack.back().expect_key) break;
+            Frame& f = stack.back();
+            f.expect_key = false;
+            std::string key;
+            if (escaped) {
+                // Rare: let nlohmann decode the escapes of the member name.
+                try {
+                    key = nlohmann::json::parse(text.substr(begin, i - begin)).get<std::string>();
+                } catch (const nlohmann::json::exception&) {
+                    return out;
+                }
+            } else {
+                key.assign(text.substr(begin + 1, i - begin - 2));
+            }
+            path.resize(f.path_len);
+            path += '/';
+            for (const char k : key) {
+                if (k == '~') path += "~0";
+                else if (k == '/') path += "~1";
+                else path += k;
+            }
+            break;
+        }
+        default: ++i; break;  // whitespace, ':', numbers, true/false/null
+        }
+    }
+    return out;
 }
 
 }  // namespace twinsim::dtdl::detail

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace twinsim::dtdl::detail {
 
@@ -13,5 +14,12 @@ namespace twinsim::dtdl::detail {
 /// nullopt and sets `error` to a message naming line and column. Never throws
 /// except std::bad_alloc.
 [[nodiscard]] std::optional<nlohmann::json> parse_json_text(std::string_view text, std::string& error);
+
+/// Length in bytes, braces included, of the JSON object at each of `pointers`
+/// (RFC 6901 JSON Pointers, "" for the root) in `text`; 0 for a pointer that
+/// names no object. nlohmann::json keeps no offsets, so this is a second, light
+/// scan of the text. Precondition: `text` is JSON that parse_json_text accepted
+/// (a leading UTF-8 BOM is skipped). Never throws except std::bad_alloc.
+[[nodiscard]] std::vector<std::size_t> object_lengths(std::string_view text, const std::vector<std::string>& pointers);
 
 }  // namespace twinsim::dtdl::detail

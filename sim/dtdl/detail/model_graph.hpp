@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -111,6 +112,11 @@ void read_document(ModelGraph& graph, int doc, bool allow_undefined_extensions);
 
 /// Applies the rules that span elements (paths, limits, inheritance, uniqueness).
 void check_graph(ModelGraph& graph);
+
+/// The DTDL v3 limit on the JSON text of each Interface (1 MiB, braces
+/// included, descendant Interfaces excluded), for the Interfaces read from
+/// document `doc`, whose text is `text`. Needs the text, which the graph does not keep.
+void check_interface_text_sizes(ModelGraph& graph, int doc, std::string_view text);
 
 /// Builds the public Interface structs for every Interface node.
 [[nodiscard]] std::vector<Interface> build_interfaces(const ModelGraph& graph);

@@ -243,3 +243,108 @@ TEST_CASE("ModelError summarises errors and unresolved ids", "[parser]") {
     CHECK(what.find("dtmi:ex:Missing;1") != std::string::npos);
     CHECK(e.errors().size() == 2);
 }
+
+namespace {
+
+// `count` Properties "<prefix><i>" of schema double: 2 * count values under the v3 limit.
+std::string properties_json(const std::string& prefix, int count) {
+    std::string out;
+    for (int i = 0; i < count; ++i) {
+        if (i != 0) out += ',';
+        out += R"({"@type":"Property","name":")";
+        out += prefix;
+        out += std::to_string(i);
+        out += R"(","schema":"double"})";
+    }
+    return out;
+}
+
+// A v3 Interface whose JSON text is exactly `bytes` long (braces included), padded with whitespace.
+std::string interface_of_size(const std::string& id, std::size_t bytes, const std::string& members = "") {
+    std::string head = R"({"@context":"dtmi:dtdl:context;3","@id":")";
+    head += id;
+    head += R"(","@type":"Interface")";
+    if (!members.empty()) {
+        head += ',';
+        head += members;
+    }
+    REQUIRE(bytes >= head.size() + 1);
+    head.append(bytes - head.size() - 1, ' ');
+    head += '}';
+    return head;
+}
+
+}  // namespace
+
+TEST_CASE("v3: at most 100000 values under an Interface, counting those imported through extends", "[parser]") {
+    // Four bases of 12500 Properties each: 4 * 2 * 12500 = 100000 values ("contents" + "schema").
+    std::vector<std::string> texts;
+    std::string bases;
+    for (int b = 0; b < 4; ++b) {
+        const std::string id = std::string("dtmi:ex:Base") + std::to_string(b) + ";1";
+        texts.push_back(R"({"@context":"dtmi:dtdl:context;3","@id":")" + id + R"(","@type":"Interface","contents":[)" +
+                        properties_json(std::string("b") + std::to_string(b) + "p", 12500) + "]}");
+        if (!bases.empty()) bases += ',';
+        bases.append(1, '"').append(id).append(1, '"');
+    }
+    // Exactly at the limit: valid.
+    texts.push_back(R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:ex:AtLimit;1","@type":"Interface","extends":[)" + bases + "]}");
+    // One Property more (two values): over it.
+    texts.push_back(R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:ex:Over;1","@type":"Interface","extends":[)" + bases +
+                    R"(],"contents":[{"@type":"Property","name":"extra","schema":"double"}]})");
+    auto r = parse_texts(texts);
+    std::vector<Diagnostic> errors = r.errors();
+    REQUIRE(errors.size() == 1);
+    const Diagnostic& d = errors[0];
+    CHECK(d.file == "model5.json");
+    CHECK(d.id == "dtmi:ex:Over;1");
+    CHECK(d.path.empty());
+    CHECK(d.rule == "ClassInterfacePropertiesDescendantValuesMaxCount");
+    CHECK(d.message.find("100002") != std::string::npos);
+    CHECK(d.message.find("at most 100000") != std::string::npos);
+
+    texts.pop_back();
+    CHECK(parse_texts(texts).valid());
+}
+
+TEST_CASE("v3: an Interface's JSON text is at most 1 MiB, not counting descendant Interfaces", "[parser]") {
+    constexpr std::size_t mib = 1048576;
+    const std::string small = R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:ex:Small;1","@type":"Interface"})";
+    // In an array, so the document is longer than the Interface and the span must really be measured.
+    auto at_limit = parse_texts({std::string("[") + small + "," + interface_of_size("dtmi:ex:Big;1", mib) + "]"});
+    CHECK(at_limit.valid());
+
+    auto over = parse_texts({std::string("[") + small + "," + interface_of_size("dtmi:ex:Big;1", mib + 1) + "]"});
+    const auto errors = over.errors();
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].file == "model0.json");
+    CHECK(errors[0].id == "dtmi:ex:Big;1");
+    CHECK(errors[0].path == "/1");
+    CHECK(errors[0].rule == "ClassInterfaceJsonTextMaxSize");
+    CHECK(errors[0].message.find("1048577 bytes") != std::string::npos);
+    CHECK(errors[0].message.find("at most 1048576") != std::string::npos);
+
+    // A root object over the limit is reported at the root.
+    auto root = parse_texts({interface_of_size("dtmi:ex:Big;1", mib + 1)});
+    REQUIRE(root.errors().size() == 1);
+    CHECK(root.errors()[0].rule == "ClassInterfaceJsonTextMaxSize");
+
+    // An inline Component Interface is a descendant: its text counts for itself only.
+    // The member name is escaped ("contents") so the scanner must decode it to find the child.
+    const std::string child = interface_of_size("dtmi:ex:Child;1", 600000);
+    const std::string parent = interface_of_size(
+        "dtmi:ex:Parent;1", 600000 + child.size(), R"("cont\u0065nts":[{"@type":"Component","name":"c","schema":)" + child + "}]");
+    REQUIRE(parent.size() > mib);
+    CHECK(parse_texts({parent}).valid());
+    const std::string big_child = interface_of_size("dtmi:ex:Child;1", mib + 1);
+    auto child_over = parse_texts({interface_of_size("dtmi:ex:Parent;1", 1000 + big_child.size(),
+                                                     R"("contents":[{"@type":"Component","name":"c","schema":)" + big_child + "}]")});
+    REQUIRE(child_over.errors().size() == 1);
+    CHECK(child_over.errors()[0].id == "dtmi:ex:Child;1");
+    CHECK(child_over.errors()[0].path == "/contents/0/schema");
+
+    // DTDL v2 states no such limit.
+    std::string v2 = interface_of_size("dtmi:ex:Big;1", mib + 1);
+    v2.replace(v2.find("context;3"), 9, "context;2");
+    CHECK(parse_texts({v2}).valid());
+}
