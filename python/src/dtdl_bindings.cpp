@@ -260,7 +260,6 @@ void define_dtdl(py::module_& m) {
     py::class_<PayloadView>(m, "CommandPayload", "A Command's request or response.")
         .def_property_readonly("name", [](const PayloadView& p) { return p.payload->name; })
         .def_property_readonly("schema", [](const PayloadView& p) { return optional_schema(p.payload->schema); })
-        .def_property_readonly("nullable", [](const PayloadView& p) { return p.payload->nullable; }, "v3 only")
         .def("__repr__", [](const PayloadView& p) {
             return "CommandPayload(" + repr_of(p.payload->name) + ", " + repr_of(cli::describe_schema(p.payload->schema)) + ")";
         });

@@ -30,7 +30,7 @@ ordered_json null_if_empty(const std::string& text) { return text.empty() ? orde
 
 ordered_json payload_json(const std::optional<dtdl::CommandPayload>& payload) {
     if (!payload) return nullptr;
-    return {{"name", payload->name}, {"schema", describe_schema(payload->schema)}, {"nullable", payload->nullable}};
+    return {{"name", payload->name}, {"schema", describe_schema(payload->schema)}};
 }
 
 void add_semantics(ordered_json& object, const dtdl::Annotations& annotations) {

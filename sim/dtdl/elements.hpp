@@ -100,7 +100,6 @@ enum class ContentKind : std::uint8_t { property, telemetry, command, relationsh
 struct CommandPayload {
     std::string name;
     SchemaPtr schema;
-    bool nullable = false;  ///< v3 only
     Annotations annotations;
 };
 

@@ -108,7 +108,7 @@ private:
     std::optional<CommandPayload> payload(const std::vector<Ref>* refs) {
         if (refs == nullptr || refs->empty() || refs->front().node < 0) return std::nullopt;
         const Node& p = node(refs->front().node);
-        return CommandPayload{p.name, schema_of(p.find(Slot::schema)), false, annotations(p)};
+        return CommandPayload{p.name, schema_of(p.find(Slot::schema)), annotations(p)};
     }
 
     Content content(int i) {

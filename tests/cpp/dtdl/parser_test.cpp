@@ -274,6 +274,9 @@ std::string interface_of_size(const std::string& id, std::size_t bytes, const st
     return head;
 }
 
+template <typename T>
+concept HasNullable = requires(T t) { t.nullable; };
+
 }  // namespace
 
 TEST_CASE("v3: at most 100000 values under an Interface, counting those imported through extends", "[parser]") {
@@ -347,4 +350,12 @@ TEST_CASE("v3: an Interface's JSON text is at most 1 MiB, not counting descendan
     std::string v2 = interface_of_size("dtmi:ex:Big;1", mib + 1);
     v2.replace(v2.find("context;3"), 9, "context;2");
     CHECK(parse_texts({v2}).valid());
+}
+
+TEST_CASE("v3 command payloads have no nullable: the member is refused and the struct has no field for it", "[parser]") {
+    STATIC_REQUIRE_FALSE(HasNullable<CommandPayload>);
+    auto r = parse_texts({R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:A;1", "@type": "Interface",
+        "contents": [{"@type": "Command", "name": "go", "request": {"name": "x", "schema": "double", "nullable": true}}]})"});
+    CHECK_FALSE(r.valid());
+    CHECK(has_rule(r, "ClassCommandRequestPropertyFormallyUndefinedTerm"));
 }
