@@ -22,7 +22,7 @@ extern char** environ;
 namespace twinsim::bench {
 namespace {
 
-/// Runs `argv` with stdout and stderr sent to /dev/null; returns its exit status
+/// Runs `args` (the program looked up on PATH when it has no slash) with stdout and stderr sent to /dev/null; returns its exit status
 /// (128 + signal when killed). Throws std::runtime_error when it cannot start.
 int run_quietly(const std::vector<std::string>& args) {
     std::vector<char*> argv;
@@ -34,7 +34,7 @@ int run_quietly(const std::vector<std::string>& args) {
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
     pid_t pid = 0;
-    const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    const int spawned = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     if (spawned != 0) throw std::runtime_error("cannot run " + args[0] + ": " + std::strerror(spawned));
 

@@ -371,7 +371,7 @@ void define_dtdl(py::module_& m) {
         "Immutable. Build one with ModelSet.from_files() or ModelSet.from_json().")
         .def_static(
             "from_files",
-            [](py::handle paths, bool allow_undefined_extensions, py::object resolver) {
+            [](const py::object& paths, bool allow_undefined_extensions, const py::object& resolver) {
                 const std::vector<std::filesystem::path> files = to_paths(paths);
                 auto failure = std::make_shared<std::exception_ptr>();
                 const dtdl::ParseOptions options = parse_options(allow_undefined_extensions, resolver, failure);
@@ -388,7 +388,7 @@ void define_dtdl(py::module_& m) {
             "Raises TwinsimIoError for a missing or unreadable path, ModelError when the set is invalid or incomplete.")
         .def_static(
             "from_json",
-            [](py::handle documents, bool allow_undefined_extensions, py::object resolver) {
+            [](const py::object& documents, bool allow_undefined_extensions, const py::object& resolver) {
                 std::size_t counter = 0;
                 const std::vector<dtdl::Document> docs = to_documents(documents, "document", counter);
                 auto failure = std::make_shared<std::exception_ptr>();
@@ -430,7 +430,7 @@ void define_dtdl(py::module_& m) {
         .def(
             "validate_value",
             [](const std::shared_ptr<ModelSet>& model, std::string_view interface_id, std::string_view property_name,
-               py::handle value) {
+               const py::object& value) {
                 const InterfaceView view = interface_view(model, interface_id);
                 const Content* content = view.iface->find(property_name);
                 if (content == nullptr || !content->schema) {

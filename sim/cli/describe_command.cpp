@@ -148,7 +148,7 @@ int run_describe(const DescribeOptions& options) {
         if (options.json) {
             nlohmann::ordered_json report = report_json(loaded);
             report["interfaces"] = nlohmann::ordered_json::array();
-            std::cout << report.dump(2) << '\n';
+            print_json(std::cout, report);
         } else {
             print_report(std::cout, loaded);
         }
@@ -173,7 +173,7 @@ int run_describe(const DescribeOptions& options) {
         nlohmann::ordered_json report = report_json(loaded);
         nlohmann::ordered_json& list = report["interfaces"] = nlohmann::ordered_json::array();
         for (const dtdl::CompiledInterface* iface : selected) list.push_back(interface_json(model, *iface));
-        std::cout << report.dump(2) << '\n';
+        print_json(std::cout, report);
         return exit_valid;
     }
     for (const dtdl::Diagnostic& d : loaded.warnings) std::cout << "warning: " << d.to_string() << '\n';

@@ -80,4 +80,8 @@ nlohmann::ordered_json report_json(const LoadedModel& loaded) {
     return out;
 }
 
+void print_json(std::ostream& out, const nlohmann::ordered_json& report) {
+    out << report.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
+}
+
 }  // namespace twinsim::cli

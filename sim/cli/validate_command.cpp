@@ -14,7 +14,7 @@ int run_validate(const ModelInputOptions& options) {
     if (options.json) {
         nlohmann::ordered_json report = report_json(loaded);
         report["interfaces"] = loaded.interfaces;
-        std::cout << report.dump(2) << '\n';
+        print_json(std::cout, report);
     } else {
         print_report(std::cout, loaded);
     }

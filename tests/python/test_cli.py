@@ -202,3 +202,14 @@ def test_bundled_sample_smoke(source_dir):
     run = twinsim("describe", sample)
     assert run.returncode == 0, run.stdout
     assert run.stdout.strip().splitlines()[-1].startswith("valid: ")
+
+
+def test_json_report_survives_a_non_utf8_file_name(tmp_path):
+    from dtdl_samples import INVALID
+
+    odd = write_json(tmp_path / os.fsdecode(b"caf\xe9.json"), INVALID)
+    run = subprocess.run([CLI, "validate", "--json", os.fsencode(odd)], capture_output=True, timeout=120)
+    assert run.returncode == 1, run.stderr
+    report = json.loads(run.stdout.decode("utf-8"))
+    assert report["valid"] is False
+    assert all(error["file"].endswith("caf\ufffd.json") for error in report["errors"])
