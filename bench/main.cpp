@@ -21,7 +21,7 @@ int run(int argc, char** argv) {
         "dtdl", "Time ModelSet::compile (parse, resolve, validate, flatten) on the RealEstateCore ontology in memory");
     dtdl_command->add_option("--ontology", dtdl.ontology, "Folder or file of DTDL documents")
         ->default_str(default_ontology().string());
-    dtdl_command->add_option("--repeat", dtdl.repeat, "Number of timed compilations")->check(CLI::PositiveNumber);
+    dtdl_command->add_option("--repeat", dtdl.repeat, "Number of timed compilations")->check(CLI::Range(1, 1000000));
     dtdl_command->add_flag("--smoke", smoke, "One repetition (for CI)");
 
     ProcessOptions process;
@@ -34,7 +34,7 @@ int run(int argc, char** argv) {
         ;
     process_command->add_option("--ontology", process.ontology, "Folder or file of DTDL documents")
         ->default_str(default_ontology().string());
-    process_command->add_option("--repeat", process.repeat, "Number of timed runs")->check(CLI::PositiveNumber);
+    process_command->add_option("--repeat", process.repeat, "Number of timed runs")->check(CLI::Range(1, 1000000));
     process_command->add_flag("--smoke", smoke, "One repetition (for CI)");
 
     try {
