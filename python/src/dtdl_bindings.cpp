@@ -201,13 +201,6 @@ const InterfaceView interface_view(const ModelPtr& model, std::string_view dtmi)
     return {model, &model->at(*index)};
 }
 
-std::vector<std::string> interface_ids(const ModelSet& model, const std::vector<dtdl::InterfaceIndex>& indices) {
-    std::vector<std::string> ids;
-    ids.reserve(indices.size());
-    for (const dtdl::InterfaceIndex i : indices) ids.push_back(model.at(i).definition->id);
-    return ids;
-}
-
 std::vector<ContentView> contents_of(const InterfaceView& view, std::optional<dtdl::ContentKind> kind = std::nullopt) {
     std::vector<ContentView> out;
     for (const Content* c : view.iface->contents) {
@@ -332,9 +325,9 @@ void define_dtdl(py::module_& m) {
         .def_property_readonly("file", [](const InterfaceView& v) { return v.iface->definition->file; },
                                "the document it came from")
         .def_property_readonly("dtdl_version", [](const InterfaceView& v) { return static_cast<int>(v.iface->definition->version); })
-        .def_property_readonly("bases", [](const InterfaceView& v) { return interface_ids(*v.model, v.iface->bases); },
+        .def_property_readonly("bases", [](const InterfaceView& v) { return cli::interface_ids(*v.model, v.iface->bases); },
                                "DTMIs of the direct bases (extends), in declaration order")
-        .def_property_readonly("ancestors", [](const InterfaceView& v) { return interface_ids(*v.model, v.iface->ancestors); },
+        .def_property_readonly("ancestors", [](const InterfaceView& v) { return cli::interface_ids(*v.model, v.iface->ancestors); },
                                "DTMIs of all transitive bases, nearest first, no duplicates")
         .def_property_readonly("contents", [](const InterfaceView& v) { return contents_of(v); },
                                "own and inherited contents (list of Content), unique names")

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bindings.hpp"
+#include "twinsim/cli/model_summary.hpp"
 #include "twinsim/common/error.hpp"
 #include "twinsim/dtdl/diagnostic.hpp"
 
@@ -30,19 +31,13 @@ PyObject* new_exception(py::module_& m, const char* name, PyObject* bases, const
     return type;
 }
 
-std::string counted(std::size_t n, const char* singular, const char* plural) {
-    return std::to_string(n) + " " + (n == 1 ? singular : plural);
-}
-
 // The str() of a ModelError: a summary line, then one line per error (the
 // first 50) and per unresolved identifier.
 std::string model_error_text(const dtdl::ModelError& e) {
     constexpr std::size_t shown = 50;
     std::string text = "invalid DTDL model set: ";
-    if (!e.errors().empty()) text += counted(e.errors().size(), "error", "errors");
-    if (!e.errors().empty() && !e.unresolved().empty()) text += ", ";
-    if (!e.unresolved().empty()) text += counted(e.unresolved().size(), "unresolved identifier", "unresolved identifiers");
-    if (e.errors().empty() && e.unresolved().empty()) text += e.what();
+    text += e.errors().empty() && e.unresolved().empty() ? std::string(e.what())
+                                                         : cli::problem_counts(e.errors().size(), e.unresolved().size());
     for (std::size_t i = 0; i < e.errors().size() && i < shown; ++i) text += "\n  " + e.errors()[i].to_string();
     if (e.errors().size() > shown) text += "\n  ... and " + std::to_string(e.errors().size() - shown) + " more (see .errors)";
     for (const std::string& id : e.unresolved()) text += "\n  unresolved: " + id;

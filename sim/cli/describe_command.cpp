@@ -89,7 +89,7 @@ void print_interface(std::ostream& out, const dtdl::ModelSet& model, const dtdl:
     out << '\n';
     const auto id_list = [&](const std::vector<dtdl::InterfaceIndex>& indices) {
         std::string text;
-        for (const dtdl::InterfaceIndex i : indices) text += (text.empty() ? "" : ", ") + model.at(i).definition->id;
+        for (const std::string& id : interface_ids(model, indices)) text += (text.empty() ? "" : ", ") + id;
         return text;
     };
     if (!iface.bases.empty()) out << "  extends:   " << id_list(iface.bases) << '\n';

@@ -8,14 +8,6 @@
 #include "twinsim/dtdl/parser.hpp"
 
 namespace twinsim::cli {
-namespace {
-
-std::string counted(std::size_t n, const std::string& singular, const std::string& plural) {
-    return std::to_string(n) + " " + (n == 1 ? singular : plural);
-}
-
-}  // namespace
-
 void add_model_input_options(CLI::App& command, ModelInputOptions& options) {
     command.add_option("PATH", options.paths,
                        "DTDL files and folders (folders are searched recursively for *.json); "
@@ -60,13 +52,7 @@ std::string summary_line(const LoadedModel& loaded) {
     std::string warnings;
     if (!loaded.warnings.empty()) warnings = " (" + counted(loaded.warnings.size(), "warning", "warnings") + ")";
     if (loaded.valid()) return "valid: " + counted(loaded.interfaces, "interface", "interfaces") + warnings;
-    std::string line = "invalid: ";
-    if (!loaded.errors.empty()) line += counted(loaded.errors.size(), "error", "errors");
-    if (!loaded.errors.empty() && !loaded.unresolved.empty()) line += ", ";
-    if (!loaded.unresolved.empty()) {
-        line += counted(loaded.unresolved.size(), "unresolved identifier", "unresolved identifiers");
-    }
-    return line + warnings;
+    return "invalid: " + problem_counts(loaded.errors.size(), loaded.unresolved.size()) + warnings;
 }
 
 nlohmann::ordered_json report_json(const LoadedModel& loaded) {

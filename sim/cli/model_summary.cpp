@@ -22,10 +22,6 @@ std::string join(const Range& items, std::string_view separator, Fn&& text) {
     return out;
 }
 
-std::string interface_id(const dtdl::ModelSet& model, dtdl::InterfaceIndex index) {
-    return model.at(index).definition->id;
-}
-
 ordered_json null_if_empty(const std::string& text) { return text.empty() ? ordered_json() : ordered_json(text); }
 
 ordered_json payload_json(const std::optional<dtdl::CommandPayload>& payload) {
@@ -77,6 +73,25 @@ std::string declared_in(const dtdl::ModelSet& model, const dtdl::CompiledInterfa
     return {};
 }
 
+std::vector<std::string> interface_ids(const dtdl::ModelSet& model, const std::vector<dtdl::InterfaceIndex>& indices) {
+    std::vector<std::string> ids;
+    ids.reserve(indices.size());
+    for (const dtdl::InterfaceIndex i : indices) ids.push_back(model.at(i).definition->id);
+    return ids;
+}
+
+std::string counted(std::size_t n, std::string_view singular, std::string_view plural) {
+    return std::to_string(n) + " " + std::string(n == 1 ? singular : plural);
+}
+
+std::string problem_counts(std::size_t errors, std::size_t unresolved) {
+    std::string text;
+    if (errors > 0) text = counted(errors, "error", "errors");
+    if (errors > 0 && unresolved > 0) text += ", ";
+    if (unresolved > 0) text += counted(unresolved, "unresolved identifier", "unresolved identifiers");
+    return text;
+}
+
 std::string semantic_text(const dtdl::Annotations& annotations) {
     std::string out = join(annotations.extra_types, ", ", [](const std::string& t) { return t; });
     if (!annotations.unit.empty()) out += (out.empty() ? "" : ", ") + annotations.unit;
@@ -98,8 +113,7 @@ ordered_json interface_json(const dtdl::ModelSet& model, const dtdl::CompiledInt
     out["file"] = definition.file;
     out["dtdl_version"] = static_cast<int>(definition.version);
     out["extends"] = definition.extends;
-    ordered_json& ancestors = out["ancestors"] = ordered_json::array();
-    for (const dtdl::InterfaceIndex a : iface.ancestors) ancestors.push_back(interface_id(model, a));
+    out["ancestors"] = interface_ids(model, iface.ancestors);
 
     ordered_json properties = ordered_json::array();
     ordered_json telemetry = ordered_json::array();

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "twinsim/dtdl/diagnostic.hpp"
 #include "twinsim/dtdl/model_set.hpp"
@@ -26,6 +27,17 @@ namespace twinsim::cli {
 /// nearest ancestor whose definition lists it; "" when none does.
 [[nodiscard]] std::string declared_in(const dtdl::ModelSet& model, const dtdl::CompiledInterface& iface,
                                       std::string_view name);
+
+/// DTMIs of the interfaces at `indices` (e.g. CompiledInterface::bases), in order.
+[[nodiscard]] std::vector<std::string> interface_ids(const dtdl::ModelSet& model,
+                                                     const std::vector<dtdl::InterfaceIndex>& indices);
+
+/// "1 interface", "3 warnings": the count and the singular or plural noun.
+[[nodiscard]] std::string counted(std::size_t n, std::string_view singular, std::string_view plural);
+
+/// What is wrong with a model set in numbers: "2 errors, 1 unresolved identifier"
+/// (a part whose count is zero is left out).
+[[nodiscard]] std::string problem_counts(std::size_t errors, std::size_t unresolved);
 
 /// Semantic types and unit, e.g. "Temperature, degreeCelsius"; "" when neither.
 [[nodiscard]] std::string semantic_text(const dtdl::Annotations& annotations);
