@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "bindings.hpp"
-#include "twinsim/cli/model_summary.hpp"
+#include "twinsim/dtdl/model_summary.hpp"
 #include "twinsim/dtdl/model_set.hpp"
 #include "twinsim/dtdl/parser.hpp"
 #include "twinsim/dtdl/value_validation.hpp"
@@ -204,7 +204,7 @@ const InterfaceView interface_view(const ModelPtr& model, std::string_view dtmi)
 std::vector<ContentView> contents_of(const InterfaceView& view, std::optional<dtdl::ContentKind> kind = std::nullopt) {
     std::vector<ContentView> out;
     for (const Content* c : view.iface->contents) {
-        if (!kind || c->kind == *kind) out.push_back({view.model, c, cli::declared_in(*view.model, *view.iface, c->name)});
+        if (!kind || c->kind == *kind) out.push_back({view.model, c, dtdl::declared_in(*view.model, *view.iface, c->name)});
     }
     return out;
 }
@@ -247,14 +247,14 @@ void define_dtdl(py::module_& m) {
                                    return values;
                                },
                                "Enum: list of (name, value)")
-        .def("__str__", [](const SchemaView& s) { return cli::describe_schema(*s.schema); })
-        .def("__repr__", [](const SchemaView& s) { return "Schema(" + repr_of(cli::describe_schema(*s.schema)) + ")"; });
+        .def("__str__", [](const SchemaView& s) { return dtdl::describe_schema(*s.schema); })
+        .def("__repr__", [](const SchemaView& s) { return "Schema(" + repr_of(dtdl::describe_schema(*s.schema)) + ")"; });
 
     py::class_<PayloadView>(m, "CommandPayload", "A Command's request or response.")
         .def_property_readonly("name", [](const PayloadView& p) { return p.payload->name; })
         .def_property_readonly("schema", [](const PayloadView& p) { return optional_schema(p.payload->schema); })
         .def("__repr__", [](const PayloadView& p) {
-            return "CommandPayload(" + repr_of(p.payload->name) + ", " + repr_of(cli::describe_schema(p.payload->schema)) + ")";
+            return "CommandPayload(" + repr_of(p.payload->name) + ", " + repr_of(dtdl::describe_schema(p.payload->schema)) + ")";
         });
 
     const auto payload = [](const ContentView& c, const std::optional<dtdl::CommandPayload>& p) {
@@ -277,9 +277,9 @@ void define_dtdl(py::module_& m) {
         .def_property_readonly("semantic_types", [](const ContentView& c) { return c.content->annotations.extra_types; },
                                "co-types beyond its class, as written (semantic types such as \"Temperature\")")
         .def_property_readonly("display_name",
-                               [](const ContentView& c) { return text_or_none(cli::localized(c.content->annotations.display_name)); })
+                               [](const ContentView& c) { return text_or_none(dtdl::localized(c.content->annotations.display_name)); })
         .def_property_readonly("description",
-                               [](const ContentView& c) { return text_or_none(cli::localized(c.content->annotations.description)); })
+                               [](const ContentView& c) { return text_or_none(dtdl::localized(c.content->annotations.description)); })
         .def_property_readonly("target", [](const ContentView& c) { return text_or_none(c.content->target); },
                                "Relationship: the target interface's DTMI, None = any twin")
         .def_property_readonly("min_multiplicity", [](const ContentView& c) { return optional_value(c.content->min_multiplicity); })
@@ -298,7 +298,7 @@ void define_dtdl(py::module_& m) {
         .def_property_readonly("response", [payload](const ContentView& c) { return payload(c, c.content->response); })
         .def("__repr__", [](const ContentView& c) {
             std::string text = std::string("Content(") + dtdl::to_string(c.content->kind) + " " + repr_of(c.content->name);
-            if (c.content->schema) text += ": " + cli::describe_schema(c.content->schema);
+            if (c.content->schema) text += ": " + dtdl::describe_schema(c.content->schema);
             if (!c.declared_in.empty()) text += ", declared_in=" + repr_of(c.declared_in);
             return text + ")";
         });
@@ -318,16 +318,16 @@ void define_dtdl(py::module_& m) {
     py::class_<InterfaceView>(m, "Interface", "An interface of a ModelSet with its inheritance resolved.")
         .def_property_readonly("id", [](const InterfaceView& v) { return v.iface->definition->id; }, "its DTMI")
         .def_property_readonly("display_name",
-                               [](const InterfaceView& v) { return text_or_none(cli::localized(v.iface->definition->annotations.display_name)); },
+                               [](const InterfaceView& v) { return text_or_none(dtdl::localized(v.iface->definition->annotations.display_name)); },
                                "English displayName (else the first language's), None when absent")
         .def_property_readonly("description",
-                               [](const InterfaceView& v) { return text_or_none(cli::localized(v.iface->definition->annotations.description)); })
+                               [](const InterfaceView& v) { return text_or_none(dtdl::localized(v.iface->definition->annotations.description)); })
         .def_property_readonly("file", [](const InterfaceView& v) { return v.iface->definition->file; },
                                "the document it came from")
         .def_property_readonly("dtdl_version", [](const InterfaceView& v) { return static_cast<int>(v.iface->definition->version); })
-        .def_property_readonly("bases", [](const InterfaceView& v) { return cli::interface_ids(*v.model, v.iface->bases); },
+        .def_property_readonly("bases", [](const InterfaceView& v) { return dtdl::interface_ids(*v.model, v.iface->bases); },
                                "DTMIs of the direct bases (extends), in declaration order")
-        .def_property_readonly("ancestors", [](const InterfaceView& v) { return cli::interface_ids(*v.model, v.iface->ancestors); },
+        .def_property_readonly("ancestors", [](const InterfaceView& v) { return dtdl::interface_ids(*v.model, v.iface->ancestors); },
                                "DTMIs of all transitive bases, nearest first, no duplicates")
         .def_property_readonly("contents", [](const InterfaceView& v) { return contents_of(v); },
                                "own and inherited contents (list of Content), unique names")
@@ -340,7 +340,7 @@ void define_dtdl(py::module_& m) {
              [](const InterfaceView& v, std::string_view name) {
                  const Content* c = v.iface->find(name);
                  if (c == nullptr) throw py::key_error("interface " + v.iface->definition->id + " has no content named " + std::string(name));
-                 return ContentView{v.model, c, cli::declared_in(*v.model, *v.iface, name)};
+                 return ContentView{v.model, c, dtdl::declared_in(*v.model, *v.iface, name)};
              },
              py::arg("name"), "Content by name (own or inherited). Raises KeyError when there is none.")
         .def_property_readonly("layout",
@@ -350,11 +350,11 @@ void define_dtdl(py::module_& m) {
                                    return slots;
                                },
                                "the flattened Properties as typed columns (list of PropertySlot)")
-        .def("to_dict", [](const InterfaceView& v) { return json_to_python(cli::interface_json(*v.model, *v.iface)); },
+        .def("to_dict", [](const InterfaceView& v) { return json_to_python(dtdl::interface_json(*v.model, *v.iface)); },
              "Everything `twinsim describe --json` shows about this interface, as a dict.")
         .def("__repr__", [](const InterfaceView& v) {
             std::string text = "Interface(" + repr_of(v.iface->definition->id);
-            if (auto name = cli::localized(v.iface->definition->annotations.display_name); !name.empty()) text += ", " + repr_of(name);
+            if (auto name = dtdl::localized(v.iface->definition->annotations.display_name); !name.empty()) text += ", " + repr_of(name);
             return text + ", " + std::to_string(v.iface->contents.size()) + " contents)";
         });
 

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "bindings.hpp"
-#include "twinsim/cli/model_summary.hpp"
+#include "twinsim/dtdl/model_summary.hpp"
 #include "twinsim/common/error.hpp"
 #include "twinsim/dtdl/diagnostic.hpp"
 
@@ -37,7 +37,7 @@ std::string model_error_text(const dtdl::ModelError& e) {
     constexpr std::size_t shown = 50;
     std::string text = "invalid DTDL model set: ";
     text += e.errors().empty() && e.unresolved().empty() ? std::string(e.what())
-                                                         : cli::problem_counts(e.errors().size(), e.unresolved().size());
+                                                         : dtdl::problem_counts(e.errors().size(), e.unresolved().size());
     for (std::size_t i = 0; i < e.errors().size() && i < shown; ++i) text += "\n  " + e.errors()[i].to_string();
     if (e.errors().size() > shown) text += "\n  ... and " + std::to_string(e.errors().size() - shown) + " more (see .errors)";
     for (const std::string& id : e.unresolved()) text += "\n  unresolved: " + id;

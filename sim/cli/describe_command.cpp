@@ -9,9 +9,11 @@
 #include <vector>
 
 #include "model_input.hpp"
-#include "model_summary.hpp"
+#include "twinsim/dtdl/model_summary.hpp"
 
 namespace twinsim::cli {
+
+using namespace twinsim::dtdl;  // model summaries and the DTDL types they describe
 namespace {
 
 struct DescribeOptions : ModelInputOptions {

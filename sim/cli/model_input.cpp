@@ -4,10 +4,12 @@
 #include <filesystem>
 #include <iostream>
 
-#include "model_summary.hpp"
+#include "twinsim/dtdl/model_summary.hpp"
 #include "twinsim/dtdl/parser.hpp"
 
 namespace twinsim::cli {
+
+using namespace twinsim::dtdl;  // model summaries and the DTDL types they describe
 void add_model_input_options(CLI::App& command, ModelInputOptions& options) {
     command.add_option("PATH", options.paths,
                        "DTDL files and folders (folders are searched recursively for *.json); "

@@ -1,13 +1,10 @@
-#include "model_summary.hpp"
+#include "twinsim/dtdl/model_summary.hpp"
 
 #include <algorithm>
 
-namespace twinsim::cli {
+namespace twinsim::dtdl {
 namespace {
 
-using dtdl::Content;
-using dtdl::ContentKind;
-using dtdl::SchemaKind;
 using nlohmann::ordered_json;
 
 template <typename Range, typename Fn>
@@ -179,4 +176,4 @@ ordered_json diagnostic_json(const dtdl::Diagnostic& diagnostic) {
             {"rule", diagnostic.rule}};
 }
 
-}  // namespace twinsim::cli
+}  // namespace twinsim::dtdl
