@@ -35,8 +35,10 @@ struct Stats {
 struct DtdlOptions {
     std::string ontology;
     int repeat = 5;
+    int synthetic = 0;  ///< > 0: time N generated interfaces (and N/10) instead of the ontology
 };
-/// `twinsim-bench dtdl`: ModelSet::compile on the in-memory ontology, N times.
+/// `twinsim-bench dtdl`: ModelSet::compile on the in-memory ontology, N times;
+/// with `synthetic` > 0, on generated models of that many interfaces and a tenth of it.
 [[nodiscard]] int run_dtdl(const DtdlOptions& options);
 
 struct ProcessOptions {

@@ -22,6 +22,9 @@ int run(int argc, char** argv) {
     dtdl_command->add_option("--ontology", dtdl.ontology, "Folder or file of DTDL documents")
         ->default_str(default_ontology().string());
     dtdl_command->add_option("--repeat", dtdl.repeat, "Number of timed compilations")->check(CLI::Range(1, 1000000));
+    dtdl_command->add_option("--synthetic", dtdl.synthetic,
+                             "Instead of the ontology, N generated interfaces and N/10 of them (a scaling check)")
+        ->check(CLI::Range(100, 10000000));
     dtdl_command->add_flag("--smoke", smoke, "One repetition (for CI)");
 
     ProcessOptions process;
