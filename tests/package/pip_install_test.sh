@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `pip install .` as a user would: into a new virtual environment, building the
+# core with scikit-build-core, then the installed `twinsim` program and the
+# installed package are used on the bundled sample.
+# Usage: pip_install_test.sh SOURCE_DIR SCRATCH_DIR PYTHON
+set -euo pipefail
+src="$1" scratch="$2" python="$3"
+rm -rf "$scratch" && mkdir -p "$scratch"
+"$python" -m venv "$scratch/venv"
+"$scratch/venv/bin/python" -m pip install -q --disable-pip-version-check "$src"
+
+cd "$scratch"   # away from the source tree, so only the installed package can be imported
+sample="$src/scenarios/office-building/models"
+"$scratch/venv/bin/twinsim" --version | grep -qx "twinsim [0-9.]*"
+"$scratch/venv/bin/twinsim" validate "$sample" | tail -n 1 | grep -qx "valid: 8 interfaces"
+"$scratch/venv/bin/python" - "$sample" <<'PY'
+import sys, twinsim
+assert twinsim.__file__.startswith(sys.prefix), twinsim.__file__
+models = twinsim.ModelSet.from_files(sys.argv[1])
+assert len(models) == 8
+assert models.is_a("dtmi:twinsim:sample:Chiller;1", "dtmi:twinsim:sample:Equipment;1")
+try:
+    twinsim.ModelSet.from_json({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:x:Bad;1", "@type": "Interface",
+                                "contents": [{"@type": "Property", "name": "1bad", "schema": "double"}]})
+except twinsim.ModelError as e:
+    assert e.errors[0].path == "/contents/0/name", e.errors[0]
+else:
+    raise AssertionError("invalid model accepted")
+print("pip install . works:", twinsim.__version__, models)
+PY
