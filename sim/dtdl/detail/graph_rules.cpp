@@ -32,6 +32,7 @@ std::string slot_term(const Node& n, Slot s) {
 
 // DTDL v3, "Limits and exclusions".
 constexpr std::size_t max_descendant_values = 100000;
+constexpr std::size_t max_extends_values = 1024;
 constexpr std::size_t max_interface_text_bytes = std::size_t{1} << 20U;  // 1 MiB
 
 // The members whose values the v3 limit of 100000 counts.
@@ -58,7 +59,24 @@ std::string upper(std::string s) {
 class GraphChecker {
 public:
     explicit GraphChecker(ModelGraph& g)
-        : g_(g), flat_(g.nodes.size()), flat_done_(g.nodes.size(), 0), reached_by_(g.nodes.size(), -1) {}
+        : g_(g),
+          flat_(g.nodes.size()),
+          flat_done_(g.nodes.size(), 0),
+          flat_seen_(g.nodes.size(), -1),
+          first_component_(g.nodes.size(), unknown),
+          extends_depth_(g.nodes.size(), unknown),
+          extends_state_(g.nodes.size(), 0),
+          schema_depth_(g.nodes.size(), unknown),
+          on_path_(g.nodes.size(), 0),
+          v2_clean_(g.nodes.size(), unknown),
+          v2_query_(g.nodes.size(), -1),
+          schema_seen_(g.nodes.size(), -1),
+          own_values_(g.nodes.size(), 0),
+          own_done_(g.nodes.size(), 0),
+          successors_(g.nodes.size()),
+          reached_by_(g.nodes.size(), -1),
+          root_seen_(g.nodes.size(), -1),
+          hierarchy_seen_(g.nodes.size(), -1) {}
 
     void run() {
         paths_to_self();
@@ -80,10 +98,47 @@ public:
     }
 
 private:
+    // Every rule below runs once per element and may follow references into
+    // other elements. To stay near-linear in model size, results that do not
+    // depend on where a walk started are memoised per element, scratch buffers
+    // are allocated once per model (never per element), and counts against a
+    // limit stop once the limit is exceeded.
+    static constexpr int unknown = -2;
+
     ModelGraph& g_;
     std::vector<std::vector<int>> flat_;   // flattened contents per interface
     std::vector<char> flat_done_;          // 0 = not yet, 1 = in progress, 2 = done
-    std::vector<int> reached_by_;          // descendant_values: the interface whose walk last reached each node
+    std::vector<int> flat_seen_;           // flattened: the interface whose list last took each content
+    std::vector<int> first_component_;     // per interface: first Component among its flattened contents, -1 none
+    std::unordered_map<std::string, int> names_;  // interface_rules scratch: name -> content
+
+    // extends_depth: the exact depth of elements whose "extends" closure has no
+    // cycle; extends_state_ marks elements of the current walk (1 on the path,
+    // 2 finished) and is reset through extends_touched_ after each walk, where
+    // extends_walk_depth_ keeps the cycle-dependent depths for that walk only.
+    std::vector<int> extends_depth_;
+    std::vector<char> extends_state_;
+    std::vector<int> extends_touched_;
+    std::unordered_map<int, int> extends_walk_depth_;
+
+    std::vector<int> schema_depth_;        // schema_depth: exact depth of elements whose schema tree has no cycle
+    std::vector<char> on_path_;            // schema_depth: elements on the current path
+    std::vector<int> v2_clean_;            // v2_clean: 1 clean, 0 not, memoised where no cycle is reached
+    std::vector<int> v2_query_;            // v2_clean: the query that last visited each element
+    int v2_queries_ = 0;
+    std::vector<int> schema_seen_;         // property_rules: the Property whose walk last reached each element
+
+    // descendant_values: per partition root (an Interface, or any element
+    // referenced across partitions), the values counted in its own partition,
+    // and the other partitions' roots it reaches.
+    std::vector<std::size_t> own_values_;
+    std::vector<char> own_done_;
+    std::vector<std::vector<int>> successors_;
+    std::vector<int> reached_by_;          // own_values: the root whose walk last reached each node
+    std::vector<int> root_seen_;           // too_many_descendant_values: the interface whose walk last reached each root
+    std::vector<int> hierarchy_seen_;      // too_many_extends_values: the interface whose walk last reached each one
+    std::vector<int> todo_;                // own_values / too_many_extends_values scratch
+    std::vector<int> roots_;               // too_many_descendant_values scratch
 
     Node& node(int i) { return g_.nodes[static_cast<std::size_t>(i)]; }
 
@@ -142,23 +197,47 @@ private:
         }
     }
 
-    std::vector<int> bases(int i) {
-        std::vector<int> out;
+    // Calls f(b) for each Interface that interface i extends.
+    template <typename F>
+    void for_each_base(int i, F&& f) {
         if (const auto* ext = node(i).find(Slot::extends))
             for (const auto& r : *ext)
-                if (r.node >= 0 && node(r.node).cls == Cls::Interface) out.push_back(r.node);
-        return out;
+                if (r.node >= 0 && node(r.node).cls == Cls::Interface) f(r.node);
     }
 
-    // Longest chain of "extends" from i (cycles cut).
-    int depth(int i, std::vector<char>& state, std::unordered_map<int, int>& memo) {
-        if (auto it = memo.find(i); it != memo.end()) return it->second;
-        if (state[static_cast<std::size_t>(i)] == 1) return 0;
-        state[static_cast<std::size_t>(i)] = 1;
+    // Longest chain of "extends" from i (cycles cut). Within one walk each
+    // element is computed once; an element whose closure reaches no cycle
+    // (`exact` stays true) has the same depth from every walk, so it is kept
+    // for all of them.
+    int depth(int i, bool& exact) {
+        const auto k = static_cast<std::size_t>(i);
+        if (extends_depth_[k] != unknown) return extends_depth_[k];
+        if (extends_state_[k] == 1) {
+            exact = false;
+            return 0;
+        }
+        if (extends_state_[k] == 2) {  // finished in this walk, but cycle-dependent
+            exact = false;
+            return extends_walk_depth_.at(i);
+        }
+        extends_state_[k] = 1;
+        extends_touched_.push_back(i);
         int d = 0;
-        for (int b : bases(i)) d = std::max(d, 1 + depth(b, state, memo));
-        state[static_cast<std::size_t>(i)] = 2;
-        memo[i] = d;
+        bool all_exact = true;
+        for_each_base(i, [&](int b) { d = std::max(d, 1 + depth(b, all_exact)); });
+        extends_state_[k] = 2;
+        if (all_exact) extends_depth_[k] = d;
+        else extends_walk_depth_[i] = d;
+        exact = exact && all_exact;
+        return d;
+    }
+
+    int extends_depth(int i) {
+        bool exact = true;
+        const int d = depth(i, exact);
+        for (int t : extends_touched_) extends_state_[static_cast<std::size_t>(t)] = 0;
+        extends_touched_.clear();
+        extends_walk_depth_.clear();
         return d;
     }
 
@@ -168,87 +247,166 @@ private:
         auto& out = flat_[static_cast<std::size_t>(i)];
         if (done != 0) return out;
         done = 1;
-        std::unordered_set<int> seen;
+        // The bases first (recursively), so the marks below are this interface's alone.
+        for_each_base(i, [&](int b) {
+            if (flat_done_[static_cast<std::size_t>(b)] != 1) (void)flattened(b);  // 1: a cycle, reported elsewhere
+        });
+        auto take = [&](int c) {
+            auto& seen = flat_seen_[static_cast<std::size_t>(c)];
+            if (seen == i) return;
+            seen = i;
+            out.push_back(c);
+        };
         if (const auto* contents = node(i).find(Slot::contents))
             for (const auto& r : *contents)
-                if (r.node >= 0 && seen.insert(r.node).second) out.push_back(r.node);
-        for (int b : bases(i)) {
-            if (flat_done_[static_cast<std::size_t>(b)] == 1) continue;  // cycle, reported elsewhere
-            for (int c : flattened(b))
-                if (seen.insert(c).second) out.push_back(c);
-        }
+                if (r.node >= 0) take(r.node);
+        for_each_base(i, [&](int b) {
+            if (flat_done_[static_cast<std::size_t>(b)] != 2) return;  // a cycle, reported elsewhere
+            for (int c : flat_[static_cast<std::size_t>(b)]) take(c);
+        });
         done = 2;
         return out;
     }
 
-    // The number of values of the counted members (counted_slot) over the union
-    // of all paths of those members from interface i, following "extends" too
-    // (from i and from any interface reached, e.g. a Component's schema) without
-    // counting its values. Each element is visited once, so a schema referenced
-    // from two places counts once: it is one path segment in the union.
-    std::size_t descendant_values(int i) {
+    // The first Component among the flattened contents of interface i, or -1.
+    int first_component(int i) {
+        auto& memo = first_component_[static_cast<std::size_t>(i)];
+        if (memo == unknown) {
+            memo = -1;
+            for (int c : flattened(i))
+                if (node(c).cls == Cls::Component) {
+                    memo = c;
+                    break;
+                }
+        }
+        return memo;
+    }
+
+    // Whether b belongs to the partition of root r (see Node::partition).
+    bool same_partition(int r, int b) {
+        const Node& x = node(r);
+        const Node& y = node(b);
+        return x.doc == y.doc && x.partition == y.partition;
+    }
+
+    // The values of the counted members (counted_slot) over the elements that
+    // root r reaches through those members and "extends" without leaving its
+    // partition; the roots of other partitions it reaches go to successors_[r].
+    // References across partitions only reach Interfaces and top-level
+    // elements (DependencyReferenceable), which start their own partitions, so
+    // a partition is only ever entered at its root and these counts do not
+    // depend on where a walk came from.
+    std::size_t own_values(int r) {
+        const auto k = static_cast<std::size_t>(r);
+        if (own_done_[k] != 0) return own_values_[k];
+        own_done_[k] = 1;
         std::size_t total = 0;
-        std::vector<int> todo{i};
-        reached_by_[static_cast<std::size_t>(i)] = i;
-        while (!todo.empty()) {
-            const int k = todo.back();
-            todo.pop_back();
-            for (const auto& [slot, refs] : node(k).refs) {
+        todo_.clear();
+        todo_.push_back(r);
+        reached_by_[k] = r;
+        while (!todo_.empty()) {
+            const int n = todo_.back();
+            todo_.pop_back();
+            for (const auto& [slot, refs] : node(n).refs) {
                 const bool counted = counted_slot(slot);
                 if (!counted && slot != Slot::extends) continue;
                 if (counted) total += refs.size();
-                for (const auto& r : refs) {
-                    if (r.node < 0 || reached_by_[static_cast<std::size_t>(r.node)] == i) continue;
-                    reached_by_[static_cast<std::size_t>(r.node)] = i;
-                    todo.push_back(r.node);
+                for (const auto& ref : refs) {
+                    if (ref.node < 0) continue;
+                    if (!same_partition(r, ref.node)) {
+                        successors_[k].push_back(ref.node);
+                        continue;
+                    }
+                    auto& seen = reached_by_[static_cast<std::size_t>(ref.node)];
+                    if (seen == r) continue;
+                    seen = r;
+                    todo_.push_back(ref.node);
                 }
             }
         }
+        own_values_[k] = total;
         return total;
+    }
+
+    // Whether the number of values of the counted members (counted_slot) over
+    // the union of all paths of those members from interface i, following
+    // "extends" too (from i and from any interface reached, e.g. a Component's
+    // schema) without counting its values, exceeds max_descendant_values. Each
+    // element is visited once, so a schema referenced from two places counts
+    // once: it is one path segment in the union. The union is the sum of
+    // own_values() over the partition roots reached; the walk over them stops
+    // as soon as the limit is exceeded.
+    bool too_many_descendant_values(int i) {
+        roots_.clear();
+        roots_.push_back(i);
+        root_seen_[static_cast<std::size_t>(i)] = i;
+        std::size_t total = 0;
+        for (std::size_t next = 0; next < roots_.size(); ++next) {
+            const int r = roots_[next];
+            total += own_values(r);
+            if (total > max_descendant_values) return true;
+            for (const int b : successors_[static_cast<std::size_t>(r)]) {
+                auto& seen = root_seen_[static_cast<std::size_t>(b)];
+                if (seen == i) continue;
+                seen = i;
+                roots_.push_back(b);
+            }
+        }
+        return false;
+    }
+
+    // Whether the "extends" values of interface i and of every interface in its
+    // hierarchy (each counted once) exceed max_extends_values. Every interface
+    // reached but i comes from one such value, so the walk stops after at most
+    // max_extends_values + 1 of them.
+    bool too_many_extends_values(int i) {
+        std::size_t total = 0;
+        todo_.clear();
+        todo_.push_back(i);
+        hierarchy_seen_[static_cast<std::size_t>(i)] = i;
+        for (std::size_t next = 0; next < todo_.size(); ++next) {
+            const int k = todo_[next];
+            if (const auto* e = node(k).find(Slot::extends)) total += e->size();
+            if (total > max_extends_values) return true;
+            for_each_base(k, [&](int b) {
+                auto& seen = hierarchy_seen_[static_cast<std::size_t>(b)];
+                if (seen == i) return;
+                seen = i;
+                todo_.push_back(b);
+            });
+        }
+        return false;
     }
 
     void interface_rules(int i) {
         Node& n = node(i);
-        if (n.version == 3) {
-            if (const std::size_t values = descendant_values(i); values > max_descendant_values)
-                g_.error(n, n.path, "ClassInterfacePropertiesDescendantValuesMaxCount",
-                         std::string("interface ") + (n.id.empty() ? std::string("at ") + n.path : n.id) + " holds " + std::to_string(values) +
-                             " values of contents/fields/enumValues/request/response/properties/schema/elementSchema/mapValue"
-                             " (own, nested and inherited through extends); at most " +
-                             std::to_string(max_descendant_values) + " allowed");
-        }
+        if (n.version == 3 && too_many_descendant_values(i))
+            g_.error(n, n.path, "ClassInterfacePropertiesDescendantValuesMaxCount",
+                     std::string("interface ") + (n.id.empty() ? std::string("at ") + n.path : n.id) + " holds more than " +
+                         std::to_string(max_descendant_values) +
+                         " values of contents/fields/enumValues/request/response/properties/schema/elementSchema/mapValue"
+                         " (own, nested and inherited through extends); at most " +
+                         std::to_string(max_descendant_values) + " allowed");
         const auto* ext = n.find(Slot::extends);
         if (n.version == 2 && ext != nullptr && ext->size() > 2)
             g_.error(n, n.path + "/extends", "ClassInterfacePropertyExtendsMaxCount",
                      "a DTDL v2 Interface may extend at most 2 interfaces, found " + std::to_string(ext->size()));
         if (ext != nullptr && !ext->empty()) {
-            std::vector<char> state(g_.nodes.size(), 0);
-            std::unordered_map<int, int> memo;
-            const int d = depth(i, state, memo);
+            const int d = extends_depth(i);
             if (d > 10)
                 g_.error(n, n.path + "/extends", "ClassInterfacePropertiesExtendsMaxDepth",
                          "the chain of \"extends\" is " + std::to_string(d) + " deep; at most 10 allowed");
-            if (n.version == 3) {
-                std::size_t total = 0;
-                std::unordered_set<int> seen{i};
-                std::vector<int> todo{i};
-                while (!todo.empty()) {
-                    const int k = todo.back();
-                    todo.pop_back();
-                    if (const auto* e = node(k).find(Slot::extends)) total += e->size();
-                    for (int b : bases(k))
-                        if (seen.insert(b).second) todo.push_back(b);
-                }
-                if (total > 1024)
-                    g_.error(n, n.path + "/extends", "ClassInterfacePropertiesExtendsMaxCount",
-                             "the \"extends\" hierarchy holds " + std::to_string(total) + " values; at most 1024 allowed");
-            }
+            if (n.version == 3 && too_many_extends_values(i))
+                g_.error(n, n.path + "/extends", "ClassInterfacePropertiesExtendsMaxCount",
+                         "the \"extends\" hierarchy holds more than " + std::to_string(max_extends_values) +
+                             " values; at most " + std::to_string(max_extends_values) + " allowed");
         }
         const auto& contents = flattened(i);
         if (n.version == 2 && contents.size() > 300)
             g_.error(n, n.path + "/contents", "ClassInterfacePropertyContentsMaxCount",
                      "a DTDL v2 Interface may hold at most 300 contents (own and inherited), found " + std::to_string(contents.size()));
-        std::unordered_map<std::string, int> names;
+        auto& names = names_;
+        names.clear();
         for (int c : contents) {
             const Node& cn = node(c);
             if (!cn.has_name) continue;
@@ -288,33 +446,42 @@ private:
         if (schema == nullptr) return;
         for (const auto& r : *schema) {
             if (r.node < 0 || node(r.node).cls != Cls::Interface) continue;
-            for (int c : flattened(r.node)) {
-                if (node(c).cls == Cls::Component) {
-                    g_.error(n, r.path, "ClassComponentPropertiesSchemaContentsExcludeComponent",
-                             "component \"" + n.name + "\" has schema " + node(r.node).id +
-                                 ", which itself contains component \"" + node(c).name + "\"; components cannot nest");
-                    return;
-                }
+            if (const int c = first_component(r.node); c >= 0) {
+                g_.error(n, r.path, "ClassComponentPropertiesSchemaContentsExcludeComponent",
+                         "component \"" + n.name + "\" has schema " + node(r.node).id +
+                             ", which itself contains component \"" + node(c).name + "\"; components cannot nest");
+                return;
             }
         }
     }
 
-    // Longest count of "schema"/"elementSchema" members along paths from i.
-    int schema_depth(int i, std::vector<char>& state) {
-        if (state[static_cast<std::size_t>(i)] != 0) return 0;
-        state[static_cast<std::size_t>(i)] = 1;
+    // Longest count of "schema"/"elementSchema" members along paths from i
+    // (paths through an element already on the path are cut). An element from
+    // which no cycle is reachable (`exact` stays true) has the same depth on
+    // every path, so it is computed once.
+    int schema_depth(int i, bool& exact) {
+        const auto k = static_cast<std::size_t>(i);
+        if (schema_depth_[k] != unknown) return schema_depth_[k];
+        if (on_path_[k] != 0) {
+            exact = false;
+            return 0;
+        }
+        on_path_[k] = 1;
         int best = 0;
+        bool all_exact = true;
         for (const auto& [slot, refs] : node(i).refs) {
             const int w = (slot == Slot::schema || slot == Slot::element_schema) ? 1 : 0;
             if (slot != Slot::schema && slot != Slot::element_schema && slot != Slot::fields && slot != Slot::map_value &&
                 slot != Slot::map_key && slot != Slot::enum_values)
                 continue;
             for (const auto& r : refs) {
-                if (r.node >= 0) best = std::max(best, w + schema_depth(r.node, state));
+                if (r.node >= 0) best = std::max(best, w + schema_depth(r.node, all_exact));
                 else if (r.standard) best = std::max(best, w);  // a standard schema ends the path
             }
         }
-        state[static_cast<std::size_t>(i)] = 0;
+        on_path_[k] = 0;
+        if (all_exact) schema_depth_[k] = best;
+        exact = exact && all_exact;
         return best;
     }
 
@@ -325,8 +492,8 @@ private:
             const Cls pc = node(n.parent).cls;
             if (pc == Cls::Array || pc == Cls::Field || pc == Cls::MapValue) return;
         }
-        std::vector<char> state(g_.nodes.size(), 0);
-        const int d = schema_depth(i, state);
+        bool exact = true;
+        const int d = schema_depth(i, exact);
         if (d > 5)
             g_.error(n, n.path, cls_rule(n) + "PropertiesElementSchemaSchemaMaxDepth",
                      "schemas nest " + std::to_string(d) + " levels deep (\"schema\"/\"elementSchema\"); at most 5 allowed");
@@ -400,18 +567,54 @@ private:
         }
     }
 
-    // DTDL v2: a Property's schema tree may hold neither Arrays nor geospatial schemas.
+    static bool v2_schema_slot(Slot slot) noexcept {
+        return slot == Slot::schema || slot == Slot::element_schema || slot == Slot::fields || slot == Slot::map_value;
+    }
+
+    // Whether the schema tree below element i (not i itself) holds neither an
+    // Array nor a geospatial schema. Within one query (`query`) each element is
+    // visited once; the answer is kept per element unless it depended on an
+    // element met earlier in the same query (`exact`), which only a cycle causes.
+    bool v2_clean(int i, int query, bool& exact) {
+        const auto k = static_cast<std::size_t>(i);
+        if (v2_clean_[k] != unknown) return v2_clean_[k] == 1;
+        if (v2_query_[k] == query) {
+            exact = false;
+            return true;
+        }
+        v2_query_[k] = query;
+        bool clean = true;
+        bool all_exact = true;
+        for (const auto& [slot, refs] : node(i).refs) {
+            if (!v2_schema_slot(slot)) continue;
+            for (const auto& r : refs) {
+                if (r.standard && is_geospatial(*r.standard)) clean = false;
+                else if (r.node >= 0) clean = node(r.node).cls != Cls::Array && v2_clean(r.node, query, all_exact);
+                if (!clean) break;
+            }
+            if (!clean) break;
+        }
+        // A finding is final; only "clean" can be an artefact of a cut cycle.
+        if (!clean || all_exact) v2_clean_[k] = clean ? 1 : 0;
+        exact = exact && (all_exact || !clean);
+        return clean;
+    }
+
+    // DTDL v2: a Property's schema tree may hold neither Arrays nor geospatial
+    // schemas. The walk reports the first offender it meets; it skips the
+    // elements known to hold none (which changes neither the order in which it
+    // meets the others nor which is first).
     void property_rules(int i) {
         const Node& p = node(i);
         if (p.version != 2) return;
-        std::vector<int> todo{i};
-        std::unordered_set<int> seen{i};
-        while (!todo.empty()) {
-            const int k = todo.back();
-            todo.pop_back();
+        todo_.clear();
+        todo_.push_back(i);
+        schema_seen_[static_cast<std::size_t>(i)] = i;
+        while (!todo_.empty()) {
+            const int k = todo_.back();
+            todo_.pop_back();
             for (const auto& [slot, refs] : node(k).refs) {
-                if (slot != Slot::schema && slot != Slot::element_schema && slot != Slot::fields && slot != Slot::map_value)
-                    continue;
+                if (!v2_schema_slot(slot)) continue;
                 for (const auto& r : refs) {
                     if (r.standard && is_geospatial(*r.standard) && k != i) {
                         g_.error(p, r.path, "ClassPropertyPropertiesSchemaExcludeArrayImplicant",
@@ -424,7 +627,11 @@ private:
                                  "a DTDL v2 Property's schema cannot contain an Array");
                         return;
                     }
-                    if (seen.insert(r.node).second) todo.push_back(r.node);
+                    auto& seen = schema_seen_[static_cast<std::size_t>(r.node)];
+                    if (seen == i) continue;
+                    seen = i;
+                    bool exact = true;
+                    if (!v2_clean(r.node, v2_queries_++, exact)) todo_.push_back(r.node);
                 }
             }
         }
