@@ -30,7 +30,7 @@ LoadedModel load_model(const ModelInputOptions& options) {
 
     LoadedModel loaded;
     loaded.documents = documents.size();
-    loaded.interfaces = result.interfaces.size();
+    loaded.interfaces = result.interface_ids.size();
     loaded.unresolved = std::move(result.unresolved);
     for (dtdl::Diagnostic& d : result.diagnostics) {
         (d.severity == dtdl::Severity::error ? loaded.errors : loaded.warnings).push_back(std::move(d));

@@ -68,7 +68,13 @@ ParseResult parse(std::span<const Document> documents, const ParseOptions& optio
     ParseResult result;
     result.unresolved = detail::link_references(g);
     detail::check_graph(g);
-    result.interfaces = detail::build_interfaces(g);
+    for (const auto& node : g.nodes)
+        if (node.cls == detail::Cls::Interface && !node.id.empty()) result.interface_ids.push_back(node.id);
+    // Only a valid, complete model is built: an invalid one may hold reference
+    // cycles (a schema containing itself) that shared schema pointers cannot own.
+    const bool has_error = std::any_of(g.diagnostics.begin(), g.diagnostics.end(),
+                                       [](const Diagnostic& d) { return d.severity == Severity::error; });
+    if (!has_error && result.unresolved.empty()) result.interfaces = detail::build_interfaces(g);
     // Diagnostics in document order (stable within a document).
     std::vector<std::size_t> order(g.diagnostics.size());
     std::iota(order.begin(), order.end(), std::size_t{0});

@@ -34,7 +34,8 @@ struct ParseOptions {
 
 /// Everything learnt from a set of documents.
 struct ParseResult {
-    std::vector<Interface> interfaces;      ///< every interface (top-level and inline), valid only if errors is empty
+    std::vector<Interface> interfaces;      ///< every interface (top-level and inline); empty unless valid()
+    std::vector<std::string> interface_ids; ///< DTMI of every interface found, even when the set is invalid
     std::vector<Diagnostic> diagnostics;    ///< errors and warnings, in document order
     std::vector<std::string> unresolved;    ///< dependent references nobody defines, sorted, unique
 
