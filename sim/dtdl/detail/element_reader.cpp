@@ -418,9 +418,6 @@ private:
         }
         n->informal = (undefined_cotype && ctx.undefined) || v2_informal;
         for (auto& [rule, msg] : deferred_type_errors) g_.error(*n, tpath, rule, msg);
-        if (n->semantic && ctx.version == 2 && types.size() > 0) {
-            // v2 semantic types: SHOULD use one form only (warnings)
-        }
 
         // ---- @id
         std::string id;
@@ -490,7 +487,7 @@ private:
                 if (m->deprecated)
                     g_.warning(*n, mpath, rule_class + "Property" + upper(m->term) + "Deprecated",
                                "member \"" + std::string(m->term) + "\" is deprecated");
-                read_member(index, *m, *it, mpath, ctx, rule_class, site);
+                read_member(index, *m, *it, mpath, ctx, rule_class);
                 continue;
             }
             if (auto ext = extension_member(key, ctx.version, ctx.extensions); !ext.empty()) {
@@ -556,17 +553,14 @@ private:
             g_.error(n, path + "/unit", rule_class + "CotypePropertyValueMatchesCotype",
                      "unit \"" + n.unit + "\" is not a unit of semantic type " + std::string(n.semantic->term));
         }
-        if (n.version == 2 || n.version == 3) {
-            const auto* schema = n.find(Slot::schema);
-            if (schema != nullptr && schema->size() == 1) {
-                const auto& r = schema->front();
-                const bool numeric = r.standard && (*r.standard == SchemaKind::double_ || *r.standard == SchemaKind::float_ ||
-                                                    *r.standard == SchemaKind::integer || *r.standard == SchemaKind::long_);
-                if (!numeric)
-                    g_.error(n, path + "/schema", rule_class + "CotypeRequiresPropertySchemaValue",
-                             "semantic type " + std::string(n.semantic->term) +
-                                 " requires a numeric schema (double, float, integer or long)");
-            }
+        const auto* schema = n.find(Slot::schema);
+        if (schema != nullptr && schema->size() == 1) {
+            const auto& r = schema->front();
+            const bool numeric = r.standard && (*r.standard == SchemaKind::double_ || *r.standard == SchemaKind::float_ ||
+                                                *r.standard == SchemaKind::integer || *r.standard == SchemaKind::long_);
+            if (!numeric)
+                g_.error(n, path + "/schema", rule_class + "CotypeRequiresPropertySchemaValue",
+                         "semantic type " + std::string(n.semantic->term) + " requires a numeric schema (double, float, integer or long)");
         }
     }
 
@@ -609,7 +603,7 @@ private:
         const std::string rule = "Representational" + std::string(kind);
         auto type_ok = [&](const json& x) {
             if (want == json::value_t::number_integer)
-                return x.is_number_integer() || (x.is_number_float() && x.get<double>() == static_cast<double>(static_cast<std::int64_t>(x.get<double>())) && false);
+                return x.is_number_integer();
             if (want == json::value_t::string) return x.is_string();
             return x.is_boolean();
         };
@@ -766,7 +760,7 @@ private:
     }
 
     void read_member(int index, const MemberSpec& m, const json& v, const std::string& path, const Context& ctx,
-                     const std::string& rule_class, const ElementSite& site) {
+                     const std::string& rule_class) {
         const std::string rule_m = rule_class + "Property" + upper(m.term);
         Node* n = &g_.nodes[static_cast<std::size_t>(index)];
         std::string ip;
@@ -931,7 +925,6 @@ private:
         n = &g_.nodes[static_cast<std::size_t>(index)];
         if (m.min_count > 0 && count < m.min_count)
             g_.error(*n, path, rule_m + "MinCount", "\"" + std::string(m.term) + "\" needs at least " + std::to_string(m.min_count) + " value(s)");
-        (void)site;
     }
 
     static std::string expected_of(const MemberSpec& m) {

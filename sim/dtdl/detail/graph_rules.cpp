@@ -388,9 +388,7 @@ private:
                          " (own, nested and inherited through extends); at most " +
                          std::to_string(max_descendant_values) + " allowed");
         const auto* ext = n.find(Slot::extends);
-        if (n.version == 2 && ext != nullptr && ext->size() > 2)
-            g_.error(n, n.path + "/extends", "ClassInterfacePropertyExtendsMaxCount",
-                     "a DTDL v2 Interface may extend at most 2 interfaces, found " + std::to_string(ext->size()));
+        if (ext != nullptr) check_max_count(n, Slot::extends, ext->size());
         if (ext != nullptr && !ext->empty()) {
             const int d = extends_depth(i);
             if (d > 10)
@@ -402,9 +400,7 @@ private:
                              " values; at most " + std::to_string(max_extends_values) + " allowed");
         }
         const auto& contents = flattened(i);
-        if (n.version == 2 && contents.size() > 300)
-            g_.error(n, n.path + "/contents", "ClassInterfacePropertyContentsMaxCount",
-                     "a DTDL v2 Interface may hold at most 300 contents (own and inherited), found " + std::to_string(contents.size()));
+        check_max_count(n, Slot::contents, contents.size(), " (own and inherited)");
         auto& names = names_;
         names.clear();
         for (int c : contents) {
@@ -414,11 +410,9 @@ private:
             if (!inserted) {
                 const Node& other = node(it->second);
                 const bool own_c = cn.parent == i;
-                const Node& where = own_c ? cn : other;
                 g_.error(n, own_c ? cn.path + "/name" : n.path, cls_rule(cn) + "PropertyNameUniqueAmongInterfaceContents",
                          "name \"" + cn.name + "\" is used by two contents of interface " + n.id +
                              (own_c && other.parent == i ? "" : " (including inherited ones: " + other.nearest_id + " and " + cn.nearest_id + ")"));
-                (void)where;
             }
         }
         for (int c : contents) {
@@ -438,6 +432,18 @@ private:
             if (cn.override_ && !cn.value_annotation && cn.parent == i)
                 g_.error(cn, cn.path, "OverrideRequiresValueAnnotation", "Override may co-type only a Property also co-typed ValueAnnotation");
         }
+    }
+
+    // The metamodel's count limit of member `slot` (MemberSpec::max_count, DTDL
+    // v2 only), checked against `count` values; `counted` says what counts.
+    void check_max_count(const Node& n, Slot slot, std::size_t count, std::string_view counted = "") {
+        const MemberSpec* m = member_for_slot(n, slot);
+        if (m == nullptr || m->max_count <= 0 || count <= static_cast<std::size_t>(m->max_count)) return;
+        const std::string term(m->term);
+        g_.error(n, n.path + "/" + term, cls_rule(n) + "Property" + upper(term) + "MaxCount",
+                 "a DTDL v" + std::to_string(n.version) + " " + std::string(class_name(n.cls)) + " may hold at most " +
+                     std::to_string(m->max_count) + " values in \"" + term + "\"" + std::string(counted) + ", found " +
+                     std::to_string(count));
     }
 
     void component_rules(int i) {
@@ -503,9 +509,7 @@ private:
         const Node& n = node(i);
         const auto* values = n.find(Slot::enum_values);
         if (values == nullptr) return;
-        if (n.version == 2 && values->size() > 100)
-            g_.error(n, n.path + "/enumValues", "ClassEnumPropertyEnumValuesMaxCount",
-                     "a DTDL v2 Enum may hold at most 100 values, found " + std::to_string(values->size()));
+        check_max_count(n, Slot::enum_values, values->size());
         std::unordered_set<std::string> names;
         std::set<std::string> literal_values;
         for (const auto& r : *values) {
@@ -551,13 +555,7 @@ private:
         const Node& n = node(i);
         const auto* items = n.find(slot);
         if (items == nullptr) return;
-        if (n.version == 2) {
-            const std::size_t limit = slot == Slot::fields ? 30 : 300;
-            if (items->size() > limit)
-                g_.error(n, n.path + "/" + slot_term(n, slot), cls_rule(n) + "Property" + upper(slot_term(n, slot)) + "MaxCount",
-                         "at most " + std::to_string(limit) + " values allowed in \"" + slot_term(n, slot) + "\", found " +
-                             std::to_string(items->size()));
-        }
+        check_max_count(n, slot, items->size());
         std::unordered_set<std::string> names;
         for (const auto& r : *items) {
             if (r.node < 0) continue;

@@ -51,7 +51,8 @@ struct MemberSpec {
     std::vector<Cls> classes{};      ///< classes allowed for elements/schema values
     bool allow_v2 = false;           ///< v3 member that also accepts DTDL v2 elements
     int min_count = 0;               ///< elements: minimum number of values
-    int max_count = 0;               ///< elements: maximum number (0 = none)
+    int max_count = 0;               ///< elements: maximum number of values, 0 = none (checked in graph_rules.cpp;
+                                     ///< an Interface's "contents" count its inherited ones too)
     std::vector<std::string_view> literals{};  ///< allowed literal values
     std::optional<std::int64_t> min_value{};  ///< integer limits
     std::optional<std::int64_t> max_value{};
