@@ -497,7 +497,7 @@ private:
                     continue;
                 }
                 ext_seen.push_back(ext);
-                if (read_extension_member(index, ext, *it, mpath, rule_class)) continue;
+                if (read_extension_member(index, ext, *it, mpath, rule_class, ctx)) continue;
             }
             if (n->informal && ctx.version == 2) continue;  // v2 MAY add any member to an informally co-typed element
             if (key.find(':') != std::string::npos && key.substr(0, 5) != "dtmi:") {
@@ -565,7 +565,7 @@ private:
     }
 
     bool read_extension_member(int index, std::string_view ext, const json& v, const std::string& mpath,
-                               const std::string& rule_class) {
+                               const std::string& rule_class, const Context& ctx) {
         Node& n = g_.nodes[static_cast<std::size_t>(index)];
         auto single_string = [&](std::string& out) {
             const json* s = &v;
@@ -590,7 +590,16 @@ private:
         }
         if (ext == "overrides") {
             if (!n.override_) return false;
+            // The term or IRI of an extension property (Overriding v1), kept as its
+            // term; whether the annotated element has it is checked in graph_rules.cpp.
             single_string(n.overrides);
+            if (n.overrides.empty()) return true;
+            if (const auto term = extension_member(n.overrides, n.version, ctx.extensions); !term.empty())
+                n.overrides = std::string(term);
+            else if (!ctx.undefined)
+                g_.error(n, mpath, "OverrideOverridesExtensionProperty",
+                         "\"overrides\" is \"" + n.overrides +
+                             "\", which names no extension property defined in the active context");
             return true;
         }
         return false;

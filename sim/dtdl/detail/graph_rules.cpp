@@ -418,19 +418,48 @@ private:
         for (int c : contents) {
             const Node& cn = node(c);
             if (!cn.value_annotation || cn.parent != i) continue;
+            const Node* annotated = nullptr;
             if (cn.annotates.empty()) {
                 g_.error(cn, cn.path, "ValueAnnotationAnnotatesRequired", "a ValueAnnotation needs \"annotates\"");
-            } else if (names.find(cn.annotates) == names.end() || cn.annotates == cn.name) {
+            } else if (const auto it = names.find(cn.annotates); it == names.end() || cn.annotates == cn.name) {
                 g_.error(cn, cn.path + "/annotates", "ValueAnnotationAnnotatesSibling",
                          "\"annotates\" names \"" + cn.annotates + "\", which is no other content of the interface");
+            } else if (const Node& t = node(it->second); t.cls != Cls::Property && t.cls != Cls::Telemetry) {
+                g_.error(cn, cn.path + "/annotates", "ValueAnnotationAnnotatesPropertyOrTelemetry",
+                         "\"annotates\" names \"" + cn.annotates + "\", a " + std::string(class_name(t.cls)) +
+                             "; only a Property or Telemetry can be annotated");
+            } else {
+                annotated = &t;
             }
-            if (cn.override_ && cn.overrides.empty())
-                g_.error(cn, cn.path, "OverrideOverridesRequired", "an Override needs \"overrides\"");
+            if (!cn.override_) continue;
+            if (cn.overrides.empty()) g_.error(cn, cn.path, "OverrideOverridesRequired", "an Override needs \"overrides\"");
+            else if (annotated != nullptr) override_rules(cn, *annotated);
         }
         for (int c : contents) {
             const Node& cn = node(c);
             if (cn.override_ && !cn.value_annotation && cn.parent == i)
                 g_.error(cn, cn.path, "OverrideRequiresValueAnnotation", "Override may co-type only a Property also co-typed ValueAnnotation");
+        }
+    }
+
+    // Overriding v1: "overrides" (already resolved to an extension property's
+    // term by the reader) must be a property the annotated element's co-types
+    // define, from an extension of the Override's own DTDL version.
+    void override_rules(const Node& o, const Node& annotated) {
+        const std::string& p = o.overrides;
+        if (annotated.informal) return;  // an undefined extension may define it
+        const bool defined = (p == "unit" && annotated.semantic) || (p == "annotates" && annotated.value_annotation) ||
+                             (p == "overrides" && annotated.override_);
+        if (!defined) {
+            g_.error(o, o.path + "/overrides", "OverrideOverridesPropertyOfAnnotated",
+                     "\"overrides\" names \"" + p + "\", which is no extension property of \"" + annotated.name +
+                         "\" (its co-types do not define it)");
+        } else if (annotated.version != o.version) {
+            g_.error(o, o.path + "/overrides", "OverrideOverridesExtensionVersion",
+                     "\"" + annotated.name + "\" is a DTDL v" + std::to_string(annotated.version) + " element whose \"" + p +
+                         "\" comes from DTDL v" + std::to_string(annotated.version) + "; an Override in DTDL v" +
+                         std::to_string(o.version) + " may only override properties of DTDL v" + std::to_string(o.version) +
+                         " extensions");
         }
     }
 

@@ -197,6 +197,45 @@ TEST_CASE("extensions: QuantitativeTypes units and undefined extensions", "[pars
     CHECK(parse_texts({undefined}, allow).valid());
 }
 
+TEST_CASE("Overriding: \"overrides\" names an extension property of the annotated Property or Telemetry", "[parser]") {
+    // reference/dtdl/v3_DTDL.overriding.v1.md and v3_DTDL.annotation.v1.md
+    const std::string context = R"("@context": ["dtmi:dtdl:context;3", "dtmi:dtdl:extension:quantitativeTypes;1",
+        "dtmi:dtdl:extension:annotation;1", "dtmi:dtdl:extension:overriding;1"])";
+    auto model = [&](const std::string& annotated, const std::string& overrides) {
+        return "{" + context + R"(, "@id": "dtmi:ex:Sensor;1", "@type": "Interface", "contents": [)" + annotated +
+               R"(, {"@type": ["Property", "ValueAnnotation", "Override"], "name": "currentTempUnit",
+                     "annotates": "currentTemp", "overrides": ")" + overrides + R"(", "schema": "string", "writable": true}]})";
+    };
+    const std::string temperature = R"({"@type": ["Telemetry", "Temperature"], "name": "currentTemp", "schema": "double",
+                                         "unit": "degreeFahrenheit"})";
+    CHECK(parse_texts({model(temperature, "unit")}).valid());
+    CHECK(parse_texts({model(temperature, "dtmi:dtdl:extension:quantitativeTypes:v1:property:unit")}).valid());
+
+    // A property no extension in force defines.
+    auto undefined = parse_texts({model(temperature, "colour")});
+    CHECK(has_rule(undefined, "OverrideOverridesExtensionProperty"));
+    // A property the annotated element does not have: no semantic type, so no "unit".
+    auto plain = parse_texts({model(R"({"@type": "Telemetry", "name": "currentTemp", "schema": "double"})", "unit")});
+    CHECK(has_rule(plain, "OverrideOverridesPropertyOfAnnotated"));
+    // "annotates" must name a Property or Telemetry.
+    auto command = parse_texts({model(R"({"@type": "Command", "name": "currentTemp"})", "unit")});
+    CHECK(has_rule(command, "ValueAnnotationAnnotatesPropertyOrTelemetry"));
+
+    // Inherited through extends is fine (the specification's second example)...
+    const std::string base_v3 = R"({"@context": ["dtmi:dtdl:context;3", "dtmi:dtdl:extension:quantitativeTypes;1"],
+        "@id": "dtmi:ex:BaseSensor;1", "@type": "Interface", "contents": [)" + temperature + "]}";
+    const std::string derived = "{" + context + R"(, "@id": "dtmi:ex:Sensor;1", "@type": "Interface",
+        "extends": "dtmi:ex:BaseSensor;1", "contents": [{"@type": ["Property", "ValueAnnotation", "Override"],
+        "name": "currentTempUnit", "annotates": "currentTemp", "overrides": "unit", "schema": "string"}]})";
+    CHECK(parse_texts({base_v3, derived}).valid());
+    // ...but the overridden property must come from an extension of the same DTDL version:
+    // a DTDL v2 base's unit is defined by DTDL v2.
+    const std::string base_v2 = R"({"@context": "dtmi:dtdl:context;2", "@id": "dtmi:ex:BaseSensor;1", "@type": "Interface",
+        "contents": [{"@type": ["Telemetry", "Temperature"], "name": "currentTemp", "schema": "double", "unit": "degreeFahrenheit"}]})";
+    auto mixed = parse_texts({base_v2, derived});
+    CHECK(has_rule(mixed, "OverrideOverridesExtensionVersion"));
+}
+
 TEST_CASE("the built interfaces carry contents, shared schemas and inline extends", "[parser]") {
     auto r = parse_texts({R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:Room;1", "@type": "Interface",
         "displayName": {"en": "Room", "fr": "Pièce"},
