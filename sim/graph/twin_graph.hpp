@@ -1,0 +1,148 @@
+#pragma once
+// TwinGraph: the live graph of twins and relationships, with the semantics of
+// the Azure Digital Twins data-plane API (reference/adt.md).
+//
+// Structure is shared, state is cloned (DESIGN.md): twins have dense indices;
+// their properties live in typed columns, one table per model and one column
+// per flattened property with a presence bitmap, split into fixed-size chunks
+// held by reference count. snapshot() shares every chunk; a later write copies
+// only the chunks it touches. Every mutation is validated against the models,
+// bumps the twin's $etag and per-property lastUpdateTime, and emits a
+// ChangeEvent to the registered listeners.
+//
+// Thread safety: one writer at a time (mutations are serialised by an internal
+// mutex); reads on the TwinGraph itself take the same mutex; Snapshots are
+// read lock-free from any thread.
+//
+// Atomicity: every public mutation applies whole or not at all; when it throws,
+// the graph (and its listeners) saw nothing.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "twinsim/dtdl/parser.hpp"
+#include "twinsim/graph/change_event.hpp"
+#include "twinsim/graph/errors.hpp"
+#include "twinsim/graph/snapshot.hpp"
+#include "twinsim/graph/timestamp.hpp"
+
+namespace twinsim::graph {
+
+struct TwinGraphOptions {
+    /// Source of $lastUpdateTime and event times; the system clock when empty.
+    /// Tests and replays inject their own.
+    std::function<Timestamp()> clock;
+    /// Passed to the DTDL parser when models are added.
+    bool allow_undefined_extensions = false;
+};
+
+/// Conditions of a write, as ADT's If-Match / If-None-Match headers.
+struct WriteCondition {
+    std::optional<std::string> if_match;  ///< the write applies only if the current etag equals this ("*" = exists)
+    bool if_none_match = false;           ///< create only: refuse (ConflictError) when the id exists
+};
+
+/// One twin's JSON Patch inside a batch.
+struct TwinPatch {
+    std::string twin_id;
+    nlohmann::json patch;                 ///< array of {"op","path","value"}
+    std::optional<std::string> if_match;
+};
+
+/// A fast numeric write inside a batch (no JSON): sets a top-level property.
+struct PropertyWrite {
+    TwinIndex twin = no_index;
+    std::uint32_t column = 0;             ///< PropertySlot::column in the twin's model layout
+    double value = 0.0;                   ///< converted to the column's type (integer columns require integral values)
+    std::optional<Timestamp> source_time;
+};
+
+class TwinGraph {
+public:
+    explicit TwinGraph(TwinGraphOptions options = {});
+    TwinGraph(const TwinGraph&) = delete;
+    TwinGraph& operator=(const TwinGraph&) = delete;
+    ~TwinGraph();
+
+    // --- models ---------------------------------------------------------------
+    /// Adds a batch of DTDL interfaces, all or nothing. They may reference each
+    /// other and models already in the graph. Returns the ids added.
+    /// Throws dtdl::ModelError when invalid/incomplete, ConflictError
+    /// (ModelAlreadyExists) when an id is already defined.
+    std::vector<std::string> add_models(std::span<const dtdl::Document> documents);
+    /// No new twins of it may be created. Throws NotFoundError.
+    void decommission_model(std::string_view model_id);
+    /// Throws NotFoundError; ConflictError (ModelReferencesNotDeleted) while a
+    /// twin has this model or another model extends or references it.
+    void delete_model(std::string_view model_id);
+
+    // --- twins ----------------------------------------------------------------
+    /// Creates or replaces a twin from ADT JSON ($metadata.$model required,
+    /// properties, components — every component must be present). Returns the
+    /// stored twin. Throws ValidationError (unknown/decommissioned model,
+    /// undeclared property, wrong type, missing component), ConflictError
+    /// (condition failed), NotFoundError (model).
+    nlohmann::json upsert_twin(std::string_view twin_id, const nlohmann::json& twin, const WriteCondition& condition = {});
+    /// Applies a JSON Patch (add, replace, remove; component paths;
+    /// /$metadata/$model migration; /$metadata/<p>/sourceTime), whole or not at all.
+    void update_twin(std::string_view twin_id, const nlohmann::json& patch,
+                     const std::optional<std::string>& if_match = std::nullopt);
+    /// Deletes a twin. Refused (ConflictError RelationshipsNotDeleted) while it
+    /// has incoming or outgoing relationships, unless `cascade` deletes them too.
+    void delete_twin(std::string_view twin_id, const std::optional<std::string>& if_match = std::nullopt,
+                     bool cascade = false);
+    /// Applies many twin patches in one call, atomically (all or none).
+    void update_twins(std::span<const TwinPatch> patches);
+    /// The fastest ingestion path: numeric writes by index, atomically.
+    /// Throws ValidationError (dead twin, bad column, non-numeric column, non-integral integer).
+    void write_properties(std::span<const PropertyWrite> writes);
+
+    // --- relationships --------------------------------------------------------
+    /// Creates or replaces a relationship from ADT JSON ($targetId,
+    /// $relationshipName, properties). Self-loops, unknown targets, a target
+    /// whose model does not satisfy the Relationship's `target`, and bad
+    /// properties are refused. Returns the stored relationship.
+    nlohmann::json upsert_relationship(std::string_view source_id, std::string_view relationship_id,
+                                       const nlohmann::json& relationship, const WriteCondition& condition = {});
+    void update_relationship(std::string_view source_id, std::string_view relationship_id,
+                             const nlohmann::json& patch, const std::optional<std::string>& if_match = std::nullopt);
+    void delete_relationship(std::string_view source_id, std::string_view relationship_id,
+                             const std::optional<std::string>& if_match = std::nullopt);
+
+    // --- atomic groups ----------------------------------------------------------
+    /// Runs `body` on this graph as one atomic change: if it throws, every
+    /// change it made is undone (the exception propagates) and no event is
+    /// emitted; otherwise the events it caused are emitted after it returns.
+    /// Used by bulk import. Precondition: not called from a listener.
+    void atomically(const std::function<void(TwinGraph&)>& body);
+
+    // --- reading ----------------------------------------------------------------
+    /// A consistent view of the graph now; O(number of tables and columns),
+    /// independent of the number of twins.
+    [[nodiscard]] Snapshot snapshot() const;
+
+    // --- listeners --------------------------------------------------------------
+    using ListenerId = std::uint64_t;
+    ListenerId subscribe(ChangeListener listener);
+    void unsubscribe(ListenerId id);
+
+    // Convenience reads on the live graph (each takes the writer mutex).
+    [[nodiscard]] nlohmann::json get_twin(std::string_view twin_id) const;
+    [[nodiscard]] nlohmann::json get_relationship(std::string_view source_id, std::string_view relationship_id) const;
+    [[nodiscard]] std::size_t twin_count() const;
+    [[nodiscard]] std::size_t relationship_count() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace twinsim::graph
