@@ -139,7 +139,6 @@ private:
     ModelGraph& g_;
     int doc_;
     bool allow_;
-    int next_partition_ = 0;
 
     void root_error(const std::string& path, std::string message) {
         g_.report(Severity::error, doc_, "", path, "RootArrayOrObj", std::move(message));
@@ -451,7 +450,7 @@ private:
         }
         n->id = id;
         if (!id.empty()) n->nearest_id = id;
-        n->partition = (site.top_level || *cls == Cls::Interface || site.partition < 0) ? next_partition_++ : site.partition;
+        n->partition = (site.top_level || *cls == Cls::Interface || site.partition < 0) ? g_.new_partition() : site.partition;
 
         // ---- members
         std::vector<const MemberSpec*> present;
@@ -534,7 +533,7 @@ private:
         return s;
     }
 
-    void mark_invalid_class(int index) { g_.nodes[static_cast<std::size_t>(index)].partition = next_partition_++; }
+    void mark_invalid_class(int index) { g_.nodes[static_cast<std::size_t>(index)].partition = g_.new_partition(); }
 
     // v2 semantic types and QuantitativeTypes: unit required and matching, schema numeric.
     void check_semantics(int index, const std::string& path, const std::string& rule_class) {

@@ -286,7 +286,7 @@ private:
     bool same_partition(int r, int b) {
         const Node& x = node(r);
         const Node& y = node(b);
-        return x.doc == y.doc && x.partition == y.partition;
+        return x.partition == y.partition;  // partitions are unique across documents
     }
 
     // The values of the counted members (counted_slot) over the elements that

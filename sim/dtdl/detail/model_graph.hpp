@@ -36,6 +36,10 @@ struct Node {
     bool top_level = false;
     bool informal = false;   ///< informally co-typed (undefined extension in force)
     int doc = 0;
+    /// The elements nested in one Interface (or top-level element) share a
+    /// partition; unique across all documents (ModelGraph::new_partition).
+    /// An element that is neither top-level nor an Interface may only be
+    /// referenced from its own partition (DependencyReferenceable).
     int partition = 0;
     int parent = -1;         ///< structural parent
     Slot parent_slot = Slot::contents;
@@ -86,6 +90,9 @@ struct ModelGraph {
     std::unordered_map<std::string, int> by_id;
     std::vector<Diagnostic> diagnostics;
     std::vector<int> diag_doc;                 ///< document index of each diagnostic (for ordering)
+    int next_partition = 0;                    ///< see Node::partition; never restarts, so no two documents share one
+
+    int new_partition() noexcept { return next_partition++; }
 
     void report(Severity sev, int doc, std::string id, std::string path, std::string rule, std::string message) {
         diagnostics.push_back(Diagnostic{sev, sources[static_cast<std::size_t>(doc)], std::move(id), std::move(path),

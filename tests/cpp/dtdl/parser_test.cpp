@@ -153,6 +153,40 @@ TEST_CASE("unresolved references are reported by id, and a resolver can supply t
     CHECK(resolved.interfaces.size() == 4);
 }
 
+TEST_CASE("an element nested in another document's interface is not referenceable, as in one document", "[parser]") {
+    // Interface A defines an Enum in its "schemas"; interface B's Property uses
+    // it. The Enum belongs to A's partition, so B may not reference it
+    // (DependencyReferenceable), whether A and B share a document or not, and
+    // whether A is given or supplied by the resolver.
+    const std::string a = R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:A;1", "@type": "Interface",
+        "schemas": [{"@id": "dtmi:ex:A:Mode;1", "@type": "Enum", "valueSchema": "integer",
+                     "enumValues": [{"name": "off", "enumValue": 0}, {"name": "on", "enumValue": 1}]}],
+        "contents": [{"@type": "Property", "name": "mode", "schema": "dtmi:ex:A:Mode;1"}]})";
+    const std::string b = R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:B;1", "@type": "Interface",
+        "contents": [{"@type": "Property", "name": "mode", "schema": "dtmi:ex:A:Mode;1"}]})";
+    const std::vector<Document> one_file{{"b.json", "[" + b + "," + a + "]"}};
+    const std::vector<Document> two_files{{"b.json", "[" + b + "]"}, {"a.json", "[" + a + "]"}};
+    const std::vector<Document> b_only{{"b.json", "[" + b + "]"}};
+    ParseOptions resolving;
+    resolving.resolver = [&](const std::vector<std::string>& ids) {
+        std::vector<Document> out;
+        if (std::find(ids.begin(), ids.end(), "dtmi:ex:A:Mode;1") != ids.end()) out.push_back({"a.json", "[" + a + "]"});
+        return out;
+    };
+    const ParseResult results[] = {parse(one_file), parse(two_files), parse(b_only, resolving)};
+    for (const auto& r : results) {
+        CHECK_FALSE(r.valid());
+        const auto errors = r.errors();
+        REQUIRE(errors.size() == 1);
+        const Diagnostic& d = errors.front();
+        CHECK(d.rule == "DependencyReferenceable");
+        CHECK(d.file == "b.json");
+        CHECK(d.id == "dtmi:ex:B;1");
+        CHECK(d.path == "/0/contents/0/schema");
+        CHECK(r.unresolved.empty());
+    }
+}
+
 TEST_CASE("a DTDL v2 interface may not extend a v3 one", "[parser]") {
     auto r = parse_texts({R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:New;1", "@type": "Interface"})",
                           R"({"@context": "dtmi:dtdl:context;2", "@id": "dtmi:ex:Old;1", "@type": "Interface", "extends": "dtmi:ex:New;1"})"});
