@@ -65,6 +65,21 @@ struct PropertyWrite {
     std::optional<Timestamp> source_time;
 };
 
+/// Counters for measuring the graph (benchmarks, tests).
+struct GraphStats {
+    std::size_t twins = 0;
+    std::size_t relationships = 0;
+    std::size_t models = 0;
+    /// Bytes copied by copy-on-write since the graph was created: chunks and
+    /// directories that a write had to un-share from a snapshot (or from the
+    /// saved state of an atomic group). Shallow sizes (sizeof of the chunk).
+    std::uint64_t bytes_copied = 0;
+    std::uint64_t chunks_copied = 0;
+    std::uint64_t directories_copied = 0;
+    /// Change events delivered so far (the last sequence number).
+    std::uint64_t events_emitted = 0;
+};
+
 class TwinGraph {
 public:
     explicit TwinGraph(TwinGraphOptions options = {});
@@ -139,6 +154,8 @@ public:
     [[nodiscard]] nlohmann::json get_relationship(std::string_view source_id, std::string_view relationship_id) const;
     [[nodiscard]] std::size_t twin_count() const;
     [[nodiscard]] std::size_t relationship_count() const;
+    /// Counters, including the bytes copy-on-write has copied so far.
+    [[nodiscard]] GraphStats stats() const;
 
 private:
     struct Impl;
