@@ -1,20 +1,31 @@
 // `twinsim-bench dtdl`: how long parse + resolve + validate + flatten
 // (ModelSet::compile) takes on the RealEstateCore ontology, read once into memory.
 // Baseline, measured in the same run: plain JSON parsing of the same documents.
+// It also times ModelSet::is_a (ns per call, over random pairs and over pairs
+// where the answer is true) against an n-by-n bit matrix built here from the
+// same ancestors: the representation ModelSet used before, kept as a baseline.
 //
 // `twinsim-bench dtdl --synthetic N`: a scaling check. It generates N valid
 // DTDL v3 interfaces in memory and times ModelSet::compile on all N and on the
 // first N/10 (a valid model on its own) in the same run; for linear cost the
-// ratio of the two times is close to 10.
+// ratio of the two times is close to 10. model_heap_bytes is the heap the
+// compiled ModelSet keeps (glibc's count; 0 elsewhere).
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "bench_support.hpp"
 #include "twinsim/dtdl/model_set.hpp"
@@ -127,18 +138,120 @@ std::vector<dtdl::Document> synthetic_documents(std::size_t n) {
     return documents;
 }
 
+// ---- is_a -------------------------------------------------------------------------------------
+
+using Pair = std::pair<dtdl::InterfaceIndex, dtdl::InterfaceIndex>;
+
+// The former ModelSet representation: row d has bit b set when d is-a b.
+class BitMatrix {
+public:
+    explicit BitMatrix(const dtdl::ModelSet& set) : n_(set.size()), words_((n_ + 63) / 64), bits_(n_ * words_, 0) {
+        for (const auto& ci : set.interfaces()) {
+            set_bit(ci.index, ci.index);
+            for (auto a : ci.ancestors) set_bit(ci.index, a);
+        }
+    }
+    // Not inlined, as ModelSet::is_a is not (another translation unit), so
+    // the two are compared call for call.
+    [[nodiscard]] [[gnu::noinline]] bool is_a(dtdl::InterfaceIndex d, dtdl::InterfaceIndex b) const noexcept {
+        if (d >= n_ || b >= n_) return false;
+        return ((bits_[d * words_ + b / 64] >> (b % 64)) & 1U) != 0;
+    }
+
+private:
+    void set_bit(std::size_t d, std::size_t b) { bits_[d * words_ + b / 64] |= std::uint64_t{1} << (b % 64); }
+    std::size_t n_;
+    std::size_t words_;
+    std::vector<std::uint64_t> bits_;
+};
+
+// Nanoseconds per lookup: the whole pair list, as many times as fit in about
+// 0.1 s, best of `repeat`. `hits` is returned so the calls cannot be elided.
+template <class IsA>
+double ns_per_is_a(const std::vector<Pair>& pairs, int repeat, std::size_t& hits, IsA is_a) {
+    std::vector<double> times;
+    for (int r = 0; r < std::max(repeat, 3); ++r) {
+        std::size_t calls = 0;
+        const auto start = std::chrono::steady_clock::now();
+        double elapsed = 0.0;
+        do {
+            std::size_t found = 0;
+            for (const auto& [d, b] : pairs) found += is_a(d, b) ? 1U : 0U;
+            hits = found;
+            calls += pairs.size();
+            elapsed = seconds_since(start);
+        } while (elapsed < 0.1);
+        times.push_back(elapsed * 1e9 / static_cast<double>(calls));
+    }
+    return stats(std::move(times)).min;
+}
+
+nlohmann::ordered_json time_is_a(const dtdl::ModelSet& set, int repeat) {
+    constexpr std::size_t count = 1U << 20U;
+    const std::size_t n = set.size();
+    Random random(7);
+    std::vector<Pair> any(count);
+    std::vector<Pair> positive(count);
+    for (std::size_t k = 0; k < count; ++k) {
+        any[k] = {static_cast<dtdl::InterfaceIndex>(random.below(n)), static_cast<dtdl::InterfaceIndex>(random.below(n))};
+        const auto& ci = set.at(static_cast<dtdl::InterfaceIndex>(random.below(n)));
+        const std::size_t pick = random.below(ci.ancestors.size() + 1);  // an ancestor, or itself
+        positive[k] = {ci.index, pick == ci.ancestors.size() ? ci.index : ci.ancestors[pick]};
+    }
+    std::size_t max_ancestors = 0;
+    std::size_t pairs_total = 0;
+    for (const auto& ci : set.interfaces()) {
+        max_ancestors = std::max(max_ancestors, ci.ancestors.size());
+        pairs_total += ci.ancestors.size() + 1;
+    }
+    const BitMatrix matrix(set);
+    auto model_is_a = [&](dtdl::InterfaceIndex d, dtdl::InterfaceIndex b) { return set.is_a(d, b); };
+    auto matrix_is_a = [&](dtdl::InterfaceIndex d, dtdl::InterfaceIndex b) { return matrix.is_a(d, b); };
+    std::size_t hits_model = 0;
+    std::size_t hits_matrix = 0;
+    std::size_t hits_positive = 0;
+    std::size_t hits_positive_matrix = 0;
+    nlohmann::ordered_json out;
+    out["pairs"] = count;
+    out["random_ns_per_call"] = ns_per_is_a(any, repeat, hits_model, model_is_a);
+    out["random_ns_per_call_bit_matrix"] = ns_per_is_a(any, repeat, hits_matrix, matrix_is_a);
+    out["random_true_fraction"] = static_cast<double>(hits_model) / static_cast<double>(count);
+    out["true_ns_per_call"] = ns_per_is_a(positive, repeat, hits_positive, model_is_a);
+    out["true_ns_per_call_bit_matrix"] = ns_per_is_a(positive, repeat, hits_positive_matrix, matrix_is_a);
+    out["max_ancestors"] = max_ancestors;
+    out["bytes_sorted_spans"] = pairs_total * sizeof(dtdl::InterfaceIndex) + (n + 1) * sizeof(std::size_t);
+    out["bytes_bit_matrix"] = n * ((n + 63) / 64) * sizeof(std::uint64_t);
+    if (hits_model != hits_matrix || hits_positive != count || hits_positive_matrix != count)
+        std::cerr << "twinsim-bench: is_a disagrees with the bit matrix\n";
+    return out;
+}
+
+// Bytes of heap in use (glibc); 0 where unknown.
+std::size_t heap_in_use() {
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+    const struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+#else
+    return 0;
+#endif
+}
+
 struct Timing {
     std::size_t interfaces = 0;
     Stats seconds;
+    std::size_t model_bytes = 0;  ///< heap held by the compiled ModelSet (after the parser's is freed)
 };
 
 Timing time_compile(std::span<const dtdl::Document> documents, int repeat) {
     std::vector<double> times;
     Timing out;
     for (int r = 0; r < repeat; ++r) {
+        const std::size_t heap_before = heap_in_use();
         const auto start = std::chrono::steady_clock::now();
         const auto model = dtdl::ModelSet::compile(documents);
         times.push_back(seconds_since(start));
+        const std::size_t heap_after = heap_in_use();
+        out.model_bytes = heap_after > heap_before ? heap_after - heap_before : 0;
         out.interfaces = model->size();
     }
     out.seconds = stats(std::move(times));
@@ -156,7 +269,8 @@ int run_synthetic(const DtdlOptions& options) {
         return nlohmann::ordered_json{{"interfaces", t.interfaces},
                                       {"seconds_min", t.seconds.min},
                                       {"seconds_median", t.seconds.median},
-                                      {"seconds_per_interface", t.seconds.min / static_cast<double>(t.interfaces)}};
+                                      {"seconds_per_interface", t.seconds.min / static_cast<double>(t.interfaces)},
+                                      {"model_heap_bytes", t.model_bytes}};
     };
     nlohmann::ordered_json out;
     out["benchmark"] = "dtdl-synthetic";
@@ -187,9 +301,10 @@ int run_dtdl(const DtdlOptions& options) {
     std::vector<double> compile_times;
     std::vector<double> baseline_times;
     std::size_t interfaces = 0;
+    std::shared_ptr<const dtdl::ModelSet> model;
     for (int i = 0; i < options.repeat; ++i) {
         auto start = std::chrono::steady_clock::now();
-        const auto model = dtdl::ModelSet::compile(documents);
+        model = dtdl::ModelSet::compile(documents);
         compile_times.push_back(seconds_since(start));
         interfaces = model->size();
 
@@ -218,6 +333,7 @@ int run_dtdl(const DtdlOptions& options) {
                        {"seconds_min", baseline.min},
                        {"seconds_median", baseline.median}};
     out["ratio_to_baseline"] = baseline.median > 0.0 ? compile.median / baseline.median : 0.0;
+    out["is_a"] = time_is_a(*model, options.repeat);
     std::cout << out.dump() << '\n';
     return exit_ok;
 }

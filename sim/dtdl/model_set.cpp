@@ -1,9 +1,11 @@
 // Compiling validated DTDL interfaces into the immutable ModelSet: dense
-// indices, inheritance resolved once, an is-a bit matrix and property layouts.
+// indices, inheritance resolved once, sorted ancestor sets for is_a and
+// property layouts.
 
 #include "twinsim/dtdl/model_set.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -184,8 +186,8 @@ std::shared_ptr<const ModelSet> ModelSet::from_interfaces(std::vector<Interface>
         }
     };
 
-    set->row_words_ = (n + 63) / 64;
-    set->is_a_bits_.assign(n * set->row_words_, 0);
+    set->is_a_offsets_.reserve(n + 1);
+    set->is_a_offsets_.push_back(0);
     std::vector<InterfaceIndex> queue;
     std::vector<std::uint8_t> seen(n, 0);
     std::unordered_map<std::string_view, const Content*> names;
@@ -208,9 +210,12 @@ std::shared_ptr<const ModelSet> ModelSet::from_interfaces(std::vector<Interface>
         seen[i] = 0;
         for (InterfaceIndex a : ci.ancestors) seen[a] = 0;
 
-        std::uint64_t* row = set->is_a_bits_.data() + i * set->row_words_;
-        row[i / 64] |= std::uint64_t{1} << (i % 64);
-        for (InterfaceIndex a : ci.ancestors) row[a / 64] |= std::uint64_t{1} << (a % 64);
+        auto& flat = set->is_a_ancestors_;
+        const auto first = static_cast<std::ptrdiff_t>(flat.size());
+        flat.push_back(self);
+        flat.insert(flat.end(), ci.ancestors.begin(), ci.ancestors.end());
+        std::sort(flat.begin() + first, flat.end());
+        set->is_a_offsets_.push_back(flat.size());
 
         // Flattened contents. Each interface appears once in the linearisation,
         // so a diamond's shared base contributes its contents once.
@@ -239,6 +244,7 @@ std::shared_ptr<const ModelSet> ModelSet::from_interfaces(std::vector<Interface>
         ci.layout.by_name = sorted_by_name(
             ci.layout.slots.size(), [&](std::uint32_t k) -> std::string_view { return ci.layout.slots[k].name; });
     }
+    set->is_a_ancestors_.resize(set->is_a_ancestors_.size() + is_a_scan_width - 1, 0);  // see is_a()
     return set;
 }
 
@@ -256,8 +262,33 @@ const CompiledInterface& ModelSet::get(std::string_view dtmi) const {
 
 bool ModelSet::is_a(InterfaceIndex derived, InterfaceIndex base) const noexcept {
     if (derived >= compiled_.size() || base >= compiled_.size()) return false;
-    const std::uint64_t word = is_a_bits_[derived * row_words_ + base / 64];
-    return ((word >> (base % 64)) & 1U) != 0;
+    const InterfaceIndex* first = is_a_ancestors_.data() + is_a_offsets_[derived];
+    std::size_t len = is_a_offsets_[derived + 1] - is_a_offsets_[derived];
+    if (len <= is_a_scan_width) {
+        // The common case (RealEstateCore has at most 9): compare a fixed-width
+        // window, masked to the span, so neither the loop nor the answer
+        // branches and the compiler vectorises it. The array is padded so the
+        // window never reads past its end.
+        using Lanes = std::uint32_t __attribute__((vector_size(16)));  // GCC/Clang vector extension
+        static_assert(is_a_scan_width == 16);
+        const auto n = static_cast<std::uint32_t>(len);
+        Lanes hit{};
+        for (std::uint32_t k = 0; k < 16; k += 4) {
+            Lanes v;
+            std::memcpy(&v, first + k, sizeof v);
+            const Lanes lane{k, k + 1, k + 2, k + 3};
+            hit |= static_cast<Lanes>(v == base) & static_cast<Lanes>(lane < n);
+        }
+        return (hit[0] | hit[1] | hit[2] | hit[3]) != 0;
+    }
+    // Lower-bound search without a data-dependent branch (the compiler emits
+    // a conditional move): the span is never empty, as it holds `derived`.
+    while (len > 1) {
+        const std::size_t half = len / 2;
+        first = first[half] <= base ? first + half : first;
+        len -= half;
+    }
+    return *first == base;
 }
 
 bool ModelSet::is_a(std::string_view derived, std::string_view base) const {
