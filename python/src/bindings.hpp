@@ -6,11 +6,16 @@
 
 namespace twinsim::python {
 
-/// TwinsimError, TwinsimIoError, ModelError and Diagnostic, and the translation
-/// of C++ exceptions into them.
+/// TwinsimError, TwinsimIoError, ModelError, the graph errors (NotFoundError,
+/// ConflictError, ValidationError, GraphImportError) and Diagnostic, and the
+/// translation of C++ exceptions into them.
 void define_errors(pybind11::module_& m);
 
 /// ModelSet and the views of a compiled model: Interface, Content, Schema, PropertySlot.
 void define_dtdl(pybind11::module_& m);
+
+/// TwinGraph (the ADT DigitalTwinsClient surface) and Snapshot. Needs
+/// define_dtdl first (Snapshot.models returns a ModelSet).
+void define_graph(pybind11::module_& m);
 
 }  // namespace twinsim::python

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "bindings.hpp"
+#include "document_arguments.hpp"
+#include "json_conversion.hpp"
 #include "twinsim/dtdl/model_summary.hpp"
 #include "twinsim/dtdl/model_set.hpp"
 #include "twinsim/dtdl/parser.hpp"
@@ -67,44 +69,6 @@ py::object optional_value(const std::optional<T>& value) {
 
 std::string repr_of(const std::string& text) { return py::repr(py::str(text)).cast<std::string>(); }
 
-// --- Python documents -> dtdl::Document -------------------------------------------
-
-/// One str (JSON text) or dict (serialised with json.dumps).
-dtdl::Document to_document(py::handle item, std::string source) {
-    if (py::isinstance<py::str>(item)) return {std::move(source), item.cast<std::string>()};
-    if (py::isinstance<py::dict>(item)) {
-        const py::object dumps = py::module_::import("json").attr("dumps");
-        return {std::move(source), dumps(item, py::arg("ensure_ascii") = false).cast<std::string>()};
-    }
-    throw py::type_error("a DTDL document must be a str (JSON text) or a dict, not " +
-                         py::str(py::type::handle_of(item).attr("__name__")).cast<std::string>());
-}
-
-/// A str, a dict, or an iterable of them (None: nothing).
-std::vector<dtdl::Document> to_documents(py::handle documents, const std::string& label, std::size_t& counter) {
-    std::vector<dtdl::Document> out;
-    const auto next_label = [&] { return "<" + label + " " + std::to_string(counter++) + ">"; };
-    if (documents.is_none()) return out;
-    if (py::isinstance<py::str>(documents) || py::isinstance<py::dict>(documents)) {
-        out.push_back(to_document(documents, next_label()));
-        return out;
-    }
-    for (py::handle item : py::iter(documents)) out.push_back(to_document(item, next_label()));
-    return out;
-}
-
-/// A str or os.PathLike, or an iterable of them.
-std::vector<std::filesystem::path> to_paths(py::handle paths) {
-    const py::object fsdecode = py::module_::import("os").attr("fsdecode");
-    std::vector<std::filesystem::path> out;
-    if (py::isinstance<py::str>(paths) || py::isinstance<py::bytes>(paths) || py::hasattr(paths, "__fspath__")) {
-        out.emplace_back(fsdecode(paths).cast<std::string>());
-        return out;
-    }
-    for (py::handle item : py::iter(paths)) out.emplace_back(fsdecode(item).cast<std::string>());
-    return out;
-}
-
 /// ParseOptions whose resolver calls a Python callable with the GIL held. A
 /// Python exception raised by the callable is kept in `failure` (the parser
 /// does not see it) and the resolver stops supplying documents.
@@ -152,47 +116,6 @@ std::shared_ptr<ModelSet> compile_released(Compile&& compile, const std::shared_
     return std::const_pointer_cast<ModelSet>(model);
 }
 
-// --- Python values -> JSON -----------------------------------------------------------
-
-nlohmann::json to_json(py::handle value) {
-    if (value.is_none()) return nullptr;
-    if (py::isinstance<py::bool_>(value)) return value.cast<bool>();
-    if (py::isinstance<py::int_>(value) || (!py::isinstance<py::float_>(value) && py::hasattr(value, "__index__"))) {
-        py::object number = py::reinterpret_steal<py::object>(PyNumber_Index(value.ptr()));
-        if (!number) throw py::error_already_set();
-        int overflow = 0;
-        const long long as_signed = PyLong_AsLongLongAndOverflow(number.ptr(), &overflow);
-        if (overflow == 0) return static_cast<std::int64_t>(as_signed);
-        if (overflow > 0) {
-            const unsigned long long as_unsigned = PyLong_AsUnsignedLongLong(number.ptr());
-            if (!PyErr_Occurred()) return static_cast<std::uint64_t>(as_unsigned);
-            PyErr_Clear();
-        }
-        const double as_double = PyLong_AsDouble(number.ptr());  // beyond 64 bits: as a JSON parser reads it
-        if (PyErr_Occurred()) throw py::error_already_set();
-        return as_double;
-    }
-    if (py::isinstance<py::float_>(value) || py::hasattr(value, "__float__")) return py::cast<double>(value);
-    if (py::isinstance<py::str>(value)) return value.cast<std::string>();
-    if (py::isinstance<py::dict>(value)) {
-        nlohmann::json object = nlohmann::json::object();
-        for (auto [key, item] : py::reinterpret_borrow<py::dict>(value)) {
-            if (!py::isinstance<py::str>(key)) {
-                throw py::type_error("JSON object keys must be str, not " + py::repr(key).cast<std::string>());
-            }
-            object[key.cast<std::string>()] = to_json(item);
-        }
-        return object;
-    }
-    if (py::isinstance<py::list>(value) || py::isinstance<py::tuple>(value)) {
-        nlohmann::json array = nlohmann::json::array();
-        for (py::handle item : value) array.push_back(to_json(item));
-        return array;
-    }
-    throw py::type_error("cannot represent a " +
-                         py::str(py::type::handle_of(value).attr("__name__")).cast<std::string>() + " as JSON");
-}
-
 // --- views -------------------------------------------------------------------------------
 
 const InterfaceView interface_view(const ModelPtr& model, std::string_view dtmi) {
@@ -207,10 +130,6 @@ std::vector<ContentView> contents_of(const InterfaceView& view, std::optional<dt
         if (!kind || c->kind == *kind) out.push_back({view.model, c, dtdl::declared_in(*view.model, *view.iface, c->name)});
     }
     return out;
-}
-
-py::object json_to_python(const nlohmann::ordered_json& value) {
-    return py::module_::import("json").attr("loads")(value.dump());
 }
 
 }  // namespace
@@ -350,7 +269,7 @@ void define_dtdl(py::module_& m) {
                                    return slots;
                                },
                                "the flattened Properties as typed columns (list of PropertySlot)")
-        .def("to_dict", [](const InterfaceView& v) { return json_to_python(dtdl::interface_json(*v.model, *v.iface)); },
+        .def("to_dict", [](const InterfaceView& v) { return to_python(dtdl::interface_json(*v.model, *v.iface)); },
              "Everything `twinsim describe --json` shows about this interface, as a dict.")
         .def("__repr__", [](const InterfaceView& v) {
             std::string text = "Interface(" + repr_of(v.iface->definition->id);

@@ -2,15 +2,24 @@
 //   twinsim::Error              -> twinsim.TwinsimError (Exception)
 //   twinsim::IoError            -> twinsim.TwinsimIoError (TwinsimError, OSError)
 //   twinsim::dtdl::ModelError   -> twinsim.ModelError (TwinsimError) with .errors and .unresolved
+//   twinsim::graph::NotFoundError   -> twinsim.NotFoundError (TwinsimError, LookupError)
+//   twinsim::graph::ConflictError   -> twinsim.ConflictError (TwinsimError)
+//   twinsim::graph::ValidationError -> twinsim.ValidationError (TwinsimError, ValueError)
+//   twinsim::graph::ImportError     -> twinsim.GraphImportError (TwinsimError, ValueError) with .problems
+//   any other twinsim::graph::GraphError -> twinsim.TwinsimError
+// Every one has .code: the Azure Digital Twins error code ("DigitalTwinNotFound",
+// "PreconditionFailed", ...), None for errors ADT has no code for.
 
 #include <pybind11/stl.h>
 
+#include <initializer_list>
 #include <string>
 
 #include "bindings.hpp"
 #include "twinsim/dtdl/model_summary.hpp"
 #include "twinsim/common/error.hpp"
 #include "twinsim/dtdl/diagnostic.hpp"
+#include "twinsim/graph/errors.hpp"
 
 namespace py = pybind11;
 
@@ -22,6 +31,10 @@ namespace {
 PyObject* twinsim_error = nullptr;
 PyObject* io_error = nullptr;
 PyObject* model_error = nullptr;
+PyObject* not_found_error = nullptr;
+PyObject* conflict_error = nullptr;
+PyObject* validation_error = nullptr;
+PyObject* graph_import_error = nullptr;
 
 PyObject* new_exception(py::module_& m, const char* name, PyObject* bases, const char* doc, PyObject* dict = nullptr) {
     const std::string qualified = std::string("twinsim.") + name;
@@ -49,6 +62,47 @@ void raise_model_error(const dtdl::ModelError& e) {
     instance.attr("errors") = py::cast(e.errors());
     instance.attr("unresolved") = py::cast(e.unresolved());
     PyErr_SetObject(model_error, instance.ptr());
+}
+
+// Sets `type(message)` with .code (and .problems for an import) as the pending exception.
+void raise_graph_error(PyObject* type, const graph::GraphError& e, const std::string& message) {
+    py::object instance = py::reinterpret_borrow<py::object>(type)(message);
+    instance.attr("code") = e.code();
+    PyErr_SetObject(type, instance.ptr());
+}
+
+// The str() of a GraphImportError: the C++ message, then one line per problem
+// (the first 50) unless the message already lists them.
+std::string import_error_text(const graph::ImportError& e) {
+    constexpr std::size_t shown = 50;
+    std::string text = e.what();
+    if (e.problems().empty() || text.find('\n') != std::string::npos) return text;
+    for (std::size_t i = 0; i < e.problems().size() && i < shown; ++i) {
+        const graph::ImportProblem& p = e.problems()[i];
+        text += "\n  line " + std::to_string(p.line) + (p.section.empty() ? "" : " (" + p.section + ")") + ": " + p.message;
+    }
+    if (e.problems().size() > shown) text += "\n  ... and " + std::to_string(e.problems().size() - shown) + " more (see .problems)";
+    return text;
+}
+
+void raise_import_error(const graph::ImportError& e) {
+    py::object instance = py::reinterpret_borrow<py::object>(graph_import_error)(import_error_text(e));
+    instance.attr("code") = e.code();
+    py::list problems;
+    for (const graph::ImportProblem& p : e.problems()) problems.append(py::make_tuple(p.line, p.section, p.message));
+    instance.attr("problems") = problems;
+    PyErr_SetObject(graph_import_error, instance.ptr());
+}
+
+// A class with a default .code (so an instance raised from Python has one too).
+PyObject* new_coded_exception(py::module_& m, const char* name, std::initializer_list<PyObject*> bases, const char* doc,
+                              const char* code) {
+    py::tuple base_tuple(bases.size());
+    std::size_t i = 0;
+    for (PyObject* base : bases) base_tuple[i++] = py::handle(base);
+    py::dict attributes;
+    attributes["code"] = py::str(code);
+    return new_exception(m, name, base_tuple.ptr(), doc, attributes.ptr());
 }
 
 }  // namespace
@@ -99,12 +153,51 @@ void define_errors(py::module_& m) {
                                     ".unresolved: list of the identifiers no document defines and no resolver supplied.",
                                     attributes.ptr());
     }
+    // Every twinsim exception has .code; ADT reports an invalid model as DTDLParserError.
+    py::handle(twinsim_error).attr("code") = py::none();
+    py::handle(model_error).attr("code") = py::str("DTDLParserError");
+
+    not_found_error = new_coded_exception(
+        m, "NotFoundError", {twinsim_error, PyExc_LookupError},
+        "A twin, relationship, component or model that does not exist. Also a LookupError.\n\n"
+        ".code: DigitalTwinNotFound, RelationshipNotFound, ModelNotFound, TargetTwinNotFound or ComponentNotFound "
+        "(the role of azure.core's ResourceNotFoundError).",
+        "NotFound");
+    conflict_error = new_coded_exception(
+        m, "ConflictError", {twinsim_error},
+        "The operation conflicts with the graph's state.\n\n"
+        ".code: PreconditionFailed (etag mismatch, azure.core's ResourceModifiedError), DigitalTwinAlreadyExists, "
+        "RelationshipAlreadyExists or ModelAlreadyExists (create-only on an existing id, ResourceExistsError), "
+        "RelationshipsNotDeleted (deleting a twin that has relationships), ModelReferencesNotDeleted.",
+        "Conflict");
+    validation_error = new_coded_exception(
+        m, "ValidationError", {twinsim_error, PyExc_ValueError},
+        "A twin, patch or relationship the models refuse; the message names the twin, the property path and why. "
+        "Also a ValueError.\n\n.code: ValidationFailed, InvalidRelationship, JsonPatchInvalid, ModelDecommissioned.",
+        "ValidationFailed");
+    graph_import_error = new_coded_exception(
+        m, "GraphImportError", {twinsim_error, PyExc_ValueError},
+        "An NDJSON import file with problems; nothing was loaded. Also a ValueError.\n\n"
+        ".problems: every problem as a (line, section, message) tuple, line 1-based, section \"Header\", "
+        "\"Models\", \"Twins\" or \"Relationships\".\n.code: ImportFailed.",
+        "ImportFailed");
+    py::handle(graph_import_error).attr("problems") = py::tuple();
 
     py::register_exception_translator([](std::exception_ptr p) {
         try {
             if (p) std::rethrow_exception(p);
         } catch (const dtdl::ModelError& e) {
             raise_model_error(e);
+        } catch (const graph::ImportError& e) {
+            raise_import_error(e);
+        } catch (const graph::NotFoundError& e) {
+            raise_graph_error(not_found_error, e, e.what());
+        } catch (const graph::ConflictError& e) {
+            raise_graph_error(conflict_error, e, e.what());
+        } catch (const graph::ValidationError& e) {
+            raise_graph_error(validation_error, e, e.what());
+        } catch (const graph::GraphError& e) {
+            raise_graph_error(twinsim_error, e, e.what());
         } catch (const IoError& e) {
             PyErr_SetString(io_error, e.what());
         } catch (const Error& e) {

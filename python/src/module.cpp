@@ -3,8 +3,9 @@
 #include "bindings.hpp"
 
 PYBIND11_MODULE(_core, m) {
-    m.doc() = "twinsim's C++ engine (DTDL model sets); use it through the twinsim package.";
+    m.doc() = "twinsim's C++ engine (DTDL model sets, the twin graph); use it through the twinsim package.";
     m.attr("__version__") = TWINSIM_VERSION;
     twinsim::python::define_errors(m);
     twinsim::python::define_dtdl(m);
+    twinsim::python::define_graph(m);
 }

@@ -6,41 +6,70 @@ Compile DTDL models and explore them::
     models = twinsim.ModelSet.from_files("models/")
     models.interface("dtmi:example:Room;1").contents
 
+Build a live twin graph with the Azure Digital Twins SDK's method names
+(DigitalTwinsClient), or load one from an ADT import-job NDJSON file::
+
+    graph = twinsim.TwinGraph.from_ndjson("scenarios/building/building.ndjson")
+    graph.update_digital_twin("room-1", [{"op": "replace", "path": "/temperature", "value": 23.5}])
+    ids, temperatures = graph.snapshot().column("dtmi:example:Room;1", "temperature")
+
 The compiled engine lives in the private extension module ``twinsim._core``;
-this package re-exports its public names.
+this package re-exports its public names, and ``twinsim.graph`` adds the
+pure-Python pieces of the graph API (MatchConditions and result types).
 
 Exceptions: ``TwinsimError`` is the base of everything twinsim raises for bad
-input; ``ModelError`` (invalid or incomplete DTDL, with ``.errors`` and
-``.unresolved``) and ``TwinsimIoError`` (a file that cannot be read; also an
-``OSError``) derive from it.
+input, and every one has ``.code`` (the ADT error code, or None).
+``ModelError`` (invalid or incomplete DTDL, with ``.errors`` and
+``.unresolved``), ``TwinsimIoError`` (a file that cannot be read; also an
+``OSError``), ``NotFoundError`` (also a ``LookupError``), ``ConflictError``
+(etag mismatch, existing id, delete refused), ``ValidationError`` (also a
+``ValueError``) and ``GraphImportError`` (also a ``ValueError``, with
+``.problems``) derive from it.
 """
 
 from ._core import (
     CommandPayload,
+    ConflictError,
     Content,
     Diagnostic,
+    GraphImportError,
     Interface,
     ModelError,
     ModelSet,
+    NotFoundError,
     PropertySlot,
     Schema,
     Severity,
+    Snapshot,
+    TwinGraph,
     TwinsimError,
     TwinsimIoError,
+    ValidationError,
     __version__,
 )
+from .graph import Column, DigitalTwinsModelData, IncomingRelationship, MatchConditions
 
 __all__ = [
+    "Column",
     "CommandPayload",
+    "ConflictError",
     "Content",
     "Diagnostic",
+    "DigitalTwinsModelData",
+    "GraphImportError",
+    "IncomingRelationship",
     "Interface",
+    "MatchConditions",
     "ModelError",
     "ModelSet",
+    "NotFoundError",
     "PropertySlot",
     "Schema",
     "Severity",
+    "Snapshot",
+    "TwinGraph",
     "TwinsimError",
     "TwinsimIoError",
+    "ValidationError",
     "__version__",
 ]

@@ -1,0 +1,114 @@
+// JSON <-> Python without a detour through JSON text (json.dumps/json.loads).
+
+#include "json_conversion.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace py = pybind11;
+
+namespace twinsim::python {
+namespace {
+
+py::str decode(const std::string& text) {
+    PyObject* decoded = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "replace");
+    if (decoded == nullptr) throw py::error_already_set();
+    return py::reinterpret_steal<py::str>(decoded);
+}
+
+template <class Json>
+py::object convert(const Json& value) {
+    switch (value.type()) {
+        case nlohmann::json::value_t::null:
+        case nlohmann::json::value_t::discarded:
+            return py::none();
+        case nlohmann::json::value_t::boolean:
+            return py::bool_(value.template get<bool>());
+        case nlohmann::json::value_t::number_integer:
+            return py::int_(value.template get<std::int64_t>());
+        case nlohmann::json::value_t::number_unsigned:
+            return py::int_(value.template get<std::uint64_t>());
+        case nlohmann::json::value_t::number_float:
+            return py::float_(value.template get<double>());
+        case nlohmann::json::value_t::string:
+            return decode(value.template get_ref<const std::string&>());
+        case nlohmann::json::value_t::array: {
+            py::list list(value.size());
+            std::size_t i = 0;
+            for (const Json& item : value) {
+                // PyList_SET_ITEM steals the reference that release() hands over.
+                PyList_SET_ITEM(list.ptr(), static_cast<Py_ssize_t>(i++), convert(item).release().ptr());
+            }
+            return list;
+        }
+        case nlohmann::json::value_t::object: {
+            py::dict dict;
+            for (auto it = value.begin(); it != value.end(); ++it) dict[decode(it.key())] = convert(it.value());
+            return dict;
+        }
+        case nlohmann::json::value_t::binary: {
+            const auto& bytes = value.get_binary();
+            return py::bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+        }
+    }
+    return py::none();
+}
+
+std::string type_name(py::handle value) {
+    return py::str(py::type::handle_of(value).attr("__name__")).cast<std::string>();
+}
+
+nlohmann::json integer_to_json(py::handle value) {
+    py::object number = py::reinterpret_steal<py::object>(PyNumber_Index(value.ptr()));
+    if (!number) throw py::error_already_set();
+    int overflow = 0;
+    const long long as_signed = PyLong_AsLongLongAndOverflow(number.ptr(), &overflow);
+    if (overflow == 0) {
+        if (as_signed == -1 && PyErr_Occurred()) throw py::error_already_set();
+        return static_cast<std::int64_t>(as_signed);
+    }
+    if (overflow > 0) {
+        const unsigned long long as_unsigned = PyLong_AsUnsignedLongLong(number.ptr());
+        if (!PyErr_Occurred()) return static_cast<std::uint64_t>(as_unsigned);
+        PyErr_Clear();
+    }
+    const double as_double = PyLong_AsDouble(number.ptr());  // beyond 64 bits: as a JSON parser reads it
+    if (PyErr_Occurred()) throw py::error_already_set();
+    return as_double;
+}
+
+}  // namespace
+
+py::object to_python(const nlohmann::json& value) { return convert(value); }
+py::object to_python(const nlohmann::ordered_json& value) { return convert(value); }
+
+nlohmann::json to_json(py::handle value) {
+    // The common built-in types first (exact or subclass checks, no attribute lookups).
+    if (value.is_none()) return nullptr;
+    if (PyBool_Check(value.ptr())) return value.ptr() == Py_True;
+    if (PyLong_Check(value.ptr())) return integer_to_json(value);
+    if (PyFloat_Check(value.ptr())) return PyFloat_AS_DOUBLE(value.ptr());
+    if (PyUnicode_Check(value.ptr())) return value.cast<std::string>();
+    if (PyDict_Check(value.ptr())) {
+        nlohmann::json object = nlohmann::json::object();
+        for (auto [key, item] : py::reinterpret_borrow<py::dict>(value)) {
+            if (!PyUnicode_Check(key.ptr())) {
+                throw py::type_error("JSON object keys must be str, not " + py::repr(key).cast<std::string>());
+            }
+            object[key.cast<std::string>()] = to_json(item);
+        }
+        return object;
+    }
+    if (PyList_Check(value.ptr()) || PyTuple_Check(value.ptr())) {
+        nlohmann::json array = nlohmann::json::array();
+        for (py::handle item : value) array.push_back(to_json(item));
+        return array;
+    }
+    // numpy scalars (numpy.bool_ has no __index__, numpy.int64 is no int) and arrays.
+    if (py::hasattr(value, "dtype") && py::hasattr(value, "tolist")) return to_json(value.attr("tolist")());
+    if (py::hasattr(value, "__index__")) return integer_to_json(value);
+    if (py::hasattr(value, "__float__")) return py::cast<double>(value);
+    throw py::type_error("cannot represent a " + type_name(value) + " as JSON");
+}
+
+}  // namespace twinsim::python
