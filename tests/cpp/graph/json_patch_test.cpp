@@ -1,0 +1,86 @@
+// JSON Patch (RFC 6902 subset of ADT: add, replace, remove) and pointers.
+#include <catch2/catch.hpp>
+
+#include "twinsim/graph/detail/json_patch.hpp"
+
+using namespace twinsim::graph::detail;
+using nlohmann::json;
+
+namespace {
+
+json patched(json doc, const char* patch) {
+    apply_patch(doc, parse_patch(json::parse(patch)));
+    return doc;
+}
+
+}  // namespace
+
+TEST_CASE("JSON Pointers split into unescaped tokens", "[json_patch]") {
+    CHECK(parse_pointer("")->empty());
+    CHECK(*parse_pointer("/a/b") == std::vector<std::string>{"a", "b"});
+    CHECK(*parse_pointer("/a~1b/c~0d") == std::vector<std::string>{"a/b", "c~d"});
+    CHECK(*parse_pointer("/") == std::vector<std::string>{""});
+    CHECK_FALSE(parse_pointer("a"));
+    CHECK_FALSE(parse_pointer("/a~2"));
+    CHECK_FALSE(parse_pointer("/a~"));
+    CHECK(escape_token("a/b~c") == "a~1b~0c");
+}
+
+TEST_CASE("add, replace and remove on objects", "[json_patch]") {
+    const json doc = {{"a", 1}, {"o", {{"x", 1}}}};
+    CHECK(patched(doc, R"([{"op":"add","path":"/b","value":2}])") == json{{"a", 1}, {"b", 2}, {"o", {{"x", 1}}}});
+    CHECK(patched(doc, R"([{"op":"add","path":"/a","value":5}])")["a"] == 5);  // add overwrites
+    CHECK(patched(doc, R"([{"op":"replace","path":"/o/x","value":2}])")["o"]["x"] == 2);
+    CHECK_FALSE(patched(doc, R"([{"op":"remove","path":"/a"}])").contains("a"));
+    CHECK(patched(doc, R"([{"op":"add","path":"/o/y","value":3}])")["o"] == json{{"x", 1}, {"y", 3}});
+    CHECK(patched(doc, R"([{"op":"add","path":"","value":{"z":1}}])") == json{{"z", 1}});
+}
+
+TEST_CASE("add, replace and remove on arrays", "[json_patch]") {
+    const json doc = {{"v", {1, 2, 3}}};
+    CHECK(patched(doc, R"([{"op":"add","path":"/v/1","value":9}])")["v"] == json{1, 9, 2, 3});
+    CHECK(patched(doc, R"([{"op":"add","path":"/v/-","value":9}])")["v"] == json{1, 2, 3, 9});
+    CHECK(patched(doc, R"([{"op":"add","path":"/v/3","value":9}])")["v"] == json{1, 2, 3, 9});
+    CHECK(patched(doc, R"([{"op":"replace","path":"/v/0","value":0}])")["v"] == json{0, 2, 3});
+    CHECK(patched(doc, R"([{"op":"remove","path":"/v/2"}])")["v"] == json{1, 2});
+    CHECK_THROWS_AS(patched(doc, R"([{"op":"add","path":"/v/4","value":9}])"), PatchError);
+    CHECK_THROWS_AS(patched(doc, R"([{"op":"replace","path":"/v/3","value":9}])"), PatchError);
+    CHECK_THROWS_AS(patched(doc, R"([{"op":"remove","path":"/v/01"}])"), PatchError);
+    CHECK_THROWS_AS(patched(doc, R"([{"op":"remove","path":"/v/-"}])"), PatchError);
+}
+
+TEST_CASE("patch errors name the operation and the path", "[json_patch]") {
+    const json doc = {{"a", 1}};
+    auto message = [&](const char* patch) {
+        try {
+            patched(doc, patch);
+        } catch (const PatchError& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    CHECK_THAT(message(R"([{"op":"replace","path":"/b","value":1}])"), Catch::Contains("operation 0 (/b)"));
+    CHECK_THAT(message(R"([{"op":"add","path":"/a","value":1},{"op":"remove","path":"/c"}])"),
+               Catch::Contains("operation 1 (/c)"));
+    CHECK_THAT(message(R"([{"op":"add","path":"/x/y","value":1}])"), Catch::Contains("\"x\" does not exist"));
+    CHECK_THAT(message(R"([{"op":"add","path":"/a/y","value":1}])"), Catch::Contains("not an object or array"));
+    CHECK_THAT(message(R"([{"op":"copy","from":"/a","path":"/b"}])"), Catch::Contains("not supported"));
+    CHECK_THAT(message(R"([{"op":"test","path":"/a","value":1}])"), Catch::Contains("not supported"));
+    CHECK_THAT(message(R"([{"op":"add","path":"/b"}])"), Catch::Contains("\"value\" is missing"));
+    CHECK_THAT(message(R"([{"path":"/b"}])"), Catch::Contains("\"op\""));
+    CHECK_THAT(message(R"([{"op":"add","path":"b","value":1}])"), Catch::Contains("malformed JSON Pointer"));
+    CHECK_THAT(message(R"({"op":"add"})"), Catch::Contains("must be an array"));
+    CHECK_THAT(message(R"([{"op":"remove","path":""}])"), Catch::Contains("whole document"));
+}
+
+TEST_CASE("diff_members turns one object into another", "[json_patch]") {
+    const json a = {{"x", 1}, {"y", 2}, {"a/b", 0}};
+    const json b = {{"x", 1}, {"y", 3}, {"z", 4}};
+    const json d = diff_members(a, b);
+    CHECK(d == json::parse(R"([{"op":"replace","path":"/y","value":3},{"op":"add","path":"/z","value":4},
+                               {"op":"remove","path":"/a~1b"}])"));
+    json c = a;
+    apply_patch(c, parse_patch(d));
+    CHECK(c == b);
+    CHECK(diff_members(a, a).empty());
+}
