@@ -14,7 +14,9 @@ constexpr std::size_t queue_batches = 16;  // bounds memory: the producer waits 
 }  // namespace
 
 bool is_section_marker(const nlohmann::json& value) {
-    return value.is_object() && value.contains("Section") && !value.contains("$dtId") && !value.contains("@id");
+    // Size first: twin and relationship lines (millions) then cost no lookup.
+    return value.is_object() && value.size() <= 2 && value.contains("Section") && !value.contains("$dtId") &&
+           !value.contains("@id");
 }
 
 NdjsonReader::NdjsonReader(std::istream& in, std::string source_name)

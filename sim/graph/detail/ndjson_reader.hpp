@@ -27,8 +27,9 @@ struct ParsedLine {
     std::string text;        ///< the raw line, kept only inside a Models section (DTDL documents)
 };
 
-/// {"Section": ...} (an object with "$dtId" or "@id" is a twin or model that
-/// happens to have such a property).
+/// {"Section": ...}: an object of at most two members, one of them "Section"
+/// (with "$dtId" or "@id" it is a twin or model that has such a property).
+/// A second member makes it a malformed section line, reported as such.
 [[nodiscard]] bool is_section_marker(const nlohmann::json& value);
 
 class NdjsonReader {
