@@ -12,7 +12,6 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
-#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -659,6 +658,22 @@ void define_graph(py::module_& m) {
         .def("unsubscribe",
              [](TwinGraph& self, TwinGraph::ListenerId listener_id) { write_released(self, [&] { self.unsubscribe(listener_id); }); },
              py::arg("listener_id"), "Stops the callback subscribe() returned this id for.")
+        .def("stats",
+             [](const TwinGraph& self) {
+                 graph::GraphStats stats;
+                 {
+                     py::gil_scoped_release release;
+                     stats = self.stats();
+                 }
+                 return py::dict(py::arg("twins") = stats.twins, py::arg("relationships") = stats.relationships,
+                                 py::arg("models") = stats.models, py::arg("bytes_copied") = stats.bytes_copied,
+                                 py::arg("chunks_copied") = stats.chunks_copied,
+                                 py::arg("directories_copied") = stats.directories_copied,
+                                 py::arg("events_emitted") = stats.events_emitted);
+             },
+             "Counters as a dict: twins, relationships, models, and what copy-on-write has copied since the graph "
+             "was created (bytes_copied, chunks_copied, directories_copied: state un-shared from snapshots), "
+             "events_emitted.")
         .def("__repr__", [](const TwinGraph& self) {
             const Snapshot now = snapshot_of(self);
             return "<twinsim.TwinGraph with " + std::to_string(now.twin_count()) + " twins, " +

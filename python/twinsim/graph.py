@@ -141,6 +141,8 @@ class Column(collections.namedtuple("Column", ["ids", "values"])):
     length; twins without the property set are left out). ``unit`` is the
     property's DTDL unit, or None."""
 
+    unit = None  # also for copies made by _replace()/_make(), which bypass __new__
+
     def __new__(cls, ids, values, unit=None):
         self = super().__new__(cls, ids, values)
         self.unit = unit

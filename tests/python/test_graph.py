@@ -433,6 +433,19 @@ def test_column_values_ids_and_read_only(graph):
     assert ids == ["meet-1"] and seats.tolist() == [10.0]
 
 
+def test_a_write_after_a_snapshot_copies_little(graph):
+    for i in range(2000):
+        graph.upsert_digital_twin(f"bulk-{i}", room_twin(temperature=float(i)))
+    snapshot = graph.snapshot()
+    before = graph.stats()
+    graph.update_digital_twin("bulk-7", [{"op": "replace", "path": "/temperature", "value": -1.0}])
+    after = graph.stats()
+    assert after["twins"] == len(graph) == 2005 and after["events_emitted"] >= 0
+    copied = after["bytes_copied"] - before["bytes_copied"]
+    assert 0 < copied < 2000 * 8  # a few chunks, not the whole column
+    assert snapshot.get_digital_twin("bulk-7")["temperature"] == 7.0
+
+
 def test_column_errors_and_isolation(graph):
     with pytest.raises(twinsim.NotFoundError):
         graph.column("dtmi:test:Nothing;1", "temperature")
