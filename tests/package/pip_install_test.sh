@@ -10,15 +10,17 @@ rm -rf "$scratch" && mkdir -p "$scratch"
 "$scratch/venv/bin/python" -m pip install -q --disable-pip-version-check "$src"
 
 cd "$scratch"   # away from the source tree, so only the installed package can be imported
-sample="$src/scenarios/office-building/models"
+sample="$src/models/building"
 "$scratch/venv/bin/twinsim" --version | grep -qx "twinsim [0-9.]*"
-"$scratch/venv/bin/twinsim" validate "$sample" | tail -n 1 | grep -qx "valid: 8 interfaces"
+"$scratch/venv/bin/twinsim" validate "$sample" | tail -n 1 | grep -qx "valid: 15 interfaces"
+"$scratch/venv/bin/twinsim" import --models "$sample" "$src/scenarios/building/building.ndjson" \
+    | tail -n 1 | grep -qx "total: [0-9]* twins, [0-9]* relationships, 15 models"
 "$scratch/venv/bin/python" - "$sample" <<'PY'
 import sys, twinsim
 assert twinsim.__file__.startswith(sys.prefix), twinsim.__file__
 models = twinsim.ModelSet.from_files(sys.argv[1])
-assert len(models) == 8
-assert models.is_a("dtmi:twinsim:sample:Chiller;1", "dtmi:twinsim:sample:Equipment;1")
+assert len(models) == 15
+assert models.is_a("dtmi:twinsim:building:Chiller;1", "dtmi:twinsim:building:Equipment;1")
 try:
     twinsim.ModelSet.from_json({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:x:Bad;1", "@type": "Interface",
                                 "contents": [{"@type": "Property", "name": "1bad", "schema": "double"}]})

@@ -195,7 +195,7 @@ def test_describe_invalid_reports_errors(invalid_file):
 
 
 def test_bundled_sample_smoke(source_dir):
-    sample = source_dir / "scenarios" / "office-building" / "models"
+    sample = source_dir / "models" / "building"
     if not sample.is_dir():
         pytest.skip("no bundled sample")
     assert twinsim("validate", sample).returncode == 0
