@@ -9,9 +9,9 @@ Compile DTDL models and explore them::
 Build a live twin graph with the Azure Digital Twins SDK's method names
 (DigitalTwinsClient), or load one from an ADT import-job NDJSON file::
 
-    graph = twinsim.TwinGraph.from_ndjson("scenarios/building/building.ndjson")
-    graph.update_digital_twin("room-1", [{"op": "replace", "path": "/temperature", "value": 23.5}])
-    ids, temperatures = graph.snapshot().column("dtmi:example:Room;1", "temperature")
+    graph = twinsim.TwinGraph.from_ndjson("scenarios/building/building.ndjson", models="models/building")
+    graph.update_digital_twin("room-00-01", [{"op": "replace", "path": "/temperature", "value": 23.5}])
+    ids, temperatures = graph.snapshot().column("dtmi:twinsim:building:Room;1", "temperature")
 
 The compiled engine lives in the private extension module ``twinsim._core``;
 this package re-exports its public names, and ``twinsim.graph`` adds the

@@ -602,6 +602,20 @@ def test_from_ndjson_with_separate_models(tmp_path):
     assert (counts["twins"], counts["relationships"]) == (2, 1)
 
 
+def test_the_bundled_building_sample(source_dir):
+    """The package docstring's first use: the sample with its models, a write, a column."""
+    graph = twinsim.TwinGraph.from_ndjson(
+        source_dir / "scenarios" / "building" / "building.ndjson", models=source_dir / "models" / "building"
+    )
+    room_model = "dtmi:twinsim:building:Room;1"
+    assert len(graph) > 0 and graph.relationship_count > 0
+    ids, temperatures = graph.snapshot().column(room_model, "temperature")
+    assert len(ids) == len(temperatures) > 0 and np.isfinite(temperatures).all()
+    graph.update_digital_twin(ids[0], [{"op": "replace", "path": "/temperature", "value": 23.5}])
+    assert graph.column(room_model, "temperature").values[0] == 23.5
+    assert all(graph.models.is_a(graph.get_digital_twin(i)["$metadata"]["$model"], room_model) for i in ids[:5])
+
+
 def test_import_problems_are_all_reported_and_nothing_is_loaded(graph, tmp_path):
     lines = [
         {"Section": "Header"},
