@@ -891,34 +891,35 @@ struct TwinGraph::Impl {
             };
             if (!state.alive(w.twin)) fail("no twin has index " + std::to_string(w.twin));
             const dtdl::CompiledInterface& model = state.model_of(w.twin);
-            const std::string ctx = twin_ctx(state.twin_ids[w.twin]);
             if (w.column >= model.layout.slots.size())
-                fail(ctx + ": column " + std::to_string(w.column) + " is not a property column of " + model.definition->id);
+                fail(twin_ctx(state.twin_ids[w.twin]) + ": column " + std::to_string(w.column) +
+                     " is not a property column of " + model.definition->id);
             const dtdl::PropertySlot& slot = model.layout.slots[w.column];
-            const std::string where = ctx + ": /" + slot.name;
+            // Messages are built only on failure: this loop runs millions of times a second.
+            auto where = [&] { return twin_ctx(state.twin_ids[w.twin]) + ": /" + slot.name; };
             const dtdl::SchemaKind kind = slot.property->schema->kind;
-            if (!std::isfinite(w.value)) fail(where + ": expected a finite number");
+            if (!std::isfinite(w.value)) fail(where() + ": expected a finite number");
             switch (slot.type) {
             case dtdl::ColumnType::float64:
                 if (kind == dtdl::SchemaKind::float_ && std::fabs(w.value) > 3.4028235e38)
-                    fail(where + ": out of the float range");
+                    fail(where() + ": out of the float range");
                 break;
             case dtdl::ColumnType::int64: {
-                if (std::trunc(w.value) != w.value) fail(where + ": expected an integral value for an integer property");
+                if (std::trunc(w.value) != w.value) fail(where() + ": expected an integral value for an integer property");
                 if (kind == dtdl::SchemaKind::long_) {
-                    if (w.value < -9.2233720368547758e18 || w.value >= 9.2233720368547758e18) fail(where + ": out of the long range");
+                    if (w.value < -9.2233720368547758e18 || w.value >= 9.2233720368547758e18) fail(where() + ": out of the long range");
                 } else if (kind == dtdl::SchemaKind::enum_) {
                     const auto errs = dtdl::validate_value(*slot.property->schema, json(static_cast<std::int64_t>(w.value)));
-                    if (!errs.empty()) fail(where + ": " + errs.front().message);
+                    if (!errs.empty()) fail(where() + ": " + errs.front().message);
                 } else if (w.value < -2147483648.0 || w.value > 2147483647.0) {
-                    fail(where + ": out of the 32-bit integer range");
+                    fail(where() + ": out of the 32-bit integer range");
                 }
                 break;
             }
             case dtdl::ColumnType::boolean:
-                if (w.value != 0.0 && w.value != 1.0) fail(where + ": a boolean property takes 0 or 1");
+                if (w.value != 0.0 && w.value != 1.0) fail(where() + ": a boolean property takes 0 or 1");
                 break;
-            default: fail(where + ": not a numeric property (" + std::string(dtdl::to_string(slot.type)) + ")");
+            default: fail(where() + ": not a numeric property (" + std::string(dtdl::to_string(slot.type)) + ")");
             }
         }
         const Timestamp now = clock();

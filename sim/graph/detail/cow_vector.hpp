@@ -48,7 +48,10 @@ template <class P>
     return true;
 }
 
-template <class T, std::size_t ChunkBits = 8>
+// 64 elements per chunk: a scattered write after a snapshot copies ~0.5-2 KB
+// per column it touches; directories stay small enough (16 B per chunk) that
+// un-sharing one is cheap.
+template <class T, std::size_t ChunkBits = 6>
 class CowVector {
 public:
     static constexpr std::size_t chunk_size = std::size_t{1} << ChunkBits;

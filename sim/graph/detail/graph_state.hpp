@@ -53,7 +53,7 @@ struct Column {
     dtdl::ColumnType type = dtdl::ColumnType::json;
     CowVector<double> f64;
     CowVector<std::int64_t> i64;
-    CowVector<std::uint8_t, 10> b;
+    CowVector<std::uint8_t, 8> b;
     CowVector<std::string> str;
     CowVector<JsonPtr> js;
     CowVector<std::uint64_t> present;  ///< bitmap, one bit per row

@@ -117,11 +117,13 @@ TEST_CASE("writes after a snapshot copy only the chunks they touch", "[snapshot]
     const std::uint64_t one_write = s2.bytes_copied - s1.bytes_copied;
     CHECK(s2.chunks_copied - s1.chunks_copied <= 4);  // twin meta, value, lastUpdateTime (+ presence)
     CHECK(one_write > 0);
-    CHECK(one_write < 64 * 1024);
+    // A few chunks plus the un-shared directories (16 bytes per chunk of the
+    // column), against several MB of state for 100,000 twins.
+    CHECK(one_write < 160 * 1024);
 
     // More writes into the same chunks copy nothing more.
     std::vector<PropertyWrite> same;
-    for (TwinIndex t = t0; t < t0 + 100; ++t) same.push_back({t, value, 2.0, std::nullopt});
+    for (TwinIndex t = t0; t < t0 + 32; ++t) same.push_back({t, value, 2.0, std::nullopt});  // one chunk
     g.write_properties(same);
     CHECK(g.stats().bytes_copied == s2.bytes_copied);
 
