@@ -3,6 +3,8 @@
 // location, and the exit statuses CTest understands.
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -48,5 +50,14 @@ struct ProcessOptions {
 };
 /// `twinsim-bench validate-process`: wall time of `twinsim validate <ontology>`, N times.
 [[nodiscard]] int run_validate_process(const ProcessOptions& options);
+
+struct GraphOptions {
+    std::size_t twins = 1000000;  ///< relationships are twice as many
+    std::uint64_t seed = 20240601;
+    std::string keep;             ///< when set, the generated NDJSON file is written here and kept
+};
+/// `twinsim-bench graph`: generates a building-like import file and measures
+/// import, memory, snapshot, copy-on-write, batched updates and lookups.
+[[nodiscard]] int run_graph(const GraphOptions& options);
 
 }  // namespace twinsim::bench

@@ -40,6 +40,18 @@ int run(int argc, char** argv) {
     process_command->add_option("--repeat", process.repeat, "Number of timed runs")->check(CLI::Range(1, 1000000));
     process_command->add_flag("--smoke", smoke, "One repetition (for CI)");
 
+    GraphOptions graph;
+    bool graph_smoke = false;
+    CLI::App* graph_command = app.add_subcommand(
+        "graph", "Generate a building-like graph (N twins, 2N relationships) and time NDJSON import, snapshots, "
+                 "property writes and lookups; report memory");
+    graph_command->add_option("--twins", graph.twins, "Number of twins N (relationships: 2N)")
+        ->capture_default_str()
+        ->check(CLI::Range(std::size_t{1000}, std::size_t{100000000}));
+    graph_command->add_option("--seed", graph.seed, "Seed of the generated graph")->capture_default_str();
+    graph_command->add_option("--keep", graph.keep, "Write the generated NDJSON file here and keep it");
+    graph_command->add_flag("--smoke", graph_smoke, "N = 10,000 (for CI)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -48,6 +60,10 @@ int run(int argc, char** argv) {
     if (dtdl_command->parsed()) {
         if (smoke) dtdl.repeat = 1;
         return run_dtdl(dtdl);
+    }
+    if (graph_command->parsed()) {
+        if (graph_smoke) graph.twins = 10000;
+        return run_graph(graph);
     }
     if (smoke) process.repeat = 1;
     return run_validate_process(process);

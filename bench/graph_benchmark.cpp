@@ -1,0 +1,566 @@
+// `twinsim-bench graph`: the live twin graph at building scale. Generates a
+// building-like ADT import file (N twins, 2N relationships, 8 numeric
+// properties per twin; deterministic for a seed), then measures NDJSON import,
+// the resident memory of the loaded graph, snapshot time, what 10,000
+// scattered writes after a snapshot copy, batched numeric updates and lookups
+// by id. One JSON object; each figure carries its target. The networkx baseline
+// on the same file is bench/networkx_baseline.py (bench/compare_graph.py runs both).
+
+#include <malloc.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "bench_support.hpp"
+#include "twinsim/graph/ndjson.hpp"
+#include "twinsim/graph/twin_graph.hpp"
+
+namespace twinsim::bench {
+namespace {
+
+// Deterministic pseudo-random numbers (SplitMix64).
+class Random {
+public:
+    explicit Random(std::uint64_t seed) : state_(seed) {}
+    std::uint64_t next() {
+        std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
+        z = (z ^ (z >> 30U)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27U)) * 0x94D049BB133111EBULL;
+        return z ^ (z >> 31U);
+    }
+    std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
+    double uniform(double lo, double hi) {
+        return lo + (hi - lo) * static_cast<double>(next() >> 11U) * 0x1.0p-53;
+    }
+
+private:
+    std::uint64_t state_;
+};
+
+// --- the generated building -----------------------------------------------------
+
+// Building, Floor and Room extend Space; every concrete model has 8 numeric
+// properties (doubles and integers). hasPart links building -> floor -> room,
+// equipment isLocatedIn a room and feeds rooms (with a "share"), sensors are
+// points of rooms or equipment.
+constexpr std::string_view building_models[] = {
+    R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:twinsim:bench:Space;1","@type":"Interface","contents":[)"
+    R"({"@type":"Property","name":"area","schema":"double","writable":true},)"
+    R"({"@type":"Property","name":"height","schema":"double","writable":true},)"
+    R"({"@type":"Property","name":"occupancy","schema":"integer","writable":true},)"
+    R"({"@type":"Relationship","name":"hasPart","target":"dtmi:twinsim:bench:Space;1"}]})",
+    R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:twinsim:bench:Building;1","@type":"Interface","extends":"dtmi:twinsim:bench:Space;1","contents":[)"
+    R"({"@type":"Property","name":"floorCount","schema":"integer"},)"
+    R"({"@type":"Property","name":"yearBuilt","schema":"integer"},)"
+    R"({"@type":"Property","name":"energy","schema":"double","writable":true},)"
+    R"({"@type":"Property","name":"latitude","schema":"double"},)"
+    R"({"@type":"Property","name":"longitude","schema":"double"}]})",
+    R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:twinsim:bench:Floor;1","@type":"Interface","extends":"dtmi:twinsim:bench:Space;1","contents":[)"
+    R"({"@type":"Property","name":"level","schema":"integer"},)"
+    R"({"@type":"Property","name":"temperature","schema":"double","writable":true},)"
+    R"({"@type":"Property","name":"humidity","schema":"double","writable":true},)"
+    R"({"@type":"Property","name":"lighting","schema":"double","writable":true},)"
+    R"({"@type":"Property","name":"energy","schema":"double","writable":true}]})",
+    R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:twinsim:bench:Room;1","@type":"Interface","extends":"dtmi:twinsim:bench:Space;1","contents":[)"
+    R"({"@type":"Property","name":"volume","schema":"double"},)"
+    R"({"@type":"Property","name":"temperature","schema":"double","writable":true},)"
+    R"({"@type":"Property","name":"humidity","schema":"double","writable":true},)"
+    R"({"@type":"Property","name":"co2","schema":"double","writable":true},)"
+    R"({"@type":"Property","name":"setpoint","schema":"double","writable":true}]})",
+    R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:twinsim:bench:Equipment;1","@type":"Interface","contents":[)"
+    R"({"@type":"Property","name":"power","schema":"double","writable":true},)"
+    R"({"@type":"Property","name":"flow","schema":"double","writable":true},)"
+    R"({"@type":"Property","name":"supplyTemperature","schema":"double","writable":true},)"
+    R"({"@type":"Property","name":"returnTemperature","schema":"double","writable":true},)"
+    R"({"@type":"Property","name":"pressure","schema":"double","writable":true},)"
+    R"({"@type":"Property","name":"speed","schema":"double","writable":true},)"
+    R"({"@type":"Property","name":"efficiency","schema":"double","writable":true},)"
+    R"({"@type":"Property","name":"runHours","schema":"integer","writable":true},)"
+    R"({"@type":"Relationship","name":"isLocatedIn","target":"dtmi:twinsim:bench:Room;1"},)"
+    R"({"@type":"Relationship","name":"feeds","target":"dtmi:twinsim:bench:Room;1",)"
+    R"("properties":[{"@type":"Property","name":"share","schema":"double"}]}]})",
+    R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:twinsim:bench:Sensor;1","@type":"Interface","contents":[)"
+    R"({"@type":"Property","name":"value","schema":"double","writable":true},)"
+    R"({"@type":"Property","name":"minValue","schema":"double"},)"
+    R"({"@type":"Property","name":"maxValue","schema":"double"},)"
+    R"({"@type":"Property","name":"accuracy","schema":"double"},)"
+    R"({"@type":"Property","name":"sampleRate","schema":"double"},)"
+    R"({"@type":"Property","name":"battery","schema":"double","writable":true},)"
+    R"({"@type":"Property","name":"offset","schema":"double","writable":true},)"
+    R"({"@type":"Property","name":"readings","schema":"integer","writable":true},)"
+    R"({"@type":"Relationship","name":"isPointOf"}]})",
+};
+
+enum class Kind : std::uint8_t { building, floor, room, equipment, sensor };
+
+struct KindInfo {
+    std::string_view prefix;  ///< of the $dtId
+    std::string_view model;
+};
+constexpr KindInfo kinds[] = {
+    {"bldg-", "dtmi:twinsim:bench:Building;1"},   {"floor-", "dtmi:twinsim:bench:Floor;1"},
+    {"room-", "dtmi:twinsim:bench:Room;1"},       {"equip-", "dtmi:twinsim:bench:Equipment;1"},
+    {"sensor-", "dtmi:twinsim:bench:Sensor;1"},
+};
+
+const KindInfo& info(Kind k) { return kinds[static_cast<std::size_t>(k)]; }
+
+/// Buffered writer of NDJSON text with fast number formatting.
+class LineWriter {
+public:
+    explicit LineWriter(const std::filesystem::path& path) : out_(path, std::ios::binary) {
+        if (!out_) throw IoError("cannot write " + path.string());
+        buffer_.reserve(capacity + 4096);
+    }
+    LineWriter& operator<<(std::string_view s) {
+        buffer_ += s;
+        return *this;
+    }
+    LineWriter& operator<<(char c) {
+        buffer_ += c;
+        return *this;
+    }
+    LineWriter& operator<<(std::uint64_t v) {
+        char text[24];
+        const auto result = std::to_chars(text, text + sizeof text, v);
+        buffer_.append(text, result.ptr);
+        return *this;
+    }
+    /// Two decimals, as a sensor would report.
+    LineWriter& fixed2(double v) {
+        char text[40];
+        const auto result = std::to_chars(text, text + sizeof text, v, std::chars_format::fixed, 2);
+        buffer_.append(text, result.ptr);
+        return *this;
+    }
+    void end_line() {
+        buffer_ += '\n';
+        ++lines_;
+        if (buffer_.size() >= capacity) flush();
+    }
+    void close() {
+        flush();
+        out_.close();
+        if (!out_) throw IoError("cannot finish writing the generated file");
+    }
+    [[nodiscard]] std::uint64_t bytes() const noexcept { return bytes_ + buffer_.size(); }
+    [[nodiscard]] std::uint64_t lines() const noexcept { return lines_; }
+
+private:
+    static constexpr std::size_t capacity = std::size_t{1} << 22U;
+    void flush() {
+        out_.write(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
+        bytes_ += buffer_.size();
+        buffer_.clear();
+    }
+    std::ofstream out_;
+    std::string buffer_;
+    std::uint64_t bytes_ = 0;
+    std::uint64_t lines_ = 0;
+};
+
+struct GeneratedFile {
+    std::uint64_t bytes = 0;
+    std::uint64_t lines = 0;
+    std::size_t twins = 0;
+    std::size_t relationships = 0;
+    double seconds = 0.0;
+};
+
+/// Twins come building by building (about 10,000 each): the building, its
+/// floors, then rooms (25 %), equipment (15 %) and sensors (the rest). Each
+/// twin but a building has one parent relationship (hasPart, isLocatedIn or
+/// isPointOf), N - B in all; equipment then feeds rooms of its building,
+/// N + B relationships, so there are exactly 2N.
+GeneratedFile write_building_file(const std::filesystem::path& path, std::size_t n, std::uint64_t seed) {
+    const auto start = std::chrono::steady_clock::now();
+    Random random(seed);
+    LineWriter w(path);
+    w << R"({"Section": "Header"})";
+    w.end_line();
+    w << R"({"fileVersion": "1.0.0", "author": "twinsim-bench", "organization": "twinsim"})";
+    w.end_line();
+    w << R"({"Section": "Models"})";
+    w.end_line();
+    for (std::string_view model : building_models) {
+        w << model;
+        w.end_line();
+    }
+
+    constexpr std::size_t twins_per_building = 10000;
+    const std::size_t buildings = std::max<std::size_t>(1, n / twins_per_building);
+
+    // Layout of one building: [first, first + size).
+    struct Block {
+        std::size_t first = 0, size = 0, floors = 0, rooms = 0, equipment = 0;
+        [[nodiscard]] std::size_t first_room() const { return first + 1 + floors; }
+        [[nodiscard]] std::size_t first_equipment() const { return first_room() + rooms; }
+        [[nodiscard]] std::size_t first_sensor() const { return first_equipment() + equipment; }
+    };
+    std::vector<Block> blocks(buildings);
+    for (std::size_t b = 0; b < buildings; ++b) {
+        Block& k = blocks[b];
+        k.first = b * (n / buildings);
+        k.size = b + 1 < buildings ? n / buildings : n - k.first;
+        k.floors = std::clamp<std::size_t>(k.size / 500, 1, 20);
+        const std::size_t rest = k.size - 1 - k.floors;
+        k.rooms = std::max<std::size_t>(1, rest * 25 / 100);
+        k.equipment = std::max<std::size_t>(1, rest * 15 / 100);
+    }
+    auto kind_of = [&](const Block& k, std::size_t t) {
+        if (t == k.first) return Kind::building;
+        if (t < k.first_room()) return Kind::floor;
+        if (t < k.first_equipment()) return Kind::room;
+        if (t < k.first_sensor()) return Kind::equipment;
+        return Kind::sensor;
+    };
+    auto id = [&](LineWriter& out, Kind k, std::size_t t) -> LineWriter& { return out << info(k).prefix << t; };
+    auto number = [&](std::string_view name, double lo, double hi) {
+        w << ",\"" << name << "\":";
+        w.fixed2(random.uniform(lo, hi));
+    };
+    auto integer = [&](std::string_view name, std::uint64_t lo, std::uint64_t hi) {
+        w << ",\"" << name << "\":" << (lo + random.next() % (hi - lo + 1));
+    };
+
+    w << R"({"Section": "Twins"})";
+    w.end_line();
+    for (const Block& block : blocks) {
+        for (std::size_t t = block.first; t < block.first + block.size; ++t) {
+            const Kind k = kind_of(block, t);
+            w << "{\"$dtId\":\"";
+            id(w, k, t) << "\",\"$metadata\":{\"$model\":\"" << info(k).model << "\"}";
+            switch (k) {
+            case Kind::building:
+                number("area", 5000, 50000); number("height", 20, 120); integer("occupancy", 100, 3000);
+                integer("floorCount", block.floors, block.floors); integer("yearBuilt", 1950, 2024);
+                number("energy", 1e5, 1e7); number("latitude", 40, 60); number("longitude", -10, 30);
+                break;
+            case Kind::floor:
+                number("area", 500, 5000); number("height", 2.8, 4.5); integer("occupancy", 0, 300);
+                integer("level", t - block.first - 1, t - block.first - 1); number("temperature", 18, 26);
+                number("humidity", 30, 60); number("lighting", 100, 800); number("energy", 1e3, 1e5);
+                break;
+            case Kind::room:
+                number("area", 8, 200); number("height", 2.5, 4); integer("occupancy", 0, 40);
+                number("volume", 20, 800); number("temperature", 18, 26); number("humidity", 30, 60);
+                number("co2", 400, 1500); number("setpoint", 19, 24);
+                break;
+            case Kind::equipment:
+                number("power", 0.5, 500); number("flow", 0, 50); number("supplyTemperature", 6, 60);
+                number("returnTemperature", 10, 70); number("pressure", 50, 500); number("speed", 0, 100);
+                number("efficiency", 0.3, 0.98); integer("runHours", 0, 100000);
+                break;
+            case Kind::sensor:
+                number("value", 0, 100); number("minValue", -50, 0); number("maxValue", 100, 1000);
+                number("accuracy", 0.01, 1); number("sampleRate", 0.1, 10); number("battery", 0, 100);
+                number("offset", -1, 1); integer("readings", 0, 1000000);
+                break;
+            }
+            w << "}";
+            w.end_line();
+        }
+    }
+
+    w << R"({"Section": "Relationships"})";
+    w.end_line();
+    std::size_t relationships = 0;
+    auto relationship = [&](Kind sk, std::size_t s, std::string_view name, std::string_view rel_id, std::size_t k_id,
+                            Kind tk, std::size_t t) {
+        w << "{\"$dtId\":\"";
+        id(w, sk, s) << "\",\"$relationshipId\":\"" << rel_id << k_id << "\",\"$targetId\":\"";
+        id(w, tk, t) << "\",\"$relationshipName\":\"" << name << '"';
+        ++relationships;
+    };
+    for (const Block& block : blocks) {
+        // The containment tree: every twin but the building has one parent.
+        for (std::size_t t = block.first + 1; t < block.first + block.size; ++t) {
+            const Kind k = kind_of(block, t);
+            if (k == Kind::floor) {
+                relationship(Kind::building, block.first, "hasPart", "hasPart-", t, k, t);
+            } else if (k == Kind::room) {
+                const std::size_t floor = block.first + 1 + (t - block.first_room()) % block.floors;
+                relationship(Kind::floor, floor, "hasPart", "hasPart-", t, k, t);
+            } else if (k == Kind::equipment) {
+                const std::size_t room = block.first_room() + random.below(block.rooms);
+                relationship(k, t, "isLocatedIn", "isLocatedIn-", room, Kind::room, room);
+            } else {
+                // Sensors observe a room or, one in three, a piece of equipment.
+                const bool on_equipment = random.below(3) == 0;
+                const std::size_t target = on_equipment ? block.first_equipment() + random.below(block.equipment)
+                                                        : block.first_room() + random.below(block.rooms);
+                relationship(k, t, "isPointOf", "isPointOf-", target, on_equipment ? Kind::equipment : Kind::room,
+                             target);
+            }
+            w << "}";
+            w.end_line();
+        }
+        // Equipment feeds rooms of its building, round robin over the equipment.
+        for (std::size_t f = 0; f < block.size + 1; ++f) {
+            const std::size_t equipment = block.first_equipment() + f % block.equipment;
+            const std::size_t room = block.first_room() + random.below(block.rooms);
+            relationship(Kind::equipment, equipment, "feeds", "feeds-", f, Kind::room, room);
+            w << ",\"share\":";
+            w.fixed2(random.uniform(0.05, 1.0));
+            w << "}";
+            w.end_line();
+        }
+    }
+    w.close();
+    GeneratedFile out;
+    out.bytes = w.bytes();
+    out.lines = w.lines();
+    out.twins = n;
+    out.relationships = relationships;
+    out.seconds = seconds_since(start);
+    return out;
+}
+
+// --- measurements ------------------------------------------------------------------
+
+/// A field of /proc/self/status in bytes (VmRSS, VmHWM), 0 when unreadable.
+std::uint64_t proc_status_bytes(std::string_view field) {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.size() > field.size() && line.compare(0, field.size(), field) == 0 && line[field.size()] == ':') {
+            std::uint64_t kib = 0;
+            const char* p = line.data() + field.size() + 1;
+            while (*p == ' ' || *p == '\t') ++p;
+            std::from_chars(p, line.data() + line.size(), kib);
+            return kib * 1024;
+        }
+    }
+    return 0;
+}
+
+/// Heap memory freed but kept by the allocator is not the graph's: hand it back
+/// before reading VmRSS.
+std::uint64_t resident_bytes_trimmed() {
+    malloc_trim(0);
+    return proc_status_bytes("VmRSS");
+}
+
+/// A numeric write somewhere in the graph: a random twin, one of its model's numeric properties.
+struct WriteTarget {
+    graph::TwinIndex twin = graph::no_index;
+    std::uint32_t column = 0;
+    bool integer = false;
+};
+
+std::vector<WriteTarget> random_write_targets(const graph::Snapshot& snap, const std::vector<graph::TwinIndex>& twins,
+                                              std::size_t count, Random& random) {
+    std::vector<WriteTarget> out;
+    out.reserve(count);
+    const dtdl::ModelSet& models = *snap.models();
+    while (out.size() < count) {
+        const graph::TwinIndex t = twins[random.below(twins.size())];
+        const auto& slots = models.at(snap.twin_model(t)).layout.slots;
+        const dtdl::PropertySlot& slot = slots[random.below(slots.size())];
+        if (slot.type != dtdl::ColumnType::float64 && slot.type != dtdl::ColumnType::int64) continue;
+        out.push_back({t, slot.column, slot.type == dtdl::ColumnType::int64});
+    }
+    return out;
+}
+
+graph::PropertyWrite make_write(const WriteTarget& target, Random& random) {
+    const double value = target.integer ? static_cast<double>(random.below(1000)) : random.uniform(0.0, 100.0);
+    return {target.twin, target.column, value, std::nullopt};
+}
+
+nlohmann::ordered_json with_target(nlohmann::ordered_json figure, const char* target_key, double target, bool meets) {
+    figure[target_key] = target;
+    figure["meets_target"] = meets;
+    return figure;
+}
+
+}  // namespace
+
+int run_graph(const GraphOptions& options) {
+    constexpr double import_target_seconds = 8.0;
+    constexpr double memory_target_bytes = 1.2e9;
+    constexpr double snapshot_target_seconds = 1e-3;
+    constexpr double batched_target_per_second = 2e6;
+    constexpr double find_target_seconds = 1e-6;
+    constexpr std::size_t scattered_writes = 10000;
+
+    const std::size_t n = options.twins;
+    std::filesystem::path file;
+    std::filesystem::path temp_dir;
+    if (!options.keep.empty()) {
+        file = options.keep;
+    } else {
+        temp_dir = std::filesystem::temp_directory_path() / ("twinsim-bench-graph-" + std::to_string(::getpid()));
+        std::filesystem::create_directories(temp_dir);
+        file = temp_dir / "building.ndjson";
+    }
+    struct RemoveTemp {
+        std::filesystem::path dir;
+        ~RemoveTemp() {
+            std::error_code ignored;
+            if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+        }
+    } remove_temp{temp_dir};
+
+    const GeneratedFile generated = write_building_file(file, n, options.seed);
+
+    // Import.
+    const std::uint64_t rss_before = resident_bytes_trimmed();
+    graph::TwinGraph g;
+    auto start = std::chrono::steady_clock::now();
+    const graph::ImportStats imported = graph::import_ndjson(g, file);
+    const double import_seconds = seconds_since(start);
+    const std::uint64_t rss_after_untrimmed = proc_status_bytes("VmRSS");
+    const std::uint64_t rss_after = resident_bytes_trimmed();
+    const std::uint64_t graph_bytes = rss_after > rss_before ? rss_after - rss_before : 0;
+    if (imported.twins != n || imported.relationships != generated.relationships)
+        throw std::runtime_error("the import loaded " + std::to_string(imported.twins) + " twins and " +
+                                 std::to_string(imported.relationships) + " relationships, not the " +
+                                 std::to_string(n) + " and " + std::to_string(generated.relationships) + " generated");
+
+    // Snapshot: the first one, then the median of many (each released before the next).
+    start = std::chrono::steady_clock::now();
+    graph::Snapshot snap = g.snapshot();
+    const double first_snapshot_seconds = seconds_since(start);
+    std::vector<double> snapshot_times;
+    for (int i = 0; i < 101; ++i) {
+        start = std::chrono::steady_clock::now();
+        const graph::Snapshot s = g.snapshot();
+        snapshot_times.push_back(seconds_since(start));
+    }
+    const Stats snapshot_stats = stats(snapshot_times);
+
+    // 10,000 scattered writes while `snap` is held: copy-on-write copies only touched chunks.
+    Random random(options.seed ^ 0xA5A5A5A5ULL);
+    const std::vector<graph::TwinIndex> twins = snap.twins();
+    const std::vector<WriteTarget> scattered = random_write_targets(snap, twins, scattered_writes, random);
+    const graph::GraphStats copied_before = g.stats();
+    start = std::chrono::steady_clock::now();
+    for (const WriteTarget& target : scattered) {
+        const graph::PropertyWrite write = make_write(target, random);
+        g.write_properties(std::span<const graph::PropertyWrite>(&write, 1));
+    }
+    const double scattered_seconds = seconds_since(start);
+    const graph::GraphStats copied_after = g.stats();
+    const std::uint64_t bytes_copied = copied_after.bytes_copied - copied_before.bytes_copied;
+    // The state a deep copy would duplicate: the loaded graph's resident memory.
+    const std::uint64_t state_bytes = graph_bytes;
+
+    // Batched updates (no snapshot held: steady-state ingestion), batches of 10,000.
+    snap = graph::Snapshot();
+    const std::size_t batch_size = std::min<std::size_t>(10000, n);
+    const std::size_t batches = std::max<std::size_t>(1, 2 * n / batch_size);
+    graph::Snapshot current = g.snapshot();
+    const std::vector<WriteTarget> batch_targets = random_write_targets(current, twins, batches * batch_size, random);
+    std::vector<graph::PropertyWrite> writes;
+    writes.reserve(batch_targets.size());
+    for (const WriteTarget& target : batch_targets) writes.push_back(make_write(target, random));
+    const std::span<const graph::PropertyWrite> all_writes(writes);
+    current = graph::Snapshot();
+    start = std::chrono::steady_clock::now();
+    for (std::size_t b = 0; b < batches; ++b) g.write_properties(all_writes.subspan(b * batch_size, batch_size));
+    const double batched_seconds = seconds_since(start);
+    const double batched_per_second = static_cast<double>(writes.size()) / batched_seconds;
+
+    // Lookups by id on a snapshot: 201 rounds of 1,000 random ids (find) and
+    // 51 of 100 (get_twin), each round with ids of its own so that they are
+    // not all in the cache already.
+    const graph::Snapshot reader = g.snapshot();
+    constexpr std::size_t find_rounds = 201, find_per_round = 1000, get_rounds = 51, get_per_round = 100;
+    std::vector<std::string> ids;
+    ids.reserve(find_rounds * find_per_round);
+    for (std::size_t i = 0; i < find_rounds * find_per_round; ++i)
+        ids.push_back(reader.twin_id(twins[random.below(twins.size())]));
+    std::vector<double> find_times;
+    std::uint64_t checksum = 0;  // keeps the lookups from being optimised away
+    for (std::size_t round = 0; round < find_rounds; ++round) {
+        const auto first = ids.begin() + static_cast<std::ptrdiff_t>(round * find_per_round);
+        start = std::chrono::steady_clock::now();
+        for (auto id = first; id != first + find_per_round; ++id) checksum += reader.find(*id).value_or(0);
+        find_times.push_back(seconds_since(start) / static_cast<double>(find_per_round));
+    }
+    std::vector<double> get_times;
+    for (std::size_t round = 0; round < get_rounds; ++round) {
+        const auto first = ids.begin() + static_cast<std::ptrdiff_t>(round * get_per_round);
+        start = std::chrono::steady_clock::now();
+        for (auto id = first; id != first + get_per_round; ++id) checksum += reader.get_twin(std::string_view(*id)).size();
+        get_times.push_back(seconds_since(start) / static_cast<double>(get_per_round));
+    }
+    const Stats find_stats = stats(find_times);
+    const Stats get_stats = stats(get_times);
+
+    using json = nlohmann::ordered_json;
+    json out;
+    out["benchmark"] = "graph";
+    out["twins"] = n;
+    out["relationships"] = generated.relationships;
+    out["properties_per_twin"] = 8;
+    out["seed"] = options.seed;
+    out["file"] = {{"path", options.keep.empty() ? json(nullptr) : json(file.string())},
+                   {"bytes", generated.bytes},
+                   {"lines", generated.lines},
+                   {"generate_seconds", generated.seconds}};
+    out["import"] = with_target({{"seconds", import_seconds},
+                                 {"lines_per_second", static_cast<double>(imported.lines) / import_seconds},
+                                 {"mb_per_second", static_cast<double>(generated.bytes) / 1e6 / import_seconds}},
+                                "target_seconds", import_target_seconds, import_seconds <= import_target_seconds);
+    const double memory = static_cast<double>(graph_bytes);
+    out["memory"] = with_target({{"rss_before_bytes", rss_before},
+                                 {"rss_after_import_bytes", rss_after_untrimmed},
+                                 {"rss_after_trim_bytes", rss_after},
+                                 {"graph_bytes", graph_bytes},
+                                 {"bytes_per_twin", memory / static_cast<double>(n)},
+                                 {"peak_rss_bytes", proc_status_bytes("VmHWM")},
+                                 {"note", "graph_bytes = VmRSS after import - before, each after malloc_trim(0)"}},
+                                "target_bytes", memory_target_bytes, memory <= memory_target_bytes);
+    out["snapshot"] = with_target({{"first_seconds", first_snapshot_seconds},
+                                   {"median_seconds", snapshot_stats.median},
+                                   {"min_seconds", snapshot_stats.min}},
+                                  "target_seconds", snapshot_target_seconds,
+                                  std::max(first_snapshot_seconds, snapshot_stats.median) <= snapshot_target_seconds);
+    out["scattered_writes"] = {{"writes", scattered.size()},
+                               {"seconds", scattered_seconds},
+                               {"bytes_copied", bytes_copied},
+                               {"chunks_copied", copied_after.chunks_copied - copied_before.chunks_copied},
+                               {"directories_copied", copied_after.directories_copied - copied_before.directories_copied},
+                               {"state_bytes", state_bytes},
+                               {"fraction_copied", state_bytes > 0 ? static_cast<double>(bytes_copied) / static_cast<double>(state_bytes) : 0.0},
+                               {"note", "one write_properties call per write while a snapshot is held; "
+                                        "state_bytes is memory.graph_bytes; bytes copied are TwinGraph::stats() "
+                                        "shallow chunk and directory sizes"}};
+    out["batched_updates"] = with_target({{"writes", writes.size()},
+                                          {"batch_size", batch_size},
+                                          {"seconds", batched_seconds},
+                                          {"per_second", batched_per_second}},
+                                         "target_per_second", batched_target_per_second,
+                                         batched_per_second >= batched_target_per_second);
+    out["find"] = with_target({{"median_seconds", find_stats.median}, {"min_seconds", find_stats.min},
+                               {"note", "Snapshot::find, mean per lookup over a round of 1,000 random ids; median of 201 rounds, each with other ids"}},
+                              "target_seconds", find_target_seconds, find_stats.median <= find_target_seconds);
+    out["get_twin"] = {{"median_seconds", get_stats.median}, {"min_seconds", get_stats.min},
+                       {"note", "Snapshot::get_twin (ADT JSON), mean per lookup over a round of 100 random ids; median of 51 rounds"}};
+    out["meets_all_targets"] = out["import"]["meets_target"].get<bool>() && out["memory"]["meets_target"].get<bool>() &&
+                               out["snapshot"]["meets_target"].get<bool>() &&
+                               out["batched_updates"]["meets_target"].get<bool>() && out["find"]["meets_target"].get<bool>();
+    volatile std::uint64_t sink = checksum;
+    static_cast<void>(sink);
+    std::cout << out.dump() << '\n';
+    return exit_ok;
+}
+
+}  // namespace twinsim::bench
