@@ -55,6 +55,7 @@
 #include <boost/property_map/property_map.hpp>
 
 #include "twinsim/dtdl/model_set.hpp"
+#include "twinsim/graph/detail/graph_state.hpp"
 #include "twinsim/graph/errors.hpp"
 #include "twinsim/graph/snapshot.hpp"
 
@@ -352,27 +353,29 @@ private:
 /// Edge weights from a numeric property of the relationships: the property
 /// `property` of each relationship (optionally only of relationships named
 /// `relationship_name`; others weigh `missing`), or `missing` where it is unset.
-/// Reads every relationship once, here (O(relationship_capacity())); get() is
-/// then O(1). Throws ValidationError naming the relationship when the property
-/// holds something other than a number.
+/// Reads every relationship's stored properties once, here
+/// (O(relationship_capacity()), no JSON built); get() is then O(1). Throws
+/// ValidationError naming the relationship when the property holds something
+/// other than a number.
 [[nodiscard]] inline IndexedValueMap relationship_weight_map(const Snapshot& g, std::string_view property,
                                                              double missing = 1.0,
                                                              std::string_view relationship_name = {}) {
     auto values = std::make_shared<std::vector<double>>(g.relationship_capacity(), missing);
-    const std::string key(property);
+    const detail::GraphState& state = g.state();
     for (RelationshipIndex r = 0; r < values->size(); ++r) {
         if (!g.relationship_alive(r)) continue;
         if (!relationship_name.empty() && g.relationship_name(r) != relationship_name) continue;
-        const nlohmann::json relationship = g.get_relationship(r);
-        const auto found = relationship.find(key);
-        if (found == relationship.end() || found->is_null()) continue;
+        const detail::JsonPtr& properties = state.rel_props[r];
+        if (!properties || !properties->is_object()) continue;
+        const auto found = properties->find(property);
+        if (found == properties->end() || found->is_null()) continue;
         if (!found->is_number()) {
             std::string message = "relationship '";
             message += g.relationship_id(r);
             message += "' of twin '";
             message += g.twin_id(g.source(r));
             message += "': property '";
-            message += key;
+            message += property;
             message += "' is not a number, so it cannot be an edge weight";
             throw ValidationError("ValidationFailed", message);
         }
