@@ -10,7 +10,7 @@ TWINSIM_VENV="${TWINSIM_VENV:-$TWINSIM_ROOT/.venv}"
 TWINSIM_APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   python3 python3-venv python3-dev
-  nlohmann-json3-dev catch2 libcli11-dev pybind11-dev libboost-graph-dev
+  nlohmann-json3-dev libsimdjson-dev catch2 libcli11-dev pybind11-dev libboost-graph-dev
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

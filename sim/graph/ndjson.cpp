@@ -99,9 +99,9 @@ private:
 
     void import_all(TwinGraph& graph, std::istream& in) {
         detail::NdjsonReader reader(in, source_name_);
-        std::vector<detail::ParsedLine> batch;
+        detail::ParsedBatch batch;
         while (reader.next(batch)) {
-            for (detail::ParsedLine& parsed : batch) apply_line(graph, parsed);
+            for (detail::ParsedLine& parsed : batch.lines) apply_line(graph, parsed, batch);
         }
         leave_section(graph);
         decommission(graph);
@@ -115,8 +115,17 @@ private:
         }
     }
 
-    void apply_line(TwinGraph& graph, detail::ParsedLine& parsed) {
+    void apply_line(TwinGraph& graph, detail::ParsedLine& parsed, const detail::ParsedBatch& batch) {
         const std::size_t line = parsed.number;
+        if (parsed.record != detail::RecordKind::none) {
+            // The bulk-load fast path; whatever it cannot do for sure goes the
+            // general way below, with the JSON the line parses to.
+            if (parsed.record == detail::RecordKind::twin && section_ == Section::twins && fast_twin(graph, parsed, batch)) return;
+            if (parsed.record == detail::RecordKind::relationship && section_ == Section::relationships &&
+                fast_relationship(graph, parsed, batch))
+                return;
+            parsed.value = batch.to_json(parsed);
+        }
         if (!parsed.error.empty()) {
             if (section_ != Section::skipped) problem(line, section_, "malformed JSON: " + parsed.error);
             return;
@@ -276,6 +285,34 @@ private:
             }
             problem(line, Section::models, std::move(message));
         }
+    }
+
+    // --- the bulk-load fast path ----------------------------------------------------
+    // Exactly the checks of twin_line / relationship_line before their upsert;
+    // false (nothing done) when the general path must decide.
+    bool fast_twin(TwinGraph& graph, const detail::ParsedLine& parsed, const detail::ParsedBatch& batch) {
+        const std::string_view id = batch.str(parsed.strings[0]);
+        const std::string_view model = batch.str(parsed.strings[1]);
+        if (id.empty()) return false;
+        if (!failed_twins_.empty() && failed_twins_.find(id) != failed_twins_.end()) return false;
+        if (models_failed_ && file_models_.find(model) != file_models_.end()) return false;
+        if (!graph.try_create_twin(id, model, batch.values_of(parsed))) return false;
+        ++stats_.twins;
+        return true;
+    }
+
+    bool fast_relationship(TwinGraph& graph, const detail::ParsedLine& parsed, const detail::ParsedBatch& batch) {
+        const std::string_view source = batch.str(parsed.strings[0]);
+        const std::string_view id = batch.str(parsed.strings[1]);
+        const std::string_view target = batch.str(parsed.strings[2]);
+        const std::string_view name = batch.str(parsed.strings[3]);
+        if (source.empty() || id.empty() || target.empty() || name.empty()) return false;
+        if (!failed_twins_.empty() &&
+            (failed_twins_.find(source) != failed_twins_.end() || failed_twins_.find(target) != failed_twins_.end()))
+            return false;
+        if (!graph.try_create_relationship(source, id, target, name, batch.values_of(parsed))) return false;
+        ++stats_.relationships;
+        return true;
     }
 
     // --- Twins --------------------------------------------------------------------

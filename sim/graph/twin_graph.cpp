@@ -392,6 +392,7 @@ struct TwinGraph::Impl {
     int atomic_depth = 0;
     std::vector<ChangeEvent> pending;
     bool delivering = false;
+    std::vector<std::pair<std::uint32_t, json>> scratch_columns;  // try_create_twin's validated values
 
     Timestamp clock() const { return options.clock ? options.clock() : now(); }
     [[nodiscard]] bool want_events() const noexcept { return !listeners.empty(); }
@@ -456,11 +457,11 @@ struct TwinGraph::Impl {
     }
 
     // --- storage ------------------------------------------------------------------
-    std::uint32_t table_for(const std::string& model_id, dtdl::InterfaceIndex interface) {
+    std::uint32_t table_for(std::string_view model_id, dtdl::InterfaceIndex interface) {
         for (std::size_t i = 0; i < state.tables.size(); ++i)
             if (state.tables[i].model_id == model_id) return static_cast<std::uint32_t>(i);
         PropertyTable t;
-        t.model_id = model_id;
+        t.model_id = std::string(model_id);
         t.interface = interface;
         for (const dtdl::PropertySlot& slot : state.models->at(interface).layout.slots) {
             Column c;
@@ -1024,6 +1025,83 @@ struct TwinGraph::Impl {
         delete_rel(r, clock());
     }
 
+    // --- bulk loading (mutex held) ---------------------------------------------------
+    bool try_create_twin(std::string_view id, std::string_view model_id, std::span<const NumericValue> props) {
+        if (id.empty() || state.find_twin(id)) return false;
+        const auto index = state.models->find(model_id);
+        if (!index) return false;
+        const ModelInfo* info = state.model_info(model_id);
+        if (info && info->decommissioned) return false;
+        const dtdl::CompiledInterface& model = state.models->at(*index);
+        for (const dtdl::Content* c : model.contents)
+            if (c->kind == dtdl::ContentKind::component) return false;  // must be initialised: the general path says so
+        // Validate everything before changing anything.
+        scratch_columns.clear();
+        for (const NumericValue& v : props) {
+            if (v.name.empty() || v.name[0] == '$') return false;
+            const dtdl::Content* c = model.find(v.name);
+            if (!c || c->kind != dtdl::ContentKind::property) return false;
+            const json value = v.to_json();
+            if (!dtdl::validate_value(*c->schema, value).empty()) return false;
+            const std::uint32_t column = model.layout.find(v.name)->column;
+            for (const auto& [seen, unused] : scratch_columns)
+                if (seen == column) return false;  // a repeated member: the general path keeps the last
+            scratch_columns.emplace_back(column, value);
+        }
+        const Timestamp now = clock();
+        const std::uint32_t ti = table_for(model_id, *index);
+        const TwinIndex t = alloc_twin(id);
+        const std::uint32_t row = alloc_row(ti, t);
+        PropertyTable& table = state.tables[ti];
+        for (const auto& [column, value] : scratch_columns) {
+            Column& c = table.columns[column];
+            set_cell(c, row, value);
+            c.last_update.set(row, now.ns, copies);
+        }
+        TwinMeta& m = state.twin_meta.mut(t, copies);
+        m.table = ti;
+        m.row = row;
+        m.etag = ++state.etag_counter;
+        m.last_update = now.ns;
+        if (want_events()) emit(ChangeType::twin_create, std::string(id), {}, twin_json(state, t), now);
+        return true;
+    }
+
+    bool try_create_relationship(std::string_view source_id, std::string_view rel_id, std::string_view target_id,
+                                 std::string_view name, std::span<const NumericValue> props) {
+        if (rel_id.empty() || target_id.empty() || target_id == source_id) return false;
+        const auto source = state.find_twin(source_id);
+        if (!source || state.find_rel(*source, rel_id)) return false;
+        const dtdl::CompiledInterface& model = state.model_of(*source);
+        const dtdl::Content* c = model.find(name);
+        if (!c || c->kind != dtdl::ContentKind::relationship) return false;
+        const auto target = state.find_twin(target_id);
+        if (!target) return false;
+        if (!c->target.empty()) {
+            const auto want = state.models->find(c->target);
+            if (!want || !state.models->is_a(state.tables[state.twin_meta[*target].table].interface, *want)) return false;
+        }
+        ParsedRel p;
+        p.target = *target;
+        p.name = std::string(name);
+        for (const NumericValue& v : props) {
+            if (v.name.empty() || v.name[0] == '$') return false;
+            const auto pc = std::find_if(c->properties.begin(), c->properties.end(),
+                                         [&](const dtdl::Content& x) { return x.name == v.name; });
+            if (pc == c->properties.end()) return false;
+            json value = v.to_json();
+            if (!dtdl::validate_value(*pc->schema, value).empty()) return false;
+            const std::string key(v.name);
+            if (p.props.contains(key)) return false;
+            p.props[key] = std::move(value);
+        }
+        const Timestamp now = clock();
+        const RelationshipIndex r = write_rel(no_index, *source, rel_id, p, now.ns);
+        if (want_events())
+            emit(ChangeType::relationship_create, std::string(source_id), std::string(rel_id), relationship_json(state, r), now);
+        return true;
+    }
+
     // --- models -----------------------------------------------------------------------
     std::vector<dtdl::Document> stored_documents(std::string_view except = {}) const {
         std::vector<dtdl::Document> docs;
@@ -1218,6 +1296,21 @@ void TwinGraph::delete_relationship(std::string_view source_id, std::string_view
     std::lock_guard lock(impl_->mutex);
     impl_->guard();
     impl_->delete_relationship(source_id, relationship_id, if_match);
+}
+
+bool TwinGraph::try_create_twin(std::string_view twin_id, std::string_view model_id,
+                                std::span<const NumericValue> properties) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->guard();
+    return impl_->try_create_twin(twin_id, model_id, properties);
+}
+
+bool TwinGraph::try_create_relationship(std::string_view source_id, std::string_view relationship_id,
+                                        std::string_view target_id, std::string_view name,
+                                        std::span<const NumericValue> properties) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->guard();
+    return impl_->try_create_relationship(source_id, relationship_id, target_id, name, properties);
 }
 
 void TwinGraph::atomically(const std::function<void(TwinGraph&)>& body) {

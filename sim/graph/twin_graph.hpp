@@ -65,6 +65,25 @@ struct PropertyWrite {
     std::optional<Timestamp> source_time;
 };
 
+/// A top-level numeric property value of a bulk-loaded twin or relationship,
+/// typed as nlohmann::json would type the same JSON number.
+struct NumericValue {
+    enum class Kind : std::uint8_t { integer, unsigned_integer, floating };
+    std::string_view name;
+    Kind kind = Kind::floating;
+    std::int64_t i = 0;
+    std::uint64_t u = 0;
+    double f = 0.0;
+    [[nodiscard]] nlohmann::json to_json() const {
+        switch (kind) {
+        case Kind::integer: return i;
+        case Kind::unsigned_integer: return u;
+        case Kind::floating: break;
+        }
+        return f;
+    }
+};
+
 /// Counters for measuring the graph (benchmarks, tests).
 struct GraphStats {
     std::size_t twins = 0;
@@ -131,6 +150,25 @@ public:
                              const nlohmann::json& patch, const std::optional<std::string>& if_match = std::nullopt);
     void delete_relationship(std::string_view source_id, std::string_view relationship_id,
                              const std::optional<std::string>& if_match = std::nullopt);
+
+    // --- bulk loading ---------------------------------------------------------
+    /// The bulk-load fast path of NDJSON import: creates (never replaces) a
+    /// twin whose only members are its model and top-level numeric
+    /// properties, exactly as upsert_twin(id, {"$dtId", "$metadata": {"$model"},
+    /// properties...}, {.if_none_match = true}) would, but without building the
+    /// returned JSON (events are built only when there are listeners) and
+    /// without materialising nlohmann::json. Returns false, having changed
+    /// nothing, whenever the general path is needed to report or decide
+    /// something (the id exists, unknown/decommissioned model, a model with
+    /// components, an undeclared, repeated or invalid property): the caller
+    /// then calls upsert_twin for the exact error.
+    bool try_create_twin(std::string_view twin_id, std::string_view model_id, std::span<const NumericValue> properties);
+    /// The same for a relationship: as upsert_relationship(source_id,
+    /// relationship_id, {"$targetId", "$relationshipName", properties...},
+    /// {.if_none_match = true}); false (nothing changed) when the general path
+    /// is needed. Needs 2 id lookups and 1 uniqueness probe.
+    bool try_create_relationship(std::string_view source_id, std::string_view relationship_id, std::string_view target_id,
+                                 std::string_view name, std::span<const NumericValue> properties);
 
     // --- atomic groups ----------------------------------------------------------
     /// Runs `body` on this graph as one atomic change: if it throws, every

@@ -1,5 +1,8 @@
 #include "twinsim/graph/detail/ndjson_reader.hpp"
 
+#include <simdjson.h>
+
+#include <cstring>
 #include <string_view>
 #include <utility>
 
@@ -8,10 +11,196 @@
 namespace twinsim::graph::detail {
 namespace {
 
+namespace od = simdjson::ondemand;
+
 constexpr std::size_t batch_lines = 1024;  // lines handed over at once
 constexpr std::size_t queue_batches = 16;  // bounds memory: the producer waits beyond this
 
+// Parses the bulk shapes of twin and relationship lines with simdjson
+// On-Demand (see ndjson_reader.hpp). Any doubt returns false with the batch
+// as it was, and the line goes to nlohmann::json.
+class FastParser {
+public:
+    bool parse(RecordKind kind, std::string_view text, ParsedLine& line, ParsedBatch& batch) {
+        const std::size_t arena_size = batch.arena.size();
+        const std::size_t values_size = batch.values.size();
+        line.first_value = static_cast<std::uint32_t>(values_size);
+        const bool ok = kind == RecordKind::twin ? twin(text, line, batch) : relationship(text, line, batch);
+        if (ok) {
+            line.record = kind;
+            line.value_count = static_cast<std::uint32_t>(batch.values.size() - values_size);
+        } else {
+            batch.arena.resize(arena_size);
+            batch.values.resize(values_size);
+            line.value_count = 0;
+        }
+        return ok;
+    }
+
+private:
+    bool start(std::string_view text, od::object& object) {
+        // simdjson reads up to SIMDJSON_PADDING bytes past the end.
+        if (padded_.size() < text.size() + simdjson::SIMDJSON_PADDING) padded_.resize(text.size() + simdjson::SIMDJSON_PADDING);
+        std::memcpy(padded_.data(), text.data(), text.size());
+        std::memset(padded_.data() + text.size(), 0, simdjson::SIMDJSON_PADDING);
+        if (parser_.iterate(padded_.data(), text.size(), padded_.size()).get(document_) != simdjson::SUCCESS) return false;
+        return document_.get_object().get(object) == simdjson::SUCCESS;
+    }
+
+    // Nothing but whitespace after the object.
+    bool finished() { return document_.current_location().error() == simdjson::OUT_OF_BOUNDS; }
+
+    static ArenaString add(ParsedBatch& batch, std::string_view s) {
+        if (batch.arena.size() + s.size() > UINT32_MAX) throw std::length_error("NDJSON batch too large");
+        const ArenaString out{static_cast<std::uint32_t>(batch.arena.size()), static_cast<std::uint32_t>(s.size())};
+        batch.arena.append(s);
+        return out;
+    }
+
+    static bool string_value(od::value& v, ParsedBatch& batch, ArenaString& out) {
+        std::string_view s;
+        if (v.get_string().get(s) != simdjson::SUCCESS) return false;
+        out = add(batch, s);
+        return true;
+    }
+
+    // A number, typed as nlohmann::json types it: integers without a sign are
+    // unsigned, with one signed; anything else (a float written without '.',
+    // 'e' or 'E', a big integer) is left to nlohmann.
+    bool number_value(std::string_view key, od::value& v, ParsedBatch& batch) {
+        const std::string_view token = v.raw_json_token();
+        od::number n;
+        if (v.get_number().get(n) != simdjson::SUCCESS) return false;
+        NumericValue out;
+        switch (n.get_number_type()) {
+        case od::number_type::floating_point_number:
+            if (token.find_first_of(".eE") == std::string_view::npos) return false;
+            out.kind = NumericValue::Kind::floating;
+            out.f = n.get_double();
+            break;
+        case od::number_type::signed_integer:
+            if (!token.empty() && token.front() == '-') {
+                out.kind = NumericValue::Kind::integer;
+                out.i = n.get_int64();
+            } else {
+                out.kind = NumericValue::Kind::unsigned_integer;
+                out.u = static_cast<std::uint64_t>(n.get_int64());
+            }
+            break;
+        case od::number_type::unsigned_integer:
+            out.kind = NumericValue::Kind::unsigned_integer;
+            out.u = n.get_uint64();
+            break;
+        default: return false;
+        }
+        // The name's offset for now; pointed into the arena when the batch is complete.
+        const ArenaString name = add(batch, key);
+        batch.values.push_back(out);
+        name_offsets_.push_back(name);
+        return true;
+    }
+
+public:
+    /// Points the names of the batch's values into its (now final) arena.
+    void finish(ParsedBatch& batch) {
+        for (std::size_t k = 0; k < batch.values.size(); ++k) batch.values[k].name = batch.str(name_offsets_[k]);
+        name_offsets_.clear();
+    }
+
+private:
+    bool rollback_names(std::size_t values_size) {
+        name_offsets_.resize(values_size);
+        return false;
+    }
+
+    bool twin(std::string_view text, ParsedLine& line, ParsedBatch& batch) {
+        const std::size_t values_size = batch.values.size();
+        od::object object;
+        if (!start(text, object)) return false;
+        bool id = false;
+        bool metadata = false;
+        for (auto member : object) {
+            od::field field;
+            if (std::move(member).get(field) != simdjson::SUCCESS) return rollback_names(values_size);
+            std::string_view key;
+            if (field.unescaped_key().get(key) != simdjson::SUCCESS) return rollback_names(values_size);
+            od::value value = field.value();
+            if (key.empty() || key.front() != '$') {
+                if (!number_value(key, value, batch)) return rollback_names(values_size);
+            } else if (key == "$dtId" && !id) {
+                if (!string_value(value, batch, line.strings[0])) return rollback_names(values_size);
+                id = true;
+            } else if (key == "$metadata" && !metadata) {
+                od::object md;
+                if (value.get_object().get(md) != simdjson::SUCCESS) return rollback_names(values_size);
+                bool model = false;
+                for (auto entry : md) {
+                    od::field f;
+                    std::string_view k;
+                    if (std::move(entry).get(f) != simdjson::SUCCESS || f.unescaped_key().get(k) != simdjson::SUCCESS ||
+                        k != "$model" || model)
+                        return rollback_names(values_size);
+                    od::value v = f.value();
+                    if (!string_value(v, batch, line.strings[1])) return rollback_names(values_size);
+                    model = true;
+                }
+                if (!model) return rollback_names(values_size);
+                metadata = true;
+            } else {
+                return rollback_names(values_size);
+            }
+        }
+        if (!id || !metadata || !finished()) return rollback_names(values_size);
+        return true;
+    }
+
+    bool relationship(std::string_view text, ParsedLine& line, ParsedBatch& batch) {
+        static constexpr std::string_view names[4] = {"$dtId", "$relationshipId", "$targetId", "$relationshipName"};
+        const std::size_t values_size = batch.values.size();
+        od::object object;
+        if (!start(text, object)) return false;
+        bool seen[4] = {};
+        for (auto member : object) {
+            od::field field;
+            if (std::move(member).get(field) != simdjson::SUCCESS) return rollback_names(values_size);
+            std::string_view key;
+            if (field.unescaped_key().get(key) != simdjson::SUCCESS) return rollback_names(values_size);
+            od::value value = field.value();
+            if (key.empty() || key.front() != '$') {
+                if (!number_value(key, value, batch)) return rollback_names(values_size);
+                continue;
+            }
+            std::size_t k = 0;
+            while (k < 4 && key != names[k]) ++k;
+            if (k == 4 || seen[k] || !string_value(value, batch, line.strings[k])) return rollback_names(values_size);
+            seen[k] = true;
+        }
+        if (!(seen[0] && seen[1] && seen[2] && seen[3]) || !finished()) return rollback_names(values_size);
+        return true;
+    }
+
+    od::parser parser_;
+    od::document document_;
+    std::vector<char> padded_;
+    std::vector<ArenaString> name_offsets_;  // of the batch's values, in order
+};
+
 }  // namespace
+
+nlohmann::json ParsedBatch::to_json(const ParsedLine& line) const {
+    nlohmann::json out = nlohmann::json::object();
+    if (line.record == RecordKind::twin) {
+        out["$dtId"] = str(line.strings[0]);
+        out["$metadata"] = nlohmann::json::object({{"$model", str(line.strings[1])}});
+    } else if (line.record == RecordKind::relationship) {
+        out["$dtId"] = str(line.strings[0]);
+        out["$relationshipId"] = str(line.strings[1]);
+        out["$targetId"] = str(line.strings[2]);
+        out["$relationshipName"] = str(line.strings[3]);
+    }
+    for (const NumericValue& v : values_of(line)) out[std::string(v.name)] = v.to_json();  // a repeated name: the last wins, as in parse
+    return out;
+}
 
 bool is_section_marker(const nlohmann::json& value) {
     // Size first: twin and relationship lines (millions) then cost no lookup.
@@ -34,16 +223,22 @@ NdjsonReader::~NdjsonReader() {
 void NdjsonReader::produce(std::istream& in, const std::string& source_name) {
     try {
         LineReader reader(in, source_name);
-        bool in_models = false;  // only to keep the raw text of DTDL documents
+        FastParser fast;
+        bool in_models = false;            // only to keep the raw text of DTDL documents
+        RecordKind records = RecordKind::none;  // the fast path of the current section
         bool more = true;
         while (more) {
-            std::vector<ParsedLine> batch;
-            batch.reserve(batch_lines);
+            ParsedBatch batch;
+            batch.lines.reserve(batch_lines);
+            // On the heap from the start (never in the small-string buffer), so
+            // moving the batch keeps the names' views valid.
+            batch.arena.reserve(std::size_t{1} << 16);
             std::string_view text;
-            while (batch.size() < batch_lines && (more = reader.next(text))) {
+            while (batch.lines.size() < batch_lines && (more = reader.next(text))) {
                 if (text.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank lines are allowed
-                ParsedLine& line = batch.emplace_back();
+                ParsedLine& line = batch.lines.emplace_back();
                 line.number = reader.line_number();
+                if (records != RecordKind::none && fast.parse(records, text, line, batch)) continue;
                 try {
                     line.value = nlohmann::json::parse(text.data(), text.data() + text.size());
                 } catch (const nlohmann::json::parse_error& e) {
@@ -52,15 +247,21 @@ void NdjsonReader::produce(std::istream& in, const std::string& source_name) {
                 }
                 if (is_section_marker(line.value)) {
                     const auto name = line.value.find("Section");
-                    in_models = name->is_string() && name->get_ref<const std::string&>() == "Models";
+                    const std::string_view section =
+                        name->is_string() ? std::string_view(name->get_ref<const std::string&>()) : std::string_view();
+                    in_models = section == "Models";
+                    records = section == "Twins" ? RecordKind::twin
+                              : section == "Relationships" ? RecordKind::relationship
+                                                           : RecordKind::none;
                 } else if (in_models) {
                     line.text = text;
                 }
             }
+            fast.finish(batch);
             std::unique_lock lock(mutex_);
             changed_.wait(lock, [&] { return stop_ || ready_.size() < queue_batches; });
             if (stop_) return;
-            if (!batch.empty()) ready_.push_back(std::move(batch));
+            if (!batch.lines.empty()) ready_.push_back(std::move(batch));
             if (!more) {
                 lines_ = reader.line_number();
                 bytes_ = reader.bytes();
@@ -79,7 +280,7 @@ void NdjsonReader::produce(std::istream& in, const std::string& source_name) {
     }
 }
 
-bool NdjsonReader::next(std::vector<ParsedLine>& batch) {
+bool NdjsonReader::next(ParsedBatch& batch) {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [&] { return !ready_.empty() || finished_; });
     if (!ready_.empty()) {

@@ -5,26 +5,72 @@
 // it runs beside the graph writes: a producer thread splits the stream into
 // lines (LineReader) and parses each one once, handing batches of parsed
 // lines to the importer through a small bounded queue.
+//
+// Inside a Twins or Relationships section (as the section lines seen so far
+// say), a line of the common bulk shape — a twin with "$dtId", "$metadata":
+// {"$model"} and top-level numbers; a relationship with its four "$" strings
+// and top-level numbers — is parsed with simdjson's On-Demand API straight
+// into a compact record (strings in the batch's arena, no nlohmann::json, no
+// allocation per line). Every other line, and any line simdjson has the
+// slightest doubt about, is parsed with nlohmann::json as before; a record can
+// be turned back into exactly the nlohmann::json that line parses to
+// (to_json), so the importer's general path and its error messages are
+// unchanged. The split depends only on the text, never on thread timing.
 
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <exception>
 #include <iosfwd>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "twinsim/graph/twin_graph.hpp"
+
 namespace twinsim::graph::detail {
+
+/// A string in a ParsedBatch's arena.
+struct ArenaString {
+    std::uint32_t offset = 0;
+    std::uint32_t size = 0;
+};
+
+enum class RecordKind : std::uint8_t { none, twin, relationship };
 
 /// One non-blank line of the stream.
 struct ParsedLine {
     std::size_t number = 0;  ///< 1-based line number
-    nlohmann::json value;    ///< the parsed line (null when `error` is set)
+    nlohmann::json value;    ///< the parsed line (null when `error` is set or `record` is not none)
     std::string error;       ///< why the line is not JSON; empty when it parsed
     std::string text;        ///< the raw line, kept only inside a Models section (DTDL documents)
+    /// A line parsed by the fast path: `value` is not set; the strings are,
+    /// for a twin, $dtId and $metadata.$model; for a relationship, $dtId,
+    /// $relationshipId, $targetId and $relationshipName. Its numeric members
+    /// are ParsedBatch::values[first_value, first_value + value_count).
+    RecordKind record = RecordKind::none;
+    ArenaString strings[4];
+    std::uint32_t first_value = 0;
+    std::uint32_t value_count = 0;
+};
+
+/// Lines handed over together, with the storage of their fast records.
+struct ParsedBatch {
+    std::vector<ParsedLine> lines;
+    std::string arena;                ///< the records' strings
+    std::vector<NumericValue> values; ///< names point into `arena`
+
+    [[nodiscard]] std::string_view str(ArenaString s) const noexcept { return {arena.data() + s.offset, s.size}; }
+    [[nodiscard]] std::span<const NumericValue> values_of(const ParsedLine& line) const noexcept {
+        return {values.data() + line.first_value, line.value_count};
+    }
+    /// The nlohmann::json that nlohmann::json::parse gives for the line of a record.
+    [[nodiscard]] nlohmann::json to_json(const ParsedLine& line) const;
 };
 
 /// {"Section": ...}: an object of at most two members, one of them "Section"
@@ -44,7 +90,7 @@ public:
     /// Replaces `batch` with the next lines, in order; false when the stream
     /// is exhausted. Rethrows what the producer threw (IoError on a read
     /// failure, std::bad_alloc).
-    bool next(std::vector<ParsedLine>& batch);
+    bool next(ParsedBatch& batch);
 
     /// Lines and bytes read; final once next() returned false.
     [[nodiscard]] std::size_t lines() const noexcept { return lines_; }
@@ -55,7 +101,7 @@ private:
 
     std::mutex mutex_;
     std::condition_variable changed_;
-    std::deque<std::vector<ParsedLine>> ready_;
+    std::deque<ParsedBatch> ready_;
     bool finished_ = false;  // the producer pushed its last batch
     bool stop_ = false;      // the consumer gave up
     std::exception_ptr failure_;
