@@ -1,0 +1,63 @@
+#pragma once
+// Running queries on a Snapshot: the Azure Digital Twins query language with
+// its documented semantics, plus ORDER BY, GROUP BY and aggregates. A query
+// sees the graph exactly as of its snapshot.
+
+#include <cstddef>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "twinsim/graph/snapshot.hpp"
+#include "twinsim/query/parser.hpp"
+
+namespace twinsim::query {
+
+struct QueryOptions {
+    /// Rows per page; 0 = all rows in one page. ADT's default is 1000... its
+    /// SDK pages transparently; so do the Python and CLI front ends.
+    std::size_t page_size = 0;
+    /// Cap on result rows and on intermediate rows (joins, MATCH expansion,
+    /// groups). Exceeding it throws QueryError naming the cap, never
+    /// exhausting memory.
+    std::size_t max_rows = 10'000'000;
+};
+
+/// One page of results, shaped like ADT's response.
+struct QueryResult {
+    std::vector<nlohmann::json> rows;   ///< SELECT * rows are twins (or relationships); projections are objects
+    std::string continuation_token;     ///< empty on the last page
+    std::vector<std::string> warnings;  ///< e.g. unknown model ids or property names (which yield no rows)
+    /// {"value": [...], "continuationToken": <string or null>}
+    [[nodiscard]] nlohmann::json to_json() const;
+};
+
+/// A parsed query, reusable on any snapshot.
+class PreparedQuery {
+public:
+    /// Throws QueryError on a syntax error.
+    explicit PreparedQuery(std::string_view text);
+    PreparedQuery(PreparedQuery&&) noexcept;
+    PreparedQuery& operator=(PreparedQuery&&) noexcept;
+    ~PreparedQuery();
+
+    [[nodiscard]] const Query& ast() const noexcept;
+    /// Runs it; returns the first page. Throws QueryError when a cap is exceeded.
+    [[nodiscard]] QueryResult run(const graph::Snapshot& snapshot, const QueryOptions& options = {}) const;
+
+private:
+    std::unique_ptr<Query> query_;
+};
+
+/// Parses and runs `text` on `snapshot`; the first page.
+[[nodiscard]] QueryResult query_twins(const graph::Snapshot& snapshot, std::string_view text,
+                                      const QueryOptions& options = {});
+
+/// The next page of an earlier query. The token names the query and its
+/// position; it is only valid on the same snapshot (same graph version),
+/// otherwise QueryError says so.
+[[nodiscard]] QueryResult continue_query(const graph::Snapshot& snapshot, std::string_view continuation_token,
+                                         const QueryOptions& options = {});
+
+}  // namespace twinsim::query
