@@ -45,6 +45,7 @@ struct Expr {
     BinaryOp op = BinaryOp::eq;          ///< binary
     bool negated = false;                ///< in_list: NIN
     std::string function;                ///< call: upper-cased name
+    bool exact = false;                  ///< call IS_OF_MODEL: the trailing `exact` keyword was given
     Aggregate aggregate = Aggregate::count;  ///< aggregate
     std::vector<ExprPtr> args;           ///< operands / arguments (not_: 1; binary: 2; in_list: 1 + literal; call: n)
 };
@@ -72,6 +73,10 @@ struct MatchEdge {
     EdgeDirection direction = EdgeDirection::forward;
     std::string variable;               ///< relationship variable; empty when none (only for single hops)
     std::vector<std::string> names;     ///< alternatives; empty = any relationship name
+    /// Inclusive bounds on the number of hops, already translated from ADT's
+    /// notation by the parser: none or `*n` -> [n, n]; `*..m` -> [1, m];
+    /// `*n..m` -> [n + 1, m] (ADT documents the lower bound of a range as
+    /// exclusive). Always 1 <= min_hops <= max_hops.
     std::uint32_t min_hops = 1;
     std::uint32_t max_hops = 1;
     SourcePos pos;
