@@ -3,38 +3,25 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
+#include "graph_input.hpp"
 #include "model_input.hpp"
 #include "twinsim/dtdl/model_summary.hpp"
-#include "twinsim/graph/ndjson.hpp"
 #include "twinsim/graph/twin_graph.hpp"
 
 namespace twinsim::cli {
 namespace {
 
 struct ImportOptions {
-    std::vector<std::string> model_paths;  ///< DTDL files and folders loaded first, as one batch
-    std::string file;
-    bool allow_undefined_extensions = false;
+    GraphInputOptions input;
     bool json = false;
-};
-
-/// One problem, from the --models batch (no line) or the import file.
-struct Problem {
-    std::optional<std::size_t> line;
-    std::string section;
-    std::string message;
 };
 
 struct Outcome {
@@ -44,7 +31,7 @@ struct Outcome {
     std::size_t relationships = 0;
     std::map<std::string, std::size_t> twins_by_model;
     std::map<std::string, std::size_t> relationships_by_name;
-    std::vector<Problem> problems;
+    std::vector<LoadProblem> problems;
     double seconds = 0.0;
 };
 
@@ -64,37 +51,10 @@ void count(const graph::Snapshot& snapshot, Outcome& outcome) {
 Outcome load(const ImportOptions& options) {
     const auto start = std::chrono::steady_clock::now();
     Outcome outcome;
-    graph::TwinGraphOptions graph_options;
-    graph_options.allow_undefined_extensions = options.allow_undefined_extensions;
-    graph::TwinGraph graph(graph_options);
-
-    if (!options.model_paths.empty()) {
-        const std::vector<std::filesystem::path> paths(options.model_paths.begin(), options.model_paths.end());
-        const std::vector<dtdl::Document> documents = dtdl::read_documents(paths);  // IoError: exit 2
-        if (documents.empty()) std::cerr << "twinsim: warning: no *.json documents found in the --models paths\n";
-        try {
-            graph.add_models(documents);
-        } catch (const dtdl::ModelError& e) {
-            for (const dtdl::Diagnostic& d : e.errors()) outcome.problems.push_back({std::nullopt, "--models", d.to_string()});
-            for (const std::string& id : e.unresolved()) {
-                outcome.problems.push_back({std::nullopt, "--models", "unresolved: " + id});
-            }
-            return outcome;
-        }
-    }
-    // An unreadable file is a usage error (exit 2), before any parsing starts.
-    if (FILE* probe = std::fopen(options.file.c_str(), "rb"); probe != nullptr) {
-        std::fclose(probe);
-    } else {
-        throw IoError("cannot read " + options.file + ": " + std::strerror(errno));
-    }
-    try {
-        graph::import_ndjson(graph, std::filesystem::path(options.file));
-        outcome.loaded = true;
-        count(graph.snapshot(), outcome);
-    } catch (const graph::ImportError& e) {
-        for (const graph::ImportProblem& p : e.problems()) outcome.problems.push_back({p.line, p.section, p.message});
-    }
+    LoadedGraph loaded = load_graph(options.input);
+    outcome.loaded = loaded.loaded;
+    outcome.problems = std::move(loaded.problems);
+    if (outcome.loaded) count(loaded.graph->snapshot(), outcome);
     outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return outcome;
 }
@@ -116,19 +76,10 @@ void print_counts(std::ostream& out, const char* title, const std::map<std::stri
 
 void print_text(std::ostream& out, const ImportOptions& options, const Outcome& outcome) {
     if (!outcome.loaded) {
-        for (const Problem& p : outcome.problems) {
-            if (p.line) {
-                out << options.file << ':' << *p.line << ": ";
-                if (!p.section.empty()) out << p.section << ": ";
-            } else {
-                out << p.section << ": ";
-            }
-            out << p.message << '\n';
-        }
-        out << "invalid: " << dtdl::counted(outcome.problems.size(), "error", "errors") << "; nothing was loaded\n";
+        print_problems(out, options.input.file, outcome.problems);
         return;
     }
-    out << "loaded " << options.file << " in " << format_seconds(outcome.seconds) << '\n';
+    out << "loaded " << options.input.file << " in " << format_seconds(outcome.seconds) << '\n';
     print_counts(out, "twins by model:", outcome.twins_by_model);
     print_counts(out, "relationships by name:", outcome.relationships_by_name);
     out << "total: " << dtdl::counted(outcome.twins, "twin", "twins") << ", "
@@ -146,7 +97,7 @@ nlohmann::ordered_json report_json(const Outcome& outcome) {
     out["relationships_by_name"] = outcome.relationships_by_name;
     out["seconds"] = outcome.seconds;
     nlohmann::ordered_json& errors = out["errors"] = nlohmann::ordered_json::array();
-    for (const Problem& p : outcome.problems) {
+    for (const LoadProblem& p : outcome.problems) {
         nlohmann::ordered_json e;
         e["line"] = p.line ? nlohmann::ordered_json(*p.line) : nlohmann::ordered_json(nullptr);
         e["section"] = p.section;
@@ -174,11 +125,11 @@ Command add_import_command(CLI::App& app) {
         "import",
         "Load an Azure Digital Twins import file (NDJSON: Header, Models, Twins, Relationships sections) into a "
         "twin graph, all or nothing, and print its statistics or every bad line");
-    command->add_option("--models", options->model_paths,
+    command->add_option("--models", options->input.model_paths,
                         "DTDL files or folders to add first, as one model batch (repeatable)")
         ->allow_extra_args(false);
-    command->add_option("FILE", options->file, "The .ndjson import file")->required();
-    command->add_flag("--allow-undefined-extensions", options->allow_undefined_extensions,
+    command->add_option("FILE", options->input.file, "The .ndjson import file")->required();
+    command->add_flag("--allow-undefined-extensions", options->input.allow_undefined_extensions,
                       "Accept extension contexts, types and members that no known extension defines");
     command->add_flag("--json", options->json,
                       "Print one JSON object: loaded, twins, relationships, models, twins_by_model, "

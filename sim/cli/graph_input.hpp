@@ -1,0 +1,44 @@
+#pragma once
+// What `import` and `query` share: loading --models and an ADT import file
+// (NDJSON) into a new twin graph, atomically, collecting every problem.
+
+#include <cstddef>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "twinsim/graph/twin_graph.hpp"
+
+namespace twinsim::cli {
+
+struct GraphInputOptions {
+    std::vector<std::string> model_paths;  ///< DTDL files and folders loaded first, as one batch
+    std::string file;                      ///< the .ndjson import file
+    bool allow_undefined_extensions = false;
+};
+
+/// One problem, from the --models batch (no line) or the import file.
+struct LoadProblem {
+    std::optional<std::size_t> line;
+    std::string section;
+    std::string message;
+};
+
+struct LoadedGraph {
+    std::unique_ptr<graph::TwinGraph> graph;  ///< always set; holds everything only when `loaded`
+    bool loaded = false;
+    std::vector<LoadProblem> problems;        ///< every problem when not loaded
+};
+
+/// Adds the --models batch, then imports the file. Invalid models or lines are
+/// reported in `problems` (nothing is loaded). Throws twinsim::IoError for a
+/// missing or unreadable models path or import file (a usage error, exit 2).
+[[nodiscard]] LoadedGraph load_graph(const GraphInputOptions& options);
+
+/// One line per problem ("FILE:LINE: Section: message" or "--models: message"),
+/// then "invalid: N errors; nothing was loaded".
+void print_problems(std::ostream& out, const std::string& file, const std::vector<LoadProblem>& problems);
+
+}  // namespace twinsim::cli
