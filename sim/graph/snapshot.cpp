@@ -47,6 +47,13 @@ ModelInfo Snapshot::get_model(std::string_view model_id) const {
     return *m;
 }
 
+std::uint64_t Snapshot::version() const noexcept {
+    // Every create bumps the etag counter once and adds one live object; every
+    // other write bumps it; every delete removes one live object without a
+    // bump. So 2 * etag_counter - live increases by 1 or 2 on every change.
+    return 2 * state_->etag_counter - state_->twin_count - state_->relationship_count;
+}
+
 std::size_t Snapshot::twin_count() const noexcept { return state_->twin_count; }
 std::size_t Snapshot::twin_capacity() const noexcept { return state_->twin_meta.size(); }
 bool Snapshot::contains(std::string_view twin_id) const { return state_->find_twin(twin_id).has_value(); }

@@ -112,6 +112,17 @@ public:
     [[nodiscard]] const std::string& relationship_name(RelationshipIndex r) const;
     [[nodiscard]] const std::string& relationship_id(RelationshipIndex r) const;
 
+    // --- version ----------------------------------------------------------------
+    /// The graph's change count at this snapshot: strictly increases with
+    /// every committed change to a twin or relationship (create, replace,
+    /// patch, property write, delete), so two snapshots of one graph with the
+    /// same version hold the same twins and relationships. Computed from the
+    /// state (2 x the etag counter, which every write bumps, minus the live
+    /// twins and relationships, which only deletes lower without a bump).
+    /// Model operations do not change it (they change no twin). Continuation
+    /// tokens of queries carry it.
+    [[nodiscard]] std::uint64_t version() const noexcept;
+
     /// The shared state (for the graph layer's own algorithms).
     [[nodiscard]] const detail::GraphState& state() const noexcept { return *state_; }
 
