@@ -232,7 +232,8 @@ private:
             }
         }
         scope_.default_alias = Scope::no_default;
-        if (scope_.aliases.size() == 1 || (!q_.match && q_.from_alias.empty())) scope_.default_alias = 0;
+        // Paths may omit the alias only when FROM declares none (`WHERE temperature > 20`).
+        if (!q_.match && q_.from_alias.empty()) scope_.default_alias = 0;
         width_ = scope_.aliases.size();
     }
 
@@ -456,14 +457,11 @@ private:
             return;
         }
         const std::uint32_t lo = e.min_hops, hi = std::max(e.min_hops, e.max_hops);
-        const bool variable = !(lo == 1 && hi == 1);
         std::vector<std::uint32_t> next;
         std::vector<RelationshipIndex> path;
-        std::vector<TwinIndex> ends;
         const std::size_t n = rows_.size() / width_;
         for (std::size_t k = 0; k < n; ++k) {
             const std::uint32_t* row = rows_.data() + k * width_;
-            ends.clear();
             const auto used_in_row = [&](RelationshipIndex r) {
                 for (std::uint32_t es : edge_slots_)
                     if (es != no_index && row[es] == r) return true;
@@ -471,10 +469,6 @@ private:
             };
             const auto emit = [&](TwinIndex v, RelationshipIndex r) {
                 if (row[to_slot] != no_index && row[to_slot] != v) return;
-                if (variable) {
-                    if (std::find(ends.begin(), ends.end(), v) != ends.end()) return;
-                    ends.push_back(v);
-                }
                 const std::size_t at = next.size();
                 next.insert(next.end(), row, row + width_);
                 next[at + to_slot] = v;

@@ -100,3 +100,195 @@ TEST_CASE("COUNT() and TOP", "[query]") {
     CHECK(ids(b.q("SELECT TOP(2) T FROM DIGITALTWINS T WHERE IS_DEFINED(T.temperature) ORDER BY T.temperature DESC").rows, "T") ==
           Strings{"room-2", "office-1"});
 }
+
+TEST_CASE("FROM RELATIONSHIPS with relationship properties and $-names", "[query]") {
+    Building b;
+    auto r = b.q("SELECT * FROM RELATIONSHIPS R WHERE R.since >= '2021-01-01'");
+    REQUIRE(r.rows.size() == 1);
+    CHECK(r.rows[0] == b.graph.snapshot().get_relationship("floor-1", "c2"));
+    r = b.q("SELECT R.$relationshipId FROM RELATIONSHIPS R WHERE R.$sourceId = 'floor-1' AND R.$relationshipName = 'contains' "
+            "ORDER BY R.$targetId DESC");
+    CHECK(r.rows == std::vector<json>{json{{"$relationshipId", "c2"}}, json{{"$relationshipId", "c1"}}, json{{"$relationshipId", "c3"}}});
+    CHECK(b.q("SELECT COUNT() FROM RELATIONSHIPS WHERE $targetId = 'room-1'").rows == std::vector<json>{json{{"COUNT", 2}}});
+}
+
+TEST_CASE("JOIN ... RELATED: inner join, chains, relationship aliases and filters", "[query]") {
+    Building b;
+    auto r = b.q("SELECT F, R FROM DIGITALTWINS F JOIN R RELATED F.contains WHERE F.$dtId = 'floor-1' ORDER BY R.$dtId");
+    CHECK(ids(r.rows, "R") == Strings{"office-1", "room-1", "room-2"});
+    CHECK(ids(r.rows, "F") == Strings{"floor-1", "floor-1", "floor-1"});
+    r = b.q("SELECT R FROM DIGITALTWINS F JOIN R RELATED F.contains WHERE F.$dtId = 'floor-1' AND R.temperature > 22");
+    CHECK(sorted(ids(r.rows, "R")) == Strings{"office-1", "room-2"});
+    // relationship alias and its properties
+    r = b.q("SELECT R.$dtId, E.since FROM DIGITALTWINS F JOIN R RELATED F.contains E WHERE E.since < '2021-01-01'");
+    CHECK(r.rows == std::vector<json>{json{{"$dtId", "room-1"}, {"since", "2020-01-01"}}});
+    // a chain: sensor -> room <- floor is not a JOIN (incoming); floor -near-> floor -contains-> room is
+    r = b.q("SELECT F1.$dtId AS a, F2.$dtId AS b, X.$dtId AS c FROM DIGITALTWINS F1 JOIN F2 RELATED F1.near "
+            "JOIN X RELATED F2.contains");
+    CHECK(r.rows == std::vector<json>{json{{"a", "floor-1"}, {"b", "floor-2"}, {"c", "room-3"}}});
+    // inner join: twins without the relationship are dropped
+    CHECK(b.q("SELECT COUNT() FROM DIGITALTWINS T JOIN X RELATED T.contains").rows == std::vector<json>{json{{"COUNT", 4}}});
+    CHECK(b.q("SELECT X FROM DIGITALTWINS T JOIN X RELATED T.nothing").rows.empty());
+}
+
+TEST_CASE("MATCH: directions, names, hop ranges, variables, cycles", "[query]") {
+    Building b;
+    // one hop, any name, forward
+    auto r = b.q("SELECT B FROM DIGITALTWINS MATCH (A)-[]->(B) WHERE A.$dtId = 'floor-1' ORDER BY B.$dtId");
+    CHECK(ids(r.rows, "B") == Strings{"floor-2", "office-1", "room-1", "room-2"});
+    // name alternatives
+    r = b.q("SELECT B FROM DIGITALTWINS MATCH (A)-[:near|observes]->(B) WHERE A.$dtId = 'floor-1'");
+    CHECK(ids(r.rows, "B") == Strings{"floor-2"});
+    // backward
+    r = b.q("SELECT A FROM DIGITALTWINS MATCH (A)<-[:observes]-(S) WHERE A.$dtId = 'floor-1'");
+    CHECK(r.rows.empty());
+    r = b.q("SELECT S FROM DIGITALTWINS MATCH (A)<-[:observes]-(S) WHERE A.$dtId = 'room-1'");
+    CHECK(ids(r.rows, "S") == Strings{"sensor-1"});
+    // undirected: room-1's neighbours either way
+    r = b.q("SELECT N FROM DIGITALTWINS MATCH (A)-[]-(N) WHERE A.$dtId = 'room-1' ORDER BY N.$dtId");
+    CHECK(ids(r.rows, "N") == Strings{"floor-1", "sensor-1"});
+    // exact hops: floor-1 -near-> floor-2 -contains-> room-3
+    r = b.q("SELECT B FROM DIGITALTWINS MATCH (A)-[*2]->(B) WHERE A.$dtId = 'floor-1'");
+    CHECK(ids(r.rows, "B") == Strings{"room-3"});
+    // *..2 = 1 or 2 hops
+    r = b.q("SELECT B FROM DIGITALTWINS MATCH (A)-[*..2]->(B) WHERE A.$dtId = 'floor-1' ORDER BY B.$dtId");
+    CHECK(ids(r.rows, "B") == Strings{"floor-2", "office-1", "room-1", "room-2", "room-3"});
+    // *1..2: the lower bound is exclusive (ADT), so exactly 2 hops here
+    r = b.q("SELECT B FROM DIGITALTWINS MATCH (A)-[*1..2]->(B) WHERE A.$dtId = 'floor-1'");
+    CHECK(ids(r.rows, "B") == Strings{"room-3"});
+    // undirected multi-hop never reuses a relationship: sensor-1 -> room-1 -> floor-1 -> {room-2, office-1, floor-2}
+    r = b.q("SELECT B FROM DIGITALTWINS MATCH (A)-[*3]-(B) WHERE A.$dtId = 'sensor-1' ORDER BY B.$dtId");
+    CHECK(ids(r.rows, "B") == Strings{"floor-2", "office-1", "room-2"});
+    // a relationship variable on a single hop, filtered on its properties
+    r = b.q("SELECT B, E FROM DIGITALTWINS MATCH (A)-[E:contains]->(B) WHERE A.$dtId = 'floor-1' AND E.since = '2020-01-01'");
+    REQUIRE(r.rows.size() == 1);
+    CHECK(r.rows[0]["B"]["$dtId"] == "room-1");
+    CHECK(r.rows[0]["E"]["$relationshipId"] == "c1");
+    // chains, anchored on the middle node
+    r = b.q("SELECT S, F FROM DIGITALTWINS MATCH (S)-[:observes]->(R)<-[:contains]-(F) WHERE R.$dtId = 'room-2'");
+    REQUIRE(r.rows.size() == 1);
+    CHECK(r.rows[0]["S"]["$dtId"] == "sensor-2");
+    CHECK(r.rows[0]["F"]["$dtId"] == "floor-1");
+    // without any $dtId: a scan of the first node
+    CHECK(b.q("SELECT COUNT() FROM DIGITALTWINS MATCH (S)-[:observes]->(R)").rows == std::vector<json>{json{{"COUNT", 2}}});
+}
+
+TEST_CASE("MATCH on a cycle: each relationship at most once per path", "[query]") {
+    graph::TwinGraph g(test::test_options());
+    auto docs = test::building_models();
+    g.add_models(docs);
+    for (const char* id : {"a", "b", "c"}) g.upsert_twin(id, test::floor_twin(1));
+    g.upsert_relationship("a", "ab", test::rel("b", "near"));
+    g.upsert_relationship("b", "bc", test::rel("c", "near"));
+    g.upsert_relationship("c", "ca", test::rel("a", "near"));
+    const auto q = [&](const char* text) { return ids(query_twins(g.snapshot(), text).rows, "B"); };
+    CHECK(q("SELECT B FROM DIGITALTWINS MATCH (A)-[:near*3]->(B) WHERE A.$dtId = 'a'") == Strings{"a"});
+    CHECK(q("SELECT B FROM DIGITALTWINS MATCH (A)-[:near*4]->(B) WHERE A.$dtId = 'a'").empty());
+    CHECK(q("SELECT B FROM DIGITALTWINS MATCH (A)-[:near*..5]->(B) WHERE A.$dtId = 'a' ORDER BY B.$dtId") ==
+          Strings{"a", "b", "c"});
+}
+
+TEST_CASE("ORDER BY: several keys, ASC/DESC, stable, undefined last", "[query]") {
+    Building b;
+    auto r = b.q("SELECT T.$dtId FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:test:Space;1') ORDER BY T.temperature");
+    CHECK(r.rows == std::vector<json>{json{{"$dtId", "room-1"}}, json{{"$dtId", "office-1"}}, json{{"$dtId", "room-2"}},
+                                      json{{"$dtId", "room-3"}}});
+    r = b.q("SELECT T.$dtId FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:test:Space;1') ORDER BY T.temperature DESC");
+    CHECK(r.rows == std::vector<json>{json{{"$dtId", "room-2"}}, json{{"$dtId", "office-1"}}, json{{"$dtId", "room-1"}},
+                                      json{{"$dtId", "room-3"}}});
+    r = b.q("SELECT T.$dtId FROM DIGITALTWINS T ORDER BY T.$metadata.$model DESC, T.$dtId ASC");
+    CHECK(r.rows.front() == json{{"$dtId", "sensor-1"}});
+    CHECK(r.rows[1] == json{{"$dtId", "sensor-2"}});
+    CHECK(r.rows[2] == json{{"$dtId", "room-1"}});
+    CHECK(r.rows.back() == json{{"$dtId", "floor-2"}});
+    // ORDER BY an AS name
+    r = b.q("SELECT T.$dtId AS id, T.number AS n FROM DIGITALTWINS T WHERE IS_DEFINED(T.number) ORDER BY n DESC");
+    CHECK(r.rows == std::vector<json>{json{{"id", "floor-2"}, {"n", 2}}, json{{"id", "floor-1"}, {"n", 1}}});
+}
+
+TEST_CASE("GROUP BY with COUNT, SUM, AVG, MIN, MAX and aggregates without GROUP BY", "[query]") {
+    Building b;
+    auto r = b.q("SELECT T.$metadata.$model AS model, COUNT() AS n, AVG(T.temperature) AS avg, MIN(T.temperature), "
+                 "MAX(T.temperature), SUM(T.humidity) FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:test:Space;1') "
+                 "GROUP BY T.$metadata.$model ORDER BY n DESC");
+    REQUIRE(r.rows.size() == 2);
+    CHECK(r.rows[0] == json{{"model", "dtmi:test:Room;1"}, {"n", 3}, {"avg", 23.25}, {"MIN", 21.5}, {"MAX", 25.0}, {"SUM", 95}});
+    CHECK(r.rows[1] == json{{"model", "dtmi:test:Office;1"}, {"n", 1}, {"avg", 23.0}, {"MIN", 23.0}, {"MAX", 23.0}});
+    r = b.q("SELECT COUNT() AS n, AVG(T.value) AS mean FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:test:Sensor;1')");
+    CHECK(r.rows == std::vector<json>{json{{"n", 2}, {"mean", 6.25}}});
+    // no rows: COUNT 0, the rest undefined
+    r = b.q("SELECT COUNT() AS n, SUM(T.value) AS s FROM DIGITALTWINS T WHERE T.value > 100");
+    CHECK(r.rows == std::vector<json>{json{{"n", 0}}});
+    CHECK_THROWS_AS(b.q("SELECT T.name, COUNT() FROM DIGITALTWINS T GROUP BY T.$metadata.$model"), QueryError);
+}
+
+TEST_CASE("paging: page size, continuation tokens, versions", "[query]") {
+    Building b;
+    const auto snap = b.graph.snapshot();
+    QueryOptions o;
+    o.page_size = 3;
+    const char* text = "SELECT T.$dtId FROM DIGITALTWINS T ORDER BY T.$dtId";
+    auto r = query_twins(snap, text, o);
+    std::vector<json> all = r.rows;
+    CHECK(r.rows.size() == 3);
+    int pages = 1;
+    while (!r.continuation_token.empty()) {
+        CHECK(r.to_json()["continuationToken"] == r.continuation_token);
+        r = continue_query(snap, r.continuation_token, o);
+        all.insert(all.end(), r.rows.begin(), r.rows.end());
+        ++pages;
+    }
+    CHECK(pages == 3);
+    CHECK(all == query_twins(snap, text).rows);
+    CHECK(r.to_json()["continuationToken"].is_null());
+    CHECK(r.to_json()["value"].size() == 2);
+    // a token is bound to its snapshot's version
+    const auto first = query_twins(snap, text, o);
+    b.graph.upsert_twin("floor-3", test::floor_twin(3));
+    CHECK(b.graph.snapshot().version() != snap.version());
+    CHECK_THROWS_AS(continue_query(b.graph.snapshot(), first.continuation_token, o), QueryError);
+    CHECK_THROWS_AS(continue_query(snap, "not a token!", o), QueryError);
+    CHECK(continue_query(snap, first.continuation_token, o).rows.size() == 3);
+}
+
+TEST_CASE("Snapshot::version increases with every change", "[query]") {
+    Building b;
+    auto v0 = b.graph.snapshot().version();
+    b.graph.upsert_twin("floor-3", test::floor_twin(3));
+    auto v1 = b.graph.snapshot().version();
+    CHECK(v1 > v0);
+    b.graph.update_twin("floor-3", json::parse(R"([{"op":"replace","path":"/number","value":4}])"));
+    auto v2 = b.graph.snapshot().version();
+    CHECK(v2 > v1);
+    b.graph.delete_twin("floor-3");
+    CHECK(b.graph.snapshot().version() > v2);
+}
+
+TEST_CASE("caps on result and intermediate rows", "[query]") {
+    Building b;
+    QueryOptions o;
+    o.max_rows = 3;
+    CHECK_THROWS_WITH(b.q("SELECT * FROM DIGITALTWINS", o), Catch::Contains("max_rows (3)"));
+    CHECK_THROWS_AS(b.q("SELECT X FROM DIGITALTWINS T JOIN X RELATED T.contains", o), QueryError);
+    CHECK_THROWS_AS(b.q("SELECT B FROM DIGITALTWINS MATCH (A)-[*..3]-(B)", o), QueryError);
+    // COUNT() materialises nothing, and a filter keeps results under the cap
+    CHECK(b.q("SELECT COUNT() FROM DIGITALTWINS", o).rows == std::vector<json>{json{{"COUNT", 8}}});
+    CHECK(b.q("SELECT * FROM DIGITALTWINS WHERE IS_OF_MODEL('dtmi:test:Floor;1')", o).rows.size() == 2);
+}
+
+TEST_CASE("a query sees its snapshot, not later writes; PreparedQuery runs on any snapshot", "[query]") {
+    Building b;
+    const PreparedQuery pq("SELECT COUNT() FROM DIGITALTWINS WHERE IS_OF_MODEL('dtmi:test:Floor;1')");
+    const auto before = b.graph.snapshot();
+    b.graph.upsert_twin("floor-3", test::floor_twin(3));
+    CHECK(pq.run(before).rows[0]["COUNT"] == 2);
+    CHECK(pq.run(b.graph.snapshot()).rows[0]["COUNT"] == 3);
+}
+
+TEST_CASE("query errors: unknown alias, misplaced aggregate, bad joins", "[query]") {
+    Building b;
+    CHECK_THROWS_AS(b.q("SELECT * FROM DIGITALTWINS T WHERE X.temperature > 1 AND T.a = 1"), QueryError);
+    CHECK_THROWS_AS(b.q("SELECT * FROM DIGITALTWINS T WHERE COUNT() > 1"), QueryError);
+    CHECK_THROWS_AS(b.q("SELECT X FROM DIGITALTWINS T JOIN X RELATED Y.contains"), QueryError);
+    CHECK_THROWS_AS(b.q("SELECT * FROM DIGITALTWINS T WHERE NOPE(T.a)"), QueryError);
+}
