@@ -18,4 +18,8 @@ void define_dtdl(pybind11::module_& m);
 /// define_dtdl first (Snapshot.models returns a ModelSet).
 void define_graph(pybind11::module_& m);
 
+/// query_twins on Snapshot and TwinGraph, twinsim.QueryError and the pager
+/// behind twinsim.QueryResult. Needs define_errors and define_graph first.
+void define_query(pybind11::module_& m);
+
 }  // namespace twinsim::python

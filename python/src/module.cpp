@@ -3,9 +3,10 @@
 #include "bindings.hpp"
 
 PYBIND11_MODULE(_core, m) {
-    m.doc() = "twinsim's C++ engine (DTDL model sets, the twin graph); use it through the twinsim package.";
+    m.doc() = "twinsim's C++ engine (DTDL model sets, the twin graph, queries); use it through the twinsim package.";
     m.attr("__version__") = TWINSIM_VERSION;
     twinsim::python::define_errors(m);
     twinsim::python::define_dtdl(m);
     twinsim::python::define_graph(m);
+    twinsim::python::define_query(m);
 }

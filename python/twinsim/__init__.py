@@ -13,6 +13,13 @@ Build a live twin graph with the Azure Digital Twins SDK's method names
     graph.update_digital_twin("room-00-01", [{"op": "replace", "path": "/temperature", "value": 23.5}])
     ids, temperatures = graph.snapshot().column("dtmi:twinsim:building:Room;1", "temperature")
 
+Ask questions in the ADT query language; the rows page transparently and
+convert to a pandas DataFrame::
+
+    warm = graph.query_twins("SELECT R.$dtId, R.temperature FROM DIGITALTWINS R "
+                             "WHERE IS_OF_MODEL(R, 'dtmi:twinsim:building:Room;1') AND R.temperature > 24")
+    warm.to_dataframe()
+
 The compiled engine lives in the private extension module ``twinsim._core``;
 this package re-exports its public names, and ``twinsim.graph`` adds the
 pure-Python pieces of the graph API (MatchConditions and result types).
@@ -24,7 +31,9 @@ input, and every one has ``.code`` (the ADT error code, or None).
 ``OSError``), ``NotFoundError`` (also a ``LookupError``), ``ConflictError``
 (etag mismatch, existing id, delete refused), ``ValidationError`` (also a
 ``ValueError``) and ``GraphImportError`` (also a ``ValueError``, with
-``.problems``) derive from it.
+``.problems``) and ``QueryError`` (a malformed query or an exceeded row cap;
+also a ``ValueError``, with ``.line``, ``.column``, ``.token``, ``.expected``)
+derive from it.
 """
 
 from ._core import (
@@ -38,6 +47,7 @@ from ._core import (
     ModelSet,
     NotFoundError,
     PropertySlot,
+    QueryError,
     Schema,
     Severity,
     Snapshot,
@@ -48,6 +58,7 @@ from ._core import (
     __version__,
 )
 from .graph import Column, DigitalTwinsModelData, IncomingRelationship, MatchConditions
+from .query import QueryResult
 
 __all__ = [
     "Column",
@@ -64,6 +75,8 @@ __all__ = [
     "ModelSet",
     "NotFoundError",
     "PropertySlot",
+    "QueryError",
+    "QueryResult",
     "Schema",
     "Severity",
     "Snapshot",

@@ -72,9 +72,10 @@ void print_report(std::ostream& out, const LoadedModel& loaded);
 /// Prints `report` indented, invalid UTF-8 (e.g. in a file name) replaced by U+FFFD.
 void print_json(std::ostream& out, const nlohmann::ordered_json& report);
 
-/// The subcommands (validate_command.cpp, describe_command.cpp, import_command.cpp).
+/// The subcommands (validate_command.cpp, describe_command.cpp, import_command.cpp, query_command.cpp).
 [[nodiscard]] Command add_validate_command(CLI::App& app);
 [[nodiscard]] Command add_describe_command(CLI::App& app);
 [[nodiscard]] Command add_import_command(CLI::App& app);
+[[nodiscard]] Command add_query_command(CLI::App& app);
 
 }  // namespace twinsim::cli

@@ -1,0 +1,185 @@
+"""twinsim.TwinGraph.query_twins / Snapshot.query_twins, QueryResult and QueryError
+on the bundled building (scenarios/building). The language itself is tested in
+C++ (tests/cpp/query); these tests cover the Python surface: rows as dicts,
+transparent paging on one snapshot, pandas frames, errors and options."""
+
+import threading
+
+import pytest
+
+import twinsim
+
+ROOM = "dtmi:twinsim:building:Room;1"
+LEVEL = "dtmi:twinsim:building:Level;1"
+# The rooms warmer than 24.5 degrees in building.ndjson (read off the file).
+WARM_ROOMS = ["room-01-05", "room-02-01", "room-03-02", "room-03-04", "room-03-10", "room-04-08", "room-05-04",
+              "room-05-07", "room-plant"]
+WARM_QUERY = f"SELECT R.$dtId, R.temperature FROM DIGITALTWINS R WHERE IS_OF_MODEL(R, '{ROOM}') AND R.temperature > 24.5"
+
+
+@pytest.fixture(scope="module")
+def building_path():
+    import os
+    import pathlib
+
+    root = pathlib.Path(os.environ.get("TWINSIM_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[2]))
+    return root / "scenarios" / "building" / "building.ndjson", root / "models" / "building"
+
+
+@pytest.fixture
+def graph(building_path):
+    ndjson, models = building_path
+    return twinsim.TwinGraph.from_ndjson(ndjson, models=models)
+
+
+def test_rows_are_dicts_in_adt_shapes(graph):
+    result = graph.query_twins("SELECT * FROM DIGITALTWINS T WHERE T.$dtId = 'level-03'")
+    assert isinstance(result, twinsim.QueryResult)
+    rows = list(result)
+    assert len(rows) == 1
+    twin = rows[0]
+    assert twin["$dtId"] == "level-03"
+    assert twin["$metadata"]["$model"] == LEVEL
+    assert twin["name"] == "Level 3" and twin["levelNumber"] == 3
+    assert twin == graph.get_digital_twin("level-03")
+
+    assert graph.query_twins("SELECT COUNT() FROM DIGITALTWINS").to_list() == [{"COUNT": 278}]
+    rows = sorted(graph.query_twins(WARM_QUERY), key=lambda row: row["$dtId"])
+    assert [row["$dtId"] for row in rows] == WARM_ROOMS
+    assert all(set(row) == {"$dtId", "temperature"} and row["temperature"] > 24.5 for row in rows)
+
+
+def test_snapshot_query_twins_sees_the_snapshot(graph):
+    before = graph.snapshot()
+    graph.update_digital_twin("room-01-05", [{"op": "replace", "path": "/temperature", "value": 20.0}])
+    assert len(before.query_twins(WARM_QUERY)) == 9
+    # A query issued after a write sees it.
+    assert "room-01-05" not in {row["$dtId"] for row in graph.query_twins(WARM_QUERY)}
+    assert len(graph.query_twins(WARM_QUERY)) == 8
+
+
+def test_paging_is_transparent_and_on_one_snapshot(graph):
+    query = f"SELECT R.$dtId FROM DIGITALTWINS R WHERE IS_OF_MODEL(R, '{ROOM}')"
+    everything = sorted(row["$dtId"] for row in graph.query_twins(query, page_size=0))
+    assert len(everything) == 61
+
+    result = graph.query_twins(query, page_size=7)
+    assert not result.complete
+    pages = []
+    for page in result.by_page():
+        pages.append(page)
+        if len(pages) == 1:
+            # Writes after the call do not show in later pages: the result keeps its snapshot.
+            graph.delete_digital_twin("room-05-10", cascade=True)
+    assert [len(page) for page in pages] == [7] * 8 + [5]
+    assert sorted(row["$dtId"] for page in pages for row in page) == everything
+    assert result.complete
+    # Iterating again replays the fetched rows; len() and to_list() agree.
+    assert len(list(result)) == len(result) == len(result.to_list()) == 61
+    assert len(graph.query_twins(query)) == 60
+
+
+def test_len_and_to_list_fetch_the_remaining_pages(graph):
+    result = graph.query_twins("SELECT * FROM DIGITALTWINS", page_size=50)
+    iterator = iter(result)
+    first = next(iterator)
+    assert "$dtId" in first
+    assert len(result) == 278
+    assert len(result.to_list()) == 278
+    assert sum(1 for _ in iterator) == 277
+
+
+def test_query_error_has_position_token_and_expected(graph):
+    with pytest.raises(twinsim.QueryError) as info:
+        graph.query_twins("SELECT T.name, T.temperature WHERE T.x = 1")
+    error = info.value
+    assert isinstance(error, twinsim.TwinsimError) and isinstance(error, ValueError)
+    assert (error.line, error.column, error.token, error.expected) == (1, 30, "WHERE", "FROM")
+    assert "line 1, column 30" in str(error)
+    assert error.code == "BadRequest"
+
+    with pytest.raises(twinsim.QueryError) as info:
+        graph.snapshot().query_twins("SELECT *\nFROM DIGITALTWINS T\nWHERE T.x == 1")
+    assert (info.value.line, info.value.column) == (3, 12)
+
+    with pytest.raises(twinsim.QueryError) as info:
+        graph.query_twins("SELECT * FROM")
+    assert info.value.token is None and info.value.expected == "DIGITALTWINS or RELATIONSHIPS"
+
+
+def test_max_rows_caps_the_query(graph):
+    with pytest.raises(twinsim.QueryError) as info:
+        graph.query_twins("SELECT * FROM DIGITALTWINS", max_rows=100)
+    assert info.value.line is None and info.value.column is None
+    assert "100" in str(info.value)
+    assert len(graph.query_twins("SELECT * FROM DIGITALTWINS", max_rows=1000)) == 278
+    with pytest.raises(ValueError):
+        graph.query_twins("SELECT * FROM DIGITALTWINS", max_rows=0)
+
+
+def test_unknown_names_give_no_rows_not_errors(graph):
+    result = graph.query_twins("SELECT * FROM DIGITALTWINS WHERE IS_OF_MODEL('dtmi:example:Nothing;1')")
+    assert result.to_list() == []
+    assert isinstance(result.warnings, list)
+
+
+def test_to_dataframe_of_a_projection(graph):
+    pd = pytest.importorskip("pandas")
+    frame = graph.query_twins(WARM_QUERY).to_dataframe()
+    assert isinstance(frame, pd.DataFrame)
+    assert list(frame.columns) == ["$dtId", "temperature"]
+    assert sorted(frame["$dtId"]) == WARM_ROOMS
+    assert (frame["temperature"] > 24.5).all()
+
+    # A projected property a twin lacks is left out of its row: NaN in the frame.
+    frame = graph.query_twins(
+        "SELECT T.$dtId, T.capacity FROM DIGITALTWINS T WHERE T.$dtId IN ['level-01', 'room-01-01']"
+    ).to_dataframe().sort_values("$dtId")
+    assert list(frame.columns) == ["$dtId", "capacity"]
+    assert pd.isna(frame["capacity"].iloc[0]) and frame["capacity"].iloc[1] == 2
+
+    assert graph.query_twins("SELECT COUNT() FROM DIGITALTWINS").to_dataframe()["COUNT"].tolist() == [278]
+    # No rows: the projected names are still the columns.
+    empty = graph.query_twins("SELECT T.$dtId, T.name FROM DIGITALTWINS T WHERE T.area > 1e9").to_dataframe()
+    assert len(empty) == 0 and list(empty.columns) == ["$dtId", "name"]
+
+
+def test_to_dataframe_of_select_star_flattens_twins_and_relationships(graph):
+    frame = graph.query_twins(f"SELECT * FROM DIGITALTWINS WHERE IS_OF_MODEL('{LEVEL}')").to_dataframe()
+    assert list(frame.columns)[0] == "$dtId"
+    assert {"name", "area", "levelNumber", "ceilingHeight"} <= set(frame.columns)
+    assert "$etag" not in frame.columns and "$metadata" not in frame.columns
+    assert sorted(frame["levelNumber"]) == [0, 1, 2, 3, 4, 5]
+
+    frame = graph.query_twins("SELECT * FROM RELATIONSHIPS R WHERE R.priority = 2").to_dataframe()
+    assert list(frame.columns)[:4] == ["$relationshipId", "$sourceId", "$targetId", "$relationshipName"]
+    assert sorted(frame["$sourceId"]) == ["pump-1-standby", "pump-2-standby"]
+    assert set(frame["medium"]) == {"chilledWater"}
+
+
+def test_queries_run_in_parallel_threads(graph):
+    # The GIL is released while a page is computed, so threads can query the same snapshot at once.
+    snapshot = graph.snapshot()
+    counts = []
+
+    def worker():
+        for _ in range(20):
+            counts.append(snapshot.query_twins("SELECT COUNT() FROM DIGITALTWINS WHERE IS_DEFINED(temperature)").to_list())
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert counts == [[{"COUNT": 133}]] * 80
+
+
+def test_the_package_docstring_query_example(graph):
+    """The query in twinsim's package docstring runs as written."""
+    pytest.importorskip("pandas")
+    warm = graph.query_twins("SELECT R.$dtId, R.temperature FROM DIGITALTWINS R "
+                             "WHERE IS_OF_MODEL(R, 'dtmi:twinsim:building:Room;1') AND R.temperature > 24")
+    frame = warm.to_dataframe()
+    assert list(frame.columns) == ["$dtId", "temperature"]
+    assert len(frame) > 0 and (frame["temperature"] > 24).all()
+    assert "R.$dtId" in twinsim.__doc__ and "warm.to_dataframe()" in twinsim.__doc__
