@@ -60,4 +60,14 @@ struct GraphOptions {
 /// import, memory, snapshot, copy-on-write, batched updates and lookups.
 [[nodiscard]] int run_graph(const GraphOptions& options);
 
+struct QueryBenchOptions {
+    std::size_t twins = 1000000;
+    std::uint64_t seed = 20240601;
+    int runs = 7;          ///< timed runs of each scan (point queries: 10x + 1)
+    std::string keep;      ///< when set, the generated NDJSON file is written here and kept
+};
+/// `twinsim-bench query`: the graph benchmark's generated graph, then ADT
+/// queries (model + numeric filter, COUNT, JOIN, MATCH, GROUP BY) timed.
+[[nodiscard]] int run_query_benchmark(const QueryBenchOptions& options);
+
 }  // namespace twinsim::bench

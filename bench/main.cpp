@@ -52,6 +52,21 @@ int run(int argc, char** argv) {
     graph_command->add_option("--keep", graph.keep, "Write the generated NDJSON file here and keep it");
     graph_command->add_flag("--smoke", graph_smoke, "N = 10,000 (for CI)");
 
+    QueryBenchOptions query;
+    bool query_smoke = false;
+    CLI::App* query_command = app.add_subcommand(
+        "query", "Generate the graph benchmark's building-like graph and time ADT queries on it: IS_OF_MODEL with a "
+                 "numeric filter, COUNT, a JOIN, a 3-hop MATCH, GROUP BY with AVG");
+    query_command->add_option("--twins", query.twins, "Number of twins N")
+        ->capture_default_str()
+        ->check(CLI::Range(std::size_t{1000}, std::size_t{100000000}));
+    query_command->add_option("--seed", query.seed, "Seed of the generated graph")->capture_default_str();
+    query_command->add_option("--runs", query.runs, "Timed runs of each scan query (point queries: 10x + 1)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000));
+    query_command->add_option("--keep", query.keep, "Write the generated NDJSON file here and keep it");
+    query_command->add_flag("--smoke", query_smoke, "N = 10,000, 3 runs (for CI)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -64,6 +79,13 @@ int run(int argc, char** argv) {
     if (graph_command->parsed()) {
         if (graph_smoke) graph.twins = 10000;
         return run_graph(graph);
+    }
+    if (query_command->parsed()) {
+        if (query_smoke) {
+            query.twins = 10000;
+            query.runs = 3;
+        }
+        return run_query_benchmark(query);
     }
     if (smoke) process.repeat = 1;
     return run_validate_process(process);

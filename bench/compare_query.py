@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""twinsim's query language beside networkx and pandas on the same graph.
+
+Runs `twinsim-bench query --keep FILE` (which generates FILE and times
+twinsim's queries), then bench/query_baseline.py on FILE in a separate process
+with the same building and sensor, and prints one JSON object: both results,
+whether the row counts agree, and per question the ratio baseline / twinsim of
+the median times ("times faster in twinsim").
+
+Usage: compare_query.py [--twins N] [--smoke] [--runs N] [--bench PATH] [--keep FILE]
+Exit status: 0 when both ran and agree on every row count, 1 otherwise, 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from compare_graph import find_bench, ratio, run_json  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--twins", type=int, default=1_000_000, help="number of twins N")
+    parser.add_argument("--smoke", action="store_true", help="N = 10,000 and 3 runs (for CI)")
+    parser.add_argument("--runs", type=int, default=7, help="timed runs of each scan (point questions: 10x + 1)")
+    parser.add_argument("--bench", help="the twinsim-bench program (default: $TWINSIM_BENCH, then PATH)")
+    parser.add_argument("--keep", help="keep the generated NDJSON file here")
+    args = parser.parse_args(argv)
+
+    bench = find_bench(args.bench)
+    if not bench:
+        parser.error("twinsim-bench not found: pass --bench PATH or set TWINSIM_BENCH")
+    twins = 10_000 if args.smoke else args.twins
+    runs = 3 if args.smoke else args.runs
+
+    with tempfile.TemporaryDirectory(prefix="twinsim-compare-query-") as temp:
+        path = args.keep or os.path.join(temp, "building.ndjson")
+        try:
+            ours = run_json([bench, "query", "--twins", str(twins), "--runs", str(runs), "--keep", path])
+            parameters = ours["parameters"]
+            theirs = run_json([sys.executable, os.path.join(HERE, "query_baseline.py"), path,
+                               "--building", parameters["building"], "--sensor", parameters["sensor"],
+                               "--runs", str(runs)])
+        except (RuntimeError, OSError, json.JSONDecodeError, KeyError) as e:
+            print(f"compare_query: {e}", file=sys.stderr)
+            return 1
+
+    ratios = {"meaning": "baseline median / twinsim median: times faster in twinsim"}
+    agree = {}
+    for key, figure in ours["queries"].items():
+        base = theirs["queries"].get(key, {})
+        entry = {}
+        for flavour in ("networkx", "pandas"):
+            if base.get(flavour):
+                entry[flavour] = ratio(base[flavour]["median_seconds"], figure["median_seconds"])
+        ratios[key] = entry
+        rows = [base[f]["rows"] for f in ("networkx", "pandas") if base.get(f)]
+        agree[key] = all(r == figure["rows"] for r in rows)
+    if "count" in ours["queries"].get("count_filter", {}):
+        agree["count_filter_value"] = ours["queries"]["count_filter"]["count"] == theirs["queries"]["count_filter"]["count"]
+    out = {
+        "benchmark": "compare-query",
+        "twins": ours["twins"],
+        "relationships": ours["relationships"],
+        "twinsim": ours,
+        "baseline": theirs,
+        "row_counts_agree": agree,
+        "ratios": ratios,
+    }
+    print(json.dumps(out))
+    if not all(agree.values()):
+        print("compare_query: twinsim and the baseline disagree on a row count: " +
+              ", ".join(k for k, v in agree.items() if not v), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

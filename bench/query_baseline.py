@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""The Python baseline of `twinsim-bench query`: the same questions answered
+the way a Python user without twinsim would, on the same generated file.
+
+The file is read as bench/networkx_baseline.py reads it (the json module,
+twins as nodes of a networkx MultiDiGraph with their properties as node
+attributes, relationships as keyed edges), and also into pandas frames (one
+frame of every twin: $dtId, model and one column per property; one frame of
+relationships: source, target, name, properties; both also indexed, by $dtId
+and by source, for the point questions). Model inheritance, which
+neither knows about, is worked out from the Models section's "extends" first,
+as IS_OF_MODEL needs it.
+
+Questions (the twinsim-bench query keys):
+- is_of_model_filter: Space twins (and derived models) with temperature > 25.5;
+- count_filter: how many twins have co2 > 1000;
+- join_site_floors: the hasPart targets of one building with temperature > 22;
+- match_3_hops: every twin within 3 hops of one sensor, either direction; one
+  row per path that uses each relationship at most once, as MATCH
+  (S)-[*..3]-(X) counts them (networkx only: pandas has no traversal; the
+  distinct twins within 3 hops, as nx.single_source_shortest_path_length
+  gives them, are reported beside it);
+- group_by_avg: average Room temperature per occupancy.
+
+Each is timed `--runs` times after a warm-up; the median is reported with the
+row count. Prints one JSON object.
+
+Usage: query_baseline.py FILE --building ID --sensor ID [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from networkx_baseline import load  # noqa: E402  (same loading as the graph baseline)
+
+SPACE = "dtmi:twinsim:bench:Space;1"
+ROOM = "dtmi:twinsim:bench:Room;1"
+
+
+def derived_models(models: list, base: str) -> set:
+    """`base` and every model that extends it, directly or not."""
+    parents = {}
+    for model in models:
+        extends = model.get("extends", [])
+        parents[model["@id"]] = [extends] if isinstance(extends, str) else list(extends)
+
+    def is_a(model_id):
+        return model_id == base or any(is_a(p) for p in parents.get(model_id, []))
+
+    return {model_id for model_id in parents if is_a(model_id)}
+
+
+def timed(function, runs: int):
+    """(median seconds, min seconds, rows) of `runs` calls after one warm-up."""
+    rows = len(function())
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+        if len(result) != rows:
+            raise RuntimeError("the row count changed between runs")
+    return {"median_seconds": statistics.median(times), "min_seconds": min(times), "rows": rows}
+
+
+def frames(graph):
+    import pandas as pd
+
+    records = []
+    for node, attributes in graph.nodes(data=True):
+        record = {"$dtId": node, "model": attributes["$metadata"]["$model"]}
+        record.update((k, v) for k, v in attributes.items() if k != "$metadata")
+        records.append(record)
+    twins = pd.DataFrame.from_records(records)
+    edges = pd.DataFrame.from_records(
+        [{"source": s, "target": t, "name": d["$relationshipName"], **{k: v for k, v in d.items() if k != "$relationshipName"}}
+         for s, t, d in graph.edges(data=True)]
+    )
+    return twins, edges
+
+
+def paths_within(graph, start, hops: int):
+    """Every path of 1..hops relationships from `start`, in either direction,
+    each relationship used at most once per path: the far end of each."""
+    out = []
+
+    def walk(node, depth, used):
+        if depth == hops:
+            return
+        for _, target, key in graph.out_edges(node, keys=True):
+            edge = (node, target, key)
+            if edge not in used:
+                out.append(target)
+                walk(target, depth + 1, used | {edge})
+        for source, _, key in graph.in_edges(node, keys=True):
+            edge = (source, node, key)
+            if edge not in used:
+                out.append(source)
+                walk(source, depth + 1, used | {edge})
+
+    walk(start, 0, frozenset())
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("file", help="the import file (twinsim-bench query --keep FILE)")
+    parser.add_argument("--building", required=True, help="the building of the JOIN question")
+    parser.add_argument("--sensor", required=True, help="the sensor of the MATCH question")
+    parser.add_argument("--runs", type=int, default=7, help="timed runs of each scan (point questions: 10x + 1)")
+    args = parser.parse_args(argv)
+    import networkx as nx
+    import pandas as pd
+
+    start = time.perf_counter()
+    graph, lines, size, models = load(args.file)
+    load_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    twins, edges = frames(graph)
+    frames_seconds = time.perf_counter() - start
+    spaces = derived_models(models, SPACE)
+    nodes = graph.nodes
+    scan_runs, point_runs = args.runs, args.runs * 10 + 1
+    minus_inf = -math.inf
+
+    def nx_is_of_model_filter():
+        return [(n, a["temperature"]) for n, a in graph.nodes(data=True)
+                if a["$metadata"]["$model"] in spaces and a.get("temperature", minus_inf) > 25.5]
+
+    def pd_is_of_model_filter():
+        return twins.loc[twins["model"].isin(spaces) & (twins["temperature"] > 25.5), ["$dtId", "temperature"]]
+
+    def nx_count_filter():
+        return [sum(1 for _, a in graph.nodes(data=True) if a.get("co2", minus_inf) > 1000)]
+
+    def pd_count_filter():
+        return [int((twins["co2"] > 1000).sum())]
+
+    def nx_join():
+        return [(t, nodes[t]["temperature"]) for _, t, d in graph.out_edges(args.building, data=True)
+                if d["$relationshipName"] == "hasPart" and nodes[t].get("temperature", minus_inf) > 22]
+
+    # Indexed by id and by source (built once, as twinsim's indices are), so the
+    # point question is lookups rather than scans of the frames.
+    start = time.perf_counter()
+    twins_by_id = twins.set_index("$dtId")
+    edges_by_source = edges.set_index("source").sort_index()
+    index_seconds = time.perf_counter() - start
+
+    def pd_join():
+        out_edges = edges_by_source.loc[[args.building]]
+        targets = out_edges.loc[out_edges["name"] == "hasPart", "target"]
+        parts = twins_by_id.loc[targets, ["temperature"]]
+        return parts.loc[parts["temperature"] > 22]
+
+    def nx_match():
+        return paths_within(graph, args.sensor, 3)
+
+    undirected = graph.to_undirected(as_view=True)
+
+    def nx_within_distinct():
+        return [n for n, d in nx.single_source_shortest_path_length(undirected, args.sensor, cutoff=3).items() if d > 0]
+
+    def nx_group_by():
+        sums = {}
+        for _, a in graph.nodes(data=True):
+            if a["$metadata"]["$model"] == ROOM and "temperature" in a and "occupancy" in a:
+                s = sums.setdefault(a["occupancy"], [0.0, 0])
+                s[0] += a["temperature"]
+                s[1] += 1
+        return {k: total / n for k, (total, n) in sums.items()}
+
+    def pd_group_by():
+        return twins.loc[twins["model"] == ROOM].groupby("occupancy")["temperature"].mean()
+
+    out = {
+        "benchmark": "query-baseline",
+        "python": sys.version.split()[0],
+        "networkx": nx.__version__,
+        "pandas": pd.__version__,
+        "file": {"path": args.file, "bytes": size, "lines": lines},
+        "twins": graph.number_of_nodes(),
+        "relationships": graph.number_of_edges(),
+        "load_seconds": load_seconds,
+        "frames_seconds": frames_seconds,
+        "index_seconds": index_seconds,
+        "queries": {
+            "is_of_model_filter": {"networkx": timed(nx_is_of_model_filter, scan_runs),
+                                   "pandas": timed(pd_is_of_model_filter, scan_runs)},
+            "count_filter": {"networkx": timed(nx_count_filter, scan_runs), "pandas": timed(pd_count_filter, scan_runs)},
+            "join_site_floors": {"networkx": timed(nx_join, point_runs), "pandas": timed(pd_join, point_runs)},
+            "match_3_hops": {"networkx": timed(nx_match, point_runs), "pandas": None,
+                             "networkx_distinct_twins": timed(nx_within_distinct, point_runs)},
+            "group_by_avg": {"networkx": timed(nx_group_by, scan_runs), "pandas": timed(pd_group_by, scan_runs)},
+        },
+        "note": "median of the runs after one warm-up; count_filter rows is 1 (the count), as SELECT COUNT()",
+    }
+    # The count itself, to check against twinsim's.
+    out["queries"]["count_filter"]["count"] = nx_count_filter()[0]
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
