@@ -367,11 +367,104 @@ private:
                 counted_ += table.live;
                 continue;
             }
+            // Fast path: `<slot>.<numeric property> <op> <number>` conjuncts read the column directly.
+            std::vector<NumericCheck> fast;
+            std::vector<Conjunct*> slow;
+            for (Conjunct* c : checks) {
+                if (undeclared_here(*c, slot, table)) skip = true;
+                if (auto nc = numeric_check(*c, slot, table)) fast.push_back(*nc);
+                else slow.push_back(c);
+            }
+            if (skip) continue;
             for (std::uint32_t r = 0; r < table.rows; ++r) {
                 const TwinIndex t = table.row_twin[r];
-                if (t != no_index) accept(t, checks);
+                if (t == no_index) continue;
+                bool ok = true;
+                for (const NumericCheck& nc : fast)
+                    if (!nc.test(r)) {
+                        ok = false;
+                        break;
+                    }
+                if (ok) accept(t, slow);
             }
         }
+    }
+
+    struct NumericCheck {
+        const graph::detail::Column* column = nullptr;
+        BinaryOp op = BinaryOp::eq;
+        double value = 0;
+        [[nodiscard]] bool test(std::uint32_t row) const {
+            if (!column->has(row)) return false;
+            const double v = column->type == dtdl::ColumnType::float64 ? column->f64[row]
+                                                                      : static_cast<double>(column->i64[row]);
+            switch (op) {
+            case BinaryOp::eq: return v == value;
+            case BinaryOp::ne: return v != value;
+            case BinaryOp::lt: return v < value;
+            case BinaryOp::gt: return v > value;
+            case BinaryOp::le: return v <= value;
+            case BinaryOp::ge: return v >= value;
+            default: return false;
+            }
+        }
+    };
+
+    /// A conjunct `<slot>.<p> <op> <number literal>` (either side) whose property is a
+    /// double column in `table`, or an integer column compared with an integral
+    /// literal small enough for an exact double comparison.
+    /// A comparison conjunct reading a property the table's model does not
+    /// declare: undefined on every row of the table.
+    bool undeclared_here(const Conjunct& c, std::uint32_t slot, const graph::detail::PropertyTable& table) const {
+        const detail::Program& p = c.expr.program();
+        const detail::Node& n = p.nodes[p.root];
+        if (n.op != detail::Op::cmp) return false;
+        const dtdl::CompiledInterface& ci = s_.models->at(table.interface);
+        for (std::uint32_t a : n.args) {
+            const detail::Node& x = p.nodes[a];
+            if (x.op != detail::Op::twin_path || x.special != detail::Special::none || x.slot != slot) continue;
+            if (!ci.layout.find(x.path[0]) && !ci.find(x.path[0])) return true;
+        }
+        return false;
+    }
+
+    std::optional<NumericCheck> numeric_check(const Conjunct& c, std::uint32_t slot,
+                                              const graph::detail::PropertyTable& table) const {
+        const detail::Program& p = c.expr.program();
+        const detail::Node& n = p.nodes[p.root];
+        if (n.op != detail::Op::cmp || n.cmp == BinaryOp::and_ || n.cmp == BinaryOp::or_) return std::nullopt;
+        const detail::Node* path = &p.nodes[n.args[0]];
+        const detail::Node* lit = &p.nodes[n.args[1]];
+        BinaryOp op = n.cmp;
+        if (path->op == detail::Op::literal) {
+            std::swap(path, lit);
+            switch (op) {  // 3 < x  is  x > 3
+            case BinaryOp::lt: op = BinaryOp::gt; break;
+            case BinaryOp::gt: op = BinaryOp::lt; break;
+            case BinaryOp::le: op = BinaryOp::ge; break;
+            case BinaryOp::ge: op = BinaryOp::le; break;
+            default: break;
+            }
+        }
+        if (path->op != detail::Op::twin_path || path->special != detail::Special::none || path->slot != slot ||
+            path->path.size() != 1 || lit->op != detail::Op::literal || !lit->lit.is_number())
+            return std::nullopt;
+        const dtdl::PropertySlot* ps = s_.models->at(table.interface).layout.find(path->path[0]);
+        if (!ps) return std::nullopt;
+        const graph::detail::Column& col = table.columns[ps->column];
+        if (col.type == dtdl::ColumnType::int64) {
+            // exact only when the literal is an integer that a double holds exactly
+            if (lit->lit.kind != Value::Kind::integer || lit->lit.i > (std::int64_t{1} << 53) ||
+                lit->lit.i < -(std::int64_t{1} << 53))
+                return std::nullopt;
+        } else if (col.type != dtdl::ColumnType::float64) {
+            return std::nullopt;
+        }
+        NumericCheck out;
+        out.column = &col;
+        out.op = op;
+        out.value = lit->lit.as_double();
+        return out;
     }
 
     void seed_relationships(bool count_only) {
