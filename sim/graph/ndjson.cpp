@@ -7,10 +7,16 @@
 // from an earlier bad line (a twin of a model that failed, a relationship of a
 // twin that failed) is not checked and not reported: only causes are.
 //
+// Import is a restore of recorded state: twins are created with
+// TwinGraph::restore_twin / try_create_twin, which keep the $lastUpdateTime
+// and per-property lastUpdateTime a line carries (the import's time where it
+// carries none).
+//
 // Export writes models, then twins in index order, then each twin's outgoing
-// relationships. Service-set fields ($etag, $lastUpdateTime, per-property
-// lastUpdateTime) are left out, so export(import(export(g))) == export(g)
-// byte for byte; sourceTime, which clients own, is kept.
+// relationships. Twins are written as get_twin returns them, times included,
+// without $etag (ADT's format has none; import makes new ones). So a
+// re-imported twin equals the original apart from its $etag, and
+// export(import(export(g))) == export(g) byte for byte.
 
 #include "twinsim/graph/ndjson.hpp"
 
@@ -296,7 +302,7 @@ private:
         if (id.empty()) return false;
         if (!failed_twins_.empty() && failed_twins_.find(id) != failed_twins_.end()) return false;
         if (models_failed_ && file_models_.find(model) != file_models_.end()) return false;
-        if (!graph.try_create_twin(id, model, batch.values_of(parsed))) return false;
+        if (!graph.try_create_twin(id, model, batch.values_of(parsed), parsed.last_update, batch.times_of(parsed))) return false;
         ++stats_.twins;
         return true;
     }
@@ -344,7 +350,7 @@ private:
             }
         }
         try {
-            graph.upsert_twin(id, value, WriteCondition{std::nullopt, true});
+            graph.restore_twin(id, value);
             ++stats_.twins;
         } catch (const ConflictError& e) {
             // The twin exists (from the graph or an earlier line): its relationships can still be checked.
@@ -459,22 +465,6 @@ private:
     StringMap<std::size_t> failed_twins_;  // twins whose line failed (or could not be checked): their line
 };
 
-// Drops what the service sets ($lastUpdateTime, per-property lastUpdateTime)
-// from a $metadata object, keeping $model and sourceTime.
-void strip_service_times(json& metadata) {
-    metadata.erase("$lastUpdateTime");
-    for (auto it = metadata.begin(); it != metadata.end();) {
-        if (it.value().is_object()) {
-            it.value().erase("lastUpdateTime");
-            if (it.value().empty()) {
-                it = metadata.erase(it);
-                continue;
-            }
-        }
-        ++it;
-    }
-}
-
 void write_line(std::ostream& out, const json& value) {
     out << value.dump() << '\n';
 }
@@ -513,14 +503,7 @@ void export_ndjson(const Snapshot& snapshot, std::ostream& out) {
     const std::vector<TwinIndex> twins = snapshot.twins();
     for (TwinIndex t : twins) {
         json twin = snapshot.get_twin(t);
-        twin.erase("$etag");
-        for (auto& [key, member] : twin.items()) {
-            if (key == "$metadata") {
-                strip_service_times(member);
-            } else if (member.is_object() && member.contains("$metadata")) {
-                strip_service_times(member["$metadata"]);  // a component (DTDL names never start with '$')
-            }
-        }
+        twin.erase("$etag");  // import makes a new one
         write_line(out, twin);
     }
 

@@ -97,6 +97,7 @@ struct PropValue {
     json value;
     std::int64_t source_time = no_time;
     std::int64_t last_update = 0;
+    std::int64_t recorded_update = no_time;  ///< lastUpdateTime given to restore_twin
 };
 
 // A twin document checked against its model, ready to store.
@@ -104,20 +105,43 @@ struct ParsedTwin {
     dtdl::InterfaceIndex model = 0;
     std::string model_id;
     std::vector<PropValue> props;
-    json components = json::object();  // name -> {props..., "$metadata": {prop: {"sourceTime"?}}}
+    /// name -> {props..., "$metadata": {prop: {"sourceTime"?}}}; when restoring,
+    /// also the recorded "$lastUpdateTime" and per-property "lastUpdateTime".
+    json components = json::object();
+    std::int64_t recorded_update = no_time;  ///< $metadata.$lastUpdateTime given to restore_twin
 };
 
-// A $metadata entry of one property: lastUpdateTime is the graph's (ignored
-// when given, so exported twins import unchanged); sourceTime is the client's.
-// Returns the sourceTime (no_time when absent).
-std::int64_t parse_property_metadata(const json& entry, std::string_view path, bool is_set, Problems& problems) {
+// A time the graph recorded ($lastUpdateTime, lastUpdateTime), given back to
+// restore_twin: no_time (and a problem) unless it is an RFC 3339 date-time.
+std::int64_t parse_recorded_time(const json& value, std::string_view path, Problems& problems) {
+    std::optional<Timestamp> t;
+    if (value.is_string()) t = parse_timestamp(value.get_ref<const std::string&>());
+    if (!t) {
+        problems.add(path, "expected an RFC 3339 date-time, found " + value.dump());
+        return no_time;
+    }
+    return t->ns;
+}
+
+// A $metadata entry of one property: sourceTime is the client's;
+// lastUpdateTime is the graph's, ignored unless `recorded_update` asks for it
+// (restore_twin; only for a property that is set). Returns the sourceTime
+// (no_time when absent).
+std::int64_t parse_property_metadata(const json& entry, std::string_view path, bool is_set, Problems& problems,
+                                     std::int64_t* recorded_update = nullptr) {
     if (!entry.is_object()) {
         problems.add(path, "property metadata must be an object");
         return no_time;
     }
     std::int64_t source_time = no_time;
     for (auto it = entry.begin(); it != entry.end(); ++it) {
-        if (it.key() == "lastUpdateTime") continue;
+        if (it.key() == "lastUpdateTime") {
+            if (recorded_update != nullptr) {
+                const std::int64_t t = parse_recorded_time(it.value(), member_path(path, "lastUpdateTime"), problems);
+                if (is_set) *recorded_update = t;
+            }
+            continue;
+        }
         if (it.key() == "sourceTime") {
             const auto p = member_path(path, "sourceTime");
             std::optional<Timestamp> t;
@@ -132,7 +156,8 @@ std::int64_t parse_property_metadata(const json& entry, std::string_view path, b
     return source_time;
 }
 
-void parse_component(const GraphState& s, const dtdl::Content& c, const json& v, Problems& problems, json& out) {
+void parse_component(const GraphState& s, const dtdl::Content& c, const json& v, Problems& problems, json& out,
+                     bool restore) {
     const std::string path = member_path("", c.name);
     if (!v.is_object()) {
         problems.add(path, "a component must be a JSON object, found " + std::string(v.type_name()));
@@ -166,11 +191,19 @@ void parse_component(const GraphState& s, const dtdl::Content& c, const json& v,
             problems.add(mp, "must be an object");
         } else {
             for (auto it = mdi->begin(); it != mdi->end(); ++it) {
-                if (it.key() == "$lastUpdateTime") continue;
+                if (it.key() == "$lastUpdateTime") {
+                    if (restore) {
+                        const std::int64_t t = parse_recorded_time(it.value(), member_path(mp, it.key()), problems);
+                        if (t != no_time) md["$lastUpdateTime"] = format_timestamp(Timestamp{t});
+                    }
+                    continue;
+                }
                 const std::string p = member_path(mp, it.key());
                 const bool is_set = stored.contains(it.key());
-                const std::int64_t st = parse_property_metadata(it.value(), p, is_set, problems);
-                if (st != no_time) md[it.key()] = json{{"sourceTime", format_timestamp(Timestamp{st})}};
+                std::int64_t recorded = no_time;
+                const std::int64_t st = parse_property_metadata(it.value(), p, is_set, problems, restore ? &recorded : nullptr);
+                if (st != no_time) md[it.key()]["sourceTime"] = format_timestamp(Timestamp{st});
+                if (recorded != no_time) md[it.key()]["lastUpdateTime"] = format_timestamp(Timestamp{recorded});
             }
         }
     }
@@ -180,8 +213,9 @@ void parse_component(const GraphState& s, const dtdl::Content& c, const json& v,
 
 // Checks a whole twin document against its model: every property value
 // (type, enum member, object fields, map/array elements), no undeclared
-// member, every component present.
-ParsedTwin parse_twin(const GraphState& s, std::string_view id, const json& doc) {
+// member, every component present. `restore` (restore_twin) also reads the
+// recorded times; otherwise they are ignored.
+ParsedTwin parse_twin(const GraphState& s, std::string_view id, const json& doc, bool restore = false) {
     const std::string ctx = twin_ctx(id);
     if (!doc.is_object()) throw ValidationError("ValidationFailed", ctx + ": a twin must be a JSON object");
     auto md = doc.find("$metadata");
@@ -227,22 +261,31 @@ ParsedTwin parse_twin(const GraphState& s, std::string_view id, const json& doc)
             out.props.push_back(std::move(pv));
             break;
         }
-        case dtdl::ContentKind::component: parse_component(s, *c, it.value(), problems, out.components); break;
+        case dtdl::ContentKind::component: parse_component(s, *c, it.value(), problems, out.components, restore); break;
         default:
             problems.add(path, std::string("is a ") + kind_name(c->kind) + " of " + model_id + ", not a property");
         }
     }
     for (auto it = md->begin(); it != md->end(); ++it) {
         const std::string& key = it.key();
-        if (key == "$model" || key == "$lastUpdateTime") continue;
+        if (key == "$model") continue;
         const std::string path = member_path("/$metadata", key);
+        if (key == "$lastUpdateTime") {
+            if (restore) out.recorded_update = parse_recorded_time(it.value(), path, problems);
+            continue;
+        }
         if (!key.empty() && key[0] == '$') {
             problems.add(path, "unknown metadata");
             continue;
         }
         auto pv = std::find_if(out.props.begin(), out.props.end(), [&](const PropValue& p) { return p.name == key; });
-        const std::int64_t st = parse_property_metadata(it.value(), path, pv != out.props.end(), problems);
-        if (pv != out.props.end()) pv->source_time = st;
+        const bool is_set = pv != out.props.end();
+        std::int64_t recorded = no_time;
+        const std::int64_t st = parse_property_metadata(it.value(), path, is_set, problems, restore ? &recorded : nullptr);
+        if (is_set) {
+            pv->source_time = st;
+            pv->recorded_update = recorded;
+        }
     }
     for (const dtdl::Content* c : model.contents)
         if (c->kind == dtdl::ContentKind::component && !out.components.contains(c->name))
@@ -254,7 +297,9 @@ ParsedTwin parse_twin(const GraphState& s, std::string_view id, const json& doc)
 }
 
 // Gives stored components their service fields ($lastUpdateTime, per property
-// lastUpdateTime): `now` where touched, else the previous time.
+// lastUpdateTime): `now` where touched, else the previous time. A time the
+// component already holds is a recorded one (parse_component adds them only
+// for restore_twin) and is kept.
 void finalize_components(json& comps, const json* old, std::int64_t now,
                          const std::function<bool(const std::string&, const std::string&)>& touched) {
     const std::string now_text = format_timestamp(Timestamp{now});
@@ -275,6 +320,7 @@ void finalize_components(json& comps, const json* old, std::int64_t now,
             if (p.key() == "$metadata") continue;
             json& pm = md[p.key()];
             if (!pm.is_object()) pm = json::object();
+            if (pm.contains("lastUpdateTime")) continue;  // recorded
             std::string time = now_text;
             if (oc && !touched(c.key(), p.key())) {
                 auto ov = oc->find(p.key());
@@ -288,6 +334,7 @@ void finalize_components(json& comps, const json* old, std::int64_t now,
             }
             pm["lastUpdateTime"] = time;
         }
+        if (md.contains("$lastUpdateTime")) continue;  // recorded
         if (oc && !any && omd && omd->contains("$lastUpdateTime") && !touched(c.key(), std::string()))
             md["$lastUpdateTime"] = (*omd)["$lastUpdateTime"];
         else
@@ -392,7 +439,13 @@ struct TwinGraph::Impl {
     int atomic_depth = 0;
     std::vector<ChangeEvent> pending;
     bool delivering = false;
-    std::vector<std::pair<std::uint32_t, json>> scratch_columns;  // try_create_twin's validated values
+    struct ScratchCell {
+        std::uint32_t column = 0;
+        json value;
+        std::int64_t last_update = no_time;  // recorded, else the clock's
+        std::int64_t source_time = no_time;
+    };
+    std::vector<ScratchCell> scratch_columns;  // try_create_twin's validated values, in the order of `props`
 
     Timestamp clock() const { return options.clock ? options.clock() : now(); }
     [[nodiscard]] bool want_events() const noexcept { return !listeners.empty(); }
@@ -691,7 +744,9 @@ struct TwinGraph::Impl {
                                                              " is decommissioned; no new twins of it can be created");
     }
 
-    json upsert_twin(std::string_view id, const json& doc, const WriteCondition& cond) {
+    // `restore` (restore_twin, with cond.if_none_match): recorded times are
+    // kept, and no result is built (it returns null).
+    json upsert_twin(std::string_view id, const json& doc, const WriteCondition& cond, bool restore = false) {
         if (id.empty()) throw ValidationError("ValidationFailed", "a twin id must not be empty");
         const auto existing = state.find_twin(id);
         if (existing && cond.if_none_match)
@@ -700,17 +755,18 @@ struct TwinGraph::Impl {
             throw ConflictError("PreconditionFailed", twin_ctx(id) + " does not exist, so If-Match " + *cond.if_match +
                                                           " cannot match");
         if (existing) check_etag(state.twin_meta[*existing].etag, cond.if_match, twin_ctx(id));
-        ParsedTwin p = parse_twin(state, id, doc);
+        ParsedTwin p = parse_twin(state, id, doc, restore);
         if (!existing || state.tables[state.twin_meta[*existing].table].model_id != p.model_id)
             check_model_usable(p, id);
         const Timestamp now = clock();
-        for (PropValue& pv : p.props) pv.last_update = now.ns;
+        for (PropValue& pv : p.props) pv.last_update = pv.recorded_update != no_time ? pv.recorded_update : now.ns;
         json comps = std::move(p.components);
         finalize_components(comps, nullptr, now.ns, [](const std::string&, const std::string&) { return true; });
         json before;
         if (existing && want_events()) before = twin_json(state, *existing, TwinView::patch);
         const TwinIndex t = existing ? *existing : alloc_twin(id);
-        write_twin(t, p, now.ns, std::move(comps));
+        write_twin(t, p, p.recorded_update != no_time ? p.recorded_update : now.ns, std::move(comps));
+        if (restore && !want_events()) return json();
         json result = twin_json(state, t);
         if (want_events()) {
             if (!existing) {
@@ -1026,7 +1082,8 @@ struct TwinGraph::Impl {
     }
 
     // --- bulk loading (mutex held) ---------------------------------------------------
-    bool try_create_twin(std::string_view id, std::string_view model_id, std::span<const NumericValue> props) {
+    bool try_create_twin(std::string_view id, std::string_view model_id, std::span<const NumericValue> props,
+                         std::optional<Timestamp> last_update, std::span<const PropertyTimes> times) {
         if (id.empty() || state.find_twin(id)) return false;
         const auto index = state.models->find(model_id);
         if (!index) return false;
@@ -1044,25 +1101,37 @@ struct TwinGraph::Impl {
             const json value = v.to_json();
             if (!dtdl::validate_value(*c->schema, value).empty()) return false;
             const std::uint32_t column = model.layout.find(v.name)->column;
-            for (const auto& [seen, unused] : scratch_columns)
-                if (seen == column) return false;  // a repeated member: the general path keeps the last
-            scratch_columns.emplace_back(column, value);
+            for (const ScratchCell& seen : scratch_columns)
+                if (seen.column == column) return false;  // a repeated member: the general path keeps the last
+            scratch_columns.push_back({column, value, no_time, no_time});
+        }
+        // Recorded times: each of a property set on this line, named once.
+        for (std::size_t k = 0; k < times.size(); ++k) {
+            const PropertyTimes& pt = times[k];
+            std::size_t i = 0;
+            while (i < props.size() && props[i].name != pt.name) ++i;
+            if (i == props.size()) return false;  // a time of an unset property: the general path decides
+            for (std::size_t j = 0; j < k; ++j)
+                if (times[j].name == pt.name) return false;
+            if (pt.last_update) scratch_columns[i].last_update = pt.last_update->ns;
+            if (pt.source_time) scratch_columns[i].source_time = pt.source_time->ns;
         }
         const Timestamp now = clock();
         const std::uint32_t ti = table_for(model_id, *index);
         const TwinIndex t = alloc_twin(id);
         const std::uint32_t row = alloc_row(ti, t);
         PropertyTable& table = state.tables[ti];
-        for (const auto& [column, value] : scratch_columns) {
-            Column& c = table.columns[column];
-            set_cell(c, row, value);
-            c.last_update.set(row, now.ns, copies);
+        for (const ScratchCell& cell : scratch_columns) {
+            Column& c = table.columns[cell.column];
+            set_cell(c, row, cell.value);
+            c.last_update.set(row, cell.last_update != no_time ? cell.last_update : now.ns, copies);
+            if (cell.source_time != no_time) c.set_source_time(row, cell.source_time, copies);
         }
         TwinMeta& m = state.twin_meta.mut(t, copies);
         m.table = ti;
         m.row = row;
         m.etag = ++state.etag_counter;
-        m.last_update = now.ns;
+        m.last_update = last_update ? last_update->ns : now.ns;
         if (want_events()) emit(ChangeType::twin_create, std::string(id), {}, twin_json(state, t), now);
         return true;
     }
@@ -1298,11 +1367,18 @@ void TwinGraph::delete_relationship(std::string_view source_id, std::string_view
     impl_->delete_relationship(source_id, relationship_id, if_match);
 }
 
-bool TwinGraph::try_create_twin(std::string_view twin_id, std::string_view model_id,
-                                std::span<const NumericValue> properties) {
+void TwinGraph::restore_twin(std::string_view twin_id, const json& twin) {
     std::lock_guard lock(impl_->mutex);
     impl_->guard();
-    return impl_->try_create_twin(twin_id, model_id, properties);
+    (void)impl_->upsert_twin(twin_id, twin, WriteCondition{std::nullopt, true}, /*restore=*/true);
+}
+
+bool TwinGraph::try_create_twin(std::string_view twin_id, std::string_view model_id,
+                                std::span<const NumericValue> properties, std::optional<Timestamp> last_update,
+                                std::span<const PropertyTimes> times) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->guard();
+    return impl_->try_create_twin(twin_id, model_id, properties, last_update, times);
 }
 
 bool TwinGraph::try_create_relationship(std::string_view source_id, std::string_view relationship_id,

@@ -84,6 +84,14 @@ struct NumericValue {
     }
 };
 
+/// Times recorded for one top-level property of a bulk-loaded twin (its
+/// `$metadata.<name>` entry in an import file): restored, not stamped anew.
+struct PropertyTimes {
+    std::string_view name;
+    std::optional<Timestamp> last_update;  ///< lastUpdateTime as recorded by the graph that wrote it
+    std::optional<Timestamp> source_time;  ///< sourceTime
+};
+
 /// Counters for measuring the graph (benchmarks, tests).
 struct GraphStats {
     std::size_t twins = 0;
@@ -152,17 +160,32 @@ public:
                              const std::optional<std::string>& if_match = std::nullopt);
 
     // --- bulk loading ---------------------------------------------------------
+    /// Import's create: a restore of recorded state. Creates (never replaces) a
+    /// twin exactly as upsert_twin(twin_id, twin, {.if_none_match = true})
+    /// does — same validation, errors, event — except that the times the
+    /// graph records on a write are taken from the document when it carries
+    /// them: `$metadata.$lastUpdateTime`, each set property's
+    /// `$metadata.<p>.lastUpdateTime`, and the same inside components (each
+    /// must then be an RFC 3339 date-time, else ValidationError). An absent
+    /// one gets the clock's time, as upsert_twin would. The etag is always
+    /// new, and the event's time is the clock's. So a twin as get_twin
+    /// returns it is restored exactly, apart from its $etag.
+    void restore_twin(std::string_view twin_id, const nlohmann::json& twin);
     /// The bulk-load fast path of NDJSON import: creates (never replaces) a
-    /// twin whose only members are its model and top-level numeric
-    /// properties, exactly as upsert_twin(id, {"$dtId", "$metadata": {"$model"},
-    /// properties...}, {.if_none_match = true}) would, but without building the
-    /// returned JSON (events are built only when there are listeners) and
-    /// without materialising nlohmann::json. Returns false, having changed
+    /// twin whose only members are its model, top-level numeric properties
+    /// and their recorded times, exactly as restore_twin(id, {"$dtId",
+    /// "$metadata": {"$model", "$lastUpdateTime"?, "<p>": {"lastUpdateTime"?,
+    /// "sourceTime"?}...}, properties...}) would, but without materialising
+    /// nlohmann::json (events are built only when there are listeners).
+    /// `last_update` is the twin's recorded $lastUpdateTime, `times` the
+    /// recorded entries of its properties. Returns false, having changed
     /// nothing, whenever the general path is needed to report or decide
     /// something (the id exists, unknown/decommissioned model, a model with
-    /// components, an undeclared, repeated or invalid property): the caller
-    /// then calls upsert_twin for the exact error.
-    bool try_create_twin(std::string_view twin_id, std::string_view model_id, std::span<const NumericValue> properties);
+    /// components, an undeclared, repeated or invalid property, times of a
+    /// property that is not set or named twice): the caller then calls
+    /// restore_twin for the exact error.
+    bool try_create_twin(std::string_view twin_id, std::string_view model_id, std::span<const NumericValue> properties,
+                         std::optional<Timestamp> last_update = std::nullopt, std::span<const PropertyTimes> times = {});
     /// The same for a relationship: as upsert_relationship(source_id,
     /// relationship_id, {"$targetId", "$relationshipName", properties...},
     /// {.if_none_match = true}); false (nothing changed) when the general path

@@ -24,15 +24,24 @@ public:
     bool parse(RecordKind kind, std::string_view text, ParsedLine& line, ParsedBatch& batch) {
         const std::size_t arena_size = batch.arena.size();
         const std::size_t values_size = batch.values.size();
+        const std::size_t times_size = batch.times.size();
         line.first_value = static_cast<std::uint32_t>(values_size);
+        line.first_time = static_cast<std::uint32_t>(times_size);
         const bool ok = kind == RecordKind::twin ? twin(text, line, batch) : relationship(text, line, batch);
         if (ok) {
             line.record = kind;
             line.value_count = static_cast<std::uint32_t>(batch.values.size() - values_size);
+            line.time_count = static_cast<std::uint32_t>(batch.times.size() - times_size);
         } else {
             batch.arena.resize(arena_size);
             batch.values.resize(values_size);
+            batch.times.resize(times_size);
+            batch.time_texts.resize(times_size);
+            name_offsets_.resize(values_size);
+            time_name_offsets_.resize(times_size);
             line.value_count = 0;
+            line.time_count = 0;
+            line.last_update.reset();
         }
         return ok;
     }
@@ -100,11 +109,52 @@ private:
         return true;
     }
 
+    // An RFC 3339 date-time string (anything else is left to nlohmann and the
+    // general path, which reports it).
+    static bool time_value(od::value& v, ParsedBatch& batch, ArenaString& text, std::optional<Timestamp>& out) {
+        std::string_view s;
+        if (v.get_string().get(s) != simdjson::SUCCESS) return false;
+        out = parse_timestamp(s);
+        if (!out) return false;
+        text = add(batch, s);
+        return true;
+    }
+
+    // "<p>": {"lastUpdateTime"?, "sourceTime"?} in a twin's $metadata (at least one).
+    bool property_times(std::string_view name, od::value& v, ParsedBatch& batch) {
+        const ArenaString stored_name = add(batch, name);  // before the entry's own keys are unescaped
+        od::object entry;
+        if (v.get_object().get(entry) != simdjson::SUCCESS) return false;
+        PropertyTimes times;
+        TimeTexts texts;
+        for (auto member : entry) {
+            od::field field;
+            std::string_view key;
+            if (std::move(member).get(field) != simdjson::SUCCESS || field.unescaped_key().get(key) != simdjson::SUCCESS)
+                return false;
+            od::value value = field.value();
+            if (key == "lastUpdateTime" && !times.last_update) {
+                if (!time_value(value, batch, texts.last_update, times.last_update)) return false;
+            } else if (key == "sourceTime" && !times.source_time) {
+                if (!time_value(value, batch, texts.source_time, times.source_time)) return false;
+            } else {
+                return false;
+            }
+        }
+        if (!times.last_update && !times.source_time) return false;
+        batch.times.push_back(times);
+        batch.time_texts.push_back(texts);
+        time_name_offsets_.push_back(stored_name);
+        return true;
+    }
+
 public:
-    /// Points the names of the batch's values into its (now final) arena.
+    /// Points the names of the batch's values and times into its (now final) arena.
     void finish(ParsedBatch& batch) {
         for (std::size_t k = 0; k < batch.values.size(); ++k) batch.values[k].name = batch.str(name_offsets_[k]);
+        for (std::size_t k = 0; k < batch.times.size(); ++k) batch.times[k].name = batch.str(time_name_offsets_[k]);
         name_offsets_.clear();
+        time_name_offsets_.clear();
     }
 
 private:
@@ -137,12 +187,17 @@ private:
                 for (auto entry : md) {
                     od::field f;
                     std::string_view k;
-                    if (std::move(entry).get(f) != simdjson::SUCCESS || f.unescaped_key().get(k) != simdjson::SUCCESS ||
-                        k != "$model" || model)
+                    if (std::move(entry).get(f) != simdjson::SUCCESS || f.unescaped_key().get(k) != simdjson::SUCCESS)
                         return rollback_names(values_size);
                     od::value v = f.value();
-                    if (!string_value(v, batch, line.strings[1])) return rollback_names(values_size);
-                    model = true;
+                    if (k == "$model" && !model) {
+                        if (!string_value(v, batch, line.strings[1])) return rollback_names(values_size);
+                        model = true;
+                    } else if (k == "$lastUpdateTime" && !line.last_update) {
+                        if (!time_value(v, batch, line.strings[2], line.last_update)) return rollback_names(values_size);
+                    } else if (k.empty() || k.front() == '$' || !property_times(k, v, batch)) {
+                        return rollback_names(values_size);
+                    }
                 }
                 if (!model) return rollback_names(values_size);
                 metadata = true;
@@ -182,7 +237,8 @@ private:
     od::parser parser_;
     od::document document_;
     std::vector<char> padded_;
-    std::vector<ArenaString> name_offsets_;  // of the batch's values, in order
+    std::vector<ArenaString> name_offsets_;       // of the batch's values, in order
+    std::vector<ArenaString> time_name_offsets_;  // of the batch's times, in order
 };
 
 }  // namespace
@@ -191,7 +247,16 @@ nlohmann::json ParsedBatch::to_json(const ParsedLine& line) const {
     nlohmann::json out = nlohmann::json::object();
     if (line.record == RecordKind::twin) {
         out["$dtId"] = str(line.strings[0]);
-        out["$metadata"] = nlohmann::json::object({{"$model", str(line.strings[1])}});
+        nlohmann::json& metadata = out["$metadata"] = nlohmann::json::object({{"$model", str(line.strings[1])}});
+        if (line.last_update) metadata["$lastUpdateTime"] = str(line.strings[2]);
+        const std::span<const PropertyTimes> line_times = times_of(line);
+        for (std::size_t k = 0; k < line_times.size(); ++k) {
+            const TimeTexts& texts = time_texts[line.first_time + k];
+            nlohmann::json entry = nlohmann::json::object();
+            if (line_times[k].last_update) entry["lastUpdateTime"] = str(texts.last_update);
+            if (line_times[k].source_time) entry["sourceTime"] = str(texts.source_time);
+            metadata[std::string(line_times[k].name)] = std::move(entry);  // a repeated name: the last wins, as in parse
+        }
     } else if (line.record == RecordKind::relationship) {
         out["$dtId"] = str(line.strings[0]);
         out["$relationshipId"] = str(line.strings[1]);

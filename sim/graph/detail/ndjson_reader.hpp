@@ -8,8 +8,10 @@
 //
 // Inside a Twins or Relationships section (as the section lines seen so far
 // say), a line of the common bulk shape — a twin with "$dtId", "$metadata":
-// {"$model"} and top-level numbers; a relationship with its four "$" strings
-// and top-level numbers — is parsed with simdjson's On-Demand API straight
+// {"$model", "$lastUpdateTime"?, "<p>": {"lastUpdateTime"?, "sourceTime"?}...}
+// (the times RFC 3339 date-times, parsed here, off the writer's thread) and
+// top-level numbers; a relationship with its four "$" strings and top-level
+// numbers — is parsed with simdjson's On-Demand API straight
 // into a compact record (strings in the batch's arena, no nlohmann::json, no
 // allocation per line). Every other line, and any line simdjson has the
 // slightest doubt about, is parsed with nlohmann::json as before; a record can
@@ -25,6 +27,7 @@
 #include <iosfwd>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -43,6 +46,12 @@ struct ArenaString {
 
 enum class RecordKind : std::uint8_t { none, twin, relationship };
 
+/// The texts of a PropertyTimes entry, for to_json (present when its time is).
+struct TimeTexts {
+    ArenaString last_update;
+    ArenaString source_time;
+};
+
 /// One non-blank line of the stream.
 struct ParsedLine {
     std::size_t number = 0;  ///< 1-based line number
@@ -50,13 +59,18 @@ struct ParsedLine {
     std::string error;       ///< why the line is not JSON; empty when it parsed
     std::string text;        ///< the raw line, kept only inside a Models section (DTDL documents)
     /// A line parsed by the fast path: `value` is not set; the strings are,
-    /// for a twin, $dtId and $metadata.$model; for a relationship, $dtId,
+    /// for a twin, $dtId, $metadata.$model and, when `last_update` is set, the
+    /// text of $metadata.$lastUpdateTime; for a relationship, $dtId,
     /// $relationshipId, $targetId and $relationshipName. Its numeric members
-    /// are ParsedBatch::values[first_value, first_value + value_count).
+    /// are ParsedBatch::values[first_value, first_value + value_count), a
+    /// twin's property times ParsedBatch::times[first_time, first_time + time_count).
     RecordKind record = RecordKind::none;
     ArenaString strings[4];
     std::uint32_t first_value = 0;
     std::uint32_t value_count = 0;
+    std::optional<Timestamp> last_update;
+    std::uint32_t first_time = 0;
+    std::uint32_t time_count = 0;
 };
 
 /// Lines handed over together, with the storage of their fast records.
@@ -64,10 +78,15 @@ struct ParsedBatch {
     std::vector<ParsedLine> lines;
     std::string arena;                ///< the records' strings
     std::vector<NumericValue> values; ///< names point into `arena`
+    std::vector<PropertyTimes> times; ///< names point into `arena`
+    std::vector<TimeTexts> time_texts; ///< parallel to `times`
 
     [[nodiscard]] std::string_view str(ArenaString s) const noexcept { return {arena.data() + s.offset, s.size}; }
     [[nodiscard]] std::span<const NumericValue> values_of(const ParsedLine& line) const noexcept {
         return {values.data() + line.first_value, line.value_count};
+    }
+    [[nodiscard]] std::span<const PropertyTimes> times_of(const ParsedLine& line) const noexcept {
+        return {times.data() + line.first_time, line.time_count};
     }
     /// The nlohmann::json that nlohmann::json::parse gives for the line of a record.
     [[nodiscard]] nlohmann::json to_json(const ParsedLine& line) const;
