@@ -156,10 +156,12 @@ def main(argv=None) -> int:
     index_seconds = time.perf_counter() - start
 
     def pd_join():
-        out_edges = edges_by_source.loc[[args.building]]
+        out_edges = edges_by_source.loc[args.building:args.building]
         targets = out_edges.loc[out_edges["name"] == "hasPart", "target"]
-        parts = twins_by_id.loc[targets, ["temperature"]]
-        return parts.loc[parts["temperature"] > 22]
+        # Column first, then reindex: .loc[targets] (of the frame or of the
+        # column) costs ~20 ms at 1M twins in pandas 3, reindex ~0.1 ms.
+        temperatures = twins_by_id["temperature"].reindex(targets.to_numpy())
+        return temperatures[temperatures > 22]
 
     def nx_match():
         return paths_within(graph, args.sensor, 3)
