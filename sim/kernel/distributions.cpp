@@ -1,0 +1,209 @@
+#include "twinsim/kernel/distributions.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <string>
+#include <utility>
+
+#include "twinsim/kernel/errors.hpp"
+
+namespace twinsim::kernel {
+namespace {
+
+void require(bool ok, const char* what) {
+    if (!ok) throw KernelError(what);
+}
+bool positive(double v) { return std::isfinite(v) && v > 0.0; }
+
+}  // namespace
+
+Exponential::Exponential(double mean) : mean_(mean) {
+    require(positive(mean), "Exponential: the mean must be finite and > 0");
+}
+Exponential Exponential::with_rate(double rate) {
+    require(positive(rate), "Exponential: the rate must be finite and > 0");
+    return Exponential(1.0 / rate);
+}
+double Exponential::sample(RandomStream& r) const noexcept { return -mean_ * std::log(r.uniform_open()); }
+
+Normal::Normal(double mean, double sd) : mean_(mean), sd_(sd) {
+    require(std::isfinite(mean), "Normal: the mean must be finite");
+    require(std::isfinite(sd) && sd >= 0.0, "Normal: the standard deviation must be finite and >= 0");
+}
+double Normal::sample(RandomStream& r) const noexcept {
+    const double u1 = r.uniform_open();
+    const double u2 = r.uniform01();
+    return mean_ + sd_ * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+}
+
+LogNormal::LogNormal(double mu, double sigma) : normal_(mu, sigma), mu_(mu), sigma_(sigma) {}
+LogNormal LogNormal::from_mean_sd(double mean, double sd) {
+    require(positive(mean), "LogNormal: the mean must be finite and > 0");
+    require(std::isfinite(sd) && sd >= 0.0, "LogNormal: the standard deviation must be finite and >= 0");
+    const double s2 = std::log1p((sd * sd) / (mean * mean));
+    return LogNormal(std::log(mean) - 0.5 * s2, std::sqrt(s2));
+}
+double LogNormal::sample(RandomStream& r) const noexcept { return std::exp(normal_.sample(r)); }
+double LogNormal::mean() const noexcept { return std::exp(mu_ + 0.5 * sigma_ * sigma_); }
+double LogNormal::variance() const noexcept {
+    const double s2 = sigma_ * sigma_;
+    return std::expm1(s2) * std::exp(2.0 * mu_ + s2);
+}
+
+Weibull::Weibull(double shape, double scale) : shape_(shape), scale_(scale) {
+    require(positive(shape) && positive(scale), "Weibull: shape and scale must be finite and > 0");
+}
+double Weibull::sample(RandomStream& r) const noexcept {
+    return scale_ * std::pow(-std::log(r.uniform_open()), 1.0 / shape_);
+}
+double Weibull::mean() const noexcept { return scale_ * std::tgamma(1.0 + 1.0 / shape_); }
+double Weibull::variance() const noexcept {
+    const double g1 = std::tgamma(1.0 + 1.0 / shape_);
+    return scale_ * scale_ * (std::tgamma(1.0 + 2.0 / shape_) - g1 * g1);
+}
+
+Gamma::Gamma(double shape, double scale) : shape_(shape), scale_(scale) {
+    require(positive(shape) && positive(scale), "Gamma: shape and scale must be finite and > 0");
+    const double k = shape < 1.0 ? shape + 1.0 : shape;
+    d_ = k - 1.0 / 3.0;
+    c_ = 1.0 / std::sqrt(9.0 * d_);
+}
+double Gamma::sample(RandomStream& r) const noexcept {
+    const Normal standard(0.0, 1.0);
+    double v = 0.0;
+    for (;;) {
+        double x = 0.0;
+        do {
+            x = standard.sample(r);
+            v = 1.0 + c_ * x;
+        } while (v <= 0.0);
+        v = v * v * v;
+        const double u = r.uniform_open();
+        const double x2 = x * x;
+        if (u < 1.0 - 0.0331 * x2 * x2) break;
+        if (std::log(u) < 0.5 * x2 + d_ * (1.0 - v + std::log(v))) break;
+    }
+    double g = d_ * v;
+    if (shape_ < 1.0) g *= std::pow(r.uniform_open(), 1.0 / shape_);
+    return g * scale_;
+}
+
+Uniform::Uniform(double low, double high) : low_(low), high_(high) {
+    require(std::isfinite(low) && std::isfinite(high) && low < high, "Uniform: need finite low < high");
+}
+
+Triangular::Triangular(double low, double mode, double high) : low_(low), mode_(mode), high_(high) {
+    require(std::isfinite(low) && std::isfinite(mode) && std::isfinite(high) && low <= mode && mode <= high &&
+                low < high,
+            "Triangular: need finite low <= mode <= high with low < high");
+}
+double Triangular::sample(RandomStream& r) const noexcept {
+    const double u = r.uniform01();
+    const double width = high_ - low_;
+    const double split = (mode_ - low_) / width;
+    if (u < split) return low_ + std::sqrt(u * width * (mode_ - low_));
+    return high_ - std::sqrt((1.0 - u) * width * (high_ - mode_));
+}
+double Triangular::variance() const noexcept {
+    const double a = low_, b = high_, c = mode_;
+    return (a * a + b * b + c * c - a * b - a * c - b * c) / 18.0;
+}
+
+EmpiricalDiscrete::EmpiricalDiscrete(const std::vector<double>& weights) {
+    require(!weights.empty(), "EmpiricalDiscrete: no weights");
+    double total = 0.0;
+    for (double w : weights) {
+        require(std::isfinite(w) && w >= 0.0, "EmpiricalDiscrete: weights must be finite and >= 0");
+        total += w;
+    }
+    require(total > 0.0 && std::isfinite(total), "EmpiricalDiscrete: the weights sum to zero");
+    // Walker/Vose: scaled probabilities split into small (< 1) and large columns.
+    const std::size_t n = weights.size();
+    probability_.assign(n, 1.0);
+    alias_.resize(n);
+    std::vector<double> scaled(n);
+    std::vector<std::size_t> small, large;
+    for (std::size_t i = 0; i < n; ++i) {
+        scaled[i] = weights[i] * static_cast<double>(n) / total;
+        alias_[i] = i;
+        (scaled[i] < 1.0 ? small : large).push_back(i);
+    }
+    while (!small.empty() && !large.empty()) {
+        const std::size_t s = small.back();
+        small.pop_back();
+        const std::size_t l = large.back();
+        probability_[s] = scaled[s];
+        alias_[s] = l;
+        scaled[l] = (scaled[l] + scaled[s]) - 1.0;
+        if (scaled[l] < 1.0) {
+            large.pop_back();
+            small.push_back(l);
+        }
+    }
+    // Columns left over hold (up to rounding) probability 1 of keeping themselves.
+}
+std::size_t EmpiricalDiscrete::sample(RandomStream& r) const noexcept {
+    const double scaled = r.uniform01() * static_cast<double>(probability_.size());
+    auto column = static_cast<std::size_t>(scaled);
+    if (column >= probability_.size()) column = probability_.size() - 1;
+    const double coin = scaled - static_cast<double>(column);
+    return coin < probability_[column] ? column : alias_[column];
+}
+
+EmpiricalContinuous::EmpiricalContinuous(std::vector<double> x, std::vector<double> cdf)
+    : x_(std::move(x)), cdf_(std::move(cdf)) {
+    require(x_.size() >= 2 && x_.size() == cdf_.size(), "EmpiricalContinuous: need >= 2 points, as many x as cdf");
+    for (std::size_t i = 0; i < x_.size(); ++i) {
+        require(std::isfinite(x_[i]) && std::isfinite(cdf_[i]), "EmpiricalContinuous: values must be finite");
+        if (i > 0) {
+            require(x_[i] > x_[i - 1], "EmpiricalContinuous: x must be strictly increasing");
+            require(cdf_[i] >= cdf_[i - 1], "EmpiricalContinuous: the CDF must be non-decreasing");
+        }
+    }
+    require(cdf_.front() == 0.0 && cdf_.back() == 1.0, "EmpiricalContinuous: the CDF must run from 0 to 1");
+}
+EmpiricalContinuous EmpiricalContinuous::from_sample(std::vector<double> sample) {
+    require(sample.size() >= 2, "EmpiricalContinuous: need at least two observations");
+    for (double v : sample) require(std::isfinite(v), "EmpiricalContinuous: observations must be finite");
+    std::sort(sample.begin(), sample.end());
+    const double last = static_cast<double>(sample.size() - 1);
+    std::vector<double> x, cdf;
+    for (std::size_t i = 0; i < sample.size(); ++i) {
+        const double f = static_cast<double>(i) / last;
+        if (!x.empty() && x.back() == sample[i]) {
+            if (x.size() > 1) cdf.back() = f;  // the minimum keeps CDF 0
+        } else {
+            x.push_back(sample[i]);
+            cdf.push_back(f);
+        }
+    }
+    require(x.size() >= 2, "EmpiricalContinuous: need at least two distinct observations");
+    cdf.back() = 1.0;
+    return EmpiricalContinuous(std::move(x), std::move(cdf));
+}
+double EmpiricalContinuous::sample(RandomStream& r) const noexcept {
+    const double u = r.uniform01();
+    // First point with cdf > u; the segment before it holds u.
+    const auto it = std::upper_bound(cdf_.begin() + 1, cdf_.end() - 1, u);
+    const auto i = static_cast<std::size_t>(it - cdf_.begin());
+    const double f0 = cdf_[i - 1], f1 = cdf_[i];
+    if (f1 <= f0) return x_[i];
+    return x_[i - 1] + (x_[i] - x_[i - 1]) * (u - f0) / (f1 - f0);
+}
+double EmpiricalContinuous::mean() const noexcept {
+    double m = 0.0;
+    for (std::size_t i = 1; i < x_.size(); ++i) m += (cdf_[i] - cdf_[i - 1]) * 0.5 * (x_[i - 1] + x_[i]);
+    return m;
+}
+double EmpiricalContinuous::variance() const noexcept {
+    double m2 = 0.0;
+    for (std::size_t i = 1; i < x_.size(); ++i) {
+        const double a = x_[i - 1], b = x_[i];
+        m2 += (cdf_[i] - cdf_[i - 1]) * (a * a + a * b + b * b) / 3.0;
+    }
+    const double m = mean();
+    return m2 - m * m;
+}
+
+}  // namespace twinsim::kernel

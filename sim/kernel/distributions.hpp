@@ -1,0 +1,150 @@
+#pragma once
+// Probability distributions sampled from a RandomStream. Written here rather
+// than taken from <random>: the standard fixes the engines but not the
+// distributions, so std::normal_distribution gives different numbers under
+// libstdc++, libc++ and MSVC, and results must not depend on the library.
+//
+// Every distribution is an immutable value (sample() is const), so one object
+// can be shared by many streams; each sample consumes a documented number of
+// uniforms (fixed, except Gamma's rejection loop).
+// Constructors throw KernelError for parameters out of range.
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "twinsim/kernel/errors.hpp"
+#include "twinsim/kernel/rng.hpp"
+
+namespace twinsim::kernel {
+
+/// Exponential with the given mean (> 0): -mean * ln(U). One uniform.
+class Exponential {
+public:
+    explicit Exponential(double mean);
+    [[nodiscard]] static Exponential with_rate(double rate);
+    [[nodiscard]] double sample(RandomStream& r) const noexcept;
+    [[nodiscard]] double mean() const noexcept { return mean_; }
+    [[nodiscard]] double variance() const noexcept { return mean_ * mean_; }
+
+private:
+    double mean_;
+};
+
+/// Normal(mean, sd >= 0) by Box-Muller (the cosine branch). Two uniforms.
+class Normal {
+public:
+    Normal(double mean, double sd);
+    [[nodiscard]] double sample(RandomStream& r) const noexcept;
+    [[nodiscard]] double mean() const noexcept { return mean_; }
+    [[nodiscard]] double variance() const noexcept { return sd_ * sd_; }
+
+private:
+    double mean_;
+    double sd_;
+};
+
+/// Lognormal: exp(N(mu, sigma)) where mu and sigma (>= 0) are those of the
+/// underlying normal; from_mean_sd() takes the lognormal's own mean (> 0) and sd.
+class LogNormal {
+public:
+    LogNormal(double mu, double sigma);
+    [[nodiscard]] static LogNormal from_mean_sd(double mean, double sd);
+    [[nodiscard]] double sample(RandomStream& r) const noexcept;
+    [[nodiscard]] double mean() const noexcept;
+    [[nodiscard]] double variance() const noexcept;
+
+private:
+    Normal normal_;
+    double mu_;
+    double sigma_;
+};
+
+/// Weibull(shape k > 0, scale lambda > 0) by inversion. One uniform.
+class Weibull {
+public:
+    Weibull(double shape, double scale);
+    [[nodiscard]] double sample(RandomStream& r) const noexcept;
+    [[nodiscard]] double mean() const noexcept;
+    [[nodiscard]] double variance() const noexcept;
+
+private:
+    double shape_;
+    double scale_;
+};
+
+/// Gamma(shape k > 0, scale theta > 0) by Marsaglia and Tsang (2000); for
+/// k < 1, Gamma(k + 1) * U^(1/k). A variable number of uniforms.
+class Gamma {
+public:
+    Gamma(double shape, double scale);
+    [[nodiscard]] double sample(RandomStream& r) const noexcept;
+    [[nodiscard]] double mean() const noexcept { return shape_ * scale_; }
+    [[nodiscard]] double variance() const noexcept { return shape_ * scale_ * scale_; }
+
+private:
+    double shape_;
+    double scale_;
+    double d_;  // Marsaglia-Tsang d = k' - 1/3 with k' = max(k, k + 1 when k < 1)
+    double c_;
+};
+
+/// Uniform on [low, high), low < high. One uniform.
+class Uniform {
+public:
+    Uniform(double low, double high);
+    [[nodiscard]] double sample(RandomStream& r) const noexcept { return low_ + (high_ - low_) * r.uniform01(); }
+    [[nodiscard]] double mean() const noexcept { return 0.5 * (low_ + high_); }
+    [[nodiscard]] double variance() const noexcept { return (high_ - low_) * (high_ - low_) / 12.0; }
+
+private:
+    double low_;
+    double high_;
+};
+
+/// Triangular(low <= mode <= high, low < high) by inversion. One uniform.
+class Triangular {
+public:
+    Triangular(double low, double mode, double high);
+    [[nodiscard]] double sample(RandomStream& r) const noexcept;
+    [[nodiscard]] double mean() const noexcept { return (low_ + mode_ + high_) / 3.0; }
+    [[nodiscard]] double variance() const noexcept;
+
+private:
+    double low_;
+    double mode_;
+    double high_;
+};
+
+/// An index in [0, n) with probability proportional to weights[i] (finite,
+/// >= 0, not all zero), by Walker's alias method: O(1) per sample, one uniform.
+class EmpiricalDiscrete {
+public:
+    explicit EmpiricalDiscrete(const std::vector<double>& weights);
+    [[nodiscard]] std::size_t sample(RandomStream& r) const noexcept;
+    [[nodiscard]] std::size_t size() const noexcept { return probability_.size(); }
+
+private:
+    std::vector<double> probability_;  // of keeping column i
+    std::vector<std::size_t> alias_;
+};
+
+/// A continuous distribution whose CDF is piecewise linear through given
+/// points (x strictly increasing, cdf non-decreasing from 0 to 1), sampled by
+/// inversion with a binary search. One uniform.
+class EmpiricalContinuous {
+public:
+    EmpiricalContinuous(std::vector<double> x, std::vector<double> cdf);
+    /// From observations (at least two distinct values): the CDF steps through
+    /// the sorted sample at i / (n - 1), linear between (ties are merged).
+    [[nodiscard]] static EmpiricalContinuous from_sample(std::vector<double> sample);
+    [[nodiscard]] double sample(RandomStream& r) const noexcept;
+    [[nodiscard]] double mean() const noexcept;
+    [[nodiscard]] double variance() const noexcept;
+
+private:
+    std::vector<double> x_;
+    std::vector<double> cdf_;
+};
+
+}  // namespace twinsim::kernel

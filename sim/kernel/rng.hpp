@@ -1,0 +1,103 @@
+#pragma once
+// Random streams for runs and the entities inside them.
+//
+// A run's stream is identified by (seed, scenario index, replication); inside
+// it, sub-stream s (a twin index, an LP number, 0 for "the run itself") is an
+// independent sequence. Derivation, all with Philox4x32-10:
+//   key(run)   = first two words of philox(counter = {scenario_lo, scenario_hi,
+//                replication_lo, replication_hi}, key = {seed_lo, seed_hi})
+//   block(n)   = philox(counter = {n_lo, n_hi, s_lo, s_hi}, key = key(run))
+// Since Philox is a bijection of the counter for a fixed key, distinct
+// sub-streams of a run never share a block, and each sub-stream has 2^64
+// blocks (2^65 doubles). Nothing depends on thread count or run order: a
+// value is a function of (seed, scenario, replication, sub-stream, position).
+
+#include <cstdint>
+
+#include "twinsim/kernel/philox.hpp"
+
+namespace twinsim::kernel {
+
+namespace detail {
+__extension__ typedef unsigned __int128 uint128;  // GCC/Clang; __extension__ keeps -Wpedantic quiet
+}
+
+/// What identifies a run's randomness.
+struct StreamId {
+    std::uint64_t seed = 0;
+    std::uint64_t scenario = 0;
+    std::uint64_t replication = 0;
+};
+
+/// The 64-bit Philox key of a run.
+[[nodiscard]] constexpr PhiloxKey run_key(const StreamId& id) noexcept {
+    const PhiloxCounter c{static_cast<std::uint32_t>(id.scenario), static_cast<std::uint32_t>(id.scenario >> 32),
+                          static_cast<std::uint32_t>(id.replication),
+                          static_cast<std::uint32_t>(id.replication >> 32)};
+    const PhiloxCounter out =
+        philox4x32_10(c, PhiloxKey{static_cast<std::uint32_t>(id.seed), static_cast<std::uint32_t>(id.seed >> 32)});
+    return PhiloxKey{out[0], out[1]};
+}
+
+/// A sequence of random 64-bit words and doubles. Cheap to copy (32 bytes of
+/// state plus a 16-byte buffer); copying forks an identical continuation.
+class RandomStream {
+public:
+    /// Sub-stream `substream` of the run `id`.
+    RandomStream(const StreamId& id, std::uint64_t substream) noexcept
+        : RandomStream(run_key(id), substream) {}
+    /// Sub-stream `substream` under an explicit run key.
+    RandomStream(PhiloxKey key, std::uint64_t substream) noexcept : key_(key), substream_(substream) {}
+
+    /// The same run's sub-stream `s`, from its beginning.
+    [[nodiscard]] RandomStream substream(std::uint64_t s) const noexcept { return RandomStream(key_, s); }
+
+    /// The next 64 random bits.
+    [[nodiscard]] std::uint64_t next_u64() noexcept {
+        if (buffered_ == 0) refill();
+        --buffered_;
+        return buffer_[buffered_];
+    }
+
+    /// Uniform on [0, 1) with 53 random bits.
+    [[nodiscard]] double uniform01() noexcept {
+        return static_cast<double>(next_u64() >> 11) * 0x1.0p-53;
+    }
+    /// Uniform on the open interval (0, 1): safe for log().
+    [[nodiscard]] double uniform_open() noexcept {
+        return (static_cast<double>(next_u64() >> 12) + 0.5) * 0x1.0p-52;
+    }
+    /// Uniform integer in [0, n). Precondition: n > 0. Lemire's multiply-shift
+    /// with rejection, so there is no modulo bias.
+    [[nodiscard]] std::uint64_t below(std::uint64_t n) noexcept {
+        for (;;) {
+            const detail::uint128 m = static_cast<detail::uint128>(next_u64()) * n;
+            const auto low = static_cast<std::uint64_t>(m);
+            if (low >= n || low >= (0 - n) % n) return static_cast<std::uint64_t>(m >> 64);
+        }
+    }
+
+    /// Blocks consumed so far (the position in the sub-stream).
+    [[nodiscard]] std::uint64_t blocks_used() const noexcept { return block_; }
+
+private:
+    void refill() noexcept {
+        const PhiloxCounter out = philox4x32_10(
+            PhiloxCounter{static_cast<std::uint32_t>(block_), static_cast<std::uint32_t>(block_ >> 32),
+                          static_cast<std::uint32_t>(substream_), static_cast<std::uint32_t>(substream_ >> 32)},
+            key_);
+        ++block_;
+        // Handed out in order: buffer_[1] first, then buffer_[0].
+        buffer_[1] = (std::uint64_t{out[1]} << 32) | out[0];
+        buffer_[0] = (std::uint64_t{out[3]} << 32) | out[2];
+        buffered_ = 2;
+    }
+
+    PhiloxKey key_;
+    std::uint64_t substream_;
+    std::uint64_t block_ = 0;
+    std::uint64_t buffer_[2] = {0, 0};
+    unsigned buffered_ = 0;
+};
+
+}  // namespace twinsim::kernel

@@ -1,0 +1,189 @@
+// Philox4x32-10, stream derivation and the distributions.
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <set>
+#include <vector>
+
+#include "twinsim/kernel/distributions.hpp"
+#include "twinsim/kernel/philox.hpp"
+#include "twinsim/kernel/rng.hpp"
+
+using namespace twinsim::kernel;
+
+TEST_CASE("Philox4x32-10 matches the published known-answer vectors", "[rng]") {
+    // Random123's kat_vectors: counter, key -> output.
+    CHECK(philox4x32_10({0, 0, 0, 0}, {0, 0}) == PhiloxCounter{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8});
+    CHECK(philox4x32_10({0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}, {0xffffffff, 0xffffffff}) ==
+          PhiloxCounter{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd});
+    CHECK(philox4x32_10({0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, {0xa4093822, 0x299f31d0}) ==
+          PhiloxCounter{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1});
+    static_assert(philox4x32_10({0, 0, 0, 0}, {0, 0})[0] == 0x6627e8d5);  // usable at compile time
+}
+
+namespace {
+std::vector<std::uint64_t> draw(RandomStream r, std::size_t n) {
+    std::vector<std::uint64_t> out(n);
+    for (auto& v : out) v = r.next_u64();
+    return out;
+}
+}  // namespace
+
+TEST_CASE("streams: the same identity repeats, any difference gives another stream", "[rng]") {
+    const StreamId base{42, 3, 7};
+    CHECK(draw(RandomStream(base, 0), 100) == draw(RandomStream(base, 0), 100));
+    std::set<std::vector<std::uint64_t>> distinct;
+    distinct.insert(draw(RandomStream(base, 0), 8));
+    distinct.insert(draw(RandomStream(StreamId{43, 3, 7}, 0), 8));
+    distinct.insert(draw(RandomStream(StreamId{42, 4, 7}, 0), 8));
+    distinct.insert(draw(RandomStream(StreamId{42, 3, 8}, 0), 8));
+    distinct.insert(draw(RandomStream(StreamId{42, 7, 3}, 0), 8));  // scenario and replication are not interchangeable
+    distinct.insert(draw(RandomStream(base, 1), 8));
+    distinct.insert(draw(RandomStream(base, 1ULL << 40), 8));
+    CHECK(distinct.size() == 7);
+    // substream() is the same as constructing it; a copy continues identically.
+    RandomStream r(base, 0);
+    CHECK(draw(r.substream(5), 10) == draw(RandomStream(base, 5), 10));
+    (void)r.next_u64();
+    RandomStream copy = r;
+    CHECK(draw(copy, 10) == draw(r, 10));
+}
+
+TEST_CASE("a sub-stream's values do not depend on other streams' use", "[rng]") {
+    const StreamId id{1, 0, 0};
+    RandomStream a(id, 10);
+    const auto expected = draw(a, 50);
+    // Interleave heavy use of other sub-streams; entity 10's numbers are unchanged.
+    RandomStream other(id, 11);
+    RandomStream again(id, 10);
+    std::vector<std::uint64_t> got;
+    for (int i = 0; i < 50; ++i) {
+        for (int j = 0; j < 7; ++j) (void)other.next_u64();
+        got.push_back(again.next_u64());
+    }
+    CHECK(got == expected);
+}
+
+TEST_CASE("uniform values are in range and sub-streams are uncorrelated", "[rng]") {
+    RandomStream a(StreamId{9, 0, 0}, 0), b(StreamId{9, 0, 0}, 1);
+    const int n = 200000;
+    double sa = 0, sb = 0, sab = 0, saa = 0, sbb = 0;
+    for (int i = 0; i < n; ++i) {
+        const double x = a.uniform01(), y = b.uniform_open();
+        REQUIRE(x >= 0.0);
+        REQUIRE(x < 1.0);
+        REQUIRE(y > 0.0);
+        REQUIRE(y < 1.0);
+        sa += x; sb += y; sab += x * y; saa += x * x; sbb += y * y;
+    }
+    const double ma = sa / n, mb = sb / n;
+    const double corr = (sab / n - ma * mb) / std::sqrt((saa / n - ma * ma) * (sbb / n - mb * mb));
+    CHECK(std::abs(ma - 0.5) < 4.0 * std::sqrt(1.0 / 12.0 / n));
+    CHECK(std::abs(corr) < 4.0 / std::sqrt(static_cast<double>(n)));
+    std::vector<int> counts(7, 0);
+    for (int i = 0; i < 70000; ++i) ++counts[a.below(7)];
+    for (int c : counts) CHECK(std::abs(c - 10000) < 400);  // ~4 sd
+}
+
+namespace {
+/// Sample mean and variance of `n` draws, checked against the analytic values:
+/// the mean within 5 standard errors, the variance within `var_tol` relative.
+template <class D>
+void check_moments(const D& d, double mean, double variance, double var_tol = 0.03, int n = 400000) {
+    RandomStream r(StreamId{2024, 1, 0}, 0);
+    double sum = 0, sum2 = 0;
+    for (int i = 0; i < n; ++i) {
+        const double x = static_cast<double>(d.sample(r));
+        sum += x;
+        sum2 += x * x;
+    }
+    const double m = sum / n;
+    const double v = (sum2 - n * m * m) / (n - 1);
+    INFO("sample mean " << m << " vs " << mean << "; sample variance " << v << " vs " << variance);
+    CHECK(std::abs(m - mean) < 5.0 * std::sqrt(variance / n));
+    CHECK(std::abs(v - variance) < var_tol * variance);
+}
+}  // namespace
+
+TEST_CASE("distributions: sample mean and variance match the analytic values", "[rng]") {
+    SECTION("exponential") {
+        const Exponential d(2.5);
+        check_moments(d, 2.5, 6.25);
+        CHECK(Exponential::with_rate(4.0).mean() == 0.25);
+    }
+    SECTION("normal") { check_moments(Normal(-3.0, 2.0), -3.0, 4.0); }
+    SECTION("lognormal") {
+        const LogNormal d(0.5, 0.4);
+        const double mean = std::exp(0.5 + 0.08), var = std::expm1(0.16) * std::exp(1.0 + 0.16);
+        CHECK(d.mean() == Approx(mean));
+        CHECK(d.variance() == Approx(var));
+        check_moments(d, mean, var, 0.05);
+        const LogNormal e = LogNormal::from_mean_sd(10.0, 3.0);
+        CHECK(e.mean() == Approx(10.0));
+        CHECK(e.variance() == Approx(9.0));
+        check_moments(e, 10.0, 9.0, 0.05);
+    }
+    SECTION("weibull") {
+        const Weibull d(1.5, 100.0);
+        const double g1 = std::tgamma(1.0 + 1.0 / 1.5), g2 = std::tgamma(1.0 + 2.0 / 1.5);
+        check_moments(d, 100.0 * g1, 1e4 * (g2 - g1 * g1));
+        check_moments(Weibull(1.0, 3.0), 3.0, 9.0);  // shape 1 is exponential
+    }
+    SECTION("gamma") {
+        check_moments(Gamma(2.5, 3.0), 7.5, 22.5);
+        check_moments(Gamma(0.4, 2.0), 0.8, 1.6, 0.05);  // the shape < 1 branch
+        check_moments(Gamma(50.0, 0.1), 5.0, 0.5);
+    }
+    SECTION("uniform") { check_moments(Uniform(-2.0, 6.0), 2.0, 64.0 / 12.0); }
+    SECTION("triangular") {
+        check_moments(Triangular(1.0, 2.0, 6.0), 3.0, (1 + 36 + 4 - 6 - 2 - 12) / 18.0);
+        check_moments(Triangular(0.0, 0.0, 1.0), 1.0 / 3.0, 1.0 / 18.0);  // mode at an end
+    }
+    SECTION("empirical discrete") {
+        const EmpiricalDiscrete d({1.0, 0.0, 3.0, 6.0});
+        // index i with p = {0.1, 0, 0.3, 0.6}: mean 0*0.1 + 2*0.3 + 3*0.6 = 2.4, E[X^2] = 1.2 + 5.4 = 6.6
+        check_moments(d, 2.4, 6.6 - 2.4 * 2.4);
+        RandomStream r(StreamId{5, 0, 0}, 0);
+        std::vector<int> counts(4, 0);
+        for (int i = 0; i < 100000; ++i) ++counts[d.sample(r)];
+        CHECK(counts[1] == 0);
+        CHECK(std::abs(counts[3] - 60000) < 700);
+        CHECK_THROWS_AS(EmpiricalDiscrete({0.0, 0.0}), KernelError);
+        CHECK_THROWS_AS(EmpiricalDiscrete({1.0, -1.0}), KernelError);
+    }
+    SECTION("empirical continuous from a CDF") {
+        // Uniform on [0, 1] then on [1, 3] with mass 0.5 each.
+        const EmpiricalContinuous d({0.0, 1.0, 3.0}, {0.0, 0.5, 1.0});
+        const double mean = 0.5 * 0.5 + 0.5 * 2.0;
+        const double m2 = 0.5 * (1.0 / 3.0) + 0.5 * (1.0 + 3.0 + 9.0) / 3.0;
+        CHECK(d.mean() == Approx(mean));
+        CHECK(d.variance() == Approx(m2 - mean * mean));
+        check_moments(d, mean, m2 - mean * mean);
+        CHECK_THROWS_AS(EmpiricalContinuous({0.0, 0.0}, {0.0, 1.0}), KernelError);
+        CHECK_THROWS_AS(EmpiricalContinuous({0.0, 1.0}, {0.1, 1.0}), KernelError);
+    }
+    SECTION("empirical continuous from a sample") {
+        const EmpiricalContinuous d = EmpiricalContinuous::from_sample({4.0, 1.0, 2.0, 3.0, 5.0});
+        // Uniform on [1, 5]: mean 3, variance 16/12.
+        check_moments(d, 3.0, 16.0 / 12.0);
+        CHECK_THROWS_AS(EmpiricalContinuous::from_sample({1.0, 1.0}), KernelError);
+    }
+}
+
+TEST_CASE("distribution parameters out of range throw", "[rng]") {
+    CHECK_THROWS_AS(Exponential(0.0), KernelError);
+    CHECK_THROWS_AS(Normal(0.0, -1.0), KernelError);
+    CHECK_THROWS_AS(Weibull(0.0, 1.0), KernelError);
+    CHECK_THROWS_AS(Gamma(1.0, -1.0), KernelError);
+    CHECK_THROWS_AS(Uniform(1.0, 1.0), KernelError);
+    CHECK_THROWS_AS(Triangular(0.0, 2.0, 1.0), KernelError);
+    CHECK_THROWS_AS(LogNormal::from_mean_sd(-1.0, 1.0), KernelError);
+}
+
+TEST_CASE("distribution samples are reproducible for a fixed stream", "[rng]") {
+    const Gamma g(2.0, 1.0);
+    RandomStream a(StreamId{77, 0, 1}, 3), b(StreamId{77, 0, 1}, 3);
+    for (int i = 0; i < 1000; ++i) REQUIRE(g.sample(a) == g.sample(b));
+}

@@ -1,0 +1,291 @@
+// The event kernel: ordering, handles, stops, periodic steps and threshold crossings.
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <numbers>
+#include <stdexcept>
+#include <cstdint>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "twinsim/kernel/simulator.hpp"
+
+using namespace twinsim::kernel;
+
+namespace {
+struct Tag {
+    int id;
+};
+}  // namespace
+
+TEST_CASE("simultaneous events run by time, then priority, then scheduling order", "[kernel]") {
+    Simulator sim;
+    std::vector<int> order;
+    const auto type = sim.on<Tag>([&](Simulator&, const Tag& t) { order.push_back(t.id); });
+    sim.schedule(type, 2.0, Tag{0});
+    sim.schedule(type, 1.0, Tag{1}, 5);
+    sim.schedule(type, 1.0, Tag{2}, -3);
+    sim.schedule(type, 1.0, Tag{3}, 5);
+    sim.schedule(type, 1.0, Tag{4});
+    sim.schedule(type, 0.5, Tag{5}, max_priority);
+    sim.schedule(type, 1.0, Tag{6}, -3);
+    CHECK(sim.run() == StopReason::empty);
+    CHECK(order == std::vector<int>{5, 2, 6, 4, 1, 3, 0});
+    CHECK(sim.now() == 2.0);
+    CHECK(sim.events_processed() == 7);
+}
+
+TEST_CASE("events scheduled during dispatch at the current time keep their order", "[kernel]") {
+    Simulator sim;
+    std::vector<int> order;
+    EventType<Tag> type;
+    type = sim.on<Tag>([&](Simulator& s, const Tag& t) {
+        order.push_back(t.id);
+        if (t.id < 3) {
+            s.schedule(type, 0.0, Tag{t.id + 10});
+            s.schedule(type, 0.0, Tag{t.id + 1});
+        }
+    });
+    sim.schedule(type, 1.0, Tag{0});
+    sim.run();
+    CHECK(order == std::vector<int>{0, 10, 1, 11, 2, 12, 3});
+}
+
+TEST_CASE("a large random workload pops in nondecreasing (time, priority, sequence) order", "[kernel]") {
+    Simulator sim;
+    struct Item {
+        double time;
+        std::int32_t priority;
+        std::uint32_t seq;
+    };
+    std::vector<Item> seen;
+    const auto type = sim.on<Item>([&](Simulator& s, const Item& it) {
+        CHECK(s.now() == it.time);
+        seen.push_back(it);
+    });
+    std::uint64_t x = 12345;
+    auto next = [&] {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        return x >> 33;
+    };
+    std::vector<EventHandle> handles;
+    for (std::uint32_t i = 0; i < 20000; ++i) {
+        const double t = static_cast<double>(next() % 500);
+        const int p = static_cast<int>(next() % 5) - 2;
+        handles.push_back(sim.schedule_at(type, t, Item{t, p, i}, p));
+    }
+    // Cancel every third event: lazy cancellation must skip them all.
+    std::size_t cancelled = 0;
+    for (std::size_t i = 0; i < handles.size(); i += 3) cancelled += sim.cancel(handles[i]) ? 1U : 0U;
+    CHECK(sim.pending_count() == 20000 - cancelled);
+    sim.run();
+    REQUIRE(seen.size() == 20000 - cancelled);
+    for (std::size_t i = 1; i < seen.size(); ++i) {
+        const Item& a = seen[i - 1];
+        const Item& b = seen[i];
+        const bool ordered = a.time < b.time || (a.time == b.time && (a.priority < b.priority ||
+                                                                     (a.priority == b.priority && a.seq < b.seq)));
+        REQUIRE(ordered);
+        REQUIRE(b.seq % 3 != 0);
+    }
+}
+
+TEST_CASE("a repair cancels the pending failure; reschedule moves an event", "[kernel]") {
+    Simulator sim;
+    std::vector<std::pair<double, int>> log;
+    struct Machine {
+        std::uint32_t index;
+    };
+    EventHandle failure;
+    const auto fail = sim.on<Machine>([&](Simulator& s, const Machine& m) {
+        log.emplace_back(s.now(), static_cast<int>(m.index));
+    });
+    const auto repair = sim.on<Machine>([&](Simulator& s, const Machine&) {
+        CHECK(s.pending(failure));
+        CHECK(s.cancel(failure));
+        CHECK_FALSE(s.cancel(failure));
+        CHECK_FALSE(s.pending(failure));
+    });
+    failure = sim.schedule(fail, 100.0, Machine{1});
+    const EventHandle other = sim.schedule(fail, 50.0, Machine{2});
+    sim.schedule(repair, 10.0, Machine{1});
+    CHECK(sim.time_of(other) == 50.0);
+    const EventHandle moved = sim.reschedule(other, 70.0);
+    CHECK_FALSE(sim.pending(other));
+    CHECK(sim.pending(moved));
+    CHECK(sim.time_of(moved) == 70.0);
+    CHECK_THROWS_AS(sim.reschedule(other, 80.0), KernelError);
+    CHECK_THROWS_AS(sim.time_of(other), KernelError);
+    sim.run();
+    CHECK(log == std::vector<std::pair<double, int>>{{70.0, 2}});
+    CHECK_FALSE(sim.pending(moved));
+    CHECK_FALSE(sim.cancel(moved));
+}
+
+TEST_CASE("handles of reused slots do not alias", "[kernel]") {
+    Simulator sim;
+    int ran = 0;
+    const auto type = sim.on<int>([&](Simulator&, const int&) { ++ran; });
+    const EventHandle a = sim.schedule(type, 1.0, 1);
+    CHECK(sim.cancel(a));
+    const EventHandle b = sim.schedule(type, 2.0, 2);  // likely the same slot
+    CHECK_FALSE(sim.pending(a));
+    CHECK_FALSE(sim.cancel(a));
+    CHECK(sim.pending(b));
+    sim.run();
+    CHECK(ran == 1);
+}
+
+TEST_CASE("scheduling rejects the past, non-finite times and bad priorities", "[kernel]") {
+    Simulator sim;
+    const auto type = sim.on<int>([](Simulator&, const int&) {});
+    CHECK_THROWS_AS(sim.schedule(type, -1.0, 0), KernelError);
+    CHECK_THROWS_AS(sim.schedule(type, std::nan(""), 0), KernelError);
+    CHECK_THROWS_AS(sim.schedule(type, INFINITY, 0), KernelError);
+    CHECK_THROWS_AS(sim.schedule(type, 1.0, 0, max_priority + 1), KernelError);
+    sim.schedule(type, 5.0, 0);
+    sim.run();
+    CHECK_THROWS_AS(sim.schedule_at(type, 4.0, 0), KernelError);
+    CHECK_THROWS_AS(sim.run_until(1.0), KernelError);
+}
+
+TEST_CASE("run_until stops at the horizon and can continue", "[kernel]") {
+    Simulator sim;
+    std::vector<double> times;
+    EventType<int> tick;
+    tick = sim.on<int>([&](Simulator& s, const int&) {
+        times.push_back(s.now());
+        s.schedule(tick, 1.0, 0);
+    });
+    sim.schedule(tick, 0.0, 0);
+    CHECK(sim.run_until(3.0) == StopReason::horizon);
+    CHECK(sim.now() == 3.0);
+    CHECK(times == std::vector<double>{0.0, 1.0, 2.0, 3.0});  // the horizon is inclusive
+    CHECK(sim.run_until(5.5) == StopReason::horizon);
+    CHECK(sim.now() == 5.5);
+    CHECK(times.size() == 6);
+}
+
+TEST_CASE("run stops on a condition and on a request from another thread", "[kernel]") {
+    Simulator sim;
+    int count = 0;
+    EventType<int> tick;
+    tick = sim.on<int>([&](Simulator& s, const int&) {
+        ++count;
+        s.schedule(tick, 1.0, 0);
+    });
+    sim.schedule(tick, 0.0, 0);
+    sim.set_stop_condition([&](const Simulator&) { return count == 10; });
+    CHECK(sim.run() == StopReason::condition);
+    CHECK(count == 10);
+    CHECK(sim.now() == 9.0);
+    sim.set_stop_condition({});
+
+    std::atomic<bool> started{false};
+    const auto watch = sim.on<int>([&](Simulator&, const int&) { started = true; });
+    sim.schedule(watch, 0.0, 0);
+    std::thread stopper([&] {
+        while (!started) std::this_thread::yield();
+        sim.request_stop();
+    });
+    CHECK(sim.run() == StopReason::request);
+    stopper.join();
+    CHECK(started);
+    // The request was consumed: the next run proceeds.
+    sim.set_stop_condition([&](const Simulator&) { return count >= 1000000; });
+    CHECK(sim.run() == StopReason::condition);
+}
+
+TEST_CASE("a handler's exception propagates and the simulator stays usable", "[kernel]") {
+    Simulator sim;
+    int ran = 0;
+    const auto boom = sim.on<int>([&](Simulator& s, const int& v) {
+        ++ran;
+        if (v == 1) {
+            s.schedule(s.on<int>([&](Simulator&, const int&) { ++ran; }), 1.0, 0);
+            throw std::runtime_error("boom");
+        }
+    });
+    sim.schedule(boom, 1.0, 1);
+    sim.schedule(boom, 3.0, 2);
+    CHECK_THROWS_AS(sim.run(), std::runtime_error);
+    CHECK(sim.pending_count() == 2);
+    sim.run();
+    CHECK(ran == 3);
+}
+
+TEST_CASE("the start instant maps simulated seconds to UTC", "[kernel]") {
+    Simulator sim;
+    sim.set_start_instant(Instant(std::chrono::seconds(1700000000)));
+    CHECK(sim.instant_at(90.5) == Instant(std::chrono::seconds(1700000090) + std::chrono::milliseconds(500)));
+}
+
+TEST_CASE("periodic steps run at first + k*dt and a threshold crossing is located in the step", "[kernel]") {
+    // Exponential relaxation x' = (x_inf - x) / tau, stepped exactly; the
+    // crossing of x = threshold happens analytically at t* = -tau ln((thr - x_inf)/(x0 - x_inf)).
+    const double tau = 600.0, x0 = 20.0, x_inf = 30.0, threshold = 27.0, dt = 60.0;
+    const double t_star = -tau * std::log((threshold - x_inf) / (x0 - x_inf));
+    Simulator sim;
+    double x = x0;
+    std::vector<double> steps;
+    const PeriodicId p = sim.add_periodic(dt, [&](Simulator&, double t, double h) {
+        steps.push_back(t);
+        x = x_inf + (x - x_inf) * std::exp(-h / tau);
+    });
+    std::vector<double> crossings;
+    std::vector<bool> rising;
+    sim.add_threshold(
+        p, [&](const Simulator&) { return x; }, threshold, Crossing::either,
+        [&](Simulator& s, bool up) {
+            crossings.push_back(s.now());
+            rising.push_back(up);
+        });
+    sim.run_until(3600.0);
+    REQUIRE(crossings.size() == 1);
+    CHECK(rising[0]);
+    // Linear interpolation error bound: dt^2 max|x''| / (8 |x'|) = dt^2 / (8 tau) at the crossing.
+    const double bound = dt * dt / (8.0 * tau);
+    CHECK(std::abs(crossings[0] - t_star) <= bound);
+    CHECK(std::abs(crossings[0] - t_star) > 0.0);  // interpolated, not snapped to a step
+    REQUIRE(steps.size() == 61);
+    for (std::size_t k = 0; k < steps.size(); ++k) CHECK(steps[k] == static_cast<double>(k) * dt);
+
+    // With half the step the error stays within its (four times smaller) bound.
+    Simulator fine;
+    double y = x0;
+    const PeriodicId q = fine.add_periodic(dt / 2.0, [&](Simulator&, double, double h) {
+        y = x_inf + (y - x_inf) * std::exp(-h / tau);
+    });
+    double fine_crossing = -1.0;
+    fine.add_threshold(
+        q, [&](const Simulator&) { return y; }, threshold, Crossing::rising,
+        [&](Simulator& s, bool) { fine_crossing = s.now(); });
+    fine.run_until(3600.0);
+    CHECK(std::abs(fine_crossing - t_star) <= bound / 4.0);
+}
+
+TEST_CASE("threshold directions and removing a periodic step", "[kernel]") {
+    Simulator sim;
+    double v = 0.0;
+    const PeriodicId p = sim.add_periodic(1.0, [&](Simulator&, double t, double h) { v = std::sin(t + h); }, 0.0);
+    int up = 0, down = 0;
+    sim.add_threshold(p, [&](const Simulator&) { return v; }, 0.5, Crossing::rising, [&](Simulator&, bool r) {
+        CHECK(r);
+        ++up;
+    });
+    sim.add_threshold(p, [&](const Simulator&) { return v; }, 0.5, Crossing::falling, [&](Simulator&, bool r) {
+        CHECK_FALSE(r);
+        ++down;
+    });
+    sim.run_until(4.0 * std::numbers::pi);
+    CHECK(up == 2);
+    CHECK(down == 2);
+    sim.remove_periodic(p);
+    CHECK(sim.pending_count() == 0);
+    CHECK_THROWS_AS(sim.add_periodic(0.0, [](Simulator&, double, double) {}), KernelError);
+    CHECK_THROWS_AS(sim.remove_periodic(PeriodicId{99}), KernelError);
+}
