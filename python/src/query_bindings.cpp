@@ -46,19 +46,6 @@ void raise_query_error(const query::QueryError& e) {
     PyErr_SetObject(query_error, instance.ptr());
 }
 
-/// The name a projection gets in a row when it can be told from the syntax
-/// alone (AS name; the last segment of a path; COUNT() -> "COUNT"); empty when
-/// it cannot, or for SELECT *.
-std::string projected_name(const query::SelectItem& item) {
-    if (!item.as.empty()) return item.as;
-    if (!item.expr) return {};
-    if (item.expr->kind == query::ExprKind::path && !item.expr->path.empty()) return item.expr->path.back();
-    if (item.expr->kind == query::ExprKind::aggregate && item.expr->aggregate == query::Aggregate::count &&
-        item.expr->args.empty())
-        return "COUNT";
-    return {};
-}
-
 /// The pages of one query on one snapshot.
 class QueryPages {
 public:
@@ -73,7 +60,7 @@ public:
         documents_ = ast.select.size() == 1 && ast.select.front().expr &&
                      ast.select.front().expr->kind == query::ExprKind::star;
         relationships_ = ast.from == query::FromKind::relationships;
-        for (const query::SelectItem& item : ast.select) columns_.push_back(projected_name(item));
+        columns_ = first_.columns;
         warnings_ = first_.warnings;
         query_ = ast.text.empty() ? text : ast.text;
     }
@@ -190,7 +177,8 @@ void define_query(py::module_& m) {
                                })
         .def_property_readonly("warnings", &QueryPages::warnings)
         .def_property_readonly("columns", &QueryPages::columns,
-                               "Per SELECT item, the row member it produces when known from the syntax, else \"\".")
+                               "The row members in SELECT order (QueryResult::columns); empty when rows are whole twins or "
+                               "relationships.")
         .def_property_readonly("selects_documents", &QueryPages::documents, "SELECT *: rows are whole twins or relationships.")
         .def_property_readonly("from_relationships", &QueryPages::relationships)
         .def_property_readonly("query", &QueryPages::query)

@@ -14,9 +14,9 @@ of that row); ``SELECT COUNT()`` gives ``[{"COUNT": n}]``.
 
 ``to_dataframe()`` makes a pandas DataFrame:
 
-- projections: one column per projected name, in SELECT order (a value missing
-  from a row is NaN/None); a projected alias (``SELECT T``) is a column of
-  dicts;
+- projections: one column per projected name, in SELECT order (``.columns``;
+  a value missing from a row is NaN/None); a projected alias (``SELECT T``) is
+  a column of dicts;
 - ``SELECT *`` over twins: one row per twin with a ``$dtId`` column and one
   column per property (components as dicts); ``$etag`` and ``$metadata`` are
   left out (take the rows themselves for those). Over relationships:
@@ -99,6 +99,14 @@ class QueryResult:
         return list(self._pages.warnings)
 
     @property
+    def columns(self) -> list:
+        """The names of the row members in SELECT order (a dict row iterates its keys in
+        whatever order they were stored): one per projection, aggregate or AS name, or
+        the aliases for ``SELECT *`` with JOIN or MATCH; empty when the rows are whole
+        twins or relationships (``SELECT *``). Known before any row is fetched."""
+        return list(self._pages.columns)
+
+    @property
     def query(self) -> str:
         return self._pages.query
 
@@ -124,7 +132,7 @@ class QueryResult:
             )
         else:
             records = self._rows
-            first = [name for name in self._pages.columns if name]
+            first = list(self._pages.columns)
         columns = list(dict.fromkeys(first))
         seen = set(columns)
         for row in records:

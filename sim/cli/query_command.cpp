@@ -3,7 +3,9 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <charconv>
 #include <cstddef>
+#include <optional>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -25,19 +27,24 @@ struct QueryCommandOptions {
     std::string format = "json";
     std::size_t page_size = 1000;
     std::size_t max_rows = query::QueryOptions{}.max_rows;
+    std::optional<int> precision;  ///< table: significant digits of non-integral numbers; none = shortest exact
+};
+
+struct AllRows {
+    std::vector<nlohmann::json> rows;
+    std::vector<std::string> columns;  ///< QueryResult::columns (SELECT order)
 };
 
 /// Every row of every page (paging through continue_query on one snapshot).
-std::vector<nlohmann::json> all_rows(const graph::Snapshot& snapshot, const query::PreparedQuery& prepared,
-                                     const query::QueryOptions& options) {
+AllRows all_rows(const graph::Snapshot& snapshot, const query::PreparedQuery& prepared, const query::QueryOptions& options) {
     query::QueryResult page = prepared.run(snapshot, options);
-    std::vector<nlohmann::json> rows = std::move(page.rows);
+    AllRows out{std::move(page.rows), std::move(page.columns)};
     for (const std::string& warning : page.warnings) std::cerr << "twinsim: warning: " << warning << '\n';
     while (!page.continuation_token.empty()) {
         page = query::continue_query(snapshot, page.continuation_token, options);
-        rows.insert(rows.end(), std::make_move_iterator(page.rows.begin()), std::make_move_iterator(page.rows.end()));
+        out.rows.insert(out.rows.end(), std::make_move_iterator(page.rows.begin()), std::make_move_iterator(page.rows.end()));
     }
-    return rows;
+    return out;
 }
 
 /// SELECT * (twins or relationships): rows are documents, shown as their id
@@ -46,16 +53,29 @@ bool selects_documents(const query::Query& ast) {
     return ast.select.size() == 1 && ast.select.front().expr && ast.select.front().expr->kind == query::ExprKind::star;
 }
 
-/// A cell: strings as they are, everything else as compact JSON.
-std::string cell_text(const nlohmann::json& value) {
+/// A non-integral number: its shortest form that reads back as the same
+/// double (std::to_chars), or `precision` significant digits when given.
+std::string number_text(double value, std::optional<int> precision) {
+    char buffer[64];
+    const auto result = precision ? std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::general, *precision)
+                                  : std::to_chars(buffer, buffer + sizeof buffer, value);
+    return {buffer, result.ptr};
+}
+
+/// A cell: strings as they are, numbers as number_text, everything else as compact JSON.
+std::string cell_text(const nlohmann::json& value, std::optional<int> precision) {
     if (value.is_string()) return value.get<std::string>();
+    if (value.is_number_float()) return number_text(value.get<double>(), precision);
     return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-/// Aligned columns: one per member name (first-seen order over all rows), one
-/// line per row; a member a row lacks is blank.
-void print_table(std::ostream& out, const std::vector<nlohmann::json>& rows, bool documents) {
-    std::vector<std::string> columns;
+/// Aligned columns, one line per row; a member a row lacks is blank. The
+/// columns are the query's result columns in SELECT order, then any other
+/// member in first-seen order over all rows (SELECT * rows: every member but
+/// $etag and $metadata).
+void print_table(std::ostream& out, const AllRows& all, bool documents, std::optional<int> precision) {
+    const std::vector<nlohmann::json>& rows = all.rows;
+    std::vector<std::string> columns = documents ? std::vector<std::string>{} : all.columns;
     auto shown = [&](const std::string& key) { return !documents || (key != "$etag" && key != "$metadata"); };
     for (const nlohmann::json& row : rows) {
         if (!row.is_object()) continue;
@@ -73,9 +93,9 @@ void print_table(std::ostream& out, const std::vector<nlohmann::json>& rows, boo
         for (std::size_t c = 0; c < columns.size(); ++c) {
             if (row.is_object()) {
                 const auto it = row.find(columns[c]);
-                if (it != row.end()) line[c] = cell_text(*it);
+                if (it != row.end()) line[c] = cell_text(*it, precision);
             } else if (c == 0) {
-                line[c] = cell_text(row);
+                line[c] = cell_text(row, precision);
             }
             width[c] = std::max(width[c], line[c].size());
         }
@@ -124,7 +144,7 @@ int run_query(const QueryCommandOptions& options) {
     query::QueryOptions query_options;
     query_options.page_size = options.page_size;
     query_options.max_rows = options.max_rows;
-    std::vector<nlohmann::json> rows;
+    AllRows rows;
     try {
         rows = all_rows(snapshot, *prepared, query_options);
     } catch (const query::QueryError& e) {
@@ -132,9 +152,9 @@ int run_query(const QueryCommandOptions& options) {
         return exit_invalid;
     }
     if (options.format == "table") {
-        print_table(std::cout, rows, selects_documents(prepared->ast()));
+        print_table(std::cout, rows, selects_documents(prepared->ast()), options.precision);
     } else {
-        print_value(std::cout, rows);
+        print_value(std::cout, rows.rows);
     }
     return exit_valid;
 }
@@ -152,10 +172,14 @@ Command add_query_command(CLI::App& app) {
         ->allow_extra_args(false);
     command->add_option("--format", options->format,
                         "json: {\"value\": [rows], \"continuationToken\": null} as ADT returns it, every page "
-                        "concatenated; table: aligned columns, one line per row (objects as compact JSON; "
+                        "concatenated; table: aligned columns in SELECT order, one line per row (objects as compact JSON; "
                         "SELECT * rows without $etag and $metadata)")
         ->check(CLI::IsMember({"json", "table"}))
         ->capture_default_str();
+    command->add_option("--precision", options->precision,
+                        "table: show non-integral numbers with this many significant digits (1-17); by default "
+                        "each is shown in its shortest form that reads back as the same double")
+        ->check(CLI::Range(1, 17));
     command->add_option("--page-size", options->page_size, "Rows fetched per page (0: all at once)")
         ->capture_default_str();
     command->add_option("--max-rows", options->max_rows,

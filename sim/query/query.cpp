@@ -172,6 +172,7 @@ public:
             const std::string key = q_.select[0].as.empty() ? "COUNT" : q_.select[0].as;
             const std::size_t n = counted_ + rows_.size() / std::max<std::size_t>(width_, 1);
             result.rows.push_back(json{{key, n}});
+            result.columns = {key};
             return result;
         }
         bool grouping = !q_.group_by.empty();
@@ -688,6 +689,13 @@ private:
 
     std::vector<json> plain(std::size_t offset, QueryResult& result) {
         std::vector<Item> its = select_star() ? std::vector<Item>{} : items();
+        if (select_star()) {
+            if (width_ > 1)
+                for (const auto& alias : scope_.aliases)
+                    if (!alias.name.empty()) result.columns.push_back(alias.name);
+        } else {
+            for (const Item& it : its) result.columns.push_back(it.key);
+        }
         const std::size_t n = rows_.size() / std::max<std::size_t>(width_, 1);
         check_cap(n, "result rows");
         std::vector<std::uint32_t> order(n);
@@ -857,6 +865,13 @@ private:
                     acc.all_int = false;
                 }
             }
+        }
+        for (std::size_t i = 0; i < q_.select.size(); ++i) {
+            const SelectItem& si = q_.select[i];
+            if (!si.expr) continue;
+            if (!si.as.empty()) result.columns.push_back(si.as);
+            else if (item_agg[i]) result.columns.emplace_back(aggregate_name(aggs[*item_agg[i]].fn));
+            else result.columns.push_back(last_segment(*si.expr));
         }
         std::vector<json> out;
         out.reserve(groups.size());

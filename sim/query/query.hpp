@@ -27,6 +27,12 @@ struct QueryOptions {
 /// One page of results, shaped like ADT's response.
 struct QueryResult {
     std::vector<nlohmann::json> rows;   ///< SELECT * rows are twins (or relationships); projections are objects
+    /// The members of the result rows in SELECT order (the rows are
+    /// nlohmann::json objects, whose keys iterate alphabetically): one per
+    /// projection, aggregate or AS name; the aliases for SELECT * with JOIN or
+    /// MATCH; empty when the rows are whole twins or relationships (SELECT *
+    /// without JOIN/MATCH). The same on every page of a query.
+    std::vector<std::string> columns;
     std::string continuation_token;     ///< empty on the last page
     std::vector<std::string> warnings;  ///< e.g. unknown model ids or property names (which yield no rows)
     /// {"value": [...], "continuationToken": <string or null>}

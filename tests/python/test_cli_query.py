@@ -70,6 +70,27 @@ def test_table_aligns_columns():
     assert lines[-1] == "(9 rows)"
 
 
+GROUPED = ("SELECT L.$dtId AS level, COUNT() AS rooms, AVG(R.temperature) AS avgTemperature FROM DIGITALTWINS R "
+           f"JOIN L RELATED R.isPartOf WHERE IS_OF_MODEL(R, '{ROOM}') GROUP BY L.$dtId ORDER BY level")
+
+
+def test_table_columns_follow_the_select_order():
+    run = query("--format", "table", "--page-size", 2, BUILDING, GROUPED)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].split() == ["level", "rooms", "avgTemperature"]
+    assert lines[-1] == "(7 rows)"
+    rows = {line.split()[0]: line.split()[1:] for line in lines[2:-1]}
+    # zone-05's average is the double 22.793999999999997 (its shortest exact form);
+    # --precision shows fewer significant digits.
+    assert rows["zone-05"] == ["10", "22.793999999999997"]
+    run = query("--format", "table", "--precision", 6, BUILDING, GROUPED)
+    assert run.returncode == 0, run.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in run.stdout.splitlines()[2:-1]}
+    assert rows["zone-05"] == ["10", "22.794"] and rows["level-00"] == ["1", "24.54"]
+    assert query("--format", "table", "--precision", 0, BUILDING, GROUPED).returncode == 2
+
+
 def test_table_of_twins_and_nested_objects():
     run = query("--format", "table", BUILDING, "SELECT * FROM DIGITALTWINS T WHERE T.$dtId = 'building'")
     assert run.returncode == 0, run.stderr

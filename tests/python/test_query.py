@@ -144,6 +144,21 @@ def test_to_dataframe_of_a_projection(graph):
     assert len(empty) == 0 and list(empty.columns) == ["$dtId", "name"]
 
 
+def test_columns_and_dataframe_follow_the_select_order(graph):
+    pd = pytest.importorskip("pandas")
+    query = ("SELECT L.$dtId AS level, COUNT() AS rooms, MAX(R.temperature), AVG(R.temperature) AS avgTemperature "
+             f"FROM DIGITALTWINS R JOIN L RELATED R.isPartOf WHERE IS_OF_MODEL(R, '{ROOM}') GROUP BY L.$dtId")
+    result = graph.query_twins(query, page_size=3)
+    # Known from the first page, before the rows are fetched; the dict rows themselves come out alphabetically.
+    assert result.columns == ["level", "rooms", "MAX", "avgTemperature"]
+    assert list(result.to_list()[0]) == ["MAX", "avgTemperature", "level", "rooms"]
+    frame = result.to_dataframe()
+    assert list(frame.columns) == ["level", "rooms", "MAX", "avgTemperature"]
+    assert frame["rooms"].sum() == 61
+    assert graph.query_twins("SELECT * FROM DIGITALTWINS").columns == []
+    assert graph.query_twins("SELECT COUNT() AS n FROM DIGITALTWINS").columns == ["n"]
+
+
 def test_to_dataframe_of_select_star_flattens_twins_and_relationships(graph):
     frame = graph.query_twins(f"SELECT * FROM DIGITALTWINS WHERE IS_OF_MODEL('{LEVEL}')").to_dataframe()
     assert list(frame.columns)[0] == "$dtId"

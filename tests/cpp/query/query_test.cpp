@@ -292,3 +292,33 @@ TEST_CASE("query errors: unknown alias, misplaced aggregate, bad joins", "[query
     CHECK_THROWS_AS(b.q("SELECT X FROM DIGITALTWINS T JOIN X RELATED Y.contains"), QueryError);
     CHECK_THROWS_AS(b.q("SELECT * FROM DIGITALTWINS T WHERE NOPE(T.a)"), QueryError);
 }
+
+TEST_CASE("QueryResult::columns: the result members in SELECT order, on every page", "[query]") {
+    Building b;
+    // nlohmann::json objects iterate their keys alphabetically; columns keeps the SELECT order.
+    auto r = b.q("SELECT T.temperature AS t, T.name, T.$dtId FROM DIGITALTWINS T WHERE T.$dtId = 'room-1'");
+    CHECK(r.columns == Strings{"t", "name", "$dtId"});
+    r = b.q("SELECT T.$metadata.$model AS model, COUNT() AS n, MAX(T.temperature), AVG(T.temperature) AS avg "
+            "FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:test:Space;1') GROUP BY T.$metadata.$model");
+    CHECK(r.columns == Strings{"model", "n", "MAX", "avg"});
+    CHECK(b.q("SELECT COUNT() AS rooms FROM DIGITALTWINS").columns == Strings{"rooms"});
+    CHECK(b.q("SELECT COUNT() FROM DIGITALTWINS").columns == Strings{"COUNT"});
+    CHECK(b.q("SELECT T.name, IS_DEFINED(T.temperature) FROM DIGITALTWINS T").columns == Strings{"name", "$1"});
+    // bare aliases
+    CHECK(b.q("SELECT R, F FROM DIGITALTWINS F JOIN R RELATED F.contains").columns == Strings{"R", "F"});
+    // whole twins or relationships: no columns
+    CHECK(b.q("SELECT * FROM DIGITALTWINS").columns.empty());
+    CHECK(b.q("SELECT * FROM RELATIONSHIPS").columns.empty());
+    // no rows: the columns are still known
+    CHECK(b.q("SELECT T.name, T.$dtId FROM DIGITALTWINS T WHERE T.x = 1").columns == Strings{"name", "$dtId"});
+    // continuation pages carry them too
+    QueryOptions o;
+    o.page_size = 3;
+    const auto snap = b.graph.snapshot();
+    r = query_twins(snap, "SELECT T.name AS z, T.$dtId AS a FROM DIGITALTWINS T ORDER BY T.$dtId", o);
+    CHECK(r.columns == Strings{"z", "a"});
+    REQUIRE_FALSE(r.continuation_token.empty());
+    const auto next = continue_query(snap, r.continuation_token, o);
+    CHECK(next.rows.size() == 3);
+    CHECK(next.columns == Strings{"z", "a"});
+}
