@@ -70,4 +70,22 @@ struct QueryBenchOptions {
 /// queries (model + numeric filter, COUNT, JOIN, MATCH, GROUP BY) timed.
 [[nodiscard]] int run_query_benchmark(const QueryBenchOptions& options);
 
+struct PholdOptions {
+    std::vector<std::uint32_t> lps;  ///< LP counts to run; empty: 16, 1,024 and 65,536
+    std::uint64_t events = 20000000; ///< events per measurement
+    std::uint64_t seed = 20240601;
+    int repeat = 3;                  ///< best of this many runs
+};
+/// `twinsim-bench phold`: PHOLD (ROSS semantics) on the kernel, one JSON object per LP count.
+[[nodiscard]] int run_phold(const PholdOptions& options);
+
+struct Mm1Options {
+    std::uint64_t customers = 10000000;
+    std::uint64_t warmup = 100000;   ///< customers before the statistics restart
+    std::uint64_t seed = 20240601;
+};
+/// `twinsim-bench mm1`: an M/M/1 queue (lambda 1, mu 1.1) in the process style;
+/// mean wait beside the analytic 9.09 and customers per second.
+[[nodiscard]] int run_mm1(const Mm1Options& options);
+
 }  // namespace twinsim::bench

@@ -67,6 +67,32 @@ int run(int argc, char** argv) {
     query_command->add_option("--keep", query.keep, "Write the generated NDJSON file here and keep it");
     query_command->add_flag("--smoke", query_smoke, "N = 10,000, 3 runs (for CI)");
 
+    PholdOptions phold;
+    bool phold_smoke = false;
+    CLI::App* phold_command = app.add_subcommand(
+        "phold", "PHOLD with ROSS's semantics on the discrete-event kernel (one core); events per second at 16, "
+                 "1,024 and 65,536 LPs (target 25,000,000/s at 1,024)");
+    phold_command->add_option("--lps", phold.lps, "Logical processes (repeatable; default 16 1024 65536)")
+        ->check(CLI::Range(std::uint32_t{1}, std::uint32_t{100000000}));
+    phold_command->add_option("--events", phold.events, "Events per measurement")
+        ->capture_default_str()
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
+    phold_command->add_option("--seed", phold.seed, "Seed")->capture_default_str();
+    phold_command->add_option("--repeat", phold.repeat, "Best of N runs")->capture_default_str()->check(CLI::Range(1, 100));
+    phold_command->add_flag("--smoke", phold_smoke, "100,000 events, one run (for CI)");
+
+    Mm1Options mm1;
+    bool mm1_smoke = false;
+    CLI::App* mm1_command = app.add_subcommand(
+        "mm1", "An M/M/1 queue (lambda 1, mu 1.1) in the coroutine process style: mean wait vs the analytic 9.09, "
+               "customers per second");
+    mm1_command->add_option("--customers", mm1.customers, "Customers measured (after the warm-up)")
+        ->capture_default_str()
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
+    mm1_command->add_option("--warmup", mm1.warmup, "Customers before the statistics restart")->capture_default_str();
+    mm1_command->add_option("--seed", mm1.seed, "Seed")->capture_default_str();
+    mm1_command->add_flag("--smoke", mm1_smoke, "100,000 customers (for CI; too short for the 2 % target)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -86,6 +112,20 @@ int run(int argc, char** argv) {
             query.runs = 3;
         }
         return run_query_benchmark(query);
+    }
+    if (phold_command->parsed()) {
+        if (phold_smoke) {
+            phold.events = 100000;
+            phold.repeat = 1;
+        }
+        return run_phold(phold);
+    }
+    if (mm1_command->parsed()) {
+        if (mm1_smoke) {
+            mm1.customers = 100000;
+            mm1.warmup = 1000;
+        }
+        return run_mm1(mm1);
     }
     if (smoke) process.repeat = 1;
     return run_validate_process(process);

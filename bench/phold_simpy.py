@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""PHOLD (ROSS semantics) in SimPy 4: the baseline for `twinsim-bench phold`.
+
+One initial event per logical process (LP); each event schedules one more at
+now + 0.1 + Exp(mean 0.9), to a uniformly random LP with probability 0.25,
+else to itself. Events are SimPy timeouts whose callback schedules the next
+one (no process per event), the fastest plain-SimPy formulation. Prints one
+JSON object per LP count, like the C++ benchmark.
+
+Usage: phold_simpy.py [--lps N ...] [--events N] [--seed S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+
+import simpy
+
+
+def run_once(lps: int, events: int, seed: int) -> dict:
+    env = simpy.Environment()
+    rng = random.Random(seed)
+    expo = rng.expovariate
+    rand = rng.random
+    randrange = rng.randrange
+    state = {"remaining": events}
+    done = env.event()
+
+    def make_callback(lp):
+        def fire(_event):
+            state["remaining"] -= 1
+            if state["remaining"] == 0:
+                done.succeed()
+                return
+            dest = randrange(lps) if rand() < 0.25 else lp
+            env.timeout(0.1 + expo(1.0 / 0.9)).callbacks.append(callbacks[dest])
+        return fire
+
+    callbacks = [make_callback(lp) for lp in range(lps)]
+    for lp in range(lps):
+        env.timeout(0.1 + expo(1.0 / 0.9)).callbacks.append(callbacks[lp])
+    start = time.perf_counter()
+    env.run(until=done)
+    seconds = time.perf_counter() - start
+    return {
+        "benchmark": "phold_simpy",
+        "lps": lps,
+        "events": events,
+        "seconds": seconds,
+        "events_per_second": events / seconds,
+        "simulated_time": env.now,
+        "simpy_version": simpy.__version__,
+        "python": sys.version.split()[0],
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lps", type=int, action="append", help="LP count (repeatable; default 16 1024 65536)")
+    parser.add_argument("--events", type=int, default=1_000_000, help="events per measurement")
+    parser.add_argument("--seed", type=int, default=20240601)
+    args = parser.parse_args(argv)
+    for lps in args.lps or [16, 1024, 65536]:
+        print(json.dumps(run_once(lps, args.events, args.seed)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
