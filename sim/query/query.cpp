@@ -9,6 +9,7 @@
 #include "twinsim/graph/detail/graph_state.hpp"
 #include "twinsim/query/detail/program.hpp"
 #include "twinsim/query/expression.hpp"
+#include "twinsim/query/lexer.hpp"
 
 namespace twinsim::query {
 
@@ -133,6 +134,54 @@ bool same_expr(const Expr& a, const Expr& b) {
         return true;
     case ExprKind::literal: return a.literal == b.literal;
     default: return false;
+    }
+}
+
+std::string where(SourcePos pos) {
+    std::string out = "line ";
+    out += std::to_string(pos.line);
+    out += ", column ";
+    out += std::to_string(pos.column);
+    return out;
+}
+
+/// Two SELECT items producing the same result member would silently leave one
+/// of them out of every row (a JSON object has each key once): a QueryError
+/// naming both items, at the second. The names are the executor's: the AS
+/// name, else a path's last segment (a bare alias is its own name), else the
+/// aggregate's name, else $1, $2, ...
+void check_result_names(const Query& q) {
+    std::map<std::string, std::size_t> seen;  // name -> index in q.select
+    std::size_t unnamed = 0;
+    for (std::size_t i = 0; i < q.select.size(); ++i) {
+        const SelectItem& si = q.select[i];
+        if (!si.expr || si.expr->kind == ExprKind::star) continue;
+        std::string name;
+        if (!si.as.empty()) {
+            name = si.as;
+        } else if (si.expr->kind == ExprKind::path && !si.expr->path.empty()) {
+            name = si.expr->path.back();
+        } else if (si.expr->kind == ExprKind::aggregate) {
+            name = aggregate_name(si.expr->aggregate);
+        } else {
+            name = std::to_string(++unnamed);
+            name.insert(name.begin(), '$');  // (not "$" + ...: GCC 12 -O3 reports a false -Wrestrict)
+        }
+        const auto [it, fresh] = seen.try_emplace(name, i);
+        if (fresh) continue;
+        const SelectItem& first = q.select[it->second];
+        std::string message = "SELECT items ";
+        message += std::to_string(it->second + 1);
+        message += " (";
+        message += where(first.pos);
+        message += ") and ";
+        message += std::to_string(i + 1);
+        message += " (";
+        message += where(si.pos);
+        message += ") both produce the result member '";
+        message += name;
+        message += "', so each row would keep only one of them; give them different names with AS";
+        throw_syntax_error(si.pos, message, name, "a result name not used by an earlier SELECT item (AS <name>)");
     }
 }
 
@@ -988,6 +1037,7 @@ json QueryResult::to_json() const {
 
 PreparedQuery::PreparedQuery(std::string_view text) : query_(std::make_unique<Query>(parse_query(text))) {
     if (query_->text.empty()) query_->text = std::string(text);
+    check_result_names(*query_);
 }
 PreparedQuery::PreparedQuery(PreparedQuery&&) noexcept = default;
 PreparedQuery& PreparedQuery::operator=(PreparedQuery&&) noexcept = default;
@@ -1017,6 +1067,7 @@ QueryResult continue_query(const graph::Snapshot& snapshot, std::string_view con
                          std::to_string(snapshot.version()) + "): run the query again");
     Query q = parse_query(t["q"].get<std::string>());
     if (q.text.empty()) q.text = t["q"].get<std::string>();
+    check_result_names(q);
     return execute(q, snapshot, options, t["o"].get<std::size_t>());
 }
 

@@ -198,3 +198,10 @@ def test_the_package_docstring_query_example(graph):
     assert list(frame.columns) == ["$dtId", "temperature"]
     assert len(frame) > 0 and (frame["temperature"] > 24).all()
     assert "R.$dtId" in twinsim.__doc__ and "warm.to_dataframe()" in twinsim.__doc__
+
+
+def test_duplicate_result_names_raise_with_both_positions(graph):
+    with pytest.raises(twinsim.QueryError) as info:
+        graph.query_twins("SELECT L.$dtId, R.$dtId FROM DIGITALTWINS R JOIN L RELATED R.isPartOf")
+    assert (info.value.line, info.value.column, info.value.token) == (1, 17, "$dtId")
+    assert "items 1 (line 1, column 8) and 2" in str(info.value) and "AS" in str(info.value)

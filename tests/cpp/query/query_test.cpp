@@ -322,3 +322,30 @@ TEST_CASE("QueryResult::columns: the result members in SELECT order, on every pa
     CHECK(next.rows.size() == 3);
     CHECK(next.columns == Strings{"z", "a"});
 }
+
+TEST_CASE("two SELECT items with the same result name are a QueryError naming both, at prepare time", "[query]") {
+    Building b;
+    const char* text = "SELECT F.$dtId, R.$dtId FROM DIGITALTWINS F JOIN R RELATED F.contains";
+    try {
+        const PreparedQuery pq(text);  // no snapshot needed: the names come from the syntax
+        FAIL("no QueryError");
+    } catch (const QueryError& e) {
+        const std::string what = e.what();
+        CHECK(what.find("items 1 (line 1, column 8) and 2 (line 1, column 17)") != std::string::npos);
+        CHECK(what.find("'$dtId'") != std::string::npos);
+        CHECK(what.find("AS") != std::string::npos);
+        CHECK(e.position().column == 17);
+        CHECK(e.token() == "$dtId");
+    }
+    // AS tells them apart
+    const auto r = b.q("SELECT F.$dtId AS floor, R.$dtId AS room FROM DIGITALTWINS F JOIN R RELATED F.contains "
+                       "WHERE R.$dtId = 'room-3'");
+    CHECK(r.rows == std::vector<json>{json{{"floor", "floor-2"}, {"room", "room-3"}}});
+    // the other ways to collide: an AS name with a path, two aggregates, an alias with a property
+    CHECK_THROWS_AS(b.q("SELECT T.name, T.$dtId AS name FROM DIGITALTWINS T"), QueryError);
+    CHECK_THROWS_AS(b.q("SELECT COUNT(), COUNT(T.temperature) FROM DIGITALTWINS T"), QueryError);
+    CHECK_THROWS_AS(b.q("SELECT MIN(T.temperature) AS m, MAX(T.temperature) AS m FROM DIGITALTWINS T"), QueryError);
+    CHECK_THROWS_AS(b.q("SELECT R, F.R FROM DIGITALTWINS F JOIN R RELATED F.contains"), QueryError);
+    CHECK(b.q("SELECT COUNT(), MIN(T.temperature) FROM DIGITALTWINS T").rows ==
+          std::vector<json>{json{{"COUNT", 8}, {"MIN", 21.5}}});
+}
