@@ -217,6 +217,7 @@ public:
             if (!c->applied) filter(*c);  // (all are applied once every alias is bound)
         QueryResult result;
         result.warnings = warnings_;
+        result.stats.rows_examined = examined_;
         if (count_only_) {
             const std::string key = q_.select[0].as.empty() ? "COUNT" : q_.select[0].as;
             const std::size_t n = counted_ + rows_.size() / std::max<std::size_t>(width_, 1);
@@ -426,6 +427,7 @@ private:
                 else slow.push_back(c);
             }
             if (skip) continue;
+            examined_ += table.rows;
             for (std::uint32_t r = 0; r < table.rows; ++r) {
                 const TwinIndex t = table.row_twin[r];
                 if (t == no_index) continue;
@@ -522,6 +524,7 @@ private:
         for (Conjunct* c : cs) c->applied = true;
         std::vector<std::uint32_t> row(width_, no_index);
         const auto n = static_cast<RelationshipIndex>(s_.rels.size());
+        examined_ += n;
         for (RelationshipIndex r = 0; r < n; ++r) {
             if (!s_.rel_alive(r)) continue;
             row[0] = r;
@@ -1016,6 +1019,7 @@ private:
     std::vector<std::uint32_t> node_slots_, edge_slots_;
     std::vector<std::uint32_t> rows_;  ///< flat, width_ per row
     std::size_t counted_ = 0;          ///< rows counted without being stored (COUNT())
+    std::size_t examined_ = 0;         ///< QueryResult::Stats::rows_examined
     bool count_only_ = false;
     std::vector<std::string> warnings_;
 };

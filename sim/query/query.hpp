@@ -35,6 +35,15 @@ struct QueryResult {
     std::vector<std::string> columns;
     std::string continuation_token;     ///< empty on the last page
     std::vector<std::string> warnings;  ///< e.g. unknown model ids or property names (which yield no rows)
+    /// How much work the page took (for tests and tuning; not part of ADT's response).
+    struct Stats {
+        /// Rows of twin model tables and relationships visited one by one by
+        /// scans (FROM, the first JOIN/MATCH node without a $dtId anchor).
+        /// Tables skipped whole (IS_OF_MODEL excludes the model, or a
+        /// comparison reads a property the model does not declare) and tables
+        /// counted whole by COUNT() add nothing; $dtId lookups add nothing.
+        std::size_t rows_examined = 0;
+    } stats;
     /// {"value": [...], "continuationToken": <string or null>}
     [[nodiscard]] nlohmann::json to_json() const;
 };

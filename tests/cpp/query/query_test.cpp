@@ -349,3 +349,25 @@ TEST_CASE("two SELECT items with the same result name are a QueryError naming bo
     CHECK(b.q("SELECT COUNT(), MIN(T.temperature) FROM DIGITALTWINS T").rows ==
           std::vector<json>{json{{"COUNT", 8}, {"MIN", 21.5}}});
 }
+
+TEST_CASE("scans skip the model tables lacking the compared property without touching their rows (stats.rows_examined)",
+          "[query]") {
+    Building b;
+    // 8 twins: 2 floors, 3 rooms, 1 office, 2 sensors; only Room and Office declare temperature.
+    CHECK(b.q("SELECT * FROM DIGITALTWINS").stats.rows_examined == 8);
+    CHECK(b.q("SELECT COUNT() FROM DIGITALTWINS").stats.rows_examined == 0);  // live counts, no rows
+    for (const char* text : {"SELECT COUNT() FROM DIGITALTWINS WHERE temperature > 22",
+                             "SELECT COUNT() FROM DIGITALTWINS T WHERE T.temperature > 22",
+                             "SELECT COUNT() FROM DIGITALTWINS WHERE 22 < temperature",
+                             "SELECT T.$dtId FROM DIGITALTWINS T WHERE T.temperature > 22"}) {
+        INFO(text);
+        const auto r = b.q(text);
+        CHECK(r.stats.rows_examined == 4);  // the Room and Office tables only
+        CHECK((r.rows[0].contains("COUNT") ? r.rows[0]["COUNT"].get<std::size_t>() : r.rows.size()) == 2);
+    }
+    // IS_OF_MODEL excludes tables whole too
+    CHECK(b.q("SELECT COUNT() FROM DIGITALTWINS WHERE IS_OF_MODEL('dtmi:test:Room;1', exact) AND temperature > 22")
+              .stats.rows_examined == 3);
+    // a $dtId anchor looks twins up instead of scanning
+    CHECK(b.q("SELECT * FROM DIGITALTWINS T WHERE T.$dtId = 'room-1'").stats.rows_examined == 0);
+}
