@@ -1,0 +1,14 @@
+#pragma once
+// Private: CF-convention time units for a scenario's start instant.
+
+#include <string>
+
+#include "twinsim/graph/timestamp.hpp"
+
+namespace twinsim::io::detail {
+
+/// "seconds since 2024-07-01T00:00:00" (UTC, fraction only when non-zero), the
+/// units attribute xarray/cftime decode into datetimes.
+std::string cf_time_units(graph::Timestamp start);
+
+}  // namespace twinsim::io::detail

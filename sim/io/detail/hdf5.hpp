@@ -1,0 +1,126 @@
+#pragma once
+// Private: the thin RAII layer over the HDF5 C API used by sim/io. Never
+// included from a public header (hdf5.h stays out of twinsim's interface).
+
+#include <hdf5.h>
+#include <hdf5_hl.h>
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace twinsim::io::detail {
+
+// HDF5's own macros for these are old-style casts; spelled once here.
+inline constexpr hid_t default_plist = 0;  // H5P_DEFAULT
+inline constexpr hid_t all_space = 0;      // H5S_ALL
+inline constexpr hid_t default_stack = 0;  // H5E_DEFAULT
+inline constexpr hsize_t unlimited = ~hsize_t{0};  // H5S_UNLIMITED
+inline constexpr std::size_t variable_length = ~std::size_t{0};  // H5T_VARIABLE
+
+hid_t native_double();
+hid_t native_int32();
+hid_t native_uint32();
+hid_t native_int64();
+hid_t native_uint64();
+
+/// HDF5 is not safe to call from two threads at once (Debian builds it without
+/// the thread-safety option): every sim/io entry point holds this lock. It is a
+/// guard around a process-wide library, not shared twinsim state.
+std::recursive_mutex& library_mutex();
+
+/// Held for the duration of one sim/io operation: the library lock, and HDF5's
+/// automatic error printing switched off (errors are reported by exception).
+class LibraryCall {
+public:
+    LibraryCall();
+    ~LibraryCall();
+    LibraryCall(const LibraryCall&) = delete;
+    LibraryCall& operator=(const LibraryCall&) = delete;
+
+private:
+    std::unique_lock<std::recursive_mutex> lock_;
+    H5E_auto2_t old_function_ = nullptr;
+    void* old_data_ = nullptr;
+};
+
+/// HDF5's current error stack as text (one frame per line), then cleared.
+std::string take_error_stack();
+
+/// Throws ResultsError("<path>: <what>: <innermost HDF5 message>", path, stack).
+[[noreturn]] void throw_hdf5_error(const std::string& path, std::string_view what);
+/// Throws ResultsError("<path>: <what>", path) for errors twinsim detects itself.
+[[noreturn]] void throw_usage_error(const std::string& path, std::string_view what);
+
+/// An owned hid_t of any kind, closed with the H5*close function given.
+class Handle {
+public:
+    using Closer = herr_t (*)(hid_t);
+    Handle() = default;
+    Handle(hid_t id, Closer closer) noexcept : id_(id), closer_(closer) {}
+    Handle(Handle&& other) noexcept : id_(other.id_), closer_(other.closer_) { other.id_ = -1; }
+    Handle& operator=(Handle&& other) noexcept {
+        if (this != &other) {
+            reset();
+            id_ = other.id_;
+            closer_ = other.closer_;
+            other.id_ = -1;
+        }
+        return *this;
+    }
+    Handle(const Handle&) = delete;
+    Handle& operator=(const Handle&) = delete;
+    ~Handle() { reset(); }
+    [[nodiscard]] hid_t get() const noexcept { return id_; }
+    [[nodiscard]] bool valid() const noexcept { return id_ >= 0; }
+    /// Gives up ownership without closing.
+    [[nodiscard]] hid_t release() noexcept {
+        const hid_t id = id_;
+        id_ = -1;
+        return id;
+    }
+    /// Closes now; returns false when HDF5 reported an error closing.
+    bool reset() noexcept {
+        bool ok = true;
+        if (id_ >= 0 && closer_ != nullptr) ok = closer_(id_) >= 0;
+        id_ = -1;
+        return ok;
+    }
+
+private:
+    hid_t id_ = -1;
+    Closer closer_ = nullptr;
+};
+
+/// Each check_* throws through throw_hdf5_error when the id/status is negative.
+Handle checked(hid_t id, Handle::Closer closer, const std::string& path, std::string_view what);
+void check(herr_t status, const std::string& path, std::string_view what);
+
+Handle file_handle(hid_t id, const std::string& path, std::string_view what);
+Handle group_handle(hid_t id, const std::string& path, std::string_view what);
+Handle dataset_handle(hid_t id, const std::string& path, std::string_view what);
+Handle space_handle(hid_t id, const std::string& path, std::string_view what);
+Handle type_handle(hid_t id, const std::string& path, std::string_view what);
+Handle plist_handle(hid_t id, const std::string& path, std::string_view what);
+Handle attribute_handle(hid_t id, const std::string& path, std::string_view what);
+
+/// A variable-length UTF-8 string type (what h5py writes for str).
+Handle string_type(const std::string& path);
+
+// Attributes (scalar). Strings are variable-length UTF-8.
+void write_attribute(hid_t object, const char* name, std::string_view value, const std::string& path);
+void write_attribute(hid_t object, const char* name, std::uint64_t value, const std::string& path);
+void write_attribute(hid_t object, const char* name, std::uint32_t value, const std::string& path);
+bool has_attribute(hid_t object, const char* name, const std::string& path);
+std::string read_string_attribute(hid_t object, const char* name, const std::string& path);
+std::uint64_t read_uint_attribute(hid_t object, const char* name, const std::string& path);
+
+/// Names of the links in a group, in creation order when the group tracks it.
+std::vector<std::string> link_names(hid_t group, const std::string& path);
+
+/// A name that can be used as one HDF5 link: non-empty, no '/', not "." or "..".
+bool valid_link_name(std::string_view name);
+
+}  // namespace twinsim::io::detail
