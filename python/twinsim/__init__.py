@@ -24,6 +24,13 @@ The compiled engine lives in the private extension module ``twinsim._core``;
 this package re-exports its public names, and ``twinsim.graph`` adds the
 pure-Python pieces of the graph API (MatchConditions and result types).
 
+Open simulation results (docs/results-format.md): series as xarray
+DataArrays, events and KPIs as pandas DataFrames, each scenario's spec::
+
+    with twinsim.open_results("out.h5") as results:
+        results.series(results.scenarios[0], "Room.temperature").mean("replication")
+        results.kpis()
+
 Exceptions: ``TwinsimError`` is the base of everything twinsim raises for bad
 input, and every one has ``.code`` (the ADT error code, or None).
 ``ModelError`` (invalid or incomplete DTDL, with ``.errors`` and
@@ -59,6 +66,7 @@ from ._core import (
 )
 from .graph import Column, DigitalTwinsModelData, IncomingRelationship, MatchConditions
 from .query import QueryResult
+from .results import Results, open_results
 
 __all__ = [
     "Column",
@@ -77,6 +85,7 @@ __all__ = [
     "PropertySlot",
     "QueryError",
     "QueryResult",
+    "Results",
     "Schema",
     "Severity",
     "Snapshot",
@@ -85,4 +94,5 @@ __all__ = [
     "TwinsimIoError",
     "ValidationError",
     "__version__",
+    "open_results",
 ]
