@@ -19,6 +19,7 @@
 // export(import(export(g))) == export(g) byte for byte.
 
 #include "twinsim/graph/ndjson.hpp"
+#include "twinsim/graph/detail/messages.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -43,6 +44,7 @@ namespace twinsim::graph {
 namespace {
 
 using nlohmann::json;
+using detail::in_quotes;
 
 enum class Section { none, header, models, twins, relationships, skipped };
 
@@ -66,15 +68,6 @@ struct StringHash {
 using StringSet = std::unordered_set<std::string, StringHash, std::equal_to<>>;
 template <class T>
 using StringMap = std::unordered_map<std::string, T, StringHash, std::equal_to<>>;
-
-std::string in_quotes(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + 2);
-    out += '"';
-    out += s;
-    out += '"';
-    return out;
-}
 
 // A string member of a JSON object, or nullptr when absent or not a string.
 const std::string* string_member(const json& object, const char* key) {

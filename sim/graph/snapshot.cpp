@@ -1,4 +1,5 @@
 #include "twinsim/graph/snapshot.hpp"
+#include "twinsim/graph/detail/messages.hpp"
 
 #include <algorithm>
 
@@ -9,16 +10,10 @@
 namespace twinsim::graph {
 
 using detail::GraphState;
+using detail::in_quotes;
 using nlohmann::json;
 
 namespace {
-
-std::string in_quotes(std::string_view s) {
-    std::string out = "\"";
-    out += s;
-    out += '"';
-    return out;
-}
 
 std::shared_ptr<const GraphState> empty_state() {
     auto s = std::make_shared<GraphState>();

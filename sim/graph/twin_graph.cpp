@@ -1,4 +1,5 @@
 #include "twinsim/graph/twin_graph.hpp"
+#include "twinsim/graph/detail/messages.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -16,13 +17,6 @@ using namespace detail;
 using nlohmann::json;
 
 namespace {
-
-std::string in_quotes(std::string_view s) {
-    std::string out = "\"";
-    out += s;
-    out += '"';
-    return out;
-}
 
 std::string twin_ctx(std::string_view id) {
     std::string s = "twin ";
