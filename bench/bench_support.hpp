@@ -88,4 +88,18 @@ struct Mm1Options {
 /// mean wait beside the analytic 9.09 and customers per second.
 [[nodiscard]] int run_mm1(const Mm1Options& options);
 
+struct Hdf5Options {
+    std::uint32_t replications = 100;
+    std::uint64_t times = 1000;
+    std::size_t twins = 1000;        ///< float64 values per time step
+    std::uint64_t block_times = 100; ///< time steps per written block (one replication each)
+    int producers = 4;               ///< threads feeding the AsyncResultsWriter
+    int queue = 64;                  ///< the writer's queue capacity (blocks)
+    int repeat = 1;                  ///< best of N (each run writes both files)
+    std::string directory;           ///< where the files go (removed after); default: the temp directory
+};
+/// `twinsim-bench hdf5`: MB/s of a (replication x time x twin) float64 series
+/// through AsyncResultsWriter beside a raw chunked H5Dwrite of the same bytes.
+[[nodiscard]] int run_hdf5(const Hdf5Options& options);
+
 }  // namespace twinsim::bench

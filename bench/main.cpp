@@ -93,6 +93,31 @@ int run(int argc, char** argv) {
     mm1_command->add_option("--seed", mm1.seed, "Seed")->capture_default_str();
     mm1_command->add_flag("--smoke", mm1_smoke, "100,000 customers (for CI; too short for the 2 % target)");
 
+    Hdf5Options hdf5;
+    bool hdf5_smoke = false;
+    CLI::App* hdf5_command = app.add_subcommand(
+        "hdf5", "Recorded-series write throughput (MB/s) through the AsyncResultsWriter beside a raw H5Dwrite of "
+                "the same bytes into one chunked dataset");
+    hdf5_command->add_option("--replications", hdf5.replications, "Replications")
+        ->capture_default_str()
+        ->check(CLI::Range(std::uint32_t{1}, std::uint32_t{1000000}));
+    hdf5_command->add_option("--times", hdf5.times, "Time steps per replication")
+        ->capture_default_str()
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 32));
+    hdf5_command->add_option("--twins", hdf5.twins, "Twins (values per time step)")
+        ->capture_default_str()
+        ->check(CLI::Range(std::size_t{1}, std::size_t{100000000}));
+    hdf5_command->add_option("--block-times", hdf5.block_times, "Time steps per block")
+        ->capture_default_str()
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 32));
+    hdf5_command->add_option("--producers", hdf5.producers, "Producer threads")->capture_default_str()->check(
+        CLI::Range(1, 1024));
+    hdf5_command->add_option("--queue", hdf5.queue, "Writer queue capacity (blocks)")->capture_default_str()->check(
+        CLI::Range(1, 1000000));
+    hdf5_command->add_option("--repeat", hdf5.repeat, "Best of N runs")->capture_default_str()->check(CLI::Range(1, 100));
+    hdf5_command->add_option("--dir", hdf5.directory, "Directory for the files (removed afterwards)");
+    hdf5_command->add_flag("--smoke", hdf5_smoke, "4 replications x 100 times x 100 twins (for CI)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -126,6 +151,16 @@ int run(int argc, char** argv) {
             mm1.warmup = 1000;
         }
         return run_mm1(mm1);
+    }
+    if (hdf5_command->parsed()) {
+        if (hdf5_smoke) {
+            hdf5.replications = 4;
+            hdf5.times = 100;
+            hdf5.twins = 100;
+            hdf5.block_times = 25;
+            hdf5.repeat = 1;
+        }
+        return run_hdf5(hdf5);
     }
     if (smoke) process.repeat = 1;
     return run_validate_process(process);
