@@ -14,6 +14,7 @@
 // number of pending events.
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -86,7 +87,7 @@ public:
         s.payload = payload;
         s.time = time;
         s.priority = static_cast<std::int16_t>(priority);
-        const Key key{time, make_order(priority), slot, s.generation};
+        const Key key{time_key(time), make_order(priority), slot, s.generation};
         if (top_taken_) {
             // The caller is dispatching heap_[0]: replace it instead of pop + push.
             top_taken_ = false;
@@ -128,7 +129,7 @@ public:
     /// Time of the earliest pending event. Precondition: !empty(), no event taken.
     [[nodiscard]] double next_time() noexcept {
         drop_stale_top();
-        return heap_[0].time;
+        return std::bit_cast<double>(heap_[0].time);
     }
 
     /// Takes the earliest pending event out. Its heap position stays reserved
@@ -138,7 +139,7 @@ public:
         drop_stale_top();
         const Key k = heap_[0];
         Slot& s = slots_[k.slot];
-        PoppedEvent out{k.time, s.handler, EventHandle{k.slot, k.generation}, s.payload};
+        PoppedEvent out{std::bit_cast<double>(k.time), s.handler, EventHandle{k.slot, k.generation}, s.payload};
         release_slot(k.slot);
         --live_;
         top_taken_ = true;
@@ -172,8 +173,10 @@ public:
     }
 
 private:
+    // `time` holds the bits of a non-negative double (see time_key), so
+    // (time, order) compares as one unsigned 128-bit integer: no branches.
     struct Key {
-        double time;
+        std::uint64_t time;
         std::uint64_t order;  // (priority + 32768) << 48 | sequence
         std::uint32_t slot;
         std::uint32_t generation;
@@ -188,8 +191,18 @@ private:
     };
     static constexpr std::uint64_t sequence_limit = std::uint64_t{1} << 48;
 
+    __extension__ typedef unsigned __int128 Wide;  // __extension__ keeps -Wpedantic quiet
     [[nodiscard]] static bool before(const Key& a, const Key& b) noexcept {
-        return a.time < b.time || (a.time == b.time && a.order < b.order);
+        return ((static_cast<Wide>(a.time) << 64) | a.order) < ((static_cast<Wide>(b.time) << 64) | b.order);
+    }
+    // Event times are >= 0 (the clock starts at 0 and never runs backwards);
+    // adding +0.0 turns -0.0 into +0.0. The bit patterns of non-negative
+    // doubles order like the doubles.
+    [[nodiscard]] static std::uint64_t time_key(double time) noexcept { return std::bit_cast<std::uint64_t>(time + 0.0); }
+    // Index of the earlier of heap_[a] and heap_[b], without a branch.
+    [[nodiscard]] std::size_t earlier(std::size_t a, std::size_t b) const noexcept {
+        const std::size_t take_b = 0 - static_cast<std::size_t>(before(heap_[b], heap_[a]));
+        return a ^ ((a ^ b) & take_b);
     }
 
     std::uint64_t make_order(int priority) {
@@ -270,11 +283,15 @@ private:
         const std::size_t n = heap_.size();
         for (;;) {
             const std::size_t first = 4 * i + 1;
-            if (first >= n) break;
-            std::size_t best = first;
-            const std::size_t last = first + 4 < n ? first + 4 : n;
-            for (std::size_t c = first + 1; c < last; ++c)
-                if (before(heap_[c], heap_[best])) best = c;
+            std::size_t best;
+            if (first + 4 <= n) {
+                // A full family: a branch-free tournament of the four children.
+                best = earlier(earlier(first, first + 1), earlier(first + 2, first + 3));
+            } else {
+                if (first >= n) break;
+                best = first;
+                for (std::size_t c = first + 1; c < n; ++c) best = earlier(best, c);
+            }
             if (!before(heap_[best], k)) break;
             heap_[i] = heap_[best];
             i = best;

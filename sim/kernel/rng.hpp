@@ -39,8 +39,8 @@ struct StreamId {
     return PhiloxKey{out[0], out[1]};
 }
 
-/// A sequence of random 64-bit words and doubles. Cheap to copy (32 bytes of
-/// state plus a 16-byte buffer); copying forks an identical continuation.
+/// A sequence of random 64-bit words and doubles. Cheap to copy (24 bytes of
+/// state plus a 32-byte buffer); copying forks an identical continuation.
 class RandomStream {
 public:
     /// Sub-stream `substream` of the run `id`.
@@ -54,9 +54,8 @@ public:
 
     /// The next 64 random bits.
     [[nodiscard]] std::uint64_t next_u64() noexcept {
-        if (buffered_ == 0) refill();
-        --buffered_;
-        return buffer_[buffered_];
+        if (next_ == buffer_words) refill();
+        return buffer_[next_++];
     }
 
     /// Uniform on [0, 1) with 53 random bits.
@@ -78,26 +77,37 @@ public:
     }
 
     /// Blocks consumed so far (the position in the sub-stream).
-    [[nodiscard]] std::uint64_t blocks_used() const noexcept { return block_; }
+    [[nodiscard]] std::uint64_t blocks_used() const noexcept { return block_ - (buffer_words - next_) / 2; }
 
 private:
+    static constexpr unsigned batch_blocks = 2;  // blocks computed together (independent chains: ILP)
+    static constexpr unsigned buffer_words = 2 * batch_blocks;
+
+    // Computes the next batch_blocks blocks at once; the words come out in
+    // exactly the order one-block-at-a-time generation gives them (block n:
+    // (out1:out0), then (out3:out2); then block n + 1), so batching changes
+    // no value of the stream.
     void refill() noexcept {
-        const PhiloxCounter out = philox4x32_10(
-            PhiloxCounter{static_cast<std::uint32_t>(block_), static_cast<std::uint32_t>(block_ >> 32),
-                          static_cast<std::uint32_t>(substream_), static_cast<std::uint32_t>(substream_ >> 32)},
-            key_);
-        ++block_;
-        // Handed out in order: buffer_[1] first, then buffer_[0].
-        buffer_[1] = (std::uint64_t{out[1]} << 32) | out[0];
-        buffer_[0] = (std::uint64_t{out[3]} << 32) | out[2];
-        buffered_ = 2;
+        PhiloxCounter ctr[batch_blocks];
+        for (unsigned b = 0; b < batch_blocks; ++b) {
+            const std::uint64_t n = block_ + b;
+            ctr[b] = PhiloxCounter{static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(n >> 32),
+                                   static_cast<std::uint32_t>(substream_), static_cast<std::uint32_t>(substream_ >> 32)};
+        }
+        philox4x32_10_batch<batch_blocks>(ctr, key_);
+        for (unsigned b = 0; b < batch_blocks; ++b) {
+            buffer_[2 * b] = (std::uint64_t{ctr[b][1]} << 32) | ctr[b][0];
+            buffer_[2 * b + 1] = (std::uint64_t{ctr[b][3]} << 32) | ctr[b][2];
+        }
+        block_ += batch_blocks;
+        next_ = 0;
     }
 
     PhiloxKey key_;
     std::uint64_t substream_;
-    std::uint64_t block_ = 0;
-    std::uint64_t buffer_[2] = {0, 0};
-    unsigned buffered_ = 0;
+    std::uint64_t block_ = 0;  // blocks generated
+    std::uint64_t buffer_[buffer_words] = {};
+    unsigned next_ = buffer_words;
 };
 
 }  // namespace twinsim::kernel
