@@ -2,10 +2,11 @@
 """twinsim's kernel beside SimPy 4 on PHOLD, in one go.
 
 Runs `twinsim-bench phold` and bench/phold_simpy.py (separate processes) for
-the same LP counts and prints one JSON object per LP count with both rates and
+the same LP counts and the same number of events (unless --simpy-events says
+otherwise) and prints one JSON object per LP count with both rates and
 the ratio twinsim / SimPy (target: at least 25).
 
-Usage: compare_phold.py [--lps N ...] [--events N] [--simpy-events N] [--smoke] [--bench PATH]
+Usage: compare_phold.py [--lps N ...] [--events N] [--simpy-events N] [--simpy-style S] [--smoke] [--bench PATH]
 Exit status: 0 when both ran, 1 when either failed, 2 on a usage error.
 """
 
@@ -39,9 +40,11 @@ def run_lines(command):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lps", type=int, action="append", help="LP count (repeatable; default 16 1024 65536)")
-    parser.add_argument("--events", type=int, default=20_000_000, help="events per twinsim measurement")
-    parser.add_argument("--simpy-events", type=int, default=1_000_000, help="events per SimPy measurement")
-    parser.add_argument("--smoke", action="store_true", help="100,000 / 20,000 events at 1,024 LPs (for CI)")
+    parser.add_argument("--events", type=int, default=2_000_000, help="events per measurement (both)")
+    parser.add_argument("--simpy-events", type=int, help="events per SimPy measurement (default: --events)")
+    parser.add_argument("--simpy-style", choices=["process", "callback"], default="process",
+                        help="SimPy formulation (see phold_simpy.py; default: process, the idiomatic one)")
+    parser.add_argument("--smoke", action="store_true", help="100,000 events at 1,024 LPs (for CI)")
     parser.add_argument("--bench", help="the twinsim-bench program (default: $TWINSIM_BENCH, then PATH)")
     args = parser.parse_args(argv)
     bench = find_bench(args.bench)
@@ -50,11 +53,12 @@ def main(argv=None) -> int:
         return 2
     lps = args.lps or ([1024] if args.smoke else [16, 1024, 65536])
     events = 100_000 if args.smoke else args.events
-    simpy_events = 20_000 if args.smoke else args.simpy_events
+    simpy_events = args.simpy_events or events
     lp_args = [a for n in lps for a in ("--lps", str(n))]
     try:
         ours = run_lines([bench, "phold", "--events", str(events)] + (["--repeat", "1"] if args.smoke else []) + lp_args)
-        theirs = run_lines([sys.executable, os.path.join(HERE, "phold_simpy.py"), "--events", str(simpy_events)] + lp_args)
+        theirs = run_lines([sys.executable, os.path.join(HERE, "phold_simpy.py"), "--events", str(simpy_events),
+                            "--style", args.simpy_style] + lp_args)
     except (RuntimeError, OSError, json.JSONDecodeError) as e:
         print(f"compare_phold.py: {e}", file=sys.stderr)
         return 1
@@ -70,6 +74,7 @@ def main(argv=None) -> int:
             "ratio": ratio,
             "target_ratio": TARGET_RATIO,
             "meets_target": ratio >= TARGET_RATIO,
+            "simpy_style": s["style"],
             "simpy_version": s["simpy_version"],
         }), flush=True)
     return 0

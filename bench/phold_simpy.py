@@ -3,11 +3,16 @@
 
 One initial event per logical process (LP); each event schedules one more at
 now + 0.1 + Exp(mean 0.9), to a uniformly random LP with probability 0.25,
-else to itself. Events are SimPy timeouts whose callback schedules the next
-one (no process per event), the fastest plain-SimPy formulation. Prints one
-JSON object per LP count, like the C++ benchmark.
+else to itself. Two formulations:
+  process  (default) the idiomatic SimPy 4 one: since every event schedules
+           exactly one more, the events in flight are a fixed population of
+           messages; each is a process looping `yield env.timeout(dt)` and
+           moving to its next LP, as SimPy users write models;
+  callback timeouts whose callback schedules the next one (no generators),
+           the fastest plain-SimPy formulation.
+Prints one JSON object per LP count, like the C++ benchmark.
 
-Usage: phold_simpy.py [--lps N ...] [--events N] [--seed S]
+Usage: phold_simpy.py [--lps N ...] [--events N] [--seed S] [--style process|callback]
 """
 
 from __future__ import annotations
@@ -21,7 +26,53 @@ import time
 import simpy
 
 
-def run_once(lps: int, events: int, seed: int) -> dict:
+def run_once_process(lps: int, events: int, seed: int):
+    env = simpy.Environment()
+    rng = random.Random(seed)
+    expo = rng.expovariate
+    rand = rng.random
+    randrange = rng.randrange
+    rate = 1.0 / 0.9
+    state = {"remaining": events}
+    done = env.event()
+
+    def message(env, lp):
+        # One PHOLD event per timeout: handling it at `lp` sends the message on.
+        while True:
+            yield env.timeout(0.1 + expo(rate))
+            state["remaining"] -= 1
+            if state["remaining"] == 0:
+                done.succeed()
+                return
+            if rand() < 0.25:
+                lp = randrange(lps)
+
+    for lp in range(lps):
+        env.process(message(env, lp))
+    start = time.perf_counter()
+    env.run(until=done)
+    return env, time.perf_counter() - start
+
+
+def run_once(lps: int, events: int, seed: int, style: str = "process") -> dict:
+    if style == "process":
+        env, seconds = run_once_process(lps, events, seed)
+    else:
+        env, seconds = run_once_callback(lps, events, seed)
+    return {
+        "benchmark": "phold_simpy",
+        "style": style,
+        "lps": lps,
+        "events": events,
+        "seconds": seconds,
+        "events_per_second": events / seconds,
+        "simulated_time": env.now,
+        "simpy_version": simpy.__version__,
+        "python": sys.version.split()[0],
+    }
+
+
+def run_once_callback(lps: int, events: int, seed: int):
     env = simpy.Environment()
     rng = random.Random(seed)
     expo = rng.expovariate
@@ -45,17 +96,7 @@ def run_once(lps: int, events: int, seed: int) -> dict:
         env.timeout(0.1 + expo(1.0 / 0.9)).callbacks.append(callbacks[lp])
     start = time.perf_counter()
     env.run(until=done)
-    seconds = time.perf_counter() - start
-    return {
-        "benchmark": "phold_simpy",
-        "lps": lps,
-        "events": events,
-        "seconds": seconds,
-        "events_per_second": events / seconds,
-        "simulated_time": env.now,
-        "simpy_version": simpy.__version__,
-        "python": sys.version.split()[0],
-    }
+    return env, time.perf_counter() - start
 
 
 def main(argv=None) -> int:
@@ -63,9 +104,12 @@ def main(argv=None) -> int:
     parser.add_argument("--lps", type=int, action="append", help="LP count (repeatable; default 16 1024 65536)")
     parser.add_argument("--events", type=int, default=1_000_000, help="events per measurement")
     parser.add_argument("--seed", type=int, default=20240601)
+    parser.add_argument("--style", choices=["process", "callback"], default="process",
+                        help="process: messages as processes looping on env.timeout (idiomatic, default); "
+                        "callback: timeout callbacks (fastest plain SimPy)")
     args = parser.parse_args(argv)
     for lps in args.lps or [16, 1024, 65536]:
-        print(json.dumps(run_once(lps, args.events, args.seed)), flush=True)
+        print(json.dumps(run_once(lps, args.events, args.seed, args.style)), flush=True)
     return 0
 
 

@@ -1,6 +1,8 @@
 #include "twinsim/kernel/distributions.hpp"
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cmath>
 #include <numbers>
 #include <string>
@@ -25,7 +27,86 @@ Exponential Exponential::with_rate(double rate) {
     require(positive(rate), "Exponential: the rate must be finite and > 0");
     return Exponential(1.0 / rate);
 }
-double Exponential::sample(RandomStream& r) const noexcept { return -mean_ * std::log(r.uniform_open()); }
+
+namespace detail {
+namespace {
+
+// exp and log from +, -, *, / alone (no libm, no FMA: -std=c++20 keeps GCC
+// from contracting), so the ziggurat tables and its rare cases give the same
+// bits on every platform. Both are accurate to a few ulp, plenty here.
+constexpr double ln2_hi = 6.93147180369123816490e-01;  // fdlibm's split of ln 2
+constexpr double ln2_lo = 1.90821492927058770002e-10;
+
+// exp(x) for -700 < x < 700.
+constexpr double portable_exp(double x) noexcept {
+    const double kd = x * 1.44269504088896338700;
+    const auto k = static_cast<std::int64_t>(kd < 0 ? kd - 0.5 : kd + 0.5);
+    const double kk = static_cast<double>(k);
+    const double t = (x - kk * ln2_hi) - kk * ln2_lo;  // |t| <= 0.35
+    double p = 1.0;
+    for (int n = 18; n >= 1; --n) p = 1.0 + (t / n) * p;  // Taylor, error < 1e-24
+    return p * std::bit_cast<double>(static_cast<std::uint64_t>(k + 1023) << 52);
+}
+
+// log(x) for a positive normal x: x = 2^e m with m in [sqrt(1/2), sqrt(2)),
+// log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.172.
+constexpr double portable_log(double x) noexcept {
+    const auto bits = std::bit_cast<std::uint64_t>(x);
+    auto e = static_cast<std::int64_t>(bits >> 52) - 1023;
+    double m = std::bit_cast<double>((bits & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull);
+    if (m > 1.41421356237309504880) {
+        m *= 0.5;
+        ++e;
+    }
+    const double s = (m - 1.0) / (m + 1.0);
+    const double s2 = s * s;
+    double q = 0.0;
+    for (int k = 14; k >= 1; --k) q = s2 * (1.0 / (2 * k + 1) + q);  // sum s2^k / (2k + 1), k >= 1
+    const double ed = static_cast<double>(e);
+    return ed * ln2_hi + (2.0 * s + (2.0 * s * q + ed * ln2_lo));
+}
+
+constexpr double zig_r = 7.69711747013104972;         // start of the tail
+constexpr double zig_v = 3.949659822581572e-3;        // area of each layer
+
+struct ZigTables {
+    std::array<double, 257> x{};
+    std::array<double, 257> f{};
+};
+constexpr ZigTables make_zig_tables() noexcept {
+    ZigTables t;
+    t.x[1] = zig_r;
+    for (std::size_t i = 1; i < 255; ++i) t.x[i + 1] = -portable_log(zig_v / t.x[i] + portable_exp(-t.x[i]));
+    t.x[256] = 0.0;
+    t.x[0] = zig_v / portable_exp(-zig_r);
+    for (std::size_t i = 0; i < 257; ++i) t.f[i] = portable_exp(-t.x[i]);
+    return t;
+}
+constexpr ZigTables zig = make_zig_tables();
+// The recursion must close: the top layer [0, x[255]] holds area v too, i.e.
+// v / x[255] + f(x[255]) = f(0) = 1. x[2] is Marsaglia and Tsang's value.
+// These also pin portable_exp/log.
+static_assert(zig_v / zig.x[255] + zig.f[255] - 1.0 < 1e-9 && zig_v / zig.x[255] + zig.f[255] - 1.0 > -1e-9);
+static_assert(zig.x[2] > 6.9410336293 && zig.x[2] < 6.9410336294);
+static_assert(portable_log(2.0) == ln2_hi + ln2_lo && portable_exp(0.0) == 1.0);
+
+}  // namespace
+
+constinit const std::array<double, 257> zig_exp_x = zig.x;
+constinit const std::array<double, 257> zig_exp_f = zig.f;
+
+double exponential_slow(RandomStream& r, unsigned layer, double x) noexcept {
+    for (;;) {
+        // Rejected by the fast test: the base strip's tail, or a wedge.
+        if (layer == 0) return zig_r - portable_log(r.uniform_open());  // r + Exp(1), memoryless
+        if (zig.f[layer + 1] + (zig.f[layer] - zig.f[layer + 1]) * r.uniform01() < portable_exp(-x)) return x;
+        const std::uint64_t bits = r.next_u64();
+        layer = static_cast<unsigned>(bits & 0xff);
+        x = static_cast<double>(bits >> 11) * 0x1.0p-53 * zig.x[layer];
+        if (x < zig.x[layer + 1]) return x;
+    }
+}
+}  // namespace detail
 
 Normal::Normal(double mean, double sd) : mean_(mean), sd_(sd) {
     require(std::isfinite(mean), "Normal: the mean must be finite");

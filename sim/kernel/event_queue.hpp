@@ -91,11 +91,10 @@ public:
         if (top_taken_) {
             // The caller is dispatching heap_[0]: replace it instead of pop + push.
             top_taken_ = false;
-            heap_[0] = key;
-            sift_down(0);
+            sift_down(0, key);  // key passed in registers: no store-then-reload of heap_[0]
         } else {
-            heap_.push_back(key);
-            sift_up(heap_.size() - 1);
+            heap_.emplace_back();
+            sift_up(heap_.size() - 1, key);
         }
         ++live_;
         return EventHandle{slot, s.generation};
@@ -252,9 +251,9 @@ private:
     }
 
     void remove_top() noexcept {
-        heap_[0] = heap_.back();
+        const Key last = heap_.back();
         heap_.pop_back();
-        if (!heap_.empty()) sift_down(0);
+        if (!heap_.empty()) sift_down(0, last);
     }
 
     void rebuild() noexcept {
@@ -264,11 +263,11 @@ private:
         heap_.resize(out);
         stale_ = 0;
         if (heap_.size() > 1)
-            for (std::size_t i = (heap_.size() - 2) / 4 + 1; i-- > 0;) sift_down(i);
+            for (std::size_t i = (heap_.size() - 2) / 4 + 1; i-- > 0;) sift_down(i, heap_[i]);
     }
 
-    void sift_up(std::size_t i) noexcept {
-        const Key k = heap_[i];
+    // Places k, bound for the hole at i, moving parents down.
+    void sift_up(std::size_t i, const Key k) noexcept {
         while (i > 0) {
             const std::size_t parent = (i - 1) / 4;
             if (!before(k, heap_[parent])) break;
@@ -278,8 +277,8 @@ private:
         heap_[i] = k;
     }
 
-    void sift_down(std::size_t i) noexcept {
-        const Key k = heap_[i];
+    // Places k, bound for the hole at i, moving earlier children up.
+    void sift_down(std::size_t i, const Key k) noexcept {
         const std::size_t n = heap_.size();
         for (;;) {
             const std::size_t first = 4 * i + 1;
