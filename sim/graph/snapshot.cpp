@@ -49,6 +49,8 @@ std::uint64_t Snapshot::version() const noexcept {
     return 2 * state_->etag_counter - state_->twin_count - state_->relationship_count;
 }
 
+std::uint64_t Snapshot::event_sequence() const noexcept { return state_->sequence; }
+
 std::size_t Snapshot::twin_count() const noexcept { return state_->twin_count; }
 std::size_t Snapshot::twin_capacity() const noexcept { return state_->twin_meta.size(); }
 bool Snapshot::contains(std::string_view twin_id) const { return state_->find_twin(twin_id).has_value(); }

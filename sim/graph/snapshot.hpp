@@ -123,6 +123,11 @@ public:
     /// tokens of queries carry it.
     [[nodiscard]] std::uint64_t version() const noexcept;
 
+    /// The sequence number of the last change event the graph had emitted when
+    /// this snapshot was taken (0 for a graph that never emitted one). A graph
+    /// cloned from the snapshot (TwinGraph::from_snapshot) numbers its events on from here.
+    [[nodiscard]] std::uint64_t event_sequence() const noexcept;
+
     /// The shared state (for the graph layer's own algorithms).
     [[nodiscard]] const detail::GraphState& state() const noexcept { return *state_; }
 

@@ -422,6 +422,8 @@ void erase_one(Adjacency& list, RelationshipIndex r) {
 
 struct TwinGraph::Impl {
     explicit Impl(TwinGraphOptions o) : options(std::move(o)) { state.models = dtdl::ModelSet::from_interfaces({}); }
+    /// A graph whose state is `base` (every chunk shared with it; see from_snapshot).
+    Impl(TwinGraphOptions o, const GraphState& base) : options(std::move(o)), state(base), sequence(base.sequence) {}
 
     TwinGraphOptions options;
     mutable std::recursive_mutex mutex;
@@ -1287,6 +1289,14 @@ struct TwinGraph::Impl {
 // ---------------------------------------------------------------------------
 
 TwinGraph::TwinGraph(TwinGraphOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+TwinGraph::TwinGraph(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+
+std::unique_ptr<TwinGraph> TwinGraph::from_snapshot(const Snapshot& snapshot, TwinGraphOptions options) {
+    // Copying the GraphState copies O(tables + columns) shared pointers: every
+    // directory, chunk and index shard stays shared with the snapshot (and with
+    // any other graph cloned from it), so the first write to each copies it.
+    return std::unique_ptr<TwinGraph>(new TwinGraph(std::make_unique<Impl>(std::move(options), snapshot.state())));
+}
 TwinGraph::~TwinGraph() = default;
 
 std::vector<std::string> TwinGraph::add_models(std::span<const dtdl::Document> documents) {
@@ -1391,7 +1401,9 @@ void TwinGraph::atomically(const std::function<void(TwinGraph&)>& body) {
 
 Snapshot TwinGraph::snapshot() const {
     std::lock_guard lock(impl_->mutex);
-    return Snapshot(std::make_shared<const GraphState>(impl_->state));
+    auto state = std::make_shared<GraphState>(impl_->state);
+    state->sequence = impl_->sequence;
+    return Snapshot(std::move(state));
 }
 
 TwinGraph::ListenerId TwinGraph::subscribe(ChangeListener listener) {

@@ -110,6 +110,16 @@ struct GraphStats {
 class TwinGraph {
 public:
     explicit TwinGraph(TwinGraphOptions options = {});
+    /// A writable graph whose state is `snapshot`'s, in O(tables + columns)
+    /// whatever the number of twins: it shares every chunk with the snapshot
+    /// and copies nothing until written; each write then copies only the
+    /// directories and chunks it touches (GraphStats counts them, from 0).
+    /// The snapshot, and any number of other graphs cloned from it on other
+    /// threads, never see the clone's writes. Its version() and etags continue
+    /// from the snapshot's, and its change events are numbered on from
+    /// snapshot.event_sequence(); it has no listeners. This is what a scenario
+    /// Run is built on (sim/scenario/run.hpp).
+    [[nodiscard]] static std::unique_ptr<TwinGraph> from_snapshot(const Snapshot& snapshot, TwinGraphOptions options = {});
     TwinGraph(const TwinGraph&) = delete;
     TwinGraph& operator=(const TwinGraph&) = delete;
     ~TwinGraph();
@@ -220,6 +230,7 @@ public:
 
 private:
     struct Impl;
+    explicit TwinGraph(std::unique_ptr<Impl> impl) noexcept;
     std::unique_ptr<Impl> impl_;
 };
 

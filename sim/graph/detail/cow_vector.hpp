@@ -21,6 +21,20 @@
 // 1 orders the writer's stores after the releasing decrement of the last
 // reader (shared_ptr decrements with release semantics), so the reader's
 // earlier loads of the chunk cannot see the writer's stores.
+//
+// Clones (TwinGraph::from_snapshot) add writers that share chunks with one
+// another and with a snapshot that any thread may be reading or cloning from.
+// The argument still holds because it rests on one fact only: a new reference
+// to a directory or chunk can be made only by copying an existing reference
+// (a shared_ptr, or a directory that contains one). A clone's directories
+// start shared with the snapshot (count >= 2), so its first write to each
+// copies it. When a writer sees use_count() == 1 on a directory reachable only
+// from its own state, or on a chunk inside a directory it exclusively owns,
+// no other thread holds a reference to copy from (the snapshot and the other
+// clones hold their own, counted, references to whatever they share), so none
+// can appear. Threads that copy the snapshot's state concurrently hold the
+// snapshot's references while they do, keeping every count they can raise
+// above 1. A stale count seen by a writer is only ever too high.
 
 #include <array>
 #include <atomic>

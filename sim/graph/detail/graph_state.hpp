@@ -112,6 +112,9 @@ struct GraphState {
         std::make_shared<std::unordered_map<std::string, std::uint32_t>>();
 
     std::uint64_t etag_counter = 0;
+    /// The last change-event sequence number when this state was snapshotted
+    /// (set by TwinGraph::snapshot(); a graph cloned from it continues from there).
+    std::uint64_t sequence = 0;
 
     // --- helpers shared by Snapshot and TwinGraph -----------------------------
     [[nodiscard]] static std::uint64_t twin_hash(std::string_view id) noexcept {

@@ -1,0 +1,193 @@
+#include "twinsim/scenario/detail/document.hpp"
+
+#include <charconv>
+#include <cstdlib>
+#include <limits>
+#include <yaml-cpp/yaml.h>
+
+#include "twinsim/scenario/errors.hpp"
+
+namespace twinsim::scenario::detail {
+
+std::string pointer_segment(std::string_view key) {
+    std::string out;
+    for (char c : key) {
+        if (c == '~') out += "~0";
+        else if (c == '/') out += "~1";
+        else out += c;
+    }
+    return out;
+}
+
+namespace {
+
+std::uint32_t line_of(const YAML::Mark& m) { return static_cast<std::uint32_t>(m.line + 1); }
+
+// A plain (unquoted, untagged) scalar typed by YAML 1.2's core schema.
+nlohmann::ordered_json plain_scalar(const std::string& s) {
+    if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
+    if (s == "true" || s == "True" || s == "TRUE") return true;
+    if (s == "false" || s == "False" || s == "FALSE") return false;
+    const char* first = s.data();
+    const char* last = s.data() + s.size();
+    const char* digits = (*first == '+' || *first == '-') ? first + 1 : first;
+    if (digits != last && *digits >= '0' && *digits <= '9') {
+        std::int64_t i = 0;
+        const char* from = *first == '+' ? first + 1 : first;
+        auto [p, ec] = std::from_chars(from, last, i);
+        if (ec == std::errc() && p == last) return i;
+    }
+    if (digits != last && ((*digits >= '0' && *digits <= '9') || *digits == '.')) {
+        char* end = nullptr;
+        const double d = std::strtod(s.c_str(), &end);
+        if (end == s.c_str() + s.size()) return d;
+    }
+    if (s == ".inf" || s == "+.inf" || s == ".Inf") return std::numeric_limits<double>::infinity();
+    if (s == "-.inf" || s == "-.Inf") return -std::numeric_limits<double>::infinity();
+    return s;
+}
+
+nlohmann::ordered_json convert(const YAML::Node& node, const std::string& ptr, LineMap& lines,
+                               const std::string& source) {
+    switch (node.Type()) {
+        case YAML::NodeType::Undefined:
+        case YAML::NodeType::Null: return nullptr;
+        case YAML::NodeType::Scalar:
+            if (node.Tag() == "?") return plain_scalar(node.Scalar());
+            return node.Scalar();  // quoted or tagged: a string
+        case YAML::NodeType::Sequence: {
+            auto out = nlohmann::ordered_json::array();
+            std::size_t i = 0;
+            for (const auto& item : node) {
+                const std::string child = ptr + "/" + std::to_string(i++);
+                lines.emplace(child, line_of(item.Mark()));
+                out.push_back(convert(item, child, lines, source));
+            }
+            return out;
+        }
+        case YAML::NodeType::Map: {
+            auto out = nlohmann::ordered_json::object();
+            for (const auto& kv : node) {
+                if (!kv.first.IsScalar())
+                    throw ScenarioError(source, line_of(kv.first.Mark()), "", "a mapping key must be a plain string");
+                const std::string key = kv.first.Scalar();
+                const std::string child = ptr + "/" + pointer_segment(key);
+                if (out.contains(key))
+                    throw ScenarioError(source, line_of(kv.first.Mark()), key, "duplicate key");
+                lines.emplace(child, line_of(kv.first.Mark()));
+                out[key] = convert(kv.second, child, lines, source);
+            }
+            return out;
+        }
+    }
+    return nullptr;
+}
+
+// Walks JSON text that nlohmann has already accepted, noting where each value starts.
+class JsonLines {
+public:
+    JsonLines(std::string_view text, LineMap& lines) : s_(text), lines_(lines) {}
+    void run() {
+        ws();
+        lines_.emplace("", line_);
+        value("");
+    }
+
+private:
+    void ws() {
+        while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) {
+            if (s_[i_] == '\n') ++line_;
+            ++i_;
+        }
+    }
+    std::string string() {
+        std::string out;
+        ++i_;  // opening quote
+        while (i_ < s_.size() && s_[i_] != '"') {
+            if (s_[i_] == '\\' && i_ + 1 < s_.size()) {
+                ++i_;
+                const char c = s_[i_];
+                out += (c == 'n' ? '\n' : c == 't' ? '\t' : c);  // \uXXXX keys stay approximate
+            } else {
+                out += s_[i_];
+            }
+            ++i_;
+        }
+        ++i_;  // closing quote
+        return out;
+    }
+    void value(const std::string& ptr) {
+        ws();
+        if (i_ >= s_.size()) return;
+        const char c = s_[i_];
+        if (c == '{') {
+            ++i_;
+            for (;;) {
+                ws();
+                if (i_ >= s_.size() || s_[i_] == '}') break;
+                const std::uint32_t key_line = line_;
+                const std::string child = ptr + "/" + pointer_segment(string());
+                lines_.emplace(child, key_line);
+                ws();
+                ++i_;  // ':'
+                value(child);
+                ws();
+                if (i_ < s_.size() && s_[i_] == ',') ++i_;
+            }
+            ++i_;
+        } else if (c == '[') {
+            ++i_;
+            for (std::size_t k = 0;; ++k) {
+                ws();
+                if (i_ >= s_.size() || s_[i_] == ']') break;
+                const std::string child = ptr + "/" + std::to_string(k);
+                lines_.emplace(child, line_);
+                value(child);
+                ws();
+                if (i_ < s_.size() && s_[i_] == ',') ++i_;
+            }
+            ++i_;
+        } else if (c == '"') {
+            (void)string();
+        } else {
+            while (i_ < s_.size() && std::string_view(",]} \t\r\n").find(s_[i_]) == std::string_view::npos) ++i_;
+        }
+    }
+
+    std::string_view s_;
+    LineMap& lines_;
+    std::size_t i_ = 0;
+    std::uint32_t line_ = 1;
+};
+
+}  // namespace
+
+Document parse_yaml_document(std::string_view text, const std::string& source) {
+    Document doc;
+    try {
+        const YAML::Node root = YAML::Load(std::string(text));
+        doc.lines.emplace("", 1);
+        doc.json = convert(root, "", doc.lines, source);
+    } catch (const YAML::ParserException& e) {
+        throw ScenarioError(source, line_of(e.mark), "", "YAML syntax error: " + e.msg);
+    } catch (const YAML::Exception& e) {
+        throw ScenarioError(source, line_of(e.mark), "", "YAML error: " + e.msg);
+    }
+    return doc;
+}
+
+Document parse_json_document(std::string_view text, const std::string& source) {
+    Document doc;
+    try {
+        doc.json = nlohmann::ordered_json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+        std::uint32_t line = 1;
+        for (std::size_t k = 0; k + 1 < e.byte && k < text.size(); ++k)
+            if (text[k] == '\n') ++line;
+        throw ScenarioError(source, line, "", std::string("JSON syntax error: ") + e.what());
+    }
+    JsonLines(text, doc.lines).run();
+    return doc;
+}
+
+}  // namespace twinsim::scenario::detail

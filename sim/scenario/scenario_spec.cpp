@@ -1,0 +1,777 @@
+#include "twinsim/scenario/scenario_spec.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <initializer_list>
+#include <set>
+#include <sstream>
+
+#include "twinsim/query/parser.hpp"
+#include "twinsim/scenario/detail/document.hpp"
+
+namespace twinsim::scenario {
+
+namespace {
+
+std::string location_message(const std::string& file, std::uint32_t line, const std::string& field,
+                             const std::string& reason) {
+    std::string out;
+    if (!file.empty()) {
+        out += file;
+        if (line > 0) out += ":" + std::to_string(line);
+        out += ": ";
+    }
+    if (!field.empty()) out += field + ": ";
+    out += reason;
+    return out;
+}
+
+}  // namespace
+
+ScenarioError::ScenarioError(std::string file, std::uint32_t line, std::string field, std::string reason)
+    : Error(location_message(file, line, field, reason)),
+      file_(std::move(file)),
+      line_(line),
+      field_(std::move(field)),
+      reason_(std::move(reason)) {}
+
+std::optional<double> parse_duration(std::string_view text) {
+    // P[nW][nD][T[nH][nM][nS]]; the number may carry a fraction.
+    if (text.size() < 3 || text[0] != 'P') return std::nullopt;
+    std::size_t i = 1;
+    bool in_time = false;
+    bool any = false;
+    int last_rank = -1;  // units must come in order, each at most once
+    double total = 0;
+    while (i < text.size()) {
+        if (text[i] == 'T') {
+            if (in_time) return std::nullopt;
+            in_time = true;
+            ++i;
+            if (i == text.size()) return std::nullopt;
+            continue;
+        }
+        const std::size_t start = i;
+        while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.' || text[i] == ',')) ++i;
+        if (i == start || i == text.size()) return std::nullopt;
+        std::string number(text.substr(start, i - start));
+        std::replace(number.begin(), number.end(), ',', '.');
+        char* end = nullptr;
+        const double v = std::strtod(number.c_str(), &end);
+        if (end != number.c_str() + number.size()) return std::nullopt;
+        const char unit = text[i++];
+        int rank = 0;
+        double seconds = 0;
+        if (!in_time && unit == 'W') rank = 0, seconds = 7 * 86400.0;
+        else if (!in_time && unit == 'D') rank = 1, seconds = 86400.0;
+        else if (in_time && unit == 'H') rank = 2, seconds = 3600.0;
+        else if (in_time && unit == 'M') rank = 3, seconds = 60.0;
+        else if (in_time && unit == 'S') rank = 4, seconds = 1.0;
+        else return std::nullopt;
+        if (rank <= last_rank) return std::nullopt;
+        if (number.find('.') != std::string::npos && i != text.size()) return std::nullopt;  // fraction only last
+        last_rank = rank;
+        total += v * seconds;
+        any = true;
+    }
+    if (!any) return std::nullopt;
+    return total;
+}
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+using Kind = DistributionSpec::Kind;
+
+// Where a value is: its JSON pointer (for the line) and its dotted field name.
+struct Loc {
+    std::string ptr;
+    std::string field;
+    [[nodiscard]] Loc key(std::string_view k) const {
+        return {ptr + "/" + detail::pointer_segment(k), field.empty() ? std::string(k) : field + "." + std::string(k)};
+    }
+    [[nodiscard]] Loc at(std::size_t i) const {
+        return {ptr + "/" + std::to_string(i), field + "[" + std::to_string(i) + "]"};
+    }
+};
+
+std::string type_name(const Json& j) {
+    switch (j.type()) {
+        case Json::value_t::null: return "null";
+        case Json::value_t::boolean: return "a boolean";
+        case Json::value_t::number_integer:
+        case Json::value_t::number_unsigned:
+        case Json::value_t::number_float: return "a number";
+        case Json::value_t::string: return "a string";
+        case Json::value_t::array: return "a list";
+        case Json::value_t::object: return "a mapping";
+        default: return "a value";
+    }
+}
+
+std::string in_quotes(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() + 2);
+    out += '\'';
+    out += s;
+    out += '\'';
+    return out;
+}
+
+class Decoder {
+public:
+    Decoder(const detail::LineMap* lines, std::string file) : lines_(lines), file_(std::move(file)) {}
+
+    [[noreturn]] void fail(const Loc& loc, const std::string& reason) const {
+        std::uint32_t line = 0;
+        if (lines_ != nullptr) {
+            std::string p = loc.ptr;
+            for (;;) {
+                if (auto it = lines_->find(p); it != lines_->end()) {
+                    line = it->second;
+                    break;
+                }
+                if (p.empty()) break;
+                p.erase(p.rfind('/'));
+            }
+        }
+        throw ScenarioError(file_, line, loc.field, reason);
+    }
+
+    [[noreturn]] void wrong_type(const Json& j, const Loc& loc, const char* expected) const {
+        fail(loc, std::string("expected ") + expected + " but found " + type_name(j));
+    }
+
+    // An object whose keys are all in `allowed`; `required` must be present.
+    void object(const Json& j, const Loc& loc, std::initializer_list<std::string_view> allowed,
+                std::initializer_list<std::string_view> required = {}) const {
+        if (!j.is_object()) wrong_type(j, loc, "a mapping");
+        for (const auto& [k, v] : j.items()) {
+            if (std::find(allowed.begin(), allowed.end(), k) != allowed.end()) continue;
+            std::string list;
+            for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+            fail(loc.key(k), "unknown key (expected one of: " + list + ")");
+        }
+        for (auto r : required)
+            if (!j.contains(r)) fail(loc, "missing required key " + in_quotes(r));
+    }
+
+    std::string string(const Json& j, const Loc& loc, bool non_empty = true) const {
+        if (!j.is_string()) wrong_type(j, loc, "a string");
+        auto s = j.get<std::string>();
+        if (non_empty && s.empty()) fail(loc, "must not be empty");
+        return s;
+    }
+
+    double number(const Json& j, const Loc& loc) const {
+        if (!j.is_number()) wrong_type(j, loc, "a number");
+        const double d = j.get<double>();
+        if (!std::isfinite(d)) fail(loc, "must be a finite number");
+        return d;
+    }
+
+    std::uint64_t unsigned_integer(const Json& j, const Loc& loc) const {
+        if (j.is_number_unsigned()) return j.get<std::uint64_t>();
+        if (j.is_number_integer()) {
+            if (j.get<std::int64_t>() < 0) fail(loc, "must not be negative");
+            return static_cast<std::uint64_t>(j.get<std::int64_t>());
+        }
+        wrong_type(j, loc, "a whole number");
+    }
+
+    bool boolean(const Json& j, const Loc& loc) const {
+        if (!j.is_boolean()) wrong_type(j, loc, "true or false");
+        return j.get<bool>();
+    }
+
+    // Seconds: a number, or an ISO 8601 duration string.
+    double duration(const Json& j, const Loc& loc) const {
+        if (j.is_number()) return number(j, loc);
+        if (!j.is_string()) wrong_type(j, loc, "seconds or an ISO 8601 duration such as \"PT48H\"");
+        const auto s = j.get<std::string>();
+        const auto d = parse_duration(s);
+        if (!d) fail(loc, "malformed ISO 8601 duration " + in_quotes(s) + " (expected e.g. \"PT48H\", \"P2DT6H\", \"PT90S\")");
+        return *d;
+    }
+
+    double positive_duration(const Json& j, const Loc& loc) const {
+        const double d = duration(j, loc);
+        if (!(d > 0)) fail(loc, "must be a positive duration");
+        return d;
+    }
+
+    std::string expression(const Json& j, const Loc& loc) const {
+        auto text = string(j, loc);
+        try {
+            (void)query::parse_expression(text);
+        } catch (const query::QueryError& e) {
+            fail(loc, "invalid expression: " + std::string(e.what()));
+        }
+        return text;
+    }
+
+    std::vector<std::string> strings(const Json& j, const Loc& loc) const {
+        if (!j.is_array()) wrong_type(j, loc, "a list of strings");
+        std::vector<std::string> out;
+        for (std::size_t i = 0; i < j.size(); ++i) out.push_back(string(j[i], loc.at(i)));
+        return out;
+    }
+
+    std::vector<double> numbers(const Json& j, const Loc& loc) const {
+        if (!j.is_array()) wrong_type(j, loc, "a list of numbers");
+        std::vector<double> out;
+        for (std::size_t i = 0; i < j.size(); ++i) out.push_back(number(j[i], loc.at(i)));
+        return out;
+    }
+
+    template <class E>
+    E choice(const Json& j, const Loc& loc, std::initializer_list<std::pair<std::string_view, E>> options) const {
+        const auto s = string(j, loc);
+        std::string list;
+        for (const auto& [name, value] : options) {
+            if (name == s) return value;
+            list += (list.empty() ? "" : ", ") + std::string(name);
+        }
+        fail(loc, "unknown value " + in_quotes(s) + " (expected one of: " + list + ")");
+    }
+
+    ScenarioSpec spec(const Json& j) const;
+
+private:
+    DistributionSpec distribution(const Json& j, const Loc& loc) const;
+    Parameter parameter(const std::string& name, const Json& j, const Loc& loc) const;
+    StructuralEdit edit(const Json& j, const Loc& loc) const;
+    SweepSpec sweep(const Json& j, const Loc& loc) const;
+    RecordingSpec recording(const Json& j, const Loc& loc) const;
+    KpiSpec kpi(const Json& j, const Loc& loc) const;
+    void check_references(const Json& j, const Loc& loc, const std::set<std::string>& names) const;
+
+    const detail::LineMap* lines_;
+    std::string file_;
+};
+
+const std::initializer_list<std::pair<std::string_view, StructuralEdit::Kind>> edit_kinds{
+    {"add_twin", StructuralEdit::Kind::add_twin},
+    {"remove_twin", StructuralEdit::Kind::remove_twin},
+    {"add_relationship", StructuralEdit::Kind::add_relationship},
+    {"remove_relationship", StructuralEdit::Kind::remove_relationship}};
+const std::initializer_list<std::pair<std::string_view, KpiSpec::Statistic>> statistics{
+    {"mean", KpiSpec::Statistic::mean},         {"min", KpiSpec::Statistic::min},
+    {"max", KpiSpec::Statistic::max},           {"final", KpiSpec::Statistic::final},
+    {"integral", KpiSpec::Statistic::integral}, {"time_above", KpiSpec::Statistic::time_above},
+    {"time_below", KpiSpec::Statistic::time_below}, {"event_count", KpiSpec::Statistic::event_count}};
+const std::initializer_list<std::pair<std::string_view, KpiSpec::Over>> overs{
+    {"each", KpiSpec::Over::each}, {"mean", KpiSpec::Over::mean}, {"sum", KpiSpec::Over::sum},
+    {"min", KpiSpec::Over::min},   {"max", KpiSpec::Over::max}};
+const std::initializer_list<std::pair<std::string_view, KpiSpec::Across>> acrosses{
+    {"mean", KpiSpec::Across::mean}, {"std", KpiSpec::Across::std}, {"ci95", KpiSpec::Across::ci95}};
+
+template <class E>
+std::string name_of(E value, std::initializer_list<std::pair<std::string_view, E>> options) {
+    for (const auto& [name, v] : options)
+        if (v == value) return std::string(name);
+    return "?";
+}
+
+DistributionSpec Decoder::distribution(const Json& j, const Loc& loc) const {
+    const Loc kind_loc = loc.key("distribution");
+    const auto name = string(j.at("distribution"), kind_loc);
+    const auto kind = distribution_kind(name);
+    if (!kind)
+        fail(kind_loc, "unknown distribution " + in_quotes(name) +
+                           " (expected one of: exponential, normal, lognormal, weibull, gamma, uniform, triangular, "
+                           "empirical)");
+    DistributionSpec d;
+    d.kind = *kind;
+    const auto& names = param_names(*kind);
+    if (!j.is_object()) wrong_type(j, loc, "a mapping");
+    for (const auto& [k, v] : j.items()) {
+        if (k == "distribution") continue;
+        const bool known = std::find(names.begin(), names.end(), k) != names.end() ||
+                           (*kind == Kind::empirical && (k == "values" || k == "weights"));
+        if (!known) {
+            std::string list;
+            for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+            if (*kind == Kind::empirical) list = "values, weights";
+            fail(loc.key(k), "unknown key for a " + name + " distribution (expected: " + list + ")");
+        }
+    }
+    for (const auto& n : names) {
+        if (!j.contains(n)) fail(loc, "a " + name + " distribution needs " + in_quotes(n));
+        d.params.push_back(number(j.at(n), loc.key(n)));
+    }
+    if (*kind == Kind::empirical) {
+        if (!j.contains("values")) fail(loc, "an empirical distribution needs 'values'");
+        d.values = numbers(j.at("values"), loc.key("values"));
+        if (j.contains("weights")) d.weights = numbers(j.at("weights"), loc.key("weights"));
+    }
+    if (auto problem = d.problem()) {
+        // Name the offending parameter's own line when the reason starts with it.
+        Loc where = loc;
+        for (const auto& n : names)
+            if (problem->rfind(n + " ", 0) == 0) where = loc.key(n);
+        if (problem->rfind("weights", 0) == 0) where = loc.key("weights");
+        if (problem->rfind("values", 0) == 0) where = loc.key("values");
+        fail(where, *problem);
+    }
+    return d;
+}
+
+Parameter Decoder::parameter(const std::string& name, const Json& j, const Loc& loc) const {
+    Parameter p;
+    p.name = name;
+    if (j.is_object()) {
+        if (!j.contains("distribution"))
+            fail(loc, "a parameter is a fixed value (number, string, boolean or list) or a mapping with 'distribution'");
+        p.distribution = distribution(j, loc);
+    } else {
+        if (j.is_null()) fail(loc, "a parameter needs a value or a distribution");
+        p.value = nlohmann::json::parse(j.dump());
+    }
+    return p;
+}
+
+StructuralEdit Decoder::edit(const Json& j, const Loc& loc) const {
+    if (!j.is_object() || j.size() != 1)
+        fail(loc, "an edit is a mapping with exactly one key: add_twin, remove_twin, add_relationship or remove_relationship");
+    const auto& [k, v] = *j.items().begin();
+    const Loc at = loc.key(k);
+    StructuralEdit e;
+    bool found = false;
+    for (const auto& [name, kind] : edit_kinds)
+        if (name == k) e.kind = kind, found = true;
+    if (!found) fail(at, "unknown edit (expected one of: add_twin, remove_twin, add_relationship, remove_relationship)");
+    switch (e.kind) {
+        case StructuralEdit::Kind::add_twin: {
+            if (!v.is_object()) wrong_type(v, at, "a twin in ADT JSON");
+            if (!v.contains("$dtId")) fail(at, "the twin needs '$dtId'");
+            (void)string(v.at("$dtId"), at.key("$dtId"));
+            if (!v.contains("$metadata") || !v.at("$metadata").is_object() || !v.at("$metadata").contains("$model"))
+                fail(at, "the twin needs '$metadata': {'$model': ...}");
+            (void)string(v.at("$metadata").at("$model"), at.key("$metadata").key("$model"));
+            e.body = nlohmann::json::parse(v.dump());
+            break;
+        }
+        case StructuralEdit::Kind::add_relationship: {
+            if (!v.is_object()) wrong_type(v, at, "a relationship in ADT JSON");
+            for (const char* key : {"$dtId", "$relationshipId", "$targetId", "$relationshipName"}) {
+                if (!v.contains(key)) fail(at, std::string("the relationship needs '") + key + "'");
+                (void)string(v.at(key), at.key(key));
+            }
+            e.body = nlohmann::json::parse(v.dump());
+            break;
+        }
+        case StructuralEdit::Kind::remove_twin: e.twin_id = string(v, at); break;
+        case StructuralEdit::Kind::remove_relationship:
+            object(v, at, {"source", "id"}, {"source", "id"});
+            e.twin_id = string(v.at("source"), at.key("source"));
+            e.relationship_id = string(v.at("id"), at.key("id"));
+            break;
+    }
+    return e;
+}
+
+SweepSpec Decoder::sweep(const Json& j, const Loc& loc) const {
+    object(j, loc, {"grid", "list", "latin_hypercube"});
+    if (j.size() != 1) fail(loc, "a sweep has exactly one of: grid, list, latin_hypercube");
+    SweepSpec s;
+    if (j.contains("grid")) {
+        s.kind = SweepSpec::Kind::grid;
+        const Loc g = loc.key("grid");
+        const auto& grid = j.at("grid");
+        if (!grid.is_object() || grid.empty()) fail(g, "expected a mapping from parameter name to a list of values");
+        for (const auto& [name, values] : grid.items()) {
+            const Loc at = g.key(name);
+            if (!values.is_array() || values.empty()) fail(at, "expected a non-empty list of values");
+            std::vector<nlohmann::json> vs;
+            for (std::size_t i = 0; i < values.size(); ++i) {
+                if (!values[i].is_primitive() || values[i].is_null())
+                    fail(at.at(i), "a sweep value is a number, string or boolean");
+                vs.push_back(nlohmann::json::parse(values[i].dump()));
+            }
+            s.grid.emplace_back(name, std::move(vs));
+        }
+    } else if (j.contains("list")) {
+        s.kind = SweepSpec::Kind::list;
+        const Loc l = loc.key("list");
+        const auto& list = j.at("list");
+        if (!list.is_array() || list.empty()) fail(l, "expected a non-empty list of points");
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            const Loc at = l.at(i);
+            if (!list[i].is_object() || list[i].empty()) fail(at, "a point is a mapping from parameter name to value");
+            ParameterPoint point;
+            for (const auto& [name, value] : list[i].items()) {
+                if (!value.is_primitive() || value.is_null())
+                    fail(at.key(name), "a sweep value is a number, string or boolean");
+                point.emplace_back(name, nlohmann::json::parse(value.dump()));
+            }
+            s.list.push_back(std::move(point));
+        }
+    } else {
+        s.kind = SweepSpec::Kind::latin_hypercube;
+        const Loc h = loc.key("latin_hypercube");
+        const auto& lhs = j.at("latin_hypercube");
+        object(lhs, h, {"samples", "ranges", "seed"}, {"samples", "ranges"});
+        const auto n = unsigned_integer(lhs.at("samples"), h.key("samples"));
+        if (n < 1 || n > 1000000) fail(h.key("samples"), "must be between 1 and 1000000");
+        s.samples = static_cast<std::uint32_t>(n);
+        if (lhs.contains("seed")) s.seed = unsigned_integer(lhs.at("seed"), h.key("seed"));
+        const Loc r = h.key("ranges");
+        const auto& ranges = lhs.at("ranges");
+        if (!ranges.is_object() || ranges.empty()) fail(r, "expected a mapping from parameter name to [low, high]");
+        for (const auto& [name, range] : ranges.items()) {
+            const Loc at = r.key(name);
+            const auto bounds = numbers(range, at);
+            if (bounds.size() != 2) fail(at, "expected [low, high]");
+            if (!(bounds[0] < bounds[1])) fail(at, "low must be less than high");
+            s.ranges.push_back({name, bounds[0], bounds[1]});
+        }
+    }
+    return s;
+}
+
+RecordingSpec Decoder::recording(const Json& j, const Loc& loc) const {
+    object(j, loc, {"series", "events"});
+    RecordingSpec r;
+    if (j.contains("events")) r.events = boolean(j.at("events"), loc.key("events"));
+    if (!j.contains("series")) return r;
+    const Loc sl = loc.key("series");
+    const auto& series = j.at("series");
+    if (!series.is_array()) wrong_type(series, sl, "a list");
+    for (std::size_t i = 0; i < series.size(); ++i) {
+        const Loc at = sl.at(i);
+        const auto& s = series[i];
+        object(s, at, {"where", "properties", "interval", "on_change"}, {"properties"});
+        RecordSeries out;
+        if (s.contains("where")) out.where = expression(s.at("where"), at.key("where"));
+        out.properties = strings(s.at("properties"), at.key("properties"));
+        if (out.properties.empty()) fail(at.key("properties"), "name at least one property");
+        if (s.contains("interval")) out.interval = positive_duration(s.at("interval"), at.key("interval"));
+        if (s.contains("on_change")) out.on_change = boolean(s.at("on_change"), at.key("on_change"));
+        if (!out.interval && !out.on_change) fail(at, "give an 'interval', 'on_change: true', or both");
+        r.series.push_back(std::move(out));
+    }
+    return r;
+}
+
+KpiSpec Decoder::kpi(const Json& j, const Loc& loc) const {
+    object(j, loc, {"name", "statistic", "where", "property", "threshold", "event", "over", "across"},
+           {"name", "statistic"});
+    KpiSpec k;
+    k.name = string(j.at("name"), loc.key("name"));
+    k.statistic = choice(j.at("statistic"), loc.key("statistic"), statistics);
+    if (j.contains("where")) k.where = expression(j.at("where"), loc.key("where"));
+    if (j.contains("property")) k.property = string(j.at("property"), loc.key("property"));
+    if (j.contains("threshold")) k.threshold = number(j.at("threshold"), loc.key("threshold"));
+    if (j.contains("event")) k.event = string(j.at("event"), loc.key("event"));
+    if (j.contains("over")) k.over = choice(j.at("over"), loc.key("over"), overs);
+    if (j.contains("across")) {
+        const Loc a = loc.key("across");
+        if (!j.at("across").is_array()) wrong_type(j.at("across"), a, "a list");
+        k.across.clear();
+        for (std::size_t i = 0; i < j.at("across").size(); ++i)
+            k.across.push_back(choice(j.at("across")[i], a.at(i), acrosses));
+    }
+    const bool counts = k.statistic == KpiSpec::Statistic::event_count;
+    const bool thresholded =
+        k.statistic == KpiSpec::Statistic::time_above || k.statistic == KpiSpec::Statistic::time_below;
+    if (!counts && k.property.empty()) fail(loc, "the statistic " + name_of(k.statistic, statistics) + " needs a 'property'");
+    if (counts && !k.property.empty()) fail(loc.key("property"), "event_count counts events; it takes no property");
+    if (!counts && !k.event.empty()) fail(loc.key("event"), "only event_count takes an 'event'");
+    if (thresholded && !k.threshold) fail(loc, "the statistic " + name_of(k.statistic, statistics) + " needs a 'threshold'");
+    if (!thresholded && k.threshold) fail(loc.key("threshold"), "only time_above and time_below take a 'threshold'");
+    return k;
+}
+
+// "${name}" strings must name a parameter.
+void Decoder::check_references(const Json& j, const Loc& loc, const std::set<std::string>& names) const {
+    if (j.is_string()) {
+        const auto& s = j.get_ref<const std::string&>();
+        if (s.size() > 3 && s.starts_with("${") && s.ends_with("}")) {
+            const auto name = s.substr(2, s.size() - 3);
+            if (!names.contains(name)) fail(loc, "unknown parameter " + in_quotes(name) + " in " + in_quotes(s));
+        }
+    } else if (j.is_array()) {
+        for (std::size_t i = 0; i < j.size(); ++i) check_references(j[i], loc.at(i), names);
+    } else if (j.is_object()) {
+        for (const auto& [k, v] : j.items()) check_references(v, loc.key(k), names);
+    }
+}
+
+ScenarioSpec Decoder::spec(const Json& j) const {
+    const Loc root;
+    object(j, root,
+           {"name", "description", "base", "start", "horizon", "step", "replications", "seed", "parameters",
+            "overrides", "edits", "events", "sweep", "recording", "kpis"},
+           {"name", "base", "start", "horizon"});
+    ScenarioSpec s;
+    s.name = string(j.at("name"), root.key("name"));
+    if (j.contains("description")) s.description = string(j.at("description"), root.key("description"), false);
+    s.base = string(j.at("base"), root.key("base"));
+    {
+        const Loc at = root.key("start");
+        const auto text = string(j.at("start"), at);
+        const auto t = graph::parse_timestamp(text);
+        if (!t) fail(at, "expected an RFC 3339 date-time such as \"2026-07-01T00:00:00Z\", found " + in_quotes(text));
+        s.start = *t;
+    }
+    s.horizon = positive_duration(j.at("horizon"), root.key("horizon"));
+    if (j.contains("step")) s.step = positive_duration(j.at("step"), root.key("step"));
+    if (j.contains("replications")) {
+        const auto n = unsigned_integer(j.at("replications"), root.key("replications"));
+        if (n < 1 || n > 0xFFFFFFFFu) fail(root.key("replications"), "must be between 1 and 4294967295");
+        s.replications = static_cast<std::uint32_t>(n);
+    }
+    if (j.contains("seed")) s.seed = unsigned_integer(j.at("seed"), root.key("seed"));
+
+    std::set<std::string> names;
+    if (j.contains("parameters")) {
+        const Loc pl = root.key("parameters");
+        const auto& params = j.at("parameters");
+        if (!params.is_object()) wrong_type(params, pl, "a mapping from parameter name to value or distribution");
+        for (const auto& [name, v] : params.items()) {
+            s.parameters.push_back(parameter(name, v, pl.key(name)));
+            names.insert(name);
+        }
+    }
+    if (j.contains("sweep")) {
+        s.sweep = sweep(j.at("sweep"), root.key("sweep"));
+        for (const auto& [name, values] : s.sweep->grid) names.insert(name);
+        for (const auto& point : s.sweep->list)
+            for (const auto& [name, value] : point) names.insert(name);
+        for (const auto& r : s.sweep->ranges) names.insert(r.name);
+    }
+    if (j.contains("overrides")) {
+        const Loc ol = root.key("overrides");
+        const auto& overrides = j.at("overrides");
+        if (!overrides.is_array()) wrong_type(overrides, ol, "a list");
+        for (std::size_t i = 0; i < overrides.size(); ++i) {
+            const Loc at = ol.at(i);
+            object(overrides[i], at, {"set", "where"}, {"set"});
+            PropertyOverride o;
+            const auto& set = overrides[i].at("set");
+            if (!set.is_object() || set.empty()) fail(at.key("set"), "expected a mapping from property name to value");
+            check_references(set, at.key("set"), names);
+            o.set = nlohmann::json::parse(set.dump());
+            if (overrides[i].contains("where")) o.where = expression(overrides[i].at("where"), at.key("where"));
+            s.overrides.push_back(std::move(o));
+        }
+    }
+    if (j.contains("edits")) {
+        const Loc el = root.key("edits");
+        const auto& edits = j.at("edits");
+        if (!edits.is_array()) wrong_type(edits, el, "a list");
+        for (std::size_t i = 0; i < edits.size(); ++i) s.edits.push_back(edit(edits[i], el.at(i)));
+    }
+    if (j.contains("events")) {
+        const Loc el = root.key("events");
+        const auto& events = j.at("events");
+        if (!events.is_array()) wrong_type(events, el, "a list");
+        for (std::size_t i = 0; i < events.size(); ++i) {
+            const Loc at = el.at(i);
+            const auto& e = events[i];
+            object(e, at, {"at", "event", "twin", "data"}, {"at", "event", "twin"});
+            InjectedEvent out;
+            const Loc at_loc = at.key("at");
+            // An absolute instant, or a duration after the start.
+            if (e.at("at").is_string())
+                if (auto t = graph::parse_timestamp(e.at("at").get<std::string>()))
+                    out.at = static_cast<double>(t->ns - s.start.ns) * 1e-9;
+                else
+                    out.at = duration(e.at("at"), at_loc);
+            else
+                out.at = duration(e.at("at"), at_loc);
+            if (out.at < 0 || out.at > s.horizon) fail(at_loc, "the event falls outside the scenario's [start, start + horizon]");
+            out.event = string(e.at("event"), at.key("event"));
+            out.twin = string(e.at("twin"), at.key("twin"));
+            if (e.contains("data")) {
+                if (!e.at("data").is_object()) wrong_type(e.at("data"), at.key("data"), "a mapping");
+                check_references(e.at("data"), at.key("data"), names);
+                out.data = nlohmann::json::parse(e.at("data").dump());
+            }
+            s.events.push_back(std::move(out));
+        }
+    }
+    if (j.contains("recording")) s.recording = recording(j.at("recording"), root.key("recording"));
+    if (j.contains("kpis")) {
+        const Loc kl = root.key("kpis");
+        const auto& kpis = j.at("kpis");
+        if (!kpis.is_array()) wrong_type(kpis, kl, "a list");
+        std::set<std::string> kpi_names;
+        for (std::size_t i = 0; i < kpis.size(); ++i) {
+            s.kpis.push_back(kpi(kpis[i], kl.at(i)));
+            if (!kpi_names.insert(s.kpis.back().name).second)
+                fail(kl.at(i).key("name"), "a KPI named " + in_quotes(s.kpis.back().name) + " already exists");
+        }
+    }
+    return s;
+}
+
+std::string format_start(graph::Timestamp t) {
+    // format_timestamp writes 7 fractional digits; the spec keeps nanoseconds.
+    std::int64_t sec = t.ns / 1000000000;
+    std::int64_t frac = t.ns % 1000000000;
+    if (frac < 0) frac += 1000000000, --sec;
+    std::string whole = graph::format_timestamp(graph::Timestamp{sec * 1000000000});
+    whole.erase(whole.find('.'));
+    if (frac == 0) return whole + "Z";
+    char digits[16];
+    std::snprintf(digits, sizeof digits, ".%09lld", static_cast<long long>(frac));
+    return whole + digits + "Z";
+}
+
+std::string read_text(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw IoError("cannot open scenario file '" + path.string() + "'");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) throw IoError("cannot read scenario file '" + path.string() + "'");
+    return ss.str();
+}
+
+}  // namespace
+
+ScenarioSpec scenario_from_yaml(std::string_view text, std::string source) {
+    const auto doc = detail::parse_yaml_document(text, source);
+    return Decoder(&doc.lines, std::move(source)).spec(doc.json);
+}
+
+ScenarioSpec scenario_from_json_text(std::string_view text, std::string source) {
+    const auto doc = detail::parse_json_document(text, source);
+    return Decoder(&doc.lines, std::move(source)).spec(doc.json);
+}
+
+ScenarioSpec from_json(const nlohmann::ordered_json& document) { return Decoder(nullptr, "").spec(document); }
+
+ScenarioSpec read_scenario_file(const std::filesystem::path& path) {
+    const auto text = read_text(path);
+    auto ext = path.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (ext == ".json") return scenario_from_json_text(text, path.string());
+    if (ext == ".yaml" || ext == ".yml") return scenario_from_yaml(text, path.string());
+    throw ScenarioError(path.string(), 0, "", "unknown scenario file type (expected .yaml, .yml or .json)");
+}
+
+void validate(const ScenarioSpec& spec) { (void)from_json(to_json(spec)); }
+
+nlohmann::ordered_json to_json(const ScenarioSpec& s) {
+    Json j;
+    j["name"] = s.name;
+    j["description"] = s.description;
+    j["base"] = s.base;
+    j["start"] = format_start(s.start);
+    j["horizon"] = s.horizon;
+    j["step"] = s.step;
+    j["replications"] = s.replications;
+    j["seed"] = s.seed;
+    auto params = Json::object();
+    for (const auto& p : s.parameters) {
+        if (p.distribution) {
+            Json d;
+            d["distribution"] = std::string(to_string(p.distribution->kind));
+            const auto& names = param_names(p.distribution->kind);
+            for (std::size_t i = 0; i < names.size() && i < p.distribution->params.size(); ++i)
+                d[names[i]] = p.distribution->params[i];
+            if (p.distribution->kind == Kind::empirical) {
+                d["values"] = p.distribution->values;
+                if (!p.distribution->weights.empty()) d["weights"] = p.distribution->weights;
+            }
+            params[p.name] = std::move(d);
+        } else {
+            params[p.name] = p.value ? Json::parse(p.value->dump()) : Json();
+        }
+    }
+    j["parameters"] = std::move(params);
+    auto overrides = Json::array();
+    for (const auto& o : s.overrides) {
+        Json x;
+        x["set"] = Json::parse(o.set.dump());
+        if (!o.where.empty()) x["where"] = o.where;
+        overrides.push_back(std::move(x));
+    }
+    j["overrides"] = std::move(overrides);
+    auto edits = Json::array();
+    for (const auto& e : s.edits) {
+        Json x;
+        switch (e.kind) {
+            case StructuralEdit::Kind::add_twin: x["add_twin"] = Json::parse(e.body.dump()); break;
+            case StructuralEdit::Kind::add_relationship: x["add_relationship"] = Json::parse(e.body.dump()); break;
+            case StructuralEdit::Kind::remove_twin: x["remove_twin"] = e.twin_id; break;
+            case StructuralEdit::Kind::remove_relationship:
+                x["remove_relationship"] = Json{{"source", e.twin_id}, {"id", e.relationship_id}};
+                break;
+        }
+        edits.push_back(std::move(x));
+    }
+    j["edits"] = std::move(edits);
+    auto events = Json::array();
+    for (const auto& e : s.events)
+        events.push_back(Json{{"at", e.at}, {"event", e.event}, {"twin", e.twin}, {"data", Json::parse(e.data.dump())}});
+    j["events"] = std::move(events);
+    if (s.sweep) {
+        Json sw;
+        switch (s.sweep->kind) {
+            case SweepSpec::Kind::grid: {
+                auto g = Json::object();
+                for (const auto& [name, values] : s.sweep->grid) g[name] = Json::parse(nlohmann::json(values).dump());
+                sw["grid"] = std::move(g);
+                break;
+            }
+            case SweepSpec::Kind::list: {
+                auto l = Json::array();
+                for (const auto& point : s.sweep->list) {
+                    auto p = Json::object();
+                    for (const auto& [name, value] : point) p[name] = Json::parse(value.dump());
+                    l.push_back(std::move(p));
+                }
+                sw["list"] = std::move(l);
+                break;
+            }
+            case SweepSpec::Kind::latin_hypercube: {
+                Json h;
+                h["samples"] = s.sweep->samples;
+                auto r = Json::object();
+                for (const auto& range : s.sweep->ranges) r[range.name] = Json::array({range.low, range.high});
+                h["ranges"] = std::move(r);
+                if (s.sweep->seed) h["seed"] = *s.sweep->seed;
+                sw["latin_hypercube"] = std::move(h);
+                break;
+            }
+        }
+        j["sweep"] = std::move(sw);
+    }
+    Json rec;
+    auto series = Json::array();
+    for (const auto& r : s.recording.series) {
+        Json x;
+        if (!r.where.empty()) x["where"] = r.where;
+        x["properties"] = r.properties;
+        if (r.interval) x["interval"] = *r.interval;
+        x["on_change"] = r.on_change;
+        series.push_back(std::move(x));
+    }
+    rec["series"] = std::move(series);
+    rec["events"] = s.recording.events;
+    j["recording"] = std::move(rec);
+    auto kpis = Json::array();
+    for (const auto& k : s.kpis) {
+        Json x;
+        x["name"] = k.name;
+        x["statistic"] = name_of(k.statistic, statistics);
+        if (!k.where.empty()) x["where"] = k.where;
+        if (!k.property.empty()) x["property"] = k.property;
+        if (k.threshold) x["threshold"] = *k.threshold;
+        if (!k.event.empty()) x["event"] = k.event;
+        x["over"] = name_of(k.over, overs);
+        auto across = Json::array();
+        for (auto a : k.across) across.push_back(name_of(a, acrosses));
+        x["across"] = std::move(across);
+        kpis.push_back(std::move(x));
+    }
+    j["kpis"] = std::move(kpis);
+    return j;
+}
+
+}  // namespace twinsim::scenario

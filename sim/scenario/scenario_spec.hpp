@@ -1,0 +1,138 @@
+#pragma once
+// A scenario as data: what to simulate (base graph, time span, replications,
+// seed), what to change (property overrides, structural edits, injected
+// events, random parameters), which design points to sweep, what to record
+// and which KPIs to compute. docs/scenario-format.md documents the file format.
+//
+// Readers validate everything that can be checked without the graph: types,
+// unknown keys, durations, expressions (parsed with query::parse_expression),
+// distribution parameters, parameter references. A ScenarioError names the
+// file, the line and the field.
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "twinsim/graph/timestamp.hpp"
+#include "twinsim/scenario/distribution_spec.hpp"
+#include "twinsim/scenario/errors.hpp"
+#include "twinsim/scenario/sweep.hpp"
+
+namespace twinsim::scenario {
+
+/// Set properties on the twins an expression selects. Values may be JSON of
+/// any kind; a string "${name}" stands for the scenario parameter `name`.
+struct PropertyOverride {
+    nlohmann::json set;  ///< object: property name -> value
+    std::string where;   ///< query expression text (validated to parse); "" = every twin
+    friend bool operator==(const PropertyOverride&, const PropertyOverride&) = default;
+};
+
+/// Add or remove a twin or a relationship before the run starts.
+struct StructuralEdit {
+    enum class Kind { add_twin, remove_twin, add_relationship, remove_relationship };
+    Kind kind = Kind::add_twin;
+    /// add_twin: the ADT twin JSON ($dtId, $metadata.$model, properties);
+    /// add_relationship: the ADT relationship JSON ($dtId = source,
+    /// $relationshipId, $targetId, $relationshipName, properties).
+    nlohmann::json body;
+    std::string twin_id;          ///< remove_twin: the twin; remove_relationship: the source twin
+    std::string relationship_id;  ///< remove_relationship only
+    friend bool operator==(const StructuralEdit&, const StructuralEdit&) = default;
+};
+
+/// An event delivered to a twin at a simulated time.
+struct InjectedEvent {
+    double at = 0.0;       ///< seconds after the start, in [0, horizon]
+    std::string event;     ///< event name the twin's behaviour handles, e.g. "fail"
+    std::string twin;      ///< target $dtId
+    nlohmann::json data = nlohmann::json::object();  ///< payload; "${name}" references allowed
+    friend bool operator==(const InjectedEvent&, const InjectedEvent&) = default;
+};
+
+/// A named scenario parameter: a fixed value, or drawn per replication.
+struct Parameter {
+    std::string name;
+    std::optional<nlohmann::json> value;          ///< fixed value, or
+    std::optional<DistributionSpec> distribution;  ///< drawn once per replication
+    friend bool operator==(const Parameter&, const Parameter&) = default;
+};
+
+/// Which properties of which twins to record, and when.
+struct RecordSeries {
+    std::string where;                    ///< expression selecting twins; "" = every twin
+    std::vector<std::string> properties;  ///< at least one
+    std::optional<double> interval;       ///< seconds > 0: sample every interval
+    bool on_change = false;               ///< record each change (at least one of the two)
+    friend bool operator==(const RecordSeries&, const RecordSeries&) = default;
+};
+
+struct RecordingSpec {
+    std::vector<RecordSeries> series;
+    bool events = true;  ///< keep the event log (failures, rule firings, alarms)
+    friend bool operator==(const RecordingSpec&, const RecordingSpec&) = default;
+};
+
+/// A key performance indicator computed per run, then across replications.
+struct KpiSpec {
+    enum class Statistic { mean, min, max, final, integral, time_above, time_below, event_count };
+    /// How the per-twin values of one run combine into the run's KPI.
+    enum class Over { each, mean, sum, min, max };
+    /// Summaries over the replications.
+    enum class Across { mean, std, ci95 };
+    std::string name;
+    Statistic statistic = Statistic::mean;
+    std::string where;     ///< twins (expression); "" = every twin
+    std::string property;  ///< required except for event_count
+    std::optional<double> threshold;  ///< required by time_above / time_below
+    std::string event;                ///< event_count: the event name ("" = every event)
+    Over over = Over::each;
+    std::vector<Across> across{Across::mean, Across::std, Across::ci95};
+    friend bool operator==(const KpiSpec&, const KpiSpec&) = default;
+};
+
+struct ScenarioSpec {
+    std::string name;         ///< required; sweep points append "[p=v,...]"
+    std::string description;
+    std::string base;         ///< the base graph: a file path (relative to the scenario file), or "live"
+    graph::Timestamp start;   ///< required: the simulated instant t = 0 (UTC)
+    double horizon = 0.0;     ///< required: seconds > 0
+    double step = 60.0;       ///< seconds > 0: the period of continuous physics steps
+    std::uint32_t replications = 1;  ///< >= 1
+    std::uint64_t seed = 0;
+    std::vector<Parameter> parameters;
+    std::vector<PropertyOverride> overrides;
+    std::vector<StructuralEdit> edits;
+    std::vector<InjectedEvent> events;
+    std::optional<SweepSpec> sweep;
+    RecordingSpec recording;
+    std::vector<KpiSpec> kpis;
+    friend bool operator==(const ScenarioSpec&, const ScenarioSpec&) = default;
+};
+
+/// Reads a scenario file: YAML for .yaml/.yml, JSON for .json. A relative
+/// `base` stays as written (resolve it against the file's folder).
+/// Throws IoError if the file cannot be read, ScenarioError if it is invalid.
+[[nodiscard]] ScenarioSpec read_scenario_file(const std::filesystem::path& path);
+/// From YAML text; `source` names it in errors. Throws ScenarioError.
+[[nodiscard]] ScenarioSpec scenario_from_yaml(std::string_view text, std::string source = "<yaml>");
+/// From JSON text; `source` names it in errors. Throws ScenarioError.
+[[nodiscard]] ScenarioSpec scenario_from_json_text(std::string_view text, std::string source = "<json>");
+/// From a parsed JSON document (no line numbers). Throws ScenarioError.
+[[nodiscard]] ScenarioSpec from_json(const nlohmann::ordered_json& document);
+/// The spec as JSON in the file format (every field written, defaults too);
+/// from_json(to_json(s)) == s for every valid s.
+[[nodiscard]] nlohmann::ordered_json to_json(const ScenarioSpec& spec);
+/// Checks a spec built in code as the readers check a file. Throws ScenarioError.
+void validate(const ScenarioSpec& spec);
+
+/// Seconds from a duration: ISO 8601 "PnDTnHnMnS" (also "PnW"; fractions
+/// allowed on the last unit; no years or months, whose length varies), or
+/// nullopt when malformed.
+[[nodiscard]] std::optional<double> parse_duration(std::string_view text);
+
+}  // namespace twinsim::scenario
