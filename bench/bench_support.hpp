@@ -102,4 +102,13 @@ struct Hdf5Options {
 /// through AsyncResultsWriter beside a raw chunked H5Dwrite of the same bytes.
 [[nodiscard]] int run_hdf5(const Hdf5Options& options);
 
+struct CloneOptions {
+    std::size_t twins = 1000000;
+    std::uint64_t seed = 20240601;
+    int runs = 1000;       ///< clones (scenario runs) created, and clone + write rounds
+};
+/// `twinsim-bench clone`: TwinGraph::from_snapshot / scenario::Run creation on
+/// a snapshot of the generated graph, and clone + a 1 % property write (bytes copied, memory).
+[[nodiscard]] int run_clone(const CloneOptions& options);
+
 }  // namespace twinsim::bench

@@ -118,6 +118,20 @@ int run(int argc, char** argv) {
     hdf5_command->add_option("--dir", hdf5.directory, "Directory for the files (removed afterwards)");
     hdf5_command->add_flag("--smoke", hdf5_smoke, "4 replications x 100 times x 100 twins (for CI)");
 
+    CloneOptions clone;
+    bool clone_smoke = false;
+    CLI::App* clone_command = app.add_subcommand(
+        "clone", "Scenario runs cloned from a snapshot of the generated building graph: microseconds per clone, "
+                 "clone + a write of 1 % of the twins' worth of one property, bytes copied, memory");
+    clone_command->add_option("--twins", clone.twins, "Number of twins N")
+        ->capture_default_str()
+        ->check(CLI::Range(std::size_t{1000}, std::size_t{100000000}));
+    clone_command->add_option("--runs", clone.runs, "Clones created (and clone + write rounds)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000000));
+    clone_command->add_option("--seed", clone.seed, "Seed of the generated graph")->capture_default_str();
+    clone_command->add_flag("--smoke", clone_smoke, "N = 10,000, 20 runs (for CI)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -161,6 +175,13 @@ int run(int argc, char** argv) {
             hdf5.repeat = 1;
         }
         return run_hdf5(hdf5);
+    }
+    if (clone_command->parsed()) {
+        if (clone_smoke) {
+            clone.twins = 10000;
+            clone.runs = 20;
+        }
+        return run_clone(clone);
     }
     if (smoke) process.repeat = 1;
     return run_validate_process(process);
