@@ -1,7 +1,16 @@
 #include "bench_support.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <charconv>
+#include <fstream>
 #include <iostream>
+#include <system_error>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace twinsim::bench {
 
@@ -21,6 +30,48 @@ bool skip_if_missing(const std::filesystem::path& ontology) {
     if (std::filesystem::exists(ontology)) return false;
     std::cout << "skipped: the ontology " << ontology.string() << " does not exist (is shared/ beside the repository?)\n";
     return true;
+}
+
+std::uint64_t proc_status_bytes(std::string_view field) {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.size() > field.size() && line.compare(0, field.size(), field) == 0 && line[field.size()] == ':') {
+            std::uint64_t kib = 0;
+            const char* p = line.data() + field.size() + 1;
+            while (*p == ' ' || *p == '\t') ++p;
+            std::from_chars(p, line.data() + line.size(), kib);
+            return kib * 1024;
+        }
+    }
+    return 0;
+}
+
+std::uint64_t resident_bytes_trimmed() {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+    return proc_status_bytes("VmRSS");
+}
+
+ScratchFile::ScratchFile(std::string_view benchmark, const std::string& keep, std::string_view file_name) {
+    if (!keep.empty()) {
+        path_ = keep;
+        return;
+    }
+    std::string name = "twinsim-bench-";
+    name += benchmark;
+    name += '-';
+    name += std::to_string(::getpid());
+    directory_ = std::filesystem::temp_directory_path() / name;
+    std::filesystem::create_directories(directory_);
+    path_ = directory_ / file_name;
+}
+
+ScratchFile::~ScratchFile() {
+    if (directory_.empty()) return;
+    std::error_code ignored;
+    std::filesystem::remove_all(directory_, ignored);
 }
 
 }  // namespace twinsim::bench

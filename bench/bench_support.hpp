@@ -1,12 +1,14 @@
 #pragma once
 // What the twinsim-bench benchmarks share: timing statistics, the default data
-// location, and the exit statuses CTest understands.
+// location, the exit statuses CTest understands, deterministic random numbers,
+// process memory readings and a scratch file for generated input.
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace twinsim::bench {
@@ -27,6 +29,59 @@ struct Stats {
     double median = 0.0;
 };
 [[nodiscard]] Stats stats(std::vector<double> seconds);
+
+/// Deterministic pseudo-random numbers (SplitMix64): the same seed gives the
+/// same sequence, so every run generates and times the same input.
+class Random {
+public:
+    explicit Random(std::uint64_t seed) : state_(seed) {}
+    std::uint64_t next() {
+        std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
+        z = (z ^ (z >> 30U)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27U)) * 0x94D049BB133111EBULL;
+        return z ^ (z >> 31U);
+    }
+    /// Uniform in [0, n) (modulo; n > 0).
+    std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
+    /// Uniform in [lo, hi) from the top 53 bits.
+    double uniform(double lo, double hi) {
+        return lo + (hi - lo) * static_cast<double>(next() >> 11U) * 0x1.0p-53;
+    }
+
+private:
+    std::uint64_t state_;
+};
+
+/// A field of /proc/self/status ("VmRSS", "VmHWM", ...) in bytes (the file
+/// gives kB); 0 when the file or the field cannot be read.
+[[nodiscard]] std::uint64_t proc_status_bytes(std::string_view field);
+
+/// VmRSS in bytes after malloc_trim(0): heap memory freed but kept by the
+/// allocator is handed back first, so it is not counted as the data's.
+[[nodiscard]] std::uint64_t resident_bytes_trimmed();
+
+/// Where a benchmark writes its generated input file (NDJSON). Without `keep`,
+/// the file is `<file_name>` in a fresh directory
+/// `temp_directory_path() / "twinsim-bench-<benchmark>-<pid>"`, and that
+/// directory is removed (errors ignored) when the ScratchFile is destroyed.
+/// With `keep` (the user's --keep), the file is that path and is left in place.
+class ScratchFile {
+public:
+    explicit ScratchFile(std::string_view benchmark, const std::string& keep = {},
+                         std::string_view file_name = "building.ndjson");
+    ~ScratchFile();
+    ScratchFile(const ScratchFile&) = delete;
+    ScratchFile& operator=(const ScratchFile&) = delete;
+
+    /// The file to write and read.
+    [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+    /// True when the file is the user's (--keep) and survives the benchmark.
+    [[nodiscard]] bool kept() const { return directory_.empty(); }
+
+private:
+    std::filesystem::path path_;
+    std::filesystem::path directory_;  ///< removed on destruction; empty when kept
+};
 
 /// The RealEstateCore ontology beside the repository (../shared/ontologies/RealEstateCore).
 [[nodiscard]] std::filesystem::path default_ontology();

@@ -16,26 +16,9 @@
 #include <filesystem>
 #include <vector>
 
+#include "bench_support.hpp"  // Random
+
 namespace twinsim::bench {
-
-// Deterministic pseudo-random numbers (SplitMix64).
-class Random {
-public:
-    explicit Random(std::uint64_t seed) : state_(seed) {}
-    std::uint64_t next() {
-        std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-        z = (z ^ (z >> 30U)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27U)) * 0x94D049BB133111EBULL;
-        return z ^ (z >> 31U);
-    }
-    std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
-    double uniform(double lo, double hi) {
-        return lo + (hi - lo) * static_cast<double>(next() >> 11U) * 0x1.0p-53;
-    }
-
-private:
-    std::uint64_t state_;
-};
 
 inline constexpr std::size_t twins_per_building = 10000;
 

@@ -6,15 +6,10 @@
 // (room temperature) through write_properties, with the bytes copy-on-write
 // copied per clone (GraphStats) and memory (VmRSS). One JSON object.
 
-#include <malloc.h>
-#include <unistd.h>
-
-#include <charconv>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -22,7 +17,6 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
 #include "bench_support.hpp"
@@ -34,27 +28,6 @@
 
 namespace twinsim::bench {
 namespace {
-
-/// A field of /proc/self/status in bytes (VmRSS, VmHWM), 0 when unreadable.
-std::uint64_t status_bytes(std::string_view field) {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.size() > field.size() && line.compare(0, field.size(), field) == 0 && line[field.size()] == ':') {
-            std::uint64_t kib = 0;
-            const char* p = line.data() + field.size() + 1;
-            while (*p == ' ' || *p == '\t') ++p;
-            std::from_chars(p, line.data() + line.size(), kib);
-            return kib * 1024;
-        }
-    }
-    return 0;
-}
-
-std::uint64_t rss_trimmed() {
-    malloc_trim(0);
-    return status_bytes("VmRSS");
-}
 
 double micros(double seconds) { return seconds * 1e6; }
 
@@ -99,17 +72,8 @@ Written clone_and_write(const graph::Snapshot& base, int runs, std::uint32_t col
 int run_clone(const CloneOptions& options) {
     const std::size_t n = options.twins;
     const int runs = options.runs;
-    const std::filesystem::path temp_dir =
-        std::filesystem::temp_directory_path() / ("twinsim-bench-clone-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(temp_dir);
-    struct RemoveTemp {
-        std::filesystem::path dir;
-        ~RemoveTemp() {
-            std::error_code ignored;
-            std::filesystem::remove_all(dir, ignored);
-        }
-    } remove_temp{temp_dir};
-    const std::filesystem::path file = temp_dir / "building.ndjson";
+    const ScratchFile scratch("clone");
+    const std::filesystem::path& file = scratch.path();
 
     (void)write_building_file(file, n, options.seed);
     graph::Snapshot base;
@@ -120,7 +84,7 @@ int run_clone(const CloneOptions& options) {
         base = g.snapshot();
     }  // only the snapshot holds the state now
     std::filesystem::remove(file);
-    const std::uint64_t rss_base = rss_trimmed();
+    const std::uint64_t rss_base = resident_bytes_trimmed();
 
     // The property written: room temperature; 1 % of the twins' count of writes.
     const char* model = "dtmi:twinsim:bench:Room;1";
@@ -140,7 +104,7 @@ int run_clone(const CloneOptions& options) {
     }
     std::uint64_t idle_bytes_copied = 0;
     for (const auto& c : clones) idle_bytes_copied += c->stats().bytes_copied;
-    const std::uint64_t rss_idle = rss_trimmed();
+    const std::uint64_t rss_idle = resident_bytes_trimmed();
     clones.clear();
     const Stats create = stats(create_micros);
 
@@ -166,7 +130,7 @@ int run_clone(const CloneOptions& options) {
     const Written clustered = clone_and_write(base, runs, column, count, [&](std::size_t i, kernel::RandomStream&) {
         return rooms.twins[i % rooms.twins.size()];
     });
-    const std::uint64_t peak = status_bytes("VmHWM");
+    const std::uint64_t peak = proc_status_bytes("VmHWM");
 
     using json = nlohmann::ordered_json;
     constexpr double create_target_micros = 10.0;

@@ -35,22 +35,6 @@ namespace twinsim::bench {
 
 namespace {
 
-// Deterministic pseudo-random numbers (SplitMix64), so every run times the same model.
-class Random {
-public:
-    explicit Random(std::uint64_t seed) : state_(seed) {}
-    std::uint64_t next() {
-        std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-        z = (z ^ (z >> 30U)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27U)) * 0x94D049BB133111EBULL;
-        return z ^ (z >> 31U);
-    }
-    std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
-
-private:
-    std::uint64_t state_;
-};
-
 // prefix + i + suffix, appended in place: GCC 12 at -O3 warns falsely
 // (-Wrestrict) about "literal" + std::string.
 std::string numbered(std::string_view prefix, std::size_t i, std::string_view suffix) {

@@ -6,16 +6,11 @@
 // by id. One JSON object; each figure carries its target. The networkx baseline
 // on the same file is bench/networkx_baseline.py (bench/compare_graph.py runs both).
 
-#include <malloc.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -24,7 +19,6 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
 #include <boost/graph/breadth_first_search.hpp>
@@ -40,29 +34,6 @@ namespace twinsim::bench {
 namespace {
 
 // --- measurements ------------------------------------------------------------------
-
-/// A field of /proc/self/status in bytes (VmRSS, VmHWM), 0 when unreadable.
-std::uint64_t proc_status_bytes(std::string_view field) {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.size() > field.size() && line.compare(0, field.size(), field) == 0 && line[field.size()] == ':') {
-            std::uint64_t kib = 0;
-            const char* p = line.data() + field.size() + 1;
-            while (*p == ' ' || *p == '\t') ++p;
-            std::from_chars(p, line.data() + line.size(), kib);
-            return kib * 1024;
-        }
-    }
-    return 0;
-}
-
-/// Heap memory freed but kept by the allocator is not the graph's: hand it back
-/// before reading VmRSS.
-std::uint64_t resident_bytes_trimmed() {
-    malloc_trim(0);
-    return proc_status_bytes("VmRSS");
-}
 
 /// A numeric write somewhere in the graph: a random twin, one of its model's numeric properties.
 struct WriteTarget {
@@ -108,22 +79,8 @@ int run_graph(const GraphOptions& options) {
     constexpr std::size_t scattered_writes = 10000;
 
     const std::size_t n = options.twins;
-    std::filesystem::path file;
-    std::filesystem::path temp_dir;
-    if (!options.keep.empty()) {
-        file = options.keep;
-    } else {
-        temp_dir = std::filesystem::temp_directory_path() / ("twinsim-bench-graph-" + std::to_string(::getpid()));
-        std::filesystem::create_directories(temp_dir);
-        file = temp_dir / "building.ndjson";
-    }
-    struct RemoveTemp {
-        std::filesystem::path dir;
-        ~RemoveTemp() {
-            std::error_code ignored;
-            if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
-        }
-    } remove_temp{temp_dir};
+    const ScratchFile scratch("graph", options.keep);
+    const std::filesystem::path& file = scratch.path();
 
     const GeneratedFile generated = write_building_file(file, n, options.seed);
 

@@ -7,8 +7,6 @@
 // attributes and pandas frames answering the same questions) is
 // bench/query_baseline.py; bench/compare_query.py runs both.
 
-#include <unistd.h>
-
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -17,7 +15,6 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "bench_support.hpp"
@@ -70,22 +67,8 @@ std::string twin_id(const char* prefix, std::size_t index) { return prefix + std
 
 int run_query_benchmark(const QueryBenchOptions& options) {
     const std::size_t n = options.twins;
-    std::filesystem::path file;
-    std::filesystem::path temp_dir;
-    if (!options.keep.empty()) {
-        file = options.keep;
-    } else {
-        temp_dir = std::filesystem::temp_directory_path() / ("twinsim-bench-query-" + std::to_string(::getpid()));
-        std::filesystem::create_directories(temp_dir);
-        file = temp_dir / "building.ndjson";
-    }
-    struct RemoveTemp {
-        std::filesystem::path dir;
-        ~RemoveTemp() {
-            std::error_code ignored;
-            if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
-        }
-    } remove_temp{temp_dir};
+    const ScratchFile scratch("query", options.keep);
+    const std::filesystem::path& file = scratch.path();
 
     const GeneratedFile generated = write_building_file(file, n, options.seed);
     graph::TwinGraph g;
@@ -93,7 +76,6 @@ int run_query_benchmark(const QueryBenchOptions& options) {
     const graph::ImportStats imported = graph::import_ndjson(g, file);
     const double import_seconds = seconds_since(start);
     if (imported.twins != n) throw std::runtime_error("the import loaded " + std::to_string(imported.twins) + " twins, not " + std::to_string(n));
-    if (!options.keep.empty()) remove_temp.dir.clear();
     const graph::Snapshot snapshot = g.snapshot();
 
     // The questions are about one building in the middle of the file (its
