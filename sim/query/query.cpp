@@ -874,7 +874,8 @@ private:
         }
         for (std::size_t r = 0; r < n; ++r) {
             const std::span<const std::uint32_t> row(rows_.data() + r * width_, width_);
-            Group* g = &groups.front();
+            // Without GROUP BY keys there is the one group made above; with keys, the row's group is looked up below.
+            Group* g = keys.empty() ? &groups.front() : nullptr;
             if (!keys.empty()) {
                 kbuf.clear();
                 std::vector<Value> kv;

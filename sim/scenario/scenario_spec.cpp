@@ -336,7 +336,10 @@ Parameter Decoder::parameter(const std::string& name, const Json& j, const Loc& 
 StructuralEdit Decoder::edit(const Json& j, const Loc& loc) const {
     if (!j.is_object() || j.size() != 1)
         fail(loc, "an edit is a mapping with exactly one key: add_twin, remove_twin, add_relationship or remove_relationship");
-    const auto& [k, v] = *j.items().begin();
+    // Copy the key and bind the value: items() hands out a temporary proxy.
+    const auto first = j.begin();
+    const std::string k = first.key();
+    const Json& v = first.value();
     const Loc at = loc.key(k);
     StructuralEdit e;
     bool found = false;
