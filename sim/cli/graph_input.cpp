@@ -1,5 +1,7 @@
 #include "graph_input.hpp"
 
+#include <CLI/CLI.hpp>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -60,6 +62,14 @@ void print_problems(std::ostream& out, const std::string& file, const std::vecto
         out << p.message << '\n';
     }
     out << "invalid: " << dtdl::counted(problems.size(), "error", "errors") << "; nothing was loaded\n";
+}
+
+void add_graph_input_options(CLI::App& command, GraphInputOptions& input, const std::string& file_name) {
+    command.add_option("--models", input.model_paths, "DTDL files or folders to add first, as one model batch (repeatable)")
+        ->allow_extra_args(false);
+    command.add_flag("--allow-undefined-extensions", input.allow_undefined_extensions,
+                     "Accept extension contexts, types and members that no known extension defines");
+    command.add_option(file_name, input.file, "The .ndjson import file")->required();
 }
 
 }  // namespace twinsim::cli

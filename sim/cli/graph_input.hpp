@@ -11,6 +11,10 @@
 
 #include "twinsim/graph/twin_graph.hpp"
 
+namespace CLI {
+class App;
+}
+
 namespace twinsim::cli {
 
 struct GraphInputOptions {
@@ -31,6 +35,10 @@ struct LoadedGraph {
     bool loaded = false;
     std::vector<LoadProblem> problems;        ///< every problem when not loaded
 };
+
+/// Registers what every graph-loading command takes: --models (repeatable),
+/// --allow-undefined-extensions and the import file as the positional `file_name`.
+void add_graph_input_options(CLI::App& command, GraphInputOptions& input, const std::string& file_name);
 
 /// Adds the --models batch, then imports the file. Invalid models or lines are
 /// reported in `problems` (nothing is loaded). Throws twinsim::IoError for a

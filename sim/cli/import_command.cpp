@@ -125,12 +125,7 @@ Command add_import_command(CLI::App& app) {
         "import",
         "Load an Azure Digital Twins import file (NDJSON: Header, Models, Twins, Relationships sections) into a "
         "twin graph, all or nothing, and print its statistics or every bad line");
-    command->add_option("--models", options->input.model_paths,
-                        "DTDL files or folders to add first, as one model batch (repeatable)")
-        ->allow_extra_args(false);
-    command->add_option("FILE", options->input.file, "The .ndjson import file")->required();
-    command->add_flag("--allow-undefined-extensions", options->input.allow_undefined_extensions,
-                      "Accept extension contexts, types and members that no known extension defines");
+    add_graph_input_options(*command, options->input, "FILE");
     command->add_flag("--json", options->json,
                       "Print one JSON object: loaded, twins, relationships, models, twins_by_model, "
                       "relationships_by_name, seconds, errors [{line, section, message}]");

@@ -167,9 +167,6 @@ Command add_query_command(CLI::App& app) {
         "query",
         "Load an Azure Digital Twins import file (as `twinsim import` does) and run one query of the ADT query "
         "language (plus ORDER BY, GROUP BY and aggregates) on it");
-    command->add_option("--models", options->input.model_paths,
-                        "DTDL files or folders to add first, as one model batch (repeatable)")
-        ->allow_extra_args(false);
     command->add_option("--format", options->format,
                         "json: {\"value\": [rows], \"continuationToken\": null} as ADT returns it, every page "
                         "concatenated; table: aligned columns in SELECT order, one line per row (objects as compact JSON; "
@@ -186,9 +183,7 @@ Command add_query_command(CLI::App& app) {
                         "Cap on result and intermediate rows; exceeding it is a query error")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
-    command->add_flag("--allow-undefined-extensions", options->input.allow_undefined_extensions,
-                      "Accept extension contexts, types and members that no known extension defines");
-    command->add_option("GRAPH", options->input.file, "The .ndjson import file")->required();
+    add_graph_input_options(*command, options->input, "GRAPH");  // before QUERY: positionals keep their order
     command->add_option("QUERY", options->query, "The query, e.g. \"SELECT * FROM DIGITALTWINS T WHERE T.area > 30\"")
         ->required();
     command->footer(
