@@ -14,31 +14,8 @@ namespace twinsim::kernel {
 using PhiloxCounter = std::array<std::uint32_t, 4>;
 using PhiloxKey = std::array<std::uint32_t, 2>;
 
-/// One Philox4x32-10 block: 128 random bits for a 128-bit counter and a 64-bit key.
-[[nodiscard]] constexpr PhiloxCounter philox4x32_10(PhiloxCounter ctr, PhiloxKey key) noexcept {
-    constexpr std::uint32_t m0 = 0xD2511F53u;
-    constexpr std::uint32_t m1 = 0xCD9E8D57u;
-    constexpr std::uint32_t w0 = 0x9E3779B9u;
-    constexpr std::uint32_t w1 = 0xBB67AE85u;
-    for (int round = 0; round < 10; ++round) {
-        if (round > 0) {
-            key[0] += w0;
-            key[1] += w1;
-        }
-        const std::uint64_t p0 = std::uint64_t{m0} * ctr[0];
-        const std::uint64_t p1 = std::uint64_t{m1} * ctr[2];
-        const auto hi0 = static_cast<std::uint32_t>(p0 >> 32);
-        const auto lo0 = static_cast<std::uint32_t>(p0);
-        const auto hi1 = static_cast<std::uint32_t>(p1 >> 32);
-        const auto lo1 = static_cast<std::uint32_t>(p1);
-        ctr = PhiloxCounter{hi1 ^ ctr[1] ^ key[0], lo1, hi0 ^ ctr[3] ^ key[1], lo0};
-    }
-    return ctr;
-}
-
 /// N Philox4x32-10 blocks under one key, in place, with the N chains
-/// interleaved round by round so their multiplications overlap. Same values as
-/// N calls of philox4x32_10.
+/// interleaved round by round so their multiplications overlap.
 template <unsigned N>
 constexpr void philox4x32_10_batch(PhiloxCounter (&ctr)[N], PhiloxKey key) noexcept {
     constexpr std::uint32_t m0 = 0xD2511F53u;
@@ -59,6 +36,14 @@ constexpr void philox4x32_10_batch(PhiloxCounter (&ctr)[N], PhiloxKey key) noexc
                                    static_cast<std::uint32_t>(p0)};
         }
     }
+}
+
+/// One Philox4x32-10 block: 128 random bits for a 128-bit counter and a 64-bit key
+/// (the batch of one).
+[[nodiscard]] constexpr PhiloxCounter philox4x32_10(PhiloxCounter ctr, PhiloxKey key) noexcept {
+    PhiloxCounter one[1] = {ctr};
+    philox4x32_10_batch<1>(one, key);
+    return one[0];
 }
 
 }  // namespace twinsim::kernel
