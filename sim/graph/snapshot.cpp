@@ -104,6 +104,10 @@ std::optional<json> Snapshot::get_property(std::string_view twin_id, std::string
     return *v;
 }
 
+std::optional<double> Snapshot::numeric_value(TwinIndex twin, std::uint32_t column) const {
+    return state_->numeric_value(twin, column);
+}
+
 NumericColumn Snapshot::numeric_column(std::string_view model_id, std::string_view property, bool include_derived) const {
     const GraphState& s = *state_;
     const auto base = s.models->find(model_id);

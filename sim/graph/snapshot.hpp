@@ -86,6 +86,11 @@ public:
     /// and ValidationError when the property is not numeric or not declared.
     [[nodiscard]] NumericColumn numeric_column(std::string_view model_id, std::string_view property,
                                                bool include_derived = true) const;
+    /// A top-level numeric (double, integer or boolean) property of a twin by
+    /// its slot in the twin's model layout; nullopt when unset. No lookup by
+    /// name, no JSON: the read behaviour models and recorders use.
+    /// Preconditions: alive(twin), `column` is a numeric slot of twin_model(twin).
+    [[nodiscard]] std::optional<double> numeric_value(TwinIndex twin, std::uint32_t column) const;
     /// Every existing twin index, ascending.
     [[nodiscard]] std::vector<TwinIndex> twins() const;
 

@@ -1431,6 +1431,16 @@ json TwinGraph::get_relationship(std::string_view source_id, std::string_view re
     return relationship_json(impl_->state, impl_->require_rel(s, source_id, relationship_id));
 }
 
+std::optional<double> TwinGraph::numeric_value(TwinIndex twin, std::uint32_t column) const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->state.numeric_value(twin, column);
+}
+
+std::optional<TwinIndex> TwinGraph::find(std::string_view twin_id) const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->state.find_twin(twin_id);
+}
+
 std::size_t TwinGraph::twin_count() const {
     std::lock_guard lock(impl_->mutex);
     return impl_->state.twin_count;

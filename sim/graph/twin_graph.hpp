@@ -224,6 +224,10 @@ public:
     [[nodiscard]] nlohmann::json get_twin(std::string_view twin_id) const;
     [[nodiscard]] nlohmann::json get_relationship(std::string_view source_id, std::string_view relationship_id) const;
     [[nodiscard]] std::size_t twin_count() const;
+    /// As Snapshot::numeric_value on the graph now (same preconditions).
+    [[nodiscard]] std::optional<double> numeric_value(TwinIndex twin, std::uint32_t column) const;
+    /// The index of a twin, or nullopt.
+    [[nodiscard]] std::optional<TwinIndex> find(std::string_view twin_id) const;
     [[nodiscard]] std::size_t relationship_count() const;
     /// Counters, including the bytes copy-on-write has copied so far.
     [[nodiscard]] GraphStats stats() const;

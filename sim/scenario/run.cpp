@@ -1,36 +1,435 @@
 #include "twinsim/scenario/run.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <limits>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "twinsim/scenario/behaviour.hpp"
+#include "twinsim/scenario/detail/selection.hpp"
+#include "twinsim/scenario/prepared_scenario.hpp"
 
 namespace twinsim::scenario {
 
 namespace {
 
-graph::TwinGraphOptions graph_options(const kernel::Simulator* sim, const RunOptions& options) {
+constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+/// Interval samples are handed to the sink in blocks of this many time steps.
+constexpr std::size_t block_steps = 256;
+
+graph::TwinGraphOptions graph_options(const kernel::Simulator* sim, bool allow_undefined_extensions) {
     graph::TwinGraphOptions o;
     // Simulated time, so a run's writes are stamped reproducibly.
     o.clock = [sim] { return graph::Timestamp{sim->instant_at(sim->now()).time_since_epoch().count()}; };
-    o.allow_undefined_extensions = options.allow_undefined_extensions;
+    o.allow_undefined_extensions = allow_undefined_extensions;
     return o;
 }
 
+nlohmann::json resolve(const nlohmann::json& j, const nlohmann::json& parameters) {
+    if (j.is_string()) {
+        const auto& s = j.get_ref<const std::string&>();
+        if (s.size() > 3 && s.starts_with("${") && s.ends_with("}")) {
+            if (auto it = parameters.find(s.substr(2, s.size() - 3)); it != parameters.end()) return *it;
+        }
+        return j;
+    }
+    if (j.is_array()) {
+        auto out = nlohmann::json::array();
+        for (const auto& x : j) out.push_back(resolve(x, parameters));
+        return out;
+    }
+    if (j.is_object()) {
+        auto out = nlohmann::json::object();
+        for (const auto& [k, v] : j.items()) out[k] = resolve(v, parameters);
+        return out;
+    }
+    return j;
+}
+
+kernel::Instant instant_of(graph::Timestamp t) { return kernel::Instant(std::chrono::nanoseconds(t.ns)); }
+
+struct InjectedTick {
+    std::uint32_t index;
+};
+
+/// Time statistics of one twin's property: a piecewise-constant signal.
+struct Accumulator {
+    double value = nan;  ///< current value (NaN: unset)
+    double since = 0.0;  ///< time the current value holds from
+    double integral = 0.0;
+    double above = 0.0;
+    double below = 0.0;
+    double defined = 0.0;  ///< seconds with a value
+    double min = std::numeric_limits<double>::infinity();
+    double max = -std::numeric_limits<double>::infinity();
+
+    void advance(double t, const KpiSpec& k) {
+        const double dt = t - since;
+        if (dt > 0 && !std::isnan(value)) {
+            integral += value * dt;
+            defined += dt;
+            if (k.threshold) {
+                if (value > *k.threshold) above += dt;
+                if (value < *k.threshold) below += dt;
+            }
+        }
+        since = t;
+    }
+    void set(double t, double v, const KpiSpec& k) {
+        advance(t, k);
+        value = v;
+        if (!std::isnan(v)) {
+            min = std::min(min, v);
+            max = std::max(max, v);
+        }
+    }
+};
+
 }  // namespace
+
+struct Run::SampleTick {
+    std::uint32_t series;
+    std::uint32_t pad;
+    std::uint64_t step;
+};
+
+struct Run::Recorder {
+    struct Watch {
+        bool kpi;
+        std::uint32_t index;  ///< series or KPI
+        std::uint32_t position;
+    };
+    const PreparedScenario& scenario;
+    RunSink* sink;
+    std::unordered_map<std::uint64_t, std::vector<Watch>> watches;
+    // interval series
+    std::vector<std::vector<double>> buffers;      ///< pending samples per series
+    std::vector<std::uint64_t> buffer_first;       ///< time step of buffers[s][0]
+    std::vector<std::vector<double>> kept;         ///< without a sink: every sample
+    // on-change series
+    std::vector<std::vector<RunRecord::Change>> changes;
+    // KPIs
+    std::vector<std::vector<Accumulator>> accumulators;
+    std::vector<io::EventRecord> events;
+
+    static std::uint64_t key(graph::TwinIndex t, std::uint32_t column) { return (std::uint64_t{t} << 32) | column; }
+
+    Recorder(const PreparedScenario& s, RunSink* k)
+        : scenario(s), sink(k), buffers(s.series.size()), buffer_first(s.series.size(), 0), kept(s.series.size()),
+          changes(s.series.size()), accumulators(s.kpis.size()) {
+        for (std::uint32_t i = 0; i < s.series.size(); ++i) {
+            const SeriesPlan& p = s.series[i];
+            if (!p.on_change) continue;
+            for (std::uint32_t n = 0; n < p.twins.size(); ++n) watches[key(p.twins[n], p.columns[n])].push_back({false, i, n});
+        }
+        for (std::uint32_t i = 0; i < s.kpis.size(); ++i) {
+            const KpiPlan& p = s.kpis[i];
+            if (p.spec.statistic == KpiSpec::Statistic::event_count) continue;
+            accumulators[i].resize(p.twins.size());
+            for (std::uint32_t n = 0; n < p.twins.size(); ++n) watches[key(p.twins[n], p.columns[n])].push_back({true, i, n});
+        }
+    }
+
+    void initial(const graph::TwinGraph& g) {
+        for (std::size_t i = 0; i < scenario.series.size(); ++i) {
+            const SeriesPlan& p = scenario.series[i];
+            if (!p.on_change) continue;
+            for (std::uint32_t n = 0; n < p.twins.size(); ++n)
+                changes[i].push_back({0.0, n, g.numeric_value(p.twins[n], p.columns[n]).value_or(nan)});
+        }
+        for (std::size_t i = 0; i < scenario.kpis.size(); ++i) {
+            const KpiPlan& p = scenario.kpis[i];
+            for (std::uint32_t n = 0; n < accumulators[i].size(); ++n)
+                accumulators[i][n].set(0.0, g.numeric_value(p.twins[n], p.columns[n]).value_or(nan), p.spec);
+        }
+    }
+
+    void changed(graph::TwinIndex twin, std::uint32_t column, double t, double v) {
+        auto it = watches.find(key(twin, column));
+        if (it == watches.end()) return;
+        for (const Watch& w : it->second) {
+            if (w.kpi) {
+                accumulators[w.index][w.position].set(t, v, scenario.kpis[w.index].spec);
+            } else {
+                auto& log = changes[w.index];
+                // Several writes at one instant: keep the last.
+                if (!log.empty() && log.back().time == t && log.back().twin == w.position)
+                    log.back().value = v;
+                else
+                    log.push_back({t, w.position, v});
+            }
+        }
+    }
+
+    void sample(const graph::TwinGraph& g, std::uint32_t s, std::uint64_t step) {
+        const SeriesPlan& p = scenario.series[s];
+        auto& buf = buffers[s];
+        if (buf.empty()) buffer_first[s] = step;
+        for (std::size_t n = 0; n < p.twins.size(); ++n) buf.push_back(g.numeric_value(p.twins[n], p.columns[n]).value_or(nan));
+        if (buf.size() >= block_steps * p.twins.size()) flush(s);
+    }
+
+    void flush(std::size_t s) {
+        auto& buf = buffers[s];
+        if (buf.empty()) return;
+        if (sink != nullptr)
+            sink->series_block(s, buffer_first[s], std::move(buf));
+        else
+            kept[s].insert(kept[s].end(), buf.begin(), buf.end());
+        buf = {};
+    }
+};
 
 Run::Run(const graph::Snapshot& base, const RunOptions& options)
     : base_(base),
       id_(options.stream),
       simulator_(std::make_unique<kernel::Simulator>()),
       random_(id_, 0),
-      graph_(graph::TwinGraph::from_snapshot(base_, graph_options(simulator_.get(), options))) {
+      graph_(graph::TwinGraph::from_snapshot(base_, graph_options(simulator_.get(), options.allow_undefined_extensions))),
+      horizon_(std::numeric_limits<double>::infinity()) {
     simulator_->set_start_instant(options.start);
 }
 
-Run::Run(Run&&) noexcept = default;
-Run& Run::operator=(Run&&) noexcept = default;
+Run::Run(std::shared_ptr<const PreparedScenario> scenario, std::uint32_t replication, RunSink* sink)
+    : base_(scenario->graph),
+      id_{scenario->spec.seed, scenario->index, replication},
+      simulator_(std::make_unique<kernel::Simulator>()),
+      random_(id_, 0),
+      graph_(graph::TwinGraph::from_snapshot(base_, graph_options(simulator_.get(), false))),
+      scenario_(std::move(scenario)),
+      horizon_(scenario_->spec.horizon) {
+    const PreparedScenario& s = *scenario_;
+    const ScenarioSpec& spec = s.spec;
+    simulator_->set_start_instant(instant_of(spec.start));
+
+    // Parameters: fixed ones, then draws from sub-stream 0 in declaration order.
+    for (const Parameter& p : spec.parameters) {
+        if (p.value)
+            parameters_[p.name] = *p.value;
+        else if (p.distribution)
+            parameters_[p.name] = p.distribution->sample(random_);
+    }
+
+    // Overrides, in order, each on the graph as the previous ones left it.
+    for (std::size_t i = 0; i < spec.overrides.size(); ++i) {
+        const PropertyOverride& o = spec.overrides[i];
+        const nlohmann::json set = resolve(o.set, parameters_);
+        auto patch = nlohmann::json::array();
+        for (const auto& [name, value] : set.items()) patch.push_back({{"op", "add"}, {"path", "/" + name}, {"value", value}});
+        const graph::Snapshot now = graph_->snapshot();
+        const auto twins = detail::select_twins(now, o.where);
+        for (const graph::TwinIndex t : twins) {
+            const std::string& id = now.twin_id(t);
+            try {
+                graph_->update_twin(id, patch);
+            } catch (const std::exception& x) {
+                throw spec_error(spec, "/overrides/" + std::to_string(i), "overrides[" + std::to_string(i) + "]",
+                                 "twin \"" + id + "\": " + x.what());
+            }
+        }
+    }
+
+    recorder_ = std::make_unique<Recorder>(s, sink);
+    recorder_->initial(*graph_);
+
+    // Interval samples run after every other event of their instant.
+    const auto sample_type = simulator_->on<SampleTick>([this](kernel::Simulator& sim, const SampleTick& tick) {
+        recorder_->sample(*graph_, tick.series, tick.step);
+        const auto& times = scenario_->series[tick.series].times;
+        if (tick.step + 1 < times.size())
+            sim.schedule_at(sample_type_, times[tick.step + 1], SampleTick{tick.series, 0, tick.step + 1}, kernel::max_priority);
+    });
+    sample_type_ = sample_type;
+    for (std::uint32_t i = 0; i < s.series.size(); ++i)
+        if (!s.series[i].on_change && !s.series[i].times.empty())
+            simulator_->schedule_at(sample_type, s.series[i].times[0], SampleTick{i, 0, 0}, kernel::max_priority);
+
+    // Behaviours, in binding order.
+    for (std::size_t i = 0; i < s.bindings.size(); ++i) {
+        const BindingPlan& plan = s.bindings[i];
+        Binding b;
+        b.index = i;
+        b.model = plan.name;
+        b.parameters = resolve(plan.parameters, parameters_);
+        b.twins = plan.twins;
+        b.graph = &s.graph;
+        behaviours_.push_back(plan.model->instantiate(b, *this));
+    }
+    for (auto& b : behaviours_) b->start(*this);
+
+    // Injected events.
+    injected_data_.reserve(spec.events.size());
+    for (const InjectedEvent& e : spec.events) injected_data_.push_back(resolve(e.data, parameters_));
+    const auto injected = simulator_->on<InjectedTick>([this](kernel::Simulator&, const InjectedTick& tick) {
+        const InjectedEvent& e = scenario_->spec.events[tick.index];
+        const graph::TwinIndex twin = scenario_->event_twins[tick.index];
+        log_event(e.twin, e.event, injected_data_[tick.index]);
+        if (!deliver(twin, e.event, injected_data_[tick.index]))
+            throw ScenarioError(scenario_->spec.source.file, 0, "events[" + std::to_string(tick.index) + "]",
+                                "no behaviour of twin \"" + e.twin + "\" handled the event \"" + e.event + "\"");
+    });
+    for (std::uint32_t i = 0; i < spec.events.size(); ++i) simulator_->schedule_at(injected, spec.events[i].at, InjectedTick{i});
+}
+
 Run::~Run() = default;
 
 query::QueryResult Run::query(std::string_view text, const query::QueryOptions& options) const {
     return query::query_twins(graph_->snapshot(), text, options);
+}
+
+std::optional<double> Run::value(graph::TwinIndex twin, std::uint32_t column) const {
+    return graph_->numeric_value(twin, column);
+}
+
+void Run::write(std::span<const graph::PropertyWrite> writes) {
+    graph_->write_properties(writes);
+    if (!recorder_ || recorder_->watches.empty()) return;
+    const double t = simulator_->now();
+    for (const auto& w : writes)
+        recorder_->changed(w.twin, w.column, t, graph_->numeric_value(w.twin, w.column).value_or(nan));
+}
+
+void Run::write(graph::TwinIndex twin, std::uint32_t column, double value) {
+    const graph::PropertyWrite w{twin, column, value, std::nullopt};
+    write(std::span<const graph::PropertyWrite>(&w, 1));
+}
+
+void Run::update_twin(std::string_view twin_id, const nlohmann::json& patch) {
+    graph_->update_twin(twin_id, patch);
+    if (!recorder_ || recorder_->watches.empty() || !patch.is_array()) return;
+    const auto twin = graph_->find(twin_id);
+    if (!twin) return;
+    const graph::Snapshot now = graph_->snapshot();
+    const auto& layout = now.models()->at(now.twin_model(*twin)).layout;
+    const double t = simulator_->now();
+    for (const auto& op : patch) {
+        if (!op.is_object() || !op.contains("path") || !op.at("path").is_string()) continue;
+        const auto& path = op.at("path").get_ref<const std::string&>();
+        if (path.size() < 2 || path.find('/', 1) != std::string::npos) continue;
+        const dtdl::PropertySlot* slot = layout.find(std::string_view(path).substr(1));
+        if (slot == nullptr) continue;
+        recorder_->changed(*twin, slot->column, t, now.numeric_value(*twin, slot->column).value_or(nan));
+    }
+}
+
+void Run::log_event(std::string_view twin, std::string type, nlohmann::json detail) {
+    if (!recorder_) return;
+    io::EventRecord r;
+    r.replication = replication();
+    r.time = simulator_->now();
+    r.twin = std::string(twin);
+    r.type = std::move(type);
+    r.detail_json = detail.is_null() ? "{}" : detail.dump();
+    recorder_->events.push_back(std::move(r));
+}
+
+bool Run::deliver(graph::TwinIndex twin, std::string_view event, const nlohmann::json& data) {
+    if (!scenario_) return false;
+    bool handled = false;
+    for (std::size_t i = 0; i < behaviours_.size(); ++i) {
+        const auto& twins = scenario_->bindings[i].twins;
+        if (!std::binary_search(twins.begin(), twins.end(), twin)) continue;
+        if (behaviours_[i]->on_event(*this, twin, event, data)) handled = true;
+    }
+    return handled;
+}
+
+kernel::StopReason Run::advance_to(double t) {
+    try {
+        return simulator_->run_until(std::min(t, horizon_));
+    } catch (...) {
+        failed_ = true;
+        throw;
+    }
+}
+
+RunRecord Run::finish() {
+    RunRecord out;
+    out.replication = replication();
+    out.parameters = parameters_;
+    out.end_time = simulator_->now();
+    out.events_processed = simulator_->events_processed();
+    if (!recorder_) return out;
+    Recorder& r = *recorder_;
+    const PreparedScenario& s = *scenario_;
+    const double end = out.end_time;
+    for (std::size_t i = 0; i < s.series.size(); ++i) r.flush(i);
+    out.samples = std::move(r.kept);
+    out.changes = std::move(r.changes);
+    out.events = std::move(r.events);
+
+    for (std::size_t i = 0; i < s.kpis.size(); ++i) {
+        const KpiPlan& p = s.kpis[i];
+        const KpiSpec& k = p.spec;
+        io::KpiRow row;
+        row.name = k.name;
+        row.replication = static_cast<std::int32_t>(id_.replication);
+        row.unit = p.unit;
+        if (k.statistic == KpiSpec::Statistic::event_count) {
+            row.statistic = "count";
+            row.selection = k.event.empty() ? "*" : k.event;
+            std::unordered_set<std::string> ids(p.twin_ids.begin(), p.twin_ids.end());
+            std::size_t n = 0;
+            for (const auto& e : out.events)
+                if ((k.event.empty() || e.type == k.event) && (k.where.empty() || ids.contains(e.twin))) ++n;
+            row.value = static_cast<double>(n);
+            out.kpis.push_back(row);
+            continue;
+        }
+        static constexpr const char* names[] = {"mean", "min", "max", "final", "integral", "time_above", "time_below", "count"};
+        row.statistic = names[static_cast<int>(k.statistic)];
+        std::vector<double> per_twin;
+        per_twin.reserve(p.twins.size());
+        for (auto& a : r.accumulators[i]) {
+            a.advance(end, k);
+            double v = nan;
+            switch (k.statistic) {
+                case KpiSpec::Statistic::mean: v = a.defined > 0 ? a.integral / a.defined : a.value; break;
+                case KpiSpec::Statistic::min: v = std::isfinite(a.min) ? a.min : nan; break;
+                case KpiSpec::Statistic::max: v = std::isfinite(a.max) ? a.max : nan; break;
+                case KpiSpec::Statistic::final: v = a.value; break;
+                case KpiSpec::Statistic::integral: v = a.integral / 3600.0; break;
+                case KpiSpec::Statistic::time_above: v = a.above / 3600.0; break;
+                case KpiSpec::Statistic::time_below: v = a.below / 3600.0; break;
+                case KpiSpec::Statistic::event_count: break;
+            }
+            per_twin.push_back(v);
+        }
+        if (k.over == KpiSpec::Over::each) {
+            for (std::size_t n = 0; n < per_twin.size(); ++n) {
+                row.selection = p.twin_ids[n];
+                row.value = per_twin[n];
+                out.kpis.push_back(row);
+            }
+            continue;
+        }
+        double acc = nan;
+        std::size_t count = 0;
+        for (const double v : per_twin) {
+            if (std::isnan(v)) continue;
+            if (count++ == 0) {
+                acc = v;
+                continue;
+            }
+            switch (k.over) {
+                case KpiSpec::Over::mean:
+                case KpiSpec::Over::sum: acc += v; break;
+                case KpiSpec::Over::min: acc = std::min(acc, v); break;
+                case KpiSpec::Over::max: acc = std::max(acc, v); break;
+                case KpiSpec::Over::each: break;
+            }
+        }
+        if (k.over == KpiSpec::Over::mean && count > 0) acc /= static_cast<double>(count);
+        if (k.over == KpiSpec::Over::sum && count == 0) acc = 0.0;
+        static constexpr const char* overs[] = {"each", "mean", "sum", "min", "max"};
+        row.selection = std::string(overs[static_cast<int>(k.over)]) + " over " +
+                        (k.where.empty() ? std::string("all twins") : k.where);
+        row.value = acc;
+        out.kpis.push_back(row);
+    }
+    return out;
 }
 
 }  // namespace twinsim::scenario

@@ -3,31 +3,42 @@
 // cloned"). A Run is a writable copy-on-write clone of a base Snapshot
 // (graph::TwinGraph::from_snapshot: microseconds whatever the graph's size,
 // no state copied until written) driven by its own discrete-event kernel
-// (kernel::Simulator) and its own random stream derived from (seed,
-// scenario, replication). Runs share nothing mutable, so any number of them
-// run side by side on different threads; two Runs with the same base and the
-// same StreamId, driven the same way, produce identical graphs.
-//
-// What is here is the minimal core. Still to come (issue 5 and the next one):
-// the recorder (series, event logs and KPIs streamed to the HDF5 writer), the
-// behaviour model instances bound to twins, applying a ScenarioSpec's
-// overrides and injected events, and the parallel runner.
+// (kernel::Simulator), its own random stream derived from (seed, scenario,
+// replication), the behaviours of the scenario's model bindings and a
+// recorder (series, event log, KPIs). Runs share nothing mutable, so any
+// number of them run side by side on different threads; two Runs of the same
+// prepared scenario and replication produce identical results.
 //
 // The graph's clock is simulated time: every $lastUpdateTime, property
 // lastUpdateTime and change-event time written during the run is
 // simulator().instant_at(simulator().now()), so results are reproducible and
 // do not depend on the wall clock.
+//
+// Order at time 0 (Run(prepared, replication)): parameters drawn (sub-stream
+// 0, in declaration order), overrides applied (in order), behaviours started
+// (in binding order), injected events scheduled, the recorder's first sample
+// taken when the first event at or after 0 runs. Recorder samples run after
+// every other event at the same instant (lowest priority).
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "twinsim/graph/twin_graph.hpp"
+#include "twinsim/io/results_format.hpp"
 #include "twinsim/kernel/rng.hpp"
 #include "twinsim/kernel/simulator.hpp"
 #include "twinsim/query/query.hpp"
 
 namespace twinsim::scenario {
+
+struct PreparedScenario;
+class Behaviour;
 
 struct RunOptions {
     /// (seed, scenario index, replication): the run's random stream.
@@ -38,28 +49,71 @@ struct RunOptions {
     bool allow_undefined_extensions = false;
 };
 
+/// Receives a run's results as they are produced (the runner forwards them to
+/// the HDF5 writer thread). Called on the run's thread.
+class RunSink {
+public:
+    virtual ~RunSink() = default;
+    /// Samples of interval series `series` (index into PreparedScenario::series):
+    /// time steps first_time.. of values[k * twins + n].
+    virtual void series_block(std::size_t series, std::uint64_t first_time, std::vector<double> values) = 0;
+};
+
+/// What a finished run produced besides its interval series.
+struct RunRecord {
+    std::uint32_t replication = 0;
+    nlohmann::json parameters;              ///< fixed and drawn values
+    std::vector<io::EventRecord> events;    ///< the event log, in order of occurrence
+    /// On-change series: for each, the changes (time, twin position, value) in
+    /// order, starting with the value of every twin at time 0 (NaN when unset).
+    struct Change {
+        double time;
+        std::uint32_t twin;
+        double value;
+    };
+    std::vector<std::vector<Change>> changes;
+    /// Interval series, only for a Run without a sink: for each series (in
+    /// PreparedScenario::series order; empty for on-change ones) the samples
+    /// taken, values[k * twins + n] for time step k.
+    std::vector<std::vector<double>> samples;
+    /// Per-run KPI rows (replication set, aggregate ""), in KPI order.
+    std::vector<io::KpiRow> kpis;
+    double end_time = 0.0;          ///< simulated seconds reached
+    std::uint64_t events_processed = 0;
+};
+
 class Run {
 public:
-    /// Clones `base` (O(tables + columns), nothing copied until written) and
-    /// sets up a simulator at time 0 = options.start.
+    /// A bare run: clones `base` (O(tables + columns), nothing copied until
+    /// written) with a simulator at time 0 = options.start; no behaviours, no
+    /// recorder. For tests and custom drivers.
     Run(const graph::Snapshot& base, const RunOptions& options);
+    /// Replication `replication` of a prepared scenario: clones its graph,
+    /// draws the replication's parameters, applies the overrides, starts the
+    /// behaviours and schedules the injected events. `sink` (may be null: then
+    /// interval samples are kept and returned by finish()) must outlive the Run.
+    /// Throws ScenarioError when an override cannot be applied (naming the
+    /// override and the twin) and whatever a behaviour's start() throws.
+    Run(std::shared_ptr<const PreparedScenario> scenario, std::uint32_t replication, RunSink* sink = nullptr);
     Run(const Run&) = delete;
     Run& operator=(const Run&) = delete;
-    Run(Run&&) noexcept;
-    Run& operator=(Run&&) noexcept;
     ~Run();
 
-    /// The run's writable graph (copy-on-write over base()).
+    /// The run's writable graph (copy-on-write over base()). Writing it
+    /// directly bypasses the recorder: use write()/update_twin() in models.
     [[nodiscard]] graph::TwinGraph& graph() noexcept { return *graph_; }
     [[nodiscard]] const graph::TwinGraph& graph() const noexcept { return *graph_; }
-    /// The run's kernel; its start_instant() is options.start.
+    /// The run's kernel; its start_instant() is the scenario's start.
     [[nodiscard]] kernel::Simulator& simulator() noexcept { return *simulator_; }
     [[nodiscard]] const kernel::Simulator& simulator() const noexcept { return *simulator_; }
-    /// Sub-stream 0 of the run's stream (for run-level randomness); use
-    /// stream(s) for independent per-twin or per-model sub-streams.
+    /// Sub-stream 0 of the run's stream (parameter draws, run-level randomness).
     [[nodiscard]] kernel::RandomStream& random() noexcept { return random_; }
     [[nodiscard]] kernel::RandomStream stream(std::uint64_t substream) const noexcept {
         return kernel::RandomStream(id_, substream);
+    }
+    /// The independent sub-stream of one twin within one model binding.
+    [[nodiscard]] kernel::RandomStream twin_stream(std::size_t binding, graph::TwinIndex twin) const noexcept {
+        return stream(((static_cast<std::uint64_t>(binding) + 1) << 32) | twin);
     }
     [[nodiscard]] const kernel::StreamId& id() const noexcept { return id_; }
 
@@ -70,12 +124,59 @@ public:
     /// An ADT query on snapshot().
     [[nodiscard]] query::QueryResult query(std::string_view text, const query::QueryOptions& options = {}) const;
 
+    // --- state access for behaviours ----------------------------------------
+    /// A numeric property now; nullopt when unset. Precondition: the twin is
+    /// alive and `column` is a numeric slot of its model.
+    [[nodiscard]] std::optional<double> value(graph::TwinIndex twin, std::uint32_t column) const;
+    /// Writes numeric properties, atomically, and tells the recorder.
+    /// Throws graph::ValidationError (dead twin, non-numeric column, a
+    /// non-integral value for an integer).
+    void write(std::span<const graph::PropertyWrite> writes);
+    void write(graph::TwinIndex twin, std::uint32_t column, double value);
+    /// Applies a JSON Patch to a twin (graph::TwinGraph::update_twin) and
+    /// tells the recorder about the numeric properties it touched.
+    void update_twin(std::string_view twin_id, const nlohmann::json& patch);
+    /// Appends to the event log ("" twin for a run-wide event) at now().
+    void log_event(std::string_view twin, std::string type, nlohmann::json detail = nlohmann::json::object());
+    /// Delivers a named event to the behaviours bound to `twin`, now. Returns
+    /// whether one handled it.
+    bool deliver(graph::TwinIndex twin, std::string_view event, const nlohmann::json& data);
+    /// This replication's parameters (fixed, sweep and drawn), as a JSON object.
+    [[nodiscard]] const nlohmann::json& parameters() const noexcept { return parameters_; }
+    /// The prepared scenario (null for a bare run).
+    [[nodiscard]] const PreparedScenario* scenario() const noexcept { return scenario_.get(); }
+    [[nodiscard]] std::uint32_t replication() const noexcept { return static_cast<std::uint32_t>(id_.replication); }
+
+    // --- driving --------------------------------------------------------------
+    /// The scenario's horizon (seconds); +infinity for a bare run.
+    [[nodiscard]] double horizon() const noexcept { return horizon_; }
+    /// Runs events up to min(t, horizon()). Throws KernelError when t < now(),
+    /// and whatever a behaviour throws (the run is then failed: finish() throws).
+    kernel::StopReason advance_to(double t);
+    /// Runs to the horizon (or a stop request).
+    kernel::StopReason run_to_end() { return advance_to(horizon_); }
+    /// Closes the recorder at now(): last interval samples, KPIs computed over
+    /// [0, now()]. Call once. Precondition: a run of a prepared scenario.
+    [[nodiscard]] RunRecord finish();
+
 private:
+    struct Recorder;
+    struct SampleTick;
+    void notify(graph::TwinIndex twin, std::uint32_t column);
+
     graph::Snapshot base_;
     kernel::StreamId id_;
     std::unique_ptr<kernel::Simulator> simulator_;
     kernel::RandomStream random_;
     std::unique_ptr<graph::TwinGraph> graph_;
+    std::shared_ptr<const PreparedScenario> scenario_;
+    nlohmann::json parameters_ = nlohmann::json::object();
+    double horizon_;
+    std::vector<std::unique_ptr<Behaviour>> behaviours_;
+    std::unique_ptr<Recorder> recorder_;
+    kernel::EventType<SampleTick> sample_type_{};
+    std::vector<nlohmann::json> injected_data_;  ///< injected events' payloads, parameters resolved
+    bool failed_ = false;
 };
 
 }  // namespace twinsim::scenario

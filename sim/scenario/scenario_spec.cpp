@@ -507,7 +507,7 @@ ScenarioSpec Decoder::spec(const Json& j) const {
     const Loc root;
     object(j, root,
            {"name", "description", "base", "start", "horizon", "step", "replications", "seed", "parameters",
-            "overrides", "edits", "events", "sweep", "recording", "kpis"},
+            "overrides", "edits", "events", "models", "sweep", "recording", "kpis"},
            {"name", "base", "start", "horizon"});
     ScenarioSpec s;
     s.name = string(j.at("name"), root.key("name"));
@@ -597,6 +597,25 @@ ScenarioSpec Decoder::spec(const Json& j) const {
             s.events.push_back(std::move(out));
         }
     }
+    if (j.contains("models")) {
+        const Loc ml = root.key("models");
+        const auto& models = j.at("models");
+        if (!models.is_array()) wrong_type(models, ml, "a list");
+        for (std::size_t i = 0; i < models.size(); ++i) {
+            const Loc at = ml.at(i);
+            object(models[i], at, {"model", "where", "parameters"}, {"model"});
+            ModelBindingSpec b;
+            b.model = string(models[i].at("model"), at.key("model"));
+            if (models[i].contains("where")) b.where = expression(models[i].at("where"), at.key("where"));
+            if (models[i].contains("parameters")) {
+                const auto& p = models[i].at("parameters");
+                if (!p.is_object()) wrong_type(p, at.key("parameters"), "a mapping from parameter name to value");
+                check_references(p, at.key("parameters"), names);
+                b.parameters = nlohmann::json::parse(p.dump());
+            }
+            s.models.push_back(std::move(b));
+        }
+    }
     if (j.contains("recording")) s.recording = recording(j.at("recording"), root.key("recording"));
     if (j.contains("kpis")) {
         const Loc kl = root.key("kpis");
@@ -637,13 +656,19 @@ std::string read_text(const std::filesystem::path& path) {
 }  // namespace
 
 ScenarioSpec scenario_from_yaml(std::string_view text, std::string source) {
-    const auto doc = detail::parse_yaml_document(text, source);
-    return Decoder(&doc.lines, std::move(source)).spec(doc.json);
+    auto doc = detail::parse_yaml_document(text, source);
+    auto s = Decoder(&doc.lines, source).spec(doc.json);
+    s.source.file = std::move(source);
+    s.source.lines = std::make_shared<const std::map<std::string, std::uint32_t>>(doc.lines.begin(), doc.lines.end());
+    return s;
 }
 
 ScenarioSpec scenario_from_json_text(std::string_view text, std::string source) {
-    const auto doc = detail::parse_json_document(text, source);
-    return Decoder(&doc.lines, std::move(source)).spec(doc.json);
+    auto doc = detail::parse_json_document(text, source);
+    auto s = Decoder(&doc.lines, source).spec(doc.json);
+    s.source.file = std::move(source);
+    s.source.lines = std::make_shared<const std::map<std::string, std::uint32_t>>(doc.lines.begin(), doc.lines.end());
+    return s;
 }
 
 ScenarioSpec from_json(const nlohmann::ordered_json& document) { return Decoder(nullptr, "").spec(document); }
@@ -655,6 +680,19 @@ ScenarioSpec read_scenario_file(const std::filesystem::path& path) {
     if (ext == ".json") return scenario_from_json_text(text, path.string());
     if (ext == ".yaml" || ext == ".yml") return scenario_from_yaml(text, path.string());
     throw ScenarioError(path.string(), 0, "", "unknown scenario file type (expected .yaml, .yml or .json)");
+}
+
+std::uint32_t SpecSource::line_of(std::string pointer) const {
+    if (!lines) return 0;
+    for (;;) {
+        if (auto it = lines->find(pointer); it != lines->end()) return it->second;
+        if (pointer.empty()) return 0;
+        pointer.erase(pointer.rfind('/'));
+    }
+}
+
+ScenarioError spec_error(const ScenarioSpec& spec, const std::string& pointer, std::string field, std::string reason) {
+    return ScenarioError(spec.source.file, spec.source.line_of(pointer), std::move(field), std::move(reason));
 }
 
 void validate(const ScenarioSpec& spec) { (void)from_json(to_json(spec)); }
@@ -713,6 +751,15 @@ nlohmann::ordered_json to_json(const ScenarioSpec& s) {
     for (const auto& e : s.events)
         events.push_back(Json{{"at", e.at}, {"event", e.event}, {"twin", e.twin}, {"data", Json::parse(e.data.dump())}});
     j["events"] = std::move(events);
+    auto models = Json::array();
+    for (const auto& m : s.models) {
+        Json x;
+        x["model"] = m.model;
+        if (!m.where.empty()) x["where"] = m.where;
+        x["parameters"] = Json::parse(m.parameters.dump());
+        models.push_back(std::move(x));
+    }
+    j["models"] = std::move(models);
     if (s.sweep) {
         Json sw;
         switch (s.sweep->kind) {

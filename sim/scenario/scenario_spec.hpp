@@ -11,6 +11,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -62,6 +64,25 @@ struct Parameter {
     friend bool operator==(const Parameter&, const Parameter&) = default;
 };
 
+/// A behaviour model bound to the twins an expression selects (sim/scenario/behaviour.hpp).
+struct ModelBindingSpec {
+    std::string model;   ///< registered name, e.g. "relaxation"
+    std::string where;   ///< query expression selecting the twins; "" = every twin
+    nlohmann::json parameters = nlohmann::json::object();  ///< "${name}" references allowed
+    friend bool operator==(const ModelBindingSpec&, const ModelBindingSpec&) = default;
+};
+
+/// Where a spec was read from, so later checks (prepare()) can name the file
+/// and line of a field. Not compared by ==.
+struct SpecSource {
+    std::string file;  ///< "" for a spec built in code
+    /// JSON pointer ("/models/0/parameters/tau") -> 1-based line; may be null.
+    std::shared_ptr<const std::map<std::string, std::uint32_t>> lines;
+    /// The line of the pointer or of its nearest ancestor that has one; 0 when unknown.
+    [[nodiscard]] std::uint32_t line_of(std::string pointer) const;
+    friend bool operator==(const SpecSource&, const SpecSource&) { return true; }
+};
+
 /// Which properties of which twins to record, and when.
 struct RecordSeries {
     std::string where;                    ///< expression selecting twins; "" = every twin
@@ -108,11 +129,19 @@ struct ScenarioSpec {
     std::vector<PropertyOverride> overrides;
     std::vector<StructuralEdit> edits;
     std::vector<InjectedEvent> events;
+    std::vector<ModelBindingSpec> models;
     std::optional<SweepSpec> sweep;
     RecordingSpec recording;
     std::vector<KpiSpec> kpis;
+    SpecSource source;
     friend bool operator==(const ScenarioSpec&, const ScenarioSpec&) = default;
 };
+
+/// A ScenarioError for `field` (dotted, "models[0].parameters.tau") found at
+/// JSON pointer `pointer` ("/models/0/parameters/tau") of `spec`, naming the
+/// spec's file and the line when known.
+[[nodiscard]] ScenarioError spec_error(const ScenarioSpec& spec, const std::string& pointer, std::string field,
+                                       std::string reason);
 
 /// Reads a scenario file: YAML for .yaml/.yml, JSON for .json. A relative
 /// `base` stays as written (resolve it against the file's folder).

@@ -109,6 +109,7 @@ std::vector<ScenarioSpec> expand(const ScenarioSpec& base) {
         }
         for (auto& o : s.overrides) o.set = substitute(o.set, point);
         for (auto& e : s.events) e.data = substitute(e.data, point);
+        for (auto& m : s.models) m.parameters = substitute(m.parameters, point);
         out.push_back(std::move(s));
     }
     return out;

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -136,6 +137,18 @@ struct GraphState {
         return models->at(tables[twin_meta[t].table].interface);
     }
     [[nodiscard]] const ModelInfo* model_info(std::string_view id) const;
+    /// A numeric cell (Snapshot::numeric_value). Precondition: alive(t).
+    [[nodiscard]] std::optional<double> numeric_value(TwinIndex t, std::uint32_t column) const noexcept {
+        const TwinMeta& m = twin_meta[t];
+        const Column& c = tables[m.table].columns[column];
+        if (!c.has(m.row)) return std::nullopt;
+        switch (c.type) {
+            case dtdl::ColumnType::float64: return c.f64[m.row];
+            case dtdl::ColumnType::int64: return static_cast<double>(c.i64[m.row]);
+            case dtdl::ColumnType::boolean: return c.b[m.row] != 0 ? 1.0 : 0.0;
+            default: return std::nullopt;
+        }
+    }
 };
 
 /// W/"<hex>"

@@ -1,0 +1,337 @@
+#include "twinsim/scenario/prepared_scenario.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <unordered_map>
+
+#include "twinsim/graph/twin_graph.hpp"
+#include "twinsim/query/expression.hpp"
+#include "twinsim/scenario/detail/selection.hpp"
+
+namespace twinsim::scenario {
+
+namespace detail {
+
+std::vector<graph::TwinIndex> select_twins(const graph::Snapshot& snapshot, const std::string& where) {
+    std::vector<graph::TwinIndex> out;
+    const auto twins = snapshot.twins();
+    if (where.empty()) return twins;
+    const query::CompiledExpression expr = query::compile_expression(where);
+    query::Evaluator evaluator(expr, snapshot);
+    std::unordered_map<dtdl::InterfaceIndex, std::optional<bool>> folded;
+    for (const graph::TwinIndex t : twins) {
+        const auto model = snapshot.twin_model(t);
+        auto it = folded.find(model);
+        if (it == folded.end()) it = folded.emplace(model, evaluator.fold_for_model(0, model)).first;
+        if (it->second) {
+            if (*it->second) out.push_back(t);
+            continue;
+        }
+        const std::uint32_t row[1] = {t};
+        if (evaluator.matches(row)) out.push_back(t);
+    }
+    return out;
+}
+
+}  // namespace detail
+
+std::string cf_unit(std::string_view u) {
+    static const std::pair<std::string_view, std::string_view> table[] = {
+        {"", "1"},
+        {"degreeCelsius", "degC"},
+        {"degreeFahrenheit", "degF"},
+        {"kelvin", "K"},
+        {"watt", "W"},
+        {"kilowatt", "kW"},
+        {"megawatt", "MW"},
+        {"horsepower", "hp"},
+        {"kilowattHour", "kW h"},
+        {"joule", "J"},
+        {"kilojoule", "kJ"},
+        {"second", "s"},
+        {"minute", "min"},
+        {"hour", "h"},
+        {"day", "d"},
+        {"percent", "%"},
+        {"unity", "1"},
+        {"metre", "m"},
+        {"cubicMetre", "m3"},
+        {"squareMetre", "m2"},
+        {"litre", "L"},
+        {"cubicMetrePerSecond", "m3 s-1"},
+        {"litrePerSecond", "L s-1"},
+        {"cubicMetrePerHour", "m3 h-1"},
+        {"pascal", "Pa"},
+        {"kilopascal", "kPa"},
+        {"bar", "bar"},
+        {"partsPerMillion", "ppm"},
+        {"metrePerSecond", "m s-1"},
+        {"revolutionPerMinute", "rpm"},
+        {"hertz", "Hz"},
+        {"volt", "V"},
+        {"ampere", "A"},
+        {"kilogram", "kg"},
+    };
+    for (const auto& [dtdl, cf] : table)
+        if (dtdl == u) return std::string(cf);
+    return std::string(u);
+}
+
+namespace {
+
+std::string pointer_of(const std::string& section, std::size_t i, std::string_view key = {}) {
+    std::string p = "/" + section + "/" + std::to_string(i);
+    if (!key.empty()) p += "/" + std::string(key);
+    return p;
+}
+
+std::string field_of(const std::string& section, std::size_t i, std::string_view key = {}) {
+    std::string f = section + "[" + std::to_string(i) + "]";
+    if (!key.empty()) f += "." + std::string(key);
+    return f;
+}
+
+bool is_numeric(dtdl::ColumnType t) {
+    return t == dtdl::ColumnType::float64 || t == dtdl::ColumnType::int64 || t == dtdl::ColumnType::boolean;
+}
+
+/// Twins of `twins` that declare `property`; checks that it is numeric where declared.
+void resolve_property(const ScenarioSpec& spec, const graph::Snapshot& g, const std::vector<graph::TwinIndex>& selected,
+                      const std::string& property, const std::string& pointer, const std::string& field,
+                      std::vector<graph::TwinIndex>& twins, std::vector<std::string>& ids,
+                      std::vector<std::uint32_t>& columns, std::string& model, std::string& unit) {
+    for (const graph::TwinIndex t : selected) {
+        const auto& iface = g.models()->at(g.twin_model(t));
+        const dtdl::PropertySlot* slot = iface.layout.find(property);
+        if (slot == nullptr) continue;
+        if (!is_numeric(slot->type))
+            throw spec_error(spec, pointer, field,
+                             "property \"" + property + "\" of " + iface.definition->id + " is " +
+                                 dtdl::to_string(slot->type) + ", not a number; only numeric properties can be recorded");
+        if (model.empty()) {
+            model = slot->declared_in;
+            std::string u;
+            if (slot->property != nullptr) u = slot->property->annotations.unit;
+            unit = cf_unit(u);
+        }
+        twins.push_back(t);
+        ids.push_back(g.twin_id(t));
+        columns.push_back(slot->column);
+    }
+    if (twins.empty())
+        throw spec_error(spec, pointer, field,
+                         selected.empty() ? "the selection matches no twin"
+                                          : "none of the " + std::to_string(selected.size()) +
+                                                " selected twins has a property \"" + property + "\"");
+}
+
+}  // namespace
+
+std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const graph::Snapshot& base,
+                                                const ModelRegistry& registry, std::uint32_t index) {
+    if (spec.sweep) throw spec_error(spec, "/sweep", "sweep", "prepare() takes one concrete scenario: expand() the sweep first");
+    auto out = std::make_shared<PreparedScenario>();
+    out->spec = spec;
+    out->index = index;
+
+    // 1. Structural edits on a clone of the base (stamped with the start instant).
+    {
+        graph::TwinGraphOptions o;
+        const graph::Timestamp start = spec.start;
+        o.clock = [start] { return start; };
+        auto g = graph::TwinGraph::from_snapshot(base, o);
+        for (std::size_t i = 0; i < spec.edits.size(); ++i) {
+            const StructuralEdit& e = spec.edits[i];
+            try {
+                switch (e.kind) {
+                    case StructuralEdit::Kind::add_twin:
+                        (void)g->upsert_twin(e.body.at("$dtId").get<std::string>(), e.body, {.if_match = {}, .if_none_match = true});
+                        break;
+                    case StructuralEdit::Kind::remove_twin: g->delete_twin(e.twin_id, std::nullopt, /*cascade=*/true); break;
+                    case StructuralEdit::Kind::add_relationship:
+                        (void)g->upsert_relationship(e.body.at("$dtId").get<std::string>(),
+                                                     e.body.at("$relationshipId").get<std::string>(), e.body,
+                                                     {.if_match = {}, .if_none_match = true});
+                        break;
+                    case StructuralEdit::Kind::remove_relationship: g->delete_relationship(e.twin_id, e.relationship_id); break;
+                }
+            } catch (const ScenarioError&) {
+                throw;
+            } catch (const std::exception& x) {
+                throw spec_error(spec, pointer_of("edits", i), field_of("edits", i), x.what());
+            }
+        }
+        out->graph = g->snapshot();
+    }
+    const graph::Snapshot& g = out->graph;
+
+    auto selection = [&](const std::string& where, const std::string& pointer, const std::string& field) {
+        try {
+            return detail::select_twins(g, where);
+        } catch (const std::exception& x) {
+            throw spec_error(spec, pointer, field, x.what());
+        }
+    };
+
+    // Fixed parameters (sweep points were turned into fixed parameters by expand()).
+    for (const Parameter& p : spec.parameters)
+        if (p.value) out->fixed_parameters[p.name] = *p.value;
+
+    // 2. Model bindings.
+    for (std::size_t i = 0; i < spec.models.size(); ++i) {
+        const ModelBindingSpec& m = spec.models[i];
+        BindingPlan plan;
+        plan.model = registry.find(m.model);
+        if (plan.model == nullptr) {
+            std::string known;
+            for (const auto* x : registry.list()) known += (known.empty() ? "" : ", ") + std::string(x->name());
+            throw spec_error(spec, pointer_of("models", i, "model"), field_of("models", i, "model"),
+                             "unknown model \"" + m.model + "\" (known: " + (known.empty() ? "none" : known) + ")");
+        }
+        plan.name = m.model;
+        // Fixed parameters are substituted now; drawn ones stay "${name}" until the run.
+        plan.parameters = m.parameters;
+        plan.twins = selection(m.where, pointer_of("models", i, "where"), field_of("models", i, "where"));
+        if (plan.twins.empty())
+            throw spec_error(spec, pointer_of("models", i, "where"), field_of("models", i, "where"), "the selection matches no twin");
+        out->bindings.push_back(std::move(plan));
+    }
+    // Substitute fixed parameters into binding parameters.
+    auto substitute = [&](const nlohmann::json& j, auto& self) -> nlohmann::json {
+        if (j.is_string()) {
+            const auto& s = j.get_ref<const std::string&>();
+            if (s.size() > 3 && s.starts_with("${") && s.ends_with("}")) {
+                const auto name = s.substr(2, s.size() - 3);
+                if (auto it = out->fixed_parameters.find(name); it != out->fixed_parameters.end()) return *it;
+            }
+            return j;
+        }
+        if (j.is_array()) {
+            auto a = nlohmann::json::array();
+            for (const auto& x : j) a.push_back(self(x, self));
+            return a;
+        }
+        if (j.is_object()) {
+            auto o = nlohmann::json::object();
+            for (const auto& [k, v] : j.items()) o[k] = self(v, self);
+            return o;
+        }
+        return j;
+    };
+    for (std::size_t i = 0; i < out->bindings.size(); ++i) {
+        BindingPlan& plan = out->bindings[i];
+        plan.parameters = substitute(plan.parameters, substitute);
+        Binding b;
+        b.index = i;
+        b.model = plan.name;
+        b.parameters = plan.parameters;
+        b.twins = plan.twins;
+        b.graph = &g;
+        try {
+            plan.model->check(b);
+        } catch (const ModelParameterError& x) {
+            const std::string field = "parameters." + x.parameter();
+            throw spec_error(spec, pointer_of("models", i, "parameters/" + x.parameter()), field_of("models", i, field),
+                             std::string(x.what()).substr(x.parameter().size() + 2));
+        } catch (const std::exception& x) {
+            throw spec_error(spec, pointer_of("models", i), field_of("models", i), x.what());
+        }
+    }
+
+    // 3. Injected events: the twin exists and a behaviour bound to it handles the event.
+    for (std::size_t i = 0; i < spec.events.size(); ++i) {
+        const InjectedEvent& e = spec.events[i];
+        const auto twin = g.find(e.twin);
+        if (!twin)
+            throw spec_error(spec, pointer_of("events", i, "twin"), field_of("events", i, "twin"),
+                             "no twin \"" + e.twin + "\" in the scenario's graph");
+        bool handled = false;
+        for (const BindingPlan& plan : out->bindings) {
+            if (!std::binary_search(plan.twins.begin(), plan.twins.end(), *twin)) continue;
+            const auto names = plan.model->events();
+            if (std::find(names.begin(), names.end(), e.event) != names.end()) handled = true;
+        }
+        if (!handled)
+            throw spec_error(spec, pointer_of("events", i, "event"), field_of("events", i, "event"),
+                             "no model bound to twin \"" + e.twin + "\" handles the event \"" + e.event +
+                                 "\" (bind one in `models:`, e.g. `availability` for fail/repair)");
+        out->event_twins.push_back(*twin);
+    }
+
+    // 4. Override expressions compile (they are evaluated per replication).
+    for (std::size_t i = 0; i < spec.overrides.size(); ++i) {
+        try {
+            if (!spec.overrides[i].where.empty()) (void)query::compile_expression(spec.overrides[i].where);
+        } catch (const std::exception& x) {
+            throw spec_error(spec, pointer_of("overrides", i, "where"), field_of("overrides", i, "where"), x.what());
+        }
+    }
+
+    // 5. Recorded series.
+    std::set<std::string> names;
+    const double horizon = spec.horizon;
+    for (std::size_t i = 0; i < spec.recording.series.size(); ++i) {
+        const RecordSeries& r = spec.recording.series[i];
+        const std::string ptr = "/recording/series/" + std::to_string(i);
+        const std::string fld = "recording.series[" + std::to_string(i) + "]";
+        const auto selected = selection(r.where, ptr + "/where", fld + ".where");
+        for (std::size_t k = 0; k < r.properties.size(); ++k) {
+            for (const bool change : {false, true}) {
+                if (change ? !r.on_change : !r.interval) continue;
+                SeriesPlan s;
+                s.property = r.properties[k];
+                s.on_change = change;
+                resolve_property(spec, g, selected, s.property, ptr + "/properties/" + std::to_string(k),
+                                 fld + ".properties[" + std::to_string(k) + "]", s.twins, s.twin_ids, s.columns, s.model, s.unit);
+                std::string name = change ? s.property + ".changes" : s.property;
+                if (!names.insert(name).second) {
+                    int n = 2;
+                    while (!names.insert(name + "#" + std::to_string(n)).second) ++n;
+                    name += "#" + std::to_string(n);
+                }
+                s.name = name;
+                if (!change) {
+                    const double dt = *r.interval;
+                    const auto steps = static_cast<std::uint64_t>(std::floor(horizon / dt * (1 + 1e-12)));
+                    s.times.reserve(steps + 1);
+                    for (std::uint64_t j = 0; j <= steps; ++j) s.times.push_back(static_cast<double>(j) * dt);
+                }
+                out->series.push_back(std::move(s));
+            }
+        }
+    }
+
+    // 6. KPIs.
+    for (std::size_t i = 0; i < spec.kpis.size(); ++i) {
+        const KpiSpec& k = spec.kpis[i];
+        KpiPlan plan;
+        plan.spec = k;
+        const std::string ptr = "/kpis/" + std::to_string(i);
+        const std::string fld = "kpis[" + std::to_string(i) + "]";
+        if (k.statistic == KpiSpec::Statistic::event_count) {
+            plan.unit = "1";
+            if (!k.where.empty())  // count only the events of these twins
+                for (const graph::TwinIndex t : selection(k.where, ptr + "/where", fld + ".where")) {
+                    plan.twins.push_back(t);
+                    plan.twin_ids.push_back(g.twin_id(t));
+                }
+        } else {
+            const auto selected = selection(k.where, ptr + "/where", fld + ".where");
+            std::string model;
+            std::string unit;
+            resolve_property(spec, g, selected, k.property, ptr + "/property", fld + ".property", plan.twins,
+                             plan.twin_ids, plan.columns, model, unit);
+            switch (k.statistic) {
+                case KpiSpec::Statistic::time_above:
+                case KpiSpec::Statistic::time_below: plan.unit = "h"; break;
+                case KpiSpec::Statistic::integral: plan.unit = unit == "1" ? "h" : unit + " h"; break;
+                default: plan.unit = unit;
+            }
+        }
+        out->kpis.push_back(std::move(plan));
+    }
+    return out;
+}
+
+}  // namespace twinsim::scenario

@@ -1,0 +1,81 @@
+#pragma once
+// PreparedScenario: one concrete scenario (a sweep point, or a spec without a
+// sweep) checked against its base graph and ready to be run any number of
+// times, from any thread.
+//
+// prepare() does, once and before any run:
+//   1. applies the structural edits to a clone of the base snapshot (the
+//      "scenario graph"; an edit that fails names its index);
+//   2. evaluates every `where` of models, recording and KPIs on the scenario
+//      graph (so twin axes are the same in every replication);
+//   3. checks model bindings (unknown model, bad parameter), recorded and KPI
+//      properties (declared, numeric), injected events (the twin exists and a
+//      bound behaviour handles the event), and the override expressions;
+// and throws ScenarioError naming the file, line and field on the first
+// problem. Overrides and parameter draws happen per replication in the Run.
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "twinsim/graph/snapshot.hpp"
+#include "twinsim/scenario/behaviour.hpp"
+#include "twinsim/scenario/scenario_spec.hpp"
+
+namespace twinsim::scenario {
+
+/// One recorded quantity: a property over the twins a RecordSeries selected.
+struct SeriesPlan {
+    std::string name;        ///< dataset name: the property, "<property>.changes" for on-change, "#k" appended on a clash
+    std::string property;
+    std::string model;       ///< DTMI of the (first) model declaring the property among the twins
+    std::string unit;        ///< CF/UDUNITS spelling of the property's DTDL unit ("1" when none)
+    std::vector<graph::TwinIndex> twins;
+    std::vector<std::string> twin_ids;
+    std::vector<std::uint32_t> columns;  ///< slot of the property per twin
+    bool on_change = false;  ///< false: sampled at `times`
+    std::vector<double> times;  ///< sample instants (interval series): 0, dt, 2 dt, ... <= horizon
+};
+
+/// One KPI with its twins resolved.
+struct KpiPlan {
+    KpiSpec spec;
+    std::string unit;  ///< of the KPI's value (time statistics: "h"; counts: "1")
+    std::vector<graph::TwinIndex> twins;
+    std::vector<std::string> twin_ids;
+    std::vector<std::uint32_t> columns;
+};
+
+/// One model binding with its twins resolved.
+struct BindingPlan {
+    const BehaviourModel* model = nullptr;
+    std::string name;
+    nlohmann::json parameters;
+    std::vector<graph::TwinIndex> twins;
+};
+
+struct PreparedScenario {
+    ScenarioSpec spec;                  ///< the concrete spec (no sweep)
+    std::uint32_t index = 0;            ///< the scenario's position in the job (part of every run's stream id)
+    graph::Snapshot graph;              ///< base + structural edits
+    std::vector<BindingPlan> bindings;
+    std::vector<SeriesPlan> series;
+    std::vector<KpiPlan> kpis;
+    /// For each injected event: the target twin's index.
+    std::vector<graph::TwinIndex> event_twins;
+    /// The fixed parameters (and sweep point) as a JSON object.
+    nlohmann::json fixed_parameters = nlohmann::json::object();
+};
+
+/// Prepares `spec` (which must have no sweep: call expand() first) against
+/// `base`. `index` identifies the scenario in the job's random streams.
+/// Throws ScenarioError naming the file (spec.source), line and field.
+[[nodiscard]] std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const graph::Snapshot& base,
+                                                              const ModelRegistry& registry, std::uint32_t index = 0);
+
+/// The CF/UDUNITS spelling of a DTDL unit ("degreeCelsius" -> "degC"); "1" for "".
+[[nodiscard]] std::string cf_unit(std::string_view dtdl_unit);
+
+}  // namespace twinsim::scenario

@@ -1,0 +1,121 @@
+#pragma once
+// The runner: executes every replication of every scenario of a job in
+// parallel on oneTBB and streams the results to one HDF5 file through a
+// single writer thread (io::AsyncResultsWriter).
+//
+// Determinism: each run's random stream is (scenario seed, scenario index,
+// replication); runs share nothing mutable; series blocks are addressed by
+// (replication, time index), event and KPI rows are written sorted by
+// replication, and the summaries across replications are computed in
+// replication order once a scenario's runs are all done. The file's content
+// is therefore the same at any thread count.
+//
+// Failures: a run whose behaviour throws is reported (RunFailure: scenario,
+// replication, message); its cells stay NaN, it adds an event "run_failed" to
+// the scenario's event table and is left out of the summaries (the summary
+// row `n` says how many runs they cover). The others are unaffected.
+//
+// Cancellation: the progress callback returns false (or cancel() is called
+// from another thread): running runs stop at their next slice, no new run
+// starts, the temporary file is removed and run_job throws Cancelled.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "twinsim/common/error.hpp"
+#include "twinsim/io/results_format.hpp"
+#include "twinsim/io/results_writer.hpp"
+#include "twinsim/scenario/prepared_scenario.hpp"
+
+namespace twinsim::scenario {
+
+/// Thrown by run_job when the job was cancelled; no results file is left.
+class Cancelled : public Error {
+public:
+    Cancelled() : Error("cancelled: no results were written") {}
+};
+
+struct Progress {
+    std::size_t runs_total = 0;
+    std::size_t runs_done = 0;     ///< finished, failed included
+    std::size_t runs_failed = 0;
+    double simulated_seconds = 0.0;      ///< simulated time covered by all runs so far
+    double simulated_seconds_total = 0.0;  ///< sum of every run's horizon
+    std::uint64_t events = 0;            ///< kernel events dispatched so far
+    double elapsed_seconds = 0.0;        ///< wall clock since the job started
+    [[nodiscard]] double fraction() const noexcept {
+        return simulated_seconds_total > 0 ? simulated_seconds / simulated_seconds_total : 0.0;
+    }
+    [[nodiscard]] double events_per_second() const noexcept {
+        return elapsed_seconds > 0 ? static_cast<double>(events) / elapsed_seconds : 0.0;
+    }
+};
+
+struct RunFailure {
+    std::string scenario;
+    std::uint32_t replication = 0;
+    std::string message;
+};
+
+/// One KPI across the replications of one scenario.
+struct KpiSummary {
+    std::string scenario;
+    std::string name;
+    std::string selection;  ///< twin id (over: each) or the selection
+    std::string statistic;
+    std::string unit;
+    std::size_t n = 0;      ///< runs that produced a value
+    double mean = 0.0;
+    double std = 0.0;       ///< sample standard deviation (n - 1); NaN when n < 2
+    double ci95_low = 0.0;  ///< mean -/+ t(0.975, n-1) * std / sqrt(n); NaN when n < 2
+    double ci95_high = 0.0;
+};
+
+struct JobResult {
+    std::filesystem::path path;  ///< the results file written ("" when none)
+    std::vector<RunFailure> failures;
+    std::vector<KpiSummary> kpis;  ///< in scenario order, then KPI order
+    Progress progress;             ///< the final counters
+};
+
+struct RunnerOptions {
+    /// Worker threads; 0 = every core (std::thread::hardware_concurrency()).
+    unsigned threads = 0;
+    /// Called on the thread that called run_job, about every
+    /// progress_interval seconds and once at the end. Return false to cancel.
+    std::function<bool(const Progress&)> progress;
+    double progress_interval = 0.2;
+    /// Simulated seconds a run advances between checks for cancellation and
+    /// progress updates (0: horizon / 200).
+    double slice = 0.0;
+    /// Where the base graph came from (a file path, or "live"), for the file's identity.
+    std::string base_source;
+    io::WriterOptions writer;
+};
+
+/// Runs every replication of every scenario and writes `out` (no file when
+/// `out` is empty: results are then only returned). Scenario i's runs use
+/// stream ids (spec.seed, scenarios[i]->index, replication).
+/// Throws io::ResultsError when the file cannot be created or written,
+/// Cancelled when cancelled. Preconditions: scenarios are prepared, with
+/// unique names.
+JobResult run_job(const std::vector<std::shared_ptr<const PreparedScenario>>& scenarios,
+                  const std::filesystem::path& out, const RunnerOptions& options = {});
+
+/// Expands sweeps and prepares every scenario of `specs` against `base`,
+/// numbering them 0, 1, ... in order. Throws ScenarioError (file, line,
+/// field) for the first scenario that cannot be prepared, and for two
+/// scenarios with the same name.
+[[nodiscard]] std::vector<std::shared_ptr<const PreparedScenario>> prepare_all(
+    const std::vector<ScenarioSpec>& specs, const graph::Snapshot& base, const ModelRegistry& registry);
+
+/// Summaries of per-run values (mean, sample std, 95 % t interval).
+[[nodiscard]] KpiSummary summarize(std::span<const double> values);
+
+}  // namespace twinsim::scenario
