@@ -506,13 +506,19 @@ void Decoder::check_references(const Json& j, const Loc& loc, const std::set<std
 ScenarioSpec Decoder::spec(const Json& j) const {
     const Loc root;
     object(j, root,
-           {"name", "description", "base", "start", "horizon", "step", "replications", "seed", "parameters",
+           {"name", "description", "base", "base_models", "start", "horizon", "step", "replications", "seed", "parameters",
             "overrides", "edits", "events", "models", "sweep", "recording", "kpis"},
            {"name", "base", "start", "horizon"});
     ScenarioSpec s;
     s.name = string(j.at("name"), root.key("name"));
     if (j.contains("description")) s.description = string(j.at("description"), root.key("description"), false);
     s.base = string(j.at("base"), root.key("base"));
+    if (j.contains("base_models")) {
+        const Loc bl = root.key("base_models");
+        const auto& list = j.at("base_models");
+        if (!list.is_array()) wrong_type(list, bl, "a list of DTDL files or folders");
+        for (std::size_t i = 0; i < list.size(); ++i) s.base_models.push_back(string(list[i], bl.at(i)));
+    }
     {
         const Loc at = root.key("start");
         const auto text = string(j.at("start"), at);
@@ -702,6 +708,7 @@ nlohmann::ordered_json to_json(const ScenarioSpec& s) {
     j["name"] = s.name;
     j["description"] = s.description;
     j["base"] = s.base;
+    j["base_models"] = s.base_models;
     j["start"] = format_start(s.start);
     j["horizon"] = s.horizon;
     j["step"] = s.step;

@@ -120,6 +120,9 @@ struct ScenarioSpec {
     std::string name;         ///< required; sweep points append "[p=v,...]"
     std::string description;
     std::string base;         ///< the base graph: a file path (relative to the scenario file), or "live"
+    /// DTDL files or folders the base file's twins need when the file has no
+    /// Models section (relative to the scenario file); loaded first, as one batch.
+    std::vector<std::string> base_models;
     graph::Timestamp start;   ///< required: the simulated instant t = 0 (UTC)
     double horizon = 0.0;     ///< required: seconds > 0
     double step = 60.0;       ///< seconds > 0: the period of continuous physics steps
