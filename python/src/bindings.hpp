@@ -22,4 +22,9 @@ void define_graph(pybind11::module_& m);
 /// behind twinsim.QueryResult. Needs define_errors and define_graph first.
 void define_query(pybind11::module_& m);
 
+/// twinsim.ScenarioError and the private _ScenarioSpec, _PreparedScenario,
+/// _Run, _prepare_job and _run_job behind twinsim.Scenario, twinsim.run and
+/// twinsim.Run (python/twinsim/scenario.py). Needs define_errors, define_graph first.
+void define_scenario(pybind11::module_& m);
+
 }  // namespace twinsim::python

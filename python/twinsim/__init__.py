@@ -31,6 +31,15 @@ DataArrays, events and KPIs as pandas DataFrames, each scenario's spec::
         results.series(results.scenarios[0], "Room.temperature").mean("replication")
         results.kpis()
 
+Simulate what-if scenarios (docs/scenario-format.md) on a live graph or an
+NDJSON file, in parallel, into one HDF5 results file; or step one run::
+
+    scenario = twinsim.Scenario.from_file("scenarios/building/chiller-failure.yaml")
+    result = twinsim.run(scenario, graph, out="out.h5")   # result.kpis, result.failures, result.open()
+    run = twinsim.Run(scenario, graph)
+    run.advance_to(3600)
+    run.query_twins("SELECT T.$dtId FROM DIGITALTWINS T WHERE T.temperature > 26")
+
 Exceptions: ``TwinsimError`` is the base of everything twinsim raises for bad
 input, and every one has ``.code`` (the ADT error code, or None).
 ``ModelError`` (invalid or incomplete DTDL, with ``.errors`` and
@@ -40,7 +49,8 @@ input, and every one has ``.code`` (the ADT error code, or None).
 ``ValueError``) and ``GraphImportError`` (also a ``ValueError``, with
 ``.problems``) and ``QueryError`` (a malformed query or an exceeded row cap;
 also a ``ValueError``, with ``.line``, ``.column``, ``.token``, ``.expected``)
-derive from it.
+and ``ScenarioError`` (a bad scenario; also a ``ValueError``, with ``.file``,
+``.line``, ``.field``, ``.reason``) derive from it.
 """
 
 from ._core import (
@@ -55,6 +65,7 @@ from ._core import (
     NotFoundError,
     PropertySlot,
     QueryError,
+    ScenarioError,
     Schema,
     Severity,
     Snapshot,
@@ -67,6 +78,7 @@ from ._core import (
 from .graph import Column, DigitalTwinsModelData, IncomingRelationship, MatchConditions
 from .query import QueryResult
 from .results import Results, open_results
+from .scenario import JobResult, Run, RunFailure, Scenario, run
 
 __all__ = [
     "Column",
@@ -78,6 +90,7 @@ __all__ = [
     "GraphImportError",
     "IncomingRelationship",
     "Interface",
+    "JobResult",
     "MatchConditions",
     "ModelError",
     "ModelSet",
@@ -86,6 +99,10 @@ __all__ = [
     "QueryError",
     "QueryResult",
     "Results",
+    "Run",
+    "RunFailure",
+    "Scenario",
+    "ScenarioError",
     "Schema",
     "Severity",
     "Snapshot",
@@ -95,4 +112,5 @@ __all__ = [
     "ValidationError",
     "__version__",
     "open_results",
+    "run",
 ]

@@ -1,0 +1,500 @@
+// The what-if engine's compiled half, behind python/twinsim/scenario.py
+// (twinsim.Scenario, twinsim.run, twinsim.Run): the private classes
+// _ScenarioSpec (scenario::ScenarioSpec), _PreparedScenario and _Run, the
+// functions _prepare_job and _run_job, and twinsim.ScenarioError.
+//
+// GIL: reading a scenario file, preparing scenarios, running a job and
+// advancing a Run all release it. run_job's progress callback runs on the
+// thread that called _run_job (the runner's contract); it takes the GIL back
+// only to call PyErr_CheckSignals() and the Python progress callable. A
+// pending signal (Ctrl-C: KeyboardInterrupt) or an exception of the callable
+// makes it return false, so the runner cancels (no results file is left) and
+// _run_job raises that exception.
+//
+// Behaviour models: the built-in registry (models/builtin.hpp).
+
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "bindings.hpp"
+#include "document_arguments.hpp"
+#include "json_conversion.hpp"
+#include "models/builtin.hpp"
+#include "twinsim/common/error.hpp"
+#include "twinsim/graph/snapshot.hpp"
+#include "twinsim/scenario/errors.hpp"
+#include "twinsim/scenario/prepared_scenario.hpp"
+#include "twinsim/scenario/run.hpp"
+#include "twinsim/scenario/runner.hpp"
+#include "twinsim/scenario/scenario_spec.hpp"
+#include "twinsim/scenario/sweep.hpp"
+
+namespace py = pybind11;
+
+namespace twinsim::python {
+namespace {
+
+using scenario::ScenarioSpec;
+
+PyObject* scenario_error = nullptr;  // owned by the module too (see errors_bindings.cpp)
+
+/// Sets twinsim.ScenarioError(message) with .file, .line, .field (None when
+/// unknown) and .reason as the pending exception.
+void raise_scenario_error(const scenario::ScenarioError& e) {
+    py::object instance = py::reinterpret_borrow<py::object>(scenario_error)(e.what());
+    instance.attr("file") = e.file().empty() ? py::object(py::none()) : py::object(py::str(e.file()));
+    instance.attr("line") = e.line() == 0 ? py::object(py::none()) : py::object(py::int_(e.line()));
+    instance.attr("field") = e.field().empty() ? py::object(py::none()) : py::object(py::str(e.field()));
+    instance.attr("reason") = py::str(e.reason());
+    PyErr_SetObject(scenario_error, instance.ptr());
+}
+
+// --- Python -> ordered JSON (key order matters: sweep names, parameter order) -------
+
+nlohmann::ordered_json to_ordered(py::handle value) {
+    if (py::isinstance<py::dict>(value)) {
+        nlohmann::ordered_json object = nlohmann::ordered_json::object();
+        for (const auto& [key, item] : py::reinterpret_borrow<py::dict>(value)) {
+            if (!py::isinstance<py::str>(key))
+                throw py::type_error("scenario keys must be str, not " +
+                                     py::str(py::type::handle_of(key).attr("__name__")).cast<std::string>() + " (" +
+                                     py::repr(key).cast<std::string>() + ")");
+            object[key.cast<std::string>()] = to_ordered(item);
+        }
+        return object;
+    }
+    if (py::isinstance<py::list>(value) || py::isinstance<py::tuple>(value)) {
+        nlohmann::ordered_json array = nlohmann::ordered_json::array();
+        for (const py::handle item : value) array.push_back(to_ordered(item));
+        return array;
+    }
+    return nlohmann::ordered_json(to_json(value));  // scalars, numpy values (json_conversion.hpp)
+}
+
+// --- wrappers -----------------------------------------------------------------------
+
+/// A prepared scenario (shared, immutable): pybind11 holders cannot hold a
+/// pointer to const, so it is boxed.
+struct Prepared {
+    std::shared_ptr<const scenario::PreparedScenario> scenario;
+};
+
+/// The job's scenarios, each with its own base snapshot: sweeps expanded,
+/// numbered 0, 1, ... in order, names unique (as scenario::prepare_all, which
+/// takes one base for all).
+std::vector<Prepared> prepare_job(const std::vector<ScenarioSpec>& specs, const std::vector<graph::Snapshot>& bases) {
+    if (specs.size() != bases.size()) throw py::value_error("_prepare_job: one base per scenario");
+    std::vector<Prepared> out;
+    py::gil_scoped_release release;
+    const scenario::ModelRegistry& registry = models::builtin_registry();
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+        for (ScenarioSpec& concrete : scenario::expand(specs[i])) {
+            if (!names.insert(concrete.name).second)
+                throw scenario::spec_error(specs[i], "/name", "name",
+                                           "two scenarios of the job are named \"" + concrete.name + "\"");
+            const auto index = static_cast<std::uint32_t>(out.size());
+            out.push_back({scenario::prepare(concrete, bases[i], registry, index)});
+        }
+    }
+    return out;
+}
+
+/// What the progress callback carries back to the calling thread.
+struct CallbackState {
+    py::object callable;       // None: only check for signals
+    std::exception_ptr error;  // KeyboardInterrupt, or what the callable raised
+};
+
+py::dict progress_dict(const scenario::Progress& p) {
+    return py::dict(py::arg("runs_done") = p.runs_done, py::arg("runs_total") = p.runs_total,
+                    py::arg("runs_failed") = p.runs_failed, py::arg("fraction") = p.fraction(),
+                    py::arg("simulated_seconds") = p.simulated_seconds,
+                    py::arg("simulated_seconds_total") = p.simulated_seconds_total, py::arg("events") = p.events,
+                    py::arg("elapsed_seconds") = p.elapsed_seconds,
+                    py::arg("events_per_second") = p.events_per_second());
+}
+
+py::dict run_job(const std::vector<Prepared>& prepared, const py::object& out, unsigned threads,
+                 const py::object& progress, const std::string& base_source, double progress_interval) {
+    std::vector<std::shared_ptr<const scenario::PreparedScenario>> scenarios;
+    scenarios.reserve(prepared.size());
+    for (const Prepared& p : prepared) scenarios.push_back(p.scenario);
+    const std::filesystem::path path = out.is_none() ? std::filesystem::path() : to_path(out);
+
+    CallbackState state{progress, nullptr};
+    scenario::RunnerOptions options;
+    options.threads = threads;
+    options.base_source = base_source;
+    if (progress_interval > 0) options.progress_interval = progress_interval;
+    options.progress = [&state](const scenario::Progress& p) -> bool {
+        py::gil_scoped_acquire gil;
+        if (state.error) return false;
+        try {
+            if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+            if (!state.callable.is_none()) state.callable(progress_dict(p));
+        } catch (...) {
+            state.error = std::current_exception();
+            return false;
+        }
+        return true;
+    };
+
+    scenario::JobResult result;
+    bool cancelled = false;
+    {
+        py::gil_scoped_release release;
+        try {
+            result = scenario::run_job(scenarios, path, options);
+        } catch (const scenario::Cancelled&) {
+            cancelled = true;
+        }
+    }
+    if (state.error) {
+        // Interrupted (or the progress callable failed), perhaps only in the
+        // final progress call after the file was written: leave no file.
+        if (!result.path.empty()) {
+            std::error_code ignored;
+            std::filesystem::remove(result.path, ignored);
+        }
+        std::rethrow_exception(state.error);
+    }
+    if (cancelled) throw scenario::Cancelled();
+
+    py::list failures;
+    for (const scenario::RunFailure& f : result.failures)
+        failures.append(py::make_tuple(f.scenario, f.replication, f.message));
+    py::dict kpis;
+    {
+        py::list scenario, name, selection, statistic, unit, n, mean, std_, low, high;
+        for (const scenario::KpiSummary& k : result.kpis) {
+            scenario.append(k.scenario);
+            name.append(k.name);
+            selection.append(k.selection);
+            statistic.append(k.statistic);
+            unit.append(k.unit);
+            n.append(k.n);
+            mean.append(k.mean);
+            std_.append(k.std);
+            low.append(k.ci95_low);
+            high.append(k.ci95_high);
+        }
+        kpis["scenario"] = scenario;
+        kpis["name"] = name;
+        kpis["selection"] = selection;
+        kpis["statistic"] = statistic;
+        kpis["unit"] = unit;
+        kpis["n"] = n;
+        kpis["mean"] = mean;
+        kpis["std"] = std_;
+        kpis["ci95_low"] = low;
+        kpis["ci95_high"] = high;
+    }
+    return py::dict(py::arg("path") = result.path.empty() ? py::object(py::none()) : py::object(py::str(result.path.string())),
+                    py::arg("failures") = failures, py::arg("kpis") = kpis,
+                    py::arg("progress") = progress_dict(result.progress));
+}
+
+/// One replication stepped from Python. Calls are serialised by a mutex
+/// (taken with the GIL released), so a Run shared between Python threads
+/// stays consistent.
+class PyRun {
+public:
+    PyRun(const Prepared& prepared, std::uint32_t replication) : prepared_(prepared.scenario) {
+        if (replication >= prepared_->spec.replications)
+            throw py::value_error("replication " + std::to_string(replication) + " is out of range: scenario \"" +
+                                  prepared_->spec.name + "\" has " + std::to_string(prepared_->spec.replications) +
+                                  " replication(s)");
+        py::gil_scoped_release release;
+        run_ = std::make_unique<scenario::Run>(prepared_, replication);
+    }
+
+    [[nodiscard]] double now() {
+        py::gil_scoped_release release;
+        std::lock_guard lock(mutex_);
+        return run_->simulator().now();
+    }
+    [[nodiscard]] double horizon() const noexcept { return run_->horizon(); }
+    [[nodiscard]] std::int64_t start_ns() const noexcept { return prepared_->spec.start.ns; }
+    [[nodiscard]] std::uint32_t replication() const noexcept { return run_->replication(); }
+    [[nodiscard]] const std::string& name() const noexcept { return prepared_->spec.name; }
+    [[nodiscard]] bool finished() const noexcept { return finished_; }
+
+    double advance_to(double t) {
+        if (std::isnan(t)) throw py::value_error("advance_to: the time is NaN");
+        py::gil_scoped_release release;
+        std::lock_guard lock(mutex_);
+        usable("advance_to");
+        const double now = run_->simulator().now();
+        if (t < now)
+            throw py::value_error("advance_to(" + number(t) + "): the run is already at " + number(now) +
+                                  " s; a run cannot go back in time");
+        try {
+            (void)run_->advance_to(t);
+        } catch (const Error& e) {
+            failure_ = e.what();
+            throw;
+        } catch (const std::exception& e) {
+            failure_ = e.what();
+            throw Error("run \"" + prepared_->spec.name + "\" replication " + std::to_string(run_->replication()) +
+                        " failed: " + e.what());
+        }
+        return run_->simulator().now();
+    }
+
+    [[nodiscard]] graph::Snapshot snapshot() {
+        py::gil_scoped_release release;
+        std::lock_guard lock(mutex_);
+        return run_->snapshot();
+    }
+
+    void update_twin(const std::string& id, const nlohmann::json& patch) {
+        py::gil_scoped_release release;
+        std::lock_guard lock(mutex_);
+        usable("update_digital_twin");
+        run_->update_twin(id, patch);
+    }
+
+    [[nodiscard]] py::object parameters() {
+        nlohmann::json copy;
+        {
+            py::gil_scoped_release release;
+            std::lock_guard lock(mutex_);
+            copy = run_->parameters();
+        }
+        return to_python(copy);
+    }
+
+    /// {end, parameters, events: columns, kpis: columns, series: [{name, property, unit, model, twins, times, values}]}
+    py::dict finish() {
+        scenario::RunRecord record;
+        {
+            py::gil_scoped_release release;
+            std::lock_guard lock(mutex_);
+            usable("finish");
+            finished_ = true;
+            record = run_->finish();
+        }
+        py::dict events;
+        {
+            py::list replication, time, twin, type, detail;
+            for (const io::EventRecord& e : record.events) {
+                replication.append(e.replication);
+                time.append(e.time);
+                twin.append(e.twin);
+                type.append(e.type);
+                detail.append(e.detail_json.empty() ? std::string("{}") : e.detail_json);
+            }
+            events["replication"] = replication;
+            events["seconds"] = time;
+            events["twin"] = twin;
+            events["type"] = type;
+            events["detail"] = detail;
+        }
+        py::dict kpis;
+        {
+            py::list name, selection, statistic, replication, aggregate, value, unit;
+            for (const io::KpiRow& k : record.kpis) {
+                name.append(k.name);
+                selection.append(k.selection);
+                statistic.append(k.statistic);
+                replication.append(k.replication);
+                aggregate.append(k.aggregate);
+                value.append(k.value);
+                unit.append(k.unit);
+            }
+            kpis["name"] = name;
+            kpis["selection"] = selection;
+            kpis["statistic"] = statistic;
+            kpis["replication"] = replication;
+            kpis["aggregate"] = aggregate;
+            kpis["value"] = value;
+            kpis["unit"] = unit;
+        }
+        py::list series;
+        for (std::size_t i = 0; i < prepared_->series.size(); ++i) {
+            const scenario::SeriesPlan& p = prepared_->series[i];
+            py::dict s(py::arg("name") = p.name, py::arg("property") = p.property, py::arg("unit") = p.unit,
+                       py::arg("model") = p.model, py::arg("twins") = p.twin_ids, py::arg("on_change") = p.on_change);
+            if (!p.on_change) {
+                const std::vector<double> empty;
+                const std::vector<double>& values = i < record.samples.size() ? record.samples[i] : empty;
+                const std::size_t n = p.twins.size();
+                const std::size_t steps = n == 0 ? 0 : std::min(values.size() / n, p.times.size());
+                s["times"] = std::vector<double>(p.times.begin(), p.times.begin() + static_cast<std::ptrdiff_t>(steps));
+                s["values"] = values;
+            } else {
+                py::list time, twin, value;
+                if (i < record.changes.size())
+                    for (const auto& c : record.changes[i]) {
+                        time.append(c.time);
+                        twin.append(p.twin_ids[c.twin]);
+                        value.append(c.value);
+                    }
+                s["changes"] = py::dict(py::arg("seconds") = time, py::arg("twin") = twin, py::arg("value") = value);
+            }
+            series.append(s);
+        }
+        return py::dict(py::arg("end") = record.end_time, py::arg("events_processed") = record.events_processed,
+                        py::arg("parameters") = to_python(record.parameters), py::arg("events") = events,
+                        py::arg("kpis") = kpis, py::arg("series") = series);
+    }
+
+private:
+    static std::string number(double x) { return nlohmann::json(x).dump(); }
+
+    /// Throws when the run can no longer be driven (call with the mutex held).
+    void usable(const char* what) const {
+        if (finished_) throw Error(std::string(what) + ": the run is finished");
+        if (failure_)
+            throw Error(std::string(what) + ": run \"" + prepared_->spec.name + "\" replication " +
+                        std::to_string(run_->replication()) + " failed earlier: " + *failure_);
+    }
+
+    std::shared_ptr<const scenario::PreparedScenario> prepared_;
+    std::unique_ptr<scenario::Run> run_;
+    std::mutex mutex_;
+    bool finished_ = false;
+    std::optional<std::string> failure_;
+};
+
+}  // namespace
+
+void define_scenario(py::module_& m) {
+    {
+        py::tuple bases = py::make_tuple(m.attr("TwinsimError"), py::handle(PyExc_ValueError));
+        py::dict attributes;
+        attributes["code"] = py::none();
+        attributes["file"] = py::none();
+        attributes["line"] = py::none();
+        attributes["field"] = py::none();
+        attributes["reason"] = py::none();
+        scenario_error = PyErr_NewExceptionWithDoc(
+            "twinsim.ScenarioError",
+            "A scenario that cannot be used: a bad file, a bad Scenario(...), or one its base graph refuses (an "
+            "unknown model, a twin that does not exist, a property that is not numeric). Also a ValueError.\n\n"
+            "str(): \"<file>:<line>: <field>: <reason>\". .file: the scenario file (None for a scenario built in "
+            "code); .line: 1-based line of the offending entry (None when unknown); .field: its dotted path, e.g. "
+            "\"recording.series[0].interval\"; .reason: what is wrong.",
+            bases.ptr(), attributes.ptr());
+        if (scenario_error == nullptr) throw py::error_already_set();
+        m.add_object("ScenarioError", py::handle(scenario_error));
+    }
+    // Registered after define_errors' translator (ScenarioError is a twinsim::Error), so tried first.
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const scenario::ScenarioError& e) {
+            raise_scenario_error(e);
+        }
+    });
+
+    py::class_<ScenarioSpec>(m, "_ScenarioSpec", "A scenario as data (private: use twinsim.Scenario).")
+        .def_static("from_file",
+                    [](const py::object& path) {
+                        const std::filesystem::path file = to_path(path);
+                        py::gil_scoped_release release;
+                        return scenario::read_scenario_file(file);
+                    },
+                    py::arg("path"))
+        .def_static("from_yaml",
+                    [](const std::string& text, const std::string& source) {
+                        py::gil_scoped_release release;
+                        return scenario::scenario_from_yaml(text, source);
+                    },
+                    py::arg("text"), py::arg("source") = "<yaml>")
+        .def_static("from_json_text",
+                    [](const std::string& text, const std::string& source) {
+                        py::gil_scoped_release release;
+                        return scenario::scenario_from_json_text(text, source);
+                    },
+                    py::arg("text"), py::arg("source") = "<json>")
+        .def_static("from_dict", [](const py::object& document) { return scenario::from_json(to_ordered(document)); },
+                    py::arg("document"))
+        .def("to_dict", [](const ScenarioSpec& self) { return to_python(scenario::to_json(self)); })
+        .def("expand", [](const ScenarioSpec& self) { return scenario::expand(self); })
+        .def("with_changes",
+             [](const ScenarioSpec& self, const std::optional<std::uint64_t>& replications,
+                const std::optional<std::uint64_t>& seed) {
+                 ScenarioSpec copy = self;
+                 if (replications) {
+                     if (*replications < 1 || *replications > 0xFFFFFFFFu)
+                         throw scenario::ScenarioError("", 0, "replications", "must be between 1 and 4294967295");
+                     copy.replications = static_cast<std::uint32_t>(*replications);
+                 }
+                 if (seed) copy.seed = *seed;
+                 return copy;
+             },
+             py::arg("replications") = py::none(), py::arg("seed") = py::none())
+        .def_property_readonly("name", [](const ScenarioSpec& s) { return s.name; })
+        .def_property_readonly("base", [](const ScenarioSpec& s) { return s.base; })
+        .def_property_readonly("base_models", [](const ScenarioSpec& s) { return s.base_models; })
+        .def_property_readonly("file", [](const ScenarioSpec& s) { return s.source.file; })
+        .def_property_readonly("replications", [](const ScenarioSpec& s) { return s.replications; })
+        .def_property_readonly("seed", [](const ScenarioSpec& s) { return s.seed; })
+        .def_property_readonly("horizon", [](const ScenarioSpec& s) { return s.horizon; })
+        .def_property_readonly("start_ns", [](const ScenarioSpec& s) { return s.start.ns; })
+        .def_property_readonly("has_sweep", [](const ScenarioSpec& s) { return s.sweep.has_value(); })
+        .def("__eq__", [](const ScenarioSpec& a, const ScenarioSpec& b) { return a == b; })
+        .def("__copy__", [](const ScenarioSpec& self) { return self; })
+        .def("__deepcopy__", [](const ScenarioSpec& self, const py::object&) { return self; }, py::arg("memo"));
+
+    py::class_<Prepared>(m, "_PreparedScenario", "A scenario checked against its base graph (private).")
+        .def_property_readonly("name", [](const Prepared& p) { return p.scenario->spec.name; })
+        .def_property_readonly("index", [](const Prepared& p) { return p.scenario->index; })
+        .def_property_readonly("replications", [](const Prepared& p) { return p.scenario->spec.replications; })
+        .def_property_readonly("spec", [](const Prepared& p) { return p.scenario->spec; })
+        .def_property_readonly("graph", [](const Prepared& p) { return p.scenario->graph; });
+
+    m.def("_prepare_job", &prepare_job, py::arg("specs"), py::arg("bases"),
+          "Expands sweeps and prepares every scenario against its base snapshot (built-in models). Releases the "
+          "GIL. Raises ScenarioError.");
+    m.def("_run_job", &run_job, py::arg("prepared"), py::arg("out"), py::arg("threads") = 0,
+          py::arg("progress") = py::none(), py::arg("base_source") = "", py::arg("progress_interval") = 0.0,
+          "Runs every replication of the prepared scenarios (scenario::run_job) with the GIL released; progress(dict) "
+          "is called about every progress_interval seconds. Ctrl-C or an exception of progress cancels the job (no "
+          "file is left) and is raised here.");
+
+    m.def("_parse_duration", [](const std::string& text) { return scenario::parse_duration(text); }, py::arg("text"),
+          "Seconds of an ISO 8601 duration (\"PT10M\", \"P1DT2H\"), or None when malformed.");
+
+    py::class_<PyRun>(m, "_Run", "One replication stepped from Python (private: use twinsim.Run).")
+        .def(py::init<const Prepared&, std::uint32_t>(), py::arg("prepared"), py::arg("replication") = 0)
+        .def_property_readonly("now", &PyRun::now)
+        .def_property_readonly("horizon", &PyRun::horizon)
+        .def_property_readonly("start_ns", &PyRun::start_ns)
+        .def_property_readonly("replication", &PyRun::replication)
+        .def_property_readonly("name", &PyRun::name)
+        .def_property_readonly("finished", &PyRun::finished)
+        .def("advance_to", &PyRun::advance_to, py::arg("seconds"))
+        .def("snapshot", &PyRun::snapshot)
+        .def("update_twin",
+             [](PyRun& self, const std::string& id, const py::object& patch) {
+                 if (py::isinstance<py::str>(patch) || py::isinstance<py::dict>(patch) ||
+                     !py::isinstance<py::iterable>(patch))
+                     throw py::type_error("json_patch must be a list of {op, path, value} dicts");
+                 nlohmann::json operations = nlohmann::json::array();
+                 for (const py::handle op : patch) operations.push_back(to_json(op));
+                 self.update_twin(id, operations);
+             },
+             py::arg("digital_twin_id"), py::arg("json_patch"))
+        .def_property_readonly("parameters", &PyRun::parameters)
+        .def("finish", &PyRun::finish);
+}
+
+}  // namespace twinsim::python
