@@ -8,19 +8,21 @@
 #include <vector>
 
 #include "model_input.hpp"
+#include "scenario_commands.hpp"
 #include "twinsim/common/error.hpp"
 
 namespace twinsim::cli {
 namespace {
 
 int run(int argc, char** argv) {
-    CLI::App app("twinsim " TWINSIM_VERSION " - a digital-twin engine: check and explore DTDL models, load and query twin graphs",
+    CLI::App app("twinsim " TWINSIM_VERSION " - a digital-twin engine: check and explore DTDL models, load and query twin graphs, run what-if scenarios and compare their results",
                  "twinsim");
     app.set_version_flag("--version", "twinsim " TWINSIM_VERSION, "Print the version and exit");
     app.require_subcommand(0, 1);
     app.footer("Run 'twinsim <command> --help' for a command's options.");
     const std::vector<Command> commands{add_validate_command(app), add_describe_command(app),
-                                       add_import_command(app), add_query_command(app)};
+                                       add_import_command(app), add_query_command(app),
+                                       add_run_command(app), add_compare_command(app)};
 
     try {
         app.parse(argc, argv);

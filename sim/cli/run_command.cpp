@@ -1,0 +1,413 @@
+// `twinsim run`: read a scenario file, load its base graph, prepare every
+// scenario (sweep points included) with the built-in behaviour models, run
+// every replication on all cores and write one HDF5 results file; a progress
+// bar on a terminal, then the KPI table.
+//
+// Ctrl-C: before the runs start nothing is on disk, so the program stops at
+// once; while they run, SIGINT only raises a flag, the progress callback
+// returns false, the runner stops every run and removes its temporary file,
+// and the program exits 130 with no results file.
+
+#include <CLI/CLI.hpp>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "graph_input.hpp"
+#include "model_input.hpp"
+#include "models/builtin.hpp"
+#include "scenario_commands.hpp"
+#include "twinsim/common/error.hpp"
+#include "twinsim/io/errors.hpp"
+#include "twinsim/scenario/errors.hpp"
+#include "twinsim/scenario/runner.hpp"
+#include "twinsim/scenario/scenario_spec.hpp"
+
+namespace twinsim::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct RunCommandOptions {
+    std::string scenario_file;
+    std::string out;
+    unsigned threads = 0;
+    std::uint32_t replications = 1;
+    std::uint64_t seed = 0;
+    bool quiet = false;
+    std::vector<std::string> models;
+    bool allow_undefined_extensions = false;
+    const CLI::Option* replications_option = nullptr;
+    const CLI::Option* seed_option = nullptr;
+};
+
+// ---- Ctrl-C ----------------------------------------------------------------
+
+static_assert(std::atomic<bool>::is_always_lock_free, "the SIGINT handler needs lock-free atomics");
+std::atomic<bool> interrupted{false};
+/// True while the runner may have a temporary results file open: SIGINT then
+/// only sets `interrupted`; otherwise it ends the program at once.
+std::atomic<bool> running{false};
+/// Whether stderr is a terminal (the terminal echoed "^C": start a new line).
+std::atomic<bool> stderr_terminal{false};
+
+extern "C" void on_sigint(int) {
+    interrupted.store(true);
+    if (!running.load()) {
+        static const char message[] = "\ntwinsim: cancelled; no results written\n";
+        const std::size_t skip = stderr_terminal.load() ? 0 : 1;
+        (void)!::write(STDERR_FILENO, message + skip, sizeof message - 1 - skip);
+        ::_exit(exit_interrupted);
+    }
+}
+
+/// Installs on_sigint for its lifetime, then restores the previous action.
+class SigintGuard {
+public:
+    SigintGuard() {
+        stderr_terminal.store(::isatty(STDERR_FILENO) == 1);
+        struct sigaction action {};
+        action.sa_handler = on_sigint;
+        sigemptyset(&action.sa_mask);
+        action.sa_flags = SA_RESTART;
+        installed_ = ::sigaction(SIGINT, &action, &previous_) == 0;
+        // Started with SIGINT ignored (a background job of a script, nohup): keep it so.
+        if (installed_ && previous_.sa_handler == SIG_IGN) ::sigaction(SIGINT, &previous_, nullptr);
+    }
+    ~SigintGuard() {
+        running.store(false);
+        if (installed_) ::sigaction(SIGINT, &previous_, nullptr);
+    }
+    SigintGuard(const SigintGuard&) = delete;
+    SigintGuard& operator=(const SigintGuard&) = delete;
+
+private:
+    struct sigaction previous_ {};
+    bool installed_ = false;
+};
+
+// ---- progress ----------------------------------------------------------------
+
+std::string elapsed_text(double seconds) {
+    const auto total = static_cast<long long>(seconds);
+    char text[32];
+    if (total >= 3600) {
+        std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", total / 3600, total / 60 % 60, total % 60);
+    } else {
+        std::snprintf(text, sizeof text, "%lld:%02lld", total / 60, total % 60);
+    }
+    return text;
+}
+
+std::string seconds_text(double seconds) {
+    char text[32];
+    std::snprintf(text, sizeof text, seconds < 10 ? "%.2f s" : "%.1f s", seconds);
+    return text;
+}
+
+/// 950, 12.3 k, 4.56 M, 1.20 G
+std::string count_text(double value) {
+    char text[32];
+    if (value < 1e3) {
+        std::snprintf(text, sizeof text, "%.0f", value);
+    } else if (value < 1e6) {
+        std::snprintf(text, sizeof text, "%.1f k", value / 1e3);
+    } else if (value < 1e9) {
+        std::snprintf(text, sizeof text, "%.2f M", value / 1e6);
+    } else {
+        std::snprintf(text, sizeof text, "%.2f G", value / 1e9);
+    }
+    return text;
+}
+
+/// Simulated time in the largest unit that keeps it readable: 45 s, 12.5 min, 48 h, 365 d.
+std::string simulated_text(double seconds) {
+    char text[32];
+    if (seconds < 120) {
+        std::snprintf(text, sizeof text, "%.3g s", seconds);
+    } else if (seconds < 7200) {
+        std::snprintf(text, sizeof text, "%.3g min", seconds / 60);
+    } else if (seconds < 3 * 86400.0) {
+        std::snprintf(text, sizeof text, "%.4g h", seconds / 3600);
+    } else {
+        std::snprintf(text, sizeof text, "%.4g d", seconds / 86400);
+    }
+    return text;
+}
+
+std::string plural(std::size_t n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+/// The live progress bar (a terminal only) and the final one-line summary.
+class ProgressDisplay {
+public:
+    ProgressDisplay(bool terminal, bool quiet) : terminal_(terminal && !quiet), quiet_(quiet) {}
+
+    void update(const scenario::Progress& p) {
+        if (!terminal_) return;
+        std::string counters = std::to_string(p.runs_done) + "/" + std::to_string(p.runs_total) + " runs";
+        if (p.runs_failed > 0) counters += " (" + std::to_string(p.runs_failed) + " failed)";
+        char percent[16];
+        std::snprintf(percent, sizeof percent, "%5.1f %%", 100.0 * p.fraction());
+        const std::string rest = counters + "  " + percent + "  " + count_text(p.events_per_second()) +
+                                 " events/s  " + elapsed_text(p.elapsed_seconds);
+        const std::size_t columns = terminal_columns();
+        std::string line;
+        const std::size_t room = columns > rest.size() + 4 ? columns - rest.size() - 4 : 0;
+        if (room >= 10) {
+            const std::size_t width = std::min<std::size_t>(room, 40);
+            const auto filled = static_cast<std::size_t>(p.fraction() * static_cast<double>(width));
+            line = "[" + std::string(std::min(filled, width), '#') + std::string(width - std::min(filled, width), '-') +
+                   "]  ";
+        }
+        line += rest;
+        if (line.size() >= columns && columns > 1) line.resize(columns - 1);
+        std::fprintf(stderr, "\r%s\033[K", line.c_str());
+        std::fflush(stderr);
+        drawn_ = true;
+    }
+
+    /// Clears the bar (leaving the cursor at the start of an empty line).
+    void clear() {
+        if (!drawn_) return;
+        std::fprintf(stderr, "\r\033[K");
+        std::fflush(stderr);
+        drawn_ = false;
+    }
+
+    void summary(const scenario::Progress& p, std::size_t scenarios) {
+        clear();
+        if (quiet_) return;
+        std::string line = "ran " + plural(p.runs_total, "run", "runs") + " of " +
+                           plural(scenarios, "scenario", "scenarios") + " in " + seconds_text(p.elapsed_seconds) +
+                           ": " + simulated_text(p.simulated_seconds_total) + " simulated, " +
+                           count_text(static_cast<double>(p.events)) + " events (" +
+                           count_text(p.events_per_second()) + " events/s), " + std::to_string(p.runs_failed) +
+                           " failed";
+        std::cerr << line << '\n';
+    }
+
+private:
+    static std::size_t terminal_columns() {
+        struct winsize size {};
+        if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+        return 80;
+    }
+
+    bool terminal_;
+    bool quiet_;
+    bool drawn_ = false;
+};
+
+// ---- the KPI table -------------------------------------------------------------
+
+void print_kpis(std::ostream& out, const std::vector<scenario::KpiSummary>& kpis) {
+    if (kpis.empty()) {
+        out << "no KPIs (the scenario defines none)\n";
+        return;
+    }
+    TextTable table({"scenario", "KPI", "selection", "statistic", "mean", "95 % CI", "n", "unit"},
+                    {false, false, false, false, true, false, true, false});
+    const std::string* previous = nullptr;
+    for (const scenario::KpiSummary& k : kpis) {
+        const int decimals = kpi_decimals(k.mean, k.ci95_low, k.ci95_high);
+        const bool same = previous != nullptr && *previous == k.scenario;
+        table.add({same ? "" : k.scenario, k.name, k.selection, k.statistic, format_kpi(k.mean, decimals),
+                   format_interval(k.ci95_low, k.ci95_high, decimals), std::to_string(k.n), k.unit});
+        previous = &k.scenario;
+    }
+    table.print(out);
+}
+
+// ---- the command -----------------------------------------------------------------
+
+/// `relative` against the scenario file's folder (unchanged when absolute).
+fs::path beside(const fs::path& scenario_file, const std::string& relative) {
+    const fs::path path(relative);
+    if (path.is_absolute()) return path;
+    return (scenario_file.parent_path() / path).lexically_normal();
+}
+
+void require_exists(const scenario::ScenarioSpec& spec, const fs::path& path, const std::string& pointer,
+                    const std::string& field) {
+    std::error_code error;
+    if (!fs::exists(path, error)) {
+        throw scenario::spec_error(spec, pointer, field,
+                                   "cannot read " + path.string() + ": " +
+                                       (error ? error.message() : std::string("no such file or folder")));
+    }
+}
+
+/// The job's scenarios, prepared against the base graph; exit status when not.
+struct Prepared {
+    std::vector<std::shared_ptr<const scenario::PreparedScenario>> scenarios;
+    std::string base_source;
+    int status = exit_valid;
+};
+
+Prepared prepare(const RunCommandOptions& options) {
+    Prepared out;
+    const fs::path scenario_file(options.scenario_file);
+    scenario::ScenarioSpec spec;
+    try {
+        spec = scenario::read_scenario_file(scenario_file);  // IoError (missing file): exit 2 in main
+        if (options.replications_option != nullptr && options.replications_option->count() > 0)
+            spec.replications = options.replications;
+        if (options.seed_option != nullptr && options.seed_option->count() > 0) spec.seed = options.seed;
+
+        if (spec.base == "live") {
+            throw scenario::spec_error(spec, "/base", "base",
+                                       "\"live\" is the graph handed over from Python; twinsim run needs an NDJSON "
+                                       "file, relative to the scenario file");
+        }
+        GraphInputOptions input;
+        input.allow_undefined_extensions = options.allow_undefined_extensions;
+        input.model_paths = options.models;
+        for (std::size_t i = 0; i < spec.base_models.size(); ++i) {
+            const fs::path path = beside(scenario_file, spec.base_models[i]);
+            require_exists(spec, path, "/base_models/" + std::to_string(i), "base_models[" + std::to_string(i) + "]");
+            input.model_paths.push_back(path.string());
+        }
+        const fs::path base = beside(scenario_file, spec.base);
+        require_exists(spec, base, "/base", "base");
+        input.file = base.string();
+        out.base_source = input.file;
+
+        LoadedGraph loaded = load_graph(input);
+        if (!loaded.loaded) {
+            std::cerr << "twinsim: error: " << options.scenario_file << ": the base graph cannot be loaded:\n";
+            print_problems(std::cerr, input.file, loaded.problems);
+            out.status = exit_usage;
+            return out;
+        }
+        out.scenarios = scenario::prepare_all({spec}, loaded.graph->snapshot(), models::builtin_registry());
+    } catch (const scenario::ScenarioError& e) {
+        std::cerr << "twinsim: error: " << e.what() << '\n';
+        out.status = exit_usage;
+    } catch (const Error& e) {  // IoError (an unreadable --models path), or any other reason the job cannot start
+        std::cerr << "twinsim: error: " << e.what() << '\n';
+        out.status = exit_usage;
+    }
+    return out;
+}
+
+/// Simulated seconds between checks for Ctrl-C (and progress updates): the
+/// runner's default, horizon / 200, can be millions of steps of a long run at
+/// a fine step, seconds of wall time; 1,000 steps of the finest scenario keeps
+/// cancellation prompt at a negligible cost per slice.
+double slice_for(const std::vector<std::shared_ptr<const scenario::PreparedScenario>>& scenarios) {
+    double slice = 0.0;
+    for (const auto& s : scenarios) {
+        const double mine = std::min(s->spec.horizon / 200.0, 1000.0 * s->spec.step);
+        slice = slice == 0.0 ? mine : std::min(slice, mine);
+    }
+    return slice;
+}
+
+int run_command(const RunCommandOptions& options) {
+    interrupted.store(false);
+    running.store(false);
+    std::optional<SigintGuard> guard;
+    guard.emplace();  // Ctrl-C while loading: exit 130 at once (nothing written yet)
+
+    const Prepared prepared = prepare(options);
+    if (prepared.status != exit_valid) return prepared.status;
+
+    fs::path out = options.out;
+    if (out.empty()) out = fs::path(options.scenario_file).stem().string() + ".h5";
+
+    ProgressDisplay display(::isatty(STDERR_FILENO) == 1, options.quiet);
+    scenario::RunnerOptions runner;
+    runner.threads = options.threads;
+    runner.base_source = prepared.base_source;
+    runner.slice = slice_for(prepared.scenarios);
+    runner.progress = [&display](const scenario::Progress& p) {
+        if (interrupted.load()) return false;
+        display.update(p);
+        return true;
+    };
+
+    scenario::JobResult result;
+    running.store(true);
+    if (interrupted.load()) {  // Ctrl-C between loading and now
+        std::cerr << "twinsim: cancelled; no results written\n";
+        return exit_interrupted;
+    }
+    try {
+        result = scenario::run_job(prepared.scenarios, out, runner);
+    } catch (const scenario::Cancelled&) {
+        display.clear();
+        std::cerr << "twinsim: cancelled; no results written\n";
+        return exit_interrupted;
+    } catch (const io::ResultsError& e) {
+        display.clear();
+        std::cerr << "twinsim: error: " << e.what() << "\ntwinsim: no results written\n";
+        return exit_usage;
+    }
+    guard.reset();  // the results are complete: Ctrl-C from here on is the default action
+
+    display.summary(result.progress, prepared.scenarios.size());
+    for (const scenario::RunFailure& f : result.failures) {
+        std::cerr << "twinsim: run failed: scenario " << f.scenario << ", replication " << f.replication << ": "
+                  << f.message << '\n';
+    }
+    print_kpis(std::cout, result.kpis);
+    std::cout << "results: " << result.path.string() << '\n';
+    return result.failures.empty() ? exit_valid : exit_invalid;
+}
+
+}  // namespace
+
+Command add_run_command(CLI::App& app) {
+    auto options = std::make_shared<RunCommandOptions>();
+    CLI::App* command = app.add_subcommand(
+        "run",
+        "Run a scenario file (every sweep point and replication, in parallel) on its base graph with the built-in "
+        "behaviour models, write the results to one HDF5 file and print the KPIs");
+    command->add_option("-o,--output", options->out,
+                        "The results file to write (default: <scenario file stem>.h5 in the current folder); "
+                        "written to a temporary name and renamed once complete");
+    command->add_option("--threads", options->threads, "Worker threads (default 0: every core)")
+        ->check(CLI::NonNegativeNumber);
+    options->replications_option =
+        command->add_option("--replications", options->replications, "Replications of each scenario (overrides the file)")
+            ->check(CLI::PositiveNumber);
+    options->seed_option =
+        command->add_option("--seed", options->seed, "The root of every random stream (overrides the file)");
+    command->add_flag("-q,--quiet", options->quiet,
+                      "No progress bar and no summary line (the KPI table and errors are still printed)");
+    command->add_option("--models", options->models,
+                        "DTDL files or folders to add before the base graph, with the scenario's base_models, as one "
+                        "model batch (repeatable)")
+        ->allow_extra_args(false);
+    command->add_flag("--allow-undefined-extensions", options->allow_undefined_extensions,
+                      "Accept extension contexts, types and members that no known extension defines");
+    command->add_option("SCENARIO", options->scenario_file, "The scenario file (.yaml, .yml or .json)")->required();
+    command->footer(
+        "On a terminal a progress bar shows runs done, simulated time, events per second and elapsed time; "
+        "otherwise one summary line is printed at the end (on stderr). The KPI table (mean and 95 % confidence "
+        "interval across replications) goes to stdout.\n\n"
+        "Exit status: 0 every run succeeded; 1 at least one run failed (each failure is printed; the results file "
+        "is written, the failed runs' cells are NaN and they are left out of the summaries); 2 bad usage, a missing "
+        "or invalid scenario file, base graph or model (the message names the file, line and field), or a results "
+        "file that cannot be created or written (no file is left); 130 interrupted by Ctrl-C (no results file is "
+        "left).");
+    return {command, [options] { return run_command(*options); }};
+}
+
+}  // namespace twinsim::cli

@@ -1,0 +1,313 @@
+"""`twinsim run` and `twinsim compare`, run as a user runs them (path in $TWINSIM_CLI)."""
+
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+CLI = os.environ.get("TWINSIM_CLI")
+pytestmark = pytest.mark.skipif(not CLI, reason="TWINSIM_CLI (path of the twinsim program) is not set")
+
+SOURCE = pathlib.Path(os.environ.get("TWINSIM_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[2]))
+BUILDING = SOURCE / "scenarios" / "building"
+ROOMS = "IS_OF_MODEL('dtmi:twinsim:building:Room;1')"
+
+
+def twinsim(*args, cwd=None, timeout=60):
+    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, encoding="utf-8",
+                          cwd=cwd, timeout=timeout)
+
+
+def scenario_text(name="rooms", horizon="PT6H", step="PT1M", replications=2, extra="", interval="PT15M"):
+    """A small scenario on the bundled building: rooms relax toward 24 °C with noise."""
+    return f"""\
+name: {name}
+base: {BUILDING / "building.ndjson"}
+base_models: [{SOURCE / "models" / "building"}]
+start: "2026-07-01T00:00:00Z"
+horizon: {horizon}
+step: {step}
+replications: {replications}
+seed: 1
+parameters:
+  target: 24
+models:
+  - model: relaxation
+    where: "{ROOMS}"
+    parameters: {{property: temperature, target: "${{target}}", time_constant: PT1H, noise: 0.05}}
+recording:
+  series:
+    - where: "{ROOMS}"
+      properties: [temperature]
+      interval: {interval}
+kpis:
+  - name: mean room temperature
+    statistic: mean
+    where: "{ROOMS}"
+    property: temperature
+    over: mean
+  - name: hours above 24.05
+    statistic: time_above
+    where: "{ROOMS}"
+    property: temperature
+    threshold: 24.05
+    over: max
+{extra}"""
+
+
+@pytest.fixture
+def rooms(tmp_path):
+    path = tmp_path / "rooms.yaml"
+    path.write_text(scenario_text(), encoding="utf-8")
+    return path
+
+
+def kpi_table(stdout):
+    """The KPI table: every line but the one saying where the results went."""
+    return [line for line in stdout.splitlines() if not line.startswith("results: ")]
+
+
+# --- run -------------------------------------------------------------------------------
+
+
+def test_run_bundled_chiller_failure(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    out = tmp_path / "chiller.h5"
+    run = twinsim("run", "-o", out, "--replications", 3, "--threads", 2, BUILDING / "chiller-failure.yaml")
+    assert run.returncode == 0, run.stdout + run.stderr
+    for kpi in ("hours above 26 °C", "peak room temperature", "failures"):
+        assert kpi in run.stdout
+    assert f"results: {out}" in run.stdout
+    with h5py.File(out, "r") as f:
+        assert "chiller-failure" in f
+        assert f["chiller-failure"].attrs["replications"] == 3
+
+
+def test_run_writes_results_and_prints_kpis(rooms, tmp_path):
+    h5py = pytest.importorskip("h5py")
+    out = tmp_path / "out.h5"
+    run = twinsim("run", "-o", out, "--replications", 3, "--threads", 2, rooms)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert out.is_file()
+    with h5py.File(out, "r") as f:
+        assert f.attrs["format"] == "twinsim-results"
+        assert list(f) == ["rooms"]
+        assert f["rooms"].attrs["replications"] == 3
+        assert f["rooms/series/temperature/temperature"].shape[:2] == (3, 25)  # 6 h every 15 min, both ends
+    lines = run.stdout.splitlines()
+    header = lines[0].split()
+    assert header[:4] == ["scenario", "KPI", "selection", "statistic"] and "unit" in header
+    assert set(lines[1]) <= {"-", " "}
+    table = "\n".join(lines)
+    assert "mean room temperature" in table and "hours above 24.05" in table
+    row = next(line for line in lines if "mean room temperature" in line)
+    assert re.search(r"\s\d+\.\d+\s+\[\d+\.\d+, \d+\.\d+\]\s+3\s+degC$", row), row
+    assert lines[-1] == f"results: {out}"
+    # Not a terminal: no progress bar, only the one-line summary.
+    assert "\r" not in run.stderr
+    assert re.fullmatch(r"ran 3 runs of 1 scenario in .*, 0 failed\n", run.stderr), run.stderr
+
+
+def test_run_default_output_is_the_scenario_stem_in_the_current_folder(rooms, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    run = twinsim("run", "--quiet", rooms, cwd=work)
+    assert run.returncode == 0, run.stderr
+    assert (work / "rooms.h5").is_file()
+    assert run.stderr == ""  # --quiet: no summary line either
+    assert run.stdout.splitlines()[-1] == "results: rooms.h5"
+
+
+def test_same_seed_same_kpis_at_any_thread_count(rooms, tmp_path):
+    first = twinsim("run", "-o", tmp_path / "a.h5", "--seed", 11, "--threads", 1, rooms)
+    second = twinsim("run", "-o", tmp_path / "b.h5", "--seed", 11, "--threads", 2, rooms)
+    other = twinsim("run", "-o", tmp_path / "c.h5", "--seed", 12, "--threads", 2, rooms)
+    for run in (first, second, other):
+        assert run.returncode == 0, run.stderr
+    assert kpi_table(first.stdout) == kpi_table(second.stdout)
+    assert kpi_table(first.stdout) != kpi_table(other.stdout)  # the noise comes from the seed
+
+
+def test_sweep_points_are_scenarios(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(scenario_text(name="sweep", extra="sweep:\n  list:\n    - {target: 22}\n    - {target: 26}\n"))
+    run = twinsim("run", "-o", tmp_path / "sweep.h5", path)
+    assert run.returncode == 0, run.stderr
+    assert "sweep[target=22]" in run.stdout and "sweep[target=26]" in run.stdout
+    assert "ran 4 runs of 2 scenarios" in run.stderr
+
+
+def test_a_failed_run_exits_1_and_is_reported(tmp_path):
+    # time_constant drawn per replication, always negative: every run fails when its behaviour starts.
+    path = tmp_path / "failing.yaml"
+    text = scenario_text(name="failing").replace("time_constant: PT1H", 'time_constant: "${tau}"')
+    text = text.replace("  target: 24\n", "  target: 24\n  tau: {distribution: uniform, low: -2, high: -1}\n")
+    path.write_text(text)
+    out = tmp_path / "failing.h5"
+    run = twinsim("run", "-o", out, path)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert re.search(r"^twinsim: run failed: scenario failing, replication 0: .*time_constant", run.stderr, re.M)
+    assert "replication 1:" in run.stderr
+    assert out.is_file()  # the failures are recorded in the file
+
+
+@pytest.mark.parametrize(
+    "edit, line, field",
+    [
+        (lambda t: t.replace("horizon: PT6H", "horizonn: PT6H"), 5, "horizonn"),
+        (lambda t: t.replace("model: relaxation", "model: no-such-model"), 12, "models[0].model"),
+        (lambda t: t.replace("replications: 2", "replications: [2"), None, None),  # not YAML
+    ],
+    ids=["unknown-key", "unknown-model", "bad-yaml"],
+)
+def test_bad_scenario_exits_2_naming_file_line_and_field(tmp_path, edit, line, field):
+    path = tmp_path / "bad.yaml"
+    path.write_text(edit(scenario_text()))
+    run = twinsim("run", "-o", tmp_path / "bad.h5", path)
+    assert run.returncode == 2, run.stdout + run.stderr
+    if line is None:
+        assert re.search(rf"{re.escape(str(path))}:\d+: ", run.stderr), run.stderr
+    else:
+        assert f"{path}:{line}: {field}: " in run.stderr, run.stderr
+    assert run.stdout == ""
+    assert not (tmp_path / "bad.h5").exists()
+
+
+def test_missing_files_exit_2(rooms, tmp_path):
+    run = twinsim("run", tmp_path / "nowhere.yaml")
+    assert run.returncode == 2 and "nowhere.yaml" in run.stderr
+
+    path = tmp_path / "nobase.yaml"
+    path.write_text(scenario_text().replace(str(BUILDING / "building.ndjson"), "missing.ndjson"))
+    run = twinsim("run", "-o", tmp_path / "x.h5", path)
+    assert run.returncode == 2
+    assert f"{path}:2: base: cannot read {tmp_path / 'missing.ndjson'}" in run.stderr, run.stderr
+
+    run = twinsim("run", "--models", tmp_path / "no-models", rooms)
+    assert run.returncode == 2 and "no-models" in run.stderr
+
+
+def test_bad_usage_exits_2(rooms):
+    assert twinsim("run").returncode == 2
+    assert twinsim("run", "--replications", 0, rooms).returncode == 2
+    assert twinsim("run", "--threads", -1, rooms).returncode == 2
+
+
+def test_unwritable_output_exits_2_and_leaves_nothing(rooms, tmp_path):
+    out = tmp_path / "no-such-folder" / "out.h5"
+    run = twinsim("run", "-o", out, rooms)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "out.h5" in run.stderr and "no results written" in run.stderr
+    assert not out.parent.exists()
+
+
+def test_ctrl_c_cancels_and_leaves_no_file(tmp_path):
+    path = tmp_path / "long.yaml"
+    path.write_text(scenario_text(name="long", horizon="P3650D", step="PT1S", replications=4, interval="P365D"))
+    out = tmp_path / "long.h5"
+    process = subprocess.Popen([CLI, "run", "-o", str(out), "--threads", "2", str(path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+    try:
+        # The runner's temporary file shows that the runs have started.
+        deadline = time.monotonic() + 8
+        while not list(tmp_path.glob("long.h5.partial-*")) and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.02)
+        assert list(tmp_path.glob("long.h5.partial-*")), "the run did not start"
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=8)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, stdout + stderr
+    assert "cancelled; no results written" in stderr
+    assert stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.yaml"]
+
+
+def test_run_help_documents_exit_statuses():
+    run = twinsim("run", "--help")
+    assert run.returncode == 0
+    for text in ("--replications", "--seed", "--threads", "--quiet", "--models", "130", "Exit status"):
+        assert text in run.stdout
+
+
+# --- compare ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sweep_results(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("compare")
+    path = folder / "sweep.yaml"
+    # Two points a hair apart (their KPIs differ only by their random streams) and one far warmer.
+    path.write_text(scenario_text(name="sweep", replications=3,
+                                  extra="sweep:\n  list:\n    - {target: 24}\n    - {target: 24.0001}\n    - {target: 30}\n"))
+    out = folder / "sweep.h5"
+    run = twinsim("run", "-o", out, path)
+    assert run.returncode == 0, run.stderr
+    return out
+
+
+def test_compare_prints_kpis_and_differences(sweep_results):
+    run = twinsim("compare", sweep_results)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == f"{sweep_results}: 3 scenarios; baseline: sweep[target=24]"
+    header = lines[1].split("  ")
+    assert [h.strip() for h in header if h.strip()][-2:] == ["difference", "CIs overlap"]
+    out = run.stdout
+    for text in ("mean room temperature", "hours above 24.05", "sweep[target=24]", "sweep[target=24.0001]",
+                 "sweep[target=30]", "(baseline)"):
+        assert text in out
+    hot = next(line for line in lines if "sweep[target=30]" in line and "mean" in line)
+    assert re.search(r"\s\+[45]\.\d+\s+no$", hot), hot  # about 5 degrees warmer on average over 6 h at tau = 1 h
+    alike = next(line for line in lines if "sweep[target=24.0001]" in line and "mean" in line)
+    assert alike.endswith("yes"), alike
+
+
+def test_compare_with_another_baseline_and_json(sweep_results):
+    run = twinsim("compare", "--baseline", "sweep[target=30]", "--json", sweep_results)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["baseline"] == "sweep[target=30]"
+    assert [s["name"] for s in report["scenarios"]] == ["sweep[target=24]", "sweep[target=24.0001]", "sweep[target=30]"]
+    cool, _, hot = report["scenarios"]
+    kpi = next(k for k in cool["kpis"] if k["name"] == "mean room temperature")
+    assert kpi["n"] == 3 and kpi["unit"] == "degC" and kpi["statistic"] == "mean"
+    assert kpi["ci95_low"] < kpi["mean"] < kpi["ci95_high"]
+    base = next(k for k in hot["kpis"] if k["name"] == "mean room temperature")
+    assert kpi["vs_baseline"]["baseline_mean"] == base["mean"]
+    assert kpi["vs_baseline"]["difference"] == pytest.approx(kpi["mean"] - base["mean"])
+    assert kpi["vs_baseline"]["ci_overlap"] is False
+    assert all(k["vs_baseline"] is None for k in hot["kpis"])
+
+
+def test_compare_one_scenario_has_no_differences(rooms, tmp_path):
+    out = tmp_path / "rooms.h5"
+    assert twinsim("run", "-q", "-o", out, rooms).returncode == 0
+    run = twinsim("compare", out)
+    assert run.returncode == 0, run.stderr
+    assert "mean room temperature" in run.stdout and "difference" not in run.stdout
+
+
+def test_compare_errors_exit_2(sweep_results, tmp_path):
+    run = twinsim("compare", "--baseline", "nope", sweep_results)
+    assert run.returncode == 2 and 'no scenario named "nope"' in run.stderr and "sweep[target=30]" in run.stderr
+
+    text = tmp_path / "notes.h5"
+    text.write_text("not HDF5 at all\n")
+    run = twinsim("compare", text)
+    assert run.returncode == 2 and "notes.h5" in run.stderr
+    assert "HDF5-DIAG" not in run.stderr  # HDF5's own error printing stays off
+
+    run = twinsim("compare", tmp_path / "missing.h5")
+    assert run.returncode == 2 and "missing.h5" in run.stderr and "no such file" in run.stderr
+
+    assert twinsim("compare").returncode == 2
