@@ -1,20 +1,36 @@
 #pragma once
-// The future-event list: a 4-ary min-heap of small keys (time, order, slot)
+// The future-event list: keys (time, order, slot, generation) in three tiers
 // beside a slot table holding each pending event's handler id and payload.
 //
+//   bottom_   the near future: a 4-ary min-heap (the only ordered tier);
+//   buckets_  the middle: unsorted buckets of equal width in time; when the
+//             bottom heap runs dry the next non-empty bucket becomes it;
+//   top_      the far future: unsorted; when the buckets are used up it is
+//             spread into fresh buckets spanning its earliest to latest time.
+// A push is an append to a bucket or to top_ (or a heap insertion for the
+// near future); each key is moved a bounded number of times, so the cost per
+// event does not grow with the number pending the way a heap's does. With at
+// most heap_mode_below events pending at a spread the queue is a plain heap
+// (heap mode) until the heap outgrows heap_mode_above.
+//
 // Order: time, then priority (lower first), then scheduling order. The last
-// two are packed into one 64-bit `order` word so a comparison is two loads.
+// two are packed into one 64-bit `order` word. A key's tier and bucket are a
+// monotone function of its time alone, so keys with equal times always meet
+// in the same bucket and then in the bottom heap, where (time, order) decides.
 //
 // Cancellation is lazy: cancel() bumps the slot's generation and frees it at
-// once; the heap entry stays until it surfaces and is dropped because its
-// generation no longer matches. When stale entries outnumber live ones the
-// heap is rebuilt, so memory stays bounded by twice the pending events.
+// once; the key stays until it reaches the heap's top and is dropped because
+// its generation no longer matches. When stale keys outnumber live ones every
+// tier is swept, so memory stays bounded by twice the pending events.
 //
 // Nothing is allocated per event once the vectors have grown to the peak
-// number of pending events.
+// number of pending events (a bucket's storage beyond bucket_storage_kept keys
+// is given back when it is emptied, so bursts do not pin memory in every bucket).
 
+#include <algorithm>
 #include <array>
 #include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -78,24 +94,19 @@ public:
     [[nodiscard]] bool empty() const noexcept { return live_ == 0; }
 
     /// Adds an event. Preconditions (checked by Simulator, not here): `time`
-    /// finite, `priority` in [min_priority, max_priority].
+    /// finite and >= the time of the last event taken, `priority` in
+    /// [min_priority, max_priority].
     /// Throws KernelError when 2^48 events have been scheduled on this queue.
     EventHandle push(double time, int priority, std::uint32_t handler, const Payload& payload) {
+        const std::uint64_t order = make_order(priority);
         const std::uint32_t slot = allocate_slot();
         Slot& s = slots_[slot];
         s.handler = handler;
         s.payload = payload;
         s.time = time;
         s.priority = static_cast<std::int16_t>(priority);
-        const Key key{time_key(time), make_order(priority), slot, s.generation};
-        if (top_taken_) {
-            // The caller is dispatching heap_[0]: replace it instead of pop + push.
-            top_taken_ = false;
-            sift_down(0, key);  // key passed in registers: no store-then-reload of heap_[0]
-        } else {
-            heap_.emplace_back();
-            sift_up(heap_.size() - 1, key);
-        }
+        const Key key{time_key(time), order, slot, s.generation};
+        place(key);
         ++live_;
         return EventHandle{slot, s.generation};
     }
@@ -126,17 +137,19 @@ public:
     }
 
     /// Time of the earliest pending event. Precondition: !empty(), no event taken.
-    [[nodiscard]] double next_time() noexcept {
+    /// May allocate (when the far tier is spread into more buckets than ever
+    /// before) and so throw std::bad_alloc, leaving the queue unchanged.
+    [[nodiscard]] double next_time() {
         drop_stale_top();
-        return std::bit_cast<double>(heap_[0].time);
+        return std::bit_cast<double>(bottom_[0].time);
     }
 
-    /// Takes the earliest pending event out. Its heap position stays reserved
-    /// until finish_take(): a push() in between reuses it (one sift instead of
-    /// two). Precondition: !empty().
-    PoppedEvent take() noexcept {
+    /// Takes the earliest pending event out. Its place at the bottom heap's
+    /// top stays reserved until finish_take(): a push() in between that lands
+    /// in the bottom heap reuses it (one sift instead of two). Precondition: !empty().
+    PoppedEvent take() {
         drop_stale_top();
-        const Key k = heap_[0];
+        const Key k = bottom_[0];
         Slot& s = slots_[k.slot];
         PoppedEvent out{std::bit_cast<double>(k.time), s.handler, EventHandle{k.slot, k.generation}, s.payload};
         release_slot(k.slot);
@@ -152,13 +165,28 @@ public:
             remove_top();
         }
         if (stale_ > 64 && stale_ > live_) rebuild();
+        if (bottom_.size() > heap_mode_above && far_floor_ == std::numeric_limits<double>::infinity()) {
+            // The heap outgrew heap mode: hand every key to the far tier, to
+            // be spread into buckets by the next refill.
+            top_.swap(bottom_);  // top_ is empty in heap mode
+            far_floor_ = -1.0;
+        }
     }
 
     /// Removes every event.
     void clear() noexcept {
-        for (const Key& k : heap_)
-            if (slots_[k.slot].in_use && slots_[k.slot].generation == k.generation) release_slot(k.slot);
-        heap_.clear();
+        for_each_key([&](const Key& k) {
+            if (!stale(k)) release_slot(k.slot);
+            return false;
+        });
+        bottom_.clear();
+        for (std::size_t b = 0; b < buckets_used_; ++b) buckets_[b].clear();
+        top_.clear();
+        buckets_used_ = 0;
+        current_ = 0;
+        base_ = 0.0;
+        inverse_width_ = 0.0;
+        far_floor_ = -1.0;
         live_ = 0;
         stale_ = 0;
         top_taken_ = false;
@@ -166,7 +194,8 @@ public:
 
     /// Reserves room for `n` pending events (no allocation until they are exceeded).
     void reserve(std::size_t n) {
-        heap_.reserve(n);
+        bottom_.reserve(std::min<std::size_t>(n, 1024));
+        top_.reserve(n);
         slots_.reserve(n);
         free_.reserve(n);
     }
@@ -189,6 +218,14 @@ private:
         Payload payload;
     };
     static constexpr std::uint64_t sequence_limit = std::uint64_t{1} << 48;
+    // Mean number of keys per bucket when the far tier is spread into buckets.
+    static constexpr std::size_t keys_per_bucket = 2;
+    // A bucket's storage beyond this many keys is released when it is emptied.
+    static constexpr std::size_t bucket_storage_kept = 256;
+    // Heap mode (no buckets) when a spread finds at most heap_mode_below keys;
+    // back to buckets when the heap holds more than heap_mode_above.
+    static constexpr std::size_t heap_mode_below = 128;
+    static constexpr std::size_t heap_mode_above = 512;
 
     __extension__ typedef unsigned __int128 Wide;  // __extension__ keeps -Wpedantic quiet
     [[nodiscard]] static bool before(const Key& a, const Key& b) noexcept {
@@ -198,9 +235,9 @@ private:
     // adding +0.0 turns -0.0 into +0.0. The bit patterns of non-negative
     // doubles order like the doubles.
     [[nodiscard]] static std::uint64_t time_key(double time) noexcept { return std::bit_cast<std::uint64_t>(time + 0.0); }
-    // Index of the earlier of heap_[a] and heap_[b], without a branch.
+    // Index of the earlier of bottom_[a] and bottom_[b], without a branch.
     [[nodiscard]] std::size_t earlier(std::size_t a, std::size_t b) const noexcept {
-        const std::size_t take_b = 0 - static_cast<std::size_t>(before(heap_[b], heap_[a]));
+        const std::size_t take_b = 0 - static_cast<std::size_t>(before(bottom_[b], bottom_[a]));
         return a ^ ((a ^ b) & take_b);
     }
 
@@ -239,47 +276,172 @@ private:
         return !s.in_use || s.generation != k.generation;
     }
 
-    void drop_stale_top() noexcept {
+    // --- the three tiers -----------------------------------------------------
+    // A key goes to exactly one tier, chosen by a monotone function of its
+    // time alone, so keys with equal times always share a tier (and a bucket)
+    // and meet in the bottom heap, where (time, order) decides:
+    //   time > far_floor_                   -> top_ (unsorted, the far future)
+    //   else bucket index i = clamp(floor((time - base_) * inverse_width_))
+    //        i <  current_                  -> bottom_ (4-ary heap, the near future)
+    //        i >= current_                  -> buckets_[i] (unsorted)
+    // Every key in bottom_ precedes every key in buckets_[current_..], which
+    // precede every key in top_. The bucket index is monotone in time (a
+    // subtraction and a multiplication by a non-negative constant are
+    // monotone in IEEE arithmetic, and so are floor and the clamps).
+    void place(const Key& key) {
+        const double t = std::bit_cast<double>(key.time);
+        if (t > far_floor_) {
+            top_.push_back(key);
+            return;
+        }
+        const double d = (t - base_) * inverse_width_;
+        if (d >= static_cast<double>(current_) && current_ < buckets_used_) {
+            const std::size_t i = d < static_cast<double>(buckets_used_ - 1) ? static_cast<std::size_t>(d) : buckets_used_ - 1;
+            buckets_[i].push_back(key);
+            return;
+        }
+        push_bottom(key);
+    }
+
+    void push_bottom(const Key& key) {
+        if (top_taken_) {
+            // The caller is dispatching bottom_[0]: replace it instead of pop + push.
+            top_taken_ = false;
+            sift_down(0, key);  // key passed in registers: no store-then-reload of bottom_[0]
+        } else {
+            bottom_.emplace_back();
+            sift_up(bottom_.size() - 1, key);
+        }
+    }
+
+    // Makes bottom_[0] the earliest live key. Precondition: live_ > 0.
+    void drop_stale_top() {
         if (top_taken_) {
             top_taken_ = false;
             remove_top();
         }
-        while (stale(heap_[0])) {
+        for (;;) {
+            if (bottom_.empty()) refill();
+            if (!stale(bottom_[0])) return;
             remove_top();
             --stale_;
         }
     }
 
+    // bottom_ is empty: moves the next non-empty bucket into it, spreading
+    // top_ into fresh buckets first when the buckets are used up.
+    void refill() {
+        for (;;) {
+            while (current_ < buckets_used_) {
+                std::vector<Key>& b = buckets_[current_++];
+                if (b.empty()) continue;
+                bottom_.swap(b);  // b gets bottom_'s (empty) storage: no copy, no allocation
+                // Storage a burst left behind is given back, so the buckets
+                // together hold little more than the pending keys.
+                if (b.capacity() > bucket_storage_kept) std::vector<Key>().swap(b);
+                heapify();
+                return;
+            }
+            spread_top();
+            if (!bottom_.empty()) return;
+        }
+    }
+
+    // Spreads top_ over buckets of equal width from its earliest to its latest
+    // time. Precondition: the buckets and bottom_ are empty, top_ is not.
+    void spread_top() {
+        if (top_.size() <= heap_mode_below) {
+            // Few events: buckets cost more than they save. Everything goes
+            // to the bottom heap until it outgrows heap_mode_above.
+            bottom_.swap(top_);
+            heapify();
+            far_floor_ = std::numeric_limits<double>::infinity();
+            inverse_width_ = 0.0;
+            buckets_used_ = 0;
+            current_ = 0;
+            return;
+        }
+        std::uint64_t lo = top_[0].time, hi = top_[0].time;
+        for (const Key& k : top_) {
+            lo = std::min(lo, k.time);
+            hi = std::max(hi, k.time);
+        }
+        const double first = std::bit_cast<double>(lo), last = std::bit_cast<double>(hi);
+        std::size_t n = std::max<std::size_t>(1, top_.size() / keys_per_bucket);
+        double inverse = static_cast<double>(n) / (last - first);
+        if (!(last > first) || !std::isfinite(inverse)) {
+            n = 1;
+            inverse = 0.0;
+        }
+        // Bucket vectors keep their storage from one spread to the next (so a
+        // steady state allocates nothing); growing their number is the only
+        // allocation, and it is bounded by the peak number of pending events.
+        // If an allocation fails, the buckets are emptied again and top_ is
+        // untouched: the queue is as it was.
+        if (buckets_.size() < n) buckets_.resize(n);
+        try {
+            for (const Key& k : top_) {
+                const double d = (std::bit_cast<double>(k.time) - first) * inverse;
+                const std::size_t i = d < static_cast<double>(n - 1) ? static_cast<std::size_t>(d) : n - 1;
+                buckets_[i].push_back(k);
+            }
+        } catch (...) {
+            for (std::size_t b = 0; b < n; ++b) buckets_[b].clear();
+            throw;
+        }
+        base_ = first;
+        inverse_width_ = inverse;
+        far_floor_ = last;
+        buckets_used_ = n;
+        current_ = 0;
+        top_.clear();
+    }
+
+    // Calls f(key) for every key in every tier (f returns whether to drop it).
+    template <class F>
+    void for_each_key(F&& f) {
+        auto sweep = [&](std::vector<Key>& v) {
+            std::size_t out = 0;
+            for (std::size_t i = 0; i < v.size(); ++i)
+                if (!f(v[i])) v[out++] = v[i];
+            v.resize(out);
+        };
+        sweep(bottom_);
+        for (std::size_t b = current_; b < buckets_used_; ++b) sweep(buckets_[b]);
+        sweep(top_);
+    }
+
     void remove_top() noexcept {
-        const Key last = heap_.back();
-        heap_.pop_back();
-        if (!heap_.empty()) sift_down(0, last);
+        const Key last = bottom_.back();
+        bottom_.pop_back();
+        if (!bottom_.empty()) sift_down(0, last);
+    }
+
+    void heapify() noexcept {
+        if (bottom_.size() > 1)
+            for (std::size_t i = (bottom_.size() - 2) / 4 + 1; i-- > 0;) sift_down(i, bottom_[i]);
     }
 
     void rebuild() noexcept {
-        std::size_t out = 0;
-        for (std::size_t i = 0; i < heap_.size(); ++i)
-            if (!stale(heap_[i])) heap_[out++] = heap_[i];
-        heap_.resize(out);
+        for_each_key([&](const Key& k) { return stale(k); });
         stale_ = 0;
-        if (heap_.size() > 1)
-            for (std::size_t i = (heap_.size() - 2) / 4 + 1; i-- > 0;) sift_down(i, heap_[i]);
+        heapify();
     }
 
     // Places k, bound for the hole at i, moving parents down.
     void sift_up(std::size_t i, const Key k) noexcept {
         while (i > 0) {
             const std::size_t parent = (i - 1) / 4;
-            if (!before(k, heap_[parent])) break;
-            heap_[i] = heap_[parent];
+            if (!before(k, bottom_[parent])) break;
+            bottom_[i] = bottom_[parent];
             i = parent;
         }
-        heap_[i] = k;
+        bottom_[i] = k;
     }
 
     // Places k, bound for the hole at i, moving earlier children up.
     void sift_down(std::size_t i, const Key k) noexcept {
-        const std::size_t n = heap_.size();
+        const std::size_t n = bottom_.size();
         for (;;) {
             const std::size_t first = 4 * i + 1;
             std::size_t best;
@@ -291,16 +453,23 @@ private:
                 best = first;
                 for (std::size_t c = first + 1; c < n; ++c) best = earlier(best, c);
             }
-            if (!before(heap_[best], k)) break;
-            heap_[i] = heap_[best];
+            if (!before(bottom_[best], k)) break;
+            bottom_[i] = bottom_[best];
             i = best;
         }
-        heap_[i] = k;
+        bottom_[i] = k;
     }
 
-    std::vector<Key> heap_;
+    std::vector<Key> bottom_;                 // near future: a 4-ary min-heap
+    std::vector<std::vector<Key>> buckets_;   // middle: buckets_[0, buckets_used_) in use
+    std::vector<Key> top_;                    // far future: unsorted
     std::vector<Slot> slots_;
     std::vector<std::uint32_t> free_;
+    double base_ = 0.0;           // time at which bucket 0 starts
+    double inverse_width_ = 0.0;  // buckets per second
+    double far_floor_ = -1.0;     // keys later than this go to top_ (-1: everything, at first)
+    std::size_t buckets_used_ = 0;
+    std::size_t current_ = 0;     // next bucket to move into bottom_
     std::size_t live_ = 0;
     std::size_t stale_ = 0;
     std::uint64_t sequence_ = 0;

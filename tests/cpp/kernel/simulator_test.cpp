@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <numbers>
+#include <set>
 #include <stdexcept>
 #include <cstdint>
 #include <thread>
@@ -288,4 +289,143 @@ TEST_CASE("threshold directions and removing a periodic step", "[kernel]") {
     CHECK(sim.pending_count() == 0);
     CHECK_THROWS_AS(sim.add_periodic(0.0, [](Simulator&, double, double) {}), KernelError);
     CHECK_THROWS_AS(sim.remove_periodic(PeriodicId{99}), KernelError);
+}
+
+// The future-event list (a bottom heap, buckets and a far tier, with a heap
+// mode for small queues) against a reference ordering: every dispatch must be
+// the (time, priority, sequence) minimum of the events a plain ordered set
+// says are pending, through schedules from handlers, ties, zero delays, far
+// outliers, cancels and reschedules, while the queue grows past and shrinks
+// below the heap-mode thresholds several times.
+TEST_CASE("the event queue dispatches exactly the reference order under a random mixed workload", "[kernel]") {
+    struct Ref {
+        double time;
+        int priority;
+        std::uint64_t seq;
+        std::uint32_t id;
+        bool operator<(const Ref& o) const {
+            if (time != o.time) return time < o.time;
+            if (priority != o.priority) return priority < o.priority;
+            return seq < o.seq;
+        }
+    };
+    struct Ev {
+        std::uint32_t id;
+    };
+    for (const std::uint64_t seed : {1ULL, 2ULL, 3ULL, 4ULL}) {
+        Simulator sim;
+        std::uint64_t x = seed * 0x9E3779B97F4A7C15ULL;
+        auto next = [&] {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            return x;
+        };
+        auto unit = [&] { return static_cast<double>(next() >> 11) * 0x1.0p-53; };
+        std::set<Ref> pending;
+        std::vector<Ref> by_id;                 // id -> its reference entry
+        std::vector<EventHandle> handles;       // id -> its handle
+        std::uint64_t seq = 0;
+        std::uint64_t dispatched = 0;
+        std::size_t target = 3000;              // the population drifts toward this
+        EventType<Ev> type;
+        auto delay = [&]() -> double {
+            const auto kind = next() % 16;
+            if (kind == 0) return 0.0;                                              // now
+            if (kind == 1) return static_cast<double>(next() % 4);                  // ties on integers
+            if (kind == 2) return 1e6 * unit();                                     // far outliers
+            if (kind == 3) return std::ldexp(unit(), -40);                          // tiny steps
+            return 0.1 - 0.9 * std::log(1.0 - unit());                              // PHOLD-like
+        };
+        auto add = [&](Simulator& s) {
+            const double d = delay();
+            const int p = static_cast<int>(next() % 5) - 2;
+            const auto id = static_cast<std::uint32_t>(by_id.size());
+            const EventHandle h = s.schedule(type, d, Ev{id}, p);
+            const Ref r{s.now() + d, p, seq++, id};
+            by_id.push_back(r);
+            handles.push_back(h);
+            pending.insert(r);
+            REQUIRE(s.time_of(h) == r.time);
+        };
+        auto cancel_or_move = [&](Simulator& s) {
+            if (by_id.empty()) return;
+            const auto id = static_cast<std::uint32_t>(next() % by_id.size());
+            const bool is_pending = pending.count(by_id[id]) == 1;
+            REQUIRE(s.pending(handles[id]) == is_pending);
+            if (!is_pending) {
+                REQUIRE_FALSE(s.cancel(handles[id]));
+                return;
+            }
+            pending.erase(by_id[id]);
+            if (next() % 2 == 0) {
+                REQUIRE(s.cancel(handles[id]));
+            } else {
+                const double t = s.now() + delay();
+                handles[id] = s.reschedule(handles[id], t);
+                by_id[id] = Ref{t, by_id[id].priority, seq++, id};
+                pending.insert(by_id[id]);
+            }
+        };
+        type = sim.on<Ev>([&](Simulator& s, const Ev& e) {
+            REQUIRE_FALSE(pending.empty());
+            const Ref expected = *pending.begin();
+            REQUIRE(e.id == expected.id);
+            REQUIRE(s.now() == expected.time);
+            pending.erase(pending.begin());
+            ++dispatched;
+            // Schedule 0, 1 or 2 more (2 more often while below the target).
+            const std::size_t more = pending.size() < target ? 1 + next() % 2 : next() % 2;
+            for (std::size_t i = 0; i < more; ++i) add(s);
+            if (next() % 8 == 0) cancel_or_move(s);
+        });
+        for (int i = 0; i < 2000; ++i) add(sim);
+        for (int phase = 0; phase < 6; ++phase) {
+            target = phase % 2 == 0 ? 10 : 4000;
+            for (int i = 0; i < 12000 && sim.step(); ++i) {
+                if (next() % 16 == 0) cancel_or_move(sim);
+                REQUIRE(sim.pending_count() == pending.size());
+            }
+        }
+        target = 0;  // handlers now add 0.5 events on average: the run drains
+        sim.run();
+        CHECK(pending.empty());
+        CHECK(sim.pending_count() == 0);
+        CHECK(dispatched > 50000);
+    }
+}
+
+TEST_CASE("a burst of equal times, then spread-out times, keeps scheduling order within each time", "[kernel]") {
+    Simulator sim;
+    std::vector<std::pair<double, int>> seen;
+    const auto type = sim.on<int>([&](Simulator& s, const int& id) { seen.emplace_back(s.now(), id); });
+    int id = 0;
+    for (int i = 0; i < 5000; ++i) sim.schedule_at(type, 7.0, id++);        // one time, many events
+    for (int i = 0; i < 5000; ++i) sim.schedule_at(type, 7.0 + (i % 97) * 0.25, id++);
+    sim.schedule_at(type, 1e12, id++);                                        // a far outlier
+    sim.run();
+    REQUIRE(seen.size() == 10001);
+    for (std::size_t i = 1; i < seen.size(); ++i) {
+        REQUIRE(seen[i - 1].first <= seen[i].first);
+        if (seen[i - 1].first == seen[i].first) REQUIRE(seen[i - 1].second < seen[i].second);
+    }
+    CHECK(sim.now() == 1e12);
+}
+
+TEST_CASE("an event tied with the latest pending time still runs by priority", "[kernel]") {
+    // 300 events spread over [0, 10], the last exactly at 10; the first one
+    // schedules another at 10 with a lower priority value, which must run
+    // before the earlier-scheduled event at 10 whatever tier each sits in.
+    Simulator sim;
+    std::vector<int> order;
+    EventType<int> type;
+    type = sim.on<int>([&](Simulator& s, const int& id) {
+        order.push_back(id);
+        if (id == 0) s.schedule_at(type, 10.0, 1000, -1);
+    });
+    for (int i = 0; i < 300; ++i) sim.schedule_at(type, i == 299 ? 10.0 : i * (10.0 / 299.0), i);
+    sim.run();
+    REQUIRE(order.size() == 301);
+    CHECK(order[299] == 1000);
+    CHECK(order[300] == 299);
 }
