@@ -149,6 +149,13 @@ public:
     /// in the bottom heap reuses it (one sift instead of two). Precondition: !empty().
     PoppedEvent take() {
         drop_stale_top();
+        return take_prepared();
+    }
+
+    /// take() right after next_time(), which already brought the earliest
+    /// live key to the top. Precondition: next_time() was the last call on
+    /// this queue.
+    PoppedEvent take_prepared() noexcept {
         const Key k = bottom_[0];
         Slot& s = slots_[k.slot];
         PoppedEvent out{std::bit_cast<double>(k.time), s.handler, EventHandle{k.slot, k.generation}, s.payload};

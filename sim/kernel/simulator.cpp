@@ -67,8 +67,9 @@ void Simulator::check_failure() {
     }
 }
 
-void Simulator::dispatch_next() {
-    const PoppedEvent e = queue_.take();
+void Simulator::dispatch_next() { dispatch(queue_.take()); }
+
+inline void Simulator::dispatch(const PoppedEvent& e) {
     now_ = e.time;
     ++processed_;
     const Handler h = handlers_[e.handler];  // a copy: the handler may register others
@@ -82,13 +83,13 @@ StopReason Simulator::run_until(double horizon) {
         throw KernelError("run_until: the horizon " + std::to_string(horizon) + " lies before now (" +
                           std::to_string(now_) + ")");
     for (;;) {
-        if (stop_requested_.load(std::memory_order_relaxed)) {
+        if (stop_requested_.load(std::memory_order_relaxed)) [[unlikely]] {
             stop_requested_.store(false, std::memory_order_relaxed);
             return StopReason::request;
         }
         if (queue_.empty() || queue_.next_time() > horizon) break;
-        dispatch_next();
-        if (condition_ && condition_(*this)) return StopReason::condition;
+        dispatch(queue_.take_prepared());  // next_time() found the event: no second look
+        if (condition_ && condition_(*this)) [[unlikely]] return StopReason::condition;
     }
     if (std::isinf(horizon)) return StopReason::empty;
     now_ = horizon;

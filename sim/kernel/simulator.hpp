@@ -233,6 +233,7 @@ private:
         return queue_.push(time, priority, handler, payload);
     }
     void dispatch_next();
+    void dispatch(const PoppedEvent& e);
     void on_tick(const PeriodicTick& tick);
     void check_failure();
     [[noreturn]] static void throw_bad_delay(double delay);
