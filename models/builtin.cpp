@@ -1,0 +1,26 @@
+#include "models/builtin.hpp"
+
+#include <memory>
+
+#include "models/generic/availability.hpp"
+#include "models/generic/queue.hpp"
+#include "models/generic/relaxation.hpp"
+
+namespace twinsim::models {
+
+void register_builtin_models(scenario::ModelRegistry& registry) {
+    registry.add(std::make_shared<const RelaxationModel>());
+    registry.add(std::make_shared<const QueueModel>());
+    registry.add(std::make_shared<const AvailabilityModel>());
+}
+
+const scenario::ModelRegistry& builtin_registry() {
+    static const scenario::ModelRegistry registry = [] {
+        scenario::ModelRegistry r;
+        register_builtin_models(r);
+        return r;
+    }();
+    return registry;
+}
+
+}  // namespace twinsim::models

@@ -1,0 +1,22 @@
+#pragma once
+// The behaviour models that ship with twinsim (models/README.md):
+//   relaxation    first-order relaxation of a property toward a target (generic/relaxation.md)
+//   queue         M/M/c(/K) queue per twin (generic/queue.md)
+//   availability  failure and repair of equipment (generic/availability.md)
+//
+// Include as "models/builtin.hpp" (build tree) or <twinsim/models/builtin.hpp>
+// (installed); link twinsim::models.
+
+#include "twinsim/scenario/behaviour.hpp"
+
+namespace twinsim::models {
+
+/// Adds every built-in model to `registry`. Throws std::invalid_argument when
+/// one of their names is already taken there.
+void register_builtin_models(scenario::ModelRegistry& registry);
+
+/// A registry holding exactly the built-in models, built once on first use
+/// (thread-safe) and immutable afterwards.
+[[nodiscard]] const scenario::ModelRegistry& builtin_registry();
+
+}  // namespace twinsim::models
