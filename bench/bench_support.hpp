@@ -166,4 +166,13 @@ struct CloneOptions {
 /// a snapshot of the generated graph, and clone + a 1 % property write (bytes copied, memory).
 [[nodiscard]] int run_clone(const CloneOptions& options);
 
+struct ParallelOptions {
+    std::uint32_t runs = 100;        ///< independent runs (replications of one scenario)
+    double hours = 24.0;             ///< simulated hours per run
+    unsigned threads = 2;            ///< the parallel measurement's thread count (the baseline is 1)
+};
+/// `parallel`: the same job of independent runs on 1 and on `threads` threads
+/// (target speed-up >= 1.8 on 2); checks that both give identical KPIs.
+[[nodiscard]] int run_parallel(const ParallelOptions& options);
+
 }  // namespace twinsim::bench

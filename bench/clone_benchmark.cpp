@@ -109,14 +109,14 @@ int run_clone(const CloneOptions& options) {
     const Stats create = stats(create_micros);
 
     // 2. scenario::Run creation (clone + kernel + random stream), kept alive too.
-    std::vector<scenario::Run> run_objects;
+    std::vector<std::unique_ptr<scenario::Run>> run_objects;
     run_objects.reserve(static_cast<std::size_t>(runs));
     std::vector<double> run_micros;
     for (int r = 0; r < runs; ++r) {
         scenario::RunOptions o;
         o.stream = {options.seed, 0, static_cast<std::uint64_t>(r)};
         const auto start = std::chrono::steady_clock::now();
-        run_objects.emplace_back(base, o);
+        run_objects.push_back(std::make_unique<scenario::Run>(base, o));
         run_micros.push_back(micros(seconds_since(start)));
     }
     run_objects.clear();

@@ -132,6 +132,22 @@ int run(int argc, char** argv) {
     clone_command->add_option("--seed", clone.seed, "Seed of the generated graph")->capture_default_str();
     clone_command->add_flag("--smoke", clone_smoke, "N = 10,000, 20 runs (for CI)");
 
+    ParallelOptions parallel;
+    bool parallel_smoke = false;
+    CLI::App* parallel_command = app.add_subcommand(
+        "parallel", "Independent scenario runs of the bundled building (built-in relaxation and queue models) on 1 "
+                    "and on N threads through the runner; speed-up (target 1.8 on 2 threads)");
+    parallel_command->add_option("--runs", parallel.runs, "Runs (replications)")
+        ->capture_default_str()
+        ->check(CLI::Range(std::uint32_t{1}, std::uint32_t{1000000}));
+    parallel_command->add_option("--hours", parallel.hours, "Simulated hours per run")
+        ->capture_default_str()
+        ->check(CLI::Range(0.01, 1e6));
+    parallel_command->add_option("--threads", parallel.threads, "Threads of the parallel measurement")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 1024u));
+    parallel_command->add_flag("--smoke", parallel_smoke, "8 runs of 2 hours (for CI)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -182,6 +198,13 @@ int run(int argc, char** argv) {
             clone.runs = 20;
         }
         return run_clone(clone);
+    }
+    if (parallel_command->parsed()) {
+        if (parallel_smoke) {
+            parallel.runs = 8;
+            parallel.hours = 2.0;
+        }
+        return run_parallel(parallel);
     }
     if (smoke) process.repeat = 1;
     return run_validate_process(process);

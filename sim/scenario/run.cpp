@@ -337,6 +337,10 @@ bool Run::deliver(graph::TwinIndex twin, std::string_view event, const nlohmann:
 }
 
 kernel::StopReason Run::advance_to(double t) {
+    if (failed_) throw Error("the run failed earlier; it cannot go on");
+    if (!(t >= simulator_->now()))  // also NaN
+        throw kernel::KernelError("advance_to(" + std::to_string(t) + "): the run is already at " +
+                                  std::to_string(simulator_->now()) + " s");
     try {
         return simulator_->run_until(std::min(t, horizon_));
     } catch (...) {
@@ -346,6 +350,9 @@ kernel::StopReason Run::advance_to(double t) {
 }
 
 RunRecord Run::finish() {
+    if (failed_) throw Error("the run failed earlier; it has no results");
+    if (finished_) throw Error("finish() was already called on this run");
+    finished_ = true;
     RunRecord out;
     out.replication = replication();
     out.parameters = parameters_;

@@ -150,13 +150,15 @@ public:
     // --- driving --------------------------------------------------------------
     /// The scenario's horizon (seconds); +infinity for a bare run.
     [[nodiscard]] double horizon() const noexcept { return horizon_; }
-    /// Runs events up to min(t, horizon()). Throws KernelError when t < now(),
-    /// and whatever a behaviour throws (the run is then failed: finish() throws).
+    /// Runs events up to min(t, horizon()). Throws KernelError when t < now()
+    /// or NaN (nothing happens), and whatever a behaviour throws (the run is
+    /// then failed: later advance_to() and finish() calls throw twinsim::Error).
     kernel::StopReason advance_to(double t);
     /// Runs to the horizon (or a stop request).
     kernel::StopReason run_to_end() { return advance_to(horizon_); }
     /// Closes the recorder at now(): last interval samples, KPIs computed over
-    /// [0, now()]. Call once. Precondition: a run of a prepared scenario.
+    /// [0, now()]. Throws twinsim::Error when called twice or after the run
+    /// failed. A bare run returns only its parameters, end time and event count.
     [[nodiscard]] RunRecord finish();
 
 private:
@@ -177,6 +179,7 @@ private:
     kernel::EventType<SampleTick> sample_type_{};
     std::vector<nlohmann::json> injected_data_;  ///< injected events' payloads, parameters resolved
     bool failed_ = false;
+    bool finished_ = false;
 };
 
 }  // namespace twinsim::scenario

@@ -1,0 +1,397 @@
+// The what-if path end to end: prepare (checks with file/line), Run of a
+// prepared scenario (parameters, overrides, behaviours, injected events,
+// recorder, KPIs), and the parallel runner (determinism at 1/2/8 threads,
+// isolated failures, cancellation, summaries across replications).
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <unistd.h>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "../graph/graph_fixtures.hpp"
+#include "twinsim/io/results_reader.hpp"
+#include "twinsim/scenario/behaviour.hpp"
+#include "twinsim/scenario/prepared_scenario.hpp"
+#include "twinsim/scenario/run.hpp"
+#include "twinsim/scenario/runner.hpp"
+#include "twinsim/scenario/scenario_spec.hpp"
+
+using namespace twinsim;
+using nlohmann::json;
+
+namespace {
+
+constexpr int sensors = 40;
+
+graph::Snapshot base_snapshot() {
+    graph::TwinGraph g(test::test_options());
+    auto docs = test::building_models();
+    g.add_models(docs);
+    for (int i = 0; i < sensors; ++i) g.upsert_twin(test::numbered("s", i), test::sensor(static_cast<double>(i)));
+    g.upsert_twin("room", test::room(21.0));
+    return g.snapshot();
+}
+
+/// A test model. `script`: [[t, value], ...] written to every bound twin at
+/// time t. `jitter` (mean seconds): each twin rewrites its value with a
+/// uniform draw at exponential intervals from its own sub-stream.
+/// `fail_replication`: that replication throws at t = 100. Handles the event
+/// "set" ({"value": v}) and "explode" (throws).
+class TestModel final : public scenario::BehaviourModel {
+public:
+    std::string_view name() const override { return "test"; }
+    std::string_view description() const override { return "scripted writes for the runner's tests"; }
+    std::span<const scenario::ModelParameter> parameters() const override { return params_; }
+    std::vector<std::string> events() const override { return {"set", "explode"}; }
+    void check(const scenario::Binding& b) const override {
+        scenario::ParameterReader r(b.parameters, params_);
+        (void)scenario::numeric_columns(*b.graph, b.twins, r.string("property"), "property");
+        (void)r.number("jitter", 0.0);
+        (void)r.number("scale", 0.0);
+        r.finish();
+    }
+    std::unique_ptr<scenario::Behaviour> instantiate(const scenario::Binding& b, scenario::Run& run) const override {
+        scenario::ParameterReader r(b.parameters, params_);
+        auto out = std::make_unique<Behaviour>();
+        out->twins.assign(b.twins.begin(), b.twins.end());
+        out->columns = scenario::numeric_columns(*b.graph, b.twins, r.string("property"), "property");
+        out->script = r.raw("script");
+        out->jitter = r.required_number("jitter", 0.0);
+        out->scale = r.required_number("scale", 0.0);
+        out->fail = r.raw("fail_replication").get<std::int64_t>() == static_cast<std::int64_t>(run.replication());
+        for (const auto t : b.twins) out->streams.push_back(run.twin_stream(b.index, t));
+        return out;
+    }
+
+private:
+    struct Tick {
+        std::uint32_t kind;  // 0 script step, 1 jitter, 2 fail
+        std::uint32_t index;
+    };
+    struct Behaviour final : scenario::Behaviour {
+        std::vector<graph::TwinIndex> twins;
+        std::vector<std::uint32_t> columns;
+        std::vector<kernel::RandomStream> streams;
+        json script;
+        double jitter = 0, scale = 1;
+        bool fail = false;
+        kernel::EventType<Tick> type{};
+        void start(scenario::Run& run) override {
+            auto& sim = run.simulator();
+            type = sim.on<Tick>([this, &run](kernel::Simulator& s, const Tick& t) {
+                if (t.kind == 2) throw Error("the test model failed on purpose");
+                if (t.kind == 0) {
+                    const double v = script[t.index][1].get<double>();
+                    std::vector<graph::PropertyWrite> w;
+                    for (std::size_t i = 0; i < twins.size(); ++i) w.push_back({twins[i], columns[i], v, std::nullopt});
+                    run.write(w);
+                    return;
+                }
+                auto& r = streams[t.index];
+                run.write(twins[t.index], columns[t.index], std::floor(r.uniform01() * 100.0 * scale));
+                s.schedule(type, -std::log(r.uniform_open()) * jitter, t);
+            });
+            for (std::uint32_t k = 0; k < script.size(); ++k)
+                sim.schedule_at(type, script[k][0].get<double>(), Tick{0, k});
+            if (jitter > 0)
+                for (std::uint32_t i = 0; i < twins.size(); ++i)
+                    sim.schedule(type, -std::log(streams[i].uniform_open()) * jitter, Tick{1, i});
+            if (fail) sim.schedule_at(type, 100.0, Tick{2, 0});
+        }
+        bool on_event(scenario::Run& run, graph::TwinIndex twin, std::string_view event, const json& data) override {
+            if (event == "explode") throw Error("exploded");
+            if (event != "set") return false;
+            for (std::size_t i = 0; i < twins.size(); ++i)
+                if (twins[i] == twin) run.write(twin, columns[i], data.at("value").get<double>());
+            run.log_event(run.graph().snapshot().twin_id(twin), "set", data);
+            return true;
+        }
+    };
+    std::vector<scenario::ModelParameter> params_{
+        {"property", "", "the numeric property written", json()},
+        {"script", "", "[[t, value], ...]", json::array()},
+        {"jitter", "s", "mean time between random rewrites (0: none)", 0.0},
+        {"scale", "1", "scale of the random values", 1.0},
+        {"fail_replication", "", "replication that throws at t = 100 (-1: none)", -1},
+    };
+};
+
+const scenario::ModelRegistry& registry() {
+    static const scenario::ModelRegistry r = [] {
+        scenario::ModelRegistry x;
+        x.add(std::make_shared<TestModel>());
+        return x;
+    }();
+    return r;
+}
+
+std::filesystem::path scratch(const std::string& name) {
+    auto dir = std::filesystem::temp_directory_path() / ("twinsim-runner-test-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    return dir / name;
+}
+
+const char* scripted = R"(
+name: scripted
+base: live
+start: "2026-07-01T00:00:00Z"
+horizon: 1000
+replications: 2
+seed: 5
+models:
+  - model: test
+    where: "IS_OF_MODEL('dtmi:test:Sensor;1') AND $dtId IN ['s1', 's2']"
+    parameters:
+      property: value
+      script: [[100, 10], [300, 30], [600, 5]]
+recording:
+  series:
+    - where: "$dtId IN ['s1', 's2']"
+      properties: [value]
+      interval: 250
+      on_change: true
+kpis:
+  - {name: avg, statistic: mean, where: "$dtId = 's1'", property: value}
+  - {name: lo, statistic: min, where: "$dtId = 's1'", property: value}
+  - {name: hi, statistic: max, where: "$dtId = 's1'", property: value}
+  - {name: last, statistic: final, where: "$dtId = 's1'", property: value}
+  - {name: area, statistic: integral, where: "$dtId = 's1'", property: value}
+  - {name: above, statistic: time_above, where: "$dtId = 's1'", property: value, threshold: 9}
+  - {name: below, statistic: time_below, where: "$dtId = 's1'", property: value, threshold: 9}
+  - {name: sum, statistic: final, where: "$dtId IN ['s1', 's2']", property: value, over: sum}
+  - {name: sets, statistic: event_count, event: set}
+)";
+
+}  // namespace
+
+TEST_CASE("runner: KPIs of a run are exact time statistics of the piecewise-constant signal", "[runner]") {
+    const auto spec = scenario::scenario_from_yaml(scripted, "scripted.yaml");
+    const auto prepared = scenario::prepare(spec, base_snapshot(), registry());
+    scenario::Run run(prepared, 0);
+    CHECK(run.run_to_end() == kernel::StopReason::horizon);
+    const scenario::RunRecord r = run.finish();
+    // s1 = 1 on [0,100), 10 on [100,300), 30 on [300,600), 5 on [600,1000].
+    auto kpi = [&](const std::string& name) {
+        for (const auto& k : r.kpis)
+            if (k.name == name) return k.value;
+        FAIL("no KPI " << name);
+        return 0.0;
+    };
+    const double integral = 1 * 100 + 10 * 200 + 30 * 300 + 5 * 400;  // value-seconds
+    CHECK(kpi("avg") == Approx(integral / 1000).epsilon(1e-12));
+    CHECK(kpi("lo") == 1.0);
+    CHECK(kpi("hi") == 30.0);
+    CHECK(kpi("last") == 5.0);
+    CHECK(kpi("area") == Approx(integral / 3600).epsilon(1e-12));
+    CHECK(kpi("above") == Approx(500.0 / 3600).epsilon(1e-12));
+    CHECK(kpi("below") == Approx(500.0 / 3600).epsilon(1e-12));
+    CHECK(kpi("sum") == 10.0);
+    CHECK(kpi("sets") == 0.0);
+
+    // Interval samples at 0, 250, 500, 750, 1000 (after the writes of their instant).
+    REQUIRE(r.samples.size() == 2);
+    CHECK(r.samples[0] == std::vector<double>{1, 2, 10, 10, 30, 30, 5, 5, 5, 5});
+    // On-change: the initial values, then one record per twin and write.
+    REQUIRE(r.changes[1].size() == 2 + 3 * 2);
+    CHECK(r.changes[1][2].time == 100.0);
+    CHECK(r.changes[1][2].value == 10.0);
+}
+
+TEST_CASE("runner: prepare refuses bad scenarios naming file, line and field", "[runner]") {
+    const graph::Snapshot base = base_snapshot();
+    auto refuse = [&](const std::string& from, const std::string& to, const std::string& field, std::uint32_t line,
+                      const std::string& reason) {
+        std::string text = scripted;
+        const auto at = text.find(from);
+        REQUIRE(at != std::string::npos);
+        text.replace(at, from.size(), to);
+        try {
+            (void)scenario::prepare(scenario::scenario_from_yaml(text, "bad.yaml"), base, registry());
+            FAIL("accepted: " << to);
+        } catch (const scenario::ScenarioError& e) {
+            CHECK(e.file() == "bad.yaml");
+            CHECK(e.field() == field);
+            CHECK(e.line() == line);
+            CHECK_THAT(e.what(), Catch::Contains(reason));
+        }
+    };
+    refuse("model: test", "model: nosuch", "models[0].model", 9, "unknown model \"nosuch\" (known: test)");
+    refuse("property: value\n      script", "property: nosuch\n      script", "models[0].parameters.property", 12,
+           "has no property \"nosuch\"");
+    refuse("      script: [[100", "      colour: 3\n      script: [[100", "models[0].parameters.colour", 13, "unknown parameter");
+    refuse("properties: [value]", "properties: [name]", "recording.series[0].properties[0]", 17, "has a property \"name\"");
+    refuse("where: \"$dtId = 's1'\", property: value}", "where: \"$dtId = 'zz'\", property: value}", "kpis[0].property", 21,
+           "matches no twin");
+    refuse("models:", "events: [{at: 10, event: set, twin: nobody}]\nmodels:", "events[0].twin", 8, "no twin \"nobody\"");
+    refuse("models:", "events: [{at: 10, event: melt, twin: s1}]\nmodels:", "events[0].event", 8, "handles the event \"melt\"");
+}
+
+TEST_CASE("runner: parameters, overrides and injected events reach the run", "[runner]") {
+    std::string text = scripted;
+    text.replace(text.find("models:"), 7, R"(parameters:
+  level: {distribution: uniform, low: 50, high: 60}
+  fixed: 7
+overrides:
+  - set: {value: "${level}"}
+    where: "$dtId = 's3'"
+events:
+  - {at: 400, event: set, twin: s2, data: {value: "${fixed}"}}
+models:)");
+    const auto prepared = scenario::prepare(scenario::scenario_from_yaml(text, "p.yaml"), base_snapshot(), registry());
+    scenario::Run a(prepared, 0);
+    scenario::Run b(prepared, 1);
+    const double la = a.parameters().at("level").get<double>();
+    const double lb = b.parameters().at("level").get<double>();
+    CHECK(la >= 50);
+    CHECK(la < 60);
+    CHECK(la != lb);
+    CHECK(a.value(*a.graph().find("s3"), a.base().models()->get("dtmi:test:Sensor;1").layout.find("value")->column) == la);
+    (void)a.run_to_end();
+    const auto r = a.finish();
+    REQUIRE(r.events.size() == 2);  // the injected "set" (logged by the runner) and the model's log entry
+    CHECK(r.events[0].type == "set");
+    CHECK(r.events[0].time == 400.0);
+    CHECK(r.events[0].twin == "s2");
+    CHECK(json::parse(r.events[0].detail_json) == json{{"value", 7}});
+    for (const auto& k : r.kpis)
+        if (k.name == "sets") CHECK(k.value == 2.0);
+}
+
+namespace {
+
+std::vector<std::shared_ptr<const scenario::PreparedScenario>> jittery(std::uint32_t replications, bool failing = false) {
+    std::string text = scripted;
+    text.replace(text.find("replications: 2"), 15, "replications: " + std::to_string(replications));
+    text.replace(text.find("AND $dtId IN ['s1', 's2']"), 25, "");
+    text.replace(text.find("script: [[100, 10], [300, 30], [600, 5]]"), 40,
+                 std::string("jitter: 7\n      scale: 3") + (failing ? "\n      fail_replication: 2" : ""));
+    auto spec = scenario::scenario_from_yaml(text, "j.yaml");
+    auto other = spec;
+    other.name = "other";
+    other.seed = 6;
+    return scenario::prepare_all({spec, other}, base_snapshot(), registry());
+}
+
+struct FileContent {
+    std::vector<std::string> scenarios;
+    std::vector<io::SeriesData> series;
+    std::vector<std::vector<io::EventRecord>> events;
+    std::vector<std::vector<io::KpiRow>> kpis;
+    bool operator==(const FileContent& o) const {
+        if (scenarios != o.scenarios || events != o.events || kpis != o.kpis || series.size() != o.series.size()) return false;
+        for (std::size_t i = 0; i < series.size(); ++i) {
+            const auto& a = series[i];
+            const auto& b = o.series[i];
+            if (a.twin_ids != b.twin_ids || a.times != b.times || a.values.size() != b.values.size()) return false;
+            // bit for bit (NaN == NaN)
+            if (std::memcmp(a.values.data(), b.values.data(), a.values.size() * sizeof(double)) != 0) return false;
+        }
+        return true;
+    }
+};
+
+FileContent read_back(const std::filesystem::path& path) {
+    io::ResultsReader reader(path);
+    FileContent c;
+    c.scenarios = reader.scenarios();
+    for (const auto& s : c.scenarios) {
+        for (const auto& n : reader.series_names(s)) c.series.push_back(reader.read_series(s, n));
+        c.events.push_back(reader.read_events(s));
+        c.kpis.push_back(reader.read_kpis(s));
+    }
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("runner: results are bit-identical at 1, 2 and 8 threads", "[runner]") {
+    const auto scenarios = jittery(12);
+    std::vector<FileContent> contents;
+    for (const unsigned threads : {1u, 2u, 8u}) {
+        const auto path = scratch("threads-" + std::to_string(threads) + ".h5");
+        scenario::RunnerOptions o;
+        o.threads = threads;
+        o.writer.sync = false;
+        const auto result = scenario::run_job(scenarios, path, o);
+        CHECK(result.failures.empty());
+        CHECK(result.progress.runs_done == 24);
+        CHECK(result.progress.fraction() == Approx(1.0));
+        CHECK(result.progress.events > 24 * 40 * 100);
+        contents.push_back(read_back(path));
+    }
+    REQUIRE(contents[0].series.size() == 4);  // value + value.changes, two scenarios
+    CHECK(contents[0].series[0].shape() == std::array<std::size_t, 3>{12, 5, 2});
+    // Replications differ from each other, and the two scenarios' seeds differ.
+    CHECK(contents[0].series[0].at(0, 2, 0) != contents[0].series[0].at(1, 2, 0));
+    CHECK(contents[0] == contents[1]);
+    CHECK(contents[0] == contents[2]);
+}
+
+TEST_CASE("runner: a failing run is reported and spoils nobody else's results", "[runner]") {
+    const auto path = scratch("failing.h5");
+    scenario::RunnerOptions o;
+    o.threads = 2;
+    o.writer.sync = false;
+    const auto result = scenario::run_job(jittery(4, true), path, o);
+    REQUIRE(result.failures.size() == 2);  // replication 2 of both scenarios
+    CHECK(result.failures[0].replication == 2);
+    CHECK_THAT(result.failures[0].message, Catch::Contains("failed on purpose"));
+    const auto good = scenario::run_job(jittery(4, false), scratch("good.h5"), o);
+    const FileContent bad = read_back(path);
+    const FileContent ok = read_back(scratch("good.h5"));
+    const auto& a = bad.series[0];
+    const auto& b = ok.series[0];
+    for (std::size_t r = 0; r < 4; ++r)
+        for (std::size_t t = 0; t < a.times.size(); ++t)
+            for (std::size_t n = 0; n < a.twin_ids.size(); ++n) {
+                if (r == 2)
+                    CHECK(std::isnan(a.at(r, t, n)));
+                else
+                    CHECK(a.at(r, t, n) == b.at(r, t, n));
+            }
+    bool logged = false;
+    for (const auto& e : bad.events[0]) logged = logged || (e.type == "run_failed" && e.replication == 2);
+    CHECK(logged);
+    for (const auto& k : result.kpis) CHECK(k.n == 3);
+}
+
+TEST_CASE("runner: cancelling leaves no results file", "[runner]") {
+    const auto path = scratch("cancelled.h5");
+    std::filesystem::remove(path);
+    scenario::RunnerOptions o;
+    o.threads = 2;
+    o.progress_interval = 0.001;
+    int calls = 0;
+    o.progress = [&](const scenario::Progress&) { return ++calls < 2; };
+    std::string text = scripted;
+    text.replace(text.find("horizon: 1000"), 13, "horizon: 100000000");
+    text.replace(text.find("script: [[100, 10], [300, 30], [600, 5]]"), 40, "jitter: 1");
+    const auto scenarios = scenario::prepare_all({scenario::scenario_from_yaml(text, "c.yaml")}, base_snapshot(), registry());
+    CHECK_THROWS_AS(scenario::run_job(scenarios, path, o), scenario::Cancelled);
+    CHECK_FALSE(std::filesystem::exists(path));
+    for (const auto& f : std::filesystem::directory_iterator(path.parent_path()))
+        CHECK(f.path().filename().string().find("cancelled.h5.partial") == std::string::npos);
+}
+
+TEST_CASE("runner: summaries across replications use the t distribution", "[runner]") {
+    const std::vector<double> v{1, 2, 3, 4, 5};
+    const auto s = scenario::summarize(v);
+    CHECK(s.n == 5);
+    CHECK(s.mean == 3.0);
+    CHECK(s.std == Approx(std::sqrt(2.5)).epsilon(1e-14));
+    const double half = 2.776445105 * std::sqrt(2.5) / std::sqrt(5.0);
+    CHECK(s.ci95_low == Approx(3 - half).epsilon(1e-9));
+    CHECK(s.ci95_high == Approx(3 + half).epsilon(1e-9));
+    const std::vector<double> one{4};
+    CHECK(std::isnan(scenario::summarize(one).std));
+    // Large n: the normal quantile's neighbourhood.
+    std::vector<double> many(1000);
+    for (std::size_t i = 0; i < many.size(); ++i) many[i] = static_cast<double>(i % 2);
+    const auto m = scenario::summarize(many);
+    CHECK((m.ci95_high - m.mean) / (m.std / std::sqrt(1000.0)) == Approx(1.962339).epsilon(1e-5));
+}
