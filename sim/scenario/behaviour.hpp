@@ -16,7 +16,7 @@
 // so results do not depend on the thread count or the order of runs.
 //
 // The generic models that ship with twinsim live in models/ and register
-// themselves with models::register_builtin_models (models/register.hpp).
+// themselves with models::register_builtin_models (models/builtin.hpp).
 
 #include <cmath>
 #include <cstddef>
