@@ -49,16 +49,16 @@ def run_once_process(lps: int, events: int, seed: int):
 
     for lp in range(lps):
         env.process(message(env, lp))
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     env.run(until=done)
-    return env, time.perf_counter() - start
+    return env, time.perf_counter() - start, time.process_time() - cpu_start
 
 
 def run_once(lps: int, events: int, seed: int, style: str = "process") -> dict:
     if style == "process":
-        env, seconds = run_once_process(lps, events, seed)
+        env, seconds, cpu_seconds = run_once_process(lps, events, seed)
     else:
-        env, seconds = run_once_callback(lps, events, seed)
+        env, seconds, cpu_seconds = run_once_callback(lps, events, seed)
     return {
         "benchmark": "phold_simpy",
         "style": style,
@@ -66,6 +66,8 @@ def run_once(lps: int, events: int, seed: int, style: str = "process") -> dict:
         "events": events,
         "seconds": seconds,
         "events_per_second": events / seconds,
+        "cpu_seconds": cpu_seconds,
+        "events_per_cpu_second": events / cpu_seconds,
         "simulated_time": env.now,
         "simpy_version": simpy.__version__,
         "python": sys.version.split()[0],
@@ -94,9 +96,9 @@ def run_once_callback(lps: int, events: int, seed: int):
     callbacks = [make_callback(lp) for lp in range(lps)]
     for lp in range(lps):
         env.timeout(0.1 + expo(1.0 / 0.9)).callbacks.append(callbacks[lp])
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     env.run(until=done)
-    return env, time.perf_counter() - start
+    return env, time.perf_counter() - start, time.process_time() - cpu_start
 
 
 def main(argv=None) -> int:
