@@ -5,6 +5,7 @@
 #include "models/generic/availability.hpp"
 #include "models/generic/queue.hpp"
 #include "models/generic/relaxation.hpp"
+#include "models/rules/rules.hpp"
 
 namespace twinsim::models {
 
@@ -12,6 +13,7 @@ void register_builtin_models(scenario::ModelRegistry& registry) {
     registry.add(std::make_shared<const RelaxationModel>());
     registry.add(std::make_shared<const QueueModel>());
     registry.add(std::make_shared<const AvailabilityModel>());
+    registry.add(std::make_shared<const RulesModel>());
 }
 
 const scenario::ModelRegistry& builtin_registry() {

@@ -285,10 +285,17 @@ std::optional<double> Run::value(graph::TwinIndex twin, std::uint32_t column) co
 
 void Run::write(std::span<const graph::PropertyWrite> writes) {
     graph_->write_properties(writes);
-    if (!recorder_ || recorder_->watches.empty()) return;
-    const double t = simulator_->now();
-    for (const auto& w : writes)
-        recorder_->changed(w.twin, w.column, t, graph_->numeric_value(w.twin, w.column).value_or(nan));
+    if (recorder_ && !recorder_->watches.empty()) {
+        const double t = simulator_->now();
+        for (const auto& w : writes)
+            recorder_->changed(w.twin, w.column, t, graph_->numeric_value(w.twin, w.column).value_or(nan));
+    }
+    if (!write_listeners_.empty())
+        for (const auto& w : writes) notify(w.twin, w.column);
+}
+
+void Run::notify(graph::TwinIndex twin, std::uint32_t column) {
+    for (std::size_t i = 0; i < write_listeners_.size(); ++i) write_listeners_[i](twin, column);
 }
 
 void Run::write(graph::TwinIndex twin, std::uint32_t column, double value) {
@@ -298,20 +305,39 @@ void Run::write(graph::TwinIndex twin, std::uint32_t column, double value) {
 
 void Run::update_twin(std::string_view twin_id, const nlohmann::json& patch) {
     graph_->update_twin(twin_id, patch);
-    if (!recorder_ || recorder_->watches.empty() || !patch.is_array()) return;
+    const bool record = recorder_ && !recorder_->watches.empty();
+    if ((!record && write_listeners_.empty()) || !patch.is_array()) return;
     const auto twin = graph_->find(twin_id);
     if (!twin) return;
     const graph::Snapshot now = graph_->snapshot();
     const auto& layout = now.models()->at(now.twin_model(*twin)).layout;
     const double t = simulator_->now();
-    for (const auto& op : patch) {
-        if (!op.is_object() || !op.contains("path") || !op.at("path").is_string()) continue;
-        const auto& path = op.at("path").get_ref<const std::string&>();
-        if (path.size() < 2 || path.find('/', 1) != std::string::npos) continue;
-        const dtdl::PropertySlot* slot = layout.find(std::string_view(path).substr(1));
-        if (slot == nullptr) continue;
-        recorder_->changed(*twin, slot->column, t, now.numeric_value(*twin, slot->column).value_or(nan));
+    if (record) {
+        for (const auto& op : patch) {
+            if (!op.is_object() || !op.contains("path") || !op.at("path").is_string()) continue;
+            const auto& path = op.at("path").get_ref<const std::string&>();
+            if (path.size() < 2 || path.find('/', 1) != std::string::npos) continue;
+            const dtdl::PropertySlot* slot = layout.find(std::string_view(path).substr(1));
+            if (slot == nullptr) continue;
+            recorder_->changed(*twin, slot->column, t, now.numeric_value(*twin, slot->column).value_or(nan));
+        }
     }
+    if (write_listeners_.empty()) return;
+    // Listeners: the top-level property of every path the patch touched ("from" of move too).
+    std::vector<std::uint32_t> columns;
+    for (const auto& op : patch) {
+        if (!op.is_object()) continue;
+        for (const char* key : {"path", "from"}) {
+            if (!op.contains(key) || !op.at(key).is_string()) continue;
+            const auto& path = op.at(key).get_ref<const std::string&>();
+            if (path.size() < 2 || path[0] != '/') continue;
+            const std::string_view name = std::string_view(path).substr(1, path.find('/', 1) - 1);
+            const dtdl::PropertySlot* slot = layout.find(name);
+            if (slot != nullptr && std::find(columns.begin(), columns.end(), slot->column) == columns.end())
+                columns.push_back(slot->column);
+        }
+    }
+    for (const std::uint32_t c : columns) notify(*twin, c);
 }
 
 void Run::log_event(std::string_view twin, std::string type, nlohmann::json detail) {

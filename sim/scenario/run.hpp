@@ -21,6 +21,7 @@
 // every other event at the same instant (lowest priority).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -141,6 +142,17 @@ public:
     /// Delivers a named event to the behaviours bound to `twin`, now. Returns
     /// whether one handled it.
     bool deliver(graph::TwinIndex twin, std::string_view event, const nlohmann::json& data);
+    /// Called with (twin, column) for every top-level property that write()
+    /// or update_twin() changed (column = dtdl::PropertySlot::column in the
+    /// twin's model; any type, not only numbers; a patch of "/a/b" reports
+    /// "a"), after the recorder has seen it. Used by models that react to
+    /// changes (models/rules). Writes made directly on graph() and the
+    /// scenario's overrides are not reported.
+    using WriteListener = std::function<void(graph::TwinIndex twin, std::uint32_t column)>;
+    /// Adds a listener, called on the run's thread in order of addition; it
+    /// must stay callable while the run is written (a behaviour's lifetime)
+    /// and should defer heavy work (e.g. schedule a kernel event at now()).
+    void on_write(WriteListener listener) { write_listeners_.push_back(std::move(listener)); }
     /// This replication's parameters (fixed, sweep and drawn), as a JSON object.
     [[nodiscard]] const nlohmann::json& parameters() const noexcept { return parameters_; }
     /// The prepared scenario (null for a bare run).
@@ -178,6 +190,7 @@ private:
     std::unique_ptr<Recorder> recorder_;
     kernel::EventType<SampleTick> sample_type_{};
     std::vector<nlohmann::json> injected_data_;  ///< injected events' payloads, parameters resolved
+    std::vector<WriteListener> write_listeners_;
     bool failed_ = false;
     bool finished_ = false;
 };
