@@ -23,6 +23,68 @@ TEST_CASE("Philox4x32-10 matches the published known-answer vectors", "[rng]") {
     static_assert(philox4x32_10({0, 0, 0, 0}, {0, 0})[0] == 0x6627e8d5);  // usable at compile time
 }
 
+TEST_CASE("the batched Philox gives the words of single blocks, SSE2 and scalar alike", "[rng]") {
+    // Keys and counters from a SplitMix64 sequence, plus block numbers at the
+    // 32- and 64-bit carries (n + b wraps into the high counter word).
+    std::uint64_t x = 0x9E3779B97F4A7C15ull;
+    const auto next = [&] {
+        x += 0x9E3779B97F4A7C15ull;
+        std::uint64_t z = x;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        return z ^ (z >> 31);
+    };
+    const std::uint64_t edges[] = {0, 1, 0xfffffffdull, 0xfffffffeull, 0xffffffffull, 0x1fffffffeull,
+                                   ~0ull - 3, ~0ull - 1, ~0ull};
+    for (int i = 0; i < 20000; ++i) {
+        const std::uint64_t k = next(), s = i % 3 == 0 ? static_cast<std::uint64_t>(i) : next();
+        const std::uint64_t n = i < 9 * 50 ? edges[i % 9] : next();
+        const PhiloxKey key{static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(k >> 32)};
+        std::uint64_t expected[8];
+        for (unsigned b = 0; b < 4; ++b) {
+            const std::uint64_t c = n + b;
+            const PhiloxCounter out =
+                philox4x32_10({static_cast<std::uint32_t>(c), static_cast<std::uint32_t>(c >> 32),
+                               static_cast<std::uint32_t>(s), static_cast<std::uint32_t>(s >> 32)},
+                              key);
+            expected[2 * b] = (std::uint64_t{out[1]} << 32) | out[0];
+            expected[2 * b + 1] = (std::uint64_t{out[3]} << 32) | out[2];
+        }
+        std::uint64_t scalar[8], chosen[8];
+        philox_words_scalar<4>(n, s, key, scalar);
+        philox_words<4>(n, s, key, chosen);
+        for (int w = 0; w < 8; ++w) {
+            REQUIRE(scalar[w] == expected[w]);
+            REQUIRE(chosen[w] == expected[w]);
+        }
+#if defined(TWINSIM_PHILOX_SSE2)
+        std::uint64_t vector[8];
+        philox_words_sse2<4>(n, s, key, vector);
+        for (int w = 0; w < 8; ++w) REQUIRE(vector[w] == expected[w]);
+        std::uint64_t pair[4];
+        philox_words_sse2<2>(n, s, key, pair);
+        for (int w = 0; w < 4; ++w) REQUIRE(pair[w] == expected[w]);
+#endif
+    }
+}
+
+TEST_CASE("a stream's words are block n's (out1:out0), (out3:out2), n = 0, 1, ...", "[rng]") {
+    const StreamId id{20240601, 2, 5};
+    const PhiloxKey key = run_key(id);
+    for (const std::uint64_t s : {0ull, 1ull, 1023ull, 65535ull, 1ull << 40, ~0ull}) {
+        RandomStream r(id, s);
+        for (std::uint64_t n = 0; n < 300; ++n) {
+            const PhiloxCounter out =
+                philox4x32_10({static_cast<std::uint32_t>(n), 0, static_cast<std::uint32_t>(s),
+                               static_cast<std::uint32_t>(s >> 32)},
+                              key);
+            REQUIRE(r.next_u64() == ((std::uint64_t{out[1]} << 32) | out[0]));
+            REQUIRE(r.next_u64() == ((std::uint64_t{out[3]} << 32) | out[2]));
+            REQUIRE(r.blocks_used() == n + 1);
+        }
+    }
+}
+
 namespace {
 std::vector<std::uint64_t> draw(RandomStream r, std::size_t n) {
     std::vector<std::uint64_t> out(n);
