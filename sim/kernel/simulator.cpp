@@ -59,12 +59,10 @@ double Simulator::time_of(EventHandle h) const {
     return queue_.time_of(h);
 }
 
-void Simulator::check_failure() {
-    if (failure_) {
-        std::exception_ptr e = std::move(failure_);
-        failure_ = nullptr;
-        std::rethrow_exception(e);
-    }
+void Simulator::rethrow_failure() {
+    std::exception_ptr e = std::move(failure_);
+    failure_ = nullptr;
+    std::rethrow_exception(e);
 }
 
 void Simulator::dispatch_next() { dispatch(queue_.take()); }
@@ -72,10 +70,12 @@ void Simulator::dispatch_next() { dispatch(queue_.take()); }
 inline void Simulator::dispatch(const PoppedEvent& e) {
     now_ = e.time;
     ++processed_;
-    const Handler h = handlers_[e.handler];  // a copy: the handler may register others
-    h.invoke(h.object, *this, e.payload);
+    const Handler& entry = handlers_[e.handler];
+    const auto invoke = entry.invoke;  // copies: the handler may register others
+    void* const object = entry.object;
+    invoke(object, *this, e.payload);
     queue_.finish_take();
-    check_failure();
+    if (failure_) [[unlikely]] rethrow_failure();
 }
 
 StopReason Simulator::run_until(double horizon) {

@@ -121,13 +121,15 @@ public:
     /// outside [min_priority, max_priority].
     template <class T>
     EventHandle schedule(EventType<T> type, double delay, const T& payload, int priority = 0) {
-        if (!(delay >= 0.0) || !std::isfinite(delay)) throw_bad_delay(delay);
+        if (!(delay >= 0.0 && delay <= std::numeric_limits<double>::max())) [[unlikely]]
+            throw_bad_delay(delay);  // one test: NaN, negative or infinite
         return schedule_raw(now_ + delay, priority, type.id, Payload::of(payload));
     }
     /// Schedules an event at absolute time `time` (>= now(), finite). Throws KernelError otherwise.
     template <class T>
     EventHandle schedule_at(EventType<T> type, double time, const T& payload, int priority = 0) {
-        if (!(time >= now_) || !std::isfinite(time)) throw_bad_time(time);
+        if (!(time >= now_ && time <= std::numeric_limits<double>::max())) [[unlikely]]
+            throw_bad_time(time);  // NaN, before now or infinite
         return schedule_raw(time, priority, type.id, Payload::of(payload));
     }
 
@@ -192,7 +194,8 @@ public:
     }
     /// Schedules a coroutine frame to resume `delay` seconds from now (used by awaitables).
     EventHandle schedule_resume(std::coroutine_handle<> h, double delay, int priority = 0) {
-        if (!(delay >= 0.0) || !std::isfinite(delay)) throw_bad_delay(delay);
+        if (!(delay >= 0.0 && delay <= std::numeric_limits<double>::max())) [[unlikely]]
+            throw_bad_delay(delay);  // one test: NaN, negative or infinite
         return schedule_raw(now_ + delay, priority, resume_handler_, Payload::of(h.address()));
     }
     /// Takes ownership of a started process frame (called by start()).
@@ -235,7 +238,7 @@ private:
     void dispatch_next();
     void dispatch(const PoppedEvent& e);
     void on_tick(const PeriodicTick& tick);
-    void check_failure();
+    [[noreturn]] void rethrow_failure();
     [[noreturn]] static void throw_bad_delay(double delay);
     [[noreturn]] void throw_bad_time(double time) const;
     [[noreturn]] static void throw_bad_priority(int priority);
