@@ -87,6 +87,10 @@ struct AsyncResultsWriter::Impl {
                         call.body(writer);
                     } catch (...) {
                         failure = std::current_exception();
+                        // A failure that cost the file (a full disk in close(), an
+                        // HDF5 error) is the writer's failure from now on, so later
+                        // calls report it rather than "the results writer is closed".
+                        if (!writer.is_open()) fail(failure);
                     }
                 }
                 if (failure)

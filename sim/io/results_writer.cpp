@@ -158,6 +158,9 @@ struct ResultsWriter::Impl {
     std::filesystem::path temporary;
     std::string name;  // path as text, for messages
     WriterOptions options;
+    // Where the fail-safe file driver reports a failed write (a full disk):
+    // HDF5 itself never sees one (detail/hdf5.hpp says why).
+    std::shared_ptr<detail::DiskFailure> disk = std::make_shared<detail::DiskFailure>();
     Handle string_type;
     Handle file;
     std::map<std::string, Scenario, std::less<>> scenarios;  // destroyed before `file`
@@ -175,6 +178,23 @@ struct ResultsWriter::Impl {
         open = false;
     }
 
+    /// The ResultsError for a failed write: what, where and the system's reason.
+    [[nodiscard]] ResultsError disk_error() const {
+        return ResultsError(name + ": writing results to the temporary file " + temporary.string() + ": " +
+                                std::generic_category().message(disk->error) + " (" + disk->operation + ")",
+                            name);
+    }
+
+    /// After a failed write the file is lost: it is discarded (HDF5 closes it
+    /// against the driver's memory, the temporary file is removed) and the
+    /// failure is thrown.
+    void throw_if_disk_failed() {
+        if (!disk->failed()) return;
+        ResultsError error = disk_error();
+        discard();
+        throw error;
+    }
+
     Scenario& scenario(std::string_view scenario_name) {
         auto it = scenarios.find(scenario_name);
         if (it == scenarios.end()) detail::throw_usage_error(name, "no scenario named '" + std::string(scenario_name) + "'");
@@ -184,18 +204,23 @@ struct ResultsWriter::Impl {
     /// Runs `body` under the library lock. An HDF5 failure (or anything
     /// unexpected) leaves the file unusable: it is discarded before rethrowing.
     /// Usage errors (bad names, sizes) leave the file as it was, except in close().
+    /// A failed write (reported by the file driver, not by HDF5) is checked
+    /// after every operation: the file is discarded and the failure thrown.
     void guarded(const std::function<void()>& body, bool discard_on_any_error = false) {
         detail::LibraryCall call;
         if (!open) detail::throw_usage_error(name, "the results writer is closed");
         try {
             body();
         } catch (const ResultsError& e) {
+            throw_if_disk_failed();  // the cause, if there was one
             if (discard_on_any_error || !e.hdf5_stack().empty()) discard();
             throw;
         } catch (...) {
+            throw_if_disk_failed();
             discard();
             throw;
         }
+        throw_if_disk_failed();
     }
 };
 
@@ -218,7 +243,7 @@ ResultsWriter::ResultsWriter(std::filesystem::path path, const FileIdentity& ide
         Handle create = detail::plist_handle(H5Pcreate(H5P_FILE_CREATE), impl.name, "creating file properties");
         check(H5Pset_link_creation_order(create.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED), impl.name,
               "creating file properties");
-        Handle access = detail::plist_handle(H5Pcreate(H5P_FILE_ACCESS), impl.name, "creating file properties");
+        Handle access = detail::failsafe_file_access(impl.disk, impl.name);
         check(H5Pset_fclose_degree(access.get(), H5F_CLOSE_STRONG), impl.name, "creating file properties");
         impl.file = detail::file_handle(H5Fcreate(impl.temporary.c_str(), H5F_ACC_EXCL, create.get(), access.get()),
                                         impl.name, "cannot create the temporary file " + impl.temporary.string());
@@ -232,6 +257,7 @@ ResultsWriter::ResultsWriter(std::filesystem::path path, const FileIdentity& ide
         detail::write_attribute(root, "base_graph_source", identity.base_graph_source, impl.name);
         detail::write_attribute(root, "base_graph_version", identity.base_graph_version, impl.name);
         detail::write_attribute(root, "description", identity.description, impl.name);
+        impl.throw_if_disk_failed();
     } catch (...) {
         impl.discard();
         throw;
@@ -585,8 +611,10 @@ void ResultsWriter::close() {
         impl.scenarios.clear();
         impl.string_type.reset();
         check(H5Fflush(impl.file.get(), H5F_SCOPE_GLOBAL), name, "flushing the file");
+        impl.throw_if_disk_failed();
         const hid_t file = impl.file.release();  // closed here, with its status checked
         check(H5Fclose(file), name, "closing the file");
+        impl.throw_if_disk_failed();  // the last writes (superblock, end of file) or close() itself
         if (impl.options.sync && !sync_path(impl.temporary, false))
             throw ResultsError(name + ": fsync of " + impl.temporary.string() + " failed: " +
                                    std::generic_category().message(errno),

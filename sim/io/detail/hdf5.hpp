@@ -6,6 +6,7 @@
 #include <hdf5_hl.h>
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -122,5 +123,39 @@ std::vector<std::string> link_names(hid_t group, const std::string& path);
 
 /// A name that can be used as one HDF5 link: non-empty, no '/', not "." or "..".
 bool valid_link_name(std::string_view name);
+
+// ---------------------------------------------------------------------------
+// The fail-safe POSIX file driver.
+//
+// HDF5 1.10.8 (Debian 12) can crash after one of its writes fails (a full
+// disk, a file-size limit, an I/O error): it segfaults or aborts in H5Dclose
+// or at exit while flushing chunks of the broken file. So results files are
+// written through this driver instead of HDF5's "sec2": the same pread/pwrite
+// on one POSIX file, in the same places, with one difference. A write that
+// fails is not reported to HDF5. The driver records the first failure (errno,
+// offset, size) in a DiskFailure, and from then on sends nothing more to the
+// disk: that write and every later one are kept in memory and read back from
+// there, so HDF5 keeps a consistent view of a file that is already lost and
+// can close it normally. The owner checks the DiskFailure after each
+// operation, throws a ResultsError naming the file and the system's reason,
+// and removes the file. Memory is spent only after a failure, and only on
+// what HDF5 writes before the file is abandoned (its caches).
+//
+// The files are plain HDF5 files: the driver stores nothing in the superblock
+// and any reader (sec2, h5py, netCDF) opens them.
+
+/// The first failed write (or truncate/close) of a file opened with the
+/// fail-safe driver.
+struct DiskFailure {
+    int error = 0;          ///< errno; 0 while every write has succeeded
+    std::string operation;  ///< e.g. "writing 262144 bytes at offset 1048576"
+    [[nodiscard]] bool failed() const noexcept { return error != 0; }
+};
+
+/// A file access property list that opens files with the fail-safe driver,
+/// reporting into `failure` (shared with every file opened through it, and
+/// kept alive by them). Call it holding a LibraryCall (it registers the
+/// driver on first use). Throws ResultsError (about `path`) if HDF5 refuses.
+Handle failsafe_file_access(std::shared_ptr<DiskFailure> failure, const std::string& path);
 
 }  // namespace twinsim::io::detail

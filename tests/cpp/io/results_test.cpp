@@ -1,14 +1,18 @@
 // The HDF5 results format: write, read back, atomic rename, errors, async writer.
 
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <numeric>
 #include <random>
 #include <thread>
@@ -16,6 +20,7 @@
 #include "twinsim/io/async_results_writer.hpp"
 #include "twinsim/io/results_reader.hpp"
 #include "twinsim/io/results_writer.hpp"
+#include "../test_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace twinsim::io;
@@ -306,6 +311,7 @@ TEST_CASE("results: an unwritable destination is a clear ResultsError", "[result
     } catch (const ResultsError& e) {
         CHECK(e.path() == missing.string());
         CHECK_THAT(e.what(), Catch::Contains("cannot create the temporary file"));
+        CHECK_THAT(e.what(), Catch::Contains("No such file or directory"));
         CHECK_FALSE(e.hdf5_stack().empty());
     }
     CHECK_THROWS_AS(ResultsWriter(dir.path, identity), ResultsError);  // a directory
@@ -318,11 +324,167 @@ TEST_CASE("results: an unwritable destination is a clear ResultsError", "[result
     }
 }
 
-// Hidden (run by name): the ResultsError and the removal are right, but Debian's
-// HDF5 1.10.8 then crashes in H5Dclose/at exit while flushing chunks of the
-// failed file (a library bug, seen under gdb), so this cannot run in the suite.
-TEST_CASE("results: running out of space removes the temporary file", "[.][results_enospc]") {
-    // A file-size limit makes writes fail the way a full disk does (EFBIG/ENOSPC).
+namespace {
+
+/// Records 4 replications x 100 steps x 1,000 twins (3.2 MB of values) and
+/// closes: more than the small filesystems below can hold.
+template <class Writer>
+void write_big(Writer& writer) {
+    writer.define_scenario(scenario("s", 4, 1));
+    writer.define_series("s", fixed_series("x", 1000, 100));
+    for (std::uint32_t r = 0; r < 4; ++r) writer.write_series_block("s", "x", r, 0, block(r, 0, 100, 1000));
+    writer.close();
+}
+
+/// A small tmpfs mounted on a fresh directory: a disk that really fills up.
+/// Mounting needs CAP_SYS_ADMIN (root outside a restricted container); when
+/// it fails, `error` says why and the caller skips.
+struct SmallFilesystem {
+    TempDir dir;
+    bool mounted = false;
+    std::string error;
+    explicit SmallFilesystem(const std::string& size) {
+        const std::string options = "size=" + size + ",mode=0700";
+        if (::mount("twinsim-test", dir.path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options.c_str()) == 0)
+            mounted = true;
+        else
+            error = std::strerror(errno);
+    }
+    ~SmallFilesystem() {
+        if (mounted) ::umount2(dir.path.c_str(), MNT_DETACH);  // before TempDir removes the directory
+    }
+    SmallFilesystem(const SmallFilesystem&) = delete;
+    SmallFilesystem& operator=(const SmallFilesystem&) = delete;
+};
+
+/// Fills the filesystem holding `path` with one file of zeros, up to ENOSPC.
+void fill_disk(const fs::path& path) {
+    std::FILE* file = std::fopen(path.c_str(), "wb");
+    REQUIRE(file != nullptr);
+    std::setvbuf(file, nullptr, _IONBF, 0);
+    const std::vector<char> zeros(64 * 1024);
+    while (std::fwrite(zeros.data(), 1, zeros.size(), file) == zeros.size()) {
+    }
+    std::fclose(file);
+}
+
+std::string file_bytes(const fs::path& path) {
+    std::string bytes(fs::file_size(path), '\0');
+    std::ifstream in(path, std::ios::binary);
+    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    return bytes;
+}
+
+}  // namespace
+
+// Debian's HDF5 1.10.8 crashes (in H5Dclose or at exit) after one of its writes
+// fails. The results writer's file driver never lets HDF5 see a failed write:
+// it records it, and the writer throws and removes the temporary file.
+TEST_CASE("results: running out of space removes the temporary file", "[results][results_enospc]") {
+    SmallFilesystem disk("512k");
+    if (!disk.mounted) {
+        twinsim::test::mark_skipped("cannot mount a 512 KiB tmpfs to fill (" + disk.error +
+                                    "; needs root with CAP_SYS_ADMIN)");
+        return;
+    }
+    const fs::path path = disk.dir.path / "full.h5";
+    auto check_failure = [&](const std::string& message) {
+        INFO(message);
+        CHECK_THAT(message, Catch::Contains(path.string()));
+        CHECK_THAT(message, Catch::Contains("No space left on device"));
+        CHECK_THAT(message, Catch::Contains(".partial-"));  // where: the temporary file
+    };
+    SECTION("the sequential writer, with fsync") {
+        try {
+            ResultsWriter writer(path, identity);
+            write_big(writer);
+            FAIL("expected ResultsError");
+        } catch (const ResultsError& e) {
+            CHECK(e.path() == path.string());
+            check_failure(e.what());
+        }
+        CHECK(disk.dir.files().empty());
+    }
+    SECTION("the sequential writer, without fsync") {
+        try {
+            ResultsWriter writer(path, identity, WriterOptions{.sync = false});
+            write_big(writer);
+            FAIL("expected ResultsError");
+        } catch (const ResultsError& e) {
+            check_failure(e.what());
+        }
+        CHECK(disk.dir.files().empty());
+    }
+    SECTION("the async writer") {
+        AsyncResultsWriter writer(path, identity, {}, 2);
+        try {
+            write_big(writer);
+            FAIL("expected ResultsError");
+        } catch (const ResultsError& e) {
+            check_failure(e.what());
+        }
+        CHECK(disk.dir.files().empty());
+        CHECK_THROWS_WITH(writer.close(), Catch::Contains("No space left on device"));  // the cause again
+    }
+    SECTION("the async writer, failing in close()") {
+        AsyncResultsWriter writer(path, identity);
+        writer.define_scenario(scenario("s", 1, 1));
+        writer.define_series("s", fixed_series("x", 1000, 32));
+        writer.write_series_block("s", "x", 0, 0, block(0, 0, 32, 1000));  // one 256 KB chunk, in HDF5's cache
+        fill_disk(disk.dir.path / "filler");
+        try {
+            writer.close();
+            FAIL("expected ResultsError");
+        } catch (const ResultsError& e) {
+            check_failure(e.what());
+        }
+        CHECK(disk.dir.files() == std::vector<std::string>{"filler"});
+        CHECK_THROWS_WITH(writer.close(), Catch::Contains("No space left on device"));  // not "closed"
+    }
+    SECTION("a disk that is full before the writer starts") {
+        fill_disk(disk.dir.path / "filler");
+        try {
+            ResultsWriter writer(path, identity);
+            writer.define_scenario(scenario("s", 1, 1));
+            writer.close();
+            FAIL("expected ResultsError");
+        } catch (const ResultsError& e) {
+            INFO(e.what());
+            CHECK_THAT(e.what(), Catch::Contains(path.string()));
+            CHECK_THAT(e.what(), Catch::Contains("No space left on device"));
+        }
+        CHECK(disk.dir.files() == std::vector<std::string>{"filler"});
+    }
+    SECTION("an existing file is kept unchanged, and the disk and the library stay usable") {
+        {
+            ResultsWriter writer(path, identity);
+            writer.define_scenario(scenario("kept", 1, 1));
+            writer.close();
+        }
+        const std::string before = file_bytes(path);
+        REQUIRE(!before.empty());
+        CHECK_THROWS_AS(
+            [&] {
+                ResultsWriter writer(path, identity);
+                write_big(writer);
+            }(),
+            ResultsError);
+        CHECK(disk.dir.files() == std::vector<std::string>{"full.h5"});
+        CHECK(file_bytes(path) == before);
+        CHECK(ResultsReader(path).scenarios() == std::vector<std::string>{"kept"});
+        // The failed run's space is free again and a new file replaces the old one.
+        ResultsWriter writer(path, identity);
+        writer.define_scenario(scenario("replaced", 1, 1));
+        writer.define_series("replaced", fixed_series("x", 3, 4));
+        writer.write_series_block("replaced", "x", 0, 0, block(0, 0, 4, 3));
+        writer.close();
+        CHECK(disk.dir.files() == std::vector<std::string>{"full.h5"});
+        CHECK(ResultsReader(path).read_series("replaced", "x").at(0, 3, 2) == value_at(0, 3, 2));
+    }
+}
+
+TEST_CASE("results: a file-size limit is a clear error like a full disk", "[results][results_enospc]") {
+    // RLIMIT_FSIZE makes the writes fail with EFBIG; no privilege needed.
     TempDir dir;
     struct rlimit old_limit {};
     REQUIRE(::getrlimit(RLIMIT_FSIZE, &old_limit) == 0);
@@ -334,10 +496,7 @@ TEST_CASE("results: running out of space removes the temporary file", "[.][resul
     std::string message;
     try {
         ResultsWriter writer(dir.path / "full.h5", identity, WriterOptions{.sync = false});
-        writer.define_scenario(scenario("s", 4, 1));
-        writer.define_series("s", fixed_series("x", 1000, 100));
-        for (std::uint32_t r = 0; r < 4; ++r) writer.write_series_block("s", "x", r, 0, block(r, 0, 100, 1000));
-        writer.close();
+        write_big(writer);
     } catch (const ResultsError& e) {
         threw = true;
         message = e.what();
@@ -346,7 +505,8 @@ TEST_CASE("results: running out of space removes the temporary file", "[.][resul
     std::signal(SIGXFSZ, old_handler);
     CHECK(threw);
     INFO(message);
-    CHECK_THAT(message, Catch::Contains(dir.path.string()));
+    CHECK_THAT(message, Catch::Contains((dir.path / "full.h5").string()));
+    CHECK_THAT(message, Catch::Contains("File too large"));
     CHECK(dir.files().empty());
 }
 
