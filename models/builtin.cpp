@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "models/building/thermal.hpp"
 #include "models/generic/availability.hpp"
 #include "models/generic/queue.hpp"
 #include "models/generic/relaxation.hpp"
@@ -13,6 +14,7 @@ void register_builtin_models(scenario::ModelRegistry& registry) {
     registry.add(std::make_shared<const RelaxationModel>());
     registry.add(std::make_shared<const QueueModel>());
     registry.add(std::make_shared<const AvailabilityModel>());
+    registry.add(std::make_shared<const ThermalZonesModel>());
     registry.add(std::make_shared<const RulesModel>());
 }
 

@@ -1,0 +1,940 @@
+#include "models/building/thermal.hpp"
+
+#include <Eigen/Dense>
+#include <Eigen/Sparse>
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <numbers>
+#include <numeric>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/generic/support.hpp"
+#include "twinsim/common/error.hpp"
+#include "twinsim/scenario/prepared_scenario.hpp"
+#include "twinsim/scenario/run.hpp"
+
+namespace twinsim::models {
+
+namespace {
+
+using scenario::ModelParameter;
+using scenario::ModelParameterError;
+
+constexpr const char* model_name = "thermal_zones";
+constexpr const char* level_model = "dtmi:twinsim:building:Level;1";
+constexpr const char* ahu_model = "dtmi:twinsim:building:AirHandlingUnit;1";
+constexpr const char* chiller_model = "dtmi:twinsim:building:Chiller;1";
+constexpr const char* pump_model = "dtmi:twinsim:building:Pump;1";
+
+const std::array<ModelParameter, 26> declared{{
+    // --- weather
+    {"outdoor_mean", "degC", "daily mean of the diurnal outdoor temperature", 24.0},
+    {"outdoor_amplitude", "K", "half the daily swing of the outdoor temperature (>= 0)", 6.0},
+    {"outdoor_peak_hour", "h", "local hour of the daily maximum outdoor temperature, [0, 24)", 15.0},
+    {"outdoor_series", "",
+     "a recorded outdoor temperature instead of the diurnal model: [[seconds from the start, degC], ...] with "
+     "ascending times, interpolated linearly and held beyond its ends; \"none\" = the diurnal model",
+     "none"},
+    {"utc_offset", "h", "local time = UTC + utc_offset, for the hours of the diurnal profiles", 0.0},
+    {"solar_peak", "W/m2", "solar gain at solar noon per m2 of floor area (>= 0)", 20.0},
+    {"sunrise_hour", "h", "local hour the solar gain starts (a half sine until sunset_hour)", 6.0},
+    {"sunset_hour", "h", "local hour the solar gain ends, > sunrise_hour", 20.0},
+    // --- envelope and network
+    {"ua_per_area", "W/(m2.K)", "conductance air node <-> outdoors (envelope + infiltration) per m2 of floor area (>= 0)", 1.5},
+    {"air_heat_capacity", "J/(m3.K)", "volumetric heat capacity of the air node (rho * c_p of air, > 0)", 1206.0},
+    {"mass_capacity", "J/(m2.K)", "heat capacity of the mass node per m2 of floor area (>= 0; 0 = no mass node)", 100000.0},
+    {"air_mass_conductance", "W/(m2.K)", "conductance air node <-> mass node per m2 of floor area (> 0 with a mass node)", 22.75},
+    {"adjacency", "", "which rooms of a level exchange heat: \"row\" (consecutive by $dtId), \"level\" (every pair), \"none\"", "row"},
+    {"adjacent_conductance", "W/K", "conductance between two adjacent rooms (>= 0)", 20.0},
+    // --- gains
+    {"gain_per_person", "W", "sensible heat per person present (the room's occupancy)", 75.0},
+    {"radiant_fraction", "1", "share of internal and solar gains that goes to the mass node, [0, 1]", 0.5},
+    // --- HVAC
+    {"deadband", "K", "thermostat band: cooling goes from 0 at setpoint - deadband/2 to full at setpoint + deadband/2 (>= 0; 0 = ideal)", 1.0},
+    {"zone_cooling_capacity", "W/m2", "largest cooling a room's terminal unit delivers per m2 of floor area (>= 0)", 100.0},
+    {"ahu_design_delta_t", "K", "air-side capacity of an air-handling unit = 1206 J/(m3.K) * supplyAirflow * this (> 0)", 10.0},
+    {"default_cop", "1", "coefficient of performance of a chiller without coefficientOfPerformance (> 0)", 3.5},
+    {"auxiliaries", "", "count the running pump of each loaded chiller and the fan of each cooling air-handling unit at their ratedPower", true},
+    {"chiller_power_property", "", "a numeric chiller property to write the electric power (kW) to every step; \"none\" = not written", "none"},
+    {"zone_cooling_property", "", "a numeric room property to write the delivered cooling (W) to every step; \"none\" = not written", "none"},
+    {"integrator", "", "\"exact\" (matrix exponential per connected group of rooms), \"implicit\" (backward Euler, sparse), \"auto\"", "auto"},
+    {"max_exact_states", "1", "\"auto\" uses the exact integrator while the largest connected group has at most this many nodes", 400.0},
+    {"step", "s", "integration step > 0; \"none\" = the scenario's step (60 s in a bare run)", "none"},
+}};
+
+struct Config {
+    std::optional<double> outdoor_mean, outdoor_amplitude, outdoor_peak_hour, utc_offset;
+    std::vector<std::pair<double, double>> outdoor_series;  ///< empty: diurnal model
+    std::optional<double> solar_peak, sunrise, sunset;
+    std::optional<double> ua, air_capacity, mass_capacity, air_mass, adjacent;
+    std::string adjacency;
+    std::optional<double> per_person, radiant_fraction, deadband, zone_capacity, ahu_dt, default_cop;
+    bool auxiliaries = true;
+    std::string chiller_power_property, zone_cooling_property;
+    std::string integrator;
+    std::optional<double> max_exact_states;
+    std::optional<double> step;
+};
+
+/// The HVAC plant reached from the zones, and each zone's level.
+struct Topology {
+    std::vector<std::vector<std::uint32_t>> zone_ahus;  ///< per zone: positions in ahus
+    std::vector<graph::TwinIndex> ahus;
+    std::vector<std::vector<std::uint32_t>> ahu_chillers;  ///< per AHU: positions in chillers
+    std::vector<graph::TwinIndex> chillers;
+    std::vector<std::vector<graph::TwinIndex>> chiller_pumps;  ///< per chiller, by priority (duty first)
+    std::vector<graph::TwinIndex> level;  ///< per zone: its level (or topmost isPartOf ancestor, or itself)
+};
+
+std::optional<dtdl::InterfaceIndex> interface_of(const graph::Snapshot& g, const char* id) { return g.models()->find(id); }
+
+bool is_kind(const graph::Snapshot& g, graph::TwinIndex t, const std::optional<dtdl::InterfaceIndex>& base) {
+    return base && g.models()->is_a(g.twin_model(t), *base);
+}
+
+Topology discover(const graph::Snapshot& g, std::span<const graph::TwinIndex> zones) {
+    Topology topo;
+    const auto level_if = interface_of(g, level_model);
+    const auto ahu_if = interface_of(g, ahu_model);
+    const auto chiller_if = interface_of(g, chiller_model);
+    const auto pump_if = interface_of(g, pump_model);
+    std::map<graph::TwinIndex, std::uint32_t> ahu_pos, chiller_pos;
+
+    for (const graph::TwinIndex z : zones) {
+        // The zone and its isPartOf ancestors (cycle-safe), nearest first.
+        std::vector<graph::TwinIndex> chain{z};
+        std::set<graph::TwinIndex> seen{z};
+        graph::TwinIndex level = graph::no_index;
+        for (graph::TwinIndex t = z;;) {
+            graph::TwinIndex parent = graph::no_index;
+            for (const graph::RelationshipIndex r : g.out_relationships(t))
+                if (g.relationship_name(r) == "isPartOf") {
+                    parent = g.target(r);
+                    break;
+                }
+            if (parent == graph::no_index || !seen.insert(parent).second) break;
+            chain.push_back(parent);
+            if (level == graph::no_index && is_kind(g, parent, level_if)) level = parent;
+            t = parent;
+        }
+        topo.level.push_back(level != graph::no_index ? level : chain.back());
+
+        // Air-handling units: servedBy from the zone or an ancestor, or feeding one of them.
+        std::set<graph::TwinIndex> ahus;
+        for (const graph::TwinIndex t : chain) {
+            for (const graph::RelationshipIndex r : g.out_relationships(t))
+                if (g.relationship_name(r) == "servedBy" && is_kind(g, g.target(r), ahu_if)) ahus.insert(g.target(r));
+            for (const graph::RelationshipIndex r : g.in_relationships(t))
+                if (g.relationship_name(r) == "feeds" && is_kind(g, g.source(r), ahu_if)) ahus.insert(g.source(r));
+        }
+        std::vector<std::uint32_t> mine;
+        for (const graph::TwinIndex a : ahus) {
+            auto [it, added] = ahu_pos.try_emplace(a, static_cast<std::uint32_t>(topo.ahus.size()));
+            if (added) topo.ahus.push_back(a);
+            mine.push_back(it->second);
+        }
+        topo.zone_ahus.push_back(std::move(mine));
+    }
+    for (const graph::TwinIndex a : topo.ahus) {
+        std::set<graph::TwinIndex> feeding;
+        for (const graph::RelationshipIndex r : g.in_relationships(a))
+            if (g.relationship_name(r) == "feeds" && is_kind(g, g.source(r), chiller_if)) feeding.insert(g.source(r));
+        std::vector<std::uint32_t> mine;
+        for (const graph::TwinIndex c : feeding) {
+            auto [it, added] = chiller_pos.try_emplace(c, static_cast<std::uint32_t>(topo.chillers.size()));
+            if (added) topo.chillers.push_back(c);
+            mine.push_back(it->second);
+        }
+        topo.ahu_chillers.push_back(std::move(mine));
+    }
+    for (const graph::TwinIndex c : topo.chillers) {
+        std::vector<std::pair<std::int64_t, graph::TwinIndex>> pumps;
+        for (const graph::RelationshipIndex r : g.in_relationships(c)) {
+            if (g.relationship_name(r) != "feeds" || !is_kind(g, g.source(r), pump_if)) continue;
+            std::int64_t priority = std::numeric_limits<std::int64_t>::max();
+            const nlohmann::json rel = g.get_relationship(r);
+            if (const auto it = rel.find("priority"); it != rel.end() && it->is_number_integer()) priority = it->get<std::int64_t>();
+            pumps.emplace_back(priority, g.source(r));
+        }
+        std::sort(pumps.begin(), pumps.end());
+        std::vector<graph::TwinIndex> ordered;
+        for (const auto& p : pumps)
+            if (std::find(ordered.begin(), ordered.end(), p.second) == ordered.end()) ordered.push_back(p.second);
+        topo.chiller_pumps.push_back(std::move(ordered));
+    }
+    return topo;
+}
+
+/// The slot of `property` in twin t's model, when numeric; nullopt when the model does not declare it.
+std::optional<std::uint32_t> optional_column(const graph::Snapshot& g, graph::TwinIndex t, std::string_view property) {
+    const auto& model = g.models()->at(g.twin_model(t));
+    const dtdl::PropertySlot* slot = model.layout.find(property);
+    if (slot == nullptr) return std::nullopt;
+    switch (slot->type) {
+        case dtdl::ColumnType::float64:
+        case dtdl::ColumnType::int64:
+        case dtdl::ColumnType::boolean:
+            return slot->column;
+        default:
+            return std::nullopt;
+    }
+}
+
+Config read(const scenario::Binding& binding, bool resolved) {
+    scenario::ParameterReader reader(binding.parameters, declared);
+    reader.finish();
+    auto number = [&](std::string_view name, double min, double max = HUGE_VAL) {
+        return resolved ? std::optional<double>(reader.required_number(name, min, max)) : reader.number(name, min, max);
+    };
+    auto positive = [&](std::string_view name) {
+        std::optional<double> x = number(name, -HUGE_VAL);
+        if (x && !(*x > 0.0)) throw ModelParameterError(std::string(name), "must be > 0, found " + nlohmann::json(*x).dump());
+        return x;
+    };
+    auto choice = [&](std::string_view name, std::initializer_list<const char*> allowed) {
+        const std::string v = reader.string(name);
+        for (const char* a : allowed)
+            if (v == a) return v;
+        std::string list;
+        for (const char* a : allowed) list += (list.empty() ? "\"" : ", \"") + std::string(a) + "\"";
+        throw ModelParameterError(std::string(name), "expected one of " + list + ", found \"" + v + "\"");
+    };
+
+    Config c;
+    c.outdoor_mean = number("outdoor_mean", -100.0, 100.0);
+    c.outdoor_amplitude = number("outdoor_amplitude", 0.0, 100.0);
+    c.outdoor_peak_hour = number("outdoor_peak_hour", 0.0, 24.0);
+    c.utc_offset = number("utc_offset", -24.0, 24.0);
+    if (detail::given(reader, "outdoor_series")) {
+        const nlohmann::json& s = reader.raw("outdoor_series");
+        auto bad = [](const std::string& why) { return ModelParameterError("outdoor_series", why); };
+        if (!s.is_array() || s.empty()) throw bad("expected a non-empty list of [seconds, degC] pairs");
+        for (std::size_t k = 0; k < s.size(); ++k) {
+            const nlohmann::json& p = s[k];
+            if (!p.is_array() || p.size() != 2 || !p[0].is_number() || !p[1].is_number())
+                throw bad("item " + std::to_string(k) + " is not a [seconds, degC] pair of numbers: " + p.dump());
+            const double t = p[0].get<double>(), v = p[1].get<double>();
+            if (!std::isfinite(t) || !std::isfinite(v)) throw bad("item " + std::to_string(k) + " is not finite");
+            if (!c.outdoor_series.empty() && !(t > c.outdoor_series.back().first))
+                throw bad("times must be strictly ascending (item " + std::to_string(k) + ")");
+            c.outdoor_series.emplace_back(t, v);
+        }
+    }
+    c.solar_peak = number("solar_peak", 0.0);
+    c.sunrise = number("sunrise_hour", 0.0, 24.0);
+    c.sunset = number("sunset_hour", 0.0, 24.0);
+    if (c.sunrise && c.sunset && !(*c.sunset > *c.sunrise))
+        throw ModelParameterError("sunset_hour", "must be later than sunrise_hour");
+    c.ua = number("ua_per_area", 0.0);
+    c.air_capacity = positive("air_heat_capacity");
+    c.mass_capacity = number("mass_capacity", 0.0);
+    c.air_mass = number("air_mass_conductance", 0.0);
+    if (c.mass_capacity && c.air_mass && *c.mass_capacity > 0.0 && !(*c.air_mass > 0.0))
+        throw ModelParameterError("air_mass_conductance", "must be > 0 when mass_capacity > 0");
+    c.adjacency = choice("adjacency", {"row", "level", "none"});
+    c.adjacent = number("adjacent_conductance", 0.0);
+    c.per_person = number("gain_per_person", 0.0);
+    c.radiant_fraction = number("radiant_fraction", 0.0, 1.0);
+    c.deadband = number("deadband", 0.0);
+    c.zone_capacity = number("zone_cooling_capacity", 0.0);
+    c.ahu_dt = positive("ahu_design_delta_t");
+    c.default_cop = positive("default_cop");
+    const nlohmann::json& aux = reader.raw("auxiliaries");
+    if (!aux.is_boolean()) throw ModelParameterError("auxiliaries", "expected true or false, found " + aux.dump());
+    c.auxiliaries = aux.get<bool>();
+    if (detail::given(reader, "chiller_power_property")) c.chiller_power_property = reader.string("chiller_power_property");
+    if (detail::given(reader, "zone_cooling_property")) c.zone_cooling_property = reader.string("zone_cooling_property");
+    c.integrator = choice("integrator", {"auto", "exact", "implicit"});
+    c.max_exact_states = number("max_exact_states", 1.0, 1e5);
+    if (detail::given(reader, "step")) c.step = positive("step");
+    return c;
+}
+
+/// Checks the room properties and optional write targets; returns the topology.
+Topology check_graph(const scenario::Binding& binding, const graph::Snapshot& g, const Config& c) {
+    for (const char* p : {"area", "airVolume", "temperatureSetpoint", "occupancy", "lightingPower", "equipmentHeatGain"})
+        (void)scenario::numeric_columns(g, binding.twins, p, "zones");
+    (void)detail::typed_columns(g, binding.twins, "temperature", "zones", {dtdl::ColumnType::float64},
+                                "a double temperature");
+    if (!c.zone_cooling_property.empty())
+        (void)detail::typed_columns(g, binding.twins, c.zone_cooling_property, "zone_cooling_property",
+                                    {dtdl::ColumnType::float64}, "a double");
+    Topology topo = discover(g, binding.twins);
+    if (!c.chiller_power_property.empty())
+        (void)detail::typed_columns(g, topo.chillers, c.chiller_power_property, "chiller_power_property",
+                                    {dtdl::ColumnType::float64}, "a double");
+    return topo;
+}
+
+/// (e^z - 1)/z and (e^z - 1 - z)/z^2, accurate for every z <= 0 (and small z > 0).
+std::pair<double, double> phi12(double z) {
+    if (std::abs(z) < 0.1) {
+        // Taylor series: phi1 = sum z^k/(k+1)!, phi2 = sum z^k/(k+2)!.
+        double term1 = 1.0, term2 = 0.5, p1 = 0.0, p2 = 0.0;
+        for (int k = 0; k < 16; ++k) {
+            p1 += term1;
+            p2 += term2;
+            term1 *= z / (k + 2);
+            term2 *= z / (k + 3);
+        }
+        return {p1, p2};
+    }
+    const double e = std::expm1(z);
+    return {e / z, (e - z) / (z * z)};
+}
+
+/// One connected group of zones, integrated exactly (zero-order hold on the inputs).
+struct ExactBlock {
+    Eigen::Index offset = 0, size = 0;
+    Eigen::MatrixXd phi;    ///< e^{A dt}
+    Eigen::MatrixXd gamma;  ///< (int_0^dt e^{As} ds) C^{-1}: watts held over the step -> kelvin
+    Eigen::VectorXd r1, r2; ///< sum_i h_i int T_air,i dt = r1 . x0 + r2 . u
+    std::vector<std::uint32_t> zones;  ///< the group's zones
+};
+
+class ThermalBehaviour final : public scenario::Behaviour {
+public:
+    ThermalBehaviour(const scenario::Binding& binding, const graph::Snapshot& g, Config config, Topology topo,
+                     double step, scenario::Run& run)
+        : twins_(binding.twins.begin(), binding.twins.end()), c_(std::move(config)), topo_(std::move(topo)), dt_(step) {
+        const std::size_t nz = twins_.size();
+        // Columns (every twin is a Room-like model; slots may differ by model).
+        auto cols = [&](const char* p) { return scenario::numeric_columns(g, binding.twins, p, "zones"); };
+        col_area_ = cols("area");
+        col_volume_ = cols("airVolume");
+        col_temperature_ = cols("temperature");
+        col_setpoint_ = cols("temperatureSetpoint");
+        col_occupancy_ = cols("occupancy");
+        col_lighting_ = cols("lightingPower");
+        col_equipment_ = cols("equipmentHeatGain");
+        if (!c_.zone_cooling_property.empty())
+            col_zone_cooling_ = scenario::numeric_columns(g, binding.twins, c_.zone_cooling_property, "zone_cooling_property");
+        if (!c_.chiller_power_property.empty())
+            col_chiller_power_ = scenario::numeric_columns(g, topo_.chillers, c_.chiller_power_property, "chiller_power_property");
+        for (const graph::TwinIndex t : topo_.chillers) {
+            col_capacity_.push_back(optional_column(g, t, "coolingCapacity"));
+            col_cop_.push_back(optional_column(g, t, "coefficientOfPerformance"));
+            col_chiller_rated_.push_back(optional_column(g, t, "ratedPower"));
+        }
+        for (const auto& pumps : topo_.chiller_pumps) {
+            std::vector<std::optional<std::uint32_t>> flow, rated;
+            for (const graph::TwinIndex p : pumps) {
+                flow.push_back(optional_column(g, p, "flowRate"));
+                rated.push_back(optional_column(g, p, "ratedPower"));
+            }
+            col_pump_flow_.push_back(std::move(flow));
+            col_pump_rated_.push_back(std::move(rated));
+        }
+        for (const graph::TwinIndex a : topo_.ahus) {
+            col_ahu_flow_.push_back(optional_column(g, a, "supplyAirflow"));
+            col_ahu_rated_.push_back(optional_column(g, a, "ratedPower"));
+        }
+        for (const graph::TwinIndex t : twins_) ids_.push_back(g.twin_id(t));
+        for (const graph::TwinIndex t : topo_.chillers) chiller_ids_.push_back(g.twin_id(t));
+        for (const graph::TwinIndex t : topo_.ahus) ahu_ids_.push_back(g.twin_id(t));
+
+        start_seconds_ = std::chrono::duration<double>(run.simulator().start_instant().time_since_epoch()).count();
+        const double t_out0 = outdoor(run.simulator().now());
+
+        // --- zones: areas, capacities, conductances (from the run's graph, after overrides)
+        has_mass_ = *c_.mass_capacity > 0.0;
+        area_.resize(nz);
+        h_out_.resize(nz);
+        std::vector<double> cap_air(nz), h_am(nz);
+        for (std::size_t i = 0; i < nz; ++i) {
+            const std::optional<double> a = run.value(twins_[i], col_area_[i]);
+            if (!a || !(*a > 0.0) || !std::isfinite(*a))
+                throw Error(detail::twin_message(model_name, ids_[i], "needs an area > 0 m2 (found " +
+                                                                         (a ? nlohmann::json(*a).dump() : std::string("none")) + ")"));
+            area_[i] = *a;
+            std::optional<double> v = run.value(twins_[i], col_volume_[i]);
+            if (!v) v = *a * 2.8;
+            if (!(*v > 0.0) || !std::isfinite(*v))
+                throw Error(detail::twin_message(model_name, ids_[i], "needs an airVolume > 0 m3 (found " + nlohmann::json(*v).dump() + ")"));
+            cap_air[i] = *v * *c_.air_capacity;
+            h_out_[i] = *c_.ua * area_[i];
+            h_am[i] = *c_.air_mass * area_[i];
+            zone_max_.push_back(*c_.zone_capacity * area_[i]);
+        }
+
+        // --- adjacency: rooms of one level, ordered by $dtId
+        std::map<graph::TwinIndex, std::vector<std::uint32_t>> by_level;
+        for (std::uint32_t i = 0; i < nz; ++i) by_level[topo_.level[i]].push_back(i);
+        std::vector<std::pair<std::uint32_t, std::uint32_t>> pairs;
+        if (c_.adjacency != "none" && *c_.adjacent > 0.0) {
+            for (auto& [level, members] : by_level) {
+                if (members.size() < 2 || level == twins_[members.front()]) continue;  // no level: no neighbours
+                std::sort(members.begin(), members.end(), [&](std::uint32_t x, std::uint32_t y) { return ids_[x] < ids_[y]; });
+                if (c_.adjacency == "row") {
+                    for (std::size_t k = 1; k < members.size(); ++k) pairs.emplace_back(members[k - 1], members[k]);
+                } else {
+                    for (std::size_t k = 0; k < members.size(); ++k)
+                        for (std::size_t m = k + 1; m < members.size(); ++m) pairs.emplace_back(members[k], members[m]);
+                }
+            }
+        }
+        adjacent_pairs_ = pairs.size();
+
+        // --- connected groups (union-find over the adjacency)
+        std::vector<std::uint32_t> parent(nz);
+        std::iota(parent.begin(), parent.end(), 0u);
+        auto find = [&](std::uint32_t x) {
+            while (parent[x] != x) x = parent[x] = parent[parent[x]];
+            return x;
+        };
+        for (const auto& [x, y] : pairs) parent[find(x)] = find(y);
+        std::map<std::uint32_t, std::vector<std::uint32_t>> groups;
+        for (std::uint32_t i = 0; i < nz; ++i) groups[find(i)].push_back(i);
+
+        // --- node numbering: groups contiguous, each zone's air node then its mass node
+        const std::size_t per_zone = has_mass_ ? 2 : 1;
+        const auto n = static_cast<Eigen::Index>(nz * per_zone);
+        air_.assign(nz, 0);
+        mass_.assign(nz, -1);
+        std::vector<std::pair<Eigen::Index, Eigen::Index>> ranges;
+        std::vector<std::vector<std::uint32_t>> group_zones;
+        std::size_t largest = 0;
+        {
+            Eigen::Index next = 0;
+            for (const auto& [root, members] : groups) {
+                const Eigen::Index begin = next;
+                for (const std::uint32_t i : members) {
+                    air_[i] = next++;
+                    if (has_mass_) mass_[i] = next++;
+                }
+                ranges.emplace_back(begin, next - begin);
+                group_zones.push_back(members);
+                largest = std::max(largest, static_cast<std::size_t>(next - begin));
+            }
+        }
+        capacity_ = Eigen::VectorXd::Zero(n);
+        h_node_ = Eigen::VectorXd::Zero(n);
+        std::vector<Eigen::Triplet<double>> lt;  // the conductance matrix L (symmetric)
+        for (std::size_t i = 0; i < nz; ++i) {
+            capacity_[air_[i]] = cap_air[i];
+            h_node_[air_[i]] = h_out_[i];
+            lt.emplace_back(air_[i], air_[i], h_out_[i]);
+            if (has_mass_) {
+                capacity_[mass_[i]] = *c_.mass_capacity * area_[i];
+                lt.emplace_back(air_[i], air_[i], h_am[i]);
+                lt.emplace_back(mass_[i], mass_[i], h_am[i]);
+                lt.emplace_back(air_[i], mass_[i], -h_am[i]);
+                lt.emplace_back(mass_[i], air_[i], -h_am[i]);
+            }
+        }
+        for (const auto& [x, y] : pairs) {
+            const double h = *c_.adjacent;
+            lt.emplace_back(air_[x], air_[x], h);
+            lt.emplace_back(air_[y], air_[y], h);
+            lt.emplace_back(air_[x], air_[y], -h);
+            lt.emplace_back(air_[y], air_[x], -h);
+        }
+        Eigen::SparseMatrix<double> L(n, n);
+        L.setFromTriplets(lt.begin(), lt.end());
+
+        // auto: exact for building-sized networks; campus-sized ones (more than ten
+        // times max_exact_states nodes in all) take the O(n) implicit integrator.
+        exact_ = c_.integrator == "exact" ||
+                 (c_.integrator == "auto" && static_cast<double>(largest) <= *c_.max_exact_states &&
+                  static_cast<double>(n) <= 10.0 * *c_.max_exact_states);
+        stats_.integrator = exact_ ? "exact" : "implicit";
+        stats_.states = static_cast<std::size_t>(n);
+        stats_.components = ranges.size();
+
+        g_.assign(nz, 0.0);
+        if (exact_) {
+            for (std::size_t r = 0; r < ranges.size(); ++r) {
+                const auto [offset, size] = ranges[r];
+                ExactBlock b;
+                b.offset = offset;
+                b.size = size;
+                b.zones = group_zones[r];
+                Eigen::MatrixXd block = Eigen::MatrixXd::Zero(size, size);  // L restricted to the group (no coupling outside it)
+                for (Eigen::Index col = offset; col < offset + size; ++col)
+                    for (Eigen::SparseMatrix<double>::InnerIterator it(L, col); it; ++it)
+                        block(it.row() - offset, col - offset) = it.value();
+                const Eigen::VectorXd d = capacity_.segment(offset, size).cwiseSqrt().cwiseInverse();  // C^{-1/2}
+                const Eigen::MatrixXd s = -(d.asDiagonal() * block * d.asDiagonal());
+                Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(s);
+                if (eig.info() != Eigen::Success) throw Error("thermal_zones: eigen-decomposition of the network failed");
+                Eigen::VectorXd e(size), p1(size), p2(size);
+                for (Eigen::Index k = 0; k < size; ++k) {
+                    const double z = eig.eigenvalues()[k] * dt_;
+                    const auto [f1, f2] = phi12(z);
+                    e[k] = std::exp(z);
+                    p1[k] = f1 * dt_;
+                    p2[k] = f2 * dt_ * dt_;
+                }
+                const Eigen::MatrixXd w = d.asDiagonal() * eig.eigenvectors();                         // C^{-1/2} V
+                const Eigen::MatrixXd vt_dinv = eig.eigenvectors().transpose() * d.cwiseInverse().asDiagonal();  // V^T C^{1/2}
+                b.phi = w * e.asDiagonal() * vt_dinv;
+                b.gamma = w * p1.asDiagonal() * w.transpose();
+                const Eigen::VectorXd h = h_node_.segment(offset, size);
+                // r1 = Psi^T h with Psi = W diag(p1) V^T C^{1/2}; r2 = (Theta C^{-1})^T h = W diag(p2) W^T h.
+                b.r1 = vt_dinv.transpose() * (p1.asDiagonal() * (w.transpose() * h));
+                b.r2 = w * (p2.asDiagonal() * (w.transpose() * h));
+                blocks_.push_back(std::move(b));
+            }
+            for (const ExactBlock& b : blocks_) block_index_.push_back(b.offset);
+            for (std::size_t i = 0; i < nz; ++i) {
+                const ExactBlock& b = block_of(air_[i]);
+                const Eigen::Index k = air_[i] - b.offset;
+                g_[i] = b.gamma(k, k);
+            }
+        } else {
+            Eigen::SparseMatrix<double> m = L * dt_;
+            for (Eigen::Index k = 0; k < n; ++k) m.coeffRef(k, k) += capacity_[k];
+            m.makeCompressed();
+            solver_.compute(m);
+            if (solver_.info() != Eigen::Success) throw Error("thermal_zones: factorisation of the network failed");
+            // The controller's response of a zone to its own cooling: its air/mass block alone.
+            for (std::size_t i = 0; i < nz; ++i) {
+                const double maa = m.coeff(air_[i], air_[i]);
+                if (has_mass_) {
+                    const double mmm = m.coeff(mass_[i], mass_[i]), mam = m.coeff(air_[i], mass_[i]);
+                    g_[i] = dt_ * mmm / (maa * mmm - mam * mam);
+                } else {
+                    g_[i] = dt_ / maa;
+                }
+            }
+        }
+
+        // --- initial state: the room temperature (outdoor at time 0 when unset); mass = air.
+        x_ = Eigen::VectorXd::Zero(n);
+        for (std::size_t i = 0; i < nz; ++i) {
+            const std::optional<double> t0 = run.value(twins_[i], col_temperature_[i]);
+            const double v = t0 && std::isfinite(*t0) ? *t0 : t_out0;
+            x_[air_[i]] = v;
+            if (has_mass_) x_[mass_[i]] = v;
+        }
+        u_ = Eigen::VectorXd::Zero(n);
+        q_ = Eigen::VectorXd::Zero(n);
+        x_free_ = Eigen::VectorXd::Zero(n);
+        demand_.assign(nz, 0.0);
+        end_.assign(nz, 0.0);
+        delivered_.assign(nz, 0.0);
+        writes_.reserve(nz + topo_.chillers.size() + (col_zone_cooling_.empty() ? 0 : nz));
+        stats_.zones = ids_;
+        stats_.chillers = chiller_ids_;
+        stats_.air_handlers = ahu_ids_;
+        stats_.chiller_load.assign(topo_.chillers.size(), 0.0);
+        stats_.chiller_power.assign(topo_.chillers.size(), 0.0);
+        stats_.chiller_energy.assign(topo_.chillers.size(), 0.0);
+    }
+
+    void start(scenario::Run& run) override {
+        run_ = &run;
+        kernel::Simulator& sim = run.simulator();
+        scenario::Run* r = &run;
+        sim.add_periodic(
+            dt_, [this, r](kernel::Simulator& s, double, double) { step(*r, s.now()); }, sim.now() + dt_,
+            detail::step_priority);
+        if (std::isfinite(run.horizon()) && run.horizon() >= sim.now()) {
+            summary_ = sim.on<std::uint32_t>([this](kernel::Simulator&, std::uint32_t) { log_summary(); });
+            sim.schedule_at(summary_, run.horizon(), std::uint32_t{0}, kernel::max_priority - 1);
+        }
+    }
+
+    [[nodiscard]] ThermalStatistics statistics() const {
+        ThermalStatistics s = stats_;
+        s.zone_cooling = delivered_;
+        s.zone_demand = demand_;
+        s.mass_temperature.resize(twins_.size());
+        for (std::size_t i = 0; i < twins_.size(); ++i)
+            s.mass_temperature[i] = has_mass_ ? x_[mass_[i]] : std::numeric_limits<double>::quiet_NaN();
+        return s;
+    }
+
+private:
+    const ExactBlock& block_of(Eigen::Index node) const {
+        const auto it = std::upper_bound(block_index_.begin(), block_index_.end(), node);
+        return blocks_[static_cast<std::size_t>(it - block_index_.begin() - 1)];
+    }
+
+    /// Local hour of day at simulated time t.
+    double hour(double t) const {
+        const double local = start_seconds_ + t + *c_.utc_offset * 3600.0;
+        double s = std::fmod(local, 86400.0);
+        if (s < 0) s += 86400.0;
+        return s / 3600.0;
+    }
+
+    double outdoor(double t) const {
+        if (!c_.outdoor_series.empty()) {
+            const auto& s = c_.outdoor_series;
+            if (t <= s.front().first) return s.front().second;
+            if (t >= s.back().first) return s.back().second;
+            const auto it = std::upper_bound(s.begin(), s.end(), t, [](double v, const auto& p) { return v < p.first; });
+            const auto& [t1, v1] = *it;
+            const auto& [t0, v0] = *(it - 1);
+            return v0 + (v1 - v0) * (t - t0) / (t1 - t0);
+        }
+        return *c_.outdoor_mean +
+               *c_.outdoor_amplitude * std::cos(2.0 * std::numbers::pi * (hour(t) - *c_.outdoor_peak_hour) / 24.0);
+    }
+
+    /// Solar gain per m2 of floor area at simulated time t.
+    double solar(double t) const {
+        const double h = hour(t);
+        if (*c_.solar_peak <= 0.0 || h <= *c_.sunrise || h >= *c_.sunset) return 0.0;
+        return *c_.solar_peak * std::sin(std::numbers::pi * (h - *c_.sunrise) / (*c_.sunset - *c_.sunrise));
+    }
+
+    double value_or(scenario::Run& run, graph::TwinIndex t, const std::optional<std::uint32_t>& col, double fallback) const {
+        if (!col) return fallback;
+        const std::optional<double> v = run.value(t, *col);
+        return v && std::isfinite(*v) ? *v : fallback;
+    }
+
+    /// Integrates [now - dt, now]: inputs held at their values at the middle of the step.
+    void step(scenario::Run& run, double now) {
+        const std::size_t nz = twins_.size();
+        const double mid = now - 0.5 * dt_;
+        const double t_out = outdoor(mid);
+        const double sol = solar(mid);
+        const double rf = has_mass_ ? *c_.radiant_fraction : 0.0;
+        const double deadband = *c_.deadband;
+
+        // Inputs (W per node): outdoor coupling plus gains.
+        u_.setZero();
+        double gains = 0.0, h_t_out = 0.0;
+        setpoint_.resize(nz);
+        for (std::size_t i = 0; i < nz; ++i) {
+            const graph::TwinIndex t = twins_[i];
+            const double people = run.value(t, col_occupancy_[i]).value_or(0.0);
+            const double internal = people * *c_.per_person + run.value(t, col_lighting_[i]).value_or(0.0) +
+                                    run.value(t, col_equipment_[i]).value_or(0.0);
+            const double gi = internal + sol * area_[i];
+            gains += gi;
+            h_t_out += h_out_[i] * t_out;
+            u_[air_[i]] += h_out_[i] * t_out + (1.0 - rf) * gi;
+            if (has_mass_) u_[mass_[i]] += rf * gi;
+            const std::optional<double> sp = run.value(t, col_setpoint_[i]);
+            setpoint_[i] = sp && std::isfinite(*sp) ? *sp : std::numeric_limits<double>::quiet_NaN();
+        }
+
+        // Free response (no cooling) at the end of the step.
+        if (exact_) {
+            for (const ExactBlock& b : blocks_)
+                x_free_.segment(b.offset, b.size).noalias() =
+                    b.phi * x_.segment(b.offset, b.size) + b.gamma * u_.segment(b.offset, b.size);
+        } else {
+            rhs_ = capacity_.cwiseProduct(x_) + dt_ * u_;
+            x_free_ = solver_.solve(rhs_);
+        }
+
+        // Thermostats: proportional over the deadband, evaluated at the end of the step,
+        // all of a group's thermostats at once (each one's cooling also cools its neighbours).
+        std::fill(demand_.begin(), demand_.end(), 0.0);
+        if (exact_)
+            thermostats_exact();
+        else
+            thermostats_implicit();
+        allocate(run);
+
+        // Cooling (a heat sink at each air node, held over the step).
+        q_.setZero();
+        double cooling = 0.0;
+        for (std::size_t i = 0; i < nz; ++i) {
+            q_[air_[i]] = delivered_[i];
+            cooling += delivered_[i];
+        }
+        x_old_ = x_;
+        double loss = 0.0;
+        if (exact_) {
+            for (const ExactBlock& b : blocks_) {
+                auto seg = x_.segment(b.offset, b.size);
+                const auto qs = q_.segment(b.offset, b.size);
+                loss += b.r1.dot(seg) + b.r2.dot(u_.segment(b.offset, b.size) - qs);
+                if (qs.any())
+                    seg.noalias() = x_free_.segment(b.offset, b.size) - b.gamma * qs;
+                else
+                    seg = x_free_.segment(b.offset, b.size);
+            }
+            loss -= h_t_out * dt_;
+        } else {
+            if (cooling > 0.0) {
+                rhs_ = dt_ * q_;
+                x_ = x_free_ - solver_.solve(rhs_);
+            } else {
+                x_ = x_free_;
+            }
+            loss = dt_ * (h_node_.dot(x_) - h_t_out);
+        }
+        stats_.gains += gains * dt_;
+        stats_.cooling += cooling * dt_;
+        stats_.outdoor_loss += loss;
+        stats_.stored += capacity_.dot(x_ - x_old_);
+        ++stats_.steps;
+
+        // One write batch: temperatures, then the optional cooling and power properties.
+        writes_.clear();
+        for (std::size_t i = 0; i < nz; ++i) {
+            const double t_air = x_[air_[i]];
+            writes_.push_back(graph::PropertyWrite{twins_[i], col_temperature_[i], t_air, std::nullopt});
+            if (!std::isnan(setpoint_[i]))
+                stats_.overheating += std::max(0.0, t_air - (setpoint_[i] + 0.5 * deadband)) * dt_ / 3600.0;
+        }
+        if (!col_zone_cooling_.empty())
+            for (std::size_t i = 0; i < nz; ++i)
+                writes_.push_back(graph::PropertyWrite{twins_[i], col_zone_cooling_[i], delivered_[i], std::nullopt});
+        if (!col_chiller_power_.empty())
+            for (std::size_t c = 0; c < topo_.chillers.size(); ++c)
+                writes_.push_back(graph::PropertyWrite{topo_.chillers[c], col_chiller_power_[c],
+                                                       stats_.chiller_power[c] / 1000.0, std::nullopt});
+        run.write(writes_);
+    }
+
+    [[nodiscard]] bool controlled(std::size_t i) const {
+        return !topo_.zone_ahus[i].empty() && !std::isnan(setpoint_[i]) && zone_max_[i] > 0.0;
+    }
+
+    /// The demand of thermostat i when its air would end the step at `own` K without its own
+    /// cooling and `g` K/W is its response to its own cooling.
+    [[nodiscard]] double control(std::size_t i, double own, double g) const {
+        const double deadband = *c_.deadband;
+        double d;
+        if (deadband > 0.0) {
+            const double k = zone_max_[i] / deadband;
+            d = k * (own - (setpoint_[i] - 0.5 * deadband)) / (1.0 + k * g);
+        } else {
+            d = (own - setpoint_[i]) / g;
+        }
+        return std::clamp(d, 0.0, zone_max_[i]);
+    }
+
+    /// Exact integrator: projected Gauss-Seidel on the group's end-of-step response G (the
+    /// air rows and columns of Gamma, symmetric positive definite): converges to the
+    /// demands that every thermostat would choose knowing the others' cooling.
+    void thermostats_exact() {
+        for (const ExactBlock& b : blocks_) {
+            active_.clear();
+            for (const std::uint32_t i : b.zones)
+                if (controlled(i)) {
+                    active_.push_back(i);
+                    end_[i] = x_free_[air_[i]];
+                }
+            if (active_.empty()) continue;
+            for (int sweep = 0; sweep < 500; ++sweep) {
+                double change = 0.0;
+                for (const std::uint32_t i : active_) {
+                    const Eigen::Index ki = air_[i] - b.offset;
+                    const double gii = b.gamma(ki, ki);
+                    const double d = control(i, end_[i] + gii * demand_[i], gii);
+                    const double delta = d - demand_[i];
+                    if (delta == 0.0) continue;
+                    for (const std::uint32_t j : active_) end_[j] -= b.gamma(air_[j] - b.offset, ki) * delta;
+                    demand_[i] = d;
+                    change = std::max(change, std::abs(delta) / zone_max_[i]);
+                }
+                if (change <= 1e-13) break;
+            }
+        }
+    }
+
+    /// Implicit integrator: damped Jacobi iterations, each one sparse solve for the
+    /// end-of-step temperatures under the current demands (at most 60).
+    void thermostats_implicit() {
+        const std::size_t nz = twins_.size();
+        bool any = false;
+        for (std::size_t i = 0; i < nz; ++i)
+            if (controlled(i)) {
+                demand_[i] = control(i, x_free_[air_[i]], g_[i]);
+                any = true;
+            }
+        if (!any) return;
+        for (int iteration = 0; iteration < 60; ++iteration) {
+            q_.setZero();
+            for (std::size_t i = 0; i < nz; ++i) q_[air_[i]] = demand_[i];
+            rhs_ = dt_ * q_;
+            const Eigen::VectorXd response = solver_.solve(rhs_);
+            double change = 0.0;
+            for (std::size_t i = 0; i < nz; ++i) {
+                if (!controlled(i)) continue;
+                const double t_end = x_free_[air_[i]] - response[air_[i]];
+                const double d = control(i, t_end + g_[i] * demand_[i], g_[i]);
+                const double next = demand_[i] + 0.5 * (d - demand_[i]);
+                change = std::max(change, std::abs(next - demand_[i]) / zone_max_[i]);
+                demand_[i] = next;
+            }
+            if (change <= 1e-10) break;
+        }
+    }
+
+    /// Limits the thermostats' demands by the capacity upstream (air handlers,
+    /// chillers, pumps) and computes the plant's electric power.
+    void allocate(scenario::Run& run) {
+        const std::size_t nz = twins_.size(), na = topo_.ahus.size(), nc = topo_.chillers.size();
+        ahu_demand_.assign(na, 0.0);
+        for (std::size_t i = 0; i < nz; ++i)
+            for (const std::uint32_t a : topo_.zone_ahus[i])
+                ahu_demand_[a] += demand_[i] / static_cast<double>(topo_.zone_ahus[i].size());
+        // Chillers: available capacity (W) when one of their pumps runs.
+        chiller_available_.assign(nc, 0.0);
+        running_pump_.assign(nc, -1);
+        for (std::size_t c = 0; c < nc; ++c) {
+            const double cap = value_or(run, topo_.chillers[c], col_capacity_[c], 0.0) * 1000.0;
+            const auto& pumps = topo_.chiller_pumps[c];
+            bool pumped = pumps.empty();
+            for (std::size_t p = 0; p < pumps.size() && !pumped; ++p) {
+                const double flow = value_or(run, pumps[p], col_pump_flow_[c][p], 1.0);
+                if (flow > 0.0) {
+                    pumped = true;
+                    running_pump_[c] = static_cast<int>(p);
+                }
+            }
+            chiller_available_[c] = pumped ? std::max(0.0, cap) : 0.0;
+        }
+        // Each AHU: limited by its air side, then its request split equally among its available chillers.
+        chiller_request_.assign(nc, 0.0);
+        ahu_request_.assign(na, 0.0);
+        for (std::size_t a = 0; a < na; ++a) {
+            double request = ahu_demand_[a];
+            const std::optional<double> flow = col_ahu_flow_[a] ? run.value(topo_.ahus[a], *col_ahu_flow_[a]) : std::nullopt;
+            if (flow && std::isfinite(*flow)) request = std::min(request, std::max(0.0, *flow) * 1206.0 * *c_.ahu_dt);
+            std::size_t available = 0;
+            for (const std::uint32_t c : topo_.ahu_chillers[a])
+                if (chiller_available_[c] > 0.0) ++available;
+            ahu_request_[a] = available > 0 ? request : 0.0;
+            for (const std::uint32_t c : topo_.ahu_chillers[a])
+                if (chiller_available_[c] > 0.0) chiller_request_[c] += request / static_cast<double>(available);
+        }
+        chiller_fraction_.assign(nc, 0.0);
+        for (std::size_t c = 0; c < nc; ++c)
+            chiller_fraction_[c] =
+                chiller_request_[c] > 0.0 ? std::min(1.0, chiller_available_[c] / chiller_request_[c]) : 0.0;
+        ahu_ratio_.assign(na, 0.0);
+        for (std::size_t a = 0; a < na; ++a) {
+            if (!(ahu_demand_[a] > 0.0) || !(ahu_request_[a] > 0.0)) continue;
+            std::size_t available = 0;
+            for (const std::uint32_t c : topo_.ahu_chillers[a])
+                if (chiller_available_[c] > 0.0) ++available;
+            double delivered = 0.0;
+            for (const std::uint32_t c : topo_.ahu_chillers[a])
+                if (chiller_available_[c] > 0.0)
+                    delivered += chiller_fraction_[c] * ahu_request_[a] / static_cast<double>(available);
+            ahu_ratio_[a] = delivered / ahu_demand_[a];
+        }
+        for (std::size_t i = 0; i < nz; ++i) {
+            double ratio = 0.0;
+            for (const std::uint32_t a : topo_.zone_ahus[i]) ratio += ahu_ratio_[a];
+            delivered_[i] = topo_.zone_ahus[i].empty() ? 0.0 : demand_[i] * ratio / static_cast<double>(topo_.zone_ahus[i].size());
+        }
+        // Electric power.
+        double electric = 0.0;
+        for (std::size_t c = 0; c < nc; ++c) {
+            const double load = chiller_fraction_[c] * chiller_request_[c];
+            double cop = value_or(run, topo_.chillers[c], col_cop_[c], *c_.default_cop);
+            if (!(cop > 0.0)) cop = *c_.default_cop;
+            double power = load / cop;
+            if (c_.auxiliaries && load > 0.0 && running_pump_[c] >= 0) {
+                const auto p = static_cast<std::size_t>(running_pump_[c]);
+                power += value_or(run, topo_.chiller_pumps[c][p], col_pump_rated_[c][p], 0.0) * 1000.0;
+            }
+            stats_.chiller_load[c] = load;
+            stats_.chiller_power[c] = power;
+            stats_.chiller_energy[c] += power * dt_;
+            electric += power;
+        }
+        if (c_.auxiliaries)
+            for (std::size_t a = 0; a < na; ++a)
+                if (ahu_ratio_[a] > 0.0) electric += value_or(run, topo_.ahus[a], col_ahu_rated_[a], 0.0) * 1000.0;
+        stats_.electric += electric * dt_;
+    }
+
+    void log_summary() {
+        constexpr double kwh = 3.6e6;
+        nlohmann::json chillers = nlohmann::json::object();
+        for (std::size_t c = 0; c < chiller_ids_.size(); ++c) chillers[chiller_ids_[c]] = stats_.chiller_energy[c] / kwh;
+        run_->log_event("", "thermal_summary",
+                        {{"integrator", stats_.integrator},
+                         {"zones", twins_.size()},
+                         {"states", stats_.states},
+                         {"adjacent_pairs", adjacent_pairs_},
+                         {"gains_kwh", stats_.gains / kwh},
+                         {"cooling_kwh", stats_.cooling / kwh},
+                         {"outdoor_loss_kwh", stats_.outdoor_loss / kwh},
+                         {"stored_kwh", stats_.stored / kwh},
+                         {"electric_kwh", stats_.electric / kwh},
+                         {"overheating_kh", stats_.overheating},
+                         {"chiller_electric_kwh", chillers}});
+    }
+
+    std::vector<graph::TwinIndex> twins_;
+    std::vector<std::string> ids_, chiller_ids_, ahu_ids_;
+    Config c_;
+    Topology topo_;
+    double dt_;
+    double start_seconds_ = 0.0;
+    bool has_mass_ = false;
+    bool exact_ = true;
+    std::size_t adjacent_pairs_ = 0;
+
+    std::vector<std::uint32_t> col_area_, col_volume_, col_temperature_, col_setpoint_, col_occupancy_, col_lighting_,
+        col_equipment_, col_zone_cooling_, col_chiller_power_;
+    std::vector<std::optional<std::uint32_t>> col_capacity_, col_cop_, col_chiller_rated_, col_ahu_flow_, col_ahu_rated_;
+    std::vector<std::vector<std::optional<std::uint32_t>>> col_pump_flow_, col_pump_rated_;
+
+    std::vector<double> area_, h_out_, zone_max_, g_, setpoint_, demand_, delivered_, end_;
+    std::vector<std::uint32_t> active_;
+    std::vector<Eigen::Index> air_, mass_;
+    Eigen::VectorXd capacity_, h_node_, x_, x_old_, u_, q_, x_free_, rhs_;
+    std::vector<ExactBlock> blocks_;
+    std::vector<Eigen::Index> block_index_;
+    Eigen::SimplicialLDLT<Eigen::SparseMatrix<double>> solver_;
+
+    std::vector<double> ahu_demand_, ahu_request_, ahu_ratio_, chiller_available_, chiller_request_, chiller_fraction_;
+    std::vector<int> running_pump_;
+    std::vector<graph::PropertyWrite> writes_;
+    ThermalStatistics stats_;
+    scenario::Run* run_ = nullptr;
+    kernel::EventType<std::uint32_t> summary_{};
+};
+
+}  // namespace
+
+std::string_view ThermalZonesModel::description() const {
+    return "Rooms as a resistance-capacitance network (air and mass node per room, outdoor, air-mass and "
+           "adjacent-room conductances; occupancy, lighting, equipment and solar gains; diurnal or recorded outdoor "
+           "temperature) solved at once, exactly or implicitly, with the cooling of the HVAC plant in the graph "
+           "(pumps -> chillers -> air-handling units -> rooms) limited by the capacity upstream; writes "
+           "Room.temperature every step.";
+}
+
+std::span<const scenario::ModelParameter> ThermalZonesModel::parameters() const { return declared; }
+
+void ThermalZonesModel::check(const scenario::Binding& binding) const {
+    const Config c = read(binding, false);
+    (void)check_graph(binding, detail::binding_graph(binding), c);
+}
+
+std::unique_ptr<scenario::Behaviour> ThermalZonesModel::instantiate(const scenario::Binding& binding,
+                                                                    scenario::Run& run) const {
+    detail::require_ascending(binding);
+    const graph::Snapshot& g = detail::binding_graph(binding, &run.base());
+    Config c = read(binding, true);
+    Topology topo = check_graph(binding, g, c);
+    double step = 60.0;
+    if (c.step)
+        step = *c.step;
+    else if (run.scenario() != nullptr)
+        step = run.scenario()->spec.step;
+    return std::make_unique<ThermalBehaviour>(binding, g, std::move(c), std::move(topo), step, run);
+}
+
+std::optional<ThermalStatistics> thermal_statistics(const scenario::Behaviour& behaviour) {
+    const auto* b = dynamic_cast<const ThermalBehaviour*>(&behaviour);
+    if (b == nullptr) return std::nullopt;
+    return b->statistics();
+}
+
+}  // namespace twinsim::models
