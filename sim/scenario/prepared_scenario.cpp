@@ -232,7 +232,13 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
             plan.model->check(b);
         } catch (const ModelParameterError& x) {
             const std::string field = "parameters." + x.parameter();
-            throw spec_error(spec, pointer_of("models", i, "parameters/" + x.parameter()), field_of("models", i, field),
+            // "rules[2].when" -> "rules/2/when", so the line is the rule's own.
+            std::string path;
+            for (const char c : x.parameter()) {
+                if (c == '[' || c == '.') path += '/';
+                else if (c != ']') path += c;
+            }
+            throw spec_error(spec, pointer_of("models", i, "parameters/" + path), field_of("models", i, field),
                              std::string(x.what()).substr(x.parameter().size() + 2));
         } catch (const std::exception& x) {
             throw spec_error(spec, pointer_of("models", i), field_of("models", i), x.what());
