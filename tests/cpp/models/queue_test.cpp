@@ -53,7 +53,6 @@ TEST_CASE("queue M/M/1 (lambda 1/s, mu 1.1/s): time-average number in system lam
     CHECK(s.arrivals == s.served + static_cast<std::uint64_t>(s.in_system));
     // The property holds the number in system.
     CHECK(*run.value(rooms[0], test::column_of(g, rooms[0], "occupancy")) == static_cast<double>(s.in_system));
-    CHECK(elapsed < 2.0);
 }
 
 TEST_CASE("queue M/M/c/c (servers and room from the capacity property): blocking = Erlang B", "[models]") {
@@ -92,7 +91,6 @@ TEST_CASE("queue M/M/c/c (servers and room from the capacity property): blocking
                      << a * (1.0 - theory) << "), " << arrivals << " arrivals, " << elapsed << " s");
     CHECK(blocking == Approx(theory).epsilon(0.03));
     CHECK(carried == Approx(a * (1.0 - theory)).epsilon(0.02));
-    CHECK(elapsed < 2.0);
 }
 
 TEST_CASE("queue starts from the property's value, empties without arrivals, and is deterministic", "[models]") {
