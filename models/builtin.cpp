@@ -6,6 +6,7 @@
 #include "models/generic/availability.hpp"
 #include "models/generic/queue.hpp"
 #include "models/generic/relaxation.hpp"
+#include "models/generic/schedule.hpp"
 #include "models/rules/rules.hpp"
 
 namespace twinsim::models {
@@ -16,6 +17,7 @@ void register_builtin_models(scenario::ModelRegistry& registry) {
     registry.add(std::make_shared<const AvailabilityModel>());
     registry.add(std::make_shared<const ThermalZonesModel>());
     registry.add(std::make_shared<const RulesModel>());
+    registry.add(std::make_shared<const ScheduleModel>());
 }
 
 const scenario::ModelRegistry& builtin_registry() {

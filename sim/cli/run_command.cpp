@@ -1,7 +1,9 @@
-// `twinsim run`: read a scenario file, load its base graph, prepare every
-// scenario (sweep points included) with the built-in behaviour models, run
-// every replication on all cores and write one HDF5 results file; a progress
-// bar on a terminal, then the KPI table.
+// `twinsim run`: read one or more scenario files, load their base graphs,
+// prepare every scenario (sweep points included) with the built-in behaviour
+// models, run every replication of all of them on all cores and write one
+// HDF5 results file; a progress bar on a terminal, then the KPI table.
+// Scenario i of the job (in the order of the files, sweep points in order)
+// uses the random streams (seed, i, replication); names must be unique.
 //
 // Ctrl-C: before the runs start nothing is on disk, so the program stops at
 // once; while they run, SIGINT only raises a flag, the progress callback
@@ -21,6 +23,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,8 +37,10 @@
 #include "twinsim/common/error.hpp"
 #include "twinsim/io/errors.hpp"
 #include "twinsim/scenario/errors.hpp"
+#include "twinsim/scenario/prepared_scenario.hpp"
 #include "twinsim/scenario/runner.hpp"
 #include "twinsim/scenario/scenario_spec.hpp"
+#include "twinsim/scenario/sweep.hpp"
 
 namespace twinsim::cli {
 namespace {
@@ -43,7 +48,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct RunCommandOptions {
-    std::string scenario_file;
+    std::vector<std::string> scenario_files;
     std::string out;
     unsigned threads = 0;
     std::uint32_t replications = 1;
@@ -262,46 +267,74 @@ struct Prepared {
 
 Prepared prepare(const RunCommandOptions& options) {
     Prepared out;
-    const fs::path scenario_file(options.scenario_file);
-    scenario::ScenarioSpec spec;
-    try {
-        spec = scenario::read_scenario_file(scenario_file);  // IoError (missing file): exit 2 in main
-        if (options.replications_option != nullptr && options.replications_option->count() > 0)
-            spec.replications = options.replications;
-        if (options.seed_option != nullptr && options.seed_option->count() > 0) spec.seed = options.seed;
+    // Files sharing a base graph (and models) load it once.
+    std::map<std::vector<std::string>, std::shared_ptr<const LoadedGraph>> graphs;
+    std::map<std::string, std::string> names;  // scenario name -> the file that defines it
+    for (const std::string& file : options.scenario_files) {
+        const fs::path scenario_file(file);
+        scenario::ScenarioSpec spec;
+        try {
+            spec = scenario::read_scenario_file(scenario_file);  // IoError (missing file): exit 2 in main
+            if (options.replications_option != nullptr && options.replications_option->count() > 0)
+                spec.replications = options.replications;
+            if (options.seed_option != nullptr && options.seed_option->count() > 0) spec.seed = options.seed;
 
-        if (spec.base == "live") {
-            throw scenario::spec_error(spec, "/base", "base",
-                                       "\"live\" is the graph handed over from Python; twinsim run needs an NDJSON "
-                                       "file, relative to the scenario file");
-        }
-        GraphInputOptions input;
-        input.allow_undefined_extensions = options.allow_undefined_extensions;
-        input.model_paths = options.models;
-        for (std::size_t i = 0; i < spec.base_models.size(); ++i) {
-            const fs::path path = beside(scenario_file, spec.base_models[i]);
-            require_exists(spec, path, "/base_models/" + std::to_string(i), "base_models[" + std::to_string(i) + "]");
-            input.model_paths.push_back(path.string());
-        }
-        const fs::path base = beside(scenario_file, spec.base);
-        require_exists(spec, base, "/base", "base");
-        input.file = base.string();
-        out.base_source = input.file;
+            if (spec.base == "live") {
+                throw scenario::spec_error(spec, "/base", "base",
+                                           "\"live\" is the graph handed over from Python; twinsim run needs an "
+                                           "NDJSON file, relative to the scenario file");
+            }
+            GraphInputOptions input;
+            input.allow_undefined_extensions = options.allow_undefined_extensions;
+            input.model_paths = options.models;
+            for (std::size_t i = 0; i < spec.base_models.size(); ++i) {
+                const fs::path path = beside(scenario_file, spec.base_models[i]);
+                require_exists(spec, path, "/base_models/" + std::to_string(i),
+                               "base_models[" + std::to_string(i) + "]");
+                input.model_paths.push_back(path.string());
+            }
+            const fs::path base = beside(scenario_file, spec.base);
+            require_exists(spec, base, "/base", "base");
+            input.file = base.string();
+            if (out.base_source.empty()) {
+                out.base_source = input.file;
+            } else if (out.base_source.find(input.file) == std::string::npos) {
+                out.base_source += ", " + input.file;
+            }
 
-        LoadedGraph loaded = load_graph(input);
-        if (!loaded.loaded) {
-            std::cerr << "twinsim: error: " << options.scenario_file << ": the base graph cannot be loaded:\n";
-            print_problems(std::cerr, input.file, loaded.problems);
+            std::vector<std::string> key = input.model_paths;
+            key.push_back(input.file);
+            std::shared_ptr<const LoadedGraph>& loaded = graphs[key];
+            if (!loaded) {
+                auto loading = std::make_shared<LoadedGraph>(load_graph(input));
+                if (!loading->loaded) {
+                    std::cerr << "twinsim: error: " << file << ": the base graph cannot be loaded:\n";
+                    print_problems(std::cerr, input.file, loading->problems);
+                    out.status = exit_usage;
+                    return out;
+                }
+                loaded = std::move(loading);
+            }
+            for (const scenario::ScenarioSpec& concrete : scenario::expand(spec)) {
+                const auto [it, fresh] = names.emplace(concrete.name, file);
+                if (!fresh) {
+                    throw scenario::spec_error(spec, "/name", "name",
+                                               "two scenarios of the job are named \"" + concrete.name + "\"" +
+                                                   (it->second == file ? std::string() : " (the other in " + it->second + ")"));
+                }
+                const auto index = static_cast<std::uint32_t>(out.scenarios.size());
+                out.scenarios.push_back(
+                    scenario::prepare(concrete, loaded->graph->snapshot(), models::builtin_registry(), index));
+            }
+        } catch (const scenario::ScenarioError& e) {
+            std::cerr << "twinsim: error: " << e.what() << '\n';
+            out.status = exit_usage;
+            return out;
+        } catch (const Error& e) {  // IoError (an unreadable --models path), or any other reason the job cannot start
+            std::cerr << "twinsim: error: " << e.what() << '\n';
             out.status = exit_usage;
             return out;
         }
-        out.scenarios = scenario::prepare_all({spec}, loaded.graph->snapshot(), models::builtin_registry());
-    } catch (const scenario::ScenarioError& e) {
-        std::cerr << "twinsim: error: " << e.what() << '\n';
-        out.status = exit_usage;
-    } catch (const Error& e) {  // IoError (an unreadable --models path), or any other reason the job cannot start
-        std::cerr << "twinsim: error: " << e.what() << '\n';
-        out.status = exit_usage;
     }
     return out;
 }
@@ -329,7 +362,7 @@ int run_command(const RunCommandOptions& options) {
     if (prepared.status != exit_valid) return prepared.status;
 
     fs::path out = options.out;
-    if (out.empty()) out = fs::path(options.scenario_file).stem().string() + ".h5";
+    if (out.empty()) out = fs::path(options.scenario_files.front()).stem().string() + ".h5";
 
     ProgressDisplay display(::isatty(STDERR_FILENO) == 1, options.quiet);
     scenario::RunnerOptions runner;
@@ -377,10 +410,10 @@ Command add_run_command(CLI::App& app) {
     auto options = std::make_shared<RunCommandOptions>();
     CLI::App* command = app.add_subcommand(
         "run",
-        "Run a scenario file (every sweep point and replication, in parallel) on its base graph with the built-in "
-        "behaviour models, write the results to one HDF5 file and print the KPIs");
+        "Run one or more scenario files (every sweep point and replication of each, in parallel) on their base "
+        "graphs with the built-in behaviour models, write the results to one HDF5 file and print the KPIs");
     command->add_option("-o,--output", options->out,
-                        "The results file to write (default: <scenario file stem>.h5 in the current folder); "
+                        "The results file to write (default: <first scenario file's stem>.h5 in the current folder); "
                         "written to a temporary name and renamed once complete");
     command->add_option("--threads", options->threads, "Worker threads (default 0: every core)")
         ->check(CLI::NonNegativeNumber);
@@ -397,7 +430,10 @@ Command add_run_command(CLI::App& app) {
         ->allow_extra_args(false);
     command->add_flag("--allow-undefined-extensions", options->allow_undefined_extensions,
                       "Accept extension contexts, types and members that no known extension defines");
-    command->add_option("SCENARIO", options->scenario_file, "The scenario file (.yaml, .yml or .json)")->required();
+    command->add_option("SCENARIO", options->scenario_files,
+                        "The scenario files (.yaml, .yml or .json); their scenarios form one job, numbered in order "
+                        "(scenario i uses the random streams (seed, i, replication)); names must be unique")
+        ->required();
     command->footer(
         "On a terminal a progress bar shows runs done, simulated time, events per second and elapsed time; "
         "otherwise one summary line is printed at the end (on stderr). The KPI table (mean and 95 % confidence "

@@ -113,6 +113,67 @@ def test_run_writes_results_and_prints_kpis(rooms, tmp_path):
     assert re.fullmatch(r"ran 3 runs of 1 scenario in .*, 0 failed\n", run.stderr), run.stderr
 
 
+def test_run_several_files_into_one_results_file(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    first = tmp_path / "first.yaml"
+    first.write_text(scenario_text(name="first"), encoding="utf-8")
+    second = tmp_path / "second.yaml"
+    second.write_text(scenario_text(name="second", replications=3), encoding="utf-8")
+    swept = tmp_path / "swept.yaml"
+    swept.write_text(scenario_text(name="swept", extra="sweep:\n  list:\n    - {target: 23}\n    - {target: 25}\n"),
+                     encoding="utf-8")
+    out = tmp_path / "job.h5"
+    run = twinsim("run", "-o", out, "--threads", 2, first, second, swept)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert re.fullmatch(r"ran 9 runs of 4 scenarios in .*, 0 failed\n", run.stderr), run.stderr
+    names = ["first", "second", "swept[target=23]", "swept[target=25]"]
+    with h5py.File(out, "r") as f:
+        # Scenario i of the job (files in order, sweep points in order) is index i: its random streams.
+        assert {name: int(f[name].attrs["scenario_index"]) for name in names} == {n: i for i, n in enumerate(names)}
+        assert f["second"].attrs["replications"] == 3
+    table = kpi_table(run.stdout)
+    assert [line.split()[0] for line in table[2:] if not line.startswith(" ")] == names
+    # The same file alone is scenario 0; second in a job it is scenario 1, so its draws differ.
+    alone = twinsim("run", "-o", tmp_path / "alone.h5", second)
+    assert alone.returncode == 0, alone.stderr
+    def mean_row(stdout):
+        return next(line for line in stdout.splitlines() if "mean room temperature" in line).split("temperature", 1)[1]
+    assert mean_row(alone.stdout) != mean_row(run.stdout.split("\nsecond", 1)[1])
+    # Default output: the first file's stem.
+    work = tmp_path / "work"
+    work.mkdir()
+    assert twinsim("run", "-q", first, second, cwd=work).returncode == 0
+    assert (work / "first.h5").is_file()
+
+
+def test_run_several_files_refuses_a_duplicate_name(tmp_path):
+    one = tmp_path / "one.yaml"
+    one.write_text(scenario_text(name="same"), encoding="utf-8")
+    two = tmp_path / "two.yaml"
+    two.write_text(scenario_text(name="same"), encoding="utf-8")
+    out = tmp_path / "dup.h5"
+    run = twinsim("run", "-o", out, one, two)
+    assert run.returncode == 2
+    assert re.search(r"two\.yaml:1: name: two scenarios of the job are named \"same\" \(the other in .*one\.yaml\)",
+                     run.stderr), run.stderr
+    assert not out.exists()
+
+
+def test_run_bundled_hot_day_job(tmp_path):
+    out = tmp_path / "hot-day.h5"
+    files = [BUILDING / f"hot-day-{name}.yaml"
+             for name in ("baseline", "chiller-fails", "chiller-fails-backup-pump", "precooling")]
+    run = twinsim("run", "-o", out, "--replications", 2, "--threads", 2, *files, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    for kpi in ("hours above 26 °C, worst room", "hours above 26 °C, all rooms", "peak room temperature",
+                "chiller energy"):
+        assert kpi in run.stdout
+    assert "kW h" in run.stdout
+    compare = twinsim("compare", "--baseline", "hot-day-baseline", out)
+    assert compare.returncode == 0, compare.stderr
+    assert "hot-day-precooling" in compare.stdout
+
+
 def test_run_default_output_is_the_scenario_stem_in_the_current_folder(rooms, tmp_path):
     work = tmp_path / "work"
     work.mkdir()

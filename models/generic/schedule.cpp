@@ -1,0 +1,136 @@
+#include "models/generic/schedule.hpp"
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/generic/support.hpp"
+#include "twinsim/scenario/run.hpp"
+#include "twinsim/scenario/scenario_spec.hpp"
+
+namespace twinsim::models {
+
+namespace {
+
+using scenario::ModelParameter;
+using scenario::ModelParameterError;
+
+const std::array<ModelParameter, 2> declared{{
+    {"property", "", "the numeric property to set (e.g. temperatureSetpoint)", nullptr},
+    {"values", "",
+     "[[time, value], ...]: at each time (seconds or an ISO 8601 duration after the start, >= 0, strictly "
+     "ascending) every twin's property is set to the value (a number, or \"${name}\")",
+     nullptr},
+}};
+
+struct Entry {
+    double time = 0.0;
+    double value = 0.0;
+};
+
+struct Config {
+    std::vector<std::uint32_t> columns;
+    std::vector<Entry> entries;
+};
+
+double entry_time(const nlohmann::json& t, const std::string& field) {
+    if (t.is_number()) return t.get<double>();
+    if (t.is_string()) {
+        if (auto d = scenario::parse_duration(t.get<std::string>())) return *d;
+    }
+    throw ModelParameterError(field, "expected seconds or an ISO 8601 duration, found " + t.dump());
+}
+
+/// `resolved`: every "${name}" must have a value (instantiate).
+Config read(const scenario::Binding& binding, const graph::Snapshot& graph, bool resolved) {
+    scenario::ParameterReader reader(binding.parameters, declared);
+    reader.finish();
+    Config c;
+    const std::string property = reader.string("property");
+    c.columns = scenario::numeric_columns(graph, binding.twins, property, "property");
+    const nlohmann::json& values = reader.raw("values");
+    if (!values.is_array() || values.empty())
+        throw ModelParameterError("values", "expected a non-empty list of [time, value] pairs, found " + values.dump());
+    double previous = -HUGE_VAL;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        const std::string field = "values[" + std::to_string(i) + "]";
+        const nlohmann::json& pair = values[i];
+        if (!pair.is_array() || pair.size() != 2)
+            throw ModelParameterError(field, "expected a [time, value] pair, found " + pair.dump());
+        Entry e;
+        e.time = entry_time(pair[0], field + "[0]");
+        if (!std::isfinite(e.time) || e.time < 0.0)
+            throw ModelParameterError(field + "[0]", "must be a time >= 0, found " + pair[0].dump());
+        if (!(e.time > previous))
+            throw ModelParameterError(field + "[0]", "times must be strictly ascending");
+        previous = e.time;
+        if (pair[1].is_number()) {
+            e.value = pair[1].get<double>();
+            if (!std::isfinite(e.value)) throw ModelParameterError(field + "[1]", "must be a finite number");
+        } else if (!(detail::is_reference(pair[1]) && !resolved)) {
+            throw ModelParameterError(field + "[1]", "expected a number, found " + pair[1].dump());
+        }
+        c.entries.push_back(e);
+    }
+    return c;
+}
+
+struct ScheduleEvent {
+    std::uint32_t entry;
+};
+
+class ScheduleBehaviour final : public scenario::Behaviour {
+public:
+    ScheduleBehaviour(const scenario::Binding& binding, Config config)
+        : twins_(binding.twins.begin(), binding.twins.end()), config_(std::move(config)) {}
+
+    void start(scenario::Run& run) override {
+        kernel::Simulator& sim = run.simulator();
+        scenario::Run* r = &run;
+        type_ = sim.on<ScheduleEvent>([this, r](kernel::Simulator&, const ScheduleEvent& e) { apply(*r, e.entry); });
+        const double now = sim.now();
+        for (std::size_t i = 0; i < config_.entries.size(); ++i) {
+            const double at = config_.entries[i].time;
+            if (at < now) continue;
+            sim.schedule_at(type_, at, ScheduleEvent{static_cast<std::uint32_t>(i)});
+        }
+    }
+
+private:
+    void apply(scenario::Run& run, std::uint32_t entry) {
+        std::vector<graph::PropertyWrite> writes;
+        writes.reserve(twins_.size());
+        for (std::size_t i = 0; i < twins_.size(); ++i)
+            writes.push_back(
+                graph::PropertyWrite{twins_[i], config_.columns[i], config_.entries[entry].value, std::nullopt});
+        if (!writes.empty()) run.write(writes);
+    }
+
+    std::vector<graph::TwinIndex> twins_;
+    Config config_;
+    kernel::EventType<ScheduleEvent> type_{};
+};
+
+}  // namespace
+
+std::string_view ScheduleModel::description() const {
+    return "Sets a numeric property of every selected twin to given values at given times after the start "
+           "([[time, value], ...]): setpoint schedules, planned shutdowns.";
+}
+
+std::span<const scenario::ModelParameter> ScheduleModel::parameters() const { return declared; }
+
+void ScheduleModel::check(const scenario::Binding& binding) const {
+    (void)read(binding, detail::binding_graph(binding), false);
+}
+
+std::unique_ptr<scenario::Behaviour> ScheduleModel::instantiate(const scenario::Binding& binding,
+                                                                scenario::Run& run) const {
+    detail::require_ascending(binding);
+    return std::make_unique<ScheduleBehaviour>(binding, read(binding, detail::binding_graph(binding, &run.base()), true));
+}
+
+}  // namespace twinsim::models
