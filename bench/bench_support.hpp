@@ -175,4 +175,15 @@ struct ParallelOptions {
 /// (target speed-up >= 1.8 on 2); checks that both give identical KPIs.
 [[nodiscard]] int run_parallel(const ParallelOptions& options);
 
+struct BuildingBenchOptions {
+    std::size_t zones = 10000;                ///< rooms of the scaled building (copies of the bundled one)
+    std::uint32_t replications = 3;           ///< one-day runs of the scaled building
+    std::uint32_t bundled_replications = 20;  ///< one-day runs of the bundled building (61 rooms)
+    std::string integrator = "auto";          ///< thermal_zones' integrator: auto, exact or implicit
+};
+/// `twinsim-bench building`: thermal_zones on every room for one simulated day at
+/// a 5-minute step through the runner (one thread, no file), on the bundled
+/// building and on it copied to N rooms.
+[[nodiscard]] int run_building(const BuildingBenchOptions& options);
+
 }  // namespace twinsim::bench

@@ -148,6 +148,27 @@ int run(int argc, char** argv) {
         ->check(CLI::Range(1u, 1024u));
     parallel_command->add_flag("--smoke", parallel_smoke, "8 runs of 2 hours (for CI)");
 
+    BuildingBenchOptions building;
+    bool building_smoke = false;
+    CLI::App* building_command = app.add_subcommand(
+        "building", "thermal_zones on every room for one simulated day at a 5-minute step through the runner "
+                    "(one thread, no file), on the bundled building copied to N zones and on the bundled building "
+                    "itself (targets: bundled < 0.2 s, 10,000 zones < 2 s per replication)");
+    building_command->add_option("--zones", building.zones, "Rooms N of the scaled building")
+        ->capture_default_str()
+        ->check(CLI::Range(std::size_t{1}, std::size_t{10000000}));
+    building_command->add_option("--replications", building.replications, "One-day runs of the scaled building")
+        ->capture_default_str()
+        ->check(CLI::Range(std::uint32_t{1}, std::uint32_t{100000}));
+    building_command->add_option("--bundled-replications", building.bundled_replications,
+                                 "One-day runs of the bundled building")
+        ->capture_default_str()
+        ->check(CLI::Range(std::uint32_t{1}, std::uint32_t{100000}));
+    building_command->add_option("--integrator", building.integrator, "thermal_zones' integrator")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"auto", "exact", "implicit"}));
+    building_command->add_flag("--smoke", building_smoke, "N = 500, one run of each (for CI)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -205,6 +226,14 @@ int run(int argc, char** argv) {
             parallel.hours = 2.0;
         }
         return run_parallel(parallel);
+    }
+    if (building_command->parsed()) {
+        if (building_smoke) {
+            building.zones = 500;
+            building.replications = 1;
+            building.bundled_replications = 1;
+        }
+        return run_building(building);
     }
     if (smoke) process.repeat = 1;
     return run_validate_process(process);
