@@ -88,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
             building = t.mean("twin").values  # (replication, time)
             n = building.shape[0]
             mean = building.mean(axis=0)
-            line = top.plot(hours, mean, label=scenario)[0]
+            # The first scenario (the baseline, usually) wide underneath, so a scenario that follows it stays visible.
+            style = {"linewidth": 4, "alpha": 0.5} if not rows else {"linewidth": 1.5}
+            line = top.plot(hours, mean, label=scenario, **style)[0]
             if n > 1:
                 half = t_quantile_975(n - 1) * building.std(axis=0, ddof=1) / math.sqrt(n)
                 top.fill_between(hours, mean - half, mean + half, color=line.get_color(), alpha=0.25, linewidth=0)
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             # Most hours above; with none above anywhere, the room with the highest peak.
             worst = str((above_h if float(above_h.max()) > 0 else peaks).idxmax("twin").values)
             worst_t = t.sel(twin=worst).mean("replication").values
-            bottom.plot(hours, worst_t, color=line.get_color(), label=f"{scenario}: {worst}")
+            bottom.plot(hours, worst_t, color=line.get_color(), label=f"{scenario}: {worst}", **style)
             rows.append((scenario, worst, float(above_h.sel(twin=worst)), float(peaks.sel(twin=worst)), n))
 
             if not outdoor_drawn:
