@@ -149,11 +149,17 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
                         (void)g->upsert_twin(e.body.at("$dtId").get<std::string>(), e.body, {.if_match = {}, .if_none_match = true});
                         break;
                     case StructuralEdit::Kind::remove_twin: g->delete_twin(e.twin_id, std::nullopt, /*cascade=*/true); break;
-                    case StructuralEdit::Kind::add_relationship:
+                    case StructuralEdit::Kind::add_relationship: {
+                        // The import-file form names the source and id inside the
+                        // body; the graph takes them as arguments.
+                        nlohmann::json body = e.body;
+                        body.erase("$dtId");
+                        body.erase("$relationshipId");
                         (void)g->upsert_relationship(e.body.at("$dtId").get<std::string>(),
-                                                     e.body.at("$relationshipId").get<std::string>(), e.body,
+                                                     e.body.at("$relationshipId").get<std::string>(), body,
                                                      {.if_match = {}, .if_none_match = true});
                         break;
+                    }
                     case StructuralEdit::Kind::remove_relationship: g->delete_relationship(e.twin_id, e.relationship_id); break;
                 }
             } catch (const ScenarioError&) {

@@ -1,6 +1,7 @@
 #include "twinsim/scenario/runner.hpp"
 
 #include <tbb/blocked_range.h>
+#include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
@@ -357,6 +358,12 @@ JobResult run_job(const std::vector<std::shared_ptr<const PreparedScenario>>& sc
     std::exception_ptr worker_error;
     std::thread driver([&] {
         try {
+            // oneTBB caps its workers at the core count; an explicit larger
+            // thread count (e.g. the 8-thread determinism test on 2 cores) is
+            // honoured by raising the cap while this job runs.
+            std::optional<tbb::global_control> cap;
+            if (threads > tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism))
+                cap.emplace(tbb::global_control::max_allowed_parallelism, threads);
             tbb::task_arena arena(static_cast<int>(threads));
             arena.execute([&] {
                 tbb::parallel_for(tbb::blocked_range<std::size_t>(0, items.size(), 1),

@@ -86,6 +86,7 @@ struct JobResult {
 
 struct RunnerOptions {
     /// Worker threads; 0 = every core (std::thread::hardware_concurrency()).
+    /// More threads than cores is honoured (oneTBB's cap is raised while the job runs).
     unsigned threads = 0;
     /// Called on the thread that called run_job, about every
     /// progress_interval seconds and once at the end. Return false to cancel.

@@ -395,3 +395,27 @@ TEST_CASE("runner: summaries across replications use the t distribution", "[runn
     const auto m = scenario::summarize(many);
     CHECK((m.ci95_high - m.mean) / (m.std / std::sqrt(1000.0)) == Approx(1.962339).epsilon(1e-5));
 }
+
+TEST_CASE("runner: structural edits in the import-file form apply before the run", "[runner]") {
+    std::string text = scripted;
+    text.replace(text.find("models:"), 7, R"(edits:
+  - add_twin: {"$dtId": s99, "$metadata": {"$model": "dtmi:test:Sensor;1"}, value: 99}
+  - add_relationship: {"$dtId": s99, "$relationshipId": watches, "$targetId": room, "$relationshipName": observes}
+  - remove_twin: s5
+models:)");
+    const auto prepared = scenario::prepare(scenario::scenario_from_yaml(text, "e.yaml"), base_snapshot(), registry());
+    CHECK(prepared->graph.contains("s99"));
+    CHECK_FALSE(prepared->graph.contains("s5"));
+    CHECK(prepared->graph.get_relationship("s99", "watches")["$targetId"] == "room");
+
+    std::string bad = text;
+    bad.replace(bad.find("$targetId\": room"), 16, "$targetId\": nobody");
+    try {
+        (void)scenario::prepare(scenario::scenario_from_yaml(bad, "e.yaml"), base_snapshot(), registry());
+        FAIL("accepted a relationship to a missing twin");
+    } catch (const scenario::ScenarioError& e) {
+        CHECK(e.field() == "edits[1]");
+        CHECK(e.line() == 10);
+        CHECK_THAT(e.what(), Catch::Contains("nobody"));
+    }
+}
