@@ -7,6 +7,7 @@
 
 #include "twinsim/graph/twin_graph.hpp"
 #include "twinsim/query/expression.hpp"
+#include "twinsim/scenario/detail/references.hpp"
 #include "twinsim/scenario/detail/selection.hpp"
 
 namespace twinsim::scenario {
@@ -203,31 +204,9 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
             throw spec_error(spec, pointer_of("models", i, "where"), field_of("models", i, "where"), "the selection matches no twin");
         out->bindings.push_back(std::move(plan));
     }
-    // Substitute fixed parameters into binding parameters.
-    auto substitute = [&](const nlohmann::json& j, auto& self) -> nlohmann::json {
-        if (j.is_string()) {
-            const auto& s = j.get_ref<const std::string&>();
-            if (s.size() > 3 && s.starts_with("${") && s.ends_with("}")) {
-                const auto name = s.substr(2, s.size() - 3);
-                if (auto it = out->fixed_parameters.find(name); it != out->fixed_parameters.end()) return *it;
-            }
-            return j;
-        }
-        if (j.is_array()) {
-            auto a = nlohmann::json::array();
-            for (const auto& x : j) a.push_back(self(x, self));
-            return a;
-        }
-        if (j.is_object()) {
-            auto o = nlohmann::json::object();
-            for (const auto& [k, v] : j.items()) o[k] = self(v, self);
-            return o;
-        }
-        return j;
-    };
     for (std::size_t i = 0; i < out->bindings.size(); ++i) {
         BindingPlan& plan = out->bindings[i];
-        plan.parameters = substitute(plan.parameters, substitute);
+        plan.parameters = detail::substitute_references(plan.parameters, out->fixed_parameters);
         Binding b;
         b.index = i;
         b.model = plan.name;

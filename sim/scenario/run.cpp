@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "twinsim/scenario/behaviour.hpp"
+#include "twinsim/scenario/detail/references.hpp"
 #include "twinsim/scenario/detail/selection.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
 
@@ -28,24 +29,7 @@ graph::TwinGraphOptions graph_options(const kernel::Simulator* sim, bool allow_u
 }
 
 nlohmann::json resolve(const nlohmann::json& j, const nlohmann::json& parameters) {
-    if (j.is_string()) {
-        const auto& s = j.get_ref<const std::string&>();
-        if (s.size() > 3 && s.starts_with("${") && s.ends_with("}")) {
-            if (auto it = parameters.find(s.substr(2, s.size() - 3)); it != parameters.end()) return *it;
-        }
-        return j;
-    }
-    if (j.is_array()) {
-        auto out = nlohmann::json::array();
-        for (const auto& x : j) out.push_back(resolve(x, parameters));
-        return out;
-    }
-    if (j.is_object()) {
-        auto out = nlohmann::json::object();
-        for (const auto& [k, v] : j.items()) out[k] = resolve(v, parameters);
-        return out;
-    }
-    return j;
+    return detail::substitute_references(j, parameters);
 }
 
 kernel::Instant instant_of(graph::Timestamp t) { return kernel::Instant(std::chrono::nanoseconds(t.ns)); }

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "twinsim/kernel/rng.hpp"
+#include "twinsim/scenario/detail/references.hpp"
 #include "twinsim/scenario/scenario_spec.hpp"
 
 namespace twinsim::scenario {
@@ -33,26 +34,10 @@ std::vector<ParameterPoint> latin_hypercube(const SweepSpec& s, std::uint64_t se
 }
 
 nlohmann::json substitute(const nlohmann::json& j, const ParameterPoint& point) {
-    if (j.is_string()) {
-        const auto& s = j.get_ref<const std::string&>();
-        if (s.size() > 3 && s.starts_with("${") && s.ends_with("}")) {
-            const auto name = s.substr(2, s.size() - 3);
-            for (const auto& [n, v] : point)
-                if (n == name) return v;
-        }
-        return j;
-    }
-    if (j.is_array()) {
-        auto out = nlohmann::json::array();
-        for (const auto& x : j) out.push_back(substitute(x, point));
-        return out;
-    }
-    if (j.is_object()) {
-        auto out = nlohmann::json::object();
-        for (const auto& [k, v] : j.items()) out[k] = substitute(v, point);
-        return out;
-    }
-    return j;
+    auto values = nlohmann::json::object();
+    for (const auto& [name, value] : point)
+        if (!values.contains(name)) values[name] = value;  // the first of a repeated name wins, as before
+    return detail::substitute_references(j, values);
 }
 
 }  // namespace
