@@ -162,13 +162,6 @@ namespace {
 
 const example::LinearDriftModel drift_model;
 
-std::vector<double> temperatures(const scenario::Run& run, const graph::Snapshot& g,
-                                 const std::vector<graph::TwinIndex>& twins) {
-    std::vector<double> out;
-    for (const graph::TwinIndex t : twins) out.push_back(*run.value(t, test::column_of(g, t, "temperature")));
-    return out;
-}
-
 }  // namespace
 
 TEST_CASE("linear_drift (docs/writing-models.md): x(t) = x0 + rate * t at every step", "[models]") {
@@ -180,9 +173,9 @@ TEST_CASE("linear_drift (docs/writing-models.md): x(t) = x0 + rate * t at every 
     scenario::Run run(g, test::run_options());
     auto behaviour = drift_model.instantiate(b, run);
     behaviour->start(run);
-    const std::vector<double> x0 = temperatures(run, g, rooms);
+    const std::vector<double> x0 = test::temperatures(run, g, rooms);
     run.advance_to(6 * 3600.0);
-    const std::vector<double> x = temperatures(run, g, rooms);
+    const std::vector<double> x = test::temperatures(run, g, rooms);
     for (std::size_t i = 0; i < rooms.size(); ++i) CHECK(x[i] == Approx(x0[i] + 3.0).margin(1e-9));
     CHECK(run.simulator().events_processed() == 36);  // one event per step for all 61 rooms
 

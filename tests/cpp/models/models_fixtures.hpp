@@ -103,4 +103,12 @@ inline std::uint32_t column_of(const graph::Snapshot& g, graph::TwinIndex t, con
     return g.models()->at(g.twin_model(t)).layout.find(property)->column;
 }
 
+/// The temperature of every twin of `twins` in the run, now.
+inline std::vector<double> temperatures(const scenario::Run& run, const graph::Snapshot& g,
+                                        const std::vector<graph::TwinIndex>& twins) {
+    std::vector<double> out;
+    for (const graph::TwinIndex t : twins) out.push_back(*run.value(t, column_of(g, t, "temperature")));
+    return out;
+}
+
 }  // namespace twinsim::test

@@ -15,14 +15,6 @@ namespace {
 
 const scenario::BehaviourModel& relaxation() { return *models::builtin_registry().find("relaxation"); }
 
-/// The temperature of every twin, now.
-std::vector<double> temperatures(const scenario::Run& run, const graph::Snapshot& g,
-                                 const std::vector<graph::TwinIndex>& twins) {
-    std::vector<double> out;
-    for (const graph::TwinIndex t : twins) out.push_back(*run.value(t, test::column_of(g, t, "temperature")));
-    return out;
-}
-
 }  // namespace
 
 TEST_CASE("relaxation follows x(t) = target + (x0 - target) exp(-t/tau) at every step point", "[models]") {
@@ -46,7 +38,7 @@ TEST_CASE("relaxation follows x(t) = target + (x0 - target) exp(-t/tau) at every
         for (int k = 0; k <= 720; ++k) {  // 12 h
             const double t = 60.0 * k;
             run.advance_to(t);
-            const std::vector<double> x = temperatures(run, g, rooms);
+            const std::vector<double> x = test::temperatures(run, g, rooms);
             for (std::size_t i = 0; i < rooms.size(); ++i) {
                 const double exact = 30.0 + (x0[i] - 30.0) * std::exp(-t / 7200.0);
                 worst = std::max(worst, std::abs(x[i] - exact) / std::abs(exact));
@@ -71,7 +63,7 @@ TEST_CASE("relaxation follows x(t) = target + (x0 - target) exp(-t/tau) at every
         for (int k = 0; k <= 48; ++k) {  // 4 h
             const double t = 300.0 * k;
             run.advance_to(t);
-            const std::vector<double> x = temperatures(run, g, rooms);
+            const std::vector<double> x = test::temperatures(run, g, rooms);
             for (std::size_t i = 0; i < rooms.size(); ++i) {
                 const double target = g.get_property(g.twin_id(rooms[i]), "temperatureSetpoint")->get<double>();
                 const double exact = target + (x0[i] - target) * std::exp(-t / 1800.0);
@@ -93,7 +85,7 @@ TEST_CASE("relaxation without noise is deterministic and ignores the seed", "[mo
         auto behaviour = relaxation().instantiate(b, run);
         behaviour->start(run);
         run.advance_to(3 * 3600.0);
-        return temperatures(run, g, rooms);
+        return test::temperatures(run, g, rooms);
     };
     const std::vector<double> a = run_once(1);
     CHECK(a == run_once(1));
@@ -113,7 +105,7 @@ TEST_CASE("relaxation noise: same seed same values, per-twin streams, stationary
         auto behaviour = relaxation().instantiate(b, run);
         behaviour->start(run);
         run.advance_to(20 * tau);  // long enough to forget x0 = target
-        return temperatures(run, g, rooms);
+        return test::temperatures(run, g, rooms);
     };
     const std::vector<double> a = run_once(7, 0);
     CHECK(a == run_once(7, 0));   // bit-identical
