@@ -37,36 +37,38 @@ constexpr const char* pump_model = "dtmi:twinsim:building:Pump;1";
 
 const std::array<ModelParameter, 26> declared{{
     // --- weather
-    {"outdoor_mean", "degC", "daily mean of the diurnal outdoor temperature", 24.0},
-    {"outdoor_amplitude", "K", "half the daily swing of the outdoor temperature (>= 0)", 6.0},
+    ModelParameter{"outdoor_mean", "degC", "daily mean of the diurnal outdoor temperature", 24.0}.within(-100.0, 100.0),
+    ModelParameter{"outdoor_amplitude", "K", "half the daily swing of the outdoor temperature (>= 0)", 6.0}.within(0.0, 100.0),
     {"outdoor_peak_hour", "h", "local hour of the daily maximum outdoor temperature, [0, 24)", 15.0},
-    {"outdoor_series", "",
+    ModelParameter{"outdoor_series", "",
      "a recorded outdoor temperature instead of the diurnal model: [[seconds from the start, degC], ...] with "
      "ascending times, interpolated linearly and held beyond its ends; \"none\" = the diurnal model",
-     "none"},
+     "none"}.fixed_per_scenario(),
     {"utc_offset", "h", "local time = UTC + utc_offset, for the hours of the diurnal profiles", 0.0},
     {"solar_peak", "W/m2", "solar gain at solar noon per m2 of floor area (>= 0)", 20.0},
     {"sunrise_hour", "h", "local hour the solar gain starts (a half sine until sunset_hour)", 6.0},
     {"sunset_hour", "h", "local hour the solar gain ends, > sunrise_hour", 20.0},
     // --- envelope and network
     {"ua_per_area", "W/(m2.K)", "conductance air node <-> outdoors (envelope + infiltration) per m2 of floor area (>= 0)", 1.5},
-    {"air_heat_capacity", "J/(m3.K)", "volumetric heat capacity of the air node (rho * c_p of air, > 0)", 1206.0},
-    {"mass_capacity", "J/(m2.K)", "heat capacity of the mass node per m2 of floor area (>= 0; 0 = no mass node)", 100000.0},
+    ModelParameter{"air_heat_capacity", "J/(m3.K)", "volumetric heat capacity of the air node (rho * c_p of air, > 0)", 1206.0}.positive(),
+    ModelParameter{"mass_capacity", "J/(m2.K)", "heat capacity of the mass node per m2 of floor area (>= 0; 0 = no mass node)", 100000.0}.within(0.0),
     {"air_mass_conductance", "W/(m2.K)", "conductance air node <-> mass node per m2 of floor area (> 0 with a mass node)", 22.75},
-    {"adjacency", "", "which rooms of a level exchange heat: \"row\" (consecutive by $dtId), \"level\" (every pair), \"none\"", "row"},
+    ModelParameter{"adjacency", "", "which rooms of a level exchange heat: \"row\" (consecutive by $dtId), \"level\" (every pair), \"none\"", "row"}.fixed_per_scenario(),
     {"adjacent_conductance", "W/K", "conductance between two adjacent rooms (>= 0)", 20.0},
     // --- gains
     {"gain_per_person", "W", "sensible heat per person present (the room's occupancy)", 75.0},
     {"radiant_fraction", "1", "share of internal and solar gains that goes to the mass node, [0, 1]", 0.5},
     // --- HVAC
-    {"deadband", "K", "thermostat band: cooling goes from 0 at setpoint - deadband/2 to full at setpoint + deadband/2 (>= 0; 0 = ideal)", 1.0},
-    {"zone_cooling_capacity", "W/m2", "largest cooling a room's terminal unit delivers per m2 of floor area (>= 0)", 100.0},
-    {"ahu_design_delta_t", "K", "air-side capacity of an air-handling unit = 1206 J/(m3.K) * supplyAirflow * this (> 0)", 10.0},
-    {"default_cop", "1", "coefficient of performance of a chiller without coefficientOfPerformance (> 0)", 3.5},
-    {"auxiliaries", "", "count the running pump of each loaded chiller and the fan of each cooling air-handling unit at their ratedPower", true},
-    {"chiller_power_property", "", "a numeric chiller property to write the electric power (kW) to every step; \"none\" = not written", "none"},
-    {"zone_cooling_property", "", "a numeric room property to write the delivered cooling (W) to every step; \"none\" = not written", "none"},
-    {"integrator", "", "\"exact\" (matrix exponential per connected group of rooms), \"implicit\" (backward Euler, sparse), \"auto\"", "auto"},
+    ModelParameter{"deadband", "K", "thermostat band: cooling goes from 0 at setpoint - deadband/2 to full at setpoint + deadband/2 (>= 0; 0 = ideal)", 1.0}.within(0.0),
+    ModelParameter{"zone_cooling_capacity", "W/m2", "largest cooling a room's terminal unit delivers per m2 of floor area (>= 0)", 100.0}.within(0.0),
+    ModelParameter{"ahu_design_delta_t", "K", "air-side capacity of an air-handling unit = 1206 J/(m3.K) * supplyAirflow * this (> 0)", 10.0}.positive(),
+    ModelParameter{"default_cop", "1", "coefficient of performance of a chiller without coefficientOfPerformance (> 0); a chiller's own coefficientOfPerformance overrides it", 3.5}
+        .positive()
+        .overridden_by("coefficientOfPerformance"),
+    ModelParameter{"auxiliaries", "", "count the running pump of each loaded chiller and the fan of each cooling air-handling unit at their ratedPower", true}.fixed_per_scenario(),
+    ModelParameter{"chiller_power_property", "", "a numeric chiller property to write the electric power (kW) to every step; \"none\" = not written", "none"}.fixed_per_scenario(),
+    ModelParameter{"zone_cooling_property", "", "a numeric room property to write the delivered cooling (W) to every step; \"none\" = not written", "none"}.fixed_per_scenario(),
+    ModelParameter{"integrator", "", "\"exact\" (matrix exponential per connected group of rooms), \"implicit\" (backward Euler, sparse), \"auto\"", "auto"}.fixed_per_scenario(),
     {"max_exact_states", "1", "\"auto\" uses the exact integrator while the largest connected group has at most this many nodes", 400.0},
     {"step", "s", "integration step > 0; \"none\" = the scenario's step (60 s in a bare run)", "none"},
 }};
@@ -210,8 +212,8 @@ Config read(const scenario::Binding& binding, bool resolved) {
     };
 
     Config c;
-    c.outdoor_mean = number("outdoor_mean", -100.0, 100.0);
-    c.outdoor_amplitude = number("outdoor_amplitude", 0.0, 100.0);
+    c.outdoor_mean = number("outdoor_mean", -HUGE_VAL);
+    c.outdoor_amplitude = number("outdoor_amplitude", -HUGE_VAL);
     c.outdoor_peak_hour = number("outdoor_peak_hour", 0.0, 24.0);
     c.utc_offset = number("utc_offset", -24.0, 24.0);
     if (detail::given(reader, "outdoor_series")) {
@@ -235,7 +237,7 @@ Config read(const scenario::Binding& binding, bool resolved) {
     if (c.sunrise && c.sunset && !(*c.sunset > *c.sunrise))
         throw ModelParameterError("sunset_hour", "must be later than sunrise_hour");
     c.ua = number("ua_per_area", 0.0);
-    c.air_capacity = positive("air_heat_capacity");
+    c.air_capacity = number("air_heat_capacity", -HUGE_VAL);
     c.mass_capacity = number("mass_capacity", 0.0);
     c.air_mass = number("air_mass_conductance", 0.0);
     if (c.mass_capacity && c.air_mass && *c.mass_capacity > 0.0 && !(*c.air_mass > 0.0))
@@ -246,8 +248,8 @@ Config read(const scenario::Binding& binding, bool resolved) {
     c.radiant_fraction = number("radiant_fraction", 0.0, 1.0);
     c.deadband = number("deadband", 0.0);
     c.zone_capacity = number("zone_cooling_capacity", 0.0);
-    c.ahu_dt = positive("ahu_design_delta_t");
-    c.default_cop = positive("default_cop");
+    c.ahu_dt = number("ahu_design_delta_t", -HUGE_VAL);
+    c.default_cop = number("default_cop", -HUGE_VAL);
     const nlohmann::json& aux = reader.raw("auxiliaries");
     if (!aux.is_boolean()) throw ModelParameterError("auxiliaries", "expected true or false, found " + aux.dump());
     c.auxiliaries = aux.get<bool>();
@@ -261,8 +263,7 @@ Config read(const scenario::Binding& binding, bool resolved) {
 
 /// Checks the room properties and optional write targets; returns the topology.
 Topology check_graph(const scenario::Binding& binding, const graph::Snapshot& g, const Config& c) {
-    for (const char* p : {"area", "airVolume", "temperatureSetpoint", "occupancy", "lightingPower", "equipmentHeatGain"})
-        (void)scenario::numeric_columns(g, binding.twins, p, "zones");
+    // The properties' existence and ranges are checked by prepare() from properties().
     (void)detail::typed_columns(g, binding.twins, "temperature", "zones", {dtdl::ColumnType::float64},
                                 "a double temperature");
     if (!c.zone_cooling_property.empty())
@@ -520,6 +521,9 @@ public:
         q_ = Eigen::VectorXd::Zero(n);
         x_free_ = Eigen::VectorXd::Zero(n);
         demand_.assign(nz, 0.0);
+        occupancy_.assign(nz, 0.0);
+        lighting_.assign(nz, 0.0);
+        equipment_.assign(nz, 0.0);
         end_.assign(nz, 0.0);
         delivered_.assign(nz, 0.0);
         writes_.reserve(nz + topo_.chillers.size() + (col_zone_cooling_.empty() ? 0 : nz));
@@ -534,10 +538,6 @@ public:
     void start(scenario::Run& run) override {
         run_ = &run;
         kernel::Simulator& sim = run.simulator();
-        scenario::Run* r = &run;
-        sim.add_periodic(
-            dt_, [this, r](kernel::Simulator& s, double, double) { step(*r, s.now()); }, sim.now() + dt_,
-            detail::step_priority);
         if (std::isfinite(run.horizon()) && run.horizon() >= sim.now()) {
             summary_ = sim.on<std::uint32_t>([this](kernel::Simulator&, std::uint32_t) { log_summary(); });
             sim.schedule_at(summary_, run.horizon(), std::uint32_t{0}, kernel::max_priority - 1);
@@ -595,8 +595,11 @@ private:
         return v && std::isfinite(*v) ? *v : fallback;
     }
 
+    [[nodiscard]] double step_period() const override { return dt_; }
+
     /// Integrates [now - dt, now]: inputs held at their values at the middle of the step.
-    void step(scenario::Run& run, double now) {
+    void step(scenario::Run& run, double now, double dt) override {
+        (void)dt;  // == dt_
         const std::size_t nz = twins_.size();
         const double mid = now - 0.5 * dt_;
         const double t_out = outdoor(mid);
@@ -607,19 +610,20 @@ private:
         // Inputs (W per node): outdoor coupling plus gains.
         u_.setZero();
         double gains = 0.0, h_t_out = 0.0;
+        // Every zone's inputs at once, one contiguous array per property.
         setpoint_.resize(nz);
+        run.read(twins_, col_occupancy_, occupancy_, 0.0);
+        run.read(twins_, col_lighting_, lighting_, 0.0);
+        run.read(twins_, col_equipment_, equipment_, 0.0);
+        run.read(twins_, col_setpoint_, setpoint_);
         for (std::size_t i = 0; i < nz; ++i) {
-            const graph::TwinIndex t = twins_[i];
-            const double people = run.value(t, col_occupancy_[i]).value_or(0.0);
-            const double internal = people * *c_.per_person + run.value(t, col_lighting_[i]).value_or(0.0) +
-                                    run.value(t, col_equipment_[i]).value_or(0.0);
+            const double internal = occupancy_[i] * *c_.per_person + lighting_[i] + equipment_[i];
             const double gi = internal + sol * area_[i];
             gains += gi;
             h_t_out += h_out_[i] * t_out;
             u_[air_[i]] += h_out_[i] * t_out + (1.0 - rf) * gi;
             if (has_mass_) u_[mass_[i]] += rf * gi;
-            const std::optional<double> sp = run.value(t, col_setpoint_[i]);
-            setpoint_[i] = sp && std::isfinite(*sp) ? *sp : std::numeric_limits<double>::quiet_NaN();
+            if (!std::isfinite(setpoint_[i])) setpoint_[i] = std::numeric_limits<double>::quiet_NaN();
         }
 
         // Free response (no cooling) at the end of the step.
@@ -885,6 +889,7 @@ private:
     std::vector<std::vector<std::optional<std::uint32_t>>> col_pump_flow_, col_pump_rated_;
 
     std::vector<double> area_, h_out_, zone_max_, g_, setpoint_, demand_, delivered_, end_;
+    std::vector<double> occupancy_, lighting_, equipment_;  ///< this step's gains inputs (W or people), per zone
     std::vector<std::uint32_t> active_;
     std::vector<Eigen::Index> air_, mass_;
     Eigen::VectorXd capacity_, h_node_, x_, x_old_, u_, q_, x_free_, rhs_;
@@ -912,9 +917,46 @@ std::string_view ThermalZonesModel::description() const {
 
 std::span<const scenario::ModelParameter> ThermalZonesModel::parameters() const { return declared; }
 
+std::string_view ThermalZonesModel::interface() const { return "dtmi:twinsim:building:Room;1"; }
+
+std::vector<scenario::PropertyUse> ThermalZonesModel::properties(const scenario::Binding& binding) const {
+    using Use = scenario::PropertyUse;
+    using Access = Use::Access;
+    const graph::Snapshot& g = detail::binding_graph(binding);
+    std::vector<Use> out;
+    out.push_back(Use("area").in("m2").positive());
+    out.push_back(Use("airVolume").in("m3").positive());
+    out.push_back(Use("temperature", Access::read_write).in("degC").within(-100.0, 200.0));
+    out.push_back(Use("temperatureSetpoint").in("degC").within(-50.0, 100.0));
+    out.push_back(Use("occupancy").in("people").within(0.0));
+    out.push_back(Use("lightingPower").in("W").within(0.0));
+    out.push_back(Use("equipmentHeatGain").in("W").within(0.0));
+    const Topology topo = discover(g, binding.twins);
+    std::vector<graph::TwinIndex> pumps;
+    for (const auto& p : topo.chiller_pumps) pumps.insert(pumps.end(), p.begin(), p.end());
+    out.push_back(Use("coolingCapacity").in("kW").within(0.0).optional().on(topo.chillers));
+    out.push_back(Use("ratedPower").in("kW").within(0.0).optional().on(topo.chillers));
+    out.push_back(Use("supplyAirflow").in("m3/s").within(0.0).optional().on(topo.ahus));
+    out.push_back(Use("ratedPower").in("kW").within(0.0).optional().on(topo.ahus));
+    out.push_back(Use("flowRate").in("L/s").within(0.0).optional().on(pumps));
+    for (const auto& [name, parameter] : {std::pair{"zone_cooling_property", "zone_cooling_property"},
+                                          std::pair{"chiller_power_property", "chiller_power_property"}}) {
+        const auto it = binding.parameters.find(name);
+        if (it == binding.parameters.end() || !it->is_string() || *it == "none") continue;
+        Use use(it->get<std::string>(), Access::write, parameter);
+        out.push_back(std::string_view(name) == "chiller_power_property" ? std::move(use).on(topo.chillers) : std::move(use));
+    }
+    return out;
+}
+
 void ThermalZonesModel::check(const scenario::Binding& binding) const {
     const Config c = read(binding, false);
-    (void)check_graph(binding, detail::binding_graph(binding), c);
+    const graph::Snapshot& g = detail::binding_graph(binding);
+    const Topology topo = check_graph(binding, g, c);
+    // Each chiller's own coefficientOfPerformance overrides default_cop: it must be > 0 too.
+    scenario::ParameterReader reader(binding.parameters, declared);
+    (void)reader.per_twin("default_cop", g, topo.chillers,
+                          [&g](graph::TwinIndex t, std::uint32_t column) { return g.numeric_value(t, column); });
 }
 
 std::unique_ptr<scenario::Behaviour> ThermalZonesModel::instantiate(const scenario::Binding& binding,

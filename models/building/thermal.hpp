@@ -27,6 +27,9 @@ public:
     [[nodiscard]] std::string_view name() const override { return "thermal_zones"; }
     [[nodiscard]] std::string_view description() const override;
     [[nodiscard]] std::span<const scenario::ModelParameter> parameters() const override;
+    /// dtmi:twinsim:building:Room;1 (and the interfaces that extend it).
+    [[nodiscard]] std::string_view interface() const override;
+    [[nodiscard]] std::vector<scenario::PropertyUse> properties(const scenario::Binding& binding) const override;
     void check(const scenario::Binding& binding) const override;
     [[nodiscard]] std::unique_ptr<scenario::Behaviour> instantiate(const scenario::Binding& binding,
                                                                    scenario::Run& run) const override;

@@ -291,6 +291,16 @@ std::string_view AvailabilityModel::description() const {
 
 std::span<const scenario::ModelParameter> AvailabilityModel::parameters() const { return declared; }
 
+std::vector<scenario::PropertyUse> AvailabilityModel::properties(const scenario::Binding& binding) const {
+    scenario::ParameterReader reader(binding.parameters, declared);
+    // A capacity is never negative: a twin that starts with one is refused.
+    std::vector<scenario::PropertyUse> out;
+    out.push_back(scenario::PropertyUse(reader.string("capacity_property"), scenario::PropertyUse::Access::read_write,
+                                        "capacity_property")
+                      .within(0.0));
+    return out;
+}
+
 void AvailabilityModel::check(const scenario::Binding& binding) const {
     (void)read(binding, detail::binding_graph(binding), false);
 }

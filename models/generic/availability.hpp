@@ -20,6 +20,7 @@ public:
     [[nodiscard]] std::string_view name() const override { return "availability"; }
     [[nodiscard]] std::string_view description() const override;
     [[nodiscard]] std::span<const scenario::ModelParameter> parameters() const override;
+    [[nodiscard]] std::vector<scenario::PropertyUse> properties(const scenario::Binding& binding) const override;
     [[nodiscard]] std::vector<std::string> events() const override { return {"fail", "repair"}; }
     void check(const scenario::Binding& binding) const override;
     [[nodiscard]] std::unique_ptr<scenario::Behaviour> instantiate(const scenario::Binding& binding,

@@ -246,6 +246,19 @@ std::string_view QueueModel::description() const {
 
 std::span<const scenario::ModelParameter> QueueModel::parameters() const { return declared; }
 
+std::vector<scenario::PropertyUse> QueueModel::properties(const scenario::Binding& binding) const {
+    using Use = scenario::PropertyUse;
+    scenario::ParameterReader reader(binding.parameters, declared);
+    std::vector<Use> out;
+    out.push_back(Use(reader.string("property"), Use::Access::read_write, "property").in("people").within(0.0));
+    // Servers and room given as property names: a negative count is refused.
+    for (const char* name : {"servers", "max_in_system"}) {
+        const detail::NumberOrProperty v = detail::number_or_property(reader, name);
+        if (!v.property.empty() && v.property != "none") out.push_back(Use(v.property, Use::Access::read, name).within(0.0));
+    }
+    return out;
+}
+
 void QueueModel::check(const scenario::Binding& binding) const { (void)read(binding, detail::binding_graph(binding), false); }
 
 std::unique_ptr<scenario::Behaviour> QueueModel::instantiate(const scenario::Binding& binding, scenario::Run& run) const {

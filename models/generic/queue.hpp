@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -18,6 +19,7 @@ public:
     [[nodiscard]] std::string_view name() const override { return "queue"; }
     [[nodiscard]] std::string_view description() const override;
     [[nodiscard]] std::span<const scenario::ModelParameter> parameters() const override;
+    [[nodiscard]] std::vector<scenario::PropertyUse> properties(const scenario::Binding& binding) const override;
     void check(const scenario::Binding& binding) const override;
     [[nodiscard]] std::unique_ptr<scenario::Behaviour> instantiate(const scenario::Binding& binding,
                                                                    scenario::Run& run) const override;

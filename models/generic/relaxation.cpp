@@ -20,16 +20,17 @@ using scenario::ModelParameter;
 using scenario::ModelParameterError;
 
 const std::array<ModelParameter, 5> declared{{
-    {"property", "", "the double property that relaxes (e.g. temperature)", nullptr},
+    ModelParameter{"property", "", "the double property that relaxes (e.g. temperature)", nullptr}.fixed_per_scenario(),
     {"target", "",
      "the value it relaxes toward, in the property's unit: a number, or the name of another numeric property of "
      "the same twin (e.g. temperatureSetpoint), read at every step",
      nullptr},
-    {"time_constant", "s", "tau > 0: after tau the distance to the target has shrunk by a factor e", nullptr},
-    {"noise", "",
-     "standard deviation of a Gaussian disturbance added at every step (property's unit, >= 0; 0 = deterministic)",
-     0.0},
-    {"step", "s", "integration step > 0; \"none\" = the scenario's step (60 s in a bare run)", "none"},
+    ModelParameter{"time_constant", "s", "tau > 0: after tau the distance to the target has shrunk by a factor e", nullptr}.positive(),
+    ModelParameter{"noise", "",
+                   "standard deviation of a Gaussian disturbance added at every step (property's unit, >= 0; 0 = deterministic)",
+                   0.0}
+        .within(0.0),
+    ModelParameter{"step", "s", "integration step > 0; \"none\" = the scenario's step (60 s in a bare run)", "none"}.positive(),
 }};
 
 struct Config {
@@ -46,14 +47,8 @@ struct Config {
 Config read(const scenario::Binding& binding, const graph::Snapshot& graph, bool resolved) {
     scenario::ParameterReader reader(binding.parameters, declared);
     reader.finish();
-    auto number = [&](std::string_view name, double min) {
-        return resolved ? std::optional<double>(reader.required_number(name, min)) : reader.number(name, min);
-    };
-    auto positive = [&](std::string_view name) {
-        std::optional<double> x = number(name, -HUGE_VAL);
-        if (x && !(*x > 0.0))
-            throw ModelParameterError(std::string(name), "must be > 0 seconds, found " + nlohmann::json(*x).dump());
-        return x;
+    auto number = [&](std::string_view name) {
+        return resolved ? std::optional<double>(reader.required_number(name)) : reader.number(name);
     };
 
     Config c;
@@ -65,9 +60,9 @@ Config read(const scenario::Binding& binding, const graph::Snapshot& graph, bool
         throw ModelParameterError("target", "refers to a parameter that has no value: " + reader.raw("target").dump());
     if (!c.target.property.empty())
         c.target_columns = scenario::numeric_columns(graph, binding.twins, c.target.property, "target");
-    c.time_constant = positive("time_constant");
-    c.noise = number("noise", 0.0);
-    if (detail::given(reader, "step")) c.step = positive("step");
+    c.time_constant = number("time_constant");
+    c.noise = number("noise");
+    if (detail::given(reader, "step")) c.step = number("step");
     return c;
 }
 
@@ -84,35 +79,36 @@ public:
             for (const graph::TwinIndex t : twins_) streams_.push_back(run.twin_stream(binding.index, t));
         }
         writes_.reserve(twins_.size());
+        x_.resize(twins_.size());
+        target_.resize(twins_.size());
     }
 
-    void start(scenario::Run& run) override {
-        // The step at t brings the state from t - dt to t, so the graph at
-        // time t holds x(t) (recorded samples and KPIs read it there).
-        scenario::Run* r = &run;
-        run.simulator().add_periodic(
-            step_, [this, r](kernel::Simulator&, double, double) { step(*r); }, run.simulator().now() + step_,
-            detail::step_priority);
-    }
+    void start(scenario::Run& run) override { (void)run; }
 
-private:
-    void step(scenario::Run& run) {
+    // The step at t brings the state from t - dt to t, so the graph at time t
+    // holds x(t) (recorded samples and KPIs read it there).
+    [[nodiscard]] double step_period() const override { return step_; }
+
+    void step(scenario::Run& run, double t, double dt) override {
+        (void)t, (void)dt;
+        // Every twin's state and target at once, then one batch of writes.
+        run.read(twins_, config_.columns, x_);
+        if (!config_.target.number) run.read(twins_, config_.target_columns, target_);
         writes_.clear();
         const bool noisy = !streams_.empty();
         for (std::size_t i = 0; i < twins_.size(); ++i) {
             // Drawn whether or not the twin is written, so each twin's
             // disturbance sequence depends only on the step number.
             const double disturbance = noisy ? noise_.sample(streams_[i]) : 0.0;
-            const std::optional<double> x = run.value(twins_[i], config_.columns[i]);
-            const std::optional<double> target =
-                config_.target.number ? config_.target.number : run.value(twins_[i], config_.target_columns[i]);
-            if (!x || !target) continue;  // unset: left alone until something sets it
+            const double target = config_.target.number ? *config_.target.number : target_[i];
+            if (std::isnan(x_[i]) || std::isnan(target)) continue;  // unset: left alone until something sets it
             writes_.push_back(graph::PropertyWrite{twins_[i], config_.columns[i],
-                                                   *target + (*x - *target) * decay_ + disturbance, std::nullopt});
+                                                   target + (x_[i] - target) * decay_ + disturbance, std::nullopt});
         }
         if (!writes_.empty()) run.write(writes_);
     }
 
+private:
     std::vector<graph::TwinIndex> twins_;
     Config config_;
     double step_;
@@ -120,6 +116,7 @@ private:
     kernel::Normal noise_;
     std::vector<kernel::RandomStream> streams_;
     std::vector<graph::PropertyWrite> writes_;
+    std::vector<double> x_, target_;  ///< this step's inputs, one contiguous array each
 };
 
 }  // namespace
@@ -130,6 +127,16 @@ std::string_view RelaxationModel::description() const {
 }
 
 std::span<const scenario::ModelParameter> RelaxationModel::parameters() const { return declared; }
+
+std::vector<scenario::PropertyUse> RelaxationModel::properties(const scenario::Binding& binding) const {
+    scenario::ParameterReader reader(binding.parameters, declared);
+    using Use = scenario::PropertyUse;
+    std::vector<Use> out;
+    out.emplace_back(reader.string("property"), Use::Access::read_write, "property");
+    const detail::NumberOrProperty target = detail::number_or_property(reader, "target");
+    if (!target.property.empty()) out.emplace_back(target.property, Use::Access::read, "target");
+    return out;
+}
 
 void RelaxationModel::check(const scenario::Binding& binding) const {
     (void)read(binding, detail::binding_graph(binding), false);

@@ -19,10 +19,11 @@ using scenario::ModelParameter;
 using scenario::ModelParameterError;
 
 const std::array<ModelParameter, 2> declared{{
-    {"property", "", "the numeric property to set (e.g. temperatureSetpoint)", nullptr},
+    ModelParameter{"property", "", "the numeric property to set (e.g. temperatureSetpoint)", nullptr}.fixed_per_scenario(),
     {"values", "",
      "[[time, value], ...]: at each time (seconds or an ISO 8601 duration after the start, >= 0, strictly "
-     "ascending) every twin's property is set to the value (a number, or \"${name}\")",
+     "ascending) every twin's property is set to the value (a number in the property's unit, a string \"<number> "
+     "<unit>\" such as \"68 degF\" converted to it, or \"${name}\")",
      nullptr},
 }};
 
@@ -51,6 +52,7 @@ Config read(const scenario::Binding& binding, const graph::Snapshot& graph, bool
     Config c;
     const std::string property = reader.string("property");
     c.columns = scenario::numeric_columns(graph, binding.twins, property, "property");
+    const std::string unit = scenario::property_unit(graph, binding.twins, property, "property");
     const nlohmann::json& values = reader.raw("values");
     if (!values.is_array() || values.empty())
         throw ModelParameterError("values", "expected a non-empty list of [time, value] pairs, found " + values.dump());
@@ -67,12 +69,12 @@ Config read(const scenario::Binding& binding, const graph::Snapshot& graph, bool
         if (!(e.time > previous))
             throw ModelParameterError(field + "[0]", "times must be strictly ascending");
         previous = e.time;
-        if (pair[1].is_number()) {
-            e.value = pair[1].get<double>();
-            if (!std::isfinite(e.value)) throw ModelParameterError(field + "[1]", "must be a finite number");
-        } else if (!(detail::is_reference(pair[1]) && !resolved)) {
-            throw ModelParameterError(field + "[1]", "expected a number, found " + pair[1].dump());
-        }
+        // A number in the property's DTDL unit, or "<number> <unit>" converted to it ("68 degF").
+        const std::optional<double> v = scenario::quantity(pair[1], unit, field + "[1]");
+        if (v)
+            e.value = *v;
+        else if (resolved)
+            throw ModelParameterError(field + "[1]", "refers to a parameter that has no value: " + pair[1].dump());
         c.entries.push_back(e);
     }
     return c;
@@ -122,6 +124,13 @@ std::string_view ScheduleModel::description() const {
 }
 
 std::span<const scenario::ModelParameter> ScheduleModel::parameters() const { return declared; }
+
+std::vector<scenario::PropertyUse> ScheduleModel::properties(const scenario::Binding& binding) const {
+    scenario::ParameterReader reader(binding.parameters, declared);
+    std::vector<scenario::PropertyUse> out;
+    out.push_back(scenario::PropertyUse(reader.string("property"), scenario::PropertyUse::Access::write, "property"));
+    return out;
+}
 
 void ScheduleModel::check(const scenario::Binding& binding) const {
     (void)read(binding, detail::binding_graph(binding), false);

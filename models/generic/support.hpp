@@ -62,9 +62,7 @@ void require_ascending(const scenario::Binding& binding);
 /// Position of `twin` in the binding's (ascending) twins, or nullopt.
 [[nodiscard]] std::optional<std::size_t> position_of(std::span<const graph::TwinIndex> twins, graph::TwinIndex twin);
 
-/// Event priority of the continuous steps: before every other event at the
-/// same instant, so a step that integrates [t - dt, t] sees the inputs that
-/// held during that interval, not changes made at t.
-inline constexpr int step_priority = -1000;
+/// Event priority of the continuous steps (scenario::step_priority).
+inline constexpr int step_priority = scenario::step_priority;
 
 }  // namespace twinsim::models::detail

@@ -10,6 +10,44 @@ namespace twinsim::scenario {
 
 namespace {
 
+/// A unit: its kind and the affine map to the kind's base unit (base = x * scale + offset).
+struct UnitInfo {
+    std::string_view kind;
+    double scale;
+    double offset;
+};
+
+std::optional<UnitInfo> unit_info(std::string_view u) {
+    struct Entry {
+        std::string_view names[3];
+        UnitInfo info;
+    };
+    static constexpr Entry table[] = {
+        {{"degC", "degreeCelsius", "°C"}, {"temperature", 1.0, 273.15}},
+        {{"degF", "degreeFahrenheit", "°F"}, {"temperature", 5.0 / 9.0, 273.15 - 32.0 * 5.0 / 9.0}},
+        {{"kelvin", "", ""}, {"temperature", 1.0, 0.0}},
+        {{"K", "delta_degC", ""}, {"temperature difference", 1.0, 0.0}},
+        {{"delta_degF", "", ""}, {"temperature difference", 5.0 / 9.0, 0.0}},
+        {{"s", "second", "sec"}, {"time", 1.0, 0.0}},
+        {{"min", "minute", ""}, {"time", 60.0, 0.0}},
+        {{"h", "hour", ""}, {"time", 3600.0, 0.0}},
+        {{"d", "day", ""}, {"time", 86400.0, 0.0}},
+        {{"W", "watt", ""}, {"power", 1.0, 0.0}},
+        {{"kW", "kilowatt", ""}, {"power", 1e3, 0.0}},
+        {{"MW", "megawatt", ""}, {"power", 1e6, 0.0}},
+        {{"J", "joule", ""}, {"energy", 1.0, 0.0}},
+        {{"kWh", "kilowattHour", ""}, {"energy", 3.6e6, 0.0}},
+        {{"MWh", "megawattHour", ""}, {"energy", 3.6e9, 0.0}},
+        {{"1", "", ""}, {"fraction", 1.0, 0.0}},
+        {{"%", "percent", ""}, {"fraction", 0.01, 0.0}},
+    };
+    if (u.empty()) return std::nullopt;
+    for (const Entry& e : table)
+        for (const std::string_view n : e.names)
+            if (!n.empty() && n == u) return e.info;
+    return std::nullopt;
+}
+
 bool is_reference(const nlohmann::json& v) {
     if (!v.is_string()) return false;
     const auto& s = v.get_ref<const std::string&>();
@@ -21,45 +59,103 @@ std::string shortest(double x) {
     return j.dump();
 }
 
+/// "<number> <unit>" (one or more spaces; "20degC" too) -> (number, unit); nullopt when not of that shape.
+std::optional<std::pair<double, std::string>> split_quantity(const std::string& text) {
+    std::size_t used = 0;
+    double x = 0.0;
+    try {
+        x = std::stod(text, &used);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+    std::size_t u = used;
+    while (u < text.size() && text[u] == ' ') ++u;
+    return std::pair{x, text.substr(u)};
+}
+
 }  // namespace
+
+std::optional<double> convert_unit(double value, std::string_view from, std::string_view to) {
+    if (from == to) return value;
+    const auto f = unit_info(from);
+    const auto t = unit_info(to);
+    if (!f || !t) return std::nullopt;
+    if (f->kind == t->kind) return (value * f->scale + f->offset - t->offset) / t->scale;
+    // Temperatures: "300 K" for an absolute temperature, "2 degC" for a difference.
+    if (t->kind == "temperature" && from == "K") return (value - t->offset) / t->scale;
+    if (t->kind == "temperature difference" && f->kind == "temperature") return value * f->scale / t->scale;
+    return std::nullopt;
+}
 
 ParameterReader::ParameterReader(const nlohmann::json& parameters, std::span<const ModelParameter> declared)
     : parameters_(parameters), declared_(declared) {
     if (!parameters_.is_object()) throw ModelParameterError("parameters", "expected a mapping from name to value");
 }
 
-const nlohmann::json& ParameterReader::raw(std::string_view name) {
-    if (auto it = parameters_.find(std::string(name)); it != parameters_.end()) return *it;
+const ModelParameter& ParameterReader::declared(std::string_view name) const {
     for (const auto& p : declared_)
-        if (p.name == name) {
-            if (p.default_value.is_null())
-                throw ModelParameterError(std::string(name), "required" + (p.description.empty() ? std::string() : " (" + p.description + ")"));
-            return p.default_value;
-        }
+        if (p.name == name) return p;
     throw std::logic_error("ParameterReader: the model reads an undeclared parameter '" + std::string(name) + "'");
 }
 
+const nlohmann::json& ParameterReader::raw(std::string_view name) {
+    const ModelParameter& p = declared(name);
+    if (auto it = parameters_.find(std::string(name)); it != parameters_.end()) {
+        if (!p.scenario_parameter && is_reference(*it))
+            throw ModelParameterError(p.name, "cannot be set from a scenario parameter (" + it->dump() +
+                                                  "): it shapes the model, so every run must have the same value");
+        return *it;
+    }
+    if (p.default_value.is_null())
+        throw ModelParameterError(p.name, "required" + (p.description.empty() ? std::string() : " (" + p.description + ")"));
+    return p.default_value;
+}
+
+void ParameterReader::check_range(const ModelParameter& p, double x, double min, double max, const std::string& what) const {
+    const std::string unit = p.unit.empty() || p.unit == "1" ? "" : " " + p.unit;
+    if (!std::isfinite(x)) throw ModelParameterError(p.name, what + "must be finite");
+    const double lo = std::max(min, p.min);
+    if (p.min_exclusive && x <= p.min)
+        throw ModelParameterError(p.name, what + "must be > " + shortest(p.min) + unit + ", found " + shortest(x) + unit);
+    if (x < lo) throw ModelParameterError(p.name, what + "must be >= " + shortest(lo) + unit + ", found " + shortest(x) + unit);
+    const double hi = std::min(max, p.max);
+    if (x > hi) throw ModelParameterError(p.name, what + "must be <= " + shortest(hi) + unit + ", found " + shortest(x) + unit);
+}
+
 std::optional<double> ParameterReader::number(std::string_view name, double min, double max) {
+    const ModelParameter& p = declared(name);
     const nlohmann::json& v = raw(name);
     if (is_reference(v)) return std::nullopt;
     double x = 0.0;
     if (v.is_number()) {
         x = v.get<double>();
     } else if (v.is_string()) {
-        std::string unit;
-        for (const auto& p : declared_)
-            if (p.name == name) unit = p.unit;
-        const auto seconds = unit == "s" ? parse_duration(v.get<std::string>()) : std::nullopt;
-        if (!seconds)
-            throw ModelParameterError(std::string(name), unit == "s" ? "expected seconds or an ISO 8601 duration such as \"PT2H\", found \"" + v.get<std::string>() + "\""
-                                                                     : "expected a number, found \"" + v.get<std::string>() + "\"");
-        x = *seconds;
+        const std::string& text = v.get_ref<const std::string&>();
+        const auto seconds = p.unit == "s" ? parse_duration(text) : std::nullopt;
+        if (seconds) {
+            x = *seconds;
+        } else {
+            const auto q = split_quantity(text);
+            const std::string expected = p.unit.empty() ? std::string("a number")
+                                                        : "a number in " + p.unit + " or a string \"<number> <unit>\" with a unit of the same kind" +
+                                                              (p.unit == "s" ? " (or an ISO 8601 duration such as \"PT2H\")" : "");
+            if (!q || q->second.empty()) throw ModelParameterError(p.name, "expected " + expected + ", found \"" + text + "\"");
+            const auto converted = convert_unit(q->first, q->second, p.unit);
+            if (!converted) {
+                const auto from = unit_info(q->second);
+                const auto to = unit_info(p.unit);
+                const std::string why = !from ? "unknown unit \"" + q->second + "\""
+                                        : !to ? "this parameter takes no unit"
+                                              : "\"" + q->second + "\" is a unit of " + std::string(from->kind) + ", this parameter is a " +
+                                                    std::string(to->kind) + " in " + p.unit;
+                throw ModelParameterError(p.name, why + " (in \"" + text + "\")");
+            }
+            x = *converted;
+        }
     } else {
-        throw ModelParameterError(std::string(name), "expected a number, found " + v.dump());
+        throw ModelParameterError(p.name, "expected a number, found " + v.dump());
     }
-    if (!std::isfinite(x)) throw ModelParameterError(std::string(name), "must be finite");
-    if (x < min) throw ModelParameterError(std::string(name), "must be >= " + shortest(min) + ", found " + shortest(x));
-    if (x > max) throw ModelParameterError(std::string(name), "must be <= " + shortest(max) + ", found " + shortest(x));
+    check_range(p, x, min, max, "");
     return x;
 }
 
@@ -67,6 +163,31 @@ double ParameterReader::required_number(std::string_view name, double min, doubl
     auto x = number(name, min, max);
     if (!x) throw ModelParameterError(std::string(name), "refers to a parameter that has no value: " + raw(name).dump());
     return *x;
+}
+
+std::vector<std::optional<double>> ParameterReader::per_twin(std::string_view name, const graph::Snapshot& graph,
+                                                             std::span<const graph::TwinIndex> twins, const TwinValue& value) {
+    const ModelParameter& p = declared(name);
+    if (p.twin_property.empty())
+        throw std::logic_error("ParameterReader::per_twin: parameter '" + p.name + "' declares no twin_property");
+    const std::optional<double> fallback = number(name);
+    std::vector<std::optional<double>> out;
+    out.reserve(twins.size());
+    for (const graph::TwinIndex t : twins) {
+        const auto& model = graph.models()->at(graph.twin_model(t));
+        const dtdl::PropertySlot* slot = model.layout.find(p.twin_property);
+        std::optional<double> own;
+        if (slot != nullptr && (slot->type == dtdl::ColumnType::float64 || slot->type == dtdl::ColumnType::int64))
+            own = value(t, slot->column);
+        if (own) {
+            check_range(p, *own, -HUGE_VAL, HUGE_VAL,
+                        "twin \"" + graph.twin_id(t) + "\" property " + p.twin_property + " (which overrides it) ");
+            out.push_back(own);
+        } else {
+            out.push_back(fallback);
+        }
+    }
+    return out;
 }
 
 std::string ParameterReader::string(std::string_view name) {
@@ -84,6 +205,55 @@ void ParameterReader::finish() const {
             throw ModelParameterError(k, "unknown parameter (this model takes: " + list + ")");
         }
     }
+}
+
+std::optional<double> quantity(const nlohmann::json& value, std::string_view unit, const std::string& parameter) {
+    if (is_reference(value)) return std::nullopt;
+    double x = 0.0;
+    if (value.is_number()) {
+        x = value.get<double>();
+    } else if (value.is_string()) {
+        const std::string& text = value.get_ref<const std::string&>();
+        const auto q = split_quantity(text);
+        if (!q) throw ModelParameterError(parameter, "expected a number or \"<number> <unit>\", found \"" + text + "\"");
+        if (q->second.empty()) {
+            x = q->first;
+        } else if (unit.empty()) {
+            throw ModelParameterError(parameter, "the property has no unit, so \"" + text + "\" cannot be converted: give a plain number");
+        } else if (const auto converted = convert_unit(q->first, q->second, unit)) {
+            x = *converted;
+        } else {
+            const auto from = unit_info(q->second);
+            const auto to = unit_info(unit);
+            throw ModelParameterError(parameter, !from ? "unknown unit \"" + q->second + "\" in \"" + text + "\" (the property is in " + std::string(unit) + ")"
+                                                 : !to ? "cannot convert \"" + text + "\" to the property's unit " + std::string(unit)
+                                                       : "\"" + q->second + "\" is a unit of " + std::string(from->kind) + ", the property is a " +
+                                                             std::string(to->kind) + " in " + std::string(unit));
+        }
+    } else {
+        throw ModelParameterError(parameter, "expected a number, found " + value.dump());
+    }
+    if (!std::isfinite(x)) throw ModelParameterError(parameter, "must be finite");
+    return x;
+}
+
+std::string property_unit(const graph::Snapshot& graph, std::span<const graph::TwinIndex> twins, std::string_view property,
+                          const std::string& parameter) {
+    std::optional<std::string> unit;
+    std::string first;
+    for (const graph::TwinIndex t : twins) {
+        const auto& model = graph.models()->at(graph.twin_model(t));
+        const dtdl::PropertySlot* slot = model.layout.find(property);
+        if (slot == nullptr || slot->property == nullptr) continue;
+        const std::string& u = slot->property->annotations.unit;
+        if (!unit) {
+            unit = u, first = model.definition->id;
+        } else if (*unit != u) {
+            throw ModelParameterError(parameter, "property \"" + std::string(property) + "\" is in " + (unit->empty() ? "no unit" : *unit) +
+                                                     " in " + first + " but in " + (u.empty() ? "no unit" : u) + " in " + model.definition->id);
+        }
+    }
+    return unit.value_or("");
 }
 
 std::vector<std::uint32_t> numeric_columns(const graph::Snapshot& graph, std::span<const graph::TwinIndex> twins,

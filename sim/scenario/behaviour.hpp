@@ -29,6 +29,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "twinsim/common/error.hpp"
@@ -39,13 +40,71 @@ namespace twinsim::scenario {
 class Run;
 
 /// A parameter a model declares (for documentation, `twinsim models`, and
-/// the defaults the ParameterReader fills in).
+/// the defaults and checks the ParameterReader applies).
+///
+/// A number may be written in the scenario as a plain number in `unit`, or
+/// as a string with a unit of the same kind ("77 degF", "2 h", "PT2H",
+/// "1.5 kW"), converted to `unit`; a unit of another kind, or one twinsim
+/// does not know, is refused before any run (see convert_unit()).
 struct ModelParameter {
+    /// A parameter without range, twin property or restriction; refine it with
+    /// the chained setters: `ModelParameter{"tau", "s", "time constant", nullptr}.positive()`.
+    ModelParameter(std::string name_, std::string unit_, std::string description_, nlohmann::json default_value_)
+        : name(std::move(name_)),
+          unit(std::move(unit_)),
+          description(std::move(description_)),
+          default_value(std::move(default_value_)) {}
+
     std::string name;
     std::string unit;         ///< "s", "1", "degC", ... ; "" for text or property names
     std::string description;
     nlohmann::json default_value;  ///< null = required
+    /// Allowed range of a number in `unit`. It holds for the scenario's value,
+    /// a value drawn per replication and every twin property that overrides
+    /// the parameter (`twin_property`); outside it the scenario is refused
+    /// before any run (or, for a drawn value, the run fails) naming the value.
+    double min = -HUGE_VAL;
+    double max = HUGE_VAL;
+    bool min_exclusive = false;  ///< true: the value must be > min (a heat capacity, a COP), not >= min
+    /// When not empty, the name of a twin property that overrides the binding's
+    /// value for every twin on which it is set (a chiller's own
+    /// coefficientOfPerformance over the model's default_cop): read it with
+    /// ParameterReader::per_twin().
+    std::string twin_property;
+    /// Whether the scenario may give this parameter as a "${name}" reference
+    /// (a scenario parameter: fixed, swept or drawn per replication). False
+    /// for parameters that shape the model (property names, integrator choice).
+    bool scenario_parameter = true;
+
+    /// >= lo (and <= hi).
+    [[nodiscard]] ModelParameter within(double lo, double hi = HUGE_VAL) && {
+        min = lo, max = hi;
+        return std::move(*this);
+    }
+    /// > 0.
+    [[nodiscard]] ModelParameter positive() && {
+        min = 0.0, min_exclusive = true;
+        return std::move(*this);
+    }
+    /// Overridden per twin by this twin property where it is set.
+    [[nodiscard]] ModelParameter overridden_by(std::string property) && {
+        twin_property = std::move(property);
+        return std::move(*this);
+    }
+    /// Not settable from a scenario parameter (it shapes the model).
+    [[nodiscard]] ModelParameter fixed_per_scenario() && {
+        scenario_parameter = false;
+        return std::move(*this);
+    }
 };
+
+/// Converts `value` given in `from` to `to` for the units models declare:
+/// temperature degC/degF/K (absolute) and K/delta_degF (differences), time
+/// s/min/h/d, power W/kW/MW, energy J/kWh/MWh, "1" and "%" for fractions.
+/// Also accepts the DTDL unit names of the same units (degreeCelsius,
+/// kilowatt, hour, ...). Returns nullopt when the units are unknown or of
+/// different kinds.
+[[nodiscard]] std::optional<double> convert_unit(double value, std::string_view from, std::string_view to);
 
 /// A model parameter that cannot be used. field() is the parameter's name
 /// ("time_constant"); the runner turns it into a ScenarioError naming the
@@ -60,6 +119,20 @@ private:
     std::string parameter_;
 };
 
+/// A value for a numeric property whose unit is `unit` (a DTDL unit such as
+/// "degreeCelsius", or a twinsim unit; "" = none): a number is taken as it
+/// is; a string "<number> <unit>" ("68 degF") is converted with
+/// convert_unit(). Returns nullopt for a "${name}" reference. Throws
+/// ModelParameterError naming `parameter` for anything else: not a number, an
+/// unknown unit, a unit of another kind, a unit for a property without one.
+[[nodiscard]] std::optional<double> quantity(const nlohmann::json& value, std::string_view unit, const std::string& parameter);
+
+/// The DTDL unit of a property on the twins ("" when it has none), the same
+/// on every twin. Throws ModelParameterError naming `parameter` when two
+/// twins' models declare it with different units.
+[[nodiscard]] std::string property_unit(const graph::Snapshot& graph, std::span<const graph::TwinIndex> twins,
+                                        std::string_view property, const std::string& parameter);
+
 /// One binding of a model as the runner hands it to check() and instantiate().
 struct Binding {
     std::size_t index = 0;            ///< position in the scenario's `models:` list
@@ -72,23 +145,40 @@ struct Binding {
     /// The twins the binding's `where` selected (ascending index) on the
     /// scenario's graph after structural edits; the same in every run.
     std::span<const graph::TwinIndex> twins;
-    /// The scenario's graph after structural edits (before overrides).
+    /// The scenario's graph after structural edits. In check() it also holds
+    /// the overrides whose values are known before the run (fixed or swept),
+    /// so checks see the values runs start with; in instantiate() it is the
+    /// graph before overrides (read current values through the Run).
     const graph::Snapshot* graph = nullptr;
 };
 
-/// Reads a binding's parameters with defaults, types and ranges checked;
-/// every failure throws ModelParameterError naming the parameter. Unknown
-/// parameter names are refused by finish().
+/// Reads a binding's parameters with defaults, types, units and ranges
+/// checked; every failure throws ModelParameterError naming the parameter.
+/// Unknown parameter names are refused by finish().
 class ParameterReader {
 public:
+    /// Reads the value of a property of a twin for per_twin(): the column is
+    /// the property's slot in the twin's model; nullopt when unset.
+    using TwinValue = std::function<std::optional<double>(graph::TwinIndex twin, std::uint32_t column)>;
+
     ParameterReader(const nlohmann::json& parameters, std::span<const ModelParameter> declared);
-    /// A number (a duration string "PT2H" is accepted for unit "s"). When the
-    /// value is a still-unresolved "${name}" reference (check time), returns
-    /// nullopt without complaint; otherwise the value, checked to be finite
-    /// and inside [min, max].
+    /// A number in the declared unit: a plain number, or a string "<number>
+    /// <unit>" converted from a unit of the same kind (for unit "s" also an
+    /// ISO 8601 duration "PT2H"). When the value is a still-unresolved
+    /// "${name}" reference (check time), returns nullopt without complaint
+    /// (unless the parameter is not a scenario_parameter). Otherwise the value,
+    /// checked to be finite and inside both the declared range and [min, max].
     std::optional<double> number(std::string_view name, double min = -HUGE_VAL, double max = HUGE_VAL);
     /// A number that must be resolved (instantiate time). Throws ModelParameterError.
     double required_number(std::string_view name, double min = -HUGE_VAL, double max = HUGE_VAL);
+    /// The value for each twin of `twins` of a parameter declared with a
+    /// `twin_property`: the twin's property when its model declares it as a
+    /// number and it is set, else the binding's value (nullopt entries when
+    /// that is an unresolved reference at check time). Every twin value is
+    /// checked against the declared range; a failure names the twin, the
+    /// property and its value.
+    std::vector<std::optional<double>> per_twin(std::string_view name, const graph::Snapshot& graph,
+                                                std::span<const graph::TwinIndex> twins, const TwinValue& value);
     /// A string (e.g. a property name).
     std::string string(std::string_view name);
     /// The raw JSON value (default applied), for parameters of other shapes.
@@ -97,8 +187,58 @@ public:
     void finish() const;
 
 private:
+    [[nodiscard]] const ModelParameter& declared(std::string_view name) const;
+    void check_range(const ModelParameter& p, double x, double min, double max, const std::string& what) const;
+
     const nlohmann::json& parameters_;
     std::span<const ModelParameter> declared_;
+};
+
+/// A property a model reads or writes on twins, declared by
+/// BehaviourModel::properties() so that prepare() checks it before any run:
+/// every twin of `twins` (the binding's twins when empty) must declare it as a
+/// number (boolean, integer or double) when `required`, and every value the
+/// run would start with must lie inside [min, max] (the scenario's graph
+/// after structural edits and the overrides whose values are known before
+/// the run). A failure is a ModelParameterError naming `parameter` (the
+/// parameter that names the property, or "properties.<property>").
+struct PropertyUse {
+    enum class Access : std::uint8_t { read, write, read_write };
+
+    explicit PropertyUse(std::string property_, Access access_ = Access::read, std::string parameter_ = {})
+        : property(std::move(property_)), access(access_), parameter(std::move(parameter_)) {}
+
+    std::string property;
+    Access access = Access::read;
+    std::string parameter;     ///< the parameter that names the property; "" = fixed by the model
+    bool required = true;      ///< false: used on the twins that declare it
+    std::string unit;          ///< the unit the model expects (documentation)
+    double min = -HUGE_VAL;
+    double max = HUGE_VAL;
+    bool min_exclusive = false;
+    std::vector<graph::TwinIndex> twins;  ///< other twins than the binding's (e.g. the chillers a zone model reaches)
+
+    /// Used where declared, ignored elsewhere.
+    [[nodiscard]] PropertyUse optional() && {
+        required = false;
+        return std::move(*this);
+    }
+    [[nodiscard]] PropertyUse in(std::string u) && {
+        unit = std::move(u);
+        return std::move(*this);
+    }
+    [[nodiscard]] PropertyUse within(double lo, double hi = HUGE_VAL) && {
+        min = lo, max = hi;
+        return std::move(*this);
+    }
+    [[nodiscard]] PropertyUse positive() && {
+        min = 0.0, min_exclusive = true;
+        return std::move(*this);
+    }
+    [[nodiscard]] PropertyUse on(std::vector<graph::TwinIndex> other) && {
+        twins = std::move(other);
+        return std::move(*this);
+    }
 };
 
 /// The slot of a numeric (boolean, integer, double) property for every twin
@@ -108,6 +248,11 @@ private:
 [[nodiscard]] std::vector<std::uint32_t> numeric_columns(const graph::Snapshot& graph,
                                                          std::span<const graph::TwinIndex> twins,
                                                          std::string_view property, std::string_view parameter);
+
+/// Kernel priority of the behaviours' periodic steps: before every other
+/// event of the same instant, so a step that integrates (t - dt, t] sees the
+/// inputs that held during that interval, not changes made at t.
+inline constexpr int step_priority = -1000;
 
 /// One binding's state in one run.
 class Behaviour {
@@ -125,6 +270,15 @@ public:
     }
     /// Names of the events on_event handles (checked against injected events before any run).
     [[nodiscard]] virtual std::vector<std::string> handled_events() const { return {}; }
+    /// The period (simulated seconds, > 0) of step(); 0 (the default) = no
+    /// step. Asked once, right after start(); the run then calls step() at
+    /// start + period, start + 2 period, ... (kernel priority step_priority).
+    [[nodiscard]] virtual double step_period() const { return 0.0; }
+    /// Advances every twin of the binding over (t - dt, t] in one call: read
+    /// the inputs of all twins at once (Run::read into contiguous arrays,
+    /// which Eigen can map), compute, and write all results in one
+    /// Run::write batch. Throw twinsim::Error to fail the run.
+    virtual void step(Run& run, double t, double dt) { (void)run, (void)t, (void)dt; }
 };
 
 /// A registered model.
@@ -134,10 +288,24 @@ public:
     [[nodiscard]] virtual std::string_view name() const = 0;
     [[nodiscard]] virtual std::string_view description() const = 0;
     [[nodiscard]] virtual std::span<const ModelParameter> parameters() const = 0;
+    /// The DTDL interface (a DTMI) the model binds to, or "" for a generic
+    /// model that binds to any twin. A binding's twins must all be of this
+    /// interface or of one that extends it (prepare() refuses others, naming
+    /// the twin); a binding without `where` selects exactly those twins.
+    [[nodiscard]] virtual std::string_view interface() const { return {}; }
+    /// The properties a binding reads and writes, with the checks prepare()
+    /// applies to them (see PropertyUse). May depend on the parameters
+    /// (property names given as parameters). Throws ModelParameterError.
+    [[nodiscard]] virtual std::vector<PropertyUse> properties(const Binding& binding) const {
+        (void)binding;
+        return {};
+    }
     /// Names of the events its behaviours handle.
     [[nodiscard]] virtual std::vector<std::string> events() const { return {}; }
-    /// Checks a binding before any run: parameter types and ranges, that the
-    /// twins have the properties it reads and writes. Throws ModelParameterError.
+    /// Checks a binding before any run, after prepare() has checked the
+    /// interface and properties(): parameter types, units and ranges (read
+    /// them all with a ParameterReader and call finish()), and whatever else
+    /// the model needs of the graph. Throws ModelParameterError.
     virtual void check(const Binding& binding) const = 0;
     /// The binding's behaviour in one run. Throws ModelParameterError.
     [[nodiscard]] virtual std::unique_ptr<Behaviour> instantiate(const Binding& binding, Run& run) const = 0;

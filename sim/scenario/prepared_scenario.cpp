@@ -7,6 +7,7 @@
 
 #include "twinsim/graph/twin_graph.hpp"
 #include "twinsim/query/expression.hpp"
+#include "twinsim/scenario/detail/overrides.hpp"
 #include "twinsim/scenario/detail/references.hpp"
 #include "twinsim/scenario/detail/selection.hpp"
 
@@ -127,6 +128,34 @@ void resolve_property(const ScenarioSpec& spec, const graph::Snapshot& g, const 
                                                 " selected twins has a property \"" + property + "\"");
 }
 
+std::string shortest(double x) { return nlohmann::json(x).dump(); }
+
+/// Checks one declared property use (PropertyUse's contract). Throws ModelParameterError.
+void check_property_use(const graph::Snapshot& g, const Binding& b, const PropertyUse& use) {
+    const std::string parameter = use.parameter.empty() ? "properties." + use.property : use.parameter;
+    const std::span<const graph::TwinIndex> twins =
+        use.twins.empty() ? b.twins : std::span<const graph::TwinIndex>(use.twins);
+    const std::string unit = use.unit.empty() || use.unit == "1" ? "" : " " + use.unit;
+    for (const graph::TwinIndex t : twins) {
+        const auto& model = g.models()->at(g.twin_model(t));
+        const dtdl::PropertySlot* slot = model.layout.find(use.property);
+        const bool numeric = slot != nullptr && (slot->type == dtdl::ColumnType::float64 || slot->type == dtdl::ColumnType::int64 ||
+                                                 slot->type == dtdl::ColumnType::boolean);
+        if (!numeric) {
+            if (!use.required) continue;
+            (void)numeric_columns(g, std::span<const graph::TwinIndex>(&t, 1), use.property, parameter);  // throws with the reason
+        }
+        const std::optional<double> v = g.numeric_value(t, slot->column);
+        if (!v) continue;
+        const std::string what = "twin \"" + g.twin_id(t) + "\" has " + use.property + " = " + shortest(*v) + unit + ", ";
+        if (!std::isfinite(*v)) throw ModelParameterError(parameter, what + "which is not finite");
+        if (use.min_exclusive && *v <= use.min)
+            throw ModelParameterError(parameter, what + "but the model needs > " + shortest(use.min) + unit);
+        if (*v < use.min) throw ModelParameterError(parameter, what + "but the model needs >= " + shortest(use.min) + unit);
+        if (*v > use.max) throw ModelParameterError(parameter, what + "but the model needs <= " + shortest(use.max) + unit);
+    }
+}
+
 }  // namespace
 
 std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const graph::Snapshot& base,
@@ -199,10 +228,45 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
         plan.name = m.model;
         // Fixed parameters are substituted now; drawn ones stay "${name}" until the run.
         plan.parameters = m.parameters;
-        plan.twins = selection(m.where, pointer_of("models", i, "where"), field_of("models", i, "where"));
+        // A model bound to a DTDL interface takes twins of that interface or of
+        // one extending it; without `where` it takes all of them.
+        const std::string iface(plan.model->interface());
+        std::optional<dtdl::InterfaceIndex> iface_index;
+        if (!iface.empty()) {
+            iface_index = g.models()->find(iface);
+            if (!iface_index)
+                throw spec_error(spec, pointer_of("models", i, "model"), field_of("models", i, "model"),
+                                 "model \"" + m.model + "\" binds to the DTDL interface " + iface +
+                                     ", which the scenario's graph does not have (add its models, e.g. with `base_models:`)");
+        }
+        if (m.where.empty() && iface_index) {
+            for (graph::TwinIndex t = 0; t < g.twin_capacity(); ++t)
+                if (g.alive(t) && g.models()->is_a(g.twin_model(t), *iface_index)) plan.twins.push_back(t);
+        } else {
+            plan.twins = selection(m.where, pointer_of("models", i, "where"), field_of("models", i, "where"));
+        }
         if (plan.twins.empty())
-            throw spec_error(spec, pointer_of("models", i, "where"), field_of("models", i, "where"), "the selection matches no twin");
+            throw spec_error(spec, pointer_of("models", i, "where"), field_of("models", i, "where"),
+                             iface_index && m.where.empty() ? "no twin is of the interface " + iface : "the selection matches no twin");
+        if (iface_index)
+            for (const graph::TwinIndex t : plan.twins)
+                if (!g.models()->is_a(g.twin_model(t), *iface_index))
+                    throw spec_error(spec, pointer_of("models", i, "where"), field_of("models", i, "where"),
+                                     "twin \"" + g.twin_id(t) + "\" is a " + g.models()->at(g.twin_model(t)).definition->id +
+                                         ", but model \"" + m.model + "\" binds to " + iface + " and the interfaces that extend it");
         out->bindings.push_back(std::move(plan));
+    }
+    // The models check their bindings against the graph with the overrides
+    // whose values are known now (fixed or swept), so a negative capacity set
+    // by an override is refused here rather than in every run.
+    graph::Snapshot checked = g;
+    if (!spec.overrides.empty()) {
+        graph::TwinGraphOptions o;
+        const graph::Timestamp start = spec.start;
+        o.clock = [start] { return start; };
+        auto scratch = graph::TwinGraph::from_snapshot(g, o);
+        detail::apply_overrides(*scratch, spec, out->fixed_parameters, /*known_only=*/true);
+        checked = scratch->snapshot();
     }
     for (std::size_t i = 0; i < out->bindings.size(); ++i) {
         BindingPlan& plan = out->bindings[i];
@@ -212,18 +276,21 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
         b.model = plan.name;
         b.parameters = plan.parameters;
         b.twins = plan.twins;
-        b.graph = &g;
+        b.graph = &checked;
         try {
+            for (const PropertyUse& use : plan.model->properties(b)) check_property_use(checked, b, use);
             plan.model->check(b);
         } catch (const ModelParameterError& x) {
-            const std::string field = "parameters." + x.parameter();
+            const bool property = x.parameter().starts_with("properties.");  // a PropertyUse fixed by the model
+            const std::string field = property ? x.parameter() : "parameters." + x.parameter();
             // "rules[2].when" -> "rules/2/when", so the line is the rule's own.
             std::string path;
             for (const char c : x.parameter()) {
                 if (c == '[' || c == '.') path += '/';
                 else if (c != ']') path += c;
             }
-            throw spec_error(spec, pointer_of("models", i, "parameters/" + path), field_of("models", i, field),
+            throw spec_error(spec, property ? pointer_of("models", i) : pointer_of("models", i, "parameters/" + path),
+                             field_of("models", i, field),
                              std::string(x.what()).substr(x.parameter().size() + 2));
         } catch (const std::exception& x) {
             throw spec_error(spec, pointer_of("models", i), field_of("models", i), x.what());

@@ -4,10 +4,12 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "twinsim/scenario/behaviour.hpp"
+#include "twinsim/scenario/detail/overrides.hpp"
 #include "twinsim/scenario/detail/references.hpp"
 #include "twinsim/scenario/detail/selection.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
@@ -197,23 +199,7 @@ Run::Run(std::shared_ptr<const PreparedScenario> scenario, std::uint32_t replica
     }
 
     // Overrides, in order, each on the graph as the previous ones left it.
-    for (std::size_t i = 0; i < spec.overrides.size(); ++i) {
-        const PropertyOverride& o = spec.overrides[i];
-        const nlohmann::json set = resolve(o.set, parameters_);
-        auto patch = nlohmann::json::array();
-        for (const auto& [name, value] : set.items()) patch.push_back({{"op", "add"}, {"path", "/" + name}, {"value", value}});
-        const graph::Snapshot now = graph_->snapshot();
-        const auto twins = detail::select_twins(now, o.where);
-        for (const graph::TwinIndex t : twins) {
-            const std::string& id = now.twin_id(t);
-            try {
-                graph_->update_twin(id, patch);
-            } catch (const std::exception& x) {
-                throw spec_error(spec, "/overrides/" + std::to_string(i), "overrides[" + std::to_string(i) + "]",
-                                 "twin \"" + id + "\": " + x.what());
-            }
-        }
-    }
+    detail::apply_overrides(*graph_, spec, parameters_, /*known_only=*/false);
 
     recorder_ = std::make_unique<Recorder>(s, sink);
     recorder_->initial(*graph_);
@@ -241,7 +227,7 @@ Run::Run(std::shared_ptr<const PreparedScenario> scenario, std::uint32_t replica
         b.graph = &s.graph;
         behaviours_.push_back(plan.model->instantiate(b, *this));
     }
-    for (auto& b : behaviours_) b->start(*this);
+    for (auto& b : behaviours_) start_behaviour(*b);
 
     // Injected events.
     injected_data_.reserve(spec.events.size());
@@ -265,6 +251,26 @@ query::QueryResult Run::query(std::string_view text, const query::QueryOptions& 
 
 std::optional<double> Run::value(graph::TwinIndex twin, std::uint32_t column) const {
     return graph_->numeric_value(twin, column);
+}
+
+void Run::start_behaviour(Behaviour& behaviour) {
+    behaviour.start(*this);
+    const double period = behaviour.step_period();
+    if (period == 0.0) return;
+    if (!(period > 0.0) || !std::isfinite(period))
+        throw ScenarioError(scenario_ ? scenario_->spec.source.file : std::string(), 0, "models",
+                            "a behaviour asked for a step period of " + std::to_string(period) + " s (needs > 0)");
+    Behaviour* b = &behaviour;
+    simulator_->add_periodic(
+        period, [this, b](kernel::Simulator& sim, double, double dt) { b->step(*this, sim.now(), dt); },
+        simulator_->now() + period, step_priority);
+}
+
+void Run::read(std::span<const graph::TwinIndex> twins, std::span<const std::uint32_t> columns, std::span<double> out,
+               double missing) const {
+    if (twins.size() != columns.size() || twins.size() != out.size())
+        throw std::invalid_argument("Run::read: twins, columns and out differ in size");
+    for (std::size_t i = 0; i < twins.size(); ++i) out[i] = graph_->numeric_value(twins[i], columns[i]).value_or(missing);
 }
 
 void Run::write(std::span<const graph::PropertyWrite> writes) {

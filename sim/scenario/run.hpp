@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -125,10 +126,24 @@ public:
     /// An ADT query on snapshot().
     [[nodiscard]] query::QueryResult query(std::string_view text, const query::QueryOptions& options = {}) const;
 
+    /// Starts a behaviour in this run: calls its start() and, when its
+    /// step_period() is > 0, schedules its step() every period from now on
+    /// (priority step_priority). A scenario run does this for every binding;
+    /// call it for behaviours instantiated by hand on a bare run. The
+    /// behaviour must outlive the run's events. Throws ScenarioError for a
+    /// negative or non-finite period.
+    void start_behaviour(Behaviour& behaviour);
+
     // --- state access for behaviours ----------------------------------------
     /// A numeric property now; nullopt when unset. Precondition: the twin is
     /// alive and `column` is a numeric slot of its model.
     [[nodiscard]] std::optional<double> value(graph::TwinIndex twin, std::uint32_t column) const;
+    /// The numeric property of many twins at once into one contiguous array,
+    /// for a step over a whole binding: out[i] = value(twins[i], columns[i]),
+    /// `missing` where unset. Precondition: the three spans have the same
+    /// size (std::invalid_argument otherwise) and value()'s for every pair.
+    void read(std::span<const graph::TwinIndex> twins, std::span<const std::uint32_t> columns, std::span<double> out,
+              double missing = std::numeric_limits<double>::quiet_NaN()) const;
     /// Writes numeric properties, atomically, and tells the recorder.
     /// Throws graph::ValidationError (dead twin, non-numeric column, a
     /// non-integral value for an integer).

@@ -38,7 +38,7 @@ TEST_CASE("availability: fail sets capacity 0 and the failed state, the schedule
     scenario::Run run(g, test::run_options());
     auto behaviour = availability().instantiate(b, run);
     CHECK(behaviour->handled_events() == std::vector<std::string>{"fail", "repair"});
-    behaviour->start(run);
+    run.start_behaviour(*behaviour);
     const double c1 = capacity(run, g, "chiller-1");
     const double c2 = capacity(run, g, "chiller-2");
     CHECK(c1 == 400.0);
@@ -79,7 +79,7 @@ TEST_CASE("availability: a repair event cancels the pending scheduled repair; fa
     const graph::TwinIndex c1 = *g.find("chiller-1");
     scenario::Run run(g, test::run_options());
     auto behaviour = availability().instantiate(test::bind(g, "availability", chiller_parameters, chillers), run);
-    behaviour->start(run);
+    run.start_behaviour(*behaviour);
 
     run.advance_to(3600.0);
     behaviour->on_event(run, c1, "fail", {{"repairHours", 5}});  // repair due at 6 h
@@ -122,7 +122,7 @@ TEST_CASE("availability: an injected failure pre-empts the pending random one; r
     p["repair_time"] = "PT4H";
     scenario::Run run(g, test::run_options());
     auto behaviour = availability().instantiate(test::bind(g, "availability", p, chillers), run);
-    behaviour->start(run);
+    run.start_behaviour(*behaviour);
     models::AvailabilityStatistics s = *models::availability_statistics(*behaviour, 0, 0.0);
     REQUIRE(s.failure_due);
     const double random_failure = *s.failure_due;
@@ -157,7 +157,7 @@ TEST_CASE("availability with MTBF and exponential repairs: unavailability MTTR /
     availability().check(test::bind(g, "availability", p, chillers));
     scenario::Run run(g, test::run_options(3));
     auto behaviour = availability().instantiate(test::bind(g, "availability", p, chillers), run);
-    behaviour->start(run);
+    run.start_behaviour(*behaviour);
     const double horizon = 400'000.0;  // ~320 cycles per chiller, 16,000 in all
     run.advance_to(horizon);
     double downtime = 0.0;

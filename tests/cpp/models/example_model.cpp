@@ -7,6 +7,7 @@
 // example begin
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -22,11 +23,15 @@ namespace example {
 
 using namespace twinsim;
 
-// The parameters the model declares: name, unit, description, default (null = required).
+// The parameters the model declares: name, unit, description, default (null =
+// required), then refinements: the allowed range (checked before any run, and
+// for values drawn per replication), a twin property that overrides the
+// value per twin, or that it cannot come from a scenario parameter.
 const std::array<scenario::ModelParameter, 3> linear_drift_parameters{{
-    {"property", "", "the numeric property that drifts (e.g. temperature)", nullptr},
+    scenario::ModelParameter{"property", "", "the numeric property that drifts (e.g. temperature)", nullptr}
+        .fixed_per_scenario(),
     {"rate", "1/h", "change per hour, in the property's unit (may be negative)", nullptr},
-    {"step", "s", "how often the property is written, > 0", 300.0},
+    scenario::ModelParameter{"step", "s", "how often the property is written, > 0", 300.0}.positive(),
 }};
 
 struct DriftConfig {
@@ -42,9 +47,9 @@ DriftConfig read_drift(const scenario::Binding& binding, const graph::Snapshot& 
     reader.finish();  // refuses parameter names the model does not declare
     DriftConfig c;
     c.columns = scenario::numeric_columns(graph, binding.twins, reader.string("property"), "property");
+    // "PT10M", "10 min" and 600 all give 600 s; the declared range is checked.
     c.rate = resolved ? reader.required_number("rate") : reader.number("rate");
     c.step = resolved ? reader.required_number("step") : reader.number("step");
-    if (c.step && !(*c.step > 0.0)) throw scenario::ModelParameterError("step", "must be > 0 seconds");
     return c;
 }
 
@@ -68,11 +73,23 @@ public:
         // A typed event for delayed resets; on_event schedules it.
         reset_due_ = run.simulator().on<ResetDue>(
             [this, r](kernel::Simulator&, const ResetDue& e) { reset(*r, e.position); });
-        // One periodic step for all the twins; the step at t brings them from t - step
-        // to t, before other events at t (lower priority runs first).
-        run.simulator().add_periodic(
-            *config_.step, [this, r](kernel::Simulator&, double, double) { step(*r); },
-            run.simulator().now() + *config_.step, -1000);
+        x_.resize(twins_.size());
+    }
+
+    // One periodic step for all the twins at once: the run calls step() every
+    // step_period() seconds, before other events of the same instant, and the
+    // step at t brings the twins from t - dt to t.
+    [[nodiscard]] double step_period() const override { return *config_.step; }
+
+    void step(scenario::Run& run, double t, double dt) override {
+        (void)t, (void)dt;
+        run.read(twins_, config_.columns, x_);  // every twin's value, contiguous (NaN = unset)
+        writes_.clear();
+        for (std::size_t i = 0; i < twins_.size(); ++i) {
+            if (std::isnan(x_[i])) continue;  // unset: left alone
+            writes_.push_back(graph::PropertyWrite{twins_[i], config_.columns[i], x_[i] + increment_, std::nullopt});
+        }
+        if (!writes_.empty()) run.write(writes_);  // one batch: the recorder sees every change
     }
 
     // "reset": back to the value at time 0, now or `after` seconds from now.
@@ -98,16 +115,6 @@ public:
     [[nodiscard]] std::vector<std::string> handled_events() const override { return {"reset"}; }
 
 private:
-    void step(scenario::Run& run) {
-        writes_.clear();
-        for (std::size_t i = 0; i < twins_.size(); ++i) {
-            const std::optional<double> x = run.value(twins_[i], config_.columns[i]);
-            if (!x) continue;  // unset: left alone
-            writes_.push_back(graph::PropertyWrite{twins_[i], config_.columns[i], *x + increment_, std::nullopt});
-        }
-        if (!writes_.empty()) run.write(writes_);  // one batch: the recorder sees every change
-    }
-
     void reset(scenario::Run& run, std::uint32_t position) {
         const std::optional<double> x0 = initial_[position];
         if (!x0) return;
@@ -119,6 +126,7 @@ private:
     DriftConfig config_;
     double increment_;
     std::vector<std::optional<double>> initial_;
+    std::vector<double> x_;
     std::vector<graph::PropertyWrite> writes_;
     kernel::EventType<ResetDue> reset_due_{};
 };
@@ -132,6 +140,16 @@ public:
     }
     [[nodiscard]] std::span<const scenario::ModelParameter> parameters() const override {
         return linear_drift_parameters;
+    }
+    // "" = binds to any twin; a DTMI here would restrict the binding to that
+    // interface and those extending it (and select them all without `where`).
+    [[nodiscard]] std::string_view interface() const override { return {}; }
+    // What it reads and writes: prepare() checks every twin declares it as a number.
+    [[nodiscard]] std::vector<scenario::PropertyUse> properties(const scenario::Binding& binding) const override {
+        scenario::ParameterReader reader(binding.parameters, linear_drift_parameters);
+        std::vector<scenario::PropertyUse> uses;
+        uses.emplace_back(reader.string("property"), scenario::PropertyUse::Access::read_write, "property");
+        return uses;
     }
     [[nodiscard]] std::vector<std::string> events() const override { return {"reset"}; }
     void check(const scenario::Binding& binding) const override {
@@ -172,7 +190,7 @@ TEST_CASE("linear_drift (docs/writing-models.md): x(t) = x0 + rate * t at every 
     drift_model.check(b);
     scenario::Run run(g, test::run_options());
     auto behaviour = drift_model.instantiate(b, run);
-    behaviour->start(run);
+    run.start_behaviour(*behaviour);
     const std::vector<double> x0 = test::temperatures(run, g, rooms);
     run.advance_to(6 * 3600.0);
     const std::vector<double> x = test::temperatures(run, g, rooms);

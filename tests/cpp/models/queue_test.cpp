@@ -39,7 +39,7 @@ TEST_CASE("queue M/M/1 (lambda 1/s, mu 1.1/s): time-average number in system lam
     queue().check(b);
     scenario::Run run(g, test::run_options(2026));
     auto behaviour = queue().instantiate(b, run);
-    behaviour->start(run);
+    run.start_behaviour(*behaviour);
     const double horizon = 2e6;  // ~2M customers
     run.advance_to(horizon);
     const models::QueueStatistics s = *models::queue_statistics(*behaviour, 0, run.simulator().now());
@@ -71,7 +71,7 @@ TEST_CASE("queue M/M/c/c (servers and room from the capacity property): blocking
     queue().check(b);
     scenario::Run run(g, test::run_options(11));
     auto behaviour = queue().instantiate(b, run);
-    behaviour->start(run);
+    run.start_behaviour(*behaviour);
     run.advance_to(50'000.0);
     std::uint64_t arrivals = 0;
     std::uint64_t lost = 0;
@@ -102,7 +102,7 @@ TEST_CASE("queue starts from the property's value, empties without arrivals, and
             {{"property", "occupancy"}, {"arrival_rate", 0}, {"mean_service", "PT30M"}, {"servers", 50}}, rooms);
         scenario::Run run(g, test::run_options());
         auto behaviour = queue().instantiate(b, run);
-        behaviour->start(run);
+        run.start_behaviour(*behaviour);
         run.advance_to(48 * 3600.0);
         std::int64_t initial = 0;
         for (std::size_t i = 0; i < rooms.size(); ++i) {
@@ -122,7 +122,7 @@ TEST_CASE("queue starts from the property's value, empties without arrivals, and
         auto run_once = [&](std::uint64_t replication) {
             scenario::Run run(g, test::run_options(5, replication));
             auto behaviour = queue().instantiate(b, run);
-            behaviour->start(run);
+            run.start_behaviour(*behaviour);
             run.advance_to(24 * 3600.0);
             std::vector<double> out;
             for (std::size_t i = 0; i < rooms.size(); ++i) {
@@ -170,5 +170,5 @@ TEST_CASE("queue refuses bad parameters, naming the parameter", "[models]") {
     const scenario::Binding b = test::bind(g, "queue", with("servers", "capacity"), rooms);  // room-plant: capacity 0
     scenario::Run run(g, test::run_options());
     auto behaviour = queue().instantiate(b, run);
-    CHECK_THROWS_WITH(behaviour->start(run), Catch::Contains("room-plant") && Catch::Contains("servers"));
+    CHECK_THROWS_WITH(run.start_behaviour(*behaviour), Catch::Contains("room-plant") && Catch::Contains("servers"));
 }

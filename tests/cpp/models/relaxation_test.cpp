@@ -33,7 +33,7 @@ TEST_CASE("relaxation follows x(t) = target + (x0 - target) exp(-t/tau) at every
         relaxation().check(b);
         scenario::Run run(g, test::run_options());
         auto behaviour = relaxation().instantiate(b, run);
-        behaviour->start(run);
+        run.start_behaviour(*behaviour);
         double worst = 0.0;
         for (int k = 0; k <= 720; ++k) {  // 12 h
             const double t = 60.0 * k;
@@ -58,7 +58,7 @@ TEST_CASE("relaxation follows x(t) = target + (x0 - target) exp(-t/tau) at every
         relaxation().check(b);
         scenario::Run run(g, test::run_options());
         auto behaviour = relaxation().instantiate(b, run);
-        behaviour->start(run);
+        run.start_behaviour(*behaviour);
         double worst = 0.0;
         for (int k = 0; k <= 48; ++k) {  // 4 h
             const double t = 300.0 * k;
@@ -83,7 +83,7 @@ TEST_CASE("relaxation without noise is deterministic and ignores the seed", "[mo
     auto run_once = [&](std::uint64_t seed) {
         scenario::Run run(g, test::run_options(seed));
         auto behaviour = relaxation().instantiate(b, run);
-        behaviour->start(run);
+        run.start_behaviour(*behaviour);
         run.advance_to(3 * 3600.0);
         return test::temperatures(run, g, rooms);
     };
@@ -103,7 +103,7 @@ TEST_CASE("relaxation noise: same seed same values, per-twin streams, stationary
     auto run_once = [&](std::uint64_t seed, std::uint64_t replication) {
         scenario::Run run(g, test::run_options(seed, replication));
         auto behaviour = relaxation().instantiate(b, run);
-        behaviour->start(run);
+        run.start_behaviour(*behaviour);
         run.advance_to(20 * tau);  // long enough to forget x0 = target
         return test::temperatures(run, g, rooms);
     };

@@ -248,7 +248,7 @@ TEST_CASE("rules: propagation keeps a floor's temperature the mean of its rooms'
     rules().check(b);
     scenario::Run run(g, test::run_options());
     auto behaviour = rules().instantiate(b, run);
-    behaviour->start(run);
+    run.start_behaviour(*behaviour);
     run.advance_to(0.0);
 
     auto floor = [&](const std::string& id) { return run.graph().get_twin(id); };

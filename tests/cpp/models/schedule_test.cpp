@@ -29,7 +29,7 @@ TEST_CASE("schedule sets the property of every twin exactly at each time", "[mod
     schedule().check(b);
     scenario::Run run(g, test::run_options());
     auto behaviour = schedule().instantiate(b, run);
-    behaviour->start(run);
+    run.start_behaviour(*behaviour);
     run.advance_to(6 * 3600.0 - 1.0);
     CHECK(*run.value(rooms[0], column) == initial);
     run.advance_to(6 * 3600.0);

@@ -83,8 +83,8 @@ struct BuildingRun {
         thermal().check(thermal_binding);
         avail = availability().instantiate(availability_binding, run);
         zones = thermal().instantiate(thermal_binding, run);
-        avail->start(run);
-        zones->start(run);
+        run.start_behaviour(*avail);
+        run.start_behaviour(*zones);
     }
     void fail(const std::string& chiller, const json& data = json::object()) {
         REQUIRE(avail->on_event(run, *g.find(chiller), "fail", data));
@@ -108,7 +108,7 @@ TEST_CASE("thermal_zones: one zone follows the analytic exponential response", "
             thermal().check(b);
             scenario::Run run(g, test::run_options());
             auto behaviour = thermal().instantiate(b, run);
-            behaviour->start(run);
+            run.start_behaviour(*behaviour);
             const double c = 50.0 * 1206.0, tss = t_out + gain / ua;
             double worst = 0.0;
             for (int k = 0; k <= 48; ++k) {  // 4 h, 5-minute steps
@@ -133,7 +133,7 @@ TEST_CASE("thermal_zones: one zone follows the analytic exponential response", "
         const scenario::Binding b = test::bind(g, "thermal_zones", constant_conditions({{"ua_per_area", 2.0}}), zone);
         scenario::Run run(g, test::run_options());
         auto behaviour = thermal().instantiate(b, run);
-        behaviour->start(run);
+        run.start_behaviour(*behaviour);
         // dx/dt = M x + f, x = (T_air, T_mass); steady state: T_air = T_out + G/h, T_mass = T_air + rf G / hm.
         const double a11 = -(h + hm) / ca, a12 = hm / ca, a21 = hm / cm, a22 = -hm / cm;
         const double tr = a11 + a22, det = a11 * a22 - a12 * a21, disc = std::sqrt(tr * tr / 4.0 - det);
@@ -200,7 +200,7 @@ TEST_CASE("thermal_zones: coupled zones reach the hand-solved steady state", "[m
                 constant_conditions({{"ua_per_area", 2.0}, {"integrator", integrator}, {"step", 3600}}), rooms);
             scenario::Run run(g, test::run_options());
             auto behaviour = thermal().instantiate(b, run);
-            behaviour->start(run);
+            run.start_behaviour(*behaviour);
             run.advance_to(120 * 86400.0);  // about 200 slowest time constants
             double worst = 0.0;
             for (std::size_t i = 0; i < zones; ++i) {
@@ -417,7 +417,7 @@ TEST_CASE("thermal_zones: a recorded outdoor series drives the zones", "[models]
         g, "thermal_zones", constant_conditions({{"mass_capacity", 0}, {"outdoor_series", series}}), zone);
     scenario::Run run(g, test::run_options());
     auto behaviour = thermal().instantiate(b, run);
-    behaviour->start(run);
+    run.start_behaviour(*behaviour);
     run.advance_to(3600.0);
     CHECK(temperature(run, g, zone[0]) == Approx(20.0).margin(1e-12));
     run.advance_to(86400.0);
@@ -451,7 +451,7 @@ TEST_CASE("thermal_zones: 10,000 zones for a day at a 5-minute step", "[.][therm
         const auto t0 = std::chrono::steady_clock::now();
         scenario::Run run(s, test::run_options());
         auto behaviour = thermal().instantiate(test::bind(s, "thermal_zones", {{"integrator", integrator}, {"step", 300}}, rooms), run);
-        behaviour->start(run);
+        run.start_behaviour(*behaviour);
         const auto t1 = std::chrono::steady_clock::now();
         run.advance_to(86400.0);
         const auto t2 = std::chrono::steady_clock::now();
