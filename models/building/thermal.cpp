@@ -69,7 +69,7 @@ const std::array<ModelParameter, 26> declared{{
     ModelParameter{"chiller_power_property", "", "a numeric chiller property to write the electric power (kW) to every step; \"none\" = not written", "none"}.fixed_per_scenario(),
     ModelParameter{"zone_cooling_property", "", "a numeric room property to write the delivered cooling (W) to every step; \"none\" = not written", "none"}.fixed_per_scenario(),
     ModelParameter{"integrator", "", "\"exact\" (matrix exponential per connected group of rooms), \"implicit\" (backward Euler, sparse), \"auto\"", "auto"}.fixed_per_scenario(),
-    {"max_exact_states", "1", "\"auto\" uses the exact integrator while the largest connected group has at most this many nodes", 400.0},
+    ModelParameter{"max_exact_states", "1", "\"auto\" uses the exact integrator while the largest connected group has at most this many nodes", 400.0}.fixed_per_scenario(),
     {"step", "s", "integration step > 0; \"none\" = the scenario's step (60 s in a bare run)", "none"},
 }};
 
@@ -92,6 +92,7 @@ struct Topology {
     std::vector<std::vector<std::uint32_t>> zone_ahus;  ///< per zone: positions in ahus
     std::vector<graph::TwinIndex> ahus;
     std::vector<std::vector<std::uint32_t>> ahu_chillers;  ///< per AHU: positions in chillers
+    std::vector<std::vector<std::int64_t>> ahu_chiller_priority;  ///< per AHU, per chiller: the feed's priority (1 = normal, >= 2 = backup)
     std::vector<graph::TwinIndex> chillers;
     std::vector<std::vector<graph::TwinIndex>> chiller_pumps;  ///< per chiller, by priority (duty first)
     std::vector<graph::TwinIndex> level;  ///< per zone: its level (or topmost isPartOf ancestor, or itself)
@@ -146,17 +147,29 @@ Topology discover(const graph::Snapshot& g, std::span<const graph::TwinIndex> zo
         }
         topo.zone_ahus.push_back(std::move(mine));
     }
+    auto feed_priority = [&g](graph::RelationshipIndex r) {
+        const nlohmann::json rel = g.get_relationship(r);
+        if (const auto it = rel.find("priority"); it != rel.end() && it->is_number_integer()) return it->get<std::int64_t>();
+        return std::int64_t{1};
+    };
     for (const graph::TwinIndex a : topo.ahus) {
-        std::set<graph::TwinIndex> feeding;
+        std::map<graph::TwinIndex, std::int64_t> feeding;  // chiller -> smallest priority of its feeds to a
         for (const graph::RelationshipIndex r : g.in_relationships(a))
-            if (g.relationship_name(r) == "feeds" && is_kind(g, g.source(r), chiller_if)) feeding.insert(g.source(r));
+            if (g.relationship_name(r) == "feeds" && is_kind(g, g.source(r), chiller_if)) {
+                const std::int64_t p = feed_priority(r);
+                auto [it, added] = feeding.try_emplace(g.source(r), p);
+                if (!added) it->second = std::min(it->second, p);
+            }
         std::vector<std::uint32_t> mine;
-        for (const graph::TwinIndex c : feeding) {
+        std::vector<std::int64_t> priorities;
+        for (const auto& [c, p] : feeding) {
             auto [it, added] = chiller_pos.try_emplace(c, static_cast<std::uint32_t>(topo.chillers.size()));
             if (added) topo.chillers.push_back(c);
             mine.push_back(it->second);
+            priorities.push_back(p);
         }
         topo.ahu_chillers.push_back(std::move(mine));
+        topo.ahu_chiller_priority.push_back(std::move(priorities));
     }
     for (const graph::TwinIndex c : topo.chillers) {
         std::vector<std::pair<std::int64_t, graph::TwinIndex>> pumps;
@@ -784,19 +797,32 @@ private:
                 ahu_demand_[a] += demand_[i] / static_cast<double>(topo_.zone_ahus[i].size());
         // Chillers: available capacity (W) when one of their pumps runs.
         chiller_available_.assign(nc, 0.0);
-        running_pump_.assign(nc, -1);
+        running_pumps_.assign(nc, 0);
         for (std::size_t c = 0; c < nc; ++c) {
             const double cap = value_or(run, topo_.chillers[c], col_capacity_[c], 0.0) * 1000.0;
             const auto& pumps = topo_.chiller_pumps[c];
-            bool pumped = pumps.empty();
-            for (std::size_t p = 0; p < pumps.size() && !pumped; ++p) {
+            for (std::size_t p = 0; p < pumps.size(); ++p) {
                 const double flow = value_or(run, pumps[p], col_pump_flow_[c][p], 1.0);
-                if (flow > 0.0) {
-                    pumped = true;
-                    running_pump_[c] = static_cast<int>(p);
-                }
+                if (flow > 0.0) ++running_pumps_[c];
             }
+            const bool pumped = pumps.empty() || running_pumps_[c] > 0;
             chiller_available_[c] = pumped ? std::max(0.0, cap) : 0.0;
+        }
+        // The chillers that serve each AHU this step: its available normal
+        // (priority 1) chillers; when none is available, its available backup
+        // chillers (feeds with priority >= 2) that run a second pump, which
+        // drives the water through the cross-connection.
+        serving_.resize(na);
+        for (std::size_t a = 0; a < na; ++a) {
+            serving_[a].clear();
+            const auto& list = topo_.ahu_chillers[a];
+            const auto& prio = topo_.ahu_chiller_priority[a];
+            for (std::size_t k = 0; k < list.size(); ++k)
+                if (prio[k] <= 1 && chiller_available_[list[k]] > 0.0) serving_[a].push_back(list[k]);
+            if (!serving_[a].empty()) continue;
+            for (std::size_t k = 0; k < list.size(); ++k)
+                if (prio[k] >= 2 && chiller_available_[list[k]] > 0.0 && running_pumps_[list[k]] >= 2)
+                    serving_[a].push_back(list[k]);
         }
         // Each AHU: limited by its air side, then its request split equally among its available chillers.
         chiller_request_.assign(nc, 0.0);
@@ -805,12 +831,9 @@ private:
             double request = ahu_demand_[a];
             const std::optional<double> flow = col_ahu_flow_[a] ? run.value(topo_.ahus[a], *col_ahu_flow_[a]) : std::nullopt;
             if (flow && std::isfinite(*flow)) request = std::min(request, std::max(0.0, *flow) * 1206.0 * *c_.ahu_dt);
-            std::size_t available = 0;
-            for (const std::uint32_t c : topo_.ahu_chillers[a])
-                if (chiller_available_[c] > 0.0) ++available;
+            const std::size_t available = serving_[a].size();
             ahu_request_[a] = available > 0 ? request : 0.0;
-            for (const std::uint32_t c : topo_.ahu_chillers[a])
-                if (chiller_available_[c] > 0.0) chiller_request_[c] += request / static_cast<double>(available);
+            for (const std::uint32_t c : serving_[a]) chiller_request_[c] += request / static_cast<double>(available);
         }
         chiller_fraction_.assign(nc, 0.0);
         for (std::size_t c = 0; c < nc; ++c)
@@ -819,13 +842,10 @@ private:
         ahu_ratio_.assign(na, 0.0);
         for (std::size_t a = 0; a < na; ++a) {
             if (!(ahu_demand_[a] > 0.0) || !(ahu_request_[a] > 0.0)) continue;
-            std::size_t available = 0;
-            for (const std::uint32_t c : topo_.ahu_chillers[a])
-                if (chiller_available_[c] > 0.0) ++available;
+            const std::size_t available = serving_[a].size();
             double delivered = 0.0;
-            for (const std::uint32_t c : topo_.ahu_chillers[a])
-                if (chiller_available_[c] > 0.0)
-                    delivered += chiller_fraction_[c] * ahu_request_[a] / static_cast<double>(available);
+            for (const std::uint32_t c : serving_[a])
+                delivered += chiller_fraction_[c] * ahu_request_[a] / static_cast<double>(available);
             ahu_ratio_[a] = delivered / ahu_demand_[a];
         }
         for (std::size_t i = 0; i < nz; ++i) {
@@ -840,10 +860,10 @@ private:
             double cop = value_or(run, topo_.chillers[c], col_cop_[c], *c_.default_cop);
             if (!(cop > 0.0)) cop = *c_.default_cop;
             double power = load / cop;
-            if (c_.auxiliaries && load > 0.0 && running_pump_[c] >= 0) {
-                const auto p = static_cast<std::size_t>(running_pump_[c]);
-                power += value_or(run, topo_.chiller_pumps[c][p], col_pump_rated_[c][p], 0.0) * 1000.0;
-            }
+            if (c_.auxiliaries && load > 0.0)  // every running pump of a loaded chiller
+                for (std::size_t p = 0; p < topo_.chiller_pumps[c].size(); ++p)
+                    if (value_or(run, topo_.chiller_pumps[c][p], col_pump_flow_[c][p], 1.0) > 0.0)
+                        power += value_or(run, topo_.chiller_pumps[c][p], col_pump_rated_[c][p], 0.0) * 1000.0;
             stats_.chiller_load[c] = load;
             stats_.chiller_power[c] = power;
             stats_.chiller_energy[c] += power * dt_;
@@ -898,7 +918,8 @@ private:
     Eigen::SimplicialLDLT<Eigen::SparseMatrix<double>> solver_;
 
     std::vector<double> ahu_demand_, ahu_request_, ahu_ratio_, chiller_available_, chiller_request_, chiller_fraction_;
-    std::vector<int> running_pump_;
+    std::vector<int> running_pumps_;                   ///< per chiller: pumps with flow this step
+    std::vector<std::vector<std::uint32_t>> serving_;  ///< per AHU: the chillers serving it this step
     std::vector<graph::PropertyWrite> writes_;
     ThermalStatistics stats_;
     scenario::Run* run_ = nullptr;

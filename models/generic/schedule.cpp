@@ -18,13 +18,18 @@ namespace {
 using scenario::ModelParameter;
 using scenario::ModelParameterError;
 
-const std::array<ModelParameter, 2> declared{{
+const std::array<ModelParameter, 3> declared{{
     ModelParameter{"property", "", "the numeric property to set (e.g. temperatureSetpoint)", nullptr}.fixed_per_scenario(),
     {"values", "",
      "[[time, value], ...]: at each time (seconds or an ISO 8601 duration after the start, >= 0, strictly "
      "ascending) every twin's property is set to the value (a number in the property's unit, a string \"<number> "
      "<unit>\" such as \"68 degF\" converted to it, or \"${name}\")",
      nullptr},
+    ModelParameter{"process", "",
+                   "the name of a process: the schedule then waits until the process is started during the run (a "
+                   "rule's `start` action) and its times count from that instant; \"none\" = it starts with the run",
+                   "none"}
+        .fixed_per_scenario(),
 }};
 
 struct Entry {
@@ -35,6 +40,7 @@ struct Entry {
 struct Config {
     std::vector<std::uint32_t> columns;
     std::vector<Entry> entries;
+    std::string process;  ///< "" = starts with the run
 };
 
 double entry_time(const nlohmann::json& t, const std::string& field) {
@@ -77,6 +83,7 @@ Config read(const scenario::Binding& binding, const graph::Snapshot& graph, bool
             throw ModelParameterError(field + "[1]", "refers to a parameter that has no value: " + pair[1].dump());
         c.entries.push_back(e);
     }
+    if (detail::given(reader, "process")) c.process = reader.string("process");
     return c;
 }
 
@@ -93,16 +100,33 @@ public:
         kernel::Simulator& sim = run.simulator();
         scenario::Run* r = &run;
         type_ = sim.on<ScheduleEvent>([this, r](kernel::Simulator&, const ScheduleEvent& e) { apply(*r, e.entry); });
-        const double now = sim.now();
-        for (std::size_t i = 0; i < config_.entries.size(); ++i) {
-            const double at = config_.entries[i].time;
-            if (at < now) continue;
-            sim.schedule_at(type_, at, ScheduleEvent{static_cast<std::uint32_t>(i)});
+        if (config_.process.empty()) {
+            begin(run, 0.0);
+        } else {
+            run.add_process(config_.process, [this](scenario::Run& started) { begin(started, started.simulator().now()); });
         }
     }
 
 private:
+    /// Schedules every entry at origin + its time (entries already past are skipped).
+    /// A process started again while its entries are still pending is left alone.
+    void begin(scenario::Run& run, double origin) {
+        kernel::Simulator& sim = run.simulator();
+        if (pending_ > 0) {
+            run.log_event("", "process_already_running", {{"process", config_.process}});
+            return;
+        }
+        const double now = sim.now();
+        for (std::size_t i = 0; i < config_.entries.size(); ++i) {
+            const double at = origin + config_.entries[i].time;
+            if (at < now) continue;
+            sim.schedule_at(type_, at, ScheduleEvent{static_cast<std::uint32_t>(i)});
+            ++pending_;
+        }
+    }
+
     void apply(scenario::Run& run, std::uint32_t entry) {
+        --pending_;
         std::vector<graph::PropertyWrite> writes;
         writes.reserve(twins_.size());
         for (std::size_t i = 0; i < twins_.size(); ++i)
@@ -114,6 +138,7 @@ private:
     std::vector<graph::TwinIndex> twins_;
     Config config_;
     kernel::EventType<ScheduleEvent> type_{};
+    std::size_t pending_ = 0;  ///< entries scheduled and not yet applied
 };
 
 }  // namespace
@@ -124,6 +149,12 @@ std::string_view ScheduleModel::description() const {
 }
 
 std::span<const scenario::ModelParameter> ScheduleModel::parameters() const { return declared; }
+
+std::vector<std::string> ScheduleModel::processes(const scenario::Binding& binding) const {
+    scenario::ParameterReader reader(binding.parameters, declared);
+    if (!detail::given(reader, "process")) return {};
+    return {reader.string("process")};
+}
 
 std::vector<scenario::PropertyUse> ScheduleModel::properties(const scenario::Binding& binding) const {
     scenario::ParameterReader reader(binding.parameters, declared);

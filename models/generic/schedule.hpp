@@ -3,6 +3,7 @@
 // times after the start (models/generic/schedule.md).
 
 #include <memory>
+#include <string>
 #include <vector>
 #include <span>
 #include <string_view>
@@ -16,6 +17,8 @@ public:
     [[nodiscard]] std::string_view name() const override { return "schedule"; }
     [[nodiscard]] std::string_view description() const override;
     [[nodiscard]] std::span<const scenario::ModelParameter> parameters() const override;
+    /// The `process` parameter's name, when given.
+    [[nodiscard]] std::vector<std::string> processes(const scenario::Binding& binding) const override;
     [[nodiscard]] std::vector<scenario::PropertyUse> properties(const scenario::Binding& binding) const override;
     void check(const scenario::Binding& binding) const override;
     [[nodiscard]] std::unique_ptr<scenario::Behaviour> instantiate(const scenario::Binding& binding,

@@ -37,7 +37,7 @@ const std::array<ModelParameter, 1> declared{{
 /// that keep re-triggering each other never settle).
 constexpr std::uint32_t max_rounds_per_instant = 1000;
 
-enum class ActionKind : std::uint8_t { set, fail, restore, alarm };
+enum class ActionKind : std::uint8_t { set, fail, restore, alarm, start };
 
 struct Assignment {
     std::string property;
@@ -50,7 +50,7 @@ struct Action {
     ActionKind kind = ActionKind::alarm;
     std::vector<Assignment> assignments;  ///< set
     json data = json::object();           ///< fail / restore payload
-    std::string text;                     ///< alarm
+    std::string text;                     ///< alarm; start: the process
 };
 
 enum class Aggregate : std::uint8_t { mean, min, max, sum, count, all, any };
@@ -162,10 +162,10 @@ const json& member(const json& rule, const char* key) {
 }
 
 Action read_action(const json& a, const std::string& p, const graph::Snapshot& g, std::span<const graph::TwinIndex> twins,
-                   const std::set<dtdl::InterfaceIndex>& models, bool resolved) {
+                   const std::set<dtdl::InterfaceIndex>& models, bool resolved, const std::vector<std::string>* processes) {
     static const char* expected =
         "expected an action: \"fail\", \"restore\", {set: {property: value}}, {fail: {data}}, {restore: {data}} or "
-        "{alarm: text}";
+        "{alarm: text} or {start: process}";
     Action out;
     std::string key;
     json value;
@@ -228,7 +228,18 @@ Action read_action(const json& a, const std::string& p, const graph::Snapshot& g
             throw ModelParameterError(p + ".alarm", "expected the alarm's text (a non-empty string), found " + dump(value));
         out.text = value.get<std::string>();
     } else if (key == "start") {
-        throw ModelParameterError(p + ".start", "starting processes is not supported yet (there is no process registry)");
+        out.kind = ActionKind::start;
+        if (!value.is_string() || value.get_ref<const std::string&>().empty())
+            throw ModelParameterError(p + ".start", "expected the name of a process (a non-empty string), found " + dump(value));
+        out.text = value.get<std::string>();
+        if (processes != nullptr && std::find(processes->begin(), processes->end(), out.text) == processes->end()) {
+            std::string known;
+            for (const std::string& n : *processes) known += (known.empty() ? "\"" : ", \"") + n + "\"";
+            throw ModelParameterError(p + ".start", "no binding of the scenario provides the process \"" + out.text + "\" (" +
+                                                        (known.empty() ? std::string("there is none; a `schedule` with a `process` parameter is one")
+                                                                       : "provided: " + known) +
+                                                        ")");
+        }
     } else {
         throw ModelParameterError(p, "unknown action \"" + key + "\" (" + expected + ")");
     }
@@ -249,7 +260,7 @@ void check_keys(const json& rule, const std::string& p, std::initializer_list<co
 }
 
 void read_condition(Rule& r, const json& j, const graph::Snapshot& g, std::span<const graph::TwinIndex> twins,
-                    const std::set<dtdl::InterfaceIndex>& models, bool resolved) {
+                    const std::set<dtdl::InterfaceIndex>& models, bool resolved, const std::vector<std::string>* processes) {
     check_keys(j, r.path, {"name", "when", "for", "then"});
     r.when = expression(member(j, "when"), r.path + ".when");
     r.when_text = j["when"].get<std::string>();
@@ -262,7 +273,8 @@ void read_condition(Rule& r, const json& j, const graph::Snapshot& g, std::span<
     if (!then.is_array() || then.empty())
         throw ModelParameterError(r.path + ".then", "expected a non-empty list of actions, found " + dump(then));
     for (std::size_t k = 0; k < then.size(); ++k)
-        r.then.push_back(read_action(then[k], r.path + ".then[" + std::to_string(k) + "]", g, twins, models, resolved));
+        r.then.push_back(
+            read_action(then[k], r.path + ".then[" + std::to_string(k) + "]", g, twins, models, resolved, processes));
 }
 
 void read_propagation(Rule& r, const json& j, const graph::Snapshot& g, std::span<const graph::TwinIndex> twins,
@@ -417,7 +429,7 @@ std::vector<Rule> read(const scenario::Binding& binding, const graph::Snapshot& 
         if (r.propagation)
             read_propagation(r, j, g, binding.twins, models);
         else
-            read_condition(r, j, g, binding.twins, models, resolved);
+            read_condition(r, j, g, binding.twins, models, resolved, binding.processes);
         out.push_back(std::move(r));
     }
     return out;
@@ -708,6 +720,13 @@ private:
                 }
                 case ActionKind::alarm:
                     run_->log_event(id, "alarm", {{"rule", rule.name}, {"text", a.text}});
+                    break;
+                case ActionKind::start:
+                    try {
+                        run_->start_process(a.text, {{"rule", rule.name}, {"twin", id}});
+                    } catch (const std::exception& x) {
+                        throw Error(message(rule, id, std::string("start: ") + x.what()));
+                    }
                     break;
             }
         }

@@ -159,7 +159,10 @@ def building(w, prefix, number, floors, rooms_per_floor):
             w.twin(pump, "Pump", {
                 **w.equipment(f"PU-{number}-{c + 1}{role[0]}"),
                 "operatingState": "running" if priority == 1 else "standby",
-                "ratedPower": 7.5, "flowRate": w.value(15, 20), "head": w.value(18, 25),
+                # A standby pump delivers no flow until it is started (its
+                # value is still drawn, so the other values do not move).
+                "ratedPower": 7.5, "flowRate": w.value(15, 20) if priority == 1 else (w.value(15, 20), 0.0)[1],
+                "head": w.value(18, 25),
                 "speed": 1450.0 if priority == 1 else 0.0, "efficiency": w.value(0.6, 0.8),
             })
             w.relate(plant, "isLocationOf", pump)

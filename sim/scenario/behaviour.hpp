@@ -150,6 +150,10 @@ struct Binding {
     /// so checks see the values runs start with; in instantiate() it is the
     /// graph before overrides (read current values through the Run).
     const graph::Snapshot* graph = nullptr;
+    /// Every process the scenario's bindings provide (BehaviourModel::processes),
+    /// for checking a model that starts processes by name; nullptr when unknown
+    /// (a binding made by hand for a bare Run).
+    const std::vector<std::string>* processes = nullptr;
 };
 
 /// Reads a binding's parameters with defaults, types, units and ranges
@@ -302,6 +306,14 @@ public:
     }
     /// Names of the events its behaviours handle.
     [[nodiscard]] virtual std::vector<std::string> events() const { return {}; }
+    /// Names of the processes a binding provides: activities that do not start
+    /// with the run but when something starts them by name during it
+    /// (Run::start_process; the `start` action of a rule). The behaviour
+    /// registers each with Run::add_process in start(). Throws ModelParameterError.
+    [[nodiscard]] virtual std::vector<std::string> processes(const Binding& binding) const {
+        (void)binding;
+        return {};
+    }
     /// Checks a binding before any run, after prepare() has checked the
     /// interface and properties(): parameter types, units and ranges (read
     /// them all with a ParameterReader and call finish()), and whatever else

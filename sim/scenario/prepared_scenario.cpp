@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iomanip>
 #include <set>
+#include <sstream>
 #include <unordered_map>
 
 #include "twinsim/graph/twin_graph.hpp"
@@ -128,7 +130,11 @@ void resolve_property(const ScenarioSpec& spec, const graph::Snapshot& g, const 
                                                 " selected twins has a property \"" + property + "\"");
 }
 
-std::string shortest(double x) { return nlohmann::json(x).dump(); }
+std::string shortest(double x) {
+    std::ostringstream out;
+    out << std::setprecision(15) << x;
+    return out.str();
+}
 
 /// Checks one declared property use (PropertyUse's contract). Throws ModelParameterError.
 void check_property_use(const graph::Snapshot& g, const Binding& b, const PropertyUse& use) {
@@ -268,6 +274,22 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
         detail::apply_overrides(*scratch, spec, out->fixed_parameters, /*known_only=*/true);
         checked = scratch->snapshot();
     }
+    auto refuse = [&](std::size_t i, const std::exception& e) -> ScenarioError {
+        if (const auto* x = dynamic_cast<const ModelParameterError*>(&e)) {
+            const bool property = x->parameter().starts_with("properties.");  // a PropertyUse fixed by the model
+            const std::string field = property ? x->parameter() : "parameters." + x->parameter();
+            // "rules[2].when" -> "rules/2/when", so the line is the rule's own.
+            std::string path;
+            for (const char c : x->parameter()) {
+                if (c == '[' || c == '.') path += '/';
+                else if (c != ']') path += c;
+            }
+            return spec_error(spec, property ? pointer_of("models", i) : pointer_of("models", i, "parameters/" + path),
+                              field_of("models", i, field), std::string(x->what()).substr(x->parameter().size() + 2));
+        }
+        return spec_error(spec, pointer_of("models", i), field_of("models", i), e.what());
+    };
+    // The processes the bindings provide, so that models starting them by name can be checked.
     for (std::size_t i = 0; i < out->bindings.size(); ++i) {
         BindingPlan& plan = out->bindings[i];
         plan.parameters = detail::substitute_references(plan.parameters, out->fixed_parameters);
@@ -278,22 +300,27 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
         b.twins = plan.twins;
         b.graph = &checked;
         try {
+            for (std::string& name : plan.model->processes(b)) out->processes.push_back(std::move(name));
+        } catch (const std::exception& x) {
+            throw refuse(i, x);
+        }
+    }
+    std::sort(out->processes.begin(), out->processes.end());
+    out->processes.erase(std::unique(out->processes.begin(), out->processes.end()), out->processes.end());
+    for (std::size_t i = 0; i < out->bindings.size(); ++i) {
+        BindingPlan& plan = out->bindings[i];
+        Binding b;
+        b.processes = &out->processes;
+        b.index = i;
+        b.model = plan.name;
+        b.parameters = plan.parameters;
+        b.twins = plan.twins;
+        b.graph = &checked;
+        try {
             for (const PropertyUse& use : plan.model->properties(b)) check_property_use(checked, b, use);
             plan.model->check(b);
-        } catch (const ModelParameterError& x) {
-            const bool property = x.parameter().starts_with("properties.");  // a PropertyUse fixed by the model
-            const std::string field = property ? x.parameter() : "parameters." + x.parameter();
-            // "rules[2].when" -> "rules/2/when", so the line is the rule's own.
-            std::string path;
-            for (const char c : x.parameter()) {
-                if (c == '[' || c == '.') path += '/';
-                else if (c != ']') path += c;
-            }
-            throw spec_error(spec, property ? pointer_of("models", i) : pointer_of("models", i, "parameters/" + path),
-                             field_of("models", i, field),
-                             std::string(x.what()).substr(x.parameter().size() + 2));
         } catch (const std::exception& x) {
-            throw spec_error(spec, pointer_of("models", i), field_of("models", i), x.what());
+            throw refuse(i, x);
         }
     }
 

@@ -61,6 +61,8 @@ struct PreparedScenario {
     std::uint32_t index = 0;            ///< the scenario's position in the job (part of every run's stream id)
     graph::Snapshot graph;              ///< base + structural edits
     std::vector<BindingPlan> bindings;
+    /// Every process the bindings provide (BehaviourModel::processes), sorted, no duplicates.
+    std::vector<std::string> processes;
     std::vector<SeriesPlan> series;
     std::vector<KpiPlan> kpis;
     /// For each injected event: the target twin's index.

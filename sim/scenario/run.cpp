@@ -225,6 +225,7 @@ Run::Run(std::shared_ptr<const PreparedScenario> scenario, std::uint32_t replica
         b.parameters = resolve(plan.parameters, parameters_);
         b.twins = plan.twins;
         b.graph = &s.graph;
+        b.processes = &s.processes;
         behaviours_.push_back(plan.model->instantiate(b, *this));
     }
     for (auto& b : behaviours_) start_behaviour(*b);
@@ -251,6 +252,19 @@ query::QueryResult Run::query(std::string_view text, const query::QueryOptions& 
 
 std::optional<double> Run::value(graph::TwinIndex twin, std::uint32_t column) const {
     return graph_->numeric_value(twin, column);
+}
+
+void Run::add_process(std::string name, std::function<void(Run&)> start) {
+    processes_[std::move(name)].push_back(std::move(start));
+}
+
+void Run::start_process(std::string_view name, const nlohmann::json& detail) {
+    const auto it = processes_.find(name);
+    if (it == processes_.end()) throw Error("no behaviour of the run provides the process \"" + std::string(name) + "\"");
+    nlohmann::json d = {{"process", name}};
+    if (detail.is_object()) d.update(detail);
+    log_event("", "process_start", d);
+    for (std::size_t i = 0; i < it->second.size(); ++i) it->second[i](*this);
 }
 
 void Run::start_behaviour(Behaviour& behaviour) {

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -134,6 +135,14 @@ public:
     /// negative or non-finite period.
     void start_behaviour(Behaviour& behaviour);
 
+    /// Registers how to begin a named process (BehaviourModel::processes); a
+    /// name may have several starters (all run, in registration order).
+    void add_process(std::string name, std::function<void(Run&)> start);
+    /// Starts the named process now: logs a run-wide event "process_start"
+    /// with {"process": name} plus `detail`'s members, then runs its starters.
+    /// Throws twinsim::Error when no behaviour registered the name.
+    void start_process(std::string_view name, const nlohmann::json& detail = nlohmann::json::object());
+
     // --- state access for behaviours ----------------------------------------
     /// A numeric property now; nullopt when unset. Precondition: the twin is
     /// alive and `column` is a numeric slot of its model.
@@ -200,6 +209,7 @@ private:
     std::unique_ptr<graph::TwinGraph> graph_;
     std::shared_ptr<const PreparedScenario> scenario_;
     nlohmann::json parameters_ = nlohmann::json::object();
+    std::map<std::string, std::vector<std::function<void(Run&)>>, std::less<>> processes_;
     double horizon_;
     std::vector<std::unique_ptr<Behaviour>> behaviours_;
     std::unique_ptr<Recorder> recorder_;

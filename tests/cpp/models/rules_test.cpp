@@ -373,8 +373,13 @@ TEST_CASE("rules: rules that keep re-triggering each other fail the run instead 
 TEST_CASE("rules: bad rules are refused by check() naming the parameter path", "[models]") {
     const graph::Snapshot& g = test::sample_building();
     const std::vector<graph::TwinIndex> rooms = test::twins_of(g, test::room_model);
+    const std::vector<std::string> processes{"backup_pumps"};  // what the scenario's other bindings provide
     auto error = [&](const char* list) {
-        return test::parameter_error([&] { rules().check(test::bind(g, "rules", {{"rules", json::parse(list)}}, rooms)); });
+        return test::parameter_error([&] {
+            scenario::Binding b = test::bind(g, "rules", {{"rules", json::parse(list)}}, rooms);
+            b.processes = &processes;
+            rules().check(b);
+        });
     };
     CHECK(error(R"([{"name": "ok", "when": "temperature > 26", "for": "PT10M", "then": ["fail", {"alarm": "hot"}]}])").empty());
     CHECK(error("[]") == "rules");
@@ -392,6 +397,8 @@ TEST_CASE("rules: bad rules are refused by check() naming the parameter path", "
     CHECK(error(R"([{"name": "x", "when": "temperature > 26", "then": [{"email": "ops"}]}])") == "rules[0].then[0]");
     CHECK(error(R"([{"name": "x", "when": "temperature > 26", "then": [{"alarm": "a", "fail": {}}]}])") == "rules[0].then[0]");
     CHECK(error(R"([{"name": "x", "when": "temperature > 26", "then": ["fail", {"start": "evacuate"}]}])") == "rules[0].then[1].start");
+    CHECK(error(R"([{"name": "x", "when": "temperature > 26", "then": [{"start": 3}]}])") == "rules[0].then[0].start");
+    CHECK(error(R"([{"name": "x", "when": "temperature > 26", "then": ["fail", {"start": "backup_pumps"}]}])").empty());
     // set: unknown property, invalid value, bad expression
     CHECK(error(R"([{"name": "x", "when": "temperature > 26", "then": [{"set": {"temprature": 1}}]}])") == "rules[0].then[0].set.temprature");
     CHECK(error(R"([{"name": "x", "when": "temperature > 26", "then": [{"set": {"usage": "sauna"}}]}])") == "rules[0].then[0].set.usage");
