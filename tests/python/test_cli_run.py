@@ -173,6 +173,17 @@ def test_run_bundled_hot_day_job(tmp_path):
     assert compare.returncode == 0, compare.stderr
     assert "hot-day-precooling" in compare.stdout
 
+    # The story the job tells: the failure overheats the rooms; the backup pump
+    # schedule (a rule starting a process that lets chiller-2 take over through
+    # the cross-connection) cures most of it; pre-cooling alone does not.
+    table = json.loads(twinsim("compare", "--json", "--baseline", "hot-day-baseline", out).stdout)
+    hours = {s["name"]: next(k["mean"] for k in s["kpis"] if k["name"] == "hours above 26 °C, worst room")
+             for s in table["scenarios"]}
+    assert hours["hot-day-baseline"] == 0.0
+    assert hours["hot-day-chiller-fails"] > 5.0
+    assert hours["hot-day-chiller-fails-backup-pump"] < 0.25 * hours["hot-day-chiller-fails"]
+    assert hours["hot-day-precooling"] > 0.5 * hours["hot-day-chiller-fails"]
+
 
 def test_run_default_output_is_the_scenario_stem_in_the_current_folder(rooms, tmp_path):
     work = tmp_path / "work"
