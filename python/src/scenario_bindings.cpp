@@ -470,6 +470,38 @@ void define_scenario(py::module_& m) {
           "is called about every progress_interval seconds. Ctrl-C or an exception of progress cancels the job (no "
           "file is left) and is raised here.");
 
+    m.def(
+        "models",
+        [] {
+            // The registry scenarios are prepared against: what each model is and takes.
+            py::list out;
+            for (const scenario::BehaviourModel* model : models::builtin_registry().list()) {
+                nlohmann::json parameters = nlohmann::json::array();
+                for (const scenario::ModelParameter& p : model->parameters()) {
+                    nlohmann::json d = {{"name", p.name},
+                                        {"unit", p.unit},
+                                        {"description", p.description},
+                                        {"default", p.default_value},
+                                        {"required", p.default_value.is_null()},
+                                        {"scenario_parameter", p.scenario_parameter}};
+                    if (std::isfinite(p.min)) d[p.min_exclusive ? "greater_than" : "min"] = p.min;
+                    if (std::isfinite(p.max)) d["max"] = p.max;
+                    if (!p.twin_property.empty()) d["twin_property"] = p.twin_property;
+                    parameters.push_back(std::move(d));
+                }
+                nlohmann::json d = {{"name", model->name()},
+                                    {"description", model->description()},
+                                    {"interface", model->interface().empty() ? nlohmann::json() : nlohmann::json(model->interface())},
+                                    {"events", model->events()},
+                                    {"parameters", std::move(parameters)}};
+                out.append(to_python(d));
+            }
+            return out;
+        },
+        "The behaviour models scenarios can bind by name (the built-in registry), each a dict: name, description, "
+        "interface (the DTDL interface it binds to, None for any twin), events it handles, and parameters (name, unit, "
+        "description, default, required, scenario_parameter, min/greater_than/max, twin_property).");
+
     m.def("_parse_duration", [](const std::string& text) { return scenario::parse_duration(text); }, py::arg("text"),
           "Seconds of an ISO 8601 duration (\"PT10M\", \"P1DT2H\"), or None when malformed.");
 

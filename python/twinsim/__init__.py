@@ -74,6 +74,7 @@ from ._core import (
     TwinsimIoError,
     ValidationError,
     __version__,
+    models,
 )
 from .graph import Column, DigitalTwinsModelData, IncomingRelationship, MatchConditions
 from .query import QueryResult
@@ -111,6 +112,7 @@ __all__ = [
     "TwinsimIoError",
     "ValidationError",
     "__version__",
+    "models",
     "open_results",
     "run",
 ]

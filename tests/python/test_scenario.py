@@ -382,3 +382,19 @@ def test_behaviour_errors_are_twinsim_exceptions_and_failures(tmp_path, building
     assert (result.kpis["n"] == 0).all()
     with result.open() as results:
         assert list(results.events("rooms")["type"]) == ["run_failed", "run_failed"]
+
+
+def test_models_lists_the_registry_scenarios_bind_by_name():
+    models = {m["name"]: m for m in twinsim.models()}
+    assert {"availability", "queue", "relaxation", "rules", "schedule", "thermal_zones"} <= set(models)
+    thermal = models["thermal_zones"]
+    assert thermal["interface"] == "dtmi:twinsim:building:Room;1"
+    assert models["rules"]["interface"] is None  # binds to any twin
+    parameters = {p["name"]: p for p in thermal["parameters"]}
+    assert parameters["default_cop"]["twin_property"] == "coefficientOfPerformance"
+    assert parameters["default_cop"]["greater_than"] == 0.0
+    assert parameters["air_heat_capacity"]["unit"] == "J/(m3.K)"
+    assert parameters["integrator"]["scenario_parameter"] is False
+    assert parameters["outdoor_mean"]["default"] == 24.0 and not parameters["outdoor_mean"]["required"]
+    assert "fail" in models["availability"]["events"]
+    assert "process" in {p["name"] for p in models["schedule"]["parameters"]}
