@@ -199,6 +199,29 @@ class Scenario:
                 document[key] = _plain(value)
         return Scenario.from_dict(document, directory=self._directory)
 
+    def with_model(self, model: str, where: str | None = None, **parameters: Any) -> "Scenario":
+        """A copy with one more behaviour-model binding (``models:`` entry), e.g.
+        ``s.with_model("schedule", "$dtId = 'room-00-01'", property="temperatureSetpoint",
+        values=[["PT6H", 20.0]])``. ``where=None`` binds every twin (or, for a model bound to a
+        DTDL interface, every twin of that interface); twinsim.models() lists the models and
+        their parameters. Checked when the scenario is run or a Run is made."""
+        binding: dict[str, Any] = {"model": model}
+        if where is not None:
+            binding["where"] = where
+        if parameters:
+            binding["parameters"] = _plain(parameters)
+        document = self.to_dict()
+        document["models"] = list(document.get("models") or []) + [binding]
+        return Scenario.from_dict(document, directory=self._directory)
+
+    def with_rules(self, where: str | None, *rules: Mapping[str, Any]) -> "Scenario":
+        """A copy with a ``rules`` binding on the twins ``where`` selects: each rule a
+        mapping as in a scenario file (models/rules/rules.md), e.g. ``{"name": "too hot",
+        "when": "temperature > 26", "for": "PT30M", "then": [{"alarm": "hot"}]}``."""
+        if not rules:
+            raise ValueError("with_rules() needs at least one rule")
+        return self.with_model("rules", where, rules=[dict(r) for r in rules])
+
     def expand(self) -> list["Scenario"]:
         """One scenario per point of the sweep (itself when there is none), named
         ``name[p=v,...]``, with the point's values as fixed parameters."""

@@ -398,3 +398,35 @@ def test_models_lists_the_registry_scenarios_bind_by_name():
     assert parameters["outdoor_mean"]["default"] == 24.0 and not parameters["outdoor_mean"]["required"]
     assert "fail" in models["availability"]["events"]
     assert "process" in {p["name"] for p in models["schedule"]["parameters"]}
+
+
+def test_rules_from_python_fire_and_start_a_process(building):
+    # Rooms relax toward 30 °C; a rule written in Python raises an alarm once a room has been
+    # above 26 °C for 30 minutes and starts a setpoint schedule (a process) on that room.
+    s = (relaxing_rooms(building, replications=1, recording={"events": True},
+                        models=[{"model": "relaxation", "where": "$dtId = 'room-00-01'",
+                                 "parameters": {"property": "temperature", "target": 30, "time_constant": "PT1H"}}])
+         .with_rules("$dtId = 'room-00-01'",
+                     {"name": "too hot", "when": "temperature > 26", "for": "PT30M",
+                      "then": [{"alarm": "above 26 °C for 30 min"}, {"start": "setback"}]})
+         .with_model("schedule", "$dtId = 'room-00-01'", property="temperatureSetpoint",
+                     process="setback", values=[[0, "64.4 degF"]]))
+    assert [m["model"] for m in s.to_dict()["models"]] == ["relaxation", "rules", "schedule"]
+    run = twinsim.Run(s)
+    start = run.get_digital_twin("room-00-01")["temperature"]
+    assert start < 26
+    crossing = 3600 * np.log((30 - start) / (30 - 26))  # when x(t) = 30 - (30 - x0) e^{-t/1h} reaches 26
+    run.run_to_end()
+    assert run.get_digital_twin("room-00-01")["temperatureSetpoint"] == pytest.approx(18.0)
+    events = run.finish()["events"]
+    alarm = events[events["type"] == "alarm"].iloc[0]
+    started = events[events["type"] == "process_start"].iloc[0]
+    step = 60.0  # the relaxation writes every minute: the condition turns true at the first step past the crossing
+    assert alarm["seconds"] == started["seconds"]
+    assert 1800 + crossing <= alarm["seconds"] <= 1800 + crossing + step
+    assert started["detail"] == {"process": "setback", "rule": "too hot", "twin": "room-00-01"}
+
+    # A rule starting a process nobody provides is refused before any run, naming the action.
+    bad = relaxing_rooms(building).with_rules(ROOMS, {"name": "x", "when": "temperature > 26", "then": [{"start": "nope"}]})
+    with pytest.raises(twinsim.ScenarioError, match=r"models\[1\]\.parameters\.rules\[0\]\.then\[0\]\.start"):
+        twinsim.Run(bad)
