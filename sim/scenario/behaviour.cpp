@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iomanip>
+#include <sstream>
 #include <stdexcept>
 
 #include "twinsim/scenario/scenario_spec.hpp"
@@ -55,8 +57,9 @@ bool is_reference(const nlohmann::json& v) {
 }
 
 std::string shortest(double x) {
-    nlohmann::json j = x;
-    return j.dump();
+    std::ostringstream out;
+    out << std::setprecision(15) << x;
+    return out.str();
 }
 
 /// "<number> <unit>" (one or more spaces; "20degC" too) -> (number, unit); nullopt when not of that shape.
