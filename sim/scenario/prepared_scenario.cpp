@@ -411,6 +411,10 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
                 case KpiSpec::Statistic::time_above:
                 case KpiSpec::Statistic::time_below: plan.unit = "h"; break;
                 case KpiSpec::Statistic::integral: plan.unit = unit == "1" ? "h" : unit + " h"; break;
+                case KpiSpec::Statistic::excess_above:
+                case KpiSpec::Statistic::excess_below:  // a temperature's excess is a difference: kelvin-hours
+                    plan.unit = unit == "1" ? "h" : unit == "degC" || unit == "degF" ? "K h" : unit + " h";
+                    break;
                 default: plan.unit = unit;
             }
         }

@@ -47,6 +47,8 @@ struct Accumulator {
     double integral = 0.0;
     double above = 0.0;
     double below = 0.0;
+    double excess_above = 0.0;  ///< integral of max(0, value - threshold) dt
+    double excess_below = 0.0;  ///< integral of max(0, threshold - value) dt
     double defined = 0.0;  ///< seconds with a value
     double min = std::numeric_limits<double>::infinity();
     double max = -std::numeric_limits<double>::infinity();
@@ -57,8 +59,8 @@ struct Accumulator {
             integral += value * dt;
             defined += dt;
             if (k.threshold) {
-                if (value > *k.threshold) above += dt;
-                if (value < *k.threshold) below += dt;
+                if (value > *k.threshold) above += dt, excess_above += (value - *k.threshold) * dt;
+                if (value < *k.threshold) below += dt, excess_below += (*k.threshold - value) * dt;
             }
         }
         since = t;
@@ -415,7 +417,8 @@ RunRecord Run::finish() {
             out.kpis.push_back(row);
             continue;
         }
-        static constexpr const char* names[] = {"mean", "min", "max", "final", "integral", "time_above", "time_below", "count"};
+        static constexpr const char* names[] = {"mean",       "min",        "max",   "final",        "integral",
+                                                "time_above", "time_below", "count", "excess_above", "excess_below"};
         row.statistic = names[static_cast<int>(k.statistic)];
         std::vector<double> per_twin;
         per_twin.reserve(p.twins.size());
@@ -430,6 +433,8 @@ RunRecord Run::finish() {
                 case KpiSpec::Statistic::integral: v = a.integral / 3600.0; break;
                 case KpiSpec::Statistic::time_above: v = a.above / 3600.0; break;
                 case KpiSpec::Statistic::time_below: v = a.below / 3600.0; break;
+                case KpiSpec::Statistic::excess_above: v = a.excess_above / 3600.0; break;
+                case KpiSpec::Statistic::excess_below: v = a.excess_below / 3600.0; break;
                 case KpiSpec::Statistic::event_count: break;
             }
             per_twin.push_back(v);

@@ -261,7 +261,8 @@ const std::initializer_list<std::pair<std::string_view, KpiSpec::Statistic>> sta
     {"mean", KpiSpec::Statistic::mean},         {"min", KpiSpec::Statistic::min},
     {"max", KpiSpec::Statistic::max},           {"final", KpiSpec::Statistic::final},
     {"integral", KpiSpec::Statistic::integral}, {"time_above", KpiSpec::Statistic::time_above},
-    {"time_below", KpiSpec::Statistic::time_below}, {"event_count", KpiSpec::Statistic::event_count}};
+    {"time_below", KpiSpec::Statistic::time_below}, {"event_count", KpiSpec::Statistic::event_count},
+    {"excess_above", KpiSpec::Statistic::excess_above}, {"excess_below", KpiSpec::Statistic::excess_below}};
 const std::initializer_list<std::pair<std::string_view, KpiSpec::Over>> overs{
     {"each", KpiSpec::Over::each}, {"mean", KpiSpec::Over::mean}, {"sum", KpiSpec::Over::sum},
     {"min", KpiSpec::Over::min},   {"max", KpiSpec::Over::max}};
@@ -479,12 +480,13 @@ KpiSpec Decoder::kpi(const Json& j, const Loc& loc) const {
     }
     const bool counts = k.statistic == KpiSpec::Statistic::event_count;
     const bool thresholded =
-        k.statistic == KpiSpec::Statistic::time_above || k.statistic == KpiSpec::Statistic::time_below;
+        k.statistic == KpiSpec::Statistic::time_above || k.statistic == KpiSpec::Statistic::time_below ||
+        k.statistic == KpiSpec::Statistic::excess_above || k.statistic == KpiSpec::Statistic::excess_below;
     if (!counts && k.property.empty()) fail(loc, "the statistic " + name_of(k.statistic, statistics) + " needs a 'property'");
     if (counts && !k.property.empty()) fail(loc.key("property"), "event_count counts events; it takes no property");
     if (!counts && !k.event.empty()) fail(loc.key("event"), "only event_count takes an 'event'");
     if (thresholded && !k.threshold) fail(loc, "the statistic " + name_of(k.statistic, statistics) + " needs a 'threshold'");
-    if (!thresholded && k.threshold) fail(loc.key("threshold"), "only time_above and time_below take a 'threshold'");
+    if (!thresholded && k.threshold) fail(loc.key("threshold"), "only time_above, time_below, excess_above and excess_below take a 'threshold'");
     return k;
 }
 

@@ -100,7 +100,9 @@ struct RecordingSpec {
 
 /// A key performance indicator computed per run, then across replications.
 struct KpiSpec {
-    enum class Statistic { mean, min, max, final, integral, time_above, time_below, event_count };
+    /// excess_above / excess_below: the time integral of how far the value
+    /// lies beyond the threshold, in unit x hours (degree-hours for a temperature).
+    enum class Statistic { mean, min, max, final, integral, time_above, time_below, event_count, excess_above, excess_below };
     /// How the per-twin values of one run combine into the run's KPI.
     enum class Over { each, mean, sum, min, max };
     /// Summaries over the replications.
@@ -109,7 +111,7 @@ struct KpiSpec {
     Statistic statistic = Statistic::mean;
     std::string where;     ///< twins (expression); "" = every twin
     std::string property;  ///< required except for event_count
-    std::optional<double> threshold;  ///< required by time_above / time_below
+    std::optional<double> threshold;  ///< required by time_above / time_below / excess_above / excess_below
     std::string event;                ///< event_count: the event name ("" = every event)
     Over over = Over::each;
     std::vector<Across> across{Across::mean, Across::std, Across::ci95};

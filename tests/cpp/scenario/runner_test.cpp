@@ -163,6 +163,8 @@ kpis:
   - {name: area, statistic: integral, where: "$dtId = 's1'", property: value}
   - {name: above, statistic: time_above, where: "$dtId = 's1'", property: value, threshold: 9}
   - {name: below, statistic: time_below, where: "$dtId = 's1'", property: value, threshold: 9}
+  - {name: excess, statistic: excess_above, where: "$dtId = 's1'", property: value, threshold: 9}
+  - {name: deficit, statistic: excess_below, where: "$dtId = 's1'", property: value, threshold: 9}
   - {name: sum, statistic: final, where: "$dtId IN ['s1', 's2']", property: value, over: sum}
   - {name: sets, statistic: event_count, event: set}
 )";
@@ -190,6 +192,9 @@ TEST_CASE("runner: KPIs of a run are exact time statistics of the piecewise-cons
     CHECK(kpi("area") == Approx(integral / 3600).epsilon(1e-12));
     CHECK(kpi("above") == Approx(500.0 / 3600).epsilon(1e-12));
     CHECK(kpi("below") == Approx(500.0 / 3600).epsilon(1e-12));
+    // Degree-hours beyond 9: (10 - 9) * 200 + (30 - 9) * 300 above, (9 - 1) * 100 + (9 - 5) * 400 below.
+    CHECK(kpi("excess") == Approx((1.0 * 200 + 21.0 * 300) / 3600).epsilon(1e-12));
+    CHECK(kpi("deficit") == Approx((8.0 * 100 + 4.0 * 400) / 3600).epsilon(1e-12));
     CHECK(kpi("sum") == 10.0);
     CHECK(kpi("sets") == 0.0);
 
