@@ -965,7 +965,8 @@ std::vector<scenario::PropertyUse> ThermalZonesModel::properties(const scenario:
         const auto it = binding.parameters.find(name);
         if (it == binding.parameters.end() || !it->is_string() || *it == "none") continue;
         Use use(it->get<std::string>(), Access::write, parameter);
-        out.push_back(std::string_view(name) == "chiller_power_property" ? std::move(use).on(topo.chillers) : std::move(use));
+        out.push_back(std::string_view(name) == "chiller_power_property" ? std::move(use).in("kW").on(topo.chillers)
+                                                                          : std::move(use).in("W"));
     }
     return out;
 }

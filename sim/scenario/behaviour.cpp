@@ -40,6 +40,12 @@ std::optional<UnitInfo> unit_info(std::string_view u) {
         {{"J", "joule", ""}, {"energy", 1.0, 0.0}},
         {{"kWh", "kilowattHour", ""}, {"energy", 3.6e6, 0.0}},
         {{"MWh", "megawattHour", ""}, {"energy", 3.6e9, 0.0}},
+        {{"m2", "squareMetre", ""}, {"area", 1.0, 0.0}},
+        {{"m3", "cubicMetre", ""}, {"volume", 1.0, 0.0}},
+        {{"L", "litre", ""}, {"volume", 1e-3, 0.0}},
+        {{"m3/s", "cubicMetrePerSecond", ""}, {"volume flow", 1.0, 0.0}},
+        {{"L/s", "litrePerSecond", ""}, {"volume flow", 1e-3, 0.0}},
+        {{"m3/h", "cubicMetrePerHour", ""}, {"volume flow", 1.0 / 3600.0, 0.0}},
         {{"1", "", ""}, {"fraction", 1.0, 0.0}},
         {{"%", "percent", ""}, {"fraction", 0.01, 0.0}},
     };

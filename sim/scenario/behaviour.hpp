@@ -100,7 +100,8 @@ struct ModelParameter {
 
 /// Converts `value` given in `from` to `to` for the units models declare:
 /// temperature degC/degF/K (absolute) and K/delta_degF (differences), time
-/// s/min/h/d, power W/kW/MW, energy J/kWh/MWh, "1" and "%" for fractions.
+/// s/min/h/d, power W/kW/MW, energy J/kWh/MWh, area m2, volume m3/L, volume
+/// flow m3/s, L/s, m3/h, "1" and "%" for fractions.
 /// Also accepts the DTDL unit names of the same units (degreeCelsius,
 /// kilowatt, hour, ...). Returns nullopt when the units are unknown or of
 /// different kinds.
@@ -216,7 +217,12 @@ struct PropertyUse {
     Access access = Access::read;
     std::string parameter;     ///< the parameter that names the property; "" = fixed by the model
     bool required = true;      ///< false: used on the twins that declare it
-    std::string unit;          ///< the unit the model expects (documentation)
+    /// The unit the model reads or writes the property in. When the twin's
+    /// DTDL property declares a unit, it must be this one (under its DTDL
+    /// name, e.g. degreeCelsius for degC): prepare() refuses a property the
+    /// model would misread (a setpoint in degreeFahrenheit for a model
+    /// working in degC, a write target in another unit).
+    std::string unit;
     double min = -HUGE_VAL;
     double max = HUGE_VAL;
     bool min_exclusive = false;

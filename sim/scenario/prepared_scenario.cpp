@@ -151,6 +151,15 @@ void check_property_use(const graph::Snapshot& g, const Binding& b, const Proper
             if (!use.required) continue;
             (void)numeric_columns(g, std::span<const graph::TwinIndex>(&t, 1), use.property, parameter);  // throws with the reason
         }
+        if (!use.unit.empty() && slot->property != nullptr && !slot->property->annotations.unit.empty()) {
+            const std::string& declared = slot->property->annotations.unit;
+            const auto zero = convert_unit(0.0, declared, use.unit);
+            const auto one = convert_unit(1.0, declared, use.unit);
+            if (!zero || !one || std::abs(*zero) > 1e-12 || std::abs(*one - 1.0) > 1e-12)
+                throw ModelParameterError(parameter, "property \"" + use.property + "\" of " + model.definition->id + " is in " + declared +
+                                                         ", but the model " + (use.access == PropertyUse::Access::read ? "reads" : "writes") +
+                                                         " it in " + use.unit);
+        }
         const std::optional<double> v = g.numeric_value(t, slot->column);
         if (!v) continue;
         const std::string what = "twin \"" + g.twin_id(t) + "\" has " + use.property + " = " + shortest(*v) + unit + ", ";

@@ -205,6 +205,12 @@ TEST_CASE("model API: physically impossible values are refused before any run, w
     CHECK_THAT(refusal(header() + zones + "    parameters: {outdoor_mean: 27 kW}\n"),
                Catch::Contains("outdoor_mean") && Catch::Contains("power") && Catch::Contains("temperature"));
     CHECK_THAT(refusal(header() + zones + "    parameters: {outdoor_mean: \"27\"}\n"), Catch::Contains("outdoor_mean"));
+    // A property in a unit the model does not work in: written W into a volume.
+    CHECK_THAT(refusal(header() + zones + "    parameters: {zone_cooling_property: airVolume}\n"),
+               Catch::Contains("models[0].parameters.zone_cooling_property") && Catch::Contains("cubicMetre") &&
+                   Catch::Contains("writes it in W"));
+    CHECK(refusal(header() + zones + "    parameters: {zone_cooling_property: coolingPower, chiller_power_property: electricPower}\n") ==
+          "accepted");
     // A parameter that shapes the model cannot be drawn per replication.
     CHECK_THAT(refusal(header() + "parameters:\n  n: {distribution: uniform, low: 10, high: 500}\n" + zones +
                        "    parameters: {max_exact_states: \"${n}\"}\n"),
