@@ -629,11 +629,15 @@ private:
         run.read(twins_, col_lighting_, lighting_, 0.0);
         run.read(twins_, col_equipment_, equipment_, 0.0);
         run.read(twins_, col_setpoint_, setpoint_);
+        // Gains of every zone as one vector expression over the gathered columns.
+        using Column = Eigen::Map<const Eigen::VectorXd>;
+        const auto n = static_cast<Eigen::Index>(nz);
+        gain_ = Column(occupancy_.data(), n) * *c_.per_person + Column(lighting_.data(), n) +
+                Column(equipment_.data(), n) + sol * Column(area_.data(), n);
+        gains = gain_.sum();
+        h_t_out = t_out * Column(h_out_.data(), n).sum();
         for (std::size_t i = 0; i < nz; ++i) {
-            const double internal = occupancy_[i] * *c_.per_person + lighting_[i] + equipment_[i];
-            const double gi = internal + sol * area_[i];
-            gains += gi;
-            h_t_out += h_out_[i] * t_out;
+            const double gi = gain_[static_cast<Eigen::Index>(i)];
             u_[air_[i]] += h_out_[i] * t_out + (1.0 - rf) * gi;
             if (has_mass_) u_[mass_[i]] += rf * gi;
             if (!std::isfinite(setpoint_[i])) setpoint_[i] = std::numeric_limits<double>::quiet_NaN();
@@ -913,6 +917,7 @@ private:
     std::vector<std::uint32_t> active_;
     std::vector<Eigen::Index> air_, mass_;
     Eigen::VectorXd capacity_, h_node_, x_, x_old_, u_, q_, x_free_, rhs_;
+    Eigen::VectorXd gain_;  ///< W of internal + solar gain per zone, this step
     std::vector<ExactBlock> blocks_;
     std::vector<Eigen::Index> block_index_;
     Eigen::SimplicialLDLT<Eigen::SparseMatrix<double>> solver_;
