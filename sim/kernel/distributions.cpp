@@ -94,12 +94,28 @@ static_assert(portable_log(2.0) == ln2_hi + ln2_lo && portable_exp(0.0) == 1.0);
 
 constinit const std::array<double, 257> zig_exp_x = zig.x;
 constinit const std::array<double, 257> zig_exp_f = zig.f;
+constinit const std::array<double, 257> zig_exp_x_scaled = [] {
+    std::array<double, 257> scaled{};
+    for (std::size_t i = 0; i < 257; ++i) scaled[i] = zig.x[i] * 0x1.0p-53;
+    return scaled;
+}();
 
 double exponential_slow(RandomStream& r, unsigned layer, double x) noexcept {
     for (;;) {
         // Rejected by the fast test: the base strip's tail, or a wedge.
         if (layer == 0) return zig_r - portable_log(r.uniform_open());  // r + Exp(1), memoryless
-        if (zig.f[layer + 1] + (zig.f[layer] - zig.f[layer + 1]) * r.uniform01() < portable_exp(-x)) return x;
+        // Wedge: accept when y < exp(-x), x in [x[layer + 1], x[layer]). exp(-x)
+        // is convex, so it lies above both end tangents and below the chord;
+        // only a y between those bounds needs portable_exp. The bounds are
+        // widened by 2^-40 (relative), far beyond their rounding error and
+        // portable_exp's, so each decision is the one the exact test makes.
+        const double lo_x = zig.x[layer + 1], hi_x = zig.x[layer];
+        const double lo_f = zig.f[layer + 1], hi_f = zig.f[layer];  // f = exp(-x): lo_f > hi_f
+        const double y = lo_f + (hi_f - lo_f) * r.uniform01();
+        const double tangent = std::max(lo_f * (1.0 - (x - lo_x)), hi_f * (1.0 + (hi_x - x)));
+        if (y < tangent * (1.0 - 0x1.0p-40)) return x;
+        const double chord = lo_f + (hi_f - lo_f) * ((x - lo_x) / (hi_x - lo_x));
+        if (!(y > chord * (1.0 + 0x1.0p-40)) && y < portable_exp(-x)) return x;
         const std::uint64_t bits = r.next_u64();
         layer = static_cast<unsigned>(bits & 0xff);
         x = static_cast<double>(bits >> 11) * 0x1.0p-53 * zig.x[layer];

@@ -26,6 +26,9 @@ namespace detail {
 /// exp/log written in plain IEEE arithmetic, so they are the same everywhere.
 extern const std::array<double, 257> zig_exp_x;
 extern const std::array<double, 257> zig_exp_f;
+/// zig_exp_x[i] * 2^-53 (exact: a power-of-two scaling), so the fast path's
+/// u * 2^-53 * x[i] is one multiplication with the same rounded result.
+extern const std::array<double, 257> zig_exp_x_scaled;
 /// The rare ziggurat cases (base-strip tail, wedges): a fresh draw loop from
 /// the rejected (layer, x).
 double exponential_slow(RandomStream& r, unsigned layer, double x) noexcept;
@@ -41,7 +44,7 @@ public:
     [[nodiscard]] double sample(RandomStream& r) const noexcept {
         const std::uint64_t bits = r.next_u64();
         const auto layer = static_cast<unsigned>(bits & 0xff);
-        const double x = static_cast<double>(bits >> 11) * 0x1.0p-53 * detail::zig_exp_x[layer];
+        const double x = static_cast<double>(bits >> 11) * detail::zig_exp_x_scaled[layer];
         if (x < detail::zig_exp_x[layer + 1]) [[likely]]
             return mean_ * x;
         return mean_ * detail::exponential_slow(r, layer, x);

@@ -157,6 +157,10 @@ public:
     /// this queue.
     PoppedEvent take_prepared() noexcept {
         const Key k = bottom_[0];
+        // The next event is one of the root's children (or a bucket's): start
+        // loading their slots while this event's handler runs.
+        const std::size_t n = bottom_.size() < 5 ? bottom_.size() : 5;
+        for (std::size_t c = 1; c < n; ++c) __builtin_prefetch(&slots_[bottom_[c].slot]);
         Slot& s = slots_[k.slot];
         PoppedEvent out{std::bit_cast<double>(k.time), s.handler, EventHandle{k.slot, k.generation}, s.payload};
         release_slot(k.slot);
@@ -332,7 +336,8 @@ private:
         }
         for (;;) {
             if (bottom_.empty()) refill();
-            if (!stale(bottom_[0])) return;
+            // With no cancelled event waiting anywhere, every key is live: no slot to look at.
+            if (stale_ == 0 || !stale(bottom_[0])) return;
             remove_top();
             --stale_;
         }

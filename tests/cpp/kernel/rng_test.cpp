@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <set>
@@ -23,7 +24,7 @@ TEST_CASE("Philox4x32-10 matches the published known-answer vectors", "[rng]") {
     static_assert(philox4x32_10({0, 0, 0, 0}, {0, 0})[0] == 0x6627e8d5);  // usable at compile time
 }
 
-TEST_CASE("the batched Philox gives the words of single blocks, SSE2 and scalar alike", "[rng]") {
+TEST_CASE("the batched Philox gives the words of single blocks: scalar, SSE2, AVX2, AVX-512 alike", "[rng]") {
     // Keys and counters from a SplitMix64 sequence, plus block numbers at the
     // 32- and 64-bit carries (n + b wraps into the high counter word).
     std::uint64_t x = 0x9E3779B97F4A7C15ull;
@@ -40,8 +41,8 @@ TEST_CASE("the batched Philox gives the words of single blocks, SSE2 and scalar 
         const std::uint64_t k = next(), s = i % 3 == 0 ? static_cast<std::uint64_t>(i) : next();
         const std::uint64_t n = i < 9 * 50 ? edges[i % 9] : next();
         const PhiloxKey key{static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(k >> 32)};
-        std::uint64_t expected[8];
-        for (unsigned b = 0; b < 4; ++b) {
+        std::uint64_t expected[16];
+        for (unsigned b = 0; b < 8; ++b) {
             const std::uint64_t c = n + b;
             const PhiloxCounter out =
                 philox4x32_10({static_cast<std::uint32_t>(c), static_cast<std::uint32_t>(c >> 32),
@@ -50,13 +51,15 @@ TEST_CASE("the batched Philox gives the words of single blocks, SSE2 and scalar 
             expected[2 * b] = (std::uint64_t{out[1]} << 32) | out[0];
             expected[2 * b + 1] = (std::uint64_t{out[3]} << 32) | out[2];
         }
-        std::uint64_t scalar[8], chosen[8];
+        std::uint64_t scalar[8], chosen[8], chosen8[16];
         philox_words_scalar<4>(n, s, key, scalar);
         philox_words<4>(n, s, key, chosen);
+        philox_words<8>(n, s, key, chosen8);
         for (int w = 0; w < 8; ++w) {
             REQUIRE(scalar[w] == expected[w]);
             REQUIRE(chosen[w] == expected[w]);
         }
+        for (int w = 0; w < 16; ++w) REQUIRE(chosen8[w] == expected[w]);
 #if defined(TWINSIM_PHILOX_SSE2)
         std::uint64_t vector[8];
         philox_words_sse2<4>(n, s, key, vector);
@@ -64,6 +67,22 @@ TEST_CASE("the batched Philox gives the words of single blocks, SSE2 and scalar 
         std::uint64_t pair[4];
         philox_words_sse2<2>(n, s, key, pair);
         for (int w = 0; w < 4; ++w) REQUIRE(pair[w] == expected[w]);
+#endif
+#if defined(TWINSIM_PHILOX_AVX2)
+        // The AVX2 and AVX-512 versions, where this CPU runs them (whatever
+        // philox_words prefers here).
+        if (philox_avx2_available()) {
+            std::uint64_t quad[8], two_quads[16];
+            philox_words_avx2<4>(n, s, key, quad);
+            philox_words_avx2<8>(n, s, key, two_quads);
+            for (int w = 0; w < 8; ++w) REQUIRE(quad[w] == expected[w]);
+            for (int w = 0; w < 16; ++w) REQUIRE(two_quads[w] == expected[w]);
+        }
+        if (__builtin_cpu_supports("avx512f")) {
+            std::uint64_t octet[16];
+            philox_words_avx512<8>(n, s, key, octet);
+            for (int w = 0; w < 16; ++w) REQUIRE(octet[w] == expected[w]);
+        }
 #endif
     }
 }
@@ -168,6 +187,26 @@ void check_moments(const D& d, double mean, double variance, double var_tol = 0.
     CHECK(std::abs(v - variance) < var_tol * variance);
 }
 }  // namespace
+
+TEST_CASE("the exponential's samples are fixed: a known answer over a million draws", "[rng]") {
+    // FNV-1a over the bytes of 1,000,000 samples and the blocks they used,
+    // recorded before the wedge squeeze (exponential_slow answers most wedge
+    // cases from the tangent and chord bounds, without portable_exp) and the
+    // pre-scaled table of the fast path: neither may change a single bit.
+    const Exponential e(2.0);
+    RandomStream r(StreamId{7, 1, 2}, 3);
+    std::uint64_t h = 14695981039346656037ull;
+    for (int i = 0; i < 1000000; ++i) {
+        const double x = e.sample(r);
+        const auto bits = std::bit_cast<std::uint64_t>(x);
+        for (int k = 0; k < 8; ++k) {
+            h ^= (bits >> (8 * k)) & 0xff;
+            h *= 1099511628211ull;
+        }
+    }
+    CHECK(h == 0x7d22dfee2973763full);
+    CHECK(r.blocks_used() == 516590);
+}
 
 TEST_CASE("distributions: sample mean and variance match the analytic values", "[rng]") {
     SECTION("exponential") {
