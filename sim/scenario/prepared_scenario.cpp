@@ -298,18 +298,23 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
         }
         return spec_error(spec, pointer_of("models", i), field_of("models", i), e.what());
     };
-    // The processes the bindings provide, so that models starting them by name can be checked.
-    for (std::size_t i = 0; i < out->bindings.size(); ++i) {
-        BindingPlan& plan = out->bindings[i];
-        plan.parameters = detail::substitute_references(plan.parameters, out->fixed_parameters);
+    // What check() sees of binding i (processes: set once they are all known).
+    auto binding_of = [&](std::size_t i) {
+        const BindingPlan& plan = out->bindings[i];
         Binding b;
         b.index = i;
         b.model = plan.name;
         b.parameters = plan.parameters;
         b.twins = plan.twins;
         b.graph = &checked;
+        return b;
+    };
+    // The processes the bindings provide, so that models starting them by name can be checked.
+    for (std::size_t i = 0; i < out->bindings.size(); ++i) {
+        BindingPlan& plan = out->bindings[i];
+        plan.parameters = detail::substitute_references(plan.parameters, out->fixed_parameters);
         try {
-            for (std::string& name : plan.model->processes(b)) out->processes.push_back(std::move(name));
+            for (std::string& name : plan.model->processes(binding_of(i))) out->processes.push_back(std::move(name));
         } catch (const std::exception& x) {
             throw refuse(i, x);
         }
@@ -317,14 +322,9 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
     std::sort(out->processes.begin(), out->processes.end());
     out->processes.erase(std::unique(out->processes.begin(), out->processes.end()), out->processes.end());
     for (std::size_t i = 0; i < out->bindings.size(); ++i) {
-        BindingPlan& plan = out->bindings[i];
-        Binding b;
+        const BindingPlan& plan = out->bindings[i];
+        Binding b = binding_of(i);
         b.processes = &out->processes;
-        b.index = i;
-        b.model = plan.name;
-        b.parameters = plan.parameters;
-        b.twins = plan.twins;
-        b.graph = &checked;
         try {
             for (const PropertyUse& use : plan.model->properties(b)) check_property_use(checked, b, use);
             plan.model->check(b);
