@@ -44,6 +44,7 @@ struct Kpi {
     double std = nan;
     double ci95_low = nan;
     double ci95_high = nan;
+    std::map<std::int32_t, double> runs;  ///< replication -> the run's value (runs with a value)
 };
 
 struct ScenarioKpis {
@@ -64,6 +65,7 @@ ScenarioKpis read_scenario(const io::ResultsReader& reader, const std::string& s
         Kpi kpi;
         std::map<std::string, double> aggregates;
         std::vector<double> runs;
+        std::map<std::int32_t, double> by_replication;
     };
     std::vector<Collected> collected;
     std::map<std::pair<std::string, std::string>, std::size_t> slot;
@@ -82,6 +84,7 @@ ScenarioKpis read_scenario(const io::ResultsReader& reader, const std::string& s
             c.aggregates[row.aggregate] = row.value;
         } else if (!std::isnan(row.value)) {
             c.runs.push_back(row.value);
+            c.by_replication[row.replication] = row.value;
         }
     }
     ScenarioKpis out{scenario, {}};
@@ -97,6 +100,7 @@ ScenarioKpis read_scenario(const io::ResultsReader& reader, const std::string& s
         c.kpi.ci95_high = value("ci95_high", computed.ci95_high);
         const double n = value("n", static_cast<double>(computed.n));
         c.kpi.n = std::isfinite(n) && n > 0 ? static_cast<std::size_t>(n) : 0;
+        c.kpi.runs = std::move(c.by_replication);
         out.kpis.push_back(std::move(c.kpi));
     }
     return out;
@@ -107,6 +111,13 @@ struct Difference {
     double baseline_mean = nan;
     double difference = nan;
     std::optional<bool> overlap;  ///< whether the two 95 % intervals overlap; none when either is unknown
+    /// The paired comparison: replication r of both scenarios shares its random
+    /// numbers (common random numbers), so the per-replication differences
+    /// measure the scenario's effect with the shared noise cancelled.
+    std::size_t paired_n = 0;
+    double paired_mean = nan;
+    double paired_low = nan;   ///< 95 % confidence interval of the mean difference (t, n - 1)
+    double paired_high = nan;
 };
 
 std::optional<Difference> difference(const Kpi& kpi, const Kpi* base) {
@@ -117,6 +128,16 @@ std::optional<Difference> difference(const Kpi& kpi, const Kpi* base) {
     const bool known = !std::isnan(kpi.ci95_low) && !std::isnan(kpi.ci95_high) && !std::isnan(base->ci95_low) &&
                        !std::isnan(base->ci95_high);
     if (known) d.overlap = kpi.ci95_low <= base->ci95_high && base->ci95_low <= kpi.ci95_high;
+    std::vector<double> diffs;
+    for (const auto& [replication, value] : kpi.runs)
+        if (const auto it = base->runs.find(replication); it != base->runs.end()) diffs.push_back(value - it->second);
+    if (!diffs.empty()) {
+        const scenario::KpiSummary paired = scenario::summarize(diffs);
+        d.paired_n = paired.n;
+        d.paired_mean = paired.mean;
+        d.paired_low = paired.ci95_low;
+        d.paired_high = paired.ci95_high;
+    }
     return d;
 }
 
@@ -152,6 +173,12 @@ nlohmann::ordered_json report_json(const std::string& file, const std::vector<Sc
                 diff["baseline_mean"] = number(d->baseline_mean);
                 diff["difference"] = number(d->difference);
                 diff["ci_overlap"] = d->overlap ? nlohmann::ordered_json(*d->overlap) : nlohmann::ordered_json(nullptr);
+                nlohmann::ordered_json paired;
+                paired["n"] = d->paired_n;
+                paired["mean"] = number(d->paired_mean);
+                paired["ci95_low"] = number(d->paired_low);
+                paired["ci95_high"] = number(d->paired_high);
+                diff["paired"] = std::move(paired);
                 row["vs_baseline"] = std::move(diff);
             } else {
                 row["vs_baseline"] = nullptr;
@@ -186,8 +213,8 @@ void print_text(std::ostream& out, const std::string& file, const std::vector<Sc
     std::vector<std::string> header{"KPI", "selection", "scenario", "statistic", "mean", "95 % CI", "n", "unit"};
     std::vector<bool> right{false, false, false, false, true, false, true, false};
     if (differences) {
-        header.insert(header.end(), {"difference", "CIs overlap"});
-        right.insert(right.end(), {true, false});
+        header.insert(header.end(), {"difference", "95 % CI (paired)", "CIs overlap"});
+        right.insert(right.end(), {true, false, false});
     }
     TextTable table(header, right);
     for (const auto& [name, selection] : keys) {
@@ -201,15 +228,16 @@ void print_text(std::ostream& out, const std::string& file, const std::vector<Sc
                                          std::to_string(k->n), k->unit};
             if (differences) {
                 if (&s == baseline) {
-                    row.insert(row.end(), {"(baseline)", ""});
+                    row.insert(row.end(), {"(baseline)", "", ""});
                 } else if (const auto d = difference(*k, baseline->find(name, selection))) {
                     const Kpi& base = *baseline->find(name, selection);
                     const int base_decimals = kpi_decimals(base.mean, base.ci95_low, base.ci95_high);
                     const int diff_decimals = decimals < 0 || base_decimals < 0 ? -1 : std::max(decimals, base_decimals);
                     row.push_back(format_kpi(d->difference, diff_decimals, true));
+                    row.push_back(d->paired_n >= 2 ? format_interval(d->paired_low, d->paired_high, diff_decimals) : "-");
                     row.push_back(d->overlap ? (*d->overlap ? "yes" : "no") : "-");
                 } else {
-                    row.insert(row.end(), {"-", "(not in baseline)"});
+                    row.insert(row.end(), {"-", "", "(not in baseline)"});
                 }
             }
             table.add(std::move(row));
@@ -266,12 +294,15 @@ Command add_compare_command(CLI::App& app) {
                         "holds more than one)");
     command->add_flag("--json", options->json,
                       "Print one JSON object: file, baseline, scenarios [{name, kpis [{name, selection, statistic, "
-                      "unit, n, mean, std, ci95_low, ci95_high, vs_baseline {baseline_mean, difference, ci_overlap} "
-                      "or null}]}]; unknown values are null");
+                      "unit, n, mean, std, ci95_low, ci95_high, vs_baseline {baseline_mean, difference, ci_overlap, paired {n, "
+                      "mean, ci95_low, ci95_high}} or null}]}]; unknown values are null");
     command->add_option("FILE", options->file, "The results file (.h5)")->required();
     command->footer(
-        "difference = this scenario's mean - the baseline's mean of the same KPI and selection; \"CIs overlap\" says "
-        "whether the two 95 % confidence intervals overlap (\"no\" suggests a real difference; \"-\" when an "
+        "difference = this scenario's mean - the baseline's mean of the same KPI and selection. \"95 % CI (paired)\" "
+        "is the confidence interval of that difference from the replications both scenarios ran: replication r of "
+        "every scenario of a job draws the same random numbers (common random numbers), so the pairwise "
+        "differences cancel the shared noise; an interval that excludes 0 is a real difference at the 5 % level. "
+        "\"CIs overlap\" says whether the two scenarios' own 95 % intervals overlap (a cruder test; \"-\" when an "
         "interval is unknown, e.g. with one replication).\n\n"
         "Exit status: 0 printed; 2 bad usage, a missing file, a file that is not a twinsim results file, or an "
         "unknown --baseline.");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
+#include <map>
 #include <set>
 #include <sstream>
 #include <unordered_map>
@@ -270,6 +271,20 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
                                      "twin \"" + g.twin_id(t) + "\" is a " + g.models()->at(g.twin_model(t)).definition->id +
                                          ", but model \"" + m.model + "\" binds to " + iface + " and the interfaces that extend it");
         out->bindings.push_back(std::move(plan));
+    }
+    // Random sub-stream keys: FNV-1a of "<model>#<k>" for the k-th binding of
+    // that model (0 is left to the run's own sub-stream), made unique.
+    {
+        std::map<std::string, std::uint32_t> seen;
+        std::set<std::uint32_t> used;
+        for (BindingPlan& plan : out->bindings) {
+            const std::string tag = plan.name + "#" + std::to_string(seen[plan.name]++);
+            std::uint32_t h = 2166136261u;
+            for (const char c : tag) h = (h ^ static_cast<std::uint8_t>(c)) * 16777619u;
+            h &= 0x7fffffffu;  // stream ids are (key + 1) << 32 | twin
+            while (!used.insert(h).second) h = (h + 1) & 0x7fffffffu;
+            plan.stream_key = h;
+        }
     }
     // The models check their bindings against the graph with the overrides
     // whose values are known now (fixed or swept), so a negative capacity set

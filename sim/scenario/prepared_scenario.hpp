@@ -54,11 +54,22 @@ struct BindingPlan {
     std::string name;
     nlohmann::json parameters;
     std::vector<graph::TwinIndex> twins;
+    /// Names the binding's random sub-streams (Run::twin_stream): derived from
+    /// the model's name and how many bindings of that model come before it, not
+    /// from the binding's position, so that the k-th `queue` binding draws the
+    /// same numbers in every scenario of a job (common random numbers) even
+    /// when another scenario binds more models before it.
+    std::uint32_t stream_key = 0;
 };
 
 struct PreparedScenario {
     ScenarioSpec spec;                  ///< the concrete spec (no sweep)
-    std::uint32_t index = 0;            ///< the scenario's position in the job (part of every run's stream id)
+    /// The scenario's position in the job (results order). Not part of the
+    /// runs' random streams: replication r of every scenario of a job draws
+    /// from the same streams (common random numbers), so the differences
+    /// between scenarios come from what the scenarios change, and a scenario
+    /// gives the same results whatever else the job holds.
+    std::uint32_t index = 0;
     graph::Snapshot graph;              ///< base + structural edits
     std::vector<BindingPlan> bindings;
     /// Every process the bindings provide (BehaviourModel::processes), sorted, no duplicates.

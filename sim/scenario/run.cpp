@@ -182,7 +182,7 @@ Run::Run(const graph::Snapshot& base, const RunOptions& options)
 
 Run::Run(std::shared_ptr<const PreparedScenario> scenario, std::uint32_t replication, RunSink* sink)
     : base_(scenario->graph),
-      id_{scenario->spec.seed, scenario->index, replication},
+      id_{scenario->spec.seed, 0, replication},  // common random numbers across the job's scenarios
       simulator_(std::make_unique<kernel::Simulator>()),
       random_(id_, 0),
       graph_(graph::TwinGraph::from_snapshot(base_, graph_options(simulator_.get(), false))),
@@ -254,6 +254,12 @@ query::QueryResult Run::query(std::string_view text, const query::QueryOptions& 
 
 std::optional<double> Run::value(graph::TwinIndex twin, std::uint32_t column) const {
     return graph_->numeric_value(twin, column);
+}
+
+kernel::RandomStream Run::twin_stream(std::size_t binding, graph::TwinIndex twin) const noexcept {
+    std::uint64_t key = binding;
+    if (scenario_ && binding < scenario_->bindings.size()) key = scenario_->bindings[binding].stream_key;
+    return stream(((key + 1) << 32) | twin);
 }
 
 void Run::add_process(std::string name, std::function<void(Run&)> start) {

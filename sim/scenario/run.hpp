@@ -3,8 +3,9 @@
 // cloned"). A Run is a writable copy-on-write clone of a base Snapshot
 // (graph::TwinGraph::from_snapshot: microseconds whatever the graph's size,
 // no state copied until written) driven by its own discrete-event kernel
-// (kernel::Simulator), its own random stream derived from (seed, scenario,
-// replication), the behaviours of the scenario's model bindings and a
+// (kernel::Simulator), its own random stream derived from (seed,
+// replication) — the same for replication r of every scenario of a job
+// (common random numbers; see PreparedScenario::index) — the behaviours of the scenario's model bindings and a
 // recorder (series, event log, KPIs). Runs share nothing mutable, so any
 // number of them run side by side on different threads; two Runs of the same
 // prepared scenario and replication produce identical results.
@@ -114,10 +115,11 @@ public:
     [[nodiscard]] kernel::RandomStream stream(std::uint64_t substream) const noexcept {
         return kernel::RandomStream(id_, substream);
     }
-    /// The independent sub-stream of one twin within one model binding.
-    [[nodiscard]] kernel::RandomStream twin_stream(std::size_t binding, graph::TwinIndex twin) const noexcept {
-        return stream(((static_cast<std::uint64_t>(binding) + 1) << 32) | twin);
-    }
+    /// The independent sub-stream of one twin within one model binding (the
+    /// binding's index in the scenario). In a scenario run it is keyed by the
+    /// binding's stream_key, the same for the k-th binding of a model in every
+    /// scenario of a job; in a bare run by the index.
+    [[nodiscard]] kernel::RandomStream twin_stream(std::size_t binding, graph::TwinIndex twin) const noexcept;
     [[nodiscard]] const kernel::StreamId& id() const noexcept { return id_; }
 
     /// The snapshot the run was cloned from (never changed by the run).

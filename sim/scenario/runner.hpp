@@ -3,8 +3,9 @@
 // parallel on oneTBB and streams the results to one HDF5 file through a
 // single writer thread (io::AsyncResultsWriter).
 //
-// Determinism: each run's random stream is (scenario seed, scenario index,
-// replication); runs share nothing mutable; series blocks are addressed by
+// Determinism: each run's random stream is (scenario seed, replication), with
+// model sub-streams named by model and occurrence, not position (common random
+// numbers: scenarios of a job differ only by what they change); runs share nothing mutable; series blocks are addressed by
 // (replication, time index), event and KPI rows are written sorted by
 // replication, and the summaries across replications are computed in
 // replication order once a scenario's runs are all done. The file's content

@@ -128,17 +128,18 @@ def test_run_several_files_into_one_results_file(tmp_path):
     assert re.fullmatch(r"ran 9 runs of 4 scenarios in .*, 0 failed\n", run.stderr), run.stderr
     names = ["first", "second", "swept[target=23]", "swept[target=25]"]
     with h5py.File(out, "r") as f:
-        # Scenario i of the job (files in order, sweep points in order) is index i: its random streams.
+        # Scenario i of the job (files in order, sweep points in order) is index i: its position.
         assert {name: int(f[name].attrs["scenario_index"]) for name in names} == {n: i for i, n in enumerate(names)}
         assert f["second"].attrs["replications"] == 3
     table = kpi_table(run.stdout)
     assert [line.split()[0] for line in table[2:] if not line.startswith(" ")] == names
-    # The same file alone is scenario 0; second in a job it is scenario 1, so its draws differ.
+    # The same file alone is scenario 0, second in the job scenario 1: with common random numbers
+    # the position does not matter, so its results are the same.
     alone = twinsim("run", "-o", tmp_path / "alone.h5", second)
     assert alone.returncode == 0, alone.stderr
     def mean_row(stdout):
         return next(line for line in stdout.splitlines() if "mean room temperature" in line).split("temperature", 1)[1]
-    assert mean_row(alone.stdout) != mean_row(run.stdout.split("\nsecond", 1)[1])
+    assert mean_row(alone.stdout) == mean_row(run.stdout.split("\nsecond", 1)[1])
     # Default output: the first file's stem.
     work = tmp_path / "work"
     work.mkdir()
@@ -318,7 +319,7 @@ def test_run_help_documents_exit_statuses():
 def sweep_results(tmp_path_factory):
     folder = tmp_path_factory.mktemp("compare")
     path = folder / "sweep.yaml"
-    # Two points a hair apart (their KPIs differ only by their random streams) and one far warmer.
+    # Two points a hair apart (with common random numbers their KPIs differ by the hair only) and one far warmer.
     path.write_text(scenario_text(name="sweep", replications=3,
                                   extra="sweep:\n  list:\n    - {target: 24}\n    - {target: 24.0001}\n    - {target: 30}\n"))
     out = folder / "sweep.h5"
@@ -333,13 +334,14 @@ def test_compare_prints_kpis_and_differences(sweep_results):
     lines = run.stdout.splitlines()
     assert lines[0] == f"{sweep_results}: 3 scenarios; baseline: sweep[target=24]"
     header = lines[1].split("  ")
-    assert [h.strip() for h in header if h.strip()][-2:] == ["difference", "CIs overlap"]
+    assert [h.strip() for h in header if h.strip()][-3:] == ["difference", "95 % CI (paired)", "CIs overlap"]
     out = run.stdout
     for text in ("mean room temperature", "hours above 24.05", "sweep[target=24]", "sweep[target=24.0001]",
                  "sweep[target=30]", "(baseline)"):
         assert text in out
     hot = next(line for line in lines if "sweep[target=30]" in line and "mean" in line)
-    assert re.search(r"\s\+[45]\.\d+\s+no$", hot), hot  # about 5 degrees warmer on average over 6 h at tau = 1 h
+    # about 5 degrees warmer on average over 6 h at tau = 1 h, the paired interval around it
+    assert re.search(r"\s\+[45]\.\d+\s+\[[45]\.\d+, [45]\.\d+\]\s+no$", hot), hot
     alike = next(line for line in lines if "sweep[target=24.0001]" in line and "mean" in line)
     assert alike.endswith("yes"), alike
 
@@ -358,7 +360,19 @@ def test_compare_with_another_baseline_and_json(sweep_results):
     assert kpi["vs_baseline"]["baseline_mean"] == base["mean"]
     assert kpi["vs_baseline"]["difference"] == pytest.approx(kpi["mean"] - base["mean"])
     assert kpi["vs_baseline"]["ci_overlap"] is False
+    paired = kpi["vs_baseline"]["paired"]
+    assert paired["n"] == 3 and paired["mean"] == pytest.approx(kpi["vs_baseline"]["difference"])
+    assert paired["ci95_low"] < paired["mean"] < paired["ci95_high"] < 0
     assert all(k["vs_baseline"] is None for k in hot["kpis"])
+
+    # Common random numbers: the two points a hair apart drew the same noise, so their paired
+    # difference is known far more precisely than either scenario's own mean.
+    report = json.loads(twinsim("compare", "--json", sweep_results).stdout)
+    alike = next(k for k in report["scenarios"][1]["kpis"] if k["name"] == "mean room temperature")
+    paired = alike["vs_baseline"]["paired"]
+    assert paired["n"] == 3
+    assert paired["ci95_high"] - paired["ci95_low"] < 0.01 * (alike["ci95_high"] - alike["ci95_low"])
+    assert 0 < paired["mean"] < 0.0001
 
 
 def test_compare_one_scenario_has_no_differences(rooms, tmp_path):
