@@ -200,6 +200,14 @@ Action read_action(const json& a, const std::string& p, const graph::Snapshot& g
             } else {
                 s.value = v;
                 if (v.is_null()) throw ModelParameterError(pp, "expected a value, found null");
+                // "70 degF" for a numeric property: converted to the property's DTDL unit now.
+                bool numeric = false;
+                if (!twins.empty()) {
+                    const dtdl::PropertySlot* slot = g.models()->at(g.twin_model(twins.front())).layout.find(property);
+                    numeric = slot != nullptr && (slot->type == dtdl::ColumnType::float64 || slot->type == dtdl::ColumnType::int64);
+                }
+                if (numeric && v.is_string() && !detail::is_reference(v))
+                    s.value = *scenario::quantity(v, scenario::property_unit(g, twins, property, pp), pp);
                 if (detail::is_reference(v)) {
                     if (resolved) throw ModelParameterError(pp, "refers to a parameter that has no value: " + dump(v));
                 } else {
@@ -207,9 +215,9 @@ Action read_action(const json& a, const std::string& p, const graph::Snapshot& g
                         const auto& model = g.models()->at(m);
                         const dtdl::PropertySlot* slot = model.layout.find(property);
                         if (slot == nullptr || slot->property == nullptr || !slot->property->schema) continue;
-                        const auto errors = dtdl::validate_value(*slot->property->schema, v);
+                        const auto errors = dtdl::validate_value(*slot->property->schema, s.value);
                         if (!errors.empty())
-                            throw ModelParameterError(pp, dump(v) + " is not a valid value of " + model.definition->id +
+                            throw ModelParameterError(pp, dump(s.value) + " is not a valid value of " + model.definition->id +
                                                               "'s \"" + property + "\": " + errors.front().message);
                     }
                 }

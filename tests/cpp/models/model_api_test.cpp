@@ -232,6 +232,15 @@ TEST_CASE("model API: a setpoint schedule converts units to the property's DTDL 
     run.advance_to(1800.0);
     CHECK(value_of(run, g, "room-00-01", "temperatureSetpoint") == 23.0);
 
+    // A rule's set converts the same way (a rule true at the start fires at time 0).
+    const std::string rule = header() + "models:\n  - model: rules\n    where: \"$dtId = 'room-00-02'\"\n"
+                             "    parameters:\n      rules:\n        - {name: r, when: \"temperature > -50\", then: [{set: {temperatureSetpoint: 71.6 degF}}]}\n";
+    const auto ruled = scenario::prepare(scenario::scenario_from_yaml(rule, "api.yaml"), test::sample_building(),
+                                         models::builtin_registry());
+    scenario::Run rule_run(ruled, 0);
+    rule_run.advance_to(0.0);
+    CHECK(value_of(rule_run, ruled->graph, "room-00-02", "temperatureSetpoint") == Approx(22.0).epsilon(1e-12));
+
     CHECK_THAT(refusal(header() + schedule + "      values: [[PT10M, 20 furlongs]]\n"),
                Catch::Contains("values[0][1]") && Catch::Contains("unknown unit \"furlongs\"") && Catch::Contains("degreeCelsius"));
     CHECK_THAT(refusal(header() + schedule + "      values: [[PT10M, 20 kW]]\n"),

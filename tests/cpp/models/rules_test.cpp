@@ -403,6 +403,12 @@ TEST_CASE("rules: bad rules are refused by check() naming the parameter path", "
     CHECK(error(R"([{"name": "x", "when": "temperature > 26", "then": [{"set": {"temprature": 1}}]}])") == "rules[0].then[0].set.temprature");
     CHECK(error(R"([{"name": "x", "when": "temperature > 26", "then": [{"set": {"usage": "sauna"}}]}])") == "rules[0].then[0].set.usage");
     CHECK(error(R"([{"name": "x", "when": "temperature > 26", "then": [{"set": {"usage": "meeting"}}]}])").empty());
+    // a number with a unit: converted to the property's DTDL unit, or refused
+    CHECK(error(R"([{"name": "x", "when": "temperature > 26", "then": [{"set": {"temperatureSetpoint": "68 degF"}}]}])").empty());
+    CHECK(error(R"([{"name": "x", "when": "temperature > 26", "then": [{"set": {"temperatureSetpoint": "68 furlongs"}}]}])") ==
+          "rules[0].then[0].set.temperatureSetpoint");
+    CHECK(error(R"([{"name": "x", "when": "temperature > 26", "then": [{"set": {"temperatureSetpoint": "2 kW"}}]}])") ==
+          "rules[0].then[0].set.temperatureSetpoint");
     CHECK(error(R"([{"name": "x", "when": "temperature > 26", "then": [{"set": {"temperatureSetpoint": {"expression": "nope >"}}}]}])") ==
           "rules[0].then[0].set.temperatureSetpoint.expression");
     CHECK(error(R"([{"name": "x", "when": "temperature > 26", "then": [{"set": {"temperatureSetpoint": {"expression": "setpoint"}}}]}])") ==
