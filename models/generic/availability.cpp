@@ -67,7 +67,7 @@ Config read(const scenario::Binding& binding, const graph::Snapshot& graph, bool
         if (c.state_property.empty()) throw ModelParameterError("state_property", "expected a property name, found \"\"");
         c.failed_state = reader.raw("failed_state");
         if (c.failed_state.is_null()) throw ModelParameterError("failed_state", "expected a value, found null");
-        if (detail::is_reference(c.failed_state) && resolved)
+        if (scenario::is_parameter_reference(c.failed_state) && resolved)
             throw ModelParameterError("failed_state", "refers to a parameter that has no value: " + c.failed_state.dump());
         for (const graph::TwinIndex t : binding.twins) {
             const auto& model = graph.models()->at(graph.twin_model(t));
@@ -75,7 +75,7 @@ Config read(const scenario::Binding& binding, const graph::Snapshot& graph, bool
             if (slot == nullptr)
                 throw ModelParameterError("state_property", "twin \"" + graph.twin_id(t) + "\" (" + model.definition->id +
                                                                 ") has no property \"" + c.state_property + "\"");
-            if (!slot->property || !slot->property->schema || detail::is_reference(c.failed_state)) continue;
+            if (!slot->property || !slot->property->schema || scenario::is_parameter_reference(c.failed_state)) continue;
             const auto errors = dtdl::validate_value(*slot->property->schema, c.failed_state);
             if (!errors.empty())
                 throw ModelParameterError("failed_state", c.failed_state.dump() + " is not a valid value of " +

@@ -5,12 +5,6 @@
 
 namespace twinsim::models::detail {
 
-bool is_reference(const nlohmann::json& v) {
-    if (!v.is_string()) return false;
-    const auto& s = v.get_ref<const std::string&>();
-    return s.size() > 3 && s.starts_with("${") && s.ends_with("}");
-}
-
 bool given(scenario::ParameterReader& reader, std::string_view name) {
     const nlohmann::json& v = reader.raw(name);
     return !v.is_null() && v != none;
@@ -19,7 +13,7 @@ bool given(scenario::ParameterReader& reader, std::string_view name) {
 NumberOrProperty number_or_property(scenario::ParameterReader& reader, std::string_view name, double min, double max) {
     NumberOrProperty out;
     const nlohmann::json& v = reader.raw(name);
-    if (is_reference(v)) {
+    if (scenario::is_parameter_reference(v)) {
         out.unresolved = true;
     } else if (v.is_string()) {
         out.property = v.get<std::string>();

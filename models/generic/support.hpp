@@ -14,6 +14,7 @@
 #include "twinsim/dtdl/model_set.hpp"
 #include "twinsim/graph/snapshot.hpp"
 #include "twinsim/scenario/behaviour.hpp"
+#include "twinsim/scenario/scenario_spec.hpp"
 
 namespace twinsim::models::detail {
 
@@ -22,9 +23,6 @@ namespace twinsim::models::detail {
 /// without a default declare this string ("none") instead; writing it, or
 /// null, is the same as leaving the parameter out.
 inline const nlohmann::json none = "none";
-
-/// Whether `v` is a "${name}" reference still waiting for a per-replication draw.
-[[nodiscard]] bool is_reference(const nlohmann::json& v);
 
 /// Whether the (possibly defaulted) parameter was given: not "none" or null.
 [[nodiscard]] bool given(scenario::ParameterReader& reader, std::string_view name);

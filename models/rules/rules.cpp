@@ -143,7 +143,7 @@ void check_reads(const query::CompiledExpression& e, const graph::Snapshot& g,
 }
 
 std::optional<double> duration(const json& v, const std::string& parameter, bool resolved) {
-    if (detail::is_reference(v)) {
+    if (scenario::is_parameter_reference(v)) {
         if (resolved) throw ModelParameterError(parameter, "refers to a parameter that has no value: " + dump(v));
         return std::nullopt;
     }
@@ -206,9 +206,9 @@ Action read_action(const json& a, const std::string& p, const graph::Snapshot& g
                     const dtdl::PropertySlot* slot = g.models()->at(g.twin_model(twins.front())).layout.find(property);
                     numeric = slot != nullptr && (slot->type == dtdl::ColumnType::float64 || slot->type == dtdl::ColumnType::int64);
                 }
-                if (numeric && v.is_string() && !detail::is_reference(v))
+                if (numeric && v.is_string() && !scenario::is_parameter_reference(v))
                     s.value = *scenario::quantity(v, scenario::property_unit(g, twins, property, pp), pp);
-                if (detail::is_reference(v)) {
+                if (scenario::is_parameter_reference(v)) {
                     if (resolved) throw ModelParameterError(pp, "refers to a parameter that has no value: " + dump(v));
                 } else {
                     for (const dtdl::InterfaceIndex m : models) {

@@ -49,6 +49,20 @@ namespace py = pybind11;
 namespace twinsim::python {
 namespace {
 
+/// A table of records as a dict of column lists: columns(rows, std::pair{"name", &Row::name}, ...).
+template <class Row, class... T>
+py::dict columns(const std::vector<Row>& rows, const std::pair<const char*, T Row::*>&... fields) {
+    py::dict out;
+    (
+        [&] {
+            py::list column;
+            for (const Row& row : rows) column.append(row.*(fields.second));
+            out[fields.first] = column;
+        }(),
+        ...);
+    return out;
+}
+
 using scenario::ScenarioSpec;
 
 PyObject* scenario_error = nullptr;  // owned by the module too (see errors_bindings.cpp)
@@ -179,32 +193,12 @@ py::dict run_job(const std::vector<Prepared>& prepared, const py::object& out, u
     py::list failures;
     for (const scenario::RunFailure& f : result.failures)
         failures.append(py::make_tuple(f.scenario, f.replication, f.message));
-    py::dict kpis;
-    {
-        py::list scenario, name, selection, statistic, unit, n, mean, std_, low, high;
-        for (const scenario::KpiSummary& k : result.kpis) {
-            scenario.append(k.scenario);
-            name.append(k.name);
-            selection.append(k.selection);
-            statistic.append(k.statistic);
-            unit.append(k.unit);
-            n.append(k.n);
-            mean.append(k.mean);
-            std_.append(k.std);
-            low.append(k.ci95_low);
-            high.append(k.ci95_high);
-        }
-        kpis["scenario"] = scenario;
-        kpis["name"] = name;
-        kpis["selection"] = selection;
-        kpis["statistic"] = statistic;
-        kpis["unit"] = unit;
-        kpis["n"] = n;
-        kpis["mean"] = mean;
-        kpis["std"] = std_;
-        kpis["ci95_low"] = low;
-        kpis["ci95_high"] = high;
-    }
+    using K = scenario::KpiSummary;
+    const py::dict kpis = columns(result.kpis, std::pair{"scenario", &K::scenario}, std::pair{"name", &K::name},
+                                  std::pair{"selection", &K::selection}, std::pair{"statistic", &K::statistic},
+                                  std::pair{"unit", &K::unit}, std::pair{"n", &K::n}, std::pair{"mean", &K::mean},
+                                  std::pair{"std", &K::std}, std::pair{"ci95_low", &K::ci95_low},
+                                  std::pair{"ci95_high", &K::ci95_high});
     return py::dict(py::arg("path") = result.path.empty() ? py::object(py::none()) : py::object(py::str(result.path.string())),
                     py::arg("failures") = failures, py::arg("kpis") = kpis,
                     py::arg("progress") = progress_dict(result.progress));
@@ -306,26 +300,11 @@ public:
             events["type"] = type;
             events["detail"] = detail;
         }
-        py::dict kpis;
-        {
-            py::list name, selection, statistic, replication, aggregate, value, unit;
-            for (const io::KpiRow& k : record.kpis) {
-                name.append(k.name);
-                selection.append(k.selection);
-                statistic.append(k.statistic);
-                replication.append(k.replication);
-                aggregate.append(k.aggregate);
-                value.append(k.value);
-                unit.append(k.unit);
-            }
-            kpis["name"] = name;
-            kpis["selection"] = selection;
-            kpis["statistic"] = statistic;
-            kpis["replication"] = replication;
-            kpis["aggregate"] = aggregate;
-            kpis["value"] = value;
-            kpis["unit"] = unit;
-        }
+        using K = io::KpiRow;
+        const py::dict kpis = columns(record.kpis, std::pair{"name", &K::name}, std::pair{"selection", &K::selection},
+                                      std::pair{"statistic", &K::statistic}, std::pair{"replication", &K::replication},
+                                      std::pair{"aggregate", &K::aggregate}, std::pair{"value", &K::value},
+                                      std::pair{"unit", &K::unit});
         py::list series;
         for (std::size_t i = 0; i < prepared_->series.size(); ++i) {
             const scenario::SeriesPlan& p = prepared_->series[i];

@@ -56,12 +56,6 @@ std::optional<UnitInfo> unit_info(std::string_view u) {
     return std::nullopt;
 }
 
-bool is_reference(const nlohmann::json& v) {
-    if (!v.is_string()) return false;
-    const auto& s = v.get_ref<const std::string&>();
-    return s.size() > 3 && s.starts_with("${") && s.ends_with("}");
-}
-
 std::string shortest(double x) {
     std::ostringstream out;
     out << std::setprecision(15) << x;
@@ -110,7 +104,7 @@ const ModelParameter& ParameterReader::declared(std::string_view name) const {
 const nlohmann::json& ParameterReader::raw(std::string_view name) {
     const ModelParameter& p = declared(name);
     if (auto it = parameters_.find(std::string(name)); it != parameters_.end()) {
-        if (!p.scenario_parameter && is_reference(*it))
+        if (!p.scenario_parameter && is_parameter_reference(*it))
             throw ModelParameterError(p.name, "cannot be set from a scenario parameter (" + it->dump() +
                                                   "): it shapes the model, so every run must have the same value");
         return *it;
@@ -134,7 +128,7 @@ void ParameterReader::check_range(const ModelParameter& p, double x, double min,
 std::optional<double> ParameterReader::number(std::string_view name, double min, double max) {
     const ModelParameter& p = declared(name);
     const nlohmann::json& v = raw(name);
-    if (is_reference(v)) return std::nullopt;
+    if (is_parameter_reference(v)) return std::nullopt;
     double x = 0.0;
     if (v.is_number()) {
         x = v.get<double>();
@@ -201,7 +195,7 @@ std::vector<std::optional<double>> ParameterReader::per_twin(std::string_view na
 
 std::string ParameterReader::string(std::string_view name) {
     const nlohmann::json& v = raw(name);
-    if (!v.is_string() || is_reference(v)) throw ModelParameterError(std::string(name), "expected a string, found " + v.dump());
+    if (!v.is_string() || is_parameter_reference(v)) throw ModelParameterError(std::string(name), "expected a string, found " + v.dump());
     return v.get<std::string>();
 }
 
@@ -217,7 +211,7 @@ void ParameterReader::finish() const {
 }
 
 std::optional<double> quantity(const nlohmann::json& value, std::string_view unit, const std::string& parameter) {
-    if (is_reference(value)) return std::nullopt;
+    if (is_parameter_reference(value)) return std::nullopt;
     double x = 0.0;
     if (value.is_number()) {
         x = value.get<double>();
@@ -263,6 +257,40 @@ std::string property_unit(const graph::Snapshot& graph, std::span<const graph::T
         }
     }
     return unit.value_or("");
+}
+
+void check_property_use(const graph::Snapshot& g, std::span<const graph::TwinIndex> binding_twins, const PropertyUse& use) {
+    const std::string parameter = use.parameter.empty() ? "properties." + use.property : use.parameter;
+    const std::span<const graph::TwinIndex> twins =
+        use.twins.empty() ? binding_twins : std::span<const graph::TwinIndex>(use.twins);
+    const std::string unit = use.unit.empty() || use.unit == "1" ? "" : " " + use.unit;
+    for (const graph::TwinIndex t : twins) {
+        const auto& model = g.models()->at(g.twin_model(t));
+        const dtdl::PropertySlot* slot = model.layout.find(use.property);
+        const bool numeric = slot != nullptr && (slot->type == dtdl::ColumnType::float64 || slot->type == dtdl::ColumnType::int64 ||
+                                                 slot->type == dtdl::ColumnType::boolean);
+        if (!numeric) {
+            if (!use.required) continue;
+            (void)numeric_columns(g, std::span<const graph::TwinIndex>(&t, 1), use.property, parameter);  // throws with the reason
+        }
+        if (!use.unit.empty() && slot->property != nullptr && !slot->property->annotations.unit.empty()) {
+            const std::string& declared = slot->property->annotations.unit;
+            const auto zero = convert_unit(0.0, declared, use.unit);
+            const auto one = convert_unit(1.0, declared, use.unit);
+            if (!zero || !one || std::abs(*zero) > 1e-12 || std::abs(*one - 1.0) > 1e-12)
+                throw ModelParameterError(parameter, "property \"" + use.property + "\" of " + model.definition->id + " is in " + declared +
+                                                         ", but the model " + (use.access == PropertyUse::Access::read ? "reads" : "writes") +
+                                                         " it in " + use.unit);
+        }
+        const std::optional<double> v = g.numeric_value(t, slot->column);
+        if (!v) continue;
+        const std::string what = "twin \"" + g.twin_id(t) + "\" has " + use.property + " = " + shortest(*v) + unit + ", ";
+        if (!std::isfinite(*v)) throw ModelParameterError(parameter, what + "which is not finite");
+        if (use.min_exclusive && *v <= use.min)
+            throw ModelParameterError(parameter, what + "but the model needs > " + shortest(use.min) + unit);
+        if (*v < use.min) throw ModelParameterError(parameter, what + "but the model needs >= " + shortest(use.min) + unit);
+        if (*v > use.max) throw ModelParameterError(parameter, what + "but the model needs <= " + shortest(use.max) + unit);
+    }
 }
 
 std::vector<std::uint32_t> numeric_columns(const graph::Snapshot& graph, std::span<const graph::TwinIndex> twins,

@@ -251,6 +251,12 @@ struct PropertyUse {
     }
 };
 
+/// Checks one PropertyUse as prepare() does before any run (see PropertyUse):
+/// on use.twins, or on `binding_twins` when that is empty. Throws
+/// ModelParameterError naming use.parameter (or "properties.<property>"),
+/// the twin and the value.
+void check_property_use(const graph::Snapshot& graph, std::span<const graph::TwinIndex> binding_twins, const PropertyUse& use);
+
 /// The slot of a numeric (boolean, integer, double) property for every twin
 /// of a binding: column[i] belongs to twins[i]. Throws ModelParameterError
 /// (naming `parameter`) when some selected twin's model does not declare the

@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <iomanip>
 #include <map>
 #include <set>
-#include <sstream>
 #include <unordered_map>
 
 #include "twinsim/graph/twin_graph.hpp"
@@ -131,47 +129,6 @@ void resolve_property(const ScenarioSpec& spec, const graph::Snapshot& g, const 
                                                 " selected twins has a property \"" + property + "\"");
 }
 
-std::string shortest(double x) {
-    std::ostringstream out;
-    out << std::setprecision(15) << x;
-    return out.str();
-}
-
-/// Checks one declared property use (PropertyUse's contract). Throws ModelParameterError.
-void check_property_use(const graph::Snapshot& g, const Binding& b, const PropertyUse& use) {
-    const std::string parameter = use.parameter.empty() ? "properties." + use.property : use.parameter;
-    const std::span<const graph::TwinIndex> twins =
-        use.twins.empty() ? b.twins : std::span<const graph::TwinIndex>(use.twins);
-    const std::string unit = use.unit.empty() || use.unit == "1" ? "" : " " + use.unit;
-    for (const graph::TwinIndex t : twins) {
-        const auto& model = g.models()->at(g.twin_model(t));
-        const dtdl::PropertySlot* slot = model.layout.find(use.property);
-        const bool numeric = slot != nullptr && (slot->type == dtdl::ColumnType::float64 || slot->type == dtdl::ColumnType::int64 ||
-                                                 slot->type == dtdl::ColumnType::boolean);
-        if (!numeric) {
-            if (!use.required) continue;
-            (void)numeric_columns(g, std::span<const graph::TwinIndex>(&t, 1), use.property, parameter);  // throws with the reason
-        }
-        if (!use.unit.empty() && slot->property != nullptr && !slot->property->annotations.unit.empty()) {
-            const std::string& declared = slot->property->annotations.unit;
-            const auto zero = convert_unit(0.0, declared, use.unit);
-            const auto one = convert_unit(1.0, declared, use.unit);
-            if (!zero || !one || std::abs(*zero) > 1e-12 || std::abs(*one - 1.0) > 1e-12)
-                throw ModelParameterError(parameter, "property \"" + use.property + "\" of " + model.definition->id + " is in " + declared +
-                                                         ", but the model " + (use.access == PropertyUse::Access::read ? "reads" : "writes") +
-                                                         " it in " + use.unit);
-        }
-        const std::optional<double> v = g.numeric_value(t, slot->column);
-        if (!v) continue;
-        const std::string what = "twin \"" + g.twin_id(t) + "\" has " + use.property + " = " + shortest(*v) + unit + ", ";
-        if (!std::isfinite(*v)) throw ModelParameterError(parameter, what + "which is not finite");
-        if (use.min_exclusive && *v <= use.min)
-            throw ModelParameterError(parameter, what + "but the model needs > " + shortest(use.min) + unit);
-        if (*v < use.min) throw ModelParameterError(parameter, what + "but the model needs >= " + shortest(use.min) + unit);
-        if (*v > use.max) throw ModelParameterError(parameter, what + "but the model needs <= " + shortest(use.max) + unit);
-    }
-}
-
 }  // namespace
 
 std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const graph::Snapshot& base,
@@ -255,12 +212,8 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
                                  "model \"" + m.model + "\" binds to the DTDL interface " + iface +
                                      ", which the scenario's graph does not have (add its models, e.g. with `base_models:`)");
         }
-        if (m.where.empty() && iface_index) {
-            for (graph::TwinIndex t = 0; t < g.twin_capacity(); ++t)
-                if (g.alive(t) && g.models()->is_a(g.twin_model(t), *iface_index)) plan.twins.push_back(t);
-        } else {
-            plan.twins = selection(m.where, pointer_of("models", i, "where"), field_of("models", i, "where"));
-        }
+        const std::string where = m.where.empty() && iface_index ? "IS_OF_MODEL('" + iface + "')" : m.where;
+        plan.twins = selection(where, pointer_of("models", i, "where"), field_of("models", i, "where"));
         if (plan.twins.empty())
             throw spec_error(spec, pointer_of("models", i, "where"), field_of("models", i, "where"),
                              iface_index && m.where.empty() ? "no twin is of the interface " + iface : "the selection matches no twin");
@@ -341,7 +294,7 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
         Binding b = binding_of(i);
         b.processes = &out->processes;
         try {
-            for (const PropertyUse& use : plan.model->properties(b)) check_property_use(checked, b, use);
+            for (const PropertyUse& use : plan.model->properties(b)) check_property_use(checked, b.twins, use);
             plan.model->check(b);
         } catch (const std::exception& x) {
             throw refuse(i, x);

@@ -494,7 +494,7 @@ KpiSpec Decoder::kpi(const Json& j, const Loc& loc) const {
 void Decoder::check_references(const Json& j, const Loc& loc, const std::set<std::string>& names) const {
     if (j.is_string()) {
         const auto& s = j.get_ref<const std::string&>();
-        if (s.size() > 3 && s.starts_with("${") && s.ends_with("}")) {
+        if (is_parameter_reference(std::string_view(s))) {
             const auto name = s.substr(2, s.size() - 3);
             if (!names.contains(name)) fail(loc, "unknown parameter " + in_quotes(name) + " in " + in_quotes(s));
         }

@@ -169,4 +169,13 @@ void validate(const ScenarioSpec& spec);
 /// nullopt when malformed.
 [[nodiscard]] std::optional<double> parse_duration(std::string_view text);
 
+/// Whether `text` is a parameter reference "${name}" (a non-empty name).
+[[nodiscard]] constexpr bool is_parameter_reference(std::string_view text) noexcept {
+    return text.size() > 3 && text.starts_with("${") && text.ends_with("}");
+}
+/// Whether `value` is a string holding a parameter reference "${name}".
+[[nodiscard]] inline bool is_parameter_reference(const nlohmann::json& value) {
+    return value.is_string() && is_parameter_reference(std::string_view(value.get_ref<const std::string&>()));
+}
+
 }  // namespace twinsim::scenario

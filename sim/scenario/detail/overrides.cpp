@@ -10,10 +10,7 @@ namespace twinsim::scenario::detail {
 namespace {
 
 bool holds_reference(const nlohmann::json& v) {
-    if (v.is_string()) {
-        const auto& s = v.get_ref<const std::string&>();
-        return s.size() > 3 && s.starts_with("${") && s.ends_with("}");
-    }
+    if (is_parameter_reference(v)) return true;
     if (v.is_structured())
         for (const auto& x : v)
             if (holds_reference(x)) return true;

@@ -3,16 +3,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "twinsim/scenario/scenario_spec.hpp"
+
 namespace twinsim::scenario::detail {
 
 /// A copy of `value` in which every string "${name}" whose name is a key of
 /// `values` (a JSON object) is replaced by that value, at any depth; other
 /// strings, and references to names `values` lacks, stay as they are.
 [[nodiscard]] inline nlohmann::json substitute_references(const nlohmann::json& value, const nlohmann::json& values) {
-    if (value.is_string()) {
+    if (is_parameter_reference(value)) {
         const auto& s = value.get_ref<const std::string&>();
-        if (s.size() > 3 && s.starts_with("${") && s.ends_with("}"))
-            if (auto it = values.find(s.substr(2, s.size() - 3)); it != values.end()) return *it;
+        if (auto it = values.find(s.substr(2, s.size() - 3)); it != values.end()) return *it;
         return value;
     }
     if (value.is_array()) {
