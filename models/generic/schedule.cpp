@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "models/generic/support.hpp"
+#include "twinsim/common/time.hpp"
 #include "twinsim/scenario/run.hpp"
 #include "twinsim/scenario/scenario_spec.hpp"
 
@@ -46,7 +47,7 @@ struct Config {
 double entry_time(const nlohmann::json& t, const std::string& field) {
     if (t.is_number()) return t.get<double>();
     if (t.is_string()) {
-        if (auto d = scenario::parse_duration(t.get<std::string>())) return *d;
+        if (auto d = duration_seconds(t.get<std::string>())) return *d;
     }
     throw ModelParameterError(field, "expected seconds or an ISO 8601 duration, found " + t.dump());
 }

@@ -12,6 +12,7 @@
 
 #include "models/generic/support.hpp"
 #include "twinsim/common/error.hpp"
+#include "twinsim/common/time.hpp"
 #include "twinsim/dtdl/value_validation.hpp"
 #include "twinsim/query/expression.hpp"
 #include "twinsim/query/parser.hpp"
@@ -149,7 +150,7 @@ std::optional<double> duration(const json& v, const std::string& parameter, bool
     }
     std::optional<double> d;
     if (v.is_number()) d = v.get<double>();
-    if (v.is_string()) d = scenario::parse_duration(v.get_ref<const std::string&>());
+    if (v.is_string()) d = duration_seconds(v.get_ref<const std::string&>());
     if (!d || !std::isfinite(*d) || *d < 0.0)
         throw ModelParameterError(parameter, "expected a duration >= 0 (seconds or ISO 8601 like \"PT15M\"), found " + dump(v));
     return d;

@@ -31,7 +31,7 @@
 #include "twinsim/graph/errors.hpp"
 #include "twinsim/graph/ndjson.hpp"
 #include "twinsim/graph/snapshot.hpp"
-#include "twinsim/graph/timestamp.hpp"
+#include "twinsim/common/time.hpp"
 #include "twinsim/graph/twin_graph.hpp"
 
 namespace py = pybind11;
@@ -159,7 +159,7 @@ py::object model_data(const graph::ModelInfo& info, bool include_model_definitio
     const bool has_definition = info.definition.is_object();
     data["displayName"] = has_definition ? localized(info.definition, "displayName") : py::dict();
     data["description"] = has_definition ? localized(info.definition, "description") : py::dict();
-    data["uploadTime"] = graph::format_timestamp(info.upload_time);
+    data["uploadTime"] = format_timestamp(info.upload_time);
     data["decommissioned"] = info.decommissioned;
     if (include_model_definition) data["model"] = to_python(info.definition);
     return type(data);
@@ -267,7 +267,7 @@ py::dict event_dict(const graph::ChangeEvent& event) {
     out["subject"] = event.subject;
     out["twin_id"] = event.twin_id;
     out["relationship_id"] = event.relationship_id.empty() ? py::object(py::none()) : py::object(py::str(event.relationship_id));
-    out["time"] = graph::format_timestamp(event.time);
+    out["time"] = format_timestamp(event.time);
     out["sequence"] = event.sequence;
     out["data"] = to_python(event.data);
     return out;

@@ -36,6 +36,7 @@
 #include "json_conversion.hpp"
 #include "models/builtin.hpp"
 #include "twinsim/common/error.hpp"
+#include "twinsim/common/time.hpp"
 #include "twinsim/graph/snapshot.hpp"
 #include "twinsim/scenario/errors.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
@@ -481,7 +482,7 @@ void define_scenario(py::module_& m) {
         "interface (the DTDL interface it binds to, None for any twin), events it handles, and parameters (name, unit, "
         "description, default, required, scenario_parameter, min/greater_than/max, twin_property).");
 
-    m.def("_parse_duration", [](const std::string& text) { return scenario::parse_duration(text); }, py::arg("text"),
+    m.def("_parse_duration", [](const std::string& text) { return duration_seconds(text); }, py::arg("text"),
           "Seconds of an ISO 8601 duration (\"PT10M\", \"P1DT2H\"), or None when malformed.");
 
     py::class_<PyRun>(m, "_Run", "One replication stepped from Python (private: use twinsim.Run).")

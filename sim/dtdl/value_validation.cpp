@@ -1,6 +1,6 @@
 // Checking JSON values against DTDL schemas. The textual formats (RFC 3339
-// date/time, ISO 8601 duration) are scanned by hand: faster than regular
-// expressions and able to say exactly which part is wrong.
+// date/time, ISO 8601 duration) are checked by common/time.hpp, which says
+// exactly which part is wrong.
 
 #include "twinsim/dtdl/value_validation.hpp"
 
@@ -12,6 +12,9 @@
 #include <string_view>
 
 #include <nlohmann/json.hpp>
+
+#include "twinsim/common/json_pointer.hpp"
+#include "twinsim/common/time.hpp"
 
 namespace twinsim::dtdl {
 namespace {
@@ -48,181 +51,15 @@ std::string describe(const json& v) {
 
 // ---------------------------------------------------------------- text formats
 //
-// Each checker returns nullopt when the text conforms, else why it does not.
+// Each checker returns nullopt when the text conforms, else why it does not;
+// the grammars live in common/time.hpp, shared with the graph and scenarios.
 
 using Why = std::optional<std::string>;
 
-class Scanner {
-public:
-    explicit Scanner(std::string_view s) : s_(s) {}
-    [[nodiscard]] bool done() const { return i_ == s_.size(); }
-    [[nodiscard]] std::size_t pos() const { return i_; }
-    [[nodiscard]] char peek() const { return done() ? '\0' : s_[i_]; }
-    bool eat(char c) {
-        if (peek() != c || done()) return false;
-        ++i_;
-        return true;
-    }
-    // Exactly `n` ASCII digits as a number.
-    bool digits(int n, int& value) {
-        if (s_.size() - i_ < static_cast<std::size_t>(n)) return false;
-        int v = 0;
-        for (int k = 0; k < n; ++k) {
-            const char c = s_[i_ + static_cast<std::size_t>(k)];
-            if (c < '0' || c > '9') return false;
-            v = v * 10 + (c - '0');
-        }
-        i_ += static_cast<std::size_t>(n);
-        value = v;
-        return true;
-    }
-    // One or more digits; returns how many.
-    std::size_t digit_run() {
-        const std::size_t start = i_;
-        while (!done() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
-        return i_ - start;
-    }
-
-private:
-    std::string_view s_;
-    std::size_t i_ = 0;
-};
-
-bool is_leap(int year) { return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0); }
-
-int days_in_month(int year, int month) {
-    static constexpr int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (month == 2 && is_leap(year)) return 29;
-    return days[month - 1];
-}
-
-const char* month_name(int month) {
-    static constexpr const char* names[] = {"January", "February", "March",     "April",   "May",      "June",
-                                            "July",    "August",   "September", "October", "November", "December"};
-    return names[month - 1];
-}
-
-// full-date = date-fullyear "-" date-month "-" date-mday
-Why scan_date(Scanner& sc) {
-    int y = 0;
-    int m = 0;
-    int d = 0;
-    if (!sc.digits(4, y)) return "the year must be 4 digits";
-    if (!sc.eat('-')) return "expected '-' after the year";
-    if (!sc.digits(2, m)) return "the month must be 2 digits";
-    if (m < 1 || m > 12) return "month " + std::to_string(m) + " is not 01-12";
-    if (!sc.eat('-')) return "expected '-' after the month";
-    if (!sc.digits(2, d)) return "the day must be 2 digits";
-    if (d < 1 || d > days_in_month(y, m))
-        return "day " + std::to_string(d) + " does not exist in " + month_name(m) + " " + std::to_string(y);
-    return std::nullopt;
-}
-
-// partial-time = time-hour ":" time-minute ":" time-second [time-secfrac]
-Why scan_partial_time(Scanner& sc) {
-    int h = 0;
-    int m = 0;
-    int s = 0;
-    if (!sc.digits(2, h)) return "the hour must be 2 digits";
-    if (h > 23) return "hour " + std::to_string(h) + " is not 00-23";
-    if (!sc.eat(':')) return "expected ':' after the hour";
-    if (!sc.digits(2, m)) return "the minute must be 2 digits";
-    if (m > 59) return "minute " + std::to_string(m) + " is not 00-59";
-    if (!sc.eat(':')) return "expected ':' after the minute (seconds are required)";
-    if (!sc.digits(2, s)) return "the second must be 2 digits";
-    if (s > 60) return "second " + std::to_string(s) + " is not 00-60";  // 60: leap second (RFC 3339 5.7)
-    if (sc.eat('.') && sc.digit_run() == 0) return "expected digits after '.'";
-    return std::nullopt;
-}
-
-// time-offset = "Z" / time-numoffset ; time-numoffset = ("+" / "-") time-hour ":" time-minute
-Why scan_offset(Scanner& sc) {
-    if (sc.eat('Z') || sc.eat('z')) return std::nullopt;
-    if (!sc.eat('+') && !sc.eat('-')) return "expected 'Z' or a '+hh:mm'/'-hh:mm' offset";
-    int h = 0;
-    int m = 0;
-    if (!sc.digits(2, h)) return "the offset hour must be 2 digits";
-    if (h > 23) return "offset hour " + std::to_string(h) + " is not 00-23";
-    if (!sc.eat(':')) return "expected ':' in the offset";
-    if (!sc.digits(2, m)) return "the offset minute must be 2 digits";
-    if (m > 59) return "offset minute " + std::to_string(m) + " is not 00-59";
-    return std::nullopt;
-}
-
-Why trailing(const Scanner& sc) {
-    if (sc.done()) return std::nullopt;
-    return "unexpected text at character " + std::to_string(sc.pos() + 1);
-}
-
-Why check_date(std::string_view s) {
-    Scanner sc(s);
-    if (auto why = scan_date(sc)) return why;
-    return trailing(sc);
-}
-
-// RFC 3339 partial-time or full-time: the offset is optional.
-Why check_time(std::string_view s) {
-    Scanner sc(s);
-    if (auto why = scan_partial_time(sc)) return why;
-    if (sc.done()) return std::nullopt;
-    if (auto why = scan_offset(sc)) return why;
-    return trailing(sc);
-}
-
-// RFC 3339 date-time: full-date "T" full-time, offset required.
-Why check_date_time(std::string_view s) {
-    Scanner sc(s);
-    if (auto why = scan_date(sc)) return why;
-    if (!sc.eat('T') && !sc.eat('t')) return "expected 'T' between the date and the time";
-    if (auto why = scan_partial_time(sc)) return why;
-    if (sc.done()) return "the time zone is missing (expected 'Z' or an offset such as +02:00)";
-    if (auto why = scan_offset(sc)) return why;
-    return trailing(sc);
-}
-
-// ISO 8601 duration: PnYnMnDTnHnMnS (any subset, in this order, at least one
-// component, at least one after T) or PnW alone. Only the last component may
-// have a decimal fraction ('.' or ',').
 Why check_duration(std::string_view s) {
-    Scanner sc(s);
-    if (!sc.eat('P')) return "a duration must start with 'P'";
-    constexpr std::string_view date_designators = "YMWD";
-    constexpr std::string_view time_designators = "HMS";
-    bool in_time = false;
-    bool any = false;
-    bool any_in_time = false;
-    bool weeks = false;
-    bool fractional = false;
-    std::size_t next_designator = 0;  // components must appear in designator order
-    while (!sc.done()) {
-        if (!in_time && sc.eat('T')) {
-            in_time = true;
-            next_designator = 0;
-            continue;
-        }
-        if (fractional) return "only the last component may have a fraction";
-        if (sc.digit_run() == 0) return "expected a number at character " + std::to_string(sc.pos() + 1);
-        if (sc.eat('.') || sc.eat(',')) {
-            if (sc.digit_run() == 0) return "expected digits after the decimal mark";
-            fractional = true;
-        }
-        const std::string_view designators = in_time ? time_designators : date_designators;
-        const std::size_t k = designators.find(sc.peek());
-        if (sc.done() || k == std::string_view::npos)
-            return std::string("expected one of the designators ") + (in_time ? "H, M, S" : "Y, M, W, D") +
-                   " at character " + std::to_string(sc.pos() + 1);
-        if (k < next_designator) return "components are out of order or repeated (expected Y M D T H M S)";
-        sc.eat(designators[k]);
-        next_designator = k + 1;
-        if (!in_time && designators[k] == 'W') weeks = true;
-        any = true;
-        any_in_time = any_in_time || in_time;
-    }
-    if (!any) return "a duration needs at least one component";
-    if (in_time && !any_in_time) return "'T' must be followed by at least one of H, M, S";
-    if (weeks && (in_time || s.find_first_of("YMD") != std::string_view::npos))
-        return "weeks (PnW) cannot be combined with other components";
-    return std::nullopt;
+    std::string why;
+    if (parse_iso_duration(s, &why)) return std::nullopt;
+    return why;
 }
 
 // ---------------------------------------------------------------- numbers
@@ -279,11 +116,11 @@ public:
             case SchemaKind::string:
                 if (!v.is_string()) fail("expected a string", v);
                 return;
-            case SchemaKind::date: return check_text(v, "a date (RFC 3339 full-date, YYYY-MM-DD)", check_date);
+            case SchemaKind::date: return check_text(v, "a date (RFC 3339 full-date, YYYY-MM-DD)", rfc3339_date_error);
             case SchemaKind::time:
-                return check_text(v, "a time (RFC 3339, hh:mm:ss[.fff][Z|+hh:mm])", check_time);
+                return check_text(v, "a time (RFC 3339, hh:mm:ss[.fff][Z|+hh:mm])", rfc3339_time_error);
             case SchemaKind::date_time:
-                return check_text(v, "a dateTime (RFC 3339, YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm))", check_date_time);
+                return check_text(v, "a dateTime (RFC 3339, YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm))", rfc3339_date_time_error);
             case SchemaKind::duration:
                 return check_text(v, "a duration (ISO 8601, PnYnMnDTnHnMnS or PnW)", check_duration);
             case SchemaKind::point:
@@ -304,12 +141,7 @@ private:
     class Segment {
     public:
         Segment(std::string& path, std::string_view token) : path_(path), size_(path.size()) {
-            path_.push_back('/');
-            for (char c : token) {
-                if (c == '~') path_ += "~0";
-                else if (c == '/') path_ += "~1";
-                else path_.push_back(c);
-            }
+            append_pointer_token(path_, token);
         }
         Segment(std::string& path, std::size_t index) : Segment(path, std::to_string(index)) {}
         Segment(const Segment&) = delete;
@@ -499,12 +331,15 @@ private:
             default: break;
         }
         if (!v.is_object()) return fail(std::string("expected a GeoJSON ") + type + " object", v);
-        const auto t = v.find("type");
-        if (t == v.end()) {
+        // Looked up in the object itself: GCC's -Wnull-dereference cannot see
+        // through nlohmann's iterator here.
+        const auto& members = v.get_ref<const json::object_t&>();
+        const auto t = members.find("type");
+        if (t == members.end()) {
             fail(std::string("missing member \"type\" (expected \"") + type + "\")");
-        } else if (!t->is_string() || t->get_ref<const std::string&>() != type) {
+        } else if (!t->second.is_string() || t->second.get_ref<const std::string&>() != type) {
             Segment seg(path_, "type");
-            fail(std::string("expected \"") + type + "\"", *t);
+            fail(std::string("expected \"") + type + "\"", t->second);
         }
         const auto c = v.find("coordinates");
         if (c == v.end()) return fail("missing member \"coordinates\"");

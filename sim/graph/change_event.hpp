@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "twinsim/graph/timestamp.hpp"
+#include "twinsim/common/time.hpp"
 
 namespace twinsim::graph {
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "twinsim/dtdl/model_set.hpp"
-#include "twinsim/graph/timestamp.hpp"
+#include "twinsim/common/time.hpp"
 
 namespace twinsim::graph {
 

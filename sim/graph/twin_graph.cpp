@@ -6,6 +6,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "twinsim/common/json_pointer.hpp"
+#include "twinsim/common/time.hpp"
 #include "twinsim/dtdl/value_validation.hpp"
 #include "twinsim/graph/detail/graph_state.hpp"
 #include "twinsim/graph/detail/json_patch.hpp"
@@ -35,7 +37,7 @@ std::string rel_ctx(std::string_view source, std::string_view rel) {
 std::string member_path(std::string_view prefix, std::string_view name) {
     std::string s(prefix);
     s += '/';
-    s += escape_token(name);
+    s += escape_pointer_token(name);
     return s;
 }
 
@@ -443,7 +445,7 @@ struct TwinGraph::Impl {
     };
     std::vector<ScratchCell> scratch_columns;  // try_create_twin's validated values, in the order of `props`
 
-    Timestamp clock() const { return options.clock ? options.clock() : now(); }
+    Timestamp clock() const { return options.clock ? options.clock() : utc_now(); }
     [[nodiscard]] bool want_events() const noexcept { return !listeners.empty(); }
 
     void guard() const {

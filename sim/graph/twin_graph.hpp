@@ -32,7 +32,7 @@
 #include "twinsim/graph/change_event.hpp"
 #include "twinsim/graph/errors.hpp"
 #include "twinsim/graph/snapshot.hpp"
-#include "twinsim/graph/timestamp.hpp"
+#include "twinsim/common/time.hpp"
 
 namespace twinsim::graph {
 

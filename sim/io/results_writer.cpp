@@ -16,7 +16,7 @@
 #include <system_error>
 #include <vector>
 
-#include "twinsim/graph/timestamp.hpp"
+#include "twinsim/common/time.hpp"
 #include "twinsim/io/detail/cf_time.hpp"
 #include "twinsim/io/detail/hdf5.hpp"
 
@@ -253,7 +253,7 @@ ResultsWriter::ResultsWriter(std::filesystem::path path, const FileIdentity& ide
         detail::write_attribute(root, "format", results_format_name, impl.name);
         detail::write_attribute(root, "format_version", results_format_version, impl.name);
         detail::write_attribute(root, "twinsim_version", TWINSIM_VERSION, impl.name);
-        detail::write_attribute(root, "created", graph::format_timestamp(graph::now()), impl.name);
+        detail::write_attribute(root, "created", format_timestamp(utc_now()), impl.name);
         detail::write_attribute(root, "base_graph_source", identity.base_graph_source, impl.name);
         detail::write_attribute(root, "base_graph_version", identity.base_graph_version, impl.name);
         detail::write_attribute(root, "description", identity.description, impl.name);
@@ -296,7 +296,7 @@ void ResultsWriter::define_scenario(const ScenarioDefinition& definition) {
             detail::throw_usage_error(name, "bad scenario name '" + definition.name + "' (empty, '.', '..' or contains '/')");
         if (impl.scenarios.contains(definition.name)) detail::throw_usage_error(name, what + " is defined twice");
         if (definition.replications == 0) detail::throw_usage_error(name, what + ": replications must be at least 1");
-        const std::optional<graph::Timestamp> start = graph::parse_timestamp(definition.start);
+        const std::optional<Timestamp> start = parse_timestamp(definition.start);
         if (!start) detail::throw_usage_error(name, what + ": start '" + definition.start + "' is not an RFC 3339 instant");
         const std::string spec = definition.spec_json.empty() ? "{}" : definition.spec_json;
         const std::string parameters = definition.parameters_json.empty() ? "{}" : definition.parameters_json;
@@ -313,7 +313,7 @@ void ResultsWriter::define_scenario(const ScenarioDefinition& definition) {
         detail::write_attribute(group, "parameters", parameters, name);
         detail::write_attribute(group, "seed", definition.seed, name);
         detail::write_attribute(group, "replications", definition.replications, name);
-        detail::write_attribute(group, "start", graph::format_timestamp(*start), name);
+        detail::write_attribute(group, "start", format_timestamp(*start), name);
         detail::write_attribute(group, "time_units", scenario.time_units, name);
         detail::write_attribute(group, "scenario_index", impl.scenario_count, name);
         scenario.series_group = create_group(group, "series", name);

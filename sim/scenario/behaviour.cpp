@@ -6,55 +6,13 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "twinsim/common/time.hpp"
+#include "twinsim/common/units.hpp"
 #include "twinsim/scenario/scenario_spec.hpp"
 
 namespace twinsim::scenario {
 
 namespace {
-
-/// A unit: its kind and the affine map to the kind's base unit (base = x * scale + offset).
-struct UnitInfo {
-    std::string_view kind;
-    double scale;
-    double offset;
-};
-
-std::optional<UnitInfo> unit_info(std::string_view u) {
-    struct Entry {
-        std::string_view names[3];
-        UnitInfo info;
-    };
-    static constexpr Entry table[] = {
-        {{"degC", "degreeCelsius", "°C"}, {"temperature", 1.0, 273.15}},
-        {{"degF", "degreeFahrenheit", "°F"}, {"temperature", 5.0 / 9.0, 273.15 - 32.0 * 5.0 / 9.0}},
-        {{"kelvin", "", ""}, {"temperature", 1.0, 0.0}},
-        {{"K", "delta_degC", ""}, {"temperature difference", 1.0, 0.0}},
-        {{"delta_degF", "", ""}, {"temperature difference", 5.0 / 9.0, 0.0}},
-        {{"s", "second", "sec"}, {"time", 1.0, 0.0}},
-        {{"min", "minute", ""}, {"time", 60.0, 0.0}},
-        {{"h", "hour", ""}, {"time", 3600.0, 0.0}},
-        {{"d", "day", ""}, {"time", 86400.0, 0.0}},
-        {{"W", "watt", ""}, {"power", 1.0, 0.0}},
-        {{"kW", "kilowatt", ""}, {"power", 1e3, 0.0}},
-        {{"MW", "megawatt", ""}, {"power", 1e6, 0.0}},
-        {{"J", "joule", ""}, {"energy", 1.0, 0.0}},
-        {{"kWh", "kilowattHour", ""}, {"energy", 3.6e6, 0.0}},
-        {{"MWh", "megawattHour", ""}, {"energy", 3.6e9, 0.0}},
-        {{"m2", "squareMetre", ""}, {"area", 1.0, 0.0}},
-        {{"m3", "cubicMetre", ""}, {"volume", 1.0, 0.0}},
-        {{"L", "litre", ""}, {"volume", 1e-3, 0.0}},
-        {{"m3/s", "cubicMetrePerSecond", ""}, {"volume flow", 1.0, 0.0}},
-        {{"L/s", "litrePerSecond", ""}, {"volume flow", 1e-3, 0.0}},
-        {{"m3/h", "cubicMetrePerHour", ""}, {"volume flow", 1.0 / 3600.0, 0.0}},
-        {{"1", "", ""}, {"fraction", 1.0, 0.0}},
-        {{"%", "percent", ""}, {"fraction", 0.01, 0.0}},
-    };
-    if (u.empty()) return std::nullopt;
-    for (const Entry& e : table)
-        for (const std::string_view n : e.names)
-            if (!n.empty() && n == u) return e.info;
-    return std::nullopt;
-}
 
 std::string shortest(double x) {
     std::ostringstream out;
@@ -62,33 +20,7 @@ std::string shortest(double x) {
     return out.str();
 }
 
-/// "<number> <unit>" (one or more spaces; "20degC" too) -> (number, unit); nullopt when not of that shape.
-std::optional<std::pair<double, std::string>> split_quantity(const std::string& text) {
-    std::size_t used = 0;
-    double x = 0.0;
-    try {
-        x = std::stod(text, &used);
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
-    std::size_t u = used;
-    while (u < text.size() && text[u] == ' ') ++u;
-    return std::pair{x, text.substr(u)};
-}
-
 }  // namespace
-
-std::optional<double> convert_unit(double value, std::string_view from, std::string_view to) {
-    if (from == to) return value;
-    const auto f = unit_info(from);
-    const auto t = unit_info(to);
-    if (!f || !t) return std::nullopt;
-    if (f->kind == t->kind) return (value * f->scale + f->offset - t->offset) / t->scale;
-    // Temperatures: "300 K" for an absolute temperature, "2 degC" for a difference.
-    if (t->kind == "temperature" && from == "K") return (value - t->offset) / t->scale;
-    if (t->kind == "temperature difference" && f->kind == "temperature") return value * f->scale / t->scale;
-    return std::nullopt;
-}
 
 ParameterReader::ParameterReader(const nlohmann::json& parameters, std::span<const ModelParameter> declared)
     : parameters_(parameters), declared_(declared) {
@@ -134,7 +66,7 @@ std::optional<double> ParameterReader::number(std::string_view name, double min,
         x = v.get<double>();
     } else if (v.is_string()) {
         const std::string& text = v.get_ref<const std::string&>();
-        const auto seconds = p.unit == "s" ? parse_duration(text) : std::nullopt;
+        const auto seconds = p.unit == "s" ? duration_seconds(text) : std::nullopt;
         if (seconds) {
             x = *seconds;
         } else {
@@ -142,14 +74,14 @@ std::optional<double> ParameterReader::number(std::string_view name, double min,
             const std::string expected = p.unit.empty() ? std::string("a number")
                                                         : "a number in " + p.unit + " or a string \"<number> <unit>\" with a unit of the same kind" +
                                                               (p.unit == "s" ? " (or an ISO 8601 duration such as \"PT2H\")" : "");
-            if (!q || q->second.empty()) throw ModelParameterError(p.name, "expected " + expected + ", found \"" + text + "\"");
-            const auto converted = convert_unit(q->first, q->second, p.unit);
+            if (!q || q->unit.empty()) throw ModelParameterError(p.name, "expected " + expected + ", found \"" + text + "\"");
+            const auto converted = convert_unit(q->value, q->unit, p.unit);
             if (!converted) {
-                const auto from = unit_info(q->second);
+                const auto from = unit_info(q->unit);
                 const auto to = unit_info(p.unit);
-                const std::string why = !from ? "unknown unit \"" + q->second + "\""
+                const std::string why = !from ? "unknown unit \"" + q->unit + "\""
                                         : !to ? "this parameter takes no unit"
-                                              : "\"" + q->second + "\" is a unit of " + std::string(from->kind) + ", this parameter is a " +
+                                              : "\"" + q->unit + "\" is a unit of " + std::string(from->kind) + ", this parameter is a " +
                                                     std::string(to->kind) + " in " + p.unit;
                 throw ModelParameterError(p.name, why + " (in \"" + text + "\")");
             }
@@ -219,18 +151,18 @@ std::optional<double> quantity(const nlohmann::json& value, std::string_view uni
         const std::string& text = value.get_ref<const std::string&>();
         const auto q = split_quantity(text);
         if (!q) throw ModelParameterError(parameter, "expected a number or \"<number> <unit>\", found \"" + text + "\"");
-        if (q->second.empty()) {
-            x = q->first;
+        if (q->unit.empty()) {
+            x = q->value;
         } else if (unit.empty()) {
             throw ModelParameterError(parameter, "the property has no unit, so \"" + text + "\" cannot be converted: give a plain number");
-        } else if (const auto converted = convert_unit(q->first, q->second, unit)) {
+        } else if (const auto converted = convert_unit(q->value, q->unit, unit)) {
             x = *converted;
         } else {
-            const auto from = unit_info(q->second);
+            const auto from = unit_info(q->unit);
             const auto to = unit_info(unit);
-            throw ModelParameterError(parameter, !from ? "unknown unit \"" + q->second + "\" in \"" + text + "\" (the property is in " + std::string(unit) + ")"
+            throw ModelParameterError(parameter, !from ? "unknown unit \"" + q->unit + "\" in \"" + text + "\" (the property is in " + std::string(unit) + ")"
                                                  : !to ? "cannot convert \"" + text + "\" to the property's unit " + std::string(unit)
-                                                       : "\"" + q->second + "\" is a unit of " + std::string(from->kind) + ", the property is a " +
+                                                       : "\"" + q->unit + "\" is a unit of " + std::string(from->kind) + ", the property is a " +
                                                              std::string(to->kind) + " in " + std::string(unit));
         }
     } else {

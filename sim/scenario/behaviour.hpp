@@ -45,7 +45,8 @@ class Run;
 /// A number may be written in the scenario as a plain number in `unit`, or
 /// as a string with a unit of the same kind ("77 degF", "2 h", "PT2H",
 /// "1.5 kW"), converted to `unit`; a unit of another kind, or one twinsim
-/// does not know, is refused before any run (see convert_unit()).
+/// does not know, is refused before any run (see twinsim::convert_unit() in
+/// common/units.hpp).
 struct ModelParameter {
     /// A parameter without range, twin property or restriction; refine it with
     /// the chained setters: `ModelParameter{"tau", "s", "time constant", nullptr}.positive()`.
@@ -98,15 +99,6 @@ struct ModelParameter {
     }
 };
 
-/// Converts `value` given in `from` to `to` for the units models declare:
-/// temperature degC/degF/K (absolute) and K/delta_degF (differences), time
-/// s/min/h/d, power W/kW/MW, energy J/kWh/MWh, area m2, volume m3/L, volume
-/// flow m3/s, L/s, m3/h, "1" and "%" for fractions.
-/// Also accepts the DTDL unit names of the same units (degreeCelsius,
-/// kilowatt, hour, ...). Returns nullopt when the units are unknown or of
-/// different kinds.
-[[nodiscard]] std::optional<double> convert_unit(double value, std::string_view from, std::string_view to);
-
 /// A model parameter that cannot be used. field() is the parameter's name
 /// ("time_constant"); the runner turns it into a ScenarioError naming the
 /// scenario file, the line and "models[i].parameters.<name>".
@@ -123,7 +115,7 @@ private:
 /// A value for a numeric property whose unit is `unit` (a DTDL unit such as
 /// "degreeCelsius", or a twinsim unit; "" = none): a number is taken as it
 /// is; a string "<number> <unit>" ("68 degF") is converted with
-/// convert_unit(). Returns nullopt for a "${name}" reference. Throws
+/// twinsim::convert_unit(). Returns nullopt for a "${name}" reference. Throws
 /// ModelParameterError naming `parameter` for anything else: not a number, an
 /// unknown unit, a unit of another kind, a unit for a property without one.
 [[nodiscard]] std::optional<double> quantity(const nlohmann::json& value, std::string_view unit, const std::string& parameter);

@@ -141,7 +141,7 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
     // 1. Structural edits on a clone of the base (stamped with the start instant).
     {
         graph::TwinGraphOptions o;
-        const graph::Timestamp start = spec.start;
+        const Timestamp start = spec.start;
         o.clock = [start] { return start; };
         auto g = graph::TwinGraph::from_snapshot(base, o);
         for (std::size_t i = 0; i < spec.edits.size(); ++i) {
@@ -245,7 +245,7 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
     graph::Snapshot checked = g;
     if (!spec.overrides.empty()) {
         graph::TwinGraphOptions o;
-        const graph::Timestamp start = spec.start;
+        const Timestamp start = spec.start;
         o.clock = [start] { return start; };
         auto scratch = graph::TwinGraph::from_snapshot(g, o);
         detail::apply_overrides(*scratch, spec, out->fixed_parameters, /*known_only=*/true);

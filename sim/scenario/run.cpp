@@ -25,7 +25,7 @@ constexpr std::size_t block_steps = 256;
 graph::TwinGraphOptions graph_options(const kernel::Simulator* sim, bool allow_undefined_extensions) {
     graph::TwinGraphOptions o;
     // Simulated time, so a run's writes are stamped reproducibly.
-    o.clock = [sim] { return graph::Timestamp{sim->instant_at(sim->now()).time_since_epoch().count()}; };
+    o.clock = [sim] { return Timestamp{sim->instant_at(sim->now()).time_since_epoch().count()}; };
     o.allow_undefined_extensions = allow_undefined_extensions;
     return o;
 }
@@ -34,7 +34,7 @@ nlohmann::json resolve(const nlohmann::json& j, const nlohmann::json& parameters
     return detail::substitute_references(j, parameters);
 }
 
-kernel::Instant instant_of(graph::Timestamp t) { return kernel::Instant(std::chrono::nanoseconds(t.ns)); }
+kernel::Instant instant_of(Timestamp t) { return kernel::Instant(std::chrono::nanoseconds(t.ns)); }
 
 struct InjectedTick {
     std::uint32_t index;

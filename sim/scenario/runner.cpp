@@ -17,7 +17,7 @@
 #include <set>
 #include <thread>
 
-#include "twinsim/graph/timestamp.hpp"
+#include "twinsim/common/time.hpp"
 #include "twinsim/io/async_results_writer.hpp"
 #include "twinsim/io/errors.hpp"
 #include "twinsim/scenario/run.hpp"
@@ -43,14 +43,6 @@ double t975(std::size_t df) {
     const double z3 = z * z * z, z5 = z3 * z * z, z7 = z5 * z * z;
     return z + (z3 + z) / (4 * n) + (5 * z5 + 16 * z3 + 3 * z) / (96 * n * n) +
            (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * n * n * n);
-}
-
-std::string rfc3339(graph::Timestamp t) {
-    std::int64_t sec = t.ns / 1000000000;
-    if (t.ns % 1000000000 < 0) --sec;
-    std::string whole = graph::format_timestamp(graph::Timestamp{sec * 1000000000});
-    whole.erase(whole.find('.'));
-    return whole + "Z";
 }
 
 struct JobState {
@@ -275,7 +267,7 @@ JobResult run_job(const std::vector<std::shared_ptr<const PreparedScenario>>& sc
             def.parameters_json = s->fixed_parameters.dump();
             def.seed = s->spec.seed;
             def.replications = s->spec.replications;
-            def.start = rfc3339(s->spec.start);
+            def.start = format_timestamp(s->spec.start, TimestampPrecision::seconds);
             writer->define_scenario(def);
             for (const auto& p : s->series) {
                 if (p.on_change) continue;  // defined when the scenario's runs are done (its time axis is their union)

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <fstream>
 #include <initializer_list>
 #include <set>
 #include <sstream>
 
+#include "twinsim/common/json_pointer.hpp"
 #include "twinsim/query/parser.hpp"
 #include "twinsim/scenario/detail/document.hpp"
 
@@ -37,49 +37,6 @@ ScenarioError::ScenarioError(std::string file, std::uint32_t line, std::string f
       field_(std::move(field)),
       reason_(std::move(reason)) {}
 
-std::optional<double> parse_duration(std::string_view text) {
-    // P[nW][nD][T[nH][nM][nS]]; the number may carry a fraction.
-    if (text.size() < 3 || text[0] != 'P') return std::nullopt;
-    std::size_t i = 1;
-    bool in_time = false;
-    bool any = false;
-    int last_rank = -1;  // units must come in order, each at most once
-    double total = 0;
-    while (i < text.size()) {
-        if (text[i] == 'T') {
-            if (in_time) return std::nullopt;
-            in_time = true;
-            ++i;
-            if (i == text.size()) return std::nullopt;
-            continue;
-        }
-        const std::size_t start = i;
-        while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.' || text[i] == ',')) ++i;
-        if (i == start || i == text.size()) return std::nullopt;
-        std::string number(text.substr(start, i - start));
-        std::replace(number.begin(), number.end(), ',', '.');
-        char* end = nullptr;
-        const double v = std::strtod(number.c_str(), &end);
-        if (end != number.c_str() + number.size()) return std::nullopt;
-        const char unit = text[i++];
-        int rank = 0;
-        double seconds = 0;
-        if (!in_time && unit == 'W') rank = 0, seconds = 7 * 86400.0;
-        else if (!in_time && unit == 'D') rank = 1, seconds = 86400.0;
-        else if (in_time && unit == 'H') rank = 2, seconds = 3600.0;
-        else if (in_time && unit == 'M') rank = 3, seconds = 60.0;
-        else if (in_time && unit == 'S') rank = 4, seconds = 1.0;
-        else return std::nullopt;
-        if (rank <= last_rank) return std::nullopt;
-        if (number.find('.') != std::string::npos && i != text.size()) return std::nullopt;  // fraction only last
-        last_rank = rank;
-        total += v * seconds;
-        any = true;
-    }
-    if (!any) return std::nullopt;
-    return total;
-}
-
 namespace {
 
 using Json = nlohmann::ordered_json;
@@ -90,7 +47,7 @@ struct Loc {
     std::string ptr;
     std::string field;
     [[nodiscard]] Loc key(std::string_view k) const {
-        return {ptr + "/" + detail::pointer_segment(k), field.empty() ? std::string(k) : field + "." + std::string(k)};
+        return {ptr + "/" + escape_pointer_token(k), field.empty() ? std::string(k) : field + "." + std::string(k)};
     }
     [[nodiscard]] Loc at(std::size_t i) const {
         return {ptr + "/" + std::to_string(i), field + "[" + std::to_string(i) + "]"};
@@ -191,7 +148,7 @@ public:
         if (j.is_number()) return number(j, loc);
         if (!j.is_string()) wrong_type(j, loc, "seconds or an ISO 8601 duration such as \"PT48H\"");
         const auto s = j.get<std::string>();
-        const auto d = parse_duration(s);
+        const auto d = duration_seconds(s);
         if (!d) fail(loc, "malformed ISO 8601 duration " + in_quotes(s) + " (expected e.g. \"PT48H\", \"P2DT6H\", \"PT90S\")");
         return *d;
     }
@@ -524,7 +481,7 @@ ScenarioSpec Decoder::spec(const Json& j) const {
     {
         const Loc at = root.key("start");
         const auto text = string(j.at("start"), at);
-        const auto t = graph::parse_timestamp(text);
+        const auto t = parse_timestamp(text);
         if (!t) fail(at, "expected an RFC 3339 date-time such as \"2026-07-01T00:00:00Z\", found " + in_quotes(text));
         s.start = *t;
     }
@@ -588,7 +545,7 @@ ScenarioSpec Decoder::spec(const Json& j) const {
             const Loc at_loc = at.key("at");
             // An absolute instant, or a duration after the start.
             if (e.at("at").is_string())
-                if (auto t = graph::parse_timestamp(e.at("at").get<std::string>()))
+                if (auto t = parse_timestamp(e.at("at").get<std::string>()))
                     out.at = static_cast<double>(t->ns - s.start.ns) * 1e-9;
                 else
                     out.at = duration(e.at("at"), at_loc);
@@ -637,19 +594,6 @@ ScenarioSpec Decoder::spec(const Json& j) const {
         }
     }
     return s;
-}
-
-std::string format_start(graph::Timestamp t) {
-    // format_timestamp writes 7 fractional digits; the spec keeps nanoseconds.
-    std::int64_t sec = t.ns / 1000000000;
-    std::int64_t frac = t.ns % 1000000000;
-    if (frac < 0) frac += 1000000000, --sec;
-    std::string whole = graph::format_timestamp(graph::Timestamp{sec * 1000000000});
-    whole.erase(whole.find('.'));
-    if (frac == 0) return whole + "Z";
-    char digits[16];
-    std::snprintf(digits, sizeof digits, ".%09lld", static_cast<long long>(frac));
-    return whole + digits + "Z";
 }
 
 std::string read_text(const std::filesystem::path& path) {
@@ -711,7 +655,7 @@ nlohmann::ordered_json to_json(const ScenarioSpec& s) {
     j["description"] = s.description;
     j["base"] = s.base;
     j["base_models"] = s.base_models;
-    j["start"] = format_start(s.start);
+    j["start"] = format_timestamp(s.start, TimestampPrecision::nanoseconds);
     j["horizon"] = s.horizon;
     j["step"] = s.step;
     j["replications"] = s.replications;

@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "twinsim/graph/timestamp.hpp"
+#include "twinsim/common/time.hpp"
 #include "twinsim/scenario/distribution_spec.hpp"
 #include "twinsim/scenario/errors.hpp"
 #include "twinsim/scenario/sweep.hpp"
@@ -125,7 +125,7 @@ struct ScenarioSpec {
     /// DTDL files or folders the base file's twins need when the file has no
     /// Models section (relative to the scenario file); loaded first, as one batch.
     std::vector<std::string> base_models;
-    graph::Timestamp start;   ///< required: the simulated instant t = 0 (UTC)
+    Timestamp start;   ///< required: the simulated instant t = 0 (UTC)
     double horizon = 0.0;     ///< required: seconds > 0
     double step = 60.0;       ///< seconds > 0: the period of continuous physics steps
     std::uint32_t replications = 1;  ///< >= 1
@@ -163,11 +163,6 @@ struct ScenarioSpec {
 [[nodiscard]] nlohmann::ordered_json to_json(const ScenarioSpec& spec);
 /// Checks a spec built in code as the readers check a file. Throws ScenarioError.
 void validate(const ScenarioSpec& spec);
-
-/// Seconds from a duration: ISO 8601 "PnDTnHnMnS" (also "PnW"; fractions
-/// allowed on the last unit; no years or months, whose length varies), or
-/// nullopt when malformed.
-[[nodiscard]] std::optional<double> parse_duration(std::string_view text);
 
 /// Whether `text` is a parameter reference "${name}" (a non-empty name).
 [[nodiscard]] constexpr bool is_parameter_reference(std::string_view text) noexcept {

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "twinsim/common/json_pointer.hpp"
 #include "twinsim/dtdl/detail/model_graph.hpp"
 #include "twinsim/dtdl/detail/spec_tables.hpp"
 #include "twinsim/dtdl/detail/syntax.hpp"
@@ -80,16 +81,6 @@ std::optional<SchemaKind> standard_schema(std::string_view s, int version) {
             return kind;
     }
     return std::nullopt;
-}
-
-std::string pointer_escape(std::string_view key) {
-    std::string out;
-    for (char c : key) {
-        if (c == '~') out += "~0";
-        else if (c == '/') out += "~1";
-        else out += c;
-    }
-    return out;
 }
 
 std::string describe(const json& v) {
@@ -459,7 +450,7 @@ private:
             const std::string& key = it.key();
             if (key == "@context" || key == "@id" || key == "@type") continue;
             n = &g_.nodes[static_cast<std::size_t>(index)];
-            const std::string mpath = site.path + "/" + pointer_escape(key);
+            const std::string mpath = site.path + "/" + escape_pointer_token(key);
             if (!key.empty() && key[0] == '@') {
                 if (ctx.version == 2 && key != "@graph") {
                     g_.warning(*n, mpath, rule_class + "InvalidKeywords", "keyword \"" + key + "\" should not be used here");
@@ -695,12 +686,12 @@ private:
                 if (!is_language_tag(it.key()))
                     g_.error(n, path, "LocalizableStringObjectMemberNameRegex", "\"" + it.key() + "\" is not a language code");
                 if (!it->is_string()) {
-                    g_.error(n, path + "/" + pointer_escape(it.key()), "LocalizableStringObjectMemberValueString",
+                    g_.error(n, path + "/" + escape_pointer_token(it.key()), "LocalizableStringObjectMemberValueString",
                              "localized text is " + describe(*it) + "; expected a string");
                     continue;
                 }
                 out[it.key()] = it->get<std::string>();
-                check_len(out[it.key()], path + "/" + pointer_escape(it.key()));
+                check_len(out[it.key()], path + "/" + escape_pointer_token(it.key()));
             }
             return;
         }

@@ -3,6 +3,8 @@
 #include <cstddef>
 #include <unordered_map>
 
+#include "twinsim/common/json_pointer.hpp"
+
 namespace twinsim::dtdl::detail {
 namespace {
 
@@ -153,12 +155,7 @@ std::vector<std::size_t> object_lengths(std::string_view text, const std::vector
                 key.assign(text.substr(begin + 1, i - begin - 2));
             }
             path.resize(f.path_len);
-            path += '/';
-            for (const char k : key) {
-                if (k == '~') path += "~0";
-                else if (k == '/') path += "~1";
-                else path += k;
-            }
+            append_pointer_token(path, key);
             break;
         }
         default: ++i; break;  // whitespace, ':', numbers, true/false/null

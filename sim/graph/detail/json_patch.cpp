@@ -2,45 +2,11 @@
 
 #include <charconv>
 
+#include "twinsim/common/json_pointer.hpp"
+
 namespace twinsim::graph::detail {
 
 using nlohmann::json;
-
-std::optional<std::vector<std::string>> parse_pointer(std::string_view pointer) {
-    std::vector<std::string> tokens;
-    if (pointer.empty()) return tokens;
-    if (pointer.front() != '/') return std::nullopt;
-    std::string cur;
-    for (std::size_t i = 1; i <= pointer.size(); ++i) {
-        if (i == pointer.size() || pointer[i] == '/') {
-            tokens.push_back(std::move(cur));
-            cur.clear();
-            continue;
-        }
-        const char c = pointer[i];
-        if (c == '~') {
-            if (i + 1 >= pointer.size()) return std::nullopt;
-            const char n = pointer[++i];
-            if (n == '0') cur.push_back('~');
-            else if (n == '1') cur.push_back('/');
-            else return std::nullopt;
-        } else {
-            cur.push_back(c);
-        }
-    }
-    return tokens;
-}
-
-std::string escape_token(std::string_view token) {
-    std::string out;
-    out.reserve(token.size());
-    for (char c : token) {
-        if (c == '~') out += "~0";
-        else if (c == '/') out += "~1";
-        else out.push_back(c);
-    }
-    return out;
-}
 
 namespace {
 
@@ -74,24 +40,28 @@ std::vector<PatchOp> parse_patch(const json& patch) {
         const json& o = patch[i];
         const std::string at = "operation " + std::to_string(i);
         if (!o.is_object()) throw PatchError(at + ": expected an object {\"op\", \"path\", \"value\"}");
-        auto op = o.find("op");
-        auto path = o.find("path");
-        if (op == o.end() || !op->is_string()) throw PatchError(at + ": \"op\" is missing or not a string");
-        if (path == o.end() || !path->is_string()) throw PatchError(at + ": \"path\" is missing or not a string");
+        // Looked up in the object itself: GCC's -Wnull-dereference cannot see
+        // through nlohmann's iterator here.
+        const auto& members = o.get_ref<const json::object_t&>();
+        auto op = members.find("op");
+        auto path = members.find("path");
+        if (op == members.end() || !op->second.is_string()) throw PatchError(at + ": \"op\" is missing or not a string");
+        if (path == members.end() || !path->second.is_string())
+            throw PatchError(at + ": \"path\" is missing or not a string");
         PatchOp p;
-        p.path = path->get<std::string>();
-        const std::string& name = op->get_ref<const std::string&>();
+        p.path = path->second.get<std::string>();
+        const std::string& name = op->second.get_ref<const std::string&>();
         if (name == "add") p.kind = PatchOp::Kind::add;
         else if (name == "replace") p.kind = PatchOp::Kind::replace;
         else if (name == "remove") p.kind = PatchOp::Kind::remove;
         else throw PatchError(where(i, p.path) + ": op \"" + name + "\" is not supported (add, replace, remove)");
-        auto tokens = parse_pointer(p.path);
+        auto tokens = split_pointer(p.path);
         if (!tokens) throw PatchError(where(i, p.path) + ": malformed JSON Pointer");
         p.tokens = std::move(*tokens);
         if (p.kind != PatchOp::Kind::remove) {
-            auto v = o.find("value");
-            if (v == o.end()) throw PatchError(where(i, p.path) + ": \"value\" is missing");
-            p.value = *v;
+            auto v = members.find("value");
+            if (v == members.end()) throw PatchError(where(i, p.path) + ": \"value\" is missing");
+            p.value = v->second;
         }
         ops.push_back(std::move(p));
     }
@@ -156,8 +126,7 @@ json diff_members(const json& before, const json& after, const std::string& pref
     json patch = json::array();
     for (auto it = after.begin(); it != after.end(); ++it) {
         std::string path = prefix;
-        path += '/';
-        path += escape_token(it.key());
+        append_pointer_token(path, it.key());
         auto b = before.find(it.key());
         if (b == before.end()) patch.push_back({{"op", "add"}, {"path", path}, {"value", it.value()}});
         else if (*b != it.value()) patch.push_back({{"op", "replace"}, {"path", path}, {"value", it.value()}});
@@ -165,8 +134,7 @@ json diff_members(const json& before, const json& after, const std::string& pref
     for (auto it = before.begin(); it != before.end(); ++it) {
         if (!after.contains(it.key())) {
             std::string path = prefix;
-            path += '/';
-            path += escape_token(it.key());
+            append_pointer_token(path, it.key());
             patch.push_back({{"op", "remove"}, {"path", path}});
         }
     }

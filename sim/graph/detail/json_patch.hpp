@@ -26,11 +26,6 @@ struct PatchOp {
     nlohmann::json value;             ///< add/replace only
 };
 
-/// Splits a JSON Pointer ("" or "/a/b~1c") into unescaped tokens; nullopt when malformed.
-[[nodiscard]] std::optional<std::vector<std::string>> parse_pointer(std::string_view pointer);
-/// Escapes one reference token ("~" -> "~0", "/" -> "~1").
-[[nodiscard]] std::string escape_token(std::string_view token);
-
 /// Checks the shape of a patch: an array of {"op","path"[,"value"]} with op in
 /// add/replace/remove. Throws PatchError.
 [[nodiscard]] std::vector<PatchOp> parse_patch(const nlohmann::json& patch);

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "twinsim/graph/timestamp.hpp"
+#include "twinsim/common/time.hpp"
 
 namespace twinsim::graph::detail {
 

@@ -3,12 +3,12 @@
 
 #include <string>
 
-#include "twinsim/graph/timestamp.hpp"
+#include "twinsim/common/time.hpp"
 
 namespace twinsim::io::detail {
 
 /// "seconds since 2024-07-01T00:00:00" (UTC, fraction only when non-zero), the
 /// units attribute xarray/cftime decode into datetimes.
-std::string cf_time_units(graph::Timestamp start);
+std::string cf_time_units(Timestamp start);
 
 }  // namespace twinsim::io::detail

@@ -5,19 +5,10 @@
 #include <limits>
 #include <yaml-cpp/yaml.h>
 
+#include "twinsim/common/json_pointer.hpp"
 #include "twinsim/scenario/errors.hpp"
 
 namespace twinsim::scenario::detail {
-
-std::string pointer_segment(std::string_view key) {
-    std::string out;
-    for (char c : key) {
-        if (c == '~') out += "~0";
-        else if (c == '/') out += "~1";
-        else out += c;
-    }
-    return out;
-}
 
 namespace {
 
@@ -71,7 +62,7 @@ nlohmann::ordered_json convert(const YAML::Node& node, const std::string& ptr, L
                 if (!kv.first.IsScalar())
                     throw ScenarioError(source, line_of(kv.first.Mark()), "", "a mapping key must be a plain string");
                 const std::string key = kv.first.Scalar();
-                const std::string child = ptr + "/" + pointer_segment(key);
+                const std::string child = ptr + "/" + escape_pointer_token(key);
                 if (out.contains(key))
                     throw ScenarioError(source, line_of(kv.first.Mark()), key, "duplicate key");
                 lines.emplace(child, line_of(kv.first.Mark()));
@@ -126,7 +117,7 @@ private:
                 ws();
                 if (i_ >= s_.size() || s_[i_] == '}') break;
                 const std::uint32_t key_line = line_;
-                const std::string child = ptr + "/" + pointer_segment(string());
+                const std::string child = ptr + "/" + escape_pointer_token(string());
                 lines_.emplace(child, key_line);
                 ws();
                 ++i_;  // ':'

@@ -24,7 +24,4 @@ struct Document {
 [[nodiscard]] Document parse_yaml_document(std::string_view text, const std::string& source);
 [[nodiscard]] Document parse_json_document(std::string_view text, const std::string& source);
 
-/// A JSON pointer segment with '~' and '/' escaped.
-[[nodiscard]] std::string pointer_segment(std::string_view key);
-
 }  // namespace twinsim::scenario::detail

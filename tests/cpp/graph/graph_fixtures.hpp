@@ -58,8 +58,8 @@ inline std::vector<dtdl::Document> building_models() {
 /// A clock that advances by one second per reading, from 2026-07-01T00:00:00Z.
 struct TestClock {
     std::shared_ptr<std::int64_t> ticks = std::make_shared<std::int64_t>(0);
-    graph::Timestamp operator()() const {
-        return graph::Timestamp{1'782'864'000'000'000'000LL + (*ticks)++ * 1'000'000'000LL};
+    Timestamp operator()() const {
+        return Timestamp{1'782'864'000'000'000'000LL + (*ticks)++ * 1'000'000'000LL};
     }
 };
 

@@ -1,4 +1,4 @@
-// JSON Patch (RFC 6902 subset of ADT: add, replace, remove) and pointers.
+// JSON Patch (RFC 6902 subset of ADT: add, replace, remove); pointers are tested in common/json_pointer_test.cpp.
 #include <catch2/catch.hpp>
 
 #include "twinsim/graph/detail/json_patch.hpp"
@@ -14,17 +14,6 @@ json patched(json doc, const char* patch) {
 }
 
 }  // namespace
-
-TEST_CASE("JSON Pointers split into unescaped tokens", "[json_patch]") {
-    CHECK(parse_pointer("")->empty());
-    CHECK(*parse_pointer("/a/b") == std::vector<std::string>{"a", "b"});
-    CHECK(*parse_pointer("/a~1b/c~0d") == std::vector<std::string>{"a/b", "c~d"});
-    CHECK(*parse_pointer("/") == std::vector<std::string>{""});
-    CHECK_FALSE(parse_pointer("a"));
-    CHECK_FALSE(parse_pointer("/a~2"));
-    CHECK_FALSE(parse_pointer("/a~"));
-    CHECK(escape_token("a/b~c") == "a~1b~0c");
-}
 
 TEST_CASE("add, replace and remove on objects", "[json_patch]") {
     const json doc = {{"a", 1}, {"o", {{"x", 1}}}};
