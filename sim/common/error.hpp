@@ -1,7 +1,8 @@
 #pragma once
 // The root of twinsim's exception family. Bad user input throws a subclass of
 // twinsim::Error whose message names what, where and why; internal invariants
-// that fail are bugs and abort through TWINSIM_ASSERT instead.
+// that fail are bugs and abort through TWINSIM_ASSERT (common/assert.hpp)
+// instead.
 
 #include <stdexcept>
 #include <string>
@@ -13,6 +14,15 @@ namespace twinsim {
 class Error : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
+};
+
+/// A caller broke a documented precondition of a twinsim API (a behaviour
+/// model reading a parameter it did not declare, a change listener writing
+/// the graph it is notified by): a bug in the calling code, reported by name
+/// rather than by aborting, since the caller is not twinsim.
+class UsageError : public Error {
+public:
+    using Error::Error;
 };
 
 /// A file could not be read or written (missing, unreadable, disk full...).

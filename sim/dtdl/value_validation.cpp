@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "twinsim/common/assert.hpp"
 #include "twinsim/common/json_pointer.hpp"
 #include "twinsim/common/time.hpp"
 
@@ -328,7 +329,7 @@ private:
             case SchemaKind::multi_line_string: type = "MultiLineString"; break;
             case SchemaKind::polygon: type = "Polygon"; break;
             case SchemaKind::multi_polygon: type = "MultiPolygon"; break;
-            default: break;
+            default: TWINSIM_ASSERT(kind == SchemaKind::point, "check_geo is called for geospatial schemas only");
         }
         if (!v.is_object()) return fail(std::string("expected a GeoJSON ") + type + " object", v);
         // Looked up in the object itself: GCC's -Wnull-dereference cannot see

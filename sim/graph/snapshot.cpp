@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "twinsim/common/assert.hpp"
 #include "twinsim/graph/detail/graph_state.hpp"
 #include "twinsim/graph/detail/twin_json.hpp"
 #include "twinsim/graph/errors.hpp"
@@ -127,6 +128,8 @@ NumericColumn Snapshot::numeric_column(std::string_view model_id, std::string_vi
         if (table.interface == no_index || table.live == 0) continue;
         if (include_derived ? !s.models->is_a(table.interface, *base) : table.interface != *base) continue;
         const dtdl::PropertySlot* ts = s.models->at(table.interface).layout.find(property);
+        // A derived interface inherits the property, and with it its column type.
+        TWINSIM_ASSERT(ts != nullptr && ts->type == slot->type, "an extending interface lays out the inherited property alike");
         const detail::Column& c = table.columns[ts->column];
         for (std::uint32_t row = 0; row < table.rows; ++row) {
             if (!c.has(row)) continue;
@@ -135,7 +138,7 @@ NumericColumn Snapshot::numeric_column(std::string_view model_id, std::string_vi
             case dtdl::ColumnType::float64: v = c.f64[row]; break;
             case dtdl::ColumnType::int64: v = static_cast<double>(c.i64[row]); break;
             case dtdl::ColumnType::boolean: v = c.b[row] != 0 ? 1.0 : 0.0; break;
-            default: break;
+            default: TWINSIM_ASSERT(false, "numeric_column reads numeric columns only");
             }
             items.emplace_back(table.row_twin[row], v);
         }

@@ -30,7 +30,7 @@ ParameterReader::ParameterReader(const nlohmann::json& parameters, std::span<con
 const ModelParameter& ParameterReader::declared(std::string_view name) const {
     for (const auto& p : declared_)
         if (p.name == name) return p;
-    throw std::logic_error("ParameterReader: the model reads an undeclared parameter '" + std::string(name) + "'");
+    throw UsageError("ParameterReader: the model reads an undeclared parameter '" + std::string(name) + "'");
 }
 
 const nlohmann::json& ParameterReader::raw(std::string_view name) {
@@ -104,7 +104,7 @@ std::vector<std::optional<double>> ParameterReader::per_twin(std::string_view na
                                                              std::span<const graph::TwinIndex> twins, const TwinValue& value) {
     const ModelParameter& p = declared(name);
     if (p.twin_property.empty())
-        throw std::logic_error("ParameterReader::per_twin: parameter '" + p.name + "' declares no twin_property");
+        throw UsageError("ParameterReader::per_twin: parameter '" + p.name + "' declares no twin_property");
     const std::optional<double> fallback = number(name);
     std::vector<std::optional<double>> out;
     out.reserve(twins.size());

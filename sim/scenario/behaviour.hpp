@@ -152,6 +152,9 @@ struct Binding {
 /// Reads a binding's parameters with defaults, types, units and ranges
 /// checked; every failure throws ModelParameterError naming the parameter.
 /// Unknown parameter names are refused by finish().
+/// Precondition of every reader: the model declared the parameter it reads
+/// (and, for per_twin(), declared it with a twin_property); a model that
+/// breaks it gets twinsim::UsageError naming the parameter.
 class ParameterReader {
 public:
     /// Reads the value of a property of a twin for per_twin(): the column is
