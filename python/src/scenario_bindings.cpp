@@ -451,34 +451,15 @@ void define_scenario(py::module_& m) {
           "file is left) and is raised here.");
 
     m.def(
-        "models",
+        "behaviours",
         [] {
-            // The registry scenarios are prepared against: what each model is and takes.
+            // The registry scenarios are prepared against: what each behaviour is and takes.
             py::list out;
-            for (const scenario::BehaviourModel* model : models::builtin_registry().list()) {
-                nlohmann::json parameters = nlohmann::json::array();
-                for (const scenario::ModelParameter& p : model->parameters()) {
-                    nlohmann::json d = {{"name", p.name},
-                                        {"unit", p.unit},
-                                        {"description", p.description},
-                                        {"default", p.default_value},
-                                        {"required", p.default_value.is_null()},
-                                        {"scenario_parameter", p.scenario_parameter}};
-                    if (std::isfinite(p.min)) d[p.min_exclusive ? "greater_than" : "min"] = p.min;
-                    if (std::isfinite(p.max)) d["max"] = p.max;
-                    if (!p.twin_property.empty()) d["twin_property"] = p.twin_property;
-                    parameters.push_back(std::move(d));
-                }
-                nlohmann::json d = {{"name", model->name()},
-                                    {"description", model->description()},
-                                    {"interface", model->interface().empty() ? nlohmann::json() : nlohmann::json(model->interface())},
-                                    {"events", model->events()},
-                                    {"parameters", std::move(parameters)}};
-                out.append(to_python(d));
-            }
+            for (const scenario::BehaviourModel* behaviour : models::builtin_registry().list())
+                out.append(to_python(scenario::describe(*behaviour)));
             return out;
         },
-        "The behaviour models scenarios can bind by name (the built-in registry), each a dict: name, description, "
+        "The behaviours scenarios can bind by name (the built-in registry), each a dict: name, description, "
         "interface (the DTDL interface it binds to, None for any twin), events it handles, and parameters (name, unit, "
         "description, default, required, scenario_parameter, min/greater_than/max, twin_property).");
 

@@ -40,6 +40,10 @@ NDJSON file, in parallel, into one HDF5 results file; or step one run::
     run.advance_to(3600)
     run.query_twins("SELECT T.$dtId FROM DIGITALTWINS T WHERE T.temperature > 26")
 
+``twinsim.behaviours()`` lists the behaviours a scenario's ``behaviours:``
+section can bind (a "model" is a DTDL interface; ``models()`` is the older,
+deprecated name of ``behaviours()``).
+
 Exceptions: ``TwinsimError`` is the base of everything twinsim raises for bad
 input, and every one has ``.code`` (the ADT error code, or None).
 ``ModelError`` (invalid or incomplete DTDL, with ``.errors`` and
@@ -74,7 +78,7 @@ from ._core import (
     TwinsimIoError,
     ValidationError,
     __version__,
-    models,
+    behaviours,
 )
 from .graph import Column, DigitalTwinsModelData, IncomingRelationship, MatchConditions
 from .query import QueryResult
@@ -112,7 +116,18 @@ __all__ = [
     "TwinsimIoError",
     "ValidationError",
     "__version__",
+    "behaviours",
     "models",
     "open_results",
     "run",
 ]
+
+
+def models() -> list[dict]:
+    """Deprecated: the older name of :func:`behaviours` (in twinsim a "model" is a
+    DTDL interface; what a scenario binds to twins is a behaviour)."""
+    import warnings
+
+    warnings.warn("twinsim.models() is deprecated: use twinsim.behaviours() (a \"model\" is a DTDL interface)",
+                  DeprecationWarning, stacklevel=2)
+    return behaviours()

@@ -6,8 +6,8 @@ object, validated by the same C++ readers as a file::
     scenario = twinsim.Scenario(
         "warm-day", base="building.ndjson", start="2026-07-01T00:00:00Z", horizon="PT24H",
         replications=4, seed=1,
-        models=[{"model": "relaxation", "where": "IS_OF_MODEL('dtmi:twinsim:building:Room;1')",
-                 "parameters": {"property": "temperature", "target": 24, "time_constant": "PT1H"}}],
+        behaviours=[{"model": "relaxation", "where": "IS_OF_MODEL('dtmi:twinsim:building:Room;1')",
+                     "parameters": {"property": "temperature", "target": 24, "time_constant": "PT1H"}}],
         recording={"series": [{"where": "IS_OF_MODEL('dtmi:twinsim:building:Room;1')",
                                "properties": ["temperature"], "interval": "PT10M"}]},
         kpis=[{"name": "peak", "statistic": "max", "property": "temperature", "over": "max",
@@ -60,7 +60,9 @@ _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=_UTC)
 
 #: The keyword arguments of Scenario(), in the file format's key order.
 _FIELDS = ("name", "description", "base", "base_models", "start", "horizon", "step", "replications", "seed",
-           "parameters", "overrides", "edits", "events", "models", "sweep", "recording", "kpis")
+           "parameters", "overrides", "edits", "events", "behaviours", "sweep", "recording", "kpis")
+#: Older names still accepted: ``models`` is ``behaviours`` (a "model" is a DTDL interface).
+_ALIASES = {"models": "behaviours"}
 
 
 # --- values ------------------------------------------------------------------------------------
@@ -116,8 +118,9 @@ class Scenario:
 
     ``Scenario(name, *, base="live", start, horizon, ...)`` takes the file
     format's fields as keyword arguments (description, base_models, step,
-    replications, seed, parameters, overrides, edits, events, models, sweep,
-    recording, kpis). Durations may be seconds, ISO 8601 strings or
+    replications, seed, parameters, overrides, edits, events, behaviours,
+    sweep, recording, kpis; ``models`` is accepted as the older name of
+    ``behaviours``). Durations may be seconds, ISO 8601 strings or
     timedelta, ``start`` an RFC 3339 string or a datetime (naive = UTC), at
     any depth (an event's ``at``, a series' ``interval``). Validation is the
     file readers': a bad field raises ScenarioError (also a ValueError) with
@@ -133,7 +136,7 @@ class Scenario:
 
     def __init__(self, name: str | None = None, *, directory: str | os.PathLike | None = None,
                  **fields: Any):
-        unknown = [key for key in fields if key not in _FIELDS]
+        unknown = [key for key in fields if key not in _FIELDS and key not in _ALIASES]
         if unknown:
             raise TypeError(f"Scenario() got unexpected keyword argument(s) {', '.join(map(repr, unknown))} "
                             f"(fields: {', '.join(_FIELDS)})")
@@ -141,9 +144,9 @@ class Scenario:
         if name is not None:
             document["name"] = name
         fields.setdefault("base", "live")
-        for key in _FIELDS:
+        for key in _FIELDS + tuple(_ALIASES):
             if key in fields and fields[key] is not None:
-                document[key] = _plain(fields[key])
+                document[key] = _plain(fields[key])  # an alias beside its field: the reader refuses both
         self._spec = _core._ScenarioSpec.from_dict(document)
         self._directory = os.path.abspath(os.fspath(directory)) if directory is not None else None
 
@@ -188,11 +191,12 @@ class Scenario:
 
     def replace(self, **changes: Any) -> "Scenario":
         """A copy with some fields changed (``s.replace(replications=10)``)."""
-        unknown = [key for key in changes if key not in _FIELDS]
+        unknown = [key for key in changes if key not in _FIELDS and key not in _ALIASES]
         if unknown:
             raise TypeError(f"replace() got unexpected field(s) {', '.join(map(repr, unknown))}")
         document = self.to_dict()
         for key, value in changes.items():
+            key = _ALIASES.get(key, key)
             if value is None:
                 document.pop(key, None)
             else:
@@ -200,10 +204,10 @@ class Scenario:
         return Scenario.from_dict(document, directory=self._directory)
 
     def with_model(self, model: str, where: str | None = None, **parameters: Any) -> "Scenario":
-        """A copy with one more behaviour-model binding (``models:`` entry), e.g.
+        """A copy with one more behaviour binding (``behaviours:`` entry), e.g.
         ``s.with_model("schedule", "$dtId = 'room-00-01'", property="temperatureSetpoint",
         values=[["PT6H", 20.0]])``. ``where=None`` binds every twin (or, for a model bound to a
-        DTDL interface, every twin of that interface); twinsim.models() lists the models and
+        DTDL interface, every twin of that interface); twinsim.behaviours() lists the behaviours and
         their parameters. Checked when the scenario is run or a Run is made."""
         binding: dict[str, Any] = {"model": model}
         if where is not None:
@@ -211,7 +215,7 @@ class Scenario:
         if parameters:
             binding["parameters"] = _plain(parameters)
         document = self.to_dict()
-        document["models"] = list(document.get("models") or []) + [binding]
+        document["behaviours"] = list(document.get("behaviours") or []) + [binding]
         return Scenario.from_dict(document, directory=self._directory)
 
     def with_rules(self, where: str | None, *rules: Mapping[str, Any]) -> "Scenario":

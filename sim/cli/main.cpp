@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "model_input.hpp"
+#include "models/builtin.hpp"
 #include "scenario_commands.hpp"
 #include "twinsim/common/error.hpp"
 
@@ -20,9 +21,12 @@ int run(int argc, char** argv) {
     app.set_version_flag("--version", "twinsim " TWINSIM_VERSION, "Print the version and exit");
     app.require_subcommand(0, 1);
     app.footer("Run 'twinsim <command> --help' for a command's options.");
-    const std::vector<Command> commands{add_validate_command(app), add_describe_command(app),
-                                       add_import_command(app), add_query_command(app),
-                                       add_run_command(app), add_compare_command(app)};
+    // The behaviours scenarios can bind: the program's one link to models/.
+    const scenario::ModelRegistry& behaviours = models::builtin_registry();
+    const std::vector<Command> commands{add_validate_command(app),          add_describe_command(app),
+                                       add_import_command(app),            add_query_command(app),
+                                       add_run_command(app, behaviours),   add_compare_command(app),
+                                       add_behaviours_command(app, behaviours)};
 
     try {
         app.parse(argc, argv);

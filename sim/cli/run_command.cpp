@@ -32,10 +32,10 @@
 
 #include "graph_input.hpp"
 #include "model_input.hpp"
-#include "models/builtin.hpp"
 #include "scenario_commands.hpp"
 #include "twinsim/common/error.hpp"
 #include "twinsim/io/errors.hpp"
+#include "twinsim/scenario/behaviour.hpp"
 #include "twinsim/scenario/errors.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
 #include "twinsim/scenario/runner.hpp"
@@ -58,6 +58,7 @@ struct RunCommandOptions {
     bool allow_undefined_extensions = false;
     const CLI::Option* replications_option = nullptr;
     const CLI::Option* seed_option = nullptr;
+    const scenario::ModelRegistry* behaviours = nullptr;  ///< what the scenarios' behaviours: sections bind
 };
 
 // ---- Ctrl-C ----------------------------------------------------------------
@@ -324,7 +325,7 @@ Prepared prepare(const RunCommandOptions& options) {
                 }
                 const auto index = static_cast<std::uint32_t>(out.scenarios.size());
                 out.scenarios.push_back(
-                    scenario::prepare(concrete, loaded->graph->snapshot(), models::builtin_registry(), index));
+                    scenario::prepare(concrete, loaded->graph->snapshot(), *options.behaviours, index));
             }
         } catch (const scenario::ScenarioError& e) {
             std::cerr << "twinsim: error: " << e.what() << '\n';
@@ -406,12 +407,13 @@ int run_command(const RunCommandOptions& options) {
 
 }  // namespace
 
-Command add_run_command(CLI::App& app) {
+Command add_run_command(CLI::App& app, const scenario::ModelRegistry& behaviours) {
     auto options = std::make_shared<RunCommandOptions>();
+    options->behaviours = &behaviours;
     CLI::App* command = app.add_subcommand(
         "run",
         "Run one or more scenario files (every sweep point and replication of each, in parallel) on their base "
-        "graphs with the built-in behaviour models, write the results to one HDF5 file and print the KPIs");
+        "graphs with the built-in behaviours (see 'twinsim behaviours'), write the results to one HDF5 file and print the KPIs");
     command->add_option("-o,--output", options->out,
                         "The results file to write (default: <first scenario file's stem>.h5 in the current folder); "
                         "written to a temporary name and renamed once complete");

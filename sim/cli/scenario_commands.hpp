@@ -1,6 +1,7 @@
 #pragma once
-// `twinsim run` (run_command.cpp) and `twinsim compare` (compare_command.cpp),
-// and what their output shares: KPI values as text and aligned tables.
+// `twinsim run` (run_command.cpp), `twinsim compare` (compare_command.cpp) and
+// `twinsim behaviours` (behaviours_command.cpp), and what their output shares:
+// KPI values as text and aligned tables.
 
 #include <cstddef>
 #include <iosfwd>
@@ -9,12 +10,20 @@
 
 #include "model_input.hpp"
 
+namespace twinsim::scenario {
+class ModelRegistry;
+}
+
 namespace twinsim::cli {
 
 /// Exit status when the user interrupted a run (Ctrl-C): 128 + SIGINT, as shells report it.
 inline constexpr int exit_interrupted = 130;
 
-[[nodiscard]] Command add_run_command(CLI::App& app);
+/// `behaviours` is the registry the scenarios bind from (main passes the
+/// built-in one, models/builtin.hpp); it must outlive the command.
+[[nodiscard]] Command add_run_command(CLI::App& app, const scenario::ModelRegistry& behaviours);
+/// Lists the behaviours of `behaviours` (which must outlive the command).
+[[nodiscard]] Command add_behaviours_command(CLI::App& app, const scenario::ModelRegistry& behaviours);
 [[nodiscard]] Command add_compare_command(CLI::App& app);
 
 /// Rows of cells printed as aligned columns, two spaces apart; widths count

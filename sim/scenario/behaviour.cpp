@@ -263,4 +263,25 @@ std::vector<const BehaviourModel*> ModelRegistry::list() const {
     return out;
 }
 
+nlohmann::json describe(const BehaviourModel& behaviour) {
+    nlohmann::json parameters = nlohmann::json::array();
+    for (const ModelParameter& p : behaviour.parameters()) {
+        nlohmann::json d = {{"name", p.name},
+                            {"unit", p.unit},
+                            {"description", p.description},
+                            {"default", p.default_value},
+                            {"required", p.default_value.is_null()},
+                            {"scenario_parameter", p.scenario_parameter}};
+        if (std::isfinite(p.min)) d[p.min_exclusive ? "greater_than" : "min"] = p.min;
+        if (std::isfinite(p.max)) d["max"] = p.max;
+        if (!p.twin_property.empty()) d["twin_property"] = p.twin_property;
+        parameters.push_back(std::move(d));
+    }
+    return {{"name", behaviour.name()},
+            {"description", behaviour.description()},
+            {"interface", behaviour.interface().empty() ? nlohmann::json() : nlohmann::json(behaviour.interface())},
+            {"events", behaviour.events()},
+            {"parameters", std::move(parameters)}};
+}
+
 }  // namespace twinsim::scenario

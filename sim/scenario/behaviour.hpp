@@ -39,7 +39,7 @@ namespace twinsim::scenario {
 
 class Run;
 
-/// A parameter a model declares (for documentation, `twinsim models`, and
+/// A parameter a model declares (for documentation, `twinsim behaviours`, and
 /// the defaults and checks the ParameterReader applies).
 ///
 /// A number may be written in the scenario as a plain number in `unit`, or
@@ -329,6 +329,14 @@ public:
     /// The binding's behaviour in one run. Throws ModelParameterError.
     [[nodiscard]] virtual std::unique_ptr<Behaviour> instantiate(const Binding& binding, Run& run) const = 0;
 };
+
+/// What a behaviour is and takes, as JSON: name, description, interface (the
+/// DTDL interface it binds to, null for any twin), events it handles, and
+/// parameters (each: name, unit, description, default, required,
+/// scenario_parameter, min or greater_than, max, twin_property where set).
+/// The one description `twinsim behaviours` and Python's
+/// twinsim.behaviours() show.
+[[nodiscard]] nlohmann::json describe(const BehaviourModel& behaviour);
 
 /// Models by name. Immutable once built; shared by runners on any thread.
 class ModelRegistry {

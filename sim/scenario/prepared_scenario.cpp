@@ -187,7 +187,8 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
     for (const Parameter& p : spec.parameters)
         if (p.value) out->fixed_parameters[p.name] = *p.value;
 
-    // 2. Model bindings.
+    // 2. Model bindings (the `behaviours:` section, or `models:` as the file names it).
+    const std::string& section = spec.source.behaviours_section;
     for (std::size_t i = 0; i < spec.models.size(); ++i) {
         const ModelBindingSpec& m = spec.models[i];
         BindingPlan plan;
@@ -195,7 +196,7 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
         if (plan.model == nullptr) {
             std::string known;
             for (const auto* x : registry.list()) known += (known.empty() ? "" : ", ") + std::string(x->name());
-            throw spec_error(spec, pointer_of("models", i, "model"), field_of("models", i, "model"),
+            throw spec_error(spec, pointer_of(section, i, "model"), field_of(section, i, "model"),
                              "unknown model \"" + m.model + "\" (known: " + (known.empty() ? "none" : known) + ")");
         }
         plan.name = m.model;
@@ -208,19 +209,19 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
         if (!iface.empty()) {
             iface_index = g.models()->find(iface);
             if (!iface_index)
-                throw spec_error(spec, pointer_of("models", i, "model"), field_of("models", i, "model"),
+                throw spec_error(spec, pointer_of(section, i, "model"), field_of(section, i, "model"),
                                  "model \"" + m.model + "\" binds to the DTDL interface " + iface +
                                      ", which the scenario's graph does not have (add its models, e.g. with `base_models:`)");
         }
         const std::string where = m.where.empty() && iface_index ? "IS_OF_MODEL('" + iface + "')" : m.where;
-        plan.twins = selection(where, pointer_of("models", i, "where"), field_of("models", i, "where"));
+        plan.twins = selection(where, pointer_of(section, i, "where"), field_of(section, i, "where"));
         if (plan.twins.empty())
-            throw spec_error(spec, pointer_of("models", i, "where"), field_of("models", i, "where"),
+            throw spec_error(spec, pointer_of(section, i, "where"), field_of(section, i, "where"),
                              iface_index && m.where.empty() ? "no twin is of the interface " + iface : "the selection matches no twin");
         if (iface_index)
             for (const graph::TwinIndex t : plan.twins)
                 if (!g.models()->is_a(g.twin_model(t), *iface_index))
-                    throw spec_error(spec, pointer_of("models", i, "where"), field_of("models", i, "where"),
+                    throw spec_error(spec, pointer_of(section, i, "where"), field_of(section, i, "where"),
                                      "twin \"" + g.twin_id(t) + "\" is a " + g.models()->at(g.twin_model(t)).definition->id +
                                          ", but model \"" + m.model + "\" binds to " + iface + " and the interfaces that extend it");
         out->bindings.push_back(std::move(plan));
@@ -261,10 +262,10 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
                 if (c == '[' || c == '.') path += '/';
                 else if (c != ']') path += c;
             }
-            return spec_error(spec, property ? pointer_of("models", i) : pointer_of("models", i, "parameters/" + path),
-                              field_of("models", i, field), std::string(x->what()).substr(x->parameter().size() + 2));
+            return spec_error(spec, property ? pointer_of(section, i) : pointer_of(section, i, "parameters/" + path),
+                              field_of(section, i, field), std::string(x->what()).substr(x->parameter().size() + 2));
         }
-        return spec_error(spec, pointer_of("models", i), field_of("models", i), e.what());
+        return spec_error(spec, pointer_of(section, i), field_of(section, i), e.what());
     };
     // What check() sees of binding i (processes: set once they are all known).
     auto binding_of = [&](std::size_t i) {

@@ -280,7 +280,8 @@ void Run::start_behaviour(Behaviour& behaviour) {
     const double period = behaviour.step_period();
     if (period == 0.0) return;
     if (!(period > 0.0) || !std::isfinite(period))
-        throw ScenarioError(scenario_ ? scenario_->spec.source.file : std::string(), 0, "models",
+        throw ScenarioError(scenario_ ? scenario_->spec.source.file : std::string(), 0,
+                            scenario_ ? scenario_->spec.source.behaviours_section : std::string("behaviours"),
                             "a behaviour asked for a step period of " + std::to_string(period) + " s (needs > 0)");
     Behaviour* b = &behaviour;
     simulator_->add_periodic(

@@ -81,20 +81,19 @@ class Decoder {
 public:
     Decoder(const detail::LineMap* lines, std::string file) : lines_(lines), file_(std::move(file)) {}
 
-    [[noreturn]] void fail(const Loc& loc, const std::string& reason) const {
-        std::uint32_t line = 0;
-        if (lines_ != nullptr) {
-            std::string p = loc.ptr;
-            for (;;) {
-                if (auto it = lines_->find(p); it != lines_->end()) {
-                    line = it->second;
-                    break;
-                }
-                if (p.empty()) break;
-                p.erase(p.rfind('/'));
-            }
+    // The line of the value at `loc` or of its nearest ancestor with one; 0 when unknown.
+    [[nodiscard]] std::uint32_t line_of(const Loc& loc) const {
+        if (lines_ == nullptr) return 0;
+        std::string p = loc.ptr;
+        for (;;) {
+            if (auto it = lines_->find(p); it != lines_->end()) return it->second;
+            if (p.empty()) return 0;
+            p.erase(p.rfind('/'));
         }
-        throw ScenarioError(file_, line, loc.field, reason);
+    }
+
+    [[noreturn]] void fail(const Loc& loc, const std::string& reason) const {
+        throw ScenarioError(file_, line_of(loc), loc.field, reason);
     }
 
     [[noreturn]] void wrong_type(const Json& j, const Loc& loc, const char* expected) const {
@@ -466,7 +465,7 @@ ScenarioSpec Decoder::spec(const Json& j) const {
     const Loc root;
     object(j, root,
            {"name", "description", "base", "base_models", "start", "horizon", "step", "replications", "seed", "parameters",
-            "overrides", "edits", "events", "models", "sweep", "recording", "kpis"},
+            "overrides", "edits", "events", "behaviours", "models", "sweep", "recording", "kpis"},
            {"name", "base", "start", "horizon"});
     ScenarioSpec s;
     s.name = string(j.at("name"), root.key("name"));
@@ -562,9 +561,18 @@ ScenarioSpec Decoder::spec(const Json& j) const {
             s.events.push_back(std::move(out));
         }
     }
-    if (j.contains("models")) {
-        const Loc ml = root.key("models");
-        const auto& models = j.at("models");
+    // `models:` is the older name of `behaviours:` (a "model" is a DTDL
+    // interface): still read, and messages then name the section as written.
+    if (j.contains("models") && j.contains("behaviours")) {
+        const std::uint32_t at = line_of(root.key("behaviours"));
+        fail(root.key("models"), "'models' is the older name of 'behaviours', which this file already has" +
+                                     (at > 0 ? " (line " + std::to_string(at) + ")" : std::string()) +
+                                     ": keep one of the two sections");
+    }
+    if (j.contains("models")) s.source.behaviours_section = "models";
+    if (j.contains(s.source.behaviours_section)) {
+        const Loc ml = root.key(s.source.behaviours_section);
+        const auto& models = j.at(s.source.behaviours_section);
         if (!models.is_array()) wrong_type(models, ml, "a list");
         for (std::size_t i = 0; i < models.size(); ++i) {
             const Loc at = ml.at(i);
@@ -712,7 +720,7 @@ nlohmann::ordered_json to_json(const ScenarioSpec& s) {
         x["parameters"] = Json::parse(m.parameters.dump());
         models.push_back(std::move(x));
     }
-    j["models"] = std::move(models);
+    j["behaviours"] = std::move(models);
     if (s.sweep) {
         Json sw;
         switch (s.sweep->kind) {

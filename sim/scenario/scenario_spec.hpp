@@ -76,10 +76,14 @@ struct ModelBindingSpec {
 /// and line of a field. Not compared by ==.
 struct SpecSource {
     std::string file;  ///< "" for a spec built in code
-    /// JSON pointer ("/models/0/parameters/tau") -> 1-based line; may be null.
+    /// JSON pointer ("/behaviours/0/parameters/tau") -> 1-based line; may be null.
     std::shared_ptr<const std::map<std::string, std::uint32_t>> lines;
     /// The line of the pointer or of its nearest ancestor that has one; 0 when unknown.
     [[nodiscard]] std::uint32_t line_of(std::string pointer) const;
+    /// The key of the behaviour bindings as written: "behaviours", or
+    /// "models", its older name; errors name the fields under it
+    /// ("behaviours[0].parameters.tau").
+    std::string behaviours_section = "behaviours";
     friend bool operator==(const SpecSource&, const SpecSource&) { return true; }
 };
 
@@ -134,6 +138,8 @@ struct ScenarioSpec {
     std::vector<PropertyOverride> overrides;
     std::vector<StructuralEdit> edits;
     std::vector<InjectedEvent> events;
+    /// The `behaviours:` section (older name `models:`, still read; see
+    /// SpecSource::behaviours_section).
     std::vector<ModelBindingSpec> models;
     std::optional<SweepSpec> sweep;
     RecordingSpec recording;
@@ -142,8 +148,8 @@ struct ScenarioSpec {
     friend bool operator==(const ScenarioSpec&, const ScenarioSpec&) = default;
 };
 
-/// A ScenarioError for `field` (dotted, "models[0].parameters.tau") found at
-/// JSON pointer `pointer` ("/models/0/parameters/tau") of `spec`, naming the
+/// A ScenarioError for `field` (dotted, "behaviours[0].parameters.tau") found at
+/// JSON pointer `pointer` ("/behaviours/0/parameters/tau") of `spec`, naming the
 /// spec's file and the line when known.
 [[nodiscard]] ScenarioError spec_error(const ScenarioSpec& spec, const std::string& pointer, std::string field,
                                        std::string reason);

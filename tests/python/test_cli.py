@@ -134,6 +134,44 @@ def test_version_is_the_project_version(source_dir):
     assert run.stdout.strip() == f"twinsim {version}"
 
 
+# --- behaviours --------------------------------------------------------------------------
+
+
+def test_behaviours_lists_the_registry_with_interfaces_units_and_defaults():
+    run = twinsim("behaviours")
+    assert run.returncode == 0, run.stderr
+    text = run.stdout
+    for name in ("availability", "queue", "relaxation", "rules", "schedule", "thermal_zones"):
+        assert re.search(rf"^{name}  \(", text, re.MULTILINE), name
+    assert "thermal_zones  (binds to dtmi:twinsim:building:Room;1)" in text
+    assert "rules  (any twin)" in text
+    # A parameter row: name, unit, default, description.
+    assert re.search(r"^  outdoor_mean +degC +24(\.0)? ", text, re.MULTILINE)
+    assert re.search(r"^  target +\S+ +required ", text, re.MULTILINE)
+
+
+def test_behaviours_json_is_the_library_description():
+    run = twinsim("behaviours", "--json")
+    assert run.returncode == 0, run.stderr
+    listed = {b["name"]: b for b in json.loads(run.stdout)}
+    thermal = listed["thermal_zones"]
+    assert thermal["interface"] == "dtmi:twinsim:building:Room;1"
+    assert listed["rules"]["interface"] is None
+    parameters = {p["name"]: p for p in thermal["parameters"]}
+    assert parameters["outdoor_mean"]["unit"] == "degC" and parameters["outdoor_mean"]["default"] == 24.0
+    assert parameters["default_cop"]["greater_than"] == 0.0
+    assert "fail" in listed["availability"]["events"]
+
+
+def test_behaviours_one_by_name_and_an_unknown_name():
+    one = twinsim("behaviours", "--json", "queue")
+    assert one.returncode == 0, one.stderr
+    assert [b["name"] for b in json.loads(one.stdout)] == ["queue"]
+    unknown = twinsim("behaviours", "no-such")
+    assert unknown.returncode == 2
+    assert 'no behaviour named "no-such"' in unknown.stderr and "relaxation" in unknown.stderr
+
+
 # --- describe ----------------------------------------------------------------------------
 
 

@@ -384,8 +384,8 @@ def test_behaviour_errors_are_twinsim_exceptions_and_failures(tmp_path, building
         assert list(results.events("rooms")["type"]) == ["run_failed", "run_failed"]
 
 
-def test_models_lists_the_registry_scenarios_bind_by_name():
-    models = {m["name"]: m for m in twinsim.models()}
+def test_behaviours_lists_the_registry_scenarios_bind_by_name():
+    models = {m["name"]: m for m in twinsim.behaviours()}
     assert {"availability", "queue", "relaxation", "rules", "schedule", "thermal_zones"} <= set(models)
     thermal = models["thermal_zones"]
     assert thermal["interface"] == "dtmi:twinsim:building:Room;1"
@@ -400,6 +400,24 @@ def test_models_lists_the_registry_scenarios_bind_by_name():
     assert "process" in {p["name"] for p in models["schedule"]["parameters"]}
 
 
+def test_models_is_a_deprecated_alias_of_behaviours():
+    with pytest.warns(DeprecationWarning, match=r"twinsim\.behaviours\(\)"):
+        listed = twinsim.models()
+    assert listed == twinsim.behaviours()
+
+
+def test_scenario_takes_models_as_the_older_name_of_behaviours():
+    binding = [{"model": "relaxation", "parameters": {"property": "temperature", "target": 20}}]
+    common = dict(start="2026-07-01T00:00:00Z", horizon=60)
+    current = twinsim.Scenario("s", behaviours=binding, **common)
+    assert twinsim.Scenario("s", models=binding, **common) == current
+    assert current.to_dict()["behaviours"][0]["model"] == "relaxation" and "models" not in current.to_dict()
+    assert twinsim.Scenario("s", **common).replace(models=binding) == current
+    with pytest.raises(twinsim.ScenarioError, match="older name of 'behaviours'") as caught:
+        twinsim.Scenario("s", behaviours=binding, models=binding, **common)
+    assert caught.value.field == "models"
+
+
 def test_rules_from_python_fire_and_start_a_process(building):
     # Rooms relax toward 30 °C; a rule written in Python raises an alarm once a room has been
     # above 26 °C for 30 minutes and starts a setpoint schedule (a process) on that room.
@@ -411,7 +429,7 @@ def test_rules_from_python_fire_and_start_a_process(building):
                       "then": [{"alarm": "above 26 °C for 30 min"}, {"start": "setback"}]})
          .with_model("schedule", "$dtId = 'room-00-01'", property="temperatureSetpoint",
                      process="setback", values=[[0, "64.4 degF"]]))
-    assert [m["model"] for m in s.to_dict()["models"]] == ["relaxation", "rules", "schedule"]
+    assert [m["model"] for m in s.to_dict()["behaviours"]] == ["relaxation", "rules", "schedule"]
     run = twinsim.Run(s)
     start = run.get_digital_twin("room-00-01")["temperature"]
     assert start < 26
@@ -428,5 +446,5 @@ def test_rules_from_python_fire_and_start_a_process(building):
 
     # A rule starting a process nobody provides is refused before any run, naming the action.
     bad = relaxing_rooms(building).with_rules(ROOMS, {"name": "x", "when": "temperature > 26", "then": [{"start": "nope"}]})
-    with pytest.raises(twinsim.ScenarioError, match=r"models\[1\]\.parameters\.rules\[0\]\.then\[0\]\.start"):
+    with pytest.raises(twinsim.ScenarioError, match=r"behaviours\[1\]\.parameters\.rules\[0\]\.then\[0\]\.start"):
         twinsim.Run(bad)

@@ -185,6 +185,48 @@ TEST_CASE("a start with nanoseconds survives the round trip", "[scenario]") {
     CHECK(from_json(to_json(s)) == s);
 }
 
+TEST_CASE("behaviours: binds behaviours; models: is its older name", "[scenario]") {
+    const std::string bindings = "  - model: relaxation\n    where: \"$dtId = 'a'\"\n    parameters: {target: 20}\n";
+    const auto current = scenario_from_yaml(minimal + std::string("behaviours:\n") + bindings, "new.yaml");
+    const auto older = scenario_from_yaml(minimal + std::string("models:\n") + bindings, "old.yaml");
+    REQUIRE(current.models.size() == 1);
+    CHECK(current.models[0].model == "relaxation");
+    CHECK(current.models[0].where == "$dtId = 'a'");
+    CHECK(current.models[0].parameters == nlohmann::json{{"target", 20}});
+    CHECK(older == current);
+    CHECK(current.source.behaviours_section == "behaviours");
+    CHECK(older.source.behaviours_section == "models");
+    // Written back under the current name, and read again alike.
+    CHECK(to_json(older).contains("behaviours"));
+    CHECK_FALSE(to_json(older).contains("models"));
+    CHECK(from_json(to_json(older)) == current);
+
+    // Errors name the section as the file wrote it, at the right line.
+    const auto in_new = error_of([&] {
+        (void)scenario_from_yaml(minimal + std::string("behaviours:\n  - where: x\n"), "new.yaml");
+    });
+    CHECK(in_new.line() == 6);
+    CHECK(in_new.field() == "behaviours[0]");
+    const auto in_old = error_of([&] { (void)scenario_from_yaml(minimal + std::string("models:\n  - where: x\n"), "old.yaml"); });
+    CHECK(in_old.line() == 6);
+    CHECK(in_old.field() == "models[0]");
+}
+
+TEST_CASE("behaviours: and models: together are refused, naming the file and both lines", "[scenario]") {
+    const auto e = yaml_error("behaviours:\n  - model: relaxation\nmodels:\n  - model: queue\n");
+    CHECK(e.file() == "bad.yaml");
+    CHECK(e.line() == 7);
+    CHECK(e.field() == "models");
+    CHECK_THAT(e.what(), Catch::StartsWith("bad.yaml:7: models: 'models' is the older name of 'behaviours'") &&
+                             Catch::Contains("(line 5)"));
+    const auto j = error_of([] {
+        (void)scenario_from_json_text(R"({"name": "m", "base": "live", "start": "2026-01-01T00:00:00Z", "horizon": 60,
+"models": [], "behaviours": []})", "bad.json");
+    });
+    CHECK(j.line() == 2);
+    CHECK(j.field() == "models");
+}
+
 TEST_CASE("errors name the file, the line and the field", "[scenario]") {
     SECTION("unknown key at top level") {
         const auto e = yaml_error("horizonn: 5\n");
