@@ -103,10 +103,15 @@ public:
     Run& operator=(const Run&) = delete;
     ~Run();
 
-    /// The run's writable graph (copy-on-write over base()). Writing it
-    /// directly bypasses the recorder: use write()/update_twin() in models.
-    [[nodiscard]] graph::TwinGraph& graph() noexcept { return *graph_; }
+    /// The run's graph as it is now (copy-on-write over base()), read-only.
     [[nodiscard]] const graph::TwinGraph& graph() const noexcept { return *graph_; }
+    /// The run's graph, writable. The name warns because a write made through
+    /// it is off the record: the recorder (series, events in the results
+    /// file) and the write listeners (rules) never see it, so results would
+    /// silently miss the change. Behaviours write through write() and
+    /// update_twin(); this is for setting up state deliberately off the
+    /// record (tests, tools).
+    [[nodiscard]] graph::TwinGraph& graph_unrecorded() noexcept { return *graph_; }
     /// The run's kernel; its start_instant() is the scenario's start.
     [[nodiscard]] kernel::Simulator& simulator() noexcept { return *simulator_; }
     [[nodiscard]] const kernel::Simulator& simulator() const noexcept { return *simulator_; }
@@ -172,7 +177,7 @@ public:
     /// or update_twin() changed (column = dtdl::PropertySlot::column in the
     /// twin's model; any type, not only numbers; a patch of "/a/b" reports
     /// "a"), after the recorder has seen it. Used by models that react to
-    /// changes (models/rules). Writes made directly on graph() and the
+    /// changes (models/rules). Writes made directly on graph_unrecorded() and the
     /// scenario's overrides are not reported.
     using WriteListener = std::function<void(graph::TwinIndex twin, std::uint32_t column)>;
     /// Adds a listener, called on the run's thread in order of addition; it

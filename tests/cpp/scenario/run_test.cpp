@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "../graph/graph_fixtures.hpp"
@@ -44,7 +45,7 @@ std::vector<json> drive(scenario::Run& run) {
     kernel::EventType<Write> type{};
     type = sim.on<Write>([&](kernel::Simulator& s, const Write& w) {
         const graph::PropertyWrite write{twins[r.below(twins.size())], column, r.uniform01() * 100.0, std::nullopt};
-        run.graph().write_properties(std::span<const graph::PropertyWrite>(&write, 1));
+        run.graph_unrecorded().write_properties(std::span<const graph::PropertyWrite>(&write, 1));
         s.schedule(type, -std::log(r.uniform_open()) * 60.0, w);
     });
     for (std::uint32_t k = 0; k < 10; ++k) sim.schedule(type, r.uniform01() * 60.0, Write{k});
@@ -96,7 +97,7 @@ TEST_CASE("a run answers queries on its own state", "[run]") {
     scenario::Run run(base, options(0));
     const std::uint32_t column = base.models()->get("dtmi:test:Sensor;1").layout.find("value")->column;
     const graph::PropertyWrite write{*base.find("s1"), column, 1000.0, std::nullopt};
-    run.graph().write_properties(std::span<const graph::PropertyWrite>(&write, 1));
+    run.graph_unrecorded().write_properties(std::span<const graph::PropertyWrite>(&write, 1));
     const std::string q = "SELECT T.$dtId FROM DIGITALTWINS T WHERE T.value >= 1000";
     CHECK(run.query(q).rows.size() == 1);
     CHECK(query::query_twins(base, q).rows.empty());
@@ -104,8 +105,12 @@ TEST_CASE("a run answers queries on its own state", "[run]") {
     // Runs are not movable (behaviours and kernel handlers hold references
     // to them): keep one in a std::unique_ptr to hand it around.
     static_assert(!std::is_move_constructible_v<scenario::Run>);
+    // Writing a run's graph directly bypasses the recorder, so only the name
+    // that says so hands out a writable graph; graph() is read-only.
+    static_assert(std::is_same_v<decltype(std::declval<scenario::Run&>().graph()), const graph::TwinGraph&>);
+    static_assert(std::is_same_v<decltype(std::declval<scenario::Run&>().graph_unrecorded()), graph::TwinGraph&>);
     auto owned = std::make_unique<scenario::Run>(base, options(0));
-    owned->graph().upsert_twin("late", test::sensor(1.0));
+    owned->graph_unrecorded().upsert_twin("late", test::sensor(1.0));
     CHECK(owned->snapshot().contains("late"));
     CHECK(owned->stream(7).next_u64() == scenario::Run(base, options(0)).stream(7).next_u64());
 }
