@@ -137,6 +137,7 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
     auto out = std::make_shared<PreparedScenario>();
     out->spec = spec;
     out->index = index;
+    out->base = base;
 
     // 1. Structural edits on a clone of the base (stamped with the start instant).
     {
