@@ -22,7 +22,8 @@ int run(int argc, char** argv) {
     app.footer("Run 'twinsim <command> --help' for a command's options.");
     const std::vector<Command> commands{add_validate_command(app), add_describe_command(app),
                                        add_import_command(app), add_query_command(app),
-                                       add_run_command(app), add_compare_command(app)};
+                                       add_run_command(app), add_merge_command(app),
+                                       add_compare_command(app)};
 
     try {
         app.parse(argc, argv);

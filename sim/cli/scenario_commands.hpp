@@ -1,5 +1,6 @@
 #pragma once
-// `twinsim run` (run_command.cpp) and `twinsim compare` (compare_command.cpp),
+// `twinsim run` (run_command.cpp), `twinsim merge` (merge_command.cpp) and
+// `twinsim compare` (compare_command.cpp),
 // and what their output shares: KPI values as text and aligned tables.
 
 #include <cstddef>
@@ -15,6 +16,7 @@ namespace twinsim::cli {
 inline constexpr int exit_interrupted = 130;
 
 [[nodiscard]] Command add_run_command(CLI::App& app);
+[[nodiscard]] Command add_merge_command(CLI::App& app);
 [[nodiscard]] Command add_compare_command(CLI::App& app);
 
 /// Rows of cells printed as aligned columns, two spaces apart; widths count
