@@ -1,7 +1,8 @@
 // The what-if engine's compiled half, behind python/twinsim/scenario.py
 // (twinsim.Scenario, twinsim.run, twinsim.Run): the private classes
 // _ScenarioSpec (scenario::ScenarioSpec), _PreparedScenario and _Run, the
-// functions _prepare_job and _run_job, and twinsim.ScenarioError.
+// functions _prepare_job, _run_job and _compare_results (behind
+// twinsim.Results.compare), and twinsim.ScenarioError.
 //
 // GIL: reading a scenario file, preparing scenarios, running a job and
 // advancing a Run all release it. run_job's progress callback runs on the
@@ -38,6 +39,8 @@
 #include "twinsim/common/error.hpp"
 #include "twinsim/common/time.hpp"
 #include "twinsim/graph/snapshot.hpp"
+#include "twinsim/io/results_reader.hpp"
+#include "twinsim/scenario/compare.hpp"
 #include "twinsim/scenario/errors.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
 #include "twinsim/scenario/run.hpp"
@@ -449,6 +452,21 @@ void define_scenario(py::module_& m) {
           "Runs every replication of the prepared scenarios (scenario::run_job) with the GIL released; progress(dict) "
           "is called about every progress_interval seconds. Ctrl-C or an exception of progress cancels the job (no "
           "file is left) and is raised here.");
+
+    m.def(
+        "_compare_results",
+        [](const std::filesystem::path& path, const std::string& baseline) {
+            nlohmann::ordered_json report;
+            {
+                py::gil_scoped_release release;
+                const io::ResultsReader reader(path);
+                report = scenario::to_json(scenario::compare(reader, baseline));
+            }
+            return to_python(report);
+        },
+        py::arg("path"), py::arg("baseline") = "",
+        "The comparison of a results file's scenarios (scenario::compare) as the dict `twinsim compare --json` "
+        "prints. Releases the GIL while reading. Raises TwinsimIoError for an unreadable file or an unknown baseline.");
 
     m.def(
         "behaviours",

@@ -12,6 +12,7 @@ chunked access open a series group with
             temperature = results.series(name, "Room.temperature")   # xarray.DataArray
             temperature.mean("replication").sel(twin="room-1").plot()
         results.kpis()                                             # pandas.DataFrame
+        results.compare(baseline="base")                           # each scenario vs the baseline
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from . import _core
 from ._core import NotFoundError, TwinsimError
 
 FORMAT_NAME = "twinsim-results"
@@ -35,6 +37,9 @@ FORMAT_MAJOR = 1
 _FILE_ATTRIBUTES = ("format", "format_version", "twinsim_version", "created", "base_graph_source",
                     "base_graph_version", "description")
 _KPI_COLUMNS = ("name", "selection", "statistic", "replication", "aggregate", "value", "unit")
+_COMPARE_COLUMNS = ("scenario", "name", "selection", "statistic", "unit", "n", "mean", "std", "ci95_low", "ci95_high",
+                    "baseline_mean", "difference", "ci_overlap", "paired_n", "paired_mean", "paired_ci95_low",
+                    "paired_ci95_high")
 
 
 def open_results(path: str | os.PathLike) -> "Results":
@@ -227,3 +232,54 @@ class Results:
             frames.append(pd.DataFrame({c: [] for c in ("scenario", *_KPI_COLUMNS)}))
         frame = pd.concat(frames, ignore_index=True)
         return frame.astype({"replication": np.int32, "value": np.float64})
+
+    def compare(self, baseline: str | None = None) -> pd.DataFrame:
+        """Every KPI of every scenario across replications, and how each scenario
+        differs from ``baseline`` (default: the first scenario when the file holds
+        more than one): the same numbers as ``twinsim compare --json``, computed
+        by the same library function (scenario::compare).
+
+        One row per scenario, KPI and selection, in file order. Columns:
+        scenario, name, selection, statistic, unit, n, mean, std, ci95_low,
+        ci95_high, and against the baseline (NaN / <NA> on the baseline's rows,
+        for a KPI the baseline lacks, and where unknown): baseline_mean,
+        difference (mean - baseline mean), ci_overlap (whether the two 95 %
+        intervals overlap), paired_n, paired_mean, paired_ci95_low and
+        paired_ci95_high (the 95 % interval of the per-replication differences:
+        replication r of every scenario draws the same random numbers, so this
+        interval is the sharper test). ``frame.attrs["baseline"]`` names the
+        baseline (None when there is none).
+
+        Raises NotFoundError when ``baseline`` is not a scenario of the file.
+        """
+        if baseline is not None and baseline not in self.scenarios:
+            raise NotFoundError(f"{self.path}: no scenario named {baseline!r} (the file holds: "
+                                f"{', '.join(repr(s) for s in self.scenarios) or 'none'})")
+        report = _core._compare_results(self.path, baseline or "")
+        nan = float("nan")
+
+        def number(value: Any) -> float:
+            return nan if value is None else float(value)
+
+        rows = []
+        for scenario in report["scenarios"]:
+            for kpi in scenario["kpis"]:
+                versus = kpi["vs_baseline"] or {}
+                paired = versus.get("paired") or {}
+                rows.append({
+                    "scenario": scenario["name"], "name": kpi["name"], "selection": kpi["selection"],
+                    "statistic": kpi["statistic"], "unit": kpi["unit"], "n": kpi["n"],
+                    "mean": number(kpi["mean"]), "std": number(kpi["std"]),
+                    "ci95_low": number(kpi["ci95_low"]), "ci95_high": number(kpi["ci95_high"]),
+                    "baseline_mean": number(versus.get("baseline_mean")),
+                    "difference": number(versus.get("difference")),
+                    "ci_overlap": versus.get("ci_overlap"),
+                    "paired_n": paired.get("n", 0),
+                    "paired_mean": number(paired.get("mean")),
+                    "paired_ci95_low": number(paired.get("ci95_low")),
+                    "paired_ci95_high": number(paired.get("ci95_high")),
+                })
+        frame = pd.DataFrame(rows, columns=list(_COMPARE_COLUMNS))
+        frame = frame.astype({"n": np.int64, "paired_n": np.int64, "ci_overlap": "boolean"})
+        frame.attrs["baseline"] = report["baseline"]
+        return frame

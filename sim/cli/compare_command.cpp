@@ -1,17 +1,12 @@
-// `twinsim compare`: read a results file (the C++ reader) and print every
-// KPI of every scenario with its mean and 95 % confidence interval across
-// replications, and how each scenario differs from a baseline scenario.
+// `twinsim compare`: prints the comparison of a results file's scenarios
+// (scenario::compare, sim/scenario/compare.hpp) as a table or as JSON.
 
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
-#include <cmath>
+#include <filesystem>
 #include <iostream>
-#include <limits>
-#include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,12 +15,10 @@
 #include "scenario_commands.hpp"
 #include "twinsim/io/errors.hpp"
 #include "twinsim/io/results_reader.hpp"
-#include "twinsim/scenario/runner.hpp"
+#include "twinsim/scenario/compare.hpp"
 
 namespace twinsim::cli {
 namespace {
-
-constexpr double nan = std::numeric_limits<double>::quiet_NaN();
 
 struct CompareOptions {
     std::string file;
@@ -33,175 +26,21 @@ struct CompareOptions {
     bool json = false;
 };
 
-/// One KPI and selection of one scenario, summarised across its replications.
-struct Kpi {
-    std::string name;
-    std::string selection;
-    std::string statistic;
-    std::string unit;
-    std::size_t n = 0;
-    double mean = nan;
-    double std = nan;
-    double ci95_low = nan;
-    double ci95_high = nan;
-    std::map<std::int32_t, double> runs;  ///< replication -> the run's value (runs with a value)
-};
-
-struct ScenarioKpis {
-    std::string name;
-    std::vector<Kpi> kpis;  ///< in the order the file lists them
-    [[nodiscard]] const Kpi* find(const std::string& kpi, const std::string& selection) const {
-        for (const Kpi& k : kpis)
-            if (k.name == kpi && k.selection == selection) return &k;
-        return nullptr;
-    }
-};
-
-/// The summary rows (replication -1: mean, std, ci95_low, ci95_high, n) of
-/// one scenario; an aggregate the scenario did not ask for (`across`) is
-/// computed from the runs' own rows.
-ScenarioKpis read_scenario(const io::ResultsReader& reader, const std::string& scenario) {
-    struct Collected {
-        Kpi kpi;
-        std::map<std::string, double> aggregates;
-        std::vector<double> runs;
-        std::map<std::int32_t, double> by_replication;
-    };
-    std::vector<Collected> collected;
-    std::map<std::pair<std::string, std::string>, std::size_t> slot;
-    for (const io::KpiRow& row : reader.read_kpis(scenario)) {
-        auto [it, inserted] = slot.try_emplace({row.name, row.selection}, collected.size());
-        if (inserted) {
-            Collected c;
-            c.kpi.name = row.name;
-            c.kpi.selection = row.selection;
-            c.kpi.statistic = row.statistic;
-            c.kpi.unit = row.unit;
-            collected.push_back(std::move(c));
-        }
-        Collected& c = collected[it->second];
-        if (row.replication == io::all_replications) {
-            c.aggregates[row.aggregate] = row.value;
-        } else if (!std::isnan(row.value)) {
-            c.runs.push_back(row.value);
-            c.by_replication[row.replication] = row.value;
-        }
-    }
-    ScenarioKpis out{scenario, {}};
-    for (Collected& c : collected) {
-        const scenario::KpiSummary computed = scenario::summarize(c.runs);
-        auto value = [&](const char* aggregate, double fallback) {
-            const auto found = c.aggregates.find(aggregate);
-            return found != c.aggregates.end() ? found->second : fallback;
-        };
-        c.kpi.mean = value("mean", computed.mean);
-        c.kpi.std = value("std", computed.std);
-        c.kpi.ci95_low = value("ci95_low", computed.ci95_low);
-        c.kpi.ci95_high = value("ci95_high", computed.ci95_high);
-        const double n = value("n", static_cast<double>(computed.n));
-        c.kpi.n = std::isfinite(n) && n > 0 ? static_cast<std::size_t>(n) : 0;
-        c.kpi.runs = std::move(c.by_replication);
-        out.kpis.push_back(std::move(c.kpi));
-    }
-    return out;
-}
-
-/// How a KPI differs from the baseline scenario's value of the same KPI and selection.
-struct Difference {
-    double baseline_mean = nan;
-    double difference = nan;
-    std::optional<bool> overlap;  ///< whether the two 95 % intervals overlap; none when either is unknown
-    /// The paired comparison: replication r of both scenarios shares its random
-    /// numbers (common random numbers), so the per-replication differences
-    /// measure the scenario's effect with the shared noise cancelled.
-    std::size_t paired_n = 0;
-    double paired_mean = nan;
-    double paired_low = nan;   ///< 95 % confidence interval of the mean difference (t, n - 1)
-    double paired_high = nan;
-};
-
-std::optional<Difference> difference(const Kpi& kpi, const Kpi* base) {
-    if (base == nullptr) return std::nullopt;
-    Difference d;
-    d.baseline_mean = base->mean;
-    d.difference = kpi.mean - base->mean;
-    const bool known = !std::isnan(kpi.ci95_low) && !std::isnan(kpi.ci95_high) && !std::isnan(base->ci95_low) &&
-                       !std::isnan(base->ci95_high);
-    if (known) d.overlap = kpi.ci95_low <= base->ci95_high && base->ci95_low <= kpi.ci95_high;
-    std::vector<double> diffs;
-    for (const auto& [replication, value] : kpi.runs)
-        if (const auto it = base->runs.find(replication); it != base->runs.end()) diffs.push_back(value - it->second);
-    if (!diffs.empty()) {
-        const scenario::KpiSummary paired = scenario::summarize(diffs);
-        d.paired_n = paired.n;
-        d.paired_mean = paired.mean;
-        d.paired_low = paired.ci95_low;
-        d.paired_high = paired.ci95_high;
-    }
-    return d;
-}
-
-nlohmann::ordered_json number(double value) {
-    return std::isfinite(value) ? nlohmann::ordered_json(value) : nlohmann::ordered_json(nullptr);
-}
-
-nlohmann::ordered_json report_json(const std::string& file, const std::vector<ScenarioKpis>& scenarios,
-                                   const ScenarioKpis* baseline) {
-    nlohmann::ordered_json out;
-    out["file"] = file;
-    out["baseline"] = baseline != nullptr ? nlohmann::ordered_json(baseline->name) : nlohmann::ordered_json(nullptr);
-    nlohmann::ordered_json& list = out["scenarios"] = nlohmann::ordered_json::array();
-    for (const ScenarioKpis& s : scenarios) {
-        nlohmann::ordered_json scenario;
-        scenario["name"] = s.name;
-        nlohmann::ordered_json& kpis = scenario["kpis"] = nlohmann::ordered_json::array();
-        for (const Kpi& k : s.kpis) {
-            nlohmann::ordered_json row;
-            row["name"] = k.name;
-            row["selection"] = k.selection;
-            row["statistic"] = k.statistic;
-            row["unit"] = k.unit;
-            row["n"] = k.n;
-            row["mean"] = number(k.mean);
-            row["std"] = number(k.std);
-            row["ci95_low"] = number(k.ci95_low);
-            row["ci95_high"] = number(k.ci95_high);
-            std::optional<Difference> d;
-            if (baseline != nullptr && &s != baseline) d = difference(k, baseline->find(k.name, k.selection));
-            if (d) {
-                nlohmann::ordered_json diff;
-                diff["baseline_mean"] = number(d->baseline_mean);
-                diff["difference"] = number(d->difference);
-                diff["ci_overlap"] = d->overlap ? nlohmann::ordered_json(*d->overlap) : nlohmann::ordered_json(nullptr);
-                nlohmann::ordered_json paired;
-                paired["n"] = d->paired_n;
-                paired["mean"] = number(d->paired_mean);
-                paired["ci95_low"] = number(d->paired_low);
-                paired["ci95_high"] = number(d->paired_high);
-                diff["paired"] = std::move(paired);
-                row["vs_baseline"] = std::move(diff);
-            } else {
-                row["vs_baseline"] = nullptr;
-            }
-            kpis.push_back(std::move(row));
-        }
-        list.push_back(std::move(scenario));
-    }
-    return out;
-}
-
 /// One table, KPI by KPI (and selection), a row per scenario under each, so
 /// the scenarios' values of a KPI sit one above the other.
-void print_text(std::ostream& out, const std::string& file, const std::vector<ScenarioKpis>& scenarios,
-                const ScenarioKpis* baseline) {
+void print_text(std::ostream& out, const scenario::Comparison& comparison) {
+    const std::string& file = comparison.file;
+    const auto& scenarios = comparison.scenarios;
+    const scenario::ScenarioKpis* baseline =
+        comparison.baseline ? &comparison.scenarios[*comparison.baseline] : nullptr;
     out << file << ": " << scenarios.size() << (scenarios.size() == 1 ? " scenario" : " scenarios");
     if (baseline != nullptr) out << "; baseline: " << baseline->name;
     out << '\n';
 
     // The (KPI, selection) pairs in first-seen order over the scenarios.
     std::vector<std::pair<std::string, std::string>> keys;
-    for (const ScenarioKpis& s : scenarios)
-        for (const Kpi& k : s.kpis)
+    for (const scenario::ScenarioKpis& s : scenarios)
+        for (const scenario::ComparedKpi& k : s.kpis)
             if (std::find(keys.begin(), keys.end(), std::pair(k.name, k.selection)) == keys.end())
                 keys.emplace_back(k.name, k.selection);
     if (keys.empty()) {
@@ -219,8 +58,9 @@ void print_text(std::ostream& out, const std::string& file, const std::vector<Sc
     TextTable table(header, right);
     for (const auto& [name, selection] : keys) {
         bool first = true;
-        for (const ScenarioKpis& s : scenarios) {
-            const Kpi* k = s.find(name, selection);
+        for (std::size_t i = 0; i < scenarios.size(); ++i) {
+            const scenario::ScenarioKpis& s = scenarios[i];
+            const scenario::ComparedKpi* k = s.find(name, selection);
             if (k == nullptr) continue;
             const int decimals = kpi_decimals(k->mean, k->ci95_low, k->ci95_high);
             std::vector<std::string> row{first ? name : "", first ? selection : "", s.name, k->statistic,
@@ -229,8 +69,8 @@ void print_text(std::ostream& out, const std::string& file, const std::vector<Sc
             if (differences) {
                 if (&s == baseline) {
                     row.insert(row.end(), {"(baseline)", "", ""});
-                } else if (const auto d = difference(*k, baseline->find(name, selection))) {
-                    const Kpi& base = *baseline->find(name, selection);
+                } else if (const auto d = comparison.difference(i, *k)) {
+                    const scenario::ComparedKpi& base = *baseline->find(name, selection);
                     const int base_decimals = kpi_decimals(base.mean, base.ci95_low, base.ci95_high);
                     const int diff_decimals = decimals < 0 || base_decimals < 0 ? -1 : std::max(decimals, base_decimals);
                     row.push_back(format_kpi(d->difference, diff_decimals, true));
@@ -248,35 +88,18 @@ void print_text(std::ostream& out, const std::string& file, const std::vector<Sc
 }
 
 int run_compare(const CompareOptions& options) {
-    std::vector<ScenarioKpis> scenarios;
+    scenario::Comparison comparison;
     try {
         const io::ResultsReader reader{std::filesystem::path(options.file)};
-        for (const std::string& name : reader.scenarios()) scenarios.push_back(read_scenario(reader, name));
+        comparison = scenario::compare(reader, options.baseline);
     } catch (const io::ResultsError& e) {
         std::cerr << "twinsim: error: " << e.what() << '\n';
         return exit_usage;
     }
-
-    const ScenarioKpis* baseline = nullptr;
-    if (!options.baseline.empty()) {
-        for (const ScenarioKpis& s : scenarios)
-            if (s.name == options.baseline) baseline = &s;
-        if (baseline == nullptr) {
-            std::cerr << "twinsim: error: " << options.file << ": no scenario named \"" << options.baseline
-                      << "\" (the file holds:";
-            for (const ScenarioKpis& s : scenarios) std::cerr << " \"" << s.name << '"';
-            if (scenarios.empty()) std::cerr << " none";
-            std::cerr << ")\n";
-            return exit_usage;
-        }
-    } else if (scenarios.size() > 1) {
-        baseline = &scenarios.front();
-    }
-
     if (options.json) {
-        print_json(std::cout, report_json(options.file, scenarios, baseline));
+        print_json(std::cout, scenario::to_json(comparison));
     } else {
-        print_text(std::cout, options.file, scenarios, baseline);
+        print_text(std::cout, comparison);
     }
     return exit_valid;
 }

@@ -5,6 +5,9 @@
 // Scenario i of the job (in the order of the files, sweep points in order)
 // uses the random streams (seed, i, replication); names must be unique.
 //
+// --shard K/N runs only the tasks of shard K and writes a results shard;
+// `twinsim merge` combines the shards (merge_command.cpp).
+//
 // Ctrl-C: before the runs start nothing is on disk, so the program stops at
 // once; while they run, SIGINT only raises a flag, the progress callback
 // returns false, the runner stops every run and removes its temporary file,
@@ -27,7 +30,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "graph_input.hpp"
@@ -56,6 +61,7 @@ struct RunCommandOptions {
     bool quiet = false;
     std::vector<std::string> models;
     bool allow_undefined_extensions = false;
+    std::string shard;  ///< "K/N" (1 <= K <= N), "" for the whole job
     const CLI::Option* replications_option = nullptr;
     const CLI::Option* seed_option = nullptr;
     const scenario::ModelRegistry* behaviours = nullptr;  ///< what the scenarios' behaviours: sections bind
@@ -353,7 +359,31 @@ double slice_for(const std::vector<std::shared_ptr<const scenario::PreparedScena
     return slice;
 }
 
+/// "K/N" -> (K - 1, N); nullopt when malformed.
+std::optional<std::pair<std::uint32_t, std::uint32_t>> parse_shard(const std::string& text) {
+    const auto slash = text.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == text.size()) return std::nullopt;
+    auto number = [](std::string_view digits) -> std::optional<std::uint32_t> {
+        if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string_view::npos)
+            return std::nullopt;
+        return static_cast<std::uint32_t>(std::stoul(std::string(digits)));
+    };
+    const auto k = number(std::string_view(text).substr(0, slash));
+    const auto n = number(std::string_view(text).substr(slash + 1));
+    if (!k || !n || *k < 1 || *n < 1 || *k > *n) return std::nullopt;
+    return std::pair(*k - 1, *n);
+}
+
 int run_command(const RunCommandOptions& options) {
+    std::optional<std::pair<std::uint32_t, std::uint32_t>> shard;
+    if (!options.shard.empty()) {
+        shard = parse_shard(options.shard);
+        if (!shard) {
+            std::cerr << "twinsim: error: --shard " << options.shard
+                      << ": expected K/N with 1 <= K <= N (this process runs shard K of N)\n";
+            return exit_usage;
+        }
+    }
     interrupted.store(false);
     running.store(false);
     std::optional<SigintGuard> guard;
@@ -363,13 +393,21 @@ int run_command(const RunCommandOptions& options) {
     if (prepared.status != exit_valid) return prepared.status;
 
     fs::path out = options.out;
-    if (out.empty()) out = fs::path(options.scenario_files.front()).stem().string() + ".h5";
+    if (out.empty()) {
+        out = fs::path(options.scenario_files.front()).stem().string() +
+              (shard ? "-shard-" + std::to_string(shard->first + 1) + "-of-" + std::to_string(shard->second) : "") +
+              ".h5";
+    }
 
     ProgressDisplay display(::isatty(STDERR_FILENO) == 1, options.quiet);
     scenario::RunnerOptions runner;
     runner.threads = options.threads;
     runner.base_source = prepared.base_source;
     runner.slice = slice_for(prepared.scenarios);
+    if (shard) {
+        runner.shard_index = shard->first;
+        runner.shard_count = shard->second;
+    }
     runner.progress = [&display](const scenario::Progress& p) {
         if (interrupted.load()) return false;
         display.update(p);
@@ -400,7 +438,13 @@ int run_command(const RunCommandOptions& options) {
         std::cerr << "twinsim: run failed: scenario " << f.scenario << ", replication " << f.replication << ": "
                   << f.message << '\n';
     }
-    print_kpis(std::cout, result.kpis);
+    if (shard) {
+        std::cout << "shard " << options.shard << ": " << result.progress.runs_total
+                  << (result.progress.runs_total == 1 ? " run" : " runs")
+                  << "; merge the shards with: twinsim merge SHARD... -o OUT\n";
+    } else {
+        print_kpis(std::cout, result.kpis);
+    }
     std::cout << "results: " << result.path.string() << '\n';
     return result.failures.empty() ? exit_valid : exit_invalid;
 }
@@ -430,6 +474,11 @@ Command add_run_command(CLI::App& app, const scenario::ModelRegistry& behaviours
                         "DTDL files or folders to add before the base graph, with the scenario's base_models, as one "
                         "model batch (repeatable)")
         ->allow_extra_args(false);
+    command->add_option("--shard", options->shard,
+                        "K/N: run only shard K of N of the job (task i of the job is in shard (i mod N) + 1) and "
+                        "write a results shard (default name: <stem>-shard-K-of-N.h5); run the N shards in any "
+                        "processes or machines, then combine them with 'twinsim merge' into the file one process "
+                        "would have written");
     command->add_flag("--allow-undefined-extensions", options->allow_undefined_extensions,
                       "Accept extension contexts, types and members that no known extension defines");
     command->add_option("SCENARIO", options->scenario_files,

@@ -1,7 +1,8 @@
 #pragma once
-// `twinsim run` (run_command.cpp), `twinsim compare` (compare_command.cpp) and
-// `twinsim behaviours` (behaviours_command.cpp), and what their output shares:
-// KPI values as text and aligned tables.
+// `twinsim run` (run_command.cpp), `twinsim merge` (merge_command.cpp),
+// `twinsim compare` (compare_command.cpp) and `twinsim behaviours`
+// (behaviours_command.cpp), and what their output shares: KPI values as text
+// and aligned tables.
 
 #include <cstddef>
 #include <iosfwd>
@@ -24,6 +25,7 @@ inline constexpr int exit_interrupted = 130;
 [[nodiscard]] Command add_run_command(CLI::App& app, const scenario::ModelRegistry& behaviours);
 /// Lists the behaviours of `behaviours` (which must outlive the command).
 [[nodiscard]] Command add_behaviours_command(CLI::App& app, const scenario::ModelRegistry& behaviours);
+[[nodiscard]] Command add_merge_command(CLI::App& app);
 [[nodiscard]] Command add_compare_command(CLI::App& app);
 
 /// Rows of cells printed as aligned columns, two spaces apart; widths count

@@ -173,6 +173,14 @@ void AsyncResultsWriter::define_series(const std::string& scenario, const Series
     impl_->call([scenario, series](ResultsWriter& writer) { writer.define_series(scenario, series); });
 }
 
+void AsyncResultsWriter::mark_shard(const ShardIdentity& shard) {
+    impl_->call([shard](ResultsWriter& writer) { writer.mark_shard(shard); });
+}
+
+void AsyncResultsWriter::write_shard_runs(const std::string& scenario, const ShardRuns& runs) {
+    impl_->call([&scenario, &runs](ResultsWriter& writer) { writer.write_shard_runs(scenario, runs); });
+}
+
 void AsyncResultsWriter::write_series_block(const std::string& scenario, const std::string& series,
                                             std::uint32_t replication, std::uint64_t first_time,
                                             std::vector<double> values, std::vector<double> times) {

@@ -49,6 +49,11 @@ public:
     /// Thread-safe; rows are written at close(), sorted by replication.
     void write_kpis(const std::string& scenario, std::vector<KpiRow> kpis);
 
+    /// Synchronous: ResultsWriter::mark_shard on the writer thread; throws its error.
+    void mark_shard(const ShardIdentity& shard);
+    /// Synchronous: ResultsWriter::write_shard_runs on the writer thread; throws its error.
+    void write_shard_runs(const std::string& scenario, const ShardRuns& runs);
+
     /// Drains the queue, writes events and KPIs, closes and renames the file.
     /// Throws the writer thread's first error (the temporary file is then gone).
     void close();

@@ -22,6 +22,17 @@ struct FileIdentity {
     std::string description;         ///< free text
 };
 
+/// What makes a file a results shard (twinsim run --shard): the results of
+/// the tasks index, index + count, index + 2 count, ... of one job, to be merged
+/// with the other shards (io::merge_results). Root attributes shard_job,
+/// shard_index and shard_count.
+struct ShardIdentity {
+    std::string job;          ///< the job id (scenario::plan_job): shards of one job have the same
+    std::uint32_t index = 0;  ///< 0-based, < count
+    std::uint32_t count = 0;  ///< shards of the job, >= 1
+    friend bool operator==(const ShardIdentity&, const ShardIdentity&) = default;
+};
+
 /// The root attributes as read back.
 struct FileAttributes {
     std::string format;

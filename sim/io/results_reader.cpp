@@ -242,4 +242,41 @@ std::vector<KpiRow> ResultsReader::read_kpis(std::string_view scenario_name) con
     return rows;
 }
 
+std::optional<ShardIdentity> ResultsReader::shard() const {
+    detail::LibraryCall call;
+    const hid_t root = impl_->file.get();
+    const std::string& name = impl_->name;
+    if (!detail::has_attribute(root, "shard_job", name)) return std::nullopt;
+    ShardIdentity shard;
+    shard.job = detail::read_string_attribute(root, "shard_job", name);
+    shard.index = static_cast<std::uint32_t>(detail::read_uint_attribute(root, "shard_index", name));
+    shard.count = static_cast<std::uint32_t>(detail::read_uint_attribute(root, "shard_count", name));
+    return shard;
+}
+
+ShardRuns ResultsReader::read_shard_runs(std::string_view scenario_name) const {
+    detail::LibraryCall call;
+    const std::string& name = impl_->name;
+    Handle scenario = impl_->scenario(scenario_name);
+    const std::string what = "the shard runs of scenario '" + std::string(scenario_name) + "'";
+    const htri_t exists = H5Lexists(scenario.get(), "shard_runs", detail::default_plist);
+    if (exists <= 0) {
+        H5Eclear2(detail::default_stack);
+        detail::throw_usage_error(name, what + " are missing (not a shard written by twinsim run --shard?)");
+    }
+    Handle dataset = open_dataset(scenario.get(), "shard_runs", name);
+    Handle type = detail::string_type(name);
+    char* pointer = nullptr;
+    check(H5Dread(dataset.get(), type.get(), detail::all_space, detail::all_space, detail::default_plist, &pointer), name,
+          "reading " + what);
+    const std::string text = pointer != nullptr ? pointer : "";
+    Handle space = detail::space_handle(H5Dget_space(dataset.get()), name, what);
+    H5Dvlen_reclaim(type.get(), space.get(), detail::default_plist, &pointer);
+    try {
+        return decode_shard_runs(text);
+    } catch (const std::invalid_argument& e) {
+        detail::throw_usage_error(name, what + ": " + e.what());
+    }
+}
+
 }  // namespace twinsim::io

@@ -6,12 +6,14 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "twinsim/io/errors.hpp"
 #include "twinsim/io/results_format.hpp"
+#include "twinsim/io/run_results.hpp"
 
 namespace twinsim::io {
 
@@ -37,6 +39,11 @@ public:
     [[nodiscard]] SeriesData read_series(std::string_view scenario, std::string_view series) const;
     [[nodiscard]] std::vector<EventRecord> read_events(std::string_view scenario) const;
     [[nodiscard]] std::vector<KpiRow> read_kpis(std::string_view scenario) const;
+    /// The shard identity of a results shard; nullopt for an ordinary results file.
+    [[nodiscard]] std::optional<ShardIdentity> shard() const;
+    /// A shard's unreduced runs of a scenario (ResultsWriter::write_shard_runs).
+    /// Throws ResultsError when the scenario has none or they cannot be decoded.
+    [[nodiscard]] ShardRuns read_shard_runs(std::string_view scenario) const;
 
 private:
     struct Impl;

@@ -67,6 +67,7 @@ struct Scenario {
     Table kpis;
     std::uint32_t replications = 0;
     std::string time_units;
+    bool shard_runs = false;  // write_shard_runs() done
 };
 
 Handle tracked_group_plist(const std::string& path) {
@@ -166,6 +167,7 @@ struct ResultsWriter::Impl {
     std::map<std::string, Scenario, std::less<>> scenarios;  // destroyed before `file`
     std::uint32_t scenario_count = 0;
     bool open = false;
+    bool shard = false;  // mark_shard() done
 
     void discard() noexcept {
         scenarios.clear();
@@ -253,7 +255,14 @@ ResultsWriter::ResultsWriter(std::filesystem::path path, const FileIdentity& ide
         detail::write_attribute(root, "format", results_format_name, impl.name);
         detail::write_attribute(root, "format_version", results_format_version, impl.name);
         detail::write_attribute(root, "twinsim_version", TWINSIM_VERSION, impl.name);
-        detail::write_attribute(root, "created", format_timestamp(utc_now()), impl.name);
+        std::string created = format_timestamp(utc_now());
+        if (!options.created.empty()) {
+            const std::optional<Timestamp> given = parse_timestamp(options.created);
+            if (!given)
+                detail::throw_usage_error(impl.name, "created '" + options.created + "' is not an RFC 3339 instant");
+            created = format_timestamp(*given);
+        }
+        detail::write_attribute(root, "created", created, impl.name);
         detail::write_attribute(root, "base_graph_source", identity.base_graph_source, impl.name);
         detail::write_attribute(root, "base_graph_version", identity.base_graph_version, impl.name);
         detail::write_attribute(root, "description", identity.description, impl.name);
@@ -601,6 +610,45 @@ void ResultsWriter::write_kpis(std::string_view scenario_name, std::span<const K
         append_strings(table, "unit", table.rows, units, text, name);
         append_index(table, n, name);
         table.rows += n;
+    });
+}
+
+void ResultsWriter::mark_shard(const ShardIdentity& shard) {
+    Impl& impl = *impl_;
+    impl.guarded([&] {
+        const std::string& name = impl.name;
+        if (impl.shard) detail::throw_usage_error(name, "the file is already marked as a shard");
+        if (shard.job.empty()) detail::throw_usage_error(name, "a shard needs its job id");
+        if (shard.count == 0 || shard.index >= shard.count)
+            detail::throw_usage_error(name, "shard " + std::to_string(shard.index) + " of " + std::to_string(shard.count) +
+                                                " does not exist (shards are numbered 0..count-1)");
+        const hid_t root = impl.file.get();
+        detail::write_attribute(root, "shard_job", shard.job, name);
+        detail::write_attribute(root, "shard_index", shard.index, name);
+        detail::write_attribute(root, "shard_count", shard.count, name);
+        impl.shard = true;
+    });
+}
+
+void ResultsWriter::write_shard_runs(std::string_view scenario_name, const ShardRuns& runs) {
+    Impl& impl = *impl_;
+    impl.guarded([&] {
+        const std::string& name = impl.name;
+        if (!impl.shard) detail::throw_usage_error(name, "shard runs go only into a shard (mark_shard first)");
+        Scenario& scenario = impl.scenario(scenario_name);
+        const std::string what = "the shard runs of scenario '" + std::string(scenario_name) + "'";
+        if (scenario.shard_runs) detail::throw_usage_error(name, what + " are written twice");
+        const std::string text = encode_shard_runs(runs);
+        Handle space = detail::space_handle(H5Screate(H5S_SCALAR), name, "creating a dataspace");
+        Handle dataset = detail::dataset_handle(H5Dcreate2(scenario.group.get(), "shard_runs", impl.string_type.get(),
+                                                           space.get(), detail::default_plist, detail::default_plist,
+                                                           detail::default_plist),
+                                                name, what + ": creating the dataset");
+        const char* pointer = text.c_str();
+        check(H5Dwrite(dataset.get(), impl.string_type.get(), detail::all_space, detail::all_space, detail::default_plist,
+                       &pointer),
+              name, what + ": writing");
+        scenario.shard_runs = true;
     });
 }
 

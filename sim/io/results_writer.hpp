@@ -14,6 +14,7 @@
 
 #include "twinsim/io/errors.hpp"
 #include "twinsim/io/results_format.hpp"
+#include "twinsim/io/run_results.hpp"
 
 namespace twinsim::io {
 
@@ -21,6 +22,9 @@ struct WriterOptions {
     bool overwrite = true;  ///< replace an existing file at the final path on close(); false: refuse up front
     bool sync = true;       ///< fsync the file (and its directory) before/after the rename
     int deflate = 0;        ///< 0: no compression; 1..9: gzip level of series datasets
+    /// The root attribute `created` (RFC 3339); "": the instant the file is
+    /// created. Set by io::merge_results to the shards' earliest.
+    std::string created = {};
 };
 
 class ResultsWriter {
@@ -64,6 +68,16 @@ public:
     void append_events(std::string_view scenario, std::span<const EventRecord> events);
     /// Appends rows to the scenario's KPI table (in the order given).
     void write_kpis(std::string_view scenario, std::span<const KpiRow> kpis);
+
+    /// Makes the file a results shard: writes the root attributes shard_job,
+    /// shard_index and shard_count. Throws ResultsError when count == 0, index
+    /// >= count or the job id is empty, or when the file is already a shard.
+    void mark_shard(const ShardIdentity& shard);
+    /// Stores, in a shard, a scenario's finished runs unreduced (the dataset
+    /// <scenario>/shard_runs, JSON text) for io::merge_results. Throws
+    /// ResultsError for an unknown scenario, a second call for it, or a file
+    /// that is not marked as a shard.
+    void write_shard_runs(std::string_view scenario, const ShardRuns& runs);
 
     /// Flushes, closes and renames the temporary file to path(). Throws
     /// ResultsError (and removes the temporary file) on any failure.

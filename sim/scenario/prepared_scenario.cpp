@@ -131,64 +131,68 @@ void resolve_property(const ScenarioSpec& spec, const graph::Snapshot& g, const 
 
 }  // namespace
 
-std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const graph::Snapshot& base,
-                                                const ModelRegistry& registry, std::uint32_t index) {
-    if (spec.sweep) throw spec_error(spec, "/sweep", "sweep", "prepare() takes one concrete scenario: expand() the sweep first");
-    auto out = std::make_shared<PreparedScenario>();
-    out->spec = spec;
-    out->index = index;
+namespace {
 
-    // 1. Structural edits on a clone of the base (stamped with the start instant).
-    {
-        graph::TwinGraphOptions o;
-        const Timestamp start = spec.start;
-        o.clock = [start] { return start; };
-        auto g = graph::TwinGraph::from_snapshot(base, o);
-        for (std::size_t i = 0; i < spec.edits.size(); ++i) {
-            const StructuralEdit& e = spec.edits[i];
-            try {
-                switch (e.kind) {
-                    case StructuralEdit::Kind::add_twin:
-                        (void)g->upsert_twin(e.body.at("$dtId").get<std::string>(), e.body, {.if_match = {}, .if_none_match = true});
-                        break;
-                    case StructuralEdit::Kind::remove_twin: g->delete_twin(e.twin_id, std::nullopt, /*cascade=*/true); break;
-                    case StructuralEdit::Kind::add_relationship: {
-                        // The import-file form names the source and id inside the
-                        // body; the graph takes them as arguments.
-                        nlohmann::json body = e.body;
-                        body.erase("$dtId");
-                        body.erase("$relationshipId");
-                        (void)g->upsert_relationship(e.body.at("$dtId").get<std::string>(),
-                                                     e.body.at("$relationshipId").get<std::string>(), body,
-                                                     {.if_match = {}, .if_none_match = true});
-                        break;
-                    }
-                    case StructuralEdit::Kind::remove_relationship: g->delete_relationship(e.twin_id, e.relationship_id); break;
-                }
-            } catch (const ScenarioError&) {
-                throw;
-            } catch (const std::exception& x) {
-                throw spec_error(spec, pointer_of("edits", i), field_of("edits", i), x.what());
-            }
-        }
-        out->graph = g->snapshot();
+/// The scenario's twins matching `where` ("" = all), a bad expression reported at `pointer`/`field`.
+std::vector<graph::TwinIndex> select(const ScenarioSpec& spec, const graph::Snapshot& g, const std::string& where,
+                                     const std::string& pointer, const std::string& field) {
+    try {
+        return detail::select_twins(g, where);
+    } catch (const std::exception& x) {
+        throw spec_error(spec, pointer, field, x.what());
     }
-    const graph::Snapshot& g = out->graph;
+}
 
-    auto selection = [&](const std::string& where, const std::string& pointer, const std::string& field) {
+/// Step 1: the structural edits on a clone of the base (stamped with the start instant).
+graph::Snapshot apply_edits(const ScenarioSpec& spec, const graph::Snapshot& base) {
+    graph::TwinGraphOptions o;
+    const Timestamp start = spec.start;
+    o.clock = [start] { return start; };
+    auto g = graph::TwinGraph::from_snapshot(base, o);
+    for (std::size_t i = 0; i < spec.edits.size(); ++i) {
+        const StructuralEdit& e = spec.edits[i];
         try {
-            return detail::select_twins(g, where);
+            switch (e.kind) {
+                case StructuralEdit::Kind::add_twin:
+                    (void)g->upsert_twin(e.body.at("$dtId").get<std::string>(), e.body, {.if_match = {}, .if_none_match = true});
+                    break;
+                case StructuralEdit::Kind::remove_twin: g->delete_twin(e.twin_id, std::nullopt, /*cascade=*/true); break;
+                case StructuralEdit::Kind::add_relationship: {
+                    // The import-file form names the source and id inside the
+                    // body; the graph takes them as arguments.
+                    nlohmann::json body = e.body;
+                    body.erase("$dtId");
+                    body.erase("$relationshipId");
+                    (void)g->upsert_relationship(e.body.at("$dtId").get<std::string>(),
+                                                 e.body.at("$relationshipId").get<std::string>(), body,
+                                                 {.if_match = {}, .if_none_match = true});
+                    break;
+                }
+                case StructuralEdit::Kind::remove_relationship: g->delete_relationship(e.twin_id, e.relationship_id); break;
+            }
+        } catch (const ScenarioError&) {
+            throw;
         } catch (const std::exception& x) {
-            throw spec_error(spec, pointer, field, x.what());
+            throw spec_error(spec, pointer_of("edits", i), field_of("edits", i), x.what());
         }
-    };
+    }
+    return g->snapshot();
+}
 
-    // Fixed parameters (sweep points were turned into fixed parameters by expand()).
+/// The fixed parameters (sweep points were turned into fixed parameters by expand()).
+nlohmann::json fixed_parameters(const ScenarioSpec& spec) {
+    nlohmann::json out = nlohmann::json::object();
     for (const Parameter& p : spec.parameters)
-        if (p.value) out->fixed_parameters[p.name] = *p.value;
+        if (p.value) out[p.name] = *p.value;
+    return out;
+}
 
-    // 2. Model bindings (the `behaviours:` section, or `models:` as the file names it).
+/// Step 2a: each model binding's behaviour model and twins.
+void bind_models(PreparedScenario& out, const ModelRegistry& registry) {
+    const ScenarioSpec& spec = out.spec;
+    // The `behaviours:` section, or `models:` as the file names it.
     const std::string& section = spec.source.behaviours_section;
+    const graph::Snapshot& g = out.graph;
     for (std::size_t i = 0; i < spec.models.size(); ++i) {
         const ModelBindingSpec& m = spec.models[i];
         BindingPlan plan;
@@ -214,7 +218,7 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
                                      ", which the scenario's graph does not have (add its models, e.g. with `base_models:`)");
         }
         const std::string where = m.where.empty() && iface_index ? "IS_OF_MODEL('" + iface + "')" : m.where;
-        plan.twins = selection(where, pointer_of(section, i, "where"), field_of(section, i, "where"));
+        plan.twins = select(spec, g, where, pointer_of(section, i, "where"), field_of(section, i, "where"));
         if (plan.twins.empty())
             throw spec_error(spec, pointer_of(section, i, "where"), field_of(section, i, "where"),
                              iface_index && m.where.empty() ? "no twin is of the interface " + iface : "the selection matches no twin");
@@ -224,32 +228,39 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
                     throw spec_error(spec, pointer_of(section, i, "where"), field_of(section, i, "where"),
                                      "twin \"" + g.twin_id(t) + "\" is a " + g.models()->at(g.twin_model(t)).definition->id +
                                          ", but model \"" + m.model + "\" binds to " + iface + " and the interfaces that extend it");
-        out->bindings.push_back(std::move(plan));
+        out.bindings.push_back(std::move(plan));
     }
-    // Random sub-stream keys: FNV-1a of "<model>#<k>" for the k-th binding of
-    // that model (0 is left to the run's own sub-stream), made unique.
-    {
-        std::map<std::string, std::uint32_t> seen;
-        std::set<std::uint32_t> used;
-        for (BindingPlan& plan : out->bindings) {
-            const std::string tag = plan.name + "#" + std::to_string(seen[plan.name]++);
-            std::uint32_t h = 2166136261u;
-            for (const char c : tag) h = (h ^ static_cast<std::uint8_t>(c)) * 16777619u;
-            h &= 0x7fffffffu;  // stream ids are (key + 1) << 32 | twin
-            while (!used.insert(h).second) h = (h + 1) & 0x7fffffffu;
-            plan.stream_key = h;
-        }
+}
+
+/// Step 2b: random sub-stream keys: FNV-1a of "<model>#<k>" for the k-th
+/// binding of that model (0 is left to the run's own sub-stream), made unique.
+void assign_stream_keys(std::vector<BindingPlan>& bindings) {
+    std::map<std::string, std::uint32_t> seen;
+    std::set<std::uint32_t> used;
+    for (BindingPlan& plan : bindings) {
+        const std::string tag = plan.name + "#" + std::to_string(seen[plan.name]++);
+        std::uint32_t h = 2166136261u;
+        for (const char c : tag) h = (h ^ static_cast<std::uint8_t>(c)) * 16777619u;
+        h &= 0x7fffffffu;  // stream ids are (key + 1) << 32 | twin
+        while (!used.insert(h).second) h = (h + 1) & 0x7fffffffu;
+        plan.stream_key = h;
     }
-    // The models check their bindings against the graph with the overrides
-    // whose values are known now (fixed or swept), so a negative capacity set
-    // by an override is refused here rather than in every run.
-    graph::Snapshot checked = g;
+}
+
+/// Step 2c: the bindings' processes, then each model checks its binding.
+/// The models check their bindings against the graph with the overrides
+/// whose values are known now (fixed or swept), so a negative capacity set
+/// by an override is refused here rather than in every run.
+void check_bindings(PreparedScenario& out) {
+    const ScenarioSpec& spec = out.spec;
+    const std::string& section = spec.source.behaviours_section;
+    graph::Snapshot checked = out.graph;
     if (!spec.overrides.empty()) {
         graph::TwinGraphOptions o;
         const Timestamp start = spec.start;
         o.clock = [start] { return start; };
-        auto scratch = graph::TwinGraph::from_snapshot(g, o);
-        detail::apply_overrides(*scratch, spec, out->fixed_parameters, /*known_only=*/true);
+        auto scratch = graph::TwinGraph::from_snapshot(out.graph, o);
+        detail::apply_overrides(*scratch, spec, out.fixed_parameters, /*known_only=*/true);
         checked = scratch->snapshot();
     }
     auto refuse = [&](std::size_t i, const std::exception& e) -> ScenarioError {
@@ -269,7 +280,7 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
     };
     // What check() sees of binding i (processes: set once they are all known).
     auto binding_of = [&](std::size_t i) {
-        const BindingPlan& plan = out->bindings[i];
+        const BindingPlan& plan = out.bindings[i];
         Binding b;
         b.index = i;
         b.model = plan.name;
@@ -279,21 +290,21 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
         return b;
     };
     // The processes the bindings provide, so that models starting them by name can be checked.
-    for (std::size_t i = 0; i < out->bindings.size(); ++i) {
-        BindingPlan& plan = out->bindings[i];
-        plan.parameters = detail::substitute_references(plan.parameters, out->fixed_parameters);
+    for (std::size_t i = 0; i < out.bindings.size(); ++i) {
+        BindingPlan& plan = out.bindings[i];
+        plan.parameters = detail::substitute_references(plan.parameters, out.fixed_parameters);
         try {
-            for (std::string& name : plan.model->processes(binding_of(i))) out->processes.push_back(std::move(name));
+            for (std::string& name : plan.model->processes(binding_of(i))) out.processes.push_back(std::move(name));
         } catch (const std::exception& x) {
             throw refuse(i, x);
         }
     }
-    std::sort(out->processes.begin(), out->processes.end());
-    out->processes.erase(std::unique(out->processes.begin(), out->processes.end()), out->processes.end());
-    for (std::size_t i = 0; i < out->bindings.size(); ++i) {
-        const BindingPlan& plan = out->bindings[i];
+    std::sort(out.processes.begin(), out.processes.end());
+    out.processes.erase(std::unique(out.processes.begin(), out.processes.end()), out.processes.end());
+    for (std::size_t i = 0; i < out.bindings.size(); ++i) {
+        const BindingPlan& plan = out.bindings[i];
         Binding b = binding_of(i);
-        b.processes = &out->processes;
+        b.processes = &out.processes;
         try {
             for (const PropertyUse& use : plan.model->properties(b)) check_property_use(checked, b.twins, use);
             plan.model->check(b);
@@ -301,16 +312,19 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
             throw refuse(i, x);
         }
     }
+}
 
-    // 3. Injected events: the twin exists and a behaviour bound to it handles the event.
+/// Step 3: injected events: the twin exists and a behaviour bound to it handles the event.
+void resolve_injected_events(PreparedScenario& out) {
+    const ScenarioSpec& spec = out.spec;
     for (std::size_t i = 0; i < spec.events.size(); ++i) {
         const InjectedEvent& e = spec.events[i];
-        const auto twin = g.find(e.twin);
+        const auto twin = out.graph.find(e.twin);
         if (!twin)
             throw spec_error(spec, pointer_of("events", i, "twin"), field_of("events", i, "twin"),
                              "no twin \"" + e.twin + "\" in the scenario's graph");
         bool handled = false;
-        for (const BindingPlan& plan : out->bindings) {
+        for (const BindingPlan& plan : out.bindings) {
             if (!std::binary_search(plan.twins.begin(), plan.twins.end(), *twin)) continue;
             const auto names = plan.model->events();
             if (std::find(names.begin(), names.end(), e.event) != names.end()) handled = true;
@@ -319,10 +333,12 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
             throw spec_error(spec, pointer_of("events", i, "event"), field_of("events", i, "event"),
                              "no model bound to twin \"" + e.twin + "\" handles the event \"" + e.event +
                                  "\" (bind one in `models:`, e.g. `availability` for fail/repair)");
-        out->event_twins.push_back(*twin);
+        out.event_twins.push_back(*twin);
     }
+}
 
-    // 4. Override expressions compile (they are evaluated per replication).
+/// Step 4: override expressions compile (they are evaluated per replication).
+void check_override_expressions(const ScenarioSpec& spec) {
     for (std::size_t i = 0; i < spec.overrides.size(); ++i) {
         try {
             if (!spec.overrides[i].where.empty()) (void)query::compile_expression(spec.overrides[i].where);
@@ -330,15 +346,19 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
             throw spec_error(spec, pointer_of("overrides", i, "where"), field_of("overrides", i, "where"), x.what());
         }
     }
+}
 
-    // 5. Recorded series.
+/// Step 5: recorded series, named after their property ("#k" on a clash).
+void plan_series(PreparedScenario& out) {
+    const ScenarioSpec& spec = out.spec;
+    const graph::Snapshot& g = out.graph;
     std::set<std::string> names;
     const double horizon = spec.horizon;
     for (std::size_t i = 0; i < spec.recording.series.size(); ++i) {
         const RecordSeries& r = spec.recording.series[i];
         const std::string ptr = "/recording/series/" + std::to_string(i);
         const std::string fld = "recording.series[" + std::to_string(i) + "]";
-        const auto selected = selection(r.where, ptr + "/where", fld + ".where");
+        const auto selected = select(spec, g, r.where, ptr + "/where", fld + ".where");
         for (std::size_t k = 0; k < r.properties.size(); ++k) {
             for (const bool change : {false, true}) {
                 if (change ? !r.on_change : !r.interval) continue;
@@ -360,12 +380,16 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
                     s.times.reserve(steps + 1);
                     for (std::uint64_t j = 0; j <= steps; ++j) s.times.push_back(static_cast<double>(j) * dt);
                 }
-                out->series.push_back(std::move(s));
+                out.series.push_back(std::move(s));
             }
         }
     }
+}
 
-    // 6. KPIs.
+/// Step 6: KPIs, their twins and the unit of their value.
+void plan_kpis(PreparedScenario& out) {
+    const ScenarioSpec& spec = out.spec;
+    const graph::Snapshot& g = out.graph;
     for (std::size_t i = 0; i < spec.kpis.size(); ++i) {
         const KpiSpec& k = spec.kpis[i];
         KpiPlan plan;
@@ -375,12 +399,12 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
         if (k.statistic == KpiSpec::Statistic::event_count) {
             plan.unit = "1";
             if (!k.where.empty())  // count only the events of these twins
-                for (const graph::TwinIndex t : selection(k.where, ptr + "/where", fld + ".where")) {
+                for (const graph::TwinIndex t : select(spec, g, k.where, ptr + "/where", fld + ".where")) {
                     plan.twins.push_back(t);
                     plan.twin_ids.push_back(g.twin_id(t));
                 }
         } else {
-            const auto selected = selection(k.where, ptr + "/where", fld + ".where");
+            const auto selected = select(spec, g, k.where, ptr + "/where", fld + ".where");
             std::string model;
             std::string unit;
             resolve_property(spec, g, selected, k.property, ptr + "/property", fld + ".property", plan.twins,
@@ -396,8 +420,28 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
                 default: plan.unit = unit;
             }
         }
-        out->kpis.push_back(std::move(plan));
+        out.kpis.push_back(std::move(plan));
     }
+}
+
+}  // namespace
+
+std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const graph::Snapshot& base,
+                                                const ModelRegistry& registry, std::uint32_t index) {
+    if (spec.sweep) throw spec_error(spec, "/sweep", "sweep", "prepare() takes one concrete scenario: expand() the sweep first");
+    auto out = std::make_shared<PreparedScenario>();
+    out->spec = spec;
+    out->index = index;
+    out->base = base;
+    out->graph = apply_edits(spec, base);
+    out->fixed_parameters = fixed_parameters(spec);
+    bind_models(*out, registry);
+    assign_stream_keys(out->bindings);
+    check_bindings(*out);
+    resolve_injected_events(*out);
+    check_override_expressions(spec);
+    plan_series(*out);
+    plan_kpis(*out);
     return out;
 }
 

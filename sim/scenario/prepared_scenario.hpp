@@ -70,6 +70,9 @@ struct PreparedScenario {
     /// between scenarios come from what the scenarios change, and a scenario
     /// gives the same results whatever else the job holds.
     std::uint32_t index = 0;
+    /// The snapshot the scenario was prepared against (before the edits): what
+    /// its run tasks reference (plan_job digests it).
+    graph::Snapshot base;
     graph::Snapshot graph;              ///< base + structural edits
     std::vector<BindingPlan> bindings;
     /// Every process the bindings provide (BehaviourModel::processes), sorted, no duplicates.

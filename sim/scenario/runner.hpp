@@ -1,7 +1,17 @@
 #pragma once
 // The runner: executes every replication of every scenario of a job in
 // parallel on oneTBB and streams the results to one HDF5 file through a
-// single writer thread (io::AsyncResultsWriter).
+// single writer thread (io::AsyncResultsWriter). It is the composition of the
+// three stages of a job (docs/runner.md): plan_job (plan.hpp) lists the run
+// tasks, execute (execute.hpp) runs each on a worker thread into a WriterSink,
+// and reduce (reduce.hpp) turns a scenario's finished runs into its tables and
+// summaries as soon as its last run is done.
+//
+// Shards: with RunnerOptions::shard, only the tasks of one shard run and the
+// file written is a results shard (docs/results-format.md, "Shards"): the
+// shard's interval series and, per scenario, its finished runs unreduced, for
+// io::merge_results to combine with the other shards into the file a single
+// process would have written.
 //
 // Determinism: each run's random stream is (scenario seed, replication), with
 // model sub-streams named by model and occurrence, not position (common random
@@ -33,6 +43,7 @@
 #include "twinsim/io/results_format.hpp"
 #include "twinsim/io/results_writer.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
+#include "twinsim/scenario/reduce.hpp"
 
 namespace twinsim::scenario {
 
@@ -58,30 +69,10 @@ struct Progress {
     }
 };
 
-struct RunFailure {
-    std::string scenario;
-    std::uint32_t replication = 0;
-    std::string message;
-};
-
-/// One KPI across the replications of one scenario.
-struct KpiSummary {
-    std::string scenario;
-    std::string name;
-    std::string selection;  ///< twin id (over: each) or the selection
-    std::string statistic;
-    std::string unit;
-    std::size_t n = 0;      ///< runs that produced a value
-    double mean = 0.0;
-    double std = 0.0;       ///< sample standard deviation (n - 1); NaN when n < 2
-    double ci95_low = 0.0;  ///< mean -/+ t(0.975, n-1) * std / sqrt(n); NaN when n < 2
-    double ci95_high = 0.0;
-};
-
 struct JobResult {
     std::filesystem::path path;  ///< the results file written ("" when none)
     std::vector<RunFailure> failures;
-    std::vector<KpiSummary> kpis;  ///< in scenario order, then KPI order
+    std::vector<KpiSummary> kpis;  ///< in scenario order, then KPI order (none for a shard: merge first)
     Progress progress;             ///< the final counters
 };
 
@@ -99,14 +90,20 @@ struct RunnerOptions {
     /// Where the base graph came from (a file path, or "live"), for the file's identity.
     std::string base_source;
     io::WriterOptions writer;
+    /// Run only the tasks of shard `shard_index` (0-based) of `shard_count`
+    /// (plan.hpp, shard_tasks) and write a results shard; shard_count 0: the
+    /// whole job, an ordinary results file.
+    std::uint32_t shard_index = 0;
+    std::uint32_t shard_count = 0;
 };
 
 /// Runs every replication of every scenario and writes `out` (no file when
 /// `out` is empty: results are then only returned). Scenario i's runs use
 /// stream ids (spec.seed, scenarios[i]->index, replication).
 /// Throws io::ResultsError when the file cannot be created or written,
-/// Cancelled when cancelled. Preconditions: scenarios are prepared, with
-/// unique names.
+/// Cancelled when cancelled, twinsim::Error for a shard that does not exist
+/// (shard_index >= shard_count) or a shard without an output file.
+/// Preconditions: scenarios are prepared, with unique names.
 JobResult run_job(const std::vector<std::shared_ptr<const PreparedScenario>>& scenarios,
                   const std::filesystem::path& out, const RunnerOptions& options = {});
 
@@ -116,8 +113,5 @@ JobResult run_job(const std::vector<std::shared_ptr<const PreparedScenario>>& sc
 /// scenarios with the same name.
 [[nodiscard]] std::vector<std::shared_ptr<const PreparedScenario>> prepare_all(
     const std::vector<ScenarioSpec>& specs, const graph::Snapshot& base, const ModelRegistry& registry);
-
-/// Summaries of per-run values (mean, sample std, 95 % t interval).
-[[nodiscard]] KpiSummary summarize(std::span<const double> values);
 
 }  // namespace twinsim::scenario

@@ -1,4 +1,4 @@
-"""`twinsim run` and `twinsim compare`, run as a user runs them (path in $TWINSIM_CLI)."""
+"""`twinsim run`, `twinsim merge` and `twinsim compare`, run as a user runs them (path in $TWINSIM_CLI)."""
 
 import json
 import os
@@ -310,6 +310,100 @@ def test_run_help_documents_exit_statuses():
     assert run.returncode == 0
     for text in ("--replications", "--seed", "--threads", "--quiet", "--models", "130", "Exit status"):
         assert text in run.stdout
+
+
+# --- shards and merge ------------------------------------------------------------------
+
+
+def h5_content(path):
+    """Every group, dataset (values, dtype, shape), attribute and dimension scale of a
+    file, by path; the root attribute `created` left out (a merge keeps the earliest)."""
+    h5py = pytest.importorskip("h5py")
+    import numpy as np
+
+    content = {}
+
+    def attributes(obj):
+        out = {}
+        for key, value in obj.attrs.items():
+            if key in ("DIMENSION_LIST", "REFERENCE_LIST") or (obj.name == "/" and key == "created"):
+                continue  # object references: compared through the dimension scales below
+            out[key] = value.tolist() if isinstance(value, np.ndarray) else value
+        return out
+
+    def visit(name, obj):
+        entry = {"attrs": attributes(obj)}
+        if isinstance(obj, h5py.Dataset):
+            data = obj[()]
+            entry["dtype"] = str(obj.dtype)
+            entry["shape"] = obj.shape
+            if obj.dtype.kind == "f":
+                entry["bits"] = np.ascontiguousarray(data).tobytes()  # NaN == NaN, bit for bit
+            else:
+                entry["values"] = data.tolist() if isinstance(data, np.ndarray) else data
+            entry["scales"] = [[scale.name for scale in dim.values()] for dim in obj.dims]
+            entry["is_scale"] = obj.is_scale
+        content[name] = entry
+
+    with h5py.File(path, "r") as f:
+        content["/"] = {"attrs": attributes(f)}
+        f.visititems(visit)
+    return content
+
+
+def test_shards_merge_into_the_file_of_one_run(tmp_path):
+    path = tmp_path / "job.yaml"
+    # A sweep of two points, three replications each: six tasks over two shards; events on.
+    path.write_text(scenario_text(name="job", replications=3, extra="sweep:\n  list:\n    - {target: 22}\n    - {target: 26}\n"))
+    whole = tmp_path / "whole.h5"
+    run = twinsim("run", "-q", "-o", whole, path)
+    assert run.returncode == 0, run.stderr
+    shards = []
+    for k in (2, 1):  # any order, separate processes, different thread counts
+        shard = tmp_path / f"part{k}.h5"
+        run = twinsim("run", "-q", "--threads", k, "--shard", f"{k}/2", "-o", shard, path)
+        assert run.returncode == 0, run.stderr
+        assert f"shard {k}/2: 3 runs" in run.stdout and "twinsim merge" in run.stdout
+        shards.append(shard)
+    merged = tmp_path / "merged.h5"
+    run = twinsim("merge", *shards, "-o", merged)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["merged 2 shards", f"results: {merged}"]
+    expected = h5_content(whole)
+    actual = h5_content(merged)
+    assert sorted(actual) == sorted(expected)
+    for name in expected:
+        assert actual[name] == expected[name], name
+    # and compare reads it as it reads the single file
+    assert twinsim("compare", "--json", merged).stdout.replace(str(merged), "F") == \
+        twinsim("compare", "--json", whole).stdout.replace(str(whole), "F")
+
+
+def test_merge_refuses_what_is_not_one_whole_job(tmp_path):
+    path = tmp_path / "job.yaml"
+    path.write_text(scenario_text(name="job", replications=3))
+    for k in (1, 2):
+        assert twinsim("run", "-q", "--shard", f"{k}/2", "-o", tmp_path / f"p{k}.h5", path).returncode == 0
+    assert twinsim("run", "-q", "--seed", 5, "--shard", "2/2", "-o", tmp_path / "other.h5", path).returncode == 0
+    assert twinsim("run", "-q", "-o", tmp_path / "whole.h5", path).returncode == 0
+    out = tmp_path / "merged.h5"
+    for shards, named, why in [
+        (["p1.h5"], "merged.h5", "shard 2/2 of job"),
+        (["p1.h5", "p2.h5", "p1.h5"], "p1.h5", "the shards overlap"),
+        (["p1.h5", "other.h5"], "other.h5", "shards of different jobs cannot be merged"),
+        (["p1.h5", "whole.h5"], "whole.h5", "not a results shard"),
+        (["p1.h5", "missing.h5"], "missing.h5", "no such file"),
+    ]:
+        run = twinsim("merge", *[tmp_path / s for s in shards], "-o", out)
+        assert run.returncode == 2, run.stdout + run.stderr
+        assert re.search(rf"^twinsim: error: \S*{re.escape(named)}: .*{re.escape(why)}", run.stderr, re.M), run.stderr
+        assert not out.exists()
+    assert twinsim("merge", tmp_path / "p1.h5").returncode == 2  # -o is required
+    for bad in ("0/2", "3/2", "2", "a/b"):
+        run = twinsim("run", "-q", "--shard", bad, "-o", tmp_path / "x.h5", path)
+        assert run.returncode == 2 and "--shard" in run.stderr, bad
+    assert "twinsim merge" in twinsim("run", "--help").stdout
+    assert "earliest" in twinsim("merge", "--help").stdout
 
 
 # --- compare ---------------------------------------------------------------------------

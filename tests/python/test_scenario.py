@@ -4,6 +4,7 @@ file, same bits at any thread count, Ctrl-C leaves no file) and twinsim.Run
 (one replication stepped from Python)."""
 
 import datetime
+import json
 import os
 import signal
 import subprocess
@@ -448,3 +449,55 @@ def test_rules_from_python_fire_and_start_a_process(building):
     bad = relaxing_rooms(building).with_rules(ROOMS, {"name": "x", "when": "temperature > 26", "then": [{"start": "nope"}]})
     with pytest.raises(twinsim.ScenarioError, match=r"behaviours\[1\]\.parameters\.rules\[0\]\.then\[0\]\.start"):
         twinsim.Run(bad)
+
+
+def test_results_compare_gives_the_numbers_of_twinsim_compare_json(tmp_path, building):
+    cool = relaxing_rooms(building, replications=3)
+    warm = relaxing_rooms(building, replications=3, models=[
+        {"model": "relaxation", "where": ROOMS,
+         "parameters": {"property": "temperature", "target": 26, "time_constant": "PT1H", "noise": 0.05}}],
+    ).replace(name="warm")
+    out = tmp_path / "compare.h5"
+    twinsim.run([cool, warm], out=out, progress=False)
+    with twinsim.open_results(out) as results:
+        frame = results.compare(baseline="rooms")
+        assert frame.attrs["baseline"] == "rooms"
+        assert list(frame["scenario"]) == ["rooms", "rooms", "warm", "warm"]
+        assert list(frame.columns[:10]) == ["scenario", "name", "selection", "statistic", "unit", "n", "mean", "std",
+                                            "ci95_low", "ci95_high"]
+        # the baseline's rows compare with nothing; the warm room is about 2 degrees warmer, paired over 3 replications
+        assert frame.loc[frame["scenario"] == "rooms", "difference"].isna().all()
+        peak = frame[(frame["scenario"] == "warm") & (frame["name"] == "peak room temperature")].iloc[0]
+        assert 1.5 < peak["difference"] < 2.5 and peak["paired_n"] == 3
+        assert peak["paired_ci95_low"] < peak["paired_mean"] < peak["paired_ci95_high"]
+        assert not peak["ci_overlap"]
+        # the means are the file's own summary rows
+        summary = results.kpis()
+        means = summary[summary["aggregate"] == "mean"]
+        assert list(frame["mean"]) == list(means["value"])
+        with pytest.raises(twinsim.NotFoundError):
+            results.compare(baseline="nope")
+        assert results.compare().attrs["baseline"] == "rooms"  # the first scenario by default
+
+    cli = os.environ.get("TWINSIM_CLI")
+    assert cli, "TWINSIM_CLI (the twinsim program) is needed to compare with `twinsim compare --json`"
+    report = json.loads(subprocess.run([cli, "compare", "--json", "--baseline", "rooms", str(out)], check=True,
+                                       capture_output=True, text=True).stdout)
+    rows = [(s["name"], k) for s in report["scenarios"] for k in s["kpis"]]
+    assert len(rows) == len(frame)
+    nan = float("nan")
+    for (scenario, k), (_, row) in zip(rows, frame.iterrows()):
+        versus = k["vs_baseline"] or {}
+        paired = versus.get("paired") or {}
+        expected = {"scenario": scenario, "name": k["name"], "selection": k["selection"], "n": k["n"],
+                    "mean": k["mean"], "std": k["std"], "ci95_low": k["ci95_low"], "ci95_high": k["ci95_high"],
+                    "baseline_mean": versus.get("baseline_mean"), "difference": versus.get("difference"),
+                    "paired_n": paired.get("n", 0), "paired_mean": paired.get("mean"),
+                    "paired_ci95_low": paired.get("ci95_low"), "paired_ci95_high": paired.get("ci95_high")}
+        for column, value in expected.items():
+            value = nan if value is None else value
+            if isinstance(value, float) and np.isnan(value):
+                assert np.isnan(row[column]), (scenario, column)
+            else:
+                assert row[column] == value, (scenario, column)  # exactly: the same bits through JSON
+        assert (None if pd.isna(row["ci_overlap"]) else bool(row["ci_overlap"])) == versus.get("ci_overlap")

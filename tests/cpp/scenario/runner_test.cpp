@@ -424,3 +424,243 @@ models:)");
         CHECK_THAT(e.what(), Catch::Contains("nobody"));
     }
 }
+
+// --- plan, execute, reduce; shards and merge ------------------------------------------
+
+#include "twinsim/io/errors.hpp"
+#include "twinsim/io/merge.hpp"
+#include "twinsim/scenario/execute.hpp"
+#include "twinsim/scenario/plan.hpp"
+#include "twinsim/scenario/reduce.hpp"
+
+namespace {
+
+bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+/// Everything a results file holds besides the root attribute `created`.
+void require_same_file(const std::filesystem::path& a, const std::filesystem::path& b) {
+    CHECK(read_back(a) == read_back(b));
+    io::ResultsReader ra(a);
+    io::ResultsReader rb(b);
+    const io::FileAttributes fa = ra.attributes();
+    const io::FileAttributes fb = rb.attributes();
+    CHECK(fa.format_version == fb.format_version);
+    CHECK(fa.twinsim_version == fb.twinsim_version);
+    CHECK(fa.identity.base_graph_source == fb.identity.base_graph_source);
+    CHECK(fa.identity.base_graph_version == fb.identity.base_graph_version);
+    CHECK(fa.identity.description == fb.identity.description);
+    CHECK_FALSE(rb.shard());
+    for (const std::string& s : ra.scenarios()) {
+        const io::ScenarioDefinition da = ra.scenario(s);
+        const io::ScenarioDefinition db = rb.scenario(s);
+        CHECK(da.spec_json == db.spec_json);
+        CHECK(da.parameters_json == db.parameters_json);
+        CHECK(da.seed == db.seed);
+        CHECK(da.replications == db.replications);
+        CHECK(da.start == db.start);
+        CHECK(ra.series_names(s) == rb.series_names(s));
+        for (const std::string& n : ra.series_names(s)) {
+            const io::SeriesData x = ra.read_series(s, n);
+            const io::SeriesData y = rb.read_series(s, n);
+            CHECK(x.unit == y.unit);
+            CHECK(x.model == y.model);
+            CHECK(x.property == y.property);
+            CHECK(x.description == y.description);
+        }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("runner: a job plans into one task per replication that round-trips through JSON", "[runner]") {
+    const auto scenarios = jittery(3);
+    const scenario::JobPlan plan = scenario::plan_job(scenarios);
+    REQUIRE(plan.tasks.size() == 6);
+    CHECK(plan.job.size() == 32);
+    for (std::size_t i = 0; i < plan.tasks.size(); ++i) {
+        const scenario::RunTask& t = plan.tasks[i];
+        CHECK(t.index == i);
+        CHECK(t.job == plan.job);
+        CHECK(t.scenario_index == i / 3);
+        CHECK(t.replication == i % 3);
+        CHECK(t.scenario == scenarios[i / 3]->spec.name);
+        CHECK(t.seed == scenarios[i / 3]->spec.seed);
+        CHECK(t.base.id == "live");
+        CHECK(t.base.digest == scenario::snapshot_digest(base_snapshot()));
+        CHECK(scenario::task_from_json(json::parse(scenario::to_json(t).dump())) == t);
+    }
+    // The same scenarios planned again (another process) make the same job; another seed another one.
+    CHECK(scenario::plan_job(jittery(3)).job == plan.job);
+    CHECK(scenario::plan_job(jittery(4)).job != plan.job);
+    // Shards: task i in shard i mod N, every task in exactly one.
+    const auto first = scenario::shard_tasks(plan, 0, 4);
+    const auto last = scenario::shard_tasks(plan, 3, 4);
+    REQUIRE(first.size() == 2);
+    CHECK(first[1].index == 4);
+    CHECK(last.size() == 1);
+    CHECK_THROWS_AS(scenario::shard_tasks(plan, 4, 4), Error);
+
+    json bad = json::parse(scenario::to_json(plan.tasks[0]).dump());
+    bad["replication"] = -1;
+    try {
+        (void)scenario::task_from_json(bad);
+        FAIL("accepted a negative replication");
+    } catch (const scenario::ScenarioError& e) {
+        CHECK(e.field() == "task.replication");
+    }
+    bad.erase("spec");
+    CHECK_THROWS_WITH(scenario::task_from_json(bad), Catch::Contains("task.spec"));
+}
+
+TEST_CASE("runner: a task prepared again from its JSON runs to the same results", "[runner]") {
+    const auto scenarios = jittery(3);
+    const scenario::RunTask task = scenario::plan_job(scenarios).tasks[4];  // scenario "other", replication 1
+    const scenario::RunTask shipped = scenario::task_from_json(json::parse(scenario::to_json(task).dump()));
+    const auto again = scenario::prepare_task(shipped, base_snapshot(), registry());
+    scenario::MemorySink here;
+    scenario::MemorySink there;
+    const scenario::TaskOutcome a = scenario::execute(scenarios[1], task, here);
+    const scenario::TaskOutcome b = scenario::execute(again, shipped, there);
+    REQUIRE(a.record);
+    REQUIRE(b.record);
+    CHECK(a.record->kpis == b.record->kpis);
+    CHECK(a.record->events == b.record->events);
+    CHECK(a.events == b.events);
+    const auto sa = here.samples("other", 0, 1);
+    const auto sb = there.samples("other", 0, 1);
+    REQUIRE(sa.size() == 5 * 2);
+    CHECK(std::memcmp(sa.data(), sb.data(), sa.size() * sizeof(double)) == 0);
+
+    // Another base graph: refused, naming the digests.
+    graph::TwinGraph other(test::test_options());
+    auto docs = test::building_models();
+    other.add_models(docs);
+    other.upsert_twin("room", test::room(21.0));
+    CHECK_THROWS_WITH(scenario::prepare_task(shipped, other.snapshot(), registry()), Catch::Contains("task.base.digest"));
+    // A task of another scenario is refused by execute.
+    CHECK_THROWS_AS(scenario::execute(scenarios[0], task, here), Error);
+}
+
+TEST_CASE("runner: execute then reduce in memory gives run_job's summaries and series", "[runner]") {
+    const auto scenarios = jittery(4, true);
+    const auto path = scratch("stages.h5");
+    scenario::RunnerOptions o;
+    o.threads = 2;
+    o.writer.sync = false;
+    const scenario::JobResult job = scenario::run_job(scenarios, path, o);
+
+    scenario::MemorySink sink;
+    std::vector<scenario::KpiSummary> kpis;
+    std::vector<scenario::RunFailure> failures;
+    const scenario::JobPlan plan = scenario::plan_job(scenarios);
+    for (const auto& s : scenarios) {
+        std::vector<io::RunResults> runs;
+        for (const scenario::RunTask& t : plan.tasks)
+            if (t.scenario == s->spec.name) runs.push_back(scenario::run_results(*s, scenario::execute(s, t, sink)));
+        const scenario::ReducedScenario reduced = scenario::reduce(*s, runs);
+        kpis.insert(kpis.end(), reduced.kpis.begin(), reduced.kpis.end());
+        failures.insert(failures.end(), reduced.failures.begin(), reduced.failures.end());
+    }
+    REQUIRE(kpis.size() == job.kpis.size());
+    for (std::size_t i = 0; i < kpis.size(); ++i) {
+        CHECK(kpis[i].name == job.kpis[i].name);
+        CHECK(kpis[i].n == 3);
+        CHECK(same_bits(kpis[i].mean, job.kpis[i].mean));
+        CHECK(same_bits(kpis[i].ci95_high, job.kpis[i].ci95_high));
+    }
+    REQUIRE(failures.size() == 2);
+    CHECK(failures[0].replication == 2);
+    io::ResultsReader reader(path);
+    const io::SeriesData file = reader.read_series("scripted", "value");
+    for (std::uint32_t r = 0; r < 4; ++r) {
+        if (r == 2) continue;  // the failed run
+        const auto memory = sink.samples("scripted", 0, r);
+        REQUIRE(memory.size() == file.times.size() * file.twin_ids.size());
+        CHECK(std::memcmp(memory.data(), file.values.data() + r * memory.size(), memory.size() * sizeof(double)) == 0);
+    }
+}
+
+TEST_CASE("runner: results shards merge into the file a single process writes", "[runner]") {
+    const auto scenarios = jittery(5, true);  // failures included
+    scenario::RunnerOptions o;
+    o.threads = 2;
+    o.writer.sync = false;
+    const auto whole = scratch("whole.h5");
+    (void)scenario::run_job(scenarios, whole, o);
+
+    std::vector<std::filesystem::path> shards;
+    std::size_t runs = 0;
+    for (std::uint32_t k = 0; k < 3; ++k) {
+        scenario::RunnerOptions s = o;
+        s.threads = k + 1;
+        s.shard_index = k;
+        s.shard_count = 3;
+        shards.push_back(scratch("shard-" + std::to_string(k) + ".h5"));
+        const auto result = scenario::run_job(scenarios, shards.back(), s);
+        CHECK(result.kpis.empty());
+        runs += result.progress.runs_total;
+        const auto identity = io::ResultsReader(shards.back()).shard();
+        REQUIRE(identity);
+        CHECK(identity->index == k);
+        CHECK(identity->count == 3);
+    }
+    CHECK(runs == 10);
+    const auto merged = scratch("merged.h5");
+    const std::vector<std::filesystem::path> shuffled{shards[2], shards[0], shards[1]};
+    io::merge_results(shuffled, merged, {.overwrite = true, .sync = false});
+    require_same_file(whole, merged);
+    // `created` is the earliest shard's.
+    std::string earliest = io::ResultsReader(shards[0]).attributes().created;
+    for (const auto& s : shards) earliest = std::min(earliest, io::ResultsReader(s).attributes().created);
+    CHECK(io::ResultsReader(merged).attributes().created == earliest);
+
+    SECTION("a single shard of one is the whole job") {
+        scenario::RunnerOptions s = o;
+        s.shard_count = 1;
+        const auto one = scratch("one.h5");
+        (void)scenario::run_job(scenarios, one, s);
+        const auto out = scratch("one-merged.h5");
+        io::merge_results(std::vector{one}, out, {.overwrite = true, .sync = false});
+        require_same_file(whole, out);
+    }
+}
+
+TEST_CASE("runner: merge refuses missing, overlapping and foreign shards, naming the file", "[runner]") {
+    const auto scenarios = jittery(3);
+    scenario::RunnerOptions o;
+    o.threads = 1;
+    o.writer.sync = false;
+    std::vector<std::filesystem::path> shards;
+    for (std::uint32_t k = 0; k < 2; ++k) {
+        o.shard_index = k;
+        o.shard_count = 2;
+        shards.push_back(scratch("refuse-" + std::to_string(k) + ".h5"));
+        (void)scenario::run_job(scenarios, shards.back(), o);
+    }
+    o.shard_index = 0;
+    const auto foreign = scratch("foreign.h5");
+    (void)scenario::run_job(jittery(4), foreign, o);
+    o.shard_count = 0;
+    const auto plain = scratch("plain.h5");
+    (void)scenario::run_job(scenarios, plain, o);
+
+    const auto out = scratch("refused.h5");
+    std::filesystem::remove(out);
+    auto refused = [&](std::vector<std::filesystem::path> inputs, const std::string& file, const std::string& why) {
+        try {
+            io::merge_results(inputs, out, {.overwrite = true, .sync = false});
+            FAIL("merged");
+        } catch (const io::ResultsError& e) {
+            CHECK(e.path() == file);
+            CHECK_THAT(e.what(), Catch::Contains(why));
+        }
+        CHECK_FALSE(std::filesystem::exists(out));
+    };
+    refused({shards[0]}, out.string(), "shard 2/2 of job");
+    refused({shards[0], shards[1], shards[0]}, shards[0].string(), "the shards overlap");
+    refused({shards[0], foreign}, foreign.string(), "shards of different jobs cannot be merged");
+    refused({shards[0], plain}, plain.string(), "not a results shard");
+    refused({}, out.string(), "no shards");
+    io::merge_results(shards, out, {.overwrite = true, .sync = false});
+    CHECK(std::filesystem::exists(out));
+}

@@ -1,0 +1,30 @@
+#pragma once
+// Merging results shards. `twinsim run --shard K/N` (scenario::run_job with
+// RunnerOptions::shard_*) writes the results of the tasks K-1, K-1+N, ... of a
+// job into a shard: the file layout of docs/results-format.md with the
+// shard's interval series, root attributes naming the job and the shard, and
+// per scenario the shard's finished runs unreduced. merge_results combines the
+// N shards of a job into the file one process running the whole job writes:
+// every dataset, dimension scale and attribute equal, except `created`, which
+// is the earliest of the shards' (when the job's results began to be written).
+
+#include <filesystem>
+#include <span>
+
+#include "twinsim/io/errors.hpp"
+#include "twinsim/io/results_writer.hpp"
+
+namespace twinsim::io {
+
+/// Writes `out` from the shards (in any order) of one job, through a
+/// temporary file renamed into place when complete (options as for
+/// ResultsWriter; options.created is ignored). Throws ResultsError, naming the
+/// file and why, when: no shards are given; a file cannot be read or is not a
+/// shard; shards belong to different jobs or give different shard counts; two
+/// files are the same shard, or hold the same replication; a shard of the job
+/// is missing; `out` is one of the shards; or `out` cannot be written. No
+/// file is left at `out` on failure.
+void merge_results(std::span<const std::filesystem::path> shards, const std::filesystem::path& out,
+                   WriterOptions options = {});
+
+}  // namespace twinsim::io

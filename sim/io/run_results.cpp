@@ -1,0 +1,243 @@
+#include "twinsim/io/run_results.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <stdexcept>
+
+#include "twinsim/io/async_results_writer.hpp"
+#include "twinsim/io/results_writer.hpp"
+
+namespace twinsim::io {
+
+namespace {
+
+constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+
+template <class Writer>
+void write_to(Writer& writer, const std::string& scenario, const CombinedScenario& combined) {
+    for (const auto& series : combined.on_change) {
+        writer.define_series(scenario, series.definition);
+        for (const auto& [replication, values] : series.blocks)
+            writer.write_series_block(scenario, series.definition.name, replication, 0, values);
+    }
+    writer.append_events(scenario, combined.events);
+    writer.write_kpis(scenario, combined.kpis);
+}
+
+using Json = nlohmann::json;
+
+Json number(double v) {
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    return v;
+}
+
+double number_of(const Json& j, const char* what) {
+    if (j.is_number()) return j.get<double>();
+    if (j.is_string()) {
+        const auto& text = j.get_ref<const std::string&>();
+        if (text == "nan") return nan;
+        if (text == "inf") return std::numeric_limits<double>::infinity();
+        if (text == "-inf") return -std::numeric_limits<double>::infinity();
+    }
+    throw std::invalid_argument(std::string(what) + ": expected a number, got " + j.dump());
+}
+
+Json series_json(const SeriesDefinition& d) {
+    return {{"name", d.name},   {"unit", d.unit},         {"twin_ids", d.twin_ids},
+            {"model", d.model}, {"property", d.property}, {"description", d.description}};
+}
+
+SeriesDefinition series_of(const Json& j) {
+    SeriesDefinition d;
+    d.name = j.at("name").get<std::string>();
+    d.unit = j.at("unit").get<std::string>();
+    d.twin_ids = j.at("twin_ids").get<std::vector<std::string>>();
+    d.model = j.at("model").get<std::string>();
+    d.property = j.at("property").get<std::string>();
+    d.description = j.at("description").get<std::string>();
+    return d;
+}
+
+Json run_json(const RunResults& r) {
+    Json j;
+    j["replication"] = r.replication;
+    j["failure"] = r.failure ? Json(*r.failure) : Json(nullptr);
+    j["parameters"] = r.parameters_json;
+    Json& events = j["events"] = Json::array();
+    for (const EventRecord& e : r.events)
+        events.push_back({e.replication, number(e.time), e.twin, e.type, e.detail_json});
+    Json& kpis = j["kpis"] = Json::array();
+    for (const KpiRow& k : r.kpis)
+        kpis.push_back({k.name, k.selection, k.statistic, k.replication, k.aggregate, number(k.value), k.unit});
+    Json& changes = j["changes"] = Json::array();
+    for (const auto& log : r.changes) {
+        Json entries = Json::array();
+        for (const ChangeRecord& c : log) entries.push_back({number(c.time), c.twin, number(c.value)});
+        changes.push_back(std::move(entries));
+    }
+    return j;
+}
+
+RunResults run_of(const Json& j) {
+    RunResults r;
+    r.replication = j.at("replication").get<std::uint32_t>();
+    if (!j.at("failure").is_null()) r.failure = j.at("failure").get<std::string>();
+    r.parameters_json = j.at("parameters").get<std::string>();
+    for (const Json& e : j.at("events"))
+        r.events.push_back({e.at(0).get<std::uint32_t>(), number_of(e.at(1), "event time"), e.at(2).get<std::string>(),
+                            e.at(3).get<std::string>(), e.at(4).get<std::string>()});
+    for (const Json& k : j.at("kpis"))
+        r.kpis.push_back({k.at(0).get<std::string>(), k.at(1).get<std::string>(), k.at(2).get<std::string>(),
+                          k.at(3).get<std::int32_t>(), k.at(4).get<std::string>(), number_of(k.at(5), "KPI value"),
+                          k.at(6).get<std::string>()});
+    for (const Json& log : j.at("changes")) {
+        std::vector<ChangeRecord> entries;
+        for (const Json& c : log)
+            entries.push_back({number_of(c.at(0), "change time"), c.at(1).get<std::uint32_t>(),
+                               number_of(c.at(2), "change value")});
+        r.changes.push_back(std::move(entries));
+    }
+    return r;
+}
+
+}  // namespace
+
+std::string encode_shard_runs(const ShardRuns& shard) {
+    Json j;
+    j["scenario"] = shard.layout.scenario;
+    j["replications"] = shard.layout.replications;
+    Json& on_change = j["on_change"] = Json::array();
+    for (const SeriesDefinition& d : shard.layout.on_change) on_change.push_back(series_json(d));
+    Json& summaries = j["summaries"] = Json::array();
+    for (const KpiAggregates& a : shard.layout.summaries) summaries.push_back({{"kpi", a.kpi}, {"aggregates", a.aggregates}});
+    Json& runs = j["runs"] = Json::array();
+    for (const RunResults& r : shard.runs) runs.push_back(run_json(r));
+    return j.dump();
+}
+
+ShardRuns decode_shard_runs(std::string_view text) {
+    try {
+        const Json j = Json::parse(text);
+        ShardRuns shard;
+        shard.layout.scenario = j.at("scenario").get<std::string>();
+        shard.layout.replications = j.at("replications").get<std::uint32_t>();
+        for (const Json& d : j.at("on_change")) shard.layout.on_change.push_back(series_of(d));
+        for (const Json& a : j.at("summaries"))
+            shard.layout.summaries.push_back({a.at("kpi").get<std::string>(), a.at("aggregates").get<std::vector<std::string>>()});
+        for (const Json& r : j.at("runs")) shard.runs.push_back(run_of(r));
+        return shard;
+    } catch (const nlohmann::json::exception& e) {
+        throw std::invalid_argument(std::string("the shard's runs are not in the expected form: ") + e.what());
+    }
+}
+
+CombinedScenario combine_runs(const ScenarioLayout& layout, std::span<const RunResults> runs) {
+    std::set<std::uint32_t> seen;
+    for (const RunResults& run : runs) {
+        if (run.replication >= layout.replications)
+            throw std::invalid_argument("scenario '" + layout.scenario + "': replication " +
+                                        std::to_string(run.replication) + " is out of range (" +
+                                        std::to_string(layout.replications) + " replications)");
+        if (!seen.insert(run.replication).second)
+            throw std::invalid_argument("scenario '" + layout.scenario + "': replication " +
+                                        std::to_string(run.replication) + " is given twice");
+        if (!run.failure && run.changes.size() != layout.on_change.size())
+            throw std::invalid_argument("scenario '" + layout.scenario + "': replication " +
+                                        std::to_string(run.replication) + " has " + std::to_string(run.changes.size()) +
+                                        " on-change logs for " + std::to_string(layout.on_change.size()) + " series");
+    }
+    CombinedScenario out;
+
+    // On-change series: the union of change instants over the replications;
+    // each cell holds the value in force at that instant.
+    for (std::size_t i = 0; i < layout.on_change.size(); ++i) {
+        std::set<double> instants;
+        for (const RunResults& run : runs)
+            if (!run.failure)
+                for (const ChangeRecord& c : run.changes[i]) instants.insert(c.time);
+        if (instants.empty()) continue;
+        CombinedScenario::OnChange series;
+        series.definition = layout.on_change[i];
+        series.definition.times.assign(instants.begin(), instants.end());
+        const std::vector<double>& times = series.definition.times;
+        const std::size_t twins = series.definition.twin_ids.size();
+        for (const RunResults& run : runs) {
+            if (run.failure) continue;
+            std::vector<double> current(twins, nan);
+            std::vector<double> block(times.size() * twins, nan);
+            const auto& log = run.changes[i];
+            std::size_t j = 0;
+            for (std::size_t k = 0; k < times.size(); ++k) {
+                while (j < log.size() && log[j].time <= times[k]) {
+                    if (log[j].twin < twins) current[log[j].twin] = log[j].value;
+                    ++j;
+                }
+                std::copy(current.begin(), current.end(), block.begin() + static_cast<std::ptrdiff_t>(k * twins));
+            }
+            series.blocks.emplace_back(run.replication, std::move(block));
+        }
+        out.on_change.push_back(std::move(series));
+    }
+
+    // Events: each run's parameters first, then its log; a failed run's message.
+    for (const RunResults& run : runs) {
+        if (run.failure) {
+            out.events.push_back({run.replication, 0.0, "", "run_failed", nlohmann::json{{"message", *run.failure}}.dump()});
+            continue;
+        }
+        out.events.push_back({run.replication, 0.0, "", "parameters", run.parameters_json});
+        out.events.insert(out.events.end(), run.events.begin(), run.events.end());
+        out.kpis.insert(out.kpis.end(), run.kpis.begin(), run.kpis.end());
+    }
+
+    // Summaries across replications, keyed by (KPI, selection) in first-seen order.
+    std::map<std::pair<std::string, std::string>, std::size_t> slot;
+    std::vector<std::vector<double>> values;
+    for (const KpiRow& row : out.kpis) {
+        auto [it, inserted] = slot.try_emplace({row.name, row.selection}, out.summaries.size());
+        if (inserted) {
+            out.summaries.push_back({row.name, row.selection, row.statistic, row.unit, {}});
+            values.emplace_back();
+        }
+        if (!std::isnan(row.value)) values[it->second].push_back(row.value);
+    }
+    std::vector<KpiRow> summary_rows;
+    for (std::size_t i = 0; i < out.summaries.size(); ++i) {
+        KpiSummaryRow& k = out.summaries[i];
+        k.summary = summarize_sample(values[i]);
+        const KpiAggregates* wanted = nullptr;
+        for (const KpiAggregates& a : layout.summaries)
+            if (a.kpi == k.name) wanted = &a;
+        auto add = [&](const std::string& aggregate, double v) {
+            summary_rows.push_back({k.name, k.selection, k.statistic, all_replications, aggregate, v, k.unit});
+        };
+        if (wanted != nullptr) {
+            for (const std::string& aggregate : wanted->aggregates) {
+                if (aggregate == "mean") add(aggregate, k.summary.mean);
+                else if (aggregate == "std") add(aggregate, k.summary.std);
+                else if (aggregate == "ci95_low") add(aggregate, k.summary.ci95_low);
+                else if (aggregate == "ci95_high") add(aggregate, k.summary.ci95_high);
+                else throw std::invalid_argument("scenario '" + layout.scenario + "': KPI '" + k.name +
+                                                 "': unknown aggregate '" + aggregate + "'");
+            }
+        }
+        add("n", static_cast<double>(k.summary.n));
+    }
+    out.kpis.insert(out.kpis.end(), summary_rows.begin(), summary_rows.end());
+    return out;
+}
+
+void write_combined(ResultsWriter& writer, const std::string& scenario, const CombinedScenario& combined) {
+    write_to(writer, scenario, combined);
+}
+
+void write_combined(AsyncResultsWriter& writer, const std::string& scenario, const CombinedScenario& combined) {
+    write_to(writer, scenario, combined);
+}
+
+}  // namespace twinsim::io

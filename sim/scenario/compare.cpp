@@ -1,0 +1,156 @@
+#include "twinsim/scenario/compare.hpp"
+
+#include <cmath>
+#include <utility>
+
+#include "twinsim/common/statistics.hpp"
+#include "twinsim/io/errors.hpp"
+#include "twinsim/io/results_reader.hpp"
+
+namespace twinsim::scenario {
+
+namespace {
+
+ScenarioKpis read_scenario(const io::ResultsReader& reader, const std::string& scenario) {
+    struct Collected {
+        ComparedKpi kpi;
+        std::map<std::string, double> aggregates;
+        std::vector<double> runs;
+    };
+    std::vector<Collected> collected;
+    std::map<std::pair<std::string, std::string>, std::size_t> slot;
+    for (const io::KpiRow& row : reader.read_kpis(scenario)) {
+        auto [it, inserted] = slot.try_emplace({row.name, row.selection}, collected.size());
+        if (inserted) {
+            Collected c;
+            c.kpi.name = row.name;
+            c.kpi.selection = row.selection;
+            c.kpi.statistic = row.statistic;
+            c.kpi.unit = row.unit;
+            collected.push_back(std::move(c));
+        }
+        Collected& c = collected[it->second];
+        if (row.replication == io::all_replications) {
+            c.aggregates[row.aggregate] = row.value;
+        } else if (!std::isnan(row.value)) {
+            c.runs.push_back(row.value);
+            c.kpi.runs[row.replication] = row.value;
+        }
+    }
+    ScenarioKpis out{scenario, {}};
+    for (Collected& c : collected) {
+        const SampleSummary computed = summarize_sample(c.runs);
+        auto value = [&](const char* aggregate, double fallback) {
+            const auto found = c.aggregates.find(aggregate);
+            return found != c.aggregates.end() ? found->second : fallback;
+        };
+        c.kpi.mean = value("mean", computed.mean);
+        c.kpi.std = value("std", computed.std);
+        c.kpi.ci95_low = value("ci95_low", computed.ci95_low);
+        c.kpi.ci95_high = value("ci95_high", computed.ci95_high);
+        const double n = value("n", static_cast<double>(computed.n));
+        c.kpi.n = std::isfinite(n) && n > 0 ? static_cast<std::size_t>(n) : 0;
+        out.kpis.push_back(std::move(c.kpi));
+    }
+    return out;
+}
+
+nlohmann::ordered_json number(double value) {
+    return std::isfinite(value) ? nlohmann::ordered_json(value) : nlohmann::ordered_json(nullptr);
+}
+
+}  // namespace
+
+const ComparedKpi* ScenarioKpis::find(const std::string& kpi, const std::string& selection) const {
+    for (const ComparedKpi& k : kpis)
+        if (k.name == kpi && k.selection == selection) return &k;
+    return nullptr;
+}
+
+std::optional<Difference> Comparison::difference(std::size_t scenario, const ComparedKpi& kpi) const {
+    if (!baseline || *baseline == scenario) return std::nullopt;
+    const ComparedKpi* base = scenarios[*baseline].find(kpi.name, kpi.selection);
+    if (base == nullptr) return std::nullopt;
+    Difference d;
+    d.baseline_mean = base->mean;
+    d.difference = kpi.mean - base->mean;
+    const bool known = !std::isnan(kpi.ci95_low) && !std::isnan(kpi.ci95_high) && !std::isnan(base->ci95_low) &&
+                       !std::isnan(base->ci95_high);
+    if (known) d.overlap = kpi.ci95_low <= base->ci95_high && base->ci95_low <= kpi.ci95_high;
+    std::vector<double> diffs;
+    for (const auto& [replication, value] : kpi.runs)
+        if (const auto it = base->runs.find(replication); it != base->runs.end()) diffs.push_back(value - it->second);
+    if (!diffs.empty()) {
+        const SampleSummary paired = summarize_sample(diffs);
+        d.paired_n = paired.n;
+        d.paired_mean = paired.mean;
+        d.paired_low = paired.ci95_low;
+        d.paired_high = paired.ci95_high;
+    }
+    return d;
+}
+
+Comparison compare(const io::ResultsReader& reader, const std::string& baseline) {
+    Comparison out;
+    out.file = reader.path().string();
+    for (const std::string& name : reader.scenarios()) out.scenarios.push_back(read_scenario(reader, name));
+    if (!baseline.empty()) {
+        for (std::size_t i = 0; i < out.scenarios.size(); ++i)
+            if (out.scenarios[i].name == baseline) out.baseline = i;
+        if (!out.baseline) {
+            std::string message = out.file + ": no scenario named \"" + baseline + "\" (the file holds:";
+            for (const ScenarioKpis& s : out.scenarios) message += " \"" + s.name + '"';
+            if (out.scenarios.empty()) message += " none";
+            throw io::ResultsError(message + ")", out.file);
+        }
+    } else if (out.scenarios.size() > 1) {
+        out.baseline = 0;
+    }
+    return out;
+}
+
+nlohmann::ordered_json to_json(const Comparison& comparison) {
+    nlohmann::ordered_json out;
+    out["file"] = comparison.file;
+    out["baseline"] = comparison.baseline ? nlohmann::ordered_json(comparison.scenarios[*comparison.baseline].name)
+                                          : nlohmann::ordered_json(nullptr);
+    nlohmann::ordered_json& list = out["scenarios"] = nlohmann::ordered_json::array();
+    for (std::size_t i = 0; i < comparison.scenarios.size(); ++i) {
+        const ScenarioKpis& s = comparison.scenarios[i];
+        nlohmann::ordered_json scenario;
+        scenario["name"] = s.name;
+        nlohmann::ordered_json& kpis = scenario["kpis"] = nlohmann::ordered_json::array();
+        for (const ComparedKpi& k : s.kpis) {
+            nlohmann::ordered_json row;
+            row["name"] = k.name;
+            row["selection"] = k.selection;
+            row["statistic"] = k.statistic;
+            row["unit"] = k.unit;
+            row["n"] = k.n;
+            row["mean"] = number(k.mean);
+            row["std"] = number(k.std);
+            row["ci95_low"] = number(k.ci95_low);
+            row["ci95_high"] = number(k.ci95_high);
+            if (const std::optional<Difference> d = comparison.difference(i, k)) {
+                nlohmann::ordered_json diff;
+                diff["baseline_mean"] = number(d->baseline_mean);
+                diff["difference"] = number(d->difference);
+                diff["ci_overlap"] = d->overlap ? nlohmann::ordered_json(*d->overlap) : nlohmann::ordered_json(nullptr);
+                nlohmann::ordered_json paired;
+                paired["n"] = d->paired_n;
+                paired["mean"] = number(d->paired_mean);
+                paired["ci95_low"] = number(d->paired_low);
+                paired["ci95_high"] = number(d->paired_high);
+                diff["paired"] = std::move(paired);
+                row["vs_baseline"] = std::move(diff);
+            } else {
+                row["vs_baseline"] = nullptr;
+            }
+            kpis.push_back(std::move(row));
+        }
+        list.push_back(std::move(scenario));
+    }
+    return out;
+}
+
+}  // namespace twinsim::scenario
