@@ -60,16 +60,29 @@ PY
   fi
 }
 
-# Configure (once) and build a CMake tree. Usage: twinsim_build DIR [cmake -D options...]
+# Configure (once) and build a CMake tree.
+# Usage: twinsim_build DIR [cmake -D options...] [--target TARGET...]
+# Without --target it builds everything (tests, benchmarks, the Python module);
+# with it, only those targets and what they need.
 twinsim_build() {
   local dir="$1"; shift
+  local options=() targets=()
+  while [ $# -gt 0 ]; do
+    if [ "$1" = "--target" ]; then shift; targets=("$@"); break; fi
+    options+=("$1"); shift
+  done
   export CCACHE_BASEDIR="$TWINSIM_ROOT" CCACHE_NOHASHDIR=1
   if [ ! -f "$dir/CMakeCache.txt" ]; then
     say "configuring $dir"
-    cmake -S "$TWINSIM_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
+    cmake -S "$TWINSIM_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${options[@]}"
   else
-    cmake "$dir" "$@" >/dev/null
+    cmake "$dir" "${options[@]}" >/dev/null
   fi
-  say "building $dir"
-  cmake --build "$dir" -j "$(nproc)"
+  if [ ${#targets[@]} -gt 0 ]; then
+    say "building $dir (${targets[*]})"
+    cmake --build "$dir" -j "$(nproc)" --target "${targets[@]}"
+  else
+    say "building $dir"
+    cmake --build "$dir" -j "$(nproc)"
+  fi
 }
