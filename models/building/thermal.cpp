@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "models/building/rc_network.hpp"
 #include "models/generic/support.hpp"
 #include "twinsim/common/error.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
@@ -289,32 +290,6 @@ Topology check_graph(const scenario::Binding& binding, const graph::Snapshot& g,
     return topo;
 }
 
-/// (e^z - 1)/z and (e^z - 1 - z)/z^2, accurate for every z <= 0 (and small z > 0).
-std::pair<double, double> phi12(double z) {
-    if (std::abs(z) < 0.1) {
-        // Taylor series: phi1 = sum z^k/(k+1)!, phi2 = sum z^k/(k+2)!.
-        double term1 = 1.0, term2 = 0.5, p1 = 0.0, p2 = 0.0;
-        for (int k = 0; k < 16; ++k) {
-            p1 += term1;
-            p2 += term2;
-            term1 *= z / (k + 2);
-            term2 *= z / (k + 3);
-        }
-        return {p1, p2};
-    }
-    const double e = std::expm1(z);
-    return {e / z, (e - z) / (z * z)};
-}
-
-/// One connected group of zones, integrated exactly (zero-order hold on the inputs).
-struct ExactBlock {
-    Eigen::Index offset = 0, size = 0;
-    Eigen::MatrixXd phi;    ///< e^{A dt}
-    Eigen::MatrixXd gamma;  ///< (int_0^dt e^{As} ds) C^{-1}: watts held over the step -> kelvin
-    Eigen::VectorXd r1, r2; ///< sum_i h_i int T_air,i dt = r1 . x0 + r2 . u
-    std::vector<std::uint32_t> zones;  ///< the group's zones
-};
-
 class ThermalBehaviour final : public scenario::Behaviour {
 public:
     ThermalBehaviour(const scenario::Binding& binding, const graph::Snapshot& g, Config config, Topology topo,
@@ -360,7 +335,6 @@ public:
         const double t_out0 = outdoor(run.simulator().now());
 
         // --- zones: areas, capacities, conductances (from the run's graph, after overrides)
-        has_mass_ = *c_.mass_capacity > 0.0;
         area_.resize(nz);
         h_out_.resize(nz);
         std::vector<double> cap_air(nz), h_am(nz);
@@ -398,141 +372,33 @@ public:
         }
         adjacent_pairs_ = pairs.size();
 
-        // --- connected groups (union-find over the adjacency)
-        std::vector<std::uint32_t> parent(nz);
-        std::iota(parent.begin(), parent.end(), 0u);
-        auto find = [&](std::uint32_t x) {
-            while (parent[x] != x) x = parent[x] = parent[parent[x]];
-            return x;
-        };
-        for (const auto& [x, y] : pairs) parent[find(x)] = find(y);
-        std::map<std::uint32_t, std::vector<std::uint32_t>> groups;
-        for (std::uint32_t i = 0; i < nz; ++i) groups[find(i)].push_back(i);
-
-        // --- node numbering: groups contiguous, each zone's air node then its mass node
-        const std::size_t per_zone = has_mass_ ? 2 : 1;
-        const auto n = static_cast<Eigen::Index>(nz * per_zone);
-        air_.assign(nz, 0);
-        mass_.assign(nz, -1);
-        std::vector<std::pair<Eigen::Index, Eigen::Index>> ranges;
-        std::vector<std::vector<std::uint32_t>> group_zones;
-        std::size_t largest = 0;
-        {
-            Eigen::Index next = 0;
-            for (const auto& [root, members] : groups) {
-                const Eigen::Index begin = next;
-                for (const std::uint32_t i : members) {
-                    air_[i] = next++;
-                    if (has_mass_) mass_[i] = next++;
-                }
-                ranges.emplace_back(begin, next - begin);
-                group_zones.push_back(members);
-                largest = std::max(largest, static_cast<std::size_t>(next - begin));
-            }
+        // --- the RC network (rc_network.hpp): numbering, integrator, responses
+        RcNetwork::Zones zones;
+        zones.air_capacity = cap_air;
+        zones.to_outdoor = h_out_;
+        if (*c_.mass_capacity > 0.0) {
+            for (std::size_t i = 0; i < nz; ++i) zones.mass_capacity.push_back(*c_.mass_capacity * area_[i]);
+            zones.air_to_mass = h_am;
         }
-        capacity_ = Eigen::VectorXd::Zero(n);
-        h_node_ = Eigen::VectorXd::Zero(n);
-        std::vector<Eigen::Triplet<double>> lt;  // the conductance matrix L (symmetric)
-        for (std::size_t i = 0; i < nz; ++i) {
-            capacity_[air_[i]] = cap_air[i];
-            h_node_[air_[i]] = h_out_[i];
-            lt.emplace_back(air_[i], air_[i], h_out_[i]);
-            if (has_mass_) {
-                capacity_[mass_[i]] = *c_.mass_capacity * area_[i];
-                lt.emplace_back(air_[i], air_[i], h_am[i]);
-                lt.emplace_back(mass_[i], mass_[i], h_am[i]);
-                lt.emplace_back(air_[i], mass_[i], -h_am[i]);
-                lt.emplace_back(mass_[i], air_[i], -h_am[i]);
-            }
-        }
-        for (const auto& [x, y] : pairs) {
-            const double h = *c_.adjacent;
-            lt.emplace_back(air_[x], air_[x], h);
-            lt.emplace_back(air_[y], air_[y], h);
-            lt.emplace_back(air_[x], air_[y], -h);
-            lt.emplace_back(air_[y], air_[x], -h);
-        }
-        Eigen::SparseMatrix<double> L(n, n);
-        L.setFromTriplets(lt.begin(), lt.end());
-
-        // auto: exact for building-sized networks; campus-sized ones (more than ten
-        // times max_exact_states nodes in all) take the O(n) implicit integrator.
-        exact_ = c_.integrator == "exact" ||
-                 (c_.integrator == "auto" && static_cast<double>(largest) <= *c_.max_exact_states &&
-                  static_cast<double>(n) <= 10.0 * *c_.max_exact_states);
-        stats_.integrator = exact_ ? "exact" : "implicit";
-        stats_.states = static_cast<std::size_t>(n);
-        stats_.components = ranges.size();
-
-        g_.assign(nz, 0.0);
-        if (exact_) {
-            for (std::size_t r = 0; r < ranges.size(); ++r) {
-                const auto [offset, size] = ranges[r];
-                ExactBlock b;
-                b.offset = offset;
-                b.size = size;
-                b.zones = group_zones[r];
-                Eigen::MatrixXd block = Eigen::MatrixXd::Zero(size, size);  // L restricted to the group (no coupling outside it)
-                for (Eigen::Index col = offset; col < offset + size; ++col)
-                    for (Eigen::SparseMatrix<double>::InnerIterator it(L, col); it; ++it)
-                        block(it.row() - offset, col - offset) = it.value();
-                const Eigen::VectorXd d = capacity_.segment(offset, size).cwiseSqrt().cwiseInverse();  // C^{-1/2}
-                const Eigen::MatrixXd s = -(d.asDiagonal() * block * d.asDiagonal());
-                Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(s);
-                if (eig.info() != Eigen::Success) throw Error("thermal_zones: eigen-decomposition of the network failed");
-                Eigen::VectorXd e(size), p1(size), p2(size);
-                for (Eigen::Index k = 0; k < size; ++k) {
-                    const double z = eig.eigenvalues()[k] * dt_;
-                    const auto [f1, f2] = phi12(z);
-                    e[k] = std::exp(z);
-                    p1[k] = f1 * dt_;
-                    p2[k] = f2 * dt_ * dt_;
-                }
-                const Eigen::MatrixXd w = d.asDiagonal() * eig.eigenvectors();                         // C^{-1/2} V
-                const Eigen::MatrixXd vt_dinv = eig.eigenvectors().transpose() * d.cwiseInverse().asDiagonal();  // V^T C^{1/2}
-                b.phi = w * e.asDiagonal() * vt_dinv;
-                b.gamma = w * p1.asDiagonal() * w.transpose();
-                const Eigen::VectorXd h = h_node_.segment(offset, size);
-                // r1 = Psi^T h with Psi = W diag(p1) V^T C^{1/2}; r2 = (Theta C^{-1})^T h = W diag(p2) W^T h.
-                b.r1 = vt_dinv.transpose() * (p1.asDiagonal() * (w.transpose() * h));
-                b.r2 = w * (p2.asDiagonal() * (w.transpose() * h));
-                blocks_.push_back(std::move(b));
-            }
-            for (const ExactBlock& b : blocks_) block_index_.push_back(b.offset);
-            for (std::size_t i = 0; i < nz; ++i) {
-                const ExactBlock& b = block_of(air_[i]);
-                const Eigen::Index k = air_[i] - b.offset;
-                g_[i] = b.gamma(k, k);
-            }
-        } else {
-            Eigen::SparseMatrix<double> m = L * dt_;
-            for (Eigen::Index k = 0; k < n; ++k) m.coeffRef(k, k) += capacity_[k];
-            m.makeCompressed();
-            solver_.compute(m);
-            if (solver_.info() != Eigen::Success) throw Error("thermal_zones: factorisation of the network failed");
-            // The controller's response of a zone to its own cooling: its air/mass block alone.
-            for (std::size_t i = 0; i < nz; ++i) {
-                const double maa = m.coeff(air_[i], air_[i]);
-                if (has_mass_) {
-                    const double mmm = m.coeff(mass_[i], mass_[i]), mam = m.coeff(air_[i], mass_[i]);
-                    g_[i] = dt_ * mmm / (maa * mmm - mam * mam);
-                } else {
-                    g_[i] = dt_ / maa;
-                }
-            }
-        }
+        zones.adjacent = std::move(pairs);
+        zones.adjacent_conductance = *c_.adjacent;
+        const RcNetwork::Integrator integrator = c_.integrator == "exact"      ? RcNetwork::Integrator::exact
+                                                 : c_.integrator == "implicit" ? RcNetwork::Integrator::implicit
+                                                                               : RcNetwork::Integrator::automatic;
+        net_ = std::make_unique<RcNetwork>(zones, dt_, integrator, *c_.max_exact_states);
+        stats_.integrator = net_->exact() ? "exact" : "implicit";
+        stats_.states = net_->states();
+        stats_.components = net_->groups().size();
 
         // --- initial state: the room temperature (outdoor at time 0 when unset); mass = air.
-        x_ = Eigen::VectorXd::Zero(n);
+        std::vector<double> t_initial(nz);
         for (std::size_t i = 0; i < nz; ++i) {
             const std::optional<double> t0 = run.value(twins_[i], col_temperature_[i]);
-            const double v = t0 && std::isfinite(*t0) ? *t0 : t_out0;
-            x_[air_[i]] = v;
-            if (has_mass_) x_[mass_[i]] = v;
+            t_initial[i] = t0 && std::isfinite(*t0) ? *t0 : t_out0;
         }
-        u_ = Eigen::VectorXd::Zero(n);
-        q_ = Eigen::VectorXd::Zero(n);
-        x_free_ = Eigen::VectorXd::Zero(n);
+        net_->set_temperatures(t_initial);
+        air_in_.assign(nz, 0.0);
+        mass_in_.assign(nz, 0.0);
         demand_.assign(nz, 0.0);
         occupancy_.assign(nz, 0.0);
         lighting_.assign(nz, 0.0);
@@ -563,16 +429,11 @@ public:
         s.zone_demand = demand_;
         s.mass_temperature.resize(twins_.size());
         for (std::size_t i = 0; i < twins_.size(); ++i)
-            s.mass_temperature[i] = has_mass_ ? x_[mass_[i]] : std::numeric_limits<double>::quiet_NaN();
+            s.mass_temperature[i] = net_->mass_temperature(static_cast<std::uint32_t>(i));
         return s;
     }
 
 private:
-    const ExactBlock& block_of(Eigen::Index node) const {
-        const auto it = std::upper_bound(block_index_.begin(), block_index_.end(), node);
-        return blocks_[static_cast<std::size_t>(it - block_index_.begin() - 1)];
-    }
-
     /// Local hour of day at simulated time t.
     double hour(double t) const {
         const double local = start_seconds_ + t + *c_.utc_offset * 3600.0;
@@ -617,11 +478,10 @@ private:
         const double mid = now - 0.5 * dt_;
         const double t_out = outdoor(mid);
         const double sol = solar(mid);
-        const double rf = has_mass_ ? *c_.radiant_fraction : 0.0;
+        const double rf = net_->has_mass() ? *c_.radiant_fraction : 0.0;
         const double deadband = *c_.deadband;
 
         // Inputs (W per node): outdoor coupling plus gains.
-        u_.setZero();
         double gains = 0.0, h_t_out = 0.0;
         // Every zone's inputs at once, one contiguous array per property.
         setpoint_.resize(nz);
@@ -638,69 +498,37 @@ private:
         h_t_out = t_out * Column(h_out_.data(), n).sum();
         for (std::size_t i = 0; i < nz; ++i) {
             const double gi = gain_[static_cast<Eigen::Index>(i)];
-            u_[air_[i]] += h_out_[i] * t_out + (1.0 - rf) * gi;
-            if (has_mass_) u_[mass_[i]] += rf * gi;
+            air_in_[i] = h_out_[i] * t_out + (1.0 - rf) * gi;
+            mass_in_[i] = rf * gi;
             if (!std::isfinite(setpoint_[i])) setpoint_[i] = std::numeric_limits<double>::quiet_NaN();
         }
 
         // Free response (no cooling) at the end of the step.
-        if (exact_) {
-            for (const ExactBlock& b : blocks_)
-                x_free_.segment(b.offset, b.size).noalias() =
-                    b.phi * x_.segment(b.offset, b.size) + b.gamma * u_.segment(b.offset, b.size);
-        } else {
-            rhs_ = capacity_.cwiseProduct(x_) + dt_ * u_;
-            x_free_ = solver_.solve(rhs_);
-        }
+        net_->hold_inputs(air_in_, mass_in_);
 
         // Thermostats: proportional over the deadband, evaluated at the end of the step,
         // all of a group's thermostats at once (each one's cooling also cools its neighbours).
         std::fill(demand_.begin(), demand_.end(), 0.0);
-        if (exact_)
+        if (net_->exact())
             thermostats_exact();
         else
             thermostats_implicit();
         allocate(run);
 
         // Cooling (a heat sink at each air node, held over the step).
-        q_.setZero();
         double cooling = 0.0;
-        for (std::size_t i = 0; i < nz; ++i) {
-            q_[air_[i]] = delivered_[i];
-            cooling += delivered_[i];
-        }
-        x_old_ = x_;
-        double loss = 0.0;
-        if (exact_) {
-            for (const ExactBlock& b : blocks_) {
-                auto seg = x_.segment(b.offset, b.size);
-                const auto qs = q_.segment(b.offset, b.size);
-                loss += b.r1.dot(seg) + b.r2.dot(u_.segment(b.offset, b.size) - qs);
-                if (qs.any())
-                    seg.noalias() = x_free_.segment(b.offset, b.size) - b.gamma * qs;
-                else
-                    seg = x_free_.segment(b.offset, b.size);
-            }
-            loss -= h_t_out * dt_;
-        } else {
-            if (cooling > 0.0) {
-                rhs_ = dt_ * q_;
-                x_ = x_free_ - solver_.solve(rhs_);
-            } else {
-                x_ = x_free_;
-            }
-            loss = dt_ * (h_node_.dot(x_) - h_t_out);
-        }
+        for (std::size_t i = 0; i < nz; ++i) cooling += delivered_[i];
+        const RcNetwork::StepResult moved = net_->advance(delivered_, h_t_out);
         stats_.gains += gains * dt_;
         stats_.cooling += cooling * dt_;
-        stats_.outdoor_loss += loss;
-        stats_.stored += capacity_.dot(x_ - x_old_);
+        stats_.outdoor_loss += moved.outdoor_loss;
+        stats_.stored += moved.stored;
         ++stats_.steps;
 
         // One write batch: temperatures, then the optional cooling and power properties.
         writes_.clear();
         for (std::size_t i = 0; i < nz; ++i) {
-            const double t_air = x_[air_[i]];
+            const double t_air = net_->air_temperature(static_cast<std::uint32_t>(i));
             writes_.push_back(graph::PropertyWrite{twins_[i], col_temperature_[i], t_air, std::nullopt});
             if (!std::isnan(setpoint_[i]))
                 stats_.overheating += std::max(0.0, t_air - (setpoint_[i] + 0.5 * deadband)) * dt_ / 3600.0;
@@ -737,23 +565,22 @@ private:
     /// air rows and columns of Gamma, symmetric positive definite): converges to the
     /// demands that every thermostat would choose knowing the others' cooling.
     void thermostats_exact() {
-        for (const ExactBlock& b : blocks_) {
+        for (const std::vector<std::uint32_t>& group : net_->groups()) {
             active_.clear();
-            for (const std::uint32_t i : b.zones)
+            for (const std::uint32_t i : group)
                 if (controlled(i)) {
                     active_.push_back(i);
-                    end_[i] = x_free_[air_[i]];
+                    end_[i] = net_->free_air_temperature(i);
                 }
             if (active_.empty()) continue;
             for (int sweep = 0; sweep < 500; ++sweep) {
                 double change = 0.0;
                 for (const std::uint32_t i : active_) {
-                    const Eigen::Index ki = air_[i] - b.offset;
-                    const double gii = b.gamma(ki, ki);
+                    const double gii = net_->response(i, i);
                     const double d = control(i, end_[i] + gii * demand_[i], gii);
                     const double delta = d - demand_[i];
                     if (delta == 0.0) continue;
-                    for (const std::uint32_t j : active_) end_[j] -= b.gamma(air_[j] - b.offset, ki) * delta;
+                    for (const std::uint32_t j : active_) end_[j] -= net_->response(j, i) * delta;
                     demand_[i] = d;
                     change = std::max(change, std::abs(delta) / zone_max_[i]);
                 }
@@ -769,20 +596,20 @@ private:
         bool any = false;
         for (std::size_t i = 0; i < nz; ++i)
             if (controlled(i)) {
-                demand_[i] = control(i, x_free_[air_[i]], g_[i]);
+                demand_[i] = control(i, net_->free_air_temperature(static_cast<std::uint32_t>(i)),
+                                     net_->self_response(static_cast<std::uint32_t>(i)));
                 any = true;
             }
         if (!any) return;
         for (int iteration = 0; iteration < 60; ++iteration) {
-            q_.setZero();
-            for (std::size_t i = 0; i < nz; ++i) q_[air_[i]] = demand_[i];
-            rhs_ = dt_ * q_;
-            const Eigen::VectorXd response = solver_.solve(rhs_);
+            net_->sink_response(demand_, end_);
             double change = 0.0;
             for (std::size_t i = 0; i < nz; ++i) {
                 if (!controlled(i)) continue;
-                const double t_end = x_free_[air_[i]] - response[air_[i]];
-                const double d = control(i, t_end + g_[i] * demand_[i], g_[i]);
+                const auto zone = static_cast<std::uint32_t>(i);
+                const double g = net_->self_response(zone);
+                const double t_end = net_->free_air_temperature(zone) - end_[i];
+                const double d = control(i, t_end + g * demand_[i], g);
                 const double next = demand_[i] + 0.5 * (d - demand_[i]);
                 change = std::max(change, std::abs(next - demand_[i]) / zone_max_[i]);
                 demand_[i] = next;
@@ -903,8 +730,6 @@ private:
     Topology topo_;
     double dt_;
     double start_seconds_ = 0.0;
-    bool has_mass_ = false;
-    bool exact_ = true;
     std::size_t adjacent_pairs_ = 0;
 
     std::vector<std::uint32_t> col_area_, col_volume_, col_temperature_, col_setpoint_, col_occupancy_, col_lighting_,
@@ -912,15 +737,13 @@ private:
     std::vector<std::optional<std::uint32_t>> col_capacity_, col_cop_, col_chiller_rated_, col_ahu_flow_, col_ahu_rated_;
     std::vector<std::vector<std::optional<std::uint32_t>>> col_pump_flow_, col_pump_rated_;
 
-    std::vector<double> area_, h_out_, zone_max_, g_, setpoint_, demand_, delivered_, end_;
+    std::vector<double> area_, h_out_, zone_max_, setpoint_, demand_, delivered_;
+    std::vector<double> end_;  ///< per zone: the end-of-step air temperature (exact) or cooling's drop of it (implicit) the thermostats work with
+    std::vector<double> air_in_, mass_in_;  ///< this step's heat input (W) per zone at its air and mass node
     std::vector<double> occupancy_, lighting_, equipment_;  ///< this step's gains inputs (W or people), per zone
     std::vector<std::uint32_t> active_;
-    std::vector<Eigen::Index> air_, mass_;
-    Eigen::VectorXd capacity_, h_node_, x_, x_old_, u_, q_, x_free_, rhs_;
+    std::unique_ptr<RcNetwork> net_;  ///< the zones' numerics (rc_network.hpp)
     Eigen::VectorXd gain_;  ///< W of internal + solar gain per zone, this step
-    std::vector<ExactBlock> blocks_;
-    std::vector<Eigen::Index> block_index_;
-    Eigen::SimplicialLDLT<Eigen::SparseMatrix<double>> solver_;
 
     std::vector<double> ahu_demand_, ahu_request_, ahu_ratio_, chiller_available_, chiller_request_, chiller_fraction_;
     std::vector<int> running_pumps_;                   ///< per chiller: pumps with flow this step

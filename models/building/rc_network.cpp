@@ -1,0 +1,303 @@
+#include "models/building/rc_network.hpp"
+
+#include <Eigen/Dense>
+#include <Eigen/Sparse>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <numeric>
+
+#include "twinsim/common/assert.hpp"
+#include "twinsim/common/error.hpp"
+
+namespace twinsim::models {
+
+std::pair<double, double> phi12(double z) {
+    if (std::abs(z) < 0.1) {
+        // Taylor series: phi1 = sum z^k/(k+1)!, phi2 = sum z^k/(k+2)!.
+        double term1 = 1.0, term2 = 0.5, p1 = 0.0, p2 = 0.0;
+        for (int k = 0; k < 16; ++k) {
+            p1 += term1;
+            p2 += term2;
+            term1 *= z / (k + 2);
+            term2 *= z / (k + 3);
+        }
+        return {p1, p2};
+    }
+    const double e = std::expm1(z);
+    return {e / z, (e - z) / (z * z)};
+}
+
+namespace {
+
+/// One connected group of zones, integrated exactly (zero-order hold on the inputs).
+struct ExactBlock {
+    Eigen::Index offset = 0, size = 0;
+    Eigen::MatrixXd phi;    ///< e^{A dt}
+    Eigen::MatrixXd gamma;  ///< (int_0^dt e^{As} ds) C^{-1}: watts held over the step -> kelvin
+    Eigen::VectorXd r1, r2; ///< sum_i h_i int T_air,i dt = r1 . x0 + r2 . u
+};
+
+}  // namespace
+
+struct RcNetwork::Impl {
+    double dt = 0.0;
+    bool has_mass = false;
+    bool exact = true;
+    std::vector<Eigen::Index> air, mass;  ///< node of each zone's air and mass (-1: none)
+    std::vector<std::vector<std::uint32_t>> groups;
+    Eigen::VectorXd capacity, h_node, x, x_old, u, q, x_free, rhs;
+    std::vector<double> g;  ///< self_response per zone
+    std::vector<ExactBlock> blocks;
+    std::vector<Eigen::Index> block_index;  ///< offset of each block, ascending
+    std::vector<std::size_t> zone_block;    ///< the block of each zone (exact)
+    Eigen::SimplicialLDLT<Eigen::SparseMatrix<double>> solver;
+
+    const ExactBlock& block_of(Eigen::Index node) const {
+        const auto it = std::upper_bound(block_index.begin(), block_index.end(), node);
+        return blocks[static_cast<std::size_t>(it - block_index.begin() - 1)];
+    }
+};
+
+RcNetwork::RcNetwork(const Zones& zones, double dt, Integrator integrator, double max_exact_states)
+    : impl_(std::make_unique<Impl>()) {
+    Impl& m = *impl_;
+    const std::size_t nz = zones.air_capacity.size();
+    m.dt = dt;
+    m.has_mass = !zones.mass_capacity.empty();
+
+    // --- connected groups (union-find over the adjacency)
+    std::vector<std::uint32_t> parent(nz);
+    std::iota(parent.begin(), parent.end(), 0u);
+    auto find = [&](std::uint32_t x) {
+        while (parent[x] != x) x = parent[x] = parent[parent[x]];
+        return x;
+    };
+    for (const auto& [x, y] : zones.adjacent) parent[find(x)] = find(y);
+    std::map<std::uint32_t, std::vector<std::uint32_t>> groups;
+    for (std::uint32_t i = 0; i < nz; ++i) groups[find(i)].push_back(i);
+
+    // --- node numbering: groups contiguous, each zone's air node then its mass node
+    const std::size_t per_zone = m.has_mass ? 2 : 1;
+    const auto n = static_cast<Eigen::Index>(nz * per_zone);
+    m.air.assign(nz, 0);
+    m.mass.assign(nz, -1);
+    std::vector<std::pair<Eigen::Index, Eigen::Index>> ranges;
+    std::size_t largest = 0;
+    {
+        Eigen::Index next = 0;
+        for (const auto& [root, members] : groups) {
+            const Eigen::Index begin = next;
+            for (const std::uint32_t i : members) {
+                m.air[i] = next++;
+                if (m.has_mass) m.mass[i] = next++;
+            }
+            ranges.emplace_back(begin, next - begin);
+            m.groups.push_back(members);
+            largest = std::max(largest, static_cast<std::size_t>(next - begin));
+        }
+    }
+    m.capacity = Eigen::VectorXd::Zero(n);
+    m.h_node = Eigen::VectorXd::Zero(n);
+    std::vector<Eigen::Triplet<double>> lt;  // the conductance matrix L (symmetric)
+    for (std::size_t i = 0; i < nz; ++i) {
+        m.capacity[m.air[i]] = zones.air_capacity[i];
+        m.h_node[m.air[i]] = zones.to_outdoor[i];
+        lt.emplace_back(m.air[i], m.air[i], zones.to_outdoor[i]);
+        if (m.has_mass) {
+            const double h_am = zones.air_to_mass[i];
+            m.capacity[m.mass[i]] = zones.mass_capacity[i];
+            lt.emplace_back(m.air[i], m.air[i], h_am);
+            lt.emplace_back(m.mass[i], m.mass[i], h_am);
+            lt.emplace_back(m.air[i], m.mass[i], -h_am);
+            lt.emplace_back(m.mass[i], m.air[i], -h_am);
+        }
+    }
+    for (const auto& [x, y] : zones.adjacent) {
+        const double h = zones.adjacent_conductance;
+        lt.emplace_back(m.air[x], m.air[x], h);
+        lt.emplace_back(m.air[y], m.air[y], h);
+        lt.emplace_back(m.air[x], m.air[y], -h);
+        lt.emplace_back(m.air[y], m.air[x], -h);
+    }
+    Eigen::SparseMatrix<double> L(n, n);
+    L.setFromTriplets(lt.begin(), lt.end());
+
+    // automatic: exact for building-sized networks; campus-sized ones (more than ten
+    // times max_exact_states nodes in all) take the O(n) implicit integrator.
+    m.exact = integrator == Integrator::exact ||
+              (integrator == Integrator::automatic && static_cast<double>(largest) <= max_exact_states &&
+               static_cast<double>(n) <= 10.0 * max_exact_states);
+
+    m.g.assign(nz, 0.0);
+    if (m.exact) {
+        for (std::size_t r = 0; r < ranges.size(); ++r) {
+            const auto [offset, size] = ranges[r];
+            ExactBlock b;
+            b.offset = offset;
+            b.size = size;
+            Eigen::MatrixXd block = Eigen::MatrixXd::Zero(size, size);  // L restricted to the group (no coupling outside it)
+            for (Eigen::Index col = offset; col < offset + size; ++col)
+                for (Eigen::SparseMatrix<double>::InnerIterator it(L, col); it; ++it)
+                    block(it.row() - offset, col - offset) = it.value();
+            const Eigen::VectorXd d = m.capacity.segment(offset, size).cwiseSqrt().cwiseInverse();  // C^{-1/2}
+            const Eigen::MatrixXd s = -(d.asDiagonal() * block * d.asDiagonal());
+            Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(s);
+            if (eig.info() != Eigen::Success) throw Error("thermal_zones: eigen-decomposition of the network failed");
+            Eigen::VectorXd e(size), p1(size), p2(size);
+            for (Eigen::Index k = 0; k < size; ++k) {
+                const double z = eig.eigenvalues()[k] * dt;
+                const auto [f1, f2] = phi12(z);
+                e[k] = std::exp(z);
+                p1[k] = f1 * dt;
+                p2[k] = f2 * dt * dt;
+            }
+            const Eigen::MatrixXd w = d.asDiagonal() * eig.eigenvectors();                         // C^{-1/2} V
+            const Eigen::MatrixXd vt_dinv = eig.eigenvectors().transpose() * d.cwiseInverse().asDiagonal();  // V^T C^{1/2}
+            b.phi = w * e.asDiagonal() * vt_dinv;
+            b.gamma = w * p1.asDiagonal() * w.transpose();
+            const Eigen::VectorXd h = m.h_node.segment(offset, size);
+            // r1 = Psi^T h with Psi = W diag(p1) V^T C^{1/2}; r2 = (Theta C^{-1})^T h = W diag(p2) W^T h.
+            b.r1 = vt_dinv.transpose() * (p1.asDiagonal() * (w.transpose() * h));
+            b.r2 = w * (p2.asDiagonal() * (w.transpose() * h));
+            m.blocks.push_back(std::move(b));
+        }
+        for (const ExactBlock& b : m.blocks) m.block_index.push_back(b.offset);
+        m.zone_block.resize(nz);
+        for (std::size_t i = 0; i < nz; ++i) {
+            const ExactBlock& b = m.block_of(m.air[i]);
+            const Eigen::Index k = m.air[i] - b.offset;
+            m.g[i] = b.gamma(k, k);
+            m.zone_block[i] = static_cast<std::size_t>(&b - m.blocks.data());
+        }
+    } else {
+        Eigen::SparseMatrix<double> a = L * dt;
+        for (Eigen::Index k = 0; k < n; ++k) a.coeffRef(k, k) += m.capacity[k];
+        a.makeCompressed();
+        m.solver.compute(a);
+        if (m.solver.info() != Eigen::Success) throw Error("thermal_zones: factorisation of the network failed");
+        // The controller's response of a zone to its own cooling: its air/mass block alone.
+        for (std::size_t i = 0; i < nz; ++i) {
+            const double maa = a.coeff(m.air[i], m.air[i]);
+            if (m.has_mass) {
+                const double mmm = a.coeff(m.mass[i], m.mass[i]), mam = a.coeff(m.air[i], m.mass[i]);
+                m.g[i] = dt * mmm / (maa * mmm - mam * mam);
+            } else {
+                m.g[i] = dt / maa;
+            }
+        }
+    }
+    m.x = Eigen::VectorXd::Zero(n);
+    m.u = Eigen::VectorXd::Zero(n);
+    m.q = Eigen::VectorXd::Zero(n);
+    m.x_free = Eigen::VectorXd::Zero(n);
+}
+
+RcNetwork::RcNetwork(RcNetwork&&) noexcept = default;
+RcNetwork& RcNetwork::operator=(RcNetwork&&) noexcept = default;
+RcNetwork::~RcNetwork() = default;
+
+bool RcNetwork::exact() const noexcept { return impl_->exact; }
+bool RcNetwork::has_mass() const noexcept { return impl_->has_mass; }
+std::size_t RcNetwork::zones() const noexcept { return impl_->air.size(); }
+std::size_t RcNetwork::states() const noexcept { return static_cast<std::size_t>(impl_->x.size()); }
+const std::vector<std::vector<std::uint32_t>>& RcNetwork::groups() const noexcept { return impl_->groups; }
+
+void RcNetwork::set_temperatures(std::span<const double> air) {
+    Impl& m = *impl_;
+    TWINSIM_ASSERT(air.size() == m.air.size(), "one temperature per zone");
+    for (std::size_t i = 0; i < air.size(); ++i) {
+        m.x[m.air[i]] = air[i];
+        if (m.has_mass) m.x[m.mass[i]] = air[i];
+    }
+}
+
+double RcNetwork::air_temperature(std::uint32_t zone) const { return impl_->x[impl_->air[zone]]; }
+
+double RcNetwork::mass_temperature(std::uint32_t zone) const {
+    return impl_->has_mass ? impl_->x[impl_->mass[zone]] : std::numeric_limits<double>::quiet_NaN();
+}
+
+void RcNetwork::hold_inputs(std::span<const double> air_watts, std::span<const double> mass_watts) {
+    Impl& m = *impl_;
+    TWINSIM_ASSERT(air_watts.size() == m.air.size() && (!m.has_mass || mass_watts.size() == m.air.size()),
+                   "one input per zone and node");
+    m.u.setZero();
+    for (std::size_t i = 0; i < air_watts.size(); ++i) {
+        m.u[m.air[i]] += air_watts[i];
+        if (m.has_mass) m.u[m.mass[i]] += mass_watts[i];
+    }
+    // Free response (no sinks) at the end of the step.
+    if (m.exact) {
+        for (const ExactBlock& b : m.blocks)
+            m.x_free.segment(b.offset, b.size).noalias() =
+                b.phi * m.x.segment(b.offset, b.size) + b.gamma * m.u.segment(b.offset, b.size);
+    } else {
+        m.rhs = m.capacity.cwiseProduct(m.x) + m.dt * m.u;
+        m.x_free = m.solver.solve(m.rhs);
+    }
+}
+
+double RcNetwork::free_air_temperature(std::uint32_t zone) const { return impl_->x_free[impl_->air[zone]]; }
+
+double RcNetwork::self_response(std::uint32_t zone) const { return impl_->g[zone]; }
+
+double RcNetwork::response(std::uint32_t to, std::uint32_t from) const {
+    const Impl& m = *impl_;
+    TWINSIM_ASSERT(m.exact, "response() reads the exact integrator's blocks");
+    if (m.zone_block[to] != m.zone_block[from]) return 0.0;
+    const ExactBlock& b = m.blocks[m.zone_block[from]];
+    return b.gamma(m.air[to] - b.offset, m.air[from] - b.offset);
+}
+
+void RcNetwork::sink_response(std::span<const double> zone_watts, std::vector<double>& air_drop) const {
+    Impl& m = *impl_;
+    TWINSIM_ASSERT(!m.exact, "sink_response() solves with the implicit integrator's factorisation");
+    m.q.setZero();
+    for (std::size_t i = 0; i < zone_watts.size(); ++i) m.q[m.air[i]] = zone_watts[i];
+    m.rhs = m.dt * m.q;
+    const Eigen::VectorXd response = m.solver.solve(m.rhs);
+    air_drop.resize(zone_watts.size());
+    for (std::size_t i = 0; i < zone_watts.size(); ++i) air_drop[i] = response[m.air[i]];
+}
+
+RcNetwork::StepResult RcNetwork::advance(std::span<const double> zone_watts, double outdoor_heat_rate) {
+    Impl& m = *impl_;
+    TWINSIM_ASSERT(zone_watts.size() == m.air.size(), "one sink per zone");
+    // A heat sink at each air node, held over the step.
+    m.q.setZero();
+    bool any = false;
+    for (std::size_t i = 0; i < zone_watts.size(); ++i) {
+        m.q[m.air[i]] = zone_watts[i];
+        any = any || zone_watts[i] > 0.0;
+    }
+    m.x_old = m.x;
+    StepResult out;
+    if (m.exact) {
+        double loss = 0.0;
+        for (const ExactBlock& b : m.blocks) {
+            auto seg = m.x.segment(b.offset, b.size);
+            const auto qs = m.q.segment(b.offset, b.size);
+            loss += b.r1.dot(seg) + b.r2.dot(m.u.segment(b.offset, b.size) - qs);
+            if (qs.any())
+                seg.noalias() = m.x_free.segment(b.offset, b.size) - b.gamma * qs;
+            else
+                seg = m.x_free.segment(b.offset, b.size);
+        }
+        loss -= outdoor_heat_rate * m.dt;
+        out.outdoor_loss = loss;
+    } else {
+        if (any) {
+            m.rhs = m.dt * m.q;
+            m.x = m.x_free - m.solver.solve(m.rhs);
+        } else {
+            m.x = m.x_free;
+        }
+        out.outdoor_loss = m.dt * (m.h_node.dot(m.x) - outdoor_heat_rate);
+    }
+    out.stored = m.capacity.dot(m.x - m.x_old);
+    return out;
+}
+
+}  // namespace twinsim::models

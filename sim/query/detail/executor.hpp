@@ -1,0 +1,170 @@
+#pragma once
+// The query executor (internal), one class whose work is split over files
+// named for its steps: plan.cpp (scope, WHERE conjuncts, anchors, fast numeric
+// checks), execute.cpp (row generation, MATCH, projection, ORDER BY, pages),
+// aggregate.cpp (GROUP BY and aggregates, value ordering and grouping keys),
+// continuation.cpp (continuation tokens). query.cpp holds the public API.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "twinsim/graph/detail/graph_state.hpp"
+#include "twinsim/query/detail/program.hpp"
+#include "twinsim/query/expression.hpp"
+#include "twinsim/query/query.hpp"
+
+namespace twinsim::query::detail {
+
+using graph::no_index;
+using graph::RelationshipIndex;
+using graph::TwinIndex;
+using nlohmann::json;
+
+// --- plan.cpp ------------------------------------------------------------------------------
+
+/// Two SELECT items producing the same result member: a QueryError naming both (see plan.cpp).
+void check_result_names(const Query& q);
+
+/// One WHERE conjunct, applied as soon as every alias it reads is bound.
+struct Conjunct {
+    CompiledExpression expr;
+    std::unique_ptr<Evaluator> eval;
+    const Expr* source = nullptr;
+    bool applied = false;
+};
+
+/// The conjuncts of an AND chain, left to right.
+void split_and(const Expr& e, std::vector<const Expr*>& out);
+
+// --- aggregate.cpp -------------------------------------------------------------------------
+
+/// Order of values, by type (null < bool < number < string < object/array),
+/// then value: <0, 0, >0 ignoring direction; undefined handled by the caller.
+int order_values(const Value& a, const Value& b);
+/// Appends a grouping key for a value (distinguishes types; integers and equal doubles group together).
+void append_key(std::string& key, const Value& v);
+bool is_count_star(const Expr& e);
+const char* aggregate_name(Aggregate a);
+/// Whether two expressions are the same path, aggregate or literal (GROUP BY / ORDER BY matching).
+bool same_expr(const Expr& a, const Expr& b);
+
+// --- continuation.cpp ----------------------------------------------------------------------
+
+/// The token that resumes query `text` at row `offset` on graph version `version`.
+[[nodiscard]] std::string continuation_token(std::string_view text, std::size_t offset, std::uint64_t version);
+
+// --- the executor --------------------------------------------------------------------------
+
+class Executor {
+public:
+    Executor(const Query& q, const graph::Snapshot& snap, const QueryOptions& opt)
+        : q_(q), snap_(snap), s_(snap.state()), opt_(opt) {}
+    QueryResult run(std::size_t offset);
+
+private:
+    struct NumericCheck {
+        const graph::detail::Column* column = nullptr;
+        BinaryOp op = BinaryOp::eq;
+        double value = 0;
+        [[nodiscard]] bool test(std::uint32_t row) const {
+            if (!column->has(row)) return false;
+            const double v = column->type == dtdl::ColumnType::float64 ? column->f64[row]
+                                                                      : static_cast<double>(column->i64[row]);
+            switch (op) {
+            case BinaryOp::eq: return v == value;
+            case BinaryOp::ne: return v != value;
+            case BinaryOp::lt: return v < value;
+            case BinaryOp::gt: return v > value;
+            case BinaryOp::le: return v <= value;
+            case BinaryOp::ge: return v >= value;
+            default: return false;
+            }
+        }
+    };
+
+    /// A projection: a bare alias (the entity), a path (its value, left out when missing) or any expression.
+    struct Item {
+        const SelectItem* item = nullptr;
+        std::optional<std::uint32_t> alias;  ///< a bare alias
+        CompiledExpression expr;
+        std::unique_ptr<Evaluator> eval;
+        std::string key;
+    };
+
+    struct JoinStep {
+        std::uint32_t source = 0, target = 0, rel = no_index;
+        const std::string* name = nullptr;
+    };
+
+    // --- scope ----------------------------------------------------------------------------
+    std::uint32_t add_alias(const std::string& name, AliasKind kind, SourcePos pos);
+    void build_scope();
+    void compile_where();
+    // --- row generation -------------------------------------------------------------------
+    void check_cap(std::size_t rows, const char* what) const;
+    bool ready(const Conjunct& c, std::span<const std::uint32_t> row) const;
+    /// Applies every conjunct not yet applied whose aliases are all bound in the rows.
+    void filter_ready();
+    void filter(Conjunct& c);
+    /// `<slot>.$dtId = 'x'` or `<slot>.$dtId IN [...]` among the conjuncts: the twins it allows.
+    std::optional<std::vector<TwinIndex>> anchor(std::uint32_t slot) const;
+    std::vector<Conjunct*> conjuncts_on(std::uint32_t slot);
+    /// Rows binding only `slot` (the first alias): by id when WHERE names the
+    /// $dtId, else a scan of the model tables that the WHERE does not exclude.
+    /// Conjuncts on that alias alone are applied during the scan.
+    void seed_twins(std::uint32_t slot, bool count_only);
+    /// A comparison conjunct reading a property the table's model does not
+    /// declare: undefined on every row of the table.
+    bool undeclared_here(const Conjunct& c, std::uint32_t slot, const graph::detail::PropertyTable& table) const;
+    /// A conjunct `<slot>.<p> <op> <number literal>` (either side) whose property is a
+    /// double column in `table`, or an integer column compared with an integral
+    /// literal small enough for an exact double comparison.
+    std::optional<NumericCheck> numeric_check(const Conjunct& c, std::uint32_t slot,
+                                              const graph::detail::PropertyTable& table) const;
+    void seed_relationships(bool count_only);
+    std::optional<std::uint32_t> name_id(const std::string& name) const;
+    void generate();
+    bool all_on_slot0() const;
+    // --- MATCH ------------------------------------------------------------------------------
+    void expand(const MatchEdge& e, bool reversed, std::uint32_t from_slot, std::uint32_t to_slot, std::uint32_t rel_slot);
+    void run_match();
+    // --- output -----------------------------------------------------------------------------
+    json entity(std::uint32_t slot, std::uint32_t index) const;
+    static std::string last_segment(const Expr& e) { return e.path.empty() ? std::string() : e.path.back(); }
+    std::vector<Item> items();
+    bool select_star() const;
+    json project(std::span<const std::uint32_t> row, std::vector<Item>& its) const;
+    const Expr* resolve_order_key(const Expr& e) const;
+    std::vector<json> plain(std::size_t offset, QueryResult& result);
+    std::pair<std::size_t, std::size_t> page(std::size_t offset, std::size_t total, QueryResult& result) const;
+    // GROUP BY and aggregates: one output row per group (one group when no GROUP BY).
+    std::vector<json> grouped(std::size_t offset, QueryResult& result);
+
+    const Query& q_;
+    const graph::Snapshot& snap_;
+    const graph::detail::GraphState& s_;
+    QueryOptions opt_;
+    Scope scope_;
+    std::size_t width_ = 1;
+    std::vector<std::unique_ptr<Conjunct>> conj_;
+    std::vector<JoinStep> joins_;
+    std::vector<std::uint32_t> node_slots_, edge_slots_;
+    std::vector<std::uint32_t> rows_;  ///< flat, width_ per row
+    std::size_t counted_ = 0;          ///< rows counted without being stored (COUNT())
+    std::size_t examined_ = 0;         ///< QueryResult::Stats::rows_examined
+    bool count_only_ = false;
+    std::vector<std::string> warnings_;
+};
+
+/// Runs a parsed query on a snapshot from row `offset` (query.cpp).
+[[nodiscard]] QueryResult execute(const Query& q, const graph::Snapshot& snapshot, const QueryOptions& options, std::size_t offset);
+
+}  // namespace twinsim::query::detail

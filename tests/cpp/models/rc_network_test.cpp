@@ -1,0 +1,133 @@
+// The thermal_zones numerics alone (models/building/rc_network.hpp): no graph,
+// no scenario, only the network, checked against closed-form solutions.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "models/building/rc_network.hpp"
+
+using twinsim::models::phi12;
+using twinsim::models::RcNetwork;
+
+namespace {
+
+// One zone, air node only: C dT/dt = h (T_out - T) - q.
+constexpr double capacity = 2.0e5;  // J/K
+constexpr double conductance = 80.0;  // W/K to outdoors
+constexpr double outdoor = 10.0;    // degC
+constexpr double start = 30.0;      // degC
+constexpr double dt = 600.0;        // s
+
+RcNetwork one_zone(RcNetwork::Integrator integrator) {
+    RcNetwork::Zones zones;
+    zones.air_capacity = {capacity};
+    zones.to_outdoor = {conductance};
+    RcNetwork net(zones, dt, integrator);
+    const std::vector<double> t0{start};
+    net.set_temperatures(t0);
+    return net;
+}
+
+}  // namespace
+
+TEST_CASE("rc network, exact: one zone decays exponentially toward outdoors", "[models]") {
+    RcNetwork net = one_zone(RcNetwork::Integrator::exact);
+    REQUIRE(net.exact());
+    CHECK(net.states() == 1);
+    CHECK_FALSE(net.has_mass());
+    CHECK(std::isnan(net.mass_temperature(0)));
+    const std::vector<double> drive{conductance * outdoor}, none{0.0};
+    const double tau = capacity / conductance;  // 2500 s
+    for (int k = 1; k <= 24; ++k) {
+        const double before = net.air_temperature(0);
+        net.hold_inputs(drive, none);
+        const RcNetwork::StepResult r = net.advance(none, conductance * outdoor);
+        const double expected = outdoor + (start - outdoor) * std::exp(-k * dt / tau);
+        INFO("step " << k);
+        CHECK(net.air_temperature(0) == Approx(expected).epsilon(1e-12));
+        // No gains and no sinks: what the room loses to outdoors is what it stored less.
+        CHECK(r.stored == Approx(capacity * (net.air_temperature(0) - before)).epsilon(1e-12));
+        CHECK(r.outdoor_loss == Approx(-r.stored).epsilon(1e-9));
+    }
+}
+
+TEST_CASE("rc network, exact: a sink held over the step lowers the end by its response", "[models]") {
+    RcNetwork net = one_zone(RcNetwork::Integrator::exact);
+    const std::vector<double> drive{conductance * outdoor}, none{0.0};
+    net.hold_inputs(drive, none);
+    const double free_end = net.free_air_temperature(0);
+    CHECK(free_end == Approx(outdoor + (start - outdoor) * std::exp(-dt * conductance / capacity)).epsilon(1e-12));
+    // K per W held over dt: (1 - e^{-h dt / C}) / h.
+    const double gamma = (1.0 - std::exp(-dt * conductance / capacity)) / conductance;
+    CHECK(net.self_response(0) == Approx(gamma).epsilon(1e-12));
+    CHECK(net.response(0, 0) == Approx(gamma).epsilon(1e-12));
+    const std::vector<double> sink{1500.0};
+    net.advance(sink, conductance * outdoor);
+    CHECK(net.air_temperature(0) == Approx(free_end - gamma * 1500.0).epsilon(1e-12));
+}
+
+TEST_CASE("rc network, implicit: one zone follows backward Euler toward outdoors", "[models]") {
+    RcNetwork net = one_zone(RcNetwork::Integrator::implicit);
+    REQUIRE_FALSE(net.exact());
+    const std::vector<double> drive{conductance * outdoor}, none{0.0};
+    double euler = start;
+    for (int k = 1; k <= 24; ++k) {
+        net.hold_inputs(drive, none);
+        net.advance(none, conductance * outdoor);
+        euler = (capacity * euler + dt * conductance * outdoor) / (capacity + dt * conductance);
+        INFO("step " << k);
+        CHECK(net.air_temperature(0) == Approx(euler).epsilon(1e-12));
+        // First order in dt: within a few percent of the exact decay at dt = tau / 4.
+        const double exact = outdoor + (start - outdoor) * std::exp(-k * dt * conductance / capacity);
+        CHECK(std::abs(net.air_temperature(0) - exact) < 0.05 * (start - outdoor));
+    }
+    CHECK(net.self_response(0) == Approx(dt / (capacity + dt * conductance)).epsilon(1e-12));
+    std::vector<double> drop;
+    const std::vector<double> sink{1000.0};
+    net.sink_response(sink, drop);
+    CHECK(drop.at(0) == Approx(1000.0 * dt / (capacity + dt * conductance)).epsilon(1e-12));
+}
+
+TEST_CASE("rc network: adjacency decides the groups, and mass nodes start at the air temperature", "[models]") {
+    RcNetwork::Zones zones;
+    zones.air_capacity = {1e5, 1e5, 1e5};
+    zones.to_outdoor = {50.0, 50.0, 50.0};
+    zones.mass_capacity = {1e6, 1e6, 1e6};
+    zones.air_to_mass = {200.0, 200.0, 200.0};
+    zones.adjacent = {{0, 2}};
+    zones.adjacent_conductance = 30.0;
+    RcNetwork net(zones, 300.0, RcNetwork::Integrator::automatic, 400.0);
+    CHECK(net.exact());
+    CHECK(net.has_mass());
+    CHECK(net.states() == 6);
+    std::vector<std::vector<std::uint32_t>> groups = net.groups();
+    std::sort(groups.begin(), groups.end());
+    CHECK(groups == std::vector<std::vector<std::uint32_t>>{{0, 2}, {1}});
+    CHECK(net.response(1, 0) == 0.0);
+    CHECK(net.response(2, 0) > 0.0);
+    CHECK(net.response(2, 0) == Approx(net.response(0, 2)).epsilon(1e-12));  // symmetric
+    const std::vector<double> t0{20.0, 22.0, 24.0};
+    net.set_temperatures(t0);
+    CHECK(net.mass_temperature(1) == 22.0);
+    // A group larger than max_exact_states nodes takes the implicit integrator.
+    CHECK_FALSE(RcNetwork(zones, 300.0, RcNetwork::Integrator::automatic, 0.5).exact());
+}
+
+TEST_CASE("phi12 matches its closed form and its series", "[models]") {
+    for (const double z : {-0.05, -0.2, -3.0, -40.0}) {
+        INFO(z);
+        const auto [p1, p2] = phi12(z);
+        CHECK(p1 == Approx(std::expm1(z) / z).epsilon(1e-12));
+        CHECK(p2 == Approx((std::expm1(z) - z) / (z * z)).epsilon(1e-9));
+    }
+    // Near 0 the closed form cancels; the series' first terms hold.
+    const auto [q1, q2] = phi12(-1e-6);
+    CHECK(q1 == Approx(1.0 - 1e-6 / 2 + 1e-12 / 6).epsilon(1e-14));
+    CHECK(q2 == Approx(0.5 - 1e-6 / 6 + 1e-12 / 24).epsilon(1e-14));
+    const auto [p1, p2] = phi12(0.0);
+    CHECK(p1 == 1.0);
+    CHECK(p2 == 0.5);
+}
