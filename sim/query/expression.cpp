@@ -195,6 +195,19 @@ private:
             if (!a) throw QueryError(std::string(what) + ": missing operand", e.pos);
     }
 
+    // "2 aliases (a, b)" or "no alias", for messages about a missing alias.
+    static std::string alias_count(const Scope& scope) {
+        std::string names;
+        std::size_t n = 0;
+        for (const Scope::Alias& a : scope.aliases) {
+            if (a.name.empty()) continue;
+            if (n++ > 0) names += ", ";
+            names += a.name;
+        }
+        if (n == 0) return "no named alias";
+        return std::to_string(n) + (n == 1 ? " alias (" : " aliases (") + names + ")";
+    }
+
     // A path whose first segment names an alias of the scope refers to it;
     // otherwise it refers to the default alias.
     std::uint32_t path(const Expr& e) {
@@ -209,8 +222,9 @@ private:
             slot = scope.default_alias;
             rest = e.path;
         } else {
-            throw QueryError(std::string("unknown alias '") + e.path[0] + "' in '" + join_path(e.path) + "'", e.pos, e.path[0],
-                             "an alias declared in FROM, JOIN or MATCH");
+            throw QueryError(std::string("unknown alias '") + e.path[0] + "' in '" + join_path(e.path) +
+                                 "' (a path must start with an alias when the query has " + alias_count(scope) + ")",
+                             e.pos, e.path[0], "an alias declared in FROM, JOIN or MATCH");
         }
         Node n = make(Op::twin_path, e);
         n.slot = slot;
@@ -292,7 +306,7 @@ private:
             k = 1;
         } else {
             if (scope.default_alias == Scope::no_default || scope.default_alias >= scope.aliases.size())
-                throw bad("name the alias when the query has several");
+                throw bad("name the alias when the query has " + alias_count(scope));
             n.slot = scope.default_alias;
         }
         if (scope.aliases[n.slot].kind != AliasKind::twin) throw bad(std::string("'") + scope.aliases[n.slot].name + "' is not a twin");

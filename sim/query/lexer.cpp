@@ -93,9 +93,30 @@ private:
     void skip_space() {
         while (i_ < text_.size()) {
             const char c = text_[i_];
-            if (c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != '\f' && c != '\v') break;
-            advance();
+            if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v') {
+                advance();
+                continue;
+            }
+            const std::size_t n = unicode_space_length(text_.substr(i_));
+            if (n == 0) break;
+            advance(n);
         }
+    }
+
+    // The byte length of a non-ASCII Unicode White_Space character (U+0085,
+    // U+00A0, U+1680, U+2000..U+200A, U+2028, U+2029, U+202F, U+205F, U+3000)
+    // at the start of `s`, or 0. ADT's own samples put U+202F between tokens.
+    static std::size_t unicode_space_length(std::string_view s) {
+        const auto b = [&](std::size_t k) { return k < s.size() ? static_cast<unsigned char>(s[k]) : 0U; };
+        if (b(0) == 0xC2U && (b(1) == 0x85U || b(1) == 0xA0U)) return 2;
+        if (b(0) == 0xE1U && b(1) == 0x9AU && b(2) == 0x80U) return 3;  // U+1680
+        if (b(0) == 0xE2U && b(1) == 0x80U &&
+            ((b(2) >= 0x80U && b(2) <= 0x8AU) || b(2) == 0xA8U || b(2) == 0xA9U || b(2) == 0xAFU)) {
+            return 3;  // U+2000..U+200A, U+2028, U+2029, U+202F
+        }
+        if (b(0) == 0xE2U && b(1) == 0x81U && b(2) == 0x9FU) return 3;  // U+205F
+        if (b(0) == 0xE3U && b(1) == 0x80U && b(2) == 0x80U) return 3;  // U+3000
+        return 0;
     }
 
     TokenKind single(TokenKind kind, std::size_t length = 1) {

@@ -134,6 +134,21 @@ std::string in_quotes(std::string_view s) {
 
 enum class Context : std::uint8_t { where, select, group_by, order_by };
 
+// The height of a syntax tree (a leaf is 1). The parser keeps every tree within
+// max_expression_depth, so this recursion is bounded.
+std::uint32_t height(const Expr& e) {
+    std::uint32_t below = 0;
+    for (const ExprPtr& a : e.args) below = std::max(below, height(*a));
+    return below + 1;
+}
+
+[[noreturn]] void fail_too_deep(SourcePos pos) {
+    std::string message = "expression nests deeper than the limit of ";
+    message += std::to_string(max_expression_depth);
+    message += " levels (parentheses, NOT, function arguments and chained AND/OR each add one)";
+    throw_syntax_error(pos, message, {}, "a shallower expression");
+}
+
 class Parser {
 public:
     explicit Parser(std::string_view text) : tokens_(tokenize(text)) {}
@@ -444,7 +459,25 @@ private:
     }
 
     // ---- expressions ----------------------------------------------------------
+    // Counts the recursive descents (parentheses, NOT, arguments) in progress, so
+    // that `((((...` or `NOT NOT NOT ...` cannot exhaust the stack.
+    class Descent {
+    public:
+        Descent(Parser& p, SourcePos pos) : p_(p) {
+            if (++p_.depth_ > max_expression_depth) fail_too_deep(pos);
+        }
+        ~Descent() { --p_.depth_; }
+        Descent(const Descent&) = delete;
+        Descent& operator=(const Descent&) = delete;
+        Descent(Descent&&) = delete;
+        Descent& operator=(Descent&&) = delete;
+
+    private:
+        Parser& p_;
+    };
+
     ExprPtr expression(Context ctx) {
+        const Descent guard(*this, peek().pos);
         ExprPtr left = and_expr(ctx);
         while (at_keyword("OR")) {
             const SourcePos pos = take().pos;
@@ -465,14 +498,20 @@ private:
     ExprPtr not_expr(Context ctx) {
         if (at_keyword("NOT")) {
             const SourcePos pos = take().pos;
+            const Descent guard(*this, pos);
             ExprPtr e = make(ExprKind::not_, pos);
             e->args.push_back(not_expr(ctx));
+            if (height(*e) > max_expression_depth) fail_too_deep(pos);
             return e;
         }
         return comparison(ctx);
     }
 
+    // A left-deep chain `a AND b AND c ...` grows the tree one level per operator
+    // without any recursion in the parser, so the height is checked here (the
+    // children are already within the limit, so height() stays bounded).
     static ExprPtr binary(BinaryOp op, ExprPtr l, ExprPtr r, SourcePos pos) {
+        if (std::max(height(*l), height(*r)) + 1 > max_expression_depth) fail_too_deep(pos);
         ExprPtr e = make(ExprKind::binary, pos);
         e->op = op;
         e->args.push_back(std::move(l));
@@ -636,6 +675,7 @@ private:
         }
         if (peek().kind != TokenKind::rparen) fail_expected("',' or ')'");
         const Token& close = take();
+        if (height(*e) > max_expression_depth) fail_too_deep(name_tok.pos);
         if (name == "IS_OF_MODEL") {
             check_is_of_model(*e, name_tok, close);
         } else if (e->args.size() != spec->args) {
@@ -751,6 +791,7 @@ private:
 
     std::vector<Token> tokens_;
     std::size_t i_ = 0;
+    std::uint32_t depth_ = 0;
 };
 
 }  // namespace

@@ -29,11 +29,20 @@ private:
     std::string expected_;
 };
 
+/// How deeply an expression may nest: parentheses, NOTs, function arguments
+/// and chained AND/OR operators each add a level to the syntax tree. Deeper
+/// input is refused with a QueryError naming this limit and the position, so
+/// that parsing, compiling, evaluating and destroying an expression never
+/// recurse without bound (documented in docs/query.md, "Limits").
+inline constexpr std::uint32_t max_expression_depth = 256;
+
 /// Parses a whole query. Keywords are case-insensitive; names and string
-/// values are case-sensitive. Throws QueryError on a syntax error.
+/// values are case-sensitive. Throws QueryError on a syntax error, and on an
+/// expression nested deeper than max_expression_depth.
 [[nodiscard]] Query parse_query(std::string_view text);
 
-/// Parses a standalone expression (the language of WHERE). Throws QueryError.
+/// Parses a standalone expression (the language of WHERE). Throws QueryError,
+/// including for nesting deeper than max_expression_depth.
 [[nodiscard]] ExprPtr parse_expression(std::string_view text);
 
 }  // namespace twinsim::query

@@ -118,9 +118,20 @@ void Executor::build_scope() {
             joins_.push_back(step);
         }
     }
+    // Paths and IS_OF_MODEL may omit the alias when the query has only one to
+    // mean: FROM without an alias (`WHERE temperature > 20`), or a single named
+    // alias (`FROM DIGITALTWINS T WHERE IS_BOOL(HasTemperature)`, as ADT allows).
     scope_.default_alias = Scope::no_default;
-    // Paths may omit the alias only when FROM declares none (`WHERE temperature > 20`).
-    if (!q_.match && q_.from_alias.empty()) scope_.default_alias = 0;
+    if (!q_.match && q_.from_alias.empty()) {
+        scope_.default_alias = 0;
+    } else {
+        std::uint32_t named = 0;
+        for (std::uint32_t k = 0; k < scope_.aliases.size(); ++k) {
+            if (scope_.aliases[k].name.empty()) continue;
+            scope_.default_alias = named == 0 ? k : Scope::no_default;
+            ++named;
+        }
+    }
     width_ = scope_.aliases.size();
 }
 

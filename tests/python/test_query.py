@@ -107,6 +107,17 @@ def test_query_error_has_position_token_and_expected(graph):
     assert info.value.token is None and info.value.expected == "DIGITALTWINS or RELATIONSHIPS"
 
 
+def test_deeply_nested_where_is_a_query_error_not_a_crash(graph):
+    prefix = "SELECT * FROM DIGITALTWINS T WHERE "
+    deep = prefix + "(" * 10_000 + "T.x = 1" + ")" * 10_000
+    with pytest.raises(twinsim.QueryError) as info:
+        graph.query_twins(deep)
+    assert "limit of 256 levels" in str(info.value)
+    assert (info.value.line, info.value.column) == (1, len(prefix) + 257)
+    with pytest.raises(twinsim.QueryError, match="limit of 256 levels"):
+        graph.query_twins(prefix + "NOT " * 20_000 + "T.x = 1")
+
+
 def test_max_rows_caps_the_query(graph):
     with pytest.raises(twinsim.QueryError) as info:
         graph.query_twins("SELECT * FROM DIGITALTWINS", max_rows=100)

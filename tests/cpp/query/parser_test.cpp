@@ -575,3 +575,60 @@ TEST_CASE("tokenize gives kinds, raw text and positions", "[query_parser]") {
     CHECK(toks[6].kind == TokenKind::dotdot);
     CHECK(toks[7].kind == TokenKind::end);
 }
+
+TEST_CASE("nesting beyond the expression depth limit is a QueryError naming the limit and the position",
+          "[query_parser]") {
+    const std::string limit = "the limit of " + std::to_string(max_expression_depth) + " levels";
+    const std::string prefix = "SELECT * FROM DIGITALTWINS T WHERE ";
+
+    std::string parens = prefix;
+    for (int k = 0; k < 10000; ++k) parens += '(';
+    parens += "T.x = 1";
+    for (int k = 0; k < 10000; ++k) parens += ')';
+    Failure f = failure_of(parens);
+    CHECK(f.message.find(limit) != std::string::npos);
+    CHECK(f.line == 1);
+    CHECK(f.column == prefix.size() + max_expression_depth + 1);  // the first '(' beyond the limit
+
+    std::string nots = prefix;
+    for (int k = 0; k < 20000; ++k) nots += "NOT ";
+    nots += "T.x = 1";
+    f = failure_of(nots);
+    CHECK(f.message.find(limit) != std::string::npos);
+    CHECK(f.column > prefix.size());
+
+    // A long AND chain grows the tree without recursion in the parser; it is refused too.
+    std::string chain = prefix + "T.x = 1";
+    for (int k = 0; k < 100000; ++k) chain += " AND T.x = 1";
+    CHECK(failure_of(chain).message.find(limit) != std::string::npos);
+
+    // Nested function arguments and standalone expressions obey the same limit.
+    std::string calls;
+    for (int k = 0; k < 5000; ++k) calls += "IS_BOOL(";
+    calls += "x";
+    for (int k = 0; k < 5000; ++k) calls += ')';
+    CHECK_THROWS_WITH(parse_expression(calls), Catch::Contains(limit));
+
+    // Exactly at the limit is accepted.
+    std::string ok;
+    for (std::uint32_t k = 0; k + 1 < max_expression_depth; ++k) ok += '(';
+    ok += "x";
+    for (std::uint32_t k = 0; k + 1 < max_expression_depth; ++k) ok += ')';
+    CHECK(expr(ok) == "x");
+}
+
+TEST_CASE("Unicode whitespace between tokens is whitespace", "[query_parser]") {
+    // U+202F (narrow no-break space) as in ADT's MATCH samples, U+00A0, U+2003, U+3000.
+    const Query q = parse_query(
+        "SELECT\u202Fa FROM DIGITALTWINS\u00A0MATCH (a)-[:feeds]->(b)\u2003WHERE\u3000a.$dtId = 'x'");
+    CHECK(q.match.has_value());
+    CHECK(where(q) == "(= a.$dtId \"x\")");
+    // Columns count the space as one character.
+    const std::vector<Token> t = tokenize("a\u202Fb");
+    REQUIRE(t.size() == 3);
+    CHECK(t[1].pos.column == 3);
+    // Inside a string it is kept as it is.
+    CHECK(expr("x = 'a\u202Fb'") == "(= x \"a\u202Fb\")");
+    // Other non-ASCII characters are still refused.
+    CHECK(failure_of("SELECT * FROM DIGITALTWINS \u00E9").message.find("unexpected character") != std::string::npos);
+}

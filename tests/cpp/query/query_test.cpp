@@ -287,7 +287,9 @@ TEST_CASE("a query sees its snapshot, not later writes; PreparedQuery runs on an
 
 TEST_CASE("query errors: unknown alias, misplaced aggregate, bad joins", "[query]") {
     Building b;
-    CHECK_THROWS_AS(b.q("SELECT * FROM DIGITALTWINS T WHERE X.temperature > 1 AND T.a = 1"), QueryError);
+    // With two aliases a path must start with one of them.
+    CHECK_THROWS_AS(b.q("SELECT F, R FROM DIGITALTWINS F JOIN R RELATED F.contains WHERE X.temperature > 1"),
+                    QueryError);
     CHECK_THROWS_AS(b.q("SELECT * FROM DIGITALTWINS T WHERE COUNT() > 1"), QueryError);
     CHECK_THROWS_AS(b.q("SELECT X FROM DIGITALTWINS T JOIN X RELATED Y.contains"), QueryError);
     CHECK_THROWS_AS(b.q("SELECT * FROM DIGITALTWINS T WHERE NOPE(T.a)"), QueryError);
@@ -370,4 +372,60 @@ TEST_CASE("scans skip the model tables lacking the compared property without tou
               .stats.rows_examined == 3);
     // a $dtId anchor looks twins up instead of scanning
     CHECK(b.q("SELECT * FROM DIGITALTWINS T WHERE T.$dtId = 'room-1'").stats.rows_examined == 0);
+}
+
+TEST_CASE("with a single alias, a bare property name and IS_OF_MODEL without an alias mean that alias", "[query]") {
+    Building b;
+    // ADT's function reference: SELECT * FROM DIGITALTWINS T WHERE IS_BOOL( HasTemperature )
+    CHECK(test::ids(b.q("SELECT * FROM DIGITALTWINS T WHERE IS_BOOL( occupied )").rows) == Strings{"room-1"});
+    CHECK(sorted(test::ids(b.q("SELECT * FROM DIGITALTWINS T WHERE temperature > 22 AND T.humidity > 50").rows)) ==
+          Strings{"room-2"});
+    // An object property's member, written without the alias.
+    CHECK(test::ids(b.q("SELECT * FROM DIGITALTWINS T WHERE settings.mode = 'eco'").rows) == Strings{"room-2"});
+    // ADT's: SELECT COUNT() FROM DIGITALTWINS c WHERE IS_OF_MODEL('dtmi:sample:Room;1') AND c.Capacity > 20
+    const QueryResult count =
+        b.q("SELECT COUNT() FROM DIGITALTWINS c WHERE IS_OF_MODEL('dtmi:test:Room;1') AND c.temperature > 22");
+    REQUIRE(count.rows.size() == 1);
+    CHECK(count.rows[0].at("COUNT") == 1);  // room-2 (25); office-1 (23) is an Office, which extends Space
+    // FROM RELATIONSHIPS with one alias: a bare name is the relationship's property.
+    CHECK(b.q("SELECT * FROM RELATIONSHIPS R WHERE since = '2020-01-01'").rows.size() == 1);
+}
+
+TEST_CASE("with several aliases, IS_OF_MODEL and paths without one say how many there are", "[query]") {
+    Building b;
+    const std::string join = "SELECT F, R FROM DIGITALTWINS F JOIN R RELATED F.contains WHERE ";
+    try {
+        (void)b.q(join + "IS_OF_MODEL('dtmi:test:Room;1')");
+        FAIL("no QueryError");
+    } catch (const QueryError& e) {
+        CHECK(std::string(e.what()).find("name the alias when the query has 2 aliases (F, R)") != std::string::npos);
+    }
+    try {
+        (void)b.q(join + "temperature > 1");
+        FAIL("no QueryError");
+    } catch (const QueryError& e) {
+        CHECK(std::string(e.what()).find("unknown alias 'temperature'") != std::string::npos);
+        CHECK(std::string(e.what()).find("2 aliases (F, R)") != std::string::npos);
+    }
+}
+
+TEST_CASE("a deep expression that is within the nesting limit evaluates without exhausting the stack", "[query]") {
+    Building b;
+    // Nesting at the limit, evaluated against every twin: parentheses, NOTs and an AND chain.
+    const std::uint32_t n = max_expression_depth - 2;
+    std::string parens = "SELECT * FROM DIGITALTWINS T WHERE ";
+    for (std::uint32_t k = 0; k < n; ++k) parens += '(';
+    parens += "T.temperature > 22";
+    for (std::uint32_t k = 0; k < n; ++k) parens += ')';
+    CHECK(sorted(test::ids(b.q(parens).rows)) == Strings{"office-1", "room-2"});
+
+    std::string nots = "SELECT * FROM DIGITALTWINS T WHERE ";
+    for (std::uint32_t k = 0; k < n; ++k) nots += "NOT ";  // an even number: no negation in the end
+    nots += "T.temperature > 22";
+    REQUIRE(n % 2 == 0);
+    CHECK(sorted(test::ids(b.q(nots).rows)) == Strings{"office-1", "room-2"});
+
+    std::string chain = "SELECT * FROM DIGITALTWINS T WHERE T.temperature > 22";
+    for (std::uint32_t k = 0; k + 1 < n; ++k) chain += " AND T.temperature > 22";
+    CHECK(sorted(test::ids(b.q(chain).rows)) == Strings{"office-1", "room-2"});
 }
