@@ -2,8 +2,11 @@
 
 #include "json_conversion.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+
+#include "twinsim/common/json_depth.hpp"
 
 namespace py = pybind11;
 
@@ -82,7 +85,21 @@ nlohmann::json integer_to_json(py::handle value) {
 py::object to_python(const nlohmann::json& value) { return convert(value); }
 py::object to_python(const nlohmann::ordered_json& value) { return convert(value); }
 
-nlohmann::json to_json(py::handle value) {
+namespace {
+
+nlohmann::json to_json(py::handle value, std::size_t depth);
+
+nlohmann::json to_json_nested(py::handle item, std::size_t depth) {
+    // Checked before recursing, so a deep (or self-containing) list cannot exhaust the stack.
+    if (depth >= max_json_depth) {
+        throw py::value_error("the value " + json_depth_reason() + " (a " + type_name(item) + " at depth " +
+                              std::to_string(depth + 1) + ")");
+    }
+    return to_json(item, depth + 1);
+}
+
+// `depth` counts the lists and dicts around `value`.
+nlohmann::json to_json(py::handle value, std::size_t depth) {
     // The common built-in types first (exact or subclass checks, no attribute lookups).
     if (value.is_none()) return nullptr;
     if (PyBool_Check(value.ptr())) return value.ptr() == Py_True;
@@ -95,20 +112,24 @@ nlohmann::json to_json(py::handle value) {
             if (!PyUnicode_Check(key.ptr())) {
                 throw py::type_error("JSON object keys must be str, not " + py::repr(key).cast<std::string>());
             }
-            object[key.cast<std::string>()] = to_json(item);
+            object[key.cast<std::string>()] = to_json_nested(item, depth);
         }
         return object;
     }
     if (PyList_Check(value.ptr()) || PyTuple_Check(value.ptr())) {
         nlohmann::json array = nlohmann::json::array();
-        for (py::handle item : value) array.push_back(to_json(item));
+        for (py::handle item : value) array.push_back(to_json_nested(item, depth));
         return array;
     }
     // numpy scalars (numpy.bool_ has no __index__, numpy.int64 is no int) and arrays.
-    if (py::hasattr(value, "dtype") && py::hasattr(value, "tolist")) return to_json(value.attr("tolist")());
+    if (py::hasattr(value, "dtype") && py::hasattr(value, "tolist")) return to_json(value.attr("tolist")(), depth);
     if (py::hasattr(value, "__index__")) return integer_to_json(value);
     if (py::hasattr(value, "__float__")) return py::cast<double>(value);
     throw py::type_error("cannot represent a " + type_name(value) + " as JSON");
 }
+
+}  // namespace
+
+nlohmann::json to_json(py::handle value) { return to_json(value, 0); }
 
 }  // namespace twinsim::python

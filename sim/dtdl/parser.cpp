@@ -7,6 +7,7 @@
 #include <numeric>
 #include <set>
 
+#include "twinsim/common/json_depth.hpp"
 #include "twinsim/dtdl/detail/json_text.hpp"
 #include "twinsim/dtdl/detail/model_graph.hpp"
 
@@ -34,6 +35,14 @@ void add_documents(detail::ModelGraph& g, std::span<const Document> documents, b
     for (const auto& d : documents) {
         const int index = static_cast<int>(g.sources.size());
         g.sources.push_back(d.source.empty() ? "<document " + std::to_string(index + 1) + ">" : d.source);
+        // Refused before parsing: the reader recurses once per level, and copies
+        // the path of every level into each one below it.
+        if (auto deep = detail::find_deep_value(d.text)) {
+            g.roots.emplace_back();
+            g.report(Severity::error, index, deep->id, deep->pointer, "MaxDepth",
+                     "the document " + json_depth_reason() + " (at " + deep->position + ")");
+            continue;
+        }
         std::string error;
         auto parsed = detail::parse_json_text(d.text, error);
         if (!parsed) {

@@ -126,7 +126,7 @@ private:
             parsed.value = batch.to_json(parsed);
         }
         if (!parsed.error.empty()) {
-            if (section_ != Section::skipped) problem(line, section_, "malformed JSON: " + parsed.error);
+            if (section_ != Section::skipped) problem(line, section_, parsed.error);
             return;
         }
         json& value = parsed.value;
@@ -470,7 +470,13 @@ ImportStats import_ndjson(TwinGraph& graph, std::istream& in, const std::string&
 
 ImportStats import_ndjson(TwinGraph& graph, const std::filesystem::path& file) {
     std::error_code ec;
-    if (std::filesystem::is_directory(file, ec)) throw IoError("cannot read " + file.string() + ": it is a directory");
+    const auto status = std::filesystem::status(file, ec);
+    if (std::filesystem::is_directory(status)) throw IoError("cannot read " + file.string() + ": it is a directory");
+    if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+        // A device or a pipe may never end (/dev/zero, /dev/urandom).
+        throw IoError("cannot read " + file.string() + ": not a regular file (a device, pipe or socket); "
+                      "an import reads regular files only");
+    }
     std::ifstream in(file, std::ios::binary);
     if (!in) throw IoError("cannot read " + file.string() + ": " + std::strerror(errno));
     return import_ndjson(graph, in, file.string());

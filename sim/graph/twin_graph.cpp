@@ -6,6 +6,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "twinsim/common/json_depth.hpp"
 #include "twinsim/common/json_pointer.hpp"
 #include "twinsim/common/time.hpp"
 #include "twinsim/dtdl/value_validation.hpp"
@@ -746,6 +747,7 @@ struct TwinGraph::Impl {
     // kept, and no result is built (it returns null).
     json upsert_twin(std::string_view id, const json& doc, const WriteCondition& cond, bool restore = false) {
         if (id.empty()) throw ValidationError("ValidationFailed", "a twin id must not be empty");
+        if (json_deeper_than(doc)) throw ValidationError("ValidationFailed", twin_ctx(id) + ": the twin " + json_depth_reason());
         const auto existing = state.find_twin(id);
         if (existing && cond.if_none_match)
             throw ConflictError("DigitalTwinAlreadyExists", twin_ctx(id) + " already exists (create-only)");
@@ -1019,6 +1021,7 @@ struct TwinGraph::Impl {
         const TwinIndex source = require_twin(source_id);
         const std::string ctx = rel_ctx(source_id, rel_id);
         if (rel_id.empty()) throw ValidationError("InvalidRelationship", "a relationship id must not be empty");
+        if (json_deeper_than(doc)) throw ValidationError("InvalidRelationship", ctx + ": the relationship " + json_depth_reason());
         const auto existing = state.find_rel(source, rel_id);
         if (existing && cond.if_none_match)
             throw ConflictError("RelationshipAlreadyExists", ctx + " already exists (create-only)");
@@ -1193,8 +1196,10 @@ struct TwinGraph::Impl {
         // Top-level interfaces of the new documents, with their definitions.
         std::map<std::string, json> defined;
         for (const dtdl::Document& d : documents) {
+            // Malformed or too deep: the DTDL parser below reports it with line and column.
+            if (find_json_depth_excess(d.text)) continue;
             json j = json::parse(d.text, nullptr, false);
-            if (j.is_discarded()) continue;  // the DTDL parser reports it with line and column
+            if (j.is_discarded()) continue;
             auto take = [&](const json& e) {
                 if (!e.is_object()) return;
                 auto id = e.find("@id");

@@ -140,11 +140,14 @@ public:
     /// Creates or replaces a twin from ADT JSON ($metadata.$model required,
     /// properties, components — every component must be present). Returns the
     /// stored twin. Throws ValidationError (unknown/decommissioned model,
-    /// undeclared property, wrong type, missing component), ConflictError
+    /// undeclared property, wrong type, missing component, a document nested
+    /// deeper than max_json_depth, common/json_depth.hpp), ConflictError
     /// (condition failed), NotFoundError (model).
     nlohmann::json upsert_twin(std::string_view twin_id, const nlohmann::json& twin, const WriteCondition& condition = {});
     /// Applies a JSON Patch (add, replace, remove; component paths;
     /// /$metadata/$model migration; /$metadata/<p>/sourceTime), whole or not at all.
+    /// Throws ValidationError (JsonPatchInvalid) for a malformed patch or a
+    /// value nested deeper than max_json_depth, and as upsert_twin does.
     void update_twin(std::string_view twin_id, const nlohmann::json& patch,
                      const std::optional<std::string>& if_match = std::nullopt);
     /// Deletes a twin. Refused (ConflictError RelationshipsNotDeleted) while it
@@ -161,7 +164,9 @@ public:
     /// Creates or replaces a relationship from ADT JSON ($targetId,
     /// $relationshipName, properties). Self-loops, unknown targets, a target
     /// whose model does not satisfy the Relationship's `target`, and bad
-    /// properties are refused. Returns the stored relationship.
+    /// properties are refused, as is a relationship nested deeper than
+    /// max_json_depth (ValidationError InvalidRelationship). Returns the
+    /// stored relationship.
     nlohmann::json upsert_relationship(std::string_view source_id, std::string_view relationship_id,
                                        const nlohmann::json& relationship, const WriteCondition& condition = {});
     void update_relationship(std::string_view source_id, std::string_view relationship_id,

@@ -147,6 +147,21 @@ def test_unreadable_input_and_usage_errors_exit_2(tmp_path, good_file):
     assert "Traceback" not in run.stderr and "terminate" not in run.stderr
 
 
+def test_devices_and_deep_or_endless_lines_are_refused_not_read_forever(tmp_path):
+    run = twinsim("import", "/dev/zero")
+    assert run.returncode == 2
+    assert "cannot read /dev/zero: not a regular file" in run.stderr
+    assert "Traceback" not in run.stderr and "terminate" not in run.stderr
+
+    path = tmp_path / "deep.ndjson"
+    deep = "[" * 1_000_000 + "]" * 1_000_000
+    path.write_text('{"Section": "Twins"}\n{"$dtId": "r1", "$metadata": {"$model": "dtmi:example:Room;1"}, '
+                    f'"name": {deep}}}\n', encoding="utf-8")
+    run = twinsim("import", path)
+    assert run.returncode == 1
+    assert run.stdout.startswith(f"{path}:2: Twins: the line nests arrays and objects deeper than the limit of 128 levels")
+
+
 def test_help_names_the_options():
     run = twinsim("import", "--help")
     assert run.returncode == 0

@@ -269,6 +269,22 @@ def test_argument_types_are_checked(graph):
         graph.upsert_digital_twin("room-1", room_twin(name={1, 2}))
 
 
+def test_values_nested_beyond_the_depth_limit_are_a_value_error_not_a_crash(graph):
+    deep = 1
+    for _ in range(100_000):
+        deep = [deep]
+    limit = "deeper than the limit of 128 levels"
+    with pytest.raises(ValueError, match=limit):
+        graph.upsert_digital_twin("room-1", room_twin(name=deep))
+    with pytest.raises(ValueError, match=limit):
+        graph.update_digital_twin("room-1", [{"op": "add", "path": "/name", "value": {"a": deep}}])
+    looped = []
+    looped.append(looped)
+    with pytest.raises(ValueError, match=limit):
+        graph.upsert_digital_twin("room-1", room_twin(name=looped))
+    assert graph.get_digital_twin("room-1")["temperature"] == 21.5
+
+
 def test_numpy_values_are_accepted(graph):
     graph.update_digital_twin(
         "room-2",

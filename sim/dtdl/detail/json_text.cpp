@@ -1,8 +1,10 @@
 #include "twinsim/dtdl/detail/json_text.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <unordered_map>
 
+#include "twinsim/common/json_depth.hpp"
 #include "twinsim/common/json_pointer.hpp"
 
 namespace twinsim::dtdl::detail {
@@ -56,6 +58,10 @@ std::optional<nlohmann::json> parse_json_text(std::string_view text, std::string
         error = "text is not valid UTF-8 (bad byte at " + position(text, bad) + ")";
         return std::nullopt;
     }
+    if (const auto at = find_json_depth_excess(text)) {
+        error = "the document " + json_depth_reason() + " (at " + position(text, *at) + ")";
+        return std::nullopt;
+    }
     try {
         return nlohmann::json::parse(text.begin(), text.end());
     } catch (const nlohmann::json::parse_error& e) {
@@ -68,6 +74,71 @@ std::optional<nlohmann::json> parse_json_text(std::string_view text, std::string
         error = std::string("malformed JSON: ") + e.what();
         return std::nullopt;
     }
+}
+
+std::optional<DeepValue> find_deep_value(std::string_view text) {
+    struct Frame {
+        bool object = false;
+        bool expect_key = false;   // object: the next string is a key
+        bool key_is_id = false;    // object: the value being read belongs to "@id"
+        std::size_t index = 0;     // array: the current item
+        std::string key;           // object: the current member
+        std::string id;            // object: its "@id", once read
+    };
+    std::vector<Frame> frames;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '"') {
+            const std::size_t begin = i + 1;
+            for (++i; i < text.size() && text[i] != '"'; ++i) {
+                if (text[i] == '\\') ++i;
+            }
+            const std::string_view value = text.substr(begin, std::min(i, text.size()) - begin);
+            if (frames.empty() || !frames.back().object) continue;
+            Frame& f = frames.back();
+            if (f.expect_key) {
+                f.key.assign(value);
+                f.expect_key = false;
+                f.key_is_id = value == "@id";
+            } else if (f.key_is_id) {
+                f.id.assign(value);
+            }
+            continue;
+        }
+        switch (c) {
+        case '[':
+        case '{':
+            if (frames.size() >= max_json_depth) {
+                DeepValue out;
+                out.position = position(text, i);
+                for (const Frame& f : frames) {
+                    out.pointer += '/';
+                    out.pointer += f.object ? escape_pointer_token(f.key) : std::to_string(f.index);
+                    if (!f.id.empty()) out.id = f.id;
+                }
+                return out;
+            }
+            frames.push_back(Frame{c == '{', c == '{', false, 0, {}, {}});
+            break;
+        case ']':
+        case '}':
+            if (!frames.empty()) frames.pop_back();
+            break;
+        case ',':
+            if (!frames.empty()) {
+                Frame& f = frames.back();
+                if (f.object) {
+                    f.expect_key = true;
+                    f.key_is_id = false;
+                } else {
+                    ++f.index;
+                }
+            }
+            break;
+        default: break;
+        }
+    }
+    return std::nullopt;
 }
 
 std::vector<std::size_t> object_lengths(std::string_view text, const std::vector<std::string>& pointers) {

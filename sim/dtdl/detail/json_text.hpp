@@ -15,6 +15,18 @@ namespace twinsim::dtdl::detail {
 /// except std::bad_alloc.
 [[nodiscard]] std::optional<nlohmann::json> parse_json_text(std::string_view text, std::string& error);
 
+/// Where a document nests deeper than max_json_depth (common/json_depth.hpp).
+struct DeepValue {
+    std::string position;  ///< "line L, column C" of the '[' or '{' that opens the level beyond the limit
+    std::string pointer;   ///< JSON Pointer of that value, e.g. "/contents/0/schema/elementSchema/..."
+    std::string id;        ///< the "@id" of the innermost enclosing object that states one before it; empty if none
+};
+
+/// Scans `text` for nesting beyond max_json_depth without parsing or recursing
+/// (linear time, memory bounded by the limit); nullopt when within it. Keys
+/// with escapes are reported as written. Never throws except std::bad_alloc.
+[[nodiscard]] std::optional<DeepValue> find_deep_value(std::string_view text);
+
 /// Length in bytes, braces included, of the JSON object at each of `pointers`
 /// (RFC 6901 JSON Pointers, "" for the root) in `text`; 0 for a pointer that
 /// names no object. nlohmann::json keeps no offsets, so this is a second, light

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "twinsim/common/json_depth.hpp"
 #include "twinsim/common/json_pointer.hpp"
 
 namespace twinsim::graph::detail {
@@ -61,6 +62,7 @@ std::vector<PatchOp> parse_patch(const json& patch) {
         if (p.kind != PatchOp::Kind::remove) {
             auto v = members.find("value");
             if (v == members.end()) throw PatchError(where(i, p.path) + ": \"value\" is missing");
+            if (json_deeper_than(v->second)) throw PatchError(where(i, p.path) + ": \"value\" " + json_depth_reason());
             p.value = v->second;
         }
         ops.push_back(std::move(p));

@@ -12,16 +12,22 @@
 #include <string_view>
 #include <vector>
 
+#include "twinsim/graph/ndjson.hpp"
+
 namespace twinsim::graph::detail {
 
 class LineReader {
 public:
-    /// `source_name` names the stream in IoError messages.
-    explicit LineReader(std::istream& in, std::string source_name, std::size_t block_size = std::size_t{1} << 20);
+    /// `source_name` names the stream in error messages. Lines longer than
+    /// `max_line` bytes are refused (default: max_ndjson_line_bytes, ndjson.hpp).
+    explicit LineReader(std::istream& in, std::string source_name, std::size_t block_size = std::size_t{1} << 20,
+                        std::size_t max_line = max_ndjson_line_bytes);
 
     /// The next line without its terminator; false at the end of the stream.
     /// The view stays valid until the next call. Throws twinsim::IoError when
-    /// reading fails (not at a clean end of file).
+    /// reading fails (not at a clean end of file), and ImportError naming the
+    /// source and line number as soon as a line exceeds the maximum (so memory
+    /// stays bounded by about twice the maximum, whatever the stream holds).
     bool next(std::string_view& line);
 
     /// 1-based number of the line last returned by next().
@@ -38,6 +44,7 @@ private:
     std::size_t begin_ = 0;  // unconsumed bytes are [begin_, end_)
     std::size_t end_ = 0;
     bool at_eof_ = false;
+    std::size_t max_line_;
     std::size_t line_number_ = 0;
     std::size_t bytes_ = 0;
 };

@@ -3,9 +3,11 @@
 #include <simdjson.h>
 
 #include <cstring>
+#include <string>
 #include <string_view>
 #include <utility>
 
+#include "twinsim/common/json_depth.hpp"
 #include "twinsim/graph/detail/line_reader.hpp"
 
 namespace twinsim::graph::detail {
@@ -304,10 +306,16 @@ void NdjsonReader::produce(std::istream& in, const std::string& source_name) {
                 ParsedLine& line = batch.lines.emplace_back();
                 line.number = reader.line_number();
                 if (records != RecordKind::none && fast.parse(records, text, line, batch)) continue;
+                // Refused before parsing: a deep value would make every later
+                // copy, dump and validation recurse past the stack.
+                if (const auto at = find_json_depth_excess(text)) {
+                    line.error = "the line " + json_depth_reason() + " (column " + std::to_string(*at + 1) + ")";
+                    continue;
+                }
                 try {
                     line.value = nlohmann::json::parse(text.data(), text.data() + text.size());
                 } catch (const nlohmann::json::parse_error& e) {
-                    line.error = e.what();
+                    line.error = std::string("malformed JSON: ") + e.what();
                     continue;
                 }
                 if (is_section_marker(line.value)) {

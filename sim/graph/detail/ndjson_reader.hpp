@@ -56,7 +56,7 @@ struct TimeTexts {
 struct ParsedLine {
     std::size_t number = 0;  ///< 1-based line number
     nlohmann::json value;    ///< the parsed line (null when `error` is set or `record` is not none)
-    std::string error;       ///< why the line is not JSON; empty when it parsed
+    std::string error;       ///< why the line was not parsed (malformed, or too deep); empty when it parsed
     std::string text;        ///< the raw line, kept only inside a Models section (DTDL documents)
     /// A line parsed by the fast path: `value` is not set; the strings are,
     /// for a twin, $dtId, $metadata.$model and, when `last_update` is set, the

@@ -446,3 +446,37 @@ TEST_CASE("an invalid set builds no interfaces but still lists the ids it found"
     CHECK(r.interfaces.empty());
     CHECK(r.interface_ids == std::vector<std::string>{"dtmi:ex:Loop;1"});
 }
+
+TEST_CASE("Array schemas nested beyond the depth limit are one error naming document, DTMI and JSON path",
+          "[parser]") {
+    // 10,000 nested Arrays (about 340 KB): refused at once, in linear time and memory.
+    constexpr int levels = 10000;
+    std::string text = R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:ex:Deep;1","@type":"Interface",)"
+                       R"("contents":[{"@type":"Property","name":"p","schema":)";
+    for (int k = 0; k < levels; ++k) text += R"({"@type":"Array","elementSchema":)";
+    text += R"("double")";
+    text += std::string(levels, '}');
+    text += "}]}";
+    const auto r = parse_texts({text});
+    CHECK_FALSE(r.valid());
+    REQUIRE(r.diagnostics.size() == 1);
+    const Diagnostic& d = r.diagnostics[0];
+    CHECK(d.file == "model0.json");
+    CHECK(d.id == "dtmi:ex:Deep;1");
+    CHECK(d.rule == "MaxDepth");
+    // root, contents, the property and 125 Arrays make 128 levels; the 126th Array opens level 129.
+    std::string path = "/contents/0/schema";
+    for (int k = 0; k < 125; ++k) path += "/elementSchema";
+    CHECK(d.path == path);
+    CHECK(d.message.find("the document nests arrays and objects deeper than the limit of 128 levels (at line 1, column ") == 0);
+
+    // The innermost "@id" before the deep value is the one named.
+    std::string inner = R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:ex:Deep;1","@type":"Interface",)"
+                        R"("contents":[{"@type":"Property","name":"p","schema":{"@id":"dtmi:ex:Deep:list;1",)"
+                        R"("@type":"Array","elementSchema":)";
+    inner += std::string(200, '[') + std::string(200, ']') + "}}]}";
+    const auto r2 = parse_texts({inner});
+    REQUIRE_FALSE(r2.diagnostics.empty());
+    CHECK(r2.diagnostics[0].id == "dtmi:ex:Deep:list;1");
+    CHECK(r2.diagnostics[0].rule == "MaxDepth");
+}

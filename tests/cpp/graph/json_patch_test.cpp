@@ -73,3 +73,16 @@ TEST_CASE("diff_members turns one object into another", "[json_patch]") {
     CHECK(c == b);
     CHECK(diff_members(a, a).empty());
 }
+
+TEST_CASE("a patch value nested beyond the JSON depth limit is refused, naming the operation", "[json_patch]") {
+    nlohmann::json value = 1;
+    for (int k = 0; k < 200; ++k) {
+        nlohmann::json wrapper = nlohmann::json::array();
+        wrapper.push_back(std::move(value));
+        value = std::move(wrapper);
+    }
+    const json patch = json::array({{{"op", "add"}, {"path", "/deep"}, {"value", value}}});
+    CHECK_THROWS_WITH(parse_patch(patch),
+                      Catch::Contains("operation 0 (/deep): \"value\" nests arrays and objects deeper than the limit "
+                                      "of 128 levels"));
+}

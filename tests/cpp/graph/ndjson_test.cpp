@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <streambuf>
 #include <string>
 #include <vector>
 
@@ -637,6 +638,84 @@ TEST_CASE("a large generated file imports in one pass", "[ndjson]") {
     CHECK(stats.twins == rooms);
     CHECK(stats.relationships == rooms - 1);
     CHECK(graph.get_relationship("r2999", "n")["$targetId"] == "r2998");
+}
+
+TEST_CASE("a twin line nested beyond the JSON depth limit is a bad line, not a crash", "[ndjson]") {
+    TwinGraph graph;
+    import_text(graph, small_file().text());
+    const std::size_t twins = graph.twin_count();
+    FileText file;
+    file.header();
+    file.section("Twins");
+    // A property holding a million nested arrays (2 MB on one line).
+    const std::string deep = std::string(1'000'000, '[') + std::string(1'000'000, ']');
+    const std::size_t line = file.add(R"({"$dtId":"room-deep","$metadata":{"$model":"dtmi:test:Room;1"},"name":)" + deep +
+                                      R"(,"thermostat":{"$metadata":{}}})");
+    const std::vector<ImportProblem> problems = problems_of(graph, file.text());
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].line == line);
+    CHECK(problems[0].section == "Twins");
+    CHECK(problems[0].message.find("deeper than the limit of 128 levels") != std::string::npos);
+    CHECK(graph.twin_count() == twins);
+}
+
+// An endless stream without line breaks, like /dev/zero.
+class EndlessZeros : public std::streambuf {
+public:
+    EndlessZeros() : block_(1 << 16, '\0') { setg(block_.data(), block_.data(), block_.data() + block_.size()); }
+
+protected:
+    int_type underflow() override {
+        setg(block_.data(), block_.data(), block_.data() + block_.size());
+        return traits_type::to_int_type(block_[0]);
+    }
+
+private:
+    std::vector<char> block_;
+};
+
+TEST_CASE("a line longer than the maximum stops the import, naming the source and the line", "[ndjson]") {
+    TwinGraph graph;
+    import_text(graph, small_file().text());
+    const std::size_t twins = graph.twin_count();
+    EndlessZeros zeros;
+    std::istream in(&zeros);
+    try {
+        (void)import_ndjson(graph, in, "zeros");
+        FAIL("no ImportError");
+    } catch (const ImportError& e) {
+        const std::string what = e.what();
+        CHECK(what.find("zeros: line 1: the line is longer than the limit of 33554432 bytes") != std::string::npos);
+        REQUIRE(e.problems().size() == 1);
+        CHECK(e.problems()[0].line == 1);
+    }
+    CHECK(graph.twin_count() == twins);
+
+    // A long line after good ones is counted where it is.
+    FileText file;
+    file.header();
+    std::string text = file.text() + std::string(max_ndjson_line_bytes + 1, ' ') + "\n";
+    try {
+        import_text(graph, text);
+        FAIL("no ImportError");
+    } catch (const ImportError& e) {
+        REQUIRE(e.problems().size() == 1);
+        CHECK(e.problems()[0].line == 3);
+    }
+    // Exactly at the maximum, the line is read (and is blank).
+    text = file.text() + std::string(max_ndjson_line_bytes, ' ') + "\r\n";
+    CHECK(import_text(graph, text).lines == 3);
+}
+
+TEST_CASE("importing a file that is not a regular file is refused before reading", "[ndjson]") {
+    TwinGraph graph;
+    try {
+        (void)import_ndjson(graph, std::filesystem::path("/dev/zero"));
+        FAIL("no IoError");
+    } catch (const IoError& e) {
+        CHECK(std::string(e.what()) ==
+              "cannot read /dev/zero: not a regular file (a device, pipe or socket); an import reads regular files only");
+    }
 }
 
 }  // namespace

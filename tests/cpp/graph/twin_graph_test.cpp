@@ -767,3 +767,30 @@ TEST_CASE("get_property and numeric_column read the columns", "[graph]") {
     CHECK(error_code([&] { (void)s.numeric_column("dtmi:test:Room;1", "name"); }) == "ValidationFailed");
     CHECK(error_code([&] { (void)s.numeric_column("dtmi:test:Nope;1", "x"); }) == "ModelNotFound");
 }
+
+TEST_CASE("twins, relationships and patches nested beyond the JSON depth limit are refused", "[graph]") {
+    Fixture f;
+    json deep = 1;
+    for (int k = 0; k < 200; ++k) {
+        json wrapper = json::array();
+        wrapper.push_back(std::move(deep));
+        deep = std::move(wrapper);
+    }
+    const std::string reason = "nests arrays and objects deeper than the limit of 128 levels";
+    json twin = room(21.5);
+    twin["name"] = deep;
+    CHECK(error_code([&] { f.g.upsert_twin("room-1", twin); }) == "ValidationFailed");
+    CHECK(error_message([&] { f.g.upsert_twin("room-1", twin); }).find(reason) != std::string::npos);
+    CHECK(f.g.twin_count() == 0);
+
+    f.g.upsert_twin("room-1", room(21.5));
+    f.g.upsert_twin("floor-1", floor_twin(1));
+    const json patch = json::array({{{"op", "add"}, {"path", "/name"}, {"value", deep}}});
+    CHECK(error_message([&] { f.g.update_twin("room-1", patch); }).find(reason) != std::string::npos);
+
+    json r = rel("room-1", "contains");
+    r["since"] = deep;
+    CHECK(error_code([&] { f.g.upsert_relationship("floor-1", "c1", r); }) == "InvalidRelationship");
+    CHECK(error_message([&] { f.g.upsert_relationship("floor-1", "c1", r); }).find(reason) != std::string::npos);
+    CHECK(f.g.relationship_count() == 0);
+}
