@@ -1,10 +1,14 @@
 #include "twinsim/scenario/detail/document.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cstddef>
 #include <cstdlib>
 #include <limits>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
+#include "twinsim/common/json_depth.hpp"
 #include "twinsim/common/json_pointer.hpp"
 #include "twinsim/scenario/errors.hpp"
 
@@ -38,41 +42,66 @@ nlohmann::ordered_json plain_scalar(const std::string& s) {
     return s;
 }
 
-nlohmann::ordered_json convert(const YAML::Node& node, const std::string& ptr, LineMap& lines,
-                               const std::string& source) {
-    switch (node.Type()) {
-        case YAML::NodeType::Undefined:
-        case YAML::NodeType::Null: return nullptr;
-        case YAML::NodeType::Scalar:
-            if (node.Tag() == "?") return plain_scalar(node.Scalar());
-            return node.Scalar();  // quoted or tagged: a string
-        case YAML::NodeType::Sequence: {
-            auto out = nlohmann::ordered_json::array();
-            std::size_t i = 0;
-            for (const auto& item : node) {
-                const std::string child = ptr + "/" + std::to_string(i++);
-                lines.emplace(child, line_of(item.Mark()));
-                out.push_back(convert(item, child, lines, source));
-            }
-            return out;
+// Converts a YAML node tree, counting every node it produces: an alias is
+// expanded where it is used, so a small file of nested aliases (a "billion
+// laughs" bomb) would otherwise grow without bound.
+class Converter {
+public:
+    Converter(LineMap& lines, const std::string& source) : lines_(lines), source_(source) {}
+
+    nlohmann::ordered_json convert(const YAML::Node& node, const std::string& ptr, std::size_t depth) {
+        if (++nodes_ > max_yaml_nodes) {
+            throw ScenarioError(source_, line_of(node.Mark()), ptr,
+                                "the document expands to more than the limit of " + std::to_string(max_yaml_nodes) +
+                                    " values (max_yaml_nodes; aliases count once per use)");
         }
-        case YAML::NodeType::Map: {
-            auto out = nlohmann::ordered_json::object();
-            for (const auto& kv : node) {
-                if (!kv.first.IsScalar())
-                    throw ScenarioError(source, line_of(kv.first.Mark()), "", "a mapping key must be a plain string");
-                const std::string key = kv.first.Scalar();
-                const std::string child = ptr + "/" + escape_pointer_token(key);
-                if (out.contains(key))
-                    throw ScenarioError(source, line_of(kv.first.Mark()), key, "duplicate key");
-                lines.emplace(child, line_of(kv.first.Mark()));
-                out[key] = convert(kv.second, child, lines, source);
+        switch (node.Type()) {
+            case YAML::NodeType::Undefined:
+            case YAML::NodeType::Null: return nullptr;
+            case YAML::NodeType::Scalar:
+                if (node.Tag() == "?") return plain_scalar(node.Scalar());
+                return node.Scalar();  // quoted or tagged: a string
+            case YAML::NodeType::Sequence: {
+                check_depth(node, ptr, depth);
+                auto out = nlohmann::ordered_json::array();
+                std::size_t i = 0;
+                for (const auto& item : node) {
+                    const std::string child = ptr + "/" + std::to_string(i++);
+                    lines_.emplace(child, line_of(item.Mark()));
+                    out.push_back(convert(item, child, depth + 1));
+                }
+                return out;
             }
-            return out;
+            case YAML::NodeType::Map: {
+                check_depth(node, ptr, depth);
+                auto out = nlohmann::ordered_json::object();
+                for (const auto& kv : node) {
+                    if (!kv.first.IsScalar())
+                        throw ScenarioError(source_, line_of(kv.first.Mark()), "", "a mapping key must be a plain string");
+                    const std::string key = kv.first.Scalar();
+                    const std::string child = ptr + "/" + escape_pointer_token(key);
+                    if (out.contains(key)) throw ScenarioError(source_, line_of(kv.first.Mark()), key, "duplicate key");
+                    lines_.emplace(child, line_of(kv.first.Mark()));
+                    out[key] = convert(kv.second, child, depth + 1);
+                }
+                return out;
+            }
+        }
+        return nullptr;
+    }
+
+private:
+    // `depth` counts the sequences and mappings around `node`.
+    void check_depth(const YAML::Node& node, const std::string& ptr, std::size_t depth) const {
+        if (depth >= max_json_depth) {
+            throw ScenarioError(source_, line_of(node.Mark()), ptr, "the document " + json_depth_reason());
         }
     }
-    return nullptr;
-}
+
+    LineMap& lines_;
+    const std::string& source_;
+    std::size_t nodes_ = 0;
+};
 
 // Walks JSON text that nlohmann has already accepted, noting where each value starts.
 class JsonLines {
@@ -158,7 +187,10 @@ Document parse_yaml_document(std::string_view text, const std::string& source) {
     try {
         const YAML::Node root = YAML::Load(std::string(text));
         doc.lines.emplace("", 1);
-        doc.json = convert(root, "", doc.lines, source);
+        doc.json = Converter(doc.lines, source).convert(root, "", 0);
+    } catch (const YAML::DeepRecursion& e) {
+        // yaml-cpp's own guard (2000 levels) fires before ours can.
+        throw ScenarioError(source, line_of(e.mark), "", "the document " + json_depth_reason());
     } catch (const YAML::ParserException& e) {
         throw ScenarioError(source, line_of(e.mark), "", "YAML syntax error: " + e.msg);
     } catch (const YAML::Exception& e) {
@@ -169,6 +201,10 @@ Document parse_yaml_document(std::string_view text, const std::string& source) {
 
 Document parse_json_document(std::string_view text, const std::string& source) {
     Document doc;
+    if (const auto at = find_json_depth_excess(text)) {
+        const auto line = static_cast<std::uint32_t>(1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(*at), '\n'));
+        throw ScenarioError(source, line, "", "the document " + json_depth_reason());
+    }
     try {
         doc.json = nlohmann::ordered_json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {

@@ -421,3 +421,44 @@ TEST_CASE("the committed example scenarios validate", "[scenario]") {
 
     CHECK_THROWS_AS(read_scenario_file(examples / "no-such-file.yaml"), IoError);
 }
+
+TEST_CASE("a YAML alias bomb is refused at the node budget, before it expands", "[scenario]") {
+    // Nine levels of nine aliases each: 9^9 (387 million) values from under 1 KB.
+    std::string bomb = "parameters:\n  a0: &a0 [x, x, x, x, x, x, x, x, x]\n";
+    for (int k = 1; k <= 9; ++k) {
+        const std::string prev = "*a" + std::to_string(k - 1);
+        bomb += "  a" + std::to_string(k) + ": &a" + std::to_string(k) + " [";
+        for (int j = 0; j < 9; ++j) bomb += (j ? ", " : "") + prev;
+        bomb += "]\n";
+    }
+    REQUIRE(bomb.size() < 1024);
+    const ScenarioError e = yaml_error(bomb);
+    CHECK(e.file() == "bad.yaml");
+    CHECK(e.line() >= 5);
+    CHECK(e.reason().find("more than the limit of 1000000 values (max_yaml_nodes") != std::string::npos);
+
+    // Aliases within the budget are expanded as before.
+    const auto s = scenario_from_yaml(std::string(minimal) + "parameters:\n  a: &v 3\n  b: *v\n", "ok.yaml");
+    CHECK(s.parameters.size() == 2);
+}
+
+TEST_CASE("YAML and JSON scenario documents nested beyond the depth limit are refused with file and line", "[scenario]") {
+    // Block mappings, one level per line.
+    std::string yaml = std::string(minimal) + "parameters:\n";
+    for (int k = 0; k < 200; ++k) yaml += std::string(static_cast<std::size_t>(2 * k + 2), ' ') + "k:\n";
+    ScenarioError e = error_of([&] { (void)scenario_from_yaml(yaml, "deep.yaml"); });
+    CHECK(e.reason() == "the document nests arrays and objects deeper than the limit of 128 levels");
+    // The mapping at depth d (the root is 0) starts on line 5 + d; depth 128 opens level 129.
+    CHECK(e.line() == 5 + 128);
+
+    // Flow sequences deep enough to trip yaml-cpp's own guard give the same reason.
+    const std::string flow = std::string(minimal) + "parameters:\n  x: " + std::string(10000, '[') + std::string(10000, ']') + "\n";
+    e = error_of([&] { (void)scenario_from_yaml(flow, "flow.yaml"); });
+    CHECK(e.reason() == "the document nests arrays and objects deeper than the limit of 128 levels");
+    CHECK(e.line() == 6);
+
+    const std::string json = "{\n\"name\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
+    e = error_of([&] { (void)scenario_from_json_text(json, "deep.json"); });
+    CHECK(e.reason() == "the document nests arrays and objects deeper than the limit of 128 levels");
+    CHECK(e.line() == 2);
+}
