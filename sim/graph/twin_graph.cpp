@@ -5,6 +5,7 @@
 
 #include "twinsim/graph/detail/graph_writer.hpp"
 #include "twinsim/graph/detail/model_catalogue.hpp"
+#include "twinsim/graph/detail/twin_documents.hpp"
 #include "twinsim/graph/detail/twin_json.hpp"
 
 namespace twinsim::graph {
@@ -25,15 +26,37 @@ void TwinGraph::Impl::emit(ChangeType type, std::string twin_id, std::string rel
     e.time = time;
     e.data = std::move(data);
     pending.push_back(std::move(e));
-    if (atomic_depth == 0) deliver();
 }
 
-void TwinGraph::Impl::deliver() {
+void TwinGraph::Impl::record_model_change(ModelChange change) {
+    if (!options.journal) return;
+    change.events_before = pending.size();
+    pending_models.push_back(std::move(change));
+}
+
+void TwinGraph::Impl::commit(std::optional<GraphState>& saved) {
+    if (pending.empty() && pending_models.empty()) return;
+    std::uint64_t next = sequence;
+    for (ChangeEvent& e : pending) e.sequence = ++next;
+    if (options.journal) {
+        visible = &*saved;  // reads (also from the hook) see the state before the batch
+        try {
+            options.journal(CommitBatch{pending, pending_models});
+        } catch (...) {
+            visible = nullptr;
+            state = std::move(*saved);
+            pending.clear();
+            pending_models.clear();
+            throw;
+        }
+        visible = nullptr;
+        pending_models.clear();
+    }
+    sequence = next;
     std::vector<ChangeEvent> events = std::move(pending);
     pending.clear();
     delivering = true;
-    for (ChangeEvent& e : events) {
-        e.sequence = ++sequence;
+    for (const ChangeEvent& e : events) {
         for (auto& [id, listener] : listeners) {
             try {
                 listener(e);
@@ -59,47 +82,74 @@ std::unique_ptr<TwinGraph> TwinGraph::from_snapshot(const Snapshot& snapshot, Tw
 }
 TwinGraph::~TwinGraph() = default;
 
+// Every mutation: take the mutex, refuse a call from a listener or the
+// journal, run the operation as one batch (Impl::batch commits it).
+
 std::vector<std::string> TwinGraph::add_models(std::span<const dtdl::Document> documents) {
     std::lock_guard lock(impl_->mutex);
     impl_->guard();
-    return detail::add_models(impl_->state, documents, impl_->parse_options(), [this] { return impl_->clock(); });
+    return impl_->batch(false, [&] {
+        std::vector<std::string> added =
+            detail::add_models(impl_->state, documents, impl_->parse_options(), [this] { return impl_->clock(); });
+        if (!added.empty()) {
+            ModelChange change;
+            change.kind = ModelChange::Kind::add;
+            change.upload_time = impl_->state.model_info(added.front())->upload_time;
+            change.model_ids = added;
+            change.documents.assign(documents.begin(), documents.end());
+            impl_->record_model_change(std::move(change));
+        }
+        return added;
+    });
 }
 
 void TwinGraph::decommission_model(std::string_view model_id) {
     std::lock_guard lock(impl_->mutex);
     impl_->guard();
-    detail::decommission_model(impl_->state, model_id);
+    impl_->batch(false, [&] {
+        detail::decommission_model(impl_->state, model_id);
+        ModelChange change;
+        change.kind = ModelChange::Kind::decommission;
+        change.model_ids.emplace_back(model_id);
+        impl_->record_model_change(std::move(change));
+    });
 }
 
 void TwinGraph::delete_model(std::string_view model_id) {
     std::lock_guard lock(impl_->mutex);
     impl_->guard();
-    detail::delete_model(impl_->state, model_id, impl_->parse_options());
+    impl_->batch(false, [&] {
+        detail::delete_model(impl_->state, model_id, impl_->parse_options());
+        ModelChange change;
+        change.kind = ModelChange::Kind::remove;
+        change.model_ids.emplace_back(model_id);
+        impl_->record_model_change(std::move(change));
+    });
 }
 
 json TwinGraph::upsert_twin(std::string_view twin_id, const json& twin, const WriteCondition& condition) {
     std::lock_guard lock(impl_->mutex);
     impl_->guard();
-    return impl_->upsert_twin(twin_id, twin, condition);
+    return impl_->batch(false, [&] { return impl_->upsert_twin(twin_id, twin, condition); });
 }
 
 void TwinGraph::update_twin(std::string_view twin_id, const json& patch, const std::optional<std::string>& if_match) {
     std::lock_guard lock(impl_->mutex);
     impl_->guard();
-    impl_->update_twin(twin_id, patch, if_match);
+    impl_->batch(false, [&] { impl_->update_twin(twin_id, patch, if_match); });
 }
 
 void TwinGraph::delete_twin(std::string_view twin_id, const std::optional<std::string>& if_match, bool cascade) {
     std::lock_guard lock(impl_->mutex);
     impl_->guard();
     // A cascade is several changes; make it one.
-    impl_->run_atomic([&] { impl_->delete_twin(twin_id, if_match, cascade); });
+    impl_->batch(true, [&] { impl_->delete_twin(twin_id, if_match, cascade); });
 }
 
 void TwinGraph::update_twins(std::span<const TwinPatch> patches) {
     std::lock_guard lock(impl_->mutex);
     impl_->guard();
-    impl_->run_atomic([&] {
+    impl_->batch(true, [&] {
         for (const TwinPatch& p : patches) impl_->update_twin(p.twin_id, p.patch, p.if_match);
     });
 }
@@ -107,34 +157,37 @@ void TwinGraph::update_twins(std::span<const TwinPatch> patches) {
 void TwinGraph::write_properties(std::span<const PropertyWrite> writes) {
     std::lock_guard lock(impl_->mutex);
     impl_->guard();
-    impl_->write_properties(writes);
+    impl_->batch(false, [&] { impl_->write_properties(writes); });
 }
 
 json TwinGraph::upsert_relationship(std::string_view source_id, std::string_view relationship_id, const json& relationship,
                                     const WriteCondition& condition) {
     std::lock_guard lock(impl_->mutex);
     impl_->guard();
-    return impl_->upsert_relationship(source_id, relationship_id, relationship, condition);
+    return impl_->batch(false,
+                        [&] { return impl_->upsert_relationship(source_id, relationship_id, relationship, condition); });
 }
 
 void TwinGraph::update_relationship(std::string_view source_id, std::string_view relationship_id, const json& patch,
                                     const std::optional<std::string>& if_match) {
     std::lock_guard lock(impl_->mutex);
     impl_->guard();
-    impl_->update_relationship(source_id, relationship_id, patch, if_match);
+    impl_->batch(false, [&] { impl_->update_relationship(source_id, relationship_id, patch, if_match); });
 }
 
 void TwinGraph::delete_relationship(std::string_view source_id, std::string_view relationship_id,
                                     const std::optional<std::string>& if_match) {
     std::lock_guard lock(impl_->mutex);
     impl_->guard();
-    impl_->delete_relationship(source_id, relationship_id, if_match);
+    impl_->batch(false, [&] { impl_->delete_relationship(source_id, relationship_id, if_match); });
 }
 
 void TwinGraph::restore_twin(std::string_view twin_id, const json& twin) {
     std::lock_guard lock(impl_->mutex);
     impl_->guard();
-    (void)impl_->upsert_twin(twin_id, twin, WriteCondition{std::nullopt, true}, /*restore=*/true);
+    impl_->batch(false, [&] {
+        (void)impl_->upsert_twin(twin_id, twin, WriteCondition{std::nullopt, true}, /*restore=*/true);
+    });
 }
 
 bool TwinGraph::try_create_twin(std::string_view twin_id, std::string_view model_id,
@@ -142,7 +195,8 @@ bool TwinGraph::try_create_twin(std::string_view twin_id, std::string_view model
                                 std::span<const PropertyTimes> times) {
     std::lock_guard lock(impl_->mutex);
     impl_->guard();
-    return impl_->try_create_twin(twin_id, model_id, properties, last_update, times);
+    return impl_->batch(false,
+                        [&] { return impl_->try_create_twin(twin_id, model_id, properties, last_update, times); });
 }
 
 bool TwinGraph::try_create_relationship(std::string_view source_id, std::string_view relationship_id,
@@ -150,18 +204,20 @@ bool TwinGraph::try_create_relationship(std::string_view source_id, std::string_
                                         std::span<const NumericValue> properties) {
     std::lock_guard lock(impl_->mutex);
     impl_->guard();
-    return impl_->try_create_relationship(source_id, relationship_id, target_id, name, properties);
+    return impl_->batch(false, [&] {
+        return impl_->try_create_relationship(source_id, relationship_id, target_id, name, properties);
+    });
 }
 
 void TwinGraph::atomically(const std::function<void(TwinGraph&)>& body) {
     std::lock_guard lock(impl_->mutex);
     impl_->guard();
-    impl_->run_atomic([&] { body(*this); });
+    impl_->batch(true, [&] { body(*this); });
 }
 
 Snapshot TwinGraph::snapshot() const {
     std::lock_guard lock(impl_->mutex);
-    auto state = std::make_shared<GraphState>(impl_->state);
+    auto state = std::make_shared<GraphState>(impl_->readable());
     state->sequence = impl_->sequence;
     return Snapshot(std::move(state));
 }
@@ -180,43 +236,54 @@ void TwinGraph::unsubscribe(ListenerId id) {
     impl_->listeners.erase(id);
 }
 
+// Reads show the committed state: during the journal hook, the state before
+// the batch being committed.
+
 json TwinGraph::get_twin(std::string_view twin_id) const {
     std::lock_guard lock(impl_->mutex);
-    return twin_json(impl_->state, impl_->require_twin(twin_id));
+    const GraphState& s = impl_->readable();
+    const auto t = s.find_twin(twin_id);
+    if (!t) throw NotFoundError("DigitalTwinNotFound", twin_ctx(twin_id) + " does not exist");
+    return twin_json(s, *t);
 }
 
 json TwinGraph::get_relationship(std::string_view source_id, std::string_view relationship_id) const {
     std::lock_guard lock(impl_->mutex);
-    const TwinIndex s = impl_->require_twin(source_id);
-    return relationship_json(impl_->state, impl_->require_rel(s, source_id, relationship_id));
+    const GraphState& s = impl_->readable();
+    const auto source = s.find_twin(source_id);
+    if (!source) throw NotFoundError("DigitalTwinNotFound", twin_ctx(source_id) + " does not exist");
+    const auto r = s.find_rel(*source, relationship_id);
+    if (!r) throw NotFoundError("RelationshipNotFound", rel_ctx(source_id, relationship_id) + " does not exist");
+    return relationship_json(s, *r);
 }
 
 std::optional<double> TwinGraph::numeric_value(TwinIndex twin, std::uint32_t column) const {
     std::lock_guard lock(impl_->mutex);
-    return impl_->state.numeric_value(twin, column);
+    return impl_->readable().numeric_value(twin, column);
 }
 
 std::optional<TwinIndex> TwinGraph::find(std::string_view twin_id) const {
     std::lock_guard lock(impl_->mutex);
-    return impl_->state.find_twin(twin_id);
+    return impl_->readable().find_twin(twin_id);
 }
 
 std::size_t TwinGraph::twin_count() const {
     std::lock_guard lock(impl_->mutex);
-    return impl_->state.twin_count;
+    return impl_->readable().twin_count;
 }
 
 std::size_t TwinGraph::relationship_count() const {
     std::lock_guard lock(impl_->mutex);
-    return impl_->state.relationship_count;
+    return impl_->readable().relationship_count;
 }
 
 GraphStats TwinGraph::stats() const {
     std::lock_guard lock(impl_->mutex);
+    const GraphState& state = impl_->readable();
     GraphStats s;
-    s.twins = impl_->state.twin_count;
-    s.relationships = impl_->state.relationship_count;
-    s.models = impl_->state.model_infos->size();
+    s.twins = state.twin_count;
+    s.relationships = state.relationship_count;
+    s.models = state.model_infos->size();
     s.bytes_copied = impl_->copies.bytes;
     s.chunks_copied = impl_->copies.chunks;
     s.directories_copied = impl_->copies.directories;

@@ -19,6 +19,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "twinsim/graph/detail/graph_storage.hpp"
@@ -38,8 +40,12 @@ struct TwinGraph::Impl : detail::GraphStorage {
     ListenerId next_listener = 1;
     std::uint64_t sequence = 0;
     int atomic_depth = 0;
-    std::vector<ChangeEvent> pending;
-    bool delivering = false;
+    std::vector<ChangeEvent> pending;        ///< the current batch's events
+    std::vector<ModelChange> pending_models;  ///< the current batch's model changes (only with a journal)
+    bool delivering = false;                 ///< listeners are running
+    /// While the journal runs: the state before the batch, which reads and
+    /// snapshot() show (nullptr otherwise).
+    const detail::GraphState* visible = nullptr;
     struct ScratchCell {
         std::uint32_t column = 0;
         nlohmann::json value;
@@ -49,7 +55,11 @@ struct TwinGraph::Impl : detail::GraphStorage {
     std::vector<ScratchCell> scratch_columns;  // try_create_twin's validated values, in the order of `props`
 
     [[nodiscard]] Timestamp clock() const { return options.clock ? options.clock() : now(); }
-    [[nodiscard]] bool want_events() const noexcept { return !listeners.empty(); }
+    /// Events are built for listeners and for the journal.
+    [[nodiscard]] bool want_events() const noexcept { return !listeners.empty() || options.journal; }
+    /// The state readers see: the committed one (during the journal hook, the
+    /// state before the batch being committed).
+    [[nodiscard]] const detail::GraphState& readable() const noexcept { return visible ? *visible : state; }
     [[nodiscard]] dtdl::ParseOptions parse_options() const {
         dtdl::ParseOptions po;
         po.allow_undefined_extensions = options.allow_undefined_extensions;
@@ -58,36 +68,58 @@ struct TwinGraph::Impl : detail::GraphStorage {
 
     void guard() const {
         if (delivering) throw std::logic_error("a change listener must not modify the graph");
+        if (visible) throw std::logic_error("the journal must not modify the graph");
     }
 
-    // --- events and atomic groups (twin_graph.cpp) ------------------------------
-    /// Buffers a change event; outside an atomic group, delivers it at once.
+    // --- events, batches and commits (twin_graph.cpp) ------------------------------
+    /// Buffers a change event of the current batch.
     void emit(ChangeType type, std::string twin_id, std::string rel_id, nlohmann::json data, Timestamp time);
-    /// Numbers the buffered events and hands them to every listener.
-    void deliver();
+    /// Records a model change of the current batch for the journal (nothing without one).
+    void record_model_change(ModelChange change);
 
-    /// Runs `body` as one atomic change: on a throw the state is restored and
-    /// the buffered events dropped; otherwise they are delivered. Nested
-    /// groups join the outermost one.
+    /// Runs `body` as one batch and returns what it returns. Outside a batch
+    /// it opens one: if `body` throws, the state is restored (when it was
+    /// saved) and the buffered events dropped; otherwise the batch is
+    /// committed (commit()). Inside a batch it just runs `body`, which joins
+    /// it. `group`: `body` may throw after changing the state (atomically,
+    /// update_twins, cascades), so the state is saved first; single
+    /// operations check everything before their first change and need no
+    /// saved state unless a journal may roll them back.
     template <class Body>
-    void run_atomic(Body&& body) {
-        if (atomic_depth > 0) {
-            body();
-            return;
-        }
-        detail::GraphState saved = state;  // O(tables + columns): shares every chunk
-        ++atomic_depth;
-        try {
-            body();
-        } catch (...) {
-            state = std::move(saved);
-            pending.clear();
+    auto batch(bool group, Body&& body) {
+        using Result = std::invoke_result_t<Body&>;
+        if constexpr (std::is_void_v<Result>) {
+            batch(group, [&] {
+                body();
+                return true;
+            });
+        } else {
+            if (atomic_depth > 0) return body();
+            std::optional<detail::GraphState> saved;
+            if (group || options.journal) saved.emplace(state);  // O(tables + columns): shares every chunk
+            ++atomic_depth;
+            std::optional<Result> result;
+            try {
+                result.emplace(body());
+            } catch (...) {
+                --atomic_depth;
+                if (saved) state = std::move(*saved);
+                pending.clear();
+                pending_models.clear();
+                throw;
+            }
             --atomic_depth;
-            throw;
+            commit(saved);
+            return std::move(*result);
         }
-        --atomic_depth;
-        deliver();
     }
+
+    /// Commits the current batch: numbers its events, calls the journal
+    /// (which sees `saved` through readable(); on a throw the state is
+    /// restored from `saved`, nothing is delivered and the exception
+    /// propagates), then delivers the events to the listeners.
+    /// Precondition: `saved` holds the state before the batch when a journal is set.
+    void commit(std::optional<detail::GraphState>& saved);
 
     // --- twins and relationships (twin_writes.cpp) -------------------------------
     /// Throws NotFoundError (DigitalTwinNotFound).
