@@ -17,6 +17,19 @@ void erase_one(Adjacency& list, RelationshipIndex r) {
 
 }  // namespace
 
+void resize_column(Column& c, std::size_t rows, CopyCounter& copies) {
+    switch (c.type) {
+    case dtdl::ColumnType::float64: c.f64.resize(rows, copies); break;
+    case dtdl::ColumnType::int64: c.i64.resize(rows, copies); break;
+    case dtdl::ColumnType::boolean: c.b.resize(rows, copies); break;
+    case dtdl::ColumnType::string: c.str.resize(rows, copies); break;
+    case dtdl::ColumnType::json: c.js.resize(rows, copies); break;
+    }
+    c.present.resize((rows + 63) / 64, copies);
+    c.last_update.resize(rows, copies);
+    c.source_time.resize(rows, copies);
+}
+
 std::uint32_t GraphStorage::table_for(std::string_view model_id, dtdl::InterfaceIndex interface) {
     for (std::size_t i = 0; i < state.tables.size(); ++i)
         if (state.tables[i].model_id == model_id) return static_cast<std::uint32_t>(i);
@@ -43,18 +56,7 @@ std::uint32_t GraphStorage::alloc_row(std::uint32_t ti, TwinIndex twin) {
         row = t.rows++;
         const std::size_t n = t.rows;
         t.row_twin.resize(n, copies);
-        for (Column& c : t.columns) {
-            switch (c.type) {
-            case dtdl::ColumnType::float64: c.f64.resize(n, copies); break;
-            case dtdl::ColumnType::int64: c.i64.resize(n, copies); break;
-            case dtdl::ColumnType::boolean: c.b.resize(n, copies); break;
-            case dtdl::ColumnType::string: c.str.resize(n, copies); break;
-            case dtdl::ColumnType::json: c.js.resize(n, copies); break;
-            }
-            c.present.resize((n + 63) / 64, copies);
-            c.last_update.resize(n, copies);
-            c.source_time.resize(n, copies);
-        }
+        for (Column& c : t.columns) resize_column(c, n, copies);
     }
     t.row_twin.set(row, twin, copies);
     ++t.live;

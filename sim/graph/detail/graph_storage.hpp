@@ -19,6 +19,10 @@
 
 namespace twinsim::graph::detail {
 
+/// Sizes every array of a column (its typed values, presence bitmap,
+/// lastUpdateTime and sourceTime) for `rows` rows; new rows read as unset.
+void resize_column(Column& c, std::size_t rows, CopyCounter& copies);
+
 struct GraphStorage {
     GraphState state;
     CopyCounter copies;
