@@ -2,10 +2,12 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string_view>
 #include <utility>
 
+#include "twinsim/common/excerpt.hpp"
 #include "twinsim/graph/detail/line_reader.hpp"
 
 namespace twinsim::graph::detail {
@@ -307,7 +309,11 @@ void NdjsonReader::produce(std::istream& in, const std::string& source_name) {
                 try {
                     line.value = nlohmann::json::parse(text.data(), text.data() + text.size());
                 } catch (const nlohmann::json::parse_error& e) {
-                    line.error = e.what();
+                    // In our words: nlohmann's text quotes every byte it read.
+                    const std::size_t at = std::min<std::size_t>(e.byte > 0 ? e.byte - 1 : 0, text.size());
+                    line.error = at >= text.size() ? "the line ends before the JSON value does"
+                                                   : "unexpected text at column " + std::to_string(at + 1) + ": \"" +
+                                                         excerpt(text, at) + "\"";
                     continue;
                 }
                 if (is_section_marker(line.value)) {
