@@ -80,8 +80,9 @@ graph::Snapshot base_snapshot() {
 TEST_CASE("a sweep grid beyond the design-point limit is refused before it is expanded", "[scenario_limits]") {
     // Two lists of 1,000 values: a million points, ten times the limit; the
     // file is small, the expansion would not be.
-    std::string a, b;
-    for (int i = 0; i < 1000; ++i) a += (i ? ", " : "") + std::to_string(i), b += (i ? ", " : "") + std::to_string(i);
+    std::string a = "0";
+    for (int i = 1; i < 1000; ++i) a.append(", ").append(std::to_string(i));
+    const std::string b = a;
     const auto e = yaml_error("sweep:\n  grid:\n    a: [" + a + "]\n    b: [" + b + "]\n");
     CHECK(e.file() == "bad.yaml");
     CHECK(e.line() == 8);
