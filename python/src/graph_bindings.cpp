@@ -28,6 +28,7 @@
 #include "text_argument.hpp"
 #include "twinsim/dtdl/model_set.hpp"
 #include "twinsim/dtdl/parser.hpp"
+#include "twinsim/graph/adt_api.hpp"
 #include "twinsim/graph/change_event.hpp"
 #include "twinsim/graph/errors.hpp"
 #include "twinsim/graph/ndjson.hpp"
@@ -72,14 +73,11 @@ void refuse_from_listener(const TwinGraph& graph) {
 
 // --- arguments ---------------------------------------------------------------------
 
-/// azure.core.MatchConditions members, by name.
-enum class Match { unconditionally, if_not_modified, if_modified, if_present, if_missing };
-
 /// twinsim.MatchConditions, azure.core.MatchConditions (anything with the
-/// member's .name) or the name as a str. None: IfNotModified when an etag is
-/// given, else Unconditionally (the SDK would ignore a lone etag; see the docs).
-Match match_of(const py::object& match_condition, const std::optional<std::string>& etag) {
-    if (match_condition.is_none()) return etag ? Match::if_not_modified : Match::unconditionally;
+/// member's .name) or the name as a str; nullopt for None (adt::effective_condition
+/// decides what no condition means).
+std::optional<graph::adt::MatchCondition> match_of(const py::object& match_condition) {
+    if (match_condition.is_none()) return std::nullopt;
     std::string name;
     if (py::isinstance<py::str>(match_condition)) {
         name = match_condition.cast<std::string>();
@@ -89,40 +87,19 @@ Match match_of(const py::object& match_condition, const std::optional<std::strin
         throw py::type_error("match_condition must be a MatchConditions member (or its name), not " +
                              py::repr(match_condition).cast<std::string>());
     }
-    if (name == "Unconditionally") return Match::unconditionally;
-    if (name == "IfNotModified") {
-        if (!etag) throw py::value_error("etag must be provided for match_condition IfNotModified");
-        return Match::if_not_modified;
-    }
-    if (name == "IfModified") return Match::if_modified;
-    if (name == "IfPresent") return Match::if_present;
-    if (name == "IfMissing") return Match::if_missing;
-    throw py::value_error("unknown match_condition " + py::repr(match_condition).cast<std::string>());
+    const auto condition = graph::adt::parse_match_condition(name);
+    if (!condition) throw py::value_error("unknown match_condition " + py::repr(match_condition).cast<std::string>());
+    return condition;
 }
 
 /// The condition of an upsert (create or replace).
 graph::WriteCondition upsert_condition(const py::object& match_condition, const std::optional<std::string>& etag) {
-    graph::WriteCondition condition;
-    switch (match_of(match_condition, etag)) {
-        case Match::unconditionally: break;
-        case Match::if_not_modified: condition.if_match = *etag; break;
-        case Match::if_present: condition.if_match = "*"; break;
-        case Match::if_missing: condition.if_none_match = true; break;
-        case Match::if_modified: throw py::value_error("Unsupported match condition: MatchConditions.IfModified");
-    }
-    return condition;
+    return graph::adt::upsert_condition(match_of(match_condition), etag);
 }
 
 /// The If-Match of an update or delete.
 std::optional<std::string> if_match_of(const py::object& match_condition, const std::optional<std::string>& etag) {
-    switch (match_of(match_condition, etag)) {
-        case Match::unconditionally: return std::nullopt;
-        case Match::if_not_modified: return *etag;
-        case Match::if_present: return std::string("*");
-        case Match::if_missing: throw py::value_error("Unsupported match condition: MatchConditions.IfMissing (create only applies to upserts)");
-        case Match::if_modified: throw py::value_error("Unsupported match condition: MatchConditions.IfModified");
-    }
-    return std::nullopt;
+    return graph::adt::if_match(match_of(match_condition), etag);
 }
 
 nlohmann::json json_object_argument(py::handle value, const char* name) {
@@ -145,68 +122,26 @@ nlohmann::json json_patch_argument(py::handle value) {
 
 py::object graph_module() { return py::module_::import("twinsim.graph"); }
 
-/// displayName / description of a definition as ADT reports them: language -> text.
-py::object localized(const nlohmann::json& definition, const char* key) {
-    const auto it = definition.find(key);
-    if (it == definition.end()) return py::dict();
-    if (it->is_string()) return py::dict(py::arg("en") = to_python(*it));
-    if (it->is_object()) return to_python(*it);
-    return py::dict();
-}
-
 py::object model_data(const graph::ModelInfo& info, bool include_model_definition, const py::object& type) {
-    py::dict data;
-    data["id"] = info.id;
-    const bool has_definition = info.definition.is_object();
-    data["displayName"] = has_definition ? localized(info.definition, "displayName") : py::dict();
-    data["description"] = has_definition ? localized(info.definition, "description") : py::dict();
-    data["uploadTime"] = format_timestamp(info.upload_time);
-    data["decommissioned"] = info.decommissioned;
-    if (include_model_definition) data["model"] = to_python(info.definition);
-    return type(data);
-}
-
-/// The requested models and, transitively, the interfaces they depend on
-/// (bases and component interfaces). Throws NotFoundError for an unknown id.
-std::vector<bool> with_dependencies(const Snapshot& snapshot, const std::vector<std::string>& model_ids) {
-    const auto& models = snapshot.models();
-    const std::size_t size = models ? models->size() : 0;
-    std::vector<bool> wanted(size, false);
-    std::vector<dtdl::InterfaceIndex> pending;
-    for (const std::string& id : model_ids) {
-        const auto index = models ? models->find(id) : std::nullopt;
-        if (!index) throw graph::NotFoundError("ModelNotFound", "There is no model with the id " + id + ".");
-        pending.push_back(*index);
+    const nlohmann::json data = graph::adt::model_data(info, include_model_definition);
+    py::dict out;  // in the REST API's key order (nlohmann::json sorts its keys)
+    for (const char* key : {"id", "displayName", "description", "uploadTime", "decommissioned", "model"}) {
+        const auto it = data.find(key);
+        if (it != data.end()) out[key] = to_python(*it);
     }
-    while (!pending.empty()) {
-        const dtdl::InterfaceIndex index = pending.back();
-        pending.pop_back();
-        if (wanted[index]) continue;
-        wanted[index] = true;
-        const dtdl::CompiledInterface& iface = models->at(index);
-        for (const dtdl::InterfaceIndex base : iface.ancestors) pending.push_back(base);
-        for (const dtdl::Content* content : iface.contents) {
-            if (content->kind != dtdl::ContentKind::component) continue;
-            if (const auto component = models->find(content->component_interface)) pending.push_back(*component);
-        }
-    }
-    return wanted;
+    return type(out);
 }
 
 py::object list_models(const Snapshot& snapshot, const py::object& dependencies_for, bool include_model_definition) {
     std::vector<graph::ModelInfo> infos;
-    {
+    if (dependencies_for.is_none()) {
         py::gil_scoped_release release;
         infos = snapshot.list_models();
-    }
-    if (!dependencies_for.is_none()) {
+    } else {
         if (py::isinstance<py::str>(dependencies_for)) throw py::type_error("dependencies_for must be a list of model ids, not a str");
-        const std::vector<bool> wanted = with_dependencies(snapshot, dependencies_for.cast<std::vector<std::string>>());
-        const auto& models = snapshot.models();
-        std::erase_if(infos, [&](const graph::ModelInfo& info) {
-            const auto index = models ? models->find(info.id) : std::nullopt;
-            return !index || !wanted[*index];
-        });
+        const auto ids = dependencies_for.cast<std::vector<std::string>>();
+        py::gil_scoped_release release;
+        infos = graph::adt::dependencies_for(snapshot, ids);
     }
     const py::object type = graph_module().attr("DigitalTwinsModelData");
     py::list out;
@@ -248,18 +183,6 @@ py::object column(const Snapshot& snapshot, const std::string& model_id, const s
     }
     py::object unit = gathered.unit.empty() ? py::object(py::none()) : py::object(py::str(gathered.unit));
     return graph_module().attr("Column")(ids, read_only_array(std::move(gathered.values)), unit);
-}
-
-/// A component of a twin, as ADT's GET /digitaltwins/{id}/components/{name}.
-py::object get_component(const Snapshot& snapshot, const std::string& digital_twin_id, const std::string& component_name) {
-    nlohmann::json twin = snapshot.get_twin(digital_twin_id);
-    const auto index = snapshot.find(digital_twin_id);
-    const dtdl::Content* content = index ? snapshot.models()->at(snapshot.twin_model(*index)).find(component_name) : nullptr;
-    if (content == nullptr || content->kind != dtdl::ContentKind::component || !twin.contains(component_name)) {
-        throw graph::NotFoundError("ComponentNotFound",
-                                   "Twin " + digital_twin_id + " has no component named " + component_name + ".");
-    }
-    return to_python(twin[component_name]);
 }
 
 py::dict event_dict(const graph::ChangeEvent& event) {
@@ -334,7 +257,7 @@ void define_reads(Class& cls, const char* what) {
              "Raises NotFoundError (code DigitalTwinNotFound).")
         .def("get_component",
              [](const T& self, const Text& digital_twin_id, const std::string& component_name) {
-                 return get_component(snapshot_of(self), digital_twin_id, component_name);
+                 return to_python(graph::adt::get_component(snapshot_of(self), digital_twin_id, component_name));
              },
              py::arg("digital_twin_id"), py::arg("component_name"),
              "One component of a twin as a dict (its properties and $metadata). Raises NotFoundError for an unknown "
@@ -689,21 +612,17 @@ void define_graph(py::module_& m) {
         .def("update_component",
              [](TwinGraph& self, const Text& digital_twin_id, const std::string& component_name,
                 const py::object& json_patch, const std::optional<std::string>& etag, const py::object& match_condition) {
-                 nlohmann::json patch = json_patch_argument(json_patch);
-                 for (nlohmann::json& operation : patch) {
-                     if (!operation.is_object()) continue;  // the graph reports the malformed operation
-                     const auto path = operation.find("path");
-                     if (path != operation.end() && path->is_string()) {
-                         *path = "/" + component_name + path->get<std::string>();
-                     }
-                 }
+                 const nlohmann::json patch = json_patch_argument(json_patch);
                  const std::optional<std::string> if_match = if_match_of(match_condition, etag);
-                 write_released(self, [&] { self.update_twin(digital_twin_id, patch, if_match); });
+                 write_released(self, [&] {
+                     graph::adt::update_component(self, digital_twin_id, component_name, patch, if_match);
+                 });
              },
              py::arg("digital_twin_id"), py::arg("component_name"), py::arg("json_patch"), py::kw_only(),
              py::arg("etag") = py::none(), py::arg("match_condition") = py::none(),
              "update_digital_twin with paths relative to a component (\"/setpoint\" means "
-             "\"/<component_name>/setpoint\"); the etag is the twin's.")
+             "\"/<component_name>/setpoint\"); the etag is the twin's. Raises NotFoundError for an unknown twin "
+             "(DigitalTwinNotFound) or component (ComponentNotFound), and as update_digital_twin.")
         .def("delete_digital_twin",
              [](TwinGraph& self, const Text& digital_twin_id, const std::optional<std::string>& etag,
                 const py::object& match_condition, bool cascade) {

@@ -35,7 +35,8 @@ struct ChangeEvent {
 };
 
 /// Called synchronously, on the writer's thread, after a change is committed
-/// (for an atomic batch: after the whole batch). Must not modify the graph.
+/// (for an atomic batch: after the whole batch; after the journal, see
+/// TwinGraphOptions::journal, accepted it). Must not modify the graph.
 using ChangeListener = std::function<void(const ChangeEvent&)>;
 
 }  // namespace twinsim::graph

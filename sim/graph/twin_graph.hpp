@@ -16,6 +16,12 @@
 //
 // Atomicity: every public mutation applies whole or not at all; when it throws,
 // the graph (and its listeners) saw nothing.
+//
+// Commit order of every mutation (one batch: a single call, or a whole
+// atomic group): validate and apply to the writer's state; number the change
+// events; call the journal (TwinGraphOptions::journal), which can still roll
+// the batch back; make the batch visible (snapshots, reads); deliver the
+// events to the listeners.
 
 #include <cstdint>
 #include <functional>
@@ -31,6 +37,7 @@
 #include "twinsim/dtdl/parser.hpp"
 #include "twinsim/graph/change_event.hpp"
 #include "twinsim/graph/errors.hpp"
+#include "twinsim/graph/journal.hpp"
 #include "twinsim/graph/snapshot.hpp"
 #include "twinsim/common/time.hpp"
 
@@ -42,6 +49,26 @@ struct TwinGraphOptions {
     std::function<Timestamp()> clock;
     /// Passed to the DTDL parser when models are added.
     bool allow_undefined_extensions = false;
+    /// Called inside every commit that changes something (see journal.hpp):
+    /// once per public mutation, or once per atomic group (atomically,
+    /// update_twins, a cascading delete_twin, import_ndjson), after the batch
+    /// was validated and applied to the writer's own state and before it
+    /// becomes visible — snapshot() and the graph's reads, from any thread
+    /// or from the hook itself, still show the state before the batch, and
+    /// no listener has heard of it. It receives the batch's change events,
+    /// numbered with their final sequence numbers, and its model changes.
+    ///
+    /// If it throws, the batch is rolled back — twins, relationships,
+    /// models, etags, $lastUpdateTime and sequence numbers exactly as before
+    /// (the next committed batch reuses the numbers) — no listener is called,
+    /// and the hook's exception propagates unchanged to the caller of the
+    /// mutation. A mutation that fails its own checks never reaches the hook.
+    /// The hook must not modify the graph (std::logic_error).
+    ///
+    /// With a journal set, change events are built for every write even
+    /// without listeners, and every batch saves the state it may roll back to
+    /// (O(tables + columns), so later writes copy the chunks they touch).
+    Journal journal{};  // "{}": positional initialisers of the members above stay warning-free
 };
 
 /// Conditions of a write, as ADT's If-Match / If-None-Match headers.
@@ -206,7 +233,8 @@ public:
     // --- atomic groups ----------------------------------------------------------
     /// Runs `body` on this graph as one atomic change: if it throws, every
     /// change it made is undone (the exception propagates) and no event is
-    /// emitted; otherwise the events it caused are emitted after it returns.
+    /// emitted; otherwise the whole change is one batch for the journal, and
+    /// the events it caused are emitted after it returns.
     /// Used by bulk import. Precondition: not called from a listener.
     void atomically(const std::function<void(TwinGraph&)>& body);
 

@@ -1,0 +1,105 @@
+// TwinGraph's bulk-load fast paths (import): a twin of top-level numbers or a
+// relationship with numeric properties, created from compact records without
+// nlohmann::json, or `false` (nothing changed) whenever the general path of
+// twin_writes.cpp must decide or report something. Runs with the mutex held.
+#include <algorithm>
+
+#include "twinsim/dtdl/value_validation.hpp"
+#include "twinsim/graph/detail/graph_writer.hpp"
+#include "twinsim/graph/detail/twin_json.hpp"
+
+namespace twinsim::graph {
+
+using namespace detail;
+using nlohmann::json;
+
+bool TwinGraph::Impl::try_create_twin(std::string_view id, std::string_view model_id, std::span<const NumericValue> props,
+                                      std::optional<Timestamp> last_update, std::span<const PropertyTimes> times) {
+    if (id.empty() || state.find_twin(id)) return false;
+    const auto index = state.models->find(model_id);
+    if (!index) return false;
+    const ModelInfo* info = state.model_info(model_id);
+    if (info && info->decommissioned) return false;
+    const dtdl::CompiledInterface& model = state.models->at(*index);
+    for (const dtdl::Content* c : model.contents)
+        if (c->kind == dtdl::ContentKind::component) return false;  // must be initialised: the general path says so
+    // Validate everything before changing anything.
+    scratch_columns.clear();
+    for (const NumericValue& v : props) {
+        if (v.name.empty() || v.name[0] == '$') return false;
+        const dtdl::Content* c = model.find(v.name);
+        if (!c || c->kind != dtdl::ContentKind::property) return false;
+        const json value = v.to_json();
+        if (!dtdl::validate_value(*c->schema, value).empty()) return false;
+        const std::uint32_t column = model.layout.find(v.name)->column;
+        for (const ScratchCell& seen : scratch_columns)
+            if (seen.column == column) return false;  // a repeated member: the general path keeps the last
+        scratch_columns.push_back({column, value, no_time, no_time});
+    }
+    // Recorded times: each of a property set on this line, named once.
+    for (std::size_t k = 0; k < times.size(); ++k) {
+        const PropertyTimes& pt = times[k];
+        std::size_t i = 0;
+        while (i < props.size() && props[i].name != pt.name) ++i;
+        if (i == props.size()) return false;  // a time of an unset property: the general path decides
+        for (std::size_t j = 0; j < k; ++j)
+            if (times[j].name == pt.name) return false;
+        if (pt.last_update) scratch_columns[i].last_update = pt.last_update->ns;
+        if (pt.source_time) scratch_columns[i].source_time = pt.source_time->ns;
+    }
+    const Timestamp now = clock();
+    const std::uint32_t ti = table_for(model_id, *index);
+    const TwinIndex t = alloc_twin(id);
+    const std::uint32_t row = alloc_row(ti, t);
+    PropertyTable& table = state.tables[ti];
+    for (const ScratchCell& cell : scratch_columns) {
+        Column& c = table.columns[cell.column];
+        set_cell(c, row, cell.value);
+        c.last_update.set(row, cell.last_update != no_time ? cell.last_update : now.ns, copies);
+        if (cell.source_time != no_time) c.set_source_time(row, cell.source_time, copies);
+    }
+    TwinMeta& m = state.twin_meta.mut(t, copies);
+    m.table = ti;
+    m.row = row;
+    m.etag = ++state.etag_counter;
+    m.last_update = last_update ? last_update->ns : now.ns;
+    if (want_events()) emit(ChangeType::twin_create, std::string(id), {}, twin_json(state, t), now);
+    return true;
+}
+
+bool TwinGraph::Impl::try_create_relationship(std::string_view source_id, std::string_view rel_id, std::string_view target_id,
+                                              std::string_view name, std::span<const NumericValue> props) {
+    if (rel_id.empty() || target_id.empty() || target_id == source_id) return false;
+    const auto source = state.find_twin(source_id);
+    if (!source || state.find_rel(*source, rel_id)) return false;
+    const dtdl::CompiledInterface& model = state.model_of(*source);
+    const dtdl::Content* c = model.find(name);
+    if (!c || c->kind != dtdl::ContentKind::relationship) return false;
+    const auto target = state.find_twin(target_id);
+    if (!target) return false;
+    if (!c->target.empty()) {
+        const auto want = state.models->find(c->target);
+        if (!want || !state.models->is_a(state.tables[state.twin_meta[*target].table].interface, *want)) return false;
+    }
+    ParsedRel p;
+    p.target = *target;
+    p.name = std::string(name);
+    for (const NumericValue& v : props) {
+        if (v.name.empty() || v.name[0] == '$') return false;
+        const auto pc = std::find_if(c->properties.begin(), c->properties.end(),
+                                     [&](const dtdl::Content& x) { return x.name == v.name; });
+        if (pc == c->properties.end()) return false;
+        json value = v.to_json();
+        if (!dtdl::validate_value(*pc->schema, value).empty()) return false;
+        const std::string key(v.name);
+        if (p.props.contains(key)) return false;
+        p.props[key] = std::move(value);
+    }
+    const Timestamp now = clock();
+    const RelationshipIndex r = write_rel(no_index, *source, rel_id, p, now.ns);
+    if (want_events())
+        emit(ChangeType::relationship_create, std::string(source_id), std::string(rel_id), relationship_json(state, r), now);
+    return true;
+}
+
+}  // namespace twinsim::graph

@@ -1,0 +1,155 @@
+#pragma once
+// TwinGraph::Impl, the writer behind TwinGraph (internal).
+//
+// Its parts live in files named for them:
+//   twin_graph.cpp        the public methods (locking), events and atomic groups
+//   twin_writes.cpp       create/replace/patch/delete of twins and relationships,
+//                         write_properties: ADT semantics over checked documents
+//   bulk_load.cpp         import's fast paths (try_create_twin, try_create_relationship)
+//   detail/twin_documents.*   parsing and checking documents against the models
+//   detail/graph_storage.*    placing checked values into the columnar state
+//   detail/model_catalogue.*  adding, decommissioning and deleting models
+// Every method here runs with `mutex` held.
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "twinsim/graph/detail/graph_storage.hpp"
+#include "twinsim/graph/twin_graph.hpp"
+
+namespace twinsim::graph {
+
+struct TwinGraph::Impl : detail::GraphStorage {
+    explicit Impl(TwinGraphOptions o) : options(std::move(o)) { state.models = dtdl::ModelSet::from_interfaces({}); }
+    /// A graph whose state is `base` (every chunk shared with it; see from_snapshot).
+    Impl(TwinGraphOptions o, const detail::GraphState& base)
+        : GraphStorage{base, {}}, options(std::move(o)), sequence(base.sequence) {}
+
+    TwinGraphOptions options;
+    mutable std::recursive_mutex mutex;
+    std::map<ListenerId, ChangeListener> listeners;
+    ListenerId next_listener = 1;
+    std::uint64_t sequence = 0;
+    int atomic_depth = 0;
+    std::vector<ChangeEvent> pending;        ///< the current batch's events
+    std::vector<ModelChange> pending_models;  ///< the current batch's model changes (only with a journal)
+    bool delivering = false;                 ///< listeners are running
+    /// While the journal runs: the state before the batch, which reads and
+    /// snapshot() show (nullptr otherwise).
+    const detail::GraphState* visible = nullptr;
+    struct ScratchCell {
+        std::uint32_t column = 0;
+        nlohmann::json value;
+        std::int64_t last_update = detail::no_time;  // recorded, else the clock's
+        std::int64_t source_time = detail::no_time;
+    };
+    std::vector<ScratchCell> scratch_columns;  // try_create_twin's validated values, in the order of `props`
+
+    [[nodiscard]] Timestamp clock() const { return options.clock ? options.clock() : utc_now(); }
+    /// Events are built for listeners and for the journal.
+    [[nodiscard]] bool want_events() const noexcept { return !listeners.empty() || options.journal; }
+    /// The state readers see: the committed one (during the journal hook, the
+    /// state before the batch being committed).
+    [[nodiscard]] const detail::GraphState& readable() const noexcept { return visible ? *visible : state; }
+    [[nodiscard]] dtdl::ParseOptions parse_options() const {
+        dtdl::ParseOptions po;
+        po.allow_undefined_extensions = options.allow_undefined_extensions;
+        return po;
+    }
+
+    void guard() const {
+        if (delivering) throw std::logic_error("a change listener must not modify the graph");
+        if (visible) throw std::logic_error("the journal must not modify the graph");
+    }
+
+    // --- events, batches and commits (twin_graph.cpp) ------------------------------
+    /// Buffers a change event of the current batch.
+    void emit(ChangeType type, std::string twin_id, std::string rel_id, nlohmann::json data, Timestamp time);
+    /// Records a model change of the current batch for the journal (nothing without one).
+    void record_model_change(ModelChange change);
+
+    /// Runs `body` as one batch and returns what it returns. Outside a batch
+    /// it opens one: if `body` throws, the state is restored (when it was
+    /// saved) and the buffered events dropped; otherwise the batch is
+    /// committed (commit()). Inside a batch it just runs `body`, which joins
+    /// it. `group`: `body` may throw after changing the state (atomically,
+    /// update_twins, cascades), so the state is saved first; single
+    /// operations check everything before their first change and need no
+    /// saved state unless a journal may roll them back.
+    template <class Body>
+    auto batch(bool group, Body&& body) {
+        using Result = std::invoke_result_t<Body&>;
+        if constexpr (std::is_void_v<Result>) {
+            batch(group, [&] {
+                body();
+                return true;
+            });
+        } else {
+            if (atomic_depth > 0) return body();
+            std::optional<detail::GraphState> saved;
+            if (group || options.journal) saved.emplace(state);  // O(tables + columns): shares every chunk
+            ++atomic_depth;
+            std::optional<Result> result;
+            try {
+                result.emplace(body());
+            } catch (...) {
+                --atomic_depth;
+                if (saved) state = std::move(*saved);
+                pending.clear();
+                pending_models.clear();
+                throw;
+            }
+            --atomic_depth;
+            commit(saved);
+            return std::move(*result);
+        }
+    }
+
+    /// Commits the current batch: numbers its events, calls the journal
+    /// (which sees `saved` through readable(); on a throw the state is
+    /// restored from `saved`, nothing is delivered and the exception
+    /// propagates), then delivers the events to the listeners.
+    /// Precondition: `saved` holds the state before the batch when a journal is set.
+    void commit(std::optional<detail::GraphState>& saved);
+
+    // --- twins and relationships (twin_writes.cpp) -------------------------------
+    /// Throws NotFoundError (DigitalTwinNotFound).
+    TwinIndex require_twin(std::string_view id) const;
+    /// Throws NotFoundError (RelationshipNotFound).
+    RelationshipIndex require_rel(TwinIndex source, std::string_view source_id, std::string_view rel_id) const;
+    /// Throws ValidationError (ModelDecommissioned) when p's model is decommissioned.
+    void check_model_usable(const detail::ParsedTwin& p, std::string_view id) const;
+    /// `restore` (restore_twin, with cond.if_none_match): recorded times are
+    /// kept, and no result is built (it returns null).
+    nlohmann::json upsert_twin(std::string_view id, const nlohmann::json& doc, const WriteCondition& cond,
+                               bool restore = false);
+    /// The patch of a Twin.Update event for a replace: before -> after, member by member.
+    static nlohmann::json twin_diff(nlohmann::json before, nlohmann::json after);
+    void update_twin(std::string_view id, const nlohmann::json& patch, const std::optional<std::string>& if_match);
+    void delete_twin(std::string_view id, const std::optional<std::string>& if_match, bool cascade);
+    void delete_rel(RelationshipIndex r, Timestamp now);
+    void write_properties(std::span<const PropertyWrite> writes);
+    nlohmann::json upsert_relationship(std::string_view source_id, std::string_view rel_id, const nlohmann::json& doc,
+                                       const WriteCondition& cond);
+    void update_relationship(std::string_view source_id, std::string_view rel_id, const nlohmann::json& patch,
+                             const std::optional<std::string>& if_match);
+    void delete_relationship(std::string_view source_id, std::string_view rel_id,
+                             const std::optional<std::string>& if_match);
+
+    // --- bulk loading (bulk_load.cpp) ---------------------------------------------
+    bool try_create_twin(std::string_view id, std::string_view model_id, std::span<const NumericValue> props,
+                         std::optional<Timestamp> last_update, std::span<const PropertyTimes> times);
+    bool try_create_relationship(std::string_view source_id, std::string_view rel_id, std::string_view target_id,
+                                 std::string_view name, std::span<const NumericValue> props);
+};
+
+}  // namespace twinsim::graph
