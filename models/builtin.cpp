@@ -29,4 +29,6 @@ const scenario::ModelRegistry& builtin_registry() {
     return registry;
 }
 
+std::filesystem::path builtin_dtdl_folder() { return TWINSIM_MODELS_SOURCE_DIR; }
+
 }  // namespace twinsim::models

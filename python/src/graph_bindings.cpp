@@ -25,6 +25,7 @@
 #include "bindings.hpp"
 #include "document_arguments.hpp"
 #include "json_conversion.hpp"
+#include "text_argument.hpp"
 #include "twinsim/dtdl/model_set.hpp"
 #include "twinsim/dtdl/parser.hpp"
 #include "twinsim/graph/adt_api.hpp"
@@ -238,7 +239,7 @@ void define_reads(Class& cls, const char* what) {
              "Returns a list, not the SDK's pager (iterating it works the same; results_per_page is accepted and "
              "ignored). Raises NotFoundError for an unknown id in dependencies_for.")
         .def("get_digital_twin",
-             [](const T& self, const std::string& digital_twin_id) {
+             [](const T& self, const Text& digital_twin_id) {
                  if constexpr (std::is_same_v<T, TwinGraph>) {
                      nlohmann::json twin;
                      {
@@ -255,21 +256,21 @@ void define_reads(Class& cls, const char* what) {
              "lastUpdateTime and sourceTime), the properties that are set, and its components. "
              "Raises NotFoundError (code DigitalTwinNotFound).")
         .def("get_component",
-             [](const T& self, const std::string& digital_twin_id, const std::string& component_name) {
+             [](const T& self, const Text& digital_twin_id, const std::string& component_name) {
                  return to_python(graph::adt::get_component(snapshot_of(self), digital_twin_id, component_name));
              },
              py::arg("digital_twin_id"), py::arg("component_name"),
              "One component of a twin as a dict (its properties and $metadata). Raises NotFoundError for an unknown "
              "twin (DigitalTwinNotFound) or component (ComponentNotFound).")
         .def("get_relationship",
-             [](const T& self, const std::string& digital_twin_id, const std::string& relationship_id) {
+             [](const T& self, const Text& digital_twin_id, const Text& relationship_id) {
                  return to_python(snapshot_of(self).get_relationship(digital_twin_id, relationship_id));
              },
              py::arg("digital_twin_id"), py::arg("relationship_id"),
              "A relationship as ADT JSON: $relationshipId, $sourceId, $targetId, $relationshipName, $etag and its "
              "properties. Raises NotFoundError (DigitalTwinNotFound or RelationshipNotFound).")
         .def("list_relationships",
-             [](const T& self, const std::string& digital_twin_id, const std::optional<std::string>& relationship_id) {
+             [](const T& self, const Text& digital_twin_id, const std::optional<std::string>& relationship_id) {
                  return json_list(snapshot_of(self).list_relationships(digital_twin_id, relationship_id.value_or("")));
              },
              py::arg("digital_twin_id"), py::arg("relationship_id") = py::none(),
@@ -278,7 +279,7 @@ void define_reads(Class& cls, const char* what) {
              "NAME such as \"contains\": only relationships of that name are listed. None lists all.\n"
              "Returns a list, not a pager. Raises NotFoundError for an unknown twin.")
         .def("list_incoming_relationships",
-             [](const T& self, const std::string& digital_twin_id) {
+             [](const T& self, const Text& digital_twin_id) {
                  return json_list(snapshot_of(self).list_incoming_relationships(digital_twin_id),
                                   graph_module().attr("IncomingRelationship"));
              },
@@ -577,7 +578,7 @@ void define_graph(py::module_& m) {
              "or another model extends or uses it.")
         // --- twins
         .def("upsert_digital_twin",
-             [](TwinGraph& self, const std::string& digital_twin_id, const py::object& digital_twin,
+             [](TwinGraph& self, const Text& digital_twin_id, const py::object& digital_twin,
                 const std::optional<std::string>& etag, const py::object& match_condition) {
                  const nlohmann::json twin = json_object_argument(digital_twin, "digital_twin");
                  const graph::WriteCondition condition = upsert_condition(match_condition, etag);
@@ -595,7 +596,7 @@ void define_graph(py::module_& m) {
               "component), ConflictError, NotFoundError.")
                  .c_str())
         .def("update_digital_twin",
-             [](TwinGraph& self, const std::string& digital_twin_id, const py::object& json_patch,
+             [](TwinGraph& self, const Text& digital_twin_id, const py::object& json_patch,
                 const std::optional<std::string>& etag, const py::object& match_condition) {
                  const nlohmann::json patch = json_patch_argument(json_patch);
                  const std::optional<std::string> if_match = if_match_of(match_condition, etag);
@@ -609,7 +610,7 @@ void define_graph(py::module_& m) {
               condition_doc + "\nRaises NotFoundError, ValidationError, ConflictError.")
                  .c_str())
         .def("update_component",
-             [](TwinGraph& self, const std::string& digital_twin_id, const std::string& component_name,
+             [](TwinGraph& self, const Text& digital_twin_id, const std::string& component_name,
                 const py::object& json_patch, const std::optional<std::string>& etag, const py::object& match_condition) {
                  const nlohmann::json patch = json_patch_argument(json_patch);
                  const std::optional<std::string> if_match = if_match_of(match_condition, etag);
@@ -623,7 +624,7 @@ void define_graph(py::module_& m) {
              "\"/<component_name>/setpoint\"); the etag is the twin's. Raises NotFoundError for an unknown twin "
              "(DigitalTwinNotFound) or component (ComponentNotFound), and as update_digital_twin.")
         .def("delete_digital_twin",
-             [](TwinGraph& self, const std::string& digital_twin_id, const std::optional<std::string>& etag,
+             [](TwinGraph& self, const Text& digital_twin_id, const std::optional<std::string>& etag,
                 const py::object& match_condition, bool cascade) {
                  const std::optional<std::string> if_match = if_match_of(match_condition, etag);
                  write_released(self, [&] { self.delete_twin(digital_twin_id, if_match, cascade); });
@@ -661,7 +662,7 @@ void define_graph(py::module_& m) {
              "(lengths differ), TypeError.")
         // --- relationships
         .def("upsert_relationship",
-             [](TwinGraph& self, const std::string& digital_twin_id, const std::string& relationship_id,
+             [](TwinGraph& self, const Text& digital_twin_id, const Text& relationship_id,
                 const py::object& relationship, const std::optional<std::string>& etag, const py::object& match_condition) {
                  const nlohmann::json body =
                      relationship.is_none() ? nlohmann::json::object() : json_object_argument(relationship, "relationship");
@@ -680,7 +681,7 @@ void define_graph(py::module_& m) {
               condition_doc)
                  .c_str())
         .def("update_relationship",
-             [](TwinGraph& self, const std::string& digital_twin_id, const std::string& relationship_id,
+             [](TwinGraph& self, const Text& digital_twin_id, const Text& relationship_id,
                 const py::object& json_patch, const std::optional<std::string>& etag, const py::object& match_condition) {
                  const nlohmann::json patch = json_patch_argument(json_patch);
                  const std::optional<std::string> if_match = if_match_of(match_condition, etag);
@@ -691,7 +692,7 @@ void define_graph(py::module_& m) {
              (std::string("Applies a JSON Patch to a relationship's properties, whole or not at all. ") + condition_doc)
                  .c_str())
         .def("delete_relationship",
-             [](TwinGraph& self, const std::string& digital_twin_id, const std::string& relationship_id,
+             [](TwinGraph& self, const Text& digital_twin_id, const Text& relationship_id,
                 const std::optional<std::string>& etag, const py::object& match_condition) {
                  const std::optional<std::string> if_match = if_match_of(match_condition, etag);
                  write_released(self, [&] { self.delete_relationship(digital_twin_id, relationship_id, if_match); });

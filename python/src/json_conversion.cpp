@@ -3,6 +3,11 @@
 #include "json_conversion.hpp"
 
 #include <cstddef>
+#include <cstdio>
+
+#include "text_argument.hpp"
+#include "twinsim/graph/errors.hpp"
+
 #include <cstdint>
 #include <string>
 
@@ -82,6 +87,23 @@ nlohmann::json integer_to_json(py::handle value) {
 
 }  // namespace
 
+std::string utf8_of(PyObject* str) {
+    Py_ssize_t size = 0;
+    if (const char* data = PyUnicode_AsUTF8AndSize(str, &size)) return std::string(data, static_cast<std::size_t>(size));
+    PyErr_Clear();
+    const Py_ssize_t length = PyUnicode_GetLength(str);
+    for (Py_ssize_t i = 0; i < length; ++i) {
+        const Py_UCS4 c = PyUnicode_ReadChar(str, i);
+        if (c >= 0xD800 && c <= 0xDFFF) {
+            char code[16];
+            std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(c));
+            throw graph::ValidationError("InvalidArgument", "text holds a lone surrogate " + std::string(code) + " at position " +
+                                         std::to_string(i) + ", which is not valid Unicode (nor UTF-8) and cannot be stored");
+        }
+    }
+    throw graph::ValidationError("InvalidArgument", "text cannot be encoded as UTF-8");
+}
+
 py::object to_python(const nlohmann::json& value) { return convert(value); }
 py::object to_python(const nlohmann::ordered_json& value) { return convert(value); }
 
@@ -105,14 +127,14 @@ nlohmann::json to_json(py::handle value, std::size_t depth) {
     if (PyBool_Check(value.ptr())) return value.ptr() == Py_True;
     if (PyLong_Check(value.ptr())) return integer_to_json(value);
     if (PyFloat_Check(value.ptr())) return PyFloat_AS_DOUBLE(value.ptr());
-    if (PyUnicode_Check(value.ptr())) return value.cast<std::string>();
+    if (PyUnicode_Check(value.ptr())) return utf8_of(value.ptr());
     if (PyDict_Check(value.ptr())) {
         nlohmann::json object = nlohmann::json::object();
         for (auto [key, item] : py::reinterpret_borrow<py::dict>(value)) {
             if (!PyUnicode_Check(key.ptr())) {
                 throw py::type_error("JSON object keys must be str, not " + py::repr(key).cast<std::string>());
             }
-            object[key.cast<std::string>()] = to_json_nested(item, depth);
+            object[utf8_of(key.ptr())] = to_json_nested(item, depth);
         }
         return object;
     }

@@ -19,7 +19,8 @@ namespace twinsim::python {
 /// A Python value as JSON. Throws pybind11::type_error for a value JSON cannot
 /// represent (a dict key that is not a str, a set, an arbitrary object), and
 /// pybind11::value_error (ValueError) for lists and dicts nested deeper than
-/// twinsim::max_json_depth (or containing themselves).
+/// twinsim::max_json_depth (or containing themselves),
+/// and graph::ValidationError for a str holding a lone surrogate.
 [[nodiscard]] nlohmann::json to_json(pybind11::handle value);
 
 /// A JSON value as a new Python object (the GIL must be held). Strings that

@@ -21,6 +21,7 @@
 
 #include "bindings.hpp"
 #include "json_conversion.hpp"
+#include "text_argument.hpp"
 #include "twinsim/graph/snapshot.hpp"
 #include "twinsim/graph/twin_graph.hpp"
 #include "twinsim/query/query.hpp"
@@ -186,13 +187,13 @@ void define_query(py::module_& m) {
 
     py::class_<graph::Snapshot>(py::object(m.attr("Snapshot")))
         .def("query_twins",
-             [](const graph::Snapshot& self, const std::string& query, const std::optional<std::size_t>& page_size,
+             [](const graph::Snapshot& self, const Text& query, const std::optional<std::size_t>& page_size,
                 const std::optional<std::size_t>& max_rows) { return query_result(self, query, page_size, max_rows); },
              py::arg("query"), py::kw_only(), py::arg("page_size") = py::none(), py::arg("max_rows") = py::none(),
              query_twins_doc);
     py::class_<graph::TwinGraph>(py::object(m.attr("TwinGraph")))
         .def("query_twins",
-             [](const graph::TwinGraph& self, const std::string& query, const std::optional<std::size_t>& page_size,
+             [](const graph::TwinGraph& self, const Text& query, const std::optional<std::size_t>& page_size,
                 const std::optional<std::size_t>& max_rows) {
                  graph::Snapshot snapshot;
                  {

@@ -42,6 +42,8 @@
 #include "twinsim/io/results_reader.hpp"
 #include "twinsim/scenario/compare.hpp"
 #include "twinsim/scenario/errors.hpp"
+#include "twinsim/scenario/input_paths.hpp"
+#include "twinsim/scenario/limits.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
 #include "twinsim/scenario/run.hpp"
 #include "twinsim/scenario/runner.hpp"
@@ -416,8 +418,11 @@ void define_scenario(py::module_& m) {
                 const std::optional<std::uint64_t>& seed) {
                  ScenarioSpec copy = self;
                  if (replications) {
-                     if (*replications < 1 || *replications > 0xFFFFFFFFu)
-                         throw scenario::ScenarioError("", 0, "replications", "must be between 1 and 4294967295");
+                     if (*replications < 1 || *replications > scenario::limits::max_replications)
+                         throw scenario::ScenarioError("", 0, "replications",
+                                                       "must be a positive integer, at most " +
+                                                           std::to_string(scenario::limits::max_replications) +
+                                                           " (the limit on replications)");
                      copy.replications = static_cast<std::uint32_t>(*replications);
                  }
                  if (seed) copy.seed = *seed;
@@ -444,6 +449,20 @@ void define_scenario(py::module_& m) {
         .def_property_readonly("spec", [](const Prepared& p) { return p.scenario->spec; })
         .def_property_readonly("graph", [](const Prepared& p) { return p.scenario->graph; });
 
+    m.def(
+        "_resolve_input_path",
+        [](const ScenarioSpec& spec, const std::string& folder, const std::string& written, const std::string& pointer,
+           const std::string& field, bool allow_outside, bool allow_folder) {
+            scenario::InputPathOptions options;
+            options.allow_outside = allow_outside;
+            options.allow_folder = allow_folder;
+            options.trusted_folders = {models::builtin_dtdl_folder()};
+            return scenario::resolve_input_path(spec, folder, written, pointer, field, options).string();
+        },
+        py::arg("spec"), py::arg("folder"), py::arg("written"), py::arg("pointer"), py::arg("field"),
+        py::arg("allow_outside") = false, py::arg("allow_folder") = false,
+        "A scenario's base or base_models entry resolved against folder and confined to its tree and to the "
+        "built-in models' DTDL folder (scenario::resolve_input_path). Raises ScenarioError.");
     m.def("_prepare_job", &prepare_job, py::arg("specs"), py::arg("bases"),
           "Expands sweeps and prepares every scenario against its base snapshot (built-in models). Releases the "
           "GIL. Raises ScenarioError.");

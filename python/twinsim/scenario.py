@@ -285,14 +285,26 @@ class Scenario:
                 f"replications={self.replications}{sweep}>")
 
     # -- base graph --------------------------------------------------------------------------------
-    def _resolve(self, path: str) -> str:
-        return path if os.path.isabs(path) else os.path.join(self._directory or os.getcwd(), path)
+    def _resolve(self, path: str, pointer: str, field: str, allow_outside: bool, folder: bool) -> str:
+        """``path`` (this scenario's ``base`` or a ``base_models`` entry) resolved against
+        ``directory`` and, unless ``allow_outside``, confined to that folder's tree
+        (scenario/input_paths.hpp). A scenario without a directory (built in code, not
+        read from a file) names the caller's own paths: they resolve against the current
+        folder, unconfined. Regular files (and model folders) only. Raises ScenarioError."""
+        return _core._resolve_input_path(self._spec, self._directory or os.getcwd(), path, pointer, field,
+                                         allow_outside or self._directory is None, folder)
+
+    def _base_models(self, allow_outside: bool) -> list[str]:
+        return [self._resolve(m, f"/base_models/{i}", f"base_models[{i}]", allow_outside, True)
+                for i, m in enumerate(self.base_models)]
 
 
 # --- bases -------------------------------------------------------------------------------------
 
-def _bases(scenarios: list[Scenario], base: Any) -> tuple[list[Snapshot], str]:
-    """One base snapshot per scenario, and the base's description for the results file."""
+def _bases(scenarios: list[Scenario], base: Any, allow_outside_paths: bool = False) -> tuple[list[Snapshot], str]:
+    """One base snapshot per scenario, and the base's description for the results file.
+    A scenario's own ``base`` and ``base_models`` stay inside its folder unless
+    ``allow_outside_paths``; a ``base`` path passed here is the caller's own."""
     if isinstance(base, TwinGraph):
         snapshot = base.snapshot()
         return [snapshot] * len(scenarios), "live"
@@ -308,8 +320,7 @@ def _bases(scenarios: list[Scenario], base: Any) -> tuple[list[Snapshot], str]:
     if base is not None:
         # One file for every scenario, with the models all of them name.
         for s in scenarios:
-            for m in s.base_models:
-                resolved = s._resolve(m)
+            for resolved in s._base_models(allow_outside_paths):
                 if resolved not in models_all:
                     models_all.append(resolved)
     for s in scenarios:
@@ -318,7 +329,8 @@ def _bases(scenarios: list[Scenario], base: Any) -> tuple[list[Snapshot], str]:
         else:
             if s.base == "live":
                 raise ValueError(f"scenario {s.name!r} has base 'live': pass the graph as base= (a TwinGraph)")
-            path, models = s._resolve(s.base), tuple(s._resolve(m) for m in s.base_models)
+            path = s._resolve(s.base, "/base", "base", allow_outside_paths, False)
+            models = tuple(s._base_models(allow_outside_paths))
         key = (os.path.abspath(path), models)
         if key not in loaded:
             graph = TwinGraph.from_ndjson(path, models=list(models) or None)
@@ -437,7 +449,7 @@ class JobResult:
 
 def run(scenarios: Scenario | Iterable[Scenario], base: Any = None, out: str | os.PathLike | None = None,
         threads: int = 0, progress: bool | Callable[[dict], Any] = True, replications: int | None = None,
-        seed: int | None = None) -> JobResult:
+        seed: int | None = None, allow_outside_paths: bool = False) -> JobResult:
     """Runs every replication of every scenario (sweeps expanded into their points).
 
     base: a TwinGraph (its snapshot now: later writes do not matter), a Snapshot,
@@ -454,6 +466,11 @@ def run(scenarios: Scenario | Iterable[Scenario], base: Any = None, out: str | o
     runs_total, runs_failed, fraction, events, elapsed_seconds, ...) about five
     times a second.
     replications, seed: override every scenario's.
+    allow_outside_paths: let the ``base`` and ``base_models`` of a scenario read
+    from a file (or given a ``directory``) be absolute or lead out of that folder
+    (by default they must stay inside its tree, or in twinsim's own models/
+    folder, so a scenario from someone else reads nothing else; ScenarioError
+    otherwise). They must be regular files (or folders of models) either way.
 
     The GIL is released while the runs work. Ctrl-C (or an exception raised by a
     progress callable) stops every run, leaves no results file and is raised
@@ -465,7 +482,7 @@ def run(scenarios: Scenario | Iterable[Scenario], base: Any = None, out: str | o
     if threads is None or int(threads) < 0:
         raise ValueError(f"threads must be >= 0 (0 = every core), not {threads!r}")
     specs = [s._spec.with_changes(replications, seed) for s in items]
-    snapshots, source = _bases(items, base)
+    snapshots, source = _bases(items, base, allow_outside_paths)
     prepared = _core._prepare_job(specs, snapshots)
     if callable(progress):
         reporter, close = progress, None
@@ -487,7 +504,8 @@ def run(scenarios: Scenario | Iterable[Scenario], base: Any = None, out: str | o
 class Run:
     """One replication of one scenario, stepped from Python.
 
-    ``Run(scenario, base=None, replication=0)``: base as for :func:`run`. The
+    ``Run(scenario, base=None, replication=0, *, allow_outside_paths=False)``: base
+    and allow_outside_paths as for :func:`run`. The
     scenario must be one point (expand() a sweep and pick one). Its
     behaviours, overrides, injected events, recorder and KPIs are those of the
     same replication in :func:`run`, so a Run driven to the end without
@@ -510,14 +528,15 @@ class Run:
 
     __slots__ = ("_run", "_start", "scenario")
 
-    def __init__(self, scenario: Scenario, base: Any = None, replication: int = 0):
+    def __init__(self, scenario: Scenario, base: Any = None, replication: int = 0, *,
+                 allow_outside_paths: bool = False):
         if not isinstance(scenario, Scenario):
             raise TypeError(f"expected a twinsim.Scenario, not {type(scenario).__name__}")
         points = scenario.expand()
         if len(points) != 1:
             raise ValueError(f"scenario {scenario.name!r} sweeps {len(points)} points: pick one of "
                              f"scenario.expand() ({points[0].name!r}, ...)")
-        snapshots, _ = _bases([scenario], base)
+        snapshots, _ = _bases([scenario], base, allow_outside_paths)
         prepared = _core._prepare_job([scenario._spec], snapshots)[0]
         self._run = _core._Run(prepared, replication)
         self._start = _from_ns(self._run.start_ns)

@@ -8,10 +8,16 @@
 // --shard K/N runs only the tasks of shard K and writes a results shard;
 // `twinsim merge` combines the shards (merge_command.cpp).
 //
-// Ctrl-C: before the runs start nothing is on disk, so the program stops at
-// once; while they run, SIGINT only raises a flag, the progress callback
-// returns false, the runner stops every run and removes its temporary file,
-// and the program exits 130 with no results file.
+// Ctrl-C and SIGTERM (what `timeout`, batch schedulers and containers send)
+// are handled alike: before the runs start nothing is on disk, so the program
+// stops at once; while they run, the signal only raises a flag, the progress
+// callback returns false, the runner stops every run and removes its
+// temporary file, and the program exits 130 (SIGINT) or 143 (SIGTERM) with no
+// results file. A temporary file left by a process killed outright (SIGKILL)
+// is removed by the next run writing the same path (io::ResultsWriter).
+//
+// The scenario's `base:` and `base_models:` stay inside the scenario file's
+// folder tree unless --allow-outside-paths (scenario/input_paths.hpp).
 
 #include <CLI/CLI.hpp>
 #include <sys/ioctl.h>
@@ -37,11 +43,15 @@
 
 #include "graph_input.hpp"
 #include "model_input.hpp"
+#include "models/builtin.hpp"
 #include "scenario_commands.hpp"
 #include "twinsim/common/error.hpp"
+#include "twinsim/common/excerpt.hpp"
 #include "twinsim/io/errors.hpp"
 #include "twinsim/scenario/behaviour.hpp"
 #include "twinsim/scenario/errors.hpp"
+#include "twinsim/scenario/input_paths.hpp"
+#include "twinsim/scenario/limits.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
 #include "twinsim/scenario/runner.hpp"
 #include "twinsim/scenario/scenario_spec.hpp"
@@ -61,6 +71,7 @@ struct RunCommandOptions {
     bool quiet = false;
     std::vector<std::string> models;
     bool allow_undefined_extensions = false;
+    bool allow_outside_paths = false;
     std::string shard;  ///< "K/N" (1 <= K <= N), "" for the whole job
     const CLI::Option* replications_option = nullptr;
     const CLI::Option* seed_option = nullptr;
@@ -69,47 +80,58 @@ struct RunCommandOptions {
 
 // ---- Ctrl-C ----------------------------------------------------------------
 
-static_assert(std::atomic<bool>::is_always_lock_free, "the SIGINT handler needs lock-free atomics");
-std::atomic<bool> interrupted{false};
+static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs lock-free atomics");
+/// The signal (SIGINT or SIGTERM) that asked the program to stop; 0 = none.
+std::atomic<int> interrupted{0};
 /// True while the runner may have a temporary results file open: SIGINT then
 /// only sets `interrupted`; otherwise it ends the program at once.
 std::atomic<bool> running{false};
 /// Whether stderr is a terminal (the terminal echoed "^C": start a new line).
 std::atomic<bool> stderr_terminal{false};
 
-extern "C" void on_sigint(int) {
-    interrupted.store(true);
+/// 130 after SIGINT, 143 after SIGTERM (128 + the signal, as a shell reports it).
+int exit_status_of(int signal) { return signal == SIGTERM ? exit_terminated : exit_interrupted; }
+
+extern "C" void on_stop_signal(int signal) {
+    int none = 0;
+    (void)interrupted.compare_exchange_strong(none, signal);
     if (!running.load()) {
         static const char message[] = "\ntwinsim: cancelled; no results written\n";
-        const std::size_t skip = stderr_terminal.load() ? 0 : 1;
+        // The terminal echoed "^C" (a Ctrl-C on a terminal only): start a new line.
+        const std::size_t skip = signal == SIGINT && stderr_terminal.load() ? 0 : 1;
         (void)!::write(STDERR_FILENO, message + skip, sizeof message - 1 - skip);
-        ::_exit(exit_interrupted);
+        ::_exit(exit_status_of(signal));
     }
 }
 
-/// Installs on_sigint for its lifetime, then restores the previous action.
-class SigintGuard {
+/// Installs on_stop_signal for SIGINT and SIGTERM for its lifetime, then
+/// restores the previous actions.
+class StopSignalGuard {
 public:
-    SigintGuard() {
+    StopSignalGuard() {
         stderr_terminal.store(::isatty(STDERR_FILENO) == 1);
         struct sigaction action {};
-        action.sa_handler = on_sigint;
+        action.sa_handler = on_stop_signal;
         sigemptyset(&action.sa_mask);
         action.sa_flags = SA_RESTART;
-        installed_ = ::sigaction(SIGINT, &action, &previous_) == 0;
-        // Started with SIGINT ignored (a background job of a script, nohup): keep it so.
-        if (installed_ && previous_.sa_handler == SIG_IGN) ::sigaction(SIGINT, &previous_, nullptr);
+        for (std::size_t i = 0; i < 2; ++i) {
+            installed_[i] = ::sigaction(signals_[i], &action, &previous_[i]) == 0;
+            // Started with the signal ignored (a background job of a script, nohup): keep it so.
+            if (installed_[i] && previous_[i].sa_handler == SIG_IGN) ::sigaction(signals_[i], &previous_[i], nullptr);
+        }
     }
-    ~SigintGuard() {
+    ~StopSignalGuard() {
         running.store(false);
-        if (installed_) ::sigaction(SIGINT, &previous_, nullptr);
+        for (std::size_t i = 0; i < 2; ++i)
+            if (installed_[i]) ::sigaction(signals_[i], &previous_[i], nullptr);
     }
-    SigintGuard(const SigintGuard&) = delete;
-    SigintGuard& operator=(const SigintGuard&) = delete;
+    StopSignalGuard(const StopSignalGuard&) = delete;
+    StopSignalGuard& operator=(const StopSignalGuard&) = delete;
 
 private:
-    struct sigaction previous_ {};
-    bool installed_ = false;
+    static constexpr int signals_[2] = {SIGINT, SIGTERM};
+    struct sigaction previous_[2] {};
+    bool installed_[2] = {false, false};
 };
 
 // ---- progress ----------------------------------------------------------------
@@ -248,22 +270,6 @@ void print_kpis(std::ostream& out, const std::vector<scenario::KpiSummary>& kpis
 
 // ---- the command -----------------------------------------------------------------
 
-/// `relative` against the scenario file's folder (unchanged when absolute).
-fs::path beside(const fs::path& scenario_file, const std::string& relative) {
-    const fs::path path(relative);
-    if (path.is_absolute()) return path;
-    return (scenario_file.parent_path() / path).lexically_normal();
-}
-
-void require_exists(const scenario::ScenarioSpec& spec, const fs::path& path, const std::string& pointer,
-                    const std::string& field) {
-    std::error_code error;
-    if (!fs::exists(path, error)) {
-        throw scenario::spec_error(spec, pointer, field,
-                                   "cannot read " + path.string() + ": " +
-                                       (error ? error.message() : std::string("no such file or folder")));
-    }
-}
 
 /// The job's scenarios, prepared against the base graph; exit status when not.
 struct Prepared {
@@ -285,6 +291,7 @@ Prepared prepare(const RunCommandOptions& options) {
             if (options.replications_option != nullptr && options.replications_option->count() > 0)
                 spec.replications = options.replications;
             if (options.seed_option != nullptr && options.seed_option->count() > 0) spec.seed = options.seed;
+            scenario::check_limits(spec);
 
             if (spec.base == "live") {
                 throw scenario::spec_error(spec, "/base", "base",
@@ -294,14 +301,18 @@ Prepared prepare(const RunCommandOptions& options) {
             GraphInputOptions input;
             input.allow_undefined_extensions = options.allow_undefined_extensions;
             input.model_paths = options.models;
+            scenario::InputPathOptions paths;
+            paths.allow_outside = options.allow_outside_paths;
+            paths.allow_folder = true;
+            paths.trusted_folders = {models::builtin_dtdl_folder()};
             for (std::size_t i = 0; i < spec.base_models.size(); ++i) {
-                const fs::path path = beside(scenario_file, spec.base_models[i]);
-                require_exists(spec, path, "/base_models/" + std::to_string(i),
-                               "base_models[" + std::to_string(i) + "]");
+                const fs::path path =
+                    scenario::resolve_input_path(spec, scenario_file.parent_path(), spec.base_models[i],
+                                                 "/base_models/" + std::to_string(i), "base_models[" + std::to_string(i) + "]", paths);
                 input.model_paths.push_back(path.string());
             }
-            const fs::path base = beside(scenario_file, spec.base);
-            require_exists(spec, base, "/base", "base");
+            paths.allow_folder = false;
+            const fs::path base = scenario::resolve_input_path(spec, scenario_file.parent_path(), spec.base, "/base", "base", paths);
             input.file = base.string();
             if (out.base_source.empty()) {
                 out.base_source = input.file;
@@ -384,9 +395,9 @@ int run_command(const RunCommandOptions& options) {
             return exit_usage;
         }
     }
-    interrupted.store(false);
+    interrupted.store(0);
     running.store(false);
-    std::optional<SigintGuard> guard;
+    std::optional<StopSignalGuard> guard;
     guard.emplace();  // Ctrl-C while loading: exit 130 at once (nothing written yet)
 
     const Prepared prepared = prepare(options);
@@ -409,23 +420,27 @@ int run_command(const RunCommandOptions& options) {
         runner.shard_count = shard->second;
     }
     runner.progress = [&display](const scenario::Progress& p) {
-        if (interrupted.load()) return false;
+        if (interrupted.load() != 0) return false;
         display.update(p);
         return true;
     };
 
     scenario::JobResult result;
     running.store(true);
-    if (interrupted.load()) {  // Ctrl-C between loading and now
+    if (interrupted.load() != 0) {  // a signal between loading and now
         std::cerr << "twinsim: cancelled; no results written\n";
-        return exit_interrupted;
+        return exit_status_of(interrupted.load());
     }
     try {
         result = scenario::run_job(prepared.scenarios, out, runner);
     } catch (const scenario::Cancelled&) {
         display.clear();
         std::cerr << "twinsim: cancelled; no results written\n";
-        return exit_interrupted;
+        return exit_status_of(interrupted.load());
+    } catch (const scenario::ScenarioError& e) {  // RunnerOptions beyond a limit (threads)
+        display.clear();
+        std::cerr << "twinsim: error: " << e.what() << "\ntwinsim: no results written\n";
+        return exit_usage;
     } catch (const io::ResultsError& e) {
         display.clear();
         std::cerr << "twinsim: error: " << e.what() << "\ntwinsim: no results written\n";
@@ -449,6 +464,25 @@ int run_command(const RunCommandOptions& options) {
     return result.failures.empty() ? exit_valid : exit_invalid;
 }
 
+/// A whole number written in decimal digits only, in [low, high]: CLI11 would
+/// read "-1" as 2^64 - 1 for an unsigned option, and print a 309-digit bound.
+CLI::Validator whole_number(std::uint64_t low, std::uint64_t high, std::string what) {
+    return CLI::Validator(
+        [low, high, what](std::string& text) -> std::string {
+            const bool digits = !text.empty() && text.size() <= 20 && text.find_first_not_of("0123456789") == std::string::npos;
+            std::uint64_t value = 0;
+            bool ok = digits;
+            for (const char c : digits ? text : std::string()) {
+                const auto d = static_cast<std::uint64_t>(c - '0');
+                if (value > (UINT64_MAX - d) / 10) ok = false;
+                value = value * 10 + d;
+            }
+            if (ok && value >= low && value <= high) return {};
+            return "must be " + what + " (got \"" + excerpt(text) + "\")";
+        },
+        "", "whole_number");
+}
+
 }  // namespace
 
 Command add_run_command(CLI::App& app, const scenario::ModelRegistry& behaviours) {
@@ -461,13 +495,23 @@ Command add_run_command(CLI::App& app, const scenario::ModelRegistry& behaviours
     command->add_option("-o,--output", options->out,
                         "The results file to write (default: <first scenario file's stem>.h5 in the current folder); "
                         "written to a temporary name and renamed once complete");
-    command->add_option("--threads", options->threads, "Worker threads (default 0: every core)")
-        ->check(CLI::NonNegativeNumber);
+    command->add_option("--threads", options->threads,
+                        "Worker threads, at most " + std::to_string(scenario::limits::max_threads) +
+                            " (default 0: every core)")
+        ->check(whole_number(0, scenario::limits::max_threads,
+                             "a whole number from 0 (every core) to " + std::to_string(scenario::limits::max_threads) +
+                                 " (the limit on threads)"));
     options->replications_option =
-        command->add_option("--replications", options->replications, "Replications of each scenario (overrides the file)")
-            ->check(CLI::PositiveNumber);
+        command
+            ->add_option("--replications", options->replications,
+                         "Replications of each scenario (overrides the file), 1 to " +
+                             std::to_string(scenario::limits::max_replications))
+            ->check(whole_number(1, scenario::limits::max_replications,
+                                 "a positive integer, at most " + std::to_string(scenario::limits::max_replications) +
+                                     " (the limit on replications)"));
     options->seed_option =
-        command->add_option("--seed", options->seed, "The root of every random stream (overrides the file)");
+        command->add_option("--seed", options->seed, "The root of every random stream (overrides the file), 0 to 2^64 - 1")
+            ->check(whole_number(0, UINT64_MAX, "a whole number from 0 to 18446744073709551615 (negative seeds do not exist)"));
     command->add_flag("-q,--quiet", options->quiet,
                       "No progress bar and no summary line (the KPI table and errors are still printed)");
     command->add_option("--models", options->models,
@@ -481,6 +525,10 @@ Command add_run_command(CLI::App& app, const scenario::ModelRegistry& behaviours
                         "would have written");
     command->add_flag("--allow-undefined-extensions", options->allow_undefined_extensions,
                       "Accept extension contexts, types and members that no known extension defines");
+    command->add_flag("--allow-outside-paths", options->allow_outside_paths,
+                      "Let a scenario's base: and base_models: name absolute paths and paths outside the scenario "
+                      "file's folder (by default they must stay inside it, so a scenario from someone else reads "
+                      "nothing else); they must still be regular files (or folders of models)");
     command->add_option("SCENARIO", options->scenario_files,
                         "The scenario files (.yaml, .yml or .json); their scenarios form one job, numbered in order "
                         "(scenario i uses the random streams (seed, i, replication)); names must be unique")
@@ -492,8 +540,12 @@ Command add_run_command(CLI::App& app, const scenario::ModelRegistry& behaviours
         "Exit status: 0 every run succeeded; 1 at least one run failed (each failure is printed; the results file "
         "is written, the failed runs' cells are NaN and they are left out of the summaries); 2 bad usage, a missing "
         "or invalid scenario file, base graph or model (the message names the file, line and field), or a results "
-        "file that cannot be created or written (no file is left); 130 interrupted by Ctrl-C (no results file is "
-        "left).");
+        "file that cannot be created or written (no file is left), or a scenario beyond a limit (docs/scenario-format.md, "
+        "\"Limits\": replications, design points, runs, steps, samples, expected events, threads) or a base: or "
+        "base_models: path outside the scenario's folder (see --allow-outside-paths); 3 an internal error (a bug in "
+        "twinsim, never the input's fault: please report it); 130 interrupted by "
+        "Ctrl-C, 143 stopped by SIGTERM (no results file is left either way; a temporary file left by a killed "
+        "process is removed by the next run to the same output path).");
     return {command, [options] { return run_command(*options); }};
 }
 

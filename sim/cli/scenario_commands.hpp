@@ -19,6 +19,8 @@ namespace twinsim::cli {
 
 /// Exit status when the user interrupted a run (Ctrl-C): 128 + SIGINT, as shells report it.
 inline constexpr int exit_interrupted = 130;
+/// Stopped by SIGTERM (128 + 15), cleaned up as after Ctrl-C.
+inline constexpr int exit_terminated = 143;
 
 /// `behaviours` is the registry the scenarios bind from (main passes the
 /// built-in one, models/builtin.hpp); it must outlive the command.

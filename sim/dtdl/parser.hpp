@@ -49,8 +49,12 @@ struct ParseResult {
 [[nodiscard]] ParseResult parse(std::span<const Document> documents, const ParseOptions& options = {});
 
 /// Reads DTDL documents from files and folders (folders recursively, *.json,
-/// in sorted order). A path that does not exist or cannot be read throws
-/// twinsim::IoError naming it.
+/// in sorted order, following symbolic links to folders). Throws
+/// twinsim::IoError naming the path and why (the OS's reason, e.g.
+/// "Permission denied") for a path that does not exist or cannot be read, a
+/// folder with no *.json file under it, a loop of symbolic links, folders
+/// nested more than 64 deep, and a path that is neither a regular file nor a
+/// folder (a device or FIFO is never read).
 [[nodiscard]] std::vector<Document> read_documents(std::span<const std::filesystem::path> paths);
 
 }  // namespace twinsim::dtdl

@@ -1,9 +1,11 @@
 #include "twinsim/io/results_writer.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -144,6 +146,31 @@ std::filesystem::path temporary_name(const std::filesystem::path& path) {
     return temporary;
 }
 
+/// Removes the temporary files "<path>.partial-<pid>-<n>" of processes that
+/// no longer exist (killed by SIGKILL, a power cut): a process that is alive
+/// (or that this one may not signal) keeps its file. Best effort: a file that
+/// cannot be removed stays.
+void remove_stale_partials(const std::filesystem::path& path) {
+    std::error_code error;
+    const std::filesystem::path folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+    const std::string prefix = path.filename().string() + ".partial-";
+    std::filesystem::directory_iterator it(folder, error), end;
+    for (; !error && it != end; it.increment(error)) {
+        const std::string name = it->path().filename().string();
+        if (!name.starts_with(prefix)) continue;
+        const std::string rest = name.substr(prefix.size());  // "<pid>-<n>"
+        const auto dash = rest.find('-');
+        if (dash == 0 || dash == std::string::npos || dash > 9 || dash + 1 == rest.size()) continue;
+        if (rest.find_first_not_of("0123456789-") != std::string::npos || rest.find('-', dash + 1) != std::string::npos)
+            continue;
+        const auto pid = static_cast<pid_t>(std::stol(rest.substr(0, dash)));
+        if (pid <= 0 || pid == ::getpid()) continue;
+        if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge
+        std::error_code ignored;
+        if (it->is_regular_file(ignored)) std::filesystem::remove(it->path(), ignored);
+    }
+}
+
 /// fsync of a file or directory; false on failure.
 bool sync_path(const std::filesystem::path& path, bool directory) {
     const int fd = ::open(path.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
@@ -238,6 +265,7 @@ ResultsWriter::ResultsWriter(std::filesystem::path path, const FileIdentity& ide
     if (!options.overwrite && std::filesystem::exists(impl.path, error))
         detail::throw_usage_error(impl.name, "the file exists and overwrite is off");
     if (std::filesystem::is_directory(impl.path, error)) detail::throw_usage_error(impl.name, "is a directory");
+    remove_stale_partials(impl.path);
     impl.temporary = temporary_name(impl.path);
 
     detail::LibraryCall call;

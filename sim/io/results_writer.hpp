@@ -30,7 +30,10 @@ struct WriterOptions {
 class ResultsWriter {
 public:
     /// Creates "<path>.partial-<pid>-<n>" in path's directory and writes the root
-    /// attributes. Throws ResultsError when the directory is missing or
+    /// attributes. First removes the "<path>.partial-<pid>-<n>" files left by
+    /// processes that no longer exist (on this machine: the pid is checked
+    /// with kill(pid, 0)), so a killed run's leftovers go on the next run to
+    /// the same path. Throws ResultsError when the directory is missing or
     /// unwritable, or when !options.overwrite and `path` exists.
     ResultsWriter(std::filesystem::path path, const FileIdentity& identity, WriterOptions options = {});
     /// Without a successful close(): closes and removes the temporary file.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <sstream>
 #include <unordered_map>
 
 #include "twinsim/graph/twin_graph.hpp"
@@ -11,6 +12,7 @@
 #include "twinsim/scenario/detail/overrides.hpp"
 #include "twinsim/scenario/detail/references.hpp"
 #include "twinsim/scenario/detail/selection.hpp"
+#include "twinsim/scenario/limits.hpp"
 
 namespace twinsim::scenario {
 
@@ -314,6 +316,41 @@ void check_bindings(PreparedScenario& out) {
     }
 }
 
+/// Step 2d: the random events the bindings' rate parameters (a unit 1/s,
+/// 1/min, 1/h or 1/d; a fixed or swept value, or the default) let one run
+/// expect: rate x horizon x twins, summed over the bindings, within
+/// limits::max_expected_events. A rate drawn per replication is not known yet.
+void check_expected_events(const PreparedScenario& out) {
+    const ScenarioSpec& spec = out.spec;
+    const std::string& section = spec.source.behaviours_section;
+    double total = 0.0;
+    for (std::size_t i = 0; i < out.bindings.size(); ++i) {
+        const BindingPlan& plan = out.bindings[i];
+        for (const ModelParameter& p : plan.model->parameters()) {
+            double per = 0.0;
+            if (p.unit == "1/s") per = 1.0;
+            else if (p.unit == "1/min") per = 60.0;
+            else if (p.unit == "1/h") per = 3600.0;
+            else if (p.unit == "1/d") per = 86400.0;
+            else continue;
+            const auto it = plan.parameters.find(p.name);
+            const nlohmann::json& value = it != plan.parameters.end() ? *it : p.default_value;
+            if (!value.is_number()) continue;
+            const double events = value.get<double>() / per * spec.horizon * static_cast<double>(plan.twins.size());
+            total += events;
+            if (!(total <= limits::max_expected_events)) {
+                std::ostringstream text;
+                text << p.name << " = " << value.get<double>() << " " << p.unit << " over a horizon of " << spec.horizon
+                     << " s and " << plan.twins.size() << " twin(s) makes about " << total
+                     << " random events per run, more than " << limits::max_expected_events
+                     << " (the limit on expected events per run)";
+                throw spec_error(spec, pointer_of(section, i, "parameters/" + p.name),
+                                 field_of(section, i, "parameters." + p.name), text.str());
+            }
+        }
+    }
+}
+
 /// Step 3: injected events: the twin exists and a behaviour bound to it handles the event.
 void resolve_injected_events(PreparedScenario& out) {
     const ScenarioSpec& spec = out.spec;
@@ -429,6 +466,7 @@ void plan_kpis(PreparedScenario& out) {
 std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const graph::Snapshot& base,
                                                 const ModelRegistry& registry, std::uint32_t index) {
     if (spec.sweep) throw spec_error(spec, "/sweep", "sweep", "prepare() takes one concrete scenario: expand() the sweep first");
+    check_limits(spec);
     auto out = std::make_shared<PreparedScenario>();
     out->spec = spec;
     out->index = index;
@@ -438,6 +476,7 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
     bind_models(*out, registry);
     assign_stream_keys(out->bindings);
     check_bindings(*out);
+    check_expected_events(*out);
     resolve_injected_events(*out);
     check_override_expressions(spec);
     plan_series(*out);

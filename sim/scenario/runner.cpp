@@ -17,6 +17,7 @@
 #include "twinsim/io/async_results_writer.hpp"
 #include "twinsim/io/errors.hpp"
 #include "twinsim/scenario/execute.hpp"
+#include "twinsim/scenario/limits.hpp"
 #include "twinsim/scenario/plan.hpp"
 #include "twinsim/scenario/reduce.hpp"
 #include "twinsim/scenario/sweep.hpp"
@@ -76,6 +77,10 @@ JobResult run_job(const std::vector<std::shared_ptr<const PreparedScenario>>& sc
     const auto started = clock::now();
     const bool sharded = options.shard_count > 0;
     if (sharded && out.empty()) throw Error("run_job: a results shard needs an output file");
+    if (options.threads > limits::max_threads)
+        throw ScenarioError("", 0, "threads",
+                            std::to_string(options.threads) + " worker threads is more than " +
+                                std::to_string(limits::max_threads) + " (the limit on threads; 0 means every core)");
     JobResult result;
     JobState state;
 
@@ -170,7 +175,8 @@ JobResult run_job(const std::vector<std::shared_ptr<const PreparedScenario>>& sc
         state.wake.notify_all();
     };
 
-    const unsigned threads = options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+    const unsigned threads = options.threads != 0 ? options.threads
+                                                  : std::clamp(std::thread::hardware_concurrency(), 1u, limits::max_threads);
     std::exception_ptr worker_error;
     std::thread driver([&] {
         try {

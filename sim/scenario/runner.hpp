@@ -77,8 +77,10 @@ struct JobResult {
 };
 
 struct RunnerOptions {
-    /// Worker threads; 0 = every core (std::thread::hardware_concurrency()).
-    /// More threads than cores is honoured (oneTBB's cap is raised while the job runs).
+    /// Worker threads; 0 = every core (std::thread::hardware_concurrency(), at
+    /// most limits::max_threads). More threads than cores is honoured (oneTBB's
+    /// cap is raised while the job runs), up to limits::max_threads (256):
+    /// run_job throws ScenarioError (field "threads") beyond it, before any file is created.
     unsigned threads = 0;
     /// Called on the thread that called run_job, about every
     /// progress_interval seconds and once at the end. Return false to cancel.
@@ -100,7 +102,8 @@ struct RunnerOptions {
 /// Runs every replication of every scenario and writes `out` (no file when
 /// `out` is empty: results are then only returned). Scenario i's runs use
 /// stream ids (spec.seed, scenarios[i]->index, replication).
-/// Throws io::ResultsError when the file cannot be created or written,
+/// Throws ScenarioError when options.threads exceeds limits::max_threads,
+/// io::ResultsError when the file cannot be created or written,
 /// Cancelled when cancelled, twinsim::Error for a shard that does not exist
 /// (shard_index >= shard_count) or a shard without an output file.
 /// Preconditions: scenarios are prepared, with unique names.

@@ -7,9 +7,11 @@
 #include <set>
 #include <sstream>
 
+#include "twinsim/common/excerpt.hpp"
 #include "twinsim/common/json_pointer.hpp"
 #include "twinsim/query/parser.hpp"
 #include "twinsim/scenario/detail/document.hpp"
+#include "twinsim/scenario/limits.hpp"
 
 namespace twinsim::scenario {
 
@@ -69,12 +71,7 @@ std::string type_name(const Json& j) {
 }
 
 std::string in_quotes(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + 2);
-    out += '\'';
-    out += s;
-    out += '\'';
-    return out;
+    return '\'' + excerpt(s) + '\'';
 }
 
 class Decoder {
@@ -124,8 +121,33 @@ public:
     double number(const Json& j, const Loc& loc) const {
         if (!j.is_number()) wrong_type(j, loc, "a number");
         const double d = j.get<double>();
-        if (!std::isfinite(d)) fail(loc, "must be a finite number");
+        if (!std::isfinite(d)) fail(loc, non_finite(d));
         return d;
+    }
+
+    static std::string non_finite(double d) {
+        return std::string("must be a finite number, not ") + (std::isnan(d) ? "NaN" : d > 0 ? "infinity" : "-infinity");
+    }
+
+    // Every string and key valid UTF-8, every number finite: what can be
+    // written to a results file and handed to Python. Keys are checked before
+    // their values, so a field name in a message is always valid text.
+    void check_values(const Json& j, const Loc& loc) const {
+        if (j.is_string()) {
+            const auto& s = j.get_ref<const std::string&>();
+            if (const auto at = invalid_utf8_at(s); at != std::string::npos)
+                fail(loc, "is not valid UTF-8 text (byte " + std::to_string(at + 1) + " of " + in_quotes(s) + ")");
+        } else if (j.is_number_float()) {
+            if (!std::isfinite(j.get<double>())) fail(loc, non_finite(j.get<double>()));
+        } else if (j.is_array()) {
+            for (std::size_t i = 0; i < j.size(); ++i) check_values(j[i], loc.at(i));
+        } else if (j.is_object()) {
+            for (const auto& [k, v] : j.items()) {
+                if (const auto at = invalid_utf8_at(k); at != std::string::npos)
+                    fail(loc, "the key " + in_quotes(k) + " is not valid UTF-8 text (byte " + std::to_string(at + 1) + ")");
+                check_values(v, loc.key(k));
+            }
+        }
     }
 
     std::uint64_t unsigned_integer(const Json& j, const Loc& loc) const {
@@ -276,9 +298,37 @@ DistributionSpec Decoder::distribution(const Json& j, const Loc& loc) const {
     return d;
 }
 
+// The first "${name}" string in `j` (at any depth), with its location.
+const Json* find_reference(const Json& j, const Loc& loc, Loc& found) {
+    if (j.is_string()) {
+        if (!is_parameter_reference(std::string_view(j.get_ref<const std::string&>()))) return nullptr;
+        found = loc;
+        return &j;
+    }
+    if (j.is_array()) {
+        for (std::size_t i = 0; i < j.size(); ++i)
+            if (const Json* r = find_reference(j[i], loc.at(i), found)) return r;
+    } else if (j.is_object()) {
+        for (const auto& [k, v] : j.items())
+            if (const Json* r = find_reference(v, loc.key(k), found)) return r;
+    }
+    return nullptr;
+}
+
 Parameter Decoder::parameter(const std::string& name, const Json& j, const Loc& loc) const {
     Parameter p;
     p.name = name;
+    // Parameters are substituted into the other sections, never into each
+    // other: "x: ${x}" (or a cycle through several) would stay unresolved and
+    // fail every run, so it is refused here.
+    Loc where;
+    if (const Json* r = find_reference(j, loc, where)) {
+        const auto& text = r->get_ref<const std::string&>();
+        const std::string target = text.substr(2, text.size() - 3);
+        fail(where, target == name ? "the parameter refers to itself (" + in_quotes(text) + "): give it a value or a distribution"
+                                   : "a parameter cannot refer to another parameter (" + in_quotes(text) +
+                                         "): give it a value or a distribution");
+    }
     if (j.is_object()) {
         if (!j.contains("distribution"))
             fail(loc, "a parameter is a fixed value (number, string, boolean or list) or a mapping with 'distribution'");
@@ -342,13 +392,25 @@ SweepSpec Decoder::sweep(const Json& j, const Loc& loc) const {
         const Loc g = loc.key("grid");
         const auto& grid = j.at("grid");
         if (!grid.is_object() || grid.empty()) fail(g, "expected a mapping from parameter name to a list of values");
+        std::uint64_t points = 1;  // the grid's size, counted before any value is copied
         for (const auto& [name, values] : grid.items()) {
             const Loc at = g.key(name);
             if (!values.is_array() || values.empty()) fail(at, "expected a non-empty list of values");
+            points = values.size() > limits::max_sweep_points ? limits::max_sweep_points + 1
+                                                               : std::min<std::uint64_t>(points * values.size(),
+                                                                                        limits::max_sweep_points + 1);
+            if (points > limits::max_sweep_points)
+                fail(at, "the grid has more than " + std::to_string(limits::max_sweep_points) +
+                             " design points (the limit on design points; the product of the lists' lengths)");
+        }
+        for (const auto& [name, values] : grid.items()) {
+            const Loc at = g.key(name);
             std::vector<nlohmann::json> vs;
             for (std::size_t i = 0; i < values.size(); ++i) {
                 if (!values[i].is_primitive() || values[i].is_null())
                     fail(at.at(i), "a sweep value is a number, string or boolean");
+                if (is_parameter_reference(values[i]))
+                    fail(at.at(i), "a sweep value cannot refer to a parameter (" + in_quotes(values[i].get<std::string>()) + ")");
                 vs.push_back(nlohmann::json::parse(values[i].dump()));
             }
             s.grid.emplace_back(name, std::move(vs));
@@ -358,6 +420,9 @@ SweepSpec Decoder::sweep(const Json& j, const Loc& loc) const {
         const Loc l = loc.key("list");
         const auto& list = j.at("list");
         if (!list.is_array() || list.empty()) fail(l, "expected a non-empty list of points");
+        if (list.size() > limits::max_sweep_points)
+            fail(l, "the list has " + std::to_string(list.size()) + " design points, more than " +
+                        std::to_string(limits::max_sweep_points) + " (the limit on design points)");
         for (std::size_t i = 0; i < list.size(); ++i) {
             const Loc at = l.at(i);
             if (!list[i].is_object() || list[i].empty()) fail(at, "a point is a mapping from parameter name to value");
@@ -365,6 +430,8 @@ SweepSpec Decoder::sweep(const Json& j, const Loc& loc) const {
             for (const auto& [name, value] : list[i].items()) {
                 if (!value.is_primitive() || value.is_null())
                     fail(at.key(name), "a sweep value is a number, string or boolean");
+                if (is_parameter_reference(value))
+                    fail(at.key(name), "a sweep value cannot refer to a parameter (" + in_quotes(value.get<std::string>()) + ")");
                 point.emplace_back(name, nlohmann::json::parse(value.dump()));
             }
             s.list.push_back(std::move(point));
@@ -375,7 +442,9 @@ SweepSpec Decoder::sweep(const Json& j, const Loc& loc) const {
         const auto& lhs = j.at("latin_hypercube");
         object(lhs, h, {"samples", "ranges", "seed"}, {"samples", "ranges"});
         const auto n = unsigned_integer(lhs.at("samples"), h.key("samples"));
-        if (n < 1 || n > 1000000) fail(h.key("samples"), "must be between 1 and 1000000");
+        if (n < 1 || n > limits::max_sweep_points)
+            fail(h.key("samples"), "must be between 1 and " + std::to_string(limits::max_sweep_points) +
+                                       " (the limit on design points)");
         s.samples = static_cast<std::uint32_t>(n);
         if (lhs.contains("seed")) s.seed = unsigned_integer(lhs.at("seed"), h.key("seed"));
         const Loc r = h.key("ranges");
@@ -463,6 +532,7 @@ void Decoder::check_references(const Json& j, const Loc& loc, const std::set<std
 
 ScenarioSpec Decoder::spec(const Json& j) const {
     const Loc root;
+    check_values(j, root);
     object(j, root,
            {"name", "description", "base", "base_models", "start", "horizon", "step", "replications", "seed", "parameters",
             "overrides", "edits", "events", "behaviours", "models", "sweep", "recording", "kpis"},
@@ -488,7 +558,9 @@ ScenarioSpec Decoder::spec(const Json& j) const {
     if (j.contains("step")) s.step = positive_duration(j.at("step"), root.key("step"));
     if (j.contains("replications")) {
         const auto n = unsigned_integer(j.at("replications"), root.key("replications"));
-        if (n < 1 || n > 0xFFFFFFFFu) fail(root.key("replications"), "must be between 1 and 4294967295");
+        if (n < 1 || n > limits::max_replications)
+            fail(root.key("replications"), "must be a whole number between 1 and " +
+                                               std::to_string(limits::max_replications) + " (the limit on replications)");
         s.replications = static_cast<std::uint32_t>(n);
     }
     if (j.contains("seed")) s.seed = unsigned_integer(j.at("seed"), root.key("seed"));
@@ -620,6 +692,7 @@ ScenarioSpec scenario_from_yaml(std::string_view text, std::string source) {
     auto s = Decoder(&doc.lines, source).spec(doc.json);
     s.source.file = std::move(source);
     s.source.lines = std::make_shared<const std::map<std::string, std::uint32_t>>(doc.lines.begin(), doc.lines.end());
+    check_limits(s);
     return s;
 }
 
@@ -628,10 +701,67 @@ ScenarioSpec scenario_from_json_text(std::string_view text, std::string source) 
     auto s = Decoder(&doc.lines, source).spec(doc.json);
     s.source.file = std::move(source);
     s.source.lines = std::make_shared<const std::map<std::string, std::uint32_t>>(doc.lines.begin(), doc.lines.end());
+    check_limits(s);
     return s;
 }
 
-ScenarioSpec from_json(const nlohmann::ordered_json& document) { return Decoder(nullptr, "").spec(document); }
+ScenarioSpec from_json(const nlohmann::ordered_json& document) {
+    auto s = Decoder(nullptr, "").spec(document);
+    check_limits(s);
+    return s;
+}
+
+std::uint64_t design_points(const ScenarioSpec& spec) noexcept {
+    if (!spec.sweep) return 1;
+    switch (spec.sweep->kind) {
+        case SweepSpec::Kind::list: return spec.sweep->list.size();
+        case SweepSpec::Kind::latin_hypercube: return spec.sweep->samples;
+        case SweepSpec::Kind::grid: break;
+    }
+    std::uint64_t n = 1;
+    for (const auto& [name, values] : spec.sweep->grid)
+        n = std::min<std::uint64_t>(n * std::min<std::uint64_t>(values.size(), UINT32_MAX), UINT64_MAX / UINT32_MAX);
+    return n;
+}
+
+void check_limits(const ScenarioSpec& spec) {
+    auto fail = [&](const std::string& pointer, std::string field, std::string reason) {
+        throw spec_error(spec, pointer, std::move(field), std::move(reason));
+    };
+    auto number = [](double x) {
+        std::ostringstream out;
+        out << x;
+        return out.str();
+    };
+    if (spec.replications < 1 || spec.replications > limits::max_replications)
+        fail("/replications", "replications",
+             "must be a whole number between 1 and " + std::to_string(limits::max_replications) +
+                 " (the limit on replications)");
+    const std::uint64_t points = design_points(spec);
+    if (points > limits::max_sweep_points)
+        fail("/sweep", "sweep", "the sweep has " + std::to_string(points) + " design points, more than " +
+                                    std::to_string(limits::max_sweep_points) + " (the limit on design points)");
+    if (points * spec.replications > limits::max_runs)
+        fail("/replications", "replications",
+             std::to_string(points) + " design points x " + std::to_string(spec.replications) + " replications = " +
+                 std::to_string(points * spec.replications) + " runs, more than " + std::to_string(limits::max_runs) +
+                 " (the limit on runs per scenario)");
+    if (!(spec.horizon > 0) || !std::isfinite(spec.horizon)) fail("/horizon", "horizon", "must be a positive duration");
+    if (!(spec.step > 0) || !std::isfinite(spec.step)) fail("/step", "step", "must be a positive duration");
+    if (const double steps = spec.horizon / spec.step; !(steps <= limits::max_steps))
+        fail("/step", "step",
+             "horizon / step = " + number(steps) + " steps per run, more than " + number(limits::max_steps) +
+                 " (the limit on steps per run): use a longer step or a shorter horizon");
+    for (std::size_t i = 0; i < spec.recording.series.size(); ++i) {
+        const auto& interval = spec.recording.series[i].interval;
+        if (!interval) continue;
+        if (const double samples = spec.horizon / *interval + 1; !(samples <= limits::max_samples))
+            fail("/recording/series/" + std::to_string(i) + "/interval",
+                 "recording.series[" + std::to_string(i) + "].interval",
+                 "horizon / interval = " + number(samples - 1) + " samples per run, more than " +
+                     number(limits::max_samples) + " (the limit on samples of a series): use a longer interval");
+    }
+}
 
 ScenarioSpec read_scenario_file(const std::filesystem::path& path) {
     const auto text = read_text(path);

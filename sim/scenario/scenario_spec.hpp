@@ -170,6 +170,16 @@ struct ScenarioSpec {
 /// Checks a spec built in code as the readers check a file. Throws ScenarioError.
 void validate(const ScenarioSpec& spec);
 
+/// How many design points the spec's sweep has (1 without a sweep), counted
+/// without expanding it.
+[[nodiscard]] std::uint64_t design_points(const ScenarioSpec& spec) noexcept;
+
+/// Checks the spec against the bounds of scenario/limits.hpp (replications,
+/// design points, runs, steps per run, samples per series), which the readers
+/// and prepare() check too; call it after changing a field read from a file.
+/// Throws ScenarioError naming the field and the limit.
+void check_limits(const ScenarioSpec& spec);
+
 /// Whether `text` is a parameter reference "${name}" (a non-empty name).
 [[nodiscard]] constexpr bool is_parameter_reference(std::string_view text) noexcept {
     return text.size() > 3 && text.starts_with("${") && text.ends_with("}");

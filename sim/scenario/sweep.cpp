@@ -79,6 +79,7 @@ std::string point_name(const std::string& base, const ParameterPoint& point) {
 }
 
 std::vector<ScenarioSpec> expand(const ScenarioSpec& base) {
+    check_limits(base);  // before anything is expanded
     if (!base.sweep) return {base};
     std::vector<ScenarioSpec> out;
     for (const auto& point : base.sweep->points(base.seed)) {

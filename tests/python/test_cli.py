@@ -251,3 +251,43 @@ def test_json_report_survives_a_non_utf8_file_name(tmp_path):
     report = json.loads(run.stdout.decode("utf-8"))
     assert report["valid"] is False
     assert all(error["file"].endswith("caf\ufffd.json") for error in report["errors"])
+
+
+# --- model folders that are not what they seem ---------------------------------------------
+
+
+def test_an_empty_or_mistyped_models_folder_is_an_error_not_zero_interfaces(tmp_path):
+    empty = tmp_path / "models"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not DTDL", encoding="utf-8")
+    for command in ("validate", "describe"):
+        run = twinsim(command, empty)
+        assert run.returncode == 2, run.stdout + run.stderr
+        assert f"DTDL folder {empty} holds no *.json file" in run.stderr
+
+
+def test_a_symlink_loop_in_a_models_folder_is_named_as_one_with_exit_2(tmp_path, model_dir):
+    looped = tmp_path / "looped"
+    looped.mkdir()
+    for f in model_dir.iterdir():
+        (looped / f.name).write_bytes(f.read_bytes()) if f.is_file() else None
+    (looped / "sub").mkdir()
+    (looped / "sub" / "up").symlink_to(looped, target_is_directory=True)
+    run = twinsim("validate", looped)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "a loop of symbolic links" in run.stderr and "internal error" not in run.stderr
+    # A path that is itself a loop says so, rather than "does not exist".
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    run = twinsim("validate", tmp_path / "a")
+    assert run.returncode == 2 and "a loop of symbolic links" in run.stderr, run.stderr
+
+
+def test_malformed_dtdl_json_is_told_in_our_words_with_a_short_excerpt(tmp_path):
+    bad = tmp_path / "secretish.json"
+    bad.write_text('{"@id": ' + "X" * 300 + "}", encoding="utf-8")
+    run = twinsim("validate", bad)
+    assert run.returncode == 1
+    assert "malformed JSON at line 1, column 9: unexpected text" in run.stdout, run.stdout
+    assert "parse_error" not in run.stdout and "last read" not in run.stdout
+    assert "X" * 60 not in run.stdout

@@ -4,6 +4,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -27,7 +28,7 @@ def scenario_text(name="rooms", horizon="PT6H", step="PT1M", replications=2, ext
     """A small scenario on the bundled building: rooms relax toward 24 °C with noise."""
     return f"""\
 name: {name}
-base: {BUILDING / "building.ndjson"}
+base: building.ndjson
 base_models: [{SOURCE / "models" / "building"}]
 start: "2026-07-01T00:00:00Z"
 horizon: {horizon}
@@ -58,6 +59,18 @@ kpis:
     threshold: 24.05
     over: max
 {extra}"""
+
+
+def with_building(folder):
+    """A copy of the bundled building graph in `folder`, where scenario_text's `base:` finds it
+    (a scenario's paths stay inside its folder; twinsim's own models/ is allowed too)."""
+    shutil.copy(BUILDING / "building.ndjson", folder / "building.ndjson")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _building_beside_scenarios(tmp_path):
+    with_building(tmp_path)
 
 
 @pytest.fixture
@@ -256,10 +269,10 @@ def test_missing_files_exit_2(rooms, tmp_path):
     assert run.returncode == 2 and "nowhere.yaml" in run.stderr
 
     path = tmp_path / "nobase.yaml"
-    path.write_text(scenario_text().replace(str(BUILDING / "building.ndjson"), "missing.ndjson"))
+    path.write_text(scenario_text().replace("base: building.ndjson", "base: missing.ndjson"))
     run = twinsim("run", "-o", tmp_path / "x.h5", path)
     assert run.returncode == 2
-    assert f"{path}:2: base: cannot read {tmp_path / 'missing.ndjson'}" in run.stderr, run.stderr
+    assert f'{path}:2: base: "missing.ndjson": cannot be read: no such file or folder' in run.stderr, run.stderr
 
     run = twinsim("run", "--models", tmp_path / "no-models", rooms)
     assert run.returncode == 2 and "no-models" in run.stderr
@@ -302,7 +315,7 @@ def test_ctrl_c_cancels_and_leaves_no_file(tmp_path):
     assert process.returncode == 130, stdout + stderr
     assert "cancelled; no results written" in stderr
     assert stdout == ""
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["building.ndjson", "long.yaml"]
 
 
 def test_run_help_documents_exit_statuses():
@@ -411,7 +424,7 @@ def test_merge_refuses_what_is_not_one_whole_job(tmp_path):
 
 @pytest.fixture(scope="module")
 def sweep_results(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("compare")
+    folder = with_building(tmp_path_factory.mktemp("compare"))
     path = folder / "sweep.yaml"
     # Two points a hair apart (with common random numbers their KPIs differ by the hair only) and one far warmer.
     path.write_text(scenario_text(name="sweep", replications=3,
@@ -491,3 +504,165 @@ def test_compare_errors_exit_2(sweep_results, tmp_path):
     assert run.returncode == 2 and "missing.h5" in run.stderr and "no such file" in run.stderr
 
     assert twinsim("compare").returncode == 2
+
+
+# --- bounded runs, confined paths, truthful exit statuses ---------------------------------------
+
+
+def test_threads_beyond_the_limit_exit_2_and_leave_no_file(rooms, tmp_path):
+    out = tmp_path / "t.h5"
+    run = twinsim("run", "-o", out, "--threads", 100000, rooms)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "--threads" in run.stderr and "256" in run.stderr and "the limit on threads" in run.stderr
+    assert not list(tmp_path.glob("t.h5*"))
+    assert "256" in twinsim("run", "--help").stdout
+
+
+@pytest.mark.parametrize("edit, line, field, why", [
+    (lambda t: t + "sweep:\n  grid:\n    a: [" + ", ".join(map(str, range(1000))) + "]\n"
+     "    b: [" + ", ".join(map(str, range(1000))) + "]\n", 35, "sweep.grid.b", "the limit on design points"),
+    (lambda t: t.replace("replications: 2", "replications: 1000000000"), 7, "replications", "the limit on replications"),
+    (lambda t: t.replace("step: PT1M", "step: 1e-300"), 6, "step", "the limit on steps per run"),
+    (lambda t: t.replace("horizon: PT6H", "horizon: 1e300"), 6, "step", "the limit on steps per run"),
+    (lambda t: t.replace("interval: PT15M", "interval: 1e-9"), 19, "recording.series[0].interval",
+     "the limit on samples of a series"),
+    (lambda t: t.replace("recording:", "  - model: queue\n    where: \"" + ROOMS + " AND capacity > 0\"\n"
+                         "    parameters: {property: occupancy, arrival_rate: 9e18, mean_service: PT1H}\nrecording:"),
+     17, "models[1].parameters.arrival_rate", "the limit on expected events per run"),
+    (lambda t: t.replace("name: rooms", "name: \"rooms\xe9\""), 1, "name", "not valid UTF-8"),
+    (lambda t: t.replace("target: 24", "target: .nan"), 10, "parameters.target", "not NaN"),
+    (lambda t: t.replace("target: 24", 'target: "${target}"'), 10, "parameters.target", "refers to itself"),
+], ids=["grid", "replications", "tiny-step", "huge-horizon", "tiny-interval", "huge-rate", "utf8", "nan", "self-ref"])
+def test_unbounded_or_unwritable_scenarios_exit_2_naming_file_line_and_field(tmp_path, edit, line, field, why):
+    path = tmp_path / "big.yaml"
+    text = edit(scenario_text())
+    path.write_bytes(text.encode("latin-1") if "\xe9" in text else text.encode("utf-8"))
+    started = time.monotonic()
+    run = twinsim("run", "-o", tmp_path / "big.h5", path, timeout=30)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert f"{path}:{line}: {field}: " in run.stderr, run.stderr
+    assert why in run.stderr
+    assert "internal error" not in run.stderr and "out of memory" not in run.stderr and "type_error" not in run.stderr
+    assert time.monotonic() - started < 20
+    assert not list(tmp_path.glob("big.h5*"))
+
+
+SECRET = "TOKEN-hunter2-never-print-me"
+
+
+@pytest.fixture
+def secret(tmp_path_factory):
+    path = tmp_path_factory.mktemp("elsewhere") / "secret.ndjson"
+    path.write_text(f"{SECRET} {SECRET}\n{SECRET}\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("how", ["absolute", "dotdot", "symlink", "models-absolute"])
+def test_a_scenario_cannot_read_outside_its_folder(tmp_path, secret, how):
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    text = scenario_text()
+    if how == "absolute":
+        text = text.replace("base: building.ndjson", f"base: {secret}")
+    elif how == "dotdot":
+        text = text.replace("base: building.ndjson", "base: " + os.path.relpath(secret, scenarios))
+    elif how == "symlink":
+        (scenarios / "innocent.ndjson").symlink_to(secret)
+        text = text.replace("base: building.ndjson", "base: innocent.ndjson")
+    else:
+        text = text.replace(f"base_models: [{SOURCE / 'models' / 'building'}]", f"base_models: [{secret.parent}]")
+    path = scenarios / "evil.yaml"
+    path.write_text(text, encoding="utf-8")
+    run = twinsim("run", "-o", tmp_path / "evil.h5", path)
+    assert run.returncode == 2, run.stdout + run.stderr
+    field = "base_models[0]" if how == "models-absolute" else "base"
+    assert re.search(rf"evil\.yaml:\d+: {re.escape(field)}: .*(outside the scenario's folder).*--allow-outside-paths",
+                     run.stderr), run.stderr
+    assert "hunter2" not in run.stderr + run.stdout
+
+
+def test_outside_paths_are_read_with_allow_outside_paths_and_errors_never_quote_the_file(tmp_path, secret):
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    path = scenarios / "outside.yaml"
+    path.write_text(scenario_text().replace("base: building.ndjson", f"base: {secret}"), encoding="utf-8")
+    run = twinsim("run", "--allow-outside-paths", "-o", tmp_path / "o.h5", path)
+    # Read now, and not a graph: refused, quoting at most a short escaped excerpt of its first line.
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert f"{SECRET} {SECRET}" not in run.stderr + run.stdout
+    assert "parse_error" not in run.stderr
+    good = scenarios / "good.yaml"
+    shutil.copy(BUILDING / "building.ndjson", tmp_path / "elsewhere.ndjson")
+    good.write_text(scenario_text().replace("base: building.ndjson", f"base: {tmp_path / 'elsewhere.ndjson'}"),
+                    encoding="utf-8")
+    assert twinsim("run", "-o", tmp_path / "g.h5", good).returncode == 2
+    ok = twinsim("run", "--allow-outside-paths", "-q", "-o", tmp_path / "g.h5", good)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_a_device_is_never_read_as_a_base_graph(tmp_path):
+    path = tmp_path / "zero.yaml"
+    path.write_text(scenario_text().replace("base: building.ndjson", "base: /dev/zero"), encoding="utf-8")
+    run = twinsim("run", "--allow-outside-paths", "-o", tmp_path / "z.h5", path, timeout=20)
+    assert run.returncode == 2, run.stderr
+    assert f"{path}:2: base: \"/dev/zero\": is not a regular file" in run.stderr, run.stderr
+
+
+def test_bundled_scenarios_reach_twinsims_own_models_folder(tmp_path):
+    # base_models: [../../models/building] leaves the scenario's folder into twinsim's own models/.
+    run = twinsim("run", "-q", "-o", tmp_path / "c.h5", "--replications", 1, BUILDING / "chiller-failure.yaml")
+    assert run.returncode == 0, run.stderr
+
+
+def test_negative_and_malformed_numbers_on_the_command_line_say_so(rooms):
+    seed = twinsim("run", "--seed", "-1", rooms)
+    assert seed.returncode == 2 and "--seed" in seed.stderr and "negative seeds do not exist" in seed.stderr, seed.stderr
+    reps = twinsim("run", "--replications", "-1", rooms)
+    assert reps.returncode == 2, reps.stderr
+    assert "must be a positive integer" in reps.stderr
+    assert not re.search(r"\d{20,}", reps.stderr), reps.stderr
+    assert "the limit on replications" in twinsim("run", "--replications", 2000000, rooms).stderr
+
+
+def _dead_pid():
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_sigterm_cleans_up_like_ctrl_c_and_exits_143(tmp_path):
+    path = tmp_path / "long.yaml"
+    path.write_text(scenario_text(name="long", horizon="P3650D", step="PT1S", replications=4, interval="P365D"))
+    out = tmp_path / "long.h5"
+    process = subprocess.Popen([CLI, "run", "-o", str(out), "--threads", "2", str(path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+    try:
+        deadline = time.monotonic() + 8
+        while not list(tmp_path.glob("long.h5.partial-*")) and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.02)
+        assert list(tmp_path.glob("long.h5.partial-*")), "the run did not start"
+        time.sleep(0.3)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=8)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 143, stdout + stderr
+    assert "cancelled; no results written" in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["building.ndjson", "long.yaml"]
+
+
+def test_a_killed_runs_partial_file_is_removed_by_the_next_run_to_that_path(rooms, tmp_path):
+    out = tmp_path / "r.h5"
+    stale = tmp_path / f"r.h5.partial-{_dead_pid()}-0"
+    stale.write_bytes(b"left by a process killed with SIGKILL")
+    alive = tmp_path / f"r.h5.partial-{os.getpid()}-0"  # a live process's file stays
+    alive.write_bytes(b"still being written")
+    other = tmp_path / "other.h5.partial-1-0"  # another output's file is not ours to judge
+    other.write_bytes(b"x")
+    run = twinsim("run", "-q", "-o", out, rooms)
+    assert run.returncode == 0, run.stderr
+    assert not stale.exists()
+    assert alive.exists() and other.exists()

@@ -783,3 +783,23 @@ def test_repr_and_empty_graph():
         g.get_digital_twin("anything")
     with pytest.raises(twinsim.NotFoundError):
         g.list_relationships("anything")
+
+
+def test_lone_surrogates_in_ids_names_and_values_raise_validation_error(graph):
+    graph.upsert_digital_twin("room-ok", room_twin())
+    bad = "room-\ud800"
+    calls = [
+        lambda: graph.upsert_digital_twin(bad, room_twin()),
+        lambda: graph.get_digital_twin(bad),
+        lambda: graph.update_digital_twin(bad, []),
+        lambda: graph.delete_digital_twin(bad),
+        lambda: graph.list_relationships(bad),
+        lambda: graph.query_twins(f"SELECT * FROM DIGITALTWINS T WHERE T.$dtId = '{bad}'"),
+        lambda: graph.upsert_digital_twin("room-2", room_twin(name="caf\udce9")),
+    ]
+    for call in calls:
+        with pytest.raises(twinsim.ValidationError, match=r"lone surrogate U\+D[8C]..? at position \d+"):
+            call()
+    # A NUL is valid text: it reaches the graph like any other character.
+    with pytest.raises(twinsim.NotFoundError):
+        graph.get_digital_twin("room\x00ok")

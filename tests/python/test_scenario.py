@@ -141,7 +141,7 @@ def test_bad_scenarios_raise_scenario_error_with_line_and_field(tmp_path, buildi
         """), encoding="utf-8")
     s = twinsim.Scenario.from_file(unknown)
     with pytest.raises(twinsim.ScenarioError) as caught:
-        twinsim.run(s, progress=False)
+        twinsim.run(s, progress=False, allow_outside_paths=True)  # its base is outside tmp_path
     assert caught.value.line == 7 and caught.value.field.startswith("models[0]")
 
 
@@ -501,3 +501,44 @@ def test_results_compare_gives_the_numbers_of_twinsim_compare_json(tmp_path, bui
             else:
                 assert row[column] == value, (scenario, column)  # exactly: the same bits through JSON
         assert (None if pd.isna(row["ci_overlap"]) else bool(row["ci_overlap"])) == versus.get("ci_overlap")
+
+
+# --- bounds and confinement -------------------------------------------------------------------
+
+
+def test_a_thread_count_beyond_the_limit_raises_scenario_error_naming_it(building):
+    with pytest.raises(twinsim.ScenarioError, match="the limit on threads") as caught:
+        twinsim.run(relaxing_rooms(building, replications=1), threads=100000, progress=False)
+    assert caught.value.field == "threads"
+
+
+def test_replications_beyond_the_limit_say_so(building):
+    with pytest.raises(twinsim.ScenarioError, match="must be a positive integer, at most 1000000"):
+        twinsim.run(relaxing_rooms(building), replications=10**9, progress=False)
+    with pytest.raises(twinsim.ScenarioError, match="the limit on replications") as caught:
+        relaxing_rooms(building, replications=10**9)
+    assert caught.value.field == "replications"
+
+
+def test_a_scenario_file_reads_only_inside_its_folder_unless_allowed(tmp_path, building):
+    secret = tmp_path / "secret.ndjson"
+    secret.write_text("TOKEN-hunter2 " * 20 + "\n", encoding="utf-8")
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    (folder / "link.ndjson").symlink_to(secret)
+    for base in (str(secret), "../secret.ndjson", "link.ndjson"):
+        path = folder / "s.yaml"
+        path.write_text(f"name: s\nbase: {base}\nstart: 2026-07-01T00:00:00Z\nhorizon: 60\n", encoding="utf-8")
+        s = twinsim.Scenario.from_file(path)
+        with pytest.raises(twinsim.ScenarioError, match="outside the scenario's folder") as caught:
+            twinsim.run(s, progress=False)
+        assert caught.value.field == "base" and caught.value.line == 2
+        assert "hunter2" not in str(caught.value)
+        with pytest.raises(twinsim.ScenarioError, match="outside the scenario's folder"):
+            twinsim.Run(s)
+    # Allowed: read, and refused as a graph, quoting at most a short excerpt of a line.
+    with pytest.raises(twinsim.TwinsimError) as caught:
+        twinsim.run(s, progress=False, allow_outside_paths=True)
+    assert str(caught.value).count("hunter2") <= 3
+    # A scenario built in code names the caller's own paths: not confined.
+    assert twinsim.run(relaxing_rooms(building, replications=1), progress=False).failures == []

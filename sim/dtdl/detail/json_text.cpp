@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <unordered_map>
 
+#include "twinsim/common/excerpt.hpp"
 #include "twinsim/common/json_depth.hpp"
 #include "twinsim/common/json_pointer.hpp"
 
@@ -65,13 +66,20 @@ std::optional<nlohmann::json> parse_json_text(std::string_view text, std::string
     try {
         return nlohmann::json::parse(text.begin(), text.end());
     } catch (const nlohmann::json::parse_error& e) {
-        std::string what = e.what();
-        // nlohmann's message carries its own position; keep only the reason.
-        if (auto p = what.find("syntax error"); p != std::string::npos) what = what.substr(p);
-        error = "malformed JSON at " + position(text, e.byte > 0 ? e.byte - 1 : 0) + ": " + what;
+        // In our words, with a short escaped excerpt of the line: nlohmann's
+        // text quotes every byte of the token it read ("last read: ...").
+        const std::size_t at = std::min<std::size_t>(e.byte > 0 ? e.byte - 1 : 0, text.size());
+        if (at >= text.size()) {
+            error = "malformed JSON at " + position(text, at) + ": the text ends before the JSON value does";
+        } else {
+            const std::size_t start = text.rfind('\n', at) == std::string_view::npos ? 0 : text.rfind('\n', at) + 1;
+            const std::size_t end = std::min(text.find('\n', at), text.size());
+            error = "malformed JSON at " + position(text, at) + ": unexpected text \"" +
+                    excerpt(text.substr(start, end - start), at - start) + "\"";
+        }
         return std::nullopt;
-    } catch (const nlohmann::json::exception& e) {
-        error = std::string("malformed JSON: ") + e.what();
+    } catch (const nlohmann::json::exception&) {
+        error = "malformed JSON";
         return std::nullopt;
     }
 }

@@ -2,11 +2,13 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <string_view>
 #include <utility>
 
+#include "twinsim/common/excerpt.hpp"
 #include "twinsim/common/json_depth.hpp"
 #include "twinsim/graph/detail/line_reader.hpp"
 
@@ -315,7 +317,12 @@ void NdjsonReader::produce(std::istream& in, const std::string& source_name) {
                 try {
                     line.value = nlohmann::json::parse(text.data(), text.data() + text.size());
                 } catch (const nlohmann::json::parse_error& e) {
-                    line.error = std::string("malformed JSON: ") + e.what();
+                    // In our words, naming the one character where reading failed:
+                    // nlohmann's text quotes every byte of the token it read.
+                    const std::size_t at = std::min<std::size_t>(e.byte > 0 ? e.byte - 1 : 0, text.size());
+                    line.error = at >= text.size() ? "the line ends before the JSON value does"
+                                                   : "unexpected character \"" + excerpt(text.substr(at, 1)) +
+                                                         "\" at column " + std::to_string(at + 1);
                     continue;
                 }
                 if (is_section_marker(line.value)) {

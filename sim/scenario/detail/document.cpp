@@ -8,6 +8,7 @@
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
+#include "twinsim/common/excerpt.hpp"
 #include "twinsim/common/json_depth.hpp"
 #include "twinsim/common/json_pointer.hpp"
 #include "twinsim/scenario/errors.hpp"
@@ -39,6 +40,7 @@ nlohmann::ordered_json plain_scalar(const std::string& s) {
     }
     if (s == ".inf" || s == "+.inf" || s == ".Inf") return std::numeric_limits<double>::infinity();
     if (s == "-.inf" || s == "-.Inf") return -std::numeric_limits<double>::infinity();
+    if (s == ".nan" || s == ".NaN" || s == ".NAN") return std::numeric_limits<double>::quiet_NaN();
     return s;
 }
 
@@ -208,10 +210,20 @@ Document parse_json_document(std::string_view text, const std::string& source) {
     try {
         doc.json = nlohmann::ordered_json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
+        // In our words, with a short escaped excerpt of the line: nlohmann's
+        // text quotes every byte it read ("last read: ...").
         std::uint32_t line = 1;
-        for (std::size_t k = 0; k + 1 < e.byte && k < text.size(); ++k)
-            if (text[k] == '\n') ++line;
-        throw ScenarioError(source, line, "", std::string("JSON syntax error: ") + e.what());
+        std::size_t line_start = 0;
+        const std::size_t at = std::min<std::size_t>(e.byte > 0 ? e.byte - 1 : 0, text.size());
+        for (std::size_t k = 0; k < at; ++k)
+            if (text[k] == '\n') ++line, line_start = k + 1;
+        std::size_t line_end = text.find('\n', line_start);
+        if (line_end == std::string_view::npos) line_end = text.size();
+        const std::string_view content = text.substr(line_start, line_end - line_start);
+        throw ScenarioError(source, line, "",
+                            "JSON syntax error at column " + std::to_string(at - line_start + 1) +
+                                (at >= text.size() ? " (the text ends too early)" : "") + " near \"" +
+                                excerpt(content, at - line_start) + "\"");
     }
     JsonLines(text, doc.lines).run();
     return doc;

@@ -1,0 +1,77 @@
+#include "twinsim/scenario/input_paths.hpp"
+
+#include <cerrno>
+#include <system_error>
+
+#include "twinsim/common/excerpt.hpp"
+
+namespace twinsim::scenario {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Whether `path` is `root` or lies below it (both canonical).
+bool inside(const fs::path& path, const fs::path& root) {
+    auto p = path.begin();
+    for (auto r = root.begin(); r != root.end(); ++r, ++p) {
+        if (r->empty()) continue;  // a trailing separator
+        if (p == path.end() || *p != *r) return false;
+    }
+    return true;
+}
+
+std::string os_reason(const std::error_code& error) {
+    if (error.value() == ELOOP) return "a loop of symbolic links";
+    if (error.value() == ENOENT || error.value() == ENOTDIR) return "no such file or folder";
+    return error.message();
+}
+
+}  // namespace
+
+fs::path resolve_input_path(const ScenarioSpec& spec, const fs::path& folder, const std::string& written,
+                            const std::string& pointer, const std::string& field, const InputPathOptions& options) {
+    auto refuse = [&](const std::string& why) -> ScenarioError {
+        return spec_error(spec, pointer, field, "\"" + excerpt(written) + "\": " + why);
+    };
+    const std::string allow = " (a scenario's paths stay inside its folder; twinsim run --allow-outside-paths or "
+                              "Python's allow_outside_paths=True lifts this)";
+    if (written.empty()) throw refuse("an empty path");
+    if (written.find('\0') != std::string::npos) throw refuse("a path cannot hold a NUL character");
+    const fs::path path(written);
+
+    std::error_code error;
+    const fs::path base_folder = fs::absolute(folder.empty() ? fs::path(".") : folder, error);
+    if (error) throw refuse("cannot resolve the scenario's folder: " + os_reason(error));
+    const fs::path joined = path.is_absolute() ? path : base_folder / path;
+    const fs::path resolved = fs::canonical(joined, error);
+    if (error) throw refuse("cannot be read: " + os_reason(error));
+
+    if (!options.allow_outside) {
+        const fs::path root = fs::canonical(base_folder, error);
+        if (error) throw refuse("cannot resolve the scenario's folder: " + os_reason(error));
+        bool trusted = inside(resolved, root);
+        for (const fs::path& folder_path : options.trusted_folders) {
+            std::error_code ignored;
+            const fs::path t = fs::canonical(folder_path, ignored);
+            if (!ignored && inside(resolved, t)) trusted = true;
+        }
+        if (!trusted) {
+            throw refuse(path.is_absolute() ? "an absolute path outside the scenario's folder " + root.string() +
+                                                  " is not allowed" + allow
+                                            : "leads outside the scenario's folder " + root.string() +
+                                                  " (through \"..\" or a symbolic link)" + allow);
+        }
+    }
+    const fs::file_status status = fs::status(resolved, error);
+    if (error) throw refuse("cannot be read: " + os_reason(error));
+    if (fs::is_regular_file(status)) return resolved;
+    if (fs::is_directory(status)) {
+        if (options.allow_folder) return resolved;
+        throw refuse("is a folder, not a file");
+    }
+    throw refuse(std::string("is not a regular file") + (options.allow_folder ? " or a folder" : "") +
+                 " (a device, FIFO or socket is never read)");
+}
+
+}  // namespace twinsim::scenario
