@@ -237,7 +237,14 @@ std::optional<Timestamp> parse_timestamp(std::string_view text, std::string* why
     const std::int64_t days = days_from_civil(p.year, static_cast<unsigned>(p.month), static_cast<unsigned>(p.day));
     const std::int64_t secs = days * seconds_per_day + std::int64_t{p.hour} * 3600 + std::int64_t{p.minute} * 60 +
                               std::int64_t{p.second} - p.offset_seconds;
-    return Timestamp{secs * ns_per_second + p.fraction_ns};
+    // A Timestamp counts nanoseconds in 64 bits: 1677-09-21 to 2262-04-11.
+    std::int64_t ns = 0;
+    if (__builtin_mul_overflow(secs, std::int64_t{ns_per_second}, &ns) ||
+        __builtin_add_overflow(ns, std::int64_t{p.fraction_ns}, &ns)) {
+        if (why != nullptr) *why = "the instant is outside the range a timestamp holds (1677-09-21 to 2262-04-11 UTC)";
+        return std::nullopt;
+    }
+    return Timestamp{ns};
 }
 
 Timestamp utc_now() {

@@ -29,8 +29,9 @@ enum class TimestampPrecision {
 /// Parses an RFC 3339 date-time with any offset and any fraction (digits past
 /// nanoseconds are dropped; second 60, a leap second, counts as the next
 /// second). Besides 'T' or 't' it accepts a space between date and time, as
-/// RFC 3339 (5.6, note) allows. Returns nullopt if malformed; `why`, when
-/// given, then says which part is wrong.
+/// RFC 3339 (5.6, note) allows. Returns nullopt if malformed or outside the
+/// range of a Timestamp (1677-09-21 to 2262-04-11 UTC: nanoseconds in 64
+/// bits); `why`, when given, then says which part is wrong.
 [[nodiscard]] std::optional<Timestamp> parse_timestamp(std::string_view text, std::string* why = nullptr);
 /// The system clock now.
 [[nodiscard]] Timestamp utc_now();

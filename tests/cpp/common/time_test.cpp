@@ -127,3 +127,13 @@ TEST_CASE("format and parse round-trip at 100 ns resolution", "[timestamp]") {
     const Timestamp a = utc_now();
     CHECK(a.ns > 1'700'000'000'000'000'000LL);
 }
+
+TEST_CASE("parse_timestamp refuses instants a 64-bit nanosecond count cannot hold", "[timestamp]") {
+    CHECK(parse_timestamp("2262-04-11T23:47:16Z").has_value());
+    CHECK(parse_timestamp("1677-09-21T00:12:44Z").has_value());
+    for (const char* text : {"2262-04-12T00:00:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "1677-09-21T00:12:43Z"}) {
+        std::string why;
+        CHECK_FALSE(parse_timestamp(text, &why).has_value());
+        CHECK(why.find("outside the range") != std::string::npos);
+    }
+}
