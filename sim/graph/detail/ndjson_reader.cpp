@@ -320,9 +320,10 @@ void NdjsonReader::produce(std::istream& in, const std::string& source_name) {
                     // In our words, naming the one character where reading failed:
                     // nlohmann's text quotes every byte of the token it read.
                     const std::size_t at = std::min<std::size_t>(e.byte > 0 ? e.byte - 1 : 0, text.size());
-                    line.error = at >= text.size() ? "the line ends before the JSON value does"
-                                                   : "unexpected character \"" + excerpt(text.substr(at, 1)) +
-                                                         "\" at column " + std::to_string(at + 1);
+                    line.error = "malformed JSON: ";
+                    line.error += at >= text.size() ? "the line ends before the JSON value does"
+                                                    : "unexpected character \"" + excerpt(text.substr(at, 1)) +
+                                                          "\" at column " + std::to_string(at + 1);
                     continue;
                 }
                 if (is_section_marker(line.value)) {
