@@ -11,6 +11,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "scenario_errors.hpp"
 #include "../graph/graph_fixtures.hpp"
 #include "twinsim/scenario/behaviour.hpp"
 #include "twinsim/scenario/limits.hpp"
@@ -24,21 +25,10 @@ using namespace twinsim::scenario;
 
 namespace {
 
-template <class F>
-ScenarioError error_of(F&& f) {
-    try {
-        f();
-    } catch (const ScenarioError& e) {
-        return e;
-    }
-    FAIL("no ScenarioError");
-    return ScenarioError("", 0, "", "");
-}
-
 const std::string minimal = "name: m\nbase: live\nstart: 2026-01-01T00:00:00Z\nhorizon: 3600\n";
 
 ScenarioError yaml_error(const std::string& extra) {
-    return error_of([&] { (void)scenario_from_yaml(minimal + extra, "bad.yaml"); });
+    return test::scenario_error_of([&] { (void)scenario_from_yaml(minimal + extra, "bad.yaml"); });
 }
 
 /// Arrivals at `rate` per hour on every bound twin (a unit 1/h, like the queue model's).
@@ -106,8 +96,8 @@ TEST_CASE("replications beyond the limit are refused naming the field, in a file
     // Set in code after reading (what --replications does): expand() and prepare() check it.
     auto s = scenario_from_yaml(minimal, "m.yaml");
     s.replications = 2'000'000;
-    CHECK(error_of([&] { (void)expand(s); }).field() == "replications");
-    CHECK(error_of([&] { (void)prepare(s, base_snapshot(), registry()); }).field() == "replications");
+    CHECK(test::scenario_error_of([&] { (void)expand(s); }).field() == "replications");
+    CHECK(test::scenario_error_of([&] { (void)prepare(s, base_snapshot(), registry()); }).field() == "replications");
 }
 
 TEST_CASE("design points times replications beyond the run limit are refused", "[scenario_limits]") {
@@ -117,13 +107,13 @@ TEST_CASE("design points times replications beyond the run limit are refused", "
 }
 
 TEST_CASE("a run with more steps than the limit is refused at read time, naming step", "[scenario_limits]") {
-    const auto tiny = error_of([] {
+    const auto tiny = test::scenario_error_of([] {
         (void)scenario_from_yaml("name: m\nbase: live\nstart: 2026-01-01T00:00:00Z\nhorizon: 3600\nstep: 1e-300\n", "s.yaml");
     });
     CHECK(tiny.line() == 5);
     CHECK(tiny.field() == "step");
     CHECK_THAT(tiny.reason(), Catch::Contains("steps per run") && Catch::Contains("the limit on steps per run"));
-    const auto huge = error_of([] {
+    const auto huge = test::scenario_error_of([] {
         (void)scenario_from_yaml("name: m\nbase: live\nstart: 2026-01-01T00:00:00Z\nhorizon: 1e300\n", "s.yaml");
     });
     CHECK(huge.field() == "step");
@@ -140,7 +130,7 @@ TEST_CASE("an interval series with more samples than the limit is refused, namin
 TEST_CASE("a rate that makes a run expect more events than the limit is refused at prepare time", "[scenario_limits]") {
     const std::string text = minimal + "behaviours:\n  - model: arrivals\n    parameters: {rate: 9e18}\n";
     const auto s = scenario_from_yaml(text, "rate.yaml");
-    const auto e = error_of([&] { (void)prepare(s, base_snapshot(), registry()); });
+    const auto e = test::scenario_error_of([&] { (void)prepare(s, base_snapshot(), registry()); });
     CHECK(e.file() == "rate.yaml");
     CHECK(e.line() == 7);
     CHECK(e.field() == "behaviours[0].parameters.rate");
@@ -157,7 +147,7 @@ TEST_CASE("a thread count beyond the limit is refused before any file is created
     const auto scenarios = prepare_all({scenario_from_yaml(minimal, "m.yaml")}, base_snapshot(), registry());
     RunnerOptions options;
     options.threads = 100000;
-    const auto e = error_of([&] { (void)run_job(scenarios, dir / "out.h5", options); });
+    const auto e = test::scenario_error_of([&] { (void)run_job(scenarios, dir / "out.h5", options); });
     CHECK(e.field() == "threads");
     CHECK_THAT(e.reason(), Catch::Contains("256") && Catch::Contains("the limit on threads"));
     CHECK(std::filesystem::is_empty(dir));  // no results file, no temporary file
@@ -165,7 +155,7 @@ TEST_CASE("a thread count beyond the limit is refused before any file is created
 }
 
 TEST_CASE("invalid UTF-8 in a name is refused naming the field, not a JSON library's type error", "[scenario_limits]") {
-    const auto e = error_of([] {
+    const auto e = test::scenario_error_of([] {
         (void)scenario_from_yaml("name: \"ok\"\nbase: live\nstart: 2026-01-01T00:00:00Z\nhorizon: 60\nkpis:\n"
                                  "  - {name: \"bad\xC3\x28name\", statistic: event_count}\n",
                                  "utf.yaml");
@@ -174,7 +164,7 @@ TEST_CASE("invalid UTF-8 in a name is refused naming the field, not a JSON libra
     CHECK(e.field() == "kpis[0].name");
     CHECK_THAT(e.reason(), Catch::Contains("not valid UTF-8") && Catch::Contains("\\xC3("));
     CHECK_THAT(e.what(), !Catch::Contains("type_error"));
-    CHECK(error_of([] { (void)scenario_from_yaml("name: \"\xFF\"\nbase: live\nstart: 2026-01-01T00:00:00Z\nhorizon: 60\n",
+    CHECK(test::scenario_error_of([] { (void)scenario_from_yaml("name: \"\xFF\"\nbase: live\nstart: 2026-01-01T00:00:00Z\nhorizon: 60\n",
                                                  "n.yaml"); })
               .field() == "name");
 }
@@ -185,7 +175,7 @@ TEST_CASE("NaN and infinity are reported as such, not as null", "[scenario_limit
     CHECK(yaml_error("overrides:\n  - set: {v: -.inf}\n").field() == "overrides[0].set.v");
     nlohmann::ordered_json doc = {{"name", "m"}, {"base", "live"}, {"start", "2026-01-01T00:00:00Z"}, {"horizon", 60},
                                   {"parameters", {{"x", std::nan("")}}}};
-    const auto e = error_of([&] { (void)from_json(doc); });
+    const auto e = test::scenario_error_of([&] { (void)from_json(doc); });
     CHECK(e.field() == "parameters.x");
     CHECK(e.reason() == "must be a finite number, not NaN");
 }
@@ -204,7 +194,7 @@ TEST_CASE("a parameter that refers to itself, or to another parameter, is refuse
 
 TEST_CASE("a JSON syntax error is told in our words with a short excerpt", "[scenario_limits]") {
     const std::string secret(500, 'S');
-    const auto e = error_of([&] { (void)scenario_from_json_text("{\n  \"name\": " + secret + "\n}", "s.json"); });
+    const auto e = test::scenario_error_of([&] { (void)scenario_from_json_text("{\n  \"name\": " + secret + "\n}", "s.json"); });
     CHECK(e.line() == 2);
     CHECK_THAT(e.reason(), Catch::StartsWith("JSON syntax error at column 1"));
     CHECK_THAT(e.what(), !Catch::Contains("parse_error") && !Catch::Contains("last read"));

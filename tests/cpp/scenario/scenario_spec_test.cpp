@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "scenario_errors.hpp"
 #include "twinsim/kernel/rng.hpp"
 #include "twinsim/scenario/scenario_spec.hpp"
 #include "twinsim/scenario/sweep.hpp"
@@ -130,22 +131,10 @@ void check_full(const ScenarioSpec& s) {
     CHECK(s.kpis[2].over == KpiSpec::Over::sum);
 }
 
-// Runs `f`, which must throw ScenarioError; returns it.
-template <class F>
-ScenarioError error_of(F&& f) {
-    try {
-        f();
-    } catch (const ScenarioError& e) {
-        return e;
-    }
-    FAIL("no ScenarioError");
-    return ScenarioError("", 0, "", "");
-}
-
 const char* minimal = "name: m\nbase: live\nstart: 2026-01-01T00:00:00Z\nhorizon: 3600\n";
 
 ScenarioError yaml_error(const std::string& extra) {
-    return error_of([&] { (void)scenario_from_yaml(minimal + extra, "bad.yaml"); });
+    return test::scenario_error_of([&] { (void)scenario_from_yaml(minimal + extra, "bad.yaml"); });
 }
 
 }  // namespace
@@ -202,12 +191,12 @@ TEST_CASE("behaviours: binds behaviours; models: is its older name", "[scenario]
     CHECK(from_json(to_json(older)) == current);
 
     // Errors name the section as the file wrote it, at the right line.
-    const auto in_new = error_of([&] {
+    const auto in_new = test::scenario_error_of([&] {
         (void)scenario_from_yaml(minimal + std::string("behaviours:\n  - where: x\n"), "new.yaml");
     });
     CHECK(in_new.line() == 6);
     CHECK(in_new.field() == "behaviours[0]");
-    const auto in_old = error_of([&] { (void)scenario_from_yaml(minimal + std::string("models:\n  - where: x\n"), "old.yaml"); });
+    const auto in_old = test::scenario_error_of([&] { (void)scenario_from_yaml(minimal + std::string("models:\n  - where: x\n"), "old.yaml"); });
     CHECK(in_old.line() == 6);
     CHECK(in_old.field() == "models[0]");
 }
@@ -219,7 +208,7 @@ TEST_CASE("behaviours: and models: together are refused, naming the file and bot
     CHECK(e.field() == "models");
     CHECK_THAT(e.what(), Catch::StartsWith("bad.yaml:7: models: 'models' is the older name of 'behaviours'") &&
                              Catch::Contains("(line 5)"));
-    const auto j = error_of([] {
+    const auto j = test::scenario_error_of([] {
         (void)scenario_from_json_text(R"({"name": "m", "base": "live", "start": "2026-01-01T00:00:00Z", "horizon": 60,
 "models": [], "behaviours": []})", "bad.json");
     });
@@ -265,7 +254,7 @@ TEST_CASE("errors name the file, the line and the field", "[scenario]") {
               "parameters.x.weights");
     }
     SECTION("negative horizon") {
-        const auto e = error_of([] {
+        const auto e = test::scenario_error_of([] {
             (void)scenario_from_yaml("name: m\nbase: live\nstart: 2026-01-01T00:00:00Z\nhorizon: -5\n", "neg.yaml");
         });
         CHECK(e.line() == 4);
@@ -274,12 +263,12 @@ TEST_CASE("errors name the file, the line and the field", "[scenario]") {
     }
     SECTION("malformed duration and start") {
         CHECK(yaml_error("step: PT5X\n").field() == "step");
-        const auto e = error_of([] { (void)scenario_from_yaml("name: m\nbase: live\nstart: tomorrow\nhorizon: 1\n", "s.yaml"); });
+        const auto e = test::scenario_error_of([] { (void)scenario_from_yaml("name: m\nbase: live\nstart: tomorrow\nhorizon: 1\n", "s.yaml"); });
         CHECK(e.line() == 3);
         CHECK(e.field() == "start");
     }
     SECTION("missing required key") {
-        const auto e = error_of([] { (void)scenario_from_yaml("name: m\nbase: live\nhorizon: 1\n", "s.yaml"); });
+        const auto e = test::scenario_error_of([] { (void)scenario_from_yaml("name: m\nbase: live\nhorizon: 1\n", "s.yaml"); });
         CHECK(e.reason() == "missing required key 'start'");
     }
     SECTION("event outside the horizon, unknown parameter reference") {
@@ -302,12 +291,12 @@ TEST_CASE("errors name the file, the line and the field", "[scenario]") {
         CHECK(yaml_error("sweep:\n  grid: {a: [1]}\n  list: [{a: 1}]\n").field() == "sweep");
     }
     SECTION("YAML syntax error") {
-        const auto e = error_of([] { (void)scenario_from_yaml("name: m\nbase: [live\n", "syn.yaml"); });
+        const auto e = test::scenario_error_of([] { (void)scenario_from_yaml("name: m\nbase: [live\n", "syn.yaml"); });
         CHECK(e.file() == "syn.yaml");
         CHECK(e.line() >= 2);
     }
     SECTION("JSON errors have lines too") {
-        const auto e = error_of([] {
+        const auto e = test::scenario_error_of([] {
             (void)scenario_from_json_text(
                 "{\n  \"name\": \"m\",\n  \"base\": \"live\",\n  \"start\": \"2026-01-01T00:00:00Z\",\n"
                 "  \"horizon\": 60,\n  \"overrides\": [\n    {\"set\": {\"x\": 1},\n     \"wher\": \"x > 1\"}\n  ]\n}\n",
@@ -316,13 +305,13 @@ TEST_CASE("errors name the file, the line and the field", "[scenario]") {
         CHECK(e.file() == "bad.json");
         CHECK(e.line() == 8);
         CHECK(e.field() == "overrides[0].wher");
-        const auto syntax = error_of([] { (void)scenario_from_json_text("{\n  \"name\": \"m\",\n  oops\n}", "s.json"); });
+        const auto syntax = test::scenario_error_of([] { (void)scenario_from_json_text("{\n  \"name\": \"m\",\n  oops\n}", "s.json"); });
         CHECK(syntax.line() == 3);
     }
     SECTION("validate() checks a spec built in code") {
         auto s = scenario_from_yaml(minimal, "m.yaml");
         s.parameters.push_back({"x", {}, DistributionSpec{DistributionSpec::Kind::normal, {0.0, -1.0}, {}, {}}});
-        CHECK(error_of([&] { validate(s); }).field() == "parameters.x.sd");
+        CHECK(test::scenario_error_of([&] { validate(s); }).field() == "parameters.x.sd");
     }
 }
 
@@ -446,19 +435,19 @@ TEST_CASE("YAML and JSON scenario documents nested beyond the depth limit are re
     // Block mappings, one level per line.
     std::string yaml = std::string(minimal) + "parameters:\n";
     for (int k = 0; k < 200; ++k) yaml += std::string(static_cast<std::size_t>(2 * k + 2), ' ') + "k:\n";
-    ScenarioError e = error_of([&] { (void)scenario_from_yaml(yaml, "deep.yaml"); });
+    ScenarioError e = test::scenario_error_of([&] { (void)scenario_from_yaml(yaml, "deep.yaml"); });
     CHECK(e.reason() == "the document nests arrays and objects deeper than the limit of 128 levels");
     // The mapping at depth d (the root is 0) starts on line 5 + d; depth 128 opens level 129.
     CHECK(e.line() == 5 + 128);
 
     // Flow sequences deep enough to trip yaml-cpp's own guard give the same reason.
     const std::string flow = std::string(minimal) + "parameters:\n  x: " + std::string(10000, '[') + std::string(10000, ']') + "\n";
-    e = error_of([&] { (void)scenario_from_yaml(flow, "flow.yaml"); });
+    e = test::scenario_error_of([&] { (void)scenario_from_yaml(flow, "flow.yaml"); });
     CHECK(e.reason() == "the document nests arrays and objects deeper than the limit of 128 levels");
     CHECK(e.line() == 6);
 
     const std::string json = "{\n\"name\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
-    e = error_of([&] { (void)scenario_from_json_text(json, "deep.json"); });
+    e = test::scenario_error_of([&] { (void)scenario_from_json_text(json, "deep.json"); });
     CHECK(e.reason() == "the document nests arrays and objects deeper than the limit of 128 levels");
     CHECK(e.line() == 2);
 }
