@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "twinsim/common/hash.hpp"
 #include "twinsim/common/json_depth.hpp"
 #include "twinsim/dtdl/diagnostic.hpp"
 #include "twinsim/dtdl/value_validation.hpp"
@@ -32,14 +33,7 @@ constexpr std::size_t trailer_size = 8;     // checksum
 constexpr int max_depth = static_cast<int>(twinsim::max_json_depth);
 
 /// FNV-1a, 64 bit: catches accidental corruption (not an authenticity check).
-std::uint64_t checksum(std::string_view bytes) noexcept {
-    std::uint64_t h = 0xcbf29ce484222325ULL;
-    for (const char c : bytes) {
-        h ^= static_cast<unsigned char>(c);
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
+std::uint64_t checksum(std::string_view bytes) noexcept { return fnv1a64(bytes); }
 
 // --- writing -------------------------------------------------------------------------
 

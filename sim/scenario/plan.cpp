@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "twinsim/common/error.hpp"
+#include "twinsim/common/hash.hpp"
 #include "twinsim/scenario/errors.hpp"
 #include "twinsim/scenario/scenario_spec.hpp"
 
@@ -18,14 +19,11 @@ namespace {
 class Digest {
 public:
     void add(std::string_view text) {
-        for (const char c : text) {
-            const auto byte = static_cast<std::uint64_t>(static_cast<unsigned char>(c));
-            a_ = (a_ ^ byte) * prime;
-            b_ = (b_ ^ byte) * prime;
-        }
+        a_ = fnv1a64(text, a_);
+        b_ = fnv1a64(text, b_);
         // A separator no text holds, so ("ab", "c") and ("a", "bc") differ.
-        a_ = (a_ ^ 0x100U) * prime;
-        b_ = (b_ ^ 0x100U) * prime;
+        a_ = fnv1a64_byte(a_, 0x100U);
+        b_ = fnv1a64_byte(b_, 0x100U);
     }
     [[nodiscard]] std::string hex() const {
         char text[33];
@@ -35,8 +33,7 @@ public:
     }
 
 private:
-    static constexpr std::uint64_t prime = 0x100000001b3ULL;
-    std::uint64_t a_ = 0xcbf29ce484222325ULL;
+    std::uint64_t a_ = fnv1a64_offset;
     std::uint64_t b_ = 0x84222325cbf29ce4ULL;
 };
 
