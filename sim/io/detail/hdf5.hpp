@@ -115,6 +115,10 @@ void write_attribute(hid_t object, const char* name, std::string_view value, con
 void write_attribute(hid_t object, const char* name, std::uint64_t value, const std::string& path);
 void write_attribute(hid_t object, const char* name, std::uint32_t value, const std::string& path);
 bool has_attribute(hid_t object, const char* name, const std::string& path);
+/// The longest fixed-length string attribute read (twinsim writes variable-length ones).
+inline constexpr std::size_t max_fixed_string_attribute = std::size_t{1} << 20;
+/// The read_* functions throw ResultsError (via throw_usage_error) for an
+/// attribute that is not a single value of the expected class.
 std::string read_string_attribute(hid_t object, const char* name, const std::string& path);
 std::uint64_t read_uint_attribute(hid_t object, const char* name, const std::string& path);
 
