@@ -241,6 +241,7 @@ ResultsReader::ResultsReader(std::filesystem::path path, bool check_first) : imp
             not_in_file(impl_->name, "cannot check it: fork failed");
         }
         if (child == 0) {
+            detail::reset_library_mutex_after_fork();
             ::close(pipe_ends[0]);
             ::alarm(max_results_check_seconds);
             std::string message;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <new>
 #include <sstream>
 #include <system_error>
 #include <type_traits>
@@ -25,6 +26,8 @@ std::recursive_mutex& library_mutex() {
     static std::recursive_mutex mutex;
     return mutex;
 }
+
+void reset_library_mutex_after_fork() { new (&library_mutex()) std::recursive_mutex(); }
 
 LibraryCall::LibraryCall() : lock_(library_mutex()) {
     H5Eget_auto2(default_stack, &old_function_, &old_data_);

@@ -31,6 +31,10 @@ hid_t native_uint64();
 /// the thread-safety option): every sim/io entry point holds this lock. It is a
 /// guard around a process-wide library, not shared twinsim state.
 std::recursive_mutex& library_mutex();
+/// In a child process just forked by a thread holding library_mutex(): makes
+/// the lock usable again (the child's one thread has another id than the
+/// owner the copied lock records, so it would wait for ever).
+void reset_library_mutex_after_fork();
 
 /// Held for the duration of one sim/io operation: the library lock, and HDF5's
 /// automatic error printing switched off (errors are reported by exception).
