@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <limits>
@@ -230,6 +231,9 @@ ResultsReader::ResultsReader(std::filesystem::path path, bool check_first) : imp
     const std::uintmax_t size = std::filesystem::file_size(impl_->path, error);
     if (error) not_in_file(impl_->name, "cannot read its size: " + error.message());
     impl_->budget = read_budget(size);
+    const std::uint64_t extra = size / max_results_check_bytes_per_second;
+    const unsigned check_seconds =
+        max_results_check_seconds + static_cast<unsigned>(std::min<std::uint64_t>(extra, 86400));
     if (check_first) {
         // The library lock is held across fork(), so HDF5's state in the child is consistent.
         int pipe_ends[2] = {-1, -1};
@@ -243,7 +247,7 @@ ResultsReader::ResultsReader(std::filesystem::path path, bool check_first) : imp
         if (child == 0) {
             detail::reset_library_mutex_after_fork();
             ::close(pipe_ends[0]);
-            ::alarm(max_results_check_seconds);
+            ::alarm(check_seconds);
             std::string message;
             int code = 0;
             try {
@@ -276,8 +280,8 @@ ResultsReader::ResultsReader(std::filesystem::path path, bool check_first) : imp
         const std::string prefix = std::string(invalid_prefix) + impl_->name + ": ";
         if (WIFSIGNALED(status)) {
             if (WTERMSIG(status) == SIGALRM)
-                throw ResultsError(prefix + "reading it took longer than the limit of " +
-                                       std::to_string(max_results_check_seconds) + " s (max_results_check_seconds)",
+                throw ResultsError(prefix + "reading it took longer than the limit of " + std::to_string(check_seconds) +
+                                       " s for a file of this size (max_results_check_seconds)",
                                    impl_->name);
             throw ResultsError(prefix + "the HDF5 library crashed reading it (signal " + std::to_string(WTERMSIG(status)) +
                                    ", in the process that checks a file before it is opened)",

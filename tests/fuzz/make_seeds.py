@@ -52,8 +52,9 @@ def dtdl_seeds(conformance: Path) -> None:
         text = json.dumps(case["input"], indent=1)
         if len(text) <= 2048:
             write("dtdl", text)
-    # Deep nesting: Array schemas inside Array schemas.
-    for depth in DEPTHS:
+    # Deep nesting: Array schemas inside Array schemas. 300 deep overflows the
+    # stack today (tests/fuzz/crashes/README.md): kept out until the depth limit lands.
+    for depth in DEPTHS[:2]:
         schema: object = "double"
         for _ in range(depth):
             schema = {"@type": "Array", "elementSchema": schema}
