@@ -6,7 +6,7 @@
 #   for SECONDS, starting from its committed seeds (tests/fuzz/corpus/TARGET,
 #   read only) and the inputs it found before (BUILD_DIR/fuzz-corpus/TARGET).
 #   Fails, after trying every target, when any input crashed, leaked, tripped a
-#   sanitizer, ran longer than TWINSIM_FUZZ_TIMEOUT seconds (default 10) or
+#   sanitizer, ran longer than TWINSIM_FUZZ_TIMEOUT seconds (default 30) or
 #   used more than TWINSIM_FUZZ_RSS_MB megabytes (default 2048). The input is
 #   saved as BUILD_DIR/fuzz-artifacts/TARGET-crash-<sha1> (or -leak-, -timeout-,
 #   -oom-) with libFuzzer's report in BUILD_DIR/fuzz-logs/TARGET.log.
@@ -20,7 +20,7 @@ twinsim_fuzz() {
     # The list in tests/fuzz/CMakeLists.txt is the one place targets are named.
     read -r -a targets <<<"$(sed -n 's/^set(TWINSIM_FUZZ_TARGETS \(.*\))$/\1/p' "$TWINSIM_ROOT/tests/fuzz/CMakeLists.txt")"
   fi
-  local timeout="${TWINSIM_FUZZ_TIMEOUT:-10}" rss="${TWINSIM_FUZZ_RSS_MB:-2048}"
+  local timeout="${TWINSIM_FUZZ_TIMEOUT:-30}" rss="${TWINSIM_FUZZ_RSS_MB:-2048}"
   local failed=() target
   mkdir -p "$build/fuzz-artifacts" "$build/fuzz-logs"
   export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1}"

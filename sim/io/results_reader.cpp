@@ -247,6 +247,13 @@ ResultsReader::ResultsReader(std::filesystem::path path, bool check_first) : imp
         if (child == 0) {
             detail::reset_library_mutex_after_fork();
             ::close(pipe_ends[0]);
+            // The time limit must end the child whatever the caller's process
+            // installed for SIGALRM (libFuzzer's -timeout, a Python handler).
+            std::signal(SIGALRM, SIG_DFL);
+            sigset_t alarm_only;
+            sigemptyset(&alarm_only);
+            sigaddset(&alarm_only, SIGALRM);
+            ::sigprocmask(SIG_UNBLOCK, &alarm_only, nullptr);
             ::alarm(check_seconds);
             std::string message;
             int code = 0;
