@@ -473,6 +473,17 @@ void define_scenario(py::module_& m) {
           "file is left) and is raised here.");
 
     m.def(
+        "_validate_results",
+        [](const std::filesystem::path& path) {
+            py::gil_scoped_release release;
+            const io::ResultsReader reader(path);
+            reader.validate();
+        },
+        py::arg("path"),
+        "Checks a results file's whole structure (io::ResultsReader::validate) before h5py reads it. Releases the GIL. "
+        "Raises TwinsimIoError \"not a valid twinsim results file: <path>: why\" for a damaged or foreign file.");
+
+    m.def(
         "_compare_results",
         [](const std::filesystem::path& path, const std::string& baseline) {
             nlohmann::ordered_json report;

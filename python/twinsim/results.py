@@ -45,9 +45,11 @@ _COMPARE_COLUMNS = ("scenario", "name", "selection", "statistic", "unit", "n", "
 def open_results(path: str | os.PathLike) -> "Results":
     """Opens a results file read-only.
 
-    Raises FileNotFoundError when ``path`` does not exist, and TwinsimError
-    (naming the path) when it is not an HDF5 file, not a twinsim results file,
-    or a format version this module does not read.
+    Raises FileNotFoundError when ``path`` does not exist; TwinsimIoError (a
+    TwinsimError and an OSError) "not a valid twinsim results file: <path>:
+    why" when it is not HDF5, not a twinsim results file, or damaged (the
+    library checks its whole structure first); TwinsimError (naming the path)
+    for a format version this module does not read.
     """
     return Results(path)
 
@@ -77,6 +79,9 @@ class Results:
         self.path = os.fspath(path)
         if not os.path.exists(self.path):
             raise FileNotFoundError(errno.ENOENT, "no such results file", self.path)
+        # The library checks the structure first (types, ranks, shapes, sizes), so a
+        # damaged file is refused with TwinsimIoError instead of reaching h5py.
+        _core._validate_results(self.path)
         try:
             self._file = h5py.File(self.path, "r")
         except OSError as error:

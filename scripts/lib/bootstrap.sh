@@ -13,6 +13,9 @@ TWINSIM_APT_PACKAGES=(
   nlohmann-json3-dev libsimdjson-dev catch2 libcli11-dev pybind11-dev libboost-graph-dev
   libhdf5-dev libyaml-cpp-dev libtbb-dev libeigen3-dev
 )
+# Only for the fuzz step (scripts/run-tests --fuzz): clang and its libFuzzer,
+# AddressSanitizer and UndefinedBehaviorSanitizer runtimes.
+TWINSIM_FUZZ_APT_PACKAGES=(clang libclang-rt-14-dev)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

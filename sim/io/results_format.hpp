@@ -15,6 +15,20 @@ inline constexpr const char* results_format_version = "1.0";
 /// Value of the file attribute `format`.
 inline constexpr const char* results_format_name = "twinsim-results";
 
+/// Reading limits (docs/results-format.md, "Reading damaged files"): one
+/// dataset is read into memory only when its declared size is at most
+/// max_results_read_base + max_results_expansion x the file's size in bytes
+/// (deflate expands data at most 1,032-fold), so a damaged header cannot make
+/// a reader allocate without bound.
+inline constexpr std::uint64_t max_results_read_base = std::uint64_t{64} << 20;  // 64 MiB
+inline constexpr std::uint64_t max_results_expansion = 1100;
+/// Seconds ResultsReader's constructor gives the child process that reads the
+/// whole file before the caller's process trusts it (docs/results-format.md):
+/// max_results_check_seconds plus one second per max_results_check_bytes_per_second
+/// bytes of file.
+inline constexpr unsigned max_results_check_seconds = 5;
+inline constexpr std::uint64_t max_results_check_bytes_per_second = std::uint64_t{16} << 20;  // 16 MiB
+
 /// What the file's root attributes say about where the results came from.
 struct FileIdentity {
     std::string base_graph_source;   ///< e.g. the NDJSON path the base graph was loaded from, or "live"

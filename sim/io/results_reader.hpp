@@ -1,8 +1,20 @@
 #pragma once
 // ResultsReader: reads a results file written by ResultsWriter (see
 // docs/results-format.md). Opens the file read-only; safe to use while other
-// readers have it open. Methods throw ResultsError for a missing scenario or
-// series and for a file that is not a twinsim results file.
+// readers have it open.
+//
+// Every method throws ResultsError. For a file that is not what
+// docs/results-format.md describes (not HDF5, damaged, truncated, a dataset
+// or attribute of the wrong type, rank, shape or count, a size past the
+// reading limits of results_format.hpp) its message is
+// "not a valid twinsim results file: <path>: <why>"; the structure is checked
+// before any offset or size from the file is trusted, so a damaged file never
+// makes the process allocate without bound. HDF5 1.10 itself can crash or
+// loop on damaged metadata that no check outside it can see, so the
+// constructor first reads the whole file in a forked child process, under a
+// time limit (max_results_check_seconds): a crash or a hang there is refused
+// as "not a valid twinsim results file" and never reaches the caller's process. An unknown
+// scenario or series name is the caller's error: "<path>: no scenario named 'x'".
 
 #include <filesystem>
 #include <memory>
@@ -19,7 +31,9 @@ namespace twinsim::io {
 
 class ResultsReader {
 public:
-    /// Throws ResultsError when the file cannot be opened or lacks format = "twinsim-results".
+    /// Throws ResultsError "<path>: no such file" when `path` is not a regular
+    /// file, and "not a valid twinsim results file: <path>: why" when it is not
+    /// HDF5 or lacks format = "twinsim-results".
     explicit ResultsReader(std::filesystem::path path);
     ~ResultsReader();
     ResultsReader(ResultsReader&&) noexcept;
@@ -35,6 +49,11 @@ public:
     [[nodiscard]] ScenarioDefinition scenario(std::string_view name) const;
     /// Series names of a scenario in the order they were defined.
     [[nodiscard]] std::vector<std::string> series_names(std::string_view scenario) const;
+    /// Checks the whole file against docs/results-format.md: every attribute,
+    /// every series' axes, type and shape (not its values) and the event and
+    /// KPI tables. Throws the "not a valid twinsim results file" ResultsError
+    /// for the first problem. Twinsim's Python package calls it on opening.
+    void validate() const;
     /// A whole series into memory.
     [[nodiscard]] SeriesData read_series(std::string_view scenario, std::string_view series) const;
     [[nodiscard]] std::vector<EventRecord> read_events(std::string_view scenario) const;
@@ -46,6 +65,8 @@ public:
     [[nodiscard]] ShardRuns read_shard_runs(std::string_view scenario) const;
 
 private:
+    /// check_first: read the whole file first in a child process (the public constructor).
+    ResultsReader(std::filesystem::path path, bool check_first);
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

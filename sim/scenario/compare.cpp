@@ -49,7 +49,8 @@ ScenarioKpis read_scenario(const io::ResultsReader& reader, const std::string& s
         c.kpi.ci95_low = value("ci95_low", computed.ci95_low);
         c.kpi.ci95_high = value("ci95_high", computed.ci95_high);
         const double n = value("n", static_cast<double>(computed.n));
-        c.kpi.n = std::isfinite(n) && n > 0 ? static_cast<std::size_t>(n) : 0;
+        // From the file: a damaged or foreign n (NaN, negative, past 2^53) is unknown, never cast.
+        c.kpi.n = n >= 1 && n <= 9007199254740992.0 ? static_cast<std::size_t>(n) : 0;
         out.kpis.push_back(std::move(c.kpi));
     }
     return out;

@@ -265,18 +265,38 @@ def test_open_results_errors(sample, tmp_path):
         twinsim.open_results(missing)
     text = tmp_path / "notes.h5"
     text.write_text("not hdf5")
-    with pytest.raises(twinsim.TwinsimError, match="notes.h5.*not a twinsim results file"):
+    with pytest.raises(twinsim.TwinsimIoError, match="not a valid twinsim results file: .*notes.h5: "):
         twinsim.open_results(text)
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as f:
         f.attrs["format"] = "something-else"
-    with pytest.raises(twinsim.TwinsimError, match="other.h5.*'something-else'"):
+    with pytest.raises(twinsim.TwinsimIoError, match="not a valid twinsim results file: .*other.h5: .*'something-else'"):
         twinsim.open_results(other)
     with twinsim.open_results(sample) as results:
         with pytest.raises(twinsim.NotFoundError, match="no scenario named 'nope'"):
             results.series("nope", "Room.temperature")
         with pytest.raises(LookupError, match="no series 'Room.humidity'"):
             results.series("baseline", "Room.humidity")
+
+
+def test_open_results_refuses_a_truncated_file(sample, tmp_path):
+    data = open(sample, "rb").read()
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(twinsim.TwinsimIoError, match=r"^not a valid twinsim results file: .*truncated\.h5: ") as caught:
+        twinsim.open_results(truncated)
+    assert isinstance(caught.value, OSError) and isinstance(caught.value, twinsim.TwinsimError)
+
+
+def test_open_results_refuses_a_file_whose_dataset_has_the_wrong_rank(sample, tmp_path):
+    damaged = tmp_path / "damaged.h5"
+    damaged.write_bytes(open(sample, "rb").read())
+    with h5py.File(damaged, "r+") as f:
+        scenario = next(iter(f))
+        del f[scenario]["kpis"]["value"]
+        f[scenario]["kpis"].create_dataset("value", data=np.zeros((2, 2)))
+    with pytest.raises(twinsim.TwinsimIoError, match=r"not a valid twinsim results file: .*damaged\.h5: .*/kpis/value: expected a 1-D dataset"):
+        twinsim.open_results(damaged)
 
 
 def test_failed_write_leaves_no_file(writer, tmp_path):

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <new>
 #include <sstream>
 #include <system_error>
 #include <type_traits>
@@ -25,6 +26,8 @@ std::recursive_mutex& library_mutex() {
     static std::recursive_mutex mutex;
     return mutex;
 }
+
+void reset_library_mutex_after_fork() { new (&library_mutex()) std::recursive_mutex(); }
 
 LibraryCall::LibraryCall() : lock_(library_mutex()) {
     H5Eget_auto2(default_stack, &old_function_, &old_data_);
@@ -155,11 +158,28 @@ bool has_attribute(hid_t object, const char* name, const std::string& path) {
     return exists > 0;
 }
 
+namespace {
+
+/// Attributes are scalars (docs/results-format.md): refuses one with more or
+/// fewer elements before a read that would write past a one-value buffer.
+void require_single_value(hid_t attribute, const char* name, const std::string& path) {
+    const std::string what = std::string("reading attribute ") + name;
+    Handle space = space_handle(H5Aget_space(attribute), path, what);
+    const hssize_t points = H5Sget_simple_extent_npoints(space.get());
+    if (points != 1)
+        throw_usage_error(path, "attribute " + std::string(name) + " holds " +
+                                    (points < 0 ? std::string("an unreadable number of") : std::to_string(points)) +
+                                    " values, not one");
+}
+
+}  // namespace
+
 std::string read_string_attribute(hid_t object, const char* name, const std::string& path) {
     const std::string what = std::string("reading attribute ") + name;
     Handle attribute = attribute_handle(H5Aopen(object, name, default_plist), path, what);
     Handle file_type = type_handle(H5Aget_type(attribute.get()), path, what);
     if (H5Tget_class(file_type.get()) != H5T_STRING) throw_usage_error(path, "attribute " + std::string(name) + " is not a string");
+    require_single_value(attribute.get(), name, path);
     const htri_t variable = H5Tis_variable_str(file_type.get());
     check(variable, path, what);
     if (variable > 0) {
@@ -171,6 +191,9 @@ std::string read_string_attribute(hid_t object, const char* name, const std::str
         return value;
     }
     const std::size_t size = H5Tget_size(file_type.get());
+    if (size == 0 || size > max_fixed_string_attribute)
+        throw_usage_error(path, "attribute " + std::string(name) + " is a fixed-length string of " + std::to_string(size) +
+                                    " bytes (the limit is " + std::to_string(max_fixed_string_attribute) + ")");
     std::string value(size, '\0');
     check(H5Aread(attribute.get(), file_type.get(), value.data()), path, what);
     while (!value.empty() && value.back() == '\0') value.pop_back();
@@ -180,6 +203,10 @@ std::string read_string_attribute(hid_t object, const char* name, const std::str
 std::uint64_t read_uint_attribute(hid_t object, const char* name, const std::string& path) {
     const std::string what = std::string("reading attribute ") + name;
     Handle attribute = attribute_handle(H5Aopen(object, name, default_plist), path, what);
+    Handle file_type = type_handle(H5Aget_type(attribute.get()), path, what);
+    if (H5Tget_class(file_type.get()) != H5T_INTEGER)
+        throw_usage_error(path, "attribute " + std::string(name) + " is not an integer");
+    require_single_value(attribute.get(), name, path);
     std::uint64_t value = 0;
     check(H5Aread(attribute.get(), native_uint64(), &value), path, what);
     return value;

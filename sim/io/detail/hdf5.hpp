@@ -31,6 +31,10 @@ hid_t native_uint64();
 /// the thread-safety option): every sim/io entry point holds this lock. It is a
 /// guard around a process-wide library, not shared twinsim state.
 std::recursive_mutex& library_mutex();
+/// In a child process just forked by a thread holding library_mutex(): makes
+/// the lock usable again (the child's one thread has another id than the
+/// owner the copied lock records, so it would wait for ever).
+void reset_library_mutex_after_fork();
 
 /// Held for the duration of one sim/io operation: the library lock, and HDF5's
 /// automatic error printing switched off (errors are reported by exception).
@@ -115,6 +119,10 @@ void write_attribute(hid_t object, const char* name, std::string_view value, con
 void write_attribute(hid_t object, const char* name, std::uint64_t value, const std::string& path);
 void write_attribute(hid_t object, const char* name, std::uint32_t value, const std::string& path);
 bool has_attribute(hid_t object, const char* name, const std::string& path);
+/// The longest fixed-length string attribute read (twinsim writes variable-length ones).
+inline constexpr std::size_t max_fixed_string_attribute = std::size_t{1} << 20;
+/// The read_* functions throw ResultsError (via throw_usage_error) for an
+/// attribute that is not a single value of the expected class.
 std::string read_string_attribute(hid_t object, const char* name, const std::string& path);
 std::uint64_t read_uint_attribute(hid_t object, const char* name, const std::string& path);
 

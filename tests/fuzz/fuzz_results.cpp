@@ -1,0 +1,54 @@
+// Fuzz target: the results reader. The input is a whole results file: it is
+// written to a temporary file, opened, read entirely (attributes, scenarios,
+// series, events, KPIs, shard identity) and compared as `twinsim compare`
+// does. A damaged file must read or throw ResultsError.
+
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "twinsim/io/results_reader.hpp"
+#include "twinsim/scenario/compare.hpp"
+
+namespace {
+
+const std::filesystem::path& scratch_file() {
+    static const std::filesystem::path path =
+        std::filesystem::temp_directory_path() / ("twinsim-fuzz-results-" + std::to_string(::getpid()) + ".h5");
+    return path;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const std::filesystem::path& path = scratch_file();
+    {
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+    }
+    try {
+        const twinsim::io::ResultsReader reader(path);
+        (void)reader.attributes();
+        (void)reader.shard();
+        for (const std::string& scenario : reader.scenarios()) {
+            (void)reader.scenario(scenario);
+            for (const std::string& series : reader.series_names(scenario)) (void)reader.read_series(scenario, series);
+            (void)reader.read_events(scenario);
+            (void)reader.read_kpis(scenario);
+            try {
+                (void)reader.read_shard_runs(scenario);
+            } catch (const twinsim::io::ResultsError&) {
+            }
+        }
+        (void)twinsim::scenario::compare(reader);
+    } catch (const twinsim::io::ResultsError&) {
+    }
+    std::error_code ignored;
+    std::filesystem::remove(path, ignored);
+    return 0;
+}
