@@ -8,6 +8,7 @@ The seeds are committed; run this again after the sources below change:
 Sources: the DTDL conformance suite (the documents of a sample of its cases),
 the query strings of the C++ query tests, the sample scenarios under
 scenarios/, the sample NDJSON, JSON Patch documents on the fuzz graph's twins,
+edits of the serialised sample snapshot,
 a small results file (when --results names one, e.g. the output of
 tests/tools/write_results_sample.cpp), and structure-aware inputs: the same
 constructs nested to several depths (arrays, objects, parentheses, NOT, DTDL
@@ -156,6 +157,19 @@ def scenario_seeds() -> None:
     write("scenario", b"\x00" + bomb.encode())
 
 
+def snapshot_seeds() -> None:
+    # fuzz_snapshot edits the serialised sample graph (tests/fuzz/fuzz_snapshot.cpp):
+    # no edit, a few single-byte edits spread over the parts, and cuts.
+    write("snapshot", b"\x00")
+    rng = random.Random(7)
+    for _ in range(16):
+        edits = b"".join(rng.randrange(1 << 32).to_bytes(4, "little") + bytes([rng.randrange(256)])
+                         for _ in range(rng.randrange(1, 4)))
+        write("snapshot", b"\x00" + edits)
+    for length in (12, 28, 100, 400, 1000):
+        write("snapshot", b"\x01" + length.to_bytes(4, "little"))
+
+
 def results_seeds(results: Path | None) -> None:
     if results is not None:
         write("results", results.read_bytes())
@@ -167,7 +181,7 @@ def main() -> None:
                         help="the DTDL conformance suite (its v2/ and v3/ folders)")
     parser.add_argument("--results", type=Path, help="a small results file to seed the results target with")
     args = parser.parse_args()
-    for target in ("dtdl", "query", "ndjson", "json_patch", "scenario"):
+    for target in ("dtdl", "query", "ndjson", "json_patch", "scenario", "snapshot"):
         shutil.rmtree(CORPUS / target, ignore_errors=True)
     if args.results is not None:
         shutil.rmtree(CORPUS / "results", ignore_errors=True)
@@ -177,6 +191,7 @@ def main() -> None:
     ndjson_seeds()
     patch_seeds()
     scenario_seeds()
+    snapshot_seeds()
     results_seeds(args.results)
 
 
