@@ -26,6 +26,10 @@ namespace {
 
 constexpr std::size_t checksum_size = 8;
 
+std::uint32_t read_u32(const std::uint8_t* p) {
+    return std::uint32_t{p[0]} | (std::uint32_t{p[1]} << 8U) | (std::uint32_t{p[2]} << 16U) | (std::uint32_t{p[3]} << 24U);
+}
+
 void fix_checksum(std::string& bytes) {
     if (bytes.size() < checksum_size) return;
     const std::size_t body = bytes.size() - checksum_size;
@@ -51,12 +55,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         bytes = sample_bytes();
         std::size_t i = 1;
         if (size >= 5 && (data[0] & 1U) != 0) {
-            const std::uint32_t length = data[1] | (data[2] << 8U) | (data[3] << 16U) | (std::uint32_t{data[4]} << 24U);
+            const std::uint32_t length = read_u32(data + 1);
             bytes.resize(length % (bytes.size() + 1));
             i = 5;
         }
         for (; i + 5 <= size && !bytes.empty(); i += 5) {
-            const std::uint32_t offset = data[i] | (data[i + 1] << 8U) | (data[i + 2] << 16U) | (std::uint32_t{data[i + 3]} << 24U);
+            const std::uint32_t offset = read_u32(data + i);
             bytes[offset % bytes.size()] = static_cast<char>(data[i + 4]);
         }
     }
