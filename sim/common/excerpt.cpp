@@ -47,6 +47,7 @@ std::size_t invalid_utf8_at(std::string_view text) noexcept {
 }
 
 std::string excerpt(std::string_view text, std::size_t at) {
+    at = std::min(at, text.size());  // a position past the end means the end
     std::size_t from = 0;
     if (text.size() > max_excerpt_chars) {
         from = at > max_excerpt_chars / 2 ? at - max_excerpt_chars / 2 : 0;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <limits>
 #include <new>
 #include <stdexcept>
@@ -248,12 +249,25 @@ ResultsReader::ResultsReader(std::filesystem::path path, bool check_first) : imp
             detail::reset_library_mutex_after_fork();
             ::close(pipe_ends[0]);
             // The time limit must end the child whatever the caller's process
-            // installed for SIGALRM (libFuzzer's -timeout, a Python handler).
-            std::signal(SIGALRM, SIG_DFL);
-            sigset_t alarm_only;
-            sigemptyset(&alarm_only);
-            sigaddset(&alarm_only, SIGALRM);
-            ::sigprocmask(SIG_UNBLOCK, &alarm_only, nullptr);
+            // installed for SIGALRM (libFuzzer's -timeout, a Python handler),
+            // and a crash inside HDF5 must end it quietly: the parent reports
+            // it, so the caller's crash handlers (Python's faulthandler,
+            // libFuzzer's, a sanitizer's) must not report it as their own.
+            for (const int sig : {SIGALRM, SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL})
+                std::signal(sig, SIG_DFL);
+            sigset_t child_signals;
+            sigemptyset(&child_signals);
+            for (const int sig : {SIGALRM, SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL})
+                sigaddset(&child_signals, sig);
+            ::sigprocmask(SIG_UNBLOCK, &child_signals, nullptr);
+            // Quietly, too: glibc's "free(): invalid pointer" and HDF5's own
+            // prints from a damaged file are not the user's business (glibc
+            // writes its fatal messages to the terminal unless told stderr).
+            ::setenv("LIBC_FATAL_STDERR_", "1", 1);
+            if (const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC); null_fd >= 0) {
+                ::dup2(null_fd, STDERR_FILENO);
+                ::dup2(null_fd, STDOUT_FILENO);
+            }
             ::alarm(check_seconds);
             std::string message;
             int code = 0;

@@ -72,7 +72,9 @@ std::optional<nlohmann::json> parse_json_text(std::string_view text, std::string
         if (at >= text.size()) {
             error = "malformed JSON at " + position(text, at) + ": the text ends before the JSON value does";
         } else {
-            const std::size_t start = text.rfind('\n', at) == std::string_view::npos ? 0 : text.rfind('\n', at) + 1;
+            // The line holding `at` (a newline at `at` ends that line, it does not start the next).
+            const std::size_t newline = at == 0 ? std::string_view::npos : text.rfind('\n', at - 1);
+            const std::size_t start = newline == std::string_view::npos ? 0 : newline + 1;
             const std::size_t end = std::min(text.find('\n', at), text.size());
             error = "malformed JSON at " + position(text, at) + ": unexpected text \"" +
                     excerpt(text.substr(start, end - start), at - start) + "\"";

@@ -25,6 +25,13 @@ TEST_CASE("an excerpt is short, marks what it leaves out and escapes what a term
     CHECK_THAT(excerpt(long_line, 200), Catch::StartsWith("...") && Catch::EndsWith("bbbb"));
 }
 
+TEST_CASE("a position past the end of the text quotes the text's end, never memory after it", "[excerpt]") {
+    const std::string long_line = std::string(60, 'a') + "END";
+    CHECK_THAT(excerpt(long_line, long_line.size()), Catch::StartsWith("...") && Catch::EndsWith("END"));
+    CHECK_THAT(excerpt(long_line, std::string_view::npos), Catch::StartsWith("...") && Catch::EndsWith("END"));
+    CHECK(excerpt("short", std::string_view::npos) == "short");
+}
+
 TEST_CASE("invalid UTF-8 is found at its first byte", "[excerpt]") {
     CHECK(invalid_utf8_at("ok \xC3\xA9 \xF0\x9F\x98\x80") == std::string_view::npos);
     CHECK(invalid_utf8_at("ab\xC3") == 2);             // truncated

@@ -102,6 +102,15 @@ TEST_CASE("malformed JSON, non-UTF-8 text and bad roots are errors, never crashe
     CHECK(parse_texts({"\xEF\xBB\xBF{\"@context\": \"dtmi:dtdl:context;3\", \"@id\": \"dtmi:ex:A;1\", \"@type\": \"Interface\"}"}).valid());
 }
 
+TEST_CASE("a string broken by a line end is a syntax error on that line, quoting the line", "[parser]") {
+    // Found by fuzz_dtdl: the error position was the newline itself, and the
+    // excerpt of "its line" started after it, past the position it quoted.
+    auto r = parse_texts({"{\n  \"@id\": \"dtmi:ex:A;1\",\n  \"name\": \"vr: {\n  \"x\": 1\n}"});
+    REQUIRE(first_error(r) != nullptr);
+    CHECK(first_error(r)->rule == "JsonSyntax");
+    CHECK_THAT(first_error(r)->message, Catch::Contains("line 3") && Catch::Contains("\"name\\\": \\\"vr: {"));
+}
+
 TEST_CASE("read_documents names a missing path and reads folders recursively in order", "[parser]") {
     const std::vector<std::filesystem::path> missing{"/nonexistent/twinsim/model.json"};
     CHECK_THROWS_AS(read_documents(missing), twinsim::IoError);
