@@ -114,10 +114,24 @@ std::vector<std::string> read_csv(std::istream& in, const std::string& source, c
     std::string pending;  // a record continued over line breaks inside quotes
     std::size_t start_line = 0;
     std::vector<std::string> fields;
+    // True when `text` ends inside a quoted field (a record continued on the
+    // next line). Only a quote that opens a field opens a quoted field.
     auto open_quotes = [](std::string_view text) {
-        std::size_t quotes = 0;
-        for (char c : text) quotes += c == '"';
-        return quotes % 2 == 1;
+        bool quoted = false;
+        bool field_start = true;
+        for (std::size_t i = 0; i < text.size(); ++i) {
+            const char c = text[i];
+            if (quoted) {
+                if (c == '"') {
+                    if (i + 1 < text.size() && text[i + 1] == '"') ++i;
+                    else quoted = false;
+                }
+                continue;
+            }
+            if (c == '"' && field_start) quoted = true;
+            field_start = c == ',';
+        }
+        return quoted;
     };
     auto finish = [&](std::string_view text, std::size_t line) {
         std::string why;
