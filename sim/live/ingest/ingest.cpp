@@ -762,7 +762,10 @@ IngestReport Ingestor::ingest_stream(std::istream& in, const std::string& source
     call.snapshot = impl_->graph.snapshot();
     if (format == Format::automatic) {
         // Read the stream once into memory to look at the header.
-        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::string text;
+        char block[1 << 16];
+        while (in.read(block, sizeof block) || in.gcount() > 0) text.append(block, static_cast<std::size_t>(in.gcount()));
+        if (in.bad()) throw IoError(source + ": read error");
         std::string first = text.substr(0, text.find('\n'));
         if (!first.empty() && first.back() == '\r') first.pop_back();
         std::vector<std::string> header;

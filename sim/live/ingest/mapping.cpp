@@ -26,11 +26,14 @@ using LineMap = std::unordered_map<std::string, std::size_t>;
 constexpr std::size_t max_mapping_nodes = 100'000;
 
 std::string located(const std::string& source, std::size_t line, const std::string& field, const std::string& reason) {
-    std::string out = source;
-    if (line != 0) out += ":" + std::to_string(line);
-    out += ": ";
-    if (!field.empty()) out += field + ": ";
-    return out + reason;
+    std::string out;
+    out.reserve(source.size() + field.size() + reason.size() + 32);
+    out.append(source);
+    if (line != 0) out.append(":").append(std::to_string(line));
+    out.append(": ");
+    if (!field.empty()) out.append(field).append(": ");
+    out.append(reason);
+    return out;
 }
 
 // --- YAML -> JSON with lines ------------------------------------------------
