@@ -16,7 +16,7 @@
 namespace {
 
 const char* const models = R"([
- {"@context": "dtmi:dtdl:context;3", "@id": "dtmi:fuzz:Room;1", "@type": "Interface", "contents": [
+ {"@context": ["dtmi:dtdl:context;3", "dtmi:dtdl:extension:quantitativeTypes;1"], "@id": "dtmi:fuzz:Room;1", "@type": "Interface", "contents": [
    {"@type": ["Property", "Temperature"], "name": "temperature", "schema": "double", "unit": "degreeCelsius", "writable": true},
    {"@type": "Property", "name": "people", "schema": "integer", "writable": true},
    {"@type": "Property", "name": "settings", "writable": true,
