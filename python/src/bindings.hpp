@@ -27,4 +27,8 @@ void define_query(pybind11::module_& m);
 /// twinsim.Run (python/twinsim/scenario.py). Needs define_errors, define_graph first.
 void define_scenario(pybind11::module_& m);
 
+/// TwinGraph.ingest and twinsim.MappingError (ingest_bindings.cpp). Needs
+/// define_errors and define_graph first.
+void define_ingest(pybind11::module_& m);
+
 }  // namespace twinsim::python

@@ -54,7 +54,13 @@ input, and every one has ``.code`` (the ADT error code, or None).
 ``.problems``) and ``QueryError`` (a malformed query or an exceeded row cap;
 also a ``ValueError``, with ``.line``, ``.column``, ``.token``, ``.expected``)
 and ``ScenarioError`` (a bad scenario; also a ``ValueError``, with ``.file``,
-``.line``, ``.field``, ``.reason``) derive from it.
+``.line``, ``.field``, ``.reason``) and ``MappingError`` (a bad ingestion
+mapping or input that cannot be ingested; the same attributes) derive from it.
+
+Feed a graph with device messages, CSV or a DataFrame (docs/ingest.md)::
+
+    report = graph.ingest("messages.ndjson", mapping="mapping.yaml", policy="dead-letter",
+                          dead_letter="bad.ndjson")
 """
 
 from ._core import (
@@ -64,6 +70,7 @@ from ._core import (
     Diagnostic,
     GraphImportError,
     Interface,
+    MappingError,
     ModelError,
     ModelSet,
     NotFoundError,
@@ -96,6 +103,7 @@ __all__ = [
     "IncomingRelationship",
     "Interface",
     "JobResult",
+    "MappingError",
     "MatchConditions",
     "ModelError",
     "ModelSet",

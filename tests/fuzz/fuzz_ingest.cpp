@@ -1,0 +1,73 @@
+// Fuzz target: the ingestion readers and mappings (sim/live/ingest). The
+// first byte chooses what the rest is: NDJSON messages, a CSV file (long or
+// wide, decided by its header), or a mapping file; everything is ingested
+// into a small graph with the mapping of scenarios/ingest.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "twinsim/common/error.hpp"
+#include "twinsim/graph/twin_graph.hpp"
+#include "twinsim/live/ingest/ingest.hpp"
+
+namespace {
+
+const char* const models = R"([
+ {"@context": ["dtmi:dtdl:context;3", "dtmi:dtdl:extension:quantitativeTypes;1"], "@id": "dtmi:fuzz:Room;1", "@type": "Interface", "contents": [
+   {"@type": ["Property", "Temperature"], "name": "temperature", "schema": "double", "unit": "degreeCelsius", "writable": true},
+   {"@type": "Property", "name": "people", "schema": "integer", "writable": true},
+   {"@type": "Property", "name": "settings", "writable": true,
+    "schema": {"@type": "Object", "fields": [{"name": "mode", "schema": "string"}]}}]},
+ {"@context": "dtmi:dtdl:context;3", "@id": "dtmi:fuzz:Sensor;1", "@type": "Interface", "contents": [
+   {"@type": "Property", "name": "serial", "schema": "string", "writable": true},
+   {"@type": "Relationship", "name": "serves", "target": "dtmi:fuzz:Room;1"}]}])";
+
+const char* const mapping_text = R"(
+mappings:
+  - twin: {id: "{dev}", transform: lower}
+    follow: serves
+    set: {t: {property: temperature, unit: degF}, n: people}
+  - twin: {where: "serial = {sn}"}
+    follow: serves
+    set: {m: settings/mode}
+columns:
+  "R1 [degF]": {twin: room-1, property: temperature, unit: degF}
+)";
+
+std::unique_ptr<twinsim::graph::TwinGraph> make_graph() {
+    auto graph = std::make_unique<twinsim::graph::TwinGraph>();
+    const twinsim::dtdl::Document doc{"<models>", models};
+    graph->add_models({&doc, 1});
+    graph->upsert_twin("room-1", {{"$metadata", {{"$model", "dtmi:fuzz:Room;1"}}}});
+    graph->upsert_twin("s-1", {{"$metadata", {{"$model", "dtmi:fuzz:Sensor;1"}}}, {"serial", "A1"}});
+    graph->upsert_relationship("s-1", "r1", {{"$targetId", "room-1"}, {"$relationshipName", "serves"}});
+    return graph;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size == 0) return 0;
+    static const std::unique_ptr<twinsim::graph::TwinGraph> base = make_graph();
+    const std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
+    auto graph = twinsim::graph::TwinGraph::from_snapshot(base->snapshot());
+    try {
+        const auto choice = data[0] % 4;
+        const std::string& mapping_source = choice == 3 ? text : std::string(mapping_text);
+        const auto mapping =
+            twinsim::live::ingest::Mapping::parse(mapping_source, "<mapping>", *graph->snapshot().models());
+        twinsim::live::ingest::IngestOptions options;
+        options.order = (data[0] & 4) ? twinsim::live::ingest::OrderPolicy::source_time
+                                      : twinsim::live::ingest::OrderPolicy::arrival;
+        twinsim::live::ingest::Ingestor ingestor(*graph, &mapping, options);
+        std::istringstream in(choice == 3 ? std::string("{\"dev\": \"S-1\", \"t\": 70}\n") : text);
+        const auto format = choice == 0 || choice == 3 ? twinsim::live::ingest::Format::ndjson
+                                                       : twinsim::live::ingest::Format::automatic;
+        (void)ingestor.ingest_stream(in, "<fuzz>", format);
+    } catch (const twinsim::Error&) {
+    }
+    return 0;
+}
