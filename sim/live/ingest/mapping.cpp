@@ -130,7 +130,8 @@ struct Checker {
     void only_keys(const json& object, std::initializer_list<const char*> allowed, const std::string& pointer,
                    const std::string& field) const {
         if (!object.is_object()) fail(pointer, field, "expected a mapping (key: value)");
-        for (const auto& [key, value] : object.items()) {
+        for (const auto& item : object.items()) {
+            const std::string& key = item.key();  // not a structured binding: clang 14 cannot capture one
             if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; }) != allowed.end())
                 continue;
             std::string list;
