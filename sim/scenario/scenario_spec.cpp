@@ -245,7 +245,8 @@ const std::initializer_list<std::pair<std::string_view, KpiSpec::Over>> overs{
     {"each", KpiSpec::Over::each}, {"mean", KpiSpec::Over::mean}, {"sum", KpiSpec::Over::sum},
     {"min", KpiSpec::Over::min},   {"max", KpiSpec::Over::max}};
 const std::initializer_list<std::pair<std::string_view, KpiSpec::Across>> acrosses{
-    {"mean", KpiSpec::Across::mean}, {"std", KpiSpec::Across::std}, {"ci95", KpiSpec::Across::ci95}};
+    {"mean", KpiSpec::Across::mean}, {"std", KpiSpec::Across::std}, {"ci95", KpiSpec::Across::ci95},
+    {"percentiles", KpiSpec::Across::percentiles}};
 
 template <class E>
 std::string name_of(E value, std::initializer_list<std::pair<std::string_view, E>> options) {
@@ -495,6 +496,8 @@ KpiSpec Decoder::kpi(const Json& j, const Loc& loc) const {
     if (j.contains("property")) k.property = string(j.at("property"), loc.key("property"));
     if (j.contains("threshold")) k.threshold = number(j.at("threshold"), loc.key("threshold"));
     if (j.contains("event")) k.event = string(j.at("event"), loc.key("event"));
+    // event_count's default is one fleet-wide total (sum); every other statistic's is each.
+    if (k.statistic == KpiSpec::Statistic::event_count) k.over = KpiSpec::Over::sum;
     if (j.contains("over")) k.over = choice(j.at("over"), loc.key("over"), overs);
     if (j.contains("across")) {
         const Loc a = loc.key("across");
