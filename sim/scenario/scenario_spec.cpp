@@ -17,12 +17,13 @@ namespace twinsim::scenario {
 
 namespace {
 
-std::string location_message(const std::string& file, std::uint32_t line, const std::string& field,
-                             const std::string& reason) {
+std::string location_message(const std::string& file, std::uint32_t line, std::uint32_t column,
+                             const std::string& field, const std::string& reason) {
     std::string out;
     if (!file.empty()) {
         out += file;
         if (line > 0) out += ":" + std::to_string(line);
+        if (line > 0 && column > 0) out += ":" + std::to_string(column);
         out += ": ";
     }
     if (!field.empty()) out += field + ": ";
@@ -33,9 +34,14 @@ std::string location_message(const std::string& file, std::uint32_t line, const 
 }  // namespace
 
 ScenarioError::ScenarioError(std::string file, std::uint32_t line, std::string field, std::string reason)
-    : Error(location_message(file, line, field, reason)),
+    : ScenarioError(std::move(file), line, 0, std::move(field), std::move(reason)) {}
+
+ScenarioError::ScenarioError(std::string file, std::uint32_t line, std::uint32_t column, std::string field,
+                             std::string reason)
+    : Error(location_message(file, line, column, field, reason)),
       file_(std::move(file)),
       line_(line),
+      column_(column),
       field_(std::move(field)),
       reason_(std::move(reason)) {}
 
