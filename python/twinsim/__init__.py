@@ -80,20 +80,10 @@ from ._core import (
     __version__,
     behaviours,
 )
-from ._text import guard_text_arguments as _guard_text_arguments
 from .graph import Column, DigitalTwinsModelData, IncomingRelationship, MatchConditions
 from .query import QueryResult
 from .results import Results, open_results
 from .scenario import JobResult, Run, RunFailure, Scenario, run
-
-# A str argument without a UTF-8 form (a lone surrogate) is a ValidationError
-# naming the argument, not pybind11's anonymous TypeError (see _text.py).
-_guard_text_arguments(TwinGraph)
-_guard_text_arguments(Snapshot)
-from . import _core as _compiled  # noqa: E402
-
-_guard_text_arguments(_compiled._Run, "Run")
-del _compiled
 
 __all__ = [
     "Column",

@@ -122,6 +122,7 @@ void print_text(std::ostream& out, const scenario::Comparison& comparison) {
         std::vector<std::pair<std::size_t, const scenario::ComparedKpi*>> found;
         for (std::size_t i = 0; i < scenarios.size(); ++i)
             if (const scenario::ComparedKpi* k = scenarios[i].find(name, selection)) found.emplace_back(i, k);
+        if (found.empty() || found.front().second == nullptr) continue;  // keys come from the scenarios: never
         const scenario::ComparedKpi& first = *found.front().second;
         const bool same_n = std::all_of(found.begin(), found.end(), [&](const auto& f) { return f.second->n == first.n; });
         std::string heading = name + " (" + first.statistic + ", " + first.unit;

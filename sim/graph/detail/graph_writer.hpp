@@ -67,10 +67,13 @@ struct TwinGraph::Impl : detail::GraphStorage {
         return po;
     }
 
+    /// Throws twinsim::UsageError from a listener or the journal hook (which
+    /// may read the graph but not change it).
     void guard() const {
         if (delivering)
-            throw UsageError("a change listener must not modify the graph it is notified by (it may read it; make "
-                             "the write after the mutation that notified it returns)");
+            throw UsageError("a change listener must not modify the graph it is notified by, nor subscribe or "
+                             "unsubscribe listeners (it may read it; make the change after the mutation that "
+                             "notified it returns)");
         if (visible)
             throw UsageError("the graph's journal hook must not modify the graph (it may read it; the batch it "
                              "records is not committed yet)");

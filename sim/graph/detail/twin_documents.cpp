@@ -227,7 +227,7 @@ ParsedTwin parse_twin(const GraphState& s, std::string_view id, const json& doc,
         if (!c) {
             std::vector<std::string_view> names;
             for (const dtdl::Content* content : model.contents) names.push_back(content->name);
-            problems.add(path, in_quotes(key) + " is not declared by " + model_id + case_hint(key, names));
+            problems.add(path, "not declared by " + model_id + case_hint(key, names));
             continue;
         }
         switch (c->kind) {
@@ -376,8 +376,7 @@ ParsedRel parse_relationship(const GraphState& s, TwinIndex source, std::string_
         if (p == c->properties.end()) {
             std::vector<std::string_view> names;
             for (const dtdl::Content& pc : c->properties) names.push_back(pc.name);
-            problems.add(path, in_quotes(key) + " is not a property of relationship " + in_quotes(out.name) +
-                                   case_hint(key, names));
+            problems.add(path, "not a property of relationship " + in_quotes(out.name) + case_hint(key, names));
             continue;
         }
         check_value(*p, it.value(), path, problems);

@@ -439,12 +439,12 @@ TEST_CASE("a relationship property spelled with another case is refused naming t
     REQUIRE(problems.size() == 2);
     // A twin property too.
     CHECK(problems[0].line == unit_line);
-    CHECK(problems[0].message.find("'Label' is not declared by dtmi:sample:Unit;1 (did you mean 'label'?") !=
+    CHECK(problems[0].message.find(R"(/Label: not declared by dtmi:sample:Unit;1 (did you mean "label"?)") !=
           std::string::npos);
     CHECK(problems[1].line == bad_line);
     CHECK(problems[1].section == "Relationships");
     INFO(problems[1].message);
-    CHECK(problems[1].message.find("'Since' is not a property of relationship 'has' (did you mean 'since'?") !=
+    CHECK(problems[1].message.find(R"(/Since: not a property of relationship "has" (did you mean "since"?)") !=
           std::string::npos);
     CHECK(problems[1].message.find("names are case-sensitive") != std::string::npos);
     // The rendered error carries the source and the line.
@@ -455,7 +455,7 @@ TEST_CASE("a relationship property spelled with another case is refused naming t
         const std::string what = e.what();
         INFO(what);
         CHECK(what.find("line " + std::to_string(bad_line)) != std::string::npos);
-        CHECK(what.find("did you mean 'since'?") != std::string::npos);
+        CHECK(what.find(R"(did you mean "since"?)") != std::string::npos);
     }
     // Nothing was imported (the import is atomic) and a name that matches no
     // declared one in any case gets no suggestion.
@@ -469,7 +469,7 @@ TEST_CASE("a relationship property spelled with another case is refused naming t
     plain.add(R"({"$dtId":"unit0","$metadata":{"$model":"dtmi:sample:Unit;1"},"colour":"red"})");
     const std::vector<ImportProblem> other = problems_of(graph, plain.text());
     REQUIRE(other.size() == 1);
-    CHECK(other[0].message.find("'colour' is not declared by dtmi:sample:Unit;1") != std::string::npos);
+    CHECK(other[0].message.find("/colour: not declared by dtmi:sample:Unit;1") != std::string::npos);
     CHECK(other[0].message.find("did you mean") == std::string::npos);
 }
 
