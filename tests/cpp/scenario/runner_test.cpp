@@ -518,16 +518,21 @@ models:)");
     const scenario::RunRecord r = run.finish();
     std::map<std::string, std::map<std::string, double>> rows;  // KPI -> selection -> value
     for (const auto& k : r.kpis) rows[k.name][k.selection] = k.value;
+    // Each injected "set" is logged twice (by the runner and by the test model), on its twin.
+    std::map<std::string, double> logged;
+    for (const auto& e : r.events)
+        if (e.type == "set") logged[e.twin] += 1.0;
+    REQUIRE(logged == std::map<std::string, double>{{"s1", 2.0}, {"s2", 4.0}});
     // The fleet-wide total, as before.
-    CHECK(rows["sets"] == std::map<std::string, double>{{"set", 3.0}});
+    CHECK(rows["sets"] == std::map<std::string, double>{{"set", 6.0}});
     // One row per selected twin, named by its id, each with its own events.
-    CHECK(rows["sets per twin"] == std::map<std::string, double>{{"s1", 1.0}, {"s2", 2.0}, {"s3", 0.0}});
+    CHECK(rows["sets per twin"] == std::map<std::string, double>{{"s1", 2.0}, {"s2", 4.0}, {"s3", 0.0}});
     CHECK(rows["sets busiest"].size() == 1);
-    CHECK(rows["sets busiest"].begin()->second == 2.0);
+    CHECK(rows["sets busiest"].begin()->second == 4.0);
     CHECK(rows["sets busiest"].begin()->first.rfind("max over ", 0) == 0);
     // Without `where`: every twin of the graph.
     CHECK(rows["sets of all twins"].size() == static_cast<std::size_t>(sensors) + 1);
-    CHECK(rows["sets of all twins"]["s2"] == 2.0);
+    CHECK(rows["sets of all twins"]["s2"] == 4.0);
     CHECK(rows["sets of all twins"]["room"] == 0.0);
     for (const auto& k : r.kpis)
         if (k.name == "sets per twin") CHECK(k.statistic == "count");

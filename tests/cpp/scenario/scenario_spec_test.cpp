@@ -127,7 +127,9 @@ void check_full(const ScenarioSpec& s) {
     CHECK(s.kpis[0].across == std::vector<KpiSpec::Across>{KpiSpec::Across::mean, KpiSpec::Across::ci95});
     CHECK(s.kpis[1].statistic == KpiSpec::Statistic::event_count);
     CHECK(s.kpis[1].event == "fail");
-    CHECK(s.kpis[1].across.size() == 3);
+    CHECK(s.kpis[1].across.size() == 4);  // mean, std, ci95, percentiles
+    CHECK(s.kpis[1].across.back() == KpiSpec::Across::percentiles);
+    CHECK(s.kpis[1].over == KpiSpec::Over::sum);  // event_count's default: one total
     CHECK(s.kpis[2].over == KpiSpec::Over::sum);
 }
 
@@ -306,7 +308,7 @@ TEST_CASE("errors name the file, the line and the field", "[scenario]") {
             {"name: m\nbase: live\n  horizon: 1\n", 3, "where none may stand"},
             {"name: m\n\tbase: live\n", 2, "a tab in the indentation"},
             {"name: m\nbase: *nothing\n", 2, "refers to no anchor"},
-            {"name: m\ndescription: \"never closed\n", 2, "not valid YAML"},
+            {"name: {a: 1\nbase: live\n", 2, "a mapping is not closed"},
         };
         // yaml-cpp's own texts for these errors: none may reach a user.
         const char* library_texts[] = {"end of sequence flow not found", "illegal map value", "end of map not found",
@@ -324,7 +326,7 @@ TEST_CASE("errors name the file, the line and the field", "[scenario]") {
             for (const char* library : library_texts) CHECK(what.find(library) == std::string::npos);
         }
         SECTION("unclosed sequence: our reason") {
-            const auto e = test::scenario_error_of([] { (void)scenario_from_yaml(cases[0].text, "syn.yaml"); });
+            const auto e = test::scenario_error_of([&] { (void)scenario_from_yaml(cases[0].text, "syn.yaml"); });
             CHECK(std::string(e.what()).find(cases[0].reason) != std::string::npos);
         }
         SECTION("every case names its reason") {
