@@ -204,7 +204,8 @@ py::dict run_job(const std::vector<Prepared>& prepared, const py::object& out, u
                                   std::pair{"selection", &K::selection}, std::pair{"statistic", &K::statistic},
                                   std::pair{"unit", &K::unit}, std::pair{"n", &K::n}, std::pair{"mean", &K::mean},
                                   std::pair{"std", &K::std}, std::pair{"ci95_low", &K::ci95_low},
-                                  std::pair{"ci95_high", &K::ci95_high});
+                                  std::pair{"ci95_high", &K::ci95_high}, std::pair{"p50", &K::p50},
+                                  std::pair{"p90", &K::p90}, std::pair{"p95", &K::p95});
     return py::dict(py::arg("path") = result.path.empty() ? py::object(py::none()) : py::object(py::str(result.path.string())),
                     py::arg("failures") = failures, py::arg("kpis") = kpis,
                     py::arg("progress") = progress_dict(result.progress));

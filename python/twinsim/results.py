@@ -38,7 +38,7 @@ _FILE_ATTRIBUTES = ("format", "format_version", "twinsim_version", "created", "b
                     "base_graph_version", "description")
 _KPI_COLUMNS = ("name", "selection", "statistic", "replication", "aggregate", "value", "unit")
 _COMPARE_COLUMNS = ("scenario", "name", "selection", "statistic", "unit", "n", "mean", "std", "ci95_low", "ci95_high",
-                    "baseline_mean", "difference", "ci_overlap", "paired_n", "paired_mean", "paired_ci95_low",
+                    "p50", "p90", "p95", "baseline_mean", "difference", "ci_overlap", "paired_n", "paired_mean", "paired_ci95_low",
                     "paired_ci95_high")
 
 
@@ -223,7 +223,7 @@ class Results:
 
         Columns: scenario, name, selection, statistic, replication (-1 on rows
         summarising all replications), aggregate ("" for a run's value; mean, std,
-        ci95_low, ci95_high, n on summary rows), value, unit.
+        ci95_low, ci95_high, p50, p90, p95, n on summary rows), value, unit.
         """
         frames = []
         for name in ([scenario] if scenario is not None else self.scenarios):
@@ -246,7 +246,9 @@ class Results:
 
         One row per scenario, KPI and selection, in file order. Columns:
         scenario, name, selection, statistic, unit, n, mean, std, ci95_low,
-        ci95_high, and against the baseline (NaN / <NA> on the baseline's rows,
+        ci95_high (the 95 % interval of the mean, kept inside the statistic's
+        range: never below 0 for a duration, excess or count), p50, p90, p95
+        (percentiles across the replications), and against the baseline (NaN / <NA> on the baseline's rows,
         for a KPI the baseline lacks, and where unknown): baseline_mean,
         difference (mean - baseline mean), ci_overlap (whether the two 95 %
         intervals overlap), paired_n, paired_mean, paired_ci95_low and
@@ -276,6 +278,7 @@ class Results:
                     "statistic": kpi["statistic"], "unit": kpi["unit"], "n": kpi["n"],
                     "mean": number(kpi["mean"]), "std": number(kpi["std"]),
                     "ci95_low": number(kpi["ci95_low"]), "ci95_high": number(kpi["ci95_high"]),
+                    "p50": number(kpi.get("p50")), "p90": number(kpi.get("p90")), "p95": number(kpi.get("p95")),
                     "baseline_mean": number(versus.get("baseline_mean")),
                     "difference": number(versus.get("difference")),
                     "ci_overlap": versus.get("ci_overlap"),

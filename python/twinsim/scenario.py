@@ -415,7 +415,9 @@ class JobResult:
     - ``failures``: list of RunFailure(scenario, replication, message) tuples;
     - ``kpis``: pandas DataFrame of the KPI summaries across replications, one row
       per (scenario, KPI, selection): scenario, name, selection, statistic, unit,
-      n (runs that produced a value), mean, std, ci95_low, ci95_high;
+      n (runs that produced a value), mean, std, ci95_low, ci95_high (the 95 %
+      interval of the mean, kept inside the statistic's range: a duration's or
+      count's never goes below 0), p50, p90, p95 (percentiles across the runs);
     - ``scenarios``: the names of the scenarios run (sweeps expanded), in file order;
     - ``progress``: the final counters (runs, events, simulated and elapsed seconds);
     - ``open()``: the results file through twinsim.open_results.
@@ -428,9 +430,10 @@ class JobResult:
 
         self.path: str | None = raw["path"]
         self.failures: list[RunFailure] = [RunFailure(*f) for f in raw["failures"]]
-        columns = ["scenario", "name", "selection", "statistic", "unit", "n", "mean", "std", "ci95_low", "ci95_high"]
+        columns = ["scenario", "name", "selection", "statistic", "unit", "n", "mean", "std", "ci95_low", "ci95_high",
+                   "p50", "p90", "p95"]
         self.kpis = pd.DataFrame(raw["kpis"], columns=columns).astype(
-            {"n": "int64", "mean": "float64", "std": "float64", "ci95_low": "float64", "ci95_high": "float64"})
+            {"n": "int64", **{c: "float64" for c in columns[6:]}})
         self.scenarios: list[str] = scenarios
         self.progress: dict = raw["progress"]
 

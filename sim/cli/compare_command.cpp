@@ -24,31 +24,150 @@ struct CompareOptions {
     std::string file;
     std::string baseline;
     bool json = false;
+    bool wide = false;
 };
 
-/// One table, KPI by KPI (and selection), a row per scenario under each, so
-/// the scenarios' values of a KPI sit one above the other.
-void print_text(std::ostream& out, const scenario::Comparison& comparison) {
-    const std::string& file = comparison.file;
-    const auto& scenarios = comparison.scenarios;
-    const scenario::ScenarioKpis* baseline =
-        comparison.baseline ? &comparison.scenarios[*comparison.baseline] : nullptr;
-    out << file << ": " << scenarios.size() << (scenarios.size() == 1 ? " scenario" : " scenarios");
-    if (baseline != nullptr) out << "; baseline: " << baseline->name;
-    out << '\n';
-
-    // The (KPI, selection) pairs in first-seen order over the scenarios.
+/// The (KPI, selection) pairs in first-seen order over the scenarios.
+std::vector<std::pair<std::string, std::string>> kpi_keys(const scenario::Comparison& comparison) {
     std::vector<std::pair<std::string, std::string>> keys;
-    for (const scenario::ScenarioKpis& s : scenarios)
+    for (const scenario::ScenarioKpis& s : comparison.scenarios)
         for (const scenario::ComparedKpi& k : s.kpis)
             if (std::find(keys.begin(), keys.end(), std::pair(k.name, k.selection)) == keys.end())
                 keys.emplace_back(k.name, k.selection);
+    return keys;
+}
+
+/// The columns that compare a scenario's KPI with the baseline's: difference,
+/// paired interval, whether the two intervals overlap.
+std::vector<std::string> versus_baseline(const scenario::Comparison& comparison, std::size_t i,
+                                         const scenario::ComparedKpi& k, int decimals) {
+    const scenario::ScenarioKpis* baseline = &comparison.scenarios[*comparison.baseline];
+    if (&comparison.scenarios[i] == baseline) return {"(baseline)", "", ""};
+    const auto d = comparison.difference(i, k);
+    if (!d) return {"-", "", "(not in baseline)"};
+    const scenario::ComparedKpi& base = *baseline->find(k.name, k.selection);
+    const int base_decimals = kpi_decimals(base.mean, base.ci95_low, base.ci95_high);
+    const int diff_decimals = decimals < 0 || base_decimals < 0 ? -1 : std::max(decimals, base_decimals);
+    return {format_kpi(d->difference, diff_decimals, true),
+            d->paired_n >= 2 ? format_interval(d->paired_low, d->paired_high, diff_decimals) : "-",
+            d->overlap ? (*d->overlap ? "yes" : "no") : "-"};
+}
+
+void print_title(std::ostream& out, const scenario::Comparison& comparison) {
+    out << comparison.file << ": " << comparison.scenarios.size()
+        << (comparison.scenarios.size() == 1 ? " scenario" : " scenarios");
+    if (comparison.baseline) out << "; baseline: " << comparison.scenarios[*comparison.baseline].name;
+    out << '\n';
+}
+
+/// `text` broken at spaces into lines of at most `width` columns after
+/// `first` (the first line) or `indent` (the others); a word longer than a
+/// line is cut.
+void print_wrapped(std::ostream& out, const std::string& first, const std::string& indent, const std::string& text,
+                   std::size_t width) {
+    std::string line = first;
+    std::size_t room = width - display_width(first);
+    std::size_t used = 0;
+    auto flush = [&] {
+        while (!line.empty() && line.back() == ' ') line.pop_back();
+        out << line << '\n';
+        line = indent;
+        room = width - display_width(indent);
+        used = 0;
+    };
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+        std::size_t end = text.find(' ', pos);
+        if (end == std::string::npos) end = text.size();
+        std::string word = text.substr(pos, end - pos);
+        pos = end + 1;
+        const std::size_t need = display_width(word) + (used > 0 ? 1 : 0);
+        if (used > 0 && used + need > room) flush();
+        if (used > 0) {
+            line += ' ';
+            ++used;
+        }
+        while (display_width(word) > room - used) {  // cut a word longer than the line, at a code point
+            std::size_t take = 0, columns = 0;
+            while (take < word.size() && columns < room - used) {
+                ++take;
+                while (take < word.size() && (static_cast<unsigned char>(word[take]) & 0xC0U) == 0x80U) ++take;
+                ++columns;
+            }
+            line += word.substr(0, take);
+            word.erase(0, take);
+            used += columns;
+            flush();
+        }
+        line += word;
+        used += display_width(word);
+    }
+    if (used > 0 || line != indent) flush();
+}
+
+/// The default layout, made to fit 100 columns: per KPI and selection a
+/// heading (name, statistic, unit, and n when every scenario ran the same
+/// number of runs), the selection on its own line, then one row per scenario.
+void print_text(std::ostream& out, const scenario::Comparison& comparison) {
+    constexpr std::size_t width = 100;
+    print_title(out, comparison);
+    const auto keys = kpi_keys(comparison);
     if (keys.empty()) {
-        out << "no KPIs in " << file << '\n';
+        out << "no KPIs in " << comparison.file << '\n';
         return;
     }
+    const auto& scenarios = comparison.scenarios;
+    const bool differences = comparison.baseline.has_value();
+    for (const auto& [name, selection] : keys) {
+        std::vector<std::pair<std::size_t, const scenario::ComparedKpi*>> found;
+        for (std::size_t i = 0; i < scenarios.size(); ++i)
+            if (const scenario::ComparedKpi* k = scenarios[i].find(name, selection)) found.emplace_back(i, k);
+        if (found.empty() || found.front().second == nullptr) continue;  // keys come from the scenarios: never
+        const scenario::ComparedKpi& first = *found.front().second;
+        const bool same_n = std::all_of(found.begin(), found.end(), [&](const auto& f) { return f.second->n == first.n; });
+        std::string heading = name + " (" + first.statistic + ", " + first.unit;
+        if (same_n) heading += ", n = " + std::to_string(first.n);
+        heading += ")";
+        out << '\n';
+        print_wrapped(out, "", "  ", heading, width);
+        print_wrapped(out, "  selection: ", "    ", selection, width);
+        std::vector<std::string> header{"scenario", "mean", "95 % CI"};
+        std::vector<bool> right{false, true, false};
+        if (!same_n) {
+            header.emplace_back("n");
+            right.push_back(true);
+        }
+        if (differences) {
+            header.insert(header.end(), {"difference", "paired 95 % CI", "overlap"});
+            right.insert(right.end(), {true, false, false});
+        }
+        TextTable table(header, right);
+        for (const auto& [i, k] : found) {
+            const int decimals = kpi_decimals(k->mean, k->ci95_low, k->ci95_high);
+            std::vector<std::string> row{scenarios[i].name, format_kpi(k->mean, decimals),
+                                         format_interval(k->ci95_low, k->ci95_high, decimals)};
+            if (!same_n) row.push_back(std::to_string(k->n));
+            if (differences) {
+                auto versus = versus_baseline(comparison, i, *k, decimals);
+                row.insert(row.end(), versus.begin(), versus.end());
+            }
+            table.add(std::move(row));
+        }
+        table.print(out, "  ");
+    }
+}
 
-    const bool differences = baseline != nullptr;
+/// --wide: one table, KPI by KPI (and selection), a row per scenario under
+/// each, the selection as a column (as wide as the longest selection).
+void print_wide(std::ostream& out, const scenario::Comparison& comparison) {
+    print_title(out, comparison);
+    const auto& scenarios = comparison.scenarios;
+    const auto keys = kpi_keys(comparison);
+    if (keys.empty()) {
+        out << "no KPIs in " << comparison.file << '\n';
+        return;
+    }
+    const bool differences = comparison.baseline.has_value();
     std::vector<std::string> header{"KPI", "selection", "scenario", "statistic", "mean", "95 % CI", "n", "unit"};
     std::vector<bool> right{false, false, false, false, true, false, true, false};
     if (differences) {
@@ -59,26 +178,15 @@ void print_text(std::ostream& out, const scenario::Comparison& comparison) {
     for (const auto& [name, selection] : keys) {
         bool first = true;
         for (std::size_t i = 0; i < scenarios.size(); ++i) {
-            const scenario::ScenarioKpis& s = scenarios[i];
-            const scenario::ComparedKpi* k = s.find(name, selection);
+            const scenario::ComparedKpi* k = scenarios[i].find(name, selection);
             if (k == nullptr) continue;
             const int decimals = kpi_decimals(k->mean, k->ci95_low, k->ci95_high);
-            std::vector<std::string> row{first ? name : "", first ? selection : "", s.name, k->statistic,
+            std::vector<std::string> row{first ? name : "", first ? selection : "", scenarios[i].name, k->statistic,
                                          format_kpi(k->mean, decimals), format_interval(k->ci95_low, k->ci95_high, decimals),
                                          std::to_string(k->n), k->unit};
             if (differences) {
-                if (&s == baseline) {
-                    row.insert(row.end(), {"(baseline)", "", ""});
-                } else if (const auto d = comparison.difference(i, *k)) {
-                    const scenario::ComparedKpi& base = *baseline->find(name, selection);
-                    const int base_decimals = kpi_decimals(base.mean, base.ci95_low, base.ci95_high);
-                    const int diff_decimals = decimals < 0 || base_decimals < 0 ? -1 : std::max(decimals, base_decimals);
-                    row.push_back(format_kpi(d->difference, diff_decimals, true));
-                    row.push_back(d->paired_n >= 2 ? format_interval(d->paired_low, d->paired_high, diff_decimals) : "-");
-                    row.push_back(d->overlap ? (*d->overlap ? "yes" : "no") : "-");
-                } else {
-                    row.insert(row.end(), {"-", "", "(not in baseline)"});
-                }
+                auto versus = versus_baseline(comparison, i, *k, decimals);
+                row.insert(row.end(), versus.begin(), versus.end());
             }
             table.add(std::move(row));
             first = false;
@@ -98,6 +206,8 @@ int run_compare(const CompareOptions& options) {
     }
     if (options.json) {
         print_json(std::cout, scenario::to_json(comparison));
+    } else if (options.wide) {
+        print_wide(std::cout, comparison);
     } else {
         print_text(std::cout, comparison);
     }
@@ -117,15 +227,22 @@ Command add_compare_command(CLI::App& app) {
                         "holds more than one)");
     command->add_flag("--json", options->json,
                       "Print one JSON object: file, baseline, scenarios [{name, kpis [{name, selection, statistic, "
-                      "unit, n, mean, std, ci95_low, ci95_high, vs_baseline {baseline_mean, difference, ci_overlap, paired {n, "
+                      "unit, n, mean, std, ci95_low, ci95_high, p50, p90, p95, vs_baseline {baseline_mean, difference, ci_overlap, paired {n, "
                       "mean, ci95_low, ci95_high}} or null}]}]; unknown values are null");
+    command->add_flag("--wide", options->wide,
+                      "Print one table with the KPI, its selection, statistic, n and unit as columns (as wide as "
+                      "the longest selection) instead of a section per KPI that fits 100 columns");
     command->add_option("FILE", options->file, "The results file (.h5)")->required();
     command->footer(
-        "difference = this scenario's mean - the baseline's mean of the same KPI and selection. \"95 % CI (paired)\" "
+        "By default each KPI and selection is a section: a heading (name, statistic, unit, and n when every scenario "
+        "has the same number of runs), the selection, then a row per scenario; lines fit 100 columns (a long "
+        "selection is wrapped). --wide prints the former single table, --json every number.\n\n"
+        "difference = this scenario's mean - the baseline's mean of the same KPI and selection. \"paired 95 % CI\" "
+        "(--wide: \"95 % CI (paired)\") "
         "is the confidence interval of that difference from the replications both scenarios ran: replication r of "
         "every scenario of a job draws the same random numbers (common random numbers), so the pairwise "
         "differences cancel the shared noise; an interval that excludes 0 is a real difference at the 5 % level. "
-        "\"CIs overlap\" says whether the two scenarios' own 95 % intervals overlap (a cruder test; \"-\" when an "
+        "\"overlap\" (--wide: \"CIs overlap\") says whether the two scenarios' own 95 % intervals overlap (a cruder test; \"-\" when an "
         "interval is unknown, e.g. with one replication).\n\n"
         "Exit status: 0 printed; 2 bad usage, a missing file, a file that is not a twinsim results file, or an "
         "unknown --baseline.");

@@ -2,8 +2,10 @@
 // prepare every scenario (sweep points included) with the built-in behaviour
 // models, run every replication of all of them on all cores and write one
 // HDF5 results file; a progress bar on a terminal, then the KPI table.
-// Scenario i of the job (in the order of the files, sweep points in order)
-// uses the random streams (seed, i, replication); names must be unique.
+// Replication r of every scenario uses the random stream (seed, 0, r): it
+// depends on the scenario's seed and the replication only, not on the
+// scenario's position in the job nor on its name, so the scenarios of a job
+// draw common random numbers. Names must be unique.
 //
 // --shard K/N runs only the tasks of shard K and writes a results shard;
 // `twinsim merge` combines the shards (merge_command.cpp).
@@ -531,7 +533,8 @@ Command add_run_command(CLI::App& app, const scenario::ModelRegistry& behaviours
                       "nothing else); they must still be regular files (or folders of models)");
     command->add_option("SCENARIO", options->scenario_files,
                         "The scenario files (.yaml, .yml or .json); their scenarios form one job, numbered in order "
-                        "(scenario i uses the random streams (seed, i, replication)); names must be unique")
+                        "(results order); names must be unique. Replication r of every scenario draws from the random stream "
+                        "(seed, r) whatever the scenario's position or name (common random numbers)")
         ->required();
     command->footer(
         "On a terminal a progress bar shows runs done, simulated time, events per second and elapsed time; "

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "twinsim/dtdl/value_validation.hpp"
+#include "twinsim/graph/detail/messages.hpp"
 #include "twinsim/graph/detail/graph_writer.hpp"
 #include "twinsim/graph/detail/twin_json.hpp"
 
@@ -15,7 +16,7 @@ using nlohmann::json;
 
 bool TwinGraph::Impl::try_create_twin(std::string_view id, std::string_view model_id, std::span<const NumericValue> props,
                                       std::optional<Timestamp> last_update, std::span<const PropertyTimes> times) {
-    if (id.empty() || state.find_twin(id)) return false;
+    if (id_problem("twin id", id) || state.find_twin(id)) return false;  // the general path says why
     const auto index = state.models->find(model_id);
     if (!index) return false;
     const ModelInfo* info = state.model_info(model_id);
@@ -69,7 +70,7 @@ bool TwinGraph::Impl::try_create_twin(std::string_view id, std::string_view mode
 
 bool TwinGraph::Impl::try_create_relationship(std::string_view source_id, std::string_view rel_id, std::string_view target_id,
                                               std::string_view name, std::span<const NumericValue> props) {
-    if (rel_id.empty() || target_id.empty() || target_id == source_id) return false;
+    if (id_problem("relationship id", rel_id) || target_id.empty() || target_id == source_id) return false;
     const auto source = state.find_twin(source_id);
     if (!source || state.find_rel(*source, rel_id)) return false;
     const dtdl::CompiledInterface& model = state.model_of(*source);

@@ -36,7 +36,10 @@ struct ChangeEvent {
 
 /// Called synchronously, on the writer's thread, after a change is committed
 /// (for an atomic batch: after the whole batch; after the journal, see
-/// TwinGraphOptions::journal, accepted it). Must not modify the graph.
+/// TwinGraphOptions::journal, accepted it). Must not modify the graph: a
+/// write from a listener throws twinsim::UsageError (common/error.hpp) to the
+/// listener (an exception a listener lets escape is dropped, like any: the
+/// change stays committed and the other listeners still hear of it).
 using ChangeListener = std::function<void(const ChangeEvent&)>;
 
 }  // namespace twinsim::graph

@@ -57,7 +57,9 @@ struct CommitBatch {
 
 /// The hook's type. Runs on the writer's thread with the graph's mutex held.
 /// It may read the graph (which still shows the state before the batch) but
-/// must not modify it (std::logic_error).
+/// must not modify it: a write from the hook throws twinsim::UsageError
+/// (sim/common/error.hpp); if the hook lets it escape, the batch is rolled
+/// back and the caller of the mutation receives it.
 using Journal = std::function<void(const CommitBatch&)>;
 
 }  // namespace twinsim::graph

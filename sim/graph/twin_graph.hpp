@@ -63,7 +63,8 @@ struct TwinGraphOptions {
     /// (the next committed batch reuses the numbers) — no listener is called,
     /// and the hook's exception propagates unchanged to the caller of the
     /// mutation. A mutation that fails its own checks never reaches the hook.
-    /// The hook must not modify the graph (std::logic_error).
+    /// The hook must not modify the graph: a write from it throws
+    /// twinsim::UsageError (common/error.hpp).
     ///
     /// With a journal set, change events are built for every write even
     /// without listeners, and every batch saves the state it may roll back to

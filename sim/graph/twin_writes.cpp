@@ -10,6 +10,7 @@
 #include "twinsim/dtdl/value_validation.hpp"
 #include "twinsim/graph/detail/graph_writer.hpp"
 #include "twinsim/graph/detail/json_patch.hpp"
+#include "twinsim/graph/detail/messages.hpp"
 #include "twinsim/graph/detail/twin_json.hpp"
 
 namespace twinsim::graph {
@@ -48,7 +49,7 @@ void TwinGraph::Impl::check_model_usable(const ParsedTwin& p, std::string_view i
 }
 
 json TwinGraph::Impl::upsert_twin(std::string_view id, const json& doc, const WriteCondition& cond, bool restore) {
-    if (id.empty()) throw ValidationError("ValidationFailed", "a twin id must not be empty");
+    if (const auto problem = id_problem("twin id", id)) throw ValidationError("ValidationFailed", *problem);
     if (json_deeper_than(doc)) throw ValidationError("ValidationFailed", twin_ctx(id) + ": the twin " + json_depth_reason());
     const auto existing = state.find_twin(id);
     if (existing && cond.if_none_match)
@@ -324,7 +325,7 @@ json TwinGraph::Impl::upsert_relationship(std::string_view source_id, std::strin
                                           const WriteCondition& cond) {
     const TwinIndex source = require_twin(source_id);
     const std::string ctx = rel_ctx(source_id, rel_id);
-    if (rel_id.empty()) throw ValidationError("InvalidRelationship", "a relationship id must not be empty");
+    if (const auto problem = id_problem("relationship id", rel_id)) throw ValidationError("InvalidRelationship", *problem);
     if (json_deeper_than(doc)) throw ValidationError("InvalidRelationship", ctx + ": the relationship " + json_depth_reason());
     const auto existing = state.find_rel(source, rel_id);
     if (existing && cond.if_none_match)

@@ -99,7 +99,7 @@ struct KpiRow {
     std::string selection;   ///< the twin id or the query/selection the KPI is over
     std::string statistic;   ///< per-run statistic: mean, min, max, final, integral, time_above, count...
     std::int32_t replication = 0;  ///< >= 0 for one run, all_replications for a summary row
-    std::string aggregate;   ///< "" for a run's value; "mean", "std", "ci95_low", "ci95_high", "n" for summary rows
+    std::string aggregate;   ///< "" for a run's value; "mean", "std", "ci95_low", "ci95_high", "p50", "p90", "p95", "n" for summary rows
     double value = 0.0;
     std::string unit;
     friend bool operator==(const KpiRow&, const KpiRow&) = default;

@@ -209,7 +209,7 @@ CombinedScenario combine_runs(const ScenarioLayout& layout, std::span<const RunR
     std::vector<KpiRow> summary_rows;
     for (std::size_t i = 0; i < out.summaries.size(); ++i) {
         KpiSummaryRow& k = out.summaries[i];
-        k.summary = summarize_sample(values[i]);
+        k.summary = summarize_sample(values[i], statistic_range(k.statistic));
         const KpiAggregates* wanted = nullptr;
         for (const KpiAggregates& a : layout.summaries)
             if (a.kpi == k.name) wanted = &a;
@@ -222,6 +222,9 @@ CombinedScenario combine_runs(const ScenarioLayout& layout, std::span<const RunR
                 else if (aggregate == "std") add(aggregate, k.summary.std);
                 else if (aggregate == "ci95_low") add(aggregate, k.summary.ci95_low);
                 else if (aggregate == "ci95_high") add(aggregate, k.summary.ci95_high);
+                else if (aggregate == "p50") add(aggregate, k.summary.p50);
+                else if (aggregate == "p90") add(aggregate, k.summary.p90);
+                else if (aggregate == "p95") add(aggregate, k.summary.p95);
                 else throw std::invalid_argument("scenario '" + layout.scenario + "': KPI '" + k.name +
                                                  "': unknown aggregate '" + aggregate + "'");
             }

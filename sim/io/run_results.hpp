@@ -45,7 +45,8 @@ struct RunResults {
 };
 
 /// Which summary rows (replication all_replications) a KPI gets besides "n":
-/// the aggregates its spec asks for ("mean", "std", "ci95_low", "ci95_high"), in order.
+/// the aggregates its spec asks for ("mean", "std", "ci95_low", "ci95_high",
+/// "p50", "p90", "p95"), in order.
 struct KpiAggregates {
     std::string kpi;
     std::vector<std::string> aggregates;

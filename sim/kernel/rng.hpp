@@ -1,7 +1,9 @@
 #pragma once
 // Random streams for runs and the entities inside them.
 //
-// A run's stream is identified by (seed, scenario index, replication); inside
+// A run's stream is identified by (seed, scenario, replication) (a scenario
+// replication uses scenario = 0, whatever its position in the job: common
+// random numbers, sim/scenario/run.hpp; the LHS design uses its own); inside
 // it, sub-stream s (a twin index, an LP number, 0 for "the run itself") is an
 // independent sequence. Derivation, all with Philox4x32-10:
 //   key(run)   = first two words of philox(counter = {scenario_lo, scenario_hi,

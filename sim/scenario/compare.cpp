@@ -39,7 +39,7 @@ ScenarioKpis read_scenario(const io::ResultsReader& reader, const std::string& s
     }
     ScenarioKpis out{scenario, {}};
     for (Collected& c : collected) {
-        const SampleSummary computed = summarize_sample(c.runs);
+        const SampleSummary computed = summarize_sample(c.runs, statistic_range(c.kpi.statistic));
         auto value = [&](const char* aggregate, double fallback) {
             const auto found = c.aggregates.find(aggregate);
             return found != c.aggregates.end() ? found->second : fallback;
@@ -48,6 +48,9 @@ ScenarioKpis read_scenario(const io::ResultsReader& reader, const std::string& s
         c.kpi.std = value("std", computed.std);
         c.kpi.ci95_low = value("ci95_low", computed.ci95_low);
         c.kpi.ci95_high = value("ci95_high", computed.ci95_high);
+        c.kpi.p50 = value("p50", computed.p50);
+        c.kpi.p90 = value("p90", computed.p90);
+        c.kpi.p95 = value("p95", computed.p95);
         const double n = value("n", static_cast<double>(computed.n));
         // From the file: a damaged or foreign n (NaN, negative, past 2^53) is unknown, never cast.
         c.kpi.n = n >= 1 && n <= 9007199254740992.0 ? static_cast<std::size_t>(n) : 0;
@@ -132,6 +135,9 @@ nlohmann::ordered_json to_json(const Comparison& comparison) {
             row["std"] = number(k.std);
             row["ci95_low"] = number(k.ci95_low);
             row["ci95_high"] = number(k.ci95_high);
+            row["p50"] = number(k.p50);
+            row["p90"] = number(k.p90);
+            row["p95"] = number(k.p95);
             if (const std::optional<Difference> d = comparison.difference(i, k)) {
                 nlohmann::ordered_json diff;
                 diff["baseline_mean"] = number(d->baseline_mean);

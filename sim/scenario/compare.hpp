@@ -33,6 +33,9 @@ struct ComparedKpi {
     double std = std::numeric_limits<double>::quiet_NaN();
     double ci95_low = std::numeric_limits<double>::quiet_NaN();
     double ci95_high = std::numeric_limits<double>::quiet_NaN();
+    double p50 = std::numeric_limits<double>::quiet_NaN();  ///< percentiles across the runs
+    double p90 = std::numeric_limits<double>::quiet_NaN();
+    double p95 = std::numeric_limits<double>::quiet_NaN();
     std::map<std::int32_t, double> runs;  ///< replication -> the run's value (runs with a value)
 };
 
@@ -67,8 +70,10 @@ struct Comparison {
 };
 
 /// Reads the KPI tables of every scenario of `reader`'s file. A scenario's
-/// summary rows (replication -1) give mean, std, ci95_low, ci95_high and n;
-/// one its spec did not ask for (`across`) is computed from the runs' own rows.
+/// summary rows (replication -1) give mean, std, ci95_low, ci95_high, p50,
+/// p90, p95 and n; one its spec did not ask for (`across`), or a file written
+/// before percentiles existed lacks, is computed from the runs' own rows (the
+/// interval within the statistic's range, statistic_range()).
 /// `baseline`: the scenario the others are compared with; "" picks the first
 /// when the file holds more than one. Throws io::ResultsError for a file that
 /// cannot be read and for a baseline the file does not hold (naming the file
@@ -77,7 +82,7 @@ struct Comparison {
 
 /// The comparison as `twinsim compare --json` prints it: {file, baseline,
 /// scenarios [{name, kpis [{name, selection, statistic, unit, n, mean, std,
-/// ci95_low, ci95_high, vs_baseline {baseline_mean, difference, ci_overlap,
+/// ci95_low, ci95_high, p50, p90, p95, vs_baseline {baseline_mean, difference, ci_overlap,
 /// paired {n, mean, ci95_low, ci95_high}} or null}]}]}; unknown numbers are null.
 [[nodiscard]] nlohmann::ordered_json to_json(const Comparison& comparison);
 

@@ -435,7 +435,9 @@ void plan_kpis(PreparedScenario& out) {
         const std::string fld = "kpis[" + std::to_string(i) + "]";
         if (k.statistic == KpiSpec::Statistic::event_count) {
             plan.unit = "1";
-            if (!k.where.empty())  // count only the events of these twins
+            // over: sum counts every event of the job (only those of the `where` twins
+            // when given); any other `over` counts per twin, of the `where` twins or all.
+            if (!k.where.empty() || k.over != KpiSpec::Over::sum)
                 for (const graph::TwinIndex t : select(spec, g, k.where, ptr + "/where", fld + ".where")) {
                     plan.twins.push_back(t);
                     plan.twin_ids.push_back(g.twin_id(t));

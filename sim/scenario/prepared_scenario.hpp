@@ -86,7 +86,9 @@ struct PreparedScenario {
 };
 
 /// Prepares `spec` (which must have no sweep: call expand() first) against
-/// `base`. `index` identifies the scenario in the job's random streams.
+/// `base`. `index`: the scenario's position in the job (PreparedScenario::index,
+/// results order); it does not enter the random streams, which depend on the
+/// spec's seed and the replication only.
 /// Throws ScenarioError naming the file (spec.source), line and field.
 [[nodiscard]] std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const graph::Snapshot& base,
                                                               const ModelRegistry& registry, std::uint32_t index = 0);

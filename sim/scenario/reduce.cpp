@@ -8,14 +8,17 @@
 
 namespace twinsim::scenario {
 
-KpiSummary summarize(std::span<const double> values) {
-    const SampleSummary s = summarize_sample(values);
+KpiSummary summarize(std::span<const double> values, ValueRange range) {
+    const SampleSummary s = summarize_sample(values, range);
     KpiSummary k;
     k.n = s.n;
     k.mean = s.mean;
     k.std = s.std;
     k.ci95_low = s.ci95_low;
     k.ci95_high = s.ci95_high;
+    k.p50 = s.p50;
+    k.p90 = s.p90;
+    k.p95 = s.p95;
     return k;
 }
 
@@ -73,6 +76,11 @@ io::ScenarioLayout results_layout(const PreparedScenario& s) {
                     a.aggregates.emplace_back("ci95_low");
                     a.aggregates.emplace_back("ci95_high");
                     break;
+                case KpiSpec::Across::percentiles:
+                    a.aggregates.emplace_back("p50");
+                    a.aggregates.emplace_back("p90");
+                    a.aggregates.emplace_back("p95");
+                    break;
             }
         }
         layout.summaries.push_back(std::move(a));
@@ -124,6 +132,9 @@ ReducedScenario reduce(const PreparedScenario& s, std::span<const io::RunResults
         k.std = row.summary.std;
         k.ci95_low = row.summary.ci95_low;
         k.ci95_high = row.summary.ci95_high;
+        k.p50 = row.summary.p50;
+        k.p90 = row.summary.p90;
+        k.p95 = row.summary.p95;
         out.kpis.push_back(std::move(k));
     }
     return out;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "twinsim/common/statistics.hpp"
 #include "twinsim/io/results_format.hpp"
 #include "twinsim/io/run_results.hpp"
 #include "twinsim/scenario/execute.hpp"
@@ -37,12 +38,18 @@ struct KpiSummary {
     std::size_t n = 0;      ///< runs that produced a value
     double mean = 0.0;
     double std = 0.0;       ///< sample standard deviation (n - 1); NaN when n < 2
-    double ci95_low = 0.0;  ///< mean -/+ t(0.975, n-1) * std / sqrt(n); NaN when n < 2
+    /// mean -/+ t(0.975, n-1) * std / sqrt(n), kept inside the statistic's
+    /// range (statistic_range(), sim/common/statistics.hpp); NaN when n < 2
+    double ci95_low = 0.0;
     double ci95_high = 0.0;
+    double p50 = 0.0;  ///< percentiles across the runs (linear interpolation); NaN when n == 0
+    double p90 = 0.0;
+    double p95 = 0.0;
 };
 
-/// Summaries of per-run values (mean, sample std, 95 % t interval), in the order given.
-[[nodiscard]] KpiSummary summarize(std::span<const double> values);
+/// Summaries of per-run values (mean, sample std, 95 % t interval within
+/// `range`, percentiles), in the order given.
+[[nodiscard]] KpiSummary summarize(std::span<const double> values, ValueRange range = {});
 
 /// What a scenario's group in a results file says about it (name, spec as
 /// JSON, fixed parameters, seed, replications, start).

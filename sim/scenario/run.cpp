@@ -6,6 +6,7 @@
 #include <limits>
 #include <stdexcept>
 #include <unordered_map>
+#include <string_view>
 #include <unordered_set>
 
 #include "twinsim/scenario/behaviour.hpp"
@@ -413,7 +414,8 @@ RunRecord Run::finish() {
         row.name = k.name;
         row.replication = static_cast<std::int32_t>(id_.replication);
         row.unit = p.unit;
-        if (k.statistic == KpiSpec::Statistic::event_count) {
+        const bool counts = k.statistic == KpiSpec::Statistic::event_count;
+        if (counts && k.over == KpiSpec::Over::sum) {  // one total: every matching event (of the `where` twins)
             row.statistic = "count";
             row.selection = k.event.empty() ? "*" : k.event;
             std::unordered_set<std::string> ids(p.twin_ids.begin(), p.twin_ids.end());
@@ -429,6 +431,15 @@ RunRecord Run::finish() {
         row.statistic = names[static_cast<int>(k.statistic)];
         std::vector<double> per_twin;
         per_twin.reserve(p.twins.size());
+        if (counts) {  // the matching events of each twin (scenario-wide events belong to none)
+            std::unordered_map<std::string_view, std::size_t> position;
+            for (std::size_t n = 0; n < p.twin_ids.size(); ++n) position.emplace(p.twin_ids[n], n);
+            per_twin.assign(p.twin_ids.size(), 0.0);
+            for (const auto& e : out.events) {
+                if (!k.event.empty() && e.type != k.event) continue;
+                if (const auto it = position.find(e.twin); it != position.end()) per_twin[it->second] += 1.0;
+            }
+        }
         for (auto& a : r.accumulators[i]) {
             a.advance(end, k);
             double v = nan;

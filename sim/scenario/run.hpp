@@ -45,7 +45,7 @@ struct PreparedScenario;
 class Behaviour;
 
 struct RunOptions {
-    /// (seed, scenario index, replication): the run's random stream.
+    /// The run's random stream (a prepared scenario's runs use {seed, 0, replication}).
     kernel::StreamId stream;
     /// The UTC instant simulated time 0 stands for.
     kernel::Instant start{};

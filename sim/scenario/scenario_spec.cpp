@@ -17,12 +17,13 @@ namespace twinsim::scenario {
 
 namespace {
 
-std::string location_message(const std::string& file, std::uint32_t line, const std::string& field,
-                             const std::string& reason) {
+std::string location_message(const std::string& file, std::uint32_t line, std::uint32_t column,
+                             const std::string& field, const std::string& reason) {
     std::string out;
     if (!file.empty()) {
         out += file;
         if (line > 0) out += ":" + std::to_string(line);
+        if (line > 0 && column > 0) out += ":" + std::to_string(column);
         out += ": ";
     }
     if (!field.empty()) out += field + ": ";
@@ -33,9 +34,14 @@ std::string location_message(const std::string& file, std::uint32_t line, const 
 }  // namespace
 
 ScenarioError::ScenarioError(std::string file, std::uint32_t line, std::string field, std::string reason)
-    : Error(location_message(file, line, field, reason)),
+    : ScenarioError(std::move(file), line, 0, std::move(field), std::move(reason)) {}
+
+ScenarioError::ScenarioError(std::string file, std::uint32_t line, std::uint32_t column, std::string field,
+                             std::string reason)
+    : Error(location_message(file, line, column, field, reason)),
       file_(std::move(file)),
       line_(line),
+      column_(column),
       field_(std::move(field)),
       reason_(std::move(reason)) {}
 
@@ -245,7 +251,8 @@ const std::initializer_list<std::pair<std::string_view, KpiSpec::Over>> overs{
     {"each", KpiSpec::Over::each}, {"mean", KpiSpec::Over::mean}, {"sum", KpiSpec::Over::sum},
     {"min", KpiSpec::Over::min},   {"max", KpiSpec::Over::max}};
 const std::initializer_list<std::pair<std::string_view, KpiSpec::Across>> acrosses{
-    {"mean", KpiSpec::Across::mean}, {"std", KpiSpec::Across::std}, {"ci95", KpiSpec::Across::ci95}};
+    {"mean", KpiSpec::Across::mean}, {"std", KpiSpec::Across::std}, {"ci95", KpiSpec::Across::ci95},
+    {"percentiles", KpiSpec::Across::percentiles}};
 
 template <class E>
 std::string name_of(E value, std::initializer_list<std::pair<std::string_view, E>> options) {
@@ -495,6 +502,8 @@ KpiSpec Decoder::kpi(const Json& j, const Loc& loc) const {
     if (j.contains("property")) k.property = string(j.at("property"), loc.key("property"));
     if (j.contains("threshold")) k.threshold = number(j.at("threshold"), loc.key("threshold"));
     if (j.contains("event")) k.event = string(j.at("event"), loc.key("event"));
+    // event_count's default is one fleet-wide total (sum); every other statistic's is each.
+    if (k.statistic == KpiSpec::Statistic::event_count) k.over = KpiSpec::Over::sum;
     if (j.contains("over")) k.over = choice(j.at("over"), loc.key("over"), overs);
     if (j.contains("across")) {
         const Loc a = loc.key("across");

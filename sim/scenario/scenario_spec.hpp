@@ -109,16 +109,17 @@ struct KpiSpec {
     enum class Statistic { mean, min, max, final, integral, time_above, time_below, event_count, excess_above, excess_below };
     /// How the per-twin values of one run combine into the run's KPI.
     enum class Over { each, mean, sum, min, max };
-    /// Summaries over the replications.
-    enum class Across { mean, std, ci95 };
+    /// Summaries over the replications (percentiles: p50, p90 and p95).
+    enum class Across { mean, std, ci95, percentiles };
     std::string name;
     Statistic statistic = Statistic::mean;
     std::string where;     ///< twins (expression); "" = every twin
     std::string property;  ///< required except for event_count
     std::optional<double> threshold;  ///< required by time_above / time_below / excess_above / excess_below
     std::string event;                ///< event_count: the event name ("" = every event)
+    /// The parser's default is each, but sum (one fleet-wide total) for event_count.
     Over over = Over::each;
-    std::vector<Across> across{Across::mean, Across::std, Across::ci95};
+    std::vector<Across> across{Across::mean, Across::std, Across::ci95, Across::percentiles};
     friend bool operator==(const KpiSpec&, const KpiSpec&) = default;
 };
 

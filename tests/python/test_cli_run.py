@@ -173,12 +173,19 @@ def test_run_several_files_refuses_a_duplicate_name(tmp_path):
     assert not out.exists()
 
 
-def test_run_bundled_hot_day_job(tmp_path):
-    out = tmp_path / "hot-day.h5"
+@pytest.fixture(scope="module")
+def hot_day_job(tmp_path_factory):
+    """The README's job (scripts/run-sample), with 2 replications: (the run, its results file)."""
+    out = tmp_path_factory.mktemp("hot-day") / "hot-day.h5"
     files = [BUILDING / f"hot-day-{name}.yaml"
              for name in ("baseline", "chiller-fails", "chiller-fails-backup-pump", "precooling")]
     run = twinsim("run", "-o", out, "--replications", 2, "--threads", 2, *files, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
+    return run, out
+
+
+def test_run_bundled_hot_day_job(hot_day_job):
+    run, out = hot_day_job
     for kpi in ("hours above 26 °C, worst room", "hours above 26 °C, all rooms", "peak room temperature",
                 "chiller energy"):
         assert kpi in run.stdout
@@ -197,6 +204,51 @@ def test_run_bundled_hot_day_job(tmp_path):
     assert hours["hot-day-chiller-fails"] > 5.0
     assert hours["hot-day-chiller-fails-backup-pump"] < 0.25 * hours["hot-day-chiller-fails"]
     assert hours["hot-day-precooling"] > 0.5 * hours["hot-day-chiller-fails"]
+
+
+def test_compare_table_of_the_readme_job_fits_100_columns(hot_day_job):
+    _, out = hot_day_job
+    compare = twinsim("compare", "--baseline", "hot-day-baseline", out)
+    assert compare.returncode == 0, compare.stderr
+    lines = compare.stdout.splitlines()
+    too_wide = [line for line in lines[1:] if len(line) > 100]  # the first line names the file (a temporary path)
+    assert not too_wide, "\n".join(too_wide)
+    # Still every scenario, KPI, selection and comparison column.
+    table = json.loads(twinsim("compare", "--json", "--baseline", "hot-day-baseline", out).stdout)
+    for scenario in table["scenarios"]:
+        assert any(line.startswith(f"  {scenario['name']} ") for line in lines), scenario["name"]
+        for kpi in scenario["kpis"]:
+            assert any(line.startswith(kpi["name"] + " (") for line in lines), kpi["name"]
+            assert any(kpi["selection"] in line for line in lines if line.startswith("  selection: "))
+    header = next(line for line in lines if line.lstrip().startswith("scenario "))
+    assert header.split()[-6:] == ["difference", "paired", "95", "%", "CI", "overlap"]
+    # --wide: the former single table, the selection as a column; --json is unchanged by either.
+    wide = twinsim("compare", "--wide", "--baseline", "hot-day-baseline", out)
+    assert wide.returncode == 0, wide.stderr
+    assert wide.stdout.splitlines()[1].split()[:2] == ["KPI", "selection"]
+    assert max(len(line) for line in wide.stdout.splitlines()[1:]) > 100
+
+
+def test_compare_wraps_a_selection_longer_than_a_line(rooms, tmp_path):
+    long_where = " AND ".join(["IS_OF_MODEL('dtmi:twinsim:building:Room;1')"] * 5)
+    text = rooms.read_text(encoding="utf-8").replace("IS_OF_MODEL('dtmi:twinsim:building:Room;1')", long_where)
+    path = rooms.parent / "long-where.yaml"
+    path.write_text(text, encoding="utf-8")
+    out = tmp_path / "long.h5"
+    assert twinsim("run", "-q", "-o", out, path).returncode == 0
+    compare = twinsim("compare", out)
+    assert compare.returncode == 0, compare.stderr
+    lines = compare.stdout.splitlines()
+    assert all(len(line) <= 100 for line in lines[1:]), compare.stdout
+    # The wrapped selection, joined again, is the selection.
+    first = next(i for i, line in enumerate(lines) if line.startswith("  selection: "))
+    pieces = [lines[first][len("  selection: "):]]
+    for line in lines[first + 1:]:
+        if not line.startswith("    "):
+            break
+        pieces.append(line.strip())
+    report = json.loads(twinsim("compare", "--json", out).stdout)
+    assert " ".join(pieces) == report["scenarios"][0]["kpis"][0]["selection"]
 
 
 def test_run_default_output_is_the_scenario_stem_in_the_current_folder(rooms, tmp_path):
@@ -257,7 +309,8 @@ def test_bad_scenario_exits_2_naming_file_line_and_field(tmp_path, edit, line, f
     run = twinsim("run", "-o", tmp_path / "bad.h5", path)
     assert run.returncode == 2, run.stdout + run.stderr
     if line is None:
-        assert re.search(rf"{re.escape(str(path))}:\d+: ", run.stderr), run.stderr
+        # file:line:column, in twinsim's words (never yaml-cpp's), with an excerpt of the line
+        assert re.search(rf"{re.escape(str(path))}:\d+:\d+: YAML syntax error: .* near \"", run.stderr), run.stderr
     else:
         assert f"{path}:{line}: {field}: " in run.stderr, run.stderr
     assert run.stdout == ""
@@ -442,16 +495,22 @@ def test_compare_prints_kpis_and_differences(sweep_results):
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert lines[0] == f"{sweep_results}: 3 scenarios; baseline: sweep[target=24]"
-    header = lines[1].split("  ")
-    assert [h.strip() for h in header if h.strip()][-3:] == ["difference", "95 % CI (paired)", "CIs overlap"]
-    out = run.stdout
-    for text in ("mean room temperature", "hours above 24.05", "sweep[target=24]", "sweep[target=24.0001]",
-                 "sweep[target=30]", "(baseline)"):
-        assert text in out
-    hot = next(line for line in lines if "sweep[target=30]" in line and "mean" in line)
+    # A section per KPI: heading, selection, table (header, rule, a row per scenario).
+    sections = {}
+    for block in run.stdout.split("\n\n")[1:]:
+        block_lines = block.splitlines()
+        sections[block_lines[0]] = block_lines[1:]
+    assert list(sections) == ["mean room temperature (mean, degC, n = 3)", "hours above 24.05 (time_above, h, n = 3)"]
+    mean = sections["mean room temperature (mean, degC, n = 3)"]
+    assert mean[0] == f"  selection: mean over {ROOMS}"
+    header = mean[1].split("  ")
+    assert [h.strip() for h in header if h.strip()] == ["scenario", "mean", "95 % CI", "difference", "paired 95 % CI",
+                                                        "overlap"]
+    assert mean[3].startswith("  sweep[target=24] ") and mean[3].endswith("(baseline)")
+    hot = next(line for line in mean if "sweep[target=30]" in line)
     # about 5 degrees warmer on average over 6 h at tau = 1 h, the paired interval around it
     assert re.search(r"\s\+[45]\.\d+\s+\[[45]\.\d+, [45]\.\d+\]\s+no$", hot), hot
-    alike = next(line for line in lines if "sweep[target=24.0001]" in line and "mean" in line)
+    alike = next(line for line in mean if "sweep[target=24.0001]" in line)
     assert alike.endswith("yes"), alike
 
 

@@ -269,6 +269,39 @@ def test_argument_types_are_checked(graph):
         graph.upsert_digital_twin("room-1", room_twin(name={1, 2}))
 
 
+def test_ids_with_nul_or_a_lone_surrogate_raise_validation_error_with_the_whole_message(graph):
+    nul = "room\x00-after-the-nul"
+    # NUL is text, but not in an id: the library refuses it, and the message shows it escaped
+    # (a raw NUL would cut the message short wherever it is read as a C string).
+    with pytest.raises(twinsim.ValidationError) as caught:
+        graph.upsert_digital_twin(nul, room_twin(temperature=20.0))
+    message = str(caught.value)
+    assert 'twin id "room\\x00-after-the-nul" holds the control character U+0000 (byte 5)' in message, message
+    with pytest.raises(twinsim.ValidationError, match=r'relationship id "rel\\x00tail" holds the control character'):
+        graph.upsert_relationship("floor-1", "rel\x00tail", {"$targetId": "room-1", "$relationshipName": "contains"})
+    with pytest.raises(twinsim.ValidationError, match=r'"a\\x1B\[31m" holds the control character U\+001B'):
+        graph.upsert_digital_twin("a\x1b[31m", room_twin())  # a terminal escape sequence
+    # Reads of such an id: not found, the whole id in the message.
+    with pytest.raises(twinsim.NotFoundError) as missing:
+        graph.get_digital_twin(nul)
+    assert "room\\x00-after-the-nul" in str(missing.value)
+    with pytest.raises(twinsim.NotFoundError, match="after-the-nul"):
+        graph.get_relationship(nul, "r")
+
+    # The same id with a lone surrogate instead of the NUL (no UTF-8 form): ValidationError too,
+    # on writes and on reads (test_lone_surrogates_in_ids_names_and_values_raise_validation_error
+    # covers the other methods).
+    lone = "room\ud800-after-the-surrogate"
+    for call in (lambda: graph.upsert_digital_twin(lone, room_twin()),
+                 lambda: graph.upsert_relationship("floor-1", lone, {"$targetId": "room-1",
+                                                                     "$relationshipName": "contains"}),
+                 lambda: graph.get_relationship("floor-1", lone)):
+        with pytest.raises(twinsim.ValidationError, match=r"lone surrogate U\+D800 at position 4"):
+            call()
+    assert graph.get_digital_twin("room-1")["temperature"] == 21.5
+    assert graph.query_twins("SELECT COUNT() FROM DIGITALTWINS").to_dataframe()["COUNT"][0] == 5
+
+
 def test_values_nested_beyond_the_depth_limit_are_a_value_error_not_a_crash(graph):
     deep = 1
     for _ in range(100_000):

@@ -164,9 +164,11 @@ def test_run_same_bits_at_any_thread_count_and_readable(tmp_path, building):
 
     kpis = one.kpis
     assert list(kpis.columns) == ["scenario", "name", "selection", "statistic", "unit", "n", "mean", "std",
-                                  "ci95_low", "ci95_high"]
+                                  "ci95_low", "ci95_high", "p50", "p90", "p95"]
     assert list(kpis["name"]) == ["peak room temperature", "hours above 24.5"]
     assert (kpis["n"] == 4).all() and (kpis["ci95_low"] <= kpis["mean"]).all()
+    assert ((kpis["p50"] <= kpis["p90"]) & (kpis["p90"] <= kpis["p95"])).all()
+    assert (kpis.loc[kpis["statistic"] == "time_above", "ci95_low"] >= 0).all()  # a duration is never negative
     pd.testing.assert_frame_equal(kpis, two.kpis)
 
     # xarray reads a series group with decoded datetimes; open_results agrees.
@@ -463,8 +465,8 @@ def test_results_compare_gives_the_numbers_of_twinsim_compare_json(tmp_path, bui
         frame = results.compare(baseline="rooms")
         assert frame.attrs["baseline"] == "rooms"
         assert list(frame["scenario"]) == ["rooms", "rooms", "warm", "warm"]
-        assert list(frame.columns[:10]) == ["scenario", "name", "selection", "statistic", "unit", "n", "mean", "std",
-                                            "ci95_low", "ci95_high"]
+        assert list(frame.columns[:13]) == ["scenario", "name", "selection", "statistic", "unit", "n", "mean", "std",
+                                            "ci95_low", "ci95_high", "p50", "p90", "p95"]
         # the baseline's rows compare with nothing; the warm room is about 2 degrees warmer, paired over 3 replications
         assert frame.loc[frame["scenario"] == "rooms", "difference"].isna().all()
         peak = frame[(frame["scenario"] == "warm") & (frame["name"] == "peak room temperature")].iloc[0]
@@ -491,6 +493,7 @@ def test_results_compare_gives_the_numbers_of_twinsim_compare_json(tmp_path, bui
         paired = versus.get("paired") or {}
         expected = {"scenario": scenario, "name": k["name"], "selection": k["selection"], "n": k["n"],
                     "mean": k["mean"], "std": k["std"], "ci95_low": k["ci95_low"], "ci95_high": k["ci95_high"],
+                    "p50": k["p50"], "p90": k["p90"], "p95": k["p95"],
                     "baseline_mean": versus.get("baseline_mean"), "difference": versus.get("difference"),
                     "paired_n": paired.get("n", 0), "paired_mean": paired.get("mean"),
                     "paired_ci95_low": paired.get("ci95_low"), "paired_ci95_high": paired.get("ci95_high")}
@@ -501,6 +504,30 @@ def test_results_compare_gives_the_numbers_of_twinsim_compare_json(tmp_path, bui
             else:
                 assert row[column] == value, (scenario, column)  # exactly: the same bits through JSON
         assert (None if pd.isna(row["ci_overlap"]) else bool(row["ci_overlap"])) == versus.get("ci_overlap")
+
+
+def test_kpi_summaries_have_percentiles_and_a_duration_interval_that_stays_at_or_above_zero(tmp_path, building):
+    # Hours above 24.5 °C: the rooms relax toward 24 °C, so most replications spend no time above it.
+    out = tmp_path / "percentiles.h5"
+    job = twinsim.run(relaxing_rooms(building, replications=6), out=out, progress=False)
+    with twinsim.open_results(out) as results:
+        rows = results.kpis()
+        frame = results.compare()
+    for name, statistic in (("hours above 24.5", "time_above"), ("peak room temperature", "max")):
+        runs = rows[(rows["name"] == name) & (rows["replication"] >= 0)]["value"].to_numpy()
+        summary = rows[(rows["name"] == name) & (rows["replication"] == -1)].set_index("aggregate")["value"]
+        assert len(runs) == 6
+        expected = np.percentile(runs, [50, 90, 95])  # numpy's default: linear interpolation
+        assert summary[["p50", "p90", "p95"]].to_numpy() == pytest.approx(expected, rel=1e-12, abs=1e-12)
+        row = frame[frame["name"] == name].iloc[0]
+        assert [row["p50"], row["p90"], row["p95"]] == pytest.approx(list(expected), rel=1e-12, abs=1e-12)
+        kpi = job.kpis[job.kpis["name"] == name].iloc[0]
+        assert [kpi["p50"], kpi["p90"], kpi["p95"]] == pytest.approx(list(expected), rel=1e-12, abs=1e-12)
+        if statistic == "time_above":
+            assert row["ci95_low"] >= 0 and kpi["ci95_low"] >= 0
+            # ... where the plain t interval would reach below zero when the runs are mostly 0
+            t_low = runs.mean() - 2.570581836 * runs.std(ddof=1) / np.sqrt(6)
+            assert row["ci95_low"] == pytest.approx(max(0.0, t_low), abs=1e-12)
 
 
 # --- bounds and confinement -------------------------------------------------------------------

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "twinsim/common/error.hpp"
 #include "twinsim/graph/detail/graph_storage.hpp"
 #include "twinsim/graph/twin_graph.hpp"
 
@@ -66,9 +67,16 @@ struct TwinGraph::Impl : detail::GraphStorage {
         return po;
     }
 
+    /// Throws twinsim::UsageError from a listener or the journal hook (which
+    /// may read the graph but not change it).
     void guard() const {
-        if (delivering) throw std::logic_error("a change listener must not modify the graph");
-        if (visible) throw std::logic_error("the journal must not modify the graph");
+        if (delivering)
+            throw UsageError("a change listener must not modify the graph it is notified by, nor subscribe or "
+                             "unsubscribe listeners (it may read it; make the change after the mutation that "
+                             "notified it returns)");
+        if (visible)
+            throw UsageError("the graph's journal hook must not modify the graph (it may read it; the batch it "
+                             "records is not committed yet)");
     }
 
     // --- events, batches and commits (twin_graph.cpp) ------------------------------

@@ -52,6 +52,25 @@ void Problems::throw_if_any(const char* code) const {
 
 namespace {
 
+bool same_ignoring_case(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+        if (lower(a[i]) != lower(b[i])) return false;
+    }
+    return true;
+}
+
+/// " (did you mean 'since'? ...)" when a declared name differs from `key` in
+/// ASCII case only, else "".
+template <class Names>
+std::string case_hint(std::string_view key, const Names& names) {
+    for (const std::string_view name : names)
+        if (name != key && same_ignoring_case(name, key))
+            return " (did you mean " + in_quotes(name) + "? names are case-sensitive)";
+    return {};
+}
+
 void check_value(const dtdl::Content& c, const json& value, std::string_view path, Problems& problems) {
     for (const dtdl::ValueError& e : dtdl::validate_value(*c.schema, value)) {
         std::string p(path);
@@ -206,7 +225,9 @@ ParsedTwin parse_twin(const GraphState& s, std::string_view id, const json& doc,
         }
         const dtdl::Content* c = model.find(key);
         if (!c) {
-            problems.add(path, "not declared by " + model_id);
+            std::vector<std::string_view> names;
+            for (const dtdl::Content* content : model.contents) names.push_back(content->name);
+            problems.add(path, "not declared by " + model_id + case_hint(key, names));
             continue;
         }
         switch (c->kind) {
@@ -353,7 +374,9 @@ ParsedRel parse_relationship(const GraphState& s, TwinIndex source, std::string_
         auto p = std::find_if(c->properties.begin(), c->properties.end(),
                               [&](const dtdl::Content& pc) { return pc.name == key; });
         if (p == c->properties.end()) {
-            problems.add(path, "not a property of relationship " + in_quotes(out.name));
+            std::vector<std::string_view> names;
+            for (const dtdl::Content& pc : c->properties) names.push_back(pc.name);
+            problems.add(path, "not a property of relationship " + in_quotes(out.name) + case_hint(key, names));
             continue;
         }
         check_value(*p, it.value(), path, problems);

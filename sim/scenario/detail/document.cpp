@@ -19,6 +19,56 @@ namespace {
 
 std::uint32_t line_of(const YAML::Mark& m) { return static_cast<std::uint32_t>(m.line + 1); }
 
+/// What a yaml-cpp error means, in our words: the library's own text is
+/// matched (never shown) against its documented messages (YAML::ErrorMsg).
+std::string yaml_reason(const std::string& library_text) {
+    namespace M = YAML::ErrorMsg;
+    const auto is = [&](const char* known) { return library_text.rfind(known, 0) == 0; };
+    if (is(M::END_OF_MAP) || is(M::END_OF_MAP_FLOW))
+        return "a mapping is not closed where it should be (check the indentation, or a missing '}')";
+    if (is(M::END_OF_SEQ) || is(M::END_OF_SEQ_FLOW))
+        return "a list is not closed where it should be (check the indentation, or a missing ']')";
+    if (is(M::MAP_VALUE)) return "a 'key: value' where none may stand (check the indentation or a missing '-')";
+    if (is(M::MAP_KEY)) return "a mapping key where none may stand (check the indentation)";
+    if (is(M::BLOCK_ENTRY)) return "a list item ('- ') where none may stand (check the indentation)";
+    if (is(M::FLOW_END)) return "a closing bracket or brace without its opening one";
+    if (is(M::TAB_IN_INDENTATION)) return "a tab in the indentation (YAML indents with spaces only)";
+    if (is(M::EOF_IN_SCALAR)) return "the file ends inside a quoted string (a missing closing quote)";
+    if (is(M::DOC_IN_SCALAR)) return "a document marker ('---' or '...') inside a string";
+    if (is(M::CHAR_IN_SCALAR) || is(M::SINGLE_QUOTED_CHAR)) return "a character that may not stand in this string";
+    if (is(M::INVALID_ESCAPE) || is(M::INVALID_HEX) || is(M::INVALID_UNICODE))
+        return "an invalid escape sequence in a double-quoted string";
+    if (is(M::UNKNOWN_ANCHOR) || is(M::ALIAS_NOT_FOUND)) return "an alias ('*name') refers to no anchor ('&name') before it";
+    if (is(M::ANCHOR_NOT_FOUND) || is(M::CHAR_IN_ALIAS) || is(M::CHAR_IN_ANCHOR) || is(M::INVALID_ANCHOR) ||
+        is(M::INVALID_ALIAS))
+        return "an anchor ('&name') or alias ('*name') without a valid name";
+    if (is(M::MULTIPLE_ANCHORS) || is(M::MULTIPLE_TAGS) || is(M::MULTIPLE_ALIASES) || is(M::ALIAS_CONTENT))
+        return "a value with more than one anchor, tag or alias";
+    if (is(M::CHAR_IN_BLOCK) || is(M::ZERO_INDENT_IN_BLOCK)) return "a block string ('|' or '>') with an invalid header";
+    if (is(M::CHAR_IN_TAG_HANDLE) || is(M::TAG_WITH_NO_SUFFIX) || is(M::END_OF_VERBATIM_TAG) || is(M::INVALID_TAG))
+        return "an invalid tag ('!...')";
+    if (is(M::YAML_DIRECTIVE_ARGS) || is(M::YAML_VERSION) || is(M::YAML_MAJOR_VERSION) ||
+        is(M::REPEATED_YAML_DIRECTIVE) || is(M::TAG_DIRECTIVE_ARGS) || is(M::REPEATED_TAG_DIRECTIVE))
+        return "an invalid '%' directive";
+    return "the text is not valid YAML here";
+}
+
+/// "<what> at column C near \"<excerpt of the line>\"", the column 1-based.
+std::string yaml_error(std::string_view text, const YAML::Mark& mark, const std::string& what) {
+    if (mark.is_null() || mark.pos < 0) return what;
+    const auto pos = std::min<std::size_t>(static_cast<std::size_t>(mark.pos), text.size());
+    std::size_t line_start = pos;
+    while (line_start > 0 && text[line_start - 1] != '\n') --line_start;
+    std::size_t line_end = text.find('\n', line_start);
+    if (line_end == std::string_view::npos) line_end = text.size();
+    const std::string_view content = text.substr(line_start, line_end - line_start);
+    return what + " near \"" + excerpt(content, std::min(pos - line_start, content.size())) + "\"";
+}
+
+std::uint32_t column_of(const YAML::Mark& m) {
+    return m.is_null() || m.column < 0 ? 0 : static_cast<std::uint32_t>(m.column + 1);
+}
+
 // A plain (unquoted, untagged) scalar typed by YAML 1.2's core schema.
 nlohmann::ordered_json plain_scalar(const std::string& s) {
     if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
@@ -194,9 +244,13 @@ Document parse_yaml_document(std::string_view text, const std::string& source) {
         // yaml-cpp's own guard (2000 levels) fires before ours can.
         throw ScenarioError(source, line_of(e.mark), "", "the document " + json_depth_reason());
     } catch (const YAML::ParserException& e) {
-        throw ScenarioError(source, line_of(e.mark), "", "YAML syntax error: " + e.msg);
+        // In our words (the library's text is not for our users), with the
+        // column and a short escaped excerpt of the line.
+        throw ScenarioError(source, line_of(e.mark), column_of(e.mark), "",
+                            yaml_error(text, e.mark, "YAML syntax error: " + yaml_reason(e.msg)));
     } catch (const YAML::Exception& e) {
-        throw ScenarioError(source, line_of(e.mark), "", "YAML error: " + e.msg);
+        throw ScenarioError(source, line_of(e.mark), column_of(e.mark), "",
+                            yaml_error(text, e.mark, "YAML error: " + yaml_reason(e.msg)));
     }
     return doc;
 }

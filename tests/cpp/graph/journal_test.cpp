@@ -108,7 +108,9 @@ TEST_CASE("journal: gets each batch, numbered, before listeners and before it is
         other_reader = std::async(std::launch::async, [&] { return f.g->snapshot(); });
         CHECK(other_reader.wait_for(std::chrono::milliseconds(50)) == std::future_status::timeout);
         // The hook may not write.
-        CHECK_THROWS_AS(f.g->upsert_twin("room-4", test::room(1.0)), std::logic_error);
+        CHECK_THROWS_AS(f.g->upsert_twin("room-4", test::room(1.0)), UsageError);
+        CHECK_THROWS_WITH(f.g->upsert_twin("room-4", test::room(1.0)),
+                          Catch::Contains("journal hook must not modify the graph"));
     };
     f.g->upsert_twin("room-3", test::room(23.0));
     f.journal.inside = nullptr;

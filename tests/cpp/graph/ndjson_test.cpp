@@ -408,6 +408,71 @@ TEST_CASE("an import with three bad lines reports exactly those and changes noth
     CHECK(export_text(graph.snapshot()) == before);
 }
 
+// The shape of the bulk-import sample in Azure Digital Twins' documentation: a
+// DTDL v2 model whose relationship declares lower-case properties, and a
+// relationship line that spells one of them with a capital. ADT refuses it and
+// so does twinsim, but the message says which property, how the model spells
+// it, and on which line.
+TEST_CASE("a relationship property spelled with another case is refused naming the declared spelling and the line",
+          "[ndjson]") {
+    FileText file;
+    file.header();
+    file.section("Models");
+    file.add(R"({"@id":"dtmi:sample:Site;1","@type":"Interface","@context":"dtmi:dtdl:context;2",)"
+             R"("displayName":{"en":"site"},"contents":[{"@type":"Property","name":"label","schema":"string"},)"
+             R"({"@type":"Relationship","name":"has","target":"dtmi:sample:Unit;1","properties":[)"
+             R"({"@type":"Property","name":"since","schema":"string"},)"
+             R"({"@type":"Property","name":"count","schema":"integer"}]}]})");
+    file.add(R"({"@id":"dtmi:sample:Unit;1","@type":"Interface","@context":"dtmi:dtdl:context;2",)"
+             R"("contents":[{"@type":"Property","name":"label","schema":"string"}]})");
+    file.section("Twins");
+    file.add(R"({"$dtId":"site0","$metadata":{"$model":"dtmi:sample:Site;1"},"label":"north"})");
+    file.add(R"({"$dtId":"unit0","$metadata":{"$model":"dtmi:sample:Unit;1"},"label":"u"})");
+    const std::size_t unit_line =
+        file.add(R"({"$dtId":"unit1","$metadata":{"$model":"dtmi:sample:Unit;1"},"Label":"v"})");
+    file.section("Relationships");
+    file.add(relationship("site0", "r0", "unit0", "has", {{"since", "2020"}, {"count", 2}}));
+    const std::size_t bad_line = file.add(relationship("site0", "r1", "unit0", "has", {{"Since", "2021"}, {"count", 3}}));
+
+    TwinGraph graph;
+    const std::vector<ImportProblem> problems = problems_of(graph, file.text());
+    REQUIRE(problems.size() == 2);
+    // A twin property too.
+    CHECK(problems[0].line == unit_line);
+    CHECK(problems[0].message.find(R"(/Label: not declared by dtmi:sample:Unit;1 (did you mean "label"?)") !=
+          std::string::npos);
+    CHECK(problems[1].line == bad_line);
+    CHECK(problems[1].section == "Relationships");
+    INFO(problems[1].message);
+    CHECK(problems[1].message.find(R"(/Since: not a property of relationship "has" (did you mean "since"?)") !=
+          std::string::npos);
+    CHECK(problems[1].message.find("names are case-sensitive") != std::string::npos);
+    // The rendered error carries the source and the line.
+    try {
+        TwinGraph other;
+        import_text(other, file.text());
+    } catch (const ImportError& e) {
+        const std::string what = e.what();
+        INFO(what);
+        CHECK(what.find("line " + std::to_string(bad_line)) != std::string::npos);
+        CHECK(what.find(R"(did you mean "since"?)") != std::string::npos);
+    }
+    // Nothing was imported (the import is atomic) and a name that matches no
+    // declared one in any case gets no suggestion.
+    CHECK(graph.twin_count() == 0);
+    FileText plain;
+    plain.header();
+    plain.section("Models");
+    plain.add(R"({"@id":"dtmi:sample:Unit;1","@type":"Interface","@context":"dtmi:dtdl:context;2",)"
+              R"("contents":[{"@type":"Property","name":"label","schema":"string"}]})");
+    plain.section("Twins");
+    plain.add(R"({"$dtId":"unit0","$metadata":{"$model":"dtmi:sample:Unit;1"},"colour":"red"})");
+    const std::vector<ImportProblem> other = problems_of(graph, plain.text());
+    REQUIRE(other.size() == 1);
+    CHECK(other[0].message.find("/colour: not declared by dtmi:sample:Unit;1") != std::string::npos);
+    CHECK(other[0].message.find("did you mean") == std::string::npos);
+}
+
 TEST_CASE("a failed import rolls back its models too", "[ndjson]") {
     TwinGraph graph;
     FileText file = small_file();

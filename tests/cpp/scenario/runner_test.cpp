@@ -9,11 +9,14 @@
 #include <cstdint>
 #include <cstring>
 #include <unistd.h>
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "../graph/graph_fixtures.hpp"
+#include "twinsim/common/statistics.hpp"
 #include "twinsim/io/results_reader.hpp"
 #include "twinsim/scenario/behaviour.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
@@ -399,6 +402,140 @@ TEST_CASE("runner: summaries across replications use the t distribution", "[runn
     for (std::size_t i = 0; i < many.size(); ++i) many[i] = static_cast<double>(i % 2);
     const auto m = scenario::summarize(many);
     CHECK((m.ci95_high - m.mean) / (m.std / std::sqrt(1000.0)) == Approx(1.962339).epsilon(1e-5));
+}
+
+TEST_CASE("runner: a duration's or count's confidence interval never goes below zero", "[runner]") {
+    // Hours above 26 degC in five runs: mostly none, once three. The t interval
+    // of the mean is about [-0.93, 1.93]; a duration cannot be negative.
+    const std::vector<double> hours{0, 0, 0, 0, 3};
+    const auto plain = scenario::summarize(hours);
+    REQUIRE(plain.ci95_low < 0);
+    for (const char* statistic : {"time_above", "time_below", "excess_above", "excess_below", "count"}) {
+        INFO(statistic);
+        const auto s = scenario::summarize(hours, statistic_range(statistic));
+        CHECK(s.ci95_low == 0.0);
+        CHECK(s.ci95_high == plain.ci95_high);  // the upper end is the t interval's
+        CHECK(s.mean == plain.mean);
+    }
+    // A statistic that may be negative keeps the t interval.
+    for (const char* statistic : {"mean", "min", "max", "final", "integral"}) {
+        INFO(statistic);
+        const auto s = scenario::summarize(hours, statistic_range(statistic));
+        CHECK(s.ci95_low == plain.ci95_low);
+    }
+    // Clipping never moves an interval that is already inside the range.
+    const std::vector<double> far{10, 11, 12, 13};
+    CHECK(scenario::summarize(far, statistic_range("time_above")).ci95_low == scenario::summarize(far).ci95_low);
+}
+
+TEST_CASE("runner: percentiles across replications interpolate linearly between the sorted values", "[runner]") {
+    // Unsorted on purpose; numpy.percentile([5, 1, 4, 2, 3], [50, 90, 95]) = [3, 4.6, 4.8].
+    const std::vector<double> v{5, 1, 4, 2, 3};
+    const auto s = scenario::summarize(v);
+    CHECK(s.p50 == 3.0);
+    CHECK(s.p90 == Approx(4.6).epsilon(1e-15));
+    CHECK(s.p95 == Approx(4.8).epsilon(1e-15));
+    const std::vector<double> one{7};
+    const auto single = scenario::summarize(one);
+    CHECK((single.p50 == 7.0 && single.p90 == 7.0 && single.p95 == 7.0));
+    const std::vector<double> none;
+    CHECK(std::isnan(scenario::summarize(none).p50));
+    // numpy.percentile(range(10), [50, 90, 95]) = [4.5, 8.1, 8.55]
+    std::vector<double> ten(10);
+    for (std::size_t i = 0; i < ten.size(); ++i) ten[i] = static_cast<double>(9 - i);
+    const auto t = scenario::summarize(ten);
+    CHECK(t.p50 == Approx(4.5).epsilon(1e-15));
+    CHECK(t.p90 == Approx(8.1).epsilon(1e-14));
+    CHECK(t.p95 == Approx(8.55).epsilon(1e-14));
+}
+
+TEST_CASE("runner: the results file holds percentile rows and intervals inside the statistic's range", "[runner]") {
+    std::string text = scripted;
+    text.replace(text.find("replications: 2"), 15, "replications: 6");
+    // s1 rises above 9 only in some replications: a duration that is 0 in most runs.
+    text.replace(text.find("script: [[100, 10], [300, 30], [600, 5]]"), 40, "jitter: 200");
+    text += "  - {name: rare, statistic: time_above, where: \"$dtId = 's1'\", property: value, threshold: 90}\n"
+            "  - {name: only mean, statistic: max, where: \"$dtId = 's1'\", property: value, across: [mean]}\n";
+    const auto scenarios = scenario::prepare_all({scenario::scenario_from_yaml(text, "p.yaml")}, base_snapshot(), registry());
+    const auto path = std::filesystem::temp_directory_path() / ("twinsim-percentiles-" + std::to_string(::getpid()) + ".h5");
+    std::filesystem::remove(path);
+    scenario::RunnerOptions o;
+    o.threads = 2;
+    const auto job = scenario::run_job(scenarios, path, o);
+    const io::ResultsReader reader(path);
+    std::map<std::pair<std::string, std::string>, double> summary;
+    std::map<std::string, std::vector<double>> runs;
+    for (const io::KpiRow& row : reader.read_kpis("scripted")) {
+        if (row.replication == io::all_replications) summary[{row.name, row.aggregate}] = row.value;
+        else runs[row.name].push_back(row.value);
+    }
+    std::filesystem::remove(path);
+    REQUIRE(runs["rare"].size() == 6);
+    for (const char* name : {"avg", "above", "rare", "sets"}) {
+        INFO(name);
+        for (const char* aggregate : {"mean", "std", "ci95_low", "ci95_high", "p50", "p90", "p95", "n"})
+            CHECK(summary.count({name, aggregate}) == 1);
+        std::vector<double> sorted = runs[name];
+        std::sort(sorted.begin(), sorted.end());
+        CHECK(summary[{name, "p50"}] == Approx(percentile_of_sorted(sorted, 0.5)).epsilon(1e-15));
+        CHECK(summary[{name, "p95"}] == Approx(percentile_of_sorted(sorted, 0.95)).epsilon(1e-15));
+        CHECK(summary[{name, "p50"}] >= sorted.front());
+        CHECK(summary[{name, "p95"}] <= sorted.back());
+    }
+    // Durations and counts: never below zero.
+    for (const char* name : {"above", "below", "rare", "excess", "deficit", "sets"}) {
+        INFO(name);
+        CHECK(summary[{name, "ci95_low"}] >= 0.0);
+    }
+    // `across: [mean]`: only the mean and n.
+    CHECK(summary.count({"only mean", "mean"}) == 1);
+    CHECK(summary.count({"only mean", "p50"}) == 0);
+    CHECK(summary.count({"only mean", "ci95_low"}) == 0);
+    // The job's summaries are the file's.
+    for (const scenario::KpiSummary& k : job.kpis)
+        if (k.name == "rare") CHECK(k.p90 == summary[{"rare", "p90"}]);
+}
+
+TEST_CASE("runner: event_count with over: each gives one row per twin", "[runner]") {
+    std::string text = scripted;
+    text.replace(text.find("models:"), 7, R"(events:
+  - {at: 400, event: set, twin: s2, data: {value: 1}}
+  - {at: 500, event: set, twin: s2, data: {value: 2}}
+  - {at: 450, event: set, twin: s1, data: {value: 3}}
+models:)");
+    text += "  - {name: sets per twin, statistic: event_count, event: set, where: \"$dtId IN ['s1', 's2', 's3']\", "
+            "over: each}\n"
+            "  - {name: sets busiest, statistic: event_count, event: set, where: \"$dtId IN ['s1', 's2', 's3']\", "
+            "over: max}\n"
+            "  - {name: sets of all twins, statistic: event_count, event: set, over: each}\n";
+    const auto spec = scenario::scenario_from_yaml(text, "each.yaml");
+    // event_count's default is one total: `over` left out means sum.
+    REQUIRE(spec.kpis[10].name == "sets");
+    CHECK(spec.kpis[10].over == scenario::KpiSpec::Over::sum);
+    const auto prepared = scenario::prepare(spec, base_snapshot(), registry());
+    scenario::Run run(prepared, 0);
+    (void)run.run_to_end();
+    const scenario::RunRecord r = run.finish();
+    std::map<std::string, std::map<std::string, double>> rows;  // KPI -> selection -> value
+    for (const auto& k : r.kpis) rows[k.name][k.selection] = k.value;
+    // Each injected "set" is logged twice (by the runner and by the test model), on its twin.
+    std::map<std::string, double> logged;
+    for (const auto& e : r.events)
+        if (e.type == "set") logged[e.twin] += 1.0;
+    REQUIRE(logged == std::map<std::string, double>{{"s1", 2.0}, {"s2", 4.0}});
+    // The fleet-wide total, as before.
+    CHECK(rows["sets"] == std::map<std::string, double>{{"set", 6.0}});
+    // One row per selected twin, named by its id, each with its own events.
+    CHECK(rows["sets per twin"] == std::map<std::string, double>{{"s1", 2.0}, {"s2", 4.0}, {"s3", 0.0}});
+    CHECK(rows["sets busiest"].size() == 1);
+    CHECK(rows["sets busiest"].begin()->second == 4.0);
+    CHECK(rows["sets busiest"].begin()->first.rfind("max over ", 0) == 0);
+    // Without `where`: every twin of the graph.
+    CHECK(rows["sets of all twins"].size() == static_cast<std::size_t>(sensors) + 1);
+    CHECK(rows["sets of all twins"]["s2"] == 4.0);
+    CHECK(rows["sets of all twins"]["room"] == 0.0);
+    for (const auto& k : r.kpis)
+        if (k.name == "sets per twin") CHECK(k.statistic == "count");
 }
 
 TEST_CASE("runner: structural edits in the import-file form apply before the run", "[runner]") {

@@ -127,7 +127,9 @@ void check_full(const ScenarioSpec& s) {
     CHECK(s.kpis[0].across == std::vector<KpiSpec::Across>{KpiSpec::Across::mean, KpiSpec::Across::ci95});
     CHECK(s.kpis[1].statistic == KpiSpec::Statistic::event_count);
     CHECK(s.kpis[1].event == "fail");
-    CHECK(s.kpis[1].across.size() == 3);
+    CHECK(s.kpis[1].across.size() == 4);  // mean, std, ci95, percentiles
+    CHECK(s.kpis[1].across.back() == KpiSpec::Across::percentiles);
+    CHECK(s.kpis[1].over == KpiSpec::Over::sum);  // event_count's default: one total
     CHECK(s.kpis[2].over == KpiSpec::Over::sum);
 }
 
@@ -294,6 +296,55 @@ TEST_CASE("errors name the file, the line and the field", "[scenario]") {
         const auto e = test::scenario_error_of([] { (void)scenario_from_yaml("name: m\nbase: [live\n", "syn.yaml"); });
         CHECK(e.file() == "syn.yaml");
         CHECK(e.line() >= 2);
+    }
+    SECTION("YAML syntax errors are in our words, with file:line:column and a short escaped excerpt") {
+        struct Case {
+            const char* text;
+            std::uint32_t line;
+            const char* reason;  // a part of our wording
+        };
+        const Case cases[] = {
+            {"name: m\nbase: [live, other\nhorizon: 1\n", 3, "a list is not closed"},
+            {"name: m\nbase: live\n  horizon: 1\n", 3, "where none may stand"},
+            {"name: m\n\tbase: live\n", 2, "a tab in the indentation"},
+            {"name: m\nbase: *nothing\n", 2, "refers to no anchor"},
+            {"name: {a: 1\nbase: live\n", 2, "a mapping is not closed"},
+        };
+        // yaml-cpp's own texts for these errors: none may reach a user.
+        const char* library_texts[] = {"end of sequence flow not found", "illegal map value", "end of map not found",
+                                       "illegal tab when looking for indentation", "the referenced anchor is not defined",
+                                       "illegal EOF in scalar", "unknown token", "illegal flow end", "yaml-cpp"};
+        for (const Case& c : cases) {
+            const auto e = test::scenario_error_of([&] { (void)scenario_from_yaml(c.text, "syn.yaml"); });
+            const std::string what = e.what();
+            INFO(what);
+            CHECK(e.file() == "syn.yaml");
+            CHECK(e.line() == c.line);
+            CHECK(e.column() >= 1);
+            CHECK(what.rfind("syn.yaml:" + std::to_string(c.line) + ":" + std::to_string(e.column()) + ": YAML", 0) == 0);
+            CHECK(what.find(" near \"") != std::string::npos);
+            for (const char* library : library_texts) CHECK(what.find(library) == std::string::npos);
+        }
+        SECTION("unclosed sequence: our reason") {
+            const auto e = test::scenario_error_of([&] { (void)scenario_from_yaml(cases[0].text, "syn.yaml"); });
+            CHECK(std::string(e.what()).find(cases[0].reason) != std::string::npos);
+        }
+        SECTION("every case names its reason") {
+            for (const Case& c : cases) {
+                const auto e = test::scenario_error_of([&] { (void)scenario_from_yaml(c.text, "syn.yaml"); });
+                INFO(e.what());
+                CHECK(std::string(e.what()).find(c.reason) != std::string::npos);
+            }
+        }
+        SECTION("the excerpt is short and escaped: a long line with a control character") {
+            const std::string secret = "name: m\nbase: live\n  key: \x01" + std::string(500, 's') + "\n";
+            const auto e = test::scenario_error_of([&] { (void)scenario_from_yaml(secret, "syn.yaml"); });
+            const std::string what = e.what();
+            INFO(what);
+            CHECK(what.find(std::string(60, 's')) == std::string::npos);
+            CHECK(what.find('\x01') == std::string::npos);
+            CHECK(what.size() < 200);
+        }
     }
     SECTION("JSON errors have lines too") {
         const auto e = test::scenario_error_of([] {
