@@ -27,4 +27,9 @@ void define_query(pybind11::module_& m);
 /// twinsim.Run (python/twinsim/scenario.py). Needs define_errors, define_graph first.
 void define_scenario(pybind11::module_& m);
 
+/// Event routes, endpoints and telemetry as methods of TwinGraph, and
+/// twinsim.RouteFilterError / twinsim.TelemetryError. Needs define_errors and
+/// define_graph first.
+void define_routes(pybind11::module_& m);
+
 }  // namespace twinsim::python

@@ -54,7 +54,10 @@ input, and every one has ``.code`` (the ADT error code, or None).
 ``.problems``) and ``QueryError`` (a malformed query or an exceeded row cap;
 also a ``ValueError``, with ``.line``, ``.column``, ``.token``, ``.expected``)
 and ``ScenarioError`` (a bad scenario; also a ``ValueError``, with ``.file``,
-``.line``, ``.field``, ``.reason``) derive from it.
+``.line``, ``.field``, ``.reason``), ``RouteFilterError`` (a bad event-route
+filter; also a ``ValueError``, with ``.line``, ``.column``) and
+``TelemetryError`` (telemetry the twin's model refuses; also a ``ValueError``)
+derive from it.
 """
 
 from ._core import (
@@ -69,10 +72,12 @@ from ._core import (
     NotFoundError,
     PropertySlot,
     QueryError,
+    RouteFilterError,
     ScenarioError,
     Schema,
     Severity,
     Snapshot,
+    TelemetryError,
     TwinGraph,
     TwinsimError,
     TwinsimIoError,
@@ -104,6 +109,7 @@ __all__ = [
     "QueryError",
     "QueryResult",
     "Results",
+    "RouteFilterError",
     "Run",
     "RunFailure",
     "Scenario",
@@ -111,6 +117,7 @@ __all__ = [
     "Schema",
     "Severity",
     "Snapshot",
+    "TelemetryError",
     "TwinGraph",
     "TwinsimError",
     "TwinsimIoError",
