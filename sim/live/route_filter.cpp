@@ -34,20 +34,9 @@ std::string attribute_list() {
                            pos.line, pos.column);
 }
 
-struct FunctionName {
-    std::string_view filter;  // as route filters spell it
-    std::string_view query;   // the evaluator's name
-    std::size_t args;
-};
-constexpr std::array<FunctionName, 4> functions = {{
-    {"STARTS_WITH", "STARTSWITH", 2},
-    {"ENDS_WITH", "ENDSWITH", 2},
-    {"CONTAINS", "CONTAINS", 2},
-    {"IS_DEFINED", "IS_DEFINED", 1},
-}};
-
-// Checks the tree against the route-filter dialect and rewrites it into the
-// evaluator's: `$body` reads the event's `data`, STARTS_WITH is STARTSWITH.
+// Checks the names against the event's attributes and rewrites `$body` into
+// the event's `data` (the parser's route-filter dialect has already checked
+// the functions and named them as the evaluator does).
 void check(query::Expr& e, std::uint32_t depth) {
     if (depth > max_route_filter_depth)
         fail(e.pos, "nested deeper than " + std::to_string(max_route_filter_depth) +
@@ -64,19 +53,6 @@ void check(query::Expr& e, std::uint32_t depth) {
             fail(e.pos, "'" + first + "' is a plain attribute: only $body has members ($body." + e.path[1] + ")");
         }
         return;
-    }
-    case query::ExprKind::call: {
-        if (e.function == "STARTSWITH" || e.function == "ENDSWITH")
-            fail(e.pos, e.function + " is the query language's spelling: route filters write " +
-                            (e.function == "STARTSWITH" ? "STARTS_WITH" : "ENDS_WITH"));
-        const auto fn = std::find_if(functions.begin(), functions.end(),
-                                     [&](const FunctionName& f) { return f.filter == e.function; });
-        if (fn == functions.end())
-            fail(e.pos, "unknown function " + e.function + " (route filters know STARTS_WITH, ENDS_WITH, CONTAINS, IS_DEFINED)");
-        if (e.args.size() != fn->args)
-            fail(e.pos, e.function + " takes " + std::to_string(fn->args) + " argument(s), got " + std::to_string(e.args.size()));
-        e.function = std::string(fn->query);
-        break;
     }
     case query::ExprKind::aggregate:
     case query::ExprKind::star: fail(e.pos, "aggregates and '*' have no meaning in a route filter");
@@ -105,7 +81,7 @@ RouteFilter RouteFilter::parse(std::string_view text) {
                                 " levels (parentheses, NOT, function arguments and chained AND/OR each add one)");
             if (t.kind == query::TokenKind::rparen && open > 0) --open;
         }
-        expr = query::parse_expression(text);
+        expr = query::parse_expression(text, query::Dialect::route_filter);
     } catch (const query::QueryError& e) {
         std::string why = e.what();
         // The parser's message starts with its own "line L, column C: ".
