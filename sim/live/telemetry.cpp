@@ -58,7 +58,7 @@ TelemetryMessage check_telemetry(const graph::Snapshot& snapshot, std::string_vi
     where += ")";
     if (!payload.is_object())
         throw TelemetryError(where + ": the payload must be a JSON object of telemetry names and values, not " +
-                             std::string(payload.type_name() == std::string("null") ? "null" : std::string("a ") + payload.type_name()));
+                             (payload.is_array() ? "an array" : payload.is_null() ? "null" : std::string("a ") + payload.type_name()));
     if (payload.empty()) throw TelemetryError(where + ": the payload is empty (it names no telemetry)");
     if (json_deeper_than(payload)) throw TelemetryError(where + ": " + json_depth_reason());
     for (const auto& [name, unit] : units)

@@ -90,7 +90,7 @@ def test_telemetry_is_checked_routed_and_changes_nothing(graph, tmp_path):
     assert lines[0]["id"] == "msg-1"
     assert lines[0]["source"] == "plant.example/digitaltwins/room1"
     assert lines[0]["dataschema"] == "dtmi:live:Room;1"
-    assert lines[0]["telemetrysourcetime"] == "2026-07-01T12:00:00Z"
+    assert lines[0]["telemetrysourcetime"] == "2026-07-01T12:00:00.0000000Z"
     assert lines[0]["data"]["airTemperature"] == pytest.approx(20.0)
     assert lines[1]["subject"] == "thermostat"
     assert lines[1]["dataschema"] == "dtmi:live:Thermostat;1"

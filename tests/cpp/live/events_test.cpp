@@ -161,7 +161,7 @@ TEST_CASE("delivery runs off the writer's thread and keeps each twin's order", "
     w2.join();
     REQUIRE(router.flush(10s));
     const auto events = rec.snapshot();
-    REQUIRE(events.size() == 1600);
+    REQUIRE(events.size() == 800);
     std::map<std::string, int> last_value;
     std::uint64_t last_seq = 0;
     for (const json& e : events) {

@@ -65,7 +65,7 @@ TEST_CASE("telemetry is routed as ADT's microsoft.iot.telemetry event", "[teleme
     CHECK(e.at("source") == "plant.example/digitaltwins/room1");
     CHECK_FALSE(e.contains("subject"));  // the twin itself, not a component
     CHECK(e.at("dataschema") == "dtmi:live:Room;1");
-    CHECK(e.at("telemetrysourcetime") == "2026-07-01T12:00:00Z");
+    CHECK(e.at("telemetrysourcetime") == "2026-07-01T12:00:00.0000000Z");
     CHECK(e.at("data") == json({{"airTemperature", 21.5}, {"occupancy", 3}}));
     CHECK(e.at("specversion") == "1.0");
     CHECK(std::stoull(e.at("sequence").get<std::string>()) == seq);
