@@ -74,10 +74,28 @@ GraphEvents& entry_of(const py::object& self) {
     return it->second;
 }
 
-EventRouter& router_of(const py::object& self) {
-    GraphEvents& e = entry_of(self);
-    if (!e.router) e.router = std::make_shared<EventRouter>(self.cast<TwinGraph&>(), e.options);
-    return *e.router;
+// The graph's router, started on first use. Shared: a caller that releases
+// the GIL keeps it alive even if close_events() runs meanwhile.
+std::shared_ptr<EventRouter> router_of(const py::object& self) {
+    if (auto& existing = entry_of(self).router) return existing;
+    TwinGraph& graph = self.cast<TwinGraph&>();
+    const live::RouterOptions options = entry_of(self).options;
+    std::shared_ptr<EventRouter> made;
+    {
+        // Subscribing takes the graph's mutex, which a writer may hold while
+        // a Python listener of the graph waits for the GIL.
+        py::gil_scoped_release release;
+        made = std::make_shared<EventRouter>(graph, options);
+    }
+    std::shared_ptr<EventRouter>& slot = entry_of(self).router;
+    if (!slot) {
+        slot = std::move(made);
+    } else {  // another thread started one meanwhile
+        py::gil_scoped_release release;
+        made->close();
+        made.reset();
+    }
+    return slot;
 }
 
 std::chrono::milliseconds millis(double seconds, const char* name) {
@@ -128,7 +146,7 @@ std::map<std::string, std::string> units_argument(const py::object& units) {
 std::uint64_t publish(const py::object& self, const std::string& twin_id, const std::string& component,
                       const py::object& telemetry, const py::object& message_id, const py::object& source_time,
                       const py::object& units) {
-    EventRouter& router = router_of(self);
+    const std::shared_ptr<EventRouter> router = router_of(self);
     const nlohmann::json payload = payload_argument(telemetry);
     std::string id;
     if (!message_id.is_none()) {
@@ -138,7 +156,7 @@ std::uint64_t publish(const py::object& self, const std::string& twin_id, const 
     const auto when = time_argument(source_time, "source_time");
     const auto unit_map = units_argument(units);
     py::gil_scoped_release release;
-    return router.publish_telemetry(twin_id, payload, std::move(id), when, component, unit_map);
+    return router->publish_telemetry(twin_id, payload, std::move(id), when, component, unit_map);
 }
 
 // A Python callable as an endpoint: called with the event as a dict, on the
@@ -273,7 +291,7 @@ void define_routes(py::module_& m) {
     method(cls, "add_endpoint",
            [](const py::object& self, const std::string& name, const py::object& target, std::uint64_t max_bytes,
               std::uint32_t keep) {
-               EventRouter& router = router_of(self);
+               const std::shared_ptr<EventRouter> router = router_of(self);
                std::shared_ptr<live::Endpoint> endpoint;
                if (PyCallable_Check(target.ptr())) {
                    endpoint = callback_endpoint(target);
@@ -283,7 +301,7 @@ void define_routes(py::module_& m) {
                    o.keep = keep;
                    endpoint = std::make_shared<live::NdjsonFileEndpoint>(to_path(target), o);
                }
-               router.add_endpoint(name, std::move(endpoint));
+               router->add_endpoint(name, std::move(endpoint));
            },
            "Adds an endpoint named `name`: a callable (called as callback(event) with each routed CloudEvent as a "
            "dict, on a delivery thread, never the writer's; raising refuses the event: it is retried, then "
@@ -292,18 +310,18 @@ void define_routes(py::module_& m) {
            py::arg("name"), py::arg("target"), py::kw_only(), py::arg("max_bytes") = 64ull << 20, py::arg("keep") = 10);
     method(cls, "remove_endpoint",
            [](const py::object& self, const std::string& name) {
-               EventRouter& router = router_of(self);
+               const std::shared_ptr<EventRouter> router = router_of(self);
                py::gil_scoped_release release;
-               router.remove_endpoint(name);
+               router->remove_endpoint(name);
            },
            "Delivers what is queued for the endpoint, then removes it. Raises NotFoundError, TwinsimError while a "
            "route uses it.",
            py::arg("name"));
-    method(cls, "list_endpoints", [](const py::object& self) { return router_of(self).endpoint_names(); },
+    method(cls, "list_endpoints", [](const py::object& self) { return router_of(self)->endpoint_names(); },
            "The endpoint names, sorted.");
     method(cls, "upsert_event_route",
            [](const py::object& self, const std::string& event_route_id, const py::object& event_route) {
-               router_of(self).upsert_route(route_argument(event_route_id, event_route));
+               router_of(self)->upsert_route(route_argument(event_route_id, event_route));
            },
            "Creates or replaces an event route (ADT's upsert_event_route): event_route is a dict {'endpointName', "
            "'filter'} or an object with endpoint_name and filter. Raises RouteFilterError (with .line, .column), "
@@ -311,24 +329,24 @@ void define_routes(py::module_& m) {
            py::arg("event_route_id"), py::arg("event_route"));
     method(cls, "add_event_route",
            [](const py::object& self, const std::string& route_id, const std::string& endpoint_name,
-              const std::string& filter) { router_of(self).upsert_route({route_id, endpoint_name, filter}); },
+              const std::string& filter) { router_of(self)->upsert_route({route_id, endpoint_name, filter}); },
            "upsert_event_route(route_id, {'endpointName': endpoint_name, 'filter': filter}).", py::arg("route_id"),
            py::arg("endpoint_name"), py::arg("filter") = "true");
     method(cls, "get_event_route",
            [](const py::object& self, const std::string& event_route_id) {
-               return route_dict(router_of(self).get_route(event_route_id));
+               return route_dict(router_of(self)->get_route(event_route_id));
            },
            "The route as a dict {id, endpointName, filter}. Raises NotFoundError (EventRouteNotFound).",
            py::arg("event_route_id"));
     method(cls, "list_event_routes",
            [](const py::object& self) {
                py::list out;
-               for (const auto& r : router_of(self).routes()) out.append(route_dict(r));
+               for (const auto& r : router_of(self)->routes()) out.append(route_dict(r));
                return out;
            },
            "Every route as a dict {id, endpointName, filter}, by id.");
     method(cls, "delete_event_route",
-           [](const py::object& self, const std::string& event_route_id) { router_of(self).delete_route(event_route_id); },
+           [](const py::object& self, const std::string& event_route_id) { router_of(self)->delete_route(event_route_id); },
            "Deletes a route. Raises NotFoundError (EventRouteNotFound).", py::arg("event_route_id"));
     method(cls, "publish_telemetry",
            [](const py::object& self, const Text& digital_twin_id, const py::object& telemetry,
@@ -357,10 +375,10 @@ void define_routes(py::module_& m) {
            py::arg("units") = py::none());
     method(cls, "flush_events",
            [](const py::object& self, double timeout) {
-               EventRouter& router = router_of(self);
+               const std::shared_ptr<EventRouter> router = router_of(self);
                const auto ms = millis(timeout, "timeout");
                py::gil_scoped_release release;
-               return router.flush(ms);
+               return router->flush(ms);
            },
            "Waits until every queued event was delivered or dead-lettered; False if timeout (seconds) passed first.",
            py::arg("timeout") = 10.0);
@@ -370,7 +388,7 @@ void define_routes(py::module_& m) {
            "routes and endpoints. A later event method starts a new router with the same configure_events settings.");
     method(cls, "event_stats",
            [](const py::object& self) {
-               const live::RouterStats s = router_of(self).stats();
+               const live::RouterStats s = router_of(self)->stats();
                return py::dict(py::arg("published") = s.published, py::arg("delivered") = s.delivered,
                                py::arg("retries") = s.retries, py::arg("dead_lettered") = s.dead_lettered,
                                py::arg("dropped") = s.dropped, py::arg("queued") = s.queued,
