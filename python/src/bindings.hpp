@@ -31,4 +31,9 @@ void define_scenario(pybind11::module_& m);
 /// define_errors and define_graph first.
 void define_ingest(pybind11::module_& m);
 
+/// Event routes, endpoints and telemetry as methods of TwinGraph, and
+/// twinsim.RouteFilterError / twinsim.TelemetryError. Needs define_errors and
+/// define_graph first.
+void define_routes(pybind11::module_& m);
+
 }  // namespace twinsim::python

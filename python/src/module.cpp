@@ -9,6 +9,7 @@ PYBIND11_MODULE(_core, m) {
     twinsim::python::define_dtdl(m);
     twinsim::python::define_graph(m);
     twinsim::python::define_query(m);
+    twinsim::python::define_routes(m);
     twinsim::python::define_scenario(m);
     twinsim::python::define_ingest(m);
 }

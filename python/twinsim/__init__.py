@@ -54,8 +54,11 @@ input, and every one has ``.code`` (the ADT error code, or None).
 ``.problems``) and ``QueryError`` (a malformed query or an exceeded row cap;
 also a ``ValueError``, with ``.line``, ``.column``, ``.token``, ``.expected``)
 and ``ScenarioError`` (a bad scenario; also a ``ValueError``, with ``.file``,
-``.line``, ``.field``, ``.reason``) and ``MappingError`` (a bad ingestion
-mapping or input that cannot be ingested; the same attributes) derive from it.
+``.line``, ``.field``, ``.reason``), ``MappingError`` (a bad ingestion
+mapping or input that cannot be ingested; the same attributes),
+``RouteFilterError`` (a bad event-route filter; also a ``ValueError``, with
+``.line``, ``.column``) and ``TelemetryError`` (telemetry the twin's model
+refuses; also a ``ValueError``) derive from it.
 
 Feed a graph with device messages, CSV or a DataFrame (docs/ingest.md)::
 
@@ -76,10 +79,12 @@ from ._core import (
     NotFoundError,
     PropertySlot,
     QueryError,
+    RouteFilterError,
     ScenarioError,
     Schema,
     Severity,
     Snapshot,
+    TelemetryError,
     TwinGraph,
     TwinsimError,
     TwinsimIoError,
@@ -112,6 +117,7 @@ __all__ = [
     "QueryError",
     "QueryResult",
     "Results",
+    "RouteFilterError",
     "Run",
     "RunFailure",
     "Scenario",
@@ -119,6 +125,7 @@ __all__ = [
     "Schema",
     "Severity",
     "Snapshot",
+    "TelemetryError",
     "TwinGraph",
     "TwinsimError",
     "TwinsimIoError",

@@ -29,7 +29,7 @@ void TwinGraph::Impl::emit(ChangeType type, std::string twin_id, std::string rel
 }
 
 void TwinGraph::Impl::record_model_change(ModelChange change) {
-    if (!options.journal) return;
+    if (!options.journal && model_listeners.empty()) return;
     change.events_before = pending.size();
     pending_models.push_back(std::move(change));
 }
@@ -50,22 +50,35 @@ void TwinGraph::Impl::commit(std::optional<GraphState>& saved) {
             throw;
         }
         visible = nullptr;
-        pending_models.clear();
     }
     sequence = next;
     std::vector<ChangeEvent> events = std::move(pending);
     pending.clear();
+    std::vector<ModelChange> models = std::move(pending_models);
+    pending_models.clear();
     delivering = true;
-    for (const ChangeEvent& e : events) {
+    // The change is committed; a failing listener cannot undo it nor stop the
+    // others from hearing of it. Model changes go out where the batch made them.
+    std::size_t next_model = 0;
+    const auto deliver_models = [&](std::size_t events_done) {
+        for (; next_model < models.size() && models[next_model].events_before <= events_done; ++next_model)
+            for (auto& [id, listener] : model_listeners) {
+                try {
+                    listener(models[next_model]);
+                } catch (...) {
+                }
+            }
+    };
+    for (std::size_t k = 0; k < events.size(); ++k) {
+        deliver_models(k);
         for (auto& [id, listener] : listeners) {
             try {
-                listener(e);
+                listener(events[k]);
             } catch (...) {
-                // The change is committed; a failing listener cannot undo it
-                // nor stop the others from hearing of it.
             }
         }
     }
+    deliver_models(events.size());
     delivering = false;
 }
 
@@ -230,10 +243,19 @@ TwinGraph::ListenerId TwinGraph::subscribe(ChangeListener listener) {
     return id;
 }
 
+TwinGraph::ListenerId TwinGraph::subscribe_models(ModelListener listener) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->guard();
+    const ListenerId id = impl_->next_listener++;
+    impl_->model_listeners.emplace(id, std::move(listener));
+    return id;
+}
+
 void TwinGraph::unsubscribe(ListenerId id) {
     std::lock_guard lock(impl_->mutex);
     impl_->guard();
     impl_->listeners.erase(id);
+    impl_->model_listeners.erase(id);
 }
 
 // Reads show the committed state: during the journal hook, the state before

@@ -252,6 +252,13 @@ public:
     // --- listeners --------------------------------------------------------------
     using ListenerId = std::uint64_t;
     ListenerId subscribe(ChangeListener listener);
+    /// Called like a ChangeListener (after the commit, on the writer's thread,
+    /// must not modify the graph, an exception it throws is swallowed) for each
+    /// committed model change (add_models, decommission_model, delete_model),
+    /// in batch order with the change events (ModelChange::events_before).
+    using ModelListener = std::function<void(const ModelChange&)>;
+    ListenerId subscribe_models(ModelListener listener);
+    /// Removes a listener of either kind.
     void unsubscribe(ListenerId id);
 
     // Convenience reads on the live graph (each takes the writer mutex).

@@ -26,6 +26,13 @@ Scope Scope::single_twin(std::string name) {
     return s;
 }
 
+Scope Scope::single_document() {
+    Scope s;
+    s.aliases.push_back({std::string(), AliasKind::document});
+    s.default_alias = 0;
+    return s;
+}
+
 std::optional<std::uint32_t> Scope::find(std::string_view name) const {
     if (name.empty()) return std::nullopt;
     for (std::size_t k = 0; k < aliases.size(); ++k)
@@ -232,6 +239,11 @@ private:
             n.op = Op::alias_ref;
             return add(std::move(n));
         }
+        if (scope.aliases[slot].kind == AliasKind::document) {
+            n.op = Op::doc_path;
+            n.path = std::move(rest);
+            return add(std::move(n));
+        }
         const bool twin = scope.aliases[slot].kind == AliasKind::twin;
         n.op = twin ? Op::twin_path : Op::rel_path;
         const std::string& first = rest[0];
@@ -394,7 +406,8 @@ CompiledExpression compile(const Expr& expr, const Scope& scope) {
         if (n.op == Op::literal) n.lit = Value::of(n.literal);
         if (n.op == Op::in_list)
             for (const json& item : n.literal) n.items.push_back(Value::of(item));
-        if (n.op == Op::twin_path || n.op == Op::rel_path || n.op == Op::alias_ref || n.op == Op::is_of_model)
+        if (n.op == Op::twin_path || n.op == Op::rel_path || n.op == Op::doc_path || n.op == Op::alias_ref ||
+            n.op == Op::is_of_model)
             slots.insert(n.slot);
     }
     p->slots.assign(slots.begin(), slots.end());
@@ -437,6 +450,7 @@ struct Evaluator::Impl {
     std::vector<std::vector<Bind>> binds;              // [path_id][table]
     std::vector<std::optional<dtdl::InterfaceIndex>> models;  // [node] for is_of_model
     std::vector<std::string> scratch;                  // [node] for $etag
+    const json* document = nullptr;                    // the document of a document scope
 
     Impl(const Program& prog, const graph::Snapshot& sn)
         : p(prog), snap(sn), s(sn.state()), binds(prog.twin_paths), models(prog.nodes.size()), scratch(prog.nodes.size()) {
@@ -537,6 +551,10 @@ struct Evaluator::Impl {
         case Op::literal: return n.lit;
         case Op::twin_path: return twin_value(idx, n, row[n.slot]);
         case Op::rel_path: return rel_value(idx, n, row[n.slot]);
+        case Op::doc_path: {
+            const json* x = document ? descend(document, n.path, 0) : nullptr;
+            return x ? Value::of(*x) : Value{};
+        }
         case Op::alias_ref: return Value{};
         default: {
             const Truth t = truth(idx, row);
@@ -570,7 +588,8 @@ struct Evaluator::Impl {
         switch (n.op) {
         case Op::literal:
         case Op::twin_path:
-        case Op::rel_path: return from_value(value(idx, row));
+        case Op::rel_path:
+        case Op::doc_path: return from_value(value(idx, row));
         case Op::alias_ref: return Truth::undefined;
         case Op::not_: {
             const Truth t = truth(n.args[0], row);
@@ -687,6 +706,15 @@ std::optional<bool> Evaluator::fold_for_model(std::uint32_t slot, dtdl::Interfac
     const int f = impl_->fold(impl_->p.root, slot, model);
     if (f == 2) return std::nullopt;
     return f == 1;
+}
+
+Truth test_document(const CompiledExpression& expr, const json& document) {
+    // A document scope reads no twin: the evaluator runs on an empty graph.
+    static const graph::Snapshot no_graph;
+    Evaluator::Impl impl(expr.program(), no_graph);
+    impl.document = &document;
+    const std::uint32_t row[1] = {0};
+    return impl.truth(impl.p.root, row);
 }
 
 bool matches(const graph::Snapshot& snapshot, graph::TwinIndex twin, const CompiledExpression& expr) {

@@ -37,8 +37,9 @@
 
 namespace twinsim::query {
 
-/// What an alias stands for.
-enum class AliasKind : std::uint8_t { twin, relationship };
+/// What an alias stands for: a twin or relationship of a Snapshot, or a JSON
+/// document (an event notification: route filters, see test_document).
+enum class AliasKind : std::uint8_t { twin, relationship, document };
 
 /// The names an expression may use. Slot k of a row holds the TwinIndex or
 /// RelationshipIndex of aliases[k].
@@ -57,6 +58,10 @@ struct Scope {
     /// One unnamed twin alias: the scope of standalone expressions
     /// (`temperature > 20 AND IS_OF_MODEL('dtmi:x;1')`).
     [[nodiscard]] static Scope single_twin(std::string name = {});
+    /// One unnamed document alias: every path is a member path into a JSON
+    /// document (`type`, `data.modelId`), read as written (no `$`-names of
+    /// twins). The scope of event-route filters (sim/live/route_filter.hpp).
+    [[nodiscard]] static Scope single_document();
     /// Slot of an alias by name, or nullopt.
     [[nodiscard]] std::optional<std::uint32_t> find(std::string_view name) const;
 };
@@ -150,9 +155,18 @@ public:
     [[nodiscard]] std::optional<bool> fold_for_model(std::uint32_t slot, dtdl::InterfaceIndex model) const;
 
 private:
+    friend Truth test_document(const CompiledExpression& expr, const nlohmann::json& document);
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
+
+/// Evaluates an expression compiled against Scope::single_document() on one
+/// JSON document with the same semantics as on a twin (three-valued logic, a
+/// missing member is undefined, the same comparisons and functions). A path
+/// descends through object members; anything else on the way is undefined.
+/// Thread-safe (the expression is immutable). Precondition: expr's scope is
+/// Scope::single_document() (other scopes: every path is undefined).
+[[nodiscard]] Truth test_document(const CompiledExpression& expr, const nlohmann::json& document);
 
 /// Convenience for a standalone expression on a single twin (slot 0 of its
 /// scope; other slots must be unused). Builds an Evaluator per call: in a

@@ -151,7 +151,7 @@ std::uint32_t height(const Expr& e) {
 
 class Parser {
 public:
-    explicit Parser(std::string_view text) : tokens_(tokenize(text)) {}
+    explicit Parser(std::string_view text, Dialect dialect = Dialect::query) : tokens_(tokenize(text)), dialect_(dialect) {}
 
     Query query(std::string_view text) {
         Query q;
@@ -650,6 +650,7 @@ private:
         const Token& name_tok = take();
         const std::string name = upper(name_tok.text);
         take();  // '('
+        if (dialect_ == Dialect::route_filter) return route_filter_call(name_tok, name, ctx);
         if (const auto agg = find_aggregate(name)) return aggregate(ctx, name_tok, name, *agg);
         const FunctionSpec* spec = find_function(name);
         if (spec == nullptr) {
@@ -680,6 +681,58 @@ private:
             check_is_of_model(*e, name_tok, close);
         } else if (e->args.size() != spec->args) {
             std::string message = name;
+            message += " takes ";
+            message += std::to_string(spec->args);
+            message += spec->args == 1 ? " argument" : " arguments";
+            message += " but was given ";
+            message += std::to_string(e->args.size());
+            fail_at(name_tok, message, std::to_string(spec->args) + " arguments");
+        }
+        return e;
+    }
+
+    // ADT's route-filter functions, each read as the evaluator's function of
+    // the same meaning (STARTS_WITH is STARTSWITH).
+    ExprPtr route_filter_call(const Token& name_tok, const std::string& name, Context ctx) {
+        struct RouteFunction {
+            std::string_view name;
+            std::string_view evaluator;
+            std::size_t args;
+        };
+        static constexpr std::array<RouteFunction, 4> route_functions = {{
+            {"STARTS_WITH", "STARTSWITH", 2},
+            {"ENDS_WITH", "ENDSWITH", 2},
+            {"CONTAINS", "CONTAINS", 2},
+            {"IS_DEFINED", "IS_DEFINED", 1},
+        }};
+        const RouteFunction* spec = nullptr;
+        for (const auto& f : route_functions)
+            if (f.name == name) spec = &f;
+        if (spec == nullptr) {
+            std::string message;
+            if (name == "STARTSWITH" || name == "ENDSWITH") {
+                message = name;
+                message += " is the query language's spelling: route filters write ";
+                message += name == "STARTSWITH" ? "STARTS_WITH" : "ENDS_WITH";
+            } else {
+                message = "unknown function ";
+                message += in_quotes(name_tok.text);
+                message += " (route filters know STARTS_WITH, ENDS_WITH, CONTAINS, IS_DEFINED)";
+            }
+            fail_at(name_tok, message, "a route-filter function");
+        }
+        ExprPtr e = make(ExprKind::call, name_tok.pos);
+        e->function = std::string(spec->evaluator);
+        if (peek().kind != TokenKind::rparen) {
+            do {
+                e->args.push_back(expression(ctx));
+            } while (accept(TokenKind::comma));
+        }
+        if (peek().kind != TokenKind::rparen) fail_expected("',' or ')'");
+        take();
+        if (height(*e) > max_expression_depth) fail_too_deep(name_tok.pos);
+        if (e->args.size() != spec->args) {
+            std::string message(spec->name);
             message += " takes ";
             message += std::to_string(spec->args);
             message += spec->args == 1 ? " argument" : " arguments";
@@ -790,6 +843,7 @@ private:
     }
 
     std::vector<Token> tokens_;
+    Dialect dialect_ = Dialect::query;
     std::size_t i_ = 0;
     std::uint32_t depth_ = 0;
 };
@@ -798,6 +852,6 @@ private:
 
 Query parse_query(std::string_view text) { return Parser(text).query(text); }
 
-ExprPtr parse_expression(std::string_view text) { return Parser(text).standalone(); }
+ExprPtr parse_expression(std::string_view text, Dialect dialect) { return Parser(text, dialect).standalone(); }
 
 }  // namespace twinsim::query

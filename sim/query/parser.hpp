@@ -41,8 +41,17 @@ inline constexpr std::uint32_t max_expression_depth = 256;
 /// expression nested deeper than max_expression_depth.
 [[nodiscard]] Query parse_query(std::string_view text);
 
-/// Parses a standalone expression (the language of WHERE). Throws QueryError,
-/// including for nesting deeper than max_expression_depth.
-[[nodiscard]] ExprPtr parse_expression(std::string_view text);
+/// The languages of standalone expressions. `route_filter` is Azure Digital
+/// Twins' event-route filter syntax: the same expressions, but its functions
+/// are STARTS_WITH, ENDS_WITH, CONTAINS and IS_DEFINED (the parser names them
+/// STARTSWITH, ENDSWITH, CONTAINS, IS_DEFINED in the tree, the evaluator's
+/// functions of the same meaning); any other function, the query language's
+/// STARTSWITH included, is a syntax error (sim/live/route_filter.hpp).
+enum class Dialect : std::uint8_t { query, route_filter };
+
+/// Parses a standalone expression (the language of WHERE, or of route
+/// filters). Throws QueryError, including for nesting deeper than
+/// max_expression_depth.
+[[nodiscard]] ExprPtr parse_expression(std::string_view text, Dialect dialect = Dialect::query);
 
 }  // namespace twinsim::query

@@ -38,11 +38,12 @@ struct TwinGraph::Impl : detail::GraphStorage {
     TwinGraphOptions options;
     mutable std::recursive_mutex mutex;
     std::map<ListenerId, ChangeListener> listeners;
+    std::map<ListenerId, TwinGraph::ModelListener> model_listeners;
     ListenerId next_listener = 1;
     std::uint64_t sequence = 0;
     int atomic_depth = 0;
     std::vector<ChangeEvent> pending;        ///< the current batch's events
-    std::vector<ModelChange> pending_models;  ///< the current batch's model changes (only with a journal)
+    std::vector<ModelChange> pending_models;  ///< the current batch's model changes (only with a journal or model listeners)
     bool delivering = false;                 ///< listeners are running
     /// While the journal runs: the state before the batch, which reads and
     /// snapshot() show (nullptr otherwise).

@@ -15,6 +15,7 @@ enum class Op : std::uint8_t {
     literal,
     twin_path,     ///< a property path on a twin slot
     rel_path,      ///< a property path on a relationship slot
+    doc_path,      ///< a member path into a document slot (Scope::single_document)
     alias_ref,     ///< a bare alias (`T`): defined, but not a comparable value
     not_,
     and_,

@@ -192,3 +192,33 @@ TEST_CASE("values and unknown-name warnings", "[expression]") {
     CHECK(w[0].find("dtmi:x;1") != std::string::npos);
     CHECK(w[1].find("Temp") != std::string::npos);
 }
+
+TEST_CASE("a document scope evaluates the same language on a JSON document", "[expression]") {
+    const json doc = json::parse(R"({"type":"a.b","n":3,"data":{"x":{"y":"deep"},"list":[1,2]},"flag":true})");
+    const auto on = [&](const char* text) {
+        const ExprPtr e = parse_expression(text);
+        return test_document(compile(*e, Scope::single_document()), doc);
+    };
+    CHECK(on("type = 'a.b'") == T);
+    CHECK(on("n > 2 AND n < 4") == T);
+    CHECK(on("data.x.y = 'deep'") == T);
+    CHECK(on("STARTSWITH(type, 'a.')") == T);
+    CHECK(on("ARRAY_CONTAINS(data.list, 2)") == T);
+    CHECK(on("flag") == T);
+    // Missing members and type mismatches are undefined, as on twins.
+    CHECK(on("missing = 1") == U);
+    CHECK(on("data.x.y.z = 1") == U);
+    CHECK(on("n = 'three'") == U);
+    CHECK(on("missing = 1 OR n = 3") == T);
+    CHECK(on("NOT missing = 1") == U);
+    CHECK(on("IS_DEFINED(data.x)") == T);
+    // `$`-names are plain member names in a document.
+    const json meta = json::parse(R"({"$metadata":{"$model":"dtmi:x;1"}})");
+    CHECK(test_document(compile(*parse_expression("$metadata.$model = 'dtmi:x;1'"), Scope::single_document()), meta) == T);
+    // The route-filter dialect names ADT's functions as the evaluator's.
+    const ExprPtr rf = parse_expression("STARTS_WITH(type, 'a') AND ENDS_WITH(type, 'b')", Dialect::route_filter);
+    CHECK(test_document(compile(*rf, Scope::single_document()), doc) == T);
+    CHECK_THROWS_WITH(parse_expression("STARTSWITH(type, 'a')", Dialect::route_filter),
+                      Catch::Contains("route filters write STARTS_WITH"));
+    CHECK_THROWS_AS(parse_expression("STARTS_WITH(type, 'a')"), QueryError);  // not in the query language
+}
