@@ -27,4 +27,9 @@ void define_query(pybind11::module_& m);
 /// twinsim.Run (python/twinsim/scenario.py). Needs define_errors, define_graph first.
 void define_scenario(pybind11::module_& m);
 
+/// twinsim.open_store, twinsim.Store and the store's exceptions (StoreError,
+/// StoreLockedError, StoreCorruptError, StoreWriteError). Needs define_errors
+/// and define_graph first.
+void define_store(pybind11::module_& m);
+
 }  // namespace twinsim::python

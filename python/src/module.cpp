@@ -10,4 +10,5 @@ PYBIND11_MODULE(_core, m) {
     twinsim::python::define_graph(m);
     twinsim::python::define_query(m);
     twinsim::python::define_scenario(m);
+    twinsim::python::define_store(m);
 }
