@@ -124,7 +124,7 @@ def test_second_open_is_refused_with_pid(tmp_path):
     assert other.stdout.strip() == str(os.getpid()), other.stderr
     store.close()
     with pytest.raises(twinsim.StoreWriteError, match="closed"):
-        store.upsert_digital_twin("x", sensor(1.0))
+        store.create_models([SENSOR])
     twinsim.open_store(path).close()
 
 
