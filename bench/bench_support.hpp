@@ -166,6 +166,18 @@ struct CloneOptions {
 /// a snapshot of the generated graph, and clone + a 1 % property write (bytes copied, memory).
 [[nodiscard]] int run_clone(const CloneOptions& options);
 
+struct StoreBenchOptions {
+    std::size_t twins = 10000;
+    unsigned writers = 4;         ///< threads writing batches at once (group commit shares their syncs)
+    std::size_t batch = 1000;     ///< property updates per batch (one write_properties call)
+    std::size_t batches = 50;     ///< batches per writer
+    std::uint64_t seed = 20260706;
+    std::string directory;        ///< where the stores go (a temporary folder when empty)
+};
+/// `twinsim-bench store`: property updates/s into a durable store with group
+/// commit and per batch, beside a bare SQLite table with the same durability.
+[[nodiscard]] int run_store(const StoreBenchOptions& options);
+
 struct ParallelOptions {
     std::uint32_t runs = 100;        ///< independent runs (replications of one scenario)
     double hours = 24.0;             ///< simulated hours per run

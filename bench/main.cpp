@@ -169,6 +169,18 @@ int run(int argc, char** argv) {
         ->check(CLI::IsMember({"auto", "exact", "implicit"}));
     building_command->add_flag("--smoke", building_smoke, "N = 500, one run of each (for CI)");
 
+    StoreBenchOptions store;
+    bool store_smoke = false;
+    CLI::App* store_command = app.add_subcommand(
+        "store", "Property updates per second into a durable store (group commit and per batch) beside the same "
+                 "rows into a bare SQLite table with the same durability (target 300,000/s with group commit)");
+    store_command->add_option("--twins", store.twins, "Twins the updates spread over")->capture_default_str();
+    store_command->add_option("--writers", store.writers, "Writer threads")->capture_default_str()->check(CLI::Range(1U, 256U));
+    store_command->add_option("--batch", store.batch, "Updates per batch")->capture_default_str();
+    store_command->add_option("--batches", store.batches, "Batches per writer")->capture_default_str();
+    store_command->add_option("--dir", store.directory, "Directory for the stores (default: a temporary one)");
+    store_command->add_flag("--smoke", store_smoke, "1,000 twins, 2 writers, 5 batches of 100 (for CI)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -212,6 +224,15 @@ int run(int argc, char** argv) {
             hdf5.repeat = 1;
         }
         return run_hdf5(hdf5);
+    }
+    if (store_command->parsed()) {
+        if (store_smoke) {
+            store.twins = 1000;
+            store.writers = 2;
+            store.batch = 100;
+            store.batches = 5;
+        }
+        return run_store(store);
     }
     if (clone_command->parsed()) {
         if (clone_smoke) {

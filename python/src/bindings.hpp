@@ -35,5 +35,9 @@ void define_ingest(pybind11::module_& m);
 /// twinsim.RouteFilterError / twinsim.TelemetryError. Needs define_errors and
 /// define_graph first.
 void define_routes(pybind11::module_& m);
+/// twinsim.open_store, twinsim.Store and the store's exceptions (StoreError,
+/// StoreLockedError, StoreCorruptError, StoreWriteError). Needs define_errors
+/// and define_graph first.
+void define_store(pybind11::module_& m);
 
 }  // namespace twinsim::python

@@ -44,6 +44,12 @@ NDJSON file, in parallel, into one HDF5 results file; or step one run::
 section can bind (a "model" is a DTDL interface; ``models()`` is the older,
 deprecated name of ``behaviours()``).
 
+Keep a graph on disk (docs/store.md): every write is journaled and returns
+once durable; reopening gives the graph back exactly::
+
+    with twinsim.open_store("plant.store", durability="group") as store:
+        store.upsert_digital_twin("pump-1", {"$metadata": {"$model": "dtmi:example:Pump;1"}})
+
 Exceptions: ``TwinsimError`` is the base of everything twinsim raises for bad
 input, and every one has ``.code`` (the ADT error code, or None).
 ``ModelError`` (invalid or incomplete DTDL, with ``.errors`` and
@@ -84,6 +90,11 @@ from ._core import (
     Schema,
     Severity,
     Snapshot,
+    Store,
+    StoreCorruptError,
+    StoreError,
+    StoreLockedError,
+    StoreWriteError,
     TelemetryError,
     TwinGraph,
     TwinsimError,
@@ -91,6 +102,7 @@ from ._core import (
     ValidationError,
     __version__,
     behaviours,
+    open_store,
 )
 from .graph import Column, DigitalTwinsModelData, IncomingRelationship, MatchConditions
 from .query import QueryResult
@@ -125,6 +137,11 @@ __all__ = [
     "Schema",
     "Severity",
     "Snapshot",
+    "Store",
+    "StoreCorruptError",
+    "StoreError",
+    "StoreLockedError",
+    "StoreWriteError",
     "TelemetryError",
     "TwinGraph",
     "TwinsimError",
@@ -134,6 +151,7 @@ __all__ = [
     "behaviours",
     "models",
     "open_results",
+    "open_store",
     "run",
 ]
 

@@ -11,7 +11,7 @@ TWINSIM_APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   python3 python3-venv python3-dev
   nlohmann-json3-dev libsimdjson-dev catch2 libcli11-dev pybind11-dev libboost-graph-dev
-  libhdf5-dev libyaml-cpp-dev libtbb-dev libeigen3-dev
+  libhdf5-dev libyaml-cpp-dev libtbb-dev libeigen3-dev libsqlite3-dev
 )
 # Only for the fuzz step (scripts/run-tests --fuzz): clang and its libFuzzer,
 # AddressSanitizer and UndefinedBehaviorSanitizer runtimes.

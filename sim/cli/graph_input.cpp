@@ -16,39 +16,65 @@
 
 namespace twinsim::cli {
 
+namespace {
+
+// The --models batch, then the import file, into `g` as one atomic batch: on
+// any problem nothing is loaded (also into a store: nothing is journaled).
+void load_into(graph::TwinGraph& g, const GraphInputOptions& options, LoadedGraph& out) {
+    std::vector<dtdl::Document> documents;
+    if (!options.model_paths.empty()) {
+        const std::vector<std::filesystem::path> paths(options.model_paths.begin(), options.model_paths.end());
+        documents = dtdl::read_documents(paths);  // IoError: exit 2
+        if (documents.empty()) std::cerr << "twinsim: warning: no *.json documents found in the --models paths\n";
+    }
+    try {
+        g.atomically([&](graph::TwinGraph& a) {
+            if (!options.model_paths.empty()) a.add_models(documents);
+            if (options.file.empty()) return;
+            // An unreadable file is a usage error (exit 2), before any parsing starts.
+            if (FILE* probe = std::fopen(options.file.c_str(), "rb"); probe != nullptr) {
+                std::fclose(probe);
+            } else {
+                throw IoError("cannot read " + options.file + ": " + std::strerror(errno));
+            }
+            graph::import_ndjson(a, std::filesystem::path(options.file));
+        });
+        out.loaded = true;
+    } catch (const dtdl::ModelError& e) {
+        for (const dtdl::Diagnostic& d : e.errors()) out.problems.push_back({std::nullopt, "--models", d.to_string()});
+        for (const std::string& id : e.unresolved()) out.problems.push_back({std::nullopt, "--models", "unresolved: " + id});
+    } catch (const graph::ImportError& e) {
+        for (const graph::ImportProblem& p : e.problems()) out.problems.push_back({p.line, p.section, p.message});
+    }
+}
+
+}  // namespace
+
 LoadedGraph load_graph(const GraphInputOptions& options) {
     LoadedGraph out;
     graph::TwinGraphOptions graph_options;
     graph_options.allow_undefined_extensions = options.allow_undefined_extensions;
     out.graph = std::make_unique<graph::TwinGraph>(graph_options);
-
-    if (!options.model_paths.empty()) {
-        const std::vector<std::filesystem::path> paths(options.model_paths.begin(), options.model_paths.end());
-        const std::vector<dtdl::Document> documents = dtdl::read_documents(paths);  // IoError: exit 2
-        if (documents.empty()) std::cerr << "twinsim: warning: no *.json documents found in the --models paths\n";
-        try {
-            out.graph->add_models(documents);
-        } catch (const dtdl::ModelError& e) {
-            for (const dtdl::Diagnostic& d : e.errors()) out.problems.push_back({std::nullopt, "--models", d.to_string()});
-            for (const std::string& id : e.unresolved()) {
-                out.problems.push_back({std::nullopt, "--models", "unresolved: " + id});
-            }
-            return out;
-        }
-    }
-    // An unreadable file is a usage error (exit 2), before any parsing starts.
-    if (FILE* probe = std::fopen(options.file.c_str(), "rb"); probe != nullptr) {
-        std::fclose(probe);
-    } else {
-        throw IoError("cannot read " + options.file + ": " + std::strerror(errno));
-    }
-    try {
-        graph::import_ndjson(*out.graph, std::filesystem::path(options.file));
-        out.loaded = true;
-    } catch (const graph::ImportError& e) {
-        for (const graph::ImportProblem& p : e.problems()) out.problems.push_back({p.line, p.section, p.message});
-    }
+    load_into(*out.graph, options, out);
     return out;
+}
+
+LoadedGraph load_into_store(const GraphInputOptions& options, const std::string& directory) {
+    LoadedGraph out;
+    live::StoreOptions store_options;
+    store_options.allow_undefined_extensions = options.allow_undefined_extensions;
+    out.store = live::open_store(directory, store_options);
+    if (options.model_paths.empty() && options.file.empty()) {
+        out.loaded = true;
+        return out;
+    }
+    load_into(out.store->graph(), options, out);
+    return out;
+}
+
+int report_store_error(const live::StoreError& e) {
+    std::cerr << "twinsim: error: " << e.what() << '\n';
+    return dynamic_cast<const live::StoreCorruptError*>(&e) != nullptr ? 1 : 2;
 }
 
 void print_problems(std::ostream& out, const std::string& file, const std::vector<LoadProblem>& problems) {
@@ -64,12 +90,13 @@ void print_problems(std::ostream& out, const std::string& file, const std::vecto
     out << "invalid: " << dtdl::counted(problems.size(), "error", "errors") << "; nothing was loaded\n";
 }
 
-void add_graph_input_options(CLI::App& command, GraphInputOptions& input, const std::string& file_name) {
+void add_graph_input_options(CLI::App& command, GraphInputOptions& input, const std::string& file_name, bool required) {
     command.add_option("--models", input.model_paths, "DTDL files or folders to add first, as one model batch (repeatable)")
         ->allow_extra_args(false);
     command.add_flag("--allow-undefined-extensions", input.allow_undefined_extensions,
                      "Accept extension contexts, types and members that no known extension defines");
-    command.add_option(file_name, input.file, "The .ndjson import file")->required();
+    CLI::Option* file = command.add_option(file_name, input.file, "The .ndjson import file");
+    if (required) file->required();
 }
 
 }  // namespace twinsim::cli

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "twinsim/graph/twin_graph.hpp"
+#include "twinsim/live/store.hpp"
 
 namespace CLI {
 class App;
@@ -31,19 +32,35 @@ struct LoadProblem {
 };
 
 struct LoadedGraph {
-    std::unique_ptr<graph::TwinGraph> graph;  ///< always set; holds everything only when `loaded`
+    std::unique_ptr<live::Store> store;       ///< set by load_into_store (the graph is the store's)
+    std::unique_ptr<graph::TwinGraph> graph;  ///< set by load_graph; holds everything only when `loaded`
     bool loaded = false;
     std::vector<LoadProblem> problems;        ///< every problem when not loaded
+    /// The loaded graph: the store's, or the in-memory one.
+    [[nodiscard]] graph::TwinGraph& target() { return store ? store->graph() : *graph; }
 };
 
 /// Registers what every graph-loading command takes: --models (repeatable),
-/// --allow-undefined-extensions and the import file as the positional `file_name`.
-void add_graph_input_options(CLI::App& command, GraphInputOptions& input, const std::string& file_name);
+/// --allow-undefined-extensions and the import file as the positional `file_name`
+/// (required unless `required` is false).
+void add_graph_input_options(CLI::App& command, GraphInputOptions& input, const std::string& file_name,
+                             bool required = true);
 
 /// Adds the --models batch, then imports the file. Invalid models or lines are
 /// reported in `problems` (nothing is loaded). Throws twinsim::IoError for a
 /// missing or unreadable models path or import file (a usage error, exit 2).
 [[nodiscard]] LoadedGraph load_graph(const GraphInputOptions& options);
+
+/// Opens the durable store in `directory` (creating it) and loads the
+/// --models batch and the import file (when `options.file` is not empty)
+/// into its graph as one journaled batch, all or nothing, as load_graph
+/// does. Throws live::StoreError when the store cannot be opened (a
+/// StoreCorruptError when it is damaged), twinsim::IoError as load_graph.
+[[nodiscard]] LoadedGraph load_into_store(const GraphInputOptions& options, const std::string& directory);
+
+/// The exit status for a store that cannot be opened: 1 when it is damaged,
+/// 2 otherwise (locked, missing, unusable directory); prints the error.
+[[nodiscard]] int report_store_error(const live::StoreError& e);
 
 /// One line per problem ("FILE:LINE: Section: message" or "--models: message"),
 /// then "invalid: N errors; nothing was loaded".

@@ -23,6 +23,7 @@ namespace {
 
 struct QueryCommandOptions {
     GraphInputOptions input;
+    std::string store;  ///< --store DIR: query the stored graph
     std::string query;
     std::string format = "json";
     std::size_t page_size = 1000;
@@ -126,7 +127,23 @@ void print_value(std::ostream& out, const std::vector<nlohmann::json>& rows) {
     out << (rows.empty() ? "" : "\n") << "], \"continuationToken\": null}\n";
 }
 
-int run_query(const QueryCommandOptions& options) {
+int run_query(QueryCommandOptions options) {
+    if (!options.store.empty()) {
+        // With --store the one positional is the query.
+        if (!options.input.file.empty() && !options.query.empty()) {
+            std::cerr << "twinsim: error: with --store give only the query, not an import file\n";
+            return exit_usage;
+        }
+        if (options.query.empty()) std::swap(options.query, options.input.file);
+        if (!options.input.model_paths.empty()) {
+            std::cerr << "twinsim: error: --models cannot be used with --store (the store holds its models)\n";
+            return exit_usage;
+        }
+    }
+    if (options.query.empty()) {
+        std::cerr << "twinsim: error: give an import file (GRAPH) and a QUERY, or --store DIR and a QUERY\n";
+        return exit_usage;
+    }
     // Parse first: a malformed query needs no graph.
     std::unique_ptr<query::PreparedQuery> prepared;
     try {
@@ -135,12 +152,25 @@ int run_query(const QueryCommandOptions& options) {
         std::cerr << "twinsim: query error: " << e.what() << '\n';
         return exit_invalid;
     }
-    LoadedGraph loaded = load_graph(options.input);
+    LoadedGraph loaded;
+    try {
+        if (options.store.empty()) {
+            loaded = load_graph(options.input);
+        } else {
+            live::StoreOptions store_options;
+            store_options.create = false;
+            store_options.allow_undefined_extensions = options.input.allow_undefined_extensions;
+            loaded.store = live::open_store(options.store, store_options);
+            loaded.loaded = true;
+        }
+    } catch (const live::StoreError& e) {
+        return report_store_error(e);
+    }
     if (!loaded.loaded) {
         print_problems(std::cerr, options.input.file, loaded.problems);
         return exit_invalid;
     }
-    const graph::Snapshot snapshot = loaded.graph->snapshot();
+    const graph::Snapshot snapshot = loaded.target().snapshot();
     query::QueryOptions query_options;
     query_options.page_size = options.page_size;
     query_options.max_rows = options.max_rows;
@@ -183,12 +213,14 @@ Command add_query_command(CLI::App& app) {
                         "Cap on result and intermediate rows; exceeding it is a query error")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
-    add_graph_input_options(*command, options->input, "GRAPH");  // before QUERY: positionals keep their order
-    command->add_option("QUERY", options->query, "The query, e.g. \"SELECT * FROM DIGITALTWINS T WHERE T.area > 30\"")
-        ->required();
+    command->add_option("--store", options->store,
+                        "Query the graph of the durable store in directory DIR (docs/store.md) instead of an import "
+                        "file; then the only positional is the QUERY");
+    add_graph_input_options(*command, options->input, "GRAPH", /*required=*/false);  // before QUERY: positionals keep their order
+    command->add_option("QUERY", options->query, "The query, e.g. \"SELECT * FROM DIGITALTWINS T WHERE T.area > 30\"");
     command->footer(
         "Exit status: 0 ran, 1 query error (with its line and column) or invalid graph (every bad line on stderr), "
-        "2 usage error or unreadable input.");
+        "2 usage error, unreadable input or a store that cannot be opened.");
     return {command, [options] { return run_query(*options); }};
 }
 

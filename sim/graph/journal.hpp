@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
@@ -40,6 +41,29 @@ struct ModelChange {
     std::size_t events_before = 0;
 };
 
+/// What a batch leaves behind: the state, once the batch commits, of every
+/// twin and relationship its events name. A journal that must replay batches
+/// exactly (the durable store, sim/live/store.hpp) records it beside the
+/// events, and TwinGraph::replay puts it back.
+struct BatchOutcome {
+    struct Twin {
+        std::string id;
+        /// As get_twin returns it after the batch ($etag, $lastUpdateTime,
+        /// every lastUpdateTime and sourceTime); null when the batch deleted it.
+        nlohmann::json document;
+    };
+    struct Relationship {
+        std::string source_id;
+        std::string relationship_id;
+        /// As get_relationship returns it after the batch; null when deleted.
+        nlohmann::json document;
+        Timestamp last_update;  ///< when it was last written (not part of its JSON)
+    };
+    std::vector<Twin> twins;                  ///< in the order the events first name them
+    std::vector<Relationship> relationships;  ///< same
+    std::uint64_t etag_counter = 0;           ///< the graph's etag counter after the batch
+};
+
 /// One batch about to be committed: one public mutation of a TwinGraph, or a
 /// whole atomic group (atomically(), update_twins, a cascading delete, an
 /// NDJSON import).
@@ -53,6 +77,16 @@ struct CommitBatch {
     std::span<const ChangeEvent> events;
     /// The batch's model changes, in order (see ModelChange::events_before).
     std::span<const ModelChange> models;
+    /// Builds the batch's BatchOutcome (O(twins and relationships touched)).
+    /// Callable only while the hook runs; empty outside a journal.
+    std::function<BatchOutcome()> outcome{};
+};
+
+/// A batch as a journal recorded it, for TwinGraph::replay.
+struct RecordedBatch {
+    std::span<const ChangeEvent> events;  ///< with their recorded sequence numbers and times
+    std::span<const ModelChange> models;
+    const BatchOutcome* outcome = nullptr;  ///< required
 };
 
 /// The hook's type. Runs on the writer's thread with the graph's mutex held.

@@ -41,7 +41,9 @@ void TwinGraph::Impl::commit(std::optional<GraphState>& saved) {
     if (options.journal) {
         visible = &*saved;  // reads (also from the hook) see the state before the batch
         try {
-            options.journal(CommitBatch{pending, pending_models});
+            CommitBatch batch{pending, pending_models};
+            batch.outcome = [this] { return outcome_of(pending); };
+            options.journal(batch);
         } catch (...) {
             visible = nullptr;
             state = std::move(*saved);
@@ -50,6 +52,7 @@ void TwinGraph::Impl::commit(std::optional<GraphState>& saved) {
             throw;
         }
         visible = nullptr;
+        await_pending = true;
     }
     sequence = next;
     std::vector<ChangeEvent> events = std::move(pending);
@@ -99,133 +102,133 @@ TwinGraph::~TwinGraph() = default;
 // journal, run the operation as one batch (Impl::batch commits it).
 
 std::vector<std::string> TwinGraph::add_models(std::span<const dtdl::Document> documents) {
-    std::lock_guard lock(impl_->mutex);
-    impl_->guard();
-    return impl_->batch(false, [&] {
-        std::vector<std::string> added =
-            detail::add_models(impl_->state, documents, impl_->parse_options(), [this] { return impl_->clock(); });
-        if (!added.empty()) {
-            ModelChange change;
-            change.kind = ModelChange::Kind::add;
-            change.upload_time = impl_->state.model_info(added.front())->upload_time;
-            change.model_ids = added;
-            change.documents.assign(documents.begin(), documents.end());
-            impl_->record_model_change(std::move(change));
-        }
-        return added;
+    return impl_->mutate([&] {
+        return impl_->batch(false, [&] {
+            std::vector<std::string> added =
+                detail::add_models(impl_->state, documents, impl_->parse_options(), [this] { return impl_->clock(); });
+            if (!added.empty()) {
+                ModelChange change;
+                change.kind = ModelChange::Kind::add;
+                change.upload_time = impl_->state.model_info(added.front())->upload_time;
+                change.model_ids = added;
+                change.documents.assign(documents.begin(), documents.end());
+                impl_->record_model_change(std::move(change));
+            }
+            return added;
+        });
     });
 }
 
 void TwinGraph::decommission_model(std::string_view model_id) {
-    std::lock_guard lock(impl_->mutex);
-    impl_->guard();
-    impl_->batch(false, [&] {
-        detail::decommission_model(impl_->state, model_id);
-        ModelChange change;
-        change.kind = ModelChange::Kind::decommission;
-        change.model_ids.emplace_back(model_id);
-        impl_->record_model_change(std::move(change));
+    return impl_->mutate([&] {
+        impl_->batch(false, [&] {
+            detail::decommission_model(impl_->state, model_id);
+            ModelChange change;
+            change.kind = ModelChange::Kind::decommission;
+            change.model_ids.emplace_back(model_id);
+            impl_->record_model_change(std::move(change));
+        });
     });
 }
 
 void TwinGraph::delete_model(std::string_view model_id) {
-    std::lock_guard lock(impl_->mutex);
-    impl_->guard();
-    impl_->batch(false, [&] {
-        detail::delete_model(impl_->state, model_id, impl_->parse_options());
-        ModelChange change;
-        change.kind = ModelChange::Kind::remove;
-        change.model_ids.emplace_back(model_id);
-        impl_->record_model_change(std::move(change));
+    return impl_->mutate([&] {
+        impl_->batch(false, [&] {
+            detail::delete_model(impl_->state, model_id, impl_->parse_options());
+            ModelChange change;
+            change.kind = ModelChange::Kind::remove;
+            change.model_ids.emplace_back(model_id);
+            impl_->record_model_change(std::move(change));
+        });
     });
 }
 
 json TwinGraph::upsert_twin(std::string_view twin_id, const json& twin, const WriteCondition& condition) {
-    std::lock_guard lock(impl_->mutex);
-    impl_->guard();
-    return impl_->batch(false, [&] { return impl_->upsert_twin(twin_id, twin, condition); });
+    return impl_->mutate([&] {
+        return impl_->batch(false, [&] { return impl_->upsert_twin(twin_id, twin, condition); });
+    });
 }
 
 void TwinGraph::update_twin(std::string_view twin_id, const json& patch, const std::optional<std::string>& if_match) {
-    std::lock_guard lock(impl_->mutex);
-    impl_->guard();
-    impl_->batch(false, [&] { impl_->update_twin(twin_id, patch, if_match); });
+    return impl_->mutate([&] {
+        impl_->batch(false, [&] { impl_->update_twin(twin_id, patch, if_match); });
+    });
 }
 
 void TwinGraph::delete_twin(std::string_view twin_id, const std::optional<std::string>& if_match, bool cascade) {
-    std::lock_guard lock(impl_->mutex);
-    impl_->guard();
-    // A cascade is several changes; make it one.
-    impl_->batch(true, [&] { impl_->delete_twin(twin_id, if_match, cascade); });
+    return impl_->mutate([&] {
+        // A cascade is several changes; make it one.
+        impl_->batch(true, [&] { impl_->delete_twin(twin_id, if_match, cascade); });
+    });
 }
 
 void TwinGraph::update_twins(std::span<const TwinPatch> patches) {
-    std::lock_guard lock(impl_->mutex);
-    impl_->guard();
-    impl_->batch(true, [&] {
-        for (const TwinPatch& p : patches) impl_->update_twin(p.twin_id, p.patch, p.if_match);
+    return impl_->mutate([&] {
+        impl_->batch(true, [&] {
+            for (const TwinPatch& p : patches) impl_->update_twin(p.twin_id, p.patch, p.if_match);
+        });
     });
 }
 
 void TwinGraph::write_properties(std::span<const PropertyWrite> writes) {
-    std::lock_guard lock(impl_->mutex);
-    impl_->guard();
-    impl_->batch(false, [&] { impl_->write_properties(writes); });
+    return impl_->mutate([&] {
+        impl_->batch(false, [&] { impl_->write_properties(writes); });
+    });
 }
 
 json TwinGraph::upsert_relationship(std::string_view source_id, std::string_view relationship_id, const json& relationship,
                                     const WriteCondition& condition) {
-    std::lock_guard lock(impl_->mutex);
-    impl_->guard();
-    return impl_->batch(false,
-                        [&] { return impl_->upsert_relationship(source_id, relationship_id, relationship, condition); });
+    return impl_->mutate([&] {
+        return impl_->batch(false,
+                            [&] { return impl_->upsert_relationship(source_id, relationship_id, relationship, condition); });
+    });
 }
 
 void TwinGraph::update_relationship(std::string_view source_id, std::string_view relationship_id, const json& patch,
                                     const std::optional<std::string>& if_match) {
-    std::lock_guard lock(impl_->mutex);
-    impl_->guard();
-    impl_->batch(false, [&] { impl_->update_relationship(source_id, relationship_id, patch, if_match); });
+    return impl_->mutate([&] {
+        impl_->batch(false, [&] { impl_->update_relationship(source_id, relationship_id, patch, if_match); });
+    });
 }
 
 void TwinGraph::delete_relationship(std::string_view source_id, std::string_view relationship_id,
                                     const std::optional<std::string>& if_match) {
-    std::lock_guard lock(impl_->mutex);
-    impl_->guard();
-    impl_->batch(false, [&] { impl_->delete_relationship(source_id, relationship_id, if_match); });
+    return impl_->mutate([&] {
+        impl_->batch(false, [&] { impl_->delete_relationship(source_id, relationship_id, if_match); });
+    });
 }
 
 void TwinGraph::restore_twin(std::string_view twin_id, const json& twin) {
-    std::lock_guard lock(impl_->mutex);
-    impl_->guard();
-    impl_->batch(false, [&] {
-        (void)impl_->upsert_twin(twin_id, twin, WriteCondition{std::nullopt, true}, /*restore=*/true);
+    return impl_->mutate([&] {
+        impl_->batch(false, [&] {
+            (void)impl_->upsert_twin(twin_id, twin, WriteCondition{std::nullopt, true}, /*restore=*/true);
+        });
     });
 }
 
 bool TwinGraph::try_create_twin(std::string_view twin_id, std::string_view model_id,
                                 std::span<const NumericValue> properties, std::optional<Timestamp> last_update,
                                 std::span<const PropertyTimes> times) {
-    std::lock_guard lock(impl_->mutex);
-    impl_->guard();
-    return impl_->batch(false,
-                        [&] { return impl_->try_create_twin(twin_id, model_id, properties, last_update, times); });
+    return impl_->mutate([&] {
+        return impl_->batch(false,
+                            [&] { return impl_->try_create_twin(twin_id, model_id, properties, last_update, times); });
+    });
 }
 
 bool TwinGraph::try_create_relationship(std::string_view source_id, std::string_view relationship_id,
                                         std::string_view target_id, std::string_view name,
                                         std::span<const NumericValue> properties) {
-    std::lock_guard lock(impl_->mutex);
-    impl_->guard();
-    return impl_->batch(false, [&] {
-        return impl_->try_create_relationship(source_id, relationship_id, target_id, name, properties);
+    return impl_->mutate([&] {
+        return impl_->batch(false, [&] {
+            return impl_->try_create_relationship(source_id, relationship_id, target_id, name, properties);
+        });
     });
 }
 
 void TwinGraph::atomically(const std::function<void(TwinGraph&)>& body) {
-    std::lock_guard lock(impl_->mutex);
-    impl_->guard();
-    impl_->batch(true, [&] { body(*this); });
+    return impl_->mutate([&] {
+        impl_->batch(true, [&] { body(*this); });
+    });
 }
 
 Snapshot TwinGraph::snapshot() const {

@@ -70,6 +70,14 @@ struct TwinGraphOptions {
     /// without listeners, and every batch saves the state it may roll back to
     /// (O(tables + columns), so later writes copy the chunks they touch).
     Journal journal{};  // "{}": positional initialisers of the members above stay warning-free
+    /// Called on the writer's thread after a public mutation whose batch the
+    /// journal accepted has committed and the graph's mutex is released,
+    /// before the mutation returns (once per outermost call, also for an
+    /// atomically() group). A store with group commit waits there until the
+    /// batch is durable. If it throws, the exception propagates to the caller
+    /// although the batch stays committed (visible): the caller learns that
+    /// its write may not be durable. Not called when nothing was journaled.
+    std::function<void()> await_durable{};
 };
 
 /// Conditions of a write, as ADT's If-Match / If-None-Match headers.
@@ -243,6 +251,22 @@ public:
     /// the events it caused are emitted after it returns.
     /// Used by bulk import. Precondition: not called from a listener.
     void atomically(const std::function<void(TwinGraph&)>& body);
+
+    // --- replay (the durable store's seam) ----------------------------------------
+    /// Applies a batch that a journal recorded (CommitBatch + BatchOutcome)
+    /// exactly as it was committed: same twins, relationships and models,
+    /// same $etag values, $lastUpdateTime and property times, relationship
+    /// update times, model upload times and decommissions, same etag counter,
+    /// and the change-event sequence continuing from the batch's last event.
+    /// Events are applied in order (models at their events_before), then every
+    /// touched twin and relationship is set to its recorded outcome. The
+    /// journal is not called, no listener hears of it, and await_durable is
+    /// not called. All or nothing. Throws GraphError (code "ReplayMismatch")
+    /// when the batch does not follow on from this graph (its first sequence
+    /// number is not the next one) or does not apply (a recorded document the
+    /// models refuse, a delete of something absent): the journal is not this
+    /// graph's. Precondition: batch.outcome != nullptr; not from a listener.
+    void replay(const RecordedBatch& batch);
 
     // --- reading ----------------------------------------------------------------
     /// A consistent view of the graph now; O(number of tables and columns),

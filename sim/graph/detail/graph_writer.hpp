@@ -45,6 +45,8 @@ struct TwinGraph::Impl : detail::GraphStorage {
     std::vector<ChangeEvent> pending;        ///< the current batch's events
     std::vector<ModelChange> pending_models;  ///< the current batch's model changes (only with a journal or model listeners)
     bool delivering = false;                 ///< listeners are running
+    int write_depth = 0;                     ///< nesting of public mutations on the writer's thread (mutate)
+    bool await_pending = false;              ///< the journal accepted a batch of the current outermost mutation
     /// While the journal runs: the state before the batch, which reads and
     /// snapshot() show (nullptr otherwise).
     const detail::GraphState* visible = nullptr;
@@ -80,7 +82,52 @@ struct TwinGraph::Impl : detail::GraphStorage {
                              "records is not committed yet)");
     }
 
+    /// Runs one public mutation `f`: takes the mutex, refuses a call from a
+    /// listener or the journal, and, once the outermost mutation on this
+    /// thread has committed a journaled batch and released the mutex, calls
+    /// options.await_durable (TwinGraphOptions has the contract).
+    template <class F>
+    auto mutate(F&& f) {
+        using Result = std::invoke_result_t<F&>;
+        if constexpr (std::is_void_v<Result>) {
+            mutate([&] {
+                f();
+                return true;
+            });
+        } else {
+            std::unique_lock lock(mutex);
+            guard();
+            if (write_depth > 0) return f();  // nested (inside atomically): joins the outer call
+            ++write_depth;
+            await_pending = false;
+            std::optional<Result> result;
+            try {
+                result.emplace(f());
+            } catch (...) {
+                --write_depth;
+                await_pending = false;
+                throw;
+            }
+            --write_depth;
+            const bool await = await_pending && static_cast<bool>(options.await_durable);
+            await_pending = false;
+            lock.unlock();
+            if (await) options.await_durable();
+            return std::move(*result);
+        }
+    }
+
     // --- events, batches and commits (twin_graph.cpp) ------------------------------
+    /// The outcome of the batch being committed (CommitBatch::outcome): reads
+    /// the writer's state, which holds the batch.
+    [[nodiscard]] BatchOutcome outcome_of(std::span<const ChangeEvent> events) const;
+    /// TwinGraph::replay, with the mutex held.
+    void replay(const RecordedBatch& batch);
+    /// Sets twin `id` to the recorded document `doc` exactly ($etag and times).
+    void restore_exact_twin(const std::string& id, const nlohmann::json& doc);
+    /// Sets a relationship to the recorded document `doc` exactly.
+    void restore_exact_relationship(const std::string& source_id, const std::string& rel_id, const nlohmann::json& doc,
+                                    std::int64_t last_update);
     /// Buffers a change event of the current batch.
     void emit(ChangeType type, std::string twin_id, std::string rel_id, nlohmann::json data, Timestamp time);
     /// Records a model change of the current batch for the journal (nothing without one).

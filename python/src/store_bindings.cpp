@@ -1,0 +1,165 @@
+// The durable store: twinsim.open_store(DIR, ...) -> twinsim.Store, whose
+// attributes fall through to its graph (the usual TwinGraph API), and the
+// store's exceptions (StoreError and its subclasses).
+
+#include <pybind11/stl.h>
+
+#include <string>
+
+#include "bindings.hpp"
+#include "document_arguments.hpp"
+#include "twinsim/live/store.hpp"
+
+namespace py = pybind11;
+
+namespace twinsim::python {
+namespace {
+
+PyObject* store_error = nullptr;
+PyObject* store_locked_error = nullptr;
+PyObject* store_corrupt_error = nullptr;
+PyObject* store_write_error = nullptr;
+
+PyObject* exception_class(py::module_& m, const char* name, py::tuple bases, const char* doc) {
+    const std::string qualified = std::string("twinsim.") + name;
+    PyObject* type = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases.ptr(), nullptr);
+    if (type == nullptr) throw py::error_already_set();
+    m.add_object(name, py::handle(type));
+    py::handle(type).attr("code") = py::none();
+    py::handle(type).attr("path") = py::none();
+    return type;
+}
+
+void raise(PyObject* type, const live::StoreError& e) {
+    py::object instance = py::reinterpret_borrow<py::object>(type)(e.what());
+    instance.attr("path") = e.path().string();
+    if (const auto* locked = dynamic_cast<const live::StoreLockedError*>(&e)) instance.attr("holder_pid") = locked->holder_pid();
+    PyErr_SetObject(type, instance.ptr());
+}
+
+live::Durability durability_argument(const std::string& name) {
+    if (name == "per_batch") return live::Durability::per_batch;
+    if (name == "group") return live::Durability::group;
+    throw py::value_error("durability must be \"per_batch\" or \"group\", not \"" + name + "\"");
+}
+
+py::dict recovery_dict(const live::RecoveryReport& r) {
+    py::dict d;
+    d["checkpoint_batch"] = r.checkpoint_batch;
+    d["checkpoint"] = r.checkpoint.empty() ? py::object(py::none()) : py::object(py::str(r.checkpoint.string()));
+    d["batches_replayed"] = r.batches_replayed;
+    d["last_batch"] = r.last_batch;
+    d["damaged_checkpoints"] = r.damaged_checkpoints;
+    return d;
+}
+
+}  // namespace
+
+void define_store(py::module_& m) {
+    const py::object base = m.attr("TwinsimError");
+    store_error = exception_class(m, "StoreError", py::make_tuple(base),
+                                  "A durable store could not be opened, read or written. .path: the store's directory.");
+    store_locked_error = exception_class(m, "StoreLockedError", py::make_tuple(py::handle(store_error)),
+                                         "The store is open in another process (or elsewhere in this one). "
+                                         ".holder_pid: the pid recorded by the holder.");
+    py::handle(store_locked_error).attr("holder_pid") = 0;
+    store_corrupt_error = exception_class(m, "StoreCorruptError", py::make_tuple(py::handle(store_error)),
+                                          "The store's journal (or every checkpoint) is damaged or not a store's.");
+    store_write_error = exception_class(m, "StoreWriteError",
+                                        py::make_tuple(py::handle(store_error), py::handle(PyExc_OSError)),
+                                        "A write could not be made durable (disk full, I/O error, a failed sync, the "
+                                        "store closed). Unless the message says it was applied, nothing changed.");
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const live::StoreLockedError& e) {
+            raise(store_locked_error, e);
+        } catch (const live::StoreCorruptError& e) {
+            raise(store_corrupt_error, e);
+        } catch (const live::StoreWriteError& e) {
+            raise(store_write_error, e);
+        } catch (const live::StoreError& e) {
+            raise(store_error, e);
+        }
+    });
+
+    py::class_<live::Store>(
+        m, "Store",
+        "A twin graph that lives in a directory (twinsim.open_store). Every write is journaled and returns only "
+        "once durable. The graph's methods (upsert_digital_twin, query_twins, snapshot, ...) are available on the "
+        "store itself, or through .graph. Close it (or use it as a context manager) to release the directory.")
+        .def_property_readonly(
+            "graph", [](live::Store& s) -> graph::TwinGraph& { return s.graph(); }, py::return_value_policy::reference_internal,
+            "The stored TwinGraph (valid while the store object lives).")
+        .def_property_readonly("path", [](const live::Store& s) { return s.directory().string(); })
+        .def("checkpoint",
+             [](live::Store& s) {
+                 py::gil_scoped_release release;
+                 return s.checkpoint();
+             },
+             "Writes a checkpoint of the whole graph now; returns the journal batch it holds.")
+        .def("flush",
+             [](live::Store& s) {
+                 py::gil_scoped_release release;
+                 s.flush();
+             },
+             "Waits until every write so far is durable (group commit).")
+        .def("close",
+             [](live::Store& s) {
+                 py::gil_scoped_release release;
+                 s.close();
+             },
+             "Stops background work, syncs and releases the directory. Later writes raise StoreWriteError.")
+        .def_property_readonly("recovery", [](const live::Store& s) { return recovery_dict(s.recovery()); },
+                               "How opening went: checkpoint_batch, checkpoint, batches_replayed, last_batch, "
+                               "damaged_checkpoints.")
+        .def("stats",
+             [](const live::Store& s) {
+                 const live::StoreStats st = s.stats();
+                 py::dict d;
+                 d["written_batch"] = st.written_batch;
+                 d["durable_batch"] = st.durable_batch;
+                 d["syncs"] = st.syncs;
+                 d["checkpoints"] = st.checkpoints;
+                 d["last_checkpoint_batch"] = st.last_checkpoint_batch;
+                 d["last_checkpoint_error"] = st.last_checkpoint_error;
+                 return d;
+             },
+             "Counters: written_batch, durable_batch, syncs, checkpoints, last_checkpoint_batch, last_checkpoint_error.")
+        .def("__enter__", [](py::object self) { return self; })
+        .def("__exit__",
+             [](live::Store& s, const py::object&, const py::object&, const py::object&) {
+                 py::gil_scoped_release release;
+                 s.close();
+                 return false;
+             })
+        .def("__getattr__",
+             [](py::object self, const std::string& name) -> py::object {
+                 if (!name.empty() && name[0] == '_') throw py::attribute_error("Store has no attribute '" + name + "'");
+                 return self.attr("graph").attr(name.c_str());
+             })
+        .def("__repr__", [](const live::Store& s) { return "<twinsim.Store " + s.directory().string() + ">"; });
+
+    m.def(
+        "open_store",
+        [](const py::object& path, const std::string& durability, std::uint64_t checkpoint_every, bool create) {
+            live::StoreOptions o;
+            o.durability = durability_argument(durability);
+            o.checkpoint_every = checkpoint_every;
+            o.create = create;
+            const std::filesystem::path dir = to_path(path);
+            py::gil_scoped_release release;
+            return live::open_store(dir, std::move(o));
+        },
+        py::arg("path"), py::kw_only(), py::arg("durability") = "per_batch", py::arg("checkpoint_every") = 10000,
+        py::arg("create") = true,
+        "Opens (or creates) the durable store in directory `path` and returns a Store, which has the TwinGraph "
+        "methods of its graph.\n\n"
+        "durability: \"per_batch\" (each write synced before it returns) or \"group\" (concurrent writers share "
+        "syncs; each write still returns only once durable).\ncheckpoint_every: batches between background "
+        "checkpoints (0: only store.checkpoint()).\ncreate: create the directory when missing.\n"
+        "Raises StoreLockedError (open elsewhere), StoreCorruptError (damaged journal), StoreError. "
+        "Releases the GIL. docs/store.md describes the directory.");
+}
+
+}  // namespace twinsim::python

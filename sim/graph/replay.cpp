@@ -1,0 +1,186 @@
+// The durable store's seam into the graph: the outcome of a batch being
+// committed (CommitBatch::outcome) and TwinGraph::replay, which applies a
+// recorded batch exactly as it was committed. Runs with the graph's mutex held.
+#include <charconv>
+#include <unordered_set>
+
+#include "twinsim/graph/detail/graph_writer.hpp"
+#include "twinsim/graph/detail/model_catalogue.hpp"
+#include "twinsim/graph/detail/twin_documents.hpp"
+#include "twinsim/graph/detail/twin_json.hpp"
+
+namespace twinsim::graph {
+
+using namespace detail;
+using nlohmann::json;
+
+namespace {
+
+[[noreturn]] void mismatch(const std::string& why) { throw GraphError("ReplayMismatch", "cannot replay the batch: " + why); }
+
+// W/"<16 hex digits>" -> the counter value.
+std::uint64_t parse_etag(const json& doc, const std::string& ctx) {
+    const auto it = doc.find("$etag");
+    if (it == doc.end() || !it->is_string()) mismatch(ctx + " has no $etag");
+    const std::string& s = it->get_ref<const std::string&>();
+    std::uint64_t value = 0;
+    if (s.size() != 20 || s.compare(0, 3, "W/\"") != 0 || s.back() != '"') mismatch(ctx + ": malformed $etag " + s);
+    const auto [end, ec] = std::from_chars(s.data() + 3, s.data() + 19, value, 16);
+    if (ec != std::errc() || end != s.data() + 19) mismatch(ctx + ": malformed $etag " + s);
+    return value;
+}
+
+}  // namespace
+
+BatchOutcome TwinGraph::Impl::outcome_of(std::span<const ChangeEvent> events) const {
+    BatchOutcome out;
+    std::unordered_set<std::string> twins_seen;
+    std::unordered_set<std::string> rels_seen;
+    for (const ChangeEvent& e : events) {
+        if (e.relationship_id.empty()) {
+            if (!twins_seen.insert(e.twin_id).second) continue;
+            const auto t = state.find_twin(e.twin_id);
+            out.twins.push_back({e.twin_id, t ? twin_json(state, *t) : json()});
+        } else {
+            std::string key = e.twin_id;
+            key += '\0';
+            key += e.relationship_id;
+            if (!rels_seen.insert(std::move(key)).second) continue;
+            BatchOutcome::Relationship rel{e.twin_id, e.relationship_id, json(), Timestamp{}};
+            if (const auto source = state.find_twin(e.twin_id)) {
+                if (const auto r = state.find_rel(*source, e.relationship_id)) {
+                    rel.document = relationship_json(state, *r);
+                    rel.last_update = Timestamp{state.rels[*r].last_update};
+                }
+            }
+            out.relationships.push_back(std::move(rel));
+        }
+    }
+    out.etag_counter = state.etag_counter;
+    return out;
+}
+
+void TwinGraph::Impl::restore_exact_twin(const std::string& id, const json& doc) {
+    const std::string ctx = twin_ctx(id);
+    if (!doc.is_object()) mismatch(ctx + ": the recorded twin is not an object");
+    const std::uint64_t etag = parse_etag(doc, ctx);
+    ParsedTwin p = parse_twin(state, id, doc, /*restore=*/true);
+    if (p.recorded_update == no_time) mismatch(ctx + ": the recorded twin has no $lastUpdateTime");
+    for (PropValue& pv : p.props) {
+        if (pv.recorded_update == no_time) mismatch(ctx + ": property " + pv.name + " has no recorded lastUpdateTime");
+        pv.last_update = pv.recorded_update;
+    }
+    json comps = std::move(p.components);
+    finalize_components(comps, nullptr, p.recorded_update, [](const std::string&, const std::string&) { return true; });
+    const auto existing = state.find_twin(id);
+    const TwinIndex t = existing ? *existing : alloc_twin(id);
+    write_twin(t, p, p.recorded_update, std::move(comps));
+    state.twin_meta.mut(t, copies).etag = etag;
+}
+
+void TwinGraph::Impl::restore_exact_relationship(const std::string& source_id, const std::string& rel_id,
+                                                 const json& doc, std::int64_t last_update) {
+    const std::string ctx = rel_ctx(source_id, rel_id);
+    if (!doc.is_object()) mismatch(ctx + ": the recorded relationship is not an object");
+    const std::uint64_t etag = parse_etag(doc, ctx);
+    const auto source = state.find_twin(source_id);
+    if (!source) mismatch(ctx + ": the source twin does not exist");
+    ParsedRel p = parse_relationship(state, *source, source_id, rel_id, doc);
+    const auto existing = state.find_rel(*source, rel_id);
+    const RelationshipIndex r = write_rel(existing ? *existing : no_index, *source, rel_id, p, last_update);
+    state.rels.mut(r, copies).etag = etag;
+}
+
+void TwinGraph::Impl::replay(const RecordedBatch& batch) {
+    if (batch.outcome == nullptr) mismatch("no outcome was recorded");
+    if (!batch.events.empty() && batch.events.front().sequence != sequence + 1)
+        mismatch("its first change is number " + std::to_string(batch.events.front().sequence) +
+                 " but the graph's last one is " + std::to_string(sequence));
+    for (std::size_t k = 1; k < batch.events.size(); ++k)
+        if (batch.events[k].sequence != batch.events[k - 1].sequence + 1)
+            mismatch("its change numbers are not consecutive at change " + std::to_string(batch.events[k].sequence));
+    GraphState saved = state;
+    try {
+        std::size_t next_model = 0;
+        auto models_up_to = [&](std::size_t events_done) {
+            for (; next_model < batch.models.size() && batch.models[next_model].events_before <= events_done; ++next_model) {
+                const ModelChange& m = batch.models[next_model];
+                switch (m.kind) {
+                case ModelChange::Kind::add: {
+                    const Timestamp upload = m.upload_time;
+                    detail::add_models(state, m.documents, parse_options(), [upload] { return upload; });
+                    break;
+                }
+                case ModelChange::Kind::decommission:
+                    for (const std::string& id : m.model_ids) detail::decommission_model(state, id);
+                    break;
+                case ModelChange::Kind::remove:
+                    for (const std::string& id : m.model_ids) detail::delete_model(state, id, parse_options());
+                    break;
+                }
+            }
+        };
+        for (std::size_t k = 0; k < batch.events.size(); ++k) {
+            models_up_to(k);
+            const ChangeEvent& e = batch.events[k];
+            switch (e.type) {
+            case ChangeType::twin_create: restore_exact_twin(e.twin_id, e.data); break;
+            case ChangeType::twin_delete: {
+                const auto t = state.find_twin(e.twin_id);
+                if (!t) mismatch(twin_ctx(e.twin_id) + " is deleted but does not exist");
+                if (!state.out[*t].empty() || !state.in[*t].empty())
+                    mismatch(twin_ctx(e.twin_id) + " is deleted but still has relationships");
+                remove_twin(*t);
+                break;
+            }
+            case ChangeType::relationship_create: {
+                const std::int64_t when = e.time.ns;
+                restore_exact_relationship(e.twin_id, e.relationship_id, e.data, when);
+                break;
+            }
+            case ChangeType::relationship_delete: {
+                const auto source = state.find_twin(e.twin_id);
+                const auto r = source ? state.find_rel(*source, e.relationship_id) : std::nullopt;
+                if (!r) mismatch(rel_ctx(e.twin_id, e.relationship_id) + " is deleted but does not exist");
+                remove_rel(*r);
+                break;
+            }
+            case ChangeType::twin_update:
+            case ChangeType::relationship_update:
+                break;  // the outcome below carries the state the updates left
+            }
+        }
+        models_up_to(batch.events.size());
+        for (const BatchOutcome::Twin& t : batch.outcome->twins) {
+            if (t.document.is_null()) {
+                if (state.find_twin(t.id)) mismatch(twin_ctx(t.id) + " should be deleted by the batch but exists");
+                continue;
+            }
+            restore_exact_twin(t.id, t.document);
+        }
+        for (const BatchOutcome::Relationship& r : batch.outcome->relationships) {
+            if (r.document.is_null()) continue;
+            restore_exact_relationship(r.source_id, r.relationship_id, r.document, r.last_update.ns);
+        }
+        state.etag_counter = batch.outcome->etag_counter;
+    } catch (const GraphError& e) {
+        state = std::move(saved);
+        if (e.code() == "ReplayMismatch") throw;
+        mismatch(std::string("a recorded change does not apply: ") + e.what());
+    } catch (const Error& e) {
+        state = std::move(saved);
+        mismatch(std::string("a recorded change does not apply: ") + e.what());
+    } catch (...) {
+        state = std::move(saved);
+        throw;
+    }
+    if (!batch.events.empty()) sequence = batch.events.back().sequence;
+}
+
+void TwinGraph::replay(const RecordedBatch& batch) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->guard();
+    impl_->replay(batch);
+}
+
+}  // namespace twinsim::graph

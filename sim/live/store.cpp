@@ -1,0 +1,479 @@
+// The durable store: the journal hook, durability (per batch and group
+// commit), checkpoints in the background, recovery, the directory lock.
+#include "twinsim/live/store.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "twinsim/live/detail/batch_codec.hpp"
+#include "twinsim/live/detail/checkpoint_file.hpp"
+#include "twinsim/live/detail/journal_db.hpp"
+
+namespace twinsim::live {
+
+namespace fs = std::filesystem;
+using detail::JournalFailure;
+
+namespace {
+
+std::string quoted(const fs::path& p) { return "\"" + p.string() + "\""; }
+
+std::string with_detail(const JournalFailure& f) {
+    return f.detail.empty() ? f.reason : f.reason + " (" + f.detail + ")";
+}
+
+// The batch the calling thread's last journaled write went into, for
+// await_durable (which runs on the same thread right after the write).
+thread_local const void* t_store = nullptr;
+thread_local std::uint64_t t_batch = 0;
+
+// How long the background thread sleeps between looks at the WAL.
+constexpr auto maintenance_period = std::chrono::milliseconds(200);
+
+}  // namespace
+
+struct Store::Impl {
+    fs::path dir;
+    fs::path journal_file;
+    fs::path checkpoint_dir;
+    StoreOptions options;
+    int lock_fd = -1;
+    std::unique_ptr<detail::JournalDb> journal;
+    RecoveryReport recovery;
+    graph::TwinGraph* graph = nullptr;
+
+    // Durability: guarded by sync_mutex.
+    mutable std::mutex sync_mutex;
+    std::condition_variable durable_cv;   // writers wait for durable >= their batch
+    std::condition_variable flusher_cv;   // the flusher waits for work
+    std::uint64_t written = 0;            // last batch written to the journal
+    std::uint64_t durable = 0;            // last batch known durable
+    std::string failure;                  // non-empty: a sync failed, every later write is refused
+    bool closed = false;
+    bool stopping = false;
+    std::uint64_t syncs = 0;
+
+    // Checkpoints: guarded by checkpoint_mutex (one at a time), counters by sync_mutex.
+    std::mutex checkpoint_mutex;
+    std::uint64_t last_checkpoint = 0;
+    std::uint64_t checkpoints = 0;
+    std::string checkpoint_error;
+    std::uint64_t wal_checkpointed_at = 0;
+
+    std::thread flusher;
+    std::thread maintainer;
+    std::condition_variable maintainer_cv;
+
+    // --- errors -------------------------------------------------------------------
+    [[noreturn]] void write_error(const std::string& why) const {
+        throw StoreWriteError(dir, "store " + quoted(dir) + ": " + why);
+    }
+
+    // --- the journal hook (graph mutex held) -----------------------------------------
+    void journal_batch(const graph::CommitBatch& batch) {
+        std::uint64_t id = 0;
+        {
+            std::lock_guard lock(sync_mutex);
+            if (closed) write_error("the store is closed; the write was not applied");
+            if (!failure.empty())
+                write_error("the store refuses writes since a sync failed: " + failure + "; the write was not applied");
+            id = written + 1;
+        }
+        const graph::BatchOutcome outcome = batch.outcome();
+        const std::string payload = detail::encode_batch(batch, outcome);
+        const std::uint64_t first = batch.events.empty() ? 0 : batch.events.front().sequence;
+        const std::uint64_t last = batch.events.empty() ? 0 : batch.events.back().sequence;
+        const std::int64_t time = batch.events.empty() ? utc_now().ns : batch.events.front().time.ns;
+        try {
+            journal->append(id, first, last, time, batch.events.size(), batch.models.size(), payload);
+        } catch (const JournalFailure& f) {
+            if (f.sync) {
+                std::lock_guard lock(sync_mutex);
+                failure = with_detail(f);
+                durable_cv.notify_all();
+            }
+            write_error(with_detail(f) + " in " + journal_file.string() + "; the write was not applied");
+        }
+        std::lock_guard lock(sync_mutex);
+        written = id;
+        if (options.durability == Durability::per_batch) {
+            durable = id;  // synchronous=FULL: the commit synced the WAL
+        } else {
+            t_store = this;
+            t_batch = id;
+            flusher_cv.notify_one();
+        }
+        if (options.checkpoint_every > 0 && id - last_checkpoint >= options.checkpoint_every) maintainer_cv.notify_one();
+    }
+
+    // --- group commit -----------------------------------------------------------------
+    void await_durable() {
+        if (t_store != this) return;
+        const std::uint64_t batch = t_batch;
+        t_store = nullptr;
+        wait_durable(batch);
+    }
+
+    void wait_durable(std::uint64_t batch) {
+        std::unique_lock lock(sync_mutex);
+        if (durable >= batch) return;
+        flusher_cv.notify_one();
+        durable_cv.wait(lock, [&] { return durable >= batch || !failure.empty() || stopping; });
+        if (durable >= batch) return;
+        if (!failure.empty())
+            write_error("batch " + std::to_string(batch) + " is applied but may not be durable: " + failure);
+        write_error("batch " + std::to_string(batch) + " is applied but the store closed before it was synced");
+    }
+
+    void flush_loop() {
+        std::unique_lock lock(sync_mutex);
+        for (;;) {
+            flusher_cv.wait(lock, [&] { return stopping || (written > durable && failure.empty()); });
+            if (written <= durable || !failure.empty()) {
+                if (stopping) return;
+                continue;
+            }
+            const std::uint64_t target = written;
+            lock.unlock();
+            std::string error;
+            try {
+                journal->sync_wal();
+            } catch (const JournalFailure& f) {
+                error = with_detail(f);
+            }
+            lock.lock();
+            ++syncs;
+            if (error.empty()) {
+                durable = std::max(durable, target);
+            } else {
+                failure = error;
+            }
+            durable_cv.notify_all();
+        }
+    }
+
+    // --- checkpoints ----------------------------------------------------------------------
+    std::uint64_t write_checkpoint() {
+        std::lock_guard one(checkpoint_mutex);
+        graph::Snapshot snapshot;
+        std::uint64_t batch = 0;
+        // Inside an (empty) atomic group no batch can commit: the snapshot
+        // and the batch number belong together.
+        graph->atomically([&](graph::TwinGraph& g) {
+            snapshot = g.snapshot();
+            std::lock_guard lock(sync_mutex);
+            batch = written;
+        });
+        {
+            std::lock_guard lock(sync_mutex);
+            if (batch == last_checkpoint) return batch;
+        }
+        // A checkpoint must never hold a batch the journal could still lose.
+        wait_durable(batch);
+        try {
+            detail::write_checkpoint(checkpoint_dir, batch, snapshot);
+        } catch (const std::exception& e) {
+            std::lock_guard lock(sync_mutex);
+            checkpoint_error = e.what();
+            write_error(std::string("the checkpoint of batch ") + std::to_string(batch) + " was not written: " + e.what() +
+                        " (the journal still holds every batch)");
+        }
+        std::uint64_t previous = 0;
+        {
+            std::lock_guard lock(sync_mutex);
+            previous = last_checkpoint;
+            last_checkpoint = batch;
+            ++checkpoints;
+            checkpoint_error.clear();
+        }
+        // Keep the new checkpoint and the one before it (a fallback); drop older ones.
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(checkpoint_dir, ec)) {
+            const auto b = detail::checkpoint_batch(entry.path().filename().string());
+            if (b && *b < previous && *b < batch) fs::remove(entry.path(), ec);
+        }
+        return batch;
+    }
+
+    void maintain_loop() {
+        std::unique_lock lock(sync_mutex);
+        for (;;) {
+            maintainer_cv.wait_for(lock, maintenance_period);
+            if (stopping) return;
+            const bool want_checkpoint =
+                options.checkpoint_every > 0 && written - last_checkpoint >= options.checkpoint_every && failure.empty();
+            const bool want_wal = written > wal_checkpointed_at;
+            const std::uint64_t now_written = written;
+            lock.unlock();
+            if (want_checkpoint) {
+                try {
+                    (void)write_checkpoint();
+                } catch (const std::exception&) {
+                    // Recorded in checkpoint_error (stats()); retried later.
+                }
+            }
+            if (want_wal) {
+                try {
+                    journal->checkpoint_wal();
+                } catch (const JournalFailure&) {
+                    // The WAL keeps growing until a later attempt succeeds; nothing is lost.
+                }
+            }
+            lock.lock();
+            if (want_wal) wal_checkpointed_at = now_written;
+        }
+    }
+
+    void stop_threads() noexcept {
+        {
+            std::lock_guard lock(sync_mutex);
+            stopping = true;
+        }
+        flusher_cv.notify_all();
+        maintainer_cv.notify_all();
+        durable_cv.notify_all();
+        if (flusher.joinable()) flusher.join();
+        if (maintainer.joinable()) maintainer.join();
+    }
+
+    // --- opening ------------------------------------------------------------------------
+    void lock_directory() {
+        const fs::path lock_file = dir / "LOCK";
+        lock_fd = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (lock_fd < 0)
+            throw StoreError(dir, "store " + quoted(dir) + ": cannot open its lock file " + lock_file.string() + " (" +
+                                      std::strerror(errno) + ")");
+        if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+            const int err = errno;
+            char buf[32] = {};
+            const ssize_t n = ::pread(lock_fd, buf, sizeof buf - 1, 0);
+            const long pid = n > 0 ? std::strtol(buf, nullptr, 10) : 0;
+            ::close(lock_fd);
+            lock_fd = -1;
+            if (err == EWOULDBLOCK)
+                throw StoreLockedError(dir,
+                                       "store " + quoted(dir) + " is already open in process " +
+                                           (pid > 0 ? std::to_string(pid) : std::string("(unknown pid)")) +
+                                           " (lock file " + lock_file.string() + "); close it there first",
+                                       pid);
+            throw StoreError(dir, "store " + quoted(dir) + ": cannot lock " + lock_file.string() + " (" +
+                                      std::strerror(err) + ")");
+        }
+        const std::string pid = std::to_string(::getpid()) + "\n";
+        if (::ftruncate(lock_fd, 0) != 0 || ::pwrite(lock_fd, pid.data(), pid.size(), 0) < 0) {
+            // The lock holds anyway; only the pid shown to a second opener is missing.
+        }
+    }
+
+    // Loads the latest valid checkpoint; nullopt (and from-scratch replay) when none is.
+    std::optional<graph::Snapshot> load_checkpoint() {
+        std::vector<std::pair<std::uint64_t, fs::path>> found;
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(checkpoint_dir, ec)) {
+            const std::string name = entry.path().filename().string();
+            if (name.size() > 5 && name.compare(name.size() - 5, 5, ".part") == 0) {
+                fs::remove(entry.path(), ec);  // a checkpoint that was being written when the process stopped
+                continue;
+            }
+            if (const auto b = detail::checkpoint_batch(name)) found.emplace_back(*b, entry.path());
+        }
+        if (ec) throw StoreError(dir, "store " + quoted(dir) + ": cannot list " + checkpoint_dir.string() + " (" + ec.message() + ")");
+        std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+        for (const auto& [batch, path] : found) {
+            try {
+                graph::Snapshot snapshot = detail::read_checkpoint(path, batch);
+                recovery.checkpoint_batch = batch;
+                recovery.checkpoint = path;
+                return snapshot;
+            } catch (const std::exception& e) {
+                recovery.damaged_checkpoints.push_back(path.string() + ": " + e.what());
+            }
+        }
+        return std::nullopt;
+    }
+
+    graph::TwinGraphOptions graph_options(bool journaled) {
+        graph::TwinGraphOptions o;
+        o.clock = options.clock;
+        o.allow_undefined_extensions = options.allow_undefined_extensions;
+        if (journaled) {
+            o.journal = [this](const graph::CommitBatch& b) { journal_batch(b); };
+            if (options.durability == Durability::group) o.await_durable = [this] { await_durable(); };
+        }
+        return o;
+    }
+
+    [[noreturn]] void corrupt(const std::string& why) const {
+        throw StoreCorruptError(dir, "store " + quoted(dir) + ": " + why);
+    }
+
+    std::unique_ptr<graph::TwinGraph> recover() {
+        std::optional<graph::Snapshot> base = load_checkpoint();
+        std::unique_ptr<graph::TwinGraph> g = base ? graph::TwinGraph::from_snapshot(*base, graph_options(false))
+                                                   : std::make_unique<graph::TwinGraph>(graph_options(false));
+        std::uint64_t expected = recovery.checkpoint_batch + 1;
+        try {
+            journal->read_after(recovery.checkpoint_batch, [&](const detail::JournalRow& row) {
+                if (row.batch != expected)
+                    corrupt("the journal " + journal_file.string() + " is missing batch " + std::to_string(expected) +
+                            " (the next one is " + std::to_string(row.batch) + ")");
+                detail::DecodedBatch decoded;
+                try {
+                    decoded = detail::decode_batch(row.payload);
+                } catch (const std::runtime_error& e) {
+                    corrupt("batch " + std::to_string(row.batch) + " of the journal " + journal_file.string() +
+                            " cannot be read: " + e.what());
+                }
+                try {
+                    g->replay(decoded.recorded());
+                } catch (const Error& e) {
+                    corrupt("batch " + std::to_string(row.batch) + " of the journal " + journal_file.string() +
+                            " does not replay onto " +
+                            (recovery.checkpoint.empty() ? std::string("the empty graph")
+                                                         : "checkpoint " + recovery.checkpoint.string()) +
+                            ": " + e.what());
+                }
+                ++recovery.batches_replayed;
+                ++expected;
+            });
+        } catch (const JournalFailure& f) {
+            if (f.corrupt) corrupt(with_detail(f) + ": " + journal_file.string());
+            throw StoreError(dir, "store " + quoted(dir) + ": " + with_detail(f) + ": " + journal_file.string());
+        }
+        if (expected - 1 < recovery.checkpoint_batch)
+            corrupt("the journal ends before the checkpoint's batch");
+        recovery.last_batch = expected - 1;
+        if (recovery.last_batch < recovery.checkpoint_batch && recovery.checkpoint_batch > 0)
+            corrupt("the journal ends at batch " + std::to_string(recovery.last_batch) + " but checkpoint " +
+                    recovery.checkpoint.string() + " holds batch " + std::to_string(recovery.checkpoint_batch));
+        // The journaled graph, in O(tables + columns).
+        return graph::TwinGraph::from_snapshot(g->snapshot(), graph_options(true));
+    }
+};
+
+Store::Store() : impl_(std::make_unique<Impl>()) {}
+
+Store::~Store() { close(); }
+
+const fs::path& Store::directory() const noexcept { return impl_->dir; }
+const RecoveryReport& Store::recovery() const noexcept { return impl_->recovery; }
+
+std::uint64_t Store::checkpoint() {
+    {
+        std::lock_guard lock(impl_->sync_mutex);
+        if (impl_->closed) impl_->write_error("the store is closed; no checkpoint was written");
+    }
+    return impl_->write_checkpoint();
+}
+
+void Store::flush() {
+    std::uint64_t target = 0;
+    {
+        std::lock_guard lock(impl_->sync_mutex);
+        target = impl_->written;
+    }
+    impl_->wait_durable(target);
+}
+
+StoreStats Store::stats() const {
+    std::lock_guard lock(impl_->sync_mutex);
+    StoreStats s;
+    s.written_batch = impl_->written;
+    s.durable_batch = impl_->durable;
+    s.syncs = impl_->syncs;
+    s.checkpoints = impl_->checkpoints;
+    s.last_checkpoint_batch = impl_->last_checkpoint;
+    s.last_checkpoint_error = impl_->checkpoint_error;
+    return s;
+}
+
+void Store::close() noexcept {
+    if (!impl_) return;
+    {
+        std::lock_guard lock(impl_->sync_mutex);
+        if (impl_->closed) return;
+    }
+    // Let the flusher sync what was written, then refuse further writes.
+    if (impl_->options.durability == Durability::group) {
+        try {
+            flush();
+        } catch (...) {
+            // The failure was reported to the writers waiting for it.
+        }
+    }
+    {
+        std::lock_guard lock(impl_->sync_mutex);
+        impl_->closed = true;
+    }
+    impl_->stop_threads();
+    // Taking the graph's mutex (an empty atomic group) waits for a write in
+    // progress; any later one sees `closed`.
+    try {
+        if (graph_) graph_->atomically([](graph::TwinGraph&) {});
+    } catch (...) {
+    }
+    if (impl_->journal) impl_->journal->close();
+    if (impl_->lock_fd >= 0) {
+        ::flock(impl_->lock_fd, LOCK_UN);
+        ::close(impl_->lock_fd);
+        impl_->lock_fd = -1;
+    }
+}
+
+std::unique_ptr<Store> open_store(const fs::path& directory, StoreOptions options) {
+    std::unique_ptr<Store> store(new Store());
+    Store::Impl& s = *store->impl_;
+    s.dir = directory;
+    s.options = std::move(options);
+    std::error_code ec;
+    const bool existed = fs::exists(directory, ec);
+    if (!existed) {
+        if (!s.options.create)
+            throw StoreError(directory, "store " + quoted(directory) + " does not exist (and creating it was not asked for)");
+        fs::create_directories(directory, ec);
+        if (ec)
+            throw StoreError(directory, "store " + quoted(directory) + ": the directory cannot be created (" + ec.message() + ")");
+    } else if (!fs::is_directory(directory, ec)) {
+        throw StoreError(directory, "store " + quoted(directory) + " is not a directory");
+    }
+    s.dir = fs::absolute(directory, ec);
+    if (ec) s.dir = directory;
+    s.journal_file = s.dir / "journal.db";
+    s.checkpoint_dir = s.dir / "checkpoints";
+    s.lock_directory();
+    fs::create_directories(s.checkpoint_dir, ec);
+    if (ec)
+        throw StoreError(s.dir, "store " + quoted(s.dir) + ": cannot create " + s.checkpoint_dir.string() + " (" +
+                                    ec.message() + ")");
+    try {
+        s.journal = std::make_unique<detail::JournalDb>(s.journal_file, s.options.durability == Durability::per_batch);
+        // The journal, its WAL and the checkpoint folder exist: make their names durable.
+        detail::sync_directory(s.dir);
+    } catch (const JournalFailure& f) {
+        if (f.corrupt) throw StoreCorruptError(s.dir, "store " + quoted(s.dir) + ": " + with_detail(f) + ": " + s.journal_file.string());
+        throw StoreError(s.dir, "store " + quoted(s.dir) + ": " + with_detail(f) + ": " + s.journal_file.string());
+    } catch (const std::runtime_error& e) {
+        throw StoreError(s.dir, "store " + quoted(s.dir) + ": " + e.what());
+    }
+    store->graph_ = s.recover();
+    s.graph = store->graph_.get();
+    s.written = s.durable = s.recovery.last_batch;
+    s.last_checkpoint = s.recovery.checkpoint_batch;
+    s.wal_checkpointed_at = 0;
+    if (s.options.durability == Durability::group) s.flusher = std::thread([&s] { s.flush_loop(); });
+    s.maintainer = std::thread([&s] { s.maintain_loop(); });
+    return store;
+}
+
+}  // namespace twinsim::live

@@ -1,0 +1,160 @@
+#pragma once
+// The durable store: a twin graph that lives in a directory on disk
+// (docs/store.md has the layout, formats and guarantees).
+//
+// live::open_store(dir) opens (or creates) the store and gives a Store that
+// owns a TwinGraph. Every mutation batch of that graph is written to a
+// write-ahead journal (SQLite 3 in WAL mode, dir/journal.db) inside the
+// graph's commit, through TwinGraphOptions::journal: when the write fails the
+// batch is rolled back and the caller gets a StoreWriteError. A mutation
+// returns only once its batch is durable (synced to disk), in one of two
+// modes: per batch (each batch synced before its write returns) or group
+// commit (writers' batches share one sync; each write returns once a sync
+// covering its batch has completed). Checkpoints of the whole graph (a
+// serialised Snapshot) are written in the background every N batches and on
+// request; opening loads the latest valid checkpoint and replays the journal
+// after it. The journal is never truncated: every batch ever committed stays
+// in it (history builds on it; retention is for later).
+//
+// One process at a time: the directory is locked (flock on dir/LOCK) while a
+// Store is open; a second open, from any process, is refused with the holder's pid.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "twinsim/common/time.hpp"
+#include "twinsim/graph/twin_graph.hpp"
+#include "twinsim/live/errors.hpp"
+
+namespace twinsim::live {
+
+/// Base of the store's errors; path() is the store's directory. Messages name
+/// the store, the file involved and the reason in our words (the OS or
+/// SQLite reason is quoted after it, e.g. "(SQLite: database or disk is full)").
+class StoreError : public LiveError {
+public:
+    StoreError(std::filesystem::path path, const std::string& message) : LiveError(message), path_(std::move(path)) {}
+    [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+/// The store is open in another process, or elsewhere in this one.
+class StoreLockedError : public StoreError {
+public:
+    StoreLockedError(std::filesystem::path path, const std::string& message, long holder_pid)
+        : StoreError(std::move(path), message), holder_pid_(holder_pid) {}
+    /// The pid written in the lock file by the holder (0 when unknown).
+    [[nodiscard]] long holder_pid() const noexcept { return holder_pid_; }
+
+private:
+    long holder_pid_;
+};
+
+/// The journal or every checkpoint is unreadable or inconsistent (not a
+/// store, damaged, or written by an incompatible version).
+class StoreCorruptError : public StoreError {
+public:
+    using StoreError::StoreError;
+};
+
+/// A batch could not be made durable: the journal write failed (the batch was
+/// rolled back: disk full, I/O error), or a sync failed (the store then
+/// refuses every later write with the same reason; see Store).
+class StoreWriteError : public StoreError {
+public:
+    using StoreError::StoreError;
+};
+
+enum class Durability : std::uint8_t {
+    per_batch,  ///< each batch's journal transaction is synced before its write returns
+    group,      ///< batches share syncs; a write returns once a sync covering it completed
+};
+
+struct StoreOptions {
+    Durability durability = Durability::per_batch;
+    /// A checkpoint is written in the background after this many batches
+    /// since the last one; 0: only on request (Store::checkpoint).
+    std::uint64_t checkpoint_every = 10000;
+    /// Create the directory (and its parent directories) when it does not exist.
+    bool create = true;
+    /// The graph's clock (TwinGraphOptions::clock); the system clock when empty.
+    std::function<Timestamp()> clock;
+    /// TwinGraphOptions::allow_undefined_extensions.
+    bool allow_undefined_extensions = false;
+};
+
+/// How opening went.
+struct RecoveryReport {
+    std::uint64_t checkpoint_batch = 0;   ///< the batch the loaded checkpoint holds (0: none, replayed from the start)
+    std::filesystem::path checkpoint;     ///< its file, empty when none
+    std::uint64_t batches_replayed = 0;   ///< journal batches applied after it
+    std::uint64_t last_batch = 0;         ///< the last batch in the journal
+    /// Checkpoints that were skipped, each "<file>: <why>".
+    std::vector<std::string> damaged_checkpoints;
+};
+
+struct StoreStats {
+    std::uint64_t written_batch = 0;     ///< last batch written to the journal
+    std::uint64_t durable_batch = 0;     ///< last batch known durable
+    std::uint64_t syncs = 0;             ///< group commit: syncs done by the flusher
+    std::uint64_t checkpoints = 0;       ///< checkpoints written since open
+    std::uint64_t last_checkpoint_batch = 0;
+    std::string last_checkpoint_error;   ///< why the last background checkpoint failed, empty when it did not
+};
+
+/// An open store. Not copyable; close() (or the destructor) releases it.
+/// Thread safety: the graph is as thread-safe as any TwinGraph; the Store's
+/// own methods may be called from any thread.
+class Store {
+public:
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+    ~Store();
+
+    /// The stored graph. Its writes are journaled and return once durable;
+    /// they throw StoreWriteError (nothing applied) when the journal refuses
+    /// them, and also after close(). Valid as long as the Store lives.
+    [[nodiscard]] graph::TwinGraph& graph() noexcept { return *graph_; }
+    [[nodiscard]] const std::filesystem::path& directory() const noexcept;
+
+    /// Writes a checkpoint of the graph now (on the caller's thread) unless
+    /// the latest one already holds the last batch. Returns the batch it
+    /// holds. Throws StoreWriteError when it cannot be written (the store
+    /// keeps working: the journal still has every batch).
+    std::uint64_t checkpoint();
+    /// Waits until every batch written so far is durable (group commit;
+    /// immediate per batch). Throws StoreWriteError when a sync failed.
+    void flush();
+    [[nodiscard]] const RecoveryReport& recovery() const noexcept;
+    [[nodiscard]] StoreStats stats() const;
+    /// Stops the background work, syncs, closes the journal and releases the
+    /// lock. Later writes to graph() throw StoreWriteError; reads still work.
+    /// Idempotent; never throws.
+    void close() noexcept;
+
+    struct Impl;
+
+private:
+    friend std::unique_ptr<Store> open_store(const std::filesystem::path& directory, StoreOptions options);
+    Store();
+    std::unique_ptr<Impl> impl_;
+    std::unique_ptr<graph::TwinGraph> graph_;
+};
+
+/// Opens the store in `directory`, creating it when it does not exist (and
+/// options.create): loads the latest valid checkpoint (a damaged one is
+/// skipped for the one before it, or for a replay of the whole journal) and
+/// replays the journal after it. Throws StoreLockedError (open elsewhere:
+/// names the directory and the holder's pid), StoreCorruptError (the journal
+/// is damaged or not a store's, or a batch does not replay), StoreError (the
+/// directory cannot be created or is not a directory, missing with
+/// create = false).
+[[nodiscard]] std::unique_ptr<Store> open_store(const std::filesystem::path& directory, StoreOptions options = {});
+
+}  // namespace twinsim::live
