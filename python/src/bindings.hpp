@@ -4,6 +4,10 @@
 
 #include <pybind11/pybind11.h>
 
+namespace twinsim::graph {
+class TwinGraph;
+}  // namespace twinsim::graph
+
 namespace twinsim::python {
 
 /// TwinsimError, TwinsimIoError, ModelError, the graph errors (NotFoundError,
@@ -35,6 +39,14 @@ void define_ingest(pybind11::module_& m);
 /// twinsim.RouteFilterError / twinsim.TelemetryError. Needs define_errors and
 /// define_graph first.
 void define_routes(pybind11::module_& m);
+
+/// For a graph owned by another object (a store's): its event router and
+/// routes live until release_graph_events, not until a Python wrapper of the
+/// graph is collected. Needs the GIL.
+void keep_graph_events(const graph::TwinGraph& graph);
+/// Closes (flushing) and forgets the graph's event router. Only the address
+/// is used: the graph may already be gone (the router copes). Needs the GIL.
+void release_graph_events(const graph::TwinGraph* graph);
 /// twinsim.open_store, twinsim.Store and the store's exceptions (StoreError,
 /// StoreLockedError, StoreCorruptError, StoreWriteError). Needs define_errors
 /// and define_graph first.

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "bindings.hpp"
 #include "document_arguments.hpp"
@@ -58,10 +59,18 @@ void release_router(const TwinGraph* key, bool forget) {
     }
 }
 
+// Graphs whose Python objects come and go while the graph stays (a store's
+// graph: each `store.graph` may be a new wrapper). Their events are released
+// by their owner (release_graph_events), not when a wrapper dies.
+std::unordered_set<const TwinGraph*>& owned_elsewhere() {
+    static auto* s = new std::unordered_set<const TwinGraph*>();
+    return *s;
+}
+
 GraphEvents& entry_of(const py::object& self) {
     TwinGraph& graph = self.cast<TwinGraph&>();
     auto [it, added] = table().try_emplace(&graph);
-    if (added) {
+    if (added && owned_elsewhere().count(&graph) == 0) {
         // When the graph object goes, its router is closed and forgotten.
         const TwinGraph* key = &graph;
         py::cpp_function on_gone([key](py::handle weak) {
@@ -211,6 +220,13 @@ void method(py::object& cls, const char* name, F&& f, const char* doc, auto... e
 }
 
 }  // namespace
+
+void keep_graph_events(const TwinGraph& graph) { owned_elsewhere().insert(&graph); }
+
+void release_graph_events(const TwinGraph* graph) {
+    release_router(graph, true);
+    owned_elsewhere().erase(graph);
+}
 
 void define_routes(py::module_& m) {
     const py::object twinsim_error = m.attr("TwinsimError");

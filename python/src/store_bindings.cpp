@@ -106,6 +106,7 @@ void define_store(py::module_& m) {
              "Waits until every write so far is durable (group commit).")
         .def("close",
              [](live::Store& s) {
+                 release_graph_events(&s.graph());  // routed events are delivered first
                  py::gil_scoped_release release;
                  s.close();
              },
@@ -129,6 +130,7 @@ void define_store(py::module_& m) {
         .def("__enter__", [](py::object self) { return self; })
         .def("__exit__",
              [](live::Store& s, const py::object&, const py::object&, const py::object&) {
+                 release_graph_events(&s.graph());
                  py::gil_scoped_release release;
                  s.close();
                  return false;
@@ -148,8 +150,22 @@ void define_store(py::module_& m) {
             o.checkpoint_every = checkpoint_every;
             o.create = create;
             const std::filesystem::path dir = to_path(path);
-            py::gil_scoped_release release;
-            return live::open_store(dir, std::move(o));
+            std::unique_ptr<live::Store> store;
+            {
+                py::gil_scoped_release release;
+                store = live::open_store(dir, std::move(o));
+            }
+            // Routes and endpoints belong to the store's graph for as long as
+            // the store lives, whichever `store.graph` wrapper set them up.
+            const graph::TwinGraph* graph = &store->graph();
+            keep_graph_events(*graph);
+            py::object self = py::cast(std::move(store));
+            py::cpp_function on_gone([graph](py::handle weak) {
+                release_graph_events(graph);
+                weak.dec_ref();
+            });
+            py::weakref(self, on_gone).release();
+            return self;
         },
         py::arg("path"), py::kw_only(), py::arg("durability") = "per_batch", py::arg("checkpoint_every") = 10000,
         py::arg("create") = true,

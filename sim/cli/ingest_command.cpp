@@ -1,6 +1,7 @@
-// `twinsim ingest`: load a graph (as `import` does), ingest property updates
-// from NDJSON messages, long or wide CSV through an optional mapping file,
-// report every bad row, and write the resulting graph out.
+// `twinsim ingest`: load a graph (as `import` does) or open a durable store,
+// ingest property updates from NDJSON messages, long or wide CSV through an
+// optional mapping file, report every bad row, and write the resulting graph
+// out (or leave it committed in the store).
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -27,6 +28,7 @@ struct IngestCommandOptions {
     std::string order = "arrival";
     std::size_t dedup_window = live::ingest::default_dedup_window;
     std::string output;
+    std::string store;  ///< --store DIR: ingest into the durable store (journaled, durable before the report)
     bool json = false;
 };
 
@@ -64,7 +66,28 @@ int run_ingest(const IngestCommandOptions& options) {
     }
     ingest.dead_letter = options.dead_letter;
 
-    LoadedGraph loaded = load_graph(options.input);
+    LoadedGraph loaded;
+    if (options.store.empty()) {
+        if (options.input.file.empty()) {
+            std::cerr << "twinsim: error: give the graph: --graph FILE.ndjson (with --models as needed) or --store DIR\n";
+            return exit_usage;
+        }
+        loaded = load_graph(options.input);
+    } else {
+        if (!options.input.file.empty() || !options.input.model_paths.empty()) {
+            std::cerr << "twinsim: error: --graph and --models cannot be used with --store (the store holds its graph)\n";
+            return exit_usage;
+        }
+        try {
+            live::StoreOptions store_options;
+            store_options.create = false;
+            store_options.allow_undefined_extensions = options.input.allow_undefined_extensions;
+            loaded.store = live::open_store(options.store, store_options);
+            loaded.loaded = true;
+        } catch (const live::StoreError& e) {
+            return report_store_error(e);
+        }
+    }
     if (!loaded.loaded) {
         print_problems(std::cerr, options.input.file, loaded.problems);
         return exit_invalid;
@@ -73,13 +96,13 @@ int run_ingest(const IngestCommandOptions& options) {
     try {
         if (!options.mapping.empty())
             mapping = std::make_unique<live::ingest::Mapping>(
-                live::ingest::Mapping::load_file(options.mapping, *loaded.graph->snapshot().models()));
+                live::ingest::Mapping::load_file(options.mapping, *loaded.target().snapshot().models()));
     } catch (const live::ingest::MappingError& e) {
         std::cerr << "twinsim: invalid mapping: " << e.what() << '\n';
         return exit_invalid;
     }
     std::vector<std::filesystem::path> files(options.files.begin(), options.files.end());
-    live::ingest::Ingestor ingestor(*loaded.graph, mapping.get(), ingest);
+    live::ingest::Ingestor ingestor(loaded.target(), mapping.get(), ingest);
     live::ingest::IngestReport report;
     try {
         report = ingestor.ingest_files(files);
@@ -88,7 +111,7 @@ int run_ingest(const IngestCommandOptions& options) {
         return exit_invalid;
     }
     for (const live::ingest::BadRow& b : report.bad_rows) std::cerr << b.to_string() << '\n';
-    if (report.applied && !options.output.empty()) graph::export_ndjson(loaded.graph->snapshot(), std::filesystem::path(options.output));
+    if (report.applied && !options.output.empty()) graph::export_ndjson(loaded.target().snapshot(), std::filesystem::path(options.output));
     if (options.json) {
         print_json(std::cout, report_json(report));
     } else {
@@ -101,6 +124,8 @@ int run_ingest(const IngestCommandOptions& options) {
             else std::cout << "nothing was applied (policy reject)\n";
         }
         if (report.applied && !options.output.empty()) std::cout << "wrote " << options.output << '\n';
+        if (report.applied && !options.store.empty() && report.updates > 0)
+            std::cout << "committed to the store " << options.store << '\n';
     }
     return report.bad_rows.empty() ? exit_valid : exit_invalid;
 }
@@ -113,7 +138,7 @@ Command add_ingest_command(CLI::App& app) {
         "ingest",
         "Apply property updates from NDJSON device messages, long CSV (time, twin, property, value) or wide CSV "
         "(time plus one column per twin.property) to a twin graph, as one batch; see docs/ingest.md");
-    add_graph_input_options(*command, options->input, "--graph");
+    add_graph_input_options(*command, options->input, "--graph", /*required=*/false);  // or --store
     command->add_option("FILE", options->files, "Input files: .ndjson/.jsonl messages, .csv long or wide")->required();
     command->add_option("--mapping", options->mapping, "Mapping file (YAML or JSON): needed for messages and mapped columns");
     command->add_option("--format", options->format, "Input format (default: from the file name and CSV header)")
@@ -126,6 +151,9 @@ Command add_ingest_command(CLI::App& app) {
         ->check(CLI::IsMember({"arrival", "source-time"}));
     command->add_option("--dedup-window", options->dedup_window, "How many message ids are remembered to drop duplicates");
     command->add_option("--output", options->output, "Write the resulting graph here (ADT import NDJSON)");
+    command->add_option("--store", options->store,
+                        "Ingest into the durable store in directory DIR (docs/store.md) instead of a --graph file: the "
+                        "batch is journaled and durable before the report is printed");
     command->add_flag("--json", options->json,
                       "Print one JSON object: applied, rows, updates, twins, duplicates, stale, bad_rows [{source, line, field, reason}]");
     command->footer("Exit status: 0 every row applied (duplicates and out-of-order drops are not errors); 1 bad rows "

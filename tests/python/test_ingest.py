@@ -146,6 +146,26 @@ def test_cli_ingest_writes_the_updated_graph(tmp_path):
 
 
 @cli
+def test_cli_ingest_into_a_store_survives_reopening(tmp_path):
+    store = tmp_path / "store"
+    made = twinsim_cli("import", "--store", store, "--models", SAMPLE / "models.json", SAMPLE / "graph.ndjson")
+    assert made.returncode == 0, made.stderr
+    result = twinsim_cli("ingest", "--store", store, "--mapping", SAMPLE / "mapping.yaml",
+                         SAMPLE / "messages.ndjson", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["updates"] == 3
+    # Another process (the query command) opens the store and sees the ingested values.
+    query = twinsim_cli("query", "--store", store,
+                        "SELECT T.supplyTemperature FROM DIGITALTWINS T WHERE T.$dtId = 'ahu-3'")
+    assert query.returncode == 0, query.stderr
+    assert json.loads(query.stdout)["value"][0]["supplyTemperature"] == pytest.approx(14.2)
+    with twinsim.open_store(store) as stored:
+        assert value(stored, "room-1", "temperature") == pytest.approx(22.0)
+    both = twinsim_cli("ingest", "--store", store, "--graph", SAMPLE / "graph.ndjson", SAMPLE / "messages.ndjson")
+    assert both.returncode == 2 and "--store" in both.stderr
+
+
+@cli
 def test_cli_bad_rows_exit_1_and_dead_letter(tmp_path):
     rows = tmp_path / "rows.csv"
     rows.write_text("twin,property,value\nroom-1,people,2\nroom-1,people,many\n")

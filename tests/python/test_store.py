@@ -174,3 +174,20 @@ def test_cli_import_and_query_a_store(tmp_path):
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     both = twinsim_cli("query", "--store", store_dir, BUILDING, "SELECT COUNT() FROM DIGITALTWINS")
     assert both.returncode == 2 and "only the query" in both.stderr
+
+
+def test_event_routes_set_on_a_store_stay_until_it_closes(tmp_path):
+    # Each attribute access reaches the graph through a new wrapper; routes and
+    # endpoints belong to the store's graph all the same, and closing the store
+    # delivers what is queued.
+    got = []
+    with twinsim.open_store(tmp_path / "site") as store:
+        store.create_models([SENSOR])
+        store.add_endpoint("memory", got.append)
+        store.upsert_event_route("creates", {"endpointName": "memory",
+                                             "filter": "type = 'Microsoft.DigitalTwins.Twin.Create'"})
+        import gc
+        gc.collect()
+        store.upsert_digital_twin("s1", sensor(1.0))
+        store.graph.upsert_digital_twin("s2", sensor(2.0))
+    assert [e["subject"] for e in got] == ["s1", "s2"]
