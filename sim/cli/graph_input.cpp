@@ -72,6 +72,16 @@ LoadedGraph load_into_store(const GraphInputOptions& options, const std::string&
     return out;
 }
 
+LoadedGraph open_existing_store(const std::string& directory, bool allow_undefined_extensions) {
+    LoadedGraph out;
+    live::StoreOptions store_options;
+    store_options.create = false;
+    store_options.allow_undefined_extensions = allow_undefined_extensions;
+    out.store = live::open_store(directory, store_options);
+    out.loaded = true;
+    return out;
+}
+
 int report_store_error(const live::StoreError& e) {
     std::cerr << "twinsim: error: " << e.what() << '\n';
     return dynamic_cast<const live::StoreCorruptError*>(&e) != nullptr ? 1 : 2;

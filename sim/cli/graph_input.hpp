@@ -58,6 +58,11 @@ void add_graph_input_options(CLI::App& command, GraphInputOptions& input, const 
 /// StoreCorruptError when it is damaged), twinsim::IoError as load_graph.
 [[nodiscard]] LoadedGraph load_into_store(const GraphInputOptions& options, const std::string& directory);
 
+/// Opens the existing durable store in `directory` (never creating one) for
+/// a command that works on the graph it holds. Throws live::StoreError as
+/// load_into_store.
+[[nodiscard]] LoadedGraph open_existing_store(const std::string& directory, bool allow_undefined_extensions);
+
 /// The exit status for a store that cannot be opened: 1 when it is damaged,
 /// 2 otherwise (locked, missing, unusable directory); prints the error.
 [[nodiscard]] int report_store_error(const live::StoreError& e);

@@ -157,11 +157,7 @@ int run_query(QueryCommandOptions options) {
         if (options.store.empty()) {
             loaded = load_graph(options.input);
         } else {
-            live::StoreOptions store_options;
-            store_options.create = false;
-            store_options.allow_undefined_extensions = options.input.allow_undefined_extensions;
-            loaded.store = live::open_store(options.store, store_options);
-            loaded.loaded = true;
+            loaded = open_existing_store(options.store, options.input.allow_undefined_extensions);
         }
     } catch (const live::StoreError& e) {
         return report_store_error(e);
