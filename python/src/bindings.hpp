@@ -10,6 +10,14 @@ class TwinGraph;
 
 namespace twinsim::python {
 
+/// Creates the exception class twinsim.NAME with base class(es) `bases` (a
+/// class or a tuple of classes), docstring `doc` and class attributes `dict`
+/// (may be null), and adds it to the module. The class lives as long as the
+/// interpreter, so the returned borrowed pointer never dangles. Throws
+/// pybind11::error_already_set when Python refuses.
+PyObject* new_exception(pybind11::module_& m, const char* name, PyObject* bases, const char* doc,
+                        PyObject* dict = nullptr);
+
 /// TwinsimError, TwinsimIoError, ModelError, the graph errors (NotFoundError,
 /// ConflictError, ValidationError, GraphImportError) and Diagnostic, and the
 /// translation of C++ exceptions into them.

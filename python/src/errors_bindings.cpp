@@ -36,13 +36,6 @@ PyObject* conflict_error = nullptr;
 PyObject* validation_error = nullptr;
 PyObject* graph_import_error = nullptr;
 
-PyObject* new_exception(py::module_& m, const char* name, PyObject* bases, const char* doc, PyObject* dict = nullptr) {
-    const std::string qualified = std::string("twinsim.") + name;
-    PyObject* type = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases, dict);
-    if (type == nullptr) throw py::error_already_set();
-    m.add_object(name, py::handle(type));  // steals nothing: add_object increments the count
-    return type;
-}
 
 // The str() of a ModelError: a summary line, then one line per error (the
 // first 50) and per unresolved identifier.
@@ -106,6 +99,14 @@ PyObject* new_coded_exception(py::module_& m, const char* name, std::initializer
 }
 
 }  // namespace
+
+PyObject* new_exception(py::module_& m, const char* name, PyObject* bases, const char* doc, PyObject* dict) {
+    const std::string qualified = std::string("twinsim.") + name;
+    PyObject* type = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases, dict);
+    if (type == nullptr) throw py::error_already_set();
+    m.add_object(name, py::handle(type));  // steals nothing: add_object increments the count
+    return type;
+}
 
 void define_errors(py::module_& m) {
     py::enum_<dtdl::Severity>(m, "Severity", "How serious a Diagnostic is.")

@@ -124,16 +124,12 @@ void define_ingest(py::module_& m) {
         attributes["line"] = py::none();
         attributes["field"] = py::none();
         attributes["reason"] = py::none();
-        mapping_error = PyErr_NewExceptionWithDoc(
-            "twinsim.MappingError",
+        mapping_error = new_exception(m, "MappingError", bases.ptr(),
             "An ingestion mapping the models refuse (an unknown interface, property, relationship or unit), a "
             "malformed mapping, or input that cannot be ingested at all (a line over the size limit, messages "
             "without a mapping). Bad rows are not errors: they are in ingest()'s report. Also a ValueError.\n\n"
             "str(): \"<file>:<line>: <field>: <reason>\"; .file, .line (None when unknown, e.g. for a dict), "
-            ".field (dotted, e.g. \"mappings[0].set.sat.property\"), .reason.",
-            bases.ptr(), attributes.ptr());
-        if (mapping_error == nullptr) throw py::error_already_set();
-        m.add_object("MappingError", py::handle(mapping_error));
+            ".field (dotted, e.g. \"mappings[0].set.sat.property\"), .reason.", attributes.ptr());
     }
     py::register_exception_translator([](std::exception_ptr p) {
         try {

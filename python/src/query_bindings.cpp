@@ -149,15 +149,11 @@ void define_query(py::module_& m) {
         attributes["column"] = py::none();
         attributes["token"] = py::none();
         attributes["expected"] = py::none();
-        query_error = PyErr_NewExceptionWithDoc(
-            "twinsim.QueryError",
+        query_error = new_exception(m, "QueryError", bases.ptr(),
             "A malformed query, or one that cannot run (a max_rows cap exceeded, a stale continuation token). "
             "Also a ValueError.\n\n.line, .column: 1-based position of the offending token (None when the error "
             "has no position); .token: the offending token as written; .expected: what the parser expected there "
-            "(None when not a syntax error). .code: BadRequest, as ADT answers a bad query.",
-            bases.ptr(), attributes.ptr());
-        if (query_error == nullptr) throw py::error_already_set();
-        m.add_object("QueryError", py::handle(query_error));
+            "(None when not a syntax error). .code: BadRequest, as ADT answers a bad query.", attributes.ptr());
     }
     // Registered after define_errors' translator, so it is tried first.
     py::register_exception_translator([](std::exception_ptr p) {

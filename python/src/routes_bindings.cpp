@@ -235,22 +235,16 @@ void define_routes(py::module_& m) {
         attributes["line"] = 0;
         attributes["column"] = 0;
         const py::tuple bases = py::make_tuple(twinsim_error, py::handle(PyExc_ValueError));
-        route_filter_error = PyErr_NewExceptionWithDoc(
-            "twinsim._core.RouteFilterError",
+        route_filter_error = new_exception(m, "RouteFilterError", bases.ptr(),
             "An event-route filter that does not parse or names something route filters do not know. Also a "
-            "ValueError.\n\n.line, .column: where (1-based); the message says why.",
-            bases.ptr(), attributes.ptr());
-        m.attr("RouteFilterError") = py::handle(route_filter_error);
+            "ValueError.\n\n.line, .column: where (1-based); the message says why.", attributes.ptr());
         py::handle(route_filter_error).attr("code") = py::str("EventRouteFilterInvalid");
     }
     {
         const py::tuple bases = py::make_tuple(twinsim_error, py::handle(PyExc_ValueError));
-        telemetry_error = PyErr_NewExceptionWithDoc(
-            "twinsim._core.TelemetryError",
+        telemetry_error = new_exception(m, "TelemetryError", bases.ptr(),
             "A telemetry message the twin's model refuses; the message names the twin, its model, the telemetry "
-            "and why. Also a ValueError.",
-            bases.ptr(), nullptr);
-        m.attr("TelemetryError") = py::handle(telemetry_error);
+            "and why. Also a ValueError.", nullptr);
         py::handle(telemetry_error).attr("code") = py::str("TelemetryInvalid");
     }
     py::register_exception_translator([](std::exception_ptr p) {

@@ -370,16 +370,12 @@ void define_scenario(py::module_& m) {
         attributes["line"] = py::none();
         attributes["field"] = py::none();
         attributes["reason"] = py::none();
-        scenario_error = PyErr_NewExceptionWithDoc(
-            "twinsim.ScenarioError",
+        scenario_error = new_exception(m, "ScenarioError", bases.ptr(),
             "A scenario that cannot be used: a bad file, a bad Scenario(...), or one its base graph refuses (an "
             "unknown model, a twin that does not exist, a property that is not numeric). Also a ValueError.\n\n"
             "str(): \"<file>:<line>: <field>: <reason>\". .file: the scenario file (None for a scenario built in "
             "code); .line: 1-based line of the offending entry (None when unknown); .field: its dotted path, e.g. "
-            "\"recording.series[0].interval\"; .reason: what is wrong.",
-            bases.ptr(), attributes.ptr());
-        if (scenario_error == nullptr) throw py::error_already_set();
-        m.add_object("ScenarioError", py::handle(scenario_error));
+            "\"recording.series[0].interval\"; .reason: what is wrong.", attributes.ptr());
     }
     // Registered after define_errors' translator (ScenarioError is a twinsim::Error), so tried first.
     py::register_exception_translator([](std::exception_ptr p) {

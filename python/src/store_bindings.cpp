@@ -20,14 +20,11 @@ PyObject* store_locked_error = nullptr;
 PyObject* store_corrupt_error = nullptr;
 PyObject* store_write_error = nullptr;
 
-PyObject* exception_class(py::module_& m, const char* name, py::tuple bases, const char* doc) {
-    const std::string qualified = std::string("twinsim.") + name;
-    PyObject* type = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases.ptr(), nullptr);
-    if (type == nullptr) throw py::error_already_set();
-    m.add_object(name, py::handle(type));
-    py::handle(type).attr("code") = py::none();
-    py::handle(type).attr("path") = py::none();
-    return type;
+PyObject* exception_class(py::module_& m, const char* name, const py::tuple& bases, const char* doc) {
+    py::dict attributes;
+    attributes["code"] = py::none();
+    attributes["path"] = py::none();
+    return new_exception(m, name, bases.ptr(), doc, attributes.ptr());
 }
 
 void raise(PyObject* type, const live::StoreError& e) {
