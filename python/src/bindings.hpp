@@ -18,6 +18,10 @@ namespace twinsim::python {
 PyObject* new_exception(pybind11::module_& m, const char* name, PyObject* bases, const char* doc,
                         PyObject* dict = nullptr);
 
+/// new_exception for an error located in an input file: bases TwinsimError and
+/// ValueError, class attributes code, file, line, field and reason (None).
+PyObject* new_located_exception(pybind11::module_& m, const char* name, const char* doc);
+
 /// TwinsimError, TwinsimIoError, ModelError, the graph errors (NotFoundError,
 /// ConflictError, ValidationError, GraphImportError) and Diagnostic, and the
 /// translation of C++ exceptions into them.

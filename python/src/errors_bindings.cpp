@@ -108,6 +108,13 @@ PyObject* new_exception(py::module_& m, const char* name, PyObject* bases, const
     return type;
 }
 
+PyObject* new_located_exception(py::module_& m, const char* name, const char* doc) {
+    const py::tuple bases = py::make_tuple(m.attr("TwinsimError"), py::handle(PyExc_ValueError));
+    py::dict attributes;
+    for (const char* attribute : {"code", "file", "line", "field", "reason"}) attributes[attribute] = py::none();
+    return new_exception(m, name, bases.ptr(), doc, attributes.ptr());
+}
+
 void define_errors(py::module_& m) {
     py::enum_<dtdl::Severity>(m, "Severity", "How serious a Diagnostic is.")
         .value("error", dtdl::Severity::error, "the model set is invalid (a MUST/SHALL of the specification is broken)")

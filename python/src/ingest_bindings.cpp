@@ -116,21 +116,12 @@ py::dict ingest(graph::TwinGraph& graph, const py::object& source, const py::obj
 }  // namespace
 
 void define_ingest(py::module_& m) {
-    {
-        py::tuple bases = py::make_tuple(m.attr("TwinsimError"), py::handle(PyExc_ValueError));
-        py::dict attributes;
-        attributes["code"] = py::none();
-        attributes["file"] = py::none();
-        attributes["line"] = py::none();
-        attributes["field"] = py::none();
-        attributes["reason"] = py::none();
-        mapping_error = new_exception(m, "MappingError", bases.ptr(),
+    mapping_error = new_located_exception(m, "MappingError",
             "An ingestion mapping the models refuse (an unknown interface, property, relationship or unit), a "
             "malformed mapping, or input that cannot be ingested at all (a line over the size limit, messages "
             "without a mapping). Bad rows are not errors: they are in ingest()'s report. Also a ValueError.\n\n"
             "str(): \"<file>:<line>: <field>: <reason>\"; .file, .line (None when unknown, e.g. for a dict), "
-            ".field (dotted, e.g. \"mappings[0].set.sat.property\"), .reason.", attributes.ptr());
-    }
+            ".field (dotted, e.g. \"mappings[0].set.sat.property\"), .reason.");
     py::register_exception_translator([](std::exception_ptr p) {
         try {
             if (p) std::rethrow_exception(p);

@@ -362,21 +362,12 @@ private:
 }  // namespace
 
 void define_scenario(py::module_& m) {
-    {
-        py::tuple bases = py::make_tuple(m.attr("TwinsimError"), py::handle(PyExc_ValueError));
-        py::dict attributes;
-        attributes["code"] = py::none();
-        attributes["file"] = py::none();
-        attributes["line"] = py::none();
-        attributes["field"] = py::none();
-        attributes["reason"] = py::none();
-        scenario_error = new_exception(m, "ScenarioError", bases.ptr(),
+    scenario_error = new_located_exception(m, "ScenarioError",
             "A scenario that cannot be used: a bad file, a bad Scenario(...), or one its base graph refuses (an "
             "unknown model, a twin that does not exist, a property that is not numeric). Also a ValueError.\n\n"
             "str(): \"<file>:<line>: <field>: <reason>\". .file: the scenario file (None for a scenario built in "
             "code); .line: 1-based line of the offending entry (None when unknown); .field: its dotted path, e.g. "
-            "\"recording.series[0].interval\"; .reason: what is wrong.", attributes.ptr());
-    }
+            "\"recording.series[0].interval\"; .reason: what is wrong.");
     // Registered after define_errors' translator (ScenarioError is a twinsim::Error), so tried first.
     py::register_exception_translator([](std::exception_ptr p) {
         try {

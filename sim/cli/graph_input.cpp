@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "model_input.hpp"
 #include "twinsim/common/error.hpp"
 #include "twinsim/dtdl/model_summary.hpp"
 #include "twinsim/dtdl/parser.hpp"
@@ -80,6 +81,19 @@ LoadedGraph open_existing_store(const std::string& directory, bool allow_undefin
     out.store = live::open_store(directory, store_options);
     out.loaded = true;
     return out;
+}
+
+std::optional<int> load_command_graph(const GraphInputOptions& options, const std::string& store, LoadedGraph& out) {
+    try {
+        out = store.empty() ? load_graph(options) : open_existing_store(store, options.allow_undefined_extensions);
+    } catch (const live::StoreError& e) {
+        return report_store_error(e);
+    }
+    if (!out.loaded) {
+        print_problems(std::cerr, options.file, out.problems);
+        return exit_invalid;
+    }
+    return std::nullopt;
 }
 
 int report_store_error(const live::StoreError& e) {

@@ -63,6 +63,14 @@ void add_graph_input_options(CLI::App& command, GraphInputOptions& input, const 
 /// load_into_store.
 [[nodiscard]] LoadedGraph open_existing_store(const std::string& directory, bool allow_undefined_extensions);
 
+/// The graph a command works on: the existing store in `store` when it is not
+/// empty, else load_graph(options). Returns nullopt when `out` holds it, else
+/// the exit status, after printing why (a store that cannot be opened, as
+/// report_store_error; an invalid graph, as print_problems). Throws
+/// twinsim::IoError as load_graph.
+[[nodiscard]] std::optional<int> load_command_graph(const GraphInputOptions& options, const std::string& store,
+                                                    LoadedGraph& out);
+
 /// The exit status for a store that cannot be opened: 1 when it is damaged,
 /// 2 otherwise (locked, missing, unusable directory); prints the error.
 [[nodiscard]] int report_store_error(const live::StoreError& e);

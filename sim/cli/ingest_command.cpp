@@ -66,28 +66,16 @@ int run_ingest(const IngestCommandOptions& options) {
     }
     ingest.dead_letter = options.dead_letter;
 
+    if (options.store.empty() && options.input.file.empty()) {
+        std::cerr << "twinsim: error: give the graph: --graph FILE.ndjson (with --models as needed) or --store DIR\n";
+        return exit_usage;
+    }
+    if (!options.store.empty() && (!options.input.file.empty() || !options.input.model_paths.empty())) {
+        std::cerr << "twinsim: error: --graph and --models cannot be used with --store (the store holds its graph)\n";
+        return exit_usage;
+    }
     LoadedGraph loaded;
-    if (options.store.empty()) {
-        if (options.input.file.empty()) {
-            std::cerr << "twinsim: error: give the graph: --graph FILE.ndjson (with --models as needed) or --store DIR\n";
-            return exit_usage;
-        }
-        loaded = load_graph(options.input);
-    } else {
-        if (!options.input.file.empty() || !options.input.model_paths.empty()) {
-            std::cerr << "twinsim: error: --graph and --models cannot be used with --store (the store holds its graph)\n";
-            return exit_usage;
-        }
-        try {
-            loaded = open_existing_store(options.store, options.input.allow_undefined_extensions);
-        } catch (const live::StoreError& e) {
-            return report_store_error(e);
-        }
-    }
-    if (!loaded.loaded) {
-        print_problems(std::cerr, options.input.file, loaded.problems);
-        return exit_invalid;
-    }
+    if (const auto status = load_command_graph(options.input, options.store, loaded)) return *status;
     std::unique_ptr<live::ingest::Mapping> mapping;
     try {
         if (!options.mapping.empty())

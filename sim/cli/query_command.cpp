@@ -153,19 +153,7 @@ int run_query(QueryCommandOptions options) {
         return exit_invalid;
     }
     LoadedGraph loaded;
-    try {
-        if (options.store.empty()) {
-            loaded = load_graph(options.input);
-        } else {
-            loaded = open_existing_store(options.store, options.input.allow_undefined_extensions);
-        }
-    } catch (const live::StoreError& e) {
-        return report_store_error(e);
-    }
-    if (!loaded.loaded) {
-        print_problems(std::cerr, options.input.file, loaded.problems);
-        return exit_invalid;
-    }
+    if (const auto status = load_command_graph(options.input, options.store, loaded)) return *status;
     const graph::Snapshot snapshot = loaded.target().snapshot();
     query::QueryOptions query_options;
     query_options.page_size = options.page_size;
