@@ -4,6 +4,8 @@
 
 #include <pybind11/pybind11.h>
 
+#include <filesystem>
+
 namespace twinsim::graph {
 class TwinGraph;
 }  // namespace twinsim::graph
@@ -52,10 +54,10 @@ void define_ingest(pybind11::module_& m);
 /// define_graph first.
 void define_routes(pybind11::module_& m);
 
-/// For a graph owned by another object (a store's): its event router and
-/// routes live until release_graph_events, not until a Python wrapper of the
-/// graph is collected. Needs the GIL.
-void keep_graph_events(const graph::TwinGraph& graph);
+/// For a store's graph: its event router (started with the store's saved
+/// routes, live::StoreEvents) and routes live until release_graph_events,
+/// not until a Python wrapper of the graph is collected. Needs the GIL.
+void keep_graph_events(const graph::TwinGraph& graph, const std::filesystem::path& store_directory);
 /// Closes (flushing) and forgets the graph's event router. Only the address
 /// is used: the graph may already be gone (the router copes). Needs the GIL.
 void release_graph_events(const graph::TwinGraph* graph);

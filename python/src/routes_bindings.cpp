@@ -19,6 +19,7 @@
 #include "twinsim/graph/twin_graph.hpp"
 #include "twinsim/live/route_filter.hpp"
 #include "twinsim/live/routes.hpp"
+#include "twinsim/live/saved_routes.hpp"
 #include "twinsim/live/telemetry.hpp"
 
 namespace py = pybind11;
@@ -36,6 +37,8 @@ PyObject* telemetry_error = nullptr;
 struct GraphEvents {
     live::RouterOptions options;
     std::shared_ptr<EventRouter> router;
+    /// A store's graph: its router is a StoreEvents, with the saved routes.
+    std::shared_ptr<live::StoreEvents> store_events;
 };
 
 // One entry per TwinGraph that used events (the GIL guards the table).
@@ -50,22 +53,30 @@ void release_router(const TwinGraph* key, bool forget) {
     auto it = table().find(key);
     if (it == table().end()) return;
     std::shared_ptr<EventRouter> router = std::move(it->second.router);
+    std::shared_ptr<live::StoreEvents> store_events = std::move(it->second.store_events);
     it->second.router.reset();
+    it->second.store_events.reset();
     if (forget) table().erase(it);
     if (router) {
         py::gil_scoped_release release;  // workers may need the GIL for Python endpoints
+        if (store_events) store_events->close();  // also saves the last sequence number
         router->close();
         router.reset();
+        store_events.reset();
     }
 }
 
 // Graphs whose Python objects come and go while the graph stays (a store's
 // graph: each `store.graph` may be a new wrapper). Their events are released
 // by their owner (release_graph_events), not when a wrapper dies.
-std::unordered_set<const TwinGraph*>& owned_elsewhere() {
-    static auto* s = new std::unordered_set<const TwinGraph*>();
+// The value is the store's directory (its saved routes).
+std::unordered_map<const TwinGraph*, std::filesystem::path>& owned_elsewhere() {
+    static auto* s = new std::unordered_map<const TwinGraph*, std::filesystem::path>();
     return *s;
 }
+
+// The saved routes of a store's graph; nullptr for another graph.
+live::SavedRoutes* saved_routes_of(const py::object& self);
 
 GraphEvents& entry_of(const py::object& self) {
     TwinGraph& graph = self.cast<TwinGraph&>();
@@ -90,21 +101,31 @@ std::shared_ptr<EventRouter> router_of(const py::object& self) {
     TwinGraph& graph = self.cast<TwinGraph&>();
     const live::RouterOptions options = entry_of(self).options;
     std::shared_ptr<EventRouter> made;
+    std::shared_ptr<live::StoreEvents> made_store;
+    const auto store = owned_elsewhere().find(&graph);
     {
         // Subscribing takes the graph's mutex, which a writer may hold while
         // a Python listener of the graph waits for the GIL.
         py::gil_scoped_release release;
-        made = std::make_shared<EventRouter>(graph, options);
+        if (store != owned_elsewhere().end()) {
+            made_store = std::make_shared<live::StoreEvents>(graph, store->second, options);
+            made = made_store->shared_router();
+        } else {
+            made = std::make_shared<EventRouter>(graph, options);
+        }
     }
-    std::shared_ptr<EventRouter>& slot = entry_of(self).router;
-    if (!slot) {
-        slot = std::move(made);
+    GraphEvents& entry = entry_of(self);
+    if (!entry.router) {
+        entry.router = std::move(made);
+        entry.store_events = std::move(made_store);
     } else {  // another thread started one meanwhile
         py::gil_scoped_release release;
+        if (made_store) made_store->close();
         made->close();
         made.reset();
+        made_store.reset();
     }
-    return slot;
+    return entry.router;
 }
 
 std::chrono::milliseconds millis(double seconds, const char* name) {
@@ -221,7 +242,17 @@ void method(py::object& cls, const char* name, F&& f, const char* doc, auto... e
 
 }  // namespace
 
-void keep_graph_events(const TwinGraph& graph) { owned_elsewhere().insert(&graph); }
+void keep_graph_events(const TwinGraph& graph, const std::filesystem::path& store_directory) {
+    owned_elsewhere()[&graph] = store_directory;
+}
+
+namespace {
+live::SavedRoutes* saved_routes_of(const py::object& self) {
+    (void)router_of(self);
+    const std::shared_ptr<live::StoreEvents>& e = entry_of(self).store_events;
+    return e ? &e->saved() : nullptr;
+}
+}  // namespace
 
 void release_graph_events(const TwinGraph* graph) {
     release_router(graph, true);
@@ -309,6 +340,10 @@ void define_routes(py::module_& m) {
                    live::NdjsonFileEndpoint::Options o;
                    o.max_bytes = max_bytes;
                    o.keep = keep;
+                   if (live::SavedRoutes* saved = saved_routes_of(self)) {  // a store keeps it
+                       saved->add_file_endpoint({name, to_path(target), o});
+                       return;
+                   }
                    endpoint = std::make_shared<live::NdjsonFileEndpoint>(to_path(target), o);
                }
                router->add_endpoint(name, std::move(endpoint));
@@ -321,8 +356,10 @@ void define_routes(py::module_& m) {
     method(cls, "remove_endpoint",
            [](const py::object& self, const std::string& name) {
                const std::shared_ptr<EventRouter> router = router_of(self);
+               live::SavedRoutes* saved = saved_routes_of(self);
                py::gil_scoped_release release;
-               router->remove_endpoint(name);
+               if (saved) saved->remove_endpoint(name);
+               else router->remove_endpoint(name);
            },
            "Delivers what is queued for the endpoint, then removes it. Raises NotFoundError, TwinsimError while a "
            "route uses it.",
@@ -331,7 +368,9 @@ void define_routes(py::module_& m) {
            "The endpoint names, sorted.");
     method(cls, "upsert_event_route",
            [](const py::object& self, const std::string& event_route_id, const py::object& event_route) {
-               router_of(self)->upsert_route(route_argument(event_route_id, event_route));
+               const live::EventRoute route = route_argument(event_route_id, event_route);
+               if (live::SavedRoutes* saved = saved_routes_of(self)) saved->upsert_route(route);
+               else router_of(self)->upsert_route(route);
            },
            "Creates or replaces an event route (ADT's upsert_event_route): event_route is a dict {'endpointName', "
            "'filter'} or an object with endpoint_name and filter. Raises RouteFilterError (with .line, .column), "
@@ -339,7 +378,10 @@ void define_routes(py::module_& m) {
            py::arg("event_route_id"), py::arg("event_route"));
     method(cls, "add_event_route",
            [](const py::object& self, const std::string& route_id, const std::string& endpoint_name,
-              const std::string& filter) { router_of(self)->upsert_route({route_id, endpoint_name, filter}); },
+              const std::string& filter) {
+               if (live::SavedRoutes* saved = saved_routes_of(self)) saved->upsert_route({route_id, endpoint_name, filter});
+               else router_of(self)->upsert_route({route_id, endpoint_name, filter});
+           },
            "upsert_event_route(route_id, {'endpointName': endpoint_name, 'filter': filter}).", py::arg("route_id"),
            py::arg("endpoint_name"), py::arg("filter") = "true");
     method(cls, "get_event_route",
@@ -356,7 +398,10 @@ void define_routes(py::module_& m) {
            },
            "Every route as a dict {id, endpointName, filter}, by id.");
     method(cls, "delete_event_route",
-           [](const py::object& self, const std::string& event_route_id) { router_of(self)->delete_route(event_route_id); },
+           [](const py::object& self, const std::string& event_route_id) {
+               if (live::SavedRoutes* saved = saved_routes_of(self)) saved->delete_route(event_route_id);
+               else router_of(self)->delete_route(event_route_id);
+           },
            "Deletes a route. Raises NotFoundError (EventRouteNotFound).", py::arg("event_route_id"));
     method(cls, "publish_telemetry",
            [](const py::object& self, const Text& digital_twin_id, const py::object& telemetry,

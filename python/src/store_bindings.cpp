@@ -155,7 +155,7 @@ void define_store(py::module_& m) {
             // Routes and endpoints belong to the store's graph for as long as
             // the store lives, whichever `store.graph` wrapper set them up.
             const graph::TwinGraph* graph = &store->graph();
-            keep_graph_events(*graph);
+            keep_graph_events(*graph, store->directory());
             py::object self = py::cast(std::move(store));
             py::cpp_function on_gone([graph](py::handle weak) {
                 release_graph_events(graph);

@@ -65,6 +65,7 @@ LoadedGraph load_into_store(const GraphInputOptions& options, const std::string&
     live::StoreOptions store_options;
     store_options.allow_undefined_extensions = options.allow_undefined_extensions;
     out.store = live::open_store(directory, store_options);
+    start_saved_routes(out);  // the import's events go along the store's routes
     if (options.model_paths.empty() && options.file.empty()) {
         out.loaded = true;
         return out;
@@ -94,6 +95,13 @@ std::optional<int> load_command_graph(const GraphInputOptions& options, const st
         return exit_invalid;
     }
     return std::nullopt;
+}
+
+void start_saved_routes(LoadedGraph& loaded) {
+    if (!loaded.store || loaded.events) return;
+    std::error_code ec;
+    if (!std::filesystem::exists(live::saved_routes_file(loaded.store->directory()), ec)) return;
+    loaded.events = std::make_unique<live::StoreEvents>(loaded.store->graph(), loaded.store->directory());
 }
 
 int report_store_error(const live::StoreError& e) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "twinsim/graph/twin_graph.hpp"
+#include "twinsim/live/saved_routes.hpp"
 #include "twinsim/live/store.hpp"
 
 namespace CLI {
@@ -34,6 +35,9 @@ struct LoadProblem {
 struct LoadedGraph {
     std::unique_ptr<live::Store> store;       ///< set by load_into_store (the graph is the store's)
     std::unique_ptr<graph::TwinGraph> graph;  ///< set by load_graph; holds everything only when `loaded`
+    /// The store's router with its saved routes (start_saved_routes); closed,
+    /// delivering what it queued, before the store.
+    std::unique_ptr<live::StoreEvents> events;
     bool loaded = false;
     std::vector<LoadProblem> problems;        ///< every problem when not loaded
     /// The loaded graph: the store's, or the in-memory one.
@@ -70,6 +74,12 @@ void add_graph_input_options(CLI::App& command, GraphInputOptions& input, const 
 /// twinsim::IoError as load_graph.
 [[nodiscard]] std::optional<int> load_command_graph(const GraphInputOptions& options, const std::string& store,
                                                     LoadedGraph& out);
+
+/// When `loaded` holds a store that keeps routes (DIR/routes.json), starts
+/// its events (live::StoreEvents) so the command's changes are delivered
+/// along them; nothing otherwise. Throws what StoreEvents throws
+/// (live::SavedRoutesError for a damaged routes file, IoError).
+void start_saved_routes(LoadedGraph& loaded);
 
 /// The exit status for a store that cannot be opened: 1 when it is damaged,
 /// 2 otherwise (locked, missing, unusable directory); prints the error.

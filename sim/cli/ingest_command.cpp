@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,7 @@ int run_ingest(const IngestCommandOptions& options) {
     }
     LoadedGraph loaded;
     if (const auto status = load_command_graph(options.input, options.store, loaded)) return *status;
+    start_saved_routes(loaded);  // the ingested changes go along the store's routes
     std::unique_ptr<live::ingest::Mapping> mapping;
     try {
         if (!options.mapping.empty())
@@ -95,6 +97,11 @@ int run_ingest(const IngestCommandOptions& options) {
         return exit_invalid;
     }
     for (const live::ingest::BadRow& b : report.bad_rows) std::cerr << b.to_string() << '\n';
+    std::optional<live::RouterStats> routed;
+    if (loaded.events) {  // deliver what the ingest queued before reporting
+        loaded.events->close();
+        routed = loaded.events->router().stats();
+    }
     if (report.applied && !options.output.empty()) graph::export_ndjson(loaded.target().snapshot(), std::filesystem::path(options.output));
     if (options.json) {
         print_json(std::cout, report_json(report));
@@ -110,6 +117,9 @@ int run_ingest(const IngestCommandOptions& options) {
         if (report.applied && !options.output.empty()) std::cout << "wrote " << options.output << '\n';
         if (report.applied && !options.store.empty() && report.updates > 0)
             std::cout << "committed to the store " << options.store << '\n';
+        if (routed)
+            std::cout << "routed " << routed->published << " events: " << routed->delivered << " deliveries, "
+                      << routed->dead_lettered + routed->dropped << " dead-lettered\n";
     }
     return report.bad_rows.empty() ? exit_valid : exit_invalid;
 }

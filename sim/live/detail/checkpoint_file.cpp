@@ -25,12 +25,12 @@ void put_u32(std::string& out, std::uint32_t v) {
 void put_u64(std::string& out, std::uint64_t v) {
     for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
-std::uint64_t get_u64(const std::string& in, std::size_t at) {
+std::uint64_t get_u64(std::string_view in, std::size_t at) {
     std::uint64_t v = 0;
     for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(in[at + static_cast<std::size_t>(i)]);
     return v;
 }
-std::uint32_t get_u32(const std::string& in, std::size_t at) {
+std::uint32_t get_u32(std::string_view in, std::size_t at) {
     std::uint32_t v = 0;
     for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(in[at + static_cast<std::size_t>(i)]);
     return v;
@@ -129,6 +129,10 @@ graph::Snapshot read_checkpoint(const std::filesystem::path& file, std::uint64_t
         }
         bytes.resize(done);
     }
+    return parse_checkpoint(bytes, batch);
+}
+
+graph::Snapshot parse_checkpoint(std::string_view bytes, std::uint64_t batch) {
     if (bytes.size() < header_size)
         throw std::runtime_error("it is truncated: " + std::to_string(bytes.size()) + " bytes, shorter than its header");
     if (std::memcmp(bytes.data(), magic, sizeof magic) != 0) throw std::runtime_error("it is not a twinsim checkpoint");

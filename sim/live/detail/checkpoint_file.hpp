@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "twinsim/graph/snapshot.hpp"
@@ -28,6 +29,10 @@ std::filesystem::path write_checkpoint(const std::filesystem::path& dir, std::ui
 /// saying what is wrong (unreadable, too short, bad magic or version,
 /// checksum mismatch, batch differs from its name, snapshot invalid).
 [[nodiscard]] graph::Snapshot read_checkpoint(const std::filesystem::path& file, std::uint64_t batch);
+
+/// The same for a checkpoint's bytes (read_checkpoint reads the file, then
+/// calls this). Throws std::runtime_error as read_checkpoint does.
+[[nodiscard]] graph::Snapshot parse_checkpoint(std::string_view bytes, std::uint64_t batch);
 
 /// fsync of a directory (after a rename or a file creation in it). Throws std::runtime_error.
 void sync_directory(const std::filesystem::path& dir);
