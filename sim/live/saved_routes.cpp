@@ -87,8 +87,9 @@ public:
     }
 
     void only(const json& object, const std::string& pointer, std::initializer_list<const char*> names) const {
-        for (const auto& [key, value] : object.items()) {
-            if (std::none_of(names.begin(), names.end(), [&](const char* n) { return key == n; }))
+        for (auto it = object.begin(); it != object.end(); ++it) {
+            const std::string& key = it.key();  // not a structured binding: clang 14 cannot capture those
+            if (std::none_of(names.begin(), names.end(), [&key](const char* n) { return key == n; }))
                 fail(pointer, "unknown member \"" + excerpt(key) + "\"");
         }
     }
