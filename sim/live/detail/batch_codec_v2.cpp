@@ -54,7 +54,10 @@ std::int64_t unzigzag(std::uint64_t v) { return static_cast<std::int64_t>(v >> 1
 
 class Writer {
 public:
-    explicit Writer(std::int64_t base) : base_(base) {}
+    explicit Writer(std::int64_t base) : base_(base) {
+        index_.reserve(64);
+        body_.reserve(4096);
+    }
 
     void u8(std::uint8_t v) { body_.push_back(static_cast<char>(v)); }
     void varint(std::uint64_t v, std::string& out) {
@@ -67,9 +70,10 @@ public:
     void varint(std::uint64_t v) { varint(v, body_); }
     void svarint(std::int64_t v) { varint(zigzag(v)); }
     void time(std::int64_t ns) { svarint(static_cast<std::int64_t>(static_cast<std::uint64_t>(ns) - static_cast<std::uint64_t>(base_))); }
+    // `s` must outlive the Writer (it points into the batch being encoded).
     void str(std::string_view s) {
-        auto [it, added] = index_.try_emplace(std::string(s), static_cast<std::uint32_t>(strings_.size()));
-        if (added) strings_.push_back(&it->first);
+        auto [it, added] = index_.try_emplace(s, static_cast<std::uint32_t>(strings_.size()));
+        if (added) strings_.push_back(s);
         varint(it->second);
     }
     void value(const json& v) {
@@ -96,9 +100,9 @@ public:
         case json::value_t::object:
             u8(tag_object);
             varint(v.size());
-            for (const auto& [key, item] : v.items()) {
-                str(key);
-                value(item);
+            for (auto it = v.begin(); it != v.end(); ++it) {
+                str(it.key());  // the object's own key: lives as long as the batch
+                value(*it);
             }
             return;
         case json::value_t::binary: {
@@ -114,9 +118,9 @@ public:
         std::string out(magic, sizeof magic);
         varint(zigzag(base_), out);
         varint(strings_.size(), out);
-        for (const std::string* s : strings_) {
-            varint(s->size(), out);
-            out += *s;
+        for (const std::string_view s : strings_) {
+            varint(s.size(), out);
+            out += s;
         }
         out += body_;
         return out;
@@ -136,7 +140,14 @@ private:
         }
         // "YYYY-MM-DDTHH:MM:SS.fffffffZ" -> ns after the base
         if (s.size() == 28 && s[4] == '-' && s[10] == 'T' && s[19] == '.' && s[27] == 'Z') {
+            if (s == last_instant_text_) {
+                u8(tag_instant);
+                time(last_instant_ns_);
+                return;
+            }
             if (const auto t = parse_timestamp(s); t && format_timestamp(*t) == s) {
+                last_instant_text_ = s;
+                last_instant_ns_ = t->ns;
                 u8(tag_instant);
                 time(t->ns);
                 return;
@@ -160,8 +171,11 @@ public:
 private:
     std::int64_t base_;
     std::string body_;
-    std::unordered_map<std::string, std::uint32_t> index_;
-    std::vector<const std::string*> strings_;
+    std::unordered_map<std::string_view, std::uint32_t> index_;
+    std::vector<std::string_view> strings_;
+    // The last instant text seen and its time: a batch's documents repeat the same few instants.
+    std::string last_instant_text_;
+    std::int64_t last_instant_ns_ = 0;
 };
 
 class Reader {
