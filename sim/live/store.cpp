@@ -425,6 +425,22 @@ void Store::close() noexcept {
             // The failure was reported to the writers waiting for it.
         }
     }
+    // A clean close after a long tail takes a checkpoint, so the next open
+    // loads it instead of replaying the tail (docs/store.md, "Checkpoints").
+    bool checkpoint_now = false;
+    {
+        std::lock_guard lock(impl_->sync_mutex);
+        const std::uint64_t every = impl_->options.checkpoint_every_changes;
+        checkpoint_now = every > 0 && impl_->failure.empty() && impl_->written > impl_->last_checkpoint &&
+                         impl_->journaled_changes - impl_->changes_at_checkpoint >= std::max<std::uint64_t>(1, every / 10);
+    }
+    if (checkpoint_now) {
+        try {
+            (void)impl_->write_checkpoint();
+        } catch (...) {
+            // Recorded in checkpoint_error; the journal still holds every batch.
+        }
+    }
     {
         std::lock_guard lock(impl_->sync_mutex);
         impl_->closed = true;

@@ -89,3 +89,31 @@ TEST_CASE("store: with both checkpoint settings 0 no background checkpoint is ta
     CHECK(store->recovery().checkpoint_batch == 0);
     CHECK(store->recovery().changes_replayed == 10 + 5 * 10);  // one event per twin touched in each batch
 }
+
+TEST_CASE("store: closing after a long tail takes a checkpoint, so reopening replays nothing", "[store]") {
+    test::TempDir dir("store-checkpoint-close");
+    StoreOptions o;
+    o.checkpoint_every = 0;
+    o.checkpoint_every_changes = 1000;  // closing checkpoints from a tenth of it: 100 changes
+    std::uint64_t last = 0;
+    {
+        auto store = open_store(dir.path, o);
+        graph::TwinGraph& g = store->graph();
+        g.add_models(test::building_models());
+        g.atomically([](graph::TwinGraph& a) {
+            for (int i = 0; i < 10; ++i) a.upsert_twin(test::numbered("s", i), test::sensor(0));
+        });
+        big_batches(g, 8, 10);  // 10 + 80 = 90 changes: too few
+    }
+    {
+        auto store = open_store(dir.path, o);
+        CHECK(store->recovery().checkpoint_batch == 0);
+        CHECK(store->recovery().changes_replayed == 90);
+        big_batches(store->graph(), 1, 10);  // 90 replayed + 10 = 100: closing checkpoints
+        last = store->stats().written_batch;
+    }
+    auto store = open_store(dir.path, o);
+    CHECK(store->recovery().checkpoint_batch == last);
+    CHECK(store->recovery().batches_replayed == 0);
+    CHECK(test::observable(store->graph().snapshot())["sequence"] == 100);
+}
