@@ -72,9 +72,11 @@ void random_writes(TwinGraph& g, int count, std::uint32_t seed) {
                 if (!rooms.empty()) {
                     std::vector<PropertyWrite> writes;
                     const std::uint32_t column = g.snapshot().models()->get("dtmi:test:Room;1").layout.find("temperature")->column;
+                    // Source times in whole 100 ns: the outcome documents carry ADT's 7-digit
+                    // fractions, so a finer source time would not replay exactly (in any format).
                     for (int w = 0; w < 3; ++w)
                         writes.push_back({*g.find(rooms[pick(rooms.size())]), column, 18.0 + w + 0.25,
-                                          w == 1 ? std::optional<Timestamp>(Timestamp{1'700'000'000'000'000'123LL}) : std::nullopt});
+                                          w == 1 ? std::optional<Timestamp>(Timestamp{1'700'000'000'000'000'100LL}) : std::nullopt});
                     g.write_properties(writes);
                 }
                 break;
