@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "bench_support.hpp"
+#include "live_bench.hpp"
 #include "twinsim/common/error.hpp"
 
 namespace twinsim::bench {
@@ -181,11 +182,14 @@ int run(int argc, char** argv) {
     store_command->add_option("--dir", store.directory, "Directory for the stores (default: a temporary one)");
     store_command->add_flag("--smoke", store_smoke, "1,000 twins, 2 writers, 5 batches of 100 (for CI)");
 
+    LiveBenchCommands live(app);  // ingest, recovery, crash (bench/live_bench.hpp)
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? exit_ok : exit_usage;
     }
+    if (const std::optional<int> status = live.run()) return *status;
     if (dtdl_command->parsed()) {
         if (smoke) dtdl.repeat = 1;
         return run_dtdl(dtdl);

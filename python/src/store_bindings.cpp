@@ -145,6 +145,7 @@ void define_store(py::module_& m) {
             live::StoreOptions o;
             o.durability = durability_argument(durability);
             o.checkpoint_every = checkpoint_every;
+            if (checkpoint_every == 0) o.checkpoint_every_changes = 0;  // 0: only store.checkpoint(), as documented
             o.create = create;
             const std::filesystem::path dir = to_path(path);
             std::unique_ptr<live::Store> store;

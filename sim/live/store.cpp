@@ -70,6 +70,15 @@ struct Store::Impl {
     std::uint64_t checkpoints = 0;
     std::string checkpoint_error;
     std::uint64_t wal_checkpointed_at = 0;
+    std::uint64_t journaled_changes = 0;      // change events journaled since open (plus those replayed)
+    std::uint64_t changes_at_checkpoint = 0;  // journaled_changes when the last checkpoint's snapshot was taken
+
+    // Is a background checkpoint due? (sync_mutex held)
+    [[nodiscard]] bool checkpoint_due() const {
+        return (options.checkpoint_every > 0 && written - last_checkpoint >= options.checkpoint_every) ||
+               (options.checkpoint_every_changes > 0 &&
+                journaled_changes - changes_at_checkpoint >= options.checkpoint_every_changes);
+    }
 
     std::thread flusher;
     std::thread maintainer;
@@ -114,7 +123,8 @@ struct Store::Impl {
             t_batch = id;
             flusher_cv.notify_one();
         }
-        if (options.checkpoint_every > 0 && id - last_checkpoint >= options.checkpoint_every) maintainer_cv.notify_one();
+        journaled_changes += batch.events.size();
+        if (checkpoint_due()) maintainer_cv.notify_one();
     }
 
     // --- group commit -----------------------------------------------------------------
@@ -168,12 +178,14 @@ struct Store::Impl {
         std::lock_guard one(checkpoint_mutex);
         graph::Snapshot snapshot;
         std::uint64_t batch = 0;
+        std::uint64_t changes = 0;
         // Inside an (empty) atomic group no batch can commit: the snapshot
         // and the batch number belong together.
         graph->atomically([&](graph::TwinGraph& g) {
             snapshot = g.snapshot();
             std::lock_guard lock(sync_mutex);
             batch = written;
+            changes = journaled_changes;
         });
         {
             std::lock_guard lock(sync_mutex);
@@ -194,6 +206,7 @@ struct Store::Impl {
             std::lock_guard lock(sync_mutex);
             previous = last_checkpoint;
             last_checkpoint = batch;
+            changes_at_checkpoint = changes;
             ++checkpoints;
             checkpoint_error.clear();
         }
@@ -211,8 +224,7 @@ struct Store::Impl {
         for (;;) {
             maintainer_cv.wait_for(lock, maintenance_period);
             if (stopping) return;
-            const bool want_checkpoint =
-                options.checkpoint_every > 0 && written - last_checkpoint >= options.checkpoint_every && failure.empty();
+            const bool want_checkpoint = checkpoint_due() && written > last_checkpoint && failure.empty();
             const bool want_wal = written > wal_checkpointed_at;
             const std::uint64_t now_written = written;
             lock.unlock();
@@ -345,6 +357,7 @@ struct Store::Impl {
                             ": " + e.what());
                 }
                 ++recovery.batches_replayed;
+                recovery.changes_replayed += decoded.events.size();
                 ++expected;
             });
         } catch (const JournalFailure& f) {
@@ -412,6 +425,22 @@ void Store::close() noexcept {
             // The failure was reported to the writers waiting for it.
         }
     }
+    // A clean close after a long tail takes a checkpoint, so the next open
+    // loads it instead of replaying the tail (docs/store.md, "Checkpoints").
+    bool checkpoint_now = false;
+    {
+        std::lock_guard lock(impl_->sync_mutex);
+        const std::uint64_t every = impl_->options.checkpoint_every_changes;
+        checkpoint_now = every > 0 && impl_->failure.empty() && impl_->written > impl_->last_checkpoint &&
+                         impl_->journaled_changes - impl_->changes_at_checkpoint >= std::max<std::uint64_t>(1, every / 10);
+    }
+    if (checkpoint_now) {
+        try {
+            (void)impl_->write_checkpoint();
+        } catch (...) {
+            // Recorded in checkpoint_error; the journal still holds every batch.
+        }
+    }
     {
         std::lock_guard lock(impl_->sync_mutex);
         impl_->closed = true;
@@ -470,6 +499,7 @@ std::unique_ptr<Store> open_store(const fs::path& directory, StoreOptions option
     s.graph = store->graph_.get();
     s.written = s.durable = s.recovery.last_batch;
     s.last_checkpoint = s.recovery.checkpoint_batch;
+    s.journaled_changes = s.recovery.changes_replayed;  // a long replayed tail makes the next checkpoint come soon
     s.wal_checkpointed_at = 0;
     if (s.options.durability == Durability::group) s.flusher = std::thread([&s] { s.flush_loop(); });
     s.maintainer = std::thread([&s] { s.maintain_loop(); });

@@ -79,8 +79,13 @@ enum class Durability : std::uint8_t {
 struct StoreOptions {
     Durability durability = Durability::per_batch;
     /// A checkpoint is written in the background after this many batches
-    /// since the last one; 0: only on request (Store::checkpoint).
+    /// since the last one; 0: not by batch count. With both this and
+    /// checkpoint_every_changes 0, only on request (Store::checkpoint).
     std::uint64_t checkpoint_every = 10000;
+    /// A checkpoint is also written in the background once this many change
+    /// events were journaled since the last one (0: off). What opening must
+    /// replay is then bounded in changes, whatever the batch sizes.
+    std::uint64_t checkpoint_every_changes = 1000000;
     /// Create the directory (and its parent directories) when it does not exist.
     bool create = true;
     /// The graph's clock (TwinGraphOptions::clock); the system clock when empty.
@@ -94,6 +99,7 @@ struct RecoveryReport {
     std::uint64_t checkpoint_batch = 0;   ///< the batch the loaded checkpoint holds (0: none, replayed from the start)
     std::filesystem::path checkpoint;     ///< its file, empty when none
     std::uint64_t batches_replayed = 0;   ///< journal batches applied after it
+    std::uint64_t changes_replayed = 0;   ///< change events in those batches
     std::uint64_t last_batch = 0;         ///< the last batch in the journal
     /// Checkpoints that were skipped, each "<file>: <why>".
     std::vector<std::string> damaged_checkpoints;

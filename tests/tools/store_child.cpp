@@ -2,10 +2,8 @@
 // (tests/cpp/live/store_crash_test.cpp).
 //
 //   twinsim_store_child crash DIR per_batch|group
-//       Opens the store and writes batches forever, printing "ack K" once
-//       batch K returned (K: the value every s0..s4 holds after it; the
-//       batch also creates twin b-K). In group mode two more threads update
-//       twins x0 and x1, printing "ackx J V". The parent SIGKILLs it.
+//       crash::child_loop (crash_harness.hpp): writes batches forever,
+//       printing what was acknowledged. The parent SIGKILLs it.
 //   twinsim_store_child try-open DIR
 //       Tries to open the store; prints the error and exits 3 when it is
 //       locked, 0 when it opened.
@@ -21,6 +19,7 @@
 #include <vector>
 
 #include "../cpp/graph/graph_fixtures.hpp"
+#include "crash_harness.hpp"
 #include "twinsim/live/store.hpp"
 
 using namespace twinsim;
@@ -28,42 +27,6 @@ using namespace twinsim::live;
 using nlohmann::json;
 
 namespace {
-
-json replace_value(double v) { return json::array({{{"op", "replace"}, {"path", "/value"}, {"value", v}}}); }
-
-int crash(const std::string& dir, const std::string& mode) {
-    StoreOptions o;
-    o.durability = mode == "group" ? Durability::group : Durability::per_batch;
-    o.checkpoint_every = 7;  // checkpoints often, so kills land inside them too
-    auto store = open_store(dir, o);
-    graph::TwinGraph& g = store->graph();
-    std::printf("ready\n");
-    std::fflush(stdout);
-    std::vector<std::thread> others;
-    if (o.durability == Durability::group) {
-        for (int j = 0; j < 2; ++j)
-            others.emplace_back([&g, j] {
-                const std::string id = "x" + std::to_string(j);
-                double v = g.snapshot().get_property(id, "value")->get<double>();
-                for (;;) {
-                    v += 1;
-                    g.update_twin(id, replace_value(v));
-                    std::printf("ackx %d %.0f\n", j, v);
-                    std::fflush(stdout);
-                }
-            });
-    }
-    long long k = static_cast<long long>(g.snapshot().get_property("s0", "value")->get<double>());
-    for (;;) {
-        ++k;
-        g.atomically([&](graph::TwinGraph& a) {
-            for (const char* id : {"s0", "s1", "s2", "s3", "s4"}) a.update_twin(id, replace_value(static_cast<double>(k)));
-            a.upsert_twin("b-" + std::to_string(k), test::sensor(static_cast<double>(k)));
-        });
-        std::printf("ack %lld\n", k);
-        std::fflush(stdout);
-    }
-}
 
 int try_open(const std::string& dir) {
     try {
@@ -140,7 +103,7 @@ int main(int argc, char** argv) {
     }
     const std::string what = argv[1];
     try {
-        if (what == "crash") return crash(argv[2], argc > 3 ? argv[3] : "per_batch");
+        if (what == "crash") return crash::child_loop(argv[2], argc > 3 ? argv[3] : "per_batch");
         if (what == "try-open") return try_open(argv[2]);
         if (what == "fulldisk") return fulldisk(argv[2]);
     } catch (const std::exception& e) {

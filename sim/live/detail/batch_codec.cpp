@@ -18,6 +18,7 @@ json event_json(const graph::ChangeEvent& e) {
     j["ts"] = e.time.ns;
     j["q"] = e.sequence;
     j["d"] = e.data;
+    if (!e.cause.empty()) j["c"] = e.cause;
     return j;
 }
 
@@ -29,7 +30,7 @@ const json& member(const json& j, const char* key, const char* what) {
 
 }  // namespace
 
-std::string encode_batch(const graph::CommitBatch& batch, const graph::BatchOutcome& outcome) {
+std::string encode_batch_v1(const graph::CommitBatch& batch, const graph::BatchOutcome& outcome) {
     json j = json::object();
     j["v"] = payload_version;
     json events = json::array();
@@ -60,7 +61,7 @@ std::string encode_batch(const graph::CommitBatch& batch, const graph::BatchOutc
     return std::string(cbor.begin(), cbor.end());
 }
 
-DecodedBatch decode_batch(std::string_view bytes) {
+DecodedBatch decode_batch_v1(std::string_view bytes) {
     json j;
     try {
         j = json::from_cbor(bytes.begin(), bytes.end());
@@ -90,6 +91,7 @@ DecodedBatch decode_batch(std::string_view bytes) {
             ev.time = Timestamp{member(e, "ts", "a change").get<std::int64_t>()};
             ev.sequence = member(e, "q", "a change").get<std::uint64_t>();
             ev.data = member(e, "d", "a change");
+            if (const auto c = e.find("c"); c != e.end()) ev.cause = c->get<std::string>();
             out.events.push_back(std::move(ev));
         }
         for (const json& m : member(j, "m", "the payload")) {

@@ -1,7 +1,9 @@
 #pragma once
 // A journaled batch as bytes and back (internal to the store): the change
-// events, the model changes and the batch's outcome, as CBOR
-// (docs/store.md, "Journal schema").
+// events, the model changes and the batch's outcome (docs/store.md,
+// "Journal schema"). Format version 2 (written) is a compact binary record
+// with a per-batch string dictionary; version 1 (CBOR, written by earlier
+// builds) is still read.
 
 #include <cstdint>
 #include <string>
@@ -20,11 +22,22 @@ struct DecodedBatch {
     [[nodiscard]] graph::RecordedBatch recorded() const { return {events, models, &outcome}; }
 };
 
-/// The payload of one journal row. Format version 1.
+/// The payload of one journal row, format version 2 (batch_codec_v2.cpp).
 [[nodiscard]] std::string encode_batch(const graph::CommitBatch& batch, const graph::BatchOutcome& outcome);
 
-/// Throws std::runtime_error (its message says what is wrong) when `bytes`
-/// are not a payload encode_batch wrote.
+/// The same batch in format version 1 (CBOR), as builds before version 2
+/// wrote it; kept so the tests can prove old journals still open.
+[[nodiscard]] std::string encode_batch_v1(const graph::CommitBatch& batch, const graph::BatchOutcome& outcome);
+
+/// Decodes a version 1 payload only (decode_batch picks the version).
+[[nodiscard]] DecodedBatch decode_batch_v1(std::string_view bytes);
+
+/// Decodes a payload of either version. Throws std::runtime_error (its
+/// message says what is wrong) when `bytes` are not a payload encode_batch
+/// or encode_batch_v1 wrote.
 [[nodiscard]] DecodedBatch decode_batch(std::string_view bytes);
+
+/// The format version of a payload: 2 for the binary record, 1 for CBOR.
+[[nodiscard]] int payload_format(std::string_view bytes) noexcept;
 
 }  // namespace twinsim::live::detail

@@ -1,0 +1,327 @@
+// `twinsim-bench ingest`: how fast property updates get in, on every path a
+// user takes, each beside its peer measured in the same run:
+//  - in memory, batches of N: TwinGraph::write_properties (by index),
+//    update_twins (JSON Patch per twin) and the Ingestor's long rows (what
+//    graph.ingest(DataFrame) and `twinsim ingest` run);
+//  - into a store with group commit (W writer threads) beside the same rows
+//    into a bare SQLite table, one transaction per batch, synchronous=FULL;
+//  - acknowledged latency of one update with fsync (per_batch) beside one
+//    SQLite row inserted with synchronous=FULL.
+// Rounds are interleaved (every path once per round) and medians reported.
+#include <sqlite3.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_support.hpp"
+#include "live_bench.hpp"
+#include "twinsim/live/ingest/ingest.hpp"
+#include "twinsim/live/store.hpp"
+
+namespace twinsim::bench {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const char* sensor_model = R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:bench:Sensor;1","@type":"Interface",
+  "contents":[{"@type":"Property","name":"value","schema":"double"}]})";
+
+std::string twin_id(std::size_t n) {
+    std::string id = "s";
+    id += std::to_string(n);
+    return id;
+}
+
+void add_sensors(graph::TwinGraph& g, std::size_t twins) {
+    g.add_models(std::vector<dtdl::Document>{{"sensor.json", sensor_model}});
+    g.atomically([&](graph::TwinGraph& a) {
+        for (std::size_t t = 0; t < twins; ++t)
+            a.upsert_twin(twin_id(t), {{"$metadata", {{"$model", "dtmi:bench:Sensor;1"}}}, {"value", 0.0}});
+    });
+}
+
+struct Indexed {
+    std::uint32_t column = 0;
+    std::vector<graph::TwinIndex> index;
+};
+
+Indexed index_sensors(graph::TwinGraph& g, std::size_t twins) {
+    Indexed out;
+    out.column = g.snapshot().models()->get("dtmi:bench:Sensor;1").layout.find("value")->column;
+    out.index.resize(twins);
+    for (std::size_t t = 0; t < twins; ++t) out.index[t] = *g.find(twin_id(t));
+    return out;
+}
+
+double median(std::vector<double> v) { return stats(std::move(v)).median; }
+
+double percentile(std::vector<double> v, double p) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    const auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+    return v[std::min(k, v.size() - 1)];
+}
+
+void check_sqlite(int rc, sqlite3* db, const char* what) {
+    if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        throw std::runtime_error(std::string("SQLite peer: ") + what + " failed: " + sqlite3_errmsg(db));
+}
+
+// ---- in memory -------------------------------------------------------------------
+
+// Updates/s of write_properties over pre-drawn batches.
+double memory_write_properties(graph::TwinGraph& g, const Indexed& ix, const IngestBenchOptions& o, Random& rng) {
+    std::vector<std::vector<graph::PropertyWrite>> batches(o.batches, std::vector<graph::PropertyWrite>(o.batch));
+    for (auto& b : batches)
+        for (graph::PropertyWrite& w : b) w = {ix.index[rng.below(o.twins)], ix.column, rng.uniform(0, 100), std::nullopt};
+    const auto start = std::chrono::steady_clock::now();
+    for (const auto& b : batches) g.write_properties(b);
+    return static_cast<double>(o.batches * o.batch) / seconds_since(start);
+}
+
+double memory_update_twins(graph::TwinGraph& g, const IngestBenchOptions& o, Random& rng) {
+    std::vector<std::vector<graph::TwinPatch>> batches(o.batches);
+    for (auto& b : batches) {
+        b.reserve(o.batch);
+        for (std::size_t k = 0; k < o.batch; ++k)
+            b.push_back({twin_id(rng.below(o.twins)),
+                         json::array({{{"op", "replace"}, {"path", "/value"}, {"value", rng.uniform(0, 100)}}}),
+                         std::nullopt});
+    }
+    const auto start = std::chrono::steady_clock::now();
+    for (const auto& b : batches) g.update_twins(b);
+    return static_cast<double>(o.batches * o.batch) / seconds_since(start);
+}
+
+double memory_ingest_rows(graph::TwinGraph& g, const IngestBenchOptions& o, Random& rng, std::int64_t& clock_ns) {
+    live::ingest::Ingestor ingestor(g, nullptr);
+    std::vector<std::vector<live::ingest::TableRow>> batches(o.batches);
+    for (auto& b : batches) {
+        b.reserve(o.batch);
+        for (std::size_t k = 0; k < o.batch; ++k) {
+            clock_ns += 1000000;
+            b.push_back({json{{"time", format_timestamp(Timestamp{clock_ns})},
+                              {"twin", twin_id(rng.below(o.twins))},
+                              {"property", "value"},
+                              {"value", rng.uniform(0, 100)}}});
+        }
+    }
+    const auto start = std::chrono::steady_clock::now();
+    for (const auto& b : batches) {
+        const live::ingest::IngestReport r = ingestor.ingest_rows(b, false, "bench");
+        if (!r.bad_rows.empty()) throw std::runtime_error("ingest_rows reported a bad row: " + r.bad_rows.front().to_string());
+    }
+    return static_cast<double>(o.batches * o.batch) / seconds_since(start);
+}
+
+// ---- durable: group commit beside SQLite ------------------------------------------------
+
+double store_group_rate(const fs::path& dir, const IngestBenchOptions& o, std::uint64_t seed, std::uint64_t& syncs) {
+    fs::remove_all(dir);
+    live::StoreOptions so;
+    so.durability = live::Durability::group;
+    so.checkpoint_every = 0;
+    auto store = live::open_store(dir, so);
+    graph::TwinGraph& g = store->graph();
+    add_sensors(g, o.twins);
+    const Indexed ix = index_sensors(g, o.twins);
+    std::vector<std::vector<std::vector<graph::PropertyWrite>>> work(o.writers);
+    Random rng(seed);
+    for (auto& w : work) {
+        w.assign(o.durable_batches, std::vector<graph::PropertyWrite>(o.batch));
+        for (auto& b : w)
+            for (graph::PropertyWrite& pw : b) pw = {ix.index[rng.below(o.twins)], ix.column, rng.uniform(0, 100), std::nullopt};
+    }
+    const std::uint64_t syncs_before = store->stats().syncs;
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<std::thread> writers;
+    for (unsigned w = 0; w < o.writers; ++w)
+        writers.emplace_back([&, w] {
+            for (const auto& b : work[w]) g.write_properties(b);
+        });
+    for (std::thread& t : writers) t.join();
+    const double seconds = seconds_since(start);
+    syncs = store->stats().syncs - syncs_before;
+    store->close();
+    fs::remove_all(dir);
+    return static_cast<double>(o.writers * o.durable_batches * o.batch) / seconds;
+}
+
+sqlite3* open_peer(const fs::path& dir) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    sqlite3* db = nullptr;
+    if (sqlite3_open((dir / "bare.db").c_str(), &db) != SQLITE_OK) throw std::runtime_error("SQLite peer: open failed");
+    check_sqlite(sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                  "CREATE TABLE updates(twin INTEGER, value REAL, time INTEGER)",
+                              nullptr, nullptr, nullptr),
+                 db, "setup");
+    return db;
+}
+
+// The same rows, one transaction per batch (durable when COMMIT returns), one writer.
+double sqlite_batch_rate(const fs::path& dir, const IngestBenchOptions& o, std::uint64_t seed) {
+    sqlite3* db = open_peer(dir);
+    sqlite3_stmt* insert = nullptr;
+    check_sqlite(sqlite3_prepare_v2(db, "INSERT INTO updates VALUES(?,?,?)", -1, &insert, nullptr), db, "prepare");
+    Random rng(seed);
+    const std::size_t batches = o.durable_batches * o.writers;
+    const auto start = std::chrono::steady_clock::now();
+    for (std::size_t b = 0; b < batches; ++b) {
+        check_sqlite(sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr), db, "BEGIN");
+        const auto now = std::chrono::system_clock::now().time_since_epoch().count();
+        for (std::size_t k = 0; k < o.batch; ++k) {
+            sqlite3_bind_int64(insert, 1, static_cast<sqlite3_int64>(rng.below(o.twins)));
+            sqlite3_bind_double(insert, 2, rng.uniform(0, 100));
+            sqlite3_bind_int64(insert, 3, static_cast<sqlite3_int64>(now));
+            check_sqlite(sqlite3_step(insert), db, "INSERT");
+            sqlite3_reset(insert);
+        }
+        check_sqlite(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), db, "COMMIT");
+    }
+    const double seconds = seconds_since(start);
+    sqlite3_finalize(insert);
+    sqlite3_close(db);
+    fs::remove_all(dir);
+    return static_cast<double>(batches * o.batch) / seconds;
+}
+
+// ---- acknowledged latency of single writes ------------------------------------------------
+
+// Seconds per acknowledged single write: write_properties of one update (per_batch: synced before it returns).
+std::vector<double> store_single_latencies(const fs::path& dir, const IngestBenchOptions& o, std::uint64_t seed) {
+    fs::remove_all(dir);
+    live::StoreOptions so;
+    so.durability = live::Durability::per_batch;
+    so.checkpoint_every = 0;
+    auto store = live::open_store(dir, so);
+    graph::TwinGraph& g = store->graph();
+    add_sensors(g, std::min<std::size_t>(o.twins, 1000));
+    const Indexed ix = index_sensors(g, std::min<std::size_t>(o.twins, 1000));
+    Random rng(seed);
+    std::vector<double> out;
+    out.reserve(o.latency_samples);
+    for (std::size_t k = 0; k < o.latency_samples; ++k) {
+        const graph::PropertyWrite w{ix.index[rng.below(ix.index.size())], ix.column, rng.uniform(0, 100), std::nullopt};
+        const auto start = std::chrono::steady_clock::now();
+        g.write_properties(std::span<const graph::PropertyWrite>(&w, 1));
+        out.push_back(seconds_since(start));
+    }
+    store->close();
+    fs::remove_all(dir);
+    return out;
+}
+
+std::vector<double> sqlite_single_latencies(const fs::path& dir, const IngestBenchOptions& o, std::uint64_t seed) {
+    sqlite3* db = open_peer(dir);
+    sqlite3_stmt* insert = nullptr;
+    check_sqlite(sqlite3_prepare_v2(db, "INSERT INTO updates VALUES(?,?,?)", -1, &insert, nullptr), db, "prepare");
+    Random rng(seed);
+    std::vector<double> out;
+    out.reserve(o.latency_samples);
+    for (std::size_t k = 0; k < o.latency_samples; ++k) {
+        const auto start = std::chrono::steady_clock::now();
+        sqlite3_bind_int64(insert, 1, static_cast<sqlite3_int64>(rng.below(o.twins)));
+        sqlite3_bind_double(insert, 2, rng.uniform(0, 100));
+        sqlite3_bind_int64(insert, 3, std::chrono::system_clock::now().time_since_epoch().count());
+        check_sqlite(sqlite3_step(insert), db, "INSERT");  // autocommit: synced before it returns
+        sqlite3_reset(insert);
+        out.push_back(seconds_since(start));
+    }
+    sqlite3_finalize(insert);
+    sqlite3_close(db);
+    fs::remove_all(dir);
+    return out;
+}
+
+json latency_json(const std::vector<double>& seconds) {
+    return {{"samples", seconds.size()},
+            {"p50_ms", percentile(seconds, 0.50) * 1e3},
+            {"p99_ms", percentile(seconds, 0.99) * 1e3}};
+}
+
+json rounds_json(const std::vector<double>& rates) {
+    return {{"median_updates_per_second", median(rates)}, {"rounds", rates}};
+}
+
+}  // namespace
+
+int run_ingest(const IngestBenchOptions& o) {
+    if (o.twins == 0 || o.batch == 0 || o.batches == 0 || o.rounds <= 0 || o.writers == 0 || o.durable_batches == 0 ||
+        o.latency_samples == 0) {
+        std::cerr << "twinsim-bench ingest: --twins, --batch, --batches, --writers, --durable-batches, "
+                     "--latency-samples and --rounds must be at least 1\n";
+        return exit_usage;
+    }
+    const fs::path dir = o.directory.empty() ? fs::temp_directory_path() / ("twinsim-bench-ingest-" + std::to_string(::getpid()))
+                                             : fs::path(o.directory);
+    // In memory: one graph per path, reused across rounds (updates overwrite values).
+    graph::TwinGraph g_wp;
+    graph::TwinGraph g_ut;
+    graph::TwinGraph g_in;
+    add_sensors(g_wp, o.twins);
+    add_sensors(g_ut, o.twins);
+    add_sensors(g_in, o.twins);
+    const Indexed ix = index_sensors(g_wp, o.twins);
+    std::vector<double> wp, ut, in, group, bare, lat_store, lat_sqlite;
+    std::vector<std::uint64_t> group_syncs;
+    std::int64_t clock_ns = utc_now().ns;
+    for (int round = 0; round < o.rounds; ++round) {
+        Random rng(o.seed + static_cast<std::uint64_t>(round));
+        wp.push_back(memory_write_properties(g_wp, ix, o, rng));
+        ut.push_back(memory_update_twins(g_ut, o, rng));
+        in.push_back(memory_ingest_rows(g_in, o, rng, clock_ns));
+        std::uint64_t syncs = 0;
+        const std::uint64_t seed = o.seed * 31 + static_cast<std::uint64_t>(round);
+        group.push_back(store_group_rate(dir / "group", o, seed, syncs));
+        group_syncs.push_back(syncs);
+        bare.push_back(sqlite_batch_rate(dir / "sqlite", o, seed));
+        const std::vector<double> ls = store_single_latencies(dir / "single", o, seed);
+        lat_store.insert(lat_store.end(), ls.begin(), ls.end());
+        const std::vector<double> lq = sqlite_single_latencies(dir / "sqlite-single", o, seed);
+        lat_sqlite.insert(lat_sqlite.end(), lq.begin(), lq.end());
+    }
+    fs::remove_all(dir);
+
+    json out = json::object();
+    out["benchmark"] = "ingest";
+    out["twins"] = o.twins;
+    out["batch"] = o.batch;
+    out["rounds"] = o.rounds;
+    out["hardware_threads"] = std::thread::hardware_concurrency();
+    json mem = json::object();
+    mem["batches_per_round"] = o.batches;
+    mem["write_properties"] = rounds_json(wp);
+    mem["update_twins"] = rounds_json(ut);
+    mem["ingest_long_rows"] = rounds_json(in);
+    mem["target_updates_per_second"] = 2000000;
+    mem["write_properties_meets_target"] = median(wp) >= 2000000;
+    out["in_memory"] = mem;
+    json dur = json::object();
+    dur["writers"] = o.writers;
+    dur["batches_per_writer"] = o.durable_batches;
+    dur["store_group_commit"] = rounds_json(group);
+    dur["store_group_commit"]["syncs_per_round"] = group_syncs;
+    dur["sqlite_table_per_batch_sync"] = rounds_json(bare);
+    dur["target_updates_per_second"] = 300000;
+    dur["group_vs_sqlite"] = median(bare) > 0 ? median(group) / median(bare) : 0.0;
+    out["durable"] = dur;
+    json lat = json::object();
+    lat["store_per_batch_single_update"] = latency_json(lat_store);
+    lat["sqlite_single_insert_synchronous_full"] = latency_json(lat_sqlite);
+    out["acknowledged_latency"] = lat;
+    std::cout << out.dump(2) << '\n';
+    return exit_ok;
+}
+
+}  // namespace twinsim::bench
