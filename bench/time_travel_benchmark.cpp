@@ -246,6 +246,25 @@ int run_time_travel(const TimeTravelBenchOptions& o) {
             if (n >= o.twins || peer_state[n] != col.values[k]) ++mismatches;
         }
     }
+    // The two ends of the cost: an instant right at a checkpoint (load only)
+    // and one just before the next checkpoint (load + checkpoint_every - 1
+    // batches replayed), at the middle checkpoint of the history.
+    std::vector<double> at_checkpoint_s;
+    std::vector<double> before_next_s;
+    if (o.checkpoint_every > 0 && batches >= 2 * o.checkpoint_every) {
+        const std::uint64_t k = batches / o.checkpoint_every / 2;       // a checkpoint in the middle
+        const std::uint64_t b_at = k * o.checkpoint_every - 1;          // the write batch it holds
+        const std::uint64_t b_before = b_at + o.checkpoint_every - 1;   // the last batch before the next one
+        for (int r = 0; r < o.rounds; ++r) {
+            for (const auto& [b, sink] : {std::pair{b_at, &at_checkpoint_s}, std::pair{b_before, &before_next_s}}) {
+                const Timestamp t{history_start + static_cast<std::int64_t>(b) * step_ns + step_ns / 2};
+                const auto s = std::chrono::steady_clock::now();
+                const graph::Snapshot past = store->snapshot_at(t);
+                sink->push_back(seconds_since(s));
+                if (past.twin_count() != o.twins) ++mismatches;
+            }
+        }
+    }
     const Stats travel = stats(travel_s);
     const Stats peer_stats = stats(peer_s);
 
@@ -276,6 +295,14 @@ int run_time_travel(const TimeTravelBenchOptions& o) {
     out["store_write_seconds"] = store_write_seconds;
     out["snapshot_at"] = {{"median_seconds", travel.median}, {"min_seconds", travel.min},
                           {"max_seconds", *std::max_element(travel_s.begin(), travel_s.end())}};
+    if (!at_checkpoint_s.empty()) {
+        out["snapshot_at_right_after_a_checkpoint"] = {{"median_seconds", stats(at_checkpoint_s).median},
+                                                       {"replayed_batches", 0}};
+        out["snapshot_at_just_before_the_next"] = {{"median_seconds", stats(before_next_s).median},
+                                                   {"replayed_batches", o.checkpoint_every - 1}};
+        out["replay_seconds_per_batch"] =
+            (stats(before_next_s).median - stats(at_checkpoint_s).median) / static_cast<double>(o.checkpoint_every - 1);
+    }
     out["peer_sqlite_latest_row_per_twin"] = {{"median_seconds", peer_stats.median}, {"min_seconds", peer_stats.min},
                                               {"max_seconds", *std::max_element(peer_s.begin(), peer_s.end())}};
     out["target_seconds"] = 0.5;

@@ -184,11 +184,13 @@ void define_store(py::module_& m) {
 
     m.def(
         "open_store",
-        [](const py::object& path, const std::string& durability, std::uint64_t checkpoint_every, bool create) {
+        [](const py::object& path, const std::string& durability, std::uint64_t checkpoint_every, bool create,
+           std::size_t keep_checkpoints) {
             live::StoreOptions o;
             o.durability = durability_argument(durability);
             o.checkpoint_every = checkpoint_every;
             o.create = create;
+            o.keep_checkpoints = keep_checkpoints;
             const std::filesystem::path dir = to_path(path);
             std::unique_ptr<live::Store> store;
             {
@@ -208,12 +210,14 @@ void define_store(py::module_& m) {
             return self;
         },
         py::arg("path"), py::kw_only(), py::arg("durability") = "per_batch", py::arg("checkpoint_every") = 10000,
-        py::arg("create") = true,
+        py::arg("create") = true, py::arg("keep_checkpoints") = live::StoreOptions{}.keep_checkpoints,
         "Opens (or creates) the durable store in directory `path` and returns a Store, which has the TwinGraph "
         "methods of its graph.\n\n"
         "durability: \"per_batch\" (each write synced before it returns) or \"group\" (concurrent writers share "
         "syncs; each write still returns only once durable).\ncheckpoint_every: batches between background "
         "checkpoints (0: only store.checkpoint()).\ncreate: create the directory when missing.\n"
+        "keep_checkpoints: how many checkpoints are kept for time travel (store.snapshot_at), spread over the "
+        "journal; 2 keeps only the newest and its fallback.\n"
         "Raises StoreLockedError (open elsewhere), StoreCorruptError (damaged journal), StoreError. "
         "Releases the GIL. docs/store.md describes the directory.");
 }

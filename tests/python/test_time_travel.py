@@ -117,3 +117,18 @@ def test_cli_query_as_of(tmp_path):
     r = run("query", "--as-of", "2026-07-14T14:00:00Z", "graph.ndjson", query)
     assert r.returncode == 2
     assert "--as-of needs --store DIR" in r.stderr
+
+
+def test_keep_checkpoints_bounds_the_files_and_time_travel_still_works(tmp_path):
+    path = tmp_path / "plant.store"
+    kept = []
+    with twinsim.open_store(path, checkpoint_every=0, keep_checkpoints=3) as store:
+        store.create_models([SENSOR])
+        for i in range(8):
+            store.upsert_digital_twin(f"s{i}", sensor(float(i)))
+            store.update_digital_twin("s0", [{"op": "replace", "path": "/value", "value": 100.0 + i}])
+            store.checkpoint()
+            kept.append((instant(), values(store.query_twins("SELECT * FROM DIGITALTWINS"))))
+        assert len(list((path / "checkpoints").glob("*.ckpt"))) <= 3
+        for t, expected in kept:
+            assert values(store.query_twins("SELECT * FROM DIGITALTWINS", as_of=t)) == expected
