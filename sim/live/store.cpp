@@ -201,15 +201,12 @@ struct Store::Impl {
             write_error(std::string("the checkpoint of batch ") + std::to_string(batch) + " was not written: " + e.what() +
                         " (the journal still holds every batch)");
         }
-        std::uint64_t previous = 0;
         {
             std::lock_guard lock(sync_mutex);
-            previous = last_checkpoint;
             last_checkpoint = batch;
             ++checkpoints;
             checkpoint_error.clear();
         }
-        (void)previous;
         // Keep the new checkpoint, the one before it (a fallback) and the
         // others time travel keeps (time_travel.hpp, checkpoints_to_remove).
         std::error_code ec;
