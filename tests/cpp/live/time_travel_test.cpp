@@ -8,7 +8,10 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <random>
 
 #include "../graph/graph_fixtures.hpp"
@@ -244,4 +247,49 @@ TEST_CASE("time travel: a journal with a batch missing gives StoreCorruptError n
         CHECK(what.find("batch 4") != std::string::npos);
         CHECK(what.find("journal.db") != std::string::npos);
     }
+}
+
+TEST_CASE("time travel: snapshot_at runs while writers keep writing, and sees only the past", "[time_travel]") {
+    test::TempDir dir("time-travel-concurrent");
+    SteppedClock clock;
+    StoreOptions o = travel_options(clock, 8);
+    o.durability = Durability::group;
+    auto store = open_store(dir.path, o);
+    TwinGraph& g = store->graph();
+    g.add_models(test::building_models());
+    std::mutex kept_mutex;
+    std::vector<Kept> kept;
+    std::atomic<bool> done{false};
+    std::thread writer([&] {
+        std::mt19937 rng(7);
+        int extra = 0;
+        for (int step = 1; step <= 400; ++step) {
+            mutate(g, rng, extra);
+            if (step % 25 == 0) {
+                const Kept k{clock.before_next(), test::observable(g.snapshot())};
+                std::lock_guard lock(kept_mutex);
+                kept.push_back(k);
+            }
+            if (step % 90 == 0) (void)store->checkpoint();
+        }
+        done = true;
+    });
+    std::size_t checked = 0;
+    while (!done || checked == 0) {
+        std::vector<Kept> now;
+        {
+            std::lock_guard lock(kept_mutex);
+            now = kept;
+        }
+        if (now.empty()) {
+            std::this_thread::yield();
+            continue;
+        }
+        const Kept& k = now[checked % now.size()];
+        CHECK(test::observable(store->snapshot_at(k.at)) == k.graph);
+        ++checked;
+    }
+    writer.join();
+    CHECK(checked > 0);
+    check_all(*store, kept);
 }
