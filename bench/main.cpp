@@ -7,6 +7,7 @@
 
 #include "bench_support.hpp"
 #include "live_bench.hpp"
+#include "time_travel_benchmark.hpp"
 #include "twinsim/common/error.hpp"
 
 namespace twinsim::bench {
@@ -183,6 +184,21 @@ int run(int argc, char** argv) {
     store_command->add_flag("--smoke", store_smoke, "1,000 twins, 2 writers, 5 batches of 100 (for CI)");
 
     LiveBenchCommands live(app);  // ingest, recovery, crash (bench/live_bench.hpp)
+    TimeTravelBenchOptions travel;
+    bool travel_smoke = false;
+    CLI::App* travel_command = app.add_subcommand(
+        "time-travel", "Store::snapshot_at on a store of N twins and M journaled updates beside the same rows in an "
+                       "indexed SQLite table (latest row per twin at t), at the same random instants (target 0.5 s)");
+    travel_command->add_option("--twins", travel.twins, "Twins (one numeric property each)")->capture_default_str();
+    travel_command->add_option("--changes", travel.changes, "Journaled property updates (history rows)")->capture_default_str();
+    travel_command->add_option("--batch", travel.batch, "Updates per batch")->capture_default_str();
+    travel_command->add_option("--checkpoint-every", travel.checkpoint_every, "Batches between checkpoints (0: none)")
+        ->capture_default_str();
+    travel_command->add_option("--keep-checkpoints", travel.keep_checkpoints, "StoreOptions::keep_checkpoints")
+        ->capture_default_str();
+    travel_command->add_option("--rounds", travel.rounds, "Interleaved rounds")->capture_default_str()->check(CLI::Range(1, 10000));
+    travel_command->add_option("--dir", travel.directory, "Directory for the store and the peer (kept; default: a temporary one, removed)");
+    travel_command->add_flag("--smoke", travel_smoke, "1,000 twins, 20,000 updates in batches of 100 (for CI)");
 
     try {
         app.parse(argc, argv);
@@ -228,6 +244,17 @@ int run(int argc, char** argv) {
             hdf5.repeat = 1;
         }
         return run_hdf5(hdf5);
+    }
+    if (travel_command->parsed()) {
+        if (travel_smoke) {
+            travel.twins = 1000;
+            travel.changes = 20000;
+            travel.batch = 100;
+            travel.checkpoint_every = 20;
+            travel.keep_checkpoints = 8;
+            travel.rounds = 3;
+        }
+        return run_time_travel(travel);
     }
     if (store_command->parsed()) {
         if (store_smoke) {

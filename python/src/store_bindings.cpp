@@ -8,6 +8,7 @@
 
 #include "bindings.hpp"
 #include "document_arguments.hpp"
+#include "twinsim/common/time.hpp"
 #include "twinsim/live/store.hpp"
 
 namespace py = pybind11;
@@ -48,6 +49,31 @@ py::dict recovery_dict(const live::RecoveryReport& r) {
     d["last_batch"] = r.last_batch;
     d["damaged_checkpoints"] = r.damaged_checkpoints;
     return d;
+}
+
+// An instant given as an RFC 3339 str or a timezone-aware datetime.
+Timestamp instant_argument(const py::object& value, const char* name) {
+    std::string text;
+    if (py::isinstance<py::str>(value)) {
+        text = value.cast<std::string>();
+    } else if (py::hasattr(value, "isoformat") && py::hasattr(value, "tzinfo")) {
+        if (value.attr("tzinfo").is_none())
+            throw py::value_error(std::string(name) + ": a naive datetime is ambiguous; give it a timezone (e.g. UTC)");
+        text = value.attr("isoformat")().cast<std::string>();
+    } else {
+        throw py::type_error(std::string(name) + " must be an RFC 3339 str (e.g. '2026-07-14T14:00:00Z') or a "
+                             "timezone-aware datetime, not " + std::string(py::str(py::type::of(value).attr("__name__"))));
+    }
+    std::string why;
+    const auto t = parse_timestamp(text, &why);
+    if (!t) throw py::value_error(std::string(name) + ": '" + text + "' is not an RFC 3339 date-time: " + why);
+    return *t;
+}
+
+graph::Snapshot snapshot_at(live::Store& store, const py::object& t, const char* name) {
+    const Timestamp instant = instant_argument(t, name);
+    py::gil_scoped_release release;
+    return store.snapshot_at(instant);
 }
 
 }  // namespace
@@ -124,6 +150,23 @@ void define_store(py::module_& m) {
                  return d;
              },
              "Counters: written_batch, durable_batch, syncs, checkpoints, last_checkpoint_batch, last_checkpoint_error.")
+        .def("snapshot_at", [](live::Store& s, const py::object& t) { return snapshot_at(s, t, "t"); }, py::arg("t"),
+             "Time travel: a read-only Snapshot of the graph exactly as it was at instant t (an RFC 3339 str or a "
+             "timezone-aware datetime): every batch committed at or before t (the graph's commit time, what "
+             "$lastUpdateTime holds), none after. Before the first write: an empty graph; after the last: the graph "
+             "now. It has query_twins, to_ndjson and the graph's read methods. Releases the GIL. Raises ValueError "
+             "(malformed time), TypeError, StoreCorruptError (damaged journal).")
+        .def("query_twins",
+             [](py::object self, const py::object& query, const py::object& as_of, const py::object& page_size,
+                const py::object& max_rows) {
+                 const py::object target =
+                     as_of.is_none() ? self.attr("graph") : py::cast(snapshot_at(self.cast<live::Store&>(), as_of, "as_of"));
+                 return target.attr("query_twins")(query, py::arg("page_size") = page_size, py::arg("max_rows") = max_rows);
+             },
+             py::arg("query"), py::kw_only(), py::arg("as_of") = py::none(), py::arg("page_size") = py::none(),
+             py::arg("max_rows") = py::none(),
+             "Runs a query on the stored graph, as TwinGraph.query_twins; with as_of (an RFC 3339 str or a "
+             "timezone-aware datetime) on the graph as it was at that instant (store.snapshot_at(as_of)).")
         .def("__enter__", [](py::object self) { return self; })
         .def("__exit__",
              [](live::Store& s, const py::object&, const py::object&, const py::object&) {
@@ -141,12 +184,14 @@ void define_store(py::module_& m) {
 
     m.def(
         "open_store",
-        [](const py::object& path, const std::string& durability, std::uint64_t checkpoint_every, bool create) {
+        [](const py::object& path, const std::string& durability, std::uint64_t checkpoint_every, bool create,
+           std::size_t keep_checkpoints) {
             live::StoreOptions o;
             o.durability = durability_argument(durability);
             o.checkpoint_every = checkpoint_every;
             if (checkpoint_every == 0) o.checkpoint_every_changes = 0;  // 0: only store.checkpoint(), as documented
             o.create = create;
+            o.keep_checkpoints = keep_checkpoints;
             const std::filesystem::path dir = to_path(path);
             std::unique_ptr<live::Store> store;
             {
@@ -166,12 +211,14 @@ void define_store(py::module_& m) {
             return self;
         },
         py::arg("path"), py::kw_only(), py::arg("durability") = "per_batch", py::arg("checkpoint_every") = 10000,
-        py::arg("create") = true,
+        py::arg("create") = true, py::arg("keep_checkpoints") = live::StoreOptions{}.keep_checkpoints,
         "Opens (or creates) the durable store in directory `path` and returns a Store, which has the TwinGraph "
         "methods of its graph.\n\n"
         "durability: \"per_batch\" (each write synced before it returns) or \"group\" (concurrent writers share "
         "syncs; each write still returns only once durable).\ncheckpoint_every: batches between background "
         "checkpoints (0: only store.checkpoint()).\ncreate: create the directory when missing.\n"
+        "keep_checkpoints: how many checkpoints are kept for time travel (store.snapshot_at), spread over the "
+        "journal; 2 keeps only the newest and its fallback.\n"
         "Raises StoreLockedError (open elsewhere), StoreCorruptError (damaged journal), StoreError. "
         "Releases the GIL. docs/store.md describes the directory.");
 }

@@ -15,7 +15,9 @@
 
 #include "graph_input.hpp"
 #include "model_input.hpp"
+#include "twinsim/common/time.hpp"
 #include "twinsim/graph/snapshot.hpp"
+#include "twinsim/live/store.hpp"
 #include "twinsim/query/query.hpp"
 
 namespace twinsim::cli {
@@ -24,6 +26,7 @@ namespace {
 struct QueryCommandOptions {
     GraphInputOptions input;
     std::string store;  ///< --store DIR: query the stored graph
+    std::string as_of;  ///< --as-of TIME (with --store): query the stored graph as it was then
     std::string query;
     std::string format = "json";
     std::size_t page_size = 1000;
@@ -144,6 +147,20 @@ int run_query(QueryCommandOptions options) {
         std::cerr << "twinsim: error: give an import file (GRAPH) and a QUERY, or --store DIR and a QUERY\n";
         return exit_usage;
     }
+    std::optional<Timestamp> as_of;
+    if (!options.as_of.empty()) {
+        if (options.store.empty()) {
+            std::cerr << "twinsim: error: --as-of needs --store DIR (only a store keeps the graph's history)\n";
+            return exit_usage;
+        }
+        std::string why;
+        as_of = parse_timestamp(options.as_of, &why);
+        if (!as_of) {
+            std::cerr << "twinsim: error: --as-of \"" << options.as_of << "\" is not an RFC 3339 time such as "
+                      << "2026-07-14T14:00:00Z (" << why << ")\n";
+            return exit_usage;
+        }
+    }
     // Parse first: a malformed query needs no graph.
     std::unique_ptr<query::PreparedQuery> prepared;
     try {
@@ -154,7 +171,20 @@ int run_query(QueryCommandOptions options) {
     }
     LoadedGraph loaded;
     if (const auto status = load_command_graph(options.input, options.store, loaded)) return *status;
-    const graph::Snapshot snapshot = loaded.target().snapshot();
+    graph::Snapshot snapshot;
+    if (as_of) {
+        try {
+            snapshot = loaded.store->snapshot_at(*as_of);
+        } catch (const live::StoreCorruptError& e) {
+            std::cerr << "twinsim: error: " << e.what() << '\n';
+            return exit_invalid;
+        } catch (const live::StoreError& e) {
+            std::cerr << "twinsim: error: " << e.what() << '\n';
+            return exit_usage;
+        }
+    } else {
+        snapshot = loaded.target().snapshot();
+    }
     query::QueryOptions query_options;
     query_options.page_size = options.page_size;
     query_options.max_rows = options.max_rows;
@@ -200,6 +230,9 @@ Command add_query_command(CLI::App& app) {
     command->add_option("--store", options->store,
                         "Query the graph of the durable store in directory DIR (docs/store.md) instead of an import "
                         "file; then the only positional is the QUERY");
+    command->add_option("--as-of", options->as_of,
+                        "With --store: query the graph as it was at this instant, an RFC 3339 time such as "
+                        "2026-07-14T14:00:00Z (every batch committed at or before it; docs/store.md, \"Time travel\")");
     add_graph_input_options(*command, options->input, "GRAPH", /*required=*/false);  // before QUERY: positionals keep their order
     command->add_option("QUERY", options->query, "The query, e.g. \"SELECT * FROM DIGITALTWINS T WHERE T.area > 30\"");
     command->footer(

@@ -19,6 +19,7 @@
 #include "twinsim/live/detail/batch_codec.hpp"
 #include "twinsim/live/detail/checkpoint_file.hpp"
 #include "twinsim/live/detail/journal_db.hpp"
+#include "twinsim/live/time_travel.hpp"
 
 namespace twinsim::live {
 
@@ -89,6 +90,17 @@ struct Store::Impl {
         throw StoreWriteError(dir, "store " + quoted(dir) + ": " + why);
     }
 
+    // The batch's commit time, on the graph's clock (time travel cuts on it):
+    // its first event's time, or a model upload's when that came first; a
+    // batch of decommissions or deletions only reads the clock.
+    std::int64_t commit_time(const graph::CommitBatch& batch) const {
+        std::optional<std::int64_t> time;
+        if (!batch.events.empty()) time = batch.events.front().time.ns;
+        for (const graph::ModelChange& m : batch.models)
+            if (m.kind == graph::ModelChange::Kind::add && (!time || m.upload_time.ns < *time)) time = m.upload_time.ns;
+        return time ? *time : (options.clock ? options.clock() : utc_now()).ns;
+    }
+
     // --- the journal hook (graph mutex held) -----------------------------------------
     void journal_batch(const graph::CommitBatch& batch) {
         std::uint64_t id = 0;
@@ -103,7 +115,7 @@ struct Store::Impl {
         const std::string payload = detail::encode_batch(batch, outcome);
         const std::uint64_t first = batch.events.empty() ? 0 : batch.events.front().sequence;
         const std::uint64_t last = batch.events.empty() ? 0 : batch.events.back().sequence;
-        const std::int64_t time = batch.events.empty() ? utc_now().ns : batch.events.front().time.ns;
+        const std::int64_t time = commit_time(batch);
         try {
             journal->append(id, first, last, time, batch.events.size(), batch.models.size(), payload);
         } catch (const JournalFailure& f) {
@@ -201,21 +213,22 @@ struct Store::Impl {
             write_error(std::string("the checkpoint of batch ") + std::to_string(batch) + " was not written: " + e.what() +
                         " (the journal still holds every batch)");
         }
-        std::uint64_t previous = 0;
         {
             std::lock_guard lock(sync_mutex);
-            previous = last_checkpoint;
             last_checkpoint = batch;
             changes_at_checkpoint = changes;
             ++checkpoints;
             checkpoint_error.clear();
         }
-        // Keep the new checkpoint and the one before it (a fallback); drop older ones.
+        // Keep the new checkpoint, the one before it (a fallback) and the
+        // others time travel keeps (time_travel.hpp, checkpoints_to_remove).
         std::error_code ec;
+        std::vector<std::uint64_t> on_disk;
         for (const auto& entry : fs::directory_iterator(checkpoint_dir, ec)) {
-            const auto b = detail::checkpoint_batch(entry.path().filename().string());
-            if (b && *b < previous && *b < batch) fs::remove(entry.path(), ec);
+            if (const auto b = detail::checkpoint_batch(entry.path().filename().string())) on_disk.push_back(*b);
         }
+        for (const std::uint64_t b : checkpoints_to_remove(on_disk, options.keep_checkpoints))
+            if (b < batch) fs::remove(checkpoint_dir / detail::checkpoint_name(b), ec);
         return batch;
     }
 

@@ -19,6 +19,7 @@
 // One process at a time: the directory is locked (flock on dir/LOCK) while a
 // Store is open; a second open, from any process, is refused with the holder's pid.
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -86,6 +87,10 @@ struct StoreOptions {
     /// events were journaled since the last one (0: off). What opening must
     /// replay is then bounded in changes, whatever the batch sizes.
     std::uint64_t checkpoint_every_changes = 1000000;
+    /// Checkpoints kept on disk for time travel (live/time_travel.hpp,
+    /// checkpoints_to_remove): at most this many, spread over the journal;
+    /// 2 keeps only the newest and its fallback.
+    std::size_t keep_checkpoints = 16;
     /// Create the directory (and its parent directories) when it does not exist.
     bool create = true;
     /// The graph's clock (TwinGraphOptions::clock); the system clock when empty.
@@ -138,6 +143,18 @@ public:
     /// immediate per batch). Throws StoreWriteError when a sync failed.
     void flush();
     [[nodiscard]] const RecoveryReport& recovery() const noexcept;
+    /// Time travel (live/time_travel.cpp, docs/store.md "Time travel"): the
+    /// graph exactly as it was at instant `t` — twins, relationships,
+    /// properties, etags, times, models — holding every batch whose commit
+    /// time (the graph's clock: what its events and $lastUpdateTime hold) is
+    /// at or before t, and none after. Before the first batch: the empty
+    /// graph; at or after the last: the current graph. Built from the newest
+    /// kept checkpoint at or before that batch plus the journal after it; the
+    /// store's graph is not blocked meanwhile (only while its current state is
+    /// read). Works after close() too. Throws StoreCorruptError when the
+    /// journal is damaged or a batch does not replay, StoreError when the
+    /// journal cannot be read.
+    [[nodiscard]] graph::Snapshot snapshot_at(Timestamp t);
     [[nodiscard]] StoreStats stats() const;
     /// Stops the background work, syncs, closes the journal and releases the
     /// lock. Later writes to graph() throw StoreWriteError; reads still work.
