@@ -141,11 +141,14 @@ void define_store(py::module_& m) {
 
     m.def(
         "open_store",
-        [](const py::object& path, const std::string& durability, std::uint64_t checkpoint_every, bool create) {
+        [](const py::object& path, const std::string& durability, std::uint64_t checkpoint_every, bool create,
+           bool history, bool history_telemetry) {
             live::StoreOptions o;
             o.durability = durability_argument(durability);
             o.checkpoint_every = checkpoint_every;
             o.create = create;
+            o.history.enabled = history;
+            o.history.telemetry = history_telemetry;
             const std::filesystem::path dir = to_path(path);
             std::unique_ptr<live::Store> store;
             {
@@ -165,12 +168,13 @@ void define_store(py::module_& m) {
             return self;
         },
         py::arg("path"), py::kw_only(), py::arg("durability") = "per_batch", py::arg("checkpoint_every") = 10000,
-        py::arg("create") = true,
+        py::arg("create") = true, py::arg("history") = true, py::arg("history_telemetry") = false,
         "Opens (or creates) the durable store in directory `path` and returns a Store, which has the TwinGraph "
         "methods of its graph.\n\n"
         "durability: \"per_batch\" (each write synced before it returns) or \"group\" (concurrent writers share "
         "syncs; each write still returns only once durable).\ncheckpoint_every: batches between background "
         "checkpoints (0: only store.checkpoint()).\ncreate: create the directory when missing.\n"
+        "history: record every change in DIR/history.db (docs/history.md); history_telemetry: record telemetry too.\n"
         "Raises StoreLockedError (open elsewhere), StoreCorruptError (damaged journal), StoreError. "
         "Releases the GIL. docs/store.md describes the directory.");
 }
