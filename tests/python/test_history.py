@@ -18,7 +18,7 @@ import twinsim
 CLI = os.environ.get("TWINSIM_CLI")
 
 ROOM = {
-    "@context": "dtmi:dtdl:context;3",
+    "@context": ["dtmi:dtdl:context;3", "dtmi:dtdl:extension:quantitativeTypes;1"],
     "@id": "dtmi:test:Room;1",
     "@type": "Interface",
     "contents": [
@@ -98,7 +98,7 @@ def test_history_filters_and_kinds(store_path):
     assert window["Value"].tolist() == [23.0, 24.0]
     assert as_text["Value"].tolist() == [23.0, 24.0]
     assert set(everything["Id"]) == {"room-1", "room-2"}
-    assert setpoint["Value"].tolist() == [20.0, 20.0, 19.5]   # room-1, room-1, room-2 ... sorted by Id
+    assert setpoint["Value"].tolist() == [20.0, 19.5, 20.0]   # room-1 twice (in time order), then room-2
     assert setpoint["Id"].tolist() == ["room-1", "room-1", "room-2"]
     assert rel["Value"].tolist() == [0.5, 0.75]
     assert rel["RelationshipId"].tolist() == ["n1", "n1"]
@@ -175,7 +175,9 @@ def test_export_to_hdf5_read_with_h5py_and_xarray(store_path, tmp_path):
     ds = xr.open_dataset(out, group="property_updates", engine="h5netcdf")
     assert "row" in ds.dims
     assert np.issubdtype(ds["time"].dtype, np.datetime64)
-    assert ds["time"].values[0] == np.datetime64(frame["TimeStamp"].iloc[0].tz_localize(None))
+    # CF float seconds: within a microsecond of the exact instant (time_ns is exact)
+    first = frame["TimeStamp"].iloc[0].tz_localize(None).to_datetime64()
+    assert abs(int(ds["time"].values[0].astype("datetime64[ns]").astype(np.int64)) - int(first.astype(np.int64))) < 1000
     ds.close()
 
 
