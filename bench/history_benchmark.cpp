@@ -109,9 +109,12 @@ int run_history(const HistoryBenchOptions& o) {
     });
     Random rng(o.seed);
     std::vector<PlainRow> plain;  // the peer's rows, the same values
-    plain.reserve(minutes * twins);
+    plain.reserve((minutes + 1) * twins);
     std::vector<std::string> ids(twins);
-    for (std::size_t t = 0; t < twins; ++t) ids[t] = twin_id(t);
+    for (std::size_t t = 0; t < twins; ++t) {
+        ids[t] = twin_id(t);
+        plain.push_back({month_start, ids[t], "value", "dtmi:bench:Sensor;1", 0.0});  // the creation value
+    }
     const auto ingest_start = std::chrono::steady_clock::now();
     for (std::size_t hour = 0; hour * 60 < minutes; ++hour) {
         g.atomically([&](graph::TwinGraph& a) {
