@@ -478,11 +478,22 @@ std::unique_ptr<Store> open_store(const fs::path& directory, StoreOptions option
     if (s.options.durability == Durability::group) s.flusher = std::thread([&s] { s.flush_loop(); });
     s.maintainer = std::thread([&s] { s.maintain_loop(); });
     if (s.options.history.enabled) {
+        const fs::path history_file = s.dir / "history.db";
         try {
-            s.history = std::make_unique<detail::HistoryRecorder>(s.dir / "history.db", s.journal_file, s.options.history,
+            s.history = std::make_unique<detail::HistoryRecorder>(history_file, s.journal_file, s.options.history,
                                                                   s.recovery.last_batch);
-        } catch (const HistoryError& e) {
-            throw StoreError(s.dir, "store " + quoted(s.dir) + ": " + e.what());
+        } catch (const HistoryError& first) {
+            // history.db is derived from the journal: a damaged one (or one of
+            // another schema) is set aside as history.db.damaged and rebuilt.
+            std::error_code aside;
+            fs::rename(history_file, s.dir / "history.db.damaged", aside);
+            for (const char* suffix : {"-wal", "-shm"}) fs::remove(fs::path(history_file.string() + suffix), aside);
+            try {
+                s.history = std::make_unique<detail::HistoryRecorder>(history_file, s.journal_file, s.options.history,
+                                                                      s.recovery.last_batch);
+            } catch (const HistoryError& e) {
+                throw StoreError(s.dir, "store " + quoted(s.dir) + ": " + e.what() + " (before that: " + first.what() + ")");
+            }
         }
     }
     return store;

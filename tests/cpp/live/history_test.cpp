@@ -220,6 +220,11 @@ TEST_CASE("history: the indexer catches up from the journal after a crash or whi
         fs::remove(dir.path / "history.db-wal");
         fs::remove(dir.path / "history.db-shm");
     }
+    SECTION("a damaged history.db is set aside and rebuilt from the journal") {
+        fs::remove(dir.path / "history.db-wal");
+        fs::remove(dir.path / "history.db-shm");
+        { std::ofstream(history_db, std::ios::trunc) << "this is not a SQLite database, not even close......................................................"; }
+    }
     SECTION("batches written with history off are indexed at the next open") {
         sql(history_db, "DELETE FROM property_updates; DELETE FROM twin_lifecycle; DELETE FROM relationship_lifecycle;"
                         " DELETE FROM twin_state; DELETE FROM relationship_state; UPDATE meta SET value='0' WHERE key='indexed';");
