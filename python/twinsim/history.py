@@ -155,7 +155,40 @@ def thin_history(self, older_than, interval, now=None):
                               _instant(now, "now"))
 
 
+def record_telemetry_event(self, event):
+    """The history recorder as an event-route endpoint: records a routed
+    ``microsoft.iot.telemetry`` event (a dict, as callback endpoints receive
+    it) in the store's history when the store was opened with
+    ``history_telemetry=True``; other events are ignored (the store records
+    every change from its journal already)::
+
+        store.add_endpoint("history", store.record_telemetry_event)
+        store.upsert_event_route("telemetry-history", {"endpointName": "history",
+                                                        "filter": "type = 'microsoft.iot.telemetry'"})
+
+    Returns True when a row was recorded. Raises ValueError for a telemetry
+    event without a twin in its source or without a valid time."""
+    import pandas as pd
+
+    if not isinstance(event, dict) or event.get("type") != "microsoft.iot.telemetry":
+        return False
+    source = str(event.get("source", ""))
+    marker = "/digitaltwins/"
+    if marker not in source:
+        raise ValueError(f"telemetry event {event.get('id')!r} has no twin in its source {source!r}")
+    twin = source.rsplit(marker, 1)[1]
+    try:
+        time = pd.Timestamp(event["time"]).value
+        source_time = event.get("telemetrysourcetime")
+        source_ns = None if source_time is None else pd.Timestamp(source_time).value
+    except (KeyError, ValueError) as error:
+        raise ValueError(f"telemetry event {event.get('id')!r} has no valid time") from error
+    return self._record_telemetry(twin, event.get("subject") or "", event.get("dataschema") or "",
+                                  event.get("data"), time, source_ns)
+
+
 def _install(store_class):
+    store_class.record_telemetry_event = record_telemetry_event
     store_class.history = history
     store_class.history_arrow = history_arrow
     store_class.export_history = export_history

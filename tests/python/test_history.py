@@ -198,6 +198,28 @@ def test_retention_thins_old_rows(tmp_path):
     assert after["Value"].iloc[-1] == 49.0
 
 
+def test_telemetry_routed_to_the_history_recorder(tmp_path):
+    with twinsim.open_store(tmp_path / "s", history_telemetry=True) as store:
+        store.create_models([ROOM, THERMOSTAT])
+        store.upsert_digital_twin("r", room(20.0))
+        store.add_endpoint("history", store.record_telemetry_event)
+        store.upsert_event_route("t", {"endpointName": "history", "filter": "type = 'microsoft.iot.telemetry'"})
+        store.publish_telemetry("r", {"reading": 1.25}, "m-1", source_time="2026-07-01T00:00:00Z")
+        store.publish_telemetry("r", {"reading": 2.5}, "m-2")
+        store.flush_events()
+        frame = store.history(kind="telemetry")
+    assert list(frame.columns) == ["TimeStamp", "SourceTimeStamp", "Id", "ModelId", "Key", "Value"]
+    assert frame["Value"].tolist() == [1.25, 2.5]
+    assert frame["Key"].tolist() == ["reading", "reading"]
+    assert frame["ModelId"].tolist() == ["dtmi:test:Room;1"] * 2
+    assert frame["SourceTimeStamp"].iloc[0] == pd.Timestamp("2026-07-01T00:00:00Z")
+    assert pd.isna(frame["SourceTimeStamp"].iloc[1])
+    # without history_telemetry the rows are not kept
+    with twinsim.open_store(tmp_path / "s") as store:
+        assert store.record_telemetry_event({"type": "microsoft.iot.telemetry", "source": "x/digitaltwins/r",
+                                             "time": "2026-07-01T00:00:00Z", "data": {"reading": 9.0}}) is False
+
+
 # --- the CLI ---------------------------------------------------------------------------------
 
 needs_cli = pytest.mark.skipif(not CLI, reason="TWINSIM_CLI (path of the twinsim program) is not set")
