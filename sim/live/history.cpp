@@ -141,7 +141,11 @@ void record_event(const graph::ChangeEvent& e, HistoryWriter& w) {
     case ChangeType::twin_update: {
         std::string model = text_of(d, "modelId");
         if (model.empty()) model = w.twin_model(e.twin_id);
-        record_patch(d.is_object() && d.contains("patch") ? d["patch"] : json(), e, model, "", "", w);
+        const json& patch = d.is_object() && d.contains("patch") ? d["patch"] : json();
+        if (patch.is_array())
+            for (const json& op : patch)
+                if (text_of(op, "path") == "/$metadata/$model" && !model.empty()) w.set_twin_model(e.twin_id, model);
+        record_patch(patch, e, model, "", "", w);
         break;
     }
     case ChangeType::twin_delete: w.twin(e.twin_id, e.time, e.sequence, false, model_of(d)); break;

@@ -260,6 +260,11 @@ struct HistoryDb::Impl final : HistoryWriter {
             delete_rel_state.run("forgetting a deleted relationship");
         }
     }
+    void set_twin_model(std::string_view twin, std::string_view model) override {
+        upsert_twin_state.bind(1, id_of(twin));
+        bind_name(upsert_twin_state, 2, model);
+        upsert_twin_state.run("recording a twin's model");
+    }
     std::string twin_model(std::string_view twin) override {
         const std::int64_t t = find(twin);
         if (t < 0) return {};
