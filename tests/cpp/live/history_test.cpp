@@ -429,6 +429,18 @@ TEST_CASE("history: export to an HDF5 history file and read it back", "[history]
     REQUIRE(t.telemetry.key.size() == 1);
     CHECK(t.telemetry.value[0] == "7.5");
 
+    SECTION("a selection with no rows gives a file of empty tables") {
+        HistoryQuery nobody;
+        nobody.twins = {"nobody"};
+        const fs::path empty = dir.path / "empty.h5";
+        const HistoryExportCounts none = export_history(*store, empty, nobody);
+        CHECK(none.property_updates + none.twin_lifecycle + none.relationship_lifecycle + none.telemetry == 0);
+        const io::HistoryTables e = io::read_history_file(empty);
+        CHECK(e.property_updates.time_ns.empty());
+        CHECK(e.twin_lifecycle.twin_id.empty());
+        CHECK(e.relationship_lifecycle.source.empty());
+        CHECK(e.telemetry.key.empty());
+    }
     SECTION("a file that is not a history file is refused with a clear error") {
         const fs::path text = dir.path / "not.h5";
         { std::ofstream(text) << "hello"; }
