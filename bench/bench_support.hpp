@@ -178,6 +178,17 @@ struct StoreBenchOptions {
 /// commit and per batch, beside a bare SQLite table with the same durability.
 [[nodiscard]] int run_store(const StoreBenchOptions& options);
 
+struct HistoryBenchOptions {
+    std::size_t twins = 20;       ///< twins with minute data (each gets days * 1,440 rows)
+    std::size_t days = 30;        ///< a month: 43,200 rows per twin
+    unsigned rounds = 21;         ///< interleaved timed reads (ours, then the peer's)
+    std::uint64_t seed = 20261207;
+    std::string directory;        ///< kept when given; a temporary folder (removed) when empty
+};
+/// `twinsim-bench history`: bytes per history row on disk, and one property
+/// of one twin over a month of minute data read back, beside a plain SQLite table.
+[[nodiscard]] int run_history(const HistoryBenchOptions& options);
+
 struct ParallelOptions {
     std::uint32_t runs = 100;        ///< independent runs (replications of one scenario)
     double hours = 24.0;             ///< simulated hours per run

@@ -199,6 +199,16 @@ int run(int argc, char** argv) {
     travel_command->add_option("--rounds", travel.rounds, "Interleaved rounds")->capture_default_str()->check(CLI::Range(1, 10000));
     travel_command->add_option("--dir", travel.directory, "Directory for the store and the peer (kept; default: a temporary one, removed)");
     travel_command->add_flag("--smoke", travel_smoke, "1,000 twins, 20,000 updates in batches of 100 (for CI)");
+    HistoryBenchOptions history;
+    bool history_smoke = false;
+    CLI::App* history_command = app.add_subcommand(
+        "history", "A store's history: bytes per row on disk, and one property of one twin over a month of minute "
+                   "data read back (target 10 ms) beside a plain indexed SQLite table");
+    history_command->add_option("--twins", history.twins, "Twins with minute data")->capture_default_str()->check(CLI::Range(std::size_t{1}, std::size_t{100000}));
+    history_command->add_option("--days", history.days, "Days of minute data per twin")->capture_default_str()->check(CLI::Range(std::size_t{1}, std::size_t{3650}));
+    history_command->add_option("--rounds", history.rounds, "Timed reads of each")->capture_default_str()->check(CLI::Range(1U, 10000U));
+    history_command->add_option("--dir", history.directory, "Keep the store and the peer database here");
+    history_command->add_flag("--smoke", history_smoke, "3 twins, one day, 3 rounds (for CI)");
 
     try {
         app.parse(argc, argv);
@@ -255,6 +265,13 @@ int run(int argc, char** argv) {
             travel.rounds = 3;
         }
         return run_time_travel(travel);
+    if (history_command->parsed()) {
+        if (history_smoke) {
+            history.twins = 3;
+            history.days = 1;
+            history.rounds = 3;
+        }
+        return run_history(history);
     }
     if (store_command->parsed()) {
         if (store_smoke) {

@@ -54,6 +54,10 @@ void define_ingest(pybind11::module_& m);
 /// define_graph first.
 void define_routes(pybind11::module_& m);
 
+/// Store.history and the rest of a store's history (history_bindings.cpp),
+/// twinsim.HistoryError. Needs define_store first.
+void define_history(pybind11::module_& m);
+
 /// For a store's graph: its event router (started with the store's saved
 /// routes, live::StoreEvents) and routes live until release_graph_events,
 /// not until a Python wrapper of the graph is collected. Needs the GIL.

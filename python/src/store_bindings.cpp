@@ -185,13 +185,15 @@ void define_store(py::module_& m) {
     m.def(
         "open_store",
         [](const py::object& path, const std::string& durability, std::uint64_t checkpoint_every, bool create,
-           std::size_t keep_checkpoints) {
+           std::size_t keep_checkpoints, bool history, bool history_telemetry) {
             live::StoreOptions o;
             o.durability = durability_argument(durability);
             o.checkpoint_every = checkpoint_every;
             if (checkpoint_every == 0) o.checkpoint_every_changes = 0;  // 0: only store.checkpoint(), as documented
             o.create = create;
             o.keep_checkpoints = keep_checkpoints;
+            o.history.enabled = history;
+            o.history.telemetry = history_telemetry;
             const std::filesystem::path dir = to_path(path);
             std::unique_ptr<live::Store> store;
             {
@@ -212,6 +214,7 @@ void define_store(py::module_& m) {
         },
         py::arg("path"), py::kw_only(), py::arg("durability") = "per_batch", py::arg("checkpoint_every") = 10000,
         py::arg("create") = true, py::arg("keep_checkpoints") = live::StoreOptions{}.keep_checkpoints,
+        py::arg("history") = true, py::arg("history_telemetry") = false,
         "Opens (or creates) the durable store in directory `path` and returns a Store, which has the TwinGraph "
         "methods of its graph.\n\n"
         "durability: \"per_batch\" (each write synced before it returns) or \"group\" (concurrent writers share "
@@ -219,6 +222,7 @@ void define_store(py::module_& m) {
         "checkpoints (0: only store.checkpoint()).\ncreate: create the directory when missing.\n"
         "keep_checkpoints: how many checkpoints are kept for time travel (store.snapshot_at), spread over the "
         "journal; 2 keeps only the newest and its fallback.\n"
+        "history: record every change in DIR/history.db (docs/history.md); history_telemetry: record telemetry too.\n"
         "Raises StoreLockedError (open elsewhere), StoreCorruptError (damaged journal), StoreError. "
         "Releases the GIL. docs/store.md describes the directory.");
 }

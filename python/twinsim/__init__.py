@@ -78,6 +78,7 @@ from ._core import (
     Content,
     Diagnostic,
     GraphImportError,
+    HistoryError,
     Interface,
     MappingError,
     ModelError,
@@ -106,8 +107,11 @@ from ._core import (
 )
 from .graph import Column, DigitalTwinsModelData, IncomingRelationship, MatchConditions
 from .query import QueryResult
+from .history import _install as _install_history
 from .results import Results, open_results
 from .scenario import JobResult, Run, RunFailure, Scenario, run
+
+_install_history(Store)  # Store.history, history_arrow, export_history, thin_history (docs/history.md)
 
 __all__ = [
     "Column",
@@ -117,6 +121,7 @@ __all__ = [
     "Diagnostic",
     "DigitalTwinsModelData",
     "GraphImportError",
+    "HistoryError",
     "IncomingRelationship",
     "Interface",
     "JobResult",

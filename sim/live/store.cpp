@@ -18,6 +18,7 @@
 
 #include "twinsim/live/detail/batch_codec.hpp"
 #include "twinsim/live/detail/checkpoint_file.hpp"
+#include "twinsim/live/detail/history_db.hpp"
 #include "twinsim/live/detail/journal_db.hpp"
 #include "twinsim/live/time_travel.hpp"
 
@@ -53,6 +54,7 @@ struct Store::Impl {
     std::unique_ptr<detail::JournalDb> journal;
     RecoveryReport recovery;
     graph::TwinGraph* graph = nullptr;
+    std::unique_ptr<detail::HistoryRecorder> history;  // null when StoreOptions::history.enabled is false
 
     // Durability: guarded by sync_mutex.
     mutable std::mutex sync_mutex;
@@ -128,6 +130,7 @@ struct Store::Impl {
         }
         std::lock_guard lock(sync_mutex);
         written = id;
+        if (history) history->committed(id);
         if (options.durability == Durability::per_batch) {
             durable = id;  // synchronous=FULL: the commit synced the WAL
         } else {
@@ -459,6 +462,7 @@ void Store::close() noexcept {
         impl_->closed = true;
     }
     impl_->stop_threads();
+    if (impl_->history) impl_->history->stop();
     // Taking the graph's mutex (an empty atomic group) waits for a write in
     // progress; any later one sees `closed`.
     try {
@@ -516,7 +520,79 @@ std::unique_ptr<Store> open_store(const fs::path& directory, StoreOptions option
     s.wal_checkpointed_at = 0;
     if (s.options.durability == Durability::group) s.flusher = std::thread([&s] { s.flush_loop(); });
     s.maintainer = std::thread([&s] { s.maintain_loop(); });
+    if (s.options.history.enabled) {
+        const fs::path history_file = s.dir / "history.db";
+        try {
+            s.history = std::make_unique<detail::HistoryRecorder>(history_file, s.journal_file, s.options.history,
+                                                                  s.recovery.last_batch);
+        } catch (const HistoryError& first) {
+            // history.db is derived from the journal: a damaged one (or one of
+            // another schema) is set aside as history.db.damaged and rebuilt.
+            std::error_code aside;
+            fs::rename(history_file, s.dir / "history.db.damaged", aside);
+            for (const char* suffix : {"-wal", "-shm"}) fs::remove(fs::path(history_file.string() + suffix), aside);
+            try {
+                s.history = std::make_unique<detail::HistoryRecorder>(history_file, s.journal_file, s.options.history,
+                                                                      s.recovery.last_batch);
+            } catch (const HistoryError& e) {
+                throw StoreError(s.dir, "store " + quoted(s.dir) + ": " + e.what() + " (before that: " + first.what() + ")");
+            }
+        }
+    }
     return store;
+}
+
+// --- history ----------------------------------------------------------------------------------
+
+namespace {
+detail::HistoryRecorder& recorder_of(const std::unique_ptr<detail::HistoryRecorder>& history, const fs::path& dir) {
+    if (!history)
+        throw HistoryError("store " + quoted(dir) + " does not record history (StoreOptions::history.enabled is false)");
+    return *history;
+}
+}  // namespace
+
+HistoryResult Store::history(const HistoryQuery& query) {
+    std::uint64_t upto = 0;
+    {
+        std::lock_guard lock(impl_->sync_mutex);
+        if (impl_->closed) throw HistoryError("store " + quoted(impl_->dir) + " is closed; its history cannot be read");
+        upto = impl_->written;
+    }
+    return recorder_of(impl_->history, impl_->dir).read(query, upto);
+}
+
+std::uint64_t Store::thin_history(const RetentionPolicy& policy, std::optional<Timestamp> now) {
+    std::uint64_t upto = 0;
+    {
+        std::lock_guard lock(impl_->sync_mutex);
+        if (impl_->closed) throw HistoryError("store " + quoted(impl_->dir) + " is closed; its history cannot be thinned");
+        upto = impl_->written;
+    }
+    return recorder_of(impl_->history, impl_->dir).thin(policy, now, upto);
+}
+
+bool Store::record_telemetry(std::string_view twin_id, std::string_view component, std::string_view model_id,
+                             const nlohmann::json& payload, Timestamp time, std::optional<Timestamp> source_time) {
+    {
+        std::lock_guard lock(impl_->sync_mutex);
+        if (impl_->closed) throw HistoryError("store " + quoted(impl_->dir) + " is closed; telemetry was not recorded");
+    }
+    detail::HistoryRecorder& r = recorder_of(impl_->history, impl_->dir);
+    if (!r.options().telemetry) return false;
+    r.telemetry(twin_id, component, model_id, payload, time, source_time);
+    return true;
+}
+
+Store::HistoryCounts Store::history_counts() {
+    std::uint64_t upto = 0;
+    {
+        std::lock_guard lock(impl_->sync_mutex);
+        if (impl_->closed) throw HistoryError("store " + quoted(impl_->dir) + " is closed; its history cannot be read");
+        upto = impl_->written;
+    }
+    const detail::HistoryDb::Counts c = recorder_of(impl_->history, impl_->dir).counts(upto);
+    return {c.property_updates, c.twin_lifecycle, c.relationship_lifecycle, c.telemetry, c.bytes};
 }
 
 }  // namespace twinsim::live

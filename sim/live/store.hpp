@@ -24,12 +24,15 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
 #include "twinsim/common/time.hpp"
 #include "twinsim/graph/twin_graph.hpp"
 #include "twinsim/live/errors.hpp"
+#include "twinsim/live/history.hpp"
 
 namespace twinsim::live {
 
@@ -97,6 +100,8 @@ struct StoreOptions {
     std::function<Timestamp()> clock;
     /// TwinGraphOptions::allow_undefined_extensions.
     bool allow_undefined_extensions = false;
+    /// The history recorder (history.hpp, docs/history.md): on by default.
+    HistoryOptions history;
 };
 
 /// How opening went.
@@ -156,6 +161,29 @@ public:
     /// journal cannot be read.
     [[nodiscard]] graph::Snapshot snapshot_at(Timestamp t);
     [[nodiscard]] StoreStats stats() const;
+
+    // --- history (history.hpp, docs/history.md) -------------------------------------------
+    /// The recorded history rows `query` selects, once every batch committed
+    /// before the call is indexed (read-your-writes). Throws HistoryError
+    /// (history disabled, the store closed, the end before the start, the
+    /// history database failing: its reason).
+    [[nodiscard]] HistoryResult history(const HistoryQuery& query);
+    /// Applies a retention policy now; returns the rows removed. `now`: the
+    /// instant ages are measured from (the newest row's time when nullopt).
+    /// Throws HistoryError (as history(); a negative age or interval, or an
+    /// age without an interval).
+    std::uint64_t thin_history(const RetentionPolicy& policy, std::optional<Timestamp> now = std::nullopt);
+    /// Records a telemetry message when StoreOptions::history.telemetry is
+    /// set (returns false, recording nothing, otherwise): one row per member
+    /// of `payload` (an object), keyed "<component>.<name>" for a component.
+    /// Telemetry rows are not journaled. Throws HistoryError.
+    bool record_telemetry(std::string_view twin_id, std::string_view component, std::string_view model_id,
+                          const nlohmann::json& payload, Timestamp time, std::optional<Timestamp> source_time = std::nullopt);
+    /// Rows per kind and bytes on disk of the history database (measurements).
+    struct HistoryCounts {
+        std::uint64_t property_updates = 0, twin_lifecycle = 0, relationship_lifecycle = 0, telemetry = 0, bytes = 0;
+    };
+    [[nodiscard]] HistoryCounts history_counts();
     /// Stops the background work, syncs, closes the journal and releases the
     /// lock. Later writes to graph() throw StoreWriteError; reads still work.
     /// Idempotent; never throws.
