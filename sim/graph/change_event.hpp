@@ -32,6 +32,7 @@ struct ChangeEvent {
     Timestamp time;       ///< when the change was applied (the graph's clock)
     std::uint64_t sequence = 0;   ///< strictly increasing per graph, gap-free
     nlohmann::json data;  ///< as described for each ChangeType
+    std::string cause;    ///< what made the change: empty for a direct write, "rule:<name>" for a live rule's firing
 };
 
 /// Called synchronously, on the writer's thread, after a change is committed

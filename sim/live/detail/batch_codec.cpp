@@ -18,6 +18,7 @@ json event_json(const graph::ChangeEvent& e) {
     j["ts"] = e.time.ns;
     j["q"] = e.sequence;
     j["d"] = e.data;
+    if (!e.cause.empty()) j["c"] = e.cause;
     return j;
 }
 
@@ -90,6 +91,7 @@ DecodedBatch decode_batch(std::string_view bytes) {
             ev.time = Timestamp{member(e, "ts", "a change").get<std::int64_t>()};
             ev.sequence = member(e, "q", "a change").get<std::uint64_t>();
             ev.data = member(e, "d", "a change");
+            if (const auto c = e.find("c"); c != e.end()) ev.cause = c->get<std::string>();
             out.events.push_back(std::move(ev));
         }
         for (const json& m : member(j, "m", "the payload")) {
