@@ -585,7 +585,7 @@ struct LiveRules::Impl {
         for (const auto& set : sets) {
             for (std::size_t gi = 0; gi < set->groups.size(); ++gi) {
                 Group& grp = set->groups[gi];
-                if (structural || !grp.active) {
+                if (structural) {
                     try {
                         build_group(grp, snap);
                     } catch (const std::exception& x) {
@@ -595,6 +595,7 @@ struct LiveRules::Impl {
                         continue;
                     }
                 }
+                if (!grp.active) continue;  // until a structural change makes it check again
                 mark_changes(grp, snap, job.events);
                 evaluate(*set, gi, snap, times, trigger, fire_now, propagate_now);
             }
@@ -629,7 +630,7 @@ struct LiveRules::Impl {
         if (set.clock == RuleClock::wall) return utc_now();
         if (const auto it = times.twin.find(twin); it != times.twin.end()) return it->second;
         if (times.max) return *times.max;
-        return source_clock.ns != 0 ? source_clock : utc_now();
+        return source_clock;  // rules just added: the newest source time seen (0: none yet)
     }
 
     void evaluate(RuleSet& set, std::size_t gi, const graph::Snapshot& snap, const BatchTimes& times, std::uint64_t trigger,
@@ -754,7 +755,7 @@ struct LiveRules::Impl {
         f.trigger_sequence = trigger;
         f.source_time = at;
         f.alarms = std::move(alarms);
-        if (!patch.empty() && set.clock == RuleClock::source) {
+        if (!patch.empty() && set.clock == RuleClock::source && at.ns != 0) {
             // The values a rule writes carry the source time of the firing.
             json times = json::array();
             for (const json& op : patch)

@@ -78,5 +78,6 @@ void print_json(std::ostream& out, const nlohmann::ordered_json& report);
 [[nodiscard]] Command add_import_command(CLI::App& app);
 [[nodiscard]] Command add_query_command(CLI::App& app);
 [[nodiscard]] Command add_ingest_command(CLI::App& app);  // ingest_command.cpp
+[[nodiscard]] Command add_rules_command(CLI::App& app);   // rules_command.cpp
 
 }  // namespace twinsim::cli
