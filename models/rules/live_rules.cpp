@@ -536,7 +536,7 @@ struct LiveRules::Impl {
 
     void handle(Job job) {
         std::uint32_t rounds = 0;
-        process(job);
+        process(job, false);
         for (;;) {
             std::vector<Job> own;
             {
@@ -551,11 +551,12 @@ struct LiveRules::Impl {
                                 " rounds of firings (rules that keep re-triggering each other?)");
                 break;
             }
-            for (Job& j : own) process(j);
+            for (Job& j : own) process(j, true);
         }
     }
 
-    void process(Job& job) {
+    /// `own`: a batch of the engine's own firings.
+    void process(Job& job, bool own) {
         switch (job.kind) {
         case Job::Kind::add: return start_set(job);
         case Job::Kind::remove:
@@ -600,7 +601,9 @@ struct LiveRules::Impl {
                 evaluate(*set, gi, snap, times, trigger, fire_now, propagate_now);
             }
         }
-        last_snapshot = snap;
+        // The state `for` deadlines fire on: what the last update from the
+        // writers left (a firing's batch may already hold later updates).
+        if (!own) last_snapshot = snap;
         if (times.max && *times.max > source_clock) source_clock = *times.max;
         commit_firings(snap, times, trigger, fire_now, propagate_now);
     }
