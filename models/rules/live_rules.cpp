@@ -827,6 +827,7 @@ struct LiveRules::Impl {
         if (last_snapshot && last_snapshot->event_sequence() > snap.event_sequence()) snap = *last_snapshot;
         for (Group& grp : set.groups) {
             try {
+                grp.active = false;  // built afresh: every pair is evaluated once
                 build_group(grp, snap);
             } catch (const std::exception& x) {
                 grp.active = false;

@@ -112,7 +112,7 @@ TEST_CASE("live rules: a `for` rule on source time fires once the updates' sourc
     CHECK(format_timestamp(f[0].source_time) == "2026-07-01T12:15:00.0000000Z");
     CHECK(f[0].alarms == std::vector<std::string>{"room above 26 °C for 15 minutes"});
     CHECK(number(*g, "room-01-01", "temperatureSetpoint") == 21.0);
-    CHECK(g->get_twin("room-01-01")["$metadata"]["temperatureSetpoint"]["sourceTime"] == "2026-07-01T12:15:00Z");
+    CHECK(g->get_twin("room-01-01")["$metadata"]["temperatureSetpoint"]["sourceTime"] == "2026-07-01T12:15:00.0000000Z");
     // The firing is an ordinary change with the rule as its cause, and as a CloudEvent attribute.
     std::lock_guard lock(m);
     const auto caused = std::find_if(seen.begin(), seen.end(), [](const auto& e) { return !e.cause.empty(); });
