@@ -18,6 +18,7 @@
 #include "live_fixtures.hpp"
 #include "models/rules/live_rules.hpp"
 #include "twinsim/live/cloud_event.hpp"
+#include "twinsim/live/route_filter.hpp"
 #include "twinsim/live/ingest/ingest.hpp"
 #include "twinsim/live/store.hpp"
 
@@ -122,6 +123,8 @@ TEST_CASE("live rules: a `for` rule on source time fires once the updates' sourc
     CHECK(caused->sequence == f[0].sequence);
     const live::Notification n = live::change_notification(*caused, {"host", 1, utc_now()});
     CHECK(n.event["twinsimcause"] == "rule:too hot");
+    // Routes can select a rule's firings by their cause.
+    CHECK(live::RouteFilter::parse("STARTS_WITH(twinsimcause, 'rule:')").matches(n.event));
     const live::Notification plain = live::change_notification(seen.front(), {"host", 1, utc_now()});
     CHECK_FALSE(plain.event.contains("twinsimcause"));
 }
