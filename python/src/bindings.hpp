@@ -70,4 +70,15 @@ void release_graph_events(const graph::TwinGraph* graph);
 /// and define_graph first.
 void define_store(pybind11::module_& m);
 
+/// TwinGraph.add_rules / remove_rules / rules / rule_firings /
+/// rules_statistics / drain_rules / start_rules and twinsim.RuleFileError
+/// (rules_bindings.cpp, models/rules/live_rules.hpp). Needs define_errors
+/// and define_graph first.
+void define_rules(pybind11::module_& m);
+/// A store's graph: its live rules keep their sets in `directory`; starts
+/// them now when the store keeps some. Needs the GIL.
+void note_store_rules(graph::TwinGraph& graph, const std::filesystem::path& directory);
+/// Stops and forgets the graph's live rules (before its store closes). Needs the GIL.
+void release_graph_rules(const graph::TwinGraph* graph);
+
 }  // namespace twinsim::python

@@ -14,4 +14,5 @@ PYBIND11_MODULE(_core, m) {
     twinsim::python::define_ingest(m);
     twinsim::python::define_store(m);
     twinsim::python::define_history(m);
+    twinsim::python::define_rules(m);
 }

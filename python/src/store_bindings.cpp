@@ -129,6 +129,7 @@ void define_store(py::module_& m) {
              "Waits until every write so far is durable (group commit).")
         .def("close",
              [](live::Store& s) {
+                 release_graph_rules(&s.graph());   // the live rules stop before the store closes
                  release_graph_events(&s.graph());  // routed events are delivered first
                  py::gil_scoped_release release;
                  s.close();
@@ -170,6 +171,7 @@ void define_store(py::module_& m) {
         .def("__enter__", [](py::object self) { return self; })
         .def("__exit__",
              [](live::Store& s, const py::object&, const py::object&, const py::object&) {
+                 release_graph_rules(&s.graph());
                  release_graph_events(&s.graph());
                  py::gil_scoped_release release;
                  s.close();
@@ -204,8 +206,10 @@ void define_store(py::module_& m) {
             // the store lives, whichever `store.graph` wrapper set them up.
             const graph::TwinGraph* graph = &store->graph();
             keep_graph_events(*graph, store->directory());
+            note_store_rules(store->graph(), dir);
             py::object self = py::cast(std::move(store));
             py::cpp_function on_gone([graph](py::handle weak) {
+                release_graph_rules(graph);
                 release_graph_events(graph);
                 weak.dec_ref();
             });

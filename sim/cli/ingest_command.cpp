@@ -13,6 +13,7 @@
 
 #include "graph_input.hpp"
 #include "model_input.hpp"
+#include "models/rules/live_rules.hpp"
 #include "twinsim/graph/ndjson.hpp"
 #include "twinsim/live/ingest/ingest.hpp"
 
@@ -88,6 +89,19 @@ int run_ingest(const IngestCommandOptions& options) {
         return exit_invalid;
     }
     std::vector<std::filesystem::path> files(options.files.begin(), options.files.end());
+    // The live rules a store keeps (twinsim rules add) run on what is ingested.
+    std::unique_ptr<models::LiveRules> rules;
+    if (!options.store.empty() && !models::kept_rule_sets(options.store).empty()) {
+        try {
+            rules = std::make_unique<models::LiveRules>(
+                loaded.target(), models::LiveRulesOptions{.dead_letter = std::filesystem::path(options.store) /
+                                                                          "rules-dead-letter.ndjson",
+                                                          .directory = options.store});
+        } catch (const models::RuleFileError& e) {
+            std::cerr << "twinsim: invalid rules kept in the store: " << e.what() << '\n';
+            return exit_invalid;
+        }
+    }
     live::ingest::Ingestor ingestor(loaded.target(), mapping.get(), ingest);
     live::ingest::IngestReport report;
     try {
@@ -95,6 +109,12 @@ int run_ingest(const IngestCommandOptions& options) {
     } catch (const live::ingest::MappingError& e) {
         std::cerr << "twinsim: error: " << e.what() << '\n';
         return exit_invalid;
+    }
+    models::LiveRulesStatistics rule_stats;
+    if (rules) {
+        rules->drain();
+        rule_stats = rules->statistics();
+        rules.reset();
     }
     for (const live::ingest::BadRow& b : report.bad_rows) std::cerr << b.to_string() << '\n';
     std::optional<live::RouterStats> routed;
@@ -120,6 +140,10 @@ int run_ingest(const IngestCommandOptions& options) {
         if (routed)
             std::cout << "routed " << routed->published << " events: " << routed->delivered << " deliveries, "
                       << routed->dead_lettered + routed->dropped << " dead-lettered\n";
+        if (rule_stats.batches > 0)
+            std::cout << "live rules: " << rule_stats.firings << " firings committed, " << rule_stats.failures
+                      << " failures" << (rule_stats.failures > 0 ? " (see " + options.store + "/rules-dead-letter.ndjson)" : "")
+                      << '\n';
     }
     return report.bad_rows.empty() ? exit_valid : exit_invalid;
 }

@@ -26,7 +26,7 @@ int run(int argc, char** argv) {
     const std::vector<Command> commands{add_validate_command(app),          add_describe_command(app),
                                        add_import_command(app),            add_query_command(app),
                                        add_ingest_command(app),            add_routes_command(app),
-                                       add_history_command(app),
+                                       add_history_command(app),           add_rules_command(app),
                                        add_run_command(app, behaviours),   add_merge_command(app),
                                        add_compare_command(app),           add_behaviours_command(app, behaviours)};
 

@@ -80,5 +80,6 @@ void print_json(std::ostream& out, const nlohmann::ordered_json& report);
 [[nodiscard]] Command add_ingest_command(CLI::App& app);  // ingest_command.cpp
 [[nodiscard]] Command add_routes_command(CLI::App& app);  // routes_command.cpp
 [[nodiscard]] Command add_history_command(CLI::App& app);  // history_command.cpp
+[[nodiscard]] Command add_rules_command(CLI::App& app);   // rules_command.cpp
 
 }  // namespace twinsim::cli

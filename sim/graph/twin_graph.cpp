@@ -3,6 +3,8 @@
 // bulk_load.cpp and detail/ (see detail/graph_writer.hpp for the map).
 #include "twinsim/graph/twin_graph.hpp"
 
+#include <utility>
+
 #include "twinsim/graph/detail/graph_writer.hpp"
 #include "twinsim/graph/detail/model_catalogue.hpp"
 #include "twinsim/graph/detail/twin_documents.hpp"
@@ -25,6 +27,7 @@ void TwinGraph::Impl::emit(ChangeType type, std::string twin_id, std::string rel
     e.relationship_id = std::move(rel_id);
     e.time = time;
     e.data = std::move(data);
+    e.cause = cause;
     pending.push_back(std::move(e));
 }
 
@@ -57,6 +60,11 @@ void TwinGraph::Impl::commit(std::optional<GraphState>& saved) {
     sequence = next;
     std::vector<ChangeEvent> events = std::move(pending);
     pending.clear();
+    if (!batch_listeners.empty() && !events.empty()) {
+        auto after = std::make_shared<GraphState>(readable());
+        after->sequence = sequence;
+        committed_batches.emplace_back(events, Snapshot(std::move(after)));
+    }
     std::vector<ModelChange> models = std::move(pending_models);
     pending_models.clear();
     delivering = true;
@@ -231,6 +239,19 @@ void TwinGraph::atomically(const std::function<void(TwinGraph&)>& body) {
     });
 }
 
+void TwinGraph::atomically(std::string_view cause, const std::function<void(TwinGraph&)>& body) {
+    return impl_->mutate([&] {
+        std::string outer = std::exchange(impl_->cause, std::string(cause));
+        try {
+            impl_->batch(true, [&] { body(*this); });
+        } catch (...) {
+            impl_->cause = std::move(outer);
+            throw;
+        }
+        impl_->cause = std::move(outer);
+    });
+}
+
 Snapshot TwinGraph::snapshot() const {
     std::lock_guard lock(impl_->mutex);
     auto state = std::make_shared<GraphState>(impl_->readable());
@@ -243,6 +264,14 @@ TwinGraph::ListenerId TwinGraph::subscribe(ChangeListener listener) {
     impl_->guard();
     const ListenerId id = impl_->next_listener++;
     impl_->listeners.emplace(id, std::move(listener));
+    return id;
+}
+
+TwinGraph::ListenerId TwinGraph::subscribe_batches(BatchListener listener) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->guard();
+    const ListenerId id = impl_->next_listener++;
+    impl_->batch_listeners.emplace(id, std::move(listener));
     return id;
 }
 
@@ -259,6 +288,7 @@ void TwinGraph::unsubscribe(ListenerId id) {
     impl_->guard();
     impl_->listeners.erase(id);
     impl_->model_listeners.erase(id);
+    impl_->batch_listeners.erase(id);
 }
 
 // Reads show the committed state: during the journal hook, the state before

@@ -251,6 +251,15 @@ public:
     /// the events it caused are emitted after it returns.
     /// Used by bulk import. Precondition: not called from a listener.
     void atomically(const std::function<void(TwinGraph&)>& body);
+    /// As atomically(body), and every change event the batch emits carries
+    /// `cause` in ChangeEvent::cause (so journals, routes and history see
+    /// why it was made; a live rule's firing passes "rule:<name>"). Changes
+    /// made outside such a call have an empty cause. Called inside another
+    /// atomically() group, the changes `body` makes join that group's batch
+    /// and carry `cause`; the outer cause applies again after it returns.
+    /// Throws what body throws (nothing is changed then).
+    /// Precondition: not called from a listener.
+    void atomically(std::string_view cause, const std::function<void(TwinGraph&)>& body);
 
     // --- replay (the durable store's seam) ----------------------------------------
     /// Applies a batch that a journal recorded (CommitBatch + BatchOutcome)
@@ -282,7 +291,22 @@ public:
     /// in batch order with the change events (ModelChange::events_before).
     using ModelListener = std::function<void(const ModelChange&)>;
     ListenerId subscribe_models(ModelListener listener);
-    /// Removes a listener of either kind.
+    /// Called once per committed batch that emitted change events, with the
+    /// batch's events (in order, with their sequence numbers) and a snapshot
+    /// of the graph exactly as the batch left it (before any later batch).
+    /// Unlike a ChangeListener it runs on the writer's thread AFTER the
+    /// graph's mutex is released, when the outermost mutation has committed
+    /// (before await_durable, before the mutation returns): it may block (a
+    /// bounded queue's back-pressure then slows the writer) and another
+    /// thread may write the graph meanwhile. With several writer threads,
+    /// batches may reach it out of sequence order (their sequence numbers
+    /// tell the order). It must not write the graph from the calling thread
+    /// itself (a write from it is a new mutation of its own; allowed, but it
+    /// re-enters the batch listeners). An exception it throws is swallowed.
+    /// This is the seam of the live rules engine (models/rules/live_rules.hpp).
+    using BatchListener = std::function<void(std::span<const ChangeEvent> events, const Snapshot& after)>;
+    ListenerId subscribe_batches(BatchListener listener);
+    /// Removes a listener of any kind.
     void unsubscribe(ListenerId id);
 
     // Convenience reads on the live graph (each takes the writer mutex).

@@ -58,6 +58,7 @@ Notification change_notification(const graph::ChangeEvent& change, const EventHe
     n.sequence = header.sequence;
     n.partition = change.twin_id;
     n.event = base_event(graph::event_type(change.type), header.host, change.subject, header, random_uuid());
+    if (!change.cause.empty()) n.event["twinsimcause"] = change.cause;
     n.event["data"] = change.data;
     return n;
 }

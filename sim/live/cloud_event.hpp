@@ -11,7 +11,9 @@
 //   sequence (a twinsim extension: per graph, strictly increasing and
 //   gap-free over every notification of the graph, as a 20-digit
 //   zero-padded decimal string so it orders lexicographically too, as the
-//   CloudEvents sequence extension asks), data.
+//   CloudEvents sequence extension asks), twinsimcause (a twinsim extension,
+//   present only on a change with a cause, graph::ChangeEvent::cause: e.g.
+//   "rule:<name>" for a live rule's firing), data.
 // docs/events.md shows each type with a real example.
 
 #include <cstdint>

@@ -13,9 +13,9 @@ namespace twinsim::live {
 namespace {
 
 // The CloudEvents attributes of twinsim's notifications a filter may read.
-constexpr std::array<std::string_view, 11> attributes = {
+constexpr std::array<std::string_view, 12> attributes = {
     "id",      "source",   "specversion", "type",       "datacontenttype",     "dataschema",
-    "subject", "time",     "traceparent", "sequence",   "telemetrysourcetime",
+    "subject", "time",     "traceparent", "sequence",   "telemetrysourcetime", "twinsimcause",
 };
 
 std::string attribute_list() {

@@ -39,6 +39,9 @@ struct TwinGraph::Impl : detail::GraphStorage {
     mutable std::recursive_mutex mutex;
     std::map<ListenerId, ChangeListener> listeners;
     std::map<ListenerId, TwinGraph::ModelListener> model_listeners;
+    std::map<ListenerId, TwinGraph::BatchListener> batch_listeners;
+    /// Batches committed by the current outermost mutation, for the batch listeners.
+    std::vector<std::pair<std::vector<ChangeEvent>, Snapshot>> committed_batches;
     ListenerId next_listener = 1;
     std::uint64_t sequence = 0;
     int atomic_depth = 0;
@@ -60,7 +63,9 @@ struct TwinGraph::Impl : detail::GraphStorage {
 
     [[nodiscard]] Timestamp clock() const { return options.clock ? options.clock() : utc_now(); }
     /// Events are built for listeners and for the journal.
-    [[nodiscard]] bool want_events() const noexcept { return !listeners.empty() || options.journal; }
+    [[nodiscard]] bool want_events() const noexcept {
+        return !listeners.empty() || !batch_listeners.empty() || options.journal;
+    }
     /// The state readers see: the committed one (during the journal hook, the
     /// state before the batch being committed).
     [[nodiscard]] const detail::GraphState& readable() const noexcept { return visible ? *visible : state; }
@@ -111,7 +116,19 @@ struct TwinGraph::Impl : detail::GraphStorage {
             --write_depth;
             const bool await = await_pending && static_cast<bool>(options.await_durable);
             await_pending = false;
+            std::vector<std::pair<std::vector<ChangeEvent>, Snapshot>> batches = std::move(committed_batches);
+            committed_batches.clear();
+            std::vector<TwinGraph::BatchListener> to_call;
+            if (!batches.empty())
+                for (const auto& [id, listener] : batch_listeners) to_call.push_back(listener);
             lock.unlock();
+            for (const auto& [events, after] : batches)
+                for (const TwinGraph::BatchListener& listener : to_call) {
+                    try {
+                        listener(events, after);
+                    } catch (...) {
+                    }
+                }
             if (await) options.await_durable();
             return std::move(*result);
         }
@@ -128,6 +145,8 @@ struct TwinGraph::Impl : detail::GraphStorage {
     /// Sets a relationship to the recorded document `doc` exactly.
     void restore_exact_relationship(const std::string& source_id, const std::string& rel_id, const nlohmann::json& doc,
                                     std::int64_t last_update);
+    /// ChangeEvent::cause of the events emitted now (TwinGraph::atomically(cause, body)).
+    std::string cause;
     /// Buffers a change event of the current batch.
     void emit(ChangeType type, std::string twin_id, std::string rel_id, nlohmann::json data, Timestamp time);
     /// Records a model change of the current batch for the journal (nothing without one).
