@@ -244,13 +244,15 @@ std::vector<double> sqlite_single_latencies(const fs::path& dir, const IngestBen
     return out;
 }
 
-json latency_json(const std::vector<double>& seconds) {
+using ojson = nlohmann::ordered_json;
+
+ojson latency_json(const std::vector<double>& seconds) {
     return {{"samples", seconds.size()},
             {"p50_ms", percentile(seconds, 0.50) * 1e3},
             {"p99_ms", percentile(seconds, 0.99) * 1e3}};
 }
 
-json rounds_json(const std::vector<double>& rates) {
+ojson rounds_json(const std::vector<double>& rates) {
     return {{"median_updates_per_second", median(rates)}, {"rounds", rates}};
 }
 
@@ -293,13 +295,13 @@ int run_ingest(const IngestBenchOptions& o) {
     }
     fs::remove_all(dir);
 
-    json out = json::object();
+    ojson out = ojson::object();
     out["benchmark"] = "ingest";
     out["twins"] = o.twins;
     out["batch"] = o.batch;
     out["rounds"] = o.rounds;
     out["hardware_threads"] = std::thread::hardware_concurrency();
-    json mem = json::object();
+    ojson mem = ojson::object();
     mem["batches_per_round"] = o.batches;
     mem["write_properties"] = rounds_json(wp);
     mem["update_twins"] = rounds_json(ut);
@@ -307,7 +309,7 @@ int run_ingest(const IngestBenchOptions& o) {
     mem["target_updates_per_second"] = 2000000;
     mem["write_properties_meets_target"] = median(wp) >= 2000000;
     out["in_memory"] = mem;
-    json dur = json::object();
+    ojson dur = ojson::object();
     dur["writers"] = o.writers;
     dur["batches_per_writer"] = o.durable_batches;
     dur["store_group_commit"] = rounds_json(group);
@@ -316,7 +318,7 @@ int run_ingest(const IngestBenchOptions& o) {
     dur["target_updates_per_second"] = 300000;
     dur["group_vs_sqlite"] = median(bare) > 0 ? median(group) / median(bare) : 0.0;
     out["durable"] = dur;
-    json lat = json::object();
+    ojson lat = ojson::object();
     lat["store_per_batch_single_update"] = latency_json(lat_store);
     lat["sqlite_single_insert_synchronous_full"] = latency_json(lat_sqlite);
     out["acknowledged_latency"] = lat;
