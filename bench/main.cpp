@@ -265,6 +265,7 @@ int run(int argc, char** argv) {
             travel.rounds = 3;
         }
         return run_time_travel(travel);
+    }
     if (history_command->parsed()) {
         if (history_smoke) {
             history.twins = 3;
