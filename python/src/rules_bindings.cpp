@@ -32,6 +32,13 @@ std::unordered_map<const TwinGraph*, std::unique_ptr<LiveRules>>& engines() {
     static auto* m = new std::unordered_map<const TwinGraph*, std::unique_ptr<LiveRules>>();
     return *m;
 }
+/// Plain graphs with a running engine: the engine uses the graph until it
+/// stops, so the graph's Python object is kept alive until stop_rules()
+/// (a graph may already be destroyed when a weak reference's callback runs).
+std::unordered_map<const TwinGraph*, py::object>& keepers() {
+    static auto* m = new std::unordered_map<const TwinGraph*, py::object>();
+    return *m;
+}
 std::unordered_map<const TwinGraph*, std::filesystem::path>& store_directories() {
     static auto* m = new std::unordered_map<const TwinGraph*, std::filesystem::path>();
     return *m;
@@ -72,15 +79,7 @@ void release(const TwinGraph* graph) {
 LiveRules& engine_of(const py::object& self) {
     TwinGraph& graph = self.cast<TwinGraph&>();
     if (const auto it = engines().find(&graph); it != engines().end()) return *it->second;
-    if (store_directories().count(&graph) == 0) {
-        // A plain graph: its engine goes when the graph object goes.
-        const TwinGraph* key = &graph;
-        py::cpp_function on_gone([key](py::handle weak) {
-            release(key);
-            weak.dec_ref();
-        });
-        py::weakref(self, on_gone).release();
-    }
+    if (store_directories().count(&graph) == 0) keepers()[&graph] = self;  // until stop_rules()
     return start(graph, {});
 }
 
@@ -136,14 +135,7 @@ void define_rules(py::module_& m) {
             o.clock = clock_argument(clock);
             if (!dead_letter.is_none()) o.dead_letter = to_path(dead_letter);
             o.queue_capacity = queue_capacity;
-            if (store_directories().count(&graph) == 0) {
-                const TwinGraph* key = &graph;
-                py::cpp_function on_gone([key](py::handle weak) {
-                    release(key);
-                    weak.dec_ref();
-                });
-                py::weakref(self, on_gone).release();
-            }
+            if (store_directories().count(&graph) == 0) keepers()[&graph] = self;  // until stop_rules()
             start(graph, std::move(o));
         },
         "Starts this graph's live rules engine with options (otherwise add_rules starts it with the defaults).\n\n"
@@ -151,6 +143,16 @@ void define_rules(py::module_& m) {
         "file's own `clock` wins. dead_letter: NDJSON file for failed firings (a store's default: "
         "DIR/rules-dead-letter.ndjson). queue_capacity: batches waiting before writers block.",
         py::kw_only(), py::arg("clock") = "source", py::arg("dead_letter") = py::none(), py::arg("queue_capacity") = 1024);
+    method(
+        cls, "stop_rules",
+        [](const py::object& self) {
+            const TwinGraph* graph = &self.cast<TwinGraph&>();
+            release(graph);
+            keepers().erase(graph);
+        },
+        "Stops this graph's live rules engine (queued changes are dropped: drain_rules() first to evaluate them). "
+        "A plain graph with running rules is kept alive until this is called; a store's engine stops when the "
+        "store closes.");
     method(
         cls, "add_rules",
         [](const py::object& self, const py::object& rules) {

@@ -79,6 +79,8 @@ def test_rules_on_a_plain_graph_fire_with_the_rule_as_cause():
     assert graph.rules() == []
     with pytest.raises(twinsim.RuleFileError):
         graph.remove_rules(rule_set)
+    graph.stop_rules()
+    assert graph.rules() == [] and graph.rules_statistics()["firings"] == 0
 
 
 def test_an_unrelated_write_evaluates_nothing(tmp_path):
@@ -97,6 +99,7 @@ def test_an_unrelated_write_evaluates_nothing(tmp_path):
     graph.drain_rules()
     assert graph.rules_statistics()["recomputations"] == before["recomputations"] + 1
     assert graph.get_digital_twin("room-02-02")["temperature"] == 31.0
+    graph.stop_rules()
 
 
 def test_a_bad_rule_file_is_refused_with_file_line_rule_and_field(tmp_path):
@@ -110,6 +113,7 @@ def test_a_bad_rule_file_is_refused_with_file_line_rule_and_field(tmp_path):
     assert "temprature" in message
     assert isinstance(caught.value, ValueError)
     assert graph.rules() == []
+    graph.stop_rules()
 
 
 def test_a_store_keeps_its_rules_and_runs_them_when_reopened(tmp_path):
