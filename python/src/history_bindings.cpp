@@ -13,6 +13,7 @@
 #include "bindings.hpp"
 #include "document_arguments.hpp"
 #include "json_conversion.hpp"
+#include "time_argument.hpp"
 #include "twinsim/live/store.hpp"
 
 namespace py = pybind11;
@@ -22,28 +23,14 @@ namespace {
 
 PyObject* history_error = nullptr;
 
-using TimeArgument = std::optional<std::variant<std::int64_t, std::string>>;
-
-std::optional<Timestamp> time_argument(const TimeArgument& value, const char* name) {
-    if (!value) return std::nullopt;
-    if (const auto* ns = std::get_if<std::int64_t>(&*value)) return Timestamp{*ns};
-    const std::string& text = std::get<std::string>(*value);
-    std::string why;
-    auto t = parse_timestamp(text, &why);
-    if (!t)
-        throw py::value_error(std::string(name) + " \"" + text + "\" is not an RFC 3339 date-time (" + why +
-                              "); write e.g. \"2026-07-14T14:00:00Z\"");
-    return t;
-}
-
 live::HistoryQuery make_query(const std::optional<std::vector<std::string>>& twins,
-                              const std::optional<std::vector<std::string>>& properties, const TimeArgument& start,
-                              const TimeArgument& end) {
+                              const std::optional<std::vector<std::string>>& properties, const py::object& start,
+                              const py::object& end) {
     live::HistoryQuery q;
     if (twins) q.twins = *twins;
     if (properties) q.properties = *properties;
-    q.start = time_argument(start, "start");
-    q.end = time_argument(end, "end");
+    q.start = optional_instant_argument(start, "start");
+    q.end = optional_instant_argument(end, "end");
     return q;
 }
 
@@ -155,7 +142,7 @@ void define_history(py::module_& m) {
     store.def(
         "_history_columns",
         [](live::Store& s, const std::optional<std::vector<std::string>>& twins,
-           const std::optional<std::vector<std::string>>& properties, const TimeArgument& start, const TimeArgument& end,
+           const std::optional<std::vector<std::string>>& properties, const py::object& start, const py::object& end,
            const std::string& kind) {
             live::HistoryQuery q = make_query(twins, properties, start, end);
             q.kinds = kinds_of(kind);
@@ -172,7 +159,7 @@ void define_history(py::module_& m) {
     store.def(
         "_export_history",
         [](live::Store& s, const py::object& path, const std::optional<std::vector<std::string>>& twins,
-           const std::optional<std::vector<std::string>>& properties, const TimeArgument& start, const TimeArgument& end) {
+           const std::optional<std::vector<std::string>>& properties, const py::object& start, const py::object& end) {
             const live::HistoryQuery q = make_query(twins, properties, start, end);
             const std::filesystem::path file = to_path(path);
             live::HistoryExportCounts c;
@@ -191,8 +178,8 @@ void define_history(py::module_& m) {
         py::arg("end") = py::none());
     store.def(
         "_thin_history",
-        [](live::Store& s, std::int64_t older_than_ns, std::int64_t interval_ns, const TimeArgument& now) {
-            const std::optional<Timestamp> reference = time_argument(now, "now");
+        [](live::Store& s, std::int64_t older_than_ns, std::int64_t interval_ns, const py::object& now) {
+            const std::optional<Timestamp> reference = optional_instant_argument(now, "now");
             py::gil_scoped_release release;
             return s.thin_history(live::RetentionPolicy{older_than_ns, interval_ns}, reference);
         },

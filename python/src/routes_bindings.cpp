@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "bindings.hpp"
+#include "time_argument.hpp"
 #include "document_arguments.hpp"
 #include "json_conversion.hpp"
 #include "text_argument.hpp"
@@ -133,24 +134,6 @@ std::chrono::milliseconds millis(double seconds, const char* name) {
     return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0 + 0.5));
 }
 
-std::optional<Timestamp> time_argument(const py::object& value, const char* name) {
-    if (value.is_none()) return std::nullopt;
-    std::string text;
-    if (py::isinstance<py::str>(value)) {
-        text = value.cast<std::string>();
-    } else if (py::hasattr(value, "isoformat") && py::hasattr(value, "tzinfo")) {
-        if (value.attr("tzinfo").is_none())
-            throw py::value_error(std::string(name) + ": a naive datetime is ambiguous; give it a timezone (e.g. UTC)");
-        text = value.attr("isoformat")().cast<std::string>();
-    } else {
-        throw py::type_error(std::string(name) + " must be an RFC 3339 str or a timezone-aware datetime");
-    }
-    std::string why;
-    auto t = parse_timestamp(text, &why);
-    if (!t) throw py::value_error(std::string(name) + ": '" + text + "' is not an RFC 3339 date-time: " + why);
-    return t;
-}
-
 nlohmann::json payload_argument(const py::object& telemetry) {
     if (py::isinstance<py::str>(telemetry)) {
         const std::string text = telemetry.cast<std::string>();
@@ -183,7 +166,7 @@ std::uint64_t publish(const py::object& self, const std::string& twin_id, const 
         if (!py::isinstance<py::str>(message_id)) throw py::type_error("message_id must be a str or None");
         id = message_id.cast<std::string>();
     }
-    const auto when = time_argument(source_time, "source_time");
+    const auto when = optional_instant_argument(source_time, "source_time");
     const auto unit_map = units_argument(units);
     py::gil_scoped_release release;
     return router->publish_telemetry(twin_id, payload, std::move(id), when, component, unit_map);

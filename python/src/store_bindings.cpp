@@ -7,6 +7,7 @@
 #include <string>
 
 #include "bindings.hpp"
+#include "time_argument.hpp"
 #include "document_arguments.hpp"
 #include "twinsim/common/time.hpp"
 #include "twinsim/live/store.hpp"
@@ -49,25 +50,6 @@ py::dict recovery_dict(const live::RecoveryReport& r) {
     d["last_batch"] = r.last_batch;
     d["damaged_checkpoints"] = r.damaged_checkpoints;
     return d;
-}
-
-// An instant given as an RFC 3339 str or a timezone-aware datetime.
-Timestamp instant_argument(const py::object& value, const char* name) {
-    std::string text;
-    if (py::isinstance<py::str>(value)) {
-        text = value.cast<std::string>();
-    } else if (py::hasattr(value, "isoformat") && py::hasattr(value, "tzinfo")) {
-        if (value.attr("tzinfo").is_none())
-            throw py::value_error(std::string(name) + ": a naive datetime is ambiguous; give it a timezone (e.g. UTC)");
-        text = value.attr("isoformat")().cast<std::string>();
-    } else {
-        throw py::type_error(std::string(name) + " must be an RFC 3339 str (e.g. '2026-07-14T14:00:00Z') or a "
-                             "timezone-aware datetime, not " + std::string(py::str(py::type::of(value).attr("__name__"))));
-    }
-    std::string why;
-    const auto t = parse_timestamp(text, &why);
-    if (!t) throw py::value_error(std::string(name) + ": '" + text + "' is not an RFC 3339 date-time: " + why);
-    return *t;
 }
 
 graph::Snapshot snapshot_at(live::Store& store, const py::object& t, const char* name) {

@@ -133,7 +133,7 @@ def test_history_as_arrow(store_path):
 
 def test_history_bad_arguments(store_path):
     with twinsim.open_store(store_path) as store:
-        with pytest.raises(ValueError, match="start .* is not an RFC 3339 date-time"):
+        with pytest.raises(ValueError, match="start: .* is not an RFC 3339 date-time"):
             store.history(start="yesterday")
         with pytest.raises(twinsim.HistoryError, match="before its start"):
             store.history(start="2026-07-02T00:00:00Z", end="2026-07-01T00:00:00Z")
