@@ -2,10 +2,12 @@
 // Store.history / Store.history_arrow (python/twinsim/history.py), the HDF5
 // export, retention, and twinsim.HistoryError.
 
+#include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
 #include <climits>
 #include <optional>
+#include <type_traits>
 #include <string>
 #include <variant>
 #include <vector>
@@ -156,6 +158,29 @@ void define_history(py::module_& m) {
         py::arg("twins") = py::none(), py::arg("properties") = py::none(), py::arg("start") = py::none(),
         py::arg("end") = py::none(), py::arg("kind") = "properties",
         "The history's columns (a dict of lists; times as int64 ns). Use Store.history() instead.");
+    store.def(
+        "_history_series",
+        [](live::Store& s, const std::string& twin, const std::string& key, const py::object& start, const py::object& end) {
+            const std::optional<Timestamp> from = optional_instant_argument(start, "start");
+            const std::optional<Timestamp> to = optional_instant_argument(end, "end");
+            live::HistorySeries h;
+            {
+                py::gil_scoped_release release;
+                h = s.history_series(twin, key, from, to);
+            }
+            // Moved into numpy arrays that own them: no copy.
+            auto owned = [](auto&& v) {
+                using V = std::decay_t<decltype(v)>;
+                auto* heap = new V(std::move(v));
+                py::capsule free_it(heap, [](void* p) { delete static_cast<V*>(p); });
+                using T = typename V::value_type;
+                return py::array_t<T>({static_cast<py::ssize_t>(heap->size())}, {static_cast<py::ssize_t>(sizeof(T))},
+                                      heap->data(), free_it);
+            };
+            return py::make_tuple(owned(std::move(h.time_ns)), owned(std::move(h.value)), owned(std::move(h.source_time_ns)));
+        },
+        py::arg("twin"), py::arg("key"), py::arg("start") = py::none(), py::arg("end") = py::none(),
+        "(time_ns, value, source_time_ns) numpy arrays of one property of one twin. Use Store.history_series() instead.");
     store.def(
         "_export_history",
         [](live::Store& s, const py::object& path, const std::optional<std::vector<std::string>>& twins,

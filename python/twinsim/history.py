@@ -7,6 +7,7 @@ These functions become methods of :class:`twinsim.Store`::
                               start="2026-07-01T00:00:00Z", end="2026-08-01T00:00:00Z")
         table = store.history_arrow(twins=["room-1"])          # a pyarrow.Table
         store.export_history("history.h5")                     # docs/history-format.md
+        series = store.history_series("room-1", "temperature")   # one property, a pandas Series
 
 The columns are named as Azure Digital Twins' data history names them
 (TimeStamp, SourceTimeStamp, Id, ModelId, Key, Value, RelationshipTarget,
@@ -187,9 +188,32 @@ def record_telemetry_event(self, event):
                                   event.get("data"), time, source_ns)
 
 
+def history_series(self, twin, key, start=None, end=None, source_times=False):
+    """One property of one twin as a pandas Series of floats indexed by TimeStamp.
+
+    The fast read for a plot or a statistic: one range scan, no row objects.
+    key: the property as history rows name it ("temperature",
+    "thermostat.setpoint"). start, end: [start, end), as for history(). A
+    Delete, or a value that is not a number, is NaN. source_times=True gives
+    a DataFrame with the columns Value and SourceTimeStamp instead. An unknown
+    twin or key gives an empty series. Raises HistoryError as history() does.
+    """
+    import pandas as pd
+
+    if not isinstance(twin, str) or not isinstance(key, str):
+        raise TypeError("twin and key must be str")
+    time, value, source = self._history_series(twin, key, _instant(start, "start"), _instant(end, "end"))
+    index = pd.DatetimeIndex(pd.to_datetime(time, unit="ns", utc=True), name="TimeStamp")
+    if not source_times:
+        return pd.Series(value, index=index, name=key)
+    source_time = pd.to_datetime(pd.Series(source).where(source != -(2**63)), unit="ns", utc=True)
+    return pd.DataFrame({"Value": value, "SourceTimeStamp": source_time.to_numpy()}, index=index)
+
+
 def _install(store_class):
     store_class.record_telemetry_event = record_telemetry_event
     store_class.history = history
     store_class.history_arrow = history_arrow
+    store_class.history_series = history_series
     store_class.export_history = export_history
     store_class.thin_history = thin_history

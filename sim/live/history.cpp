@@ -283,6 +283,15 @@ HistoryResult HistoryRecorder::read(const HistoryQuery& query, std::uint64_t upt
     return impl_->db->query(query);
 }
 
+HistorySeries HistoryRecorder::read_series(std::string_view twin, std::string_view key, std::optional<Timestamp> start,
+                                           std::optional<Timestamp> end, std::uint64_t upto) {
+    if (start && end && end->ns < start->ns)
+        throw HistoryError("history: the series' end (" + format_timestamp(*end) + ") is before its start (" +
+                           format_timestamp(*start) + ")");
+    impl_->wait_for(upto);
+    return impl_->db->series(twin, key, start, end);
+}
+
 std::uint64_t HistoryRecorder::thin(const RetentionPolicy& policy, std::optional<Timestamp> now, std::uint64_t upto) {
     if (policy.older_than_ns < 0 || policy.interval_ns < 0)
         throw HistoryError("history: a retention policy's age and interval cannot be negative");

@@ -114,6 +114,16 @@ struct TelemetryRow {
     nlohmann::json value;
 };
 
+/// One property of one twin over time as plain columns (Store::history_series):
+/// what a plot or a statistic needs, without a row object per value.
+struct HistorySeries {
+    std::vector<std::int64_t> time_ns;         ///< TimeStamp, ns since 1970 UTC, ascending
+    std::vector<double> value;                 ///< the value; NaN for a Delete or a value that is not a number
+    std::vector<std::int64_t> source_time_ns;  ///< SourceTimeStamp; history_no_time when there was none
+};
+/// The source_time_ns of an update without a source time.
+inline constexpr std::int64_t history_no_time = INT64_MIN;
+
 /// Rows in (Id, Key, TimeStamp, sequence) order for property updates and
 /// telemetry, (Id, TimeStamp) order for lifecycle rows.
 struct HistoryResult {

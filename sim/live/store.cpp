@@ -562,6 +562,17 @@ HistoryResult Store::history(const HistoryQuery& query) {
     return recorder_of(impl_->history, impl_->dir).read(query, upto);
 }
 
+HistorySeries Store::history_series(std::string_view twin, std::string_view key, std::optional<Timestamp> start,
+                                    std::optional<Timestamp> end) {
+    std::uint64_t upto = 0;
+    {
+        std::lock_guard lock(impl_->sync_mutex);
+        if (impl_->closed) throw HistoryError("store " + quoted(impl_->dir) + " is closed; its history cannot be read");
+        upto = impl_->written;
+    }
+    return recorder_of(impl_->history, impl_->dir).read_series(twin, key, start, end, upto);
+}
+
 std::uint64_t Store::thin_history(const RetentionPolicy& policy, std::optional<Timestamp> now) {
     std::uint64_t upto = 0;
     {

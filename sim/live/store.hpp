@@ -168,6 +168,13 @@ public:
     /// (history disabled, the store closed, the end before the start, the
     /// history database failing: its reason).
     [[nodiscard]] HistoryResult history(const HistoryQuery& query);
+    /// One property of one twin (`key` as history rows name it: "property",
+    /// "component.property") in [start, end) as columns, with the same
+    /// read-your-writes wait and errors as history(). Unknown names give an
+    /// empty series.
+    [[nodiscard]] HistorySeries history_series(std::string_view twin, std::string_view key,
+                                               std::optional<Timestamp> start = std::nullopt,
+                                               std::optional<Timestamp> end = std::nullopt);
     /// Applies a retention policy now; returns the rows removed. `now`: the
     /// instant ages are measured from (the newest row's time when nullopt).
     /// Throws HistoryError (as history(); a negative age or interval, or an

@@ -83,6 +83,25 @@ def test_history_is_a_dataframe_with_adts_columns(store_path):
     assert frame["RelationshipId"].isna().all()
 
 
+def test_history_series_is_one_property_as_a_pandas_series(store_path):
+    with twinsim.open_store(store_path) as store:
+        frame = store.history(twins="room-1", properties="temperature")
+        series = store.history_series("room-1", "temperature")
+        window = store.history_series("room-1", "temperature", start=frame["TimeStamp"].iloc[2],
+                                      end=frame["TimeStamp"].iloc[4])
+        with_source = store.history_series("room-1", "temperature", source_times=True)
+        unknown = store.history_series("nobody", "temperature")
+    assert series.tolist() == frame["Value"].tolist()
+    assert str(series.index.dtype) == "datetime64[ns, UTC]"
+    assert (series.index == pd.DatetimeIndex(frame["TimeStamp"])).all()
+    assert series.name == "temperature"
+    assert window.tolist() == [23.0, 24.0]
+    assert list(with_source.columns) == ["Value", "SourceTimeStamp"]
+    assert pd.isna(with_source["SourceTimeStamp"].iloc[0])
+    assert with_source["SourceTimeStamp"].iloc[5] == pd.Timestamp("2026-07-01T10:05:00Z")
+    assert unknown.empty
+
+
 def test_history_filters_and_kinds(store_path):
     with twinsim.open_store(store_path) as store:
         everything = store.history()

@@ -3,6 +3,7 @@
 // retention (docs/history.md, "The history database").
 #include "twinsim/live/detail/history_db.hpp"
 
+#include <limits>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -436,6 +437,38 @@ std::uint64_t HistoryDb::index_next(
     }
     s.indexed = last;
     return last;
+}
+
+HistorySeries HistoryDb::series(std::string_view twin, std::string_view key, std::optional<Timestamp> start,
+                                std::optional<Timestamp> end) {
+    Impl& s = *impl_;
+    std::lock_guard lock(s.mutex);
+    if (s.db == nullptr) throw HistoryError("history: the history database is closed");
+    HistorySeries out;
+    const std::int64_t twin_id = s.find(twin);
+    const std::int64_t key_id = s.find(key);
+    if (twin_id < 0 || key_id < 0) return out;  // names the history never saw
+    // The primary key (twin, key, time, seq) makes this one range scan.
+    Stmt st(s.db,
+            "SELECT time, value, lag FROM property_updates WHERE twin = ?1 AND key = ?2 AND time >= ?3 AND time < ?4"
+            " ORDER BY time, seq",
+            "reading the history");
+    sqlite3_bind_int64(st.st, 1, twin_id);
+    sqlite3_bind_int64(st.st, 2, key_id);
+    sqlite3_bind_int64(st.st, 3, start ? start->ns : INT64_MIN);
+    sqlite3_bind_int64(st.st, 4, end ? end->ns : INT64_MAX);
+    int rc = 0;
+    while ((rc = sqlite3_step(st.st)) == SQLITE_ROW) {
+        const std::int64_t time = sqlite3_column_int64(st.st, 0);
+        out.time_ns.push_back(time);
+        const int type = sqlite3_column_type(st.st, 1);
+        out.value.push_back(type == SQLITE_INTEGER || type == SQLITE_FLOAT ? sqlite3_column_double(st.st, 1)
+                                                                           : std::numeric_limits<double>::quiet_NaN());
+        out.source_time_ns.push_back(sqlite3_column_type(st.st, 2) == SQLITE_NULL ? history_no_time
+                                                                                  : time - sqlite3_column_int64(st.st, 2));
+    }
+    if (rc != SQLITE_DONE) fail(s.db, rc, "reading the history");
+    return out;
 }
 
 HistoryResult HistoryDb::query(const HistoryQuery& q) {

@@ -51,6 +51,9 @@ public:
     std::uint64_t index_next(std::uint64_t limit,
                              const std::function<void(std::uint64_t batch, std::string_view payload, HistoryWriter&)>& batch);
     [[nodiscard]] HistoryResult query(const HistoryQuery& query);
+    /// Property updates of one (twin, key) in [start, end), as columns.
+    [[nodiscard]] HistorySeries series(std::string_view twin, std::string_view key, std::optional<Timestamp> start,
+                                       std::optional<Timestamp> end);
     /// Thins property and telemetry rows (RetentionPolicy). `now`: the
     /// reference instant; the newest row's time when nullopt. Returns the
     /// rows removed. Throws HistoryError.
@@ -92,6 +95,9 @@ public:
     /// Waits until batches up to `upto` are indexed, then reads. Throws
     /// HistoryError (the indexer failed: its reason; stopped).
     [[nodiscard]] HistoryResult read(const HistoryQuery& query, std::uint64_t upto);
+    /// The same for HistoryDb::series.
+    [[nodiscard]] HistorySeries read_series(std::string_view twin, std::string_view key, std::optional<Timestamp> start,
+                                            std::optional<Timestamp> end, std::uint64_t upto);
     std::uint64_t thin(const RetentionPolicy& policy, std::optional<Timestamp> now, std::uint64_t upto);
     void telemetry(std::string_view twin, std::string_view component, std::string_view model, const nlohmann::json& payload,
                    Timestamp time, std::optional<Timestamp> source_time);

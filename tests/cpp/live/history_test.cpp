@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <thread>
 
@@ -447,4 +448,40 @@ TEST_CASE("history: export to an HDF5 history file and read it back", "[history]
         CHECK_THROWS_AS(io::read_history_file(text), io::ResultsError);
         CHECK_THROWS_AS(io::read_history_file(dir.path / "missing.h5"), io::ResultsError);
     }
+}
+
+TEST_CASE("history_series: one property of one twin as columns, the same values as the rows", "[history]") {
+    test::TempDir dir("history-series");
+    auto store = open_store(dir.path, history_options());
+    write_story(store->graph());
+    // room-1's temperature: 21.0 at creation, then 22.5 with a source time.
+    const HistorySeries s = store->history_series("room-1", "temperature");
+    REQUIRE(s.time_ns.size() == 2);
+    CHECK(s.value == std::vector<double>{21.0, 22.5});
+    CHECK(s.source_time_ns[0] == history_no_time);
+    CHECK(s.source_time_ns[1] == parse_timestamp("2026-06-30T23:59:00Z")->ns);
+    const auto rows = rows_of(store->history({}), "room-1", "temperature");
+    REQUIRE(rows.size() == 2);
+    CHECK(s.time_ns[0] == rows[0]->time.ns);
+    CHECK(s.time_ns[1] == rows[1]->time.ns);
+    CHECK(s.time_ns[0] < s.time_ns[1]);
+
+    // [start, end): the second update alone.
+    const HistorySeries later = store->history_series("room-1", "temperature", Timestamp{s.time_ns[1]});
+    CHECK(later.value == std::vector<double>{22.5});
+    CHECK(store->history_series("room-1", "temperature", std::nullopt, Timestamp{s.time_ns[1]}).value.size() == 1);
+
+    // A string, then its Delete: not numbers, so NaN; a component property by its key.
+    const HistorySeries name = store->history_series("room-1", "name");
+    REQUIRE(name.value.size() == 2);
+    CHECK(std::isnan(name.value[0]));
+    CHECK(std::isnan(name.value[1]));
+    CHECK(store->history_series("room-1", "thermostat.setpoint").value == std::vector<double>{20.5, 19.0});
+
+    // Unknown names: empty; an end before the start, or a closed store: HistoryError.
+    CHECK(store->history_series("nobody", "temperature").time_ns.empty());
+    CHECK(store->history_series("room-1", "nothing").time_ns.empty());
+    CHECK_THROWS_AS(store->history_series("room-1", "temperature", Timestamp{5}, Timestamp{4}), HistoryError);
+    store->close();
+    CHECK_THROWS_AS(store->history_series("room-1", "temperature"), HistoryError);
 }
