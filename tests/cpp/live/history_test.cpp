@@ -460,7 +460,8 @@ TEST_CASE("history_series: one property of one twin as columns, the same values 
     CHECK(s.value == std::vector<double>{21.0, 22.5});
     CHECK(s.source_time_ns[0] == history_no_time);
     CHECK(s.source_time_ns[1] == parse_timestamp("2026-06-30T23:59:00Z")->ns);
-    const auto rows = rows_of(store->history({}), "room-1", "temperature");
+    const HistoryResult all = store->history({});  // rows_of points into it
+    const auto rows = rows_of(all, "room-1", "temperature");
     REQUIRE(rows.size() == 2);
     CHECK(s.time_ns[0] == rows[0]->time.ns);
     CHECK(s.time_ns[1] == rows[1]->time.ns);
