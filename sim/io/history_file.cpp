@@ -4,14 +4,17 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <system_error>
 
 #include "twinsim/io/detail/cf_time.hpp"
+#include "twinsim/io/detail/checked_read.hpp"
 #include "twinsim/io/detail/hdf5.hpp"
 #include "twinsim/io/errors.hpp"
+#include "twinsim/io/results_format.hpp"
 
 #ifndef TWINSIM_VERSION
 #define TWINSIM_VERSION "unknown"
@@ -328,7 +331,42 @@ HistoryFileCounts write_history_file(const std::filesystem::path& path, const Hi
             tables.relationship_lifecycle.time_ns.size(), tables.telemetry.time_ns.size()};
 }
 
+namespace {
+
+HistoryTables read_unchecked(const std::filesystem::path& path);
+
+}  // namespace
+
 HistoryTables read_history_file(const std::filesystem::path& path) {
+    const std::string name = path.string();
+    std::error_code error;
+    const auto size = std::filesystem::file_size(path, error);
+    if (error) throw ResultsError(name + ": cannot read the history file (" + error.message() + ")", name);
+    // Read it once in a child under a time limit first, as the results
+    // reader does: HDF5 can crash or loop on damage no outside check sees.
+    const unsigned seconds = max_results_check_seconds +
+                             static_cast<unsigned>(std::min<std::uint64_t>(size / max_results_check_bytes_per_second, 86400));
+    detail::LibraryCall call;
+    const detail::ChildRead check = detail::read_in_child(seconds, [&] { (void)read_unchecked(path); });
+    switch (check.outcome) {
+    case detail::ChildRead::Outcome::ok: break;
+    case detail::ChildRead::Outcome::timed_out:
+        throw ResultsError(name + ": not a readable history file: reading it took longer than the limit of " +
+                               std::to_string(seconds) + " s for a file of this size",
+                           name);
+    case detail::ChildRead::Outcome::crashed:
+        throw ResultsError(name + ": not a readable history file: the HDF5 library crashed reading it (signal " +
+                               std::to_string(check.signal) + ", in the process that checks a file before it is read)",
+                           name);
+    case detail::ChildRead::Outcome::failed:
+        throw ResultsError(check.message.empty() ? name + ": not a readable history file" : check.message, name);
+    }
+    return read_unchecked(path);
+}
+
+namespace {
+
+HistoryTables read_unchecked(const std::filesystem::path& path) {
     const std::string name = path.string();
     std::error_code error;
     const auto size = std::filesystem::file_size(path, error);
@@ -414,5 +452,7 @@ HistoryTables read_history_file(const std::filesystem::path& path) {
     }
     return t;
 }
+
+}  // namespace
 
 }  // namespace twinsim::io

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "twinsim/io/detail/checked_read.hpp"
 #include "twinsim/io/detail/hdf5.hpp"
 
 namespace twinsim::io {
@@ -236,81 +237,26 @@ ResultsReader::ResultsReader(std::filesystem::path path, bool check_first) : imp
     const unsigned check_seconds =
         max_results_check_seconds + static_cast<unsigned>(std::min<std::uint64_t>(extra, 86400));
     if (check_first) {
-        // The library lock is held across fork(), so HDF5's state in the child is consistent.
-        int pipe_ends[2] = {-1, -1};
-        if (::pipe2(pipe_ends, O_CLOEXEC) != 0) not_in_file(impl_->name, "cannot check it: no pipe");
-        const pid_t child = ::fork();
-        if (child < 0) {
-            ::close(pipe_ends[0]);
-            ::close(pipe_ends[1]);
-            not_in_file(impl_->name, "cannot check it: fork failed");
-        }
-        if (child == 0) {
-            detail::reset_library_mutex_after_fork();
-            ::close(pipe_ends[0]);
-            // The time limit must end the child whatever the caller's process
-            // installed for SIGALRM (libFuzzer's -timeout, a Python handler),
-            // and a crash inside HDF5 must end it quietly: the parent reports
-            // it, so the caller's crash handlers (Python's faulthandler,
-            // libFuzzer's, a sanitizer's) must not report it as their own.
-            for (const int sig : {SIGALRM, SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL})
-                std::signal(sig, SIG_DFL);
-            sigset_t child_signals;
-            sigemptyset(&child_signals);
-            for (const int sig : {SIGALRM, SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL})
-                sigaddset(&child_signals, sig);
-            ::sigprocmask(SIG_UNBLOCK, &child_signals, nullptr);
-            // Quietly, too: glibc's "free(): invalid pointer" and HDF5's own
-            // prints from a damaged file are not the user's business (glibc
-            // writes its fatal messages to the terminal unless told stderr).
-            ::setenv("LIBC_FATAL_STDERR_", "1", 1);
-            if (const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC); null_fd >= 0) {
-                ::dup2(null_fd, STDERR_FILENO);
-                ::dup2(null_fd, STDOUT_FILENO);
-            }
-            ::alarm(check_seconds);
-            std::string message;
-            int code = 0;
-            try {
-                const ResultsReader reader(impl_->path, false);
-                read_whole_file(reader);
-            } catch (const std::exception& e) {
-                message = e.what();
-                code = 1;
-            }
-            for (std::size_t done = 0; done < message.size();) {
-                const ssize_t n = ::write(pipe_ends[1], message.data() + done, message.size() - done);
-                if (n <= 0) break;
-                done += static_cast<std::size_t>(n);
-            }
-            ::_exit(code);
-        }
-        ::close(pipe_ends[1]);
-        std::string message;
-        char buffer[4096];
-        for (;;) {
-            const ssize_t n = ::read(pipe_ends[0], buffer, sizeof buffer);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break;
-            if (message.size() < 65536) message.append(buffer, static_cast<std::size_t>(n));
-        }
-        ::close(pipe_ends[0]);
-        int status = 0;
-        while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-        }
+        // The library lock (held) keeps HDF5's state consistent in the child.
+        const detail::ChildRead check = detail::read_in_child(check_seconds, [&] {
+            const ResultsReader reader(impl_->path, false);
+            read_whole_file(reader);
+        });
         const std::string prefix = std::string(invalid_prefix) + impl_->name + ": ";
-        if (WIFSIGNALED(status)) {
-            if (WTERMSIG(status) == SIGALRM)
-                throw ResultsError(prefix + "reading it took longer than the limit of " + std::to_string(check_seconds) +
-                                       " s for a file of this size (max_results_check_seconds)",
-                                   impl_->name);
-            throw ResultsError(prefix + "the HDF5 library crashed reading it (signal " + std::to_string(WTERMSIG(status)) +
+        switch (check.outcome) {
+        case detail::ChildRead::Outcome::ok: break;
+        case detail::ChildRead::Outcome::timed_out:
+            throw ResultsError(prefix + "reading it took longer than the limit of " + std::to_string(check_seconds) +
+                                   " s for a file of this size (max_results_check_seconds)",
+                               impl_->name);
+        case detail::ChildRead::Outcome::crashed:
+            throw ResultsError(prefix + "the HDF5 library crashed reading it (signal " + std::to_string(check.signal) +
                                    ", in the process that checks a file before it is opened)",
                                impl_->name);
-        }
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            if (message.starts_with(invalid_prefix)) throw ResultsError(message, impl_->name);
-            throw ResultsError(prefix + (message.empty() ? std::string("the check failed") : message), impl_->name);
+        case detail::ChildRead::Outcome::failed:
+            if (check.message.starts_with(invalid_prefix)) throw ResultsError(check.message, impl_->name);
+            throw ResultsError(prefix + (check.message.empty() ? std::string("the check failed") : check.message),
+                               impl_->name);
         }
     }
     guarded(impl_->name, [&] {

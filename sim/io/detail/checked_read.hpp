@@ -1,0 +1,28 @@
+#pragma once
+// Reading a file from elsewhere in a child process first (internal). HDF5
+// 1.10 can crash or loop forever inside its own metadata decoding on damage
+// no outside check sees; the results and history readers therefore read the
+// whole file once in a forked child under a time limit, and only then in the
+// caller's process (docs/results-format.md, docs/history-format.md).
+
+#include <functional>
+#include <string>
+
+namespace twinsim::io::detail {
+
+struct ChildRead {
+    enum class Outcome { ok, timed_out, crashed, failed };
+    Outcome outcome = Outcome::ok;
+    int signal = 0;       ///< crashed: the signal that ended the child
+    std::string message;  ///< failed: what `read` threw (its what()), or why the child could not run
+};
+
+/// Runs `read` in a forked child that resets the crash signals to their
+/// defaults (so the caller's crash handlers — a sanitizer's, libFuzzer's,
+/// Python's faulthandler — do not report the child's crash as their own),
+/// sends its stdout and stderr to /dev/null and is killed by SIGALRM after
+/// `seconds`. Precondition: the caller holds a LibraryCall (hdf5.hpp), so
+/// HDF5's state is consistent in the child. Never throws.
+[[nodiscard]] ChildRead read_in_child(unsigned seconds, const std::function<void()>& read) noexcept;
+
+}  // namespace twinsim::io::detail
