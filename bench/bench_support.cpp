@@ -74,4 +74,10 @@ ScratchFile::~ScratchFile() {
     std::filesystem::remove_all(directory_, ignored);
 }
 
+std::string numbered_id(std::string_view prefix, std::size_t n) {
+    std::string id(prefix);
+    id += std::to_string(n);
+    return id;
+}
+
 }  // namespace twinsim::bench

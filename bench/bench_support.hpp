@@ -84,6 +84,14 @@ private:
 };
 
 /// The RealEstateCore ontology beside the repository (../shared/ontologies/RealEstateCore).
+/// The one-property sensor interface the live-layer benchmarks (store,
+/// ingest, recovery, history, time-travel) fill their stores with.
+inline constexpr const char* sensor_model = R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:bench:Sensor;1","@type":"Interface",
+  "contents":[{"@type":"Property","name":"value","schema":"double"}]})";
+
+/// "<prefix><n>", built by appending (GCC 12 warns falsely on "s" + std::to_string(n)).
+[[nodiscard]] std::string numbered_id(std::string_view prefix, std::size_t n);
+
 [[nodiscard]] std::filesystem::path default_ontology();
 
 /// When `ontology` does not exist: prints "skipped: ..." and returns true.

@@ -28,17 +28,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const char* sensor_model = R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:bench:Sensor;1","@type":"Interface",
-  "contents":[{"@type":"Property","name":"value","schema":"double"}]})";
-
 constexpr std::int64_t minute = 60'000'000'000LL;
 constexpr std::int64_t month_start = 1'782'864'000'000'000'000LL;  // 2026-07-01T00:00:00Z
-
-std::string twin_id(std::size_t n) {
-    std::string id = "sensor-";
-    id += std::to_string(n);
-    return id;
-}
 
 // A value that looks like a sensor's: a slow wave plus noise, rounded to 0.01.
 double reading(Random& rng, std::size_t twin, std::size_t m) {
@@ -105,14 +96,14 @@ int run_history(const HistoryBenchOptions& o) {
     g.add_models(std::vector<dtdl::Document>{{"sensor.json", sensor_model}});
     g.atomically([&](graph::TwinGraph& a) {
         for (std::size_t t = 0; t < twins; ++t)
-            a.upsert_twin(twin_id(t), {{"$metadata", {{"$model", "dtmi:bench:Sensor;1"}}}, {"value", 0.0}});
+            a.upsert_twin(numbered_id("sensor-", t), {{"$metadata", {{"$model", "dtmi:bench:Sensor;1"}}}, {"value", 0.0}});
     });
     Random rng(o.seed);
     std::vector<PlainRow> plain;  // the peer's rows, the same values
     plain.reserve((minutes + 1) * twins);
     std::vector<std::string> ids(twins);
     for (std::size_t t = 0; t < twins; ++t) {
-        ids[t] = twin_id(t);
+        ids[t] = numbered_id("sensor-", t);
         plain.push_back({month_start, ids[t], "value", "dtmi:bench:Sensor;1", 0.0});  // the creation value
     }
     const auto ingest_start = std::chrono::steady_clock::now();

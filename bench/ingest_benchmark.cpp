@@ -33,20 +33,11 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const char* sensor_model = R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:bench:Sensor;1","@type":"Interface",
-  "contents":[{"@type":"Property","name":"value","schema":"double"}]})";
-
-std::string twin_id(std::size_t n) {
-    std::string id = "s";
-    id += std::to_string(n);
-    return id;
-}
-
 void add_sensors(graph::TwinGraph& g, std::size_t twins) {
     g.add_models(std::vector<dtdl::Document>{{"sensor.json", sensor_model}});
     g.atomically([&](graph::TwinGraph& a) {
         for (std::size_t t = 0; t < twins; ++t)
-            a.upsert_twin(twin_id(t), {{"$metadata", {{"$model", "dtmi:bench:Sensor;1"}}}, {"value", 0.0}});
+            a.upsert_twin(numbered_id("s", t), {{"$metadata", {{"$model", "dtmi:bench:Sensor;1"}}}, {"value", 0.0}});
     });
 }
 
@@ -59,7 +50,7 @@ Indexed index_sensors(graph::TwinGraph& g, std::size_t twins) {
     Indexed out;
     out.column = g.snapshot().models()->get("dtmi:bench:Sensor;1").layout.find("value")->column;
     out.index.resize(twins);
-    for (std::size_t t = 0; t < twins; ++t) out.index[t] = *g.find(twin_id(t));
+    for (std::size_t t = 0; t < twins; ++t) out.index[t] = *g.find(numbered_id("s", t));
     return out;
 }
 
@@ -94,7 +85,7 @@ double memory_update_twins(graph::TwinGraph& g, const IngestBenchOptions& o, Ran
     for (auto& b : batches) {
         b.reserve(o.batch);
         for (std::size_t k = 0; k < o.batch; ++k)
-            b.push_back({twin_id(rng.below(o.twins)),
+            b.push_back({numbered_id("s", rng.below(o.twins)),
                          json::array({{{"op", "replace"}, {"path", "/value"}, {"value", rng.uniform(0, 100)}}}),
                          std::nullopt});
     }
@@ -111,7 +102,7 @@ double memory_ingest_rows(graph::TwinGraph& g, const IngestBenchOptions& o, Rand
         for (std::size_t k = 0; k < o.batch; ++k) {
             clock_ns += 1000000;
             b.push_back({json{{"time", format_timestamp(Timestamp{clock_ns})},
-                              {"twin", twin_id(rng.below(o.twins))},
+                              {"twin", numbered_id("s", rng.below(o.twins))},
                               {"property", "value"},
                               {"value", rng.uniform(0, 100)}}});
         }

@@ -19,15 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* sensor_model = R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:bench:Sensor;1","@type":"Interface",
-  "contents":[{"@type":"Property","name":"value","schema":"double"}]})";
-
-std::string twin_id(std::size_t n) {
-    std::string id = "s";
-    id += std::to_string(n);
-    return id;
-}
-
 std::uintmax_t tree_bytes(const fs::path& dir, const std::string& prefix = {}) {
     std::uintmax_t total = 0;
     std::error_code ec;
@@ -64,11 +55,11 @@ int run_recovery(const RecoveryBenchOptions& o) {
         for (std::size_t first = 0; first < o.twins; first += create_batch)
             g.atomically([&](graph::TwinGraph& a) {
                 for (std::size_t t = first; t < std::min(o.twins, first + create_batch); ++t)
-                    a.upsert_twin(twin_id(t), {{"$metadata", {{"$model", "dtmi:bench:Sensor;1"}}}, {"value", 0.0}});
+                    a.upsert_twin(numbered_id("s", t), {{"$metadata", {{"$model", "dtmi:bench:Sensor;1"}}}, {"value", 0.0}});
             });
         const std::uint32_t column = g.snapshot().models()->get("dtmi:bench:Sensor;1").layout.find("value")->column;
         std::vector<graph::TwinIndex> index(o.twins);
-        for (std::size_t t = 0; t < o.twins; ++t) index[t] = *g.find(twin_id(t));
+        for (std::size_t t = 0; t < o.twins; ++t) index[t] = *g.find(numbered_id("s", t));
         Random rng(o.seed);
         std::vector<graph::PropertyWrite> batch;
         for (std::uint64_t done = 0; done < o.changes;) {

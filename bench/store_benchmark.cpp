@@ -20,16 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* sensor_model = R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:bench:Sensor;1","@type":"Interface",
-  "contents":[{"@type":"Property","name":"value","schema":"double"}]})";
-
-// "s<n>" (built by appending: GCC 12 warns falsely on "s" + std::to_string(n)).
-std::string twin_id(std::size_t n) {
-    std::string id = "s";
-    id += std::to_string(n);
-    return id;
-}
-
 struct Rate {
     double seconds = 0.0;
     std::uint64_t updates = 0;
@@ -47,11 +37,11 @@ Rate store_rate(const fs::path& dir, live::Durability durability, const StoreBen
     g.add_models(std::vector<dtdl::Document>{{"sensor.json", sensor_model}});
     g.atomically([&](graph::TwinGraph& a) {
         for (std::size_t t = 0; t < o.twins; ++t)
-            a.upsert_twin(twin_id(t), {{"$metadata", {{"$model", "dtmi:bench:Sensor;1"}}}, {"value", 0.0}});
+            a.upsert_twin(numbered_id("s", t), {{"$metadata", {{"$model", "dtmi:bench:Sensor;1"}}}, {"value", 0.0}});
     });
     const std::uint32_t column = g.snapshot().models()->get("dtmi:bench:Sensor;1").layout.find("value")->column;
     std::vector<graph::TwinIndex> index(o.twins);
-    for (std::size_t t = 0; t < o.twins; ++t) index[t] = *g.find(twin_id(t));
+    for (std::size_t t = 0; t < o.twins; ++t) index[t] = *g.find(numbered_id("s", t));
     const std::uint64_t syncs_before = store->stats().syncs;
     const auto start = std::chrono::steady_clock::now();
     std::vector<std::thread> writers;

@@ -30,17 +30,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* sensor_model = R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:bench:Sensor;1","@type":"Interface",
-  "contents":[{"@type":"Property","name":"value","schema":"double"}]})";
-
 constexpr std::int64_t start_ns = 1'782'864'000'000'000'000LL;  // 2026-07-01T00:00:00Z
 constexpr std::int64_t step_ns = 1'000'000'000LL;               // the clock advances 1 s per reading
-
-std::string twin_id(std::size_t n) {
-    std::string id = "s";
-    id += std::to_string(n);
-    return id;
-}
 
 void check(sqlite3* db, int rc, const char* doing) {
     if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
@@ -156,7 +147,7 @@ int run_time_travel(const TimeTravelBenchOptions& o) {
     for (std::size_t first = 0; first < o.twins; first += 10000) {
         g.atomically([&](graph::TwinGraph& a) {
             for (std::size_t k = first; k < std::min(o.twins, first + 10000); ++k) {
-                a.upsert_twin(twin_id(k), {{"$metadata", {{"$model", "dtmi:bench:Sensor;1"}}}, {"value", 0.0}});
+                a.upsert_twin(numbered_id("s", k), {{"$metadata", {{"$model", "dtmi:bench:Sensor;1"}}}, {"value", 0.0}});
             }
         });
     }
@@ -165,7 +156,7 @@ int run_time_travel(const TimeTravelBenchOptions& o) {
     {
         const graph::Snapshot s = g.snapshot();
         for (std::size_t k = 0; k < o.twins; ++k) {
-            const auto doc = s.get_twin(twin_id(k));
+            const auto doc = s.get_twin(numbered_id("s", k));
             const auto created = parse_timestamp(doc["$metadata"]["$lastUpdateTime"].get<std::string>());
             peer.row(static_cast<std::int64_t>(k), created->ns, seq++, 0.0);
             sqlite3_exec(peer.db, ("INSERT INTO twins VALUES(" + std::to_string(k) + ")").c_str(), nullptr, nullptr, nullptr);
@@ -175,7 +166,7 @@ int run_time_travel(const TimeTravelBenchOptions& o) {
     const std::int64_t history_start = *clock_next;
     const std::uint32_t column = g.snapshot().models()->get("dtmi:bench:Sensor;1").layout.find("value")->column;
     std::vector<graph::TwinIndex> index(o.twins);
-    for (std::size_t k = 0; k < o.twins; ++k) index[k] = *g.find(twin_id(k));
+    for (std::size_t k = 0; k < o.twins; ++k) index[k] = *g.find(numbered_id("s", k));
     Random rng(o.seed);
     const std::uint64_t batches = (o.changes + o.batch - 1) / o.batch;
     std::vector<graph::PropertyWrite> writes;

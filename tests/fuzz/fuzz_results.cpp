@@ -3,34 +3,18 @@
 // series, events, KPIs, shard identity) and compared as `twinsim compare`
 // does. A damaged file must read or throw ResultsError.
 
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <string>
 
+#include "fuzz_support.hpp"
 #include "twinsim/io/results_reader.hpp"
 #include "twinsim/scenario/compare.hpp"
 
-namespace {
-
-const std::filesystem::path& scratch_file() {
-    static const std::filesystem::path path =
-        std::filesystem::temp_directory_path() / ("twinsim-fuzz-results-" + std::to_string(::getpid()) + ".h5");
-    return path;
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    const std::filesystem::path& path = scratch_file();
-    {
-        std::ofstream out(path, std::ios::binary | std::ios::trunc);
-        out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-    }
+    const std::filesystem::path& path = twinsim::fuzz::input_as_file(data, size, "results");
     try {
         const twinsim::io::ResultsReader reader(path);
         (void)reader.attributes();

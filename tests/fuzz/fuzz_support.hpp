@@ -8,10 +8,15 @@
 // is a finding.
 
 #include <cstdio>
+#include <cstdint>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
+
+#include <unistd.h>
 
 #include "twinsim/graph/ndjson.hpp"
 #include "twinsim/graph/snapshot.hpp"
@@ -59,6 +64,17 @@ inline const graph::Snapshot& sample_snapshot() {
         return graph.snapshot();
     }();
     return snapshot;
+}
+
+/// Writes the input to this process's scratch file
+/// ("twinsim-fuzz-<name>-<pid>.h5" in the temporary folder, the same path on
+/// every call) and returns its path: for readers that take a file (HDF5).
+inline const std::filesystem::path& input_as_file(const std::uint8_t* data, std::size_t size, const char* name) {
+    static const std::filesystem::path path =
+        std::filesystem::temp_directory_path() / ("twinsim-fuzz-" + std::string(name) + "-" + std::to_string(::getpid()) + ".h5");
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+    return path;
 }
 
 }  // namespace twinsim::fuzz
