@@ -58,6 +58,11 @@ void define_routes(pybind11::module_& m);
 /// twinsim.HistoryError. Needs define_store first.
 void define_history(pybind11::module_& m);
 
+/// twinsim.WeibullLife, WeibullFit, fit_weibull, WeibullAft, WeibullAftFit,
+/// _fit_weibull_aft and twinsim.LifetimeError (lifetime_bindings.cpp,
+/// models/equipment/lifetime.hpp). Needs define_errors first.
+void define_lifetime(pybind11::module_& m);
+
 /// For a store's graph: its event router (started with the store's saved
 /// routes, live::StoreEvents) and routes live until release_graph_events,
 /// not until a Python wrapper of the graph is collected. Needs the GIL.

@@ -15,4 +15,5 @@ PYBIND11_MODULE(_core, m) {
     twinsim::python::define_store(m);
     twinsim::python::define_history(m);
     twinsim::python::define_rules(m);
+    twinsim::python::define_lifetime(m);
 }

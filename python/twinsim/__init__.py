@@ -66,6 +66,13 @@ mapping or input that cannot be ingested; the same attributes),
 ``.line``, ``.column``) and ``TelemetryError`` (telemetry the twin's model
 refuses; also a ``ValueError``) derive from it.
 
+Fit equipment lives to run-to-failure data, censored units included
+(models/equipment/lifetime.md)::
+
+    fit = twinsim.fit_weibull(times, failed)          # failed=False: still running
+    fit.life.conditional_failure_probability(age, 720.0)
+    twinsim.fit_weibull_aft(times, failed, {"load": load, "temperature": temperature})
+
 Feed a graph with device messages, CSV or a DataFrame (docs/ingest.md)::
 
     report = graph.ingest("messages.ndjson", mapping="mapping.yaml", policy="dead-letter",
@@ -80,6 +87,7 @@ from ._core import (
     GraphImportError,
     HistoryError,
     Interface,
+    LifetimeError,
     MappingError,
     ModelError,
     ModelSet,
@@ -102,13 +110,19 @@ from ._core import (
     TwinsimError,
     TwinsimIoError,
     ValidationError,
+    WeibullAft,
+    WeibullAftFit,
+    WeibullFit,
+    WeibullLife,
     __version__,
     behaviours,
+    fit_weibull,
     open_store,
 )
 from .graph import Column, DigitalTwinsModelData, IncomingRelationship, MatchConditions
 from .query import QueryResult
 from .history import _install as _install_history
+from .lifetime import fit_weibull_aft
 from .results import Results, open_results
 from .scenario import JobResult, Run, RunFailure, Scenario, run
 
@@ -126,6 +140,7 @@ __all__ = [
     "IncomingRelationship",
     "Interface",
     "JobResult",
+    "LifetimeError",
     "MappingError",
     "MatchConditions",
     "ModelError",
@@ -154,8 +169,14 @@ __all__ = [
     "TwinsimError",
     "TwinsimIoError",
     "ValidationError",
+    "WeibullAft",
+    "WeibullAftFit",
+    "WeibullFit",
+    "WeibullLife",
     "__version__",
     "behaviours",
+    "fit_weibull",
+    "fit_weibull_aft",
     "models",
     "open_results",
     "open_store",
