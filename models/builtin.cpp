@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "models/building/thermal.hpp"
+#include "models/equipment/maintenance.hpp"
 #include "models/generic/availability.hpp"
 #include "models/generic/queue.hpp"
 #include "models/generic/relaxation.hpp"
@@ -18,6 +19,7 @@ void register_builtin_models(scenario::ModelRegistry& registry) {
     registry.add(std::make_shared<const ThermalZonesModel>());
     registry.add(std::make_shared<const RulesModel>());
     registry.add(std::make_shared<const ScheduleModel>());
+    registry.add(std::make_shared<const MaintenanceModel>());
 }
 
 const scenario::ModelRegistry& builtin_registry() {

@@ -3,6 +3,7 @@
 //   relaxation    first-order relaxation of a property toward a target (generic/relaxation.md)
 //   queue         M/M/c(/K) queue per twin (generic/queue.md)
 //   availability  failure and repair of equipment (generic/availability.md)
+//   maintenance   maintenance policies for replaceable units (equipment/maintenance.md)
 //
 // Include as "models/builtin.hpp" (build tree) or <twinsim/models/builtin.hpp>
 // (installed); link twinsim::models.

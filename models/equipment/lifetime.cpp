@@ -188,6 +188,28 @@ double WeibullLife::log_likelihood(std::span<const double> times, const std::vec
     return weibull_log_likelihood(beta_, eta_, times, failed);
 }
 
+WeibullLife weibull_from_mean_and_quantile(double mean, double q, double quantile_value) {
+    require_finite_positive(mean, "mean");
+    require_finite_positive(quantile_value, "quantile value");
+    if (!(q > 0.0 && q < 1.0)) throw LifetimeError("Weibull from a quantile: q must be in (0, 1), not " + number(q));
+    // ratio(beta) = quantile / mean = (-ln(1 - q))^(1/beta) / Gamma(1 + 1/beta).
+    const double c = -std::log1p(-q);
+    const auto ratio = [c](double beta) { return std::pow(c, 1.0 / beta) / std::tgamma(1.0 + 1.0 / beta); };
+    const double target = quantile_value / mean;
+    double low = 0.05, high = 50.0;
+    const bool increasing = ratio(high) > ratio(low);
+    const double r_low = ratio(low), r_high = ratio(high);
+    if (!(target >= std::min(r_low, r_high) && target <= std::max(r_low, r_high)))
+        throw LifetimeError("Weibull from a quantile: a " + number(q) + "-quantile of " + number(quantile_value) +
+                            " with mean " + number(mean) + " fits no Weibull shape in [0.05, 50]");
+    for (int i = 0; i < 200 && high - low > 1e-12 * high; ++i) {
+        const double mid = 0.5 * (low + high);
+        ((ratio(mid) < target) == increasing ? low : high) = mid;
+    }
+    const double beta = 0.5 * (low + high);
+    return WeibullLife(beta, mean / std::tgamma(1.0 + 1.0 / beta));
+}
+
 // ------------------------------------------------------------------ fit_weibull
 
 WeibullFit fit_weibull(std::span<const double> times, const std::vector<bool>& failed) {

@@ -84,6 +84,13 @@ private:
     double eta_;
 };
 
+/// The Weibull life with mean `mean` whose q-quantile is `quantile_value`
+/// (e.g. a prognostic's RUL mean and its 10 % quantile): the quantile/mean
+/// ratio fixes beta (it grows with beta), solved by bisection to 1e-12.
+/// Throws LifetimeError unless 0 < q < 1, 0 < quantile_value, mean finite, and
+/// the ratio lies within what shapes 0.05 .. 50 can give.
+[[nodiscard]] WeibullLife weibull_from_mean_and_quantile(double mean, double q, double quantile_value);
+
 /// A fitted Weibull life with what the fit knows of its uncertainty.
 struct WeibullFit {
     WeibullLife life{1.0, 1.0};
