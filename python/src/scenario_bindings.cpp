@@ -487,6 +487,23 @@ void define_scenario(py::module_& m) {
         "prints. Releases the GIL while reading. Raises TwinsimIoError for an unreadable file or an unknown baseline.");
 
     m.def(
+        "_cheapest",
+        [](const std::filesystem::path& path, const std::string& kpi, const std::string& selection,
+           const std::string& baseline) {
+            nlohmann::ordered_json report;
+            {
+                py::gil_scoped_release release;
+                const io::ResultsReader reader(path);
+                const scenario::Comparison comparison = scenario::compare(reader, baseline);
+                report = scenario::to_json(comparison, scenario::cheapest(comparison, kpi, selection));
+            }
+            return to_python(report);
+        },
+        py::arg("path"), py::arg("kpi"), py::arg("selection") = "", py::arg("baseline") = "",
+        "The scenario with the lowest mean of a KPI (scenario::cheapest) as the dict `twinsim compare --cheapest KPI "
+        "--json` prints. Raises TwinsimError for a KPI or selection the file does not hold.");
+
+    m.def(
         "behaviours",
         [] {
             // The registry scenarios are prepared against: what each behaviour is and takes.

@@ -13,6 +13,7 @@ chunked access open a series group with
             temperature.mean("replication").sel(twin="room-1").plot()
         results.kpis()                                             # pandas.DataFrame
         results.compare(baseline="base")                           # each scenario vs the baseline
+        results.cheapest("maintenance cost")                       # the lowest mean, with its CI
 """
 
 from __future__ import annotations
@@ -237,6 +238,21 @@ class Results:
             frames.append(pd.DataFrame({c: [] for c in ("scenario", *_KPI_COLUMNS)}))
         frame = pd.concat(frames, ignore_index=True)
         return frame.astype({"replication": np.int32, "value": np.float64})
+
+    def cheapest(self, kpi: str, selection: str | None = None, baseline: str | None = None) -> dict:
+        """The scenario with the lowest mean of ``kpi`` — e.g. the cheapest
+        maintenance policy or threshold of a sweep — as ``twinsim compare
+        --cheapest KPI --json`` prints it (the same library function,
+        scenario::cheapest): a dict with ``cheapest`` (scenario, n, mean,
+        ci95_low, ci95_high), ``runner_up`` (the same, plus difference, the
+        paired 95 % interval of that difference and ``significant``: whether
+        the interval lies above 0) or None, ``vs_baseline`` (baseline,
+        difference, paired) or None, and ``ranking`` (every scenario by mean).
+
+        selection: the KPI's selection when it has several. Raises TwinsimError
+        naming the KPIs the file holds when it has no such KPI.
+        """
+        return _core._cheapest(self.path, kpi, selection or "", baseline or "")
 
     def compare(self, baseline: str | None = None) -> pd.DataFrame:
         """Every KPI of every scenario across replications, and how each scenario

@@ -13,6 +13,7 @@
 
 #include "model_input.hpp"
 #include "scenario_commands.hpp"
+#include "twinsim/common/error.hpp"
 #include "twinsim/io/errors.hpp"
 #include "twinsim/io/results_reader.hpp"
 #include "twinsim/scenario/compare.hpp"
@@ -25,6 +26,8 @@ struct CompareOptions {
     std::string baseline;
     bool json = false;
     bool wide = false;
+    std::string cheapest;   ///< --cheapest KPI
+    std::string selection;  ///< --selection (with --cheapest)
 };
 
 /// The (KPI, selection) pairs in first-seen order over the scenarios.
@@ -195,6 +198,40 @@ void print_wide(std::ostream& out, const scenario::Comparison& comparison) {
     table.print(out);
 }
 
+/// `--cheapest KPI`: the scenario with the lowest mean, the runner-up and the ranking.
+void print_cheapest(std::ostream& out, const scenario::Comparison& comparison, const scenario::Cheapest& c) {
+    const scenario::ComparedKpi& best = c.summary;
+    out << comparison.file << ": the lowest mean of \"" << c.kpi << "\" (" << best.statistic;
+    if (!best.unit.empty() && best.unit != "1") out << ", " << best.unit;
+    out << ")\n  " << c.selection << "\n\n";
+    const int decimals = kpi_decimals(best.mean, best.ci95_low, best.ci95_high);
+    out << "cheapest:  " << comparison.scenarios[c.scenario].name << "  mean " << format_kpi(best.mean, decimals)
+        << ", 95 % CI " << format_interval(best.ci95_low, best.ci95_high, decimals) << ", n " << best.n << '\n';
+    if (c.runner_up) {
+        const scenario::Difference& d = c.versus_runner_up;
+        const bool significant = d.paired_n >= 2 && d.paired_low > 0.0;
+        out << "runner-up: " << comparison.scenarios[*c.runner_up].name << "  "
+            << format_kpi(d.difference, decimals, true) << " (paired 95 % CI "
+            << (d.paired_n >= 2 ? format_interval(d.paired_low, d.paired_high, decimals) : std::string("-")) << "): "
+            << (significant ? "the ranking holds at the 5 % level" : "not a significant difference") << '\n';
+    }
+    if (c.versus_baseline) {
+        const scenario::Difference& d = *c.versus_baseline;
+        out << "vs baseline " << comparison.scenarios[*comparison.baseline].name << ": "
+            << format_kpi(d.difference, decimals, true) << " (paired 95 % CI "
+            << (d.paired_n >= 2 ? format_interval(d.paired_low, d.paired_high, decimals) : std::string("-")) << ")\n";
+    }
+    out << '\n';
+    TextTable table({"rank", "scenario", "mean", "95 % CI"}, {true, false, true, false});
+    std::size_t rank = 1;
+    for (const auto& [i, mean] : c.ranking) {
+        const scenario::ComparedKpi& k = *comparison.scenarios[i].find(c.kpi, c.selection);
+        table.add({std::to_string(rank++), comparison.scenarios[i].name, format_kpi(mean, decimals),
+                   format_interval(k.ci95_low, k.ci95_high, decimals)});
+    }
+    table.print(out);
+}
+
 int run_compare(const CompareOptions& options) {
     scenario::Comparison comparison;
     try {
@@ -204,7 +241,19 @@ int run_compare(const CompareOptions& options) {
         std::cerr << "twinsim: error: " << e.what() << '\n';
         return exit_usage;
     }
-    if (options.json) {
+    if (!options.cheapest.empty()) {
+        scenario::Cheapest c;
+        try {
+            c = scenario::cheapest(comparison, options.cheapest, options.selection);
+        } catch (const Error& e) {
+            std::cerr << "twinsim: error: " << e.what() << '\n';
+            return exit_usage;
+        }
+        if (options.json)
+            print_json(std::cout, scenario::to_json(comparison, c));
+        else
+            print_cheapest(std::cout, comparison, c);
+    } else if (options.json) {
         print_json(std::cout, scenario::to_json(comparison));
     } else if (options.wide) {
         print_wide(std::cout, comparison);
@@ -232,6 +281,14 @@ Command add_compare_command(CLI::App& app) {
     command->add_flag("--wide", options->wide,
                       "Print one table with the KPI, its selection, statistic, n and unit as columns (as wide as "
                       "the longest selection) instead of a section per KPI that fits 100 columns");
+    command->add_option("--cheapest", options->cheapest,
+                        "Name the scenario with the lowest mean of this KPI (e.g. \"maintenance cost\" of a policy "
+                        "sweep) with its 95 % interval, the runner-up and the paired interval of their difference, "
+                        "and the ranking; with --json: {file, kpi, selection, statistic, unit, cheapest, runner_up, "
+                        "vs_baseline, ranking}");
+    command->add_option("--selection", options->selection,
+                        "With --cheapest: the KPI's selection, when it has several")
+        ->needs("--cheapest");
     command->add_option("FILE", options->file, "The results file (.h5)")->required();
     command->footer(
         "By default each KPI and selection is a section: a heading (name, statistic, unit, and n when every scenario "
@@ -244,8 +301,8 @@ Command add_compare_command(CLI::App& app) {
         "differences cancel the shared noise; an interval that excludes 0 is a real difference at the 5 % level. "
         "\"overlap\" (--wide: \"CIs overlap\") says whether the two scenarios' own 95 % intervals overlap (a cruder test; \"-\" when an "
         "interval is unknown, e.g. with one replication).\n\n"
-        "Exit status: 0 printed; 2 bad usage, a missing file, a file that is not a twinsim results file, or an "
-        "unknown --baseline.");
+        "Exit status: 0 printed; 2 bad usage, a missing file, a file that is not a twinsim results file, an "
+        "unknown --baseline, or a --cheapest KPI (or --selection) the file does not hold.");
     return {command, [options] { return run_compare(*options); }};
 }
 

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace twinsim::io {
@@ -68,6 +69,39 @@ struct Comparison {
     /// lacks the KPI and selection. Precondition: scenario < scenarios.size().
     [[nodiscard]] std::optional<Difference> difference(std::size_t scenario, const ComparedKpi& kpi) const;
 };
+
+/// The scenario with the lowest mean of one KPI ("the cheapest policy"),
+/// with how sure that is.
+struct Cheapest {
+    std::string kpi;
+    std::string selection;
+    std::size_t scenario = 0;  ///< index in Comparison::scenarios
+    ComparedKpi summary;       ///< its mean and 95 % interval across replications
+    /// The scenario with the next lowest mean, and how much more it costs:
+    /// difference = its mean - the cheapest's; paired over the replications
+    /// both ran. A paired interval above 0 means the ranking holds at the 5 % level.
+    std::optional<std::size_t> runner_up;
+    Difference versus_runner_up;
+    /// The cheapest against the comparison's baseline (none when it is the baseline or there is none).
+    std::optional<Difference> versus_baseline;
+    /// Every scenario holding the KPI, by ascending mean: (index, mean).
+    std::vector<std::pair<std::size_t, double>> ranking;
+};
+
+/// The scenario of `comparison` whose KPI `kpi` (and `selection`; "" = the
+/// KPI's only selection) has the lowest mean. Scenarios without that KPI or
+/// with an unknown mean are left out. Throws twinsim::Error naming the KPI and
+/// what the file holds when no scenario has it, or when `selection` is "" and
+/// the KPI has several selections.
+[[nodiscard]] Cheapest cheapest(const Comparison& comparison, const std::string& kpi, const std::string& selection = {});
+
+/// Cheapest as `twinsim compare --cheapest KPI --json` prints it: {file, kpi,
+/// selection, statistic, unit, cheapest {scenario, n, mean, ci95_low,
+/// ci95_high}, runner_up {scenario, mean, ci95_low, ci95_high, difference,
+/// paired {n, mean, ci95_low, ci95_high}, significant} or null, vs_baseline
+/// {baseline, difference, paired {...}} or null, ranking [{scenario, mean,
+/// ci95_low, ci95_high}]}; unknown numbers are null.
+[[nodiscard]] nlohmann::ordered_json to_json(const Comparison& comparison, const Cheapest& cheapest);
 
 /// Reads the KPI tables of every scenario of `reader`'s file. A scenario's
 /// summary rows (replication -1) give mean, std, ci95_low, ci95_high, p50,

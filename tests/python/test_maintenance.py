@@ -2,8 +2,10 @@
 policy comparison, its KPIs, crews, costs, propagation and determinism."""
 
 import copy
+import json
 import os
 import pathlib
+import subprocess
 
 import numpy as np
 import pytest
@@ -128,3 +130,22 @@ def test_threshold_sweep_has_a_cheapest_interior_threshold(tmp_path):
     # Replacing almost never (p = 0.999) and almost always (p = 0.005) both cost more than the best.
     assert best not in (result.scenarios[0], result.scenarios[-1])
     assert cost.iloc[0] > 1.5 * cost.min()
+    # The cheapest threshold with its interval, from Python and from the CLI alike.
+    with result.open() as results:
+        answer = results.cheapest("maintenance cost")
+    assert answer["cheapest"]["scenario"] == best
+    assert answer["cheapest"]["mean"] == pytest.approx(cost.min())
+    assert answer["cheapest"]["ci95_low"] < answer["cheapest"]["mean"] < answer["cheapest"]["ci95_high"]
+    assert [r["scenario"] for r in answer["ranking"]] == list(cost.sort_values(kind="stable").index)
+    assert answer["vs_baseline"]["baseline"] == result.scenarios[0]
+    assert answer["vs_baseline"]["paired"]["ci95_high"] < 0  # far cheaper than almost never replacing
+    runner = answer["runner_up"]
+    assert runner["significant"] == (runner["paired"]["ci95_low"] > 0)
+    cli = os.environ.get("TWINSIM_CLI")
+    if cli:
+        printed = subprocess.run([cli, "compare", "--cheapest", "maintenance cost", "--json", str(result.path)],
+                                 check=True, capture_output=True, text=True)
+        assert json.loads(printed.stdout) == answer
+    with pytest.raises(twinsim.TwinsimError, match='no KPI named "cost"'):
+        with result.open() as results:
+            results.cheapest("cost")
