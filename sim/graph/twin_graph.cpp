@@ -159,7 +159,7 @@ json TwinGraph::upsert_twin(std::string_view twin_id, const json& twin, const Wr
 
 void TwinGraph::update_twin(std::string_view twin_id, const json& patch, const std::optional<std::string>& if_match) {
     return impl_->mutate([&] {
-        impl_->batch(false, [&] { impl_->update_twin(twin_id, patch, if_match); });
+        impl_->batch(false, [&] { impl_->patch_twin(twin_id, patch, if_match); });
     });
 }
 
@@ -172,8 +172,8 @@ void TwinGraph::delete_twin(std::string_view twin_id, const std::optional<std::s
 
 void TwinGraph::update_twins(std::span<const TwinPatch> patches) {
     return impl_->mutate([&] {
-        impl_->batch(true, [&] {
-            for (const TwinPatch& p : patches) impl_->update_twin(p.twin_id, p.patch, p.if_match);
+        impl_->batch_logged([&] {
+            for (const TwinPatch& p : patches) impl_->patch_twin(p.twin_id, p.patch, p.if_match);
         });
     });
 }

@@ -78,6 +78,12 @@ struct TwinGraphOptions {
     /// although the batch stays committed (visible): the caller learns that
     /// its write may not be durable. Not called when nothing was journaled.
     std::function<void()> await_durable{};
+    /// update_twin and update_twins apply the common JSON Patch — "add" or
+    /// "replace" of plain values of top-level or component properties and of
+    /// /$metadata/<property>/sourceTime — without rendering the twin as JSON
+    /// (sim/graph/fast_patch.cpp). The result, errors and events are the same
+    /// either way; false forces the general path (tests compare the two).
+    bool patch_fast_path = true;
 };
 
 /// Conditions of a write, as ADT's If-Match / If-None-Match headers.

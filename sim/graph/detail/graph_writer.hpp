@@ -6,6 +6,8 @@
 //   twin_writes.cpp       create/replace/patch/delete of twins and relationships,
 //                         write_properties: ADT semantics over checked documents
 //   bulk_load.cpp         import's fast paths (try_create_twin, try_create_relationship)
+//   fast_patch.cpp        update_twin's fast path for plain property values
+//   detail/undo_log.*     undoing a failed update_twins batch without saving the state first
 //   detail/twin_documents.*   parsing and checking documents against the models
 //   detail/graph_storage.*    placing checked values into the columnar state
 //   detail/model_catalogue.*  adding, decommissioning and deleting models
@@ -25,6 +27,7 @@
 
 #include "twinsim/common/error.hpp"
 #include "twinsim/graph/detail/graph_storage.hpp"
+#include "twinsim/graph/detail/undo_log.hpp"
 #include "twinsim/graph/twin_graph.hpp"
 
 namespace twinsim::graph {
@@ -189,6 +192,40 @@ struct TwinGraph::Impl : detail::GraphStorage {
         }
     }
 
+    /// As batch(true, body) for a group whose operations record what they
+    /// overwrite in an undo log (`undo`) instead of the state being saved
+    /// first: a fast operation writes chunks in place rather than copying
+    /// those shared with the saved state. An operation that does not record
+    /// its changes calls undo->checkpoint(state) first. With a journal (which
+    /// needs the state before the batch for its readers) or inside another
+    /// batch, it is batch(true, body).
+    template <class Body>
+    void batch_logged(Body&& body) {
+        if (atomic_depth > 0 || options.journal) {
+            batch(true, body);
+            return;
+        }
+        detail::UndoLog log(state);
+        undo = &log;
+        ++atomic_depth;
+        try {
+            body();
+        } catch (...) {
+            --atomic_depth;
+            undo = nullptr;
+            log.roll_back(state, copies);
+            pending.clear();
+            pending_models.clear();
+            throw;
+        }
+        --atomic_depth;
+        undo = nullptr;
+        std::optional<detail::GraphState> no_saved_state;  // commit() needs it only with a journal
+        commit(no_saved_state);
+    }
+    /// The undo log of the current batch_logged group, or nullptr.
+    detail::UndoLog* undo = nullptr;
+
     /// Commits the current batch: numbers its events, calls the journal
     /// (which sees `saved` through readable(); on a throw the state is
     /// restored from `saved`, nothing is delivered and the exception
@@ -210,6 +247,17 @@ struct TwinGraph::Impl : detail::GraphStorage {
     /// The patch of a Twin.Update event for a replace: before -> after, member by member.
     static nlohmann::json twin_diff(nlohmann::json before, nlohmann::json after);
     void update_twin(std::string_view id, const nlohmann::json& patch, const std::optional<std::string>& if_match);
+    /// update_twin's fast path (fast_patch.cpp): applies `patch` when it has
+    /// the common shape and everything checks, else changes nothing and
+    /// returns false. Records what it overwrites in `undo` when recording.
+    bool try_fast_patch(std::string_view id, const nlohmann::json& patch, const std::optional<std::string>& if_match);
+    /// A JSON Patch of one twin: the fast path, else the general one (after
+    /// an undo-log checkpoint).
+    void patch_twin(std::string_view id, const nlohmann::json& patch, const std::optional<std::string>& if_match) {
+        if (try_fast_patch(id, patch, if_match)) return;
+        if (undo != nullptr) undo->checkpoint(state);
+        update_twin(id, patch, if_match);
+    }
     void delete_twin(std::string_view id, const std::optional<std::string>& if_match, bool cascade);
     void delete_rel(RelationshipIndex r, Timestamp now);
     void write_properties(std::span<const PropertyWrite> writes);
