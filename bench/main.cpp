@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "bench_support.hpp"
+#include "fleet_benchmark.hpp"
 #include "live_bench.hpp"
 #include "time_travel_benchmark.hpp"
 #include "twinsim/common/error.hpp"
@@ -184,6 +185,7 @@ int run(int argc, char** argv) {
     store_command->add_flag("--smoke", store_smoke, "1,000 twins, 2 writers, 5 batches of 100 (for CI)");
 
     LiveBenchCommands live(app);  // ingest, recovery, crash (bench/live_bench.hpp)
+    FleetBenchCommand fleet(app);  // fleet maintenance (bench/fleet_benchmark.hpp)
     TimeTravelBenchOptions travel;
     bool travel_smoke = false;
     CLI::App* travel_command = app.add_subcommand(
@@ -216,6 +218,7 @@ int run(int argc, char** argv) {
         return app.exit(e) == 0 ? exit_ok : exit_usage;
     }
     if (const std::optional<int> status = live.run()) return *status;
+    if (const std::optional<int> status = fleet.run()) return *status;
     if (dtdl_command->parsed()) {
         if (smoke) dtdl.repeat = 1;
         return run_dtdl(dtdl);

@@ -12,6 +12,7 @@
 
 #include "models/generic/support.hpp"
 #include "twinsim/common/error.hpp"
+#include "twinsim/kernel/philox.hpp"
 #include "twinsim/kernel/process.hpp"
 #include "twinsim/kernel/resource.hpp"
 #include "twinsim/scenario/run.hpp"
@@ -52,24 +53,68 @@ UnitLives unit_lives(const MaintenancePlan& plan, const WeibullLife& installed, 
     if (l.renewal_replacement_age <= 0.0) {
         // A new unit is as risky as the threshold from the start: replacing cannot help.
         l.renewal_replacement_age = l.installed_replacement_age = std::numeric_limits<double>::infinity();
+        l.installed_failure_probability = l.renewal_failure_probability = 1.0;
         return l;
     }
     l.installed_replacement_age = replacement_age(plan, installed);
+    l.renewal_failure_probability =
+        std::isfinite(l.renewal_replacement_age) ? renewal.cdf(l.renewal_replacement_age) : 1.0;
+    if (!std::isfinite(l.installed_replacement_age))
+        l.installed_failure_probability = 1.0;
+    else if (l.installed_replacement_age <= installed_age)
+        l.installed_failure_probability = 0.0;
+    else
+        l.installed_failure_probability =
+            installed.conditional_failure_probability(installed_age, l.installed_replacement_age - installed_age);
     return l;
 }
 
-UnitOutcome simulate_unit(const MaintenancePlan& plan, const UnitLives& lives, double horizon,
-                          kernel::RandomStream& stream) noexcept {
+NextEvent next_event(const WeibullLife& life, double age, double replacement_age, double failure_probability,
+                     double u) noexcept {
+    const double to_planned = std::max(replacement_age - age, 0.0);
+    if (u < failure_probability) {
+        // Mathematically below to_planned; min() keeps an ulp of rounding from passing it.
+        return {true, std::min(life.sample_residual(age, u), to_planned)};
+    }
+    return {false, to_planned};
+}
+
+namespace {
+
+/// The words of kernel::RandomStream(key, substream), generated one Philox
+/// block at a time: a unit uses two to four words a year, where the stream
+/// computes eight blocks (sixteen words) ahead.
+class BlockStream {
+public:
+    BlockStream(kernel::PhiloxKey key, std::uint64_t substream) noexcept : key_(key), substream_(substream) {}
+    [[nodiscard]] double uniform01() noexcept {
+        if (next_ == 2) {
+            kernel::philox_words_scalar<1>(block_++, substream_, key_, words_);
+            next_ = 0;
+        }
+        return static_cast<double>(words_[next_++] >> 11) * 0x1.0p-53;  // as RandomStream::uniform01
+    }
+
+private:
+    kernel::PhiloxKey key_;
+    std::uint64_t substream_;
+    std::uint64_t block_ = 0;
+    std::uint64_t words_[2] = {0, 0};
+    unsigned next_ = 2;
+};
+
+template <class Stream>
+UnitOutcome run_unit(const MaintenancePlan& plan, const UnitLives& lives, double horizon, Stream& stream) noexcept {
     UnitOutcome o;
     double t = 0.0;
     double age = lives.installed_age;
     const WeibullLife* life = &lives.installed;
     double replace_at = lives.installed_replacement_age;
+    double failure_probability = lives.installed_failure_probability;
     while (t < horizon) {
-        const double residual = life->sample_residual(age, stream.uniform01());
-        const double to_planned = std::max(replace_at - age, 0.0);
-        const bool fails = residual < to_planned;
-        const double event = t + (fails ? residual : to_planned);
+        const NextEvent next = next_event(*life, age, replace_at, failure_probability, stream.uniform01());
+        const bool fails = next.fails;
+        const double event = t + next.after;
         if (event >= horizon) break;
         double up;
         if (fails) {
@@ -91,8 +136,22 @@ UnitOutcome simulate_unit(const MaintenancePlan& plan, const UnitLives& lives, d
         age = 0.0;
         life = &lives.renewal;
         replace_at = lives.renewal_replacement_age;
+        failure_probability = lives.renewal_failure_probability;
     }
     return o;
+}
+
+}  // namespace
+
+UnitOutcome simulate_unit(const MaintenancePlan& plan, const UnitLives& lives, double horizon,
+                          kernel::RandomStream& stream) noexcept {
+    return run_unit(plan, lives, horizon, stream);
+}
+
+UnitOutcome simulate_unit(const MaintenancePlan& plan, const UnitLives& lives, double horizon, kernel::PhiloxKey key,
+                          std::uint64_t substream) noexcept {
+    BlockStream stream(key, substream);
+    return run_unit(plan, lives, horizon, stream);
 }
 
 namespace {
@@ -408,10 +467,10 @@ private:
         const WeibullLife& life = first ? l.installed : l.renewal;
         const double replace_at = first ? l.installed_replacement_age : l.renewal_replacement_age;
         const double age = first ? l.installed_age : 0.0;
-        const double residual = life.sample_residual(age, u.stream.uniform01());
-        const double to_planned = std::max(replace_at - age, 0.0);
-        const bool fails = residual < to_planned;
-        const double delay = (fails ? residual : to_planned) * hour;
+        const double probability = first ? l.installed_failure_probability : l.renewal_failure_probability;
+        const NextEvent next = next_event(life, age, replace_at, probability, u.stream.uniform01());
+        const bool fails = next.fails;
+        const double delay = next.after * hour;
         if (!std::isfinite(delay) || run_->simulator().now() + delay > run_->horizon()) return;  // beyond the run
         (void)run_->simulator().schedule(type_, delay, MaintenanceEvent{static_cast<std::uint32_t>(i),
                                                                         fails ? failure_kind : planned_kind});

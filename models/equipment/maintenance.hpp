@@ -65,7 +65,28 @@ struct UnitLives {
     double installed_replacement_age = std::numeric_limits<double>::infinity();
     WeibullLife renewal{1.0, 1.0};
     double renewal_replacement_age = std::numeric_limits<double>::infinity();
+    /// P(the installed unit fails before its planned replacement | it works at installed_age):
+    /// 1 - exp(H(installed_age) - H(installed_replacement_age)); 1 when never replaced, 0 when due now.
+    double installed_failure_probability = 1.0;
+    /// P(a new unit fails before its planned replacement) = F(renewal_replacement_age).
+    double renewal_failure_probability = 1.0;
 };
+
+/// What happens next to a unit that starts working at `age` (0 for a new one):
+/// a failure after `after` hours, or its planned replacement.
+struct NextEvent {
+    bool fails = false;
+    double after = 0.0;
+};
+
+/// The next event of a unit from one uniform u in [0, 1): it fails before
+/// its replacement age exactly when u < failure_probability (the inverse
+/// transform is increasing), and then after its residual life
+/// sample_residual(age, u); else it is replaced at replacement_age. Deciding
+/// on u first spares the power and logarithm for the lives that end in a
+/// planned replacement. The behaviour and simulate_unit both use it.
+[[nodiscard]] NextEvent next_event(const WeibullLife& life, double age, double replacement_age,
+                                   double failure_probability, double u) noexcept;
 
 /// What happened to one unit over a horizon.
 struct UnitOutcome {
@@ -92,6 +113,12 @@ struct UnitOutcome {
 /// costs, renewal at age 0. No allocation.
 [[nodiscard]] UnitOutcome simulate_unit(const MaintenancePlan& plan, const UnitLives& lives, double horizon,
                                         kernel::RandomStream& stream) noexcept;
+/// The same, the stream given as what kernel::RandomStream(key, substream)
+/// would be (a scenario run's Run::twin_stream): the same values, generated
+/// one Philox block at a time instead of eight (a unit uses a few words a
+/// year) — the fleet benchmark's form.
+[[nodiscard]] UnitOutcome simulate_unit(const MaintenancePlan& plan, const UnitLives& lives, double horizon,
+                                        kernel::PhiloxKey key, std::uint64_t substream) noexcept;
 
 /// The behaviour (registered as "maintenance", binds to
 /// dtmi:twinsim:equipment:MaintainedUnit;1).
