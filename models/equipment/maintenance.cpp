@@ -159,7 +159,7 @@ namespace {
 using scenario::ModelParameter;
 using scenario::ModelParameterError;
 
-const std::array<ModelParameter, 19> declared{{
+const std::array<ModelParameter, 22> declared{{
     ModelParameter{"policy", "", "\"run_to_failure\", \"fixed_interval\" or \"condition\"", "run_to_failure"},
     ModelParameter{"beta", "1", "Weibull shape of a unit's life (a twin's weibullShape overrides it)", 1.5}
         .positive()
@@ -189,11 +189,21 @@ const std::array<ModelParameter, 19> declared{{
     ModelParameter{"inspection_interval", "h", "condition: the risk is looked at every this many hours of age; 0 = continuously",
                    0.0}
         .within(0.0),
-    ModelParameter{"rul_quantile", "1",
-                   "the quantile of a twin's rulLowHours (prognostics): with rulMeanHours it sets the installed "
-                   "unit's remaining life",
-                   0.1}
-        .within(0.0, 0.6),
+    ModelParameter{"rul_mean_property", "",
+                   "the twin property holding the mean remaining useful life from prognostics (DegradingEquipment: "
+                   "rulMean); with rul_low_property set on a twin, the installed unit's remaining life follows them",
+                   "rulMeanHours"}
+        .fixed_per_scenario(),
+    ModelParameter{"rul_low_property", "",
+                   "the twin property holding the rul_quantile quantile of the remaining useful life (DegradingEquipment: "
+                   "rulP05 with rul_quantile 0.05)",
+                   "rulLowHours"}
+        .fixed_per_scenario(),
+    ModelParameter{"rul_quantile", "1", "the quantile rul_low_property holds", 0.1}.within(0.0, 0.6),
+    ModelParameter{"rul_hours_per_unit", "h",
+                   "hours per unit of the RUL properties (1 for hours; the hours of one cycle for prognostics in cycles)",
+                   1.0}
+        .positive(),
     ModelParameter{"crews", "1", "maintenance crews shared by the binding's units; 0 = as many as needed", 0.0}.within(0.0),
     ModelParameter{"lead_time", "h", "hours from a failure until its spare part is there", 0.0}.within(0.0),
     ModelParameter{"repair_time", "h", "crew hours to replace a failed unit", 8.0}.within(0.0),
@@ -216,6 +226,9 @@ struct Config {
     MaintenancePlan plan;
     std::size_t crews = 0;
     double rul_quantile = 0.1;
+    std::string rul_mean_property;
+    std::string rul_low_property;
+    double rul_hours_per_unit = 1.0;
     std::vector<std::string> covariates;
     std::vector<double> coefficients;
     bool deliver = true;
@@ -268,6 +281,9 @@ Config read(const scenario::Binding& binding, const graph::Snapshot& graph, bool
                                                         nlohmann::json(c.plan.risk_threshold).dump());
     c.plan.inspection_interval = number("inspection_interval", 0.0);
     c.rul_quantile = number("rul_quantile", 0.1);
+    c.rul_mean_property = reader.string("rul_mean_property");
+    c.rul_low_property = reader.string("rul_low_property");
+    c.rul_hours_per_unit = number("rul_hours_per_unit", 1.0);
     if (!c.unresolved && !(c.rul_quantile > 0.0))
         throw ModelParameterError("rul_quantile", "must be > 0, found " + nlohmann::json(c.rul_quantile).dump());
     const double crews = number("crews", 0.0);
@@ -319,6 +335,16 @@ Config read(const scenario::Binding& binding, const graph::Snapshot& graph, bool
     return c;
 }
 
+/// The column of a numeric (double, integer, boolean) property of a twin, or nullopt.
+std::optional<std::uint32_t> numeric_slot(const graph::Snapshot& graph, graph::TwinIndex twin, std::string_view property) {
+    const auto& model = graph.models()->at(graph.twin_model(twin));
+    const dtdl::PropertySlot* slot = model.layout.find(property);
+    if (slot == nullptr || (slot->type != dtdl::ColumnType::float64 && slot->type != dtdl::ColumnType::int64 &&
+                            slot->type != dtdl::ColumnType::boolean))
+        return std::nullopt;
+    return slot->column;
+}
+
 /// Payload of the behaviour's own kernel events.
 struct MaintenanceEvent {
     std::uint32_t position;
@@ -336,8 +362,9 @@ public:
                          scenario::Run& run)
         : twins_(binding.twins.begin(), binding.twins.end()), config_(std::move(config)) {
         const std::size_t n = twins_.size();
+        // The outputs are written where the twin declares them (a MaintainedUnit declares all).
         for (std::size_t k = 0; k < outputs.size(); ++k)
-            columns_[k] = scenario::numeric_columns(graph, twins_, outputs[k], "properties");
+            for (const graph::TwinIndex t : twins_) columns_[k].push_back(numeric_slot(graph, t, outputs[k]));
         std::vector<std::vector<std::uint32_t>> covariate_columns;
         for (const std::string& name : config_.covariates)
             covariate_columns.push_back(scenario::numeric_columns(graph, twins_, name, "aft_covariates"));
@@ -348,11 +375,10 @@ public:
         const std::vector<std::optional<double>> scales =
             config_.eta_given ? reader.per_twin("eta", graph, twins_, current)
                               : std::vector<std::optional<double>>(twins_.size());
-        const auto optional_value = [&](graph::TwinIndex t, const char* property) -> std::optional<double> {
-            const auto& model = graph.models()->at(graph.twin_model(t));
-            const dtdl::PropertySlot* slot = model.layout.find(property);
-            if (slot == nullptr) return std::nullopt;
-            return run.value(t, slot->column);
+        const auto optional_value = [&](graph::TwinIndex t, std::string_view property) -> std::optional<double> {
+            const std::optional<std::uint32_t> column = numeric_slot(graph, t, property);
+            if (!column) return std::nullopt;
+            return run.value(t, *column);
         };
 
         units_.resize(n);
@@ -386,11 +412,13 @@ public:
                 WeibullLife installed = renewal;
                 double age = optional_value(t, "ageHours").value_or(0.0);
                 if (age < 0.0) throw fail("ageHours is negative");
-                const std::optional<double> rul_mean = optional_value(t, "rulMeanHours");
-                const std::optional<double> rul_low = optional_value(t, "rulLowHours");
+                const std::optional<double> rul_mean = optional_value(t, config_.rul_mean_property);
+                const std::optional<double> rul_low = optional_value(t, config_.rul_low_property);
                 if (rul_mean && rul_low) {
                     // Prognostics know this unit: its remaining life follows them.
-                    installed = weibull_from_mean_and_quantile(*rul_mean, config_.rul_quantile, *rul_low);
+                    installed = weibull_from_mean_and_quantile(*rul_mean * config_.rul_hours_per_unit,
+                                                               config_.rul_quantile,
+                                                               *rul_low * config_.rul_hours_per_unit);
                     age = 0.0;
                 }
                 lives_.push_back(unit_lives(config_.plan, installed, age, renewal));
@@ -417,7 +445,7 @@ public:
         for (std::size_t i = 0; i < units_.size(); ++i) {
             units_[i].age = lives_[i].installed_age;
             for (std::size_t k = 0; k < outputs.size(); ++k)
-                writes.push_back({twins_[i], columns_[k][i], k == 0 ? 1.0 : 0.0, std::nullopt});
+                if (columns_[k][i]) writes.push_back({twins_[i], *columns_[k][i], k == 0 ? 1.0 : 0.0, std::nullopt});
         }
         run.write(writes);
         for (std::size_t i = 0; i < units_.size(); ++i) install(i, true);
@@ -486,8 +514,10 @@ private:
                                                         u.outcome.planned_downtime,
                                                         u.outcome.cost};
         std::array<graph::PropertyWrite, outputs.size()> writes;
-        for (std::size_t k = 0; k < outputs.size(); ++k) writes[k] = {t, columns_[k][i], values[k], std::nullopt};
-        run_->write(writes);
+        std::size_t n = 0;
+        for (std::size_t k = 0; k < outputs.size(); ++k)
+            if (columns_[k][i]) writes[n++] = {t, *columns_[k][i], values[k], std::nullopt};
+        if (n > 0) run_->write(std::span<const graph::PropertyWrite>(writes.data(), n));
     }
 
     void go_down(std::size_t i, bool planned) {
@@ -505,7 +535,8 @@ private:
         }
         write_unit(i);
         run_->log_event(ids_[i], planned ? "planned_replacement" : "unit_failure",
-                        {{"policy", policy_name(config_.plan.policy)}});
+                        {{"policy", policy_name(config_.plan.policy)},
+                         {"cost", planned ? config_.plan.planned_cost : config_.plan.failure_cost}});
         if (config_.deliver) (void)run_->deliver(twins_[i], "fail", {{"planned", planned}});
         kernel::start(sim, replace(i));
     }
@@ -555,7 +586,7 @@ private:
     std::vector<graph::TwinIndex> twins_;
     std::vector<std::string> ids_;
     Config config_;
-    std::array<std::vector<std::uint32_t>, outputs.size()> columns_;
+    std::array<std::vector<std::optional<std::uint32_t>>, outputs.size()> columns_;
     std::vector<UnitLives> lives_;
     std::vector<Unit> units_;
     std::unique_ptr<kernel::Resource> crews_;
@@ -566,9 +597,10 @@ private:
 }  // namespace
 
 std::string_view MaintenanceModel::description() const {
-    return "Maintenance policies for replaceable units (run to failure, fixed-interval, condition-based on "
-           "P(fail within h | age) or the RUL's lower quantile) with Weibull/AFT lives, crews, spare lead times, "
-           "planned and unplanned downtime and costs; drives `availability` through fail/repair.";
+    return "Maintenance policies for replaceable units (MaintainedUnit, DegradingEquipment or any twin with a life): "
+           "run to failure, fixed-interval, condition-based on P(fail within h | age) or the RUL's lower quantile, "
+           "with Weibull/AFT lives or prognostics' RUL, crews, spare lead times, planned and unplanned downtime and "
+           "costs; drives `availability` through fail/repair.";
 }
 
 std::span<const scenario::ModelParameter> MaintenanceModel::parameters() const { return declared; }
@@ -576,7 +608,8 @@ std::span<const scenario::ModelParameter> MaintenanceModel::parameters() const {
 std::vector<scenario::PropertyUse> MaintenanceModel::properties(const scenario::Binding& binding) const {
     (void)binding;
     std::vector<scenario::PropertyUse> out;
-    for (const char* p : outputs) out.push_back(scenario::PropertyUse(p, scenario::PropertyUse::Access::write));
+    for (const char* p : outputs)
+        out.push_back(scenario::PropertyUse(p, scenario::PropertyUse::Access::write).optional());
     return out;
 }
 

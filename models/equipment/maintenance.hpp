@@ -120,14 +120,17 @@ struct UnitOutcome {
 [[nodiscard]] UnitOutcome simulate_unit(const MaintenancePlan& plan, const UnitLives& lives, double horizon,
                                         kernel::PhiloxKey key, std::uint64_t substream) noexcept;
 
-/// The behaviour (registered as "maintenance", binds to
-/// dtmi:twinsim:equipment:MaintainedUnit;1).
+/// The behaviour (registered as "maintenance"). It binds to any twin with a
+/// life (its `where` selects them): a dtmi:twinsim:equipment:MaintainedUnit;1
+/// declares every property it reads and writes; a
+/// dtmi:twinsim:equipment:DegradingEquipment;1 (prognostics) gives the
+/// installed unit's RUL (rul_mean_property: rulMean, rul_low_property: rulP05).
+/// The outputs (available, failures, ...) are written where declared.
 class MaintenanceModel final : public scenario::BehaviourModel {
 public:
     [[nodiscard]] std::string_view name() const override { return "maintenance"; }
     [[nodiscard]] std::string_view description() const override;
     [[nodiscard]] std::span<const scenario::ModelParameter> parameters() const override;
-    [[nodiscard]] std::string_view interface() const override { return "dtmi:twinsim:equipment:MaintainedUnit;1"; }
     [[nodiscard]] std::vector<scenario::PropertyUse> properties(const scenario::Binding& binding) const override;
     void check(const scenario::Binding& binding) const override;
     [[nodiscard]] std::unique_ptr<scenario::Behaviour> instantiate(const scenario::Binding& binding,

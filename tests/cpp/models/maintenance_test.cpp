@@ -214,6 +214,43 @@ TEST_CASE("maintenance: prognostics' RUL sets the installed unit's life; AFT cov
     CHECK(o.stats.units[0].planned == 1);
 }
 
+TEST_CASE("maintenance: a twin with prognostics in cycles (DegradingEquipment) binds too", "[maintenance]") {
+    // The shape of dtmi:twinsim:equipment:DegradingEquipment;1: capacity and the RUL in cycles, none of the outputs.
+    const dtdl::Document engine{"<engine>", R"({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:test:Engine;1",
+        "@type": "Interface", "contents": [
+          {"@type": "Property", "name": "capacity", "schema": "double"},
+          {"@type": "Property", "name": "rulMean", "schema": "double"},
+          {"@type": "Property", "name": "rulP05", "schema": "double"}]})"};
+    graph::TwinGraph g;
+    g.add_models(std::vector<dtdl::Document>{engine});
+    g.upsert_twin("worn", {{"$metadata", {{"$model", "dtmi:test:Engine;1"}}}, {"capacity", 1.0}, {"rulMean", 40.0},
+                           {"rulP05", 12.0}});
+    g.upsert_twin("unknown", {{"$metadata", {{"$model", "dtmi:test:Engine;1"}}}, {"capacity", 1.0}});
+    const graph::Snapshot s = g.snapshot();
+    const std::vector<graph::TwinIndex> twins = test::twins_of(s, "dtmi:test:Engine;1");
+    const json p = {{"beta", 3.0}, {"eta", 2000.0}, {"policy", "condition"}, {"risk_horizon", 48.0},
+                    {"risk_threshold", 0.05}, {"rul_mean_property", "rulMean"}, {"rul_low_property", "rulP05"},
+                    {"rul_quantile", 0.05}, {"rul_hours_per_unit", 2.0}};
+    const scenario::Binding b = test::bind(s, "maintenance", p, twins);
+    maintenance().check(b);
+    scenario::Run run(s, test::run_options(4));
+    auto behaviour = maintenance().instantiate(b, run);
+    run.start_behaviour(*behaviour);
+    run.advance_to(200.0 * 3600.0);
+    const models::MaintenanceStatistics st = *models::maintenance_statistics(*behaviour, run.simulator().now());
+    const std::size_t worn = s.find("worn") == twins[0] ? 0 : 1;
+    // The worn engine's remaining life: mean 40 cycles = 80 h, 5 % quantile 12 cycles = 24 h.
+    CHECK(st.lives[worn].installed.mean() == Approx(80.0).epsilon(1e-9));
+    CHECK(st.lives[worn].installed.quantile(0.05) == Approx(24.0).epsilon(1e-9));
+    // P(RUL <= 24 h) = 5 %, so P(fail within 48 h) > 5 %: it is replaced at once, before it fails.
+    CHECK(st.lives[worn].installed_replacement_age == 0.0);
+    CHECK(st.units[worn].planned == 1);
+    CHECK(st.units[worn].failures == 0);
+    // The other has no prognostics: the fleet's Weibull, new.
+    CHECK(st.lives[1 - worn].installed == models::WeibullLife(3.0, 2000.0));
+    CHECK(st.units[1 - worn].planned == 0);
+}
+
 TEST_CASE("maintenance: bad parameters are refused naming the parameter", "[maintenance]") {
     const graph::Snapshot g = units(2);
     const std::vector<graph::TwinIndex> twins = test::twins_of(g, unit_model);
@@ -230,4 +267,6 @@ TEST_CASE("maintenance: bad parameters are refused naming the parameter", "[main
     CHECK(error(with(wear_out, {{"aft_covariates", {"nosuch"}}, {"aft_coefficients", {1.0, 2.0}}})) == "aft_covariates");
     CHECK(error(with(wear_out, {{"crews", 1.5}})) == "crews");
     CHECK(error(with(wear_out, {{"policy", "condition"}, {"risk_threshold", 1.0}})) == "risk_threshold");
+    CHECK(error(with(wear_out, {{"rul_mean_property", 3}})) == "rul_mean_property");
+    CHECK(error(with(wear_out, {{"rul_hours_per_unit", 0.0}})) == "rul_hours_per_unit");
 }
