@@ -10,6 +10,8 @@
 #include "models/equipment/maintenance.hpp"
 #include "models_fixtures.hpp"
 #include "twinsim/dtdl/parser.hpp"
+#include "twinsim/common/statistics.hpp"
+#include "twinsim/scenario/compare.hpp"
 
 using namespace twinsim;
 using nlohmann::json;
@@ -269,4 +271,49 @@ TEST_CASE("maintenance: bad parameters are refused naming the parameter", "[main
     CHECK(error(with(wear_out, {{"policy", "condition"}, {"risk_threshold", 1.0}})) == "risk_threshold");
     CHECK(error(with(wear_out, {{"rul_mean_property", 3}})) == "rul_mean_property");
     CHECK(error(with(wear_out, {{"rul_hours_per_unit", 0.0}})) == "rul_hours_per_unit");
+}
+
+TEST_CASE("cheapest: the lowest mean, the runner-up's paired difference, errors naming what the file holds", "[maintenance]") {
+    // Three policies, four replications each; replication r shares its noise across them (common random numbers).
+    const auto kpi = [](std::vector<double> runs) {
+        scenario::ComparedKpi k;
+        k.name = "maintenance cost";
+        k.selection = "sum over units";
+        k.statistic = "final";
+        k.unit = "1";
+        std::vector<double> values;
+        for (std::size_t r = 0; r < runs.size(); ++r) {
+            k.runs[static_cast<std::int32_t>(r)] = runs[r];
+            values.push_back(runs[r]);
+        }
+        const SampleSummary s = summarize_sample(values);
+        k.n = s.n;
+        k.mean = s.mean;
+        k.ci95_low = s.ci95_low;
+        k.ci95_high = s.ci95_high;
+        return k;
+    };
+    scenario::Comparison c;
+    c.file = "policies.h5";
+    c.scenarios = {{"run_to_failure", {kpi({100, 120, 90, 110})}},
+                   {"fixed_interval", {kpi({60, 75, 52, 71})}},
+                   {"condition", {kpi({50, 71, 41, 62})}}};
+    c.baseline = 0;
+    const scenario::Cheapest best = scenario::cheapest(c, "maintenance cost");
+    CHECK(best.scenario == 2);
+    CHECK(best.summary.mean == 56.0);
+    REQUIRE(best.runner_up == 1u);
+    CHECK(best.versus_runner_up.difference == Approx(8.5));
+    CHECK(best.versus_runner_up.paired_n == 4);
+    CHECK(best.versus_runner_up.paired_low > 0.0);  // 10, 4, 11, 9: the ranking holds
+    REQUIRE(best.versus_baseline);
+    CHECK(best.versus_baseline->difference == Approx(-49.0));
+    CHECK(best.ranking == std::vector<std::pair<std::size_t, double>>{{2, 56.0}, {1, 64.5}, {0, 105.0}});
+    const auto printed = scenario::to_json(c, best);
+    CHECK(printed["cheapest"]["scenario"] == "condition");
+    CHECK(printed["runner_up"]["significant"] == true);
+    CHECK(printed["vs_baseline"]["baseline"] == "run_to_failure");
+    CHECK_THROWS_WITH(scenario::cheapest(c, "cost"),
+                      Catch::Contains("no KPI named \"cost\"") && Catch::Contains("\"maintenance cost\""));
+    CHECK_THROWS_WITH(scenario::cheapest(c, "maintenance cost", "other"), Catch::Contains("no selection \"other\""));
 }
