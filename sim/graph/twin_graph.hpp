@@ -55,8 +55,11 @@ struct TwinGraphOptions {
     /// was validated and applied to the writer's own state and before it
     /// becomes visible — snapshot() and the graph's reads, from any thread
     /// or from the hook itself, still show the state before the batch, and
-    /// no listener has heard of it. It receives the batch's change events,
-    /// numbered with their final sequence numbers, and its model changes.
+    /// no listener has heard of it. It receives a CommitBatch: the batch's
+    /// change events, numbered with their final sequence numbers, its model
+    /// changes, and `outcome`, which builds on demand the state the batch
+    /// leaves every twin and relationship it touched in (what a store needs
+    /// to replay it exactly, TwinGraph::replay).
     ///
     /// If it throws, the batch is rolled back — twins, relationships,
     /// models, etags, $lastUpdateTime and sequence numbers exactly as before
@@ -67,8 +70,11 @@ struct TwinGraphOptions {
     /// twinsim::UsageError (common/error.hpp).
     ///
     /// With a journal set, change events are built for every write even
-    /// without listeners, and every batch saves the state it may roll back to
-    /// (O(tables + columns), so later writes copy the chunks they touch).
+    /// without listeners, and every batch, single mutations included, saves
+    /// the state it may roll back to and that reads show while the hook runs
+    /// (O(tables + columns); later writes in the batch then copy each chunk
+    /// they touch once). Without a journal only atomic groups save it, and
+    /// update_twins keeps an undo log instead (writes in place).
     Journal journal{};  // "{}": positional initialisers of the members above stay warning-free
     /// Called on the writer's thread after a public mutation whose batch the
     /// journal accepted has committed and the graph's mutex is released,

@@ -150,22 +150,30 @@ void TwinGraph::Impl::update_twin(std::string_view id, const json& patch,
     } catch (const PatchError& e) {
         throw ValidationError("JsonPatchInvalid", ctx + ": " + e.what());
     }
-    // Drop the empty metadata entries again (and entries of unset properties).
-    if (doc.is_object() && doc.contains("$metadata") && doc["$metadata"].is_object()) {
-        json& md = doc["$metadata"];
-        for (auto it = md.begin(); it != md.end();) {
-            if (it->is_object() && it->empty()) it = md.erase(it);
+    // Drop the empty metadata entries again, and the stored sourceTime of a
+    // property the patch removed (it goes with its value, as in ADT) unless
+    // the patch itself wrote that sourceTime (then parse_twin reports it).
+    const auto writes_source_time = [&](std::string_view component, std::string_view property) {
+        return std::any_of(ops.begin(), ops.end(), [&](const PatchOp& op) {
+            if (op.kind == PatchOp::Kind::remove) return false;
+            const auto& tk = op.tokens;
+            if (component.empty()) return tk.size() == 3 && tk[0] == "$metadata" && tk[1] == property;
+            return tk.size() == 4 && tk[0] == component && tk[1] == "$metadata" && tk[2] == property;
+        });
+    };
+    const auto tidy = [&](json& holder, std::string_view component) {
+        auto md = holder.find("$metadata");
+        if (md == holder.end() || !md->is_object()) return;
+        for (auto it = md->begin(); it != md->end();) {
+            const bool orphan = (it.key().empty() || it.key()[0] != '$') && !holder.contains(it.key());
+            if ((it->is_object() && it->empty()) || (orphan && !writes_source_time(component, it.key()))) it = md->erase(it);
             else ++it;
         }
-    }
-    for (auto c = doc.begin(); c != doc.end(); ++c) {
-        if (!c->is_object() || c.key().empty() || c.key()[0] == '$') continue;
-        auto cm = c->find("$metadata");
-        if (cm == c->end() || !cm->is_object()) continue;
-        for (auto it = cm->begin(); it != cm->end();) {
-            if (it->is_object() && it->empty()) it = cm->erase(it);
-            else ++it;
-        }
+    };
+    if (doc.is_object()) {
+        tidy(doc, {});
+        for (auto c = doc.begin(); c != doc.end(); ++c)
+            if (c->is_object() && !c.key().empty() && c.key()[0] != '$') tidy(*c, c.key());
     }
     const std::string old_model = state.tables[state.twin_meta[t].table].model_id;
     ParsedTwin p;
@@ -311,7 +319,7 @@ void TwinGraph::Impl::write_properties(std::span<const PropertyWrite> writes) {
                              {"value", column_value(c, m.row)}});
             if (w.source_time)
                 patch.push_back({{"op", "add"}, {"path", member_path(member_path("/$metadata", name), "sourceTime")},
-                                 {"value", format_timestamp(*w.source_time)}});
+                                 {"value", format_source_time(w.source_time->ns)}});
         }
     }
     if (events) {

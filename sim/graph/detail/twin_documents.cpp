@@ -6,6 +6,7 @@
 #include "twinsim/common/json_pointer.hpp"
 #include "twinsim/graph/detail/json_patch.hpp"
 #include "twinsim/graph/detail/messages.hpp"
+#include "twinsim/graph/detail/twin_json.hpp"
 #include "twinsim/graph/errors.hpp"
 
 namespace twinsim::graph::detail {
@@ -181,7 +182,7 @@ void parse_component(const GraphState& s, const dtdl::Content& c, const json& v,
                 const bool is_set = stored.contains(it.key());
                 std::int64_t recorded = no_time;
                 const std::int64_t st = parse_property_metadata(it.value(), p, is_set, problems, restore ? &recorded : nullptr);
-                if (st != no_time) md[it.key()]["sourceTime"] = format_timestamp(Timestamp{st});
+                if (st != no_time) md[it.key()]["sourceTime"] = format_source_time(st);
                 if (recorded != no_time) md[it.key()]["lastUpdateTime"] = format_timestamp(Timestamp{recorded});
             }
         }

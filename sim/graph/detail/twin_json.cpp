@@ -22,6 +22,10 @@ const ModelInfo* GraphState::model_info(std::string_view id) const {
     return it != infos.end() && it->id == id ? &*it : nullptr;
 }
 
+std::string format_source_time(std::int64_t ns) {
+    return format_timestamp(Timestamp{ns}, ns % 100 == 0 ? TimestampPrecision::adt : TimestampPrecision::nanoseconds);
+}
+
 json column_value(const Column& c, std::uint32_t row) {
     switch (c.type) {
     case dtdl::ColumnType::float64: return c.f64[row];
@@ -80,7 +84,7 @@ json twin_json(const GraphState& s, TwinIndex t, TwinView view) {
         json pm = json::object();
         if (view == TwinView::adt) pm["lastUpdateTime"] = format_timestamp(Timestamp{c.last_update[meta.row]});
         const std::int64_t st = c.source_time_at(meta.row);
-        if (st != no_time) pm["sourceTime"] = format_timestamp(Timestamp{st});
+        if (st != no_time) pm["sourceTime"] = format_source_time(st);
         md[slots[k].name] = std::move(pm);
     }
     if (const JsonPtr& comps = s.components[t]) {

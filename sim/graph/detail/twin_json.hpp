@@ -7,6 +7,12 @@
 
 namespace twinsim::graph::detail {
 
+/// A sourceTime as the graph returns it: RFC 3339 in UTC with 7 fractional
+/// digits as ADT writes them, or 9 when the instant is not a whole number of
+/// 100 ns ticks — never rounded, so the client reads back the instant it sent
+/// (to the nanosecond, the precision of a Timestamp).
+[[nodiscard]] std::string format_source_time(std::int64_t ns);
+
 /// A stored value as JSON. Precondition: column.has(row).
 [[nodiscard]] nlohmann::json column_value(const Column& column, std::uint32_t row);
 

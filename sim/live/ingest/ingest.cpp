@@ -569,7 +569,7 @@ struct Ingestor::Impl {
     static json ops_of(const Write& w) {
         json ops = json::array();
         ops.push_back({{"op", "add"}, {"path", w.target.patch_path}, {"value", w.value}});
-        if (w.time) ops.push_back({{"op", "add"}, {"path", w.target.source_time_path}, {"value", format_timestamp(*w.time)}});
+        if (w.time) ops.push_back({{"op", "add"}, {"path", w.target.source_time_path}, {"value", format_timestamp(*w.time, TimestampPrecision::nanoseconds)}});
         return ops;
     }
 

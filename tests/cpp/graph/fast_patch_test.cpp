@@ -253,3 +253,62 @@ TEST_CASE("a failed update_twins batch is undone exactly, whichever part fails",
     }
     CHECK(failed == 300);
 }
+
+TEST_CASE("removing a property that has a sourceTime removes its sourceTime too", "[json_patch]") {
+    for (const bool fast : {true, false}) {
+        TwinGraphOptions o = test::test_options();
+        o.patch_fast_path = fast;
+        TwinGraph g(o);
+        populate(g);  // room-1: temperature and thermostat/setpoint have sourceTimes
+        g.update_twin("room-1", json::array({{{"op", "remove"}, {"path", "/temperature"}}}));
+        json t = g.get_twin("room-1");
+        CHECK_FALSE(t.contains("temperature"));
+        CHECK_FALSE(t["$metadata"].contains("temperature"));
+        g.update_twin("room-1", json::array({{{"op", "remove"}, {"path", "/thermostat/setpoint"}}}));
+        t = g.get_twin("room-1");
+        CHECK_FALSE(t["thermostat"].contains("setpoint"));
+        CHECK_FALSE(t["thermostat"]["$metadata"].contains("setpoint"));
+        // Set again without a sourceTime: none comes back.
+        g.update_twin("room-1", json::array({{{"op", "add"}, {"path", "/temperature"}, {"value", 20.0}}}));
+        CHECK_FALSE(g.get_twin("room-1")["$metadata"]["temperature"].contains("sourceTime"));
+        // A patch that removes a property and writes its sourceTime is still refused.
+        g.update_twin("room-1", json::array({{{"op", "add"}, {"path", "/$metadata/temperature/sourceTime"},
+                                              {"value", "2026-07-01T00:00:00Z"}}}));
+        const json remove_and_time = json::array(
+            {{{"op", "remove"}, {"path", "/temperature"}},
+             {{"op", "replace"}, {"path", "/$metadata/temperature/sourceTime"}, {"value", "2026-07-02T00:00:00Z"}}});
+        CHECK(outcome([&] { g.update_twin("room-1", remove_and_time); }) ==
+              "GraphError ValidationFailed: twin \"room-1\": /$metadata/temperature/sourceTime: sourceTime given for a "
+              "property that is not set");
+    }
+}
+
+TEST_CASE("a sourceTime keeps every digit the client sent, down to the nanosecond", "[json_patch]") {
+    for (const bool fast : {true, false}) {
+        TwinGraphOptions o = test::test_options();
+        o.patch_fast_path = fast;
+        TwinGraph g(o);
+        populate(g);
+        g.update_twin("room-0", json::array({{{"op", "add"}, {"path", "/$metadata/temperature/sourceTime"},
+                                              {"value", "2026-07-01T12:00:00.123456789Z"}},
+                                             {{"op", "add"}, {"path", "/thermostat/setpoint"}, {"value", 20.0}},
+                                             {{"op", "add"}, {"path", "/thermostat/$metadata/setpoint/sourceTime"},
+                                              {"value", "2026-07-01T12:00:00.000000001Z"}}}));
+        const json t = g.get_twin("room-0");
+        CHECK(t["$metadata"]["temperature"]["sourceTime"] == "2026-07-01T12:00:00.123456789Z");
+        CHECK(t["thermostat"]["$metadata"]["setpoint"]["sourceTime"] == "2026-07-01T12:00:00.000000001Z");
+        // Whole 100 ns ticks are written with ADT's 7 digits; offsets become UTC.
+        g.update_twin("room-0", json::array({{{"op", "replace"}, {"path", "/$metadata/temperature/sourceTime"},
+                                              {"value", "2026-07-01T14:00:00.5+02:00"}}}));
+        CHECK(g.get_twin("room-0")["$metadata"]["temperature"]["sourceTime"] == "2026-07-01T12:00:00.5000000Z");
+        // write_properties and upsert_twin keep them too.
+        const auto column = g.snapshot().models()->get("dtmi:test:Room;1").layout.find("temperature")->column;
+        const PropertyWrite w{*g.find("room-2"), column, 1.0, Timestamp{1'782'907'200'123'456'789LL}};
+        g.write_properties(std::span<const PropertyWrite>(&w, 1));
+        CHECK(g.get_twin("room-2")["$metadata"]["temperature"]["sourceTime"] == "2026-07-01T12:00:00.123456789Z");
+        json r = test::room(1.0);
+        r["$metadata"]["temperature"] = {{"sourceTime", "2026-07-01T12:00:00.987654321Z"}};
+        g.upsert_twin("room-9", r);
+        CHECK(g.get_twin("room-9")["$metadata"]["temperature"]["sourceTime"] == "2026-07-01T12:00:00.987654321Z");
+    }
+}

@@ -268,6 +268,16 @@ TEST_CASE("table rows (data frames), long and wide", "[ingest]") {
     CHECK(r.bad_rows[0].to_string() == "<frame>:1: value: missing");
 }
 
+TEST_CASE("a row's time becomes the property's sourceTime to the nanosecond", "[ingest]") {
+    Setup s;
+    Ingestor ingestor(*s.graph, &s.mapping);
+    const std::vector<TableRow> rows = {
+        {json{{"time", "2026-07-01T13:00:00.123456789Z"}, {"twin", "room-1"}, {"property", "people"}, {"value", 7}}}};
+    const IngestReport r = ingestor.ingest_rows(rows, false, "<frame>");
+    CHECK(r.bad_rows.empty());
+    CHECK(source_time(*s.graph, "room-1", "people") == "2026-07-01T13:00:00.123456789Z");
+}
+
 TEST_CASE("size limits and unreadable input", "[ingest]") {
     Setup s;
     test::TempDir dir;
