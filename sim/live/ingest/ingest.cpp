@@ -10,7 +10,6 @@
 #include <limits>
 #include <sstream>
 #include <map>
-#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -37,7 +36,7 @@ struct RowError {
 /// One property update of one twin.
 struct Write {
     TwinIndex twin = graph::no_index;
-    PropertyTarget target;
+    const PropertyTarget* target = nullptr;  ///< in Call::targets (whose nodes outlive the call's writes)
     json value;
     std::optional<Timestamp> time;
     std::string field;  ///< where it came from (message field, CSV column)
@@ -228,8 +227,11 @@ struct Ingestor::Impl {
 
     Impl(graph::TwinGraph& g, const Mapping* m, IngestOptions o) : graph(g), mapping(m), options(std::move(o)) {}
 
-    std::string time_field() const { return mapping ? mapping->time_field : "time"; }
-    std::string id_field() const { return mapping ? mapping->id_field : "id"; }
+    // Read for every row: references, not copies.
+    const std::string default_time_field = "time";
+    const std::string default_id_field = "id";
+    const std::string& time_field() const { return mapping ? mapping->time_field : default_time_field; }
+    const std::string& id_field() const { return mapping ? mapping->id_field : default_id_field; }
 
     void bad(Call& call, const std::string& source, std::size_t line, const json& record, std::string field,
              std::string reason) {
@@ -261,7 +263,7 @@ struct Ingestor::Impl {
         if (target == nullptr) return why;
         auto value = convert_value(raw, *target->schema, unit, target->unit, why);
         if (!value) return "twin '" + call.snapshot.twin_id(twin) + "', property '" + path + "': " + why;
-        p.writes.push_back(Write{twin, *target, std::move(*value), std::nullopt, field});
+        p.writes.push_back(Write{twin, target, std::move(*value), std::nullopt, field});
         return std::nullopt;
     }
 
@@ -543,12 +545,12 @@ struct Ingestor::Impl {
                     kept.push_back(std::move(w));
                     continue;
                 }
-                const auto key = std::make_pair(w.twin, w.target.source_time_path);
+                const auto key = std::make_pair(w.twin, w.target->source_time_path);
                 auto it = current.find(key);
                 if (it == current.end()) {
                     std::int64_t now = std::numeric_limits<std::int64_t>::min();
                     const json twin = call.snapshot.get_twin(w.twin);
-                    const json::json_pointer pointer(w.target.source_time_path);
+                    const json::json_pointer pointer(w.target->source_time_path);
                     if (twin.contains(pointer) && twin.at(pointer).is_string()) {
                         if (auto t = parse_timestamp(twin.at(pointer).get<std::string>())) now = t->ns;
                     }
@@ -568,8 +570,8 @@ struct Ingestor::Impl {
 
     static json ops_of(const Write& w) {
         json ops = json::array();
-        ops.push_back({{"op", "add"}, {"path", w.target.patch_path}, {"value", w.value}});
-        if (w.time) ops.push_back({{"op", "add"}, {"path", w.target.source_time_path}, {"value", format_timestamp(*w.time, TimestampPrecision::nanoseconds)}});
+        ops.push_back({{"op", "add"}, {"path", w.target->patch_path}, {"value", w.value}});
+        if (w.time) ops.push_back({{"op", "add"}, {"path", w.target->source_time_path}, {"value", format_timestamp(*w.time, TimestampPrecision::nanoseconds)}});
         return ops;
     }
 
@@ -632,24 +634,36 @@ struct Ingestor::Impl {
         for (Pending& p : call.pending) build_patches(call.snapshot, p);
         std::erase_if(call.pending, [](const Pending& p) { return p.writes.empty(); });
         const bool reject = options.policy == BadRowPolicy::reject;
-        auto all_patches = [&] {
+        // The rows' patches, moved (not copied) into one batch; given back
+        // to their rows when the graph refuses the batch, for the trial.
+        auto gather = [&] {
+            std::size_t n = 0;
+            for (const Pending& p : call.pending) n += p.patches.size();
             std::vector<graph::TwinPatch> all;
-            for (const Pending& p : call.pending) all.insert(all.end(), p.patches.begin(), p.patches.end());
+            all.reserve(n);
+            for (Pending& p : call.pending)
+                for (graph::TwinPatch& patch : p.patches) all.push_back(std::move(patch));
             return all;
+        };
+        auto give_back = [&](std::vector<graph::TwinPatch>& all) {
+            std::size_t k = 0;
+            for (Pending& p : call.pending)
+                for (graph::TwinPatch& patch : p.patches) patch = std::move(all[k++]);
         };
         bool applied = false;
         if (!(reject && !call.bad.empty())) {
+            std::vector<graph::TwinPatch> all = gather();
             try {
-                graph.update_twins(all_patches());
+                graph.update_twins(all);
                 applied = true;
             } catch (const graph::GraphError&) {
-                // Some row is refused by the graph: find which below.
+                give_back(all);  // some row is refused by the graph: find which below
             }
         }
         if (!applied) {
             trial(call);
             if (!reject || call.bad.empty()) {
-                graph.update_twins(all_patches());
+                graph.update_twins(gather());
                 applied = true;
             }
         }
@@ -661,10 +675,10 @@ struct Ingestor::Impl {
             return sa != sb ? sa < sb : a.line < b.line;
         });
         if (applied) {
-            std::set<TwinIndex> twins;
+            std::vector<TwinIndex> twins;
             for (const Pending& p : call.pending) {
                 report.updates += p.writes.size();
-                for (const Write& w : p.writes) twins.insert(w.twin);
+                for (const Write& w : p.writes) twins.push_back(w.twin);
                 if (!p.message_id.empty() && options.dedup_window > 0 && window.insert(p.message_id).second) {
                     window_order.push_back(p.message_id);
                     if (window_order.size() > options.dedup_window) {
@@ -673,7 +687,8 @@ struct Ingestor::Impl {
                     }
                 }
             }
-            report.twins = twins.size();
+            std::sort(twins.begin(), twins.end());
+            report.twins = static_cast<std::size_t>(std::unique(twins.begin(), twins.end()) - twins.begin());
         }
         report.applied = applied;
         if (options.policy == BadRowPolicy::dead_letter && !call.bad.empty()) write_dead_letters(call.bad);
