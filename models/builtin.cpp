@@ -4,6 +4,7 @@
 
 #include "models/building/thermal.hpp"
 #include "models/equipment/maintenance.hpp"
+#include "models/equipment/predicted_failures.hpp"
 #include "models/generic/availability.hpp"
 #include "models/generic/queue.hpp"
 #include "models/generic/relaxation.hpp"
@@ -20,6 +21,7 @@ void register_builtin_models(scenario::ModelRegistry& registry) {
     registry.add(std::make_shared<const RulesModel>());
     registry.add(std::make_shared<const ScheduleModel>());
     registry.add(std::make_shared<const MaintenanceModel>());
+    registry.add(std::make_shared<const PredictedFailuresModel>());
 }
 
 const scenario::ModelRegistry& builtin_registry() {

@@ -4,6 +4,7 @@
 //   queue         M/M/c(/K) queue per twin (generic/queue.md)
 //   availability  failure and repair of equipment (generic/availability.md)
 //   maintenance   maintenance policies for replaceable units (equipment/maintenance.md)
+//   predicted_failures  failures drawn from each unit's RUL distribution (equipment/prognostics.md)
 //
 // Include as "models/builtin.hpp" (build tree) or <twinsim/models/builtin.hpp>
 // (installed); link twinsim::models.
