@@ -197,6 +197,16 @@ struct HistoryBenchOptions {
 /// of one twin over a month of minute data read back, beside a plain SQLite table.
 [[nodiscard]] int run_history(const HistoryBenchOptions& options);
 
+/// twinsim-bench rul (rul_benchmark.cpp): C-MAPSS files in the original text
+/// format, gzip or not; empty = the bundled FD001.
+struct RulBenchOptions {
+    std::string train;
+    std::string test;
+    std::string truth;
+    unsigned rounds = 5;  ///< timed fits
+};
+[[nodiscard]] int run_rul(const RulBenchOptions& options);
+
 struct ParallelOptions {
     std::uint32_t runs = 100;        ///< independent runs (replications of one scenario)
     double hours = 24.0;             ///< simulated hours per run

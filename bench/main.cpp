@@ -212,6 +212,17 @@ int run(int argc, char** argv) {
     history_command->add_option("--dir", history.directory, "Keep the store and the peer database here");
     history_command->add_flag("--smoke", history_smoke, "3 twins, one day, 3 rounds (for CI)");
 
+    RulBenchOptions rul;
+    bool rul_smoke = false;
+    CLI::App* rul_command = app.add_subcommand(
+        "rul", "Remaining useful life on C-MAPSS (truth capped at 125, prediction at each test engine's last cycle): "
+               "RMSE, PHM08 score and 90 % interval coverage beside the constant-mean-life and OLS baselines");
+    rul_command->add_option("--train", rul.train, "Training file (run to failure), C-MAPSS text, gzip or not (default: bundled FD001)");
+    rul_command->add_option("--test", rul.test, "Test file (cut before failure), same format");
+    rul_command->add_option("--truth", rul.truth, "True RUL of each test unit (RUL_FD00x.txt)");
+    rul_command->add_option("--rounds", rul.rounds, "Timed fits")->capture_default_str()->check(CLI::Range(1U, 1000U));
+    rul_command->add_flag("--smoke", rul_smoke, "One timed fit (for CI)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -268,6 +279,10 @@ int run(int argc, char** argv) {
             travel.rounds = 3;
         }
         return run_time_travel(travel);
+    }
+    if (rul_command->parsed()) {
+        if (rul_smoke) rul.rounds = 1;
+        return run_rul(rul);
     }
     if (history_command->parsed()) {
         if (history_smoke) {

@@ -5,6 +5,11 @@
 #include <pybind11/pybind11.h>
 
 #include <filesystem>
+#include <memory>
+
+namespace twinsim::live {
+class EventRouter;
+}
 
 namespace twinsim::graph {
 class TwinGraph;
@@ -85,5 +90,15 @@ void define_rules(pybind11::module_& m);
 void note_store_rules(graph::TwinGraph& graph, const std::filesystem::path& directory);
 /// Stops and forgets the graph's live rules (before its store closes). Needs the GIL.
 void release_graph_rules(const graph::TwinGraph* graph);
+
+/// The event router of a TwinGraph (Python object), started on first use as
+/// publish_telemetry and add_endpoint do (routes_bindings.cpp).
+std::shared_ptr<live::EventRouter> graph_router(const pybind11::object& graph);
+
+/// twinsim.PrognosticsModel, twinsim.LivePrognostics, RulDistribution, HistorySet, read_rul_truth and
+/// the errors HistoryInputError, PrognosticsParameterError
+/// (prognostics_bindings.cpp, models/equipment/prognostics.hpp). Needs
+/// define_errors and define_store first.
+void define_prognostics(pybind11::module_& m);
 
 }  // namespace twinsim::python

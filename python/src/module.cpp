@@ -16,4 +16,5 @@ PYBIND11_MODULE(_core, m) {
     twinsim::python::define_history(m);
     twinsim::python::define_rules(m);
     twinsim::python::define_lifetime(m);
+    twinsim::python::define_prognostics(m);
 }

@@ -436,4 +436,6 @@ void define_routes(py::module_& m) {
            "last_sequence.");
 }
 
+std::shared_ptr<EventRouter> graph_router(const py::object& graph) { return router_of(graph); }
+
 }  // namespace twinsim::python

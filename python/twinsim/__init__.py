@@ -73,6 +73,13 @@ Fit equipment lives to run-to-failure data, censored units included
     fit.life.conditional_failure_probability(age, 720.0)
     twinsim.fit_weibull_aft(times, failed, {"load": load, "temperature": temperature})
 
+Predict failures (models/equipment/prognostics.md): calibrate on
+run-to-failure histories, then each unit's remaining useful life as a
+distribution::
+
+    model = twinsim.calibrate("train_FD001.txt.gz", out="fd001-params.json")
+    twinsim.predict_rul(model, "test_FD001.txt.gz").sort_values("p_fail_30")
+
 Feed a graph with device messages, CSV or a DataFrame (docs/ingest.md)::
 
     report = graph.ingest("messages.ndjson", mapping="mapping.yaml", policy="dead-letter",
@@ -86,16 +93,22 @@ from ._core import (
     Diagnostic,
     GraphImportError,
     HistoryError,
+    HistoryInputError,
+    HistorySet,
     Interface,
     LifetimeError,
+    LivePrognostics,
     MappingError,
     ModelError,
     ModelSet,
     NotFoundError,
+    PrognosticsModel,
+    PrognosticsParameterError,
     PropertySlot,
     QueryError,
     RouteFilterError,
     RuleFileError,
+    RulDistribution,
     ScenarioError,
     Schema,
     Severity,
@@ -118,6 +131,7 @@ from ._core import (
     behaviours,
     fit_weibull,
     open_store,
+    read_rul_truth,
 )
 from .graph import Column, DigitalTwinsModelData, IncomingRelationship, MatchConditions
 from .query import QueryResult
@@ -125,6 +139,7 @@ from .history import _install as _install_history
 from .lifetime import fit_weibull_aft
 from .results import Results, open_results
 from .scenario import JobResult, Run, RunFailure, Scenario, run
+from .prognostics import calibrate, predict_rul
 
 _install_history(Store)  # Store.history, history_arrow, export_history, thin_history (docs/history.md)
 
@@ -137,21 +152,27 @@ __all__ = [
     "DigitalTwinsModelData",
     "GraphImportError",
     "HistoryError",
+    "HistoryInputError",
+    "HistorySet",
     "IncomingRelationship",
     "Interface",
     "JobResult",
     "LifetimeError",
+    "LivePrognostics",
     "MappingError",
     "MatchConditions",
     "ModelError",
     "ModelSet",
     "NotFoundError",
+    "PrognosticsModel",
+    "PrognosticsParameterError",
     "PropertySlot",
     "QueryError",
     "QueryResult",
     "Results",
     "RouteFilterError",
     "RuleFileError",
+    "RulDistribution",
     "Run",
     "RunFailure",
     "Scenario",
@@ -175,11 +196,14 @@ __all__ = [
     "WeibullLife",
     "__version__",
     "behaviours",
+    "calibrate",
     "fit_weibull",
     "fit_weibull_aft",
     "models",
     "open_results",
     "open_store",
+    "predict_rul",
+    "read_rul_truth",
     "run",
 ]
 

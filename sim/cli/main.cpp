@@ -28,7 +28,8 @@ int run(int argc, char** argv) {
                                        add_ingest_command(app),            add_routes_command(app),
                                        add_history_command(app),           add_rules_command(app),
                                        add_run_command(app, behaviours),   add_merge_command(app),
-                                       add_compare_command(app),           add_behaviours_command(app, behaviours)};
+                                       add_compare_command(app),           add_behaviours_command(app, behaviours),
+                                       add_calibrate_command(app),         add_prognostics_command(app)};
 
     try {
         app.parse(argc, argv);

@@ -29,6 +29,10 @@ inline constexpr int exit_terminated = 143;
 [[nodiscard]] Command add_behaviours_command(CLI::App& app, const scenario::ModelRegistry& behaviours);
 [[nodiscard]] Command add_merge_command(CLI::App& app);
 [[nodiscard]] Command add_compare_command(CLI::App& app);
+/// `twinsim calibrate` (calibrate_command.cpp): fit the prognostics model, write its parameters file.
+[[nodiscard]] Command add_calibrate_command(CLI::App& app);
+/// `twinsim prognostics` (prognostics_command.cpp): predict every degrading twin of a store, write the properties.
+[[nodiscard]] Command add_prognostics_command(CLI::App& app);
 
 /// Rows of cells printed as aligned columns, two spaces apart; widths count
 /// UTF-8 code points, so "°C" takes two columns. Right-aligned columns suit numbers.
