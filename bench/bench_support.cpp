@@ -1,5 +1,6 @@
 #include "bench_support.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <system_error>
+#include <thread>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -78,6 +80,28 @@ std::string numbered_id(std::string_view prefix, std::size_t n) {
     std::string id(prefix);
     id += std::to_string(n);
     return id;
+}
+
+double process_cpu_used() {
+    rusage u{};
+    if (::getrusage(RUSAGE_SELF, &u) != 0) return 0.0;
+    const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+    return seconds(u.ru_utime) + seconds(u.ru_stime);
+}
+
+MachineNote machine_note() {
+    MachineNote m;
+    m.cores = std::thread::hardware_concurrency();
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(cpuinfo, line))
+        if (line.rfind("model name", 0) == 0) {
+            m.cpu = line.substr(line.find(':') + 2);
+            break;
+        }
+    std::ifstream load("/proc/loadavg");
+    load >> m.load_1min;
+    return m;
 }
 
 }  // namespace twinsim::bench

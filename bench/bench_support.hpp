@@ -60,6 +60,18 @@ private:
 /// allocator is handed back first, so it is not counted as the data's.
 [[nodiscard]] std::uint64_t resident_bytes_trimmed();
 
+/// CPU seconds (user + system) this process has used so far, all threads
+/// (getrusage): comparable across runs on a loaded machine, unlike wall time.
+[[nodiscard]] double process_cpu_used();
+/// The machine a figure was measured on: CPU model, cores, 1-minute load
+/// average (/proc/loadavg) at the moment of the call.
+struct MachineNote {
+    std::string cpu;
+    unsigned cores = 0;
+    double load_1min = 0.0;
+};
+[[nodiscard]] MachineNote machine_note();
+
 /// Where a benchmark writes its generated input file (NDJSON). Without `keep`,
 /// the file is `<file_name>` in a fresh directory
 /// `temp_directory_path() / "twinsim-bench-<benchmark>-<pid>"`, and that

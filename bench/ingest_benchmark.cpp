@@ -358,6 +358,7 @@ int run_ingest(const IngestBenchOptions& o) {
     const Indexed ix = index_sensors(g_wp, o.twins);
     std::vector<Rate> wp, ut, general, peer_rates, in;
     std::vector<double> group, bare, lat_store, lat_sqlite;
+    std::vector<double> group_cpu, bare_cpu;  // process CPU seconds per round of each durable path
     std::vector<std::uint64_t> group_syncs;
     std::int64_t clock_ns = utc_now().ns;
     for (int round = 0; round < o.rounds; ++round) {
@@ -372,9 +373,13 @@ int run_ingest(const IngestBenchOptions& o) {
         in.push_back(memory_ingest_rows(g_in, o, rng, clock_ns));
         std::uint64_t syncs = 0;
         const std::uint64_t seed = o.seed * 31 + static_cast<std::uint64_t>(round);
+        double cpu = process_cpu_used();
         group.push_back(store_group_rate(dir / "group", o, seed, syncs));
+        group_cpu.push_back(process_cpu_used() - cpu);
         group_syncs.push_back(syncs);
+        cpu = process_cpu_used();
         bare.push_back(sqlite_batch_rate(dir / "sqlite", o, seed));
+        bare_cpu.push_back(process_cpu_used() - cpu);
         const std::vector<double> ls = store_single_latencies(dir / "single", o, seed);
         lat_store.insert(lat_store.end(), ls.begin(), ls.end());
         const std::vector<double> lq = sqlite_single_latencies(dir / "sqlite-single", o, seed);
@@ -413,7 +418,10 @@ int run_ingest(const IngestBenchOptions& o) {
     dur["batches_per_writer"] = o.durable_batches;
     dur["store_group_commit"] = rounds_json(group);
     dur["store_group_commit"]["syncs_per_round"] = group_syncs;
+    // CPU seconds of the whole process per round (store: open, load, writes, its threads, close).
+    dur["store_group_commit"]["cpu_seconds_per_round"] = group_cpu;
     dur["sqlite_table_per_batch_sync"] = rounds_json(bare);
+    dur["sqlite_table_per_batch_sync"]["cpu_seconds_per_round"] = bare_cpu;
     dur["target_updates_per_second"] = 300000;
     dur["group_vs_sqlite"] = median(bare) > 0 ? median(group) / median(bare) : 0.0;
     out["durable"] = dur;

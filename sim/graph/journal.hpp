@@ -64,6 +64,57 @@ struct BatchOutcome {
     std::uint64_t etag_counter = 0;           ///< the graph's etag counter after the batch
 };
 
+/// The property writes of a batch made only of TwinGraph::write_properties
+/// calls, as numbers: what a journal that asked for them
+/// (TwinGraphOptions::numeric_journal) receives instead of the batch's change
+/// events, and what TwinGraph::replay applies back. The events it stands for
+/// are events(): one Twin.Update per twin per call, in the order the call
+/// first wrote each twin, numbered from first_sequence; each write set one
+/// top-level property, stamped the call's time and the next etag.
+struct NumericBatch {
+    /// How the value is stored (the property's column type).
+    enum class Kind : std::uint8_t { float64 = 0, int64 = 1, boolean = 2 };
+    struct Twin {
+        std::string id;
+        std::uint32_t model = 0;  ///< index into `names`: the twin's model id
+    };
+    struct Write {
+        std::uint32_t twin = 0;      ///< index into `twins`
+        std::uint32_t property = 0;  ///< index into `names`: the property's name
+        Kind kind = Kind::float64;
+        bool replaced = false;         ///< the property had a value before the write (patch "replace", else "add")
+        bool has_source_time = false;  ///< the write set the property's sourceTime
+        double value = 0.0;            ///< as stored: integral for int64, 0 or 1 for boolean
+        std::int64_t source_time = 0;  ///< ns since 1970 (when has_source_time)
+    };
+    struct Call {
+        Timestamp time;             ///< the call's time: $lastUpdateTime of what it wrote, and its events' time
+        std::uint32_t writes = 0;   ///< how many of `writes` it made (calls take them in order)
+        std::string cause;          ///< ChangeEvent::cause of its events
+    };
+    std::vector<std::string> names;  ///< model ids and property names, each once
+    std::vector<Twin> twins;         ///< each twin the batch writes, once, in first-write order
+    std::vector<Write> writes;       ///< in the order they were made
+    std::vector<Call> calls;
+    std::uint64_t first_sequence = 0;  ///< the number of the batch's first event
+    std::uint64_t etag_before = 0;     ///< the graph's etag counter before the batch: write k gets etag_before + k + 1
+
+    /// Events of the batch (one per twin per call). O(writes).
+    [[nodiscard]] std::size_t event_count() const;
+    /// The change events the batch stands for, exactly as write_properties
+    /// emits them with events built (patch ops, values, sourceTimes).
+    [[nodiscard]] std::vector<ChangeEvent> events() const;
+    /// The value of write `w` as JSON (typed as get_twin shows it).
+    [[nodiscard]] static nlohmann::json value_json(const Write& w);
+    void clear() noexcept {
+        names.clear();
+        twins.clear();
+        writes.clear();
+        calls.clear();
+        first_sequence = etag_before = 0;
+    }
+};
+
 /// One batch about to be committed: one public mutation of a TwinGraph, or a
 /// whole atomic group (atomically(), update_twins, a cascading delete, an
 /// NDJSON import).
@@ -80,13 +131,23 @@ struct CommitBatch {
     /// Builds the batch's BatchOutcome (O(twins and relationships touched)).
     /// Callable only while the hook runs; empty outside a journal.
     std::function<BatchOutcome()> outcome{};
+    /// Set (and `events` empty) when the journal asked for numeric batches
+    /// and the batch is made only of write_properties calls: its writes as
+    /// numbers, valid while the hook runs. Its events are numeric->events().
+    const NumericBatch* numeric = nullptr;
+
+    /// The number of change events the batch holds (numeric or not).
+    [[nodiscard]] std::size_t event_count() const { return numeric ? numeric->event_count() : events.size(); }
 };
 
 /// A batch as a journal recorded it, for TwinGraph::replay.
 struct RecordedBatch {
     std::span<const ChangeEvent> events;  ///< with their recorded sequence numbers and times
     std::span<const ModelChange> models;
-    const BatchOutcome* outcome = nullptr;  ///< required
+    const BatchOutcome* outcome = nullptr;  ///< required unless `numeric` is set
+    /// A numeric batch (CommitBatch::numeric) instead of events, models and
+    /// outcome: replay applies its writes at their recorded times.
+    const NumericBatch* numeric = nullptr;
 };
 
 /// The hook's type. Runs on the writer's thread with the graph's mutex held.

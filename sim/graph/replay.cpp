@@ -2,6 +2,7 @@
 // committed (CommitBatch::outcome) and TwinGraph::replay, which applies a
 // recorded batch exactly as it was committed. Runs with the graph's mutex held.
 #include <charconv>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "twinsim/graph/detail/graph_writer.hpp"
@@ -91,7 +92,81 @@ void TwinGraph::Impl::restore_exact_relationship(const std::string& source_id, c
     state.rels.mut(r, copies).etag = etag;
 }
 
+void TwinGraph::Impl::replay_numeric(const NumericBatch& nb) {
+    if (nb.etag_before != state.etag_counter)
+        mismatch("its writes follow etag " + std::to_string(nb.etag_before) + " but the graph's last one is " +
+                 std::to_string(state.etag_counter));
+    const auto name_of = [&](std::uint32_t k) -> const std::string& {
+        if (k >= nb.names.size()) mismatch("a write names string " + std::to_string(k) + " of " + std::to_string(nb.names.size()));
+        return nb.names[k];
+    };
+    std::vector<TwinIndex> twins(nb.twins.size());
+    for (std::size_t k = 0; k < nb.twins.size(); ++k) {
+        const NumericBatch::Twin& t = nb.twins[k];
+        const auto found = state.find_twin(t.id);
+        if (!found) mismatch(twin_ctx(t.id) + " is written but does not exist");
+        const std::string& model = state.tables[state.twin_meta[*found].table].model_id;
+        if (model != name_of(t.model))
+            mismatch(twin_ctx(t.id) + " is written as a " + name_of(t.model) + " but is a " + model);
+        twins[k] = *found;
+    }
+    // (table, property name index) -> column
+    std::unordered_map<std::uint64_t, std::uint32_t> columns;
+    std::vector<PropertyWrite> writes;
+    std::size_t w = 0;
+    for (const NumericBatch::Call& call : nb.calls) {
+        if (call.writes > nb.writes.size() - w) mismatch("its calls hold more writes than it has");
+        writes.clear();
+        writes.reserve(call.writes);
+        for (std::uint32_t k = 0; k < call.writes; ++k, ++w) {
+            const NumericBatch::Write& r = nb.writes[w];
+            if (r.twin >= twins.size()) mismatch("a write names twin " + std::to_string(r.twin) + " of " + std::to_string(twins.size()));
+            const TwinIndex t = twins[r.twin];
+            const std::uint32_t table = state.twin_meta[t].table;
+            const std::uint64_t key = (std::uint64_t{table} << 32U) | r.property;
+            auto it = columns.find(key);
+            if (it == columns.end()) {
+                const std::string& name = name_of(r.property);
+                const dtdl::PropertySlot* slot = state.model_of(t).layout.find(name);
+                if (slot == nullptr) mismatch(twin_ctx(nb.twins[r.twin].id) + " has no property column " + name);
+                it = columns.emplace(key, slot->column).first;
+            }
+            const dtdl::ColumnType type = state.tables[table].columns[it->second].type;
+            const bool kind_matches = (r.kind == NumericBatch::Kind::float64 && type == dtdl::ColumnType::float64) ||
+                                      (r.kind == NumericBatch::Kind::int64 && type == dtdl::ColumnType::int64) ||
+                                      (r.kind == NumericBatch::Kind::boolean && type == dtdl::ColumnType::boolean);
+            if (!kind_matches) mismatch(twin_ctx(nb.twins[r.twin].id) + ": a write's value kind is not its column's type");
+            writes.push_back({t, it->second, r.value, r.has_source_time ? std::optional<Timestamp>(Timestamp{r.source_time}) : std::nullopt});
+        }
+        check_property_writes(writes);
+        apply_property_writes(writes, call.time, false);
+    }
+    if (w != nb.writes.size()) mismatch("it has writes that no call made");
+}
+
 void TwinGraph::Impl::replay(const RecordedBatch& batch) {
+    if (batch.numeric != nullptr) {
+        const std::size_t events = batch.numeric->event_count();
+        if (events > 0 && batch.numeric->first_sequence != sequence + 1)
+            mismatch("its first change is number " + std::to_string(batch.numeric->first_sequence) +
+                     " but the graph's last one is " + std::to_string(sequence));
+        GraphState saved = state;
+        try {
+            replay_numeric(*batch.numeric);
+        } catch (const GraphError& e) {
+            state = std::move(saved);
+            if (e.code() == "ReplayMismatch") throw;
+            mismatch(std::string("a recorded change does not apply: ") + e.what());
+        } catch (const Error& e) {
+            state = std::move(saved);
+            mismatch(std::string("a recorded change does not apply: ") + e.what());
+        } catch (...) {
+            state = std::move(saved);
+            throw;
+        }
+        sequence += events;
+        return;
+    }
     if (batch.outcome == nullptr) mismatch("no outcome was recorded");
     if (!batch.events.empty() && batch.events.front().sequence != sequence + 1)
         mismatch("its first change is number " + std::to_string(batch.events.front().sequence) +

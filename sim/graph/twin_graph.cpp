@@ -3,6 +3,7 @@
 // bulk_load.cpp and detail/ (see detail/graph_writer.hpp for the map).
 #include "twinsim/graph/twin_graph.hpp"
 
+#include <iterator>
 #include <utility>
 
 #include "twinsim/graph/detail/graph_writer.hpp"
@@ -15,7 +16,22 @@ namespace twinsim::graph {
 using namespace detail;
 using nlohmann::json;
 
+void TwinGraph::Impl::flush_numeric() {
+    if (!pending_numeric.writes.empty()) {
+        std::vector<ChangeEvent> events = pending_numeric.events();  // numbered at commit
+        pending.insert(pending.end(), std::make_move_iterator(events.begin()), std::make_move_iterator(events.end()));
+    }
+    clear_numeric();
+}
+
+void TwinGraph::Impl::clear_numeric() noexcept {
+    pending_numeric.clear();
+    numeric_twins.clear();
+    numeric_names.clear();
+}
+
 void TwinGraph::Impl::emit(ChangeType type, std::string twin_id, std::string rel_id, json data, Timestamp time) {
+    flush_numeric();  // earlier numeric writes keep their place before this event
     ChangeEvent e;
     e.type = type;
     e.subject = twin_id;
@@ -33,31 +49,52 @@ void TwinGraph::Impl::emit(ChangeType type, std::string twin_id, std::string rel
 
 void TwinGraph::Impl::record_model_change(ModelChange change) {
     if (!options.journal && model_listeners.empty()) return;
+    flush_numeric();
     change.events_before = pending.size();
     pending_models.push_back(std::move(change));
 }
 
 void TwinGraph::Impl::commit(std::optional<GraphState>& saved) {
-    if (pending.empty() && pending_models.empty()) return;
+    // A batch of write_properties calls only goes to a numeric journal as
+    // numbers; otherwise its writes become events like any other change.
+    const bool numeric = options.journal && options.numeric_journal && pending.empty() && pending_models.empty() &&
+                         !pending_numeric.writes.empty();
+    if (!numeric) flush_numeric();
+    if (pending.empty() && pending_models.empty() && !numeric) return;
     std::uint64_t next = sequence;
     for (ChangeEvent& e : pending) e.sequence = ++next;
+    if (numeric) {
+        pending_numeric.first_sequence = sequence + 1;
+        next += pending_numeric.event_count();
+    }
     if (options.journal) {
         visible = &*saved;  // reads (also from the hook) see the state before the batch
         try {
             CommitBatch batch{pending, pending_models};
-            batch.outcome = [this] { return outcome_of(pending); };
+            if (numeric) {
+                batch.numeric = &pending_numeric;
+                batch.outcome = [this] { return outcome_of(pending_numeric.events()); };
+            } else {
+                batch.outcome = [this] { return outcome_of(pending); };
+            }
             options.journal(batch);
         } catch (...) {
             visible = nullptr;
             state = std::move(*saved);
             pending.clear();
             pending_models.clear();
+            clear_numeric();
             throw;
         }
         visible = nullptr;
         await_pending = true;
     }
     sequence = next;
+    if (numeric) {
+        // Events only for whoever listens.
+        if (!listeners.empty() || !batch_listeners.empty()) pending = pending_numeric.events();
+        clear_numeric();
+    }
     std::vector<ChangeEvent> events = std::move(pending);
     pending.clear();
     if (!batch_listeners.empty() && !events.empty()) {

@@ -70,12 +70,17 @@ struct TwinGraphOptions {
     /// twinsim::UsageError (common/error.hpp).
     ///
     /// With a journal set, change events are built for every write even
-    /// without listeners, and every batch, single mutations included, saves
+    /// without listeners (except a numeric batch for a numeric_journal,
+    /// below), and every batch, single mutations included, saves
     /// the state it may roll back to and that reads show while the hook runs
     /// (O(tables + columns); later writes in the batch then copy each chunk
     /// they touch once). Without a journal only atomic groups save it, and
     /// update_twins keeps an undo log instead (writes in place).
     Journal journal{};  // "{}": positional initialisers of the members above stay warning-free
+    /// The journal takes a batch made only of write_properties calls as
+    /// numbers (CommitBatch::numeric, journal.hpp) instead of change events:
+    /// their JSON events are then built only when listeners want them.
+    bool numeric_journal{false};
     /// Called on the writer's thread after a public mutation whose batch the
     /// journal accepted has committed and the graph's mutex is released,
     /// before the mutation returns (once per outermost call, also for an

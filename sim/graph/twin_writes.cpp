@@ -248,7 +248,11 @@ void TwinGraph::Impl::delete_rel(RelationshipIndex r, Timestamp now) {
 }
 
 void TwinGraph::Impl::write_properties(std::span<const PropertyWrite> writes) {
-    // Check everything first, so the batch applies whole or not at all.
+    check_property_writes(writes);  // everything first, so the batch applies whole or not at all
+    apply_property_writes(writes, clock(), want_events());
+}
+
+void TwinGraph::Impl::check_property_writes(std::span<const PropertyWrite> writes) const {
     for (std::size_t i = 0; i < writes.size(); ++i) {
         const PropertyWrite& w = writes[i];
         auto fail = [&](const std::string& why) {
@@ -291,41 +295,69 @@ void TwinGraph::Impl::write_properties(std::span<const PropertyWrite> writes) {
         default: fail(where() + ": not a numeric property (" + std::string(dtdl::to_string(slot.type)) + ")");
         }
     }
-    const Timestamp now = clock();
-    const bool events = want_events();
-    std::vector<std::pair<TwinIndex, json>> patches;  // per twin, first-write order
-    std::unordered_map<TwinIndex, std::size_t> patch_of;
+}
+
+std::uint32_t TwinGraph::Impl::numeric_name(std::uint32_t table, std::uint32_t column) {
+    // column 0xFFFFFFFF: the table's model id
+    const std::uint64_t key = (std::uint64_t{table} << 32U) | column;
+    auto [it, fresh] = numeric_names.try_emplace(key, static_cast<std::uint32_t>(pending_numeric.names.size()));
+    if (fresh) {
+        const PropertyTable& pt = state.tables[table];
+        pending_numeric.names.push_back(column == numeric_model_column ? pt.model_id
+                                                                       : state.models->at(pt.interface).layout.slots[column].name);
+    }
+    return it->second;
+}
+
+void TwinGraph::Impl::apply_property_writes(std::span<const PropertyWrite> writes, Timestamp now, bool record) {
+    // With events wanted, the writes are recorded as numbers; their JSON
+    // events are built from the record only when needed (flush_numeric).
+    if (writes.empty()) return;
+    NumericBatch& nb = pending_numeric;
+    if (record) {
+        if (nb.writes.empty()) nb.etag_before = state.etag_counter;
+        nb.calls.push_back({now, static_cast<std::uint32_t>(writes.size()), cause});
+        nb.writes.reserve(nb.writes.size() + writes.size());
+    }
     for (const PropertyWrite& w : writes) {
         TwinMeta& m = state.twin_meta.mut(w.twin, copies);
         m.etag = ++state.etag_counter;
         m.last_update = now.ns;
         Column& c = state.tables[m.table].columns[w.column];
         const bool was_set = c.has(m.row);
+        NumericBatch::Write r;
         switch (c.type) {
-        case dtdl::ColumnType::float64: c.f64.set(m.row, w.value, copies); break;
-        case dtdl::ColumnType::int64: c.i64.set(m.row, static_cast<std::int64_t>(w.value), copies); break;
-        case dtdl::ColumnType::boolean: c.b.set(m.row, w.value != 0.0 ? 1 : 0, copies); break;
+        case dtdl::ColumnType::float64:
+            c.f64.set(m.row, w.value, copies);
+            r.kind = NumericBatch::Kind::float64;
+            r.value = w.value;
+            break;
+        case dtdl::ColumnType::int64:
+            c.i64.set(m.row, static_cast<std::int64_t>(w.value), copies);
+            r.kind = NumericBatch::Kind::int64;
+            r.value = static_cast<double>(static_cast<std::int64_t>(w.value));
+            break;
+        case dtdl::ColumnType::boolean:
+            c.b.set(m.row, w.value != 0.0 ? 1 : 0, copies);
+            r.kind = NumericBatch::Kind::boolean;
+            r.value = w.value != 0.0 ? 1.0 : 0.0;
+            break;
         default: break;
         }
         if (!was_set) c.present.mut(m.row >> 6, copies) |= std::uint64_t{1} << (m.row & 63);
         c.last_update.set(m.row, now.ns, copies);
         if (w.source_time) c.set_source_time(m.row, w.source_time->ns, copies);
-        if (events) {
-            auto [it, fresh] = patch_of.emplace(w.twin, patches.size());
-            if (fresh) patches.emplace_back(w.twin, json::array());
-            const std::string& name = state.model_of(w.twin).layout.slots[w.column].name;
-            json& patch = patches[it->second].second;
-            patch.push_back({{"op", was_set ? "replace" : "add"}, {"path", member_path("", name)},
-                             {"value", column_value(c, m.row)}});
-            if (w.source_time)
-                patch.push_back({{"op", "add"}, {"path", member_path(member_path("/$metadata", name), "sourceTime")},
-                                 {"value", format_source_time(w.source_time->ns)}});
+        if (record) {
+            auto [it, fresh] = numeric_twins.try_emplace(w.twin, static_cast<std::uint32_t>(nb.twins.size()));
+            if (fresh)
+                nb.twins.push_back({state.twin_ids[w.twin], numeric_name(m.table, numeric_model_column)});
+            r.twin = it->second;
+            r.property = numeric_name(m.table, w.column);
+            r.replaced = was_set;
+            r.has_source_time = w.source_time.has_value();
+            r.source_time = w.source_time ? w.source_time->ns : 0;
+            nb.writes.push_back(r);
         }
-    }
-    if (events) {
-        for (auto& [t, patch] : patches)
-            emit(ChangeType::twin_update, state.twin_ids[t], {},
-                 json{{"modelId", state.tables[state.twin_meta[t].table].model_id}, {"patch", std::move(patch)}}, now);
     }
 }
 

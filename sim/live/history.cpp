@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "twinsim/live/detail/batch_codec.hpp"
 #include "twinsim/live/detail/history_db.hpp"
@@ -169,6 +170,39 @@ void record_event(const graph::ChangeEvent& e, HistoryWriter& w) {
     }
 }
 
+// The rows of a batch of numeric writes, straight from its columns: one
+// property update per write, numbered with its twin's event in its call.
+// As for an event's patch (record_patch), a row's SourceTimeStamp is the
+// last sourceTime the call set for that property of that twin, if any.
+void record_numeric(const graph::NumericBatch& b, HistoryWriter& w) {
+    std::vector<std::uint32_t> last_call(b.twins.size(), 0);
+    std::vector<std::uint64_t> sequence_of(b.twins.size(), 0);
+    std::unordered_map<std::uint64_t, std::int64_t> source_times;  // (twin, property) -> the call's last sourceTime
+    std::uint64_t next = b.first_sequence;
+    std::size_t k = 0;
+    for (std::uint32_t c = 0; c < b.calls.size(); ++c) {
+        const graph::NumericBatch::Call& call = b.calls[c];
+        source_times.clear();
+        for (std::size_t s = k; s < k + call.writes && s < b.writes.size(); ++s)
+            if (b.writes[s].has_source_time)
+                source_times[(std::uint64_t{b.writes[s].twin} << 32U) | b.writes[s].property] = b.writes[s].source_time;
+        for (std::uint32_t n = 0; n < call.writes && k < b.writes.size(); ++n, ++k) {
+            const graph::NumericBatch::Write& wr = b.writes[k];
+            if (last_call[wr.twin] != c + 1) {
+                last_call[wr.twin] = c + 1;
+                sequence_of[wr.twin] = next++;
+            }
+            const json value = graph::NumericBatch::value_json(wr);
+            std::optional<Timestamp> source;
+            if (!source_times.empty())
+                if (const auto it = source_times.find((std::uint64_t{wr.twin} << 32U) | wr.property); it != source_times.end())
+                    source = Timestamp{it->second};
+            w.property(b.twins[wr.twin].id, b.names[wr.property], call.time, sequence_of[wr.twin], source,
+                       b.names[b.twins[wr.twin].model], &value, "", "");
+        }
+    }
+}
+
 }  // namespace
 
 void record_batch(std::uint64_t batch, std::string_view payload, HistoryWriter& writer) {
@@ -177,6 +211,10 @@ void record_batch(std::uint64_t batch, std::string_view payload, HistoryWriter& 
         decoded = decode_batch(payload);
     } catch (const std::exception& e) {
         throw HistoryError("history: batch " + std::to_string(batch) + " of the journal cannot be read: " + e.what());
+    }
+    if (decoded.numeric) {
+        record_numeric(*decoded.numeric, writer);
+        return;
     }
     for (const graph::ChangeEvent& e : decoded.events) record_event(e, writer);
 }

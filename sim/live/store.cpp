@@ -43,6 +43,9 @@ thread_local std::uint64_t t_batch = 0;
 // How long the background thread sleeps between looks at the WAL.
 constexpr auto maintenance_period = std::chrono::milliseconds(200);
 
+// The longest a group commit waits for more writers' batches before syncing.
+constexpr auto group_commit_max_delay = std::chrono::milliseconds(4);
+
 }  // namespace
 
 struct Store::Impl {
@@ -97,6 +100,7 @@ struct Store::Impl {
     // batch of decommissions or deletions only reads the clock.
     std::int64_t commit_time(const graph::CommitBatch& batch) const {
         std::optional<std::int64_t> time;
+        if (batch.numeric && !batch.numeric->calls.empty()) time = batch.numeric->calls.front().time.ns;
         if (!batch.events.empty()) time = batch.events.front().time.ns;
         for (const graph::ModelChange& m : batch.models)
             if (m.kind == graph::ModelChange::Kind::add && (!time || m.upload_time.ns < *time)) time = m.upload_time.ns;
@@ -113,13 +117,22 @@ struct Store::Impl {
                 write_error("the store refuses writes since a sync failed: " + failure + "; the write was not applied");
             id = written + 1;
         }
-        const graph::BatchOutcome outcome = batch.outcome();
-        const std::string payload = detail::encode_batch(batch, outcome);
-        const std::uint64_t first = batch.events.empty() ? 0 : batch.events.front().sequence;
-        const std::uint64_t last = batch.events.empty() ? 0 : batch.events.back().sequence;
+        // A batch of numeric writes is journaled as numbers (format version
+        // 3); any other as its events and outcome (version 2).
+        std::string payload;
+        std::uint64_t first = batch.events.empty() ? 0 : batch.events.front().sequence;
+        std::uint64_t last = batch.events.empty() ? 0 : batch.events.back().sequence;
+        const std::size_t events = batch.event_count();
+        if (batch.numeric) {
+            payload = detail::encode_numeric_batch(*batch.numeric);
+            first = events == 0 ? 0 : batch.numeric->first_sequence;
+            last = events == 0 ? 0 : first + events - 1;
+        } else {
+            payload = detail::encode_batch(batch, batch.outcome());
+        }
         const std::int64_t time = commit_time(batch);
         try {
-            journal->append(id, first, last, time, batch.events.size(), batch.models.size(), payload);
+            journal->append(id, first, last, time, events, batch.models.size(), payload);
         } catch (const JournalFailure& f) {
             if (f.sync) {
                 std::lock_guard lock(sync_mutex);
@@ -138,7 +151,7 @@ struct Store::Impl {
             t_batch = id;
             flusher_cv.notify_one();
         }
-        journaled_changes += batch.events.size();
+        journaled_changes += events;
         if (checkpoint_due()) maintainer_cv.notify_one();
     }
 
@@ -163,20 +176,33 @@ struct Store::Impl {
 
     void flush_loop() {
         std::unique_lock lock(sync_mutex);
+        std::chrono::steady_clock::duration last_sync{};  // how long the last sync took
+        std::uint64_t last_group = 0;                     // how many batches it made durable
         for (;;) {
             flusher_cv.wait(lock, [&] { return stopping || (written > durable && failure.empty()); });
             if (written <= durable || !failure.empty()) {
                 if (stopping) return;
                 continue;
             }
+            // When writers run concurrently (the last sync served more than
+            // one batch), wait a little for the others' batches before
+            // syncing, so one sync serves more of them: at most half the last
+            // sync's time (a writer waits at most 1.5 syncs) and at most 4 ms.
+            if (last_group > 1 && !stopping) {
+                const auto delay = std::min<std::chrono::steady_clock::duration>(last_sync / 2, group_commit_max_delay);
+                flusher_cv.wait_for(lock, delay, [&] { return stopping; });
+            }
             const std::uint64_t target = written;
+            last_group = target - durable;
             lock.unlock();
             std::string error;
+            const auto sync_start = std::chrono::steady_clock::now();
             try {
                 journal->sync_wal();
             } catch (const JournalFailure& f) {
                 error = with_detail(f);
             }
+            last_sync = std::chrono::steady_clock::now() - sync_start;
             lock.lock();
             ++syncs;
             if (error.empty()) {
@@ -337,6 +363,7 @@ struct Store::Impl {
         o.allow_undefined_extensions = options.allow_undefined_extensions;
         if (journaled) {
             o.journal = [this](const graph::CommitBatch& b) { journal_batch(b); };
+            o.numeric_journal = true;
             if (options.durability == Durability::group) o.await_durable = [this] { await_durable(); };
         }
         return o;
@@ -373,7 +400,7 @@ struct Store::Impl {
                             ": " + e.what());
                 }
                 ++recovery.batches_replayed;
-                recovery.changes_replayed += decoded.events.size();
+                recovery.changes_replayed += decoded.event_count();
                 ++expected;
             });
         } catch (const JournalFailure& f) {

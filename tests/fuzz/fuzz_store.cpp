@@ -1,6 +1,7 @@
 // Fuzz target: the files of a durable store's directory that the store reads
-// back (sim/live/store.hpp, docs/store.md): a journal row's payload (decoded,
-// then replayed onto a clone of the sample graph, as recovery does), a
+// back (sim/live/store.hpp, docs/store.md): a journal row's payload in any
+// format version (1 CBOR, 2 binary record, 3 numeric writes as columns;
+// decoded, then replayed onto a clone of the sample graph, as recovery does), a
 // checkpoint file, and the saved routes file (routes.json). The first byte
 // chooses: % 3 == 0 a payload, 1 a checkpoint (named for batch 1), 2 a
 // routes file; the rest is the file.

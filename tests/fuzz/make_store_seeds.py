@@ -57,6 +57,19 @@ def main() -> None:
             write(1, checkpoint.read_bytes())
         write(2, (store_dir / "routes.json").read_bytes())
 
+        # Numeric writes, journaled as columns (payload format version 3):
+        # one batch per column type; the first follows on from the sample.
+        numeric_dir = tmp / "n"
+        with twinsim.open_store(numeric_dir, checkpoint_every=0) as store:
+            store.import_ndjson(tmp / "sample.ndjson")
+            store.graph.write_properties("dtmi:fuzz:Room;1", "temperature", ["room-1", "room-2", "room-1"], [22.5, 19.25, 23.0])
+            store.graph.write_properties("dtmi:fuzz:Room;1", "capacity", ["room-2"], [7])
+            store.graph.write_properties("dtmi:fuzz:Room;1", "occupied", ["room-1", "room-2"], [0, 1])
+        with sqlite3.connect(numeric_dir / "journal.db") as db:
+            for (payload,) in db.execute("SELECT payload FROM batches WHERE id > 1 ORDER BY id"):
+                assert payload[:3] == b"\x03TJ", "a numeric batch is journaled in format version 3"
+                write(0, payload)
+
 
 if __name__ == "__main__":
     main()

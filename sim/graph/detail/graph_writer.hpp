@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -50,6 +51,11 @@ struct TwinGraph::Impl : detail::GraphStorage {
     int atomic_depth = 0;
     std::vector<ChangeEvent> pending;        ///< the current batch's events
     std::vector<ModelChange> pending_models;  ///< the current batch's model changes (only with a journal or model listeners)
+    /// The current batch's write_properties writes not yet turned into events
+    /// (recorded when events are wanted; see flush_numeric and commit).
+    NumericBatch pending_numeric;
+    std::unordered_map<TwinIndex, std::uint32_t> numeric_twins;     ///< twin -> index in pending_numeric.twins
+    std::unordered_map<std::uint64_t, std::uint32_t> numeric_names;  ///< (table, column or model) -> index in names
     bool delivering = false;                 ///< listeners are running
     int write_depth = 0;                     ///< nesting of public mutations on the writer's thread (mutate)
     bool await_pending = false;              ///< the journal accepted a batch of the current outermost mutation
@@ -150,6 +156,12 @@ struct TwinGraph::Impl : detail::GraphStorage {
                                     std::int64_t last_update);
     /// ChangeEvent::cause of the events emitted now (TwinGraph::atomically(cause, body)).
     std::string cause;
+    /// Turns the recorded numeric writes into events appended to `pending`
+    /// (they keep their place in the batch: called before any other event
+    /// or model change is buffered, and at commit).
+    void flush_numeric();
+    /// Drops the recorded numeric writes (a batch rolled back or committed).
+    void clear_numeric() noexcept;
     /// Buffers a change event of the current batch.
     void emit(ChangeType type, std::string twin_id, std::string rel_id, nlohmann::json data, Timestamp time);
     /// Records a model change of the current batch for the journal (nothing without one).
@@ -184,6 +196,7 @@ struct TwinGraph::Impl : detail::GraphStorage {
                 if (saved) state = std::move(*saved);
                 pending.clear();
                 pending_models.clear();
+                clear_numeric();
                 throw;
             }
             --atomic_depth;
@@ -261,6 +274,16 @@ struct TwinGraph::Impl : detail::GraphStorage {
     void delete_twin(std::string_view id, const std::optional<std::string>& if_match, bool cascade);
     void delete_rel(RelationshipIndex r, Timestamp now);
     void write_properties(std::span<const PropertyWrite> writes);
+    /// write_properties' checks: throws ValidationError naming the first bad write.
+    void check_property_writes(std::span<const PropertyWrite> writes) const;
+    /// Applies checked writes stamped `now`; `record`: into pending_numeric.
+    void apply_property_writes(std::span<const PropertyWrite> writes, Timestamp now, bool record);
+    /// The index in pending_numeric.names of the name of `column` of `table`
+    /// (numeric_model_column: of the table's model id), added when new.
+    static constexpr std::uint32_t numeric_model_column = 0xFFFFFFFFU;
+    std::uint32_t numeric_name(std::uint32_t table, std::uint32_t column);
+    /// TwinGraph::replay of a numeric batch (inside replay's rollback).
+    void replay_numeric(const NumericBatch& batch);
     nlohmann::json upsert_relationship(std::string_view source_id, std::string_view rel_id, const nlohmann::json& doc,
                                        const WriteCondition& cond);
     void update_relationship(std::string_view source_id, std::string_view rel_id, const nlohmann::json& patch,

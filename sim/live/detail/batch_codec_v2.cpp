@@ -280,6 +280,7 @@ private:
 }  // namespace
 
 int payload_format(std::string_view bytes) noexcept {
+    if (is_numeric_payload(bytes)) return 3;
     return bytes.size() >= sizeof magic && std::memcmp(bytes.data(), magic, sizeof magic) == 0 ? 2 : 1;
 }
 
@@ -329,7 +330,13 @@ std::string encode_batch(const graph::CommitBatch& batch, const graph::BatchOutc
 }
 
 DecodedBatch decode_batch(std::string_view bytes) {
-    if (payload_format(bytes) == 1) return decode_batch_v1(bytes);
+    const int format = payload_format(bytes);
+    if (format == 1) return decode_batch_v1(bytes);
+    if (format == 3) {
+        DecodedBatch out;
+        out.numeric = decode_numeric_batch(bytes);
+        return out;
+    }
     Reader r(bytes);
     r.skip_magic();
     DecodedBatch out;

@@ -49,7 +49,7 @@ public:
     void read_after(std::uint64_t after, const std::function<void(const JournalRow&)>& row);
     /// The largest batch number in the journal, 0 when empty.
     [[nodiscard]] std::uint64_t last_batch();
-    /// fsync of the WAL file (group commit). Throws JournalFailure (sync).
+    /// fdatasync of the WAL file (group commit). Throws JournalFailure (sync).
     void sync_wal();
     /// Copies the WAL into the database file on a second connection
     /// (synchronous=FULL: the WAL is synced before, the database after), so

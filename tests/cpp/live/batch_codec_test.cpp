@@ -108,7 +108,270 @@ json event_json(const ChangeEvent& e) {
     return {static_cast<int>(e.type), e.subject, e.twin_id, e.relationship_id, e.time.ns, e.sequence, e.data, e.cause};
 }
 
+// write_properties of every numeric kind (double, integer, long, boolean),
+// with and without source times, alone, several in one atomic group (with a
+// cause), and mixed with JSON writes in one group; each case in its own
+// batch, between twin creations and a deletion.
+void numeric_writes(TwinGraph& g, int count, std::uint32_t seed) {
+    g.add_models(test::building_models());
+    std::mt19937 rng(seed);
+    auto pick = [&](std::size_t n) { return static_cast<std::size_t>(std::uniform_int_distribution<int>(0, static_cast<int>(n) - 1)(rng)); };
+    const auto models = g.snapshot().models();
+    const auto column = [&](const char* model, const char* name) { return models->get(model).layout.find(name)->column; };
+    const std::uint32_t temperature = column("dtmi:test:Room;1", "temperature");
+    const std::uint32_t humidity = column("dtmi:test:Room;1", "humidity");
+    const std::uint32_t occupied = column("dtmi:test:Room;1", "occupied");
+    const std::uint32_t value = column("dtmi:test:Sensor;1", "value");
+    const std::uint32_t counter = column("dtmi:test:Sensor;1", "count");
+    const std::uint32_t on = column("dtmi:test:Sensor;1", "on");
+    std::vector<std::string> rooms;
+    std::vector<std::string> sensors;
+    for (int k = 0; k < 6; ++k) {
+        rooms.push_back(test::numbered("room-", k));
+        g.upsert_twin(rooms.back(), test::room(20.0 + k));
+        sensors.push_back(test::numbered("sensor-", k));
+        g.upsert_twin(sensors.back(), test::sensor(k));
+    }
+    auto some_writes = [&](std::size_t n) {
+        std::vector<PropertyWrite> writes;
+        for (std::size_t w = 0; w < n; ++w) {
+            const std::optional<Timestamp> source =
+                pick(3) == 0 ? std::optional<Timestamp>(Timestamp{1'700'000'000'000'000'000LL + static_cast<std::int64_t>(pick(1000)) * 100})
+                             : std::nullopt;
+            switch (pick(6)) {
+            case 0: writes.push_back({*g.find(rooms[pick(rooms.size())]), temperature, 15.0 + static_cast<double>(pick(100)) / 8, source}); break;
+            case 1: writes.push_back({*g.find(rooms[pick(rooms.size())]), humidity, static_cast<double>(pick(100)), source}); break;
+            case 2: writes.push_back({*g.find(rooms[pick(rooms.size())]), occupied, static_cast<double>(pick(2)), source}); break;
+            case 3: writes.push_back({*g.find(sensors[pick(sensors.size())]), value, -1.0 / static_cast<double>(1 + pick(9)), source}); break;
+            case 4: writes.push_back({*g.find(sensors[pick(sensors.size())]), counter, 4.0e15 + static_cast<double>(pick(1000)), source}); break;
+            default: writes.push_back({*g.find(sensors[pick(sensors.size())]), on, static_cast<double>(pick(2)), source}); break;
+            }
+        }
+        return writes;
+    };
+    for (int k = 0; k < count; ++k) {
+        switch (pick(5)) {
+        case 0:
+        case 1: g.write_properties(some_writes(1 + pick(40))); break;
+        case 2:
+            g.atomically("rule:numeric", [&](TwinGraph& a) {
+                a.write_properties(some_writes(1 + pick(5)));
+                a.write_properties(some_writes(1 + pick(5)));
+            });
+            break;
+        case 3:
+            g.atomically([&](TwinGraph& a) {
+                a.write_properties(some_writes(3));
+                a.update_twin(rooms[pick(rooms.size())], json::array({{{"op", "replace"}, {"path", "/temperature"}, {"value", 30.5}}}));
+                a.write_properties(some_writes(2));
+            });
+            break;
+        default: {
+            const std::string id = test::numbered("late-", k);
+            g.upsert_twin(id, test::sensor(1.0));
+            g.write_properties(std::vector<PropertyWrite>{{*g.find(id), value, 2.5, std::nullopt}, {*g.find(id), on, 1.0, std::nullopt}});
+            g.delete_twin(id);
+            break;
+        }
+        }
+    }
+}
+
+// Every property update row of a store's history, as comparable JSON.
+json history_rows(live::Store& store) {
+    json rows = json::array();
+    for (const live::PropertyUpdateRow& r : store.history({}).property_updates)
+        rows.push_back({r.time.ns, r.source_time ? r.source_time->ns : -1, r.id, r.model_id, r.key, r.value.dump(),
+                        r.relationship_id, r.relationship_target, r.action, r.sequence});
+    return rows;
+}
+
+struct Journaled {
+    std::string payload;
+    std::vector<ChangeEvent> events;  // what the batch stands for
+};
+
 }  // namespace
+
+TEST_CASE("journal payload v3: numeric writes journal as columns, stand for exactly the events they replace, "
+          "and replay to the very same graph", "[store]") {
+    // Graph A journals numerically (as the store does); graph B, on the same
+    // clock and writes, journals every batch as events (as builds before
+    // version 3 did). Their batches must be the same changes.
+    std::vector<Journaled> numeric_log;
+    std::vector<Journaled> event_log;
+    std::vector<json> heard_a;
+    std::vector<json> heard_b;
+    TwinGraphOptions oa = test::test_options();
+    oa.numeric_journal = true;
+    oa.journal = [&](const CommitBatch& b) {
+        if (b.numeric) {
+            CHECK(b.events.empty());
+            CHECK(b.outcome().twins.size() == b.numeric->twins.size());
+            numeric_log.push_back({live::detail::encode_numeric_batch(*b.numeric), b.numeric->events()});
+        } else {
+            numeric_log.push_back({live::detail::encode_batch(b, b.outcome()), {b.events.begin(), b.events.end()}});
+        }
+    };
+    TwinGraphOptions ob = test::test_options();
+    ob.journal = [&](const CommitBatch& b) {
+        CHECK(b.numeric == nullptr);
+        event_log.push_back({live::detail::encode_batch(b, b.outcome()), {b.events.begin(), b.events.end()}});
+    };
+    TwinGraph a(oa);
+    TwinGraph b(ob);
+    a.subscribe([&](const ChangeEvent& e) { heard_a.push_back(event_json(e)); });
+    b.subscribe([&](const ChangeEvent& e) { heard_b.push_back(event_json(e)); });
+    numeric_writes(a, 200, 4242);
+    numeric_writes(b, 200, 4242);
+    CHECK(serialize(a.snapshot()) == serialize(b.snapshot()));
+    CHECK(heard_a == heard_b);  // listeners hear the very same events either way
+    REQUIRE(numeric_log.size() == event_log.size());
+
+    TwinGraph replayed(test::test_options());
+    std::size_t numeric_batches = 0;
+    std::size_t bytes_v3 = 0;
+    std::size_t bytes_v2_same_batches = 0;
+    for (std::size_t k = 0; k < numeric_log.size(); ++k) {
+        const Journaled& j = numeric_log[k];
+        const Journaled& old = event_log[k];
+        REQUIRE(j.events.size() == old.events.size());
+        for (std::size_t e = 0; e < j.events.size(); ++e) CHECK(event_json(j.events[e]) == event_json(old.events[e]));
+        const live::detail::DecodedBatch d = live::detail::decode_batch(j.payload);
+        if (live::detail::payload_format(j.payload) == 3) {
+            ++numeric_batches;
+            bytes_v3 += j.payload.size();
+            bytes_v2_same_batches += old.payload.size();
+            REQUIRE(d.numeric);
+            const std::vector<ChangeEvent> decoded = d.numeric->events();
+            REQUIRE(decoded.size() == old.events.size());
+            for (std::size_t e = 0; e < decoded.size(); ++e) CHECK(event_json(decoded[e]) == event_json(old.events[e]));
+            // The same numeric batch encodes to the same bytes again.
+            CHECK(live::detail::encode_numeric_batch(*d.numeric) == j.payload);
+        }
+        CHECK(d.event_count() == old.events.size());
+        replayed.replay(d.recorded());
+    }
+    CHECK(numeric_batches > 60);
+    CHECK(serialize(replayed.snapshot()) == serialize(a.snapshot()));
+    CHECK(test::observable(replayed.snapshot()) == test::observable(a.snapshot()));
+    INFO("numeric batches: v3 " << bytes_v3 << " bytes, v2 " << bytes_v2_same_batches << " bytes");
+    CHECK(bytes_v3 * 3 < bytes_v2_same_batches);
+}
+
+TEST_CASE("journal payload v3: a batch that does not follow on, or is damaged, is refused; never a crash", "[store]") {
+    std::vector<std::string> payloads;
+    TwinGraphOptions o = test::test_options();
+    o.numeric_journal = true;
+    o.journal = [&](const CommitBatch& b) {
+        if (b.numeric) payloads.push_back(live::detail::encode_numeric_batch(*b.numeric));
+    };
+    TwinGraph g(o);
+    numeric_writes(g, 30, 11);
+    REQUIRE(payloads.size() > 5);
+    const std::string& p = payloads.back();
+    REQUIRE(live::detail::payload_format(p) == 3);
+    for (std::size_t n = 3; n < p.size(); ++n) {
+        try {
+            (void)live::detail::decode_batch(std::string_view(p).substr(0, n));
+            FAIL("a payload cut to " << n << " of " << p.size() << " bytes decoded");
+        } catch (const std::runtime_error& e) {
+            CHECK_THAT(e.what(), Catch::Contains("format version 3"));
+        }
+    }
+    // Flipped bytes: refused, or decoded and then refused by replay with the graph unchanged, or applied.
+    TwinGraph empty(test::test_options());
+    empty.add_models(test::building_models());
+    const std::string before = serialize(empty.snapshot());
+    for (std::size_t k = 3; k < p.size(); ++k) {
+        std::string damaged = p;
+        damaged[k] = static_cast<char>(damaged[k] ^ 0x5A);
+        try {
+            const live::detail::DecodedBatch d = live::detail::decode_batch(damaged);
+            CHECK_THROWS_AS(empty.replay(d.recorded()), GraphError);  // its twins do not exist here
+            CHECK(serialize(empty.snapshot()) == before);
+        } catch (const std::runtime_error&) {
+        }
+    }
+    CHECK_THROWS_WITH(live::detail::decode_batch(p + "x"), Catch::Contains("bytes after its last record"));
+    // A batch replayed out of turn names what does not follow on.
+    TwinGraph other(test::test_options());
+    other.add_models(test::building_models());
+    CHECK_THROWS_WITH(other.replay(live::detail::decode_batch(payloads.front()).recorded()), Catch::Contains("cannot replay the batch"));
+}
+
+TEST_CASE("store: a store written before format version 3 (numeric writes journaled as events) still opens, "
+          "mixed with version 3 rows", "[store]") {
+    // The store writes version 3 rows for numeric batches. A graph on the same
+    // clock journaling as earlier builds did (numeric_journal off: every batch
+    // in version 2) gives each batch as those builds wrote it; every other row
+    // of the store is replaced by that older form.
+    test::TempDir dir("store-v2-numeric-rows");
+    std::vector<std::string> old_rows;
+    {
+        TwinGraphOptions o = test::test_options();
+        o.journal = [&](const CommitBatch& b) { old_rows.push_back(live::detail::encode_batch(b, b.outcome())); };
+        TwinGraph old_writer(o);
+        numeric_writes(old_writer, 120, 77);
+    }
+    json before;
+    std::string bytes_before;
+    json history_before;
+    {
+        auto store = live::open_store(dir.path, [] {
+            live::StoreOptions so;
+            so.checkpoint_every = 0;
+            so.checkpoint_every_changes = 0;
+            so.clock = test::TestClock{};
+            return so;
+        }());
+        numeric_writes(store->graph(), 120, 77);
+        before = test::observable(store->graph().snapshot());
+        bytes_before = serialize(store->graph().snapshot());
+        history_before = history_rows(*store);
+    }
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir.path / "journal.db").c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM batches", -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    REQUIRE(static_cast<std::size_t>(sqlite3_column_int64(st, 0)) == old_rows.size());
+    sqlite3_finalize(st);
+    REQUIRE(sqlite3_prepare_v2(db, "UPDATE batches SET payload = ? WHERE id = ?", -1, &st, nullptr) == SQLITE_OK);
+    int rewritten = 0;
+    for (std::size_t k = 0; k < old_rows.size(); k += 2) {
+        sqlite3_bind_blob(st, 1, old_rows[k].data(), static_cast<int>(old_rows[k].size()), SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(k + 1));
+        REQUIRE(sqlite3_step(st) == SQLITE_DONE);
+        sqlite3_reset(st);
+        ++rewritten;
+    }
+    sqlite3_finalize(st);
+    // The mix: both formats hold numeric batches.
+    int v2 = 0;
+    int v3 = 0;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT payload FROM batches ORDER BY id", -1, &st, nullptr) == SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const std::string payload(static_cast<const char*>(sqlite3_column_blob(st, 0)), static_cast<std::size_t>(sqlite3_column_bytes(st, 0)));
+        (live::detail::payload_format(payload) == 3 ? v3 : v2) += 1;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    CHECK(v3 > 20);
+    CHECK(v2 > 20);
+    // history.db was derived from the new rows: rebuild it from the mixed journal.
+    fs::remove(dir.path / "history.db");
+    fs::remove(dir.path / "history.db-wal");
+    fs::remove(dir.path / "history.db-shm");
+    auto store = live::open_store(dir.path);
+    CHECK(test::observable(store->graph().snapshot()) == before);
+    CHECK(serialize(store->graph().snapshot()) == bytes_before);
+    CHECK(store->recovery().batches_replayed == old_rows.size());
+    // The history rows derived from the two formats are the same rows.
+    const json history_after = history_rows(*store);
+    CHECK(history_after.size() > 500);
+    CHECK(history_after == history_before);
+}
 
 TEST_CASE("journal payload v2: decodes to exactly what was committed and replays to the very same graph", "[store]") {
     std::vector<Encoded> log;
@@ -237,8 +500,8 @@ TEST_CASE("store: a journal written in format version 1 still opens, mixed with 
     REQUIRE(sqlite3_prepare_v2(db, "UPDATE batches SET payload = ? WHERE id = ?", -1, &st, nullptr) == SQLITE_OK);
     int rewritten = 0;
     for (const auto& [id, payload] : rows) {
-        REQUIRE(live::detail::payload_format(payload) == 2);
-        if (id % 2 == 0) continue;
+        REQUIRE(live::detail::payload_format(payload) >= 2);
+        if (id % 2 == 0 || live::detail::payload_format(payload) == 3) continue;  // numeric rows have no version 1 form
         const live::detail::DecodedBatch d = live::detail::decode_batch(payload);
         const std::string v1 = live::detail::encode_batch_v1(CommitBatch{d.events, d.models, {}}, d.outcome);
         sqlite3_bind_blob(st, 1, v1.data(), static_cast<int>(v1.size()), SQLITE_TRANSIENT);
