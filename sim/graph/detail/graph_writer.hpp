@@ -229,6 +229,7 @@ struct TwinGraph::Impl : detail::GraphStorage {
             log.roll_back(state, copies);
             pending.clear();
             pending_models.clear();
+            clear_numeric();
             throw;
         }
         --atomic_depth;
