@@ -49,9 +49,16 @@ int child_loop(const std::string& dir, const std::string& mode) {
             others.emplace_back([&g, j] {
                 const std::string id = "x" + std::to_string(j);
                 double v = g.snapshot().get_property(id, "value")->get<double>();
+                const graph::TwinIndex index = *g.find(id);
+                const std::uint32_t column =
+                    g.snapshot().models()->get("dtmi:test:Sensor;1").layout.find("value")->column;
                 for (;;) {
                     v += 1;
-                    g.update_twin(id, replace_value(v));
+                    // Every other write is numeric, journaled as columns (payload format version 3).
+                    if (static_cast<long long>(v) % 2 == 0)
+                        g.write_properties(std::vector<graph::PropertyWrite>{{index, column, v, std::nullopt}});
+                    else
+                        g.update_twin(id, replace_value(v));
                     std::printf("ackx %d %.0f\n", j, v);
                     std::fflush(stdout);
                 }
