@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "models/rules/rule_set.hpp"
+#include "twinsim/common/excerpt.hpp"
 #include "twinsim/query/expression.hpp"
 #include "twinsim/query/parser.hpp"
 #include "twinsim/scenario/behaviour.hpp"
@@ -120,6 +121,15 @@ ParsedFile parse_document(const json& doc, std::string source, scenario::detail:
 }
 
 ParsedFile parse_text(std::string_view text, const std::string& source) {
+    if (text.size() > max_rule_file_bytes)
+        throw RuleFileError(source + ": a rule file is at most 16 MiB (max_rule_file_bytes); this one has " +
+                            std::to_string(text.size()) + " bytes");
+    // Rule files are UTF-8 text: refused here, with the place, rather than deep in a JSON dump.
+    if (const std::size_t bad = invalid_utf8_at(text); bad != std::string_view::npos) {
+        const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n');
+        throw RuleFileError(source + ":" + std::to_string(line) + ": not UTF-8 text (invalid byte at offset " +
+                            std::to_string(bad) + ")");
+    }
     try {
         const bool yaml = !(source.ends_with(".json") || source.ends_with(".JSON"));
         scenario::detail::Document d = yaml ? scenario::detail::parse_yaml_document(text, source)
@@ -131,6 +141,10 @@ ParsedFile parse_text(std::string_view text, const std::string& source) {
 }
 
 std::string read_file(const std::filesystem::path& file) {
+    std::error_code ec;
+    if (const std::uintmax_t size = std::filesystem::file_size(file, ec); !ec && size > max_rule_file_bytes)
+        throw RuleFileError(file.string() + ": a rule file is at most 16 MiB (max_rule_file_bytes); this one has " +
+                            std::to_string(size) + " bytes");
     std::ifstream in(file, std::ios::binary);
     if (!in) throw IoError("cannot read the rule file " + file.string() + ": it does not exist or is not readable");
     std::ostringstream s;
@@ -730,54 +744,92 @@ struct LiveRules::Impl {
         }
     }
 
+    /// A firing's writes: (twin id, JSON Patch), the rule's own twin first.
+    using Writes = std::vector<std::pair<std::string, json>>;
+
+    static json& patch_of(Writes& writes, const std::string& twin) {
+        for (auto& [id, patch] : writes)
+            if (id == twin) return patch;
+        return writes.emplace_back(twin, json::array()).second;
+    }
+
     void fire(RuleSet& set, const Rule& rule, graph::TwinIndex twin, const std::string& id, const graph::Snapshot& snap,
               Timestamp at, std::uint64_t trigger) {
-        json patch = json::array();
+        Writes writes;
+        writes.emplace_back(id, json::array());
         std::vector<std::string> alarms;
         try {
             for (const rules::Action& a : rule.then) {
+                json ops;
                 if (a.kind == rules::ActionKind::set) {
-                    for (json& op : rules::set_patch(a, twin, snap)) patch.push_back(std::move(op));
+                    ops = rules::set_patch(a, twin, snap);
                 } else if (a.kind == rules::ActionKind::alarm) {
                     alarms.push_back(a.text);
+                    ops = rules::alarm_patch(a);
+                } else {
+                    continue;
+                }
+                if (ops.empty()) continue;
+                // `on:` acts on the related twins as they are on this snapshot.
+                for (const graph::TwinIndex t : rules::action_twins(a, twin, snap)) {
+                    json& patch = patch_of(writes, t == twin ? id : snap.twin_id(t));
+                    for (const json& op : ops) patch.push_back(op);
                 }
             }
         } catch (const std::exception& x) {
             fail_record(set.id, rule.name, id, trigger, std::string("evaluating the actions failed: ") + x.what());
             return;
         }
-        commit(set, rule, id, std::move(patch), std::move(alarms), at, trigger);
+        commit(set, rule, std::move(writes), std::move(alarms), at, trigger);
     }
 
     void commit(RuleSet& set, const Rule& rule, const std::string& twin, json patch, std::vector<std::string> alarms,
                 Timestamp at, std::uint64_t trigger) {
+        Writes writes;
+        writes.emplace_back(twin, std::move(patch));
+        commit(set, rule, std::move(writes), std::move(alarms), at, trigger);
+    }
+
+    /// Commits a firing's writes as one batch (all or nothing) caused by the rule.
+    void commit(RuleSet& set, const Rule& rule, Writes writes, std::vector<std::string> alarms, Timestamp at,
+                std::uint64_t trigger) {
         LiveFiring f;
         f.rule_set = set.id;
         f.rule = rule.name;
-        f.twin = twin;
+        f.twin = writes.front().first;
         f.trigger_sequence = trigger;
         f.source_time = at;
         f.alarms = std::move(alarms);
-        if (!patch.empty() && set.clock == RuleClock::source && at.ns != 0) {
-            // The values a rule writes carry the source time of the firing.
-            json times = json::array();
-            for (const json& op : patch)
-                if (op["op"] == "add")
-                    times.push_back({{"op", "add"},
-                                     {"path", "/$metadata" + op["path"].get<std::string>() + "/sourceTime"},
-                                     {"value", format_timestamp(at, TimestampPrecision::nanoseconds)}});
-            for (json& t : times) patch.push_back(std::move(t));
+        bool any = false;
+        for (auto& [id, patch] : writes) {
+            if (patch.empty()) continue;
+            any = true;
+            if (set.clock == RuleClock::source && at.ns != 0) {
+                // The values a rule writes carry the source time of the firing.
+                json times = json::array();
+                for (const json& op : patch)
+                    if (op["op"] == "add")
+                        times.push_back({{"op", "add"},
+                                         {"path", "/$metadata" + op["path"].get<std::string>() + "/sourceTime"},
+                                         {"value", format_timestamp(at, TimestampPrecision::nanoseconds)}});
+                for (json& t : times) patch.push_back(std::move(t));
+            }
         }
-        f.patch = patch.dump();
-        if (!patch.empty()) {
+        f.patch = writes.front().second.dump();
+        for (std::size_t k = 1; k < writes.size(); ++k)
+            if (!writes[k].second.empty()) f.related.emplace_back(writes[k].first, writes[k].second.dump());
+        if (any) {
             try {
-                graph.atomically("rule:" + rule.name, [&](graph::TwinGraph& g) { g.update_twin(twin, patch); });
+                graph.atomically("rule:" + rule.name, [&](graph::TwinGraph& g) {
+                    for (const auto& [id, patch] : writes)
+                        if (!patch.empty()) g.update_twin(id, patch);
+                });
                 std::lock_guard lock(inbox->mutex);
                 if (!inbox->own.empty() && !inbox->own.back().events.empty())
                     f.sequence = inbox->own.back().events.back().sequence;
             } catch (const std::exception& x) {
                 f.failed = true;
-                fail_record(set.id, rule.name, twin, trigger, std::string("the graph refused the write: ") + x.what());
+                fail_record(set.id, rule.name, f.twin, trigger, std::string("the graph refused the write: ") + x.what());
             }
         }
         std::lock_guard lock(stats_mutex);

@@ -38,6 +38,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "twinsim/common/error.hpp"
@@ -53,6 +54,11 @@ class RuleFileError : public Error {
 public:
     using Error::Error;
 };
+
+/// Limits on a rule file (documented in models/rules/rules.md, "Limits"):
+/// at most this many bytes (16 MiB), UTF-8; nesting and YAML expansion as a
+/// scenario document's (max_json_depth levels, max_yaml_nodes values).
+inline constexpr std::uintmax_t max_rule_file_bytes = std::uintmax_t{16} << 20;
 
 /// Which clock measures `for` durations.
 enum class RuleClock : std::uint8_t {
@@ -102,7 +108,10 @@ struct LiveFiring {
     std::string twin;         ///< the twin it fired on (a propagation: the target)
     std::uint64_t trigger_sequence = 0;  ///< the last change sequence of the batch that caused it
     Timestamp source_time;    ///< the source time of the firing (see RuleClock; wall: when it fired)
-    std::string patch;        ///< the JSON Patch written (JSON text), "[]" when nothing was written
+    std::string patch;        ///< the JSON Patch written to `twin` (JSON text), "[]" when nothing was written
+    /// The JSON Patches written to other twins (an action's `on:`, e.g. the
+    /// room's air handler), as (twin id, JSON text), in the same batch.
+    std::vector<std::pair<std::string, std::string>> related;
     std::vector<std::string> alarms;  ///< alarm texts raised
     std::uint64_t sequence = 0;  ///< the sequence of the change the firing committed (0: none or failed)
     bool failed = false;

@@ -87,13 +87,50 @@ const json& member(const json& rule, const char* key) {
     return it == rule.end() ? null_value : *it;
 }
 
+/// Reads `on:` of an action (ActionTarget) and returns the twins it reaches
+/// from the binding's twins now, for the checks of the action's properties.
+ActionTarget read_target(const json& v, const std::string& p, const graph::Snapshot& g) {
+    if (!v.is_object())
+        throw ModelParameterError(p, "expected {relationship: name, direction: outgoing|incoming, where: expression}, found " +
+                                         dump(v));
+    for (const auto& [k, x] : v.items()) {
+        (void)x;
+        if (k != "relationship" && k != "direction" && k != "where")
+            throw ModelParameterError(p + "." + k, "unknown key (on: takes relationship, direction, where)");
+    }
+    ActionTarget out;
+    const json& rel = member(v, "relationship");
+    if (!rel.is_string() || rel.get_ref<const std::string&>().empty())
+        throw ModelParameterError(p + ".relationship", "expected the relationship's name (a non-empty string), found " + dump(rel));
+    out.relationship = rel.get<std::string>();
+    bool known = false;
+    for (const dtdl::CompiledInterface& ci : g.models()->interfaces()) {
+        const dtdl::Content* c = ci.find(out.relationship);
+        if (c != nullptr && c->kind == dtdl::ContentKind::relationship) known = true;
+    }
+    if (!known) throw ModelParameterError(p + ".relationship", "no model declares a relationship \"" + out.relationship + "\"");
+    if (v.contains("direction")) {
+        const json& d = v["direction"];
+        if (d != "outgoing" && d != "incoming")
+            throw ModelParameterError(p + ".direction", "expected \"outgoing\" (the rule's twin is the relationship's "
+                                                        "source; the default) or \"incoming\", found " + dump(d));
+        out.incoming = d == "incoming";
+    }
+    if (v.contains("where")) {
+        out.where = expression(v["where"], p + ".where");
+        out.where_text = v["where"].get<std::string>();
+    }
+    return out;
+}
+
 Action read_action(const json& a, const std::string& p, const graph::Snapshot& g, std::span<const graph::TwinIndex> twins,
                    const std::set<dtdl::InterfaceIndex>& models, const ReadOptions& options) {
     const bool resolved = options.resolved;
     const std::vector<std::string>* processes = options.processes;
     static const char* expected =
-        "expected an action: \"fail\", \"restore\", {set: {property: value}}, {fail: {data}}, {restore: {data}} or "
-        "{alarm: text} or {start: process}";
+        "expected an action: \"fail\", \"restore\", {set: {property: value}}, {fail: {data}}, {restore: {data}}, "
+        "{alarm: text}, {alarm: {text, property}} or {start: process}; set and alarm also take on: {relationship, "
+        "direction, where}";
     Action out;
     std::string key;
     json value;
@@ -101,12 +138,41 @@ Action read_action(const json& a, const std::string& p, const graph::Snapshot& g
         key = a.get<std::string>();
         if (key != "fail" && key != "restore")
             throw ModelParameterError(p, "unknown action \"" + key + "\" (" + expected + ")");
-    } else if (a.is_object() && a.size() == 1) {
-        key = a.begin().key();
-        value = a.begin().value();
+    } else if (a.is_object() && (a.size() == 1 || (a.size() == 2 && a.contains("on")))) {
+        for (const auto& [k, v] : a.items())
+            if (k != "on") {
+                key = k;
+                value = v;
+            }
+        if (key.empty()) throw ModelParameterError(p, std::string(expected) + ", found " + dump(a));
     } else {
         throw ModelParameterError(p, std::string(expected) + ", found " + dump(a));
     }
+    // The twins the action writes: the binding's own, or those `on:` reaches from them now.
+    std::vector<graph::TwinIndex> reached(twins.begin(), twins.end());
+    std::set<dtdl::InterfaceIndex> reached_models = models;
+    if (a.is_object() && a.contains("on")) {
+        if (key != "set" && key != "alarm")
+            throw ModelParameterError(p + ".on", "only set and alarm act on related twins (\"" + key + "\" acts on the "
+                                                 "rule's own twin)");
+        out.on = read_target(a["on"], p + ".on", g);
+        std::set<graph::TwinIndex> all;
+        std::set<dtdl::InterfaceIndex> related_models;
+        for (const graph::TwinIndex t : twins) {
+            const auto rels = out.on->incoming ? g.in_relationships(t) : g.out_relationships(t);
+            for (const graph::RelationshipIndex rel : rels)
+                if (g.relationship_name(rel) == out.on->relationship)
+                    related_models.insert(g.twin_model(out.on->incoming ? g.source(rel) : g.target(rel)));
+        }
+        if (out.on->where) check_reads(*out.on->where, g, related_models, p + ".on.where", "the related twins");
+        Action probe;
+        probe.on = out.on;
+        for (const graph::TwinIndex t : twins)
+            for (const graph::TwinIndex r : action_twins(probe, t, g)) all.insert(r);
+        reached.assign(all.begin(), all.end());
+        reached_models = models_of(g, reached);
+    }
+    const std::string whose = out.on ? "related twin" : "twin";
     if (key == "set") {
         out.kind = ActionKind::set;
         if (!value.is_object() || value.empty())
@@ -115,11 +181,17 @@ Action read_action(const json& a, const std::string& p, const graph::Snapshot& g
             const std::string pp = p + ".set." + property;
             Assignment s;
             s.property = property;
-            for (const graph::TwinIndex t : twins) {
+            for (const graph::TwinIndex t : reached) {
                 const auto& model = g.models()->at(g.twin_model(t));
                 if (model.layout.find(property) == nullptr)
-                    throw ModelParameterError(pp, "unknown property: twin \"" + g.twin_id(t) + "\" (" + model.definition->id +
-                                                      ") has no property \"" + property + "\"");
+                    throw ModelParameterError(pp, "unknown property: " + whose + " \"" + g.twin_id(t) + "\" (" +
+                                                      model.definition->id + ") has no property \"" + property + "\"");
+            }
+            if (out.on && reached.empty()) {
+                bool anywhere = false;
+                for (const dtdl::CompiledInterface& ci : g.models()->interfaces())
+                    if (ci.layout.find(property) != nullptr) anywhere = true;
+                if (!anywhere) throw ModelParameterError(pp, "unknown property \"" + property + "\": no model declares it");
             }
             if (v.is_object() && v.size() == 1 && v.contains("expression")) {
                 s.expression_text = v["expression"].is_string() ? v["expression"].get<std::string>() : std::string();
@@ -130,16 +202,16 @@ Action read_action(const json& a, const std::string& p, const graph::Snapshot& g
                 if (v.is_null()) throw ModelParameterError(pp, "expected a value, found null");
                 // "70 degF" for a numeric property: converted to the property's DTDL unit now.
                 bool numeric = false;
-                if (!twins.empty()) {
-                    const dtdl::PropertySlot* slot = g.models()->at(g.twin_model(twins.front())).layout.find(property);
+                if (!reached.empty()) {
+                    const dtdl::PropertySlot* slot = g.models()->at(g.twin_model(reached.front())).layout.find(property);
                     numeric = slot != nullptr && (slot->type == dtdl::ColumnType::float64 || slot->type == dtdl::ColumnType::int64);
                 }
                 if (numeric && v.is_string() && !scenario::is_parameter_reference(v))
-                    s.value = *scenario::quantity(v, scenario::property_unit(g, twins, property, pp), pp);
+                    s.value = *scenario::quantity(v, scenario::property_unit(g, reached, property, pp), pp);
                 if (scenario::is_parameter_reference(v)) {
                     if (resolved) throw ModelParameterError(pp, "refers to a parameter that has no value: " + dump(v));
                 } else {
-                    for (const dtdl::InterfaceIndex m : models) {
+                    for (const dtdl::InterfaceIndex m : reached_models) {
                         const auto& model = g.models()->at(m);
                         const dtdl::PropertySlot* slot = model.layout.find(property);
                         if (slot == nullptr || slot->property == nullptr || !slot->property->schema) continue;
@@ -163,9 +235,49 @@ Action read_action(const json& a, const std::string& p, const graph::Snapshot& g
             throw ModelParameterError(p + "." + key, "expected the event's data (a mapping) or nothing, found " + dump(value));
     } else if (key == "alarm") {
         out.kind = ActionKind::alarm;
-        if (!value.is_string() || value.get_ref<const std::string&>().empty())
-            throw ModelParameterError(p + ".alarm", "expected the alarm's text (a non-empty string), found " + dump(value));
-        out.text = value.get<std::string>();
+        const json* text = &value;
+        if (value.is_object()) {
+            for (const auto& [k, x] : value.items()) {
+                (void)x;
+                if (k != "text" && k != "property")
+                    throw ModelParameterError(p + ".alarm." + k, "unknown key (alarm: takes text, property)");
+            }
+            text = &member(value, "text");
+            const json& property = member(value, "property");
+            if (!property.is_null()) {
+                if (!property.is_string() || property.get_ref<const std::string&>().empty())
+                    throw ModelParameterError(p + ".alarm.property",
+                                              "expected the name of a string property, found " + dump(property));
+                out.property = property.get<std::string>();
+                for (const graph::TwinIndex t : reached) {
+                    const auto& model = g.models()->at(g.twin_model(t));
+                    const dtdl::PropertySlot* slot = model.layout.find(out.property);
+                    if (slot == nullptr)
+                        throw ModelParameterError(p + ".alarm.property", "unknown property: " + whose + " \"" + g.twin_id(t) +
+                                                                             "\" (" + model.definition->id +
+                                                                             ") has no property \"" + out.property + "\"");
+                    if (slot->type != dtdl::ColumnType::string)
+                        throw ModelParameterError(p + ".alarm.property", "property \"" + out.property + "\" of " +
+                                                                             model.definition->id + " is " +
+                                                                             dtdl::to_string(slot->type) +
+                                                                             ", not a string: an alarm writes its text");
+                    const json& alarm_text = member(value, "text");
+                    if (alarm_text.is_string() && slot->property != nullptr && slot->property->schema) {
+                        const auto errors = dtdl::validate_value(*slot->property->schema, alarm_text);
+                        if (!errors.empty())
+                            throw ModelParameterError(p + ".alarm.text", dump(alarm_text) + " is not a valid value of " +
+                                                                             model.definition->id + "'s \"" + out.property +
+                                                                             "\": " + errors.front().message);
+                    }
+                }
+            }
+        }
+        if (!text->is_string() || text->get_ref<const std::string&>().empty())
+            throw ModelParameterError(p + ".alarm", "expected the alarm's text (a non-empty string), found " + dump(*text));
+        out.text = text->get<std::string>();
+        if (out.property.empty() && out.on)
+            throw ModelParameterError(p + ".alarm", "an alarm on related twins needs the property its text is written to "
+                                                    "({alarm: {text, property}, on: ...})");
     } else if (key == "start") {
         out.kind = ActionKind::start;
         if (!value.is_string() || value.get_ref<const std::string&>().empty())
@@ -413,6 +525,30 @@ std::optional<double> target_value(const Rule& rule, const Target& tg, const gra
     if (v && tg.type == dtdl::ColumnType::int64) v = std::round(*v);
     if (v && tg.type == dtdl::ColumnType::boolean) v = *v != 0.0 ? 1.0 : 0.0;
     return v;
+}
+
+std::vector<graph::TwinIndex> action_twins(const Action& action, graph::TwinIndex twin, const graph::Snapshot& snap) {
+    if (!action.on) return {twin};
+    const ActionTarget& on = *action.on;
+    std::vector<graph::TwinIndex> related;
+    const auto rels = on.incoming ? snap.in_relationships(twin) : snap.out_relationships(twin);
+    for (const graph::RelationshipIndex rel : rels)
+        if (snap.relationship_name(rel) == on.relationship) related.push_back(on.incoming ? snap.source(rel) : snap.target(rel));
+    std::sort(related.begin(), related.end());
+    related.erase(std::unique(related.begin(), related.end()), related.end());
+    if (on.where) {
+        query::Evaluator ev(*on.where, snap);
+        std::erase_if(related, [&](graph::TwinIndex t) {
+            const std::array<std::uint32_t, 1> row{t};
+            return !ev.matches(row);
+        });
+    }
+    return related;
+}
+
+json alarm_patch(const Action& action) {
+    if (action.kind != ActionKind::alarm || action.property.empty()) return json::array();
+    return json::array({{{"op", "add"}, {"path", "/" + action.property}, {"value", action.text}}});
 }
 
 json set_patch(const Action& action, graph::TwinIndex twin, const graph::Snapshot& snap) {

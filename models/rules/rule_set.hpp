@@ -31,11 +31,24 @@ struct Assignment {
     std::string expression_text;
 };
 
+/// `on:` of an action: the twins it acts on are those related to the rule's
+/// twin by `relationship` (outgoing by default: the rule's twin is the source,
+/// `room -servedBy-> air handler`), that satisfy `where` (the shared
+/// expression language, on the related twin), instead of the rule's own twin.
+struct ActionTarget {
+    std::string relationship;
+    bool incoming = false;
+    std::optional<query::CompiledExpression> where;
+    std::string where_text;
+};
+
 struct Action {
     ActionKind kind = ActionKind::alarm;
     std::vector<Assignment> assignments;  ///< set
     json data = json::object();           ///< fail / restore payload
     std::string text;                     ///< alarm; start: the process
+    std::string property;                 ///< alarm: the string property the text is written to ("" none)
+    std::optional<ActionTarget> on;       ///< set / alarm: related twins instead of the rule's own
 };
 
 enum class Aggregate : std::uint8_t { mean, min, max, sum, count, all, any };
@@ -107,8 +120,19 @@ struct ReadOptions {
 [[nodiscard]] std::optional<double> target_value(const Rule& rule, const Target& target, const graph::Snapshot& snap,
                                                  query::Evaluator* where);
 
+/// The twins an action acts on, for a rule that fired on `twin`: `twin`
+/// itself, or (action.on) the twins related to it that satisfy `where` on
+/// `snap`, ascending and unique.
+[[nodiscard]] std::vector<graph::TwinIndex> action_twins(const Action& action, graph::TwinIndex twin,
+                                                         const graph::Snapshot& snap);
+
+/// The JSON Patch of an `alarm` action that writes its text to a property
+/// (action.property): empty when it writes none.
+[[nodiscard]] json alarm_patch(const Action& action);
+
 /// The JSON Patch of a `set` action for `twin` on `snap` (expressions
-/// evaluated there; an undefined result leaves its property out). Empty
+/// evaluated there, on the rule's own twin even when the action acts on
+/// related twins; an undefined result leaves its property out). Empty
 /// array: nothing to set.
 [[nodiscard]] json set_patch(const Action& action, graph::TwinIndex twin, const graph::Snapshot& snap);
 

@@ -262,12 +262,16 @@ private:
         for (const Action& a : rule.then) {
             switch (a.kind) {
                 case ActionKind::set: {
-                    const json patch = set_patch(a, twin, run_->snapshot());
+                    const graph::Snapshot snap = run_->snapshot();
+                    const json patch = set_patch(a, twin, snap);
                     if (patch.empty()) break;
-                    try {
-                        run_->update_twin(id, patch);
-                    } catch (const std::exception& x) {
-                        throw Error(message(rule, id, std::string("set: ") + x.what()));
+                    for (const graph::TwinIndex t : action_twins(a, twin, snap)) {
+                        const std::string& target = t == twin ? id : snap.twin_id(t);
+                        try {
+                            run_->update_twin(target, patch);
+                        } catch (const std::exception& x) {
+                            throw Error(message(rule, id, (t == twin ? "" : "on \"" + target + "\": ") + "set: " + x.what()));
+                        }
                     }
                     break;
                 }
@@ -279,9 +283,20 @@ private:
                                                           "\" (bind the availability model to it)"));
                     break;
                 }
-                case ActionKind::alarm:
-                    run_->log_event(id, "alarm", {{"rule", rule.name}, {"text", a.text}});
+                case ActionKind::alarm: {
+                    const graph::Snapshot snap = run_->snapshot();
+                    for (const graph::TwinIndex t : action_twins(a, twin, snap)) {
+                        const std::string& target = t == twin ? id : snap.twin_id(t);
+                        run_->log_event(target, "alarm", {{"rule", rule.name}, {"text", a.text}});
+                        if (a.property.empty()) continue;
+                        try {
+                            run_->update_twin(target, alarm_patch(a));
+                        } catch (const std::exception& x) {
+                            throw Error(message(rule, id, "alarm on \"" + target + "\": " + x.what()));
+                        }
+                    }
                     break;
+                }
                 case ActionKind::start:
                     try {
                         run_->start_process(a.text, {{"rule", rule.name}, {"twin", id}});

@@ -101,4 +101,11 @@ std::shared_ptr<live::EventRouter> graph_router(const pybind11::object& graph);
 /// define_errors and define_store first.
 void define_prognostics(pybind11::module_& m);
 
+/// A store's graph: graph.ingest drops the message ids the store remembers
+/// (DIR/message-ids.db, live/ingest/message_ids.hpp) and remembers those it
+/// applies (ingest_bindings.cpp). Throws IoError. Needs the GIL.
+void note_store_message_ids(const graph::TwinGraph& graph, const std::filesystem::path& directory);
+/// Closes and forgets them (before the store closes). Needs the GIL.
+void release_store_message_ids(const graph::TwinGraph* graph);
+
 }  // namespace twinsim::python

@@ -36,6 +36,9 @@ live::HistoryQuery make_query(const std::optional<std::vector<std::string>>& twi
     return q;
 }
 
+// Cause: the live rule that made a change ("rule:<name>"), None for a direct write.
+py::object cause_cell(const std::string& cause) { return cause.empty() ? py::object(py::none()) : py::object(py::str(cause)); }
+
 std::int64_t ns_or_missing(const std::optional<Timestamp>& t) { return t ? t->ns : INT64_MIN; }
 
 // Columns named as ADT's data history names them; times as int64 ns (INT64_MIN: none, NaT once viewed as datetime64).
@@ -43,7 +46,7 @@ py::dict columns_of(const live::HistoryResult& h, const std::string& kind) {
     py::dict d;
     if (kind == "properties") {
         std::vector<std::int64_t> time, source;
-        py::list id, model, key, value, target, rel, action;
+        py::list id, model, key, value, target, rel, action, cause;
         std::vector<std::uint64_t> sequence;
         for (const live::PropertyUpdateRow& r : h.property_updates) {
             time.push_back(r.time.ns);
@@ -55,6 +58,7 @@ py::dict columns_of(const live::HistoryResult& h, const std::string& kind) {
             target.append(r.relationship_target.empty() ? py::object(py::none()) : py::object(py::str(r.relationship_target)));
             rel.append(r.relationship_id.empty() ? py::object(py::none()) : py::object(py::str(r.relationship_id)));
             action.append(r.action);
+            cause.append(cause_cell(r.cause));
             sequence.push_back(r.sequence);
         }
         d["TimeStamp"] = time;
@@ -66,23 +70,26 @@ py::dict columns_of(const live::HistoryResult& h, const std::string& kind) {
         d["RelationshipTarget"] = target;
         d["RelationshipId"] = rel;
         d["Action"] = action;
+        d["Cause"] = cause;
         d["Sequence"] = sequence;
     } else if (kind == "twins") {
         std::vector<std::int64_t> time;
-        py::list id, action, model;
+        py::list id, action, model, cause;
         for (const live::TwinLifecycleRow& r : h.twin_lifecycle) {
             time.push_back(r.time.ns);
             id.append(r.twin_id);
             action.append(r.action);
             model.append(r.model_id);
+            cause.append(cause_cell(r.cause));
         }
         d["TwinId"] = id;
         d["Action"] = action;
         d["TimeStamp"] = time;
         d["ModelId"] = model;
+        d["Cause"] = cause;
     } else if (kind == "relationships") {
         std::vector<std::int64_t> time;
-        py::list rel, name, action, source, target;
+        py::list rel, name, action, source, target, cause;
         for (const live::RelationshipLifecycleRow& r : h.relationship_lifecycle) {
             time.push_back(r.time.ns);
             rel.append(r.relationship_id);
@@ -90,6 +97,7 @@ py::dict columns_of(const live::HistoryResult& h, const std::string& kind) {
             action.append(r.action);
             source.append(r.source);
             target.append(r.target);
+            cause.append(cause_cell(r.cause));
         }
         d["RelationshipId"] = rel;
         d["Name"] = name;
@@ -97,6 +105,7 @@ py::dict columns_of(const live::HistoryResult& h, const std::string& kind) {
         d["TimeStamp"] = time;
         d["Source"] = source;
         d["Target"] = target;
+        d["Cause"] = cause;
     } else {
         std::vector<std::int64_t> time, source;
         py::list id, model, key, value;

@@ -4,10 +4,13 @@
 // live::ingest::Ingestor; the DataFrame is turned into rows by
 // twinsim.ingest._frame_rows (Python), everything else happens in C++.
 
+#include <pybind11/chrono.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
+#include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +21,7 @@
 #include "json_conversion.hpp"
 #include "twinsim/graph/twin_graph.hpp"
 #include "twinsim/live/ingest/ingest.hpp"
+#include "twinsim/live/ingest/message_ids.hpp"
 
 namespace py = pybind11;
 
@@ -33,6 +37,12 @@ using live::ingest::MappingError;
 using live::ingest::OrderPolicy;
 
 PyObject* mapping_error = nullptr;
+
+// The message ids of the stores open in Python, by their graph (GIL held).
+std::map<const graph::TwinGraph*, std::unique_ptr<live::ingest::MessageIds>>& store_message_ids() {
+    static auto* ids = new std::map<const graph::TwinGraph*, std::unique_ptr<live::ingest::MessageIds>>();
+    return *ids;
+}
 
 void raise_mapping_error(const MappingError& e) {
     py::object instance = py::reinterpret_borrow<py::object>(mapping_error)(e.what());
@@ -60,7 +70,8 @@ py::dict report_dict(const IngestReport& r) {
 
 py::dict ingest(graph::TwinGraph& graph, const py::object& source, const py::object& mapping_arg,
                 const std::optional<std::string>& format, const std::string& policy,
-                const py::object& dead_letter, const std::string& order, std::size_t dedup_window) {
+                const py::object& dead_letter, const std::string& order, std::size_t dedup_window,
+                std::chrono::duration<double> dedup_age) {
     IngestOptions options;
     if (!format || *format == "auto") options.format = Format::automatic;
     else if (*format == "ndjson") options.format = Format::ndjson;
@@ -75,6 +86,12 @@ py::dict ingest(graph::TwinGraph& graph, const py::object& source, const py::obj
     else throw py::value_error("order must be 'arrival' or 'source-time', not '" + order + "'");
     if (!dead_letter.is_none()) options.dead_letter = to_path(dead_letter);
     options.dedup_window = dedup_window;
+    if (dedup_age.count() < 0) throw py::value_error("dedup_age must not be negative");
+    if (const auto it = store_message_ids().find(&graph); it != store_message_ids().end()) {
+        // A store's graph: duplicates are dropped across restarts too.
+        it->second->set_window({dedup_window, std::chrono::duration_cast<std::chrono::seconds>(dedup_age)});
+        options.remembered = it->second.get();
+    }
 
     std::unique_ptr<Mapping> mapping;
     const graph::Snapshot snapshot = graph.snapshot();
@@ -115,6 +132,12 @@ py::dict ingest(graph::TwinGraph& graph, const py::object& source, const py::obj
 
 }  // namespace
 
+void note_store_message_ids(const graph::TwinGraph& graph, const std::filesystem::path& directory) {
+    store_message_ids()[&graph] = std::make_unique<live::ingest::MessageIds>(live::ingest::message_ids_file(directory));
+}
+
+void release_store_message_ids(const graph::TwinGraph* graph) { store_message_ids().erase(graph); }
+
 void define_ingest(py::module_& m) {
     mapping_error = new_located_exception(m, "MappingError",
             "An ingestion mapping the models refuse (an unknown interface, property, relationship or unit), a "
@@ -133,6 +156,7 @@ void define_ingest(py::module_& m) {
         .def("ingest", &ingest, py::arg("source"), py::arg("mapping") = py::none(), py::kw_only(),
              py::arg("format") = py::none(), py::arg("policy") = "reject", py::arg("dead_letter") = py::none(),
              py::arg("order") = "arrival", py::arg("dedup_window") = live::ingest::default_dedup_window,
+             py::arg("dedup_age") = std::chrono::duration<double>(live::ingest::MessageIdWindow{}.max_age),
              "Applies property updates to this graph as one batch (docs/ingest.md).\n\n"
              "source: a path or a list of paths (.ndjson/.jsonl device messages, .csv long or wide), or a pandas "
              "DataFrame, long (columns time, twin, property, value[, unit][, id]) or wide (a time column, or a "
@@ -141,7 +165,9 @@ void define_ingest(py::module_& m) {
              "policy: 'reject' (any bad row: nothing applied) or 'dead-letter' (good rows applied, bad ones "
              "appended to dead_letter as NDJSON). order: 'arrival' (last read wins, as ADT) or 'source-time' "
              "(an update older than the property's sourceTime is dropped). dedup_window: message ids remembered "
-             "within this call.\n\n"
+             "(the most recent; on a plain graph, within this call; on a store's graph, "
+             "in DIR/message-ids.db, across restarts and processes). dedup_age (a store's graph): ids older than "
+             "this (a timedelta or seconds; default 7 days) are forgotten.\n\n"
              "Returns {applied, rows, updates, twins, duplicates, stale, bad_rows: [{source, line, field, reason, "
              "record}]}. Raises MappingError (bad mapping, oversized line, messages without a mapping), "
              "TwinsimIoError (unreadable file).");

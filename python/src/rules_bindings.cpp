@@ -215,6 +215,9 @@ void define_rules(py::module_& m) {
                                                          : py::object(py::str(format_timestamp(f.source_time)));
                 d["patch"] = to_python(nlohmann::json::parse(f.patch));
                 d["alarms"] = f.alarms;
+                py::dict related;
+                for (const auto& [twin, patch] : f.related) related[py::str(twin)] = to_python(nlohmann::json::parse(patch));
+                d["related"] = related;
                 d["sequence"] = f.sequence;
                 d["failed"] = f.failed;
                 out.append(d);
@@ -222,7 +225,7 @@ void define_rules(py::module_& m) {
             return out;
         },
         "The live rules' firings so far, in order: [{rule_set, rule, twin, trigger_sequence, source_time, patch, "
-        "alarms, sequence, failed}].");
+        "alarms, related ({twin: patch} written through an action's on:), sequence, failed}].");
     method(
         cls, "rules_statistics",
         [](const py::object& self) {

@@ -4,6 +4,7 @@
 
 #include <pybind11/stl.h>
 
+#include <optional>
 #include <string>
 
 #include "bindings.hpp"
@@ -113,6 +114,7 @@ void define_store(py::module_& m) {
              [](live::Store& s) {
                  release_graph_rules(&s.graph());   // the live rules stop before the store closes
                  release_graph_events(&s.graph());  // routed events are delivered first
+                 release_store_message_ids(&s.graph());
                  py::gil_scoped_release release;
                  s.close();
              },
@@ -155,6 +157,7 @@ void define_store(py::module_& m) {
              [](live::Store& s, const py::object&, const py::object&, const py::object&) {
                  release_graph_rules(&s.graph());
                  release_graph_events(&s.graph());
+                 release_store_message_ids(&s.graph());
                  py::gil_scoped_release release;
                  s.close();
                  return false;
@@ -168,12 +171,16 @@ void define_store(py::module_& m) {
 
     m.def(
         "open_store",
-        [](const py::object& path, const std::string& durability, std::uint64_t checkpoint_every, bool create,
-           std::size_t keep_checkpoints, bool history, bool history_telemetry) {
+        [](const py::object& path, const std::string& durability, std::uint64_t checkpoint_every,
+           std::optional<std::uint64_t> checkpoint_every_changes, bool create, std::size_t keep_checkpoints, bool history,
+           bool history_telemetry) {
             live::StoreOptions o;
             o.durability = durability_argument(durability);
             o.checkpoint_every = checkpoint_every;
-            if (checkpoint_every == 0) o.checkpoint_every_changes = 0;  // 0: only store.checkpoint(), as documented
+            // Not given: the library's default, or off with checkpoint_every=0
+            // (then only store.checkpoint() writes one, as documented).
+            if (checkpoint_every_changes) o.checkpoint_every_changes = *checkpoint_every_changes;
+            else if (checkpoint_every == 0) o.checkpoint_every_changes = 0;
             o.create = create;
             o.keep_checkpoints = keep_checkpoints;
             o.history.enabled = history;
@@ -189,23 +196,28 @@ void define_store(py::module_& m) {
             const graph::TwinGraph* graph = &store->graph();
             keep_graph_events(*graph, store->directory());
             note_store_rules(store->graph(), dir);
+            note_store_message_ids(store->graph(), store->directory());
             py::object self = py::cast(std::move(store));
             py::cpp_function on_gone([graph](py::handle weak) {
                 release_graph_rules(graph);
                 release_graph_events(graph);
+                release_store_message_ids(graph);
                 weak.dec_ref();
             });
             py::weakref(self, on_gone).release();
             return self;
         },
         py::arg("path"), py::kw_only(), py::arg("durability") = "per_batch", py::arg("checkpoint_every") = 10000,
-        py::arg("create") = true, py::arg("keep_checkpoints") = live::StoreOptions{}.keep_checkpoints,
+        py::arg("checkpoint_every_changes") = py::none(), py::arg("create") = true, py::arg("keep_checkpoints") = live::StoreOptions{}.keep_checkpoints,
         py::arg("history") = true, py::arg("history_telemetry") = false,
         "Opens (or creates) the durable store in directory `path` and returns a Store, which has the TwinGraph "
         "methods of its graph.\n\n"
         "durability: \"per_batch\" (each write synced before it returns) or \"group\" (concurrent writers share "
         "syncs; each write still returns only once durable).\ncheckpoint_every: batches between background "
-        "checkpoints (0: only store.checkpoint()).\ncreate: create the directory when missing.\n"
+        "checkpoints (0: not by batch count).\n"
+        "checkpoint_every_changes: change events journaled between background checkpoints, whatever the batch sizes "
+        "(bounds what opening replays); None: 1,000,000, or off when checkpoint_every=0; 0: off. With both 0, only "
+        "store.checkpoint() writes one.\ncreate: create the directory when missing.\n"
         "keep_checkpoints: how many checkpoints are kept for time travel (store.snapshot_at), spread over the "
         "journal; 2 keeps only the newest and its fallback.\n"
         "history: record every change in DIR/history.db (docs/history.md); history_telemetry: record telemetry too.\n"

@@ -11,7 +11,9 @@ These functions become methods of :class:`twinsim.Store`::
 
 The columns are named as Azure Digital Twins' data history names them
 (TimeStamp, SourceTimeStamp, Id, ModelId, Key, Value, RelationshipTarget,
-RelationshipId, Action; the lifecycle tables have their own). Times are
+RelationshipId, Action; the lifecycle tables have their own), plus Cause:
+the live rule that made the change ("rule:<name>"), None for a direct write
+(models/rules/rules.md, "Live rules"). Times are
 ``datetime64[ns, UTC]``; a missing SourceTimeStamp is NaT.
 """
 

@@ -61,15 +61,17 @@ std::vector<Cells> rows_of(const live::HistoryResult& h, const std::string& kind
                             {"Value", r.value},
                             {"RelationshipTarget", text_cell(r.relationship_target)},
                             {"RelationshipId", text_cell(r.relationship_id)},
-                            {"Action", r.action}});
+                            {"Action", r.action},
+                            {"Cause", text_cell(r.cause)}});
     } else if (kind == "twins") {
         for (const live::TwinLifecycleRow& r : h.twin_lifecycle)
             rows.push_back({{"TwinId", r.twin_id}, {"Action", r.action}, {"TimeStamp", time_cell(r.time)},
-                            {"ModelId", text_cell(r.model_id)}});
+                            {"ModelId", text_cell(r.model_id)}, {"Cause", text_cell(r.cause)}});
     } else if (kind == "relationships") {
         for (const live::RelationshipLifecycleRow& r : h.relationship_lifecycle)
             rows.push_back({{"RelationshipId", r.relationship_id}, {"Name", text_cell(r.name)}, {"Action", r.action},
-                            {"TimeStamp", time_cell(r.time)}, {"Source", r.source}, {"Target", text_cell(r.target)}});
+                            {"TimeStamp", time_cell(r.time)}, {"Source", r.source}, {"Target", text_cell(r.target)},
+                            {"Cause", text_cell(r.cause)}});
     } else {
         for (const live::TelemetryRow& r : h.telemetry)
             rows.push_back({{"TimeStamp", time_cell(r.time)},
@@ -84,9 +86,10 @@ std::vector<Cells> rows_of(const live::HistoryResult& h, const std::string& kind
 
 const std::vector<const char*>& header_of(const std::string& kind) {
     static const std::vector<const char*> properties{"TimeStamp", "SourceTimeStamp", "Id", "ModelId", "Key", "Value",
-                                                     "RelationshipTarget", "RelationshipId", "Action"};
-    static const std::vector<const char*> twins{"TwinId", "Action", "TimeStamp", "ModelId"};
-    static const std::vector<const char*> relationships{"RelationshipId", "Name", "Action", "TimeStamp", "Source", "Target"};
+                                                     "RelationshipTarget", "RelationshipId", "Action", "Cause"};
+    static const std::vector<const char*> twins{"TwinId", "Action", "TimeStamp", "ModelId", "Cause"};
+    static const std::vector<const char*> relationships{"RelationshipId", "Name", "Action", "TimeStamp", "Source", "Target",
+                                                        "Cause"};
     static const std::vector<const char*> telemetry{"TimeStamp", "SourceTimeStamp", "Id", "ModelId", "Key", "Value"};
     if (kind == "properties") return properties;
     if (kind == "twins") return twins;

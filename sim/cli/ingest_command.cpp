@@ -4,6 +4,8 @@
 // out (or leave it committed in the store).
 
 #include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdint>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -16,6 +18,8 @@
 #include "models/rules/live_rules.hpp"
 #include "twinsim/graph/ndjson.hpp"
 #include "twinsim/live/ingest/ingest.hpp"
+#include "twinsim/live/ingest/message_ids.hpp"
+#include "twinsim/common/time.hpp"
 
 namespace twinsim::cli {
 namespace {
@@ -29,6 +33,7 @@ struct IngestCommandOptions {
     std::string dead_letter;
     std::string order = "arrival";
     std::size_t dedup_window = live::ingest::default_dedup_window;
+    std::string dedup_age = "P7D";
     std::string output;
     std::string store;  ///< --store DIR: ingest into the durable store (journaled, durable before the report)
     bool json = false;
@@ -87,6 +92,27 @@ int run_ingest(const IngestCommandOptions& options) {
     } catch (const live::ingest::MappingError& e) {
         std::cerr << "twinsim: invalid mapping: " << e.what() << '\n';
         return exit_invalid;
+    }
+    // A store remembers the message ids it took (DIR/message-ids.db), so a
+    // duplicate is dropped across runs too.
+    std::unique_ptr<live::ingest::MessageIds> remembered;
+    if (!options.store.empty()) {
+        std::string why;
+        const auto age = duration_seconds(options.dedup_age, &why);
+        if (!age || *age < 0) {
+            std::cerr << "twinsim: error: --dedup-age: expected a duration (ISO 8601 like P7D or PT12H, or seconds), found \""
+                      << options.dedup_age << "\"" << (why.empty() ? "" : ": " + why) << '\n';
+            return exit_usage;
+        }
+        try {
+            remembered = std::make_unique<live::ingest::MessageIds>(
+                live::ingest::message_ids_file(options.store),
+                live::ingest::MessageIdWindow{options.dedup_window, std::chrono::seconds(static_cast<std::int64_t>(*age))});
+        } catch (const IoError& e) {
+            std::cerr << "twinsim: error: " << e.what() << '\n';
+            return exit_usage;
+        }
+        ingest.remembered = remembered.get();
     }
     std::vector<std::filesystem::path> files(options.files.begin(), options.files.end());
     // The live rules a store keeps (twinsim rules add) run on what is ingested.
@@ -167,7 +193,13 @@ Command add_ingest_command(CLI::App& app) {
     command->add_option("--order", options->order,
                         "Out-of-order updates: arrival (last read wins, as ADT) or source-time (older sourceTime dropped)")
         ->check(CLI::IsMember({"arrival", "source-time"}));
-    command->add_option("--dedup-window", options->dedup_window, "How many message ids are remembered to drop duplicates");
+    command->add_option("--dedup-window", options->dedup_window,
+                        "How many message ids are remembered to drop duplicates (with --store: kept in DIR/message-ids.db "
+                        "across runs)")
+        ->capture_default_str();
+    command->add_option("--dedup-age", options->dedup_age,
+                        "With --store: message ids older than this (ISO 8601 duration or seconds) are forgotten")
+        ->capture_default_str();
     command->add_option("--output", options->output, "Write the resulting graph here (ADT import NDJSON)");
     command->add_option("--store", options->store,
                         "Ingest into the durable store in directory DIR (docs/store.md) instead of a --graph file: the "

@@ -5,14 +5,18 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "graph_input.hpp"
 #include "model_input.hpp"
 #include "models/rules/live_rules.hpp"
 #include "twinsim/live/store.hpp"
+#include "twinsim/live/store_lock.hpp"
 
 namespace twinsim::cli {
 namespace {
@@ -46,7 +50,26 @@ int run_add(const RulesCommandOptions& o) {
     return exit_valid;
 }
 
+// list and remove only read or change DIR/rules/: they take the store's lock
+// (so no process that has the store open runs or edits its rules meanwhile)
+// without opening it, which would replay its journal.
+std::optional<int> lock_store(const std::string& directory, std::optional<live::StoreLock>& lock) {
+    std::error_code ec;
+    if (!std::filesystem::exists(std::filesystem::path(directory) / "journal.db", ec)) {
+        std::cerr << "twinsim: error: " << directory << " is not a store (no journal.db in it)\n";
+        return exit_usage;
+    }
+    try {
+        lock.emplace(directory);
+    } catch (const live::StoreError& e) {
+        return report_store_error(e);
+    }
+    return std::nullopt;
+}
+
 int run_remove(const RulesCommandOptions& o) {
+    std::optional<live::StoreLock> lock;
+    if (const auto refused = lock_store(o.store, lock)) return *refused;
     try {
         models::remove_kept_rule_set(o.store, o.id);
     } catch (const models::RuleFileError& e) {
@@ -58,7 +81,15 @@ int run_remove(const RulesCommandOptions& o) {
 }
 
 int run_list(const RulesCommandOptions& o) {
-    const auto sets = models::kept_rule_sets(o.store);
+    std::optional<live::StoreLock> lock;
+    if (const auto refused = lock_store(o.store, lock)) return *refused;
+    std::vector<models::LiveRuleSetInfo> sets;
+    try {
+        sets = models::kept_rule_sets(o.store);
+    } catch (const models::RuleFileError& e) {
+        std::cerr << "twinsim: error: " << e.what() << '\n';
+        return exit_invalid;
+    }
     if (o.json) {
         nlohmann::ordered_json out = nlohmann::ordered_json::array();
         for (const auto& s : sets)

@@ -132,6 +132,7 @@ void record_patch(const json& patch, const graph::ChangeEvent& e, const std::str
 void record_event(const graph::ChangeEvent& e, HistoryWriter& w) {
     using graph::ChangeType;
     const json& d = e.data;
+    if (!e.cause.empty()) w.cause(e.sequence, e.cause);
     switch (e.type) {
     case ChangeType::twin_create: {
         const std::string model = model_of(d);

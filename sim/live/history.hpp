@@ -6,6 +6,8 @@
 // telemetry when asked:
 // - property updates: TimeStamp, SourceTimeStamp, Id, ModelId, Key, Value,
 //   RelationshipTarget, RelationshipId, Action;
+// and, beside ADT's columns, each change's Cause (the live rule that made
+// it, models/rules/live_rules.hpp; empty for a direct write);
 // - twin lifecycle: TwinId, Action (Create/Delete), TimeStamp, ModelId;
 // - relationship lifecycle: RelationshipId, Name, Action, TimeStamp, Source, Target;
 // - telemetry (StoreOptions::history.telemetry): TimeStamp, SourceTimeStamp,
@@ -85,6 +87,7 @@ struct PropertyUpdateRow {
     std::string relationship_target;         ///< RelationshipTarget (same)
     std::string action;                      ///< "Update" or "Delete"
     std::uint64_t sequence = 0;              ///< the change event's sequence number
+    std::string cause;                       ///< Cause: what made the change ("rule:<name>" for a live rule's firing; empty: a direct write)
 };
 
 struct TwinLifecycleRow {
@@ -93,6 +96,7 @@ struct TwinLifecycleRow {
     std::string action;  ///< "Create" or "Delete"
     std::string model_id;
     std::uint64_t sequence = 0;
+    std::string cause;  ///< as PropertyUpdateRow::cause
 };
 
 struct RelationshipLifecycleRow {
@@ -103,6 +107,7 @@ struct RelationshipLifecycleRow {
     std::string source;
     std::string target;
     std::uint64_t sequence = 0;
+    std::string cause;  ///< as PropertyUpdateRow::cause
 };
 
 struct TelemetryRow {

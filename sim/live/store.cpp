@@ -1,6 +1,7 @@
 // The durable store: the journal hook, durability (per batch and group
 // commit), checkpoints in the background, recovery, the directory lock.
 #include "twinsim/live/store.hpp"
+#include "twinsim/live/store_lock.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -53,7 +54,7 @@ struct Store::Impl {
     fs::path journal_file;
     fs::path checkpoint_dir;
     StoreOptions options;
-    int lock_fd = -1;
+    std::optional<StoreLock> directory_lock;  ///< DIR/LOCK, held while open
     std::unique_ptr<detail::JournalDb> journal;
     RecoveryReport recovery;
     graph::TwinGraph* graph = nullptr;
@@ -302,33 +303,7 @@ struct Store::Impl {
     }
 
     // --- opening ------------------------------------------------------------------------
-    void lock_directory() {
-        const fs::path lock_file = dir / "LOCK";
-        lock_fd = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (lock_fd < 0)
-            throw StoreError(dir, "store " + quoted(dir) + ": cannot open its lock file " + lock_file.string() + " (" +
-                                      std::strerror(errno) + ")");
-        if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-            const int err = errno;
-            char buf[32] = {};
-            const ssize_t n = ::pread(lock_fd, buf, sizeof buf - 1, 0);
-            const long pid = n > 0 ? std::strtol(buf, nullptr, 10) : 0;
-            ::close(lock_fd);
-            lock_fd = -1;
-            if (err == EWOULDBLOCK)
-                throw StoreLockedError(dir,
-                                       "store " + quoted(dir) + " is already open in process " +
-                                           (pid > 0 ? std::to_string(pid) : std::string("(unknown pid)")) +
-                                           " (lock file " + lock_file.string() + "); close it there first",
-                                       pid);
-            throw StoreError(dir, "store " + quoted(dir) + ": cannot lock " + lock_file.string() + " (" +
-                                      std::strerror(err) + ")");
-        }
-        const std::string pid = std::to_string(::getpid()) + "\n";
-        if (::ftruncate(lock_fd, 0) != 0 || ::pwrite(lock_fd, pid.data(), pid.size(), 0) < 0) {
-            // The lock holds anyway; only the pid shown to a second opener is missing.
-        }
-    }
+    void lock_directory() { directory_lock.emplace(dir); }
 
     // Loads the latest valid checkpoint; nullopt (and from-scratch replay) when none is.
     std::optional<graph::Snapshot> load_checkpoint() {
@@ -497,11 +472,7 @@ void Store::close() noexcept {
     } catch (...) {
     }
     if (impl_->journal) impl_->journal->close();
-    if (impl_->lock_fd >= 0) {
-        ::flock(impl_->lock_fd, LOCK_UN);
-        ::close(impl_->lock_fd);
-        impl_->lock_fd = -1;
-    }
+    impl_->directory_lock.reset();
 }
 
 std::unique_ptr<Store> open_store(const fs::path& directory, StoreOptions options) {

@@ -8,6 +8,9 @@
 
 namespace twinsim::scenario::limits {
 
+/// A scenario document (a file, or text given to scenario_from_yaml /
+/// scenario_from_json_text) at most this many bytes (16 MiB).
+inline constexpr std::uint64_t max_document_bytes = std::uint64_t{16} << 20;
 /// RunnerOptions::threads (and `twinsim run --threads`) at most this.
 inline constexpr unsigned max_threads = 256;
 /// `replications:` (and --replications) at most this.

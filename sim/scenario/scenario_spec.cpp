@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <set>
@@ -685,7 +686,16 @@ ScenarioSpec Decoder::spec(const Json& j) const {
     return s;
 }
 
+void check_document_size(std::size_t bytes, const std::string& source) {
+    if (bytes > limits::max_document_bytes)
+        throw ScenarioError(source, 0, "", "the document has " + std::to_string(bytes) + " bytes, more than the limit of " +
+                                               std::to_string(limits::max_document_bytes) + " (16 MiB, max_document_bytes)");
+}
+
 std::string read_text(const std::filesystem::path& path) {
+    std::error_code ec;
+    const std::uintmax_t size = std::filesystem::file_size(path, ec);
+    if (!ec) check_document_size(static_cast<std::size_t>(size), path.string());  // before reading it
     std::ifstream in(path, std::ios::binary);
     if (!in) throw IoError("cannot open scenario file '" + path.string() + "'");
     std::ostringstream ss;
@@ -697,6 +707,7 @@ std::string read_text(const std::filesystem::path& path) {
 }  // namespace
 
 ScenarioSpec scenario_from_yaml(std::string_view text, std::string source) {
+    check_document_size(text.size(), source);
     auto doc = detail::parse_yaml_document(text, source);
     auto s = Decoder(&doc.lines, source).spec(doc.json);
     s.source.file = std::move(source);
@@ -706,6 +717,7 @@ ScenarioSpec scenario_from_yaml(std::string_view text, std::string source) {
 }
 
 ScenarioSpec scenario_from_json_text(std::string_view text, std::string source) {
+    check_document_size(text.size(), source);
     auto doc = detail::parse_json_document(text, source);
     auto s = Decoder(&doc.lines, source).spec(doc.json);
     s.source.file = std::move(source);

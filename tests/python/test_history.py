@@ -37,7 +37,7 @@ THERMOSTAT = {
 }
 
 COLUMNS = ["TimeStamp", "SourceTimeStamp", "Id", "ModelId", "Key", "Value", "RelationshipTarget", "RelationshipId",
-           "Action"]
+           "Action", "Cause"]
 
 
 def room(temperature):
@@ -122,9 +122,9 @@ def test_history_filters_and_kinds(store_path):
     assert rel["Value"].tolist() == [0.5, 0.75]
     assert rel["RelationshipId"].tolist() == ["n1", "n1"]
     assert rel["RelationshipTarget"].tolist() == ["room-2", "room-2"]
-    assert list(twins.columns) == ["TwinId", "Action", "TimeStamp", "ModelId"]
+    assert list(twins.columns) == ["TwinId", "Action", "TimeStamp", "ModelId", "Cause"]
     assert twins["TwinId"].tolist() == ["room-1", "room-2"]
-    assert list(rels.columns) == ["RelationshipId", "Name", "Action", "TimeStamp", "Source", "Target"]
+    assert list(rels.columns) == ["RelationshipId", "Name", "Action", "TimeStamp", "Source", "Target", "Cause"]
     assert rels["Action"].tolist() == ["Create", "Delete"]
     assert rels["Target"].tolist() == ["room-2", "room-2"]
     assert len(nobody) == 0

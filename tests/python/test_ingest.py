@@ -195,3 +195,34 @@ def test_cli_usage_and_mapping_errors(tmp_path):
     assert f"{bad}:3: mappings[0].set.t.property: no model declares a property 'nothingLikeThis'" in result.stderr
     result = twinsim_cli(*base, SAMPLE / "messages.ndjson")
     assert result.returncode == 1 and "need a mapping" in result.stderr
+
+
+@cli
+def test_a_store_drops_duplicate_message_ids_across_restarts_and_cli_runs(tmp_path):
+    store = tmp_path / "store"
+    made = twinsim_cli("import", "--store", store, "--models", SAMPLE / "models.json", SAMPLE / "graph.ndjson")
+    assert made.returncode == 0, made.stderr
+    args = ["ingest", "--store", store, "--mapping", SAMPLE / "mapping.yaml", SAMPLE / "messages.ndjson", "--json"]
+    first = twinsim_cli(*args)
+    assert first.returncode == 0, first.stderr
+    assert (json.loads(first.stdout)["updates"], json.loads(first.stdout)["duplicates"]) == (3, 1)
+    assert (store / "message-ids.db").exists()
+    # A second run of the same file: every message was seen by the first.
+    second = twinsim_cli(*args)
+    assert second.returncode == 0, second.stderr
+    assert (json.loads(second.stdout)["updates"], json.loads(second.stdout)["duplicates"]) == (0, 4)
+    # Python on the same store, after a restart, drops them too; a new id goes through.
+    fresh = tmp_path / "fresh.ndjson"
+    fresh.write_text('{"id": "m2", "dev": "AHU-3", "sat": 99.0}\n{"id": "m9", "dev": "AHU-3", "sat": 15.5}\n')
+    with twinsim.open_store(store) as stored:
+        report = stored.ingest(fresh, mapping=SAMPLE / "mapping.yaml")
+        assert (report["updates"], report["duplicates"]) == (1, 1)
+        assert value(stored, "ahu-3", "supplyTemperature") == pytest.approx(15.5)
+    with twinsim.open_store(store) as stored:
+        report = stored.ingest(fresh, mapping=SAMPLE / "mapping.yaml")
+        assert (report["updates"], report["duplicates"]) == (0, 2)
+        # A window of no ids forgets them all.
+        report = stored.ingest(fresh, mapping=SAMPLE / "mapping.yaml", dedup_window=0)
+        assert report["duplicates"] == 0
+    bad = twinsim_cli("ingest", "--store", store, "--dedup-age", "soon", SAMPLE / "long.csv")
+    assert bad.returncode == 2 and "--dedup-age" in bad.stderr

@@ -134,6 +134,18 @@ def test_a_store_keeps_its_rules_and_runs_them_when_reopened(tmp_path):
         store.drain_rules()
         assert [f["rule"] for f in store.rule_firings()] == ["too hot"]
         assert store.get_digital_twin("room-01-01")["temperatureSetpoint"] == 21.0
+        # The history names the rule as the cause of what it wrote, and nothing else.
+        frame = store.history(twins="room-01-01")
+        caused = frame[frame["Cause"].notna()]
+        assert caused["Key"].tolist() == ["temperatureSetpoint"]
+        assert caused["Cause"].tolist() == ["rule:too hot"]
+        assert set(frame[frame["Key"] == "temperature"]["Cause"].isna()) == {True}
+    if CLI:
+        run = subprocess.run([CLI, "history", "--store", store_dir, "--twin", "room-01-01", "--property",
+                              "temperatureSetpoint", "--format", "ndjson"], capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr
+        rows = [json.loads(line) for line in run.stdout.splitlines()]
+        assert [(r["Value"], r["Cause"]) for r in rows][-1] == (21.0, "rule:too hot")
 
 
 @pytest.mark.skipif(not CLI, reason="TWINSIM_CLI (path of the twinsim program) is not set")
@@ -176,3 +188,29 @@ def test_cli_rules_add_list_remove_and_ingest_runs_them(tmp_path):
     assert run.returncode == 1 and "keeps no rule set \"rules-1\"" in run.stderr
     run = twinsim_cli("rules", "list", "--store", store_dir)
     assert "keeps no rule sets" in run.stdout
+
+
+def test_cli_rules_list_and_remove_take_the_store_lock(tmp_path):
+    store_dir = tmp_path / "locked.store"
+
+    def twinsim_cli(*args):
+        return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, timeout=300)
+
+    run = twinsim_cli("import", "--store", store_dir, "--models", MODELS, BUILDING)
+    assert run.returncode == 0, run.stderr
+    rules = tmp_path / "rooms.yaml"
+    rules.write_text(SENSOR_MEAN)
+    assert twinsim_cli("rules", "add", "--store", store_dir, rules).returncode == 0
+    with twinsim.open_store(store_dir):
+        # The store is open here: its rules run in this process, so another
+        # process may neither list a changing set nor remove one from under it.
+        for args in (("list",), ("remove", "rules-1")):
+            run = twinsim_cli("rules", *args, "--store", store_dir)
+            assert run.returncode == 2, run.stdout
+            assert "already open in process" in run.stderr and str(os.getpid()) in run.stderr
+    assert (store_dir / "rules" / "rules-1.json").exists()
+    run = twinsim_cli("rules", "list", "--store", store_dir)
+    assert run.returncode == 0 and "rules-1" in run.stdout
+    run = twinsim_cli("rules", "list", "--store", tmp_path / "nowhere")
+    assert run.returncode == 2 and "is not a store" in run.stderr
+

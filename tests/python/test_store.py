@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import pytest
 
@@ -82,6 +83,29 @@ def test_checkpoint_then_tail(tmp_path):
         assert store.recovery["checkpoint_batch"] == 2
         assert store.recovery["batches_replayed"] == 1
         assert everything(store) == before
+
+
+def test_checkpoint_every_changes_from_python(tmp_path):
+    # Batches alone never trigger (checkpoint_every=0): the change count does.
+    path = tmp_path / "c"
+    with twinsim.open_store(path, checkpoint_every=0, checkpoint_every_changes=20) as store:
+        store.create_models([SENSOR])
+        for k in range(30):
+            store.upsert_digital_twin(f"s{k}", sensor(float(k)))
+        deadline = time.monotonic() + 10
+        while store.stats()["checkpoints"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert store.stats()["checkpoints"] >= 1
+        assert store.stats()["last_checkpoint_batch"] >= 20
+    # checkpoint_every=0 alone still means "only on request".
+    with twinsim.open_store(tmp_path / "d", checkpoint_every=0) as store:
+        store.create_models([SENSOR])
+        for k in range(30):
+            store.upsert_digital_twin(f"s{k}", sensor(float(k)))
+        time.sleep(0.2)
+        assert store.stats()["checkpoints"] == 0
+    with pytest.raises(TypeError):
+        twinsim.open_store(tmp_path / "e", checkpoint_every_changes=-1)
 
 
 def test_group_commit_with_threads(tmp_path):

@@ -109,6 +109,8 @@ const char* schema_sql =
     "CREATE TABLE IF NOT EXISTS telemetry(twin INTEGER NOT NULL, key INTEGER NOT NULL, time INTEGER NOT NULL,"
     " model INTEGER, value, lag INTEGER);"
     "CREATE INDEX IF NOT EXISTS telemetry_by_key ON telemetry(twin, key, time);"
+    // cause: ChangeEvent::cause of the change with sequence seq ("rule:<name>"), for the few changes that have one.
+    "CREATE TABLE IF NOT EXISTS causes(seq INTEGER PRIMARY KEY, cause INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS twin_state(twin INTEGER PRIMARY KEY, model INTEGER);"
     "CREATE TABLE IF NOT EXISTS relationship_state(source INTEGER NOT NULL, rel INTEGER NOT NULL, target INTEGER,"
     " PRIMARY KEY(source, rel)) WITHOUT ROWID;"
@@ -171,7 +173,7 @@ struct HistoryDb::Impl final : HistoryWriter {
     std::vector<std::string> names{""};  // by id; id 0 unused
     Stmt insert_name, insert_property, insert_twin, insert_rel, upsert_twin_state, delete_twin_state,
         select_twin_state, upsert_rel_state, delete_rel_state, select_rel_state, insert_telemetry, set_indexed,
-        read_journal;
+        read_journal, insert_cause;
 
     std::int64_t id_of(std::string_view text) {
         auto it = ids.find(std::string(text));
@@ -218,6 +220,11 @@ struct HistoryDb::Impl final : HistoryWriter {
         bind_name(s, 8, relationship);
         bind_name(s, 9, target);
         s.run("writing a property update");
+    }
+    void cause(std::uint64_t sequence, std::string_view cause) override {
+        insert_cause.bind(1, static_cast<std::int64_t>(sequence));
+        insert_cause.bind(2, id_of(cause));
+        insert_cause.run("writing the cause of a change");
     }
     void twin(std::string_view twin, Timestamp time, std::uint64_t sequence, bool create, std::string_view model) override {
         Stmt& s = insert_twin;
@@ -304,6 +311,7 @@ struct HistoryDb::Impl final : HistoryWriter {
         delete_rel_state = Stmt(db, "DELETE FROM relationship_state WHERE source=? AND rel=?", doing);
         select_rel_state = Stmt(db, "SELECT target FROM relationship_state WHERE source=? AND rel=?", doing);
         insert_telemetry = Stmt(db, "INSERT INTO telemetry VALUES(?,?,?,?,?,?)", doing);
+        insert_cause = Stmt(db, "INSERT OR REPLACE INTO causes VALUES(?,?)", doing);
         set_indexed = Stmt(db, "UPDATE meta SET value=? WHERE key='indexed'", doing);
         read_journal = Stmt(journal, "SELECT id, payload FROM batches WHERE id > ? ORDER BY id LIMIT ?",
                             "preparing to read the store's journal");
@@ -510,8 +518,9 @@ HistoryResult HistoryDb::query(const HistoryQuery& q) {
     };
     if (no_twin) return out;
     if ((q.kinds & history_property_updates) != 0U && !no_key) {
-        each("SELECT twin, key, time, seq, model, value, lag, rel, target FROM property_updates" +
-                 where("twin", "key") + " ORDER BY twin, key, time, seq",
+        each("SELECT twin, key, time, p.seq, model, value, lag, rel, target, c.cause FROM property_updates p"
+             " LEFT JOIN causes c ON c.seq = p.seq" +
+                 where("twin", "key") + " ORDER BY twin, key, time, p.seq",
              [&](sqlite3_stmt* st) {
                  PropertyUpdateRow r;
                  r.id = s.name(st, 0);
@@ -525,12 +534,13 @@ HistoryResult HistoryDb::query(const HistoryQuery& q) {
                  r.source_time = lag_time(st, 6, r.time.ns);
                  r.relationship_id = s.name(st, 7);
                  r.relationship_target = s.name(st, 8);
+                 r.cause = s.name(st, 9);
                  out.property_updates.push_back(std::move(r));
              });
     }
     if ((q.kinds & history_twin_lifecycle) != 0U) {
-        each("SELECT twin, time, seq, action, model FROM twin_lifecycle" + where("twin", nullptr) +
-                 " ORDER BY twin, time, seq",
+        each("SELECT twin, time, l.seq, action, model, c.cause FROM twin_lifecycle l LEFT JOIN causes c ON c.seq = l.seq" +
+                 where("twin", nullptr) + " ORDER BY twin, time, l.seq",
              [&](sqlite3_stmt* st) {
                  TwinLifecycleRow r;
                  r.twin_id = s.name(st, 0);
@@ -538,12 +548,14 @@ HistoryResult HistoryDb::query(const HistoryQuery& q) {
                  r.sequence = static_cast<std::uint64_t>(sqlite3_column_int64(st, 2));
                  r.action = sqlite3_column_int(st, 3) != 0 ? "Create" : "Delete";
                  r.model_id = s.name(st, 4);
+                 r.cause = s.name(st, 5);
                  out.twin_lifecycle.push_back(std::move(r));
              });
     }
     if ((q.kinds & history_relationship_lifecycle) != 0U) {
-        each("SELECT source, time, seq, rel, action, name, target FROM relationship_lifecycle" +
-                 where("source", nullptr) + " ORDER BY source, time, seq",
+        each("SELECT source, time, l.seq, rel, action, name, target, c.cause FROM relationship_lifecycle l"
+             " LEFT JOIN causes c ON c.seq = l.seq" +
+                 where("source", nullptr) + " ORDER BY source, time, l.seq",
              [&](sqlite3_stmt* st) {
                  RelationshipLifecycleRow r;
                  r.source = s.name(st, 0);
@@ -553,6 +565,7 @@ HistoryResult HistoryDb::query(const HistoryQuery& q) {
                  r.action = sqlite3_column_int(st, 4) != 0 ? "Create" : "Delete";
                  r.name = s.name(st, 5);
                  r.target = s.name(st, 6);
+                 r.cause = s.name(st, 7);
                  out.relationship_lifecycle.push_back(std::move(r));
              });
     }

@@ -26,6 +26,8 @@ public:
                       std::string_view model) = 0;
     virtual void relationship(std::string_view source, std::string_view relationship, Timestamp time,
                               std::uint64_t sequence, bool create, std::string_view name, std::string_view target) = 0;
+    /// The change `sequence` has a cause (ChangeEvent::cause, e.g. "rule:<name>").
+    virtual void cause(std::uint64_t sequence, std::string_view cause) = 0;
     /// A twin's model changed (a patch of /$metadata/$model).
     virtual void set_twin_model(std::string_view twin, std::string_view model) = 0;
     /// The current model of a twin as the history knows it ("" when unknown).

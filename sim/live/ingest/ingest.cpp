@@ -295,7 +295,8 @@ struct Ingestor::Impl {
     /// True when the row's message id was seen (in the window or earlier in this call).
     bool duplicate(Call& call, const Pending& p) {
         if (p.message_id.empty()) return false;
-        return window.count(p.message_id) != 0 || call.ids.count(p.message_id) != 0;
+        return window.count(p.message_id) != 0 || call.ids.count(p.message_id) != 0 ||
+               (options.remembered != nullptr && options.remembered->contains(p.message_id));
     }
 
     void accept(Call& call, Pending&& p, std::optional<Timestamp> time) {
@@ -689,6 +690,12 @@ struct Ingestor::Impl {
             }
             std::sort(twins.begin(), twins.end());
             report.twins = static_cast<std::size_t>(std::unique(twins.begin(), twins.end()) - twins.begin());
+            if (options.remembered != nullptr) {
+                std::vector<std::string> ids;
+                for (const Pending& p : call.pending)
+                    if (!p.message_id.empty()) ids.push_back(p.message_id);
+                options.remembered->remember(ids);
+            }
         }
         report.applied = applied;
         if (options.policy == BadRowPolicy::dead_letter && !call.bad.empty()) write_dead_letters(call.bad);

@@ -19,6 +19,7 @@
 
 #include "twinsim/graph/twin_graph.hpp"
 #include "twinsim/live/ingest/mapping.hpp"
+#include "twinsim/live/ingest/message_ids.hpp"
 
 namespace twinsim::live::ingest {
 
@@ -48,6 +49,12 @@ struct IngestOptions {
     std::filesystem::path dead_letter;
     /// How many message ids are remembered to drop duplicates (the most recent ones).
     std::size_t dedup_window = default_dedup_window;
+    /// Message ids remembered on disk (a durable store's DIR/message-ids.db,
+    /// message_ids.hpp), or null: an id in it is a duplicate too, and the ids
+    /// of the rows an ingestion applies are added to it once the batch is
+    /// applied, so duplicates are dropped across restarts. Must outlive the
+    /// Ingestor.
+    MessageIds* remembered = nullptr;
 };
 
 /// One bad row: where, which field, why. `record` is what was read (the

@@ -24,6 +24,7 @@ using json = nlohmann::json;
 using LineMap = std::unordered_map<std::string, std::size_t>;
 
 constexpr std::size_t max_mapping_nodes = 100'000;
+constexpr std::uintmax_t max_mapping_bytes = std::uintmax_t{16} << 20;
 
 std::string located(const std::string& source, std::size_t line, const std::string& field, const std::string& reason) {
     std::string out;
@@ -420,6 +421,9 @@ bool resolve_property(const dtdl::ModelSet& models, dtdl::InterfaceIndex model, 
 }
 
 Mapping Mapping::parse(std::string_view text, std::string source, const dtdl::ModelSet& models) {
+    if (text.size() > max_mapping_bytes)
+        throw MappingError(source, 0, "", "a mapping is at most 16 MiB (max_mapping_bytes); this one has " +
+                                              std::to_string(text.size()) + " bytes");
     LineMap lines;
     json document;
     try {
@@ -436,7 +440,7 @@ Mapping Mapping::parse(std::string_view text, std::string source, const dtdl::Mo
 Mapping Mapping::load_file(const std::filesystem::path& path, const dtdl::ModelSet& models) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec)) throw IoError(path.string() + ": no such mapping file");
-    if (std::filesystem::file_size(path, ec) > (std::uintmax_t{16} << 20))
+    if (std::filesystem::file_size(path, ec) > max_mapping_bytes)
         throw IoError(path.string() + ": a mapping file is at most 16 MiB");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw IoError(path.string() + ": cannot open the mapping file");

@@ -83,3 +83,14 @@ TEST_CASE("a mapping given as data (a Python dict) is checked the same, without 
         CHECK(e.line() == 0);
     }
 }
+
+TEST_CASE("a mapping above 16 MiB is refused, as a file (before reading it) and as text", "[ingest]") {
+    auto graph = test::ingest_graph();
+    test::TempDir dir;
+    const auto file = dir.write("huge.yaml", "mappings: []\n");
+    std::filesystem::resize_file(file, (std::uintmax_t{16} << 20) + 1);
+    CHECK_THROWS_WITH(Mapping::load_file(file, *graph->snapshot().models()), Catch::Contains("at most 16 MiB"));
+    const std::string text((std::size_t{16} << 20) + 1, ' ');
+    CHECK_THROWS_AS(Mapping::parse(text, "big.yaml", *graph->snapshot().models()), MappingError);
+    CHECK_THAT(error_of(std::string(200, '[') + std::string(200, ']')), Catch::Contains("m.yaml"));
+}

@@ -2,12 +2,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 
 #include "ingest_fixture.hpp"
 #include "twinsim/common/error.hpp"
 #include "twinsim/live/ingest/ingest.hpp"
+#include "twinsim/live/ingest/message_ids.hpp"
 
 using namespace twinsim;
 using namespace twinsim::live::ingest;
@@ -306,4 +308,54 @@ TEST_CASE("CSV quoting: quoted commas, doubled quotes and line breaks inside quo
     REQUIRE(b.bad_rows.size() == 2);
     CHECK(b.bad_rows[0].to_string() == bad.string() + ":2: a quote inside unquoted field 3 (quote the whole field)");
     CHECK(b.bad_rows[1].to_string() == bad.string() + ":3: expected 3 fields (as the header), found 2");
+}
+
+TEST_CASE("message ids kept on disk drop duplicates across Ingestors (restarts), within a window of count and age",
+          "[ingest]") {
+    test::TempDir dir;
+    const auto ids_file = dir.path / "message-ids.db";
+    const auto a = dir.write("a.ndjson", R"({"id": "x1", "dev": "ahu-3", "sat": 10}
+{"id": "x2", "dev": "ahu-3", "sat": 11}
+)");
+    const auto again = dir.write("again.ndjson", R"({"id": "x1", "dev": "ahu-3", "sat": 99}
+{"id": "x2", "dev": "ahu-3", "sat": 98}
+)");
+    Setup s;
+    {
+        MessageIds ids(ids_file);
+        IngestOptions options;
+        options.remembered = &ids;
+        Ingestor ingestor(*s.graph, &s.mapping, options);
+        CHECK(ingestor.ingest_files({a}).updates == 2);
+        CHECK(ids.size() == 2);
+    }
+    {
+        // A new process: its Ingestor's memory is empty, the file is not.
+        MessageIds ids(ids_file);
+        IngestOptions options;
+        options.remembered = &ids;
+        Ingestor ingestor(*s.graph, &s.mapping, options);
+        const IngestReport r = ingestor.ingest_files({again});
+        CHECK(r.duplicates == 2);
+        CHECK(r.updates == 0);
+        CHECK(property(*s.graph, "ahu-3", "supplyTemperature") == 11.0);
+    }
+    {
+        // Without the file, the same messages are applied again (the old behaviour).
+        Ingestor ingestor(*s.graph, &s.mapping);
+        CHECK(ingestor.ingest_files({again}).duplicates == 0);
+    }
+    // The window: at most max_ids ids, none older than max_age.
+    MessageIds ids(dir.path / "window.db", {.max_ids = 3, .max_age = std::chrono::hours(1)});
+    const Timestamp t0 = *parse_timestamp("2026-07-01T12:00:00Z");
+    ids.remember({"a", "b"}, t0);
+    ids.remember({"c", "d"}, Timestamp{t0.ns + 60'000'000'000});
+    CHECK(ids.size() == 3);  // "a" pushed out by the count
+    CHECK_FALSE(ids.contains("a", Timestamp{t0.ns + 60'000'000'000}));
+    CHECK(ids.contains("b", Timestamp{t0.ns + 60'000'000'000}));
+    CHECK_FALSE(ids.contains("b", Timestamp{t0.ns + 3'601'000'000'000}));  // older than an hour
+    CHECK(ids.contains("d", Timestamp{t0.ns + 3'601'000'000'000}));
+    ids.remember({"e"}, Timestamp{t0.ns + 3'700'000'000'000});
+    CHECK(ids.size() == 1);  // b, c and d expired
+    CHECK_THROWS_AS(MessageIds(dir.write("not-ids.db", "hello, not SQLite\n")), IoError);
 }

@@ -14,6 +14,7 @@
 #include "store_support.hpp"
 #include "twinsim/graph/snapshot_serialization.hpp"
 #include "twinsim/live/store.hpp"
+#include "twinsim/live/store_lock.hpp"
 
 using namespace twinsim;
 using namespace twinsim::live;
@@ -238,6 +239,29 @@ TEST_CASE("store: a second open is refused with the directory and the holder's p
     // Released by close: it opens again, with everything.
     auto again = open_store(dir.path, options_for(Durability::per_batch));
     CHECK(again->graph().snapshot().list_models().size() == 6);
+}
+
+TEST_CASE("store: StoreLock takes the same lock as open_store, without opening the store", "[store]") {
+    test::TempDir dir("store-lock-alone");
+    {
+        auto store = open_store(dir.path, options_for(Durability::per_batch));
+        // An open store refuses the lock alone too (the CLI's `rules list/remove`).
+        CHECK_THROWS_AS(StoreLock(dir.path), StoreLockedError);
+    }
+    {
+        StoreLock lock(dir.path);
+        CHECK_THROWS_AS(StoreLock(dir.path), StoreLockedError);
+        try {
+            (void)open_store(dir.path, options_for(Durability::per_batch));
+            FAIL("opened while locked");
+        } catch (const StoreLockedError& e) {
+            CHECK(e.holder_pid() == ::getpid());
+        }
+        StoreLock moved(std::move(lock));
+        moved.release();
+        auto store = open_store(dir.path, options_for(Durability::per_batch));  // released
+    }
+    CHECK_THROWS_AS(StoreLock(dir.path / "missing"), StoreError);
 }
 
 TEST_CASE("store: writes after close are refused, reads still work", "[store]") {

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <unistd.h>
 
@@ -199,4 +200,25 @@ TEST_CASE("a JSON syntax error is told in our words with a short excerpt", "[sce
     CHECK_THAT(e.reason(), Catch::StartsWith("JSON syntax error at column 1"));
     CHECK_THAT(e.what(), !Catch::Contains("parse_error") && !Catch::Contains("last read"));
     CHECK(std::string(e.what()).find(std::string(60, 'S')) == std::string::npos);
+}
+
+TEST_CASE("a scenario document above 16 MiB is refused from its size, as a file and as text", "[scenario_limits]") {
+    const auto dir = std::filesystem::temp_directory_path() / ("twinsim-limits-size-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const auto file = dir / "huge.yaml";
+    {
+        std::ofstream out(file, std::ios::binary);
+        out << "horizon: PT1H\n";
+    }
+    std::filesystem::resize_file(file, limits::max_document_bytes + 1);  // sparse: nothing is written
+    try {
+        (void)read_scenario_file(file);
+        FAIL("a 16 MiB + 1 file was read");
+    } catch (const ScenarioError& e) {
+        CHECK_THAT(e.what(), Catch::Contains("huge.yaml") && Catch::Contains("16 MiB"));
+    }
+    std::filesystem::remove_all(dir);
+    const std::string text(limits::max_document_bytes + 1, ' ');
+    CHECK_THROWS_WITH(scenario_from_yaml(text, "big.yaml"), Catch::Contains("big.yaml") && Catch::Contains("16 MiB"));
+    CHECK_THROWS_WITH(scenario_from_json_text(text, "big.json"), Catch::Contains("16 MiB"));
 }
