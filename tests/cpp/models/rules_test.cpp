@@ -355,6 +355,45 @@ TEST_CASE("rules: propagation chains along the sample building (room areas -> zo
     CHECK(last["value"].get<double>() == Approx(zone0 + 10.0).epsilon(1e-14));
 }
 
+TEST_CASE("rules: `on:` acts on the twins related to the rule's twin (a room's air handler), through the run", "[models]") {
+    const auto prepared = prepare(header + R"yaml(models:
+  - model: rules
+    where: "IS_OF_MODEL('dtmi:twinsim:building:Room;1') AND $dtId = 'room-00-01'"
+    parameters:
+      rules:
+        - name: too hot
+          when: "temperature > 26"
+          then:
+            - set: {supplyAirTemperatureSetpoint: 12.0}
+              on: {relationship: servedBy, where: "IS_OF_MODEL('dtmi:twinsim:building:AirHandlingUnit;1')"}
+            - set: {temperatureSetpoint: 20}
+)yaml");
+    scenario::Run run(prepared, 0);
+    CHECK(number(run, "ahu-00", "supplyAirTemperatureSetpoint") == 16.0);
+    run.advance_to(60.0);
+    write(run, "room-00-01", "temperature", 27.0);
+    run.advance_to(120.0);
+    CHECK(number(run, "ahu-00", "supplyAirTemperatureSetpoint") == 12.0);  // room-00-01 -servedBy-> ahu-00
+    CHECK(number(run, "room-00-01", "temperatureSetpoint") == 20.0);
+    // A property the air handler lacks is refused before any run, naming the related twin.
+    try {
+        (void)prepare(header + R"yaml(models:
+  - model: rules
+    where: "IS_OF_MODEL('dtmi:twinsim:building:Room;1') AND $dtId = 'room-00-01'"
+    parameters:
+      rules:
+        - name: too hot
+          when: "temperature > 26"
+          then:
+            - set: {temperatureSetpoint: 12.0}
+              on: {relationship: servedBy}
+)yaml");
+        FAIL("accepted a property the related twin lacks");
+    } catch (const std::exception& e) {
+        CHECK_THAT(e.what(), Catch::Contains("then[0].set.temperatureSetpoint") && Catch::Contains("related twin \"ahu-00\""));
+    }
+}
+
 TEST_CASE("rules: rules that keep re-triggering each other fail the run instead of looping", "[models]") {
     const auto prepared = prepare(header + R"yaml(models:
   - model: rules
