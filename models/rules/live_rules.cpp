@@ -134,7 +134,15 @@ ParsedFile parse_text(std::string_view text, const std::string& source) {
         const bool yaml = !(source.ends_with(".json") || source.ends_with(".JSON"));
         scenario::detail::Document d = yaml ? scenario::detail::parse_yaml_document(text, source)
                                             : scenario::detail::parse_json_document(text, source);
-        return parse_document(json::parse(d.json.dump()), source, std::move(d.lines));
+        // The text is UTF-8, but an escape in it (YAML's \x94, say) can still decode to a byte
+        // that is not: refused here rather than thrown from deep inside a JSON dump.
+        std::string dumped;
+        try {
+            dumped = d.json.dump();
+        } catch (const nlohmann::json::exception&) {
+            throw RuleFileError(source + ": a string in the rule file is not UTF-8 once its escapes are decoded");
+        }
+        return parse_document(json::parse(dumped), source, std::move(d.lines));
     } catch (const scenario::ScenarioError& e) {
         throw RuleFileError(e.what());
     }
