@@ -19,6 +19,10 @@ twinsim_fuzz() {
   if [ ${#targets[@]} -eq 0 ]; then
     # The list in tests/fuzz/CMakeLists.txt is the one place targets are named.
     read -r -a targets <<<"$(sed -n 's/^set(TWINSIM_FUZZ_TARGETS \(.*\))$/\1/p' "$TWINSIM_ROOT/tests/fuzz/CMakeLists.txt")"
+    if [ ${#targets[@]} -lt 10 ]; then
+      echo "error: read ${#targets[@]} fuzz targets from tests/fuzz/CMakeLists.txt (its set(TWINSIM_FUZZ_TARGETS ...) line must stay on one line)" >&2
+      return 1
+    fi
   fi
   local timeout="${TWINSIM_FUZZ_TIMEOUT:-30}" rss="${TWINSIM_FUZZ_RSS_MB:-2048}"
   local failed=() target
