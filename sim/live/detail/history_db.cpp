@@ -389,7 +389,7 @@ void HistoryDb::close() noexcept {
     for (Stmt* s : {&impl_->insert_name, &impl_->insert_property, &impl_->insert_twin, &impl_->insert_rel,
                     &impl_->upsert_twin_state, &impl_->delete_twin_state, &impl_->select_twin_state,
                     &impl_->upsert_rel_state, &impl_->delete_rel_state, &impl_->select_rel_state,
-                    &impl_->insert_telemetry, &impl_->set_indexed, &impl_->read_journal}) {
+                    &impl_->insert_telemetry, &impl_->set_indexed, &impl_->read_journal, &impl_->insert_cause}) {
         sqlite3_finalize(s->st);
         s->st = nullptr;
     }
