@@ -104,4 +104,11 @@ MachineNote machine_note() {
     return m;
 }
 
+std::string load_averages() {
+    std::ifstream in("/proc/loadavg");
+    std::string a, b, c;
+    in >> a >> b >> c;
+    return a + " " + b + " " + c;
+}
+
 }  // namespace twinsim::bench

@@ -71,6 +71,8 @@ struct MachineNote {
     double load_1min = 0.0;
 };
 [[nodiscard]] MachineNote machine_note();
+/// The 1-, 5- and 15-minute load averages as /proc/loadavg prints them ("a b c").
+[[nodiscard]] std::string load_averages();
 
 /// Where a benchmark writes its generated input file (NDJSON). Without `keep`,
 /// the file is `<file_name>` in a fresh directory

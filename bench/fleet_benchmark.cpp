@@ -135,21 +135,6 @@ nlohmann::ordered_json summary(const std::vector<Totals>& totals, double Totals:
     return {{"mean", s.mean}, {"ci95_low", s.ci95_low}, {"ci95_high", s.ci95_high}};
 }
 
-std::string first_line_with(const char* file, const char* prefix) {
-    std::ifstream in(file);
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind(prefix, 0) == 0) return line.substr(line.find(':') + 2);
-    return "unknown";
-}
-
-std::string loadavg() {
-    std::ifstream in("/proc/loadavg");
-    std::string a, b, c;
-    in >> a >> b >> c;
-    return a + " " + b + " " + c;
-}
-
 /// The peer's JSON line, or an error text.
 nlohmann::json run_peer(const FleetBenchOptions& o, std::string& error) {
     const std::string command = "'" + o.python + "' '" + o.peer_script + "' --units " + std::to_string(o.units) +
@@ -187,7 +172,7 @@ nlohmann::ordered_json timing(const std::vector<double>& seconds, const std::vec
 }
 
 int run_fleet(const FleetBenchOptions& o) {
-    const std::string load_before = loadavg();
+    const std::string load_before = load_averages();
     const double unit_reps = static_cast<double>(o.units) * static_cast<double>(o.replications);
     std::vector<double> one_s, one_cpu, many_s, many_cpu, peer_s, peer_cpu;
     Measured last_one, last_many;
@@ -220,10 +205,10 @@ int run_fleet(const FleetBenchOptions& o) {
     out["replications"] = o.replications;
     out["horizon_hours"] = o.horizon_hours;
     out["rounds"] = o.rounds;
-    out["machine"] = {{"cpu", first_line_with("/proc/cpuinfo", "model name")},
+    out["machine"] = {{"cpu", machine_note().cpu},
                       {"cores", std::thread::hardware_concurrency()},
                       {"loadavg_before", load_before},
-                      {"loadavg_after", loadavg()}};
+                      {"loadavg_after", load_averages()}};
     out["twinsim_1_thread"] = timing(one_s, one_cpu, unit_reps);
     out["twinsim_" + std::to_string(o.threads) + "_threads"] = timing(many_s, many_cpu, unit_reps);
     out["identical_across_threads"] = identical;

@@ -172,21 +172,6 @@ Rate memory_ingest_rows(graph::TwinGraph& g, const IngestBenchOptions& o, Random
     });
 }
 
-std::string first_line_with(const char* file, const char* key) {
-    std::ifstream in(file);
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind(key, 0) == 0) return line.substr(line.find(':') == std::string::npos ? 0 : line.find(':') + 2);
-    return {};
-}
-
-std::string loadavg() {
-    std::ifstream in("/proc/loadavg");
-    std::string a, b, c;
-    in >> a >> b >> c;
-    return a + " " + b + " " + c;
-}
-
 // ---- durable: group commit beside SQLite ------------------------------------------------
 
 double store_group_rate(const fs::path& dir, const IngestBenchOptions& o, std::uint64_t seed, std::uint64_t& syncs) {
@@ -343,7 +328,7 @@ int run_ingest(const IngestBenchOptions& o) {
     const fs::path dir = o.directory.empty() ? fs::temp_directory_path() / ("twinsim-bench-ingest-" + std::to_string(::getpid()))
                                              : fs::path(o.directory);
     // In memory: one graph per path, reused across rounds (updates overwrite values).
-    const std::string load_before = loadavg();
+    const std::string load_before = load_averages();
     graph::TwinGraph g_wp;
     graph::TwinGraph g_ut;
     graph::TwinGraphOptions general_only;
@@ -393,9 +378,9 @@ int run_ingest(const IngestBenchOptions& o) {
     out["batch"] = o.batch;
     out["rounds"] = o.rounds;
     out["hardware_threads"] = std::thread::hardware_concurrency();
-    out["cpu"] = first_line_with("/proc/cpuinfo", "model name");
+    out["cpu"] = machine_note().cpu;
     out["loadavg_before"] = load_before;
-    out["loadavg_after"] = loadavg();
+    out["loadavg_after"] = load_averages();
     ojson mem = ojson::object();
     mem["batches_per_round"] = o.batches;
     mem["write_properties"] = rounds_json(wp);

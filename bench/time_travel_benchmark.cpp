@@ -47,21 +47,6 @@ std::uint64_t bytes_under(const fs::path& p) {
     return total;
 }
 
-std::string first_line_with(const char* file, const char* key) {
-    std::ifstream in(file);
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind(key, 0) == 0) return line.substr(line.find(':') == std::string::npos ? 0 : line.find(':') + 2);
-    return {};
-}
-
-std::string loadavg() {
-    std::ifstream in("/proc/loadavg");
-    std::string a, b, c;
-    in >> a >> b >> c;
-    return a + " " + b + " " + c;
-}
-
 // The peer: the state at t is, per twin, the value of its latest row at or
 // before t; one statement seeking the primary key once per twin.
 struct Peer {
@@ -124,7 +109,7 @@ int run_time_travel(const TimeTravelBenchOptions& o) {
                                              : fs::path(o.directory);
     fs::remove_all(dir);
     fs::create_directories(dir);
-    const std::string load_before = loadavg();
+    const std::string load_before = load_averages();
 
     // --- build: the store and the peer get the same rows -----------------------------
     auto clock_next = std::make_shared<std::int64_t>(start_ns);
@@ -269,10 +254,10 @@ int run_time_travel(const TimeTravelBenchOptions& o) {
 
     nlohmann::ordered_json out;
     out["benchmark"] = "time-travel";
-    out["cpu"] = first_line_with("/proc/cpuinfo", "model name");
+    out["cpu"] = machine_note().cpu;
     out["cores"] = std::thread::hardware_concurrency();
     out["loadavg_before"] = load_before;
-    out["loadavg_after"] = loadavg();
+    out["loadavg_after"] = load_averages();
     out["twins"] = o.twins;
     out["changes"] = o.changes;
     out["batch"] = o.batch;
