@@ -351,8 +351,8 @@ HistoryTables read_history_file(const std::filesystem::path& path) {
     switch (check.outcome) {
     case detail::ChildRead::Outcome::ok: break;
     case detail::ChildRead::Outcome::timed_out:
-        throw ResultsError(name + ": not a readable history file: reading it took longer than the limit of " +
-                               std::to_string(seconds) + " s for a file of this size",
+        throw ResultsError(name + ": not a readable history file: reading it used more than the limit of " +
+                               std::to_string(seconds) + " CPU-seconds for a file of this size",
                            name);
     case detail::ChildRead::Outcome::crashed:
         throw ResultsError(name + ": not a readable history file: the HDF5 library crashed reading it (signal " +

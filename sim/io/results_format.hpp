@@ -22,8 +22,8 @@ inline constexpr const char* results_format_name = "twinsim-results";
 /// a reader allocate without bound.
 inline constexpr std::uint64_t max_results_read_base = std::uint64_t{64} << 20;  // 64 MiB
 inline constexpr std::uint64_t max_results_expansion = 1100;
-/// Seconds ResultsReader's constructor gives the child process that reads the
-/// whole file before the caller's process trusts it (docs/results-format.md):
+/// CPU-seconds ResultsReader's constructor gives the child process that reads
+/// the whole file before the caller's process trusts it (docs/results-format.md):
 /// max_results_check_seconds plus one second per max_results_check_bytes_per_second
 /// bytes of file.
 inline constexpr unsigned max_results_check_seconds = 5;

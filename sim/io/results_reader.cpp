@@ -246,8 +246,8 @@ ResultsReader::ResultsReader(std::filesystem::path path, bool check_first) : imp
         switch (check.outcome) {
         case detail::ChildRead::Outcome::ok: break;
         case detail::ChildRead::Outcome::timed_out:
-            throw ResultsError(prefix + "reading it took longer than the limit of " + std::to_string(check_seconds) +
-                                   " s for a file of this size (max_results_check_seconds)",
+            throw ResultsError(prefix + "reading it used more than the limit of " + std::to_string(check_seconds) +
+                                   " CPU-seconds for a file of this size (max_results_check_seconds)",
                                impl_->name);
         case detail::ChildRead::Outcome::crashed:
             throw ResultsError(prefix + "the HDF5 library crashed reading it (signal " + std::to_string(check.signal) +

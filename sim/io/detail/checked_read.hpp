@@ -10,6 +10,12 @@
 
 namespace twinsim::io::detail {
 
+/// The wall-clock backstop read_in_child gives a child limited to
+/// `cpu_seconds` of CPU: twelve times as long plus a minute.
+[[nodiscard]] constexpr unsigned wall_seconds_for(unsigned cpu_seconds) noexcept {
+    return cpu_seconds > (~0U - 60U) / 12U ? ~0U : cpu_seconds * 12U + 60U;
+}
+
 struct ChildRead {
     enum class Outcome { ok, timed_out, crashed, failed };
     Outcome outcome = Outcome::ok;
@@ -20,9 +26,12 @@ struct ChildRead {
 /// Runs `read` in a forked child that resets the crash signals to their
 /// defaults (so the caller's crash handlers — a sanitizer's, libFuzzer's,
 /// Python's faulthandler — do not report the child's crash as their own),
-/// sends its stdout and stderr to /dev/null and is killed by SIGALRM after
-/// `seconds`. Precondition: the caller holds a LibraryCall (hdf5.hpp), so
-/// HDF5's state is consistent in the child. Never throws.
-[[nodiscard]] ChildRead read_in_child(unsigned seconds, const std::function<void()>& read) noexcept;
+/// sends its stdout and stderr to /dev/null and is stopped (timed_out) once
+/// it has used `cpu_seconds` of CPU time (RLIMIT_CPU, so a loaded machine
+/// does not refuse a good file), or, as a backstop for a child that waits
+/// instead of computing, after wall_seconds_for(cpu_seconds) of wall time.
+/// Precondition: the caller holds a LibraryCall (hdf5.hpp), so HDF5's state
+/// is consistent in the child. Never throws.
+[[nodiscard]] ChildRead read_in_child(unsigned cpu_seconds, const std::function<void()>& read) noexcept;
 
 }  // namespace twinsim::io::detail

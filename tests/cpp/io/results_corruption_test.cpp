@@ -14,13 +14,16 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "twinsim/io/detail/checked_read.hpp"
 #include "twinsim/io/results_reader.hpp"
 #include "twinsim/io/results_writer.hpp"
 #include "twinsim/scenario/compare.hpp"
@@ -284,4 +287,32 @@ TEST_CASE("results: a KPI summary count no integer can hold compares as an unkno
     CHECK(kpis[1].n == 0);
     CHECK(kpis[2].n == 0);
     CHECK(kpis[3].n == 7);
+}
+
+TEST_CASE("results: the child that checks a file is limited in CPU time, not in wall time", "[results_corruption]") {
+    // No HDF5 call in these children, so no LibraryCall is needed.
+    using twinsim::io::detail::ChildRead;
+    SECTION("a child that computes past its CPU limit is stopped as out of time") {
+        const auto started = std::chrono::steady_clock::now();
+        const ChildRead spin = twinsim::io::detail::read_in_child(1, [] {
+            volatile std::uint64_t n = 0;
+            for (;;) n = n + 1;
+        });
+        CHECK(spin.outcome == ChildRead::Outcome::timed_out);
+        // Stopped by the CPU limit, long before the wall-clock backstop.
+        CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(twinsim::io::detail::wall_seconds_for(1)));
+    }
+    SECTION("a child that waits longer than its CPU limit, using no CPU, is not stopped") {
+        // What a loaded machine does to a good file: the child waits for a core.
+        const ChildRead waiting = twinsim::io::detail::read_in_child(1, [] { ::sleep(3); });
+        CHECK(waiting.outcome == ChildRead::Outcome::ok);
+    }
+    SECTION("a crash and a refusal are told apart from running out of time") {
+        const ChildRead crash = twinsim::io::detail::read_in_child(5, [] { std::raise(SIGSEGV); });
+        CHECK(crash.outcome == ChildRead::Outcome::crashed);
+        CHECK(crash.signal == SIGSEGV);
+        const ChildRead refused = twinsim::io::detail::read_in_child(5, [] { throw std::runtime_error("bad header"); });
+        CHECK(refused.outcome == ChildRead::Outcome::failed);
+        CHECK(refused.message == "bad header");
+    }
 }
