@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -121,10 +122,12 @@ TEST_CASE("histories: CSV with a header, and recorded values", "[prognostics]") 
 }
 
 TEST_CASE("prognostics: FD001 accuracy and calibrated 90% intervals, fitted on the training file alone", "[prognostics]") {
-    const auto started = std::chrono::steady_clock::now();
+    // CPU time of the process, not wall time: the fit runs on this thread, and
+    // a loaded CI machine must not fail a fit that did its work in time.
+    const std::clock_t started = std::clock();
     const PrognosticsModel model = PrognosticsModel::fit(fd001_train());
-    const double fit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    CHECK(fit_seconds < 5.0);
+    const double fit_cpu_seconds = static_cast<double>(std::clock() - started) / CLOCKS_PER_SEC;
+    CHECK(fit_cpu_seconds < 5.0);
     // The usual informative sensors of FD001 (the flat ones and s6 carry no trend).
     CHECK(model.health_indicator().informative_sensors() ==
           std::vector<std::string>{"s2", "s3", "s4", "s7", "s8", "s9", "s11", "s12", "s13", "s14", "s15", "s17", "s20", "s21"});
