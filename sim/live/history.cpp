@@ -402,7 +402,7 @@ std::string unit_of(const graph::Snapshot& snapshot, const std::string& model_id
 
 }  // namespace
 
-HistoryExportCounts export_history(Store& store, const std::filesystem::path& path, const HistoryQuery& query) {
+io::HistoryTables history_tables(Store& store, const HistoryQuery& query) {
     HistoryQuery all = query;
     all.kinds = history_all_kinds;
     const HistoryResult h = store.history(all);
@@ -454,7 +454,11 @@ HistoryExportCounts export_history(Store& store, const std::filesystem::path& pa
         const std::size_t dot = r.key.find('.');
         te.unit.push_back(unit_of(snapshot, r.model_id, dot == std::string::npos ? r.key : r.key.substr(dot + 1), units));
     }
-    const io::HistoryFileCounts c = io::write_history_file(path, t);
+    return t;
+}
+
+HistoryExportCounts export_history(Store& store, const std::filesystem::path& path, const HistoryQuery& query) {
+    const io::HistoryFileCounts c = io::write_history_file(path, history_tables(store, query));
     return {c.property_updates, c.twin_lifecycle, c.relationship_lifecycle, c.telemetry};
 }
 

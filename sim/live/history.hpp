@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "twinsim/common/time.hpp"
+#include "twinsim/io/history_file.hpp"
 #include "twinsim/live/errors.hpp"
 #include "twinsim/live/routes.hpp"
 
@@ -144,6 +145,12 @@ class Store;
 struct HistoryExportCounts {
     std::uint64_t property_updates = 0, twin_lifecycle = 0, relationship_lifecycle = 0, telemetry = 0;
 };
+
+/// The rows `query` selects (every kind, whatever query.kinds says) as the
+/// columns of an HDF5 history file, units from the store's DTDL models: what
+/// export_history writes and what replay reads (scenario/recorded_input.hpp).
+/// Throws HistoryError (as Store::history).
+[[nodiscard]] io::HistoryTables history_tables(Store& store, const HistoryQuery& query = {});
 
 /// Writes the rows `query` selects (every kind, whatever query.kinds says)
 /// to the HDF5 history file `path` (io/history_file.hpp,
