@@ -35,8 +35,11 @@ namespace {
 
 constexpr std::string_view invalid_prefix = "not a valid twinsim results file: ";
 
-/// Seconds one damaged file may take to open, read whole and compare.
-constexpr unsigned per_file_seconds = 10;
+/// Wall seconds one damaged file may take to open, read whole and compare:
+/// the reader's own check child may use max_results_check_seconds of CPU on a
+/// file HDF5 loops on, which on a loaded machine takes up to its wall-clock
+/// backstop; then ten more for the rest. Past that the reader hangs.
+constexpr unsigned per_file_seconds = twinsim::io::detail::wall_seconds_for(max_results_check_seconds) + 10;
 
 /// Under AddressSanitizer every damaged copy costs two instrumented forks and
 /// a checking child about ten times slower, so that build (scripts/run-tests
