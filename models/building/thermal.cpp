@@ -36,7 +36,7 @@ constexpr const char* ahu_model = "dtmi:twinsim:building:AirHandlingUnit;1";
 constexpr const char* chiller_model = "dtmi:twinsim:building:Chiller;1";
 constexpr const char* pump_model = "dtmi:twinsim:building:Pump;1";
 
-const std::array<ModelParameter, 26> declared{{
+const std::array<ModelParameter, 27> declared{{
     // --- weather
     ModelParameter{"outdoor_mean", "degC", "daily mean of the diurnal outdoor temperature", 24.0}.within(-100.0, 100.0),
     ModelParameter{"outdoor_amplitude", "K", "half the daily swing of the outdoor temperature (>= 0)", 6.0}.within(0.0, 100.0),
@@ -56,6 +56,10 @@ const std::array<ModelParameter, 26> declared{{
     {"air_mass_conductance", "W/(m2.K)", "conductance air node <-> mass node per m2 of floor area (> 0 with a mass node)", 22.75},
     ModelParameter{"adjacency", "", "which rooms of a level exchange heat: \"row\" (consecutive by $dtId), \"level\" (every pair), \"none\"", "row"}.fixed_per_scenario(),
     {"adjacent_conductance", "W/K", "conductance between two adjacent rooms (>= 0)", 20.0},
+    ModelParameter{"zone_parameters", "",
+     "per-room values replacing the binding's (what twinsim calibrate writes): {\"<room $dtId>\": {\"ua_per_area\": "
+     "x, \"air_heat_capacity\": x, \"mass_capacity\": x, \"air_mass_conductance\": x}, ...}; \"none\" = none",
+     "none"}.fixed_per_scenario(),
     // --- gains
     {"gain_per_person", "W", "sensible heat per person present (the room's occupancy)", 75.0},
     {"radiant_fraction", "1", "share of internal and solar gains that goes to the mass node, [0, 1]", 0.5},
@@ -74,11 +78,21 @@ const std::array<ModelParameter, 26> declared{{
     {"step", "s", "integration step > 0; \"none\" = the scenario's step (60 s in a bare run)", "none"},
 }};
 
+/// A room's own network parameters (zone_parameters), each replacing the binding's when set.
+struct ZoneValues {
+    std::optional<double> ua, air_capacity, mass_capacity, air_mass;
+};
+
+/// The most rooms zone_parameters may name (a bound on outside input).
+constexpr std::size_t max_zone_parameters = 1'000'000;
+
 struct Config {
     std::optional<double> outdoor_mean, outdoor_amplitude, outdoor_peak_hour, utc_offset;
     std::vector<std::pair<double, double>> outdoor_series;  ///< empty: diurnal model
     std::optional<double> solar_peak, sunrise, sunset;
     std::optional<double> ua, air_capacity, mass_capacity, air_mass, adjacent;
+    /// zone_parameters: room $dtId -> its own values (unset: the binding's).
+    std::map<std::string, ZoneValues> zone_values;
     std::string adjacency;
     std::optional<double> per_person, radiant_fraction, deadband, zone_capacity, ahu_dt, default_cop;
     bool auxiliaries = true;
@@ -205,6 +219,49 @@ std::optional<std::uint32_t> optional_column(const graph::Snapshot& g, graph::Tw
     }
 }
 
+/// zone_parameters: an object of room $dtId -> {name: number}; each number in
+/// the range its binding-wide parameter accepts. Mass nodes are all or
+/// nothing (RcNetwork), so a room's mass_capacity must be > 0 exactly when
+/// the binding's is.
+std::map<std::string, ZoneValues> read_zone_values(const nlohmann::json& z, const Config& c) {
+    auto bad = [](const std::string& why) { return ModelParameterError("zone_parameters", why); };
+    if (!z.is_object()) throw bad("expected an object {\"<room $dtId>\": {\"ua_per_area\": x, ...}}, found " + z.dump());
+    if (z.size() > max_zone_parameters)
+        throw bad("names " + std::to_string(z.size()) + " rooms, more than the limit of " + std::to_string(max_zone_parameters));
+    const bool binding_mass = !c.mass_capacity || *c.mass_capacity > 0.0;
+    std::map<std::string, ZoneValues> out;
+    for (const auto& [room, values] : z.items()) {
+        if (!values.is_object()) throw bad("\"" + room + "\": expected an object of parameter values, found " + values.dump());
+        ZoneValues v;
+        for (const auto& [name, value] : values.items()) {
+            const std::string where = "\"" + room + "\"." + name;
+            if (!value.is_number() || !std::isfinite(value.get<double>()))
+                throw bad(where + ": expected a finite number, found " + value.dump());
+            const double x = value.get<double>();
+            if (name == "ua_per_area") {
+                if (!(x >= 0.0)) throw bad(where + ": must be >= 0, found " + value.dump());
+                v.ua = x;
+            } else if (name == "air_heat_capacity") {
+                if (!(x > 0.0)) throw bad(where + ": must be > 0, found " + value.dump());
+                v.air_capacity = x;
+            } else if (name == "mass_capacity") {
+                if (binding_mass && !(x > 0.0))
+                    throw bad(where + ": must be > 0 (the binding's mass_capacity gives every room a mass node), found " + value.dump());
+                if (!binding_mass) throw bad(where + ": the binding's mass_capacity is 0 (no mass nodes), so no room can have one");
+                v.mass_capacity = x;
+            } else if (name == "air_mass_conductance") {
+                if (!(x > 0.0)) throw bad(where + ": must be > 0, found " + value.dump());
+                v.air_mass = x;
+            } else {
+                throw bad(where + ": unknown; a room may set ua_per_area, air_heat_capacity, mass_capacity, "
+                                  "air_mass_conductance");
+            }
+        }
+        out.emplace(room, v);
+    }
+    return out;
+}
+
 Config read(const scenario::Binding& binding, bool resolved) {
     scenario::ParameterReader reader(binding.parameters, declared);
     reader.finish();
@@ -256,6 +313,7 @@ Config read(const scenario::Binding& binding, bool resolved) {
     c.air_mass = number("air_mass_conductance", 0.0);
     if (c.mass_capacity && c.air_mass && *c.mass_capacity > 0.0 && !(*c.air_mass > 0.0))
         throw ModelParameterError("air_mass_conductance", "must be > 0 when mass_capacity > 0");
+    if (detail::given(reader, "zone_parameters")) c.zone_values = read_zone_values(reader.raw("zone_parameters"), c);
     c.adjacency = choice("adjacency", {"row", "level", "none"});
     c.adjacent = number("adjacent_conductance", 0.0);
     c.per_person = number("gain_per_person", 0.0);
@@ -283,11 +341,83 @@ Topology check_graph(const scenario::Binding& binding, const graph::Snapshot& g,
     if (!c.zone_cooling_property.empty())
         (void)detail::typed_columns(g, binding.twins, c.zone_cooling_property, "zone_cooling_property",
                                     {dtdl::ColumnType::float64}, "a double");
+    if (!c.zone_values.empty()) {
+        std::set<std::string> rooms;
+        for (const graph::TwinIndex t : binding.twins) rooms.insert(g.twin_id(t));
+        for (const auto& [room, values] : c.zone_values)
+            if (!rooms.contains(room))
+                throw ModelParameterError("zone_parameters", "\"" + room + "\" is not one of the binding's " +
+                                                                 std::to_string(rooms.size()) + " rooms");
+    }
     Topology topo = discover(g, binding.twins);
     if (!c.chiller_power_property.empty())
         (void)detail::typed_columns(g, topo.chillers, c.chiller_power_property, "chiller_power_property",
                                     {dtdl::ColumnType::float64}, "a double");
     return topo;
+}
+
+/// Local hour of day at simulated time t (s from the scenario's start, itself
+/// `start_seconds` s after 1970).
+double local_hour(const Config& c, double start_seconds, double t) {
+    const double local = start_seconds + t + *c.utc_offset * 3600.0;
+    double s = std::fmod(local, 86400.0);
+    if (s < 0) s += 86400.0;
+    return s / 3600.0;
+}
+
+/// The outdoor temperature (degC) at simulated time t: the recorded series or the diurnal model.
+double outdoor_at(const Config& c, double start_seconds, double t) {
+    if (!c.outdoor_series.empty()) {
+        const auto& s = c.outdoor_series;
+        if (t <= s.front().first) return s.front().second;
+        if (t >= s.back().first) return s.back().second;
+        const auto it = std::upper_bound(s.begin(), s.end(), t, [](double v, const auto& p) { return v < p.first; });
+        const auto& [t1, v1] = *it;
+        const auto& [t0, v0] = *(it - 1);
+        return v0 + (v1 - v0) * (t - t0) / (t1 - t0);
+    }
+    return *c.outdoor_mean +
+           *c.outdoor_amplitude * std::cos(2.0 * std::numbers::pi * (local_hour(c, start_seconds, t) - *c.outdoor_peak_hour) / 24.0);
+}
+
+/// The solar gain per m2 of floor area at simulated time t divided by solar_peak (0 at night).
+double solar_shape_at(const Config& c, double start_seconds, double t) {
+    const double h = local_hour(c, start_seconds, t);
+    if (h <= *c.sunrise || h >= *c.sunset) return 0.0;
+    return std::sin(std::numbers::pi * (h - *c.sunrise) / (*c.sunset - *c.sunrise));
+}
+
+/// The adjacent pairs of zones: rooms of one level ordered by $dtId (row) or every pair (level).
+std::vector<std::pair<std::uint32_t, std::uint32_t>> adjacent_pairs(const Config& c, const Topology& topo,
+                                                                   std::span<const graph::TwinIndex> twins,
+                                                                   const std::vector<std::string>& ids) {
+    std::map<graph::TwinIndex, std::vector<std::uint32_t>> by_level;
+    for (std::uint32_t i = 0; i < twins.size(); ++i) by_level[topo.level[i]].push_back(i);
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> pairs;
+    if (c.adjacency == "none" || !(*c.adjacent > 0.0)) return pairs;
+    for (auto& [level, members] : by_level) {
+        if (members.size() < 2 || level == twins[members.front()]) continue;  // no level: no neighbours
+        std::sort(members.begin(), members.end(), [&](std::uint32_t x, std::uint32_t y) { return ids[x] < ids[y]; });
+        if (c.adjacency == "row") {
+            for (std::size_t k = 1; k < members.size(); ++k) pairs.emplace_back(members[k - 1], members[k]);
+        } else {
+            for (std::size_t k = 0; k < members.size(); ++k)
+                for (std::size_t m = k + 1; m < members.size(); ++m) pairs.emplace_back(members[k], members[m]);
+        }
+    }
+    return pairs;
+}
+
+/// A room's network parameters: its zone_parameters entry, else the binding's.
+ZoneValues zone_values(const Config& c, const std::string& id) {
+    ZoneValues v{c.ua, c.air_capacity, c.mass_capacity, c.air_mass};
+    if (const auto it = c.zone_values.find(id); it != c.zone_values.end()) {
+        if (it->second.ua) v.ua = it->second.ua;
+        if (it->second.air_capacity) v.air_capacity = it->second.air_capacity;
+        if (it->second.mass_capacity) v.mass_capacity = it->second.mass_capacity;
+        if (it->second.air_mass) v.air_mass = it->second.air_mass;
+    }
+    return v;
 }
 
 class ThermalBehaviour final : public scenario::Behaviour {
@@ -337,7 +467,7 @@ public:
         // --- zones: areas, capacities, conductances (from the run's graph, after overrides)
         area_.resize(nz);
         h_out_.resize(nz);
-        std::vector<double> cap_air(nz), h_am(nz);
+        std::vector<double> cap_air(nz), h_am(nz), mass_cap(nz);
         for (std::size_t i = 0; i < nz; ++i) {
             const std::optional<double> a = run.value(twins_[i], col_area_[i]);
             if (!a || !(*a > 0.0) || !std::isfinite(*a))
@@ -348,28 +478,16 @@ public:
             if (!v) v = *a * 2.8;
             if (!(*v > 0.0) || !std::isfinite(*v))
                 throw Error(detail::twin_message(model_name, ids_[i], "needs an airVolume > 0 m3 (found " + nlohmann::json(*v).dump() + ")"));
-            cap_air[i] = *v * *c_.air_capacity;
-            h_out_[i] = *c_.ua * area_[i];
-            h_am[i] = *c_.air_mass * area_[i];
+            const ZoneValues zv = zone_values(c_, ids_[i]);
+            cap_air[i] = *v * *zv.air_capacity;
+            h_out_[i] = *zv.ua * area_[i];
+            h_am[i] = *zv.air_mass * area_[i];
+            mass_cap[i] = *zv.mass_capacity * area_[i];
             zone_max_.push_back(*c_.zone_capacity * area_[i]);
         }
 
         // --- adjacency: rooms of one level, ordered by $dtId
-        std::map<graph::TwinIndex, std::vector<std::uint32_t>> by_level;
-        for (std::uint32_t i = 0; i < nz; ++i) by_level[topo_.level[i]].push_back(i);
-        std::vector<std::pair<std::uint32_t, std::uint32_t>> pairs;
-        if (c_.adjacency != "none" && *c_.adjacent > 0.0) {
-            for (auto& [level, members] : by_level) {
-                if (members.size() < 2 || level == twins_[members.front()]) continue;  // no level: no neighbours
-                std::sort(members.begin(), members.end(), [&](std::uint32_t x, std::uint32_t y) { return ids_[x] < ids_[y]; });
-                if (c_.adjacency == "row") {
-                    for (std::size_t k = 1; k < members.size(); ++k) pairs.emplace_back(members[k - 1], members[k]);
-                } else {
-                    for (std::size_t k = 0; k < members.size(); ++k)
-                        for (std::size_t m = k + 1; m < members.size(); ++m) pairs.emplace_back(members[k], members[m]);
-                }
-            }
-        }
+        std::vector<std::pair<std::uint32_t, std::uint32_t>> pairs = adjacent_pairs(c_, topo_, twins_, ids_);
         adjacent_pairs_ = pairs.size();
 
         // --- the RC network (rc_network.hpp): numbering, integrator, responses
@@ -377,7 +495,7 @@ public:
         zones.air_capacity = cap_air;
         zones.to_outdoor = h_out_;
         if (*c_.mass_capacity > 0.0) {
-            for (std::size_t i = 0; i < nz; ++i) zones.mass_capacity.push_back(*c_.mass_capacity * area_[i]);
+            zones.mass_capacity = mass_cap;
             zones.air_to_mass = h_am;
         }
         zones.adjacent = std::move(pairs);
@@ -434,34 +552,10 @@ public:
     }
 
 private:
-    /// Local hour of day at simulated time t.
-    double hour(double t) const {
-        const double local = start_seconds_ + t + *c_.utc_offset * 3600.0;
-        double s = std::fmod(local, 86400.0);
-        if (s < 0) s += 86400.0;
-        return s / 3600.0;
-    }
-
-    double outdoor(double t) const {
-        if (!c_.outdoor_series.empty()) {
-            const auto& s = c_.outdoor_series;
-            if (t <= s.front().first) return s.front().second;
-            if (t >= s.back().first) return s.back().second;
-            const auto it = std::upper_bound(s.begin(), s.end(), t, [](double v, const auto& p) { return v < p.first; });
-            const auto& [t1, v1] = *it;
-            const auto& [t0, v0] = *(it - 1);
-            return v0 + (v1 - v0) * (t - t0) / (t1 - t0);
-        }
-        return *c_.outdoor_mean +
-               *c_.outdoor_amplitude * std::cos(2.0 * std::numbers::pi * (hour(t) - *c_.outdoor_peak_hour) / 24.0);
-    }
+    double outdoor(double t) const { return outdoor_at(c_, start_seconds_, t); }
 
     /// Solar gain per m2 of floor area at simulated time t.
-    double solar(double t) const {
-        const double h = hour(t);
-        if (*c_.solar_peak <= 0.0 || h <= *c_.sunrise || h >= *c_.sunset) return 0.0;
-        return *c_.solar_peak * std::sin(std::numbers::pi * (h - *c_.sunrise) / (*c_.sunset - *c_.sunrise));
-    }
+    double solar(double t) const { return *c_.solar_peak > 0.0 ? *c_.solar_peak * solar_shape_at(c_, start_seconds_, t) : 0.0; }
 
     double value_or(scenario::Run& run, graph::TwinIndex t, const std::optional<std::uint32_t>& col, double fallback) const {
         if (!col) return fallback;
@@ -821,6 +915,54 @@ std::unique_ptr<scenario::Behaviour> ThermalZonesModel::instantiate(const scenar
     else if (run.scenario() != nullptr)
         step = run.scenario()->spec.step;
     return std::make_unique<ThermalBehaviour>(binding, g, std::move(c), std::move(topo), step, run);
+}
+
+ThermalSetup thermal_setup(const scenario::Binding& binding, double start_seconds, double scenario_step) {
+    const graph::Snapshot& g = detail::binding_graph(binding);
+    auto c = std::make_shared<const Config>(read(binding, true));
+    const Topology topo = check_graph(binding, g, *c);
+    ThermalSetup s;
+    const std::size_t nz = binding.twins.size();
+    auto numeric = [&](graph::TwinIndex t, std::string_view property) -> std::optional<double> {
+        const std::optional<std::uint32_t> col = optional_column(g, t, property);
+        if (!col) return std::nullopt;
+        const std::optional<double> v = g.numeric_value(t, *col);
+        return v && std::isfinite(*v) ? v : std::nullopt;
+    };
+    s.has_mass = *c->mass_capacity > 0.0;
+    for (const graph::TwinIndex t : binding.twins) {
+        const std::string id = g.twin_id(t);
+        const std::optional<double> a = numeric(t, "area");
+        if (!a || !(*a > 0.0))
+            throw Error(detail::twin_message(model_name, id, "needs an area > 0 m2 (found " +
+                                                                 (a ? nlohmann::json(*a).dump() : std::string("none")) + ")"));
+        const double v = numeric(t, "airVolume").value_or(*a * 2.8);
+        if (!(v > 0.0)) throw Error(detail::twin_message(model_name, id, "needs an airVolume > 0 m3 (found " + nlohmann::json(v).dump() + ")"));
+        const ZoneValues zv = zone_values(*c, id);
+        s.zones.push_back(id);
+        s.area.push_back(*a);
+        s.volume.push_back(v);
+        s.ua_per_area.push_back(*zv.ua);
+        s.air_heat_capacity.push_back(*zv.air_capacity);
+        s.mass_capacity.push_back(s.has_mass ? *zv.mass_capacity : 0.0);
+        s.air_mass_conductance.push_back(*zv.air_mass);
+        s.occupancy.push_back(numeric(t, "occupancy").value_or(0.0));
+        s.lighting.push_back(numeric(t, "lightingPower").value_or(0.0));
+        s.equipment.push_back(numeric(t, "equipmentHeatGain").value_or(0.0));
+        s.temperature.push_back(numeric(t, "temperature").value_or(std::numeric_limits<double>::quiet_NaN()));
+    }
+    (void)nz;
+    s.adjacent = adjacent_pairs(*c, topo, binding.twins, s.zones);
+    s.adjacent_conductance = *c->adjacent;
+    s.gain_per_person = *c->per_person;
+    s.radiant_fraction = *c->radiant_fraction;
+    s.solar_peak = *c->solar_peak;
+    s.step = c->step ? *c->step : scenario_step;
+    s.integrator = c->integrator;
+    s.max_exact_states = *c->max_exact_states;
+    s.outdoor = [c, start_seconds](double t) { return outdoor_at(*c, start_seconds, t); };
+    s.solar_shape = [c, start_seconds](double t) { return solar_shape_at(*c, start_seconds, t); };
+    return s;
 }
 
 std::optional<ThermalStatistics> thermal_statistics(const scenario::Behaviour& behaviour) {

@@ -11,11 +11,14 @@
 // Eigen is an implementation detail of thermal.cpp: nothing here needs it.
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "twinsim/scenario/behaviour.hpp"
@@ -61,6 +64,42 @@ struct ThermalStatistics {
     std::vector<double> chiller_energy;    ///< J electric per chiller, accumulated
     std::vector<std::string> air_handlers; ///< $dtId of each air-handling unit reached from the zones
 };
+
+/// What a thermal_zones binding builds at the start of a run, without a run:
+/// the zones and their network parameters (after zone_parameters), the
+/// adjacency, the room properties that drive the gains as the graph holds
+/// them, and the weather and solar profiles. Calibration
+/// (calibration.hpp) simulates the network from it with recorded inputs.
+struct ThermalSetup {
+    std::vector<std::string> zones;  ///< $dtId of each zone (binding order)
+    std::vector<double> area;        ///< m2
+    std::vector<double> volume;      ///< m3 (airVolume, or 2.8 m x area when unset)
+    // per zone, W/(m2.K), J/(m3.K), J/(m2.K), W/(m2.K):
+    std::vector<double> ua_per_area, air_heat_capacity, mass_capacity, air_mass_conductance;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> adjacent;  ///< coupled zone pairs
+    double adjacent_conductance = 0.0;  ///< W/K per pair
+    double gain_per_person = 0.0;       ///< W
+    double radiant_fraction = 0.0;      ///< share of gains to the mass node (with mass nodes)
+    double solar_peak = 0.0;            ///< W/m2
+    bool has_mass = false;
+    std::vector<double> occupancy, lighting, equipment;  ///< per zone, the graph's values (0 when unset)
+    std::vector<double> temperature;    ///< per zone, the graph's value (NaN when unset)
+    double step = 60.0;                 ///< s: the binding's step (or the scenario's)
+    std::string integrator;             ///< "exact", "implicit" or "auto"
+    double max_exact_states = 400.0;
+    /// Outdoor temperature (degC) at simulated time t (s from the scenario's start).
+    std::function<double(double)> outdoor;
+    /// Solar gain per m2 at time t divided by solar_peak (the half sine, 0 at night).
+    std::function<double(double)> solar_shape;
+};
+
+/// The setup of a thermal_zones binding whose parameters are all fixed (no
+/// "${name}" drawn per replication), for a scenario starting `start_seconds`
+/// s after 1970 with step `scenario_step` s. Reads the rooms from
+/// binding.graph. Throws scenario::ModelParameterError (a parameter: unknown,
+/// out of range, drawn per replication) and twinsim::Error (a room without
+/// area > 0 or with airVolume <= 0).
+[[nodiscard]] ThermalSetup thermal_setup(const scenario::Binding& binding, double start_seconds, double scenario_step);
 
 /// The statistics of a thermal_zones behaviour now; nullopt for another behaviour.
 [[nodiscard]] std::optional<ThermalStatistics> thermal_statistics(const scenario::Behaviour& behaviour);
