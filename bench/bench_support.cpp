@@ -89,6 +89,13 @@ double process_cpu_used() {
     return seconds(u.ru_utime) + seconds(u.ru_stime);
 }
 
+double thread_cpu_used() {
+    rusage u{};
+    if (::getrusage(RUSAGE_THREAD, &u) != 0) return 0.0;
+    const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+    return seconds(u.ru_utime) + seconds(u.ru_stime);
+}
+
 MachineNote machine_note() {
     MachineNote m;
     m.cores = std::thread::hardware_concurrency();

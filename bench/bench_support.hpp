@@ -63,6 +63,9 @@ private:
 /// CPU seconds (user + system) this process has used so far, all threads
 /// (getrusage): comparable across runs on a loaded machine, unlike wall time.
 [[nodiscard]] double process_cpu_used();
+/// CPU seconds (user + system) the calling thread has used so far: for work
+/// done on one thread while the process's background threads also run.
+[[nodiscard]] double thread_cpu_used();
 /// The machine a figure was measured on: CPU model, cores, 1-minute load
 /// average (/proc/loadavg) at the moment of the call.
 struct MachineNote {

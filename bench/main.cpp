@@ -200,6 +200,7 @@ int run(int argc, char** argv) {
         ->capture_default_str();
     travel_command->add_option("--rounds", travel.rounds, "Interleaved rounds")->capture_default_str()->check(CLI::Range(1, 10000));
     travel_command->add_option("--dir", travel.directory, "Directory for the store and the peer (kept; default: a temporary one, removed)");
+    travel_command->add_flag("--reuse", travel.reuse, "With --dir: time the store and peer a previous run built there with the same sizes, instead of building them");
     travel_command->add_flag("--smoke", travel_smoke, "1,000 twins, 20,000 updates in batches of 100 (for CI)");
     HistoryBenchOptions history;
     bool history_smoke = false;

@@ -58,8 +58,12 @@ struct Peer {
         sqlite3_finalize(at);
         sqlite3_close(db);
     }
-    explicit Peer(const fs::path& file) {
+    Peer(const fs::path& file, bool create) {
         if (sqlite3_open(file.c_str(), &db) != SQLITE_OK) throw std::runtime_error("peer: cannot open " + file.string());
+        if (!create) {
+            check(db, sqlite3_exec(db, "PRAGMA cache_size=-262144;", nullptr, nullptr, nullptr), "opening");
+            return;
+        }
         check(db,
               sqlite3_exec(db,
                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-262144;"
@@ -107,87 +111,120 @@ int run_time_travel(const TimeTravelBenchOptions& o) {
     if (o.twins == 0 || o.batch == 0 || o.rounds < 1) throw std::runtime_error("twins, batch and rounds must be positive");
     const fs::path dir = o.directory.empty() ? fs::temp_directory_path() / ("twinsim-bench-time-travel-" + std::to_string(::getpid()))
                                              : fs::path(o.directory);
-    fs::remove_all(dir);
-    fs::create_directories(dir);
+    const fs::path meta_file = dir / "bench-meta.json";
+    const bool reuse = o.reuse && fs::exists(meta_file);
+    if (!reuse) {
+        fs::remove_all(dir);
+        fs::create_directories(dir);
+    }
     const std::string load_before = load_averages();
-
-    // --- build: the store and the peer get the same rows -----------------------------
-    auto clock_next = std::make_shared<std::int64_t>(start_ns);
-    live::StoreOptions so;
-    so.durability = live::Durability::group;
-    so.checkpoint_every = 0;  // taken below, every checkpoint_every batches
-    so.keep_checkpoints = o.keep_checkpoints;
-    so.clock = [clock_next] {
-        const std::int64_t t = *clock_next;
-        *clock_next += step_ns;
-        return Timestamp{t};
-    };
-    const auto build_start = std::chrono::steady_clock::now();
-    auto store = live::open_store(dir / "store", so);
-    graph::TwinGraph& g = store->graph();
-    Peer peer(dir / "peer.db");
-    check(peer.db, sqlite3_exec(peer.db, "BEGIN", nullptr, nullptr, nullptr), "BEGIN");
-    g.add_models(std::vector<dtdl::Document>{{"sensor.json", sensor_model}});
-    std::int64_t seq = 0;
-    for (std::size_t first = 0; first < o.twins; first += 10000) {
-        g.atomically([&](graph::TwinGraph& a) {
-            for (std::size_t k = first; k < std::min(o.twins, first + 10000); ++k) {
-                a.upsert_twin(numbered_id("s", k), {{"$metadata", {{"$model", "dtmi:bench:Sensor;1"}}}, {"value", 0.0}});
-            }
-        });
-    }
-    // The creation times differ per twin (one clock reading per upsert); the
-    // peer's first row of each twin is the creation, read back from the graph.
-    {
-        const graph::Snapshot s = g.snapshot();
-        for (std::size_t k = 0; k < o.twins; ++k) {
-            const auto doc = s.get_twin(numbered_id("s", k));
-            const auto created = parse_timestamp(doc["$metadata"]["$lastUpdateTime"].get<std::string>());
-            peer.row(static_cast<std::int64_t>(k), created->ns, seq++, 0.0);
-            sqlite3_exec(peer.db, ("INSERT INTO twins VALUES(" + std::to_string(k) + ")").c_str(), nullptr, nullptr, nullptr);
-        }
-    }
-    check(peer.db, sqlite3_exec(peer.db, "COMMIT", nullptr, nullptr, nullptr), "COMMIT");
-    const std::int64_t history_start = *clock_next;
-    const std::uint32_t column = g.snapshot().models()->get("dtmi:bench:Sensor;1").layout.find("value")->column;
-    std::vector<graph::TwinIndex> index(o.twins);
-    for (std::size_t k = 0; k < o.twins; ++k) index[k] = *g.find(numbered_id("s", k));
-    Random rng(o.seed);
+    std::unique_ptr<live::Store> store;
+    std::unique_ptr<Peer> peer_db;
+    std::int64_t history_start = 0;
+    std::int64_t history_end = 0;
     const std::uint64_t batches = (o.changes + o.batch - 1) / o.batch;
-    std::vector<graph::PropertyWrite> writes;
-    std::vector<std::size_t> chosen;
     double store_write_seconds = 0.0;
     std::uint64_t checkpoints = 0;
-    for (std::uint64_t b = 0; b < batches; ++b) {
-        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(o.batch, o.changes - b * o.batch));
-        writes.resize(n);
-        chosen.resize(n);
-        for (std::size_t k = 0; k < n; ++k) {
-            chosen[k] = rng.below(o.twins);
-            writes[k] = {index[chosen[k]], column, rng.uniform(0, 100), std::nullopt};
+    double build_seconds = 0.0;
+    if (reuse) {
+        // The store and the peer a previous run built with the same sizes (--reuse).
+        nlohmann::json meta = nlohmann::json::parse(std::ifstream(meta_file));
+        if (meta["twins"] != o.twins || meta["changes"] != o.changes || meta["batch"] != o.batch ||
+            meta["checkpoint_every"] != o.checkpoint_every)
+            throw std::runtime_error("--reuse: " + meta_file.string() + " was built with other sizes: " + meta.dump());
+        history_start = meta["history_start"];
+        history_end = meta["history_end"];
+        checkpoints = meta["checkpoints"];
+        live::StoreOptions so;
+        so.checkpoint_every = 0;
+        so.checkpoint_every_changes = 0;
+        so.keep_checkpoints = o.keep_checkpoints;
+        store = live::open_store(dir / "store", so);
+        peer_db = std::make_unique<Peer>(dir / "peer.db", false);
+        peer_db->prepare_query();
+    } else {
+        // --- build: the store and the peer get the same rows -----------------------------
+        auto clock_next = std::make_shared<std::int64_t>(start_ns);
+        live::StoreOptions so;
+        so.durability = live::Durability::group;
+        so.checkpoint_every = 0;  // taken below, every checkpoint_every batches
+        so.keep_checkpoints = o.keep_checkpoints;
+        so.clock = [clock_next] {
+            const std::int64_t t = *clock_next;
+            *clock_next += step_ns;
+            return Timestamp{t};
+        };
+        const auto build_start = std::chrono::steady_clock::now();
+        store = live::open_store(dir / "store", so);
+        graph::TwinGraph& g = store->graph();
+        peer_db = std::make_unique<Peer>(dir / "peer.db", true);
+        Peer& peer = *peer_db;
+        check(peer.db, sqlite3_exec(peer.db, "BEGIN", nullptr, nullptr, nullptr), "BEGIN");
+        g.add_models(std::vector<dtdl::Document>{{"sensor.json", sensor_model}});
+        std::int64_t seq = 0;
+        for (std::size_t first = 0; first < o.twins; first += 10000) {
+            g.atomically([&](graph::TwinGraph& a) {
+                for (std::size_t k = first; k < std::min(o.twins, first + 10000); ++k) {
+                    a.upsert_twin(numbered_id("s", k), {{"$metadata", {{"$model", "dtmi:bench:Sensor;1"}}}, {"value", 0.0}});
+                }
+            });
         }
-        const std::int64_t t = *clock_next;  // the batch's time: write_properties reads the clock once
-        const auto w = std::chrono::steady_clock::now();
-        g.write_properties(writes);
-        store_write_seconds += seconds_since(w);
-        if (*clock_next != t + step_ns) throw std::runtime_error("write_properties read the clock more than once");
-        if (b % 1000 == 0) check(peer.db, sqlite3_exec(peer.db, "BEGIN", nullptr, nullptr, nullptr), "BEGIN");
-        for (std::size_t k = 0; k < n; ++k) peer.row(static_cast<std::int64_t>(chosen[k]), t, seq++, writes[k].value);
-        if (b % 1000 == 999 || b + 1 == batches) check(peer.db, sqlite3_exec(peer.db, "COMMIT", nullptr, nullptr, nullptr), "COMMIT");
-        if (o.checkpoint_every > 0 && (b + 1) % o.checkpoint_every == 0) {
-            (void)store->checkpoint();
-            ++checkpoints;
+        // The creation times differ per twin (one clock reading per upsert); the
+        // peer's first row of each twin is the creation, read back from the graph.
+        {
+            const graph::Snapshot s = g.snapshot();
+            for (std::size_t k = 0; k < o.twins; ++k) {
+                const auto doc = s.get_twin(numbered_id("s", k));
+                const auto created = parse_timestamp(doc["$metadata"]["$lastUpdateTime"].get<std::string>());
+                peer.row(static_cast<std::int64_t>(k), created->ns, seq++, 0.0);
+                sqlite3_exec(peer.db, ("INSERT INTO twins VALUES(" + std::to_string(k) + ")").c_str(), nullptr, nullptr, nullptr);
+            }
         }
+        check(peer.db, sqlite3_exec(peer.db, "COMMIT", nullptr, nullptr, nullptr), "COMMIT");
+        history_start = *clock_next;
+        const std::uint32_t column = g.snapshot().models()->get("dtmi:bench:Sensor;1").layout.find("value")->column;
+        std::vector<graph::TwinIndex> index(o.twins);
+        for (std::size_t k = 0; k < o.twins; ++k) index[k] = *g.find(numbered_id("s", k));
+        Random rng(o.seed);
+        std::vector<graph::PropertyWrite> writes;
+        std::vector<std::size_t> chosen;
+        for (std::uint64_t b = 0; b < batches; ++b) {
+            const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(o.batch, o.changes - b * o.batch));
+            writes.resize(n);
+            chosen.resize(n);
+            for (std::size_t k = 0; k < n; ++k) {
+                chosen[k] = rng.below(o.twins);
+                writes[k] = {index[chosen[k]], column, rng.uniform(0, 100), std::nullopt};
+            }
+            const std::int64_t t = *clock_next;  // the batch's time: write_properties reads the clock once
+            const auto w = std::chrono::steady_clock::now();
+            g.write_properties(writes);
+            store_write_seconds += seconds_since(w);
+            if (*clock_next != t + step_ns) throw std::runtime_error("write_properties read the clock more than once");
+            if (b % 1000 == 0) check(peer.db, sqlite3_exec(peer.db, "BEGIN", nullptr, nullptr, nullptr), "BEGIN");
+            for (std::size_t k = 0; k < n; ++k) peer.row(static_cast<std::int64_t>(chosen[k]), t, seq++, writes[k].value);
+            if (b % 1000 == 999 || b + 1 == batches) check(peer.db, sqlite3_exec(peer.db, "COMMIT", nullptr, nullptr, nullptr), "COMMIT");
+            if (o.checkpoint_every > 0 && (b + 1) % o.checkpoint_every == 0) {
+                (void)store->checkpoint();
+                ++checkpoints;
+            }
+        }
+        history_end = *clock_next;
+        store->flush();
+        check(peer.db, sqlite3_exec(peer.db, "ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);", nullptr, nullptr, nullptr), "ANALYZE");
+        peer.prepare_query();
+        build_seconds = seconds_since(build_start);
+        std::ofstream(meta_file) << nlohmann::json{{"twins", o.twins}, {"changes", o.changes}, {"batch", o.batch},
+                                                   {"checkpoint_every", o.checkpoint_every}, {"history_start", history_start},
+                                                   {"history_end", history_end}, {"checkpoints", checkpoints}}.dump();
     }
-    const std::int64_t history_end = *clock_next;
-    store->flush();
-    check(peer.db, sqlite3_exec(peer.db, "ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);", nullptr, nullptr, nullptr), "ANALYZE");
-    peer.prepare_query();
-    const double build_seconds = seconds_since(build_start);
+    Peer& peer = *peer_db;
 
     // --- interleaved rounds at random instants of the history --------------------------
     std::vector<double> travel_s;
+    std::vector<double> travel_cpu_s;
     std::vector<double> peer_s;
+    std::vector<double> peer_cpu_s;
     std::uint64_t mismatches = 0;
     Random pick(o.seed ^ 0x5bd1e995ULL);
     for (int r = 0; r < o.rounds; ++r) {
@@ -198,14 +235,18 @@ int run_time_travel(const TimeTravelBenchOptions& o) {
         graph::Snapshot past;
         std::vector<double> peer_state;
         auto time_travel = [&] {
+            const double cpu = thread_cpu_used();
             const auto s = std::chrono::steady_clock::now();
             past = store->snapshot_at(t);
             travel_s.push_back(seconds_since(s));
+            travel_cpu_s.push_back(thread_cpu_used() - cpu);
         };
         auto time_peer = [&] {
+            const double cpu = thread_cpu_used();
             const auto s = std::chrono::steady_clock::now();
             peer_state = peer.state_at(t.ns, o.twins);
             peer_s.push_back(seconds_since(s));
+            peer_cpu_s.push_back(thread_cpu_used() - cpu);
         };
         if (r % 2 == 0) {
             time_travel();
@@ -267,10 +308,12 @@ int run_time_travel(const TimeTravelBenchOptions& o) {
     out["checkpoints_taken"] = checkpoints;
     out["checkpoints_kept"] = kept_checkpoints;
     out["rounds"] = o.rounds;
+    if (reuse) out["reused"] = dir.string();
     out["build_seconds"] = build_seconds;
     out["store_write_seconds"] = store_write_seconds;
     out["snapshot_at"] = {{"median_seconds", travel.median}, {"min_seconds", travel.min},
-                          {"max_seconds", *std::max_element(travel_s.begin(), travel_s.end())}};
+                          {"max_seconds", *std::max_element(travel_s.begin(), travel_s.end())},
+                          {"median_cpu_seconds", stats(travel_cpu_s).median}};
     if (!at_checkpoint_s.empty()) {
         out["snapshot_at_right_after_a_checkpoint"] = {{"median_seconds", stats(at_checkpoint_s).median},
                                                        {"replayed_batches", 0}};
@@ -280,7 +323,8 @@ int run_time_travel(const TimeTravelBenchOptions& o) {
             (stats(before_next_s).median - stats(at_checkpoint_s).median) / static_cast<double>(o.checkpoint_every - 1);
     }
     out["peer_sqlite_latest_row_per_twin"] = {{"median_seconds", peer_stats.median}, {"min_seconds", peer_stats.min},
-                                              {"max_seconds", *std::max_element(peer_s.begin(), peer_s.end())}};
+                                              {"max_seconds", *std::max_element(peer_s.begin(), peer_s.end())},
+                                              {"median_cpu_seconds", stats(peer_cpu_s).median}};
     out["target_seconds"] = 0.5;
     out["values_mismatched"] = mismatches;
     out["disk"] = {{"journal_bytes", journal_bytes},

@@ -16,6 +16,7 @@ struct TimeTravelBenchOptions {
     int rounds = 7;                      ///< interleaved rounds (one random instant each)
     std::uint64_t seed = 20260714;
     std::string directory;               ///< where the store and the peer go (a temporary folder when empty)
+    bool reuse = false;                  ///< with `directory`: time the store a previous run built there (same sizes)
 };
 
 /// Builds a store of `twins` twins and `changes` journaled updates beside the

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "twinsim/graph/detail/graph_writer.hpp"
 #include "twinsim/graph/detail/model_catalogue.hpp"
@@ -29,6 +30,26 @@ std::uint64_t parse_etag(const json& doc, const std::string& ctx) {
     const auto [end, ec] = std::from_chars(s.data() + 3, s.data() + 19, value, 16);
     if (ec != std::errc() || end != s.data() + 19) mismatch(ctx + ": malformed $etag " + s);
     return value;
+}
+
+// Runs `apply`; when it throws, `restore` puts the graph back as it was and
+// the error is refused as a ReplayMismatch (one that already is one passes
+// through; what is not a twinsim::Error, such as bad_alloc, propagates as it is).
+template <class Apply, class Restore>
+void refuse_on_error(Apply&& apply, Restore&& restore) {
+    try {
+        apply();
+    } catch (const GraphError& e) {
+        restore();
+        if (e.code() == "ReplayMismatch") throw;
+        mismatch(std::string("a recorded change does not apply: ") + e.what());
+    } catch (const Error& e) {
+        restore();
+        mismatch(std::string("a recorded change does not apply: ") + e.what());
+    } catch (...) {
+        restore();
+        throw;
+    }
 }
 
 }  // namespace
@@ -150,20 +171,17 @@ void TwinGraph::Impl::replay(const RecordedBatch& batch) {
         if (events > 0 && batch.numeric->first_sequence != sequence + 1)
             mismatch("its first change is number " + std::to_string(batch.numeric->first_sequence) +
                      " but the graph's last one is " + std::to_string(sequence));
-        GraphState saved = state;
-        try {
-            replay_numeric(*batch.numeric);
-        } catch (const GraphError& e) {
-            state = std::move(saved);
-            if (e.code() == "ReplayMismatch") throw;
-            mismatch(std::string("a recorded change does not apply: ") + e.what());
-        } catch (const Error& e) {
-            state = std::move(saved);
-            mismatch(std::string("a recorded change does not apply: ") + e.what());
-        } catch (...) {
-            state = std::move(saved);
-            throw;
-        }
+        // The writes record what they overwrite in an undo log rather than
+        // the state being saved first: a saved copy would share every chunk,
+        // so each chunk a batch of scattered writes touches would be copied.
+        UndoLog log(state);
+        UndoLog* const outer = std::exchange(undo, &log);
+        refuse_on_error([&] { replay_numeric(*batch.numeric); },
+                        [&] {
+                            undo = outer;
+                            log.roll_back(state, copies);
+                        });
+        undo = outer;
         sequence += events;
         return;
     }
@@ -175,7 +193,7 @@ void TwinGraph::Impl::replay(const RecordedBatch& batch) {
         if (batch.events[k].sequence != batch.events[k - 1].sequence + 1)
             mismatch("its change numbers are not consecutive at change " + std::to_string(batch.events[k].sequence));
     GraphState saved = state;
-    try {
+    refuse_on_error([&] {
         std::size_t next_model = 0;
         auto models_up_to = [&](std::size_t events_done) {
             for (; next_model < batch.models.size() && batch.models[next_model].events_before <= events_done; ++next_model) {
@@ -238,17 +256,7 @@ void TwinGraph::Impl::replay(const RecordedBatch& batch) {
             restore_exact_relationship(r.source_id, r.relationship_id, r.document, r.last_update.ns);
         }
         state.etag_counter = batch.outcome->etag_counter;
-    } catch (const GraphError& e) {
-        state = std::move(saved);
-        if (e.code() == "ReplayMismatch") throw;
-        mismatch(std::string("a recorded change does not apply: ") + e.what());
-    } catch (const Error& e) {
-        state = std::move(saved);
-        mismatch(std::string("a recorded change does not apply: ") + e.what());
-    } catch (...) {
-        state = std::move(saved);
-        throw;
-    }
+    }, [&] { state = std::move(saved); });
     if (!batch.events.empty()) sequence = batch.events.back().sequence;
 }
 

@@ -4,6 +4,7 @@
 #include <bit>
 #include <limits>
 #include <map>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -83,6 +84,18 @@ void write_indices(Writer& w, const List& list) {
 
 // --- reading -------------------------------------------------------------------------
 
+/// What a read is for, named in its failure message: a string, or a callable
+/// building one, which the hot loops pass so that no message is built unless
+/// the read fails (a checkpoint of 100,000 twins makes millions of reads).
+template <class What>
+std::string describe(const What& what) {
+    if constexpr (std::is_invocable_v<const What&>) {
+        return what();
+    } else {
+        return std::string(what);
+    }
+}
+
 class Reader {
 public:
     Reader(std::string_view bytes, std::size_t pos) : bytes_(bytes), pos_(pos) {}
@@ -91,51 +104,61 @@ public:
         throw SnapshotFormatError("invalid snapshot bytes at offset " + std::to_string(pos_) + ": " + why);
     }
     [[nodiscard]] std::size_t remaining() const noexcept { return bytes_.size() - pos_; }
-    void need(std::size_t n, const std::string& what) const {
+    template <class What>
+    void need(std::size_t n, const What& what) const {
         if (remaining() < n)
-            fail("truncated: " + what + " needs " + std::to_string(n) + " bytes, " + std::to_string(remaining()) +
-                 " left");
+            fail("truncated: " + describe(what) + " needs " + std::to_string(n) + " bytes, " +
+                 std::to_string(remaining()) + " left");
     }
-    std::uint8_t u8(const std::string& what) {
+    template <class What>
+    std::uint8_t u8(const What& what) {
         need(1, what);
         return static_cast<std::uint8_t>(bytes_[pos_++]);
     }
-    bool flag(const std::string& what) {
+    template <class What>
+    bool flag(const What& what) {
         const std::uint8_t v = u8(what);
-        if (v > 1) fail(what + ": expected 0 or 1, found " + std::to_string(v));
+        if (v > 1) fail(describe(what) + ": expected 0 or 1, found " + std::to_string(v));
         return v == 1;
     }
-    std::uint32_t u32(const std::string& what) {
+    template <class What>
+    std::uint32_t u32(const What& what) {
         need(4, what);
         std::uint32_t v = 0;
         for (unsigned i = 0; i < 4; ++i) v |= std::uint32_t{static_cast<unsigned char>(bytes_[pos_++])} << (8 * i);
         return v;
     }
-    std::uint64_t u64(const std::string& what) {
+    template <class What>
+    std::uint64_t u64(const What& what) {
         need(8, what);
         std::uint64_t v = 0;
         for (unsigned i = 0; i < 8; ++i) v |= std::uint64_t{static_cast<unsigned char>(bytes_[pos_++])} << (8 * i);
         return v;
     }
-    std::int64_t i64(const std::string& what) { return static_cast<std::int64_t>(u64(what)); }
-    double f64(const std::string& what) { return std::bit_cast<double>(u64(what)); }
+    template <class What>
+    std::int64_t i64(const What& what) { return static_cast<std::int64_t>(u64(what)); }
+    template <class What>
+    double f64(const What& what) { return std::bit_cast<double>(u64(what)); }
     /// A count of items that take at least `min_bytes` each (so a count the
     /// remaining bytes cannot hold fails before anything is allocated).
-    std::uint32_t count(const std::string& what, std::size_t min_bytes) {
+    template <class What>
+    std::uint32_t count(const What& what, std::size_t min_bytes) {
         const std::uint32_t n = u32(what);
         if (n > remaining() / min_bytes)
-            fail(what + " " + std::to_string(n) + " is more than the remaining " + std::to_string(remaining()) +
+            fail(describe(what) + " " + std::to_string(n) + " is more than the remaining " + std::to_string(remaining()) +
                  " bytes can hold");
         return n;
     }
-    std::string str(const std::string& what) {
+    template <class What>
+    std::string str(const What& what) {
         const std::uint32_t n = u32(what);
         need(n, what);
         std::string s(bytes_.substr(pos_, n));
         pos_ += n;
         return s;
     }
-    json js(const std::string& what) {
+    template <class What>
+    json js(const What& what) {
         const std::string text = str(what);
         bool too_deep = false;
         json j = json::parse(
@@ -146,14 +169,16 @@ public:
                 return false;
             },
             false);
-        if (too_deep) fail(what + ": JSON " + json_depth_reason());
-        if (j.is_discarded()) fail(what + ": not valid JSON");
+        if (too_deep) fail(describe(what) + ": JSON " + json_depth_reason());
+        if (j.is_discarded()) fail(describe(what) + ": not valid JSON");
         return j;
     }
     /// An index < `bound` (else fails naming `what`).
-    std::uint32_t index(const std::string& what, std::size_t bound) {
+    template <class What>
+    std::uint32_t index(const What& what, std::size_t bound) {
         const std::uint32_t i = u32(what);
-        if (i >= bound) fail(what + " " + std::to_string(i) + " is out of range (< " + std::to_string(bound) + ")");
+        if (i >= bound)
+            fail(describe(what) + " " + std::to_string(i) + " is out of range (< " + std::to_string(bound) + ")");
         return i;
     }
 
@@ -375,7 +400,7 @@ Snapshot deserialize(std::string_view bytes, std::shared_ptr<const dtdl::ModelSe
         const std::vector<std::uint32_t> free_rows = read_unique_indices(r, where + ": free row", t.rows);
         r.need(std::size_t{t.rows} * 4, where + ": row owners");
         t.row_twin.resize(t.rows, copies);
-        for (std::uint32_t row = 0; row < t.rows; ++row) t.row_twin.set(row, r.u32(where + ": row owner"), copies);
+        for (std::uint32_t row = 0; row < t.rows; ++row) t.row_twin.set(row, r.u32([&] { return where + ": row owner"; }), copies);
         for (const std::uint32_t row : free_rows)
             if (t.row_twin[row] != no_index) r.fail(where + ": free row " + std::to_string(row) + " has a twin");
         t.free_rows.mut(copies) = free_rows;
@@ -385,12 +410,12 @@ Snapshot deserialize(std::string_view bytes, std::shared_ptr<const dtdl::ModelSe
                                           : where + ", column " + std::to_string(k);
             resize_column(c, t.rows, copies);
             for (std::uint32_t row = 0; row < t.rows; ++row) {
-                if (!r.flag(col + ": presence")) continue;
+                if (!r.flag([&] { return col + ": presence"; })) continue;
                 if (t.row_twin[row] == no_index) r.fail(col + ": row " + std::to_string(row) + " holds a value but no twin");
                 if (!model) r.fail(where + ": the model is not in the model set, yet the table holds values");
                 read_cell(r, c, row, copies, col);
-                c.last_update.set(row, r.i64(col + ": lastUpdateTime"), copies);
-                c.set_source_time(row, r.i64(col + ": sourceTime"), copies);
+                c.last_update.set(row, r.i64([&] { return col + ": lastUpdateTime"; }), copies);
+                c.set_source_time(row, r.i64([&] { return col + ": sourceTime"; }), copies);
                 const auto errors = dtdl::validate_value(*model->layout.slots[k].property->schema, column_value(c, row));
                 if (!errors.empty()) r.fail(col + ", row " + std::to_string(row) + ": " + errors.front().message);
             }
@@ -407,36 +432,36 @@ Snapshot deserialize(std::string_view bytes, std::shared_ptr<const dtdl::ModelSe
     std::vector<Adjacency> out_lists(twin_capacity);
     std::vector<Adjacency> in_lists(twin_capacity);
     for (TwinIndex t = 0; t < twin_capacity; ++t) {
-        if (!r.flag("twin " + std::to_string(t) + ": alive")) continue;
-        const std::string id = r.str("twin " + std::to_string(t) + ": id");
-        const std::string where = "twin " + in_quotes(id);
+        if (!r.flag([&] { return "twin " + std::to_string(t) + ": alive"; })) continue;
+        const std::string id = r.str([&] { return "twin " + std::to_string(t) + ": id"; });
+        const auto where = [&] { return "twin " + in_quotes(id); };
         if (id.empty()) r.fail("twin " + std::to_string(t) + " has an empty id");
-        if (s.find_twin(id)) r.fail(where + " is listed twice");
+        if (s.find_twin(id)) r.fail(where() + " is listed twice");
         TwinMeta m;
-        m.table = r.index(where + ": table", s.tables.size());
+        m.table = r.index([&] { return where() + ": table"; }, s.tables.size());
         PropertyTable& table = s.tables[m.table];
-        if (table.interface == no_index) r.fail(where + ": its model " + table.model_id + " is not in the model set");
-        m.row = r.index(where + ": row", table.rows);
-        if (table.row_twin[m.row] != t) r.fail(where + ": row " + std::to_string(m.row) + " belongs to another twin");
-        m.etag = r.u64(where + ": etag");
-        if (m.etag > s.etag_counter) r.fail(where + ": etag above the etag counter");
-        m.last_update = r.i64(where + ": $lastUpdateTime");
+        if (table.interface == no_index) r.fail(where() + ": its model " + table.model_id + " is not in the model set");
+        m.row = r.index([&] { return where() + ": row"; }, table.rows);
+        if (table.row_twin[m.row] != t) r.fail(where() + ": row " + std::to_string(m.row) + " belongs to another twin");
+        m.etag = r.u64([&] { return where() + ": etag"; });
+        if (m.etag > s.etag_counter) r.fail(where() + ": etag above the etag counter");
+        m.last_update = r.i64([&] { return where() + ": $lastUpdateTime"; });
         s.twin_ids.set(t, id, copies);
         s.twin_meta.set(t, m, copies);
         s.twin_index.insert(GraphState::twin_hash(id), t, copies);
         ++s.twin_count;
         ++table.live;
-        if (r.flag(where + ": has components")) {
-            json comps = r.js(where + ": components");
-            if (!comps.is_object()) r.fail(where + ": components are not a JSON object");
+        if (r.flag([&] { return where() + ": has components"; })) {
+            json comps = r.js([&] { return where() + ": components"; });
+            if (!comps.is_object()) r.fail(where() + ": components are not a JSON object");
             for (const auto& [name, value] : comps.items())
-                if (!value.is_object()) r.fail(where + ": component " + in_quotes(name) + " is not a JSON object");
+                if (!value.is_object()) r.fail(where() + ": component " + in_quotes(name) + " is not a JSON object");
             s.components.set(t, std::make_shared<const json>(std::move(comps)), copies);
         }
         for (Adjacency* list : {&out_lists[t], &in_lists[t]}) {
-            const std::uint32_t n = r.count(where + ": relationship count", 4);
+            const std::uint32_t n = r.count([&] { return where() + ": relationship count"; }, 4);
             list->resize(n);
-            for (RelationshipIndex& rel : *list) rel = r.u32(where + ": relationship index");
+            for (RelationshipIndex& rel : *list) rel = r.u32([&] { return where() + ": relationship index"; });
         }
     }
     for (std::uint32_t ti = 0; ti < table_count; ++ti) {
@@ -510,17 +535,17 @@ Snapshot deserialize(std::string_view bytes, std::shared_ptr<const dtdl::ModelSe
     std::size_t outs = 0;
     std::size_t ins = 0;
     for (TwinIndex t = 0; t < twin_capacity; ++t) {
-        const std::string where = "adjacency of twin " + std::to_string(t);
+        const auto where = [&] { return "adjacency of twin " + std::to_string(t); };
         for (const RelationshipIndex rel : out_lists[t]) {
             if (rel >= rel_capacity || !s.rel_alive(rel) || s.rels[rel].source != t || seen_out[rel])
-                throw SnapshotFormatError("invalid snapshot bytes: " + where + ": outgoing relationship " +
+                throw SnapshotFormatError("invalid snapshot bytes: " + where() + ": outgoing relationship " +
                                           std::to_string(rel) + " does not belong there");
             seen_out[rel] = true;
             ++outs;
         }
         for (const RelationshipIndex rel : in_lists[t]) {
             if (rel >= rel_capacity || !s.rel_alive(rel) || s.rels[rel].target != t || seen_in[rel])
-                throw SnapshotFormatError("invalid snapshot bytes: " + where + ": incoming relationship " +
+                throw SnapshotFormatError("invalid snapshot bytes: " + where() + ": incoming relationship " +
                                           std::to_string(rel) + " does not belong there");
             seen_in[rel] = true;
             ++ins;

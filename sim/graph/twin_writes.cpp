@@ -319,7 +319,13 @@ void TwinGraph::Impl::apply_property_writes(std::span<const PropertyWrite> write
         nb.calls.push_back({now, static_cast<std::uint32_t>(writes.size()), cause});
         nb.writes.reserve(nb.writes.size() + writes.size());
     }
+    const bool log = undo != nullptr && undo->recording();
     for (const PropertyWrite& w : writes) {
+        if (log) {
+            const TwinMeta& before = state.twin_meta[w.twin];
+            undo->twin_meta(w.twin, before);
+            undo->cell(before.table, w.column, before.row, state.tables[before.table].columns[w.column]);
+        }
         TwinMeta& m = state.twin_meta.mut(w.twin, copies);
         m.etag = ++state.etag_counter;
         m.last_update = now.ns;

@@ -183,6 +183,53 @@ TEST_CASE("replay: a batch that does not follow on is refused and changes nothin
     CHECK(observable(copy.snapshot()) == before);
 }
 
+TEST_CASE("replay: a numeric batch refused in its second call undoes the first call's writes", "[replay]") {
+    std::vector<Recorded> log;
+    std::vector<NumericBatch> numeric;
+    TwinGraphOptions o = test::test_options();
+    o.numeric_journal = true;
+    o.journal = [&](const CommitBatch& b) {
+        if (b.numeric) {
+            numeric.push_back(*b.numeric);
+        } else {
+            log.push_back({{b.events.begin(), b.events.end()}, {b.models.begin(), b.models.end()}, b.outcome()});
+        }
+    };
+    TwinGraph g(o);
+    g.add_models(test::building_models());
+    g.upsert_twin("room-1", test::room(20.0));
+    g.upsert_twin("room-2", test::room(21.0));
+    const auto models = g.snapshot().models();
+    const std::uint32_t temperature = models->get("dtmi:test:Room;1").layout.find("temperature")->column;
+    const std::uint32_t humidity = models->get("dtmi:test:Room;1").layout.find("humidity")->column;
+    g.atomically([&](TwinGraph& a) {
+        a.write_properties(std::vector<PropertyWrite>{{*a.find("room-1"), temperature, 25.0, std::nullopt},
+                                                      {*a.find("room-2"), temperature, 26.0, std::nullopt}});
+        a.write_properties(std::vector<PropertyWrite>{{*a.find("room-2"), humidity, 40.0, std::nullopt}});
+    });
+    REQUIRE(numeric.size() == 1);
+    REQUIRE(numeric[0].calls.size() == 2);
+    TwinGraph copy(test::test_options());
+    for (const Recorded& r : log) copy.replay(r.batch());
+    const std::string before = serialize(copy.snapshot());
+    // The second call names a property the model lacks: found only once the
+    // first call's writes are applied, which must then be undone.
+    NumericBatch damaged = numeric[0];
+    damaged.names.push_back("noSuchProperty");
+    damaged.writes.back().property = static_cast<std::uint32_t>(damaged.names.size() - 1);
+    try {
+        copy.replay(RecordedBatch{{}, {}, nullptr, &damaged});
+        FAIL("a write of a missing property was replayed");
+    } catch (const GraphError& e) {
+        CHECK(e.code() == "ReplayMismatch");
+        CHECK_THAT(e.what(), Catch::Contains("noSuchProperty"));
+    }
+    CHECK(serialize(copy.snapshot()) == before);
+    // The batch as recorded still applies to the restored graph and gives the original.
+    copy.replay(RecordedBatch{{}, {}, nullptr, &numeric[0]});
+    CHECK(serialize(copy.snapshot()) == serialize(g.snapshot()));
+}
+
 TEST_CASE("await_durable: runs once per outermost write, after the mutex is released", "[replay]") {
     int calls = 0;
     bool other_thread_could_read = false;
