@@ -59,24 +59,10 @@ std::uint64_t file_bytes(const fs::path& p) {
     return ec ? 0 : n;
 }
 
-std::string cpu_model() {
-    std::ifstream in("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-    return "unknown";
-}
-
-double load_average() {
-    std::ifstream in("/proc/loadavg");
-    double one = 0;
-    in >> one;
-    return one;
-}
-
 }  // namespace
 
 int run_history(const HistoryBenchOptions& o) {
+    const std::string load_before = load_averages();
     const fs::path dir = o.directory.empty() ? fs::temp_directory_path() / ("twinsim-bench-history-" + std::to_string(::getpid()))
                                              : fs::path(o.directory);
     fs::remove_all(dir);
@@ -248,7 +234,9 @@ int run_history(const HistoryBenchOptions& o) {
 
     json out;
     out["benchmark"] = "history";
-    out["machine"] = {{"cpu", cpu_model()}, {"cores", std::thread::hardware_concurrency()}, {"load_1min", load_average()}};
+    const MachineNote machine = machine_note();
+    out["machine"] = {{"cpu", machine.cpu}, {"cores", machine.cores}, {"load_1min", machine.load_1min},
+                      {"loadavg_before", load_before}, {"loadavg_after", load_averages()}};
     out["twins"] = twins;
     out["days"] = o.days;
     out["rows"] = {{"property_updates", counts.property_updates}, {"twin_lifecycle", counts.twin_lifecycle}};

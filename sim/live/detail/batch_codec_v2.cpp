@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "twinsim/live/detail/batch_codec.hpp"
+#include "twinsim/live/detail/payload_bytes.hpp"
 
 namespace twinsim::live::detail {
 
@@ -49,9 +50,6 @@ enum Tag : std::uint8_t {
     tag_binary = 11,    // len bytes (nlohmann binary; subtype not kept)
 };
 
-std::uint64_t zigzag(std::int64_t v) { return (static_cast<std::uint64_t>(v) << 1U) ^ static_cast<std::uint64_t>(v >> 63); }
-std::int64_t unzigzag(std::uint64_t v) { return static_cast<std::int64_t>(v >> 1U) ^ -static_cast<std::int64_t>(v & 1U); }
-
 class Writer {
 public:
     explicit Writer(std::int64_t base) : base_(base) {
@@ -60,13 +58,7 @@ public:
     }
 
     void u8(std::uint8_t v) { body_.push_back(static_cast<char>(v)); }
-    void varint(std::uint64_t v, std::string& out) {
-        while (v >= 0x80) {
-            out.push_back(static_cast<char>((v & 0x7FU) | 0x80U));
-            v >>= 7U;
-        }
-        out.push_back(static_cast<char>(v));
-    }
+    void varint(std::uint64_t v, std::string& out) { put_varint(out, v); }
     void varint(std::uint64_t v) { varint(v, body_); }
     void svarint(std::int64_t v) { varint(zigzag(v)); }
     void time(std::int64_t ns) { svarint(static_cast<std::int64_t>(static_cast<std::uint64_t>(ns) - static_cast<std::uint64_t>(base_))); }
@@ -178,45 +170,21 @@ private:
     std::int64_t last_instant_ns_ = 0;
 };
 
-class Reader {
+// The version 2 record: the shared reader plus the string dictionary and
+// the base time that the rest of the record refers to.
+class Reader : public PayloadReader<2> {
 public:
-    explicit Reader(std::string_view bytes) : p_(bytes.data()), end_(bytes.data() + bytes.size()) {}
-
-    [[noreturn]] static void bad(const std::string& why) { throw std::runtime_error("its payload (format version 2) " + why); }
+    explicit Reader(std::string_view bytes) : PayloadReader<2>(bytes), bytes_(bytes) {}
 
     void skip_magic() {
-        if (static_cast<std::size_t>(end_ - p_) < sizeof magic || std::memcmp(p_, magic, sizeof magic) != 0)
+        if (bytes_.size() < sizeof magic || std::memcmp(bytes_.data(), magic, sizeof magic) != 0)
             bad("does not start with the version 2 mark");
-        p_ += sizeof magic;
+        (void)take(sizeof magic);
         base_ = unzigzag(varint());
         const std::uint64_t n = count(1);
         strings_.reserve(n);
-        for (std::uint64_t k = 0; k < n; ++k) {
-            const std::uint64_t len = count(1);
-            strings_.emplace_back(p_, len);
-            p_ += len;
-        }
+        for (std::uint64_t k = 0; k < n; ++k) strings_.emplace_back(take(count(1)));
     }
-    std::uint8_t u8() {
-        if (p_ == end_) bad("ends in the middle of a record");
-        return static_cast<std::uint8_t>(*p_++);
-    }
-    std::uint64_t varint() {
-        std::uint64_t v = 0;
-        for (unsigned shift = 0; shift < 64; shift += 7) {
-            const std::uint8_t b = u8();
-            v |= static_cast<std::uint64_t>(b & 0x7FU) << shift;
-            if ((b & 0x80U) == 0) return v;
-        }
-        bad("has a number longer than 64 bits");
-    }
-    /// A count of items of at least `min_bytes` each: refused when the rest cannot hold them.
-    std::uint64_t count(std::uint64_t min_bytes) {
-        const std::uint64_t n = varint();
-        if (n > static_cast<std::uint64_t>(end_ - p_) / std::max<std::uint64_t>(min_bytes, 1)) bad("has a count larger than its size");
-        return n;
-    }
-    std::int64_t svarint() { return unzigzag(varint()); }
     std::int64_t time() { return static_cast<std::int64_t>(static_cast<std::uint64_t>(base_) + static_cast<std::uint64_t>(svarint())); }
     const std::string& str() {
         const std::uint64_t k = varint();
@@ -232,13 +200,7 @@ public:
         case tag_true: return true;
         case tag_int: return svarint();
         case tag_uint: return varint();
-        case tag_double: {
-            if (end_ - p_ < 8) bad("ends in the middle of a number");
-            double d = 0;
-            std::memcpy(&d, p_, 8);
-            p_ += 8;
-            return d;
-        }
+        case tag_double: return float64();
         case tag_string: return str();
         case tag_array: {
             const std::uint64_t n = count(1);
@@ -259,20 +221,16 @@ public:
         case tag_etag: return Writer::etag_text(varint());
         case tag_instant: return format_timestamp(Timestamp{time()});
         case tag_binary: {
-            const std::uint64_t n = count(1);
-            std::vector<std::uint8_t> b(p_, p_ + n);
-            p_ += n;
-            return json::binary(std::move(b));
+            const std::string_view raw = take(count(1));
+            return json::binary(std::vector<std::uint8_t>(raw.begin(), raw.end()));
         }
         default: bad("has a value of the unknown kind " + std::to_string(tag));
         }
     }
-    [[nodiscard]] bool at_end() const { return p_ == end_; }
     [[nodiscard]] std::int64_t base() const { return base_; }
 
 private:
-    const char* p_;
-    const char* end_;
+    std::string_view bytes_;
     std::int64_t base_ = 0;
     std::vector<std::string> strings_;
 };

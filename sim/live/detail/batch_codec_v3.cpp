@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "twinsim/live/detail/batch_codec.hpp"
+#include "twinsim/live/detail/payload_bytes.hpp"
 
 namespace twinsim::live::detail {
 
@@ -32,8 +33,6 @@ enum Flag : std::uint8_t {
     flags_known = 0x1F,
 };
 
-std::uint64_t zigzag(std::int64_t v) { return (static_cast<std::uint64_t>(v) << 1U) ^ static_cast<std::uint64_t>(v >> 63); }
-std::int64_t unzigzag(std::uint64_t v) { return static_cast<std::int64_t>(v >> 1U) ^ -static_cast<std::int64_t>(v & 1U); }
 std::int64_t minus(std::int64_t a, std::int64_t b) {
     return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) - static_cast<std::uint64_t>(b));
 }
@@ -41,63 +40,14 @@ std::int64_t plus(std::int64_t a, std::int64_t b) {
     return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) + static_cast<std::uint64_t>(b));
 }
 
-void varint(std::string& out, std::uint64_t v) {
-    while (v >= 0x80) {
-        out.push_back(static_cast<char>((v & 0x7FU) | 0x80U));
-        v >>= 7U;
-    }
-    out.push_back(static_cast<char>(v));
-}
-void svarint(std::string& out, std::int64_t v) { varint(out, zigzag(v)); }
+void varint(std::string& out, std::uint64_t v) { put_varint(out, v); }
+void svarint(std::string& out, std::int64_t v) { put_varint(out, zigzag(v)); }
 void text(std::string& out, std::string_view s) {
-    varint(out, s.size());
+    put_varint(out, s.size());
     out.append(s);
 }
 
-class Reader {
-public:
-    explicit Reader(std::string_view bytes) : p_(bytes.data()), end_(bytes.data() + bytes.size()) {}
-    [[noreturn]] static void bad(const std::string& why) { throw std::runtime_error("its payload (format version 3) " + why); }
-    std::uint8_t u8() {
-        if (p_ == end_) bad("ends in the middle of a record");
-        return static_cast<std::uint8_t>(*p_++);
-    }
-    std::uint64_t varint() {
-        std::uint64_t v = 0;
-        for (unsigned shift = 0; shift < 64; shift += 7) {
-            const std::uint8_t b = u8();
-            v |= static_cast<std::uint64_t>(b & 0x7FU) << shift;
-            if ((b & 0x80U) == 0) return v;
-        }
-        bad("has a number longer than 64 bits");
-    }
-    std::int64_t svarint() { return unzigzag(varint()); }
-    /// A count of items of at least `min_bytes` each: refused when the rest cannot hold them.
-    std::uint64_t count(std::uint64_t min_bytes) {
-        const std::uint64_t n = varint();
-        if (n > left() / min_bytes) bad("has a count larger than its size");
-        return n;
-    }
-    std::string text() {
-        const std::uint64_t n = count(1);
-        std::string s(p_, n);
-        p_ += n;
-        return s;
-    }
-    double float64() {
-        if (left() < 8) bad("ends in the middle of a number");
-        double d = 0;
-        std::memcpy(&d, p_, 8);
-        p_ += 8;
-        return d;
-    }
-    [[nodiscard]] std::uint64_t left() const { return static_cast<std::uint64_t>(end_ - p_); }
-    void skip(std::size_t n) { p_ += n; }
-
-private:
-    const char* p_;
-    const char* end_;
-};
+using Reader = PayloadReader<3>;
 
 }  // namespace
 
