@@ -13,7 +13,11 @@
 #include <set>
 
 #include "models/building/rc_network.hpp"
-#include "twinsim/io/history_file.hpp"
+#include <filesystem>
+#include <fstream>
+
+#include "twinsim/scenario/prepared_scenario.hpp"
+#include "twinsim/scenario/recorded_input.hpp"
 
 namespace twinsim::models {
 
@@ -38,7 +42,8 @@ struct Column {
 /// The recorded inputs and outputs on the step grid.
 struct Grid {
     std::size_t steps = 0;
-    double dt = 0.0, start = 0.0;
+    double dt = 0.0, start = 0.0;  ///< s; start from the scenario's start
+    Timestamp window_start;
     std::size_t warmup_steps = 0;
     std::vector<double> outdoor, solar;           ///< per step, at its middle
     std::vector<std::vector<double>> gains;       ///< per zone, per step: W excluding solar (people x gain_per_person separately)
@@ -48,42 +53,19 @@ struct Grid {
     std::vector<double> initial;                  ///< per zone: air temperature at the window's start
 };
 
-/// The value of `s` at time t, linearly interpolated; nullopt outside the
-/// samples or across a gap longer than max_gap (the error text in `why`).
-std::optional<double> sample(const RecordedSeries& s, double t, double max_gap) {
-    if (s.time.empty() || t < s.time.front() - 1e-9 || t > s.time.back() + 1e-9) return std::nullopt;
-    const auto it = std::lower_bound(s.time.begin(), s.time.end(), t - 1e-9);
-    const auto k = static_cast<std::size_t>(it - s.time.begin());
-    if (std::abs(s.time[k] - t) <= 1e-9) return s.value[k];
-    if (k == 0) return std::nullopt;
-    const double t0 = s.time[k - 1], t1 = s.time[k];
-    if (t1 - t0 > max_gap) return std::nullopt;
-    return s.value[k - 1] + (s.value[k] - s.value[k - 1]) * (t - t0) / (t1 - t0);
+/// The recorded (twin, key) at window start + times: linear, gaps up to max_gap bridged, else refused.
+std::vector<double> recorded_values(const scenario::RecordedHistory& h, const std::string& twin, const std::string& key,
+                                    Timestamp window_start, const std::vector<double>& times, double max_gap) {
+    std::vector<double> v = scenario::resample(h, twin, key, window_start, times, scenario::Interpolation::linear,
+                                               scenario::GapPolicy{max_gap, scenario::GapAction::refuse});
+    for (std::size_t k = 0; k < v.size(); ++k)
+        if (!std::isfinite(v[k]))
+            throw CalibrationError("recorded " + key + " of " + twin + " is not finite at " +
+                                   format_timestamp(Timestamp{window_start.ns + static_cast<std::int64_t>(std::llround(times[k] * 1e9))}));
+    return v;
 }
 
-const RecordedSeries* find(const RecordedWindow& w, const std::string& twin, const std::string& property) {
-    const auto it = w.series.find({twin, property});
-    return it == w.series.end() ? nullptr : &it->second;
-}
-
-/// A series sampled at times t(k), k < n; refuses missing, gapped or non-finite data naming it.
-std::vector<double> resample(const RecordedSeries& s, const std::string& twin, const std::string& property,
-                             std::size_t n, double max_gap, auto&& time_of) {
-    std::vector<double> out(n);
-    for (std::size_t k = 0; k < n; ++k) {
-        const double t = time_of(k);
-        const std::optional<double> v = sample(s, t, max_gap);
-        if (!v)
-            throw CalibrationError("recorded " + property + " of " + twin + " has no value at t = " + fmt(t) +
-                                   " s (outside its samples, or inside a gap longer than max_gap = " + fmt(max_gap) + " s)");
-        if (!std::isfinite(*v))
-            throw CalibrationError("recorded " + property + " of " + twin + " is not finite at t = " + fmt(t) + " s");
-        out[k] = *v;
-    }
-    return out;
-}
-
-Grid make_grid(const ThermalSetup& setup, const RecordedWindow& recorded, const CalibrationOptions& o) {
+Grid make_grid(const ThermalSetup& setup, const scenario::RecordedHistory& recorded, const CalibrationOptions& o) {
     if (!std::isfinite(o.window_start) || !std::isfinite(o.window_end))
         throw CalibrationError("the window's start and end must be finite");
     if (!(setup.step > 0.0)) throw CalibrationError("the network's step must be > 0 s");
@@ -105,14 +87,20 @@ Grid make_grid(const ThermalSetup& setup, const RecordedWindow& recorded, const 
     g.warmup_steps = static_cast<std::size_t>(std::ceil(o.warmup / g.dt - 1e-9));
     if (g.warmup_steps >= g.steps) throw CalibrationError("the warm-up covers the whole window");
     const std::size_t n = g.steps, nz = setup.zones.size();
-    auto mid = [&](std::size_t k) { return g.start + (static_cast<double>(k) + 0.5) * g.dt; };
-    auto end = [&](std::size_t k) { return g.start + static_cast<double>(k + 1) * g.dt; };
+    g.window_start = Timestamp{setup.start.ns + static_cast<std::int64_t>(std::llround(g.start * 1e9))};
+    std::vector<double> mids(n), ends(n), all(n + 1);
+    for (std::size_t k = 0; k < n; ++k) {
+        mids[k] = (static_cast<double>(k) + 0.5) * g.dt;
+        ends[k] = static_cast<double>(k + 1) * g.dt;
+    }
+    for (std::size_t k = 0; k <= n; ++k) all[k] = static_cast<double>(k) * g.dt;
     g.outdoor.resize(n);
     g.solar.resize(n);
     for (std::size_t k = 0; k < n; ++k) {
-        g.outdoor[k] = setup.outdoor(mid(k));
-        g.solar[k] = setup.solar_shape(mid(k));
-        if (!std::isfinite(g.outdoor[k])) throw CalibrationError("the outdoor temperature is not finite at t = " + fmt(mid(k)) + " s");
+        g.outdoor[k] = setup.outdoor(g.start + mids[k]);
+        g.solar[k] = setup.solar_shape(g.start + mids[k]);
+        if (!std::isfinite(g.outdoor[k]))
+            throw CalibrationError("the outdoor temperature is not finite at t = " + fmt(g.start + mids[k]) + " s");
     }
     g.gains.assign(nz, {});
     g.people.assign(nz, {});
@@ -124,23 +112,17 @@ Grid make_grid(const ThermalSetup& setup, const RecordedWindow& recorded, const 
         const std::string& id = setup.zones[i];
         // Gains: recorded when the history holds them, else the graph's value.
         auto input = [&](const char* property, double fallback) {
-            if (const RecordedSeries* s = find(recorded, id, property)) return resample(*s, id, property, n, o.max_gap, mid);
+            if (recorded.find(id, property) != nullptr) return recorded_values(recorded, id, property, g.window_start, mids, o.max_gap);
             return std::vector<double>(n, fallback);
         };
         g.people[i] = input("occupancy", setup.occupancy[i]);
         const std::vector<double> lighting = input("lightingPower", setup.lighting[i]);
         g.gains[i] = input("equipmentHeatGain", setup.equipment[i]);
         for (std::size_t k = 0; k < n; ++k) g.gains[i][k] += lighting[k];
-        if (!o.cooling_property.empty()) {
-            const RecordedSeries* s = find(recorded, id, o.cooling_property);
-            if (s == nullptr)
-                throw CalibrationError("the history has no " + o.cooling_property + " of " + id +
-                                       ": every room needs its recorded cooling (or calibrate without cooling)");
-            g.cooling[i] = resample(*s, id, o.cooling_property, n, o.max_gap, end);
-        }
-        if (const RecordedSeries* s = find(recorded, id, o.temperature_property)) {
-            auto all = [&](std::size_t k) { return g.start + static_cast<double>(k) * g.dt; };
-            std::vector<double> values = resample(*s, id, o.temperature_property, n + 1, o.max_gap, all);
+        if (!o.cooling_property.empty())  // refused naming the room when it has none
+            g.cooling[i] = recorded_values(recorded, id, o.cooling_property, g.window_start, ends, o.max_gap);
+        if (recorded.find(id, o.temperature_property) != nullptr) {
+            std::vector<double> values = recorded_values(recorded, id, o.temperature_property, g.window_start, all, o.max_gap);
             g.initial[i] = values.front();
             values.erase(values.begin());
             g.recorded[i] = std::move(values);
@@ -282,53 +264,32 @@ bool use_exact(const ThermalSetup& s, const std::vector<std::vector<std::uint32_
            per_zone * static_cast<double>(s.zones.size()) <= 10.0 * s.max_exact_states;
 }
 
-GuidelineStatistics guideline(double sum_diff, double sum_sq, double sum_y, std::size_t n) {
-    GuidelineStatistics out;
-    out.hours = n;
-    if (n < 2) return out;
-    const double ybar = sum_y / static_cast<double>(n);
-    const double dof = static_cast<double>(n - 1);  // n - p, p = 1
-    out.nmbe = 100.0 * sum_diff / (dof * ybar);
-    out.cv_rmse = 100.0 * std::sqrt(sum_sq / dof) / ybar;
-    out.meets = std::abs(out.nmbe) <= 10.0 && out.cv_rmse <= 30.0;
-    return out;
-}
-
-/// Hourly means of recorded and modelled temperatures, pooled and per zone.
+/// Guideline 14 of the recorded rooms' temperatures after the warm-up
+/// (twinsim/common/guideline14.hpp: UTC clock hours, p = 1), and the RMSE.
 ModelFit fit_statistics(const ThermalSetup& s, const Grid& g, const std::vector<std::vector<double>>& model) {
     ModelFit fit;
-    const auto per_hour = static_cast<std::size_t>(std::max(1.0, std::round(3600.0 / g.dt)));
-    double all_diff = 0, all_sq = 0, all_y = 0, sq = 0;
-    std::size_t all_n = 0, samples = 0;
-    for (std::size_t i = 0; i < s.zones.size(); ++i) {
-        if (g.recorded[i].empty()) continue;
-        double d = 0, q = 0, y = 0;
-        std::size_t n = 0;
-        for (std::size_t h0 = g.warmup_steps; h0 + per_hour <= g.steps; h0 += per_hour) {
-            double ym = 0, mm = 0;
-            for (std::size_t k = h0; k < h0 + per_hour; ++k) {
-                ym += g.recorded[i][k];
-                mm += model[i][k];
-            }
-            ym /= static_cast<double>(per_hour);
-            mm /= static_cast<double>(per_hour);
-            d += ym - mm;
-            q += (ym - mm) * (ym - mm);
-            y += ym;
-            ++n;
+    std::vector<std::string> twins;
+    std::vector<std::size_t> rows;
+    for (std::size_t i = 0; i < s.zones.size(); ++i)
+        if (!g.recorded[i].empty()) {
+            twins.push_back(s.zones[i]);
+            rows.push_back(i);
         }
-        for (std::size_t k = g.warmup_steps; k < g.steps; ++k) {
-            sq += (model[i][k] - g.recorded[i][k]) * (model[i][k] - g.recorded[i][k]);
-            ++samples;
+    const std::size_t n = g.steps - g.warmup_steps;
+    std::vector<double> times(n), measured(n * rows.size()), modelled(n * rows.size());
+    double sq = 0.0;
+    for (std::size_t k = 0; k < n; ++k) {
+        const std::size_t step = g.warmup_steps + k;
+        times[k] = static_cast<double>(step + 1) * g.dt;
+        for (std::size_t c = 0; c < rows.size(); ++c) {
+            measured[k * rows.size() + c] = g.recorded[rows[c]][step];
+            modelled[k * rows.size() + c] = model[rows[c]][step];
+            const double r = model[rows[c]][step] - g.recorded[rows[c]][step];
+            sq += r * r;
         }
-        fit.per_zone[s.zones[i]] = guideline(d, q, y, n);
-        all_diff += d;
-        all_sq += q;
-        all_y += y;
-        all_n += n;
     }
-    fit.overall = guideline(all_diff, all_sq, all_y, all_n);
-    fit.rmse = samples > 0 ? std::sqrt(sq / static_cast<double>(samples)) : 0.0;
+    fit.guideline14 = guideline14_report(g.window_start, times, twins, measured, modelled);
+    fit.rmse = measured.empty() ? 0.0 : std::sqrt(sq / static_cast<double>(measured.size()));
     return fit;
 }
 
@@ -444,39 +405,23 @@ ParameterChoice parse_parameter_choice(std::string_view text) {
     return c;
 }
 
-RecordedWindow recorded_from_history(const io::HistoryTables& history, double origin_seconds) {
-    RecordedWindow w;
-    auto add = [&](std::int64_t ns, const std::string& id, const std::string& key, const std::string& value) {
-        if (value.empty()) return;
-        const nlohmann::json v = nlohmann::json::parse(value, nullptr, false);
-        if (!v.is_number()) return;
-        RecordedSeries& s = w.series[{id, key}];
-        const double t = static_cast<double>(ns) * 1e-9 - origin_seconds;
-        s.time.push_back(t);
-        s.value.push_back(v.get<double>());
-    };
-    const auto& p = history.property_updates;
-    for (std::size_t k = 0; k < p.time_ns.size(); ++k)
-        if (p.relationship_id.empty() || p.relationship_id[k].empty()) add(p.time_ns[k], p.id[k], p.key[k], p.value[k]);
-    const auto& t = history.telemetry;
-    for (std::size_t k = 0; k < t.time_ns.size(); ++k) add(t.time_ns[k], t.id[k], t.key[k], t.value[k]);
-    // Ascending times, the last of equal times kept (a stable sort keeps the record's order).
-    for (auto& [key, s] : w.series) {
-        std::vector<std::size_t> order(s.time.size());
-        std::iota(order.begin(), order.end(), std::size_t{0});
-        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return s.time[a] < s.time[b]; });
-        RecordedSeries sorted;
-        for (const std::size_t k : order) {
-            if (!sorted.time.empty() && sorted.time.back() == s.time[k]) {
-                sorted.value.back() = s.value[k];
-                continue;
-            }
-            sorted.time.push_back(s.time[k]);
-            sorted.value.push_back(s.value[k]);
-        }
-        s = std::move(sorted);
+ThermalSetup thermal_setup(const scenario::PreparedScenario& prepared, std::size_t binding) {
+    std::size_t seen = 0;
+    for (std::size_t k = 0; k < prepared.bindings.size(); ++k) {
+        const scenario::BindingPlan& plan = prepared.bindings[k];
+        if (plan.model == nullptr || plan.model->name() != "thermal_zones") continue;
+        if (seen++ != binding) continue;
+        scenario::Binding b;
+        b.index = k;
+        b.model = plan.name;
+        b.parameters = plan.parameters;
+        b.twins = plan.twins;
+        b.graph = &prepared.graph;
+        b.processes = &prepared.processes;
+        return thermal_setup(b, prepared.spec.start, prepared.spec.step);
     }
-    return w;
+    throw CalibrationError("scenario " + prepared.spec.name + " has " + std::to_string(seen) +
+                           " thermal_zones binding(s): no binding " + std::to_string(binding) + " to calibrate");
 }
 
 namespace {
@@ -610,13 +555,17 @@ private:
     std::size_t simulations_ = 0;
 };
 
-nlohmann::json statistics_json(const GuidelineStatistics& g) {
-    return {{"nmbe_percent", g.nmbe}, {"cv_rmse_percent", g.cv_rmse}, {"hours", g.hours}, {"meets_guideline_14", g.meets}};
+nlohmann::json statistics_json(const Guideline14& g) {
+    auto number = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); };
+    return {{"nmbe_percent", number(g.nmbe)},
+            {"cv_rmse_percent", number(g.cv_rmse)},
+            {"hours", g.hours},
+            {"meets_guideline_14", g.meets()}};
 }
 
 }  // namespace
 
-CalibrationResult calibrate_thermal(const ThermalSetup& setup, const RecordedWindow& recorded,
+CalibrationResult calibrate_thermal(const ThermalSetup& setup, const scenario::RecordedHistory& recorded,
                                     std::span<const ParameterChoice> fit, const CalibrationOptions& options) {
     const auto started = std::chrono::steady_clock::now();
     if (options.max_iterations < 1) throw CalibrationError("max_iterations must be >= 1");
@@ -730,9 +679,7 @@ CalibrationResult calibrate_thermal(const ThermalSetup& setup, const RecordedWin
                                           "): the window hardly tells them apart");
             }
     if (!result.converged) result.warnings.push_back("not converged after " + std::to_string(result.iterations) + " iterations");
-    const ModelFit stats = fit_statistics(setup, grid, model);
-    result.overall = stats.overall;
-    result.per_zone = stats.per_zone;
+    result.guideline14 = fit_statistics(setup, grid, model).guideline14;
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return result;
 }
@@ -760,7 +707,8 @@ ThermalSetup apply_calibration(ThermalSetup setup, const CalibrationResult& resu
     return setup;
 }
 
-ModelFit evaluate_thermal(const ThermalSetup& setup, const RecordedWindow& recorded, const CalibrationOptions& options) {
+ModelFit evaluate_thermal(const ThermalSetup& setup, const scenario::RecordedHistory& recorded,
+                          const CalibrationOptions& options) {
     const Grid grid = make_grid(setup, recorded, options);
     Problem problem(setup, grid, {});
     std::vector<std::vector<double>> model;
@@ -779,7 +727,7 @@ nlohmann::json CalibrationResult::report() const {
                           {"bounds", {p.lower, p.upper}},
                           {"at_bound", p.at_bound}});
     nlohmann::json zones = nlohmann::json::object();
-    for (const auto& [z, g] : per_zone) zones[z] = statistics_json(g);
+    for (std::size_t k = 0; k < guideline14.twins.size(); ++k) zones[guideline14.twins[k]] = statistics_json(guideline14.per_twin[k]);
     return {{"parameters", params},
             {"correlation", correlation},
             {"warnings", warnings},
@@ -792,7 +740,7 @@ nlohmann::json CalibrationResult::report() const {
             {"rss_k2", rss},
             {"residual_sd_k", residual_sd},
             {"seconds", seconds},
-            {"guideline_14", statistics_json(overall)},
+            {"guideline_14", statistics_json(guideline14.overall)},
             {"guideline_14_per_zone", zones}};
 }
 
@@ -810,6 +758,19 @@ nlohmann::json CalibrationResult::to_file_json() const {
             {"version", 1},
             {"behaviours", nlohmann::json::array({{{"model", "thermal_zones"}, {"parameters", params}}})},
             {"fit", report()}};
+}
+
+void CalibrationResult::save(const std::string& path) const {
+    const std::string temporary = path + ".tmp";
+    {
+        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+        if (!out) throw IoError("cannot write " + temporary);
+        out << to_file_json().dump(1) << '\n';
+        if (!out) throw IoError("cannot write " + temporary);
+    }
+    std::error_code ec;
+    std::filesystem::rename(temporary, path, ec);
+    if (ec) throw IoError("cannot rename " + temporary + " to " + path + ": " + ec.message());
 }
 
 }  // namespace twinsim::models

@@ -12,7 +12,6 @@
 // Eigen stays in calibration.cpp.
 
 #include <cstddef>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
@@ -22,10 +21,12 @@
 #include <vector>
 
 #include "models/building/thermal.hpp"
+#include "twinsim/common/guideline14.hpp"
 #include "twinsim/common/error.hpp"
 
-namespace twinsim::io {
-struct HistoryTables;
+namespace twinsim::scenario {
+struct PreparedScenario;
+class RecordedHistory;
 }
 
 namespace twinsim::models {
@@ -37,22 +38,11 @@ public:
     using Error::Error;
 };
 
-/// One recorded quantity: samples at ascending times (s from the scenario's start).
-struct RecordedSeries {
-    std::vector<double> time;
-    std::vector<double> value;
-};
-
-/// Recorded history keyed by (twin $dtId, property or telemetry key).
-struct RecordedWindow {
-    std::map<std::pair<std::string, std::string>, RecordedSeries> series;
-};
-
-/// The numeric property updates and telemetry of a history (io/history_file.hpp,
-/// a store's history), times as s from `origin_seconds` (s since 1970: the
-/// scenario's start). Rows whose value is not a JSON number (strings, objects,
-/// deletes) are skipped; rows of one series with equal times keep the last.
-[[nodiscard]] RecordedWindow recorded_from_history(const io::HistoryTables& history, double origin_seconds);
+/// The setup of the `binding`-th `thermal_zones` binding (0 = the first) of a
+/// prepared scenario without a sweep: its start instant and step, its graph
+/// (base + structural edits). Throws CalibrationError when the scenario has
+/// no such binding, and as thermal_setup(Binding, ...).
+[[nodiscard]] ThermalSetup thermal_setup(const scenario::PreparedScenario& scenario, std::size_t binding = 0);
 
 /// A parameter to fit. `zones`: "" = one value for the whole binding (the
 /// binding's parameter); a room $dtId, or a prefix ending in '*' ("room-01-*",
@@ -79,22 +69,14 @@ struct CalibrationOptions {
     /// Recorded cooling delivered per room (W), the heat removed over each step
     /// (the value recorded at the step's end); "" = no cooling (free-floating rooms).
     std::string cooling_property = "coolingPower";
-    /// s: the longest stretch between two recorded samples interpolated across;
-    /// a longer gap inside the window is refused naming the twin, property and time.
+    /// s: the longest stretch between two recorded samples interpolated
+    /// across (scenario::resample, linear, GapAction::refuse): a longer gap
+    /// inside the window is refused naming the twin, property and time.
     double max_gap = 3600.0;
     double warmup = 0.0;  ///< s at the window's start whose residuals are not fitted (the mass nodes settle)
     int max_iterations = 100;
     double tolerance = 1e-10;  ///< stop when an accepted step lowers the sum of squares by less than this fraction
     double correlation_warning = 0.95;  ///< |correlation| of two estimates above which a warning is given
-};
-
-/// ASHRAE Guideline 14 statistics of hourly means (percent), y recorded,
-/// yhat modelled, p = 1 as the guideline takes for a calibrated simulation.
-struct GuidelineStatistics {
-    double nmbe = 0.0;      ///< 100 sum(y - yhat) / ((n - p) ybar)
-    double cv_rmse = 0.0;   ///< 100 sqrt(sum (y - yhat)^2 / (n - p)) / ybar
-    std::size_t hours = 0;  ///< n
-    bool meets = false;     ///< |NMBE| <= 10 and CV(RMSE) <= 30 (hourly criteria)
 };
 
 struct FittedParameter {
@@ -118,22 +100,28 @@ struct CalibrationResult {
     double initial_rss = 0.0, rss = 0.0;  ///< K^2
     double residual_sd = 0.0;             ///< s = sqrt(rss / (m - p)), K
     double seconds = 0.0;                 ///< wall time of the fit
-    GuidelineStatistics overall;          ///< every recorded room's hourly means pooled
-    std::map<std::string, GuidelineStatistics> per_zone;
+    /// ASHRAE Guideline 14 (twinsim/common/guideline14.hpp, p = 1) of the
+    /// fitted window's hourly mean temperatures, per recorded room and pooled.
+    Guideline14Report guideline14;
 
     /// The calibration file (format twinsim-calibration 1, models/building/calibration.md):
     /// the fitted values as thermal_zones parameters, and this report.
     [[nodiscard]] nlohmann::json to_file_json() const;
     [[nodiscard]] nlohmann::json report() const;
+    /// Writes to_file_json() to `path` (a temporary name renamed when
+    /// complete). Throws twinsim::IoError naming the file.
+    void save(const std::string& path) const;
 };
 
 /// Fits `fit` (at least one; each name and room once) for the network
-/// `setup` on `recorded` over options' window. Throws CalibrationError on bad
-/// input (unknown parameter or room, a parameter chosen twice, bounds not
-/// around the initial value, an empty window, a room without recorded
-/// cooling or with a gap or non-finite value, no recorded temperature) and
-/// twinsim::Error when the network cannot be built.
-[[nodiscard]] CalibrationResult calibrate_thermal(const ThermalSetup& setup, const RecordedWindow& recorded,
+/// `setup` on `recorded` (docs/replay.md's recorded inputs) over options'
+/// window. Throws CalibrationError on bad input (unknown parameter or room,
+/// a parameter chosen twice, bounds not around the initial value, an empty
+/// window, no recorded temperature at all, a non-finite value),
+/// scenario::RecordedInputError naming twin, property and time (a room's
+/// recorded cooling or temperature missing, or a gap longer than max_gap),
+/// and twinsim::Error when the network cannot be built.
+[[nodiscard]] CalibrationResult calibrate_thermal(const ThermalSetup& setup, const scenario::RecordedHistory& recorded,
                                                   std::span<const ParameterChoice> fit,
                                                   const CalibrationOptions& options);
 
@@ -143,11 +131,10 @@ struct CalibrationResult {
 /// Modelled vs recorded on a window (no fitting): the Guideline 14
 /// statistics overall and per room. Throws as calibrate_thermal.
 struct ModelFit {
-    GuidelineStatistics overall;
-    std::map<std::string, GuidelineStatistics> per_zone;
+    Guideline14Report guideline14;
     double rmse = 0.0;  ///< K, over every sample after the warm-up
 };
-[[nodiscard]] ModelFit evaluate_thermal(const ThermalSetup& setup, const RecordedWindow& recorded,
+[[nodiscard]] ModelFit evaluate_thermal(const ThermalSetup& setup, const scenario::RecordedHistory& recorded,
                                         const CalibrationOptions& options);
 
 }  // namespace twinsim::models

@@ -917,7 +917,8 @@ std::unique_ptr<scenario::Behaviour> ThermalZonesModel::instantiate(const scenar
     return std::make_unique<ThermalBehaviour>(binding, g, std::move(c), std::move(topo), step, run);
 }
 
-ThermalSetup thermal_setup(const scenario::Binding& binding, double start_seconds, double scenario_step) {
+ThermalSetup thermal_setup(const scenario::Binding& binding, Timestamp start, double scenario_step) {
+    const double start_seconds = static_cast<double>(start.ns) * 1e-9;
     const graph::Snapshot& g = detail::binding_graph(binding);
     auto c = std::make_shared<const Config>(read(binding, true));
     const Topology topo = check_graph(binding, g, *c);
@@ -958,6 +959,7 @@ ThermalSetup thermal_setup(const scenario::Binding& binding, double start_second
     s.radiant_fraction = *c->radiant_fraction;
     s.solar_peak = *c->solar_peak;
     s.step = c->step ? *c->step : scenario_step;
+    s.start = start;
     s.integrator = c->integrator;
     s.max_exact_states = *c->max_exact_states;
     s.outdoor = [c, start_seconds](double t) { return outdoor_at(*c, start_seconds, t); };

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "twinsim/common/time.hpp"
 #include "twinsim/scenario/behaviour.hpp"
 
 namespace twinsim::models {
@@ -85,6 +86,7 @@ struct ThermalSetup {
     std::vector<double> occupancy, lighting, equipment;  ///< per zone, the graph's values (0 when unset)
     std::vector<double> temperature;    ///< per zone, the graph's value (NaN when unset)
     double step = 60.0;                 ///< s: the binding's step (or the scenario's)
+    Timestamp start;                    ///< the scenario's start: simulated time 0
     std::string integrator;             ///< "exact", "implicit" or "auto"
     double max_exact_states = 400.0;
     /// Outdoor temperature (degC) at simulated time t (s from the scenario's start).
@@ -94,12 +96,12 @@ struct ThermalSetup {
 };
 
 /// The setup of a thermal_zones binding whose parameters are all fixed (no
-/// "${name}" drawn per replication), for a scenario starting `start_seconds`
-/// s after 1970 with step `scenario_step` s. Reads the rooms from
+/// "${name}" drawn per replication), for a scenario starting at `start` with
+/// step `scenario_step` s. Reads the rooms from
 /// binding.graph. Throws scenario::ModelParameterError (a parameter: unknown,
 /// out of range, drawn per replication) and twinsim::Error (a room without
 /// area > 0 or with airVolume <= 0).
-[[nodiscard]] ThermalSetup thermal_setup(const scenario::Binding& binding, double start_seconds, double scenario_step);
+[[nodiscard]] ThermalSetup thermal_setup(const scenario::Binding& binding, Timestamp start, double scenario_step);
 
 /// The statistics of a thermal_zones behaviour now; nullopt for another behaviour.
 [[nodiscard]] std::optional<ThermalStatistics> thermal_statistics(const scenario::Behaviour& behaviour);

@@ -11,7 +11,9 @@
 #include "twinsim/common/excerpt.hpp"
 #include "twinsim/common/json_pointer.hpp"
 #include "twinsim/query/parser.hpp"
+#include "twinsim/scenario/calibration_file.hpp"
 #include "twinsim/scenario/detail/document.hpp"
+#include "twinsim/scenario/input_paths.hpp"
 #include "twinsim/scenario/limits.hpp"
 
 namespace twinsim::scenario {
@@ -116,6 +118,33 @@ public:
         }
         for (auto r : required)
             if (!j.contains(r)) fail(loc, "missing required key " + in_quotes(r));
+    }
+
+    // `calibration:` a calibration file or a list of them (relative to the
+    // scenario file's folder and inside its tree), whose fitted behaviour
+    // parameters are merged into the bindings now (calibration_file.hpp), so
+    // the spec holds the calibrated values and writes them back as such.
+    void calibration(const Json& j, const Loc& loc, ScenarioSpec& s) const {
+        std::vector<std::pair<std::string, Loc>> files;
+        if (j.is_string()) {
+            files.emplace_back(string(j, loc), loc);
+        } else if (j.is_array()) {
+            for (std::size_t i = 0; i < j.size(); ++i) files.emplace_back(string(j[i], loc.at(i)), loc.at(i));
+        } else {
+            wrong_type(j, loc, "a calibration file or a list of them");
+        }
+        ScenarioSpec named;  // names this scenario file in resolve_input_path's errors
+        named.source.file = file_;
+        const std::filesystem::path folder = std::filesystem::path(file_).parent_path();
+        for (const auto& [written, at] : files) {
+            std::filesystem::path path;
+            try {
+                path = resolve_input_path(named, folder, written, at.ptr, at.field);
+            } catch (const ScenarioError& e) {
+                fail(at, e.reason());
+            }
+            apply_calibration_file(s.models, path);
+        }
     }
 
     std::string string(const Json& j, const Loc& loc, bool non_empty = true) const {
@@ -545,7 +574,7 @@ ScenarioSpec Decoder::spec(const Json& j) const {
     check_values(j, root);
     object(j, root,
            {"name", "description", "base", "base_models", "start", "horizon", "step", "replications", "seed", "parameters",
-            "overrides", "edits", "events", "behaviours", "models", "sweep", "recording", "kpis"},
+            "overrides", "edits", "events", "behaviours", "models", "calibration", "sweep", "recording", "kpis"},
            {"name", "base", "start", "horizon"});
     ScenarioSpec s;
     s.name = string(j.at("name"), root.key("name"));
@@ -671,6 +700,7 @@ ScenarioSpec Decoder::spec(const Json& j) const {
             s.models.push_back(std::move(b));
         }
     }
+    if (j.contains("calibration")) calibration(j.at("calibration"), root.key("calibration"), s);
     if (j.contains("recording")) s.recording = recording(j.at("recording"), root.key("recording"));
     if (j.contains("kpis")) {
         const Loc kl = root.key("kpis");
