@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "models/building/rc_network.hpp"
+#include "models/building/weather.hpp"
 #include "models/generic/support.hpp"
 #include "twinsim/common/error.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
@@ -36,7 +37,7 @@ constexpr const char* ahu_model = "dtmi:twinsim:building:AirHandlingUnit;1";
 constexpr const char* chiller_model = "dtmi:twinsim:building:Chiller;1";
 constexpr const char* pump_model = "dtmi:twinsim:building:Pump;1";
 
-const std::array<ModelParameter, 27> declared{{
+const std::array<ModelParameter, 29> declared{{
     // --- weather
     ModelParameter{"outdoor_mean", "degC", "daily mean of the diurnal outdoor temperature", 24.0}.within(-100.0, 100.0),
     ModelParameter{"outdoor_amplitude", "K", "half the daily swing of the outdoor temperature (>= 0)", 6.0}.within(0.0, 100.0),
@@ -45,8 +46,17 @@ const std::array<ModelParameter, 27> declared{{
      "a recorded outdoor temperature instead of the diurnal model: [[seconds from the start, degC], ...] with "
      "ascending times, interpolated linearly and held beyond its ends; \"none\" = the diurnal model",
      "none"}.fixed_per_scenario(),
+    ModelParameter{"weather_file", "",
+     "a TMY3 weather file (CSV, plain or gzip; relative to the scenario file) whose dry-bulb temperature and global "
+     "horizontal irradiance drive the outdoor temperature and the solar gains instead of the diurnal models; "
+     "\"none\" = the diurnal models",
+     "none"}.file(),
+    ModelParameter{"weather_start", "",
+     "the weather file's moment at the scenario's start, \"MM-DD\" or \"MM-DDTHH:MM\" in the file's local standard "
+     "time; \"none\" = the scenario's start instant in the file's time zone",
+     "none"}.fixed_per_scenario(),
     {"utc_offset", "h", "local time = UTC + utc_offset, for the hours of the diurnal profiles", 0.0},
-    {"solar_peak", "W/m2", "solar gain at solar noon per m2 of floor area (>= 0)", 20.0},
+    {"solar_peak", "W/m2", "solar gain per m2 of floor area at solar noon (diurnal model), or at a global horizontal irradiance of 1000 W/m2 (weather_file) (>= 0)", 20.0},
     {"sunrise_hour", "h", "local hour the solar gain starts (a half sine until sunset_hour)", 6.0},
     {"sunset_hour", "h", "local hour the solar gain ends, > sunrise_hour", 20.0},
     // --- envelope and network
@@ -90,6 +100,12 @@ struct Config {
     std::optional<double> outdoor_mean, outdoor_amplitude, outdoor_peak_hour, utc_offset;
     std::vector<std::pair<double, double>> outdoor_series;  ///< empty: diurnal model
     std::optional<double> solar_peak, sunrise, sunset;
+    /// From weather_file: dry-bulb (degC) and global horizontal irradiance
+    /// (W/m2) by hour of the year (null: the diurnal models), and the file's
+    /// time zone.
+    std::shared_ptr<const WeatherSeries> weather_temperature, weather_ghi;
+    double weather_utc_offset = 0.0;
+    std::optional<double> weather_start;  ///< hours after Jan 1 00:00 (local standard time) at t = 0
     std::optional<double> ua, air_capacity, mass_capacity, air_mass, adjacent;
     /// zone_parameters: room $dtId -> its own values (unset: the binding's).
     std::map<std::string, ZoneValues> zone_values;
@@ -302,6 +318,42 @@ Config read(const scenario::Binding& binding, bool resolved) {
             c.outdoor_series.emplace_back(t, v);
         }
     }
+    if (detail::given(reader, "weather_file")) {
+        if (!c.outdoor_series.empty())
+            throw ModelParameterError("weather_file", "cannot be combined with outdoor_series (both give the outdoor temperature)");
+        const std::string file = reader.string("weather_file");
+        try {
+            const Tmy3Weather w = read_tmy3(file);
+            // Row k is line k + 3; dry-bulb is stamped at the hour's end, irradiance is the hour's mean.
+            c.weather_temperature = std::make_shared<const WeatherSeries>(w.dry_bulb, 1.0, "Dry-bulb (C)", w.source, 3);
+            c.weather_ghi = std::make_shared<const WeatherSeries>(w.ghi, 0.5, "GHI (W/m^2)", w.source, 3);
+            c.weather_utc_offset = w.station.utc_offset;
+        } catch (const WeatherInputError& e) {
+            throw ModelParameterError("weather_file", e.what());
+        } catch (const IoError& e) {
+            throw ModelParameterError("weather_file", e.what());
+        }
+    }
+    if (detail::given(reader, "weather_start")) {
+        if (!c.weather_temperature) throw ModelParameterError("weather_start", "needs a weather_file");
+        const std::string v = reader.string("weather_start");
+        auto two = [&](std::size_t at) {
+            const char a = v[at], b = v[at + 1];
+            if (a < '0' || a > '9' || b < '0' || b > '9') return -1;
+            return (a - '0') * 10 + (b - '0');
+        };
+        const bool has_time = v.size() == 11 && v[5] == 'T' && v[8] == ':';
+        if (!((v.size() == 5 || has_time) && v[2] == '-'))
+            throw ModelParameterError("weather_start", "expected \"MM-DD\" or \"MM-DDTHH:MM\", found \"" + v + "\"");
+        const int month = two(0), day = two(3), h = has_time ? two(6) : 0, m = has_time ? two(9) : 0;
+        if (h < 0 || h > 23 || m < 0 || m > 59)
+            throw ModelParameterError("weather_start", "expected \"MM-DD\" or \"MM-DDTHH:MM\", found \"" + v + "\"");
+        try {
+            c.weather_start = hour_of_year(month, day, h + m / 60.0);
+        } catch (const WeatherInputError& e) {
+            throw ModelParameterError("weather_start", std::string("\"") + v + "\": " + e.what());
+        }
+    }
     c.solar_peak = number("solar_peak", 0.0);
     c.sunrise = number("sunrise_hour", 0.0, 24.0);
     c.sunset = number("sunset_hour", 0.0, 24.0);
@@ -365,8 +417,23 @@ double local_hour(const Config& c, double start_seconds, double t) {
     return s / 3600.0;
 }
 
-/// The outdoor temperature (degC) at simulated time t: the recorded series or the diurnal model.
+/// The weather file's hour of the year (local standard time) at simulated time t: from
+/// weather_start, or else from the start instant in the file's time zone.
+double weather_hour(const Config& c, double start_seconds, double t) {
+    if (c.weather_start) return *c.weather_start + t / 3600.0;
+    using namespace std::chrono;
+    const sys_time<duration<double>> local{duration<double>(start_seconds + c.weather_utc_offset * 3600.0)};
+    const auto day = floor<days>(local);
+    const year_month_day ymd{day};
+    const double within = duration<double, std::ratio<3600>>(local - day).count();
+    return hour_of_year(static_cast<int>(static_cast<unsigned>(ymd.month())), static_cast<int>(static_cast<unsigned>(ymd.day())),
+                        within) +
+           t / 3600.0;
+}
+
+/// The outdoor temperature (degC) at simulated time t: the weather file, the recorded series or the diurnal model.
 double outdoor_at(const Config& c, double start_seconds, double t) {
+    if (c.weather_temperature) return c.weather_temperature->at(weather_hour(c, start_seconds, t));
     if (!c.outdoor_series.empty()) {
         const auto& s = c.outdoor_series;
         if (t <= s.front().first) return s.front().second;
@@ -380,8 +447,10 @@ double outdoor_at(const Config& c, double start_seconds, double t) {
            *c.outdoor_amplitude * std::cos(2.0 * std::numbers::pi * (local_hour(c, start_seconds, t) - *c.outdoor_peak_hour) / 24.0);
 }
 
-/// The solar gain per m2 of floor area at simulated time t divided by solar_peak (0 at night).
+/// The solar gain per m2 of floor area at simulated time t divided by solar_peak (0 at night):
+/// the half sine, or with a weather file its global horizontal irradiance / 1000 W/m2.
 double solar_shape_at(const Config& c, double start_seconds, double t) {
+    if (c.weather_ghi) return std::max(0.0, c.weather_ghi->at(weather_hour(c, start_seconds, t))) / 1000.0;
     const double h = local_hour(c, start_seconds, t);
     if (h <= *c.sunrise || h >= *c.sunset) return 0.0;
     return std::sin(std::numbers::pi * (h - *c.sunrise) / (*c.sunset - *c.sunrise));
@@ -852,8 +921,8 @@ private:
 
 std::string_view ThermalZonesModel::description() const {
     return "Rooms as a resistance-capacitance network (air and mass node per room, outdoor, air-mass and "
-           "adjacent-room conductances; occupancy, lighting, equipment and solar gains; diurnal or recorded outdoor "
-           "temperature) solved at once, exactly or implicitly, with the cooling of the HVAC plant in the graph "
+           "adjacent-room conductances; occupancy, lighting, equipment and solar gains; diurnal, recorded or TMY3 weather-file "
+           "outdoor temperature and solar gains) solved at once, exactly or implicitly, with the cooling of the HVAC plant in the graph "
            "(pumps -> chillers -> air-handling units -> rooms) limited by the capacity upstream; writes "
            "Room.temperature every step.";
 }

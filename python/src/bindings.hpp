@@ -100,6 +100,9 @@ std::shared_ptr<live::EventRouter> graph_router(const pybind11::object& graph);
 /// (prognostics_bindings.cpp, models/equipment/prognostics.hpp). Needs
 /// define_errors and define_store first.
 void define_prognostics(pybind11::module_& m);
+/// twinsim.read_tmy3 and twinsim.WeatherInputError (weather_bindings.cpp,
+/// models/building/weather.hpp). Needs define_errors first.
+void define_weather(pybind11::module_& m);
 
 /// A store's graph: graph.ingest drops the message ids the store remembers
 /// (DIR/message-ids.db, live/ingest/message_ids.hpp) and remembers those it

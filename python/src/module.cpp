@@ -17,4 +17,5 @@ PYBIND11_MODULE(_core, m) {
     twinsim::python::define_rules(m);
     twinsim::python::define_lifetime(m);
     twinsim::python::define_prognostics(m);
+    twinsim::python::define_weather(m);
 }

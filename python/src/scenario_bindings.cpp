@@ -451,6 +451,18 @@ void define_scenario(py::module_& m) {
         py::arg("allow_outside") = false, py::arg("allow_folder") = false,
         "A scenario's base or base_models entry resolved against folder and confined to its tree and to the "
         "built-in models' DTDL folder (scenario::resolve_input_path). Raises ScenarioError.");
+    m.def(
+        "_resolve_parameter_paths",
+        [](const ScenarioSpec& spec, const std::string& folder, bool allow_outside) {
+            scenario::InputPathOptions options;
+            options.allow_outside = allow_outside;
+            ScenarioSpec copy = spec;
+            scenario::resolve_parameter_paths(copy, folder, models::builtin_registry(), options);
+            return copy;
+        },
+        py::arg("spec"), py::arg("folder"), py::arg("allow_outside") = false,
+        "A copy of spec whose behaviours' file parameters (thermal_zones' weather_file) are resolved against folder "
+        "and confined to its tree (scenario::resolve_parameter_paths). Raises ScenarioError.");
     m.def("_prepare_job", &prepare_job, py::arg("specs"), py::arg("bases"),
           "Expands sweeps and prepares every scenario against its base snapshot (built-in models). Releases the "
           "GIL. Raises ScenarioError.");

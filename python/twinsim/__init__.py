@@ -123,6 +123,7 @@ from ._core import (
     TwinsimError,
     TwinsimIoError,
     ValidationError,
+    WeatherInputError,
     WeibullAft,
     WeibullAftFit,
     WeibullFit,
@@ -132,6 +133,7 @@ from ._core import (
     fit_weibull,
     open_store,
     read_rul_truth,
+    read_tmy3,
 )
 from .graph import Column, DigitalTwinsModelData, IncomingRelationship, MatchConditions
 from .query import QueryResult
@@ -190,6 +192,7 @@ __all__ = [
     "TwinsimError",
     "TwinsimIoError",
     "ValidationError",
+    "WeatherInputError",
     "WeibullAft",
     "WeibullAftFit",
     "WeibullFit",
@@ -204,6 +207,7 @@ __all__ = [
     "open_store",
     "predict_rul",
     "read_rul_truth",
+    "read_tmy3",
     "run",
 ]
 

@@ -294,6 +294,12 @@ class Scenario:
         return _core._resolve_input_path(self._spec, self._directory or os.getcwd(), path, pointer, field,
                                          allow_outside or self._directory is None, folder)
 
+    def _with_files(self, spec: Any, allow_outside: bool) -> Any:
+        """``spec`` (this scenario's, possibly changed) with the files its behaviours read
+        (thermal_zones' ``weather_file``) resolved and confined as ``_resolve`` does."""
+        return _core._resolve_parameter_paths(spec, self._directory or os.getcwd(),
+                                              allow_outside or self._directory is None)
+
     def _base_models(self, allow_outside: bool) -> list[str]:
         return [self._resolve(m, f"/base_models/{i}", f"base_models[{i}]", allow_outside, True)
                 for i, m in enumerate(self.base_models)]
@@ -484,7 +490,7 @@ def run(scenarios: Scenario | Iterable[Scenario], base: Any = None, out: str | o
     items = _scenario_list(scenarios)
     if threads is None or int(threads) < 0:
         raise ValueError(f"threads must be >= 0 (0 = every core), not {threads!r}")
-    specs = [s._spec.with_changes(replications, seed) for s in items]
+    specs = [s._with_files(s._spec.with_changes(replications, seed), allow_outside_paths) for s in items]
     snapshots, source = _bases(items, base, allow_outside_paths)
     prepared = _core._prepare_job(specs, snapshots)
     if callable(progress):
@@ -540,7 +546,7 @@ class Run:
             raise ValueError(f"scenario {scenario.name!r} sweeps {len(points)} points: pick one of "
                              f"scenario.expand() ({points[0].name!r}, ...)")
         snapshots, _ = _bases([scenario], base, allow_outside_paths)
-        prepared = _core._prepare_job([scenario._spec], snapshots)[0]
+        prepared = _core._prepare_job([scenario._with_files(scenario._spec, allow_outside_paths)], snapshots)[0]
         self._run = _core._Run(prepared, replication)
         self._start = _from_ns(self._run.start_ns)
         #: The Scenario (its one point when it had a one-point sweep).

@@ -316,6 +316,8 @@ Prepared prepare(const RunCommandOptions& options) {
             paths.allow_folder = false;
             const fs::path base = scenario::resolve_input_path(spec, scenario_file.parent_path(), spec.base, "/base", "base", paths);
             input.file = base.string();
+            // Files the behaviours read (thermal_zones' weather_file), confined alike.
+            scenario::resolve_parameter_paths(spec, scenario_file.parent_path(), *options.behaviours, paths);
             if (out.base_source.empty()) {
                 out.base_source = input.file;
             } else if (out.base_source.find(input.file) == std::string::npos) {

@@ -76,6 +76,11 @@ struct ModelParameter {
     /// (a scenario parameter: fixed, swept or drawn per replication). False
     /// for parameters that shape the model (property names, integrator choice).
     bool scenario_parameter = true;
+    /// A path to a file the model reads (a weather file): the front ends
+    /// resolve it against the scenario file's folder and confine it like the
+    /// scenario's `base:` (resolve_parameter_paths, scenario/input_paths.hpp),
+    /// so the model receives a canonical path. Implies fixed_per_scenario().
+    bool input_file = false;
 
     /// >= lo (and <= hi).
     [[nodiscard]] ModelParameter within(double lo, double hi = HUGE_VAL) && {
@@ -94,6 +99,12 @@ struct ModelParameter {
     }
     /// Not settable from a scenario parameter (it shapes the model).
     [[nodiscard]] ModelParameter fixed_per_scenario() && {
+        scenario_parameter = false;
+        return std::move(*this);
+    }
+    /// A path to a file the model reads ("none" or absent = no file).
+    [[nodiscard]] ModelParameter file() && {
+        input_file = true;
         scenario_parameter = false;
         return std::move(*this);
     }

@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "twinsim/common/excerpt.hpp"
+#include "twinsim/scenario/behaviour.hpp"
 
 namespace twinsim::scenario {
 
@@ -72,6 +73,25 @@ fs::path resolve_input_path(const ScenarioSpec& spec, const fs::path& folder, co
     }
     throw refuse(std::string("is not a regular file") + (options.allow_folder ? " or a folder" : "") +
                  " (a device, FIFO or socket is never read)");
+}
+
+void resolve_parameter_paths(ScenarioSpec& spec, const fs::path& folder, const ModelRegistry& registry,
+                             const InputPathOptions& options) {
+    InputPathOptions files = options;
+    files.allow_folder = false;
+    for (std::size_t i = 0; i < spec.models.size(); ++i) {
+        ModelBindingSpec& binding = spec.models[i];
+        const BehaviourModel* model = registry.find(binding.model);
+        if (model == nullptr || !binding.parameters.is_object()) continue;
+        for (const ModelParameter& p : model->parameters()) {
+            if (!p.input_file) continue;
+            const auto it = binding.parameters.find(p.name);
+            if (it == binding.parameters.end() || !it->is_string() || it->get<std::string>() == "none") continue;
+            const std::string pointer = "/" + spec.source.behaviours_section + "/" + std::to_string(i) + "/parameters/" + p.name;
+            const std::string field = spec.source.behaviours_section + "[" + std::to_string(i) + "].parameters." + p.name;
+            *it = resolve_input_path(spec, folder, it->get<std::string>(), pointer, field, files).string();
+        }
+    }
 }
 
 }  // namespace twinsim::scenario

@@ -20,6 +20,10 @@
 #include "twinsim/scenario/scenario_spec.hpp"
 
 namespace twinsim::scenario {
+class ModelRegistry;
+}
+
+namespace twinsim::scenario {
 
 struct InputPathOptions {
     /// Accept absolute paths and paths leading out of the scenario's folder tree.
@@ -42,5 +46,14 @@ struct InputPathOptions {
 [[nodiscard]] std::filesystem::path resolve_input_path(const ScenarioSpec& spec, const std::filesystem::path& folder,
                                                        const std::string& written, const std::string& pointer,
                                                        const std::string& field, const InputPathOptions& options = {});
+
+/// Resolves, in place, every model parameter of `spec` that its model
+/// declares as a file (ModelParameter::file(): thermal_zones' weather_file)
+/// with resolve_input_path(), so the model reads a canonical path; a value
+/// "none" is left alone, a value that is not a string is left for the model
+/// to refuse, an unknown model for prepare(). Throws ScenarioError naming
+/// `behaviours[i].parameters.<name>`, as resolve_input_path().
+void resolve_parameter_paths(ScenarioSpec& spec, const std::filesystem::path& folder, const ModelRegistry& registry,
+                             const InputPathOptions& options = {});
 
 }  // namespace twinsim::scenario

@@ -462,3 +462,50 @@ TEST_CASE("thermal_zones: 10,000 zones for a day at a 5-minute step", "[.][therm
         CHECK(imbalance(st) < 1e-9);
     }
 }
+
+TEST_CASE("thermal_zones: a TMY3 weather file drives outdoor temperature and solar gains", "[models][weather]") {
+    // A zone of tiny capacity follows the outdoor temperature within a step: its air
+    // temperature at the end of a step is the weather at the step's middle (no gains).
+    const graph::Snapshot g = rooms_on_level({{"room-a", 20.0, 50.0, 20.0, 0.0}});
+    const std::vector<graph::TwinIndex> zone = test::twins_of(g, test::room_model);
+    const std::string file = (test::source_dir() / "scenarios/building/weather/723170TYA.CSV").string();
+    const json fast = {{"mass_capacity", 0}, {"air_heat_capacity", 1.0}, {"solar_peak", 0.0}, {"weather_file", file}};
+    {
+        // No weather_start: the run starts 2026-07-01T00:00Z = 06-30 19:00 local standard time (UTC-5).
+        // Lines 4341/4342 of the file: 06/30 19:00 24.4 degC, 20:00 23.3 degC.
+        scenario::Run run(g, test::run_options());
+        auto behaviour = thermal().instantiate(test::bind(g, "thermal_zones", constant_conditions(fast), zone), run);
+        run.start_behaviour(*behaviour);
+        run.advance_to(3600.0);  // the last step's middle: 19:57:30
+        CHECK(temperature(run, g, zone[0]) == Approx(24.4 + (23.3 - 24.4) * 57.5 / 60.0).epsilon(1e-9));
+    }
+    {
+        json p = constant_conditions(fast);
+        p["weather_start"] = "07-09T14:00";  // 35.6 degC at 14:00 and 15:00 (lines 4552, 4553)
+        scenario::Run run(g, test::run_options());
+        auto behaviour = thermal().instantiate(test::bind(g, "thermal_zones", p, zone), run);
+        run.start_behaviour(*behaviour);
+        run.advance_to(1800.0);
+        CHECK(temperature(run, g, zone[0]) == Approx(35.6).epsilon(1e-9));
+    }
+    {
+        // Solar: one 300 s step from 07-09 13:00; its middle 13:02:30 lies between the GHI means
+        // of 12-13 h (919 W/m2, at 12:30) and 13-14 h (845 W/m2, at 13:30).
+        json p = constant_conditions({{"weather_file", file}, {"weather_start", "07-09T13:00"}, {"solar_peak", 50.0}});
+        scenario::Run run(g, test::run_options());
+        auto behaviour = thermal().instantiate(test::bind(g, "thermal_zones", p, zone), run);
+        run.start_behaviour(*behaviour);
+        run.advance_to(300.0);
+        const double ghi = 919.0 + (845.0 - 919.0) * (0.5 + 150.0 / 3600.0);
+        CHECK(models::thermal_statistics(*behaviour)->gains == Approx(50.0 * ghi / 1000.0 * 20.0 * 300.0).epsilon(1e-12));
+    }
+    auto refused = [&](const json& extra) {
+        return test::parameter_error([&] { thermal().check(test::bind(g, "thermal_zones", extra, zone)); });
+    };
+    CHECK(refused({{"weather_file", file}}).empty());
+    CHECK(refused({{"weather_file", file + ".missing"}}) == "weather_file");
+    CHECK(refused({{"weather_file", file}, {"weather_start", "7-9"}}) == "weather_start");
+    CHECK(refused({{"weather_file", file}, {"weather_start", "02-30"}}) == "weather_start");
+    CHECK(refused({{"weather_start", "07-09"}}) == "weather_start");
+    CHECK(refused({{"weather_file", file}, {"outdoor_series", json::array({json::array({0, 20})})}}) == "weather_file");
+}
