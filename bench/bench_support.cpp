@@ -96,6 +96,29 @@ double thread_cpu_used() {
     return seconds(u.ru_utime) + seconds(u.ru_stime);
 }
 
+ProcessWaits process_waits() {
+    ProcessWaits w;
+    std::ifstream io("/proc/self/io");
+    std::string key;
+    std::uint64_t value = 0;
+    while (io >> key >> value) {
+        if (key == "rchar:") w.read_chars = value;
+        if (key == "read_bytes:") w.disk_read_bytes = value;
+        if (key == "write_bytes:") w.disk_write_bytes = value;
+    }
+    rusage u{};
+    if (::getrusage(RUSAGE_SELF, &u) == 0) {
+        w.voluntary_switches = static_cast<std::uint64_t>(u.ru_nvcsw);
+        w.involuntary_switches = static_cast<std::uint64_t>(u.ru_nivcsw);
+    }
+    return w;
+}
+
+ProcessWaits operator-(const ProcessWaits& b, const ProcessWaits& a) {
+    return {b.read_chars - a.read_chars, b.disk_read_bytes - a.disk_read_bytes, b.disk_write_bytes - a.disk_write_bytes,
+            b.voluntary_switches - a.voluntary_switches, b.involuntary_switches - a.involuntary_switches};
+}
+
 MachineNote machine_note() {
     MachineNote m;
     m.cores = std::thread::hardware_concurrency();

@@ -66,6 +66,21 @@ private:
 /// CPU seconds (user + system) the calling thread has used so far: for work
 /// done on one thread while the process's background threads also run.
 [[nodiscard]] double thread_cpu_used();
+/// What a process waited for, as counters since it started: bytes its read
+/// calls returned (`rchar`) and those that came from the disk rather than the
+/// page cache (`read_bytes`, /proc/self/io), bytes sent to the disk, and its
+/// context switches (getrusage): voluntary ones are waits (I/O, locks),
+/// involuntary ones are the CPU taken away by other runnable processes.
+struct ProcessWaits {
+    std::uint64_t read_chars = 0;
+    std::uint64_t disk_read_bytes = 0;
+    std::uint64_t disk_write_bytes = 0;
+    std::uint64_t voluntary_switches = 0;
+    std::uint64_t involuntary_switches = 0;
+};
+[[nodiscard]] ProcessWaits process_waits();
+/// b - a, field by field.
+[[nodiscard]] ProcessWaits operator-(const ProcessWaits& b, const ProcessWaits& a);
 /// The machine a figure was measured on: CPU model, cores, 1-minute load
 /// average (/proc/loadavg) at the moment of the call.
 struct MachineNote {

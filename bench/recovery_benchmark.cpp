@@ -28,6 +28,14 @@ std::uintmax_t tree_bytes(const fs::path& dir, const std::string& prefix = {}) {
     return total;
 }
 
+nlohmann::ordered_json waits_json(const ProcessWaits& w) {
+    return {{"read_call_bytes", w.read_chars},
+            {"disk_read_bytes", w.disk_read_bytes},
+            {"disk_write_bytes", w.disk_write_bytes},
+            {"voluntary_context_switches", w.voluntary_switches},
+            {"involuntary_context_switches", w.involuntary_switches}};
+}
+
 }  // namespace
 
 int run_recovery(const RecoveryBenchOptions& o) {
@@ -95,6 +103,7 @@ int run_recovery(const RecoveryBenchOptions& o) {
             const fs::path aside = dir / "newest-checkpoint.aside";
             fs::rename(newest, aside);
             const double cpu = process_cpu_used();
+            const ProcessWaits waits = process_waits();
             const auto start = std::chrono::steady_clock::now();
             auto store = live::open_store(dir, [] {
                 live::StoreOptions so;
@@ -106,6 +115,7 @@ int run_recovery(const RecoveryBenchOptions& o) {
             const live::RecoveryReport& rr = store->recovery();
             out["after_crash"] = {{"open_seconds", seconds},
                                   {"open_cpu_seconds", process_cpu_used() - cpu},
+                                  {"open_waits", waits_json(process_waits() - waits)},
                                   {"checkpoint_batch", rr.checkpoint_batch},
                                   {"batches_replayed", rr.batches_replayed},
                                   {"changes_replayed", rr.changes_replayed},
@@ -116,13 +126,16 @@ int run_recovery(const RecoveryBenchOptions& o) {
     }
     std::vector<double> seconds;
     std::vector<double> cpu_seconds;
+    nlohmann::ordered_json open_waits = nlohmann::ordered_json::array();
     nlohmann::ordered_json report;
     for (int r = 0; r < o.reopens; ++r) {
         const double cpu = process_cpu_used();
+        const ProcessWaits waits = process_waits();
         const auto start = std::chrono::steady_clock::now();
         auto store = live::open_store(dir);
         seconds.push_back(seconds_since(start));
         cpu_seconds.push_back(process_cpu_used() - cpu);
+        open_waits.push_back(waits_json(process_waits() - waits));
         const live::RecoveryReport& rr = store->recovery();
         report = {{"checkpoint_batch", rr.checkpoint_batch},
                   {"batches_replayed", rr.batches_replayed},
@@ -138,6 +151,7 @@ int run_recovery(const RecoveryBenchOptions& o) {
     out["recovery"] = report;
     out["open_seconds"] = seconds;
     out["open_cpu_seconds"] = cpu_seconds;
+    out["open_waits"] = open_waits;
     out["open_seconds_median"] = stats(seconds).median;
     out["target_seconds"] = 10.0;
     out["machine"] = {{"cpu", machine_before.cpu},
