@@ -1,0 +1,96 @@
+"""The bundled recorded history of the sample building (scenarios/building/history/, written by
+scenarios/building/generate_history.py): the committed files are the generator's output, and
+they go into a store through the live layer's ingestion path (`twinsim import` + `twinsim
+ingest --store`) with the rows expected."""
+
+import csv
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+CLI = os.environ.get("TWINSIM_CLI")
+SOURCE = pathlib.Path(os.environ.get("TWINSIM_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[2]))
+HISTORY = SOURCE / "scenarios/building/history"
+
+
+def cli(*args):
+    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, encoding="utf-8")
+
+
+def column(name):
+    """Every file's values of one column, in time order: (source time, cell)."""
+    out = []
+    for week in ("bms-week1.csv", "bms-week2.csv"):
+        with open(HISTORY / week, encoding="utf-8") as f:
+            rows = csv.reader(f)
+            header = next(rows)
+            k = header.index(name)
+            out += [(r[0], r[k]) for r in rows]
+    return out
+
+
+def test_the_committed_history_is_the_generators_output(tmp_path):
+    env = dict(os.environ)
+    subprocess.run([sys.executable, SOURCE / "scenarios/building/generate_history.py", "--out", tmp_path],
+                   check=True, env=env, capture_output=True)
+    for name in ("bms-week1.csv", "bms-week2.csv", "hidden-truth.json", "mapping.yaml", "outdoor-sensor.ndjson"):
+        assert (tmp_path / name).read_bytes() == (HISTORY / name).read_bytes(), name
+
+
+def test_hidden_building_differs_from_the_twin():
+    truth = json.loads((HISTORY / "hidden-truth.json").read_text())
+    for name, twin in truth["twin"].items():
+        off = abs(truth["true"][name] / twin - 1.0)
+        assert 0.03 <= off <= 0.2, name
+    ua = np.array(list(truth["true_zone_ua_per_area"].values()))
+    assert len(ua) == 61 and np.all(ua >= truth["true"]["ua_per_area"]) and np.all(ua <= 1.2 * truth["true"]["ua_per_area"])
+
+
+def test_export_has_noise_gaps_and_the_failure():
+    temps = column("room-03-04.temperature")
+    assert len(temps) == 14 * 96 + 1
+    assert temps[0][0] == "2026-07-06T05:00:00Z" and temps[-1][0] == "2026-07-20T05:00:00Z"
+    offline = [t for t, v in temps if v == ""]
+    assert "2026-07-09T15:00:00Z" in offline and "2026-07-09T16:45:00Z" in offline and len(offline) >= 8
+    state = column("chiller-1.operatingState")
+    failed = [t for t, v in state if v == "failed"]
+    assert failed[0] == "2026-07-15T19:00:00Z" and failed[-1] == "2026-07-15T22:45:00Z" and len(failed) == 16
+    power = dict(column("CH-1 power [kW]"))
+    assert float(power["2026-07-15T20:00:00Z"]) == 0.0 and float(power["2026-07-15T18:00:00Z"]) > 10.0
+
+
+@pytest.mark.skipif(not CLI, reason="TWINSIM_CLI (path of the twinsim program) is not set")
+def test_ingest_into_a_store_gives_the_expected_history(tmp_path):
+    store = tmp_path / "july.store"
+    assert cli("import", "--store", store, "--models", SOURCE / "models/building",
+               SOURCE / "scenarios/building/building.ndjson").returncode == 0
+    assert cli("import", "--store", store, HISTORY / "outdoor-sensor.ndjson").returncode == 0
+    ingest = cli("ingest", "--store", store, "--mapping", HISTORY / "mapping.yaml", "--json",
+                 HISTORY / "bms-week1.csv", HISTORY / "bms-week2.csv")
+    assert ingest.returncode == 0, ingest.stderr
+    report = json.loads(ingest.stdout)
+    assert report["rows"] == 14 * 96 + 1 and report["bad_rows"] == [] and report["twins"] == 64  # 61 rooms, 2 chillers, 1 sensor
+
+    def history(twin, prop):
+        out = cli("history", "--store", store, "--twin", twin, "--property", prop, "--format", "ndjson")
+        assert out.returncode == 0, out.stderr
+        rows = [json.loads(line) for line in out.stdout.splitlines()]
+        return [r for r in rows if r.get("SourceTimeStamp")]  # the ingested readings, not the import
+
+    # Every non-blank cell of a column is one row, at its source time, with its value.
+    for twin, prop, col in [("room-03-04", "temperature", "room-03-04.temperature"),
+                            ("room-01-02", "coolingPower", "room-01-02.coolingPower"),
+                            ("outdoor-air-temperature", "temperature", "Roof OAT [degC]"),
+                            ("chiller-1", "electricPower", "CH-1 power [kW]")]:
+        expected = [(t, float(v)) for t, v in column(col) if v != ""]
+        rows = history(twin, prop)
+        assert len(rows) == len(expected), (twin, prop)
+        assert rows[0]["SourceTimeStamp"].startswith(expected[0][0][:-1])
+        assert [float(r["Value"]) for r in rows] == pytest.approx([v for _, v in expected])
+    failed = [r for r in history("chiller-1", "operatingState") if r["Value"] == "failed"]
+    assert len(failed) == 16 and failed[0]["SourceTimeStamp"].startswith("2026-07-15T19:00:00")
