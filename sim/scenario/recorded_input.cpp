@@ -64,18 +64,22 @@ RecordedHistory::RecordedHistory(const io::HistoryTables& tables) : source_(tabl
         auto [it, added] = models.try_emplace(twin, t, model);
         if (!added && t >= it->second.first) it->second = {t, model};
     };
+    // A row stands at its source time when it has one (a reading ingested after the fact: the
+    // BMS's timestamp, not the moment the store took it), else at the time it was recorded.
+    auto instant = [](std::int64_t recorded, std::int64_t source) { return source != io::no_time ? source : recorded; };
     for (std::size_t i = 0; i < p.time_ns.size(); ++i) {
         if (!p.relationship_id[i].empty()) continue;  // a relationship's property
-        note_model(p.id[i], p.time_ns[i], p.model_id[i]);
+        const std::int64_t t = instant(p.time_ns[i], p.source_time_ns[i]);
+        note_model(p.id[i], t, p.model_id[i]);
         auto& series = rows[{p.id[i], p.key[i]}];
-        series.push_back({p.time_ns[i], p.action[i] == "Delete" ? nan : numeric(p.value[i])});
+        series.push_back({t, p.action[i] == "Delete" ? nan : numeric(p.value[i])});
         auto& s = series_[{p.id[i], p.key[i]}];
         s.model_id = p.model_id[i];
         if (!p.unit[i].empty()) s.unit = p.unit[i];
     }
     const auto& te = tables.telemetry;
     for (std::size_t i = 0; i < te.time_ns.size(); ++i) {
-        rows[{te.id[i], te.key[i]}].push_back({te.time_ns[i], numeric(te.value[i])});
+        rows[{te.id[i], te.key[i]}].push_back({instant(te.time_ns[i], te.source_time_ns[i]), numeric(te.value[i])});
         auto& s = series_[{te.id[i], te.key[i]}];
         s.model_id = te.model_id[i];
         if (!te.unit[i].empty()) s.unit = te.unit[i];

@@ -192,3 +192,18 @@ TEST_CASE("recorded_input: interpolation and gap action names", "[recorded_input
     CHECK(name_of(GapAction::refuse) == "refuse");
     CHECK(name_of(Interpolation::step) == "step");
 }
+
+TEST_CASE("recorded_input: a row stands at its source time when it has one", "[recorded_input]") {
+    // A BMS export ingested a day later: the store recorded every row at the ingest (TimeStamp
+    // t0 + 1 day, in arrival order), each with its reading's SourceTimeStamp.
+    io::HistoryTables t;
+    for (const auto& [source, value] : std::vector<std::pair<double, const char*>>{{600, "22"}, {0, "20"}, {1200, "25"}}) {
+        update(t, "room-1", "temperature", 86400, value);
+        t.property_updates.source_time_ns.back() = at(source);
+    }
+    update(t, "room-1", "temperature", -60, "19");  // a write without a source time: at its TimeStamp
+    const RecordedHistory h(t);
+    CHECK(h.find("room-1", "temperature")->time_ns == std::vector<std::int64_t>{at(-60), at(0), at(600), at(1200)});
+    CHECK(resample(h, "room-1", "temperature", t0, std::vector<double>{0, 300, 600, 1200}, Interpolation::step, {}) ==
+          std::vector<double>{20, 20, 22, 25});
+}
