@@ -19,7 +19,7 @@ What it does:
   3. It exports what the BMS logs every 15 minutes, one wide CSV per week (the format
      `twinsim ingest` reads: a time column and one column per <twin>.<property>):
      room air temperatures, the cooling each room's terminal unit delivered, people counts,
-     chiller electric power and status, the outdoor air temperature of the roof sensor, and the
+     chiller electric power, status and available capacity (0 while tripped), the outdoor air temperature of the roof sensor, and the
      room setpoints (logged on change: the first row only, since nobody changed them).
      Readings carry sensor noise (0.1 K on temperatures, 2 % on cooling, 1 % on electric
      power) and the BMS's rounding; a few readings are missing (0.2 % of the cells blank, and
@@ -58,6 +58,7 @@ DAYS = 14
 SAMPLE = 900                                                     # s: the BMS's trend interval
 FAILURE = dt.datetime(2026, 7, 15, 19, 0, tzinfo=dt.timezone.utc)  # Wed 14:00 local standard time
 REPAIR_HOURS = 4.0
+RATED_KW = 400.0                                                 # each chiller's coolingCapacity in building.ndjson
 
 # The twin's values (thermal_zones' defaults, models/building/thermal.md) and the hidden truth.
 TWIN = {"ua_per_area": 1.5, "mass_capacity": 100000.0, "air_mass_conductance": 22.75,
@@ -164,9 +165,13 @@ def main() -> int:
         columns.append((f"CH-{c.split('-')[1]} power [kW]", noisy(power[:, j], sigma_rel=0.01, digits=1)))
         state = ["failed" if c == "chiller-1" and FAILURE <= s < repaired else "running" for s in stamps]
         columns.append((f"{c}.operatingState", state))
+        # The chiller controller's available capacity: its rating while running, 0 while tripped.
+        columns.append((f"CH-{c.split('-')[1]} available capacity [kW]",
+                        ["0" if v == "failed" else f"{RATED_KW:.0f}" for v in state]))
 
     # Missing readings: 0.2 % of the measured cells blank, and one room sensor offline for two hours.
-    measured = [k for k, (name, _) in enumerate(columns) if not name.endswith(("temperatureSetpoint", "operatingState"))]
+    measured = [k for k, (name, _) in enumerate(columns)
+                if not name.endswith(("temperatureSetpoint", "operatingState", "available capacity [kW]"))]
     for _ in range(int(0.002 * n * len(measured))):
         k = measured[int(rng.integers(len(measured)))]
         columns[k][1][int(rng.integers(1, n))] = ""
@@ -221,7 +226,9 @@ def main() -> int:
         "columns:\n"
         "  \"Roof OAT [degC]\": {twin: outdoor-air-temperature, property: temperature, unit: degC}\n"
         "  \"CH-1 power [kW]\": {twin: chiller-1, property: electricPower, unit: kW}\n"
-        "  \"CH-2 power [kW]\": {twin: chiller-2, property: electricPower, unit: kW}\n", encoding="utf-8")
+        "  \"CH-2 power [kW]\": {twin: chiller-2, property: electricPower, unit: kW}\n"
+        "  \"CH-1 available capacity [kW]\": {twin: chiller-1, property: coolingCapacity, unit: kW}\n"
+        "  \"CH-2 available capacity [kW]\": {twin: chiller-2, property: coolingCapacity, unit: kW}\n", encoding="utf-8")
     print(f"wrote {out}: {n} samples of {len(columns)} points, chiller-1 failed {iso(FAILURE)} to {iso(repaired)}")
     return 0
 

@@ -62,6 +62,9 @@ def test_export_has_noise_gaps_and_the_failure():
     assert failed[0] == "2026-07-15T19:00:00Z" and failed[-1] == "2026-07-15T22:45:00Z" and len(failed) == 16
     power = dict(column("CH-1 power [kW]"))
     assert float(power["2026-07-15T20:00:00Z"]) == 0.0 and float(power["2026-07-15T18:00:00Z"]) > 10.0
+    capacity = dict(column("CH-1 available capacity [kW]"))
+    assert capacity["2026-07-15T18:45:00Z"] == "400" and capacity["2026-07-15T19:00:00Z"] == "0"
+    assert capacity["2026-07-15T23:00:00Z"] == "400"
 
 
 @pytest.mark.skipif(not CLI, reason="TWINSIM_CLI (path of the twinsim program) is not set")
@@ -86,7 +89,8 @@ def test_ingest_into_a_store_gives_the_expected_history(tmp_path):
     for twin, prop, col in [("room-03-04", "temperature", "room-03-04.temperature"),
                             ("room-01-02", "coolingPower", "room-01-02.coolingPower"),
                             ("outdoor-air-temperature", "temperature", "Roof OAT [degC]"),
-                            ("chiller-1", "electricPower", "CH-1 power [kW]")]:
+                            ("chiller-1", "electricPower", "CH-1 power [kW]"),
+                            ("chiller-1", "coolingCapacity", "CH-1 available capacity [kW]")]:
         expected = [(t, float(v)) for t, v in column(col) if v != ""]
         rows = history(twin, prop)
         assert len(rows) == len(expected), (twin, prop)
