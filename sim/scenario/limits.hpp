@@ -28,5 +28,7 @@ inline constexpr double max_samples = 1e7;
 /// or 1/d, times the horizon and the number of twins it applies to, summed
 /// over the bindings) at most this.
 inline constexpr double max_expected_events = 1e9;
+/// Entries of a `replay.inputs` list at most this (a `where` entry counts once).
+inline constexpr std::uint64_t max_replay_inputs = 100'000;
 
 }  // namespace twinsim::scenario::limits

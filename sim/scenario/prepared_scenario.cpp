@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -463,6 +465,182 @@ void plan_kpis(PreparedScenario& out) {
     }
 }
 
+std::string in_quotes(const std::string& text) { return "\"" + text + "\""; }
+
+/// The history a replay reads: the one the front end loaded, else its
+/// `source` as an HDF5 history file.
+std::shared_ptr<const RecordedHistory> replay_history(const ScenarioSpec& spec) {
+    const ReplaySpec& r = *spec.replay;
+    if (r.loaded.history) return r.loaded.history;
+    if (r.source.empty())
+        throw spec_error(spec, "/replay", "replay",
+                         "no recorded history: give 'source' (an HDF5 history file or a store directory) or run with "
+                         "--store DIR");
+    std::error_code ec;
+    if (std::filesystem::is_directory(r.source, ec))
+        throw spec_error(spec, "/replay/source", "replay.source",
+                         in_quotes(r.source) + " is a folder: a live store is opened by the front end (twinsim run, "
+                                               "Python), which loads its history; prepare() reads HDF5 history files");
+    try {
+        return std::make_shared<const RecordedHistory>(RecordedHistory::read_file(r.source));
+    } catch (const Error& e) {
+        throw spec_error(spec, "/replay/source", "replay.source", e.what());
+    }
+}
+
+/// The instants a replay samples its inputs at, for writes at steps 0..n:
+/// step k >= 1 integrates ((k-1) dt, k dt]: step interpolation takes the value
+/// held just before k dt (before_instant), linear the value at the midpoint.
+std::vector<double> replay_values(const RecordedHistory& h, const std::string& twin, const std::string& key,
+                                  const ScenarioSpec& spec, std::uint64_t steps, Interpolation how, const GapPolicy& gaps) {
+    const double dt = spec.step;
+    std::vector<double> times(steps);
+    for (std::uint64_t k = 1; k <= steps; ++k)
+        times[k - 1] = how == Interpolation::step ? static_cast<double>(k) * dt : (static_cast<double>(k) - 0.5) * dt;
+    std::vector<double> out;
+    const std::vector<double> first = resample(h, twin, key, spec.start, std::vector<double>{0.0}, how, gaps);
+    std::vector<double> rest = resample(h, twin, key, spec.start, times, how, gaps, how == Interpolation::step);
+    out.reserve(steps + 1);
+    out.push_back(first[0]);
+    out.insert(out.end(), rest.begin(), rest.end());
+    return out;
+}
+
+std::string replay_pointer(std::size_t i, const char* key = nullptr) {
+    return "/replay/inputs/" + std::to_string(i) + (key ? "/" + std::string(key) : std::string());
+}
+std::string replay_field(std::size_t i, const char* key = nullptr) {
+    return "replay.inputs[" + std::to_string(i) + "]" + (key ? "." + std::string(key) : std::string());
+}
+
+/// Replay, part 1 (before the bindings are checked): inputs that drive a
+/// behaviour's series parameter become that parameter, [[seconds, value], ...]
+/// at every step instant (instants without a usable value left out).
+void plan_replay_parameters(PreparedScenario& out, const RecordedHistory& h, std::uint64_t steps) {
+    ScenarioSpec& spec = out.spec;
+    const ReplaySpec& r = *spec.replay;
+    for (std::size_t i = 0; i < r.inputs.size(); ++i) {
+        const ReplayInput& in = r.inputs[i];
+        if (in.to_behaviour.empty()) continue;
+        auto binding = std::find_if(spec.models.begin(), spec.models.end(),
+                                    [&](const ModelBindingSpec& b) { return b.model == in.to_behaviour; });
+        if (binding == spec.models.end())
+            throw spec_error(spec, replay_pointer(i, "to"), replay_field(i, "to.behaviour"),
+                             "no behaviour of model " + in_quotes(in.to_behaviour) + " in the scenario");
+        if (!out.graph.contains(in.twin))
+            throw spec_error(spec, replay_pointer(i, "twin"), replay_field(i, "twin"),
+                             "twin " + in_quotes(in.twin) + " is not in the scenario's graph");
+        std::vector<double> v;
+        try {
+            check_history_graph(h, out.graph, std::vector<std::string>{in.twin});
+            GapPolicy gaps{in.max_gap.value_or(r.gaps.max_gap), in.on_gap.value_or(r.gaps.action)};
+            const Interpolation how = in.interpolation.value_or(r.interpolation);
+            // A model interpolates its own series: give it the values at the step instants.
+            std::vector<double> times(steps + 1);
+            for (std::uint64_t k = 0; k <= steps; ++k) times[k] = static_cast<double>(k) * spec.step;
+            v = resample(h, in.twin, in.property, spec.start, times, how, gaps);
+        } catch (const RecordedInputError& e) {
+            throw spec_error(spec, replay_pointer(i), replay_field(i), e.what());
+        }
+        nlohmann::json series = nlohmann::json::array();
+        for (std::uint64_t k = 0; k <= steps; ++k)
+            if (!std::isnan(v[k])) series.push_back({static_cast<double>(k) * spec.step, v[k]});
+        if (!series.empty()) binding->parameters[in.to_parameter] = std::move(series);
+    }
+}
+
+/// Replay, part 2: the properties the inputs drive, and the recorded twins of
+/// the interval series (modelled vs recorded).
+void plan_replay(PreparedScenario& out, const RecordedHistory& h, std::uint64_t steps) {
+    const ScenarioSpec& spec = out.spec;
+    const ReplaySpec& r = *spec.replay;
+    const graph::Snapshot& g = out.graph;
+    auto plan = std::make_shared<ReplayPlan>();
+    plan->step = spec.step;
+    plan->source = h.source();
+    std::set<std::pair<graph::TwinIndex, std::uint32_t>> driven;
+    for (std::size_t i = 0; i < r.inputs.size(); ++i) {
+        const ReplayInput& in = r.inputs[i];
+        if (!in.to_behaviour.empty()) continue;
+        std::vector<std::string> sources;
+        if (!in.twin.empty()) {
+            sources.push_back(in.twin);
+        } else {
+            for (const graph::TwinIndex t : select(spec, g, in.where, replay_pointer(i, "where"), replay_field(i, "where")))
+                sources.push_back(g.twin_id(t));
+        }
+        const std::string property = in.to_property.empty() ? in.property : in.to_property;
+        const GapPolicy gaps{in.max_gap.value_or(r.gaps.max_gap), in.on_gap.value_or(r.gaps.action)};
+        const Interpolation how = in.interpolation.value_or(r.interpolation);
+        try {
+            check_history_graph(h, g, sources);
+        } catch (const RecordedInputError& e) {
+            throw spec_error(spec, replay_pointer(i), replay_field(i), e.what());
+        }
+        for (const std::string& source : sources) {
+            const std::string& target_id = in.to_twin.empty() ? source : in.to_twin;
+            const auto target = g.find(target_id);
+            if (!target)
+                throw spec_error(spec, replay_pointer(i, "to"), replay_field(i, "to.twin"),
+                                 "twin " + in_quotes(target_id) + " is not in the scenario's graph");
+            ReplayTarget t;
+            t.twin = *target;
+            t.twin_id = target_id;
+            t.property = property;
+            try {
+                const graph::TwinIndex one[] = {*target};
+                t.column = numeric_columns(g, one, property, "to.property").front();
+            } catch (const ModelParameterError& e) {
+                throw spec_error(spec, replay_pointer(i), replay_field(i),
+                                 "twin " + in_quotes(target_id) + ": " + std::string(e.what()));
+            }
+            if (!driven.insert({t.twin, t.column}).second)
+                throw spec_error(spec, replay_pointer(i), replay_field(i),
+                                 in_quotes(target_id + "." + property) + " is driven by an earlier input already");
+            std::vector<double> v;
+            try {
+                v = replay_values(h, source, in.property, spec, steps, how, gaps);
+            } catch (const RecordedInputError& e) {
+                throw spec_error(spec, replay_pointer(i), replay_field(i), e.what());
+            }
+            for (std::uint64_t k = 0; k < v.size(); ++k) {
+                const bool same = !t.values.empty() && (t.values.back() == v[k] ||
+                                                        (std::isnan(t.values.back()) && std::isnan(v[k])));
+                if (same) continue;
+                t.steps.push_back(k);
+                t.values.push_back(v[k]);
+            }
+            plan->targets.push_back(std::move(t));
+        }
+    }
+    out.replay = std::move(plan);
+    if (!r.compare) return;
+    // Modelled vs recorded: "<property>.recorded" beside every interval series
+    // whose property the history holds for at least one of its twins.
+    const std::size_t planned = out.series.size();
+    for (std::size_t s = 0; s < planned; ++s) {
+        const SeriesPlan& p = out.series[s];
+        if (p.on_change) continue;
+        bool any = false;
+        for (const std::string& id : p.twin_ids) any = any || h.find(id, p.property) != nullptr;
+        if (!any) continue;
+        auto values = std::make_shared<std::vector<double>>(p.times.size() * p.twins.size(),
+                                                            std::numeric_limits<double>::quiet_NaN());
+        GapPolicy lenient;
+        lenient.action = GapAction::model;  // a comparison skips what was not recorded
+        for (std::size_t n = 0; n < p.twin_ids.size(); ++n) {
+            if (h.find(p.twin_ids[n], p.property) == nullptr) continue;
+            const std::vector<double> v =
+                resample(h, p.twin_ids[n], p.property, spec.start, p.times, Interpolation::step, lenient);
+            for (std::size_t k = 0; k < v.size(); ++k) (*values)[k * p.twins.size() + n] = v[k];
+        }
+        SeriesPlan rec = p;
+        rec.name = p.name + ".recorded";
+        rec.recorded = std::move(values);
+        out.series.push_back(std::move(rec));
+    }
+}
+
 }  // namespace
 
 std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const graph::Snapshot& base,
@@ -475,6 +653,12 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
     out->base = base;
     out->graph = apply_edits(spec, base);
     out->fixed_parameters = fixed_parameters(spec);
+    std::shared_ptr<const RecordedHistory> history;
+    const auto replay_steps = static_cast<std::uint64_t>(std::floor(spec.horizon / spec.step * (1 + 1e-12)));
+    if (spec.replay) {
+        history = replay_history(spec);
+        plan_replay_parameters(*out, *history, replay_steps);
+    }
     bind_models(*out, registry);
     assign_stream_keys(out->bindings);
     check_bindings(*out);
@@ -482,6 +666,7 @@ std::shared_ptr<const PreparedScenario> prepare(const ScenarioSpec& spec, const 
     resolve_injected_events(*out);
     check_override_expressions(spec);
     plan_series(*out);
+    if (history) plan_replay(*out, *history, replay_steps);
     plan_kpis(*out);
     return out;
 }

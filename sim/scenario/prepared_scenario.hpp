@@ -37,6 +37,27 @@ struct SeriesPlan {
     std::vector<std::uint32_t> columns;  ///< slot of the property per twin
     bool on_change = false;  ///< false: sampled at `times`
     std::vector<double> times;  ///< sample instants (interval series): 0, dt, 2 dt, ... <= horizon
+    /// Replay's modelled-vs-recorded twin of a series ("<property>.recorded",
+    /// docs/replay.md): the recorded values at `times`, values[k * twins + n]
+    /// (NaN where the history has none); the run samples these instead of the graph.
+    std::shared_ptr<const std::vector<double>> recorded;
+};
+
+/// One property a replay drives (docs/replay.md): its value at the run's
+/// step instants, kept only where it changes.
+struct ReplayTarget {
+    graph::TwinIndex twin = 0;
+    std::uint32_t column = 0;
+    std::string twin_id;
+    std::string property;
+    std::vector<std::uint64_t> steps;  ///< step k (instant k * step) where the value changes, ascending
+    std::vector<double> values;        ///< the value from that step on; NaN: left to the model from there
+};
+
+struct ReplayPlan {
+    double step = 0.0;     ///< seconds between writes (the scenario's step)
+    std::string source;    ///< where the history came from
+    std::vector<ReplayTarget> targets;
 };
 
 /// One KPI with its twins resolved.
@@ -81,6 +102,8 @@ struct PreparedScenario {
     std::vector<KpiPlan> kpis;
     /// For each injected event: the target twin's index.
     std::vector<graph::TwinIndex> event_twins;
+    /// The recorded inputs of a replay (spec.replay); null without one.
+    std::shared_ptr<const ReplayPlan> replay;
     /// The fixed parameters (and sweep point) as a JSON object.
     nlohmann::json fixed_parameters = nlohmann::json::object();
 };

@@ -117,7 +117,7 @@ const RecordedSeries* RecordedHistory::find(std::string_view twin, std::string_v
 
 std::vector<double> resample(const RecordedHistory& history, std::string_view twin, std::string_view key,
                              Timestamp window_start, std::span<const double> times, Interpolation interpolation,
-                             const GapPolicy& gaps) {
+                             const GapPolicy& gaps, bool before_instant) {
     const RecordedSeries* s = history.find(twin, key);
     if (s == nullptr)
         throw RecordedInputError(std::string(twin), std::string(key), window_start,
@@ -128,7 +128,7 @@ std::vector<double> resample(const RecordedHistory& history, std::string_view tw
     std::size_t next = 0;  // first row after the current instant
     for (std::size_t k = 0; k < times.size(); ++k) {
         const std::int64_t at = window_start.ns + static_cast<std::int64_t>(std::llround(times[k] * 1e9));
-        while (next < n && tn[next] <= at) ++next;
+        while (next < n && (before_instant ? tn[next] < at : tn[next] <= at)) ++next;
         std::string why;
         if (next == 0) {
             why = "no value was recorded at or before this time (the first is at " + when(Timestamp{tn[0]}) + ")";

@@ -60,6 +60,7 @@ struct GapPolicy {
     /// max_gap, as for step). Infinity: hold for ever.
     double max_gap = HUGE_VAL;
     GapAction action = GapAction::refuse;
+    friend bool operator==(const GapPolicy&, const GapPolicy&) = default;
 };
 
 /// One recorded numeric series, ascending in time (rows of equal time in
@@ -108,6 +109,9 @@ private:
 /// `interpolation` under `gaps` (docs/replay.md). Values recorded before the
 /// window start count (the value held when the window opens). NaN where
 /// gaps.action is model and there is no usable value.
+/// `before_instant`: a row recorded exactly at an instant counts only after
+/// it (its left limit: the value a model stepping over (t - dt, t] saw in the
+/// run that recorded the row, since steps run before other events of t).
 /// Preconditions: times ascending and finite.
 /// Throws RecordedInputError naming twin, key and time: the history has no
 /// row of (twin, key) at all; or, with GapAction::refuse, the first instant
@@ -115,7 +119,8 @@ private:
 /// or the last value older than gaps.max_gap).
 [[nodiscard]] std::vector<double> resample(const RecordedHistory& history, std::string_view twin, std::string_view key,
                                            Timestamp window_start, std::span<const double> times,
-                                           Interpolation interpolation, const GapPolicy& gaps);
+                                           Interpolation interpolation, const GapPolicy& gaps,
+                                           bool before_instant = false);
 
 /// Checks that a history belongs to `graph` before its series drive a run on
 /// it: every twin of `mapped` (the twins whose recorded series are used) is

@@ -156,7 +156,13 @@ struct Run::Recorder {
         const SeriesPlan& p = scenario.series[s];
         auto& buf = buffers[s];
         if (buf.empty()) buffer_first[s] = step;
-        for (std::size_t n = 0; n < p.twins.size(); ++n) buf.push_back(g.numeric_value(p.twins[n], p.columns[n]).value_or(nan));
+        if (p.recorded) {  // replay's recorded twin of a series: the history, not the graph
+            const auto first = p.recorded->begin() + static_cast<std::ptrdiff_t>(step * p.twins.size());
+            buf.insert(buf.end(), first, first + static_cast<std::ptrdiff_t>(p.twins.size()));
+        } else {
+            for (std::size_t n = 0; n < p.twins.size(); ++n)
+                buf.push_back(g.numeric_value(p.twins[n], p.columns[n]).value_or(nan));
+        }
         if (buf.size() >= block_steps * p.twins.size()) flush(s);
     }
 
@@ -204,6 +210,16 @@ Run::Run(std::shared_ptr<const PreparedScenario> scenario, std::uint32_t replica
     // Overrides, in order, each on the graph as the previous ones left it.
     detail::apply_overrides(*graph_, spec, parameters_, /*known_only=*/false);
 
+    // Replay (docs/replay.md): the recorded inputs hold their values at time
+    // 0 before anything looks at the graph, as overrides do.
+    if (s.replay) {
+        std::vector<graph::PropertyWrite> initial;
+        for (const ReplayTarget& t : s.replay->targets)
+            if (!t.steps.empty() && t.steps[0] == 0 && !std::isnan(t.values[0]))
+                initial.push_back({t.twin, t.column, t.values[0], std::nullopt});
+        graph_->write_properties(initial);
+    }
+
     recorder_ = std::make_unique<Recorder>(s, sink);
     recorder_->initial(*graph_);
 
@@ -231,6 +247,33 @@ Run::Run(std::shared_ptr<const PreparedScenario> scenario, std::uint32_t replica
         b.processes = &s.processes;
         behaviours_.push_back(plan.model->instantiate(b, *this));
     }
+    // Replay: at every step instant k, before the behaviours' steps, each
+    // driven property takes its recorded value for the step ((k-1) dt, k dt].
+    if (s.replay && !s.replay->targets.empty()) {
+        auto cursor = std::make_shared<std::vector<std::size_t>>(s.replay->targets.size(), 0);
+        for (std::size_t i = 0; i < s.replay->targets.size(); ++i)
+            if (!s.replay->targets[i].steps.empty() && s.replay->targets[i].steps[0] == 0) (*cursor)[i] = 1;
+        auto k = std::make_shared<std::uint64_t>(0);
+        auto writes = std::make_shared<std::vector<graph::PropertyWrite>>();
+        simulator_->add_periodic(
+            s.replay->step,
+            [this, cursor, k, writes](kernel::Simulator&, double, double) {
+                ++*k;
+                writes->clear();
+                const auto& targets = scenario_->replay->targets;
+                for (std::size_t i = 0; i < targets.size(); ++i) {
+                    std::size_t& c = (*cursor)[i];
+                    const ReplayTarget& t = targets[i];
+                    if (c < t.steps.size() && t.steps[c] == *k) {
+                        if (!std::isnan(t.values[c])) writes->push_back({t.twin, t.column, t.values[c], std::nullopt});
+                        ++c;
+                    }
+                }
+                if (!writes->empty()) write(*writes);
+            },
+            simulator_->now() + s.replay->step, step_priority - 1);
+    }
+
     for (auto& b : behaviours_) start_behaviour(*b);
 
     // Injected events.

@@ -260,6 +260,7 @@ private:
     SweepSpec sweep(const Json& j, const Loc& loc) const;
     RecordingSpec recording(const Json& j, const Loc& loc) const;
     KpiSpec kpi(const Json& j, const Loc& loc) const;
+    ReplaySpec replay(const Json& j, const Loc& loc) const;
     void check_references(const Json& j, const Loc& loc, const std::set<std::string>& names) const;
 
     const detail::LineMap* lines_;
@@ -522,6 +523,67 @@ RecordingSpec Decoder::recording(const Json& j, const Loc& loc) const {
     return r;
 }
 
+const std::initializer_list<std::pair<std::string_view, Interpolation>> interpolations{
+    {"step", Interpolation::step}, {"linear", Interpolation::linear}};
+const std::initializer_list<std::pair<std::string_view, GapAction>> gap_actions{
+    {"refuse", GapAction::refuse}, {"model", GapAction::model}};
+
+ReplaySpec Decoder::replay(const Json& j, const Loc& loc) const {
+    object(j, loc, {"source", "interpolation", "max_gap", "on_gap", "inputs", "compare"});
+    ReplaySpec r;
+    if (j.contains("source")) r.source = string(j.at("source"), loc.key("source"));
+    if (j.contains("interpolation")) r.interpolation = choice(j.at("interpolation"), loc.key("interpolation"), interpolations);
+    if (j.contains("max_gap")) {
+        r.gaps.max_gap = duration(j.at("max_gap"), loc.key("max_gap"));
+        if (r.gaps.max_gap < 0) fail(loc.key("max_gap"), "must not be negative");
+    }
+    if (j.contains("on_gap")) r.gaps.action = choice(j.at("on_gap"), loc.key("on_gap"), gap_actions);
+    if (j.contains("compare")) r.compare = boolean(j.at("compare"), loc.key("compare"));
+    if (!j.contains("inputs")) return r;
+    const Loc il = loc.key("inputs");
+    const auto& inputs = j.at("inputs");
+    if (!inputs.is_array()) wrong_type(inputs, il, "a list");
+    if (inputs.size() > limits::max_replay_inputs)
+        fail(il, "more than " + std::to_string(limits::max_replay_inputs) + " inputs (the limit on replay inputs)");
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        const Loc at = il.at(i);
+        const auto& e = inputs[i];
+        object(e, at, {"twin", "where", "property", "to", "interpolation", "max_gap", "on_gap"}, {"property"});
+        ReplayInput in;
+        if (e.contains("twin") == e.contains("where")) fail(at, "give one of 'twin' (a twin's series) or 'where' (each selected twin's own)");
+        if (e.contains("twin")) in.twin = string(e.at("twin"), at.key("twin"));
+        if (e.contains("where")) in.where = expression(e.at("where"), at.key("where"));
+        in.property = string(e.at("property"), at.key("property"));
+        if (e.contains("to")) {
+            const Loc tl = at.key("to");
+            const auto& to = e.at("to");
+            object(to, tl, {"twin", "property", "behaviour", "parameter"});
+            if (to.contains("behaviour") != to.contains("parameter"))
+                fail(tl, "'behaviour' and 'parameter' go together: the behaviour's parameter that takes the series");
+            if (to.contains("behaviour") && (to.contains("twin") || to.contains("property")))
+                fail(tl, "a target is a twin's property or a behaviour's parameter, not both");
+            if (to.contains("twin")) {
+                if (!in.where.empty()) fail(tl.key("twin"), "a 'where' input drives each selected twin itself: no 'to.twin'");
+                in.to_twin = string(to.at("twin"), tl.key("twin"));
+            }
+            if (to.contains("property")) in.to_property = string(to.at("property"), tl.key("property"));
+            if (to.contains("behaviour")) {
+                if (!in.where.empty()) fail(tl.key("behaviour"), "a behaviour parameter takes one series: give 'twin', not 'where'");
+                in.to_behaviour = string(to.at("behaviour"), tl.key("behaviour"));
+                in.to_parameter = string(to.at("parameter"), tl.key("parameter"));
+            }
+        }
+        if (e.contains("interpolation")) in.interpolation = choice(e.at("interpolation"), at.key("interpolation"), interpolations);
+        if (e.contains("max_gap")) {
+            in.max_gap = duration(e.at("max_gap"), at.key("max_gap"));
+            if (*in.max_gap < 0) fail(at.key("max_gap"), "must not be negative");
+        }
+        if (e.contains("on_gap")) in.on_gap = choice(e.at("on_gap"), at.key("on_gap"), gap_actions);
+        r.inputs.push_back(std::move(in));
+    }
+    return r;
+}
+
 KpiSpec Decoder::kpi(const Json& j, const Loc& loc) const {
     object(j, loc, {"name", "statistic", "where", "property", "threshold", "event", "over", "across"},
            {"name", "statistic"});
@@ -574,7 +636,7 @@ ScenarioSpec Decoder::spec(const Json& j) const {
     check_values(j, root);
     object(j, root,
            {"name", "description", "base", "base_models", "start", "horizon", "step", "replications", "seed", "parameters",
-            "overrides", "edits", "events", "behaviours", "models", "calibration", "sweep", "recording", "kpis"},
+            "overrides", "edits", "events", "behaviours", "models", "calibration", "sweep", "recording", "kpis", "replay"},
            {"name", "base", "start", "horizon"});
     ScenarioSpec s;
     s.name = string(j.at("name"), root.key("name"));
@@ -702,6 +764,7 @@ ScenarioSpec Decoder::spec(const Json& j) const {
     }
     if (j.contains("calibration")) calibration(j.at("calibration"), root.key("calibration"), s);
     if (j.contains("recording")) s.recording = recording(j.at("recording"), root.key("recording"));
+    if (j.contains("replay")) s.replay = replay(j.at("replay"), root.key("replay"));
     if (j.contains("kpis")) {
         const Loc kl = root.key("kpis");
         const auto& kpis = j.at("kpis");
@@ -963,6 +1026,33 @@ nlohmann::ordered_json to_json(const ScenarioSpec& s) {
         kpis.push_back(std::move(x));
     }
     j["kpis"] = std::move(kpis);
+    if (s.replay) {
+        const ReplaySpec& r = *s.replay;
+        Json x;
+        if (!r.source.empty()) x["source"] = r.source;
+        x["interpolation"] = name_of(r.interpolation, interpolations);
+        if (std::isfinite(r.gaps.max_gap)) x["max_gap"] = r.gaps.max_gap;
+        x["on_gap"] = name_of(r.gaps.action, gap_actions);
+        x["compare"] = r.compare;
+        auto inputs = Json::array();
+        for (const ReplayInput& in : r.inputs) {
+            Json e;
+            if (!in.twin.empty()) e["twin"] = in.twin;
+            if (!in.where.empty()) e["where"] = in.where;
+            e["property"] = in.property;
+            Json to = Json::object();
+            if (!in.to_twin.empty()) to["twin"] = in.to_twin;
+            if (!in.to_property.empty()) to["property"] = in.to_property;
+            if (!in.to_behaviour.empty()) to["behaviour"] = in.to_behaviour, to["parameter"] = in.to_parameter;
+            if (!to.empty()) e["to"] = std::move(to);
+            if (in.interpolation) e["interpolation"] = name_of(*in.interpolation, interpolations);
+            if (in.max_gap && std::isfinite(*in.max_gap)) e["max_gap"] = *in.max_gap;
+            if (in.on_gap) e["on_gap"] = name_of(*in.on_gap, gap_actions);
+            inputs.push_back(std::move(e));
+        }
+        x["inputs"] = std::move(inputs);
+        j["replay"] = std::move(x);
+    }
     return j;
 }
 

@@ -22,6 +22,7 @@
 #include "twinsim/common/time.hpp"
 #include "twinsim/scenario/distribution_spec.hpp"
 #include "twinsim/scenario/errors.hpp"
+#include "twinsim/scenario/recorded_input.hpp"
 #include "twinsim/scenario/sweep.hpp"
 
 namespace twinsim::scenario {
@@ -123,6 +124,48 @@ struct KpiSpec {
     friend bool operator==(const KpiSpec&, const KpiSpec&) = default;
 };
 
+/// One recorded input of a replay (docs/scenario-format.md, "Replay"): the
+/// recorded series of `property` of `twin` (or of each twin `where` selects)
+/// drives a property of a twin, or a behaviour's series parameter.
+struct ReplayInput {
+    std::string twin;      ///< the recorded twin; or
+    std::string where;     ///< every twin the expression selects, each by its own series
+    std::string property;  ///< the recorded key ("temperature", "thermostat.setpoint", a telemetry name)
+    /// The target: by default the recorded twin's `property` itself.
+    std::string to_twin;       ///< another twin (only with `twin`)
+    std::string to_property;   ///< another property
+    std::string to_behaviour;  ///< a behaviour (its model name: the first binding of that model), with
+    std::string to_parameter;  ///< the parameter that takes the series [[seconds, value], ...]
+    std::optional<Interpolation> interpolation;  ///< default: the section's
+    std::optional<double> max_gap;               ///< seconds; default: the section's
+    std::optional<GapAction> on_gap;             ///< default: the section's
+    friend bool operator==(const ReplayInput&, const ReplayInput&) = default;
+};
+
+/// A recorded history loaded by a front end (a live store read with
+/// live::history_tables), so prepare() does not read `source` itself. Not
+/// written by to_json and not compared by ==.
+struct LoadedHistory {
+    std::shared_ptr<const RecordedHistory> history;
+    friend bool operator==(const LoadedHistory&, const LoadedHistory&) { return true; }
+};
+
+/// The `replay:` section: recorded history drives chosen inputs over the
+/// window [start, start + horizon) and the recorded outputs are compared.
+struct ReplaySpec {
+    /// An HDF5 history file or a live store directory (relative to the
+    /// scenario file); "" when the front end supplies the history (--store).
+    std::string source;
+    Interpolation interpolation = Interpolation::step;
+    GapPolicy gaps;
+    std::vector<ReplayInput> inputs;
+    /// Record "<property>.recorded" beside every interval series whose
+    /// twins' property the history holds (modelled vs recorded).
+    bool compare = true;
+    LoadedHistory loaded;
+    friend bool operator==(const ReplaySpec&, const ReplaySpec&) = default;
+};
+
 struct ScenarioSpec {
     std::string name;         ///< required; sweep points append "[p=v,...]"
     std::string description;
@@ -145,6 +188,8 @@ struct ScenarioSpec {
     std::optional<SweepSpec> sweep;
     RecordingSpec recording;
     std::vector<KpiSpec> kpis;
+    /// Recorded history driving the run (docs/replay.md); nullopt: none.
+    std::optional<ReplaySpec> replay;
     SpecSource source;
     friend bool operator==(const ScenarioSpec&, const ScenarioSpec&) = default;
 };
