@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -17,6 +19,7 @@
 #include "twinsim/io/errors.hpp"
 #include "twinsim/io/results_reader.hpp"
 #include "twinsim/scenario/compare.hpp"
+#include "twinsim/scenario/compare_recorded.hpp"
 
 namespace twinsim::cli {
 namespace {
@@ -232,11 +235,39 @@ void print_cheapest(std::ostream& out, const scenario::Comparison& comparison, c
     table.print(out);
 }
 
+std::string percent(double x) {
+    if (!std::isfinite(x)) return "-";
+    char text[32];
+    std::snprintf(text, sizeof text, "%.2f %%", x);
+    return text;
+}
+
+/// Modelled vs recorded (a replay's "<series>.recorded"): Guideline 14 per series, overall and per twin.
+void print_guideline14(std::ostream& out, const std::vector<scenario::RecordedComparison>& recorded) {
+    if (recorded.empty()) return;
+    out << "\nmodelled vs recorded: ASHRAE Guideline 14, hourly (limits |NMBE| <= 10 %, CV(RMSE) <= 30 %)\n";
+    for (const scenario::RecordedComparison& c : recorded) {
+        out << "\n" << c.scenario << ": " << c.series << " vs " << c.series << ".recorded";
+        if (!c.unit.empty() && c.unit != "1") out << " (" << c.unit << ")";
+        out << ", modelled = mean of " << c.replications << " replication(s)\n";
+        TextTable table({"twin", "hours", "NMBE", "CV(RMSE)", "meets"}, {false, true, true, true, false});
+        auto row = [&](const std::string& name, const Guideline14& g) {
+            table.add({name, std::to_string(g.hours), percent(g.nmbe), percent(g.cv_rmse),
+                       g.meets() ? "yes" : (g.nmbe_ok ? "no (CV)" : (g.cv_rmse_ok ? "no (NMBE)" : "no"))});
+        };
+        row("overall", c.report.overall);
+        for (std::size_t n = 0; n < c.report.twins.size(); ++n) row(c.report.twins[n], c.report.per_twin[n]);
+        table.print(out, "  ");
+    }
+}
+
 int run_compare(const CompareOptions& options) {
     scenario::Comparison comparison;
+    std::vector<scenario::RecordedComparison> recorded;
     try {
         const io::ResultsReader reader{std::filesystem::path(options.file)};
         comparison = scenario::compare(reader, options.baseline);
+        recorded = scenario::compare_recorded(reader);
     } catch (const io::ResultsError& e) {
         std::cerr << "twinsim: error: " << e.what() << '\n';
         return exit_usage;
@@ -254,11 +285,15 @@ int run_compare(const CompareOptions& options) {
         else
             print_cheapest(std::cout, comparison, c);
     } else if (options.json) {
-        print_json(std::cout, scenario::to_json(comparison));
+        nlohmann::ordered_json j = scenario::to_json(comparison);
+        if (!recorded.empty()) j["guideline14"] = scenario::to_json(recorded);
+        print_json(std::cout, j);
     } else if (options.wide) {
         print_wide(std::cout, comparison);
+        print_guideline14(std::cout, recorded);
     } else {
         print_text(std::cout, comparison);
+        print_guideline14(std::cout, recorded);
     }
     return exit_valid;
 }
@@ -277,7 +312,9 @@ Command add_compare_command(CLI::App& app) {
     command->add_flag("--json", options->json,
                       "Print one JSON object: file, baseline, scenarios [{name, kpis [{name, selection, statistic, "
                       "unit, n, mean, std, ci95_low, ci95_high, p50, p90, p95, vs_baseline {baseline_mean, difference, ci_overlap, paired {n, "
-                      "mean, ci95_low, ci95_high}} or null}]}]; unknown values are null");
+                      "mean, ci95_low, ci95_high}} or null}]}], and for a replay's modelled vs recorded series "
+                      "guideline14 [{scenario, series, unit, replications, limits, overall {hours, nmbe, cv_rmse, "
+                      "nmbe_ok, cv_rmse_ok, meets}, twins [...]}]; unknown values are null");
     command->add_flag("--wide", options->wide,
                       "Print one table with the KPI, its selection, statistic, n and unit as columns (as wide as "
                       "the longest selection) instead of a section per KPI that fits 100 columns");
@@ -301,6 +338,9 @@ Command add_compare_command(CLI::App& app) {
         "differences cancel the shared noise; an interval that excludes 0 is a real difference at the 5 % level. "
         "\"overlap\" (--wide: \"CIs overlap\") says whether the two scenarios' own 95 % intervals overlap (a cruder test; \"-\" when an "
         "interval is unknown, e.g. with one replication).\n\n"
+        "A replay's results (docs/replay.md) also get, for every series with a recorded twin "
+        "(\"temperature\" and \"temperature.recorded\"), ASHRAE Guideline 14's NMBE and CV(RMSE) at hourly "
+        "resolution, overall and per twin, flagged against the hourly limits.\n\n"
         "Exit status: 0 printed; 2 bad usage, a missing file, a file that is not a twinsim results file, an "
         "unknown --baseline, or a --cheapest KPI (or --selection) the file does not hold.");
     return {command, [options] { return run_compare(*options); }};

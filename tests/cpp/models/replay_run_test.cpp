@@ -16,7 +16,10 @@
 #include "models_fixtures.hpp"
 #include "twinsim/common/guideline14.hpp"
 #include "twinsim/io/history_file.hpp"
+#include "twinsim/io/results_reader.hpp"
+#include "twinsim/scenario/compare_recorded.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
+#include "twinsim/scenario/runner.hpp"
 #include "twinsim/scenario/run.hpp"
 #include "twinsim/scenario/scenario_spec.hpp"
 
@@ -267,4 +270,38 @@ TEST_CASE("replay: a behaviour parameter takes a recorded series (weather)", "[r
     CHECK(series[6][0].get<double>() == Approx(1800.0));
     CHECK(series[6][1].get<double>() == Approx(20.5));  // halfway from 20 (00:00) to 21 (01:00)
     fs::remove(file);
+}
+
+TEST_CASE("replay: the results file holds modelled and recorded series; compare reports Guideline 14", "[replay_run]") {
+    const Recorded& rec = recorded();
+    // The baseline replay, and an alternative whose setpoints are 3 K higher: the modelled
+    // temperatures move away from the record, and Guideline 14 says so.
+    std::vector<std::shared_ptr<const scenario::PreparedScenario>> job;
+    job.push_back(scenario::prepare(scenario::scenario_from_yaml(replay_day(rec.file.string()), "a.yaml"),
+                                    test::sample_building(), models::builtin_registry(), 0));
+    std::string warm = replay_day(rec.file.string(), "overrides:\n  - {where: \"IS_OF_MODEL('dtmi:twinsim:building:Room;1')\", set: {temperatureSetpoint: 30.0}}\n");
+    warm.replace(warm.find("name: replayed"), 14, "name: warmer");
+    job.push_back(scenario::prepare(scenario::scenario_from_yaml(warm, "b.yaml"), test::sample_building(),
+                                    models::builtin_registry(), 1));
+    const fs::path out = fs::temp_directory_path() / ("twinsim-replay-results-" + std::to_string(::getpid()) + ".h5");
+    scenario::RunnerOptions options;
+    options.threads = 2;
+    (void)scenario::run_job(job, out, options);
+    const io::ResultsReader reader(out);
+    const auto names = reader.series_names("replayed");
+    CHECK(std::find(names.begin(), names.end(), "temperature.recorded") != names.end());
+    const auto compared = scenario::compare_recorded(reader);
+    REQUIRE(compared.size() == 2);
+    CHECK(compared[0].scenario == "replayed");
+    CHECK(compared[0].series == "temperature");
+    CHECK(compared[0].report.twins.size() == 61);
+    CHECK(compared[0].report.overall.hours == 25 * 61);  // 00:00 .. 24:00 for every room, pooled
+    CHECK(std::abs(compared[0].report.overall.nmbe) < 1e-9);
+    CHECK(compared[0].report.overall.meets());
+    CHECK(compared[1].scenario == "warmer");
+    CHECK(compared[1].report.overall.nmbe < 0.0);  // the model over-predicts the record
+    const nlohmann::ordered_json j = scenario::to_json(compared);
+    CHECK(j[0]["overall"]["meets"] == true);
+    CHECK(j[0]["twins"].size() == 61);
+    fs::remove(out);
 }
