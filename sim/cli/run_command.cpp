@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -50,6 +51,9 @@
 #include "twinsim/common/error.hpp"
 #include "twinsim/common/excerpt.hpp"
 #include "twinsim/io/errors.hpp"
+#include "twinsim/live/history.hpp"
+#include "twinsim/live/store.hpp"
+#include "twinsim/scenario/recorded_input.hpp"
 #include "twinsim/scenario/behaviour.hpp"
 #include "twinsim/scenario/errors.hpp"
 #include "twinsim/scenario/input_paths.hpp"
@@ -75,6 +79,7 @@ struct RunCommandOptions {
     bool allow_undefined_extensions = false;
     bool allow_outside_paths = false;
     std::string shard;  ///< "K/N" (1 <= K <= N), "" for the whole job
+    std::string store;  ///< --store: the live store a replay reads its history from
     const CLI::Option* replications_option = nullptr;
     const CLI::Option* seed_option = nullptr;
     const scenario::ModelRegistry* behaviours = nullptr;  ///< what the scenarios' behaviours: sections bind
@@ -285,6 +290,7 @@ Prepared prepare(const RunCommandOptions& options) {
     // Files sharing a base graph (and models) load it once.
     std::map<std::vector<std::string>, std::shared_ptr<const LoadedGraph>> graphs;
     std::map<std::string, std::string> names;  // scenario name -> the file that defines it
+    std::map<std::string, std::unique_ptr<live::Store>> stores;  // replay stores, opened once
     for (const std::string& file : options.scenario_files) {
         const fs::path scenario_file(file);
         scenario::ScenarioSpec spec;
@@ -337,6 +343,34 @@ Prepared prepare(const RunCommandOptions& options) {
                 }
                 loaded = std::move(loading);
             }
+            // Replay (docs/replay.md): the recorded history from --store or replay.source
+            // (an HDF5 history file or a store's folder, relative to the scenario file);
+            // with a store, the base graph is the store's graph at the window's start.
+            std::optional<graph::Snapshot> replay_base;
+            if (spec.replay) {
+                std::string store_dir = options.store;
+                if (store_dir.empty() && !spec.replay->source.empty()) {
+                    paths.allow_folder = true;
+                    const fs::path source = scenario::resolve_input_path(spec, scenario_file.parent_path(),
+                                                                         spec.replay->source, "/replay/source",
+                                                                         "replay.source", paths);
+                    if (fs::is_directory(source))
+                        store_dir = source.string();
+                    else
+                        spec.replay->source = source.string();
+                }
+                if (!store_dir.empty()) {
+                    std::unique_ptr<live::Store>& store = stores[store_dir];
+                    if (!store) store = open_existing_store(store_dir, options.allow_undefined_extensions).store;
+                    live::HistoryQuery window;
+                    window.end = Timestamp{spec.start.ns + static_cast<std::int64_t>(std::llround(spec.horizon * 1e9))};
+                    io::HistoryTables tables = live::history_tables(*store, window);
+                    tables.source = store_dir;
+                    spec.replay->source = store_dir;
+                    spec.replay->loaded.history = std::make_shared<const scenario::RecordedHistory>(tables);
+                    replay_base = store->snapshot_at(spec.start);
+                }
+            }
             for (const scenario::ScenarioSpec& concrete : scenario::expand(spec)) {
                 const auto [it, fresh] = names.emplace(concrete.name, file);
                 if (!fresh) {
@@ -345,11 +379,15 @@ Prepared prepare(const RunCommandOptions& options) {
                                                    (it->second == file ? std::string() : " (the other in " + it->second + ")"));
                 }
                 const auto index = static_cast<std::uint32_t>(out.scenarios.size());
-                out.scenarios.push_back(
-                    scenario::prepare(concrete, loaded->graph->snapshot(), *options.behaviours, index));
+                out.scenarios.push_back(scenario::prepare(concrete, replay_base ? *replay_base : loaded->graph->snapshot(),
+                                                          *options.behaviours, index));
             }
         } catch (const scenario::ScenarioError& e) {
             std::cerr << "twinsim: error: " << e.what() << '\n';
+            out.status = exit_usage;
+            return out;
+        } catch (const live::StoreError& e) {  // a replay store that cannot be opened or read
+            std::cerr << "twinsim: error: " << file << ": replay store: " << e.what() << '\n';
             out.status = exit_usage;
             return out;
         } catch (const Error& e) {  // IoError (an unreadable --models path), or any other reason the job cannot start
@@ -527,6 +565,9 @@ Command add_run_command(CLI::App& app, const scenario::ModelRegistry& behaviours
                         "write a results shard (default name: <stem>-shard-K-of-N.h5); run the N shards in any "
                         "processes or machines, then combine them with 'twinsim merge' into the file one process "
                         "would have written");
+    command->add_option("--store", options->store,
+                        "The live store whose recorded history a scenario's replay: section reads (docs/replay.md); "
+                        "replaces replay.source, and the store's graph at the scenario's start is the base graph");
     command->add_flag("--allow-undefined-extensions", options->allow_undefined_extensions,
                       "Accept extension contexts, types and members that no known extension defines");
     command->add_flag("--allow-outside-paths", options->allow_outside_paths,
