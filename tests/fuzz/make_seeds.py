@@ -145,6 +145,14 @@ def scenario_seeds() -> None:
                "replications": 2, "seed": 1, "parameters": {"x": 1.5},
                "overrides": [{"set": {"temperature": "${x}"}, "where": "IS_OF_MODEL('dtmi:fuzz:Room;1')"}]}
     write("scenario", b"\x01" + json.dumps(minimal).encode())
+    # A replay section (docs/scenario-format.md "Replay"): every key of it once.
+    replay = dict(minimal, replay={
+        "source": "history.h5", "interpolation": "linear", "max_gap": "PT1H", "on_gap": "model", "compare": True,
+        "inputs": [{"where": "IS_OF_MODEL('dtmi:fuzz:Room;1')", "property": "temperature", "interpolation": "step",
+                    "max_gap": 600, "on_gap": "refuse"},
+                   {"twin": "w", "property": "t", "to": {"behaviour": "thermal_zones", "parameter": "outdoor_series"}},
+                   {"twin": "s", "property": "reading", "to": {"twin": "r", "property": "temperature"}}]})
+    write("scenario", b"\x01" + json.dumps(replay).encode())
     for depth in DEPTHS:
         write("scenario", b"\x00name: deep\nparameters:\n  x: " + b"[" * depth + b"1" + b"]" * depth + b"\n")
         write("scenario", b"\x00name: deep\nparameters:\n  x: " + b"{a: " * depth + b"1" + b"}" * depth + b"\n")

@@ -10,6 +10,7 @@
 #include "../graph/graph_fixtures.hpp"
 #include "twinsim/graph/twin_graph.hpp"
 #include "twinsim/scenario/recorded_input.hpp"
+#include "twinsim/scenario/scenario_spec.hpp"
 
 using namespace twinsim;
 using namespace twinsim::scenario;
@@ -206,4 +207,51 @@ TEST_CASE("recorded_input: a row stands at its source time when it has one", "[r
     CHECK(h.find("room-1", "temperature")->time_ns == std::vector<std::int64_t>{at(-60), at(0), at(600), at(1200)});
     CHECK(resample(h, "room-1", "temperature", t0, std::vector<double>{0, 300, 600, 1200}, Interpolation::step, {}) ==
           std::vector<double>{20, 20, 22, 25});
+}
+
+TEST_CASE("recorded_input: the scenario's replay section is read, checked and written back", "[recorded_input]") {
+    const std::string head = R"yaml(name: s
+base: b.ndjson
+start: "2026-07-01T00:00:00Z"
+horizon: PT1H
+)yaml";
+    const ScenarioSpec s = scenario_from_yaml(head + R"yaml(replay:
+  source: history.h5
+  interpolation: linear
+  max_gap: PT1H
+  on_gap: model
+  compare: false
+  inputs:
+    - {where: "IS_OF_MODEL('dtmi:test:Room;1')", property: temperature, interpolation: step, max_gap: 600, on_gap: refuse}
+    - {twin: w, property: t, to: {behaviour: thermal_zones, parameter: outdoor_series}}
+    - {twin: s, property: reading, to: {twin: r, property: temperature}}
+)yaml", "replay.yaml");
+    REQUIRE(s.replay);
+    CHECK(s.replay->source == "history.h5");
+    CHECK(s.replay->interpolation == Interpolation::linear);
+    CHECK(s.replay->gaps.max_gap == 3600.0);
+    CHECK(s.replay->gaps.action == GapAction::model);
+    CHECK_FALSE(s.replay->compare);
+    REQUIRE(s.replay->inputs.size() == 3);
+    CHECK(s.replay->inputs[0].where == "IS_OF_MODEL('dtmi:test:Room;1')");
+    CHECK(s.replay->inputs[0].interpolation == Interpolation::step);
+    CHECK(s.replay->inputs[0].max_gap == 600.0);
+    CHECK(s.replay->inputs[1].to_behaviour == "thermal_zones");
+    CHECK(s.replay->inputs[1].to_parameter == "outdoor_series");
+    CHECK(s.replay->inputs[2].to_twin == "r");
+    CHECK(from_json(to_json(s)) == s);
+    CHECK(*from_json(to_json(s)).replay == *s.replay);
+
+    auto refused = [&](const std::string& section, const std::string& message) {
+        CHECK_THROWS_WITH(scenario_from_yaml(head + section, "bad.yaml"), Catch::Contains(message));
+    };
+    refused("replay: {inputs: [{twin: a, where: \"x > 1\", property: p}]}\n", "replay.inputs[0]: give one of 'twin'");
+    refused("replay: {inputs: [{twin: a}]}\n", "missing required key 'property'");
+    refused("replay: {interpolation: cubic}\n", "replay.interpolation: unknown value 'cubic'");
+    refused("replay: {on_gap: ignore}\n", "replay.on_gap: unknown value 'ignore'");
+    refused("replay: {max_gap: -5}\n", "replay.max_gap: must not be negative");
+    refused("replay: {inputs: [{twin: a, property: p, to: {behaviour: thermal_zones}}]}\n",
+            "'behaviour' and 'parameter' go together");
+    refused("replay: {inputs: [{where: \"x > 1\", property: p, to: {twin: b}}]}\n", "no 'to.twin'");
+    refused("replay: {sources: x}\n", "replay.sources: unknown key");
 }
