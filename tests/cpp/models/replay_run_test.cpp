@@ -132,6 +132,14 @@ struct Recorded {
     std::shared_ptr<const scenario::PreparedScenario> prepared;
     scenario::RunRecord record;
     fs::path file;
+    Recorded() = default;
+    Recorded(const Recorded&) = delete;
+    Recorded& operator=(const Recorded&) = delete;
+    Recorded(Recorded&&) = default;
+    ~Recorded() {
+        std::error_code ignored;
+        if (!file.empty()) fs::remove(file, ignored);  // the history file outlives every test case, not the program
+    }
 };
 
 const Recorded& recorded() {
