@@ -35,6 +35,7 @@
 #include "bindings.hpp"
 #include "document_arguments.hpp"
 #include "json_conversion.hpp"
+#include "models/building/calibration.hpp"
 #include "models/builtin.hpp"
 #include "twinsim/common/error.hpp"
 #include "twinsim/common/time.hpp"
@@ -44,7 +45,10 @@
 #include "twinsim/scenario/errors.hpp"
 #include "twinsim/scenario/input_paths.hpp"
 #include "twinsim/scenario/limits.hpp"
+#include "twinsim/live/history.hpp"
+#include "twinsim/live/store.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
+#include "twinsim/scenario/recorded_input.hpp"
 #include "twinsim/scenario/run.hpp"
 #include "twinsim/scenario/runner.hpp"
 #include "twinsim/scenario/scenario_spec.hpp"
@@ -463,6 +467,51 @@ void define_scenario(py::module_& m) {
         py::arg("spec"), py::arg("folder"), py::arg("allow_outside") = false,
         "A copy of spec whose behaviours' file parameters (thermal_zones' weather_file) are resolved against folder "
         "and confined to its tree (scenario::resolve_parameter_paths). Raises ScenarioError.");
+    m.def(
+        "_calibrate_building",
+        [](const Prepared& p, const py::object& history, const std::vector<std::string>& fit,
+           std::optional<double> window_start, std::optional<double> window_end, const std::string& cooling_property,
+           const std::string& temperature_property, double max_gap, double warmup, std::size_t binding,
+           int max_iterations, const std::string& out) {
+            std::vector<models::ParameterChoice> choices;
+            for (const std::string& f : fit) choices.push_back(models::parse_parameter_choice(f));
+            models::CalibrationOptions o;
+            o.window_start = window_start.value_or(0.0);
+            o.window_end = window_end.value_or(p.scenario->spec.horizon);
+            o.cooling_property = cooling_property;
+            o.temperature_property = temperature_property;
+            o.max_gap = max_gap;
+            o.warmup = warmup;
+            o.max_iterations = max_iterations;
+            const models::ThermalSetup setup = models::thermal_setup(*p.scenario, binding);
+            scenario::RecordedHistory recorded;
+            if (py::isinstance<live::Store>(history)) {
+                live::Store& store = history.cast<live::Store&>();
+                live::HistoryQuery q;
+                q.twins = setup.zones;
+                q.properties = {o.temperature_property, "occupancy", "lightingPower", "equipmentHeatGain"};
+                if (!o.cooling_property.empty()) q.properties.push_back(o.cooling_property);
+                py::gil_scoped_release release;
+                recorded = scenario::RecordedHistory(live::history_tables(store, q));
+            } else {
+                const std::string path = history.cast<std::string>();
+                py::gil_scoped_release release;
+                recorded = scenario::RecordedHistory::read_file(path);
+            }
+            models::CalibrationResult result;
+            {
+                py::gil_scoped_release release;
+                result = models::calibrate_thermal(setup, recorded, choices, o);
+                if (!out.empty()) result.save(out);
+            }
+            return to_python(nlohmann::ordered_json(result.to_file_json()));
+        },
+        py::arg("prepared"), py::arg("history"), py::arg("fit"), py::arg("window_start"), py::arg("window_end"),
+        py::arg("cooling_property"), py::arg("temperature_property"), py::arg("max_gap"), py::arg("warmup"),
+        py::arg("binding"), py::arg("max_iterations"), py::arg("out"),
+        "Calibrates the binding-th thermal_zones binding of a prepared scenario on a history file or a Store "
+        "(models::calibrate_thermal) and returns the calibration file as a dict; writes it to out unless \"\". "
+        "Releases the GIL.");
     m.def("_prepare_job", &prepare_job, py::arg("specs"), py::arg("bases"),
           "Expands sweeps and prepares every scenario against its base snapshot (built-in models). Releases the "
           "GIL. Raises ScenarioError.");

@@ -34,8 +34,18 @@ def _histories(histories: HistoriesLike, *, failed: bool, format: str, settings:
 
 def calibrate(histories: HistoriesLike, *, out: Optional[Union[str, os.PathLike]] = None, format: str = "auto",
               settings: Sequence[str] = (), sensors: Sequence[str] = (), units: Sequence[str] = (),
-              rul_cap: float = 125.0) -> PrognosticsModel:
-    """Fits the prognostics model on run-to-failure histories and returns it;
+              rul_cap: float = 125.0, scenario=None, fit: Sequence[str] = (), **building):
+    """Two calibrations, as ``twinsim calibrate``:
+
+    With ``scenario=`` (a twinsim.Scenario or a scenario file): fits the
+    building model's parameters ``fit`` (``NAME[@ROOMS][=LOW:HIGH]``) to the
+    recorded window of ``histories`` (an HDF5 history file or a
+    ``twinsim.Store``) and returns the calibration file as a dict; the other
+    keywords (``start``, ``end``, ``warmup``, ``cooling_property``, ...) are
+    :func:`twinsim.building_calibration.calibrate_building`'s
+    (models/building/calibration.md).
+
+    Without it: fits the prognostics model on run-to-failure histories and returns it;
     with ``out``, also writes its parameters file (what ``twinsim calibrate``
     writes and scenarios load).
 
@@ -46,6 +56,12 @@ def calibrate(histories: HistoriesLike, *, out: Optional[Union[str, os.PathLike]
     unit's history is taken to end at its failure. Raises HistoryInputError
     naming the file, line and column of bad input.
     """
+    if scenario is not None:
+        from .building_calibration import calibrate_building
+
+        return calibrate_building(histories, scenario, fit=fit, out=out, **building)
+    if fit or building:
+        raise TypeError("fit= and the building-calibration keywords need scenario= (the building model to calibrate)")
     training = _histories(histories, failed=True, format=format, settings=settings, sensors=sensors, units=units)
     model = PrognosticsModel.fit(training, rul_cap=rul_cap)
     if out is not None:
