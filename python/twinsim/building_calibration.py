@@ -61,7 +61,7 @@ def calibrate_building(history: Union[str, os.PathLike, Store], scenario: Union[
     if isinstance(fit, str):
         fit = [fit]
     snapshots, _ = _bases([scenario], base, allow_outside_paths)
-    prepared = _core._prepare_job([scenario._spec], snapshots)[0]
+    prepared = _core._prepare_job([scenario._with_files(scenario._spec, allow_outside_paths)], snapshots)[0]
     if not isinstance(history, Store):
         history = os.fspath(history)
     return _core._calibrate_building(

@@ -89,6 +89,8 @@ std::shared_ptr<const scenario::PreparedScenario> prepare_one(const std::string&
                                         .string());
     paths.allow_folder = false;
     input.file = scenario::resolve_input_path(spec, scenario_file.parent_path(), spec.base, "/base", "base", paths).string();
+    // The files the behaviours read (thermal_zones' weather_file), as `twinsim run` resolves them.
+    scenario::resolve_parameter_paths(spec, scenario_file.parent_path(), models::builtin_registry(), paths);
     loaded = load_graph(input);
     if (!loaded.loaded) {
         std::ostringstream why;
@@ -119,6 +121,9 @@ int run_building(const CalibrateOptions& common, const BuildingOptions& options)
     try {
         prepared = prepare_one(options.scenario, options.allow_outside_paths, base);
     } catch (const scenario::ScenarioError& e) {
+        std::cerr << "twinsim calibrate: error: " << e.what() << '\n';
+        return exit_usage;
+    } catch (const Error& e) {  // IoError (an unreadable file), a base graph that cannot be loaded
         std::cerr << "twinsim calibrate: error: " << e.what() << '\n';
         return exit_usage;
     }
