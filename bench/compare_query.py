@@ -2,12 +2,16 @@
 """twinsim's query language beside networkx and pandas on the same graph.
 
 Runs `twinsim-bench query --keep FILE` (which generates FILE and times
-twinsim's queries), then bench/query_baseline.py on FILE in a separate process
-with the same building and sensor, and prints one JSON object: both results,
-whether the row counts agree, and per question the ratio baseline / twinsim of
-the median times ("times faster in twinsim").
+twinsim's queries in C++), then bench/query_baseline.py on FILE in a separate
+process with the same building, sensor and queries: there twinsim is timed
+from Python as a user gets the answer (query_twins(...).to_dataframe()),
+interleaved with networkx, pandas done well (categorical model column, indexed
+joins) and naive pandas. Prints one JSON object: every result, whether the row
+counts agree, and per question the ratios baseline / twinsim of the median
+times ("times faster in twinsim"), against twinsim from Python ("ratios") and
+against the C++ figure ("ratios_cpp"), with the CPU model and load.
 
-Usage: compare_query.py [--twins N] [--smoke] [--runs N] [--bench PATH] [--keep FILE]
+Usage: compare_query.py [--twins N] [--smoke] [--runs N] [--bench PATH] [--keep FILE] [--no-python]
 Exit status: 0 when both ran and agree on every row count, 1 otherwise, 2 on a usage error.
 """
 
@@ -22,6 +26,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from compare_graph import find_bench, ratio, run_json  # noqa: E402
+from compare_phold import cpu_model  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -31,6 +36,8 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=7, help="timed runs of each scan (point questions: 10x + 1)")
     parser.add_argument("--bench", help="the twinsim-bench program (default: $TWINSIM_BENCH, then PATH)")
     parser.add_argument("--keep", help="keep the generated NDJSON file here")
+    parser.add_argument("--no-python", action="store_true",
+                        help="do not time twinsim from Python (when its package is not built)")
     args = parser.parse_args(argv)
 
     bench = find_bench(args.bench)
@@ -44,26 +51,27 @@ def main(argv=None) -> int:
         try:
             ours = run_json([bench, "query", "--twins", str(twins), "--runs", str(runs), "--keep", path])
             parameters = ours["parameters"]
+            queries = {key: figure["query"] for key, figure in ours["queries"].items()}
+            load_before = os.getloadavg()
             theirs = run_json([sys.executable, os.path.join(HERE, "query_baseline.py"), path,
                                "--building", parameters["building"], "--sensor", parameters["sensor"],
-                               "--runs", str(runs)])
+                               "--runs", str(runs)] + ([] if args.no_python else ["--twinsim", json.dumps(queries)]))
         except (RuntimeError, OSError, json.JSONDecodeError, KeyError) as e:
             print(f"compare_query: {e}", file=sys.stderr)
             return 1
 
-    ratios = {"meaning": "baseline median / twinsim median: times faster in twinsim"}
+    flavours = ("networkx", "pandas", "pandas_naive")
+    ratios = {"meaning": "baseline median / median of twinsim from Python (to_dataframe): times faster in twinsim"}
+    ratios_cpp = {"meaning": "baseline median / median of twinsim in C++ (twinsim-bench query): times faster in twinsim"}
     agree = {}
     for key, figure in ours["queries"].items():
         base = theirs["queries"].get(key, {})
-        entry = {}
-        for flavour in ("networkx", "pandas"):
-            if base.get(flavour):
-                entry[flavour] = ratio(base[flavour]["median_seconds"], figure["median_seconds"])
-        ratios[key] = entry
-        rows = [base[f]["rows"] for f in ("networkx", "pandas") if base.get(f)]
+        python_side = base.get("twinsim")
+        ratios[key] = {f: ratio(base[f]["median_seconds"], python_side["median_seconds"])
+                       for f in flavours if base.get(f) and python_side}
+        ratios_cpp[key] = {f: ratio(base[f]["median_seconds"], figure["median_seconds"]) for f in flavours if base.get(f)}
+        rows = [base[f]["rows"] for f in flavours + ("twinsim",) if base.get(f)]
         agree[key] = all(r == figure["rows"] for r in rows)
-    if "count" in ours["queries"].get("count_filter", {}):
-        agree["count_filter_value"] = ours["queries"]["count_filter"]["count"] == theirs["queries"]["count_filter"]["count"]
     out = {
         "benchmark": "compare-query",
         "twins": ours["twins"],
@@ -72,6 +80,10 @@ def main(argv=None) -> int:
         "baseline": theirs,
         "row_counts_agree": agree,
         "ratios": ratios,
+        "ratios_cpp": ratios_cpp,
+        "cpu": cpu_model(),
+        "load_before_baseline": list(load_before),
+        "load_after": list(os.getloadavg()),
     }
     print(json.dumps(out))
     if not all(agree.values()):

@@ -22,10 +22,23 @@ Questions (the twinsim-bench query keys):
   gives them, are reported beside it);
 - group_by_avg: average Room temperature per occupancy.
 
-Each is timed `--runs` times after a warm-up; the median is reported with the
-row count. Prints one JSON object.
+pandas comes in two forms: "pandas", done well (the model and relationship-name
+columns categorical, relationships indexed by source and twins by $dtId, so a
+join is index lookups), and "pandas_naive" (object columns, joins by merging
+frames), as a first attempt would be written.
 
-Usage: query_baseline.py FILE --building ID --sensor ID [--runs N]
+With --twinsim QUERIES (a JSON object: question key -> query text, as
+`twinsim-bench query` prints them), the file is also loaded with twinsim's
+Python package (TwinGraph.from_ndjson) and each question is timed from Python
+as a user gets its answer: `graph.query_twins(q).to_dataframe()` (COUNT: the
+number from the first row), so the Python binding and the DataFrame are in
+the figure.
+
+Every flavour of a question is timed once per round, the rounds interleaved
+(`--runs` rounds after one warm-up round), and each reports its median and
+its row count. Prints one JSON object.
+
+Usage: query_baseline.py FILE --building ID --sensor ID [--runs N] [--twinsim QUERIES]
 """
 
 from __future__ import annotations
@@ -58,17 +71,20 @@ def derived_models(models: list, base: str) -> set:
     return {model_id for model_id in parents if is_a(model_id)}
 
 
-def timed(function, runs: int):
-    """(median seconds, min seconds, rows) of `runs` calls after one warm-up."""
-    rows = len(function())
-    times = []
+def timed(flavours: dict, runs: int) -> dict:
+    """{flavour: {median_seconds, min_seconds, rows}}: one warm-up round, then
+    `runs` rounds, each calling every flavour once (interleaved)."""
+    rows = {name: len(function()) for name, function in flavours.items()}
+    times = {name: [] for name in flavours}
     for _ in range(runs):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-        if len(result) != rows:
-            raise RuntimeError("the row count changed between runs")
-    return {"median_seconds": statistics.median(times), "min_seconds": min(times), "rows": rows}
+        for name, function in flavours.items():
+            start = time.perf_counter()
+            result = function()
+            times[name].append(time.perf_counter() - start)
+            if len(result) != rows[name]:
+                raise RuntimeError(f"{name}: the row count changed between runs")
+    return {name: {"median_seconds": statistics.median(t), "min_seconds": min(t), "rows": rows[name], "runs": runs}
+            for name, t in times.items()}
 
 
 def frames(graph):
@@ -116,6 +132,8 @@ def main(argv=None) -> int:
     parser.add_argument("--building", required=True, help="the building of the JOIN question")
     parser.add_argument("--sensor", required=True, help="the sensor of the MATCH question")
     parser.add_argument("--runs", type=int, default=7, help="timed runs of each scan (point questions: 10x + 1)")
+    parser.add_argument("--twinsim", metavar="QUERIES",
+                        help="also time twinsim from Python: a JSON object of question key -> query text")
     args = parser.parse_args(argv)
     import networkx as nx
     import pandas as pd
@@ -127,6 +145,12 @@ def main(argv=None) -> int:
     twins, edges = frames(graph)
     frames_seconds = time.perf_counter() - start
     spaces = derived_models(models, SPACE)
+    # pandas done well: categorical model and relationship-name columns.
+    start = time.perf_counter()
+    naive_twins, naive_edges = twins, edges
+    twins = twins.assign(model=twins["model"].astype("category"))
+    edges = edges.assign(name=edges["name"].astype("category"))
+    categorical_seconds = time.perf_counter() - start
     nodes = graph.nodes
     scan_runs, point_runs = args.runs, args.runs * 10 + 1
     minus_inf = -math.inf
@@ -137,6 +161,10 @@ def main(argv=None) -> int:
 
     def pd_is_of_model_filter():
         return twins.loc[twins["model"].isin(spaces) & (twins["temperature"] > 25.5), ["$dtId", "temperature"]]
+
+    def naive_is_of_model_filter():
+        return naive_twins.loc[naive_twins["model"].isin(spaces) & (naive_twins["temperature"] > 25.5),
+                               ["$dtId", "temperature"]]
 
     def nx_count_filter():
         return [sum(1 for _, a in graph.nodes(data=True) if a.get("co2", minus_inf) > 1000)]
@@ -163,6 +191,11 @@ def main(argv=None) -> int:
         temperatures = twins_by_id["temperature"].reindex(targets.to_numpy())
         return temperatures[temperatures > 22]
 
+    def naive_join():
+        out_edges = naive_edges[(naive_edges["source"] == args.building) & (naive_edges["name"] == "hasPart")]
+        joined = out_edges[["target"]].merge(naive_twins[["$dtId", "temperature"]], left_on="target", right_on="$dtId")
+        return joined.loc[joined["temperature"] > 22, ["$dtId", "temperature"]]
+
     def nx_match():
         return paths_within(graph, args.sensor, 3)
 
@@ -183,6 +216,35 @@ def main(argv=None) -> int:
     def pd_group_by():
         return twins.loc[twins["model"] == ROOM].groupby("occupancy")["temperature"].mean()
 
+    def naive_group_by():
+        return naive_twins.loc[naive_twins["model"] == ROOM].groupby("occupancy")["temperature"].mean()
+
+    flavours = {
+        "is_of_model_filter": {"networkx": nx_is_of_model_filter, "pandas": pd_is_of_model_filter,
+                               "pandas_naive": naive_is_of_model_filter},
+        "count_filter": {"networkx": nx_count_filter, "pandas": pd_count_filter},
+        "join_site_floors": {"networkx": nx_join, "pandas": pd_join, "pandas_naive": naive_join},
+        "match_3_hops": {"networkx": nx_match, "networkx_distinct_twins": nx_within_distinct},
+        "group_by_avg": {"networkx": nx_group_by, "pandas": pd_group_by, "pandas_naive": naive_group_by},
+    }
+    twinsim_info = None
+    if args.twinsim:
+        import twinsim
+
+        queries = json.loads(args.twinsim)
+        start = time.perf_counter()
+        ts_graph = twinsim.TwinGraph.from_ndjson(args.file)
+        twinsim_info = {"version": getattr(twinsim, "__version__", None), "load_seconds": time.perf_counter() - start}
+
+        def ts_answer(query):
+            if "COUNT()" in query:
+                return lambda: [next(iter(ts_graph.query_twins(query)))["COUNT"]]
+            return lambda: ts_graph.query_twins(query).to_dataframe()
+
+        for key, query in queries.items():
+            if key in flavours:
+                flavours[key]["twinsim"] = ts_answer(query)
+
     out = {
         "benchmark": "query-baseline",
         "python": sys.version.split()[0],
@@ -194,16 +256,12 @@ def main(argv=None) -> int:
         "load_seconds": load_seconds,
         "frames_seconds": frames_seconds,
         "index_seconds": index_seconds,
-        "queries": {
-            "is_of_model_filter": {"networkx": timed(nx_is_of_model_filter, scan_runs),
-                                   "pandas": timed(pd_is_of_model_filter, scan_runs)},
-            "count_filter": {"networkx": timed(nx_count_filter, scan_runs), "pandas": timed(pd_count_filter, scan_runs)},
-            "join_site_floors": {"networkx": timed(nx_join, point_runs), "pandas": timed(pd_join, point_runs)},
-            "match_3_hops": {"networkx": timed(nx_match, point_runs), "pandas": None,
-                             "networkx_distinct_twins": timed(nx_within_distinct, point_runs)},
-            "group_by_avg": {"networkx": timed(nx_group_by, scan_runs), "pandas": timed(pd_group_by, scan_runs)},
-        },
-        "note": "median of the runs after one warm-up; count_filter rows is 1 (the count), as SELECT COUNT()",
+        "categorical_seconds": categorical_seconds,
+        "twinsim_python": twinsim_info,
+        "queries": {key: timed(fs, point_runs if key in ("join_site_floors", "match_3_hops") else scan_runs)
+                    for key, fs in flavours.items()},
+        "note": "median of interleaved rounds (every flavour once per round) after one warm-up round; "
+                "count_filter rows is 1 (the count), as SELECT COUNT()",
     }
     # The count itself, to check against twinsim's.
     out["queries"]["count_filter"]["count"] = nx_count_filter()[0]

@@ -375,4 +375,24 @@ std::vector<ValueError> validate_value(const Schema& schema, const nlohmann::jso
     return errors;
 }
 
+bool string_conforms(const Schema& schema, std::string_view text) noexcept {
+    try {
+        switch (schema.kind) {
+            case SchemaKind::string: return true;
+            case SchemaKind::date: return !rfc3339_date_error(text);
+            case SchemaKind::time: return !rfc3339_time_error(text);
+            case SchemaKind::date_time: return !rfc3339_date_time_error(text);
+            case SchemaKind::duration: return parse_iso_duration(text, nullptr).has_value();
+            case SchemaKind::enum_:
+                if (schema.enum_value_schema != SchemaKind::string) return false;
+                for (const auto& ev : schema.enum_values)
+                    if (ev.string_value == text) return true;
+                return false;
+            default: return false;  // not a string schema: validate_value says so
+        }
+    } catch (...) {
+        return false;  // a checker that ran out of memory: validate_value decides
+    }
+}
+
 }  // namespace twinsim::dtdl

@@ -3,6 +3,7 @@
 // property, a bad relationship property or a bad command payload.
 
 #include <nlohmann/json_fwd.hpp>
+#include <string_view>
 #include <vector>
 
 #include "twinsim/dtdl/elements.hpp"
@@ -17,5 +18,11 @@ namespace twinsim::dtdl {
 /// bad array element, malformed GeoJSON. Paths are JSON Pointers into `value`.
 /// Precondition: schema is not null. Never throws except std::bad_alloc.
 [[nodiscard]] std::vector<ValueError> validate_value(const Schema& schema, const nlohmann::json& value);
+
+/// True exactly when validate_value(schema, <the JSON string `text`>) finds
+/// nothing wrong, without building the JSON value: the bulk-import fast path
+/// checks millions of strings this way and leaves a false one to
+/// validate_value, which says why. Never throws.
+[[nodiscard]] bool string_conforms(const Schema& schema, std::string_view text) noexcept;
 
 }  // namespace twinsim::dtdl

@@ -14,7 +14,17 @@ namespace twinsim::graph {
 using namespace detail;
 using nlohmann::json;
 
-bool TwinGraph::Impl::try_create_twin(std::string_view id, std::string_view model_id, std::span<const NumericValue> props,
+namespace {
+
+// validate_value(schema, v.to_json()).empty(), without a JSON string.
+bool conforms(const dtdl::Schema& schema, const ScalarValue& v) {
+    if (v.kind == ScalarValue::Kind::string) return dtdl::string_conforms(schema, v.s);
+    return dtdl::validate_value(schema, v.to_json()).empty();  // a number: no allocation
+}
+
+}  // namespace
+
+bool TwinGraph::Impl::try_create_twin(std::string_view id, std::string_view model_id, std::span<const ScalarValue> props,
                                       std::optional<Timestamp> last_update, std::span<const PropertyTimes> times) {
     if (id_problem("twin id", id) || state.find_twin(id)) return false;  // the general path says why
     const auto index = state.models->find(model_id);
@@ -26,16 +36,15 @@ bool TwinGraph::Impl::try_create_twin(std::string_view id, std::string_view mode
         if (c->kind == dtdl::ContentKind::component) return false;  // must be initialised: the general path says so
     // Validate everything before changing anything.
     scratch_columns.clear();
-    for (const NumericValue& v : props) {
+    for (const ScalarValue& v : props) {
         if (v.name.empty() || v.name[0] == '$') return false;
         const dtdl::Content* c = model.find(v.name);
         if (!c || c->kind != dtdl::ContentKind::property) return false;
-        const json value = v.to_json();
-        if (!dtdl::validate_value(*c->schema, value).empty()) return false;
+        if (!conforms(*c->schema, v)) return false;
         const std::uint32_t column = model.layout.find(v.name)->column;
         for (const ScratchCell& seen : scratch_columns)
             if (seen.column == column) return false;  // a repeated member: the general path keeps the last
-        scratch_columns.push_back({column, value, no_time, no_time});
+        scratch_columns.push_back({column, &v, no_time, no_time});
     }
     // Recorded times: each of a property set on this line, named once.
     for (std::size_t k = 0; k < times.size(); ++k) {
@@ -55,7 +64,7 @@ bool TwinGraph::Impl::try_create_twin(std::string_view id, std::string_view mode
     PropertyTable& table = state.tables[ti];
     for (const ScratchCell& cell : scratch_columns) {
         Column& c = table.columns[cell.column];
-        set_cell(c, row, cell.value);
+        set_scalar(c, row, *cell.value);
         c.last_update.set(row, cell.last_update != no_time ? cell.last_update : now.ns, copies);
         if (cell.source_time != no_time) c.set_source_time(row, cell.source_time, copies);
     }
@@ -69,7 +78,7 @@ bool TwinGraph::Impl::try_create_twin(std::string_view id, std::string_view mode
 }
 
 bool TwinGraph::Impl::try_create_relationship(std::string_view source_id, std::string_view rel_id, std::string_view target_id,
-                                              std::string_view name, std::span<const NumericValue> props) {
+                                              std::string_view name, std::span<const ScalarValue> props) {
     if (id_problem("relationship id", rel_id) || target_id.empty() || target_id == source_id) return false;
     const auto source = state.find_twin(source_id);
     if (!source || state.find_rel(*source, rel_id)) return false;
@@ -85,13 +94,13 @@ bool TwinGraph::Impl::try_create_relationship(std::string_view source_id, std::s
     ParsedRel p;
     p.target = *target;
     p.name = std::string(name);
-    for (const NumericValue& v : props) {
+    for (const ScalarValue& v : props) {
         if (v.name.empty() || v.name[0] == '$') return false;
         const auto pc = std::find_if(c->properties.begin(), c->properties.end(),
                                      [&](const dtdl::Content& x) { return x.name == v.name; });
         if (pc == c->properties.end()) return false;
+        if (!conforms(*pc->schema, v)) return false;
         json value = v.to_json();
-        if (!dtdl::validate_value(*pc->schema, value).empty()) return false;
         const std::string key(v.name);
         if (p.props.contains(key)) return false;
         p.props[key] = std::move(value);

@@ -252,7 +252,7 @@ void TwinGraph::restore_twin(std::string_view twin_id, const json& twin) {
 }
 
 bool TwinGraph::try_create_twin(std::string_view twin_id, std::string_view model_id,
-                                std::span<const NumericValue> properties, std::optional<Timestamp> last_update,
+                                std::span<const ScalarValue> properties, std::optional<Timestamp> last_update,
                                 std::span<const PropertyTimes> times) {
     return impl_->mutate([&] {
         return impl_->batch(false,
@@ -262,7 +262,7 @@ bool TwinGraph::try_create_twin(std::string_view twin_id, std::string_view model
 
 bool TwinGraph::try_create_relationship(std::string_view source_id, std::string_view relationship_id,
                                         std::string_view target_id, std::string_view name,
-                                        std::span<const NumericValue> properties) {
+                                        std::span<const ScalarValue> properties) {
     return impl_->mutate([&] {
         return impl_->batch(false, [&] {
             return impl_->try_create_relationship(source_id, relationship_id, target_id, name, properties);

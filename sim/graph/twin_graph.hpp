@@ -38,6 +38,7 @@
 #include "twinsim/graph/change_event.hpp"
 #include "twinsim/graph/errors.hpp"
 #include "twinsim/graph/journal.hpp"
+#include "twinsim/graph/scalar_value.hpp"
 #include "twinsim/graph/snapshot.hpp"
 #include "twinsim/common/time.hpp"
 
@@ -116,25 +117,6 @@ struct PropertyWrite {
     std::uint32_t column = 0;             ///< PropertySlot::column in the twin's model layout
     double value = 0.0;                   ///< converted to the column's type (integer columns require integral values)
     std::optional<Timestamp> source_time;
-};
-
-/// A top-level numeric property value of a bulk-loaded twin or relationship,
-/// typed as nlohmann::json would type the same JSON number.
-struct NumericValue {
-    enum class Kind : std::uint8_t { integer, unsigned_integer, floating };
-    std::string_view name;
-    Kind kind = Kind::floating;
-    std::int64_t i = 0;
-    std::uint64_t u = 0;
-    double f = 0.0;
-    [[nodiscard]] nlohmann::json to_json() const {
-        switch (kind) {
-        case Kind::integer: return i;
-        case Kind::unsigned_integer: return u;
-        case Kind::floating: break;
-        }
-        return f;
-    }
 };
 
 /// Times recorded for one top-level property of a bulk-loaded twin (its
@@ -240,7 +222,7 @@ public:
     /// returns it is restored exactly, apart from its $etag.
     void restore_twin(std::string_view twin_id, const nlohmann::json& twin);
     /// The bulk-load fast path of NDJSON import: creates (never replaces) a
-    /// twin whose only members are its model, top-level numeric properties
+    /// twin whose only members are its model, top-level number and string properties
     /// and their recorded times, exactly as restore_twin(id, {"$dtId",
     /// "$metadata": {"$model", "$lastUpdateTime"?, "<p>": {"lastUpdateTime"?,
     /// "sourceTime"?}...}, properties...}) would, but without materialising
@@ -252,14 +234,14 @@ public:
     /// components, an undeclared, repeated or invalid property, times of a
     /// property that is not set or named twice): the caller then calls
     /// restore_twin for the exact error.
-    bool try_create_twin(std::string_view twin_id, std::string_view model_id, std::span<const NumericValue> properties,
+    bool try_create_twin(std::string_view twin_id, std::string_view model_id, std::span<const ScalarValue> properties,
                          std::optional<Timestamp> last_update = std::nullopt, std::span<const PropertyTimes> times = {});
     /// The same for a relationship: as upsert_relationship(source_id,
     /// relationship_id, {"$targetId", "$relationshipName", properties...},
     /// {.if_none_match = true}); false (nothing changed) when the general path
     /// is needed. Needs 2 id lookups and 1 uniqueness probe.
     bool try_create_relationship(std::string_view source_id, std::string_view relationship_id, std::string_view target_id,
-                                 std::string_view name, std::span<const NumericValue> properties);
+                                 std::string_view name, std::span<const ScalarValue> properties);
 
     // --- atomic groups ----------------------------------------------------------
     /// Runs `body` on this graph as one atomic change: if it throws, every

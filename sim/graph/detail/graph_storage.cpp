@@ -90,6 +90,27 @@ void GraphStorage::set_cell(Column& c, std::uint32_t row, const json& v) {
     if (!c.has(row)) c.present.mut(row >> 6, copies) |= std::uint64_t{1} << (row & 63);
 }
 
+void GraphStorage::set_scalar(Column& c, std::uint32_t row, const ScalarValue& v) {
+    using Kind = ScalarValue::Kind;
+    const bool number = v.kind != Kind::string;
+    if (c.type == dtdl::ColumnType::float64 && number) {
+        c.f64.set(row, v.kind == Kind::floating ? v.f : v.kind == Kind::integer ? static_cast<double>(v.i) : static_cast<double>(v.u),
+                  copies);
+    } else if (c.type == dtdl::ColumnType::int64 && number) {
+        // Validated: an integer within int64, or an integral double within it.
+        c.i64.set(row, v.kind == Kind::floating ? static_cast<std::int64_t>(v.f)
+                       : v.kind == Kind::integer ? v.i
+                                                 : static_cast<std::int64_t>(v.u),
+                  copies);
+    } else if (c.type == dtdl::ColumnType::string && !number) {
+        c.str.set(row, std::string(v.s), copies);
+    } else {
+        set_cell(c, row, v.to_json());
+        return;
+    }
+    if (!c.has(row)) c.present.mut(row >> 6, copies) |= std::uint64_t{1} << (row & 63);
+}
+
 TwinIndex GraphStorage::alloc_twin(std::string_view id) {
     TwinIndex t = 0;
     if (!state.free_twins->empty()) {

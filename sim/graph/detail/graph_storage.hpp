@@ -16,6 +16,7 @@
 
 #include "twinsim/graph/detail/graph_state.hpp"
 #include "twinsim/graph/detail/twin_documents.hpp"
+#include "twinsim/graph/scalar_value.hpp"
 
 namespace twinsim::graph::detail {
 
@@ -37,6 +38,9 @@ struct GraphStorage {
     void free_row(std::uint32_t ti, std::uint32_t row);
     /// Sets one cell from JSON. Precondition: `v` holds the column's type (validated).
     void set_cell(Column& c, std::uint32_t row, const nlohmann::json& v);
+    /// set_cell(c, row, v.to_json()) without the JSON (a value validated
+    /// against the column's schema).
+    void set_scalar(Column& c, std::uint32_t row, const ScalarValue& v);
     /// A new twin index for `id` (reused or appended), entered in the id index.
     /// Throws GraphError (TooManyTwins) when the index space is exhausted.
     TwinIndex alloc_twin(std::string_view id);

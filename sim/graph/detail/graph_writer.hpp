@@ -64,7 +64,7 @@ struct TwinGraph::Impl : detail::GraphStorage {
     const detail::GraphState* visible = nullptr;
     struct ScratchCell {
         std::uint32_t column = 0;
-        nlohmann::json value;
+        const ScalarValue* value = nullptr;  // into try_create_twin's `props`
         std::int64_t last_update = detail::no_time;  // recorded, else the clock's
         std::int64_t source_time = detail::no_time;
     };
@@ -293,10 +293,10 @@ struct TwinGraph::Impl : detail::GraphStorage {
                              const std::optional<std::string>& if_match);
 
     // --- bulk loading (bulk_load.cpp) ---------------------------------------------
-    bool try_create_twin(std::string_view id, std::string_view model_id, std::span<const NumericValue> props,
+    bool try_create_twin(std::string_view id, std::string_view model_id, std::span<const ScalarValue> props,
                          std::optional<Timestamp> last_update, std::span<const PropertyTimes> times);
     bool try_create_relationship(std::string_view source_id, std::string_view rel_id, std::string_view target_id,
-                                 std::string_view name, std::span<const NumericValue> props);
+                                 std::string_view name, std::span<const ScalarValue> props);
 };
 
 }  // namespace twinsim::graph

@@ -42,6 +42,7 @@ public:
             batch.times.resize(times_size);
             batch.time_texts.resize(times_size);
             name_offsets_.resize(values_size);
+            string_offsets_.resize(values_size);
             time_name_offsets_.resize(times_size);
             line.value_count = 0;
             line.time_count = 0;
@@ -79,37 +80,54 @@ private:
 
     // A number, typed as nlohmann::json types it: integers without a sign are
     // unsigned, with one signed; anything else (a float written without '.',
-    // 'e' or 'E', a big integer) is left to nlohmann.
-    bool number_value(std::string_view key, od::value& v, ParsedBatch& batch) {
+    // 'e' or 'E', a big integer) is left to nlohmann. Or a string.
+    bool scalar_value(std::string_view key, od::value& v, ParsedBatch& batch) {
+        // The name's offset for now (the string's too); pointed into the arena
+        // when the batch is complete.
+        const ArenaString name = add(batch, key);  // before the value is unescaped
+        ScalarValue out;
+        ArenaString text;
+        od::json_type type;
+        if (v.type().get(type) != simdjson::SUCCESS) return false;
+        if (type == od::json_type::string) {
+            if (!string_value(v, batch, text)) return false;
+            out.kind = ScalarValue::Kind::string;
+        } else if (type == od::json_type::number) {
+            if (!number(v, out)) return false;
+        } else {
+            return false;
+        }
+        batch.values.push_back(out);
+        name_offsets_.push_back(name);
+        string_offsets_.push_back(text);
+        return true;
+    }
+
+    static bool number(od::value& v, ScalarValue& out) {
         const std::string_view token = v.raw_json_token();
         od::number n;
         if (v.get_number().get(n) != simdjson::SUCCESS) return false;
-        NumericValue out;
         switch (n.get_number_type()) {
         case od::number_type::floating_point_number:
             if (token.find_first_of(".eE") == std::string_view::npos) return false;
-            out.kind = NumericValue::Kind::floating;
+            out.kind = ScalarValue::Kind::floating;
             out.f = n.get_double();
             break;
         case od::number_type::signed_integer:
             if (!token.empty() && token.front() == '-') {
-                out.kind = NumericValue::Kind::integer;
+                out.kind = ScalarValue::Kind::integer;
                 out.i = n.get_int64();
             } else {
-                out.kind = NumericValue::Kind::unsigned_integer;
+                out.kind = ScalarValue::Kind::unsigned_integer;
                 out.u = static_cast<std::uint64_t>(n.get_int64());
             }
             break;
         case od::number_type::unsigned_integer:
-            out.kind = NumericValue::Kind::unsigned_integer;
+            out.kind = ScalarValue::Kind::unsigned_integer;
             out.u = n.get_uint64();
             break;
         default: return false;
         }
-        // The name's offset for now; pointed into the arena when the batch is complete.
-        const ArenaString name = add(batch, key);
-        batch.values.push_back(out);
-        name_offsets_.push_back(name);
         return true;
     }
 
@@ -155,15 +173,20 @@ private:
 public:
     /// Points the names of the batch's values and times into its (now final) arena.
     void finish(ParsedBatch& batch) {
-        for (std::size_t k = 0; k < batch.values.size(); ++k) batch.values[k].name = batch.str(name_offsets_[k]);
+        for (std::size_t k = 0; k < batch.values.size(); ++k) {
+            batch.values[k].name = batch.str(name_offsets_[k]);
+            if (batch.values[k].kind == ScalarValue::Kind::string) batch.values[k].s = batch.str(string_offsets_[k]);
+        }
         for (std::size_t k = 0; k < batch.times.size(); ++k) batch.times[k].name = batch.str(time_name_offsets_[k]);
         name_offsets_.clear();
+        string_offsets_.clear();
         time_name_offsets_.clear();
     }
 
 private:
     bool rollback_names(std::size_t values_size) {
         name_offsets_.resize(values_size);
+        string_offsets_.resize(values_size);
         return false;
     }
 
@@ -180,7 +203,7 @@ private:
             if (field.unescaped_key().get(key) != simdjson::SUCCESS) return rollback_names(values_size);
             od::value value = field.value();
             if (key.empty() || key.front() != '$') {
-                if (!number_value(key, value, batch)) return rollback_names(values_size);
+                if (!scalar_value(key, value, batch)) return rollback_names(values_size);
             } else if (key == "$dtId" && !id) {
                 if (!string_value(value, batch, line.strings[0])) return rollback_names(values_size);
                 id = true;
@@ -226,7 +249,7 @@ private:
             if (field.unescaped_key().get(key) != simdjson::SUCCESS) return rollback_names(values_size);
             od::value value = field.value();
             if (key.empty() || key.front() != '$') {
-                if (!number_value(key, value, batch)) return rollback_names(values_size);
+                if (!scalar_value(key, value, batch)) return rollback_names(values_size);
                 continue;
             }
             std::size_t k = 0;
@@ -242,6 +265,7 @@ private:
     od::document document_;
     std::vector<char> padded_;
     std::vector<ArenaString> name_offsets_;       // of the batch's values, in order
+    std::vector<ArenaString> string_offsets_;     // of the batch's values' strings (unused for numbers)
     std::vector<ArenaString> time_name_offsets_;  // of the batch's times, in order
 };
 
@@ -267,7 +291,7 @@ nlohmann::json ParsedBatch::to_json(const ParsedLine& line) const {
         out["$targetId"] = str(line.strings[2]);
         out["$relationshipName"] = str(line.strings[3]);
     }
-    for (const NumericValue& v : values_of(line)) out[std::string(v.name)] = v.to_json();  // a repeated name: the last wins, as in parse
+    for (const ScalarValue& v : values_of(line)) out[std::string(v.name)] = v.to_json();  // a repeated name: the last wins, as in parse
     return out;
 }
 
@@ -298,6 +322,18 @@ void NdjsonReader::produce(std::istream& in, const std::string& source_name) {
         bool more = true;
         while (more) {
             ParsedBatch batch;
+            {
+                const std::lock_guard lock(mutex_);
+                if (!spare_.empty()) {
+                    batch = std::move(spare_.back());
+                    spare_.pop_back();
+                }
+            }
+            batch.lines.clear();
+            batch.arena.clear();
+            batch.values.clear();
+            batch.times.clear();
+            batch.time_texts.clear();
             batch.lines.reserve(batch_lines);
             // On the heap from the start (never in the small-string buffer), so
             // moving the batch keeps the names' views valid.
@@ -365,6 +401,7 @@ bool NdjsonReader::next(ParsedBatch& batch) {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [&] { return !ready_.empty() || finished_; });
     if (!ready_.empty()) {
+        if (spare_.size() < queue_batches) spare_.push_back(std::move(batch));
         batch = std::move(ready_.front());
         ready_.pop_front();
         lock.unlock();

@@ -10,8 +10,8 @@
 // say), a line of the common bulk shape — a twin with "$dtId", "$metadata":
 // {"$model", "$lastUpdateTime"?, "<p>": {"lastUpdateTime"?, "sourceTime"?}...}
 // (the times RFC 3339 date-times, parsed here, off the writer's thread) and
-// top-level numbers; a relationship with its four "$" strings and top-level
-// numbers — is parsed with simdjson's On-Demand API straight
+// top-level numbers and strings; a relationship with its four "$" strings and
+// top-level numbers and strings — is parsed with simdjson's On-Demand API straight
 // into a compact record (strings in the batch's arena, no nlohmann::json, no
 // allocation per line). Every other line, and any line simdjson has the
 // slightest doubt about, is parsed with nlohmann::json as before; a record can
@@ -61,7 +61,7 @@ struct ParsedLine {
     /// A line parsed by the fast path: `value` is not set; the strings are,
     /// for a twin, $dtId, $metadata.$model and, when `last_update` is set, the
     /// text of $metadata.$lastUpdateTime; for a relationship, $dtId,
-    /// $relationshipId, $targetId and $relationshipName. Its numeric members
+    /// $relationshipId, $targetId and $relationshipName. Its scalar members
     /// are ParsedBatch::values[first_value, first_value + value_count), a
     /// twin's property times ParsedBatch::times[first_time, first_time + time_count).
     RecordKind record = RecordKind::none;
@@ -77,12 +77,12 @@ struct ParsedLine {
 struct ParsedBatch {
     std::vector<ParsedLine> lines;
     std::string arena;                ///< the records' strings
-    std::vector<NumericValue> values; ///< names point into `arena`
+    std::vector<ScalarValue> values; ///< names (and strings) point into `arena`
     std::vector<PropertyTimes> times; ///< names point into `arena`
     std::vector<TimeTexts> time_texts; ///< parallel to `times`
 
     [[nodiscard]] std::string_view str(ArenaString s) const noexcept { return {arena.data() + s.offset, s.size}; }
-    [[nodiscard]] std::span<const NumericValue> values_of(const ParsedLine& line) const noexcept {
+    [[nodiscard]] std::span<const ScalarValue> values_of(const ParsedLine& line) const noexcept {
         return {values.data() + line.first_value, line.value_count};
     }
     [[nodiscard]] std::span<const PropertyTimes> times_of(const ParsedLine& line) const noexcept {
@@ -121,6 +121,10 @@ private:
     std::mutex mutex_;
     std::condition_variable changed_;
     std::deque<ParsedBatch> ready_;
+    // Batches the importer is done with, handed back for the producer to
+    // refill: their buffers are reused, so no line costs an allocation (or a
+    // free on the importer's thread) once the first batches exist.
+    std::vector<ParsedBatch> spare_;
     bool finished_ = false;  // the producer pushed its last batch
     bool stop_ = false;      // the consumer gave up
     std::exception_ptr failure_;

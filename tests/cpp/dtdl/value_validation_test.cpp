@@ -320,3 +320,23 @@ TEST_CASE("messages quote long strings cut on a UTF-8 boundary", "[value_validat
     CHECK_THAT(e[0].message, Catch::Contains("81 bytes"));
     CHECK_NOTHROW(json::parse(json(e[0].message).dump()));  // the message itself is valid UTF-8
 }
+
+TEST_CASE("string_conforms agrees with validate_value on every string", "[value_validation]") {
+    const std::vector<SchemaPtr> schemas = {
+        prim(SchemaKind::string), prim(SchemaKind::date),    prim(SchemaKind::time),     prim(SchemaKind::date_time),
+        prim(SchemaKind::duration), string_enum(),           int_enum(),                 prim(SchemaKind::double_),
+        prim(SchemaKind::integer),  prim(SchemaKind::boolean), array_of(prim(SchemaKind::string)),
+        object_of({{"a", prim(SchemaKind::string)}}),
+    };
+    const std::vector<std::string> texts = {
+        "", "N", "S", "north", "1", "2021-07-18", "2021-02-30", "12:00:00", "25:00:00", "12:00:00.5+02:00",
+        "2026-07-01T08:34:59Z", "2026-07-01 08:34:59", "2026-07-01T08:34:59.1234567-05:30", "PT5M", "P1W", "5 minutes",
+        "P", "quote \" and \\ and \xc3\xa9",
+    };
+    for (const SchemaPtr& schema : schemas) {
+        for (const std::string& text : texts) {
+            INFO("schema kind " << static_cast<int>(schema->kind) << ", text " << text);
+            CHECK(string_conforms(*schema, text) == validate_value(*schema, json(text)).empty());
+        }
+    }
+}

@@ -32,6 +32,16 @@ const char* const models[] = {
     R"({"@type":"Relationship","name":"near"}]})",
     R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:fast:Other;1","@type":"Interface","contents":[)"
     R"({"@type":"Property","name":"x","schema":"double"}]})",
+    R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:fast:Tag;1","@type":"Interface","contents":[)"
+    R"({"@type":"Property","name":"label","schema":"string"},)"
+    R"({"@type":"Property","name":"day","schema":"date"},)"
+    R"({"@type":"Property","name":"at","schema":"dateTime"},)"
+    R"({"@type":"Property","name":"clock","schema":"time"},)"
+    R"({"@type":"Property","name":"every","schema":"duration"},)"
+    R"({"@type":"Property","name":"weight","schema":"double"},)"
+    R"({"@type":"Property","name":"state","schema":{"@type":"Enum","valueSchema":"string","enumValues":[)"
+    R"({"name":"ok","enumValue":"ok"},{"name":"bad","enumValue":"bad"}]}},)"
+    R"({"@type":"Relationship","name":"tags","properties":[{"@type":"Property","name":"note","schema":"string"}]}]})",
 };
 
 std::string file(const std::vector<std::string>& twins, const std::vector<std::string>& relationships, bool general) {
@@ -133,6 +143,40 @@ TEST_CASE("fast-path import equals the general path: numbers of every JSON type"
     };
     SECTION("a clean file") { same_outcome(ok_twins, rels); }
     SECTION("with the undeclared property") { same_outcome(twins, rels); }
+}
+
+TEST_CASE("fast-path import equals the general path: strings of every string schema", "[ndjson][fast]") {
+    auto tag = [](const std::string& id, const std::string& members) {
+        return R"({"$dtId":")" + id + R"(","$metadata":{"$model":"dtmi:fast:Tag;1"},)" + members + "}";
+    };
+    const std::vector<std::string> good = {
+        tag("t1", R"("label":"Room 1.01","day":"2021-07-18","at":"2026-07-01T08:34:59Z","clock":"12:00:00",)"
+                  R"("every":"PT5M","state":"ok","weight":2.5)"),
+        tag("t2", R"("label":"quote \" and \\ and \u00e9 and \n","state":"bad")"),
+        tag("t3", R"("label":"","at":"2026-07-01T10:34:59.1234567+02:00")"),
+        tag("t4", R"("label":"a label that is long enough to leave the small-string buffer behind")"),
+    };
+    const std::vector<std::string> rels = {
+        rel("t1", "r1", "t2", "tags", R"("note":"first")"),
+        rel("t2", "r1", "t3", "tags", R"("note":"\u00e9")"),
+        rel("t3", "r1", "t1", "tags"),
+    };
+    SECTION("a clean file") { same_outcome(good, rels); }
+    SECTION("bad strings") {
+        std::vector<std::string> twins = good;
+        twins.push_back(tag("b1", R"("day":"2021-02-30")"));          // no such day
+        twins.push_back(tag("b2", R"("at":"2026-07-01 08:34:59")"));  // not RFC 3339
+        twins.push_back(tag("b3", R"("clock":"25:00:00")"));
+        twins.push_back(tag("b4", R"("every":"5 minutes")"));
+        twins.push_back(tag("b5", R"("state":"OK")"));                // enum values are case-sensitive
+        twins.push_back(tag("b6", R"("weight":"2.5")"));              // a string for a double
+        twins.push_back(tag("b7", R"("label":25)"));                  // a number for a string
+        twins.push_back(tag("b8", R"("label":"a","label":"b")"));     // a repeated member: the last wins
+        twins.push_back(tag("b9", R"("label":null)"));
+        std::vector<std::string> bad_rels = rels;
+        bad_rels.push_back(rel("t1", "r2", "t3", "tags", R"("note":7)"));
+        same_outcome(twins, bad_rels);
+    }
 }
 
 TEST_CASE("fast-path import equals the general path: every kind of bad line", "[ndjson][fast]") {
