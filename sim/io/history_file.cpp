@@ -358,6 +358,8 @@ HistoryTables read_history_file(const std::filesystem::path& path) {
         throw ResultsError(name + ": not a readable history file: the HDF5 library crashed reading it (signal " +
                                std::to_string(check.signal) + ", in the process that checks a file before it is read)",
                            name);
+    case detail::ChildRead::Outcome::stuck:
+        throw ResultsError(name + ": cannot check the history file: " + check.message, name);
     case detail::ChildRead::Outcome::failed:
         throw ResultsError(check.message.empty() ? name + ": not a readable history file" : check.message, name);
     }

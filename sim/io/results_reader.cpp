@@ -253,6 +253,8 @@ ResultsReader::ResultsReader(std::filesystem::path path, bool check_first) : imp
             throw ResultsError(prefix + "the HDF5 library crashed reading it (signal " + std::to_string(check.signal) +
                                    ", in the process that checks a file before it is opened)",
                                impl_->name);
+        case detail::ChildRead::Outcome::stuck:
+            throw ResultsError(impl_->name + ": cannot check the results file: " + check.message, impl_->name);
         case detail::ChildRead::Outcome::failed:
             if (check.message.starts_with(invalid_prefix)) throw ResultsError(check.message, impl_->name);
             throw ResultsError(prefix + (check.message.empty() ? std::string("the check failed") : check.message),

@@ -17,7 +17,7 @@ namespace twinsim::io::detail {
 }
 
 struct ChildRead {
-    enum class Outcome { ok, timed_out, crashed, failed };
+    enum class Outcome { ok, timed_out, crashed, failed, stuck };
     Outcome outcome = Outcome::ok;
     int signal = 0;       ///< crashed: the signal that ended the child
     std::string message;  ///< failed: what `read` threw (its what()), or why the child could not run
@@ -30,8 +30,14 @@ struct ChildRead {
 /// it has used `cpu_seconds` of CPU time (RLIMIT_CPU, so a loaded machine
 /// does not refuse a good file), or, as a backstop for a child that waits
 /// instead of computing, after wall_seconds_for(cpu_seconds) of wall time.
+/// A child that sleeps without using any CPU for `stuck_seconds` is stuck,
+/// not slow: forked from a process whose other threads held a lock at that
+/// moment (the allocator of an AddressSanitizer build without fork handlers
+/// is one), it can wait for that lock forever. It is killed and the read
+/// tried once more in a fresh child; stuck twice gives Outcome::stuck.
 /// Precondition: the caller holds a LibraryCall (hdf5.hpp), so HDF5's state
 /// is consistent in the child. Never throws.
-[[nodiscard]] ChildRead read_in_child(unsigned cpu_seconds, const std::function<void()>& read) noexcept;
+[[nodiscard]] ChildRead read_in_child(unsigned cpu_seconds, const std::function<void()>& read,
+                                      unsigned stuck_seconds = 15) noexcept;
 
 }  // namespace twinsim::io::detail

@@ -310,6 +310,16 @@ TEST_CASE("results: the child that checks a file is limited in CPU time, not in 
         const ChildRead waiting = twinsim::io::detail::read_in_child(1, [] { ::sleep(3); });
         CHECK(waiting.outcome == ChildRead::Outcome::ok);
     }
+    SECTION("a child that waits without using CPU past the stuck limit is tried again, then reported stuck") {
+        // What a child forked while another thread held a lock does: it waits forever.
+        const auto started = std::chrono::steady_clock::now();
+        const ChildRead stuck = twinsim::io::detail::read_in_child(
+            5, [] { ::pause(); }, 2);
+        CHECK(stuck.outcome == ChildRead::Outcome::stuck);
+        CHECK_THAT(stuck.message, Catch::Contains("without using any CPU, twice"));
+        // Long before the wall-clock backstop of a 5 CPU-second child.
+        CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(twinsim::io::detail::wall_seconds_for(5)));
+    }
     SECTION("a crash and a refusal are told apart from running out of time") {
         const ChildRead crash = twinsim::io::detail::read_in_child(5, [] { std::raise(SIGSEGV); });
         CHECK(crash.outcome == ChildRead::Outcome::crashed);
