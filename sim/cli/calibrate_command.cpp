@@ -91,6 +91,12 @@ std::shared_ptr<const scenario::PreparedScenario> prepare_one(const std::string&
     input.file = scenario::resolve_input_path(spec, scenario_file.parent_path(), spec.base, "/base", "base", paths).string();
     // The files the behaviours read (thermal_zones' weather_file), as `twinsim run` resolves them.
     scenario::resolve_parameter_paths(spec, scenario_file.parent_path(), models::builtin_registry(), paths);
+    // A replay scenario's recorded history, relative to the scenario file as `twinsim run` reads it
+    // (an HDF5 history file here: a store's folder is for `twinsim run --store`).
+    if (spec.replay && !spec.replay->source.empty())
+        spec.replay->source = scenario::resolve_input_path(spec, scenario_file.parent_path(), spec.replay->source,
+                                                           "/replay/source", "replay.source", paths)
+                                  .string();
     loaded = load_graph(input);
     if (!loaded.loaded) {
         std::ostringstream why;

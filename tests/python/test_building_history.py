@@ -98,3 +98,52 @@ def test_ingest_into_a_store_gives_the_expected_history(tmp_path):
         assert [float(r["Value"]) for r in rows] == pytest.approx([v for _, v in expected])
     failed = [r for r in history("chiller-1", "operatingState") if r["Value"] == "failed"]
     assert len(failed) == 16 and failed[0]["SourceTimeStamp"].startswith("2026-07-15T19:00:00")
+
+
+def test_the_readme_tour_replays_week1_and_calibrates_on_it(tmp_path):
+    """The README's CLI tour of the journey: the record exported from the ingest onward, week 1
+    replayed as it was (scenarios/building/july-week1-replay.yaml) with Guideline 14 in
+    `twinsim compare`, then `twinsim calibrate` on the same replay scenario (its replay.source
+    resolved against the scenario file, as `twinsim run` does) recovering the hidden envelope."""
+    import datetime as dt
+    # The repository's layout in tmp_path, so ../../results/ of the scenario lands here.
+    building = tmp_path / "scenarios" / "building"
+    building.mkdir(parents=True)
+    (tmp_path / "models").symlink_to(SOURCE / "models")
+    for name in ("building.ndjson", "weather", "july-week1-replay.yaml"):
+        (building / name).symlink_to(SOURCE / "scenarios" / "building" / name)
+    results = tmp_path / "results"
+    results.mkdir()
+    store = results / "july.store"
+    assert cli("import", "--store", store, "--models", SOURCE / "models/building", building / "building.ndjson").returncode == 0
+    assert cli("import", "--store", store, HISTORY / "outdoor-sensor.ndjson").returncode == 0
+    since = dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    ingest = cli("ingest", "--store", store, "--mapping", HISTORY / "mapping.yaml", HISTORY / "bms-week1.csv", HISTORY / "bms-week2.csv")
+    assert ingest.returncode == 0, ingest.stderr
+    export = cli("history", "--store", store, "--start", since, "--hdf5", results / "july-record.h5")
+    assert export.returncode == 0, export.stderr
+    assert "255102 property updates" in export.stdout
+
+    scenario = building / "july-week1-replay.yaml"
+    run = cli("run", "--allow-outside-paths", "-o", results / "week1.h5", scenario)
+    assert run.returncode == 0, run.stderr
+    compare = cli("compare", "--json", results / "week1.h5")
+    assert compare.returncode == 0, compare.stderr
+    assert json.loads(compare.stdout)["guideline14"], compare.stdout
+    text = cli("compare", results / "week1.h5").stdout
+    overall_line = next(line for line in text.splitlines() if line.strip().startswith("overall"))
+    nmbe, cv = (float(x.rstrip("%")) for x in overall_line.split()[2:5:2])
+    assert abs(nmbe) <= 10 and cv <= 30 and overall_line.split()[-1] == "yes", overall_line
+
+    fitted = results / "fitted.json"
+    calibrate = cli("calibrate", "--scenario", scenario, "--allow-outside-paths", "--history", results / "july-record.h5",
+                    "--from", "2026-07-06T05:15:00Z", "--warmup", "P1D", "--max-gap", "10800",
+                    "--fit", "ua_per_area", "--fit", "mass_capacity", "--fit", "gain_per_person", "--fit", "solar_peak",
+                    "-o", fitted)
+    assert calibrate.returncode == 0, calibrate.stderr
+    truth = json.loads((HISTORY / "hidden-truth.json").read_text())
+    hidden_ua = float(np.mean(list(truth["true_zone_ua_per_area"].values())))
+    values = {p["name"]: p["value"] for p in json.loads(fitted.read_text())["fit"]["parameters"]}
+    assert values["ua_per_area"] == pytest.approx(hidden_ua, rel=0.05)
+    for name in ("mass_capacity", "gain_per_person", "solar_peak"):
+        assert values[name] == pytest.approx(truth["true"][name], rel=0.05), name
