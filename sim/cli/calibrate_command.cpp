@@ -80,17 +80,8 @@ std::shared_ptr<const scenario::PreparedScenario> prepare_one(const std::string&
     GraphInputOptions input;
     scenario::InputPathOptions paths;
     paths.allow_outside = allow_outside;
-    paths.allow_folder = true;
     paths.trusted_folders = {models::builtin_dtdl_folder()};
-    for (std::size_t i = 0; i < spec.base_models.size(); ++i)
-        input.model_paths.push_back(scenario::resolve_input_path(spec, scenario_file.parent_path(), spec.base_models[i],
-                                                                 "/base_models/" + std::to_string(i),
-                                                                 "base_models[" + std::to_string(i) + "]", paths)
-                                        .string());
-    paths.allow_folder = false;
-    input.file = scenario::resolve_input_path(spec, scenario_file.parent_path(), spec.base, "/base", "base", paths).string();
-    // The files the behaviours read (thermal_zones' weather_file), as `twinsim run` resolves them.
-    scenario::resolve_parameter_paths(spec, scenario_file.parent_path(), models::builtin_registry(), paths);
+    resolve_scenario_inputs(spec, scenario_file, models::builtin_registry(), paths, input);
     // A replay scenario's recorded history, relative to the scenario file as `twinsim run` reads it
     // (an HDF5 history file here: a store's folder is for `twinsim run --store`).
     if (spec.replay && !spec.replay->source.empty())

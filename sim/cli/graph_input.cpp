@@ -14,6 +14,8 @@
 #include "twinsim/dtdl/parser.hpp"
 #include "twinsim/graph/errors.hpp"
 #include "twinsim/graph/ndjson.hpp"
+#include "twinsim/scenario/input_paths.hpp"
+#include "twinsim/scenario/scenario_spec.hpp"
 
 namespace twinsim::cli {
 
@@ -129,6 +131,23 @@ void add_graph_input_options(CLI::App& command, GraphInputOptions& input, const 
                      "Accept extension contexts, types and members that no known extension defines");
     CLI::Option* file = command.add_option(file_name, input.file, "The .ndjson import file");
     if (required) file->required();
+}
+
+void resolve_scenario_inputs(scenario::ScenarioSpec& spec, const std::filesystem::path& scenario_file,
+                             const scenario::ModelRegistry& behaviours, const scenario::InputPathOptions& paths,
+                             GraphInputOptions& input) {
+    const std::filesystem::path folder = scenario_file.parent_path();
+    scenario::InputPathOptions folders = paths;
+    folders.allow_folder = true;
+    for (std::size_t i = 0; i < spec.base_models.size(); ++i)
+        input.model_paths.push_back(scenario::resolve_input_path(spec, folder, spec.base_models[i],
+                                                                 "/base_models/" + std::to_string(i),
+                                                                 "base_models[" + std::to_string(i) + "]", folders)
+                                        .string());
+    scenario::InputPathOptions files = paths;
+    files.allow_folder = false;
+    input.file = scenario::resolve_input_path(spec, folder, spec.base, "/base", "base", files).string();
+    scenario::resolve_parameter_paths(spec, folder, behaviours, files);
 }
 
 }  // namespace twinsim::cli

@@ -3,6 +3,7 @@
 // (NDJSON) into a new twin graph, atomically, collecting every problem.
 
 #include <cstddef>
+#include <filesystem>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -16,6 +17,12 @@
 namespace CLI {
 class App;
 }
+
+namespace twinsim::scenario {
+struct ScenarioSpec;
+struct InputPathOptions;
+class ModelRegistry;
+}  // namespace twinsim::scenario
 
 namespace twinsim::cli {
 
@@ -88,5 +95,16 @@ void start_saved_routes(LoadedGraph& loaded);
 /// One line per problem ("FILE:LINE: Section: message" or "--models: message"),
 /// then "invalid: N errors; nothing was loaded".
 void print_problems(std::ostream& out, const std::string& file, const std::vector<LoadProblem>& problems);
+
+/// What a scenario file names, resolved against its folder and confined by
+/// `paths` (scenario/input_paths.hpp): its base_models appended to
+/// input.model_paths, its base as input.file, and the files its behaviours'
+/// parameters name (thermal_zones' weather_file) rewritten in `spec`.
+/// `twinsim run` and `twinsim calibrate` read a scenario's graph alike.
+/// Throws scenario::ScenarioError naming the field of a path that leaves the
+/// folder or is not a regular file.
+void resolve_scenario_inputs(scenario::ScenarioSpec& spec, const std::filesystem::path& scenario_file,
+                             const scenario::ModelRegistry& behaviours, const scenario::InputPathOptions& paths,
+                             GraphInputOptions& input);
 
 }  // namespace twinsim::cli

@@ -311,19 +311,8 @@ Prepared prepare(const RunCommandOptions& options) {
             input.model_paths = options.models;
             scenario::InputPathOptions paths;
             paths.allow_outside = options.allow_outside_paths;
-            paths.allow_folder = true;
             paths.trusted_folders = {models::builtin_dtdl_folder()};
-            for (std::size_t i = 0; i < spec.base_models.size(); ++i) {
-                const fs::path path =
-                    scenario::resolve_input_path(spec, scenario_file.parent_path(), spec.base_models[i],
-                                                 "/base_models/" + std::to_string(i), "base_models[" + std::to_string(i) + "]", paths);
-                input.model_paths.push_back(path.string());
-            }
-            paths.allow_folder = false;
-            const fs::path base = scenario::resolve_input_path(spec, scenario_file.parent_path(), spec.base, "/base", "base", paths);
-            input.file = base.string();
-            // Files the behaviours read (thermal_zones' weather_file), confined alike.
-            scenario::resolve_parameter_paths(spec, scenario_file.parent_path(), *options.behaviours, paths);
+            resolve_scenario_inputs(spec, scenario_file, *options.behaviours, paths, input);
             if (out.base_source.empty()) {
                 out.base_source = input.file;
             } else if (out.base_source.find(input.file) == std::string::npos) {
