@@ -21,6 +21,7 @@
 #include <unordered_set>
 
 #include "bench_support.hpp"
+#include "scaled_building.hpp"
 #include "models/builtin.hpp"
 #include "twinsim/dtdl/parser.hpp"
 #include "twinsim/graph/ndjson.hpp"
@@ -53,9 +54,9 @@ kpis:
 )Y" + "replications: " + std::to_string(replications) + "\n";
 }
 
-/// The bundled building copied until it has `zones` rooms, as ADT import NDJSON.
-/// Returns the number of rooms written.
-std::size_t write_scaled(const std::filesystem::path& bundled, const std::filesystem::path& out, std::size_t zones) {
+}  // namespace
+
+std::size_t write_scaled_building(const std::filesystem::path& bundled, const std::filesystem::path& out, std::size_t zones) {
     std::vector<nlohmann::json> twins;
     std::vector<nlohmann::json> relationships;
     {
@@ -118,6 +119,8 @@ std::size_t write_scaled(const std::filesystem::path& bundled, const std::filesy
     return rooms;
 }
 
+namespace {
+
 double process_cpu_seconds() {
     timespec t{};
     (void)clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
@@ -176,7 +179,7 @@ int run_building(const BuildingBenchOptions& options) {
     const Measurement small = measure(bundled, "bundled", options.bundled_replications, options.integrator);
 
     ScratchFile scratch("building");
-    (void)write_scaled(bundled, scratch.path(), options.zones);
+    (void)write_scaled_building(bundled, scratch.path(), options.zones);
     const Measurement big = measure(scratch.path(), "scaled", options.replications, options.integrator);
     const std::size_t zones = big.rooms;
 
