@@ -54,6 +54,7 @@
 #include "twinsim/live/history.hpp"
 #include "twinsim/live/store.hpp"
 #include "twinsim/scenario/recorded_input.hpp"
+#include "twinsim/scenario/resume.hpp"
 #include "twinsim/scenario/behaviour.hpp"
 #include "twinsim/scenario/errors.hpp"
 #include "twinsim/scenario/input_paths.hpp"
@@ -80,6 +81,8 @@ struct RunCommandOptions {
     bool allow_outside_paths = false;
     std::string shard;  ///< "K/N" (1 <= K <= N), "" for the whole job
     std::string store;  ///< --store: the live store a replay reads its history from
+    bool resume = false;         ///< --resume: checkpoint batches under <out>.parts and reuse the finished ones
+    std::size_t batch_size = 0;  ///< --batch-size (with --resume; 0: auto)
     const CLI::Option* replications_option = nullptr;
     const CLI::Option* seed_option = nullptr;
     const scenario::ModelRegistry* behaviours = nullptr;  ///< what the scenarios' behaviours: sections bind
@@ -426,6 +429,14 @@ int run_command(const RunCommandOptions& options) {
             return exit_usage;
         }
     }
+    if (shard && options.resume) {
+        std::cerr << "twinsim: error: --resume runs the whole job; it cannot be combined with --shard\n";
+        return exit_usage;
+    }
+    if (options.batch_size != 0 && !options.resume) {
+        std::cerr << "twinsim: error: --batch-size is the size of --resume's checkpoints; give --resume too\n";
+        return exit_usage;
+    }
     interrupted.store(0);
     running.store(false);
     std::optional<StopSignalGuard> guard;
@@ -457,16 +468,29 @@ int run_command(const RunCommandOptions& options) {
     };
 
     scenario::JobResult result;
+    scenario::ResumeOptions resume;
+    resume.batch_size = options.batch_size;
+    resume.notice = [&display](const std::string& message) {
+        display.clear();
+        std::cerr << "twinsim: " << message << '\n';
+    };
+    scenario::ResumeReport resumed;
     running.store(true);
     if (interrupted.load() != 0) {  // a signal between loading and now
         std::cerr << "twinsim: cancelled; no results written\n";
         return exit_status_of(interrupted.load());
     }
     try {
-        result = scenario::run_job(prepared.scenarios, out, runner);
+        result = options.resume ? scenario::run_job_resumable(prepared.scenarios, out, runner, resume, &resumed)
+                                : scenario::run_job(prepared.scenarios, out, runner);
     } catch (const scenario::Cancelled&) {
         display.clear();
-        std::cerr << "twinsim: cancelled; no results written\n";
+        if (options.resume) {
+            std::cerr << "twinsim: cancelled; the finished batches are kept in " << resumed.parts.string()
+                      << ": run the same command again (with --resume) to continue\n";
+        } else {
+            std::cerr << "twinsim: cancelled; no results written\n";
+        }
         return exit_status_of(interrupted.load());
     } catch (const scenario::ScenarioError& e) {  // RunnerOptions beyond a limit (threads)
         display.clear();
@@ -480,6 +504,11 @@ int run_command(const RunCommandOptions& options) {
     guard.reset();  // the results are complete: Ctrl-C from here on is the default action
 
     display.summary(result.progress, prepared.scenarios.size());
+    if (options.resume && !options.quiet && resumed.reused + resumed.refused > 0) {
+        std::cerr << "resumed: " << resumed.reused << " of " << resumed.batches << " batches were already written"
+                  << (resumed.refused > 0 ? ", " + std::to_string(resumed.refused) + " refused and run again" : std::string())
+                  << '\n';
+    }
     for (const scenario::RunFailure& f : result.failures) {
         std::cerr << "twinsim: run failed: scenario " << f.scenario << ", replication " << f.replication << ": "
                   << f.message << '\n';
@@ -554,6 +583,16 @@ Command add_run_command(CLI::App& app, const scenario::ModelRegistry& behaviours
                         "write a results shard (default name: <stem>-shard-K-of-N.h5); run the N shards in any "
                         "processes or machines, then combine them with 'twinsim merge' into the file one process "
                         "would have written");
+    command->add_flag("--resume", options->resume,
+                      "Run the job resumably: batches of runs are written durably under <output>.parts/ as they "
+                      "finish and merged into the output at the end; the same command after a kill (even kill -9), "
+                      "a crash or Ctrl-C reuses the finished batches and runs only the rest, and writes the file an "
+                      "uninterrupted run writes (all datasets and attributes equal but `created`). A damaged batch "
+                      "file is reported and run again, never reused. Use it from the first run on");
+    command->add_option("--batch-size", options->batch_size,
+                        "With --resume: runs per checkpoint batch (default 0: max(16, runs / 64)); the results do "
+                        "not depend on it, but a rerun must use the same value to reuse the batches")
+        ->check(whole_number(0, 1u << 30, "a whole number from 0 (auto) to 1073741824"));
     command->add_option("--store", options->store,
                         "The live store whose recorded history a scenario's replay: section reads (docs/replay.md); "
                         "replaces replay.source, and the store's graph at the scenario's start is the base graph");

@@ -31,7 +31,9 @@ std::string shard_name(const ShardIdentity& s) {
 
 }  // namespace
 
-void merge_results(std::span<const std::filesystem::path> paths, const std::filesystem::path& out, WriterOptions options) {
+MergeReport merge_results(std::span<const std::filesystem::path> paths, const std::filesystem::path& out,
+                          WriterOptions options) {
+    MergeReport report;
     if (paths.empty()) refuse(out, "no shards to merge");
     std::vector<Shard> shards;
     for (const std::filesystem::path& path : paths) {
@@ -121,13 +123,21 @@ void merge_results(std::span<const std::filesystem::path> paths, const std::file
                 refuse(out, "replication " + std::to_string(r) + " of scenario '" + scenario + "' is in none of the shards");
         std::sort(runs.begin(), runs.end(),
                   [](const RunResults& a, const RunResults& b) { return a.replication < b.replication; });
+        CombinedScenario combined;
         try {
-            write_combined(writer, scenario, combine_runs(records.front().layout, runs));
+            combined = combine_runs(records.front().layout, runs);
         } catch (const std::invalid_argument& e) {
             refuse(out, std::string("cannot combine the shards: ") + e.what());
         }
+        write_combined(writer, scenario, combined);
+        MergeReport::Scenario& merged = report.scenarios.emplace_back();
+        merged.name = scenario;
+        merged.summaries = std::move(combined.summaries);
+        for (const RunResults& run : runs)
+            if (run.failure) merged.failures.emplace_back(run.replication, *run.failure);
     }
     writer.close();
+    return report;
 }
 
 }  // namespace twinsim::io

@@ -9,10 +9,15 @@
 // is the earliest of the shards' (when the job's results began to be written).
 
 #include <filesystem>
+#include <cstdint>
 #include <span>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "twinsim/io/errors.hpp"
 #include "twinsim/io/results_writer.hpp"
+#include "twinsim/io/run_results.hpp"
 
 namespace twinsim::io {
 
@@ -24,7 +29,18 @@ namespace twinsim::io {
 /// files are the same shard, or hold the same replication; a shard of the job
 /// is missing; `out` is one of the shards; or `out` cannot be written. No
 /// file is left at `out` on failure.
-void merge_results(std::span<const std::filesystem::path> shards, const std::filesystem::path& out,
-                   WriterOptions options = {});
+/// What merge_results wrote, besides the file: each scenario's KPI summaries
+/// and the runs that failed (as the runner reports them for a whole job).
+struct MergeReport {
+    struct Scenario {
+        std::string name;
+        std::vector<KpiSummaryRow> summaries;  ///< by (KPI, selection) in first-seen order
+        std::vector<std::pair<std::uint32_t, std::string>> failures;  ///< (replication, message), by replication
+    };
+    std::vector<Scenario> scenarios;  ///< in file order
+};
+
+MergeReport merge_results(std::span<const std::filesystem::path> shards, const std::filesystem::path& out,
+                          WriterOptions options = {});
 
 }  // namespace twinsim::io

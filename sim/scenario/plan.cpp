@@ -1,5 +1,6 @@
 #include "twinsim/scenario/plan.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <string_view>
@@ -129,6 +130,22 @@ std::vector<RunTask> shard_tasks(const JobPlan& plan, std::uint32_t shard, std::
     std::vector<RunTask> out;
     for (const RunTask& task : plan.tasks)
         if (task.index % count == shard) out.push_back(task);
+    return out;
+}
+
+std::size_t batch_count(const JobPlan& plan, std::size_t batch_size) {
+    if (batch_size == 0) throw Error("batch_count: the batch size must be at least 1");
+    return (plan.tasks.size() + batch_size - 1) / batch_size;
+}
+
+std::vector<std::size_t> batch_task_indices(const JobPlan& plan, std::size_t batch, std::size_t batch_size) {
+    const std::size_t count = batch_count(plan, batch_size);
+    if (batch >= count)
+        throw Error("batch_task_indices: batch " + std::to_string(batch) + " does not exist (the job has " +
+                    std::to_string(count) + " batches of " + std::to_string(batch_size) + " tasks)");
+    std::vector<std::size_t> out;
+    for (std::size_t i = batch * batch_size; i < std::min(plan.tasks.size(), (batch + 1) * batch_size); ++i)
+        out.push_back(i);
     return out;
 }
 

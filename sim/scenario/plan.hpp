@@ -59,6 +59,14 @@ struct JobPlan {
 /// twinsim::Error when count == 0 or shard >= count.
 [[nodiscard]] std::vector<RunTask> shard_tasks(const JobPlan& plan, std::uint32_t shard, std::uint32_t count);
 
+/// Batches: the job's tasks cut into consecutive runs of `batch_size` (the
+/// last one shorter), the unit a resumable job checkpoints (resume.hpp) and a
+/// distributed job sends to a worker. batch_count = ceil(tasks / batch_size);
+/// batch_task_indices(plan, b, size) = [b * size, min((b + 1) * size, tasks)).
+/// Both throw twinsim::Error when batch_size == 0; the second when b >= batch_count.
+[[nodiscard]] std::size_t batch_count(const JobPlan& plan, std::size_t batch_size);
+[[nodiscard]] std::vector<std::size_t> batch_task_indices(const JobPlan& plan, std::size_t batch, std::size_t batch_size);
+
 /// The task as JSON: {"job", "index", "scenario_index", "scenario", "spec",
 /// "base": {"id", "digest"}, "replication", "seed"}. task_from_json(to_json(t)) == t.
 [[nodiscard]] nlohmann::ordered_json to_json(const RunTask& task);

@@ -120,24 +120,26 @@ ReducedScenario reduce(const PreparedScenario& s, std::span<const io::RunResults
     }
     for (const io::RunResults& run : runs)
         if (run.failure) out.failures.push_back({s.spec.name, run.replication, *run.failure});
-    for (const io::KpiSummaryRow& row : out.tables.summaries) {
-        KpiSummary k;
-        k.scenario = s.spec.name;
-        k.name = row.name;
-        k.selection = row.selection;
-        k.statistic = row.statistic;
-        k.unit = row.unit;
-        k.n = row.summary.n;
-        k.mean = row.summary.mean;
-        k.std = row.summary.std;
-        k.ci95_low = row.summary.ci95_low;
-        k.ci95_high = row.summary.ci95_high;
-        k.p50 = row.summary.p50;
-        k.p90 = row.summary.p90;
-        k.p95 = row.summary.p95;
-        out.kpis.push_back(std::move(k));
-    }
+    for (const io::KpiSummaryRow& row : out.tables.summaries) out.kpis.push_back(kpi_summary(s.spec.name, row));
     return out;
+}
+
+KpiSummary kpi_summary(const std::string& scenario, const io::KpiSummaryRow& row) {
+    KpiSummary k;
+    k.scenario = scenario;
+    k.name = row.name;
+    k.selection = row.selection;
+    k.statistic = row.statistic;
+    k.unit = row.unit;
+    k.n = row.summary.n;
+    k.mean = row.summary.mean;
+    k.std = row.summary.std;
+    k.ci95_low = row.summary.ci95_low;
+    k.ci95_high = row.summary.ci95_high;
+    k.p50 = row.summary.p50;
+    k.p90 = row.summary.p90;
+    k.p95 = row.summary.p95;
+    return k;
 }
 
 }  // namespace twinsim::scenario

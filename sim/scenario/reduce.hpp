@@ -47,6 +47,9 @@ struct KpiSummary {
     double p95 = 0.0;
 };
 
+/// A summary row of a scenario's KPI table as the runner reports it.
+[[nodiscard]] KpiSummary kpi_summary(const std::string& scenario, const io::KpiSummaryRow& row);
+
 /// Summaries of per-run values (mean, sample std, 95 % t interval within
 /// `range`, percentiles), in the order given.
 [[nodiscard]] KpiSummary summarize(std::span<const double> values, ValueRange range = {});

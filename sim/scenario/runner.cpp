@@ -86,8 +86,22 @@ JobResult run_job(const std::vector<std::shared_ptr<const PreparedScenario>>& sc
 
     // 1. Plan: the job's tasks (this shard's only, for a shard).
     const JobPlan plan = plan_job(scenarios);
-    const std::vector<RunTask> tasks =
-        sharded ? shard_tasks(plan, options.shard_index, options.shard_count) : plan.tasks;
+    std::vector<RunTask> tasks;
+    if (!sharded) {
+        tasks = plan.tasks;
+    } else if (options.tasks.empty()) {
+        tasks = shard_tasks(plan, options.shard_index, options.shard_count);
+    } else {
+        std::vector<bool> taken(plan.tasks.size(), false);
+        for (const std::size_t i : options.tasks) {
+            if (i >= plan.tasks.size())
+                throw Error("run_job: task " + std::to_string(i) + " is not in the job (it has " +
+                            std::to_string(plan.tasks.size()) + " tasks)");
+            if (taken[i]) throw Error("run_job: task " + std::to_string(i) + " is given twice");
+            taken[i] = true;
+            tasks.push_back(plan.tasks[i]);
+        }
+    }
     std::vector<ScenarioRuns> runs(scenarios.size());
     for (std::size_t i = 0; i < scenarios.size(); ++i) runs[i].runs.resize(scenarios[i]->spec.replications);
     for (const RunTask& task : tasks) {

@@ -97,6 +97,12 @@ struct RunnerOptions {
     /// whole job, an ordinary results file.
     std::uint32_t shard_index = 0;
     std::uint32_t shard_count = 0;
+    /// With shard_count > 0: run exactly these tasks of the job's plan (their
+    /// indices in JobPlan::tasks, e.g. one batch: plan.hpp, batch_tasks)
+    /// instead of shard_tasks(shard_index, shard_count); the shard identity
+    /// written is still (shard_index, shard_count). run_job throws
+    /// twinsim::Error for an index outside the plan or given twice.
+    std::vector<std::size_t> tasks;
 };
 
 /// Runs every replication of every scenario and writes `out` (no file when

@@ -703,3 +703,100 @@ def test_a_killed_runs_partial_file_is_removed_by_the_next_run_to_that_path(room
     assert run.returncode == 0, run.stderr
     assert not stale.exists()
     assert alive.exists() and other.exists()
+
+
+# --- resumable jobs (--resume) ------------------------------------------------------------------
+
+def _resume_job(tmp_path):
+    """Two sweep points × 24 replications of a day: 48 runs in 12 batches of 4."""
+    path = tmp_path / "job.yaml"
+    path.write_text(scenario_text(name="job", horizon="P1D", replications=24,
+                                  extra="sweep:\n  list:\n    - {target: 22}\n    - {target: 26}\n"))
+    return path
+
+
+def _start_resumable(path, out):
+    return subprocess.Popen([CLI, "run", "-q", "--threads", "2", "--resume", "--batch-size", "4", "-o", str(out),
+                             str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_resumable_job_killed_at_random_points_ends_with_the_file_of_an_uninterrupted_run(tmp_path):
+    import random
+    path = _resume_job(tmp_path)
+    whole = tmp_path / "whole.h5"
+    assert twinsim("run", "-q", "-o", whole, path).returncode == 0
+    expected = h5_content(whole)
+    for seed in (1, 2, 3):
+        rng = random.Random(seed)
+        out = tmp_path / f"resumed{seed}.h5"
+        parts = pathlib.Path(str(out) + ".parts")
+        kills = 0
+        for attempt in range(2):  # killed twice (kill -9), each time after at least one batch is on disk
+            run = _start_resumable(path, out)
+            deadline = time.monotonic() + 120
+            # wait for a batch written by this attempt, then a random extra moment
+            before = set(parts.glob("batch-*.h5")) if parts.exists() else set()
+            while run.poll() is None and time.monotonic() < deadline:
+                if parts.exists() and set(parts.glob("batch-*.h5")) - before:
+                    break
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 0.8))
+            if run.poll() is None:
+                run.kill()
+                kills += 1
+            run.communicate(timeout=60)
+        rerun = twinsim("run", "--threads", "1", "--resume", "--batch-size", "4", "-o", out, path, timeout=120)
+        assert rerun.returncode == 0, rerun.stderr
+        if kills:
+            assert re.search(r"resumed: [1-9]\d* of 12 batches were already written", rerun.stderr), rerun.stderr
+        assert "not reused" not in rerun.stderr  # a killed run leaves complete batches or temporary files
+        assert not parts.exists()  # merged, then removed
+        assert not list(tmp_path.glob("resumed*.partial-*"))
+        actual = h5_content(out)
+        assert sorted(actual) == sorted(expected)
+        for name in expected:
+            assert actual[name] == expected[name], (seed, name)
+
+
+def test_a_damaged_or_foreign_batch_file_is_reported_and_run_again_never_reused(tmp_path):
+    path = _resume_job(tmp_path)
+    whole = tmp_path / "whole.h5"
+    assert twinsim("run", "-q", "-o", whole, path).returncode == 0
+    out = tmp_path / "r.h5"
+    parts = pathlib.Path(str(out) + ".parts")
+    # A checkpoint folder with at least three finished batches: a run killed once they are there.
+    run = _start_resumable(path, out)
+    deadline = time.monotonic() + 120
+    while run.poll() is None and time.monotonic() < deadline and len(list(parts.glob("batch-*.h5"))) < 3:
+        time.sleep(0.02)
+    run.kill()
+    run.communicate(timeout=60)
+    batches = sorted(parts.glob("batch-*.h5"))
+    assert len(batches) >= 3, "the job finished before three batches were on disk"
+    # batch A truncated (a disk that lost its end), batch B another job's shard under its name,
+    # batch C a file that is not HDF5
+    data = batches[0].read_bytes()
+    batches[0].write_bytes(data[: len(data) // 2])
+    other = tmp_path / "other.yaml"
+    other.write_text(scenario_text(name="job", horizon="P1D", replications=24,
+                                   extra="sweep:\n  list:\n    - {target: 21}\n    - {target: 26}\n"))
+    assert twinsim("run", "-q", "--shard", "1/12", "-o", tmp_path / "foreign.h5", other).returncode == 0
+    shutil.copy(tmp_path / "foreign.h5", batches[1])
+    batches[2].write_bytes(b"not a results file")
+    rerun = twinsim("run", "--resume", "--batch-size", "4", "-o", out, path, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    for batch, why in [(batches[0], "truncated"), (batches[1], "belongs to job"), (batches[2], "not a valid")]:
+        assert re.search(re.escape(str(batch)) + r": not reused \(.*" + why, rerun.stderr), (why, rerun.stderr)
+    assert "3 refused and run again" in rerun.stderr
+    expected, actual = h5_content(whole), h5_content(out)
+    assert sorted(actual) == sorted(expected)
+    for name in expected:
+        assert actual[name] == expected[name], name
+
+
+def test_resume_options_are_checked(rooms, tmp_path):
+    both = twinsim("run", "--resume", "--shard", "1/2", "-o", tmp_path / "x.h5", rooms)
+    assert both.returncode == 2 and "--resume" in both.stderr and "--shard" in both.stderr
+    alone = twinsim("run", "--batch-size", "4", "-o", tmp_path / "x.h5", rooms)
+    assert alone.returncode == 2 and "--resume" in alone.stderr
+    assert "kill -9" in twinsim("run", "--help").stdout

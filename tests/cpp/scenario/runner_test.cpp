@@ -801,3 +801,86 @@ TEST_CASE("runner: merge refuses missing, overlapping and foreign shards, naming
     io::merge_results(shards, out, {.overwrite = true, .sync = false});
     CHECK(std::filesystem::exists(out));
 }
+
+#include "twinsim/scenario/resume.hpp"
+
+TEST_CASE("runner: a resumable job reuses its finished batches and writes the file of one run", "[runner][resume]") {
+    const auto scenarios = jittery(5, true);  // 10 tasks, failures included
+    scenario::RunnerOptions o;
+    o.threads = 2;
+    o.writer.sync = false;
+    const auto whole = scratch("resume-whole.h5");
+    const scenario::JobResult single = scenario::run_job(scenarios, whole, o);
+
+    const auto out = scratch("resumed.h5");
+    const auto parts = scratch("resumed-parts");
+    std::filesystem::remove_all(parts);
+    scenario::ResumeOptions resume;
+    resume.parts = parts;
+    resume.batch_size = 3;  // 4 batches: 3, 3, 3, 1 tasks
+    resume.keep_parts = true;
+    std::vector<std::string> notices;
+    resume.notice = [&](const std::string& m) { notices.push_back(m); };
+    scenario::ResumeReport report;
+    const scenario::JobResult first = scenario::run_job_resumable(scenarios, out, o, resume, &report);
+    CHECK(report.batches == 4);
+    CHECK(report.reused == 0);
+    require_same_file(whole, out);
+    REQUIRE(first.kpis.size() == single.kpis.size());
+    for (std::size_t i = 0; i < first.kpis.size(); ++i) {
+        CHECK(first.kpis[i].scenario == single.kpis[i].scenario);
+        CHECK(same_bits(first.kpis[i].mean, single.kpis[i].mean));
+        CHECK(same_bits(first.kpis[i].ci95_low, single.kpis[i].ci95_low));
+    }
+    REQUIRE(first.failures.size() == single.failures.size());
+    CHECK(first.failures[0].replication == single.failures[0].replication);
+    CHECK(first.progress.runs_total == 10);
+
+    SECTION("all batches there: nothing runs again") {
+        std::size_t runs_started = 0;
+        scenario::RunnerOptions again = o;
+        again.threads = 1;  // another thread count finds the same batches
+        again.progress = [&](const scenario::Progress& p) {
+            runs_started = p.runs_done;
+            return true;
+        };
+        const auto second = scratch("resumed-again.h5");
+        (void)scenario::run_job_resumable(scenarios, second, again, resume, &report);
+        CHECK(report.reused == 4);
+        CHECK(report.refused == 0);
+        CHECK(runs_started == 10);
+        require_same_file(whole, second);
+        CHECK(notices.empty());
+    }
+    SECTION("a batch file of another batching or damaged is refused and run again") {
+        std::filesystem::copy_file(parts / "batch-2-of-4.h5", parts / "batch-2-copy.h5");
+        std::filesystem::copy_file(parts / "batch-1-of-4.h5", parts / "batch-2-of-4.h5",
+                                   std::filesystem::copy_options::overwrite_existing);
+        std::filesystem::resize_file(parts / "batch-3-of-4.h5", 1000);
+        const auto second = scratch("resumed-refused.h5");
+        resume.keep_parts = false;
+        (void)scenario::run_job_resumable(scenarios, second, o, resume, &report);
+        CHECK(report.reused == 2);
+        CHECK(report.refused == 2);
+        REQUIRE(notices.size() == 2);
+        CHECK(notices[0].find("batch-2-of-4.h5: not reused (it is shard 1/4, not batch 2/4)") != std::string::npos);
+        CHECK(notices[1].find("batch-3-of-4.h5: not reused (not a valid twinsim results file") != std::string::npos);
+        require_same_file(whole, second);
+        CHECK(!std::filesystem::exists(parts / "batch-1-of-4.h5"));
+        CHECK(std::filesystem::exists(parts / "batch-2-copy.h5"));  // not ours: the folder stays
+    }
+    SECTION("bad calls") {
+        scenario::RunnerOptions shard = o;
+        shard.shard_count = 2;
+        CHECK_THROWS_WITH(scenario::run_job_resumable(scenarios, out, shard, resume),
+                          Catch::Contains("runs the whole job"));
+        CHECK_THROWS_WITH(scenario::run_job_resumable(scenarios, "", o, resume), Catch::Contains("needs an output file"));
+        scenario::RunnerOptions listed = o;
+        listed.shard_count = 1;
+        listed.tasks = {0, 0};
+        CHECK_THROWS_WITH(scenario::run_job(scenarios, scratch("x.h5"), listed), Catch::Contains("task 0 is given twice"));
+        listed.tasks = {10};
+        CHECK_THROWS_WITH(scenario::run_job(scenarios, scratch("x.h5"), listed),
+                          Catch::Contains("task 10 is not in the job (it has 10 tasks)"));
+    }
+}
