@@ -10,6 +10,7 @@
 #include "model_input.hpp"
 #include "models/builtin.hpp"
 #include "scenario_commands.hpp"
+#include "serve_commands.hpp"
 #include "twinsim/common/error.hpp"
 
 namespace twinsim::cli {
@@ -29,7 +30,8 @@ int run(int argc, char** argv) {
                                        add_history_command(app),           add_rules_command(app),
                                        add_run_command(app, behaviours),   add_merge_command(app),
                                        add_compare_command(app),           add_behaviours_command(app, behaviours),
-                                       add_calibrate_command(app),         add_prognostics_command(app)};
+                                       add_calibrate_command(app),         add_prognostics_command(app),
+                                       add_serve_command(app)};
 
     try {
         app.parse(argc, argv);

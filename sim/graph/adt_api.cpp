@@ -123,6 +123,33 @@ json model_data(const ModelInfo& model, bool include_definition) {
     return out;
 }
 
+void update_model(TwinGraph& graph, std::string_view model_id, const json& patch) {
+    const auto invalid = [&](std::size_t index, const std::string& why) {
+        throw ValidationError("JsonPatchInvalid", "JSON Patch of model " + std::string(model_id) + ", operation " +
+                                                      std::to_string(index) + ": " + why);
+    };
+    if (!patch.is_array() || patch.empty())
+        throw ValidationError("JsonPatchInvalid", "JSON Patch of model " + std::string(model_id) +
+                                                      ": expected a non-empty array of operations");
+    bool decommission = false;
+    for (std::size_t i = 0; i < patch.size(); ++i) {
+        const json& op = patch[i];
+        if (!op.is_object()) invalid(i, "not an object");
+        const json& kind = op.contains("op") ? op.at("op") : json();
+        const json& path = op.contains("path") ? op.at("path") : json();
+        const json& value = op.contains("value") ? op.at("value") : json();
+        if (!kind.is_string() || (kind != "replace" && kind != "add"))
+            invalid(i, "only \"replace\" of /decommissioned is allowed on a model");
+        if (!path.is_string() || path != "/decommissioned") invalid(i, "only /decommissioned can change on a model");
+        if (!value.is_boolean()) invalid(i, "/decommissioned takes true or false");
+        if (value.get<bool>()) decommission = true;
+        else if (graph.snapshot().get_model(model_id).decommissioned)
+            invalid(i, "a decommissioned model cannot be brought back (decommissioned: false)");
+    }
+    if (decommission) graph.decommission_model(model_id);
+    else (void)graph.snapshot().get_model(model_id);  // ModelNotFound for an unknown id
+}
+
 json get_component(const Snapshot& snapshot, std::string_view twin_id, std::string_view component_name) {
     json twin = snapshot.get_twin(twin_id);  // DigitalTwinNotFound
     const auto index = snapshot.find(twin_id);

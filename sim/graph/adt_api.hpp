@@ -86,6 +86,15 @@ enum class MatchCondition : std::uint8_t {
 /// inline interface).
 [[nodiscard]] nlohmann::json model_data(const ModelInfo& model, bool include_definition = false);
 
+/// PATCH /models/{id}: a JSON Patch of a model, whose only writable member
+/// is "decommissioned" (ADT's rule): every operation must be "replace" (or
+/// "add") of "/decommissioned" with the value true; a decommissioned model
+/// cannot be brought back. Throws ValidationError (JsonPatchInvalid, naming
+/// the operation and why) for anything else, before changing anything, and
+/// what TwinGraph::decommission_model throws (NotFoundError ModelNotFound).
+/// Precondition: not called from a listener.
+void update_model(TwinGraph& graph, std::string_view model_id, const nlohmann::json& patch);
+
 // --- components --------------------------------------------------------------------
 
 /// One component of a twin, as GET /digitaltwins/{id}/components/{name}: its

@@ -1,0 +1,156 @@
+// `twinsim serve`: the Azure Digital Twins data-plane REST API over a durable
+// store (sim/service, docs/service.md). SIGTERM and SIGINT stop it gracefully:
+// no new connections, requests in flight finish, the store is closed cleanly.
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
+#include <ctime>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "model_input.hpp"
+#include "scenario_commands.hpp"
+#include "serve_commands.hpp"
+#include "twinsim/live/saved_routes.hpp"
+#include "twinsim/live/store.hpp"
+#include "twinsim/service/http_server.hpp"
+#include "twinsim/service/rest_api.hpp"
+
+namespace twinsim::cli {
+namespace {
+
+struct ServeOptions {
+    std::string store;
+    std::string listen = "127.0.0.1:8443";
+    std::string tls_cert;
+    std::string tls_key;
+    std::string durability = "group";
+    std::size_t threads = 32;
+    std::size_t max_body = 8u << 20;
+    int read_timeout = 10;
+    bool record_telemetry = false;
+};
+
+/// Blocks SIGINT and SIGTERM in this thread and every thread it starts
+/// later, so that only the waiter below receives them.
+sigset_t block_stop_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    return set;
+}
+
+int run_serve(const ServeOptions& o) {
+    const std::size_t colon = o.listen.rfind(':');
+    int port = -1;
+    try {
+        if (colon != std::string::npos) port = std::stoi(o.listen.substr(colon + 1));
+    } catch (const std::exception&) {
+        port = -1;
+    }
+    if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
+        std::cerr << "twinsim: error: --listen takes HOST:PORT (PORT 0 picks a free one), found \"" << o.listen << "\"\n";
+        return exit_usage;
+    }
+    const sigset_t stop_signals = block_stop_signals();
+
+    live::StoreOptions store_options;
+    store_options.durability = o.durability == "per-batch" ? live::Durability::per_batch : live::Durability::group;
+    store_options.history.telemetry = o.record_telemetry;
+    std::unique_ptr<live::Store> store;
+    try {
+        store = live::open_store(o.store, store_options);
+    } catch (const live::StoreError& e) {
+        std::cerr << "twinsim: error: " << e.what() << '\n';
+        return dynamic_cast<const live::StoreCorruptError*>(&e) != nullptr ? exit_invalid : exit_usage;
+    }
+    auto events = std::make_unique<live::StoreEvents>(store->graph(), o.store);
+    service::RequestLimits limits;
+    limits.max_body_bytes = o.max_body;
+    service::RestApi api(*store, events.get(), limits);
+    service::ServerOptions server_options;
+    server_options.host = o.listen.substr(0, colon);
+    server_options.port = port;
+    server_options.tls_cert = o.tls_cert;
+    server_options.tls_key = o.tls_key;
+    server_options.threads = o.threads;
+    server_options.read_timeout = std::chrono::seconds(o.read_timeout);
+    server_options.write_timeout = std::chrono::seconds(o.read_timeout);
+    std::unique_ptr<service::HttpServer> server;
+    try {
+        server = std::make_unique<service::HttpServer>(api, server_options);
+    } catch (const service::ServerError& e) {
+        std::cerr << "twinsim: error: " << e.what() << '\n';
+        events->close();
+        store->close();
+        return exit_usage;
+    }
+
+    std::atomic<bool> done{false};
+    std::atomic<int> received{0};
+    std::thread waiter([&] {
+        const timespec tick{0, 200'000'000};
+        while (!done) {
+            const int signal = sigtimedwait(&stop_signals, nullptr, &tick);
+            if (signal > 0) {
+                received = signal;
+                server->stop();
+                return;
+            }
+        }
+    });
+    std::cout << "twinsim serve: listening on " << server->url() << " (store " << o.store << ")" << std::endl;
+    int status = 0;
+    try {
+        server->run();
+    } catch (const service::ServerError& e) {
+        std::cerr << "twinsim: error: " << e.what() << '\n';
+        status = exit_invalid;
+    }
+    done = true;
+    waiter.join();
+    server.reset();  // every worker joined: no request is running
+    events->close();
+    store->close();
+    if (received != 0) {
+        std::cout << "twinsim serve: stopped by " << (received == SIGTERM ? "SIGTERM" : "SIGINT")
+                  << "; the store is closed" << std::endl;
+        return status == 0 ? 0 : status;
+    }
+    return status;
+}
+
+}  // namespace
+
+Command add_serve_command(CLI::App& app) {
+    auto options = std::make_shared<ServeOptions>();
+    CLI::App* cmd = app.add_subcommand(
+        "serve", "Serve the Azure Digital Twins data-plane REST API over a durable store (docs/service.md)");
+    cmd->add_option("--store", options->store, "The store's directory (created when missing)")->required();
+    cmd->add_option("--listen", options->listen, "HOST:PORT to listen on (PORT 0: any free port, printed at start)")
+        ->capture_default_str();
+    cmd->add_option("--tls-cert", options->tls_cert, "PEM certificate (chain) for https; needs --tls-key");
+    cmd->add_option("--tls-key", options->tls_key, "PEM private key of --tls-cert");
+    cmd->add_option("--durability", options->durability,
+                    "group: writes share disk syncs (faster); per-batch: each write synced alone")
+        ->check(CLI::IsMember({"group", "per-batch"}))
+        ->capture_default_str();
+    cmd->add_option("--threads", options->threads, "Connections served at once (one thread each)")
+        ->check(CLI::Range(1, 1024))
+        ->capture_default_str();
+    cmd->add_option("--max-body", options->max_body, "Largest request body in bytes (413 beyond)")
+        ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30))
+        ->capture_default_str();
+    cmd->add_option("--read-timeout", options->read_timeout, "Seconds a client may stay silent mid-request")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
+    cmd->add_flag("--record-telemetry", options->record_telemetry, "Record telemetry in the store's history");
+    return {cmd, [options] { return run_serve(*options); }};
+}
+
+}  // namespace twinsim::cli

@@ -1,0 +1,148 @@
+#include "twinsim/service/http_server.hpp"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+
+#include "twinsim/service/rest_api.hpp"
+
+namespace twinsim::service {
+
+namespace {
+
+/// Converts httplib's request into ours and back: the whole translation.
+void serve_one(RestApi& api, const std::string& scheme, const std::string& fallback_host, const httplib::Request& in,
+               httplib::Response& out) {
+    Request request;
+    request.method = in.method;
+    request.target = in.target;
+    request.headers.reserve(in.headers.size());
+    for (const auto& [name, value] : in.headers) request.headers.emplace_back(name, value);
+    request.body = in.body;
+    const auto host = request.header("Host");
+    request.base_url = scheme + "://" + (host && !host->empty() ? std::string(*host) : fallback_host);
+    const Response response = api.handle(request);
+    out.status = response.status;
+    for (const auto& [name, value] : response.headers) out.set_header(name, value);
+    if (!response.body.empty() || response.status != 204) out.set_content(response.body, "application/json; charset=utf-8");
+}
+
+std::string readable_file_problem(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    if (!in) return "cannot be read";
+    return {};
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+    Impl(RestApi& a, ServerOptions o) : api(a), options(std::move(o)) {}
+    RestApi& api;
+    ServerOptions options;
+    std::unique_ptr<httplib::Server> server;
+    int port = 0;
+    std::string scheme;
+    std::atomic<bool> stop_requested{false};
+};
+
+HttpServer::HttpServer(RestApi& api, ServerOptions options) : impl_(std::make_unique<Impl>(api, std::move(options))) {
+    Impl& I = *impl_;
+    const bool tls = !I.options.tls_cert.empty() || !I.options.tls_key.empty();
+    if (tls) {
+        if (I.options.tls_cert.empty() || I.options.tls_key.empty())
+            throw ServerError("TLS needs both a certificate (--tls-cert) and its private key (--tls-key)");
+        for (const auto& [what, path] : {std::pair{"certificate", I.options.tls_cert}, std::pair{"private key", I.options.tls_key}}) {
+            const std::string problem = readable_file_problem(path);
+            if (!problem.empty()) throw ServerError(std::string("TLS ") + what + " " + path.string() + " " + problem);
+        }
+        auto ssl = std::make_unique<httplib::SSLServer>(I.options.tls_cert.c_str(), I.options.tls_key.c_str());
+        if (!ssl->is_valid())
+            throw ServerError("cannot load the TLS certificate " + I.options.tls_cert.string() + " with the key " +
+                              I.options.tls_key.string() + " (not PEM, or the key does not match the certificate)");
+        I.server = std::move(ssl);
+        I.scheme = "https";
+    } else {
+        I.server = std::make_unique<httplib::Server>();
+        I.scheme = "http";
+    }
+    httplib::Server& s = *I.server;
+    const std::size_t threads = std::max<std::size_t>(1, I.options.threads);
+    s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    s.set_read_timeout(I.options.read_timeout);
+    s.set_write_timeout(I.options.write_timeout);
+    s.set_keep_alive_max_count(I.options.keep_alive_max_requests);
+    s.set_keep_alive_timeout(5);
+    s.set_tcp_nodelay(true);
+    // httplib refuses a larger body itself (413) before our handler runs.
+    s.set_payload_max_length(api.limits().max_body_bytes);
+    const std::string fallback_host = I.options.host + ":" + std::to_string(I.options.port);
+    const auto handler = [this, fallback_host](const httplib::Request& in, httplib::Response& out) {
+        serve_one(impl_->api, impl_->scheme, fallback_host, in, out);
+    };
+    s.Get(".*", handler);
+    s.Post(".*", handler);
+    s.Put(".*", handler);
+    s.Patch(".*", handler);
+    s.Delete(".*", handler);
+    s.Options(".*", handler);
+    // Errors httplib answers itself (a bad request line, a body or header
+    // over the limits) get ADT's error shape too; ours already have a body.
+    s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& out) {
+        if (!out.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        std::string code = "BadRequest";
+        std::string message = "the request could not be read";
+        if (out.status == 413) {
+            code = "PayloadTooLarge";
+            message = "the body is larger than the server accepts (docs/service.md, Limits)";
+        } else if (out.status == 414) {
+            code = "UriTooLong";
+            message = "the request target is longer than 8192 bytes";
+        } else if (out.status == 404) {
+            code = "NotFound";
+            message = "no operation here";
+        } else if (out.status >= 500) {
+            code = "InternalServerError";
+            message = "the request could not be served";
+        }
+        const Response adt = error_response({out.status, code, message});
+        for (const auto& [name, value] : adt.headers) out.set_header(name, value);
+        out.set_content(adt.body, "application/json; charset=utf-8");
+        return httplib::Server::HandlerResponse::Handled;
+    }));
+    s.set_exception_handler([](const httplib::Request&, httplib::Response& out, std::exception_ptr) {
+        const Response adt = error_response({500, "InternalServerError", "the request could not be served"});
+        out.status = adt.status;
+        for (const auto& [name, value] : adt.headers) out.set_header(name, value);
+        out.set_content(adt.body, "application/json; charset=utf-8");
+    });
+    if (I.options.port == 0) {
+        I.port = s.bind_to_any_port(I.options.host);
+        if (I.port < 0) throw ServerError("cannot listen on " + I.options.host + " (any port)");
+    } else {
+        if (!s.bind_to_port(I.options.host, I.options.port))
+            throw ServerError("cannot listen on " + I.options.host + ":" + std::to_string(I.options.port) +
+                              " (in use, or not an address of this machine)");
+        I.port = I.options.port;
+    }
+}
+
+HttpServer::~HttpServer() = default;
+
+int HttpServer::port() const noexcept { return impl_->port; }
+
+std::string HttpServer::url() const { return impl_->scheme + "://" + impl_->options.host + ":" + std::to_string(impl_->port); }
+
+void HttpServer::run() {
+    if (impl_->stop_requested) return;
+    if (!impl_->server->listen_after_bind() && !impl_->stop_requested)
+        throw ServerError("serving on " + url() + " failed");
+}
+
+void HttpServer::stop() {
+    impl_->stop_requested = true;
+    impl_->server->stop();
+}
+
+}  // namespace twinsim::service

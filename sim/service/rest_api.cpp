@@ -1,0 +1,760 @@
+#include "twinsim/service/rest_api.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <deque>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <new>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "twinsim/common/json_depth.hpp"
+#include "twinsim/common/time.hpp"
+#include "twinsim/dtdl/diagnostic.hpp"
+#include "twinsim/graph/adt_api.hpp"
+#include "twinsim/graph/errors.hpp"
+#include "twinsim/live/route_filter.hpp"
+#include "twinsim/live/saved_routes.hpp"
+#include "twinsim/live/store.hpp"
+#include "twinsim/live/telemetry.hpp"
+#include "twinsim/query/query.hpp"
+
+namespace twinsim::service {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::array<const char*, operation_count> operation_names{
+    "health",
+    "create_models", "list_models", "get_model", "decommission_model", "delete_model",
+    "query_twins",
+    "get_digital_twin", "upsert_digital_twin", "update_digital_twin", "delete_digital_twin",
+    "get_component", "update_component",
+    "get_relationship", "upsert_relationship", "update_relationship", "delete_relationship",
+    "list_relationships", "list_incoming_relationships",
+    "publish_telemetry", "publish_component_telemetry",
+    "list_event_routes", "get_event_route", "upsert_event_route", "delete_event_route",
+};
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+        if (lower(a[i]) != lower(b[i])) return false;
+    }
+    return true;
+}
+
+std::optional<std::string_view> find_header(const std::vector<std::pair<std::string, std::string>>& headers,
+                                            std::string_view name) {
+    for (const auto& [key, value] : headers)
+        if (iequals(key, name)) return std::string_view(value);
+    return std::nullopt;
+}
+
+int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/// Percent-decodes `in`; '+' becomes a space when `plus_is_space` (query
+/// strings). nullopt for a malformed escape.
+std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space) {
+    std::string out;
+    out.reserve(in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        const char c = in[i];
+        if (c == '%') {
+            if (i + 2 >= in.size()) return std::nullopt;
+            const int hi = hex_value(in[i + 1]);
+            const int lo = hex_value(in[i + 2]);
+            if (hi < 0 || lo < 0) return std::nullopt;
+            out += static_cast<char>(hi * 16 + lo);
+            i += 2;
+        } else if (c == '+' && plus_is_space) {
+            out += ' ';
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+std::string percent_encode(std::string_view in) {
+    static constexpr char digits[] = "0123456789ABCDEF";
+    std::string out;
+    for (const char c : in) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || u == '-' || u == '_' ||
+            u == '.' || u == '~' || u == ':' || u == ';') {
+            out += c;
+        } else {
+            out += '%';
+            out += digits[u >> 4];
+            out += digits[u & 15U];
+        }
+    }
+    return out;
+}
+
+/// Ids in a path segment: not empty, at most 512 bytes, no control characters.
+constexpr std::size_t max_id_bytes = 512;
+
+bool valid_id(std::string_view id) noexcept {
+    if (id.empty() || id.size() > max_id_bytes) return false;
+    return std::none_of(id.begin(), id.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
+using Params = std::multimap<std::string, std::string, std::less<>>;
+
+std::optional<Params> parse_params(std::string_view query) {
+    Params params;
+    while (!query.empty()) {
+        const std::size_t amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (pair.empty()) continue;
+        const std::size_t eq = pair.find('=');
+        auto key = percent_decode(pair.substr(0, eq), true);
+        auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+        if (!key || !value) return std::nullopt;
+        params.emplace(std::move(*key), std::move(*value));
+    }
+    return params;
+}
+
+std::optional<std::string_view> param(const Params& params, std::string_view name) {
+    const auto it = params.find(name);
+    if (it == params.end()) return std::nullopt;
+    return std::string_view(it->second);
+}
+
+/// A failure inside a handler, turned into its response by handle().
+struct Failure {
+    ApiError error;
+};
+
+[[noreturn]] void fail(int status, std::string code, std::string message) {
+    throw Failure{ApiError{status, std::move(code), std::move(message)}};
+}
+
+/// ADT's status for an error code the library throws, and the code ADT
+/// reports for it (the graph says DigitalTwinAlreadyExists where ADT, whose
+/// create-only is an If-None-Match precondition, says PreconditionFailed).
+std::pair<int, std::string> status_of(const std::string& code, int fallback) {
+    static const std::unordered_map<std::string, std::pair<int, std::string>> table{
+        {"DigitalTwinNotFound", {404, "DigitalTwinNotFound"}},
+        {"RelationshipNotFound", {404, "RelationshipNotFound"}},
+        {"ModelNotFound", {404, "ModelNotFound"}},
+        {"ComponentNotFound", {404, "ComponentNotFound"}},
+        {"EventRouteNotFound", {404, "EventRouteNotFound"}},
+        {"TargetTwinNotFound", {400, "TargetTwinNotFound"}},
+        {"PreconditionFailed", {412, "PreconditionFailed"}},
+        {"DigitalTwinAlreadyExists", {412, "PreconditionFailed"}},
+        {"RelationshipAlreadyExists", {412, "PreconditionFailed"}},
+        {"ModelAlreadyExists", {409, "ModelAlreadyExists"}},
+        {"ModelReferencesNotDeleted", {409, "ModelReferencesNotDeleted"}},
+        {"ModelReferencesNotDecommissioned", {409, "ModelReferencesNotDecommissioned"}},
+        {"RelationshipsNotDeleted", {400, "RelationshipsNotDeleted"}},
+        {"EventRouteEndpointInvalid", {400, "EventRouteEndpointInvalid"}},
+        {"EndpointNotFound", {400, "EventRouteEndpointInvalid"}},
+    };
+    const auto it = table.find(code);
+    if (it != table.end()) return it->second;
+    return {fallback, code.empty() ? std::string("BadRequest") : code};
+}
+
+json parse_body(const Request& request, const char* what) {
+    if (request.body.empty()) fail(400, "InvalidArgument", std::string("the request has no body: expected ") + what);
+    if (const auto at = find_json_depth_excess(request.body))
+        fail(400, "InvalidArgument", "the body " + json_depth_reason() + " (at byte " + std::to_string(*at) + ")");
+    try {
+        return json::parse(request.body);
+    } catch (const json::parse_error& e) {
+        fail(400, "InvalidArgument", std::string("the body is not valid JSON (expected ") + what + "): " + e.what());
+    }
+}
+
+void require_json_content(const Request& request, std::initializer_list<std::string_view> accepted) {
+    const auto type = request.header("Content-Type");
+    if (!type) return;  // ADT's SDKs always send one; curl users often forget it
+    std::string_view media = *type;
+    media = media.substr(0, media.find(';'));
+    while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+    for (const std::string_view ok : accepted)
+        if (iequals(media, ok)) return;
+    std::string list;
+    for (const std::string_view ok : accepted) list += (list.empty() ? "" : " or ") + std::string(ok);
+    fail(415, "UnsupportedMediaType", "Content-Type " + std::string(*type) + " is not accepted here: send " + list);
+}
+
+std::string to_text(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+Response json_response(int status, const json& body) {
+    Response r;
+    r.status = status;
+    r.body = to_text(body);
+    return r;
+}
+
+Response no_content(std::optional<std::string> etag = std::nullopt) {
+    Response r;
+    r.status = 204;
+    if (etag) r.headers.emplace_back("ETag", std::move(*etag));
+    return r;
+}
+
+Response with_etag(Response r, const json& document) {
+    const auto it = document.find("$etag");
+    if (it != document.end() && it->is_string()) r.headers.emplace_back("ETag", it->get<std::string>());
+    return r;
+}
+
+}  // namespace
+
+const char* to_string(Operation operation) noexcept {
+    const auto i = static_cast<std::size_t>(operation);
+    return i < operation_names.size() ? operation_names[i] : "?";
+}
+
+std::optional<std::string_view> Request::header(std::string_view name) const { return find_header(headers, name); }
+std::optional<std::string_view> Response::header(std::string_view name) const { return find_header(headers, name); }
+
+Response error_response(const ApiError& error) {
+    Response r;
+    r.status = error.status;
+    r.headers.emplace_back("x-ms-error-code", error.code);
+    r.body = to_text(json{{"error", {{"code", error.code}, {"message", error.message}}}});
+    return r;
+}
+
+std::optional<Route> parse_route(std::string_view method, std::string_view target, ApiError& error) {
+    const auto bad = [&](int status, std::string code, std::string message) -> std::optional<Route> {
+        error = ApiError{status, std::move(code), std::move(message)};
+        return std::nullopt;
+    };
+    std::string_view path = target.substr(0, target.find('?'));
+    if (path.empty() || path.front() != '/') return bad(400, "InvalidArgument", "the request target must start with /");
+    std::vector<std::string> segments;
+    std::size_t start = 1;
+    while (start <= path.size()) {
+        const std::size_t slash = path.find('/', start);
+        const std::string_view raw = path.substr(start, slash == std::string_view::npos ? path.npos : slash - start);
+        auto decoded = percent_decode(raw, false);
+        if (!decoded) return bad(400, "InvalidArgument", "malformed percent-escape in the path segment '" + std::string(raw) + "'");
+        segments.push_back(std::move(*decoded));
+        if (slash == std::string_view::npos) break;
+        start = slash + 1;
+    }
+    if (!segments.empty() && segments.back().empty()) segments.pop_back();  // a trailing slash
+    const std::size_t n = segments.size();
+    for (std::size_t i = 1; i < n; i += 1) {
+        if (!valid_id(segments[i]))
+            return bad(400, "InvalidArgument",
+                       "invalid id in the path (segment " + std::to_string(i + 1) +
+                           "): ids are 1 to 512 bytes without control characters");
+    }
+    const auto allowed = [&](std::initializer_list<std::pair<std::string_view, Operation>> methods) -> std::optional<Route> {
+        for (const auto& [m, op] : methods) {
+            if (method == m) {
+                Route route;
+                route.operation = op;
+                return route;
+            }
+        }
+        std::string list;
+        for (const auto& [m, op] : methods) list += (list.empty() ? "" : ", ") + std::string(m);
+        return bad(405, "MethodNotAllowed", std::string(method) + " is not allowed on " + std::string(path) + " (allowed: " + list + ")");
+    };
+    const auto not_found = [&] { return bad(404, "NotFound", "no operation at " + std::string(path)); };
+    if (n == 0) return not_found();
+    const std::string& head = segments[0];
+    std::optional<Route> route;
+    if (head == "health" && n == 1) {
+        route = allowed({{"GET", Operation::health}});
+    } else if (head == "models") {
+        if (n == 1) route = allowed({{"GET", Operation::list_models}, {"POST", Operation::add_models}});
+        else if (n == 2)
+            route = allowed({{"GET", Operation::get_model}, {"PATCH", Operation::update_model}, {"DELETE", Operation::delete_model}});
+        else return not_found();
+        if (route && n == 2) route->model_id = segments[1];
+    } else if (head == "query" && n == 1) {
+        route = allowed({{"POST", Operation::query}});
+    } else if (head == "eventroutes") {
+        if (n == 1) route = allowed({{"GET", Operation::list_event_routes}});
+        else if (n == 2)
+            route = allowed({{"GET", Operation::get_event_route}, {"PUT", Operation::upsert_event_route},
+                             {"DELETE", Operation::delete_event_route}});
+        else return not_found();
+        if (route && n == 2) route->event_route_id = segments[1];
+    } else if (head == "digitaltwins" && n >= 2) {
+        const std::string& twin = segments[1];
+        if (n == 2) {
+            route = allowed({{"GET", Operation::get_twin}, {"PUT", Operation::upsert_twin}, {"PATCH", Operation::update_twin},
+                             {"DELETE", Operation::delete_twin}});
+        } else if (segments[2] == "telemetry" && n == 3) {
+            route = allowed({{"POST", Operation::publish_telemetry}});
+        } else if (segments[2] == "relationships" && n == 3) {
+            route = allowed({{"GET", Operation::list_relationships}});
+        } else if (segments[2] == "relationships" && n == 4) {
+            route = allowed({{"GET", Operation::get_relationship}, {"PUT", Operation::upsert_relationship},
+                             {"PATCH", Operation::update_relationship}, {"DELETE", Operation::delete_relationship}});
+            if (route) route->relationship_id = segments[3];
+        } else if (segments[2] == "incomingrelationships" && n == 3) {
+            route = allowed({{"GET", Operation::list_incoming_relationships}});
+        } else if (segments[2] == "components" && n == 4) {
+            route = allowed({{"GET", Operation::get_component}, {"PATCH", Operation::update_component}});
+            if (route) route->component = segments[3];
+        } else if (segments[2] == "components" && n == 5 && segments[4] == "telemetry") {
+            route = allowed({{"POST", Operation::publish_component_telemetry}});
+            if (route) route->component = segments[3];
+        } else {
+            return not_found();
+        }
+        if (route) route->twin_id = twin;
+    } else {
+        return not_found();
+    }
+    return route;
+}
+
+// --- the API ---------------------------------------------------------------------------
+
+struct RestApi::Impl {
+    live::Store& store;
+    live::StoreEvents* events;
+    RequestLimits limits;
+
+    // Query continuation tokens and the snapshot each page was cut from, so
+    // the next page reads the same graph version (bounded; oldest first out).
+    std::mutex cursor_mutex;
+    std::unordered_map<std::string, graph::Snapshot> cursors;
+    std::deque<std::string> cursor_order;
+
+    Impl(live::Store& s, live::StoreEvents* e, RequestLimits l) : store(s), events(e), limits(l) {}
+
+    graph::TwinGraph& graph() { return store.graph(); }
+
+    std::size_t page_size(const Request& request, std::size_t fallback) const {
+        const auto text = request.header("max-items-per-page");
+        if (!text) return fallback;
+        std::size_t value = 0;
+        const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+        if (ec != std::errc() || end != text->data() + text->size() || value == 0)
+            fail(400, "InvalidArgument", "max-items-per-page must be a positive integer, found '" + std::string(*text) + "'");
+        return std::min(value, limits.max_page_size);
+    }
+
+    /// One page of a list: {"value": [...], "nextLink": absolute URL or null}.
+    /// The position and page size travel in the nextLink's continuationToken
+    /// ("<offset>.<size>"), with the request's own parameters.
+    Response page(const Request& request, const Params& params, std::string_view path, std::vector<json> items) {
+        std::size_t offset = 0;
+        std::size_t size = page_size(request, limits.default_list_page_size);
+        if (const auto token = param(params, "continuationToken")) {
+            const std::size_t dot = token->find('.');
+            std::size_t o = 0, s = 0;
+            const auto parse = [](std::string_view t, std::size_t& v) {
+                const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+                return ec == std::errc() && end == t.data() + t.size() && !t.empty();
+            };
+            if (dot == std::string_view::npos || !parse(token->substr(0, dot), o) || !parse(token->substr(dot + 1), s) ||
+                s == 0)
+                fail(400, "InvalidArgument", "invalid continuationToken '" + std::string(*token) + "'");
+            offset = o;
+            size = std::min(s, limits.max_page_size);
+        }
+        json value = json::array();
+        const std::size_t end = std::min(items.size(), offset + size);
+        for (std::size_t i = std::min(offset, items.size()); i < end; ++i) value.push_back(std::move(items[i]));
+        json body{{"value", std::move(value)}, {"nextLink", nullptr}};
+        if (end < items.size()) {
+            std::string link = request.base_url + std::string(path) + "?";
+            for (const auto& [key, v] : params) {
+                if (key == "continuationToken") continue;
+                link += percent_encode(key) + "=" + percent_encode(v) + "&";
+            }
+            link += "continuationToken=" + std::to_string(end) + "." + std::to_string(size);
+            body["nextLink"] = link;
+        }
+        return json_response(200, body);
+    }
+
+    // --- models
+
+    Response add_models(const Request& request) {
+        require_json_content(request, {"application/json"});
+        const json body = parse_body(request, "a JSON array of DTDL interfaces");
+        if (!body.is_array()) fail(400, "InvalidArgument", "POST /models takes a JSON array of DTDL interfaces");
+        if (body.empty()) fail(400, "InvalidArgument", "POST /models: the array of models is empty");
+        if (body.size() > limits.max_models_per_call)
+            fail(400, "LimitExceeded", "POST /models takes at most " + std::to_string(limits.max_models_per_call) +
+                                           " models per call, found " + std::to_string(body.size()));
+        std::vector<dtdl::Document> documents;
+        documents.reserve(body.size());
+        for (std::size_t i = 0; i < body.size(); ++i) documents.push_back({"<model " + std::to_string(i) + ">", to_text(body[i])});
+        const std::vector<std::string> ids = graph().add_models(documents);
+        const graph::Snapshot now = graph().snapshot();
+        json out = json::array();
+        for (const std::string& id : ids) out.push_back(graph::adt::model_data(now.get_model(id)));
+        return json_response(201, out);
+    }
+
+    static bool flag(const Params& params, std::string_view name) {
+        const auto text = param(params, name);
+        if (!text) return false;
+        if (*text == "true" || *text == "True") return true;
+        if (*text == "false" || *text == "False") return false;
+        fail(400, "InvalidArgument", std::string(name) + " must be true or false, found '" + std::string(*text) + "'");
+    }
+
+    Response list_models(const Request& request, const Params& params) {
+        const bool definitions = flag(params, "includeModelDefinition");
+        std::vector<std::string> wanted;
+        for (auto [it, end] = params.equal_range("dependenciesFor"); it != end; ++it) {
+            // The SDK repeats the parameter; a comma-separated list is accepted too.
+            std::string_view rest = it->second;
+            while (!rest.empty()) {
+                const std::size_t comma = rest.find(',');
+                if (comma != 0) wanted.emplace_back(rest.substr(0, comma));
+                if (comma == std::string_view::npos) break;
+                rest.remove_prefix(comma + 1);
+            }
+        }
+        const graph::Snapshot snapshot = graph().snapshot();
+        const std::vector<graph::ModelInfo> models =
+            wanted.empty() ? snapshot.list_models() : graph::adt::dependencies_for(snapshot, wanted);
+        std::vector<json> items;
+        items.reserve(models.size());
+        for (const graph::ModelInfo& model : models) items.push_back(graph::adt::model_data(model, definitions));
+        return page(request, params, "/models", std::move(items));
+    }
+
+    // --- twins
+
+    /// If-Match and If-None-Match of an upsert.
+    static graph::WriteCondition upsert_condition(const Request& request) {
+        graph::WriteCondition condition;
+        if (const auto none = request.header("If-None-Match")) {
+            if (*none != "*") fail(400, "InvalidArgument", "If-None-Match accepts only *, found '" + std::string(*none) + "'");
+            condition.if_none_match = true;
+        }
+        if (const auto match = request.header("If-Match")) condition.if_match = std::string(*match);
+        return condition;
+    }
+
+    static std::optional<std::string> if_match(const Request& request) {
+        if (request.header("If-None-Match"))
+            fail(400, "InvalidArgument", "If-None-Match applies to PUT only; use If-Match on PATCH and DELETE");
+        if (const auto match = request.header("If-Match")) return std::string(*match);
+        return std::nullopt;
+    }
+
+    json patch_body(const Request& request) {
+        require_json_content(request, {"application/json-patch+json", "application/json"});
+        json patch = parse_body(request, "a JSON Patch array");
+        if (!patch.is_array()) fail(400, "JsonPatchInvalid", "the body must be a JSON Patch: an array of operations");
+        return patch;
+    }
+
+    Response upsert_twin(const Request& request, const Route& route) {
+        require_json_content(request, {"application/json"});
+        const json twin = parse_body(request, "a digital twin");
+        if (!twin.is_object()) fail(400, "InvalidArgument", "the body must be a digital twin (a JSON object)");
+        const json stored = graph().upsert_twin(route.twin_id, twin, upsert_condition(request));
+        return with_etag(json_response(200, stored), stored);
+    }
+
+    Response update_twin(const Request& request, const Route& route) {
+        const json patch = patch_body(request);
+        graph().update_twin(route.twin_id, patch, if_match(request));
+        return no_content(etag_now(route.twin_id));
+    }
+
+    /// The twin's etag just after a write (a later writer may have moved it on).
+    std::optional<std::string> etag_now(const std::string& twin_id) {
+        try {
+            return graph().snapshot().twin_etag(twin_id);
+        } catch (const graph::NotFoundError&) {
+            return std::nullopt;  // deleted meanwhile by another caller
+        }
+    }
+
+    Response update_component(const Request& request, const Route& route) {
+        const json patch = patch_body(request);
+        graph::adt::update_component(graph(), route.twin_id, route.component, patch, if_match(request));
+        return no_content(etag_now(route.twin_id));
+    }
+
+    // --- relationships
+
+    Response upsert_relationship(const Request& request, const Route& route) {
+        require_json_content(request, {"application/json"});
+        const json body = parse_body(request, "a relationship");
+        if (!body.is_object()) fail(400, "InvalidArgument", "the body must be a relationship (a JSON object)");
+        const json stored = graph().upsert_relationship(route.twin_id, route.relationship_id, body, upsert_condition(request));
+        return with_etag(json_response(200, stored), stored);
+    }
+
+    Response update_relationship(const Request& request, const Route& route) {
+        const json patch = patch_body(request);
+        graph().update_relationship(route.twin_id, route.relationship_id, patch, if_match(request));
+        std::optional<std::string> etag;
+        try {
+            etag = graph().snapshot().get_relationship(route.twin_id, route.relationship_id).value("$etag", std::string());
+        } catch (const graph::NotFoundError&) {
+        }
+        return no_content(etag);
+    }
+
+    // --- telemetry
+
+    Response telemetry(const Request& request, const Route& route) {
+        require_json_content(request, {"application/json"});
+        const auto message_id = request.header("Message-Id");
+        if (!message_id || message_id->empty())
+            fail(400, "InvalidArgument", "telemetry needs the Message-Id header (the id of the message, for deduplication)");
+        std::optional<Timestamp> source_time;
+        if (const auto text = request.header("Telemetry-Source-Time")) {
+            std::string why;
+            source_time = parse_timestamp(*text, &why);
+            if (!source_time)
+                fail(400, "InvalidArgument", "Telemetry-Source-Time must be an RFC 3339 date-time, found '" + std::string(*text) +
+                                                 "'" + (why.empty() ? "" : ": " + why));
+        }
+        const json payload = parse_body(request, "a telemetry object");
+        const graph::Snapshot snapshot = graph().snapshot();
+        const live::TelemetryMessage message = live::check_telemetry(snapshot, route.twin_id, route.component, payload);
+        store.record_telemetry(message.twin_id, message.component, message.model_id, message.payload, now(), source_time);
+        if (events != nullptr)
+            events->router().publish_telemetry(route.twin_id, payload, std::string(*message_id), source_time, route.component);
+        return no_content();
+    }
+
+    static Timestamp now() { return utc_now(); }
+
+    // --- query
+
+    Response query(const Request& request) {
+        require_json_content(request, {"application/json"});
+        const json body = parse_body(request, "{\"query\": ...} or {\"continuationToken\": ...}");
+        if (!body.is_object()) fail(400, "InvalidArgument", "the body must be {\"query\": \"SELECT ...\"}");
+        query::QueryOptions options;
+        options.page_size = page_size(request, limits.default_query_page_size);
+        query::QueryResult result;
+        const auto token = body.find("continuationToken");
+        if (token != body.end() && token->is_string() && !token->get<std::string>().empty()) {
+            const std::string text = token->get<std::string>();
+            graph::Snapshot snapshot = cursor(text);
+            result = query::continue_query(snapshot, text, options);
+            remember(result.continuation_token, snapshot);
+        } else {
+            const auto q = body.find("query");
+            if (q == body.end() || !q->is_string() || q->get<std::string>().empty())
+                fail(400, "InvalidArgument", "the body must hold \"query\": the query text");
+            if (q->get<std::string>().size() > 8000 * 4)
+                fail(400, "LimitExceeded", "the query text is longer than 32,000 characters");
+            graph::Snapshot snapshot = graph().snapshot();
+            result = query::query_twins(snapshot, q->get<std::string>(), options);
+            remember(result.continuation_token, snapshot);
+        }
+        Response r = json_response(200, result.to_json());
+        const double charge = 1.0 + static_cast<double>(result.stats.rows_examined) / 1000.0;
+        char text[32];
+        std::snprintf(text, sizeof text, "%.2f", charge);
+        r.headers.emplace_back("query-charge", text);
+        return r;
+    }
+
+    graph::Snapshot cursor(const std::string& token) {
+        std::lock_guard lock(cursor_mutex);
+        const auto it = cursors.find(token);
+        if (it != cursors.end()) return it->second;
+        return graph().snapshot();  // forgotten: the library says whether it still applies
+    }
+
+    void remember(const std::string& token, const graph::Snapshot& snapshot) {
+        if (token.empty() || limits.query_cursors == 0) return;
+        std::lock_guard lock(cursor_mutex);
+        if (!cursors.emplace(token, snapshot).second) return;
+        cursor_order.push_back(token);
+        while (cursor_order.size() > limits.query_cursors) {
+            cursors.erase(cursor_order.front());
+            cursor_order.pop_front();
+        }
+    }
+
+    // --- event routes
+
+    static json route_json(const live::EventRoute& route) {
+        return json{{"id", route.id}, {"endpointName", route.endpoint_name}, {"filter", route.filter}};
+    }
+
+    live::StoreEvents& routes() {
+        if (events == nullptr) fail(501, "NotImplemented", "this server was started without event routes");
+        return *events;
+    }
+
+    Response upsert_event_route(const Request& request, const Route& route) {
+        require_json_content(request, {"application/json"});
+        const json body = parse_body(request, "an event route {\"endpointName\", \"filter\"}");
+        if (!body.is_object()) fail(400, "InvalidArgument", "the body must be an event route {\"endpointName\", \"filter\"}");
+        const auto endpoint = body.find("endpointName");
+        const auto filter = body.find("filter");
+        if (endpoint == body.end() || !endpoint->is_string() || endpoint->get<std::string>().empty())
+            fail(400, "EventRouteEndpointInvalid", "the event route needs \"endpointName\": the name of an endpoint");
+        if (filter == body.end() || !filter->is_string())
+            fail(400, "EventRouteFilterInvalid", "the event route needs \"filter\": a filter text such as \"true\"");
+        try {
+            routes().saved().upsert_route(live::EventRoute{route.event_route_id, endpoint->get<std::string>(), filter->get<std::string>()});
+        } catch (const live::RouteFilterError& e) {
+            fail(400, "EventRouteFilterInvalid", e.what());
+        }
+        return no_content();
+    }
+
+    Response dispatch(const Request& request, const Route& route, const Params& params) {
+        switch (route.operation) {
+            case Operation::health: {
+                const live::StoreStats stats = store.stats();
+                const graph::Snapshot snapshot = graph().snapshot();
+                return json_response(200, json{{"status", "healthy"},
+                                               {"twins", snapshot.twin_count()},
+                                               {"relationships", snapshot.relationship_count()},
+                                               {"durableBatch", stats.durable_batch}});
+            }
+            case Operation::add_models: return add_models(request);
+            case Operation::list_models: return list_models(request, params);
+            case Operation::get_model:
+                return json_response(200, graph::adt::model_data(graph().snapshot().get_model(route.model_id),
+                                                                 flag(params, "includeModelDefinition")));
+            case Operation::update_model:
+                graph::adt::update_model(graph(), route.model_id, patch_body(request));
+                return no_content();
+            case Operation::delete_model: graph().delete_model(route.model_id); return no_content();
+            case Operation::query: return query(request);
+            case Operation::get_twin: {
+                const json twin = graph().snapshot().get_twin(route.twin_id);
+                return with_etag(json_response(200, twin), twin);
+            }
+            case Operation::upsert_twin: return upsert_twin(request, route);
+            case Operation::update_twin: return update_twin(request, route);
+            case Operation::delete_twin: graph().delete_twin(route.twin_id, if_match(request)); return no_content();
+            case Operation::get_component: {
+                const graph::Snapshot snapshot = graph().snapshot();
+                Response r = json_response(200, graph::adt::get_component(snapshot, route.twin_id, route.component));
+                r.headers.emplace_back("ETag", snapshot.twin_etag(route.twin_id));
+                return r;
+            }
+            case Operation::update_component: return update_component(request, route);
+            case Operation::get_relationship: {
+                const json rel = graph().snapshot().get_relationship(route.twin_id, route.relationship_id);
+                return with_etag(json_response(200, rel), rel);
+            }
+            case Operation::upsert_relationship: return upsert_relationship(request, route);
+            case Operation::update_relationship: return update_relationship(request, route);
+            case Operation::delete_relationship:
+                graph().delete_relationship(route.twin_id, route.relationship_id, if_match(request));
+                return no_content();
+            case Operation::list_relationships: {
+                const auto name = param(params, "relationshipName");
+                const graph::Snapshot snapshot = graph().snapshot();
+                (void)snapshot.get_twin(route.twin_id);  // DigitalTwinNotFound
+                return page(request, params, "/digitaltwins/" + percent_encode(route.twin_id) + "/relationships",
+                            snapshot.list_relationships(route.twin_id, name.value_or(std::string_view{})));
+            }
+            case Operation::list_incoming_relationships: {
+                const graph::Snapshot snapshot = graph().snapshot();
+                (void)snapshot.get_twin(route.twin_id);
+                return page(request, params, "/digitaltwins/" + percent_encode(route.twin_id) + "/incomingrelationships",
+                            snapshot.list_incoming_relationships(route.twin_id));
+            }
+            case Operation::publish_telemetry:
+            case Operation::publish_component_telemetry: return telemetry(request, route);
+            case Operation::list_event_routes: {
+                std::vector<json> items;
+                for (const live::EventRoute& r : routes().router().routes()) items.push_back(route_json(r));
+                return page(request, params, "/eventroutes", std::move(items));
+            }
+            case Operation::get_event_route:
+                return json_response(200, route_json(routes().router().get_route(route.event_route_id)));
+            case Operation::upsert_event_route: return upsert_event_route(request, route);
+            case Operation::delete_event_route: routes().saved().delete_route(route.event_route_id); return no_content();
+        }
+        fail(500, "InternalServerError", "unhandled operation");
+    }
+
+    Response run(const Request& request) {
+        ApiError error;
+        const auto route = parse_route(request.method, request.target, error);
+        if (!route) return error_response(error);
+        const std::size_t q = request.target.find('?');
+        const auto params = parse_params(q == std::string::npos ? std::string_view{} : std::string_view(request.target).substr(q + 1));
+        if (!params) return error_response({400, "InvalidArgument", "malformed percent-escape in the query string"});
+        if (route->operation != Operation::health) {
+            const auto version = param(*params, "api-version");
+            if (!version)
+                return error_response({400, "MissingApiVersionParameter",
+                                       "the api-version query parameter is required (2023-10-31 or 2022-05-31)"});
+            if (std::find(std::begin(api_versions), std::end(api_versions), *version) == std::end(api_versions))
+                return error_response({400, "UnsupportedApiVersion", "api-version " + std::string(*version) +
+                                                                         " is not supported: use 2023-10-31 or 2022-05-31"});
+        }
+        if (request.body.size() > limits.max_body_bytes)
+            return error_response({413, "PayloadTooLarge", "the body is " + std::to_string(request.body.size()) +
+                                                               " bytes; the limit is " + std::to_string(limits.max_body_bytes)});
+        try {
+            return dispatch(request, *route, *params);
+        } catch (const Failure& f) {
+            return error_response(f.error);
+        } catch (const graph::NotFoundError& e) {
+            const auto [status, code] = status_of(e.code(), 404);
+            return error_response({status, code, e.what()});
+        } catch (const graph::GraphError& e) {
+            const auto [status, code] = status_of(e.code(), 400);
+            return error_response({status, code, e.what()});
+        } catch (const dtdl::ModelError& e) {
+            return error_response({400, "DTDLParserError", e.what()});
+        } catch (const query::QueryError& e) {
+            return error_response({400, "SqlQueryError", e.what()});
+        } catch (const live::TelemetryError& e) {
+            return error_response({400, "ValidationFailed", e.what()});
+        } catch (const live::RouteFilterError& e) {
+            return error_response({400, "EventRouteFilterInvalid", e.what()});
+        } catch (const live::StoreWriteError& e) {
+            return error_response({503, "ServiceUnavailable", std::string("the store refused the write: ") + e.what()});
+        } catch (const twinsim::Error& e) {
+            return error_response({400, "BadRequest", e.what()});
+        } catch (const std::bad_alloc&) {
+            return error_response({503, "ServiceUnavailable", "out of memory"});
+        } catch (const std::exception& e) {
+            return error_response({500, "InternalServerError", e.what()});
+        }
+    }
+};
+
+RestApi::RestApi(live::Store& store, live::StoreEvents* events, RequestLimits limits)
+    : impl_(std::make_unique<Impl>(store, events, limits)) {}
+RestApi::~RestApi() = default;
+
+const RequestLimits& RestApi::limits() const noexcept { return impl_->limits; }
+
+Response RestApi::handle(const Request& request) {
+    Response response;
+    try {
+        response = impl_->run(request);
+    } catch (const std::exception& e) {
+        response = error_response({500, "InternalServerError", e.what()});
+    }
+    for (const char* name : {"traceparent", "tracestate"})
+        if (const auto value = request.header(name)) response.headers.emplace_back(name, std::string(*value));
+    return response;
+}
+
+}  // namespace twinsim::service
