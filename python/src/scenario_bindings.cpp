@@ -40,6 +40,7 @@
 #include "twinsim/common/error.hpp"
 #include "twinsim/common/time.hpp"
 #include "twinsim/graph/snapshot.hpp"
+#include "twinsim/io/merge.hpp"
 #include "twinsim/io/results_reader.hpp"
 #include "twinsim/scenario/compare.hpp"
 #include "twinsim/scenario/errors.hpp"
@@ -48,7 +49,9 @@
 #include "twinsim/live/history.hpp"
 #include "twinsim/live/store.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
+#include "twinsim/scenario/plan.hpp"
 #include "twinsim/scenario/recorded_input.hpp"
+#include "twinsim/scenario/resume.hpp"
 #include "twinsim/scenario/run.hpp"
 #include "twinsim/scenario/runner.hpp"
 #include "twinsim/scenario/scenario_spec.hpp"
@@ -154,17 +157,58 @@ py::dict progress_dict(const scenario::Progress& p) {
                     py::arg("events_per_second") = p.events_per_second());
 }
 
-py::dict run_job(const std::vector<Prepared>& prepared, const py::object& out, unsigned threads,
-                 const py::object& progress, const std::string& base_source, double progress_interval) {
+/// The KPI summaries and failures of a job as the dict _run_job returns.
+py::dict job_dict(const scenario::JobResult& result) {
+    py::list failures;
+    for (const scenario::RunFailure& f : result.failures)
+        failures.append(py::make_tuple(f.scenario, f.replication, f.message));
+    using K = scenario::KpiSummary;
+    const py::dict kpis = columns(result.kpis, std::pair{"scenario", &K::scenario}, std::pair{"name", &K::name},
+                                  std::pair{"selection", &K::selection}, std::pair{"statistic", &K::statistic},
+                                  std::pair{"unit", &K::unit}, std::pair{"n", &K::n}, std::pair{"mean", &K::mean},
+                                  std::pair{"std", &K::std}, std::pair{"ci95_low", &K::ci95_low},
+                                  std::pair{"ci95_high", &K::ci95_high}, std::pair{"p50", &K::p50},
+                                  std::pair{"p90", &K::p90}, std::pair{"p95", &K::p95});
+    return py::dict(py::arg("path") = result.path.empty() ? py::object(py::none()) : py::object(py::str(result.path.string())),
+                    py::arg("failures") = failures, py::arg("kpis") = kpis,
+                    py::arg("progress") = progress_dict(result.progress));
+}
+
+std::vector<std::shared_ptr<const scenario::PreparedScenario>> unboxed(const std::vector<Prepared>& prepared) {
     std::vector<std::shared_ptr<const scenario::PreparedScenario>> scenarios;
     scenarios.reserve(prepared.size());
     for (const Prepared& p : prepared) scenarios.push_back(p.scenario);
+    return scenarios;
+}
+
+/// _run_job's options beyond the common ones: a batch of a distributed job
+/// (tasks + shard), the base graph's version for the file's identity, or a
+/// resumable job.
+struct JobExtras {
+    std::vector<std::size_t> tasks;
+    std::optional<std::pair<std::uint32_t, std::uint32_t>> shard;
+    std::string base_version;
+    bool resume = false;
+    std::size_t batch_size = 0;
+};
+
+py::dict run_job(const std::vector<Prepared>& prepared, const py::object& out, unsigned threads,
+                 const py::object& progress, const std::string& base_source, double progress_interval,
+                 const JobExtras& extras) {
+    const auto scenarios = unboxed(prepared);
     const std::filesystem::path path = out.is_none() ? std::filesystem::path() : to_path(out);
+    if (extras.resume && path.empty()) throw py::value_error("resume=True needs an output file (out=...)");
 
     CallbackState state{progress, nullptr};
     scenario::RunnerOptions options;
     options.threads = threads;
     options.base_source = base_source;
+    options.base_version = extras.base_version;
+    options.tasks = extras.tasks;
+    if (extras.shard) {
+        options.shard_index = extras.shard->first;
+        options.shard_count = extras.shard->second;
+    }
     if (progress_interval > 0) options.progress_interval = progress_interval;
     options.progress = [&state](const scenario::Progress& p) -> bool {
         py::gil_scoped_acquire gil;
@@ -184,12 +228,18 @@ py::dict run_job(const std::vector<Prepared>& prepared, const py::object& out, u
     {
         py::gil_scoped_release release;
         try {
-            result = scenario::run_job(scenarios, path, options);
+            if (extras.resume) {
+                scenario::ResumeOptions resume;
+                resume.batch_size = extras.batch_size;
+                result = scenario::run_job_resumable(scenarios, path, options, resume);
+            } else {
+                result = scenario::run_job(scenarios, path, options);
+            }
         } catch (const scenario::Cancelled&) {
             cancelled = true;
         }
     }
-    if (state.error) {
+    if (state.error && !extras.resume) {
         // Interrupted (or the progress callable failed), perhaps only in the
         // final progress call after the file was written: leave no file.
         if (!result.path.empty()) {
@@ -198,21 +248,9 @@ py::dict run_job(const std::vector<Prepared>& prepared, const py::object& out, u
         }
         std::rethrow_exception(state.error);
     }
+    if (state.error) std::rethrow_exception(state.error);  // resumable: the finished batches stay
     if (cancelled) throw scenario::Cancelled();
-
-    py::list failures;
-    for (const scenario::RunFailure& f : result.failures)
-        failures.append(py::make_tuple(f.scenario, f.replication, f.message));
-    using K = scenario::KpiSummary;
-    const py::dict kpis = columns(result.kpis, std::pair{"scenario", &K::scenario}, std::pair{"name", &K::name},
-                                  std::pair{"selection", &K::selection}, std::pair{"statistic", &K::statistic},
-                                  std::pair{"unit", &K::unit}, std::pair{"n", &K::n}, std::pair{"mean", &K::mean},
-                                  std::pair{"std", &K::std}, std::pair{"ci95_low", &K::ci95_low},
-                                  std::pair{"ci95_high", &K::ci95_high}, std::pair{"p50", &K::p50},
-                                  std::pair{"p90", &K::p90}, std::pair{"p95", &K::p95});
-    return py::dict(py::arg("path") = result.path.empty() ? py::object(py::none()) : py::object(py::str(result.path.string())),
-                    py::arg("failures") = failures, py::arg("kpis") = kpis,
-                    py::arg("progress") = progress_dict(result.progress));
+    return job_dict(result);
 }
 
 /// One replication stepped from Python. Calls are serialised by a mutex
@@ -515,11 +553,79 @@ void define_scenario(py::module_& m) {
     m.def("_prepare_job", &prepare_job, py::arg("specs"), py::arg("bases"),
           "Expands sweeps and prepares every scenario against its base snapshot (built-in models). Releases the "
           "GIL. Raises ScenarioError.");
-    m.def("_run_job", &run_job, py::arg("prepared"), py::arg("out"), py::arg("threads") = 0,
-          py::arg("progress") = py::none(), py::arg("base_source") = "", py::arg("progress_interval") = 0.0,
-          "Runs every replication of the prepared scenarios (scenario::run_job) with the GIL released; progress(dict) "
-          "is called about every progress_interval seconds. Ctrl-C or an exception of progress cancels the job (no "
-          "file is left) and is raised here.");
+    m.def(
+        "_run_job",
+        [](const std::vector<Prepared>& prepared, const py::object& out, unsigned threads, const py::object& progress,
+           const std::string& base_source, double progress_interval, std::vector<std::size_t> tasks,
+           std::optional<std::pair<std::uint32_t, std::uint32_t>> shard, std::string base_version, bool resume,
+           std::size_t batch_size) {
+            return run_job(prepared, out, threads, progress, base_source, progress_interval,
+                           {std::move(tasks), shard, std::move(base_version), resume, batch_size});
+        },
+        py::arg("prepared"), py::arg("out"), py::arg("threads") = 0, py::arg("progress") = py::none(),
+        py::arg("base_source") = "", py::arg("progress_interval") = 0.0, py::arg("tasks") = std::vector<std::size_t>{},
+        py::arg("shard") = py::none(), py::arg("base_version") = "", py::arg("resume") = false,
+        py::arg("batch_size") = 0,
+        "Runs every replication of the prepared scenarios (scenario::run_job) with the GIL released; progress(dict) "
+        "is called about every progress_interval seconds. Ctrl-C or an exception of progress cancels the job (no "
+        "file is left; with resume=True, scenario::run_job_resumable, the finished batches stay) and is raised here. "
+        "shard=(index, count) with tasks=[...] runs those tasks of the plan as a results shard (a batch of a "
+        "distributed job); base_version overrides the file's base_graph_version.");
+    m.def(
+        "_plan_job",
+        [](const std::vector<Prepared>& prepared) {
+            const auto scenarios = unboxed(prepared);
+            scenario::JobPlan plan;
+            {
+                py::gil_scoped_release release;
+                plan = scenario::plan_job(scenarios);
+            }
+            return py::dict(py::arg("job") = plan.job, py::arg("tasks") = plan.tasks.size(),
+                            py::arg("base_version") =
+                                scenarios.empty() ? std::string() : std::to_string(scenarios.front()->graph.version()));
+        },
+        py::arg("prepared"),
+        "The job's id, its number of tasks (scenario::plan_job) and the base_graph_version its results file carries.");
+    m.def(
+        "_prepare_concrete",
+        [](const std::vector<std::string>& specs, const std::vector<graph::Snapshot>& bases) {
+            if (specs.size() != bases.size()) throw py::value_error("_prepare_concrete: one base per scenario");
+            std::vector<Prepared> out;
+            py::gil_scoped_release release;
+            const scenario::ModelRegistry& registry = models::builtin_registry();
+            for (std::size_t i = 0; i < specs.size(); ++i)
+                out.push_back({scenario::prepare(scenario::scenario_from_json_text(specs[i], "<task>"), bases[i],
+                                                 registry, static_cast<std::uint32_t>(i))});
+            return out;
+        },
+        py::arg("specs"), py::arg("bases"),
+        "Prepares concrete scenarios (the JSON text of prepared scenarios' specs, sweeps already expanded) numbered "
+        "0, 1, ... in order: what a worker of a distributed job prepares. Releases the GIL. Raises ScenarioError.");
+    m.def(
+        "_spec_json",
+        [](const Prepared& p) { return scenario::to_json(p.scenario->spec).dump(); },
+        py::arg("prepared"), "The prepared scenario's concrete spec as JSON text (scenario::to_json).");
+    m.def(
+        "_merge_results",
+        [](const std::vector<std::filesystem::path>& shards, const std::filesystem::path& out, bool sync) {
+            scenario::JobResult result;
+            {
+                py::gil_scoped_release release;
+                io::WriterOptions options;
+                options.sync = sync;
+                const io::MergeReport report = io::merge_results(shards, out, options);
+                for (const io::MergeReport::Scenario& s : report.scenarios) {
+                    for (const auto& [replication, message] : s.failures)
+                        result.failures.push_back({s.name, replication, message});
+                    for (const io::KpiSummaryRow& row : s.summaries) result.kpis.push_back(scenario::kpi_summary(s.name, row));
+                }
+                result.path = out;
+            }
+            return job_dict(result);
+        },
+        py::arg("shards"), py::arg("out"), py::arg("sync") = true,
+        "Merges the results shards of one job into `out` (io::merge_results) and returns the dict _run_job returns "
+        "(progress all zero). Releases the GIL. Raises TwinsimIoError naming the shard and why.");
 
     m.def(
         "_validate_results",

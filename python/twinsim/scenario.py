@@ -458,7 +458,8 @@ class JobResult:
 
 def run(scenarios: Scenario | Iterable[Scenario], base: Any = None, out: str | os.PathLike | None = None,
         threads: int = 0, progress: bool | Callable[[dict], Any] = True, replications: int | None = None,
-        seed: int | None = None, allow_outside_paths: bool = False) -> JobResult:
+        seed: int | None = None, allow_outside_paths: bool = False, *, resume: bool = False,
+        batch_size: int | None = None, client: Any = None) -> JobResult:
     """Runs every replication of every scenario (sweeps expanded into their points).
 
     base: a TwinGraph (its snapshot now: later writes do not matter), a Snapshot,
@@ -481,6 +482,16 @@ def run(scenarios: Scenario | Iterable[Scenario], base: Any = None, out: str | o
     folder, so a scenario from someone else reads nothing else; ScenarioError
     otherwise). They must be regular files (or folders of models) either way.
 
+    resume: run resumably (scenario::run_job_resumable, docs/runner.md "Resumable
+    jobs"): batches of runs are written under ``<out>.parts`` as they finish and
+    merged at the end; the same call after a crash, a kill or Ctrl-C reuses the
+    finished batches. Needs ``out``. batch_size: runs per batch (default: auto).
+    client: a ``dask.distributed.Client``: the job runs on its cluster
+    (twinsim.distributed, docs/distributed.md), in batches (batch_size, default
+    about four per worker thread), and ``out`` (required) is the file this
+    function writes without a client, identical in every dataset and attribute
+    but ``created``. Needs ``pip install twinsim[dask]``.
+
     The GIL is released while the runs work. Ctrl-C (or an exception raised by a
     progress callable) stops every run, leaves no results file and is raised
     here (KeyboardInterrupt). A scenario the base graph refuses raises
@@ -493,6 +504,17 @@ def run(scenarios: Scenario | Iterable[Scenario], base: Any = None, out: str | o
     specs = [s._with_files(s._spec.with_changes(replications, seed), allow_outside_paths) for s in items]
     snapshots, source = _bases(items, base, allow_outside_paths)
     prepared = _core._prepare_job(specs, snapshots)
+    if client is not None:
+        if resume:
+            raise ValueError("resume=True is for a job on this machine; a distributed job reruns lost batches itself")
+        from .distributed import run_on_cluster
+
+        bases = [snapshot for spec, snapshot in zip(specs, snapshots) for _ in spec.expand()]
+        raw = run_on_cluster(client, prepared, bases, out, source, batch_size=batch_size,
+                             progress=progress if callable(progress) else None)
+        return JobResult(raw, [p.name for p in prepared])
+    if batch_size is not None and not resume:
+        raise ValueError("batch_size is for resume=True or a client")
     if callable(progress):
         reporter, close = progress, None
     elif progress:
@@ -501,7 +523,8 @@ def run(scenarios: Scenario | Iterable[Scenario], base: Any = None, out: str | o
     else:
         reporter, close = None, None
     try:
-        raw = _core._run_job(prepared, None if out is None else os.fspath(out), int(threads), reporter, source)
+        raw = _core._run_job(prepared, None if out is None else os.fspath(out), int(threads), reporter, source,
+                             resume=bool(resume), batch_size=int(batch_size or 0))
     finally:
         if close is not None:
             close()

@@ -32,6 +32,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -82,7 +83,8 @@ struct RunCommandOptions {
     std::string shard;  ///< "K/N" (1 <= K <= N), "" for the whole job
     std::string store;  ///< --store: the live store a replay reads its history from
     bool resume = false;         ///< --resume: checkpoint batches under <out>.parts and reuse the finished ones
-    std::size_t batch_size = 0;  ///< --batch-size (with --resume; 0: auto)
+    std::size_t batch_size = 0;  ///< --batch-size (with --resume or --dask; 0: auto)
+    std::string dask;            ///< --dask ADDRESS: run on a Dask cluster (python -m twinsim.distributed)
     const CLI::Option* replications_option = nullptr;
     const CLI::Option* seed_option = nullptr;
     const scenario::ModelRegistry* behaviours = nullptr;  ///< what the scenarios' behaviours: sections bind
@@ -419,6 +421,42 @@ std::optional<std::pair<std::uint32_t, std::uint32_t>> parse_shard(const std::st
     return std::pair(*k - 1, *n);
 }
 
+/// `--dask ADDRESS`: the distributed runner is Python's (twinsim.distributed, on
+/// dask.distributed); this program hands the job over to it with exec, so the
+/// exit status and output are that module's. The interpreter is $TWINSIM_PYTHON,
+/// else python3; it must import twinsim and dask.distributed.
+int run_on_dask(const RunCommandOptions& options) {
+    if (!options.shard.empty() || options.resume || !options.store.empty() || !options.models.empty() ||
+        options.allow_undefined_extensions) {
+        std::cerr << "twinsim: error: --dask runs the whole job on the cluster; it cannot be combined with --shard, "
+                     "--resume, --store, --models or --allow-undefined-extensions\n";
+        return exit_usage;
+    }
+    const char* configured = std::getenv("TWINSIM_PYTHON");
+    const std::string python = configured != nullptr && *configured != '\0' ? configured : "python3";
+    std::vector<std::string> args{python, "-m", "twinsim.distributed", "--dask", options.dask};
+    if (!options.out.empty()) args.insert(args.end(), {"-o", options.out});
+    if (options.replications_option != nullptr && options.replications_option->count() > 0)
+        args.insert(args.end(), {"--replications", std::to_string(options.replications)});
+    if (options.seed_option != nullptr && options.seed_option->count() > 0)
+        args.insert(args.end(), {"--seed", std::to_string(options.seed)});
+    if (options.batch_size != 0) args.insert(args.end(), {"--batch-size", std::to_string(options.batch_size)});
+    if (options.allow_outside_paths) args.emplace_back("--allow-outside-paths");
+    if (options.quiet) args.emplace_back("--quiet");
+    args.emplace_back("--");
+    args.insert(args.end(), options.scenario_files.begin(), options.scenario_files.end());
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::cout.flush();
+    std::cerr.flush();
+    ::execvp(argv[0], argv.data());
+    const int error = errno;
+    std::cerr << "twinsim: error: --dask: cannot start " << python << " (set TWINSIM_PYTHON to a Python that imports "
+              << "twinsim and dask.distributed: pip install twinsim[dask]): " << std::strerror(error) << '\n';
+    return exit_usage;
+}
+
 int run_command(const RunCommandOptions& options) {
     std::optional<std::pair<std::uint32_t, std::uint32_t>> shard;
     if (!options.shard.empty()) {
@@ -433,6 +471,7 @@ int run_command(const RunCommandOptions& options) {
         std::cerr << "twinsim: error: --resume runs the whole job; it cannot be combined with --shard\n";
         return exit_usage;
     }
+    if (!options.dask.empty()) return run_on_dask(options);
     if (options.batch_size != 0 && !options.resume) {
         std::cerr << "twinsim: error: --batch-size is the size of --resume's checkpoints; give --resume too\n";
         return exit_usage;
@@ -590,9 +629,14 @@ Command add_run_command(CLI::App& app, const scenario::ModelRegistry& behaviours
                       "uninterrupted run writes (all datasets and attributes equal but `created`). A damaged batch "
                       "file is reported and run again, never reused. Use it from the first run on");
     command->add_option("--batch-size", options->batch_size,
-                        "With --resume: runs per checkpoint batch (default 0: max(16, runs / 64)); the results do "
+                        "With --resume or --dask: runs per batch (default 0: max(16, runs / 64)); the results do "
                         "not depend on it, but a rerun must use the same value to reuse the batches")
         ->check(whole_number(0, 1u << 30, "a whole number from 0 (auto) to 1073741824"));
+    command->add_option("--dask", options->dask,
+                        "tcp://HOST:8786: run the job on the Dask cluster of that scheduler (Python's "
+                        "twinsim.distributed, run with $TWINSIM_PYTHON or python3; needs pip install twinsim[dask]): "
+                        "batches of runs go to the workers, the base graph travels once per worker, a lost worker's "
+                        "batches run again, and the file written equals this program's (docs/distributed.md)");
     command->add_option("--store", options->store,
                         "The live store whose recorded history a scenario's replay: section reads (docs/replay.md); "
                         "replaces replay.source, and the store's graph at the scenario's start is the base graph");

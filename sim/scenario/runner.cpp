@@ -114,7 +114,10 @@ JobResult run_job(const std::vector<std::shared_ptr<const PreparedScenario>>& sc
     if (!out.empty()) {
         io::FileIdentity identity;
         identity.base_graph_source = options.base_source;
-        if (!scenarios.empty()) identity.base_graph_version = std::to_string(scenarios.front()->graph.version());
+        if (!options.base_version.empty())
+            identity.base_graph_version = options.base_version;
+        else if (!scenarios.empty())
+            identity.base_graph_version = std::to_string(scenarios.front()->graph.version());
         identity.description = "twinsim run";
         writer.emplace(out, identity, options.writer);
         if (sharded) writer->mark_shard({plan.job, options.shard_index, options.shard_count});

@@ -91,6 +91,10 @@ struct RunnerOptions {
     double slice = 0.0;
     /// Where the base graph came from (a file path, or "live"), for the file's identity.
     std::string base_source;
+    /// The file's base_graph_version; "" = the first scenario's graph version.
+    /// A distributed job's workers, whose graphs were loaded from the base's
+    /// bytes, pass the version the client's file would carry.
+    std::string base_version;
     io::WriterOptions writer;
     /// Run only the tasks of shard `shard_index` (0-based) of `shard_count`
     /// (plan.hpp, shard_tasks) and write a results shard; shard_count 0: the

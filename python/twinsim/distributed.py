@@ -1,0 +1,200 @@
+"""Running a job on a Dask cluster: ``twinsim.run(..., client=dask_client)`` and
+``twinsim run --dask tcp://HOST:8786`` (docs/distributed.md).
+
+The client plans the job (the same plan every process computes: scenario::plan_job),
+cuts its task list into batches (scenario::batch_task_indices: consecutive tasks), and
+sends each batch to the cluster as one Dask task. The base graphs travel once per
+worker, as the bytes of their NDJSON export broadcast with ``client.scatter``; a worker
+parses them and prepares the job's concrete scenarios once (cached per process, by job
+id), runs its batch as a results shard (scenario::run_job with the batch's task
+indices) into a temporary file and returns the file's bytes. The client writes each
+shard under a temporary folder beside the output and merges them (io::merge_results)
+into the file a single process writes, identical in every dataset and attribute but
+``created``. A worker that dies loses only its running batches: the scheduler runs
+them again elsewhere (Dask's ``allowed-failures``), and a batch that raises is retried
+``retries`` times. The C++ core never needs Dask; this module imports it only when used.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+import threading
+from typing import Any, Callable
+
+from . import _core
+
+__all__ = ["run_on_cluster", "auto_batch_size"]
+
+# Per worker process: job id -> the prepared scenarios (the parsed base graphs stay alive
+# inside them). A few jobs at most, the oldest dropped first.
+_PREPARED: dict[str, list] = {}
+_PREPARED_LOCK = threading.Lock()
+_PREPARED_KEEP = 4
+
+
+def auto_batch_size(tasks: int, worker_threads: int) -> int:
+    """About four batches per worker thread: ceil(tasks / (4 * threads)), at least 1.
+    Each batch is one Dask task; with a run of a few milliseconds, pass a larger
+    ``batch_size`` so that a task holds at least about a second of work."""
+    return max(1, math.ceil(tasks / (4 * max(1, worker_threads))))
+
+
+def _prepared_on_worker(job: str, payload: tuple) -> list:
+    with _PREPARED_LOCK:
+        prepared = _PREPARED.get(job)
+        if prepared is not None:
+            return prepared
+        from ._core import TwinGraph
+
+        bases, specs, base_of = payload
+        snapshots = []
+        with tempfile.TemporaryDirectory(prefix="twinsim-base-") as folder:
+            for i, data in enumerate(bases):
+                path = os.path.join(folder, f"base-{i}.ndjson")
+                with open(path, "wb") as f:
+                    f.write(data)
+                snapshots.append(TwinGraph.from_ndjson(path).snapshot())
+        prepared = _core._prepare_concrete(specs, [snapshots[k] for k in base_of])
+        while len(_PREPARED) >= _PREPARED_KEEP:
+            _PREPARED.pop(next(iter(_PREPARED)))
+        _PREPARED[job] = prepared
+        return prepared
+
+
+def _run_batch(job: str, payload: tuple, tasks: list[int], shard: tuple[int, int], base_source: str,
+               base_version: str, threads: int) -> bytes:
+    """On a worker: run one batch of the job as a results shard; its file's bytes."""
+    prepared = _prepared_on_worker(job, payload)
+    with tempfile.TemporaryDirectory(prefix="twinsim-batch-") as folder:
+        out = os.path.join(folder, f"batch-{shard[0] + 1}-of-{shard[1]}.h5")
+        _core._run_job(prepared, out, threads, None, base_source, 0.0, tasks, shard, base_version)
+        with open(out, "rb") as f:
+            return f.read()
+
+
+def _base_bytes(snapshot) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="twinsim-base-") as folder:
+        path = os.path.join(folder, "base.ndjson")
+        snapshot.to_ndjson(path)
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def run_on_cluster(client: Any, prepared: list, bases: list, out: str | os.PathLike, base_source: str,
+                   batch_size: int | None = None, threads_per_batch: int = 1, retries: int = 2,
+                   progress: Callable[[dict], Any] | None = None) -> dict:
+    """Runs the prepared job on the Dask cluster behind ``client`` and writes ``out``.
+
+    prepared: the job's prepared scenarios (sweeps expanded); bases: the base snapshot of
+    each of them (the same object for scenarios that share it: it travels once).
+    Returns the dict ``_core._run_job`` returns. Raises what the merge raises
+    (TwinsimIoError) and the first batch's exception after its retries."""
+    from distributed import as_completed
+
+    if out is None:
+        raise ValueError("a distributed run writes a results file: give out=...")
+    out = os.fspath(out)
+    plan = _core._plan_job(prepared)
+    n = plan["tasks"]
+    worker_threads = sum(client.nthreads().values())
+    size = int(batch_size) if batch_size else auto_batch_size(n, worker_threads)
+    if size < 1:
+        raise ValueError(f"batch_size must be >= 1, not {batch_size!r}")
+    count = math.ceil(n / size)
+
+    # Each distinct base once, as bytes, broadcast to every worker.
+    distinct: list = []
+    base_of: list[int] = []
+    for snapshot in bases:
+        for k, seen in enumerate(distinct):
+            if seen is snapshot:
+                base_of.append(k)
+                break
+        else:
+            distinct.append(snapshot)
+            base_of.append(len(distinct) - 1)
+    payload = ((*(_base_bytes(s) for s in distinct),), [_core._spec_json(p) for p in prepared], base_of)
+    [payload_future] = client.scatter([payload], broadcast=True, hash=False)
+
+    futures = {}
+    for b in range(count):
+        tasks = list(range(b * size, min(n, (b + 1) * size)))
+        future = client.submit(_run_batch, plan["job"], payload_future, tasks, (b, count), base_source,
+                               plan["base_version"], int(threads_per_batch), retries=retries, pure=False,
+                               key=f"twinsim-batch-{plan['job'][:12]}-{b + 1}-of-{count}")
+        futures[future] = (b, len(tasks))
+
+    folder = tempfile.mkdtemp(prefix=os.path.basename(out) + ".shards-", dir=os.path.dirname(os.path.abspath(out)))
+    try:
+        paths = [os.path.join(folder, f"batch-{b + 1}-of-{count}.h5") for b in range(count)]
+        done = batches = 0
+        for future in as_completed(list(futures)):
+            b, runs = futures[future]
+            data = future.result()
+            with open(paths[b], "wb") as f:
+                f.write(data)
+            done += runs
+            batches += 1
+            if progress is not None:
+                progress({"runs_done": done, "runs_total": n, "fraction": done / n, "batches_done": batches,
+                          "batches_total": count})
+        raw = _core._merge_results(paths, out)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        client.cancel([payload_future])
+    raw["progress"].update({"runs_total": n, "runs_done": n, "runs_failed": len(raw["failures"]),
+                            "batches": count, "batch_size": size})
+    return raw
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``twinsim run --dask ADDRESS ...`` execs ``python -m twinsim.distributed ...``:
+    the scenario files' job on the cluster at ADDRESS, the KPI table on stdout.
+    Exit status as ``twinsim run``: 0, 1 (a run failed), 2 (bad input or results file)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="twinsim run --dask",
+                                     description="Run a job's scenario files on a Dask cluster")
+    parser.add_argument("--dask", required=True, help="the scheduler's address, e.g. tcp://HOST:8786")
+    parser.add_argument("-o", "--output", default=None)
+    parser.add_argument("--replications", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--allow-outside-paths", action="store_true")
+    parser.add_argument("-q", "--quiet", action="store_true")
+    parser.add_argument("scenarios", nargs="+")
+    args = parser.parse_args(argv)
+
+    from distributed import Client
+
+    from . import TwinsimError
+    from .scenario import Scenario, run
+
+    out = args.output or os.path.splitext(os.path.basename(args.scenarios[0]))[0] + ".h5"
+    try:
+        scenarios = [Scenario.from_file(path) for path in args.scenarios]
+        with Client(args.dask, timeout="30s") as client:
+            result = run(scenarios, out=out, replications=args.replications, seed=args.seed,
+                         allow_outside_paths=args.allow_outside_paths, client=client, batch_size=args.batch_size,
+                         progress=False)
+    except (TwinsimError, ValueError, OSError) as e:
+        print(f"twinsim: error: {e}\ntwinsim: no results written", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        p = result.progress
+        print(f"ran {p['runs_total']} runs in {p['batches']} batches of {p['batch_size']} on {args.dask}",
+              file=sys.stderr)
+    for f in result.failures:
+        print(f"twinsim: run failed: scenario {f.scenario}, replication {f.replication}: {f.message}", file=sys.stderr)
+    table = result.kpis[["scenario", "name", "selection", "statistic", "mean", "ci95_low", "ci95_high", "n", "unit"]]
+    print(table.to_string(index=False) if len(table) else "no KPIs (the scenario defines none)")
+    print(f"results: {result.path}")
+    return 1 if result.failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
