@@ -31,7 +31,7 @@ int run(int argc, char** argv) {
                                        add_run_command(app, behaviours),   add_merge_command(app),
                                        add_compare_command(app),           add_behaviours_command(app, behaviours),
                                        add_calibrate_command(app),         add_prognostics_command(app),
-                                       add_serve_command(app)};
+                                       add_serve_command(app),                add_token_command(app)};
 
     try {
         app.parse(argc, argv);

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "serve_commands.hpp"
 #include "twinsim/live/saved_routes.hpp"
 #include "twinsim/live/store.hpp"
+#include "twinsim/service/access.hpp"
 #include "twinsim/service/http_server.hpp"
 #include "twinsim/service/rest_api.hpp"
 
@@ -28,6 +30,7 @@ struct ServeOptions {
     std::string tls_cert;
     std::string tls_key;
     std::string durability = "group";
+    std::string auth;
     std::size_t threads = 32;
     std::size_t max_body = 8u << 20;
     int read_timeout = 10;
@@ -57,6 +60,15 @@ int run_serve(const ServeOptions& o) {
         std::cerr << "twinsim: error: --listen takes HOST:PORT (PORT 0 picks a free one), found \"" << o.listen << "\"\n";
         return exit_usage;
     }
+    std::optional<service::AccessPolicy> access;
+    if (!o.auth.empty()) {
+        try {
+            access = service::AccessPolicy::load(o.auth);
+        } catch (const service::AccessConfigError& e) {
+            std::cerr << "twinsim: error: invalid --auth file: " << e.what() << '\n';
+            return exit_invalid;
+        }
+    }
     const sigset_t stop_signals = block_stop_signals();
 
     live::StoreOptions store_options;
@@ -72,7 +84,7 @@ int run_serve(const ServeOptions& o) {
     auto events = std::make_unique<live::StoreEvents>(store->graph(), o.store);
     service::RequestLimits limits;
     limits.max_body_bytes = o.max_body;
-    service::RestApi api(*store, events.get(), limits);
+    service::RestApi api(*store, events.get(), limits, access ? &*access : nullptr);
     service::ServerOptions server_options;
     server_options.host = o.listen.substr(0, colon);
     server_options.port = port;
@@ -136,6 +148,9 @@ Command add_serve_command(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--tls-cert", options->tls_cert, "PEM certificate (chain) for https; needs --tls-key");
     cmd->add_option("--tls-key", options->tls_key, "PEM private key of --tls-cert");
+    cmd->add_option("--auth", options->auth,
+                    "Auth file (JSON): token keys (JWKS), audience, issuers, custom roles, assignments and scopes; "
+                    "without it every request is allowed");
     cmd->add_option("--durability", options->durability,
                     "group: writes share disk syncs (faster); per-batch: each write synced alone")
         ->check(CLI::IsMember({"group", "per-batch"}))

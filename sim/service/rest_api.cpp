@@ -21,6 +21,7 @@
 #include "twinsim/live/store.hpp"
 #include "twinsim/live/telemetry.hpp"
 #include "twinsim/query/query.hpp"
+#include "twinsim/service/access.hpp"
 
 namespace twinsim::service {
 
@@ -330,6 +331,7 @@ struct RestApi::Impl {
     live::Store& store;
     live::StoreEvents* events;
     RequestLimits limits;
+    const AccessPolicy* access;
 
     // Query continuation tokens and the snapshot each page was cut from, so
     // the next page reads the same graph version (bounded; oldest first out).
@@ -337,7 +339,8 @@ struct RestApi::Impl {
     std::unordered_map<std::string, graph::Snapshot> cursors;
     std::deque<std::string> cursor_order;
 
-    Impl(live::Store& s, live::StoreEvents* e, RequestLimits l) : store(s), events(e), limits(l) {}
+    Impl(live::Store& s, live::StoreEvents* e, RequestLimits l, const AccessPolicy* a)
+        : store(s), events(e), limits(l), access(a) {}
 
     graph::TwinGraph& graph() { return store.graph(); }
 
@@ -541,7 +544,50 @@ struct RestApi::Impl {
 
     // --- query
 
-    Response query(const Request& request) {
+    /// Drops the rows a scoped caller may not read: a twin row (SELECT *),
+    /// a row of twins (SELECT A, B with JOIN/MATCH: every twin must be
+    /// readable), a relationship row (its source twin). Rows of plain values
+    /// (projections, COUNT) cannot be checked twin by twin: a caller with only
+    /// scoped read gets 403 for them.
+    void filter_rows(query::QueryResult& result, const Caller& caller, const graph::Snapshot& snapshot) {
+        static constexpr std::string_view read = "Microsoft.DigitalTwins/digitaltwins/read";
+        if (caller.may_everywhere(read)) return;
+        const auto models = snapshot.models();
+        const auto is_a = [&](std::string_view m, std::string_view base) { return models->is_a(m, base); };
+        const auto readable_twin = [&](const json& twin) {
+            const std::string id = twin.value("$dtId", std::string());
+            std::string model;
+            if (twin.contains("$metadata") && twin.at("$metadata").is_object())
+                model = twin.at("$metadata").value("$model", std::string());
+            return caller.may_on_twin(read, id, model, is_a);
+        };
+        std::vector<json> kept;
+        for (json& row : result.rows) {
+            bool ok = true;
+            if (row.is_object() && row.contains("$dtId")) {
+                ok = readable_twin(row);
+            } else if (row.is_object() && row.contains("$sourceId")) {
+                const std::string source = row.value("$sourceId", std::string());
+                ok = snapshot.contains(source) && readable_twin(snapshot.get_twin(source));
+            } else {
+                bool any_twin = false;
+                for (const auto& [key, value] : row.items()) {
+                    if (value.is_object() && value.contains("$dtId")) {
+                        any_twin = true;
+                        ok = ok && readable_twin(value);
+                    }
+                }
+                if (!any_twin)
+                    fail(403, "Forbidden", "the caller " + caller.subject +
+                                               " may read only some twins (a scoped role): its queries must return twins "
+                                               "(SELECT * or SELECT <aliases>), not projections or counts");
+            }
+            if (ok) kept.push_back(std::move(row));
+        }
+        result.rows = std::move(kept);
+    }
+
+    Response query(const Request& request, const Caller* caller) {
         require_json_content(request, {"application/json"});
         const json body = parse_body(request, "{\"query\": ...} or {\"continuationToken\": ...}");
         if (!body.is_object()) fail(400, "InvalidArgument", "the body must be {\"query\": \"SELECT ...\"}");
@@ -554,6 +600,7 @@ struct RestApi::Impl {
             graph::Snapshot snapshot = cursor(text);
             result = query::continue_query(snapshot, text, options);
             remember(result.continuation_token, snapshot);
+            if (caller != nullptr) filter_rows(result, *caller, snapshot);
         } else {
             const auto q = body.find("query");
             if (q == body.end() || !q->is_string() || q->get<std::string>().empty())
@@ -563,6 +610,7 @@ struct RestApi::Impl {
             graph::Snapshot snapshot = graph().snapshot();
             result = query::query_twins(snapshot, q->get<std::string>(), options);
             remember(result.continuation_token, snapshot);
+            if (caller != nullptr) filter_rows(result, *caller, snapshot);
         }
         Response r = json_response(200, result.to_json());
         const double charge = 1.0 + static_cast<double>(result.stats.rows_examined) / 1000.0;
@@ -619,7 +667,33 @@ struct RestApi::Impl {
         return no_content();
     }
 
-    Response dispatch(const Request& request, const Route& route, const Params& params) {
+    /// 403 unless the caller may do the route's operation (and, for a twin,
+    /// on that twin: its model is the stored twin's, or for a create the
+    /// body's $metadata.$model).
+    void authorize(const Request& request, const Route& route, const Caller& caller) {
+        const char* action = action_of(route.operation);
+        if (action == nullptr) return;
+        const std::string who = caller.subject.empty() ? std::string("the caller") : "the caller " + caller.subject;
+        if (!caller.may(action))
+            fail(403, "Forbidden", who + " has no role that grants " + action + " (needed by " + to_string(route.operation) + ")");
+        if (route.twin_id.empty() || caller.may_everywhere(action)) return;
+        const graph::Snapshot snapshot = graph().snapshot();
+        std::string model;
+        if (snapshot.contains(route.twin_id)) {
+            model = snapshot.get_twin(route.twin_id).at("$metadata").value("$model", std::string());
+        } else if (route.operation == Operation::upsert_twin) {
+            const json body = json::parse(request.body, nullptr, false);
+            if (body.is_object() && body.contains("$metadata") && body.at("$metadata").is_object())
+                model = body.at("$metadata").value("$model", std::string());
+        }
+        const auto models = snapshot.models();
+        if (!caller.may_on_twin(action, route.twin_id, model,
+                                [&](std::string_view m, std::string_view base) { return models->is_a(m, base); }))
+            fail(403, "Forbidden", who + " may not " + action + " on twin " + route.twin_id +
+                                       ": it is outside the scope of the caller's roles");
+    }
+
+    Response dispatch(const Request& request, const Route& route, const Params& params, const Caller* caller) {
         switch (route.operation) {
             case Operation::health: {
                 const live::StoreStats stats = store.stats();
@@ -638,7 +712,7 @@ struct RestApi::Impl {
                 graph::adt::update_model(graph(), route.model_id, patch_body(request));
                 return no_content();
             case Operation::delete_model: graph().delete_model(route.model_id); return no_content();
-            case Operation::query: return query(request);
+            case Operation::query: return query(request, caller);
             case Operation::get_twin: {
                 const json twin = graph().snapshot().get_twin(route.twin_id);
                 return with_etag(json_response(200, twin), twin);
@@ -710,7 +784,18 @@ struct RestApi::Impl {
             return error_response({413, "PayloadTooLarge", "the body is " + std::to_string(request.body.size()) +
                                                                " bytes; the limit is " + std::to_string(limits.max_body_bytes)});
         try {
-            return dispatch(request, *route, *params);
+            std::optional<Caller> caller;
+            if (access != nullptr && route->operation != Operation::health) {
+                try {
+                    caller = access->authenticate(request.header("Authorization"));
+                } catch (const TokenError& e) {
+                    Response r = error_response({401, "Unauthorized", std::string("authentication failed: ") + e.what()});
+                    r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+                    return r;
+                }
+                authorize(request, *route, *caller);
+            }
+            return dispatch(request, *route, *params, caller ? &*caller : nullptr);
         } catch (const Failure& f) {
             return error_response(f.error);
         } catch (const graph::NotFoundError& e) {
@@ -739,8 +824,8 @@ struct RestApi::Impl {
     }
 };
 
-RestApi::RestApi(live::Store& store, live::StoreEvents* events, RequestLimits limits)
-    : impl_(std::make_unique<Impl>(store, events, limits)) {}
+RestApi::RestApi(live::Store& store, live::StoreEvents* events, RequestLimits limits, const AccessPolicy* access)
+    : impl_(std::make_unique<Impl>(store, events, limits, access)) {}
 RestApi::~RestApi() = default;
 
 const RequestLimits& RestApi::limits() const noexcept { return impl_->limits; }

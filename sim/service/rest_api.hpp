@@ -28,6 +28,8 @@ class StoreEvents;
 
 namespace twinsim::service {
 
+class AccessPolicy;
+
 /// The API versions accepted in ?api-version= (the Python SDK sends the
 /// first, the JavaScript SDK the second).
 inline constexpr std::string_view api_versions[] = {"2023-10-31", "2022-05-31"};
@@ -119,8 +121,13 @@ class RestApi {
 public:
     /// `store` (and `events`, which may be null: then no event routes and
     /// telemetry is checked and recorded but not routed) must outlive the
-    /// RestApi.
-    RestApi(live::Store& store, live::StoreEvents* events, RequestLimits limits = {});
+    /// RestApi. With `access` (which must outlive it too) every operation
+    /// but health needs a bearer token whose roles grant the operation's
+    /// action (access.hpp): 401 without a valid token, 403 without the
+    /// action or outside a scoped role's twins; a query answers only the
+    /// twins the caller may read. Without it every request is allowed.
+    RestApi(live::Store& store, live::StoreEvents* events, RequestLimits limits = {},
+            const AccessPolicy* access = nullptr);
     RestApi(const RestApi&) = delete;
     RestApi& operator=(const RestApi&) = delete;
     ~RestApi();
