@@ -29,6 +29,7 @@
 #include <set>
 #include <string>
 #include <system_error>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -50,6 +51,7 @@
 #include "twinsim/live/store.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
 #include "twinsim/scenario/plan.hpp"
+#include "twinsim/scenario/precision.hpp"
 #include "twinsim/scenario/recorded_input.hpp"
 #include "twinsim/scenario/resume.hpp"
 #include "twinsim/scenario/run.hpp"
@@ -190,6 +192,8 @@ struct JobExtras {
     std::string base_version;
     bool resume = false;
     std::size_t batch_size = 0;
+    std::vector<scenario::PrecisionTarget> precision;  ///< sequential replications when not empty
+    std::uint32_t max_replications = 1000;
 };
 
 py::dict run_job(const std::vector<Prepared>& prepared, const py::object& out, unsigned threads,
@@ -224,11 +228,16 @@ py::dict run_job(const std::vector<Prepared>& prepared, const py::object& out, u
     };
 
     scenario::JobResult result;
+    std::optional<scenario::PrecisionResult> precise;
     bool cancelled = false;
     {
         py::gil_scoped_release release;
         try {
-            if (extras.resume) {
+            if (!extras.precision.empty()) {
+                precise = scenario::run_until_precise(scenarios, path, options,
+                                                      {extras.precision, extras.max_replications});
+                result = precise->job;
+            } else if (extras.resume) {
                 scenario::ResumeOptions resume;
                 resume.batch_size = extras.batch_size;
                 result = scenario::run_job_resumable(scenarios, path, options, resume);
@@ -250,7 +259,14 @@ py::dict run_job(const std::vector<Prepared>& prepared, const py::object& out, u
     }
     if (state.error) std::rethrow_exception(state.error);  // resumable: the finished batches stay
     if (cancelled) throw scenario::Cancelled();
-    return job_dict(result);
+    py::dict reply = job_dict(result);
+    if (precise) {
+        py::dict counts;
+        for (std::size_t i = 0; i < scenarios.size(); ++i) counts[py::str(scenarios[i]->spec.name)] = precise->replications[i];
+        reply["precision"] = py::dict(py::arg("replications") = counts, py::arg("rounds") = precise->rounds,
+                                      py::arg("unmet") = precise->unmet);
+    }
+    return reply;
 }
 
 /// One replication stepped from Python. Calls are serialised by a mutex
@@ -558,19 +574,26 @@ void define_scenario(py::module_& m) {
         [](const std::vector<Prepared>& prepared, const py::object& out, unsigned threads, const py::object& progress,
            const std::string& base_source, double progress_interval, std::vector<std::size_t> tasks,
            std::optional<std::pair<std::uint32_t, std::uint32_t>> shard, std::string base_version, bool resume,
-           std::size_t batch_size) {
-            return run_job(prepared, out, threads, progress, base_source, progress_interval,
-                           {std::move(tasks), shard, std::move(base_version), resume, batch_size});
+           std::size_t batch_size, const std::vector<std::tuple<std::string, std::string, double, bool>>& precision,
+           std::uint32_t max_replications) {
+            JobExtras extras{std::move(tasks), shard, std::move(base_version), resume, batch_size, {}, max_replications};
+            for (const auto& [kpi, selection, half_width, relative] : precision)
+                extras.precision.push_back({kpi, selection, half_width, relative});
+            return run_job(prepared, out, threads, progress, base_source, progress_interval, extras);
         },
         py::arg("prepared"), py::arg("out"), py::arg("threads") = 0, py::arg("progress") = py::none(),
         py::arg("base_source") = "", py::arg("progress_interval") = 0.0, py::arg("tasks") = std::vector<std::size_t>{},
         py::arg("shard") = py::none(), py::arg("base_version") = "", py::arg("resume") = false,
         py::arg("batch_size") = 0,
+        py::arg("precision") = std::vector<std::tuple<std::string, std::string, double, bool>>{},
+        py::arg("max_replications") = 1000,
         "Runs every replication of the prepared scenarios (scenario::run_job) with the GIL released; progress(dict) "
         "is called about every progress_interval seconds. Ctrl-C or an exception of progress cancels the job (no "
         "file is left; with resume=True, scenario::run_job_resumable, the finished batches stay) and is raised here. "
         "shard=(index, count) with tasks=[...] runs those tasks of the plan as a results shard (a batch of a "
-        "distributed job); base_version overrides the file's base_graph_version.");
+        "distributed job); base_version overrides the file's base_graph_version. precision=[(kpi, selection, "
+        "half_width, relative)] runs rounds until the targets are met (scenario::run_until_precise); the dict then "
+        "has 'precision': {replications: {scenario: n}, rounds, unmet}.");
     m.def(
         "_plan_job",
         [](const std::vector<Prepared>& prepared) {

@@ -429,7 +429,7 @@ class JobResult:
     - ``open()``: the results file through twinsim.open_results.
     """
 
-    __slots__ = ("path", "failures", "kpis", "scenarios", "progress")
+    __slots__ = ("path", "failures", "kpis", "scenarios", "progress", "precision")
 
     def __init__(self, raw: dict, scenarios: list[str]):
         import pandas as pd
@@ -442,6 +442,7 @@ class JobResult:
             {"n": "int64", **{c: "float64" for c in columns[6:]}})
         self.scenarios: list[str] = scenarios
         self.progress: dict = raw["progress"]
+        self.precision: dict | None = raw.get("precision")  # run(precision=...): replications, rounds, unmet
 
     def open(self):
         """twinsim.open_results(self.path) (use it as a context manager)."""
@@ -459,7 +460,8 @@ class JobResult:
 def run(scenarios: Scenario | Iterable[Scenario], base: Any = None, out: str | os.PathLike | None = None,
         threads: int = 0, progress: bool | Callable[[dict], Any] = True, replications: int | None = None,
         seed: int | None = None, allow_outside_paths: bool = False, *, resume: bool = False,
-        batch_size: int | None = None, client: Any = None) -> JobResult:
+        batch_size: int | None = None, client: Any = None, precision: Mapping[str, Any] | None = None,
+        max_replications: int = 1000) -> JobResult:
     """Runs every replication of every scenario (sweeps expanded into their points).
 
     base: a TwinGraph (its snapshot now: later writes do not matter), a Snapshot,
@@ -492,6 +494,15 @@ def run(scenarios: Scenario | Iterable[Scenario], base: Any = None, out: str | o
     function writes without a client, identical in every dataset and attribute
     but ``created``. Needs ``pip install twinsim[dask]``.
 
+    precision: sequential replications (docs/runner.md, "Sequential
+    replications"): ``{"KPI": half_width}`` (in the KPI's unit), ``{"KPI": "5%"}``
+    (relative to the mean) or ``{"KPI@SELECTION": ...}``: rounds of the job with
+    more replications until every such KPI's 95 % CI half-width is met in every
+    scenario, or a scenario reaches ``max_replications``. ``result.precision`` then
+    holds ``replications`` ({scenario: n}), ``rounds`` and ``unmet`` (what the
+    maximum stopped short of). The counts and the results do not depend on
+    ``threads``.
+
     The GIL is released while the runs work. Ctrl-C (or an exception raised by a
     progress callable) stops every run, leaves no results file and is raised
     here (KeyboardInterrupt). A scenario the base graph refuses raises
@@ -507,12 +518,24 @@ def run(scenarios: Scenario | Iterable[Scenario], base: Any = None, out: str | o
     if client is not None:
         if resume:
             raise ValueError("resume=True is for a job on this machine; a distributed job reruns lost batches itself")
+        if precision:
+            raise ValueError("precision runs rounds of the whole job on this machine: not with resume or a client")
         from .distributed import run_on_cluster
 
         bases = [snapshot for spec, snapshot in zip(specs, snapshots) for _ in spec.expand()]
         raw = run_on_cluster(client, prepared, bases, out, source, batch_size=batch_size,
                              progress=progress if callable(progress) else None)
         return JobResult(raw, [p.name for p in prepared])
+    targets = []
+    for key, value in (precision or {}).items():
+        kpi, _, selection = str(key).partition("@")
+        relative = isinstance(value, str) and value.strip().endswith("%")
+        number = float(value.strip()[:-1]) / 100 if relative else float(value)
+        if not number > 0 or number == float("inf"):
+            raise ValueError(f"precision[{key!r}] must be > 0, not {value!r}")
+        targets.append((kpi, selection, number, relative))
+    if targets and (resume or client is not None):
+        raise ValueError("precision runs rounds of the whole job on this machine: not with resume or a client")
     if batch_size is not None and not resume:
         raise ValueError("batch_size is for resume=True or a client")
     if callable(progress):
@@ -524,7 +547,8 @@ def run(scenarios: Scenario | Iterable[Scenario], base: Any = None, out: str | o
         reporter, close = None, None
     try:
         raw = _core._run_job(prepared, None if out is None else os.fspath(out), int(threads), reporter, source,
-                             resume=bool(resume), batch_size=int(batch_size or 0))
+                             resume=bool(resume), batch_size=int(batch_size or 0), precision=targets,
+                             max_replications=int(max_replications))
     finally:
         if close is not None:
             close()

@@ -60,6 +60,7 @@
 #include "twinsim/scenario/errors.hpp"
 #include "twinsim/scenario/input_paths.hpp"
 #include "twinsim/scenario/limits.hpp"
+#include "twinsim/scenario/precision.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
 #include "twinsim/scenario/runner.hpp"
 #include "twinsim/scenario/scenario_spec.hpp"
@@ -85,6 +86,9 @@ struct RunCommandOptions {
     bool resume = false;         ///< --resume: checkpoint batches under <out>.parts and reuse the finished ones
     std::size_t batch_size = 0;  ///< --batch-size (with --resume or --dask; 0: auto)
     std::string dask;            ///< --dask ADDRESS: run on a Dask cluster (python -m twinsim.distributed)
+    std::vector<std::string> precision;  ///< --precision "KPI[@SELECTION]=H" or "...=P%"
+    std::uint32_t max_replications = 1000;  ///< --max-replications (with --precision)
+    const CLI::Option* max_replications_option = nullptr;
     const CLI::Option* replications_option = nullptr;
     const CLI::Option* seed_option = nullptr;
     const scenario::ModelRegistry* behaviours = nullptr;  ///< what the scenarios' behaviours: sections bind
@@ -421,6 +425,35 @@ std::optional<std::pair<std::uint32_t, std::uint32_t>> parse_shard(const std::st
     return std::pair(*k - 1, *n);
 }
 
+/// "KPI[@SELECTION]=H" (absolute, the KPI's unit) or "KPI[@SELECTION]=P%"
+/// (relative to the mean); nullopt when malformed.
+std::optional<scenario::PrecisionTarget> parse_precision(const std::string& text) {
+    const auto eq = text.rfind('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) return std::nullopt;
+    scenario::PrecisionTarget t;
+    std::string name = text.substr(0, eq);
+    std::string value = text.substr(eq + 1);
+    if (const auto at = name.rfind('@'); at != std::string::npos) {
+        t.selection = name.substr(at + 1);
+        name.resize(at);
+    }
+    if (name.empty()) return std::nullopt;
+    t.kpi = name;
+    if (value.back() == '%') {
+        t.relative = true;
+        value.pop_back();
+    }
+    try {
+        std::size_t used = 0;
+        const double number = std::stod(value, &used);
+        if (used != value.size() || !(number > 0) || !std::isfinite(number)) return std::nullopt;
+        t.half_width = t.relative ? number / 100.0 : number;
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+    return t;
+}
+
 /// `--dask ADDRESS`: the distributed runner is Python's (twinsim.distributed, on
 /// dask.distributed); this program hands the job over to it with exec, so the
 /// exit status and output are that module's. The interpreter is $TWINSIM_PYTHON,
@@ -471,6 +504,29 @@ int run_command(const RunCommandOptions& options) {
         std::cerr << "twinsim: error: --resume runs the whole job; it cannot be combined with --shard\n";
         return exit_usage;
     }
+    std::optional<scenario::PrecisionOptions> precision;
+    if (!options.precision.empty()) {
+        if (shard || options.resume || !options.dask.empty()) {
+            std::cerr << "twinsim: error: --precision runs rounds of the whole job on this machine; it cannot be "
+                         "combined with --shard, --resume or --dask\n";
+            return exit_usage;
+        }
+        precision.emplace();
+        precision->max_replications = options.max_replications;
+        for (const std::string& text : options.precision) {
+            const auto target = parse_precision(text);
+            if (!target) {
+                std::cerr << "twinsim: error: --precision " << excerpt(text)
+                          << ": expected KPI=H (the 95 % CI half-width in the KPI's unit) or KPI=P% (relative to the "
+                             "mean), optionally KPI@SELECTION=..., with H or P > 0\n";
+                return exit_usage;
+            }
+            precision->targets.push_back(*target);
+        }
+    } else if (options.max_replications_option != nullptr && options.max_replications_option->count() > 0) {
+        std::cerr << "twinsim: error: --max-replications bounds --precision; give --precision too\n";
+        return exit_usage;
+    }
     if (!options.dask.empty()) return run_on_dask(options);
     if (options.batch_size != 0 && !options.resume) {
         std::cerr << "twinsim: error: --batch-size is the size of --resume's checkpoints; give --resume too\n";
@@ -514,14 +570,20 @@ int run_command(const RunCommandOptions& options) {
         std::cerr << "twinsim: " << message << '\n';
     };
     scenario::ResumeReport resumed;
+    std::optional<scenario::PrecisionResult> precise;
     running.store(true);
     if (interrupted.load() != 0) {  // a signal between loading and now
         std::cerr << "twinsim: cancelled; no results written\n";
         return exit_status_of(interrupted.load());
     }
     try {
-        result = options.resume ? scenario::run_job_resumable(prepared.scenarios, out, runner, resume, &resumed)
-                                : scenario::run_job(prepared.scenarios, out, runner);
+        if (precision) {
+            precise = scenario::run_until_precise(prepared.scenarios, out, runner, *precision);
+            result = precise->job;
+        } else {
+            result = options.resume ? scenario::run_job_resumable(prepared.scenarios, out, runner, resume, &resumed)
+                                    : scenario::run_job(prepared.scenarios, out, runner);
+        }
     } catch (const scenario::Cancelled&) {
         display.clear();
         if (options.resume) {
@@ -547,6 +609,15 @@ int run_command(const RunCommandOptions& options) {
         std::cerr << "resumed: " << resumed.reused << " of " << resumed.batches << " batches were already written"
                   << (resumed.refused > 0 ? ", " + std::to_string(resumed.refused) + " refused and run again" : std::string())
                   << '\n';
+    }
+    if (precise) {
+        std::cerr << "precision: " << precise->rounds << (precise->rounds == 1 ? " round" : " rounds") << "; replications:";
+        for (std::size_t i = 0; i < prepared.scenarios.size(); ++i)
+            std::cerr << (i == 0 ? " " : ", ") << prepared.scenarios[i]->spec.name << " " << precise->replications[i];
+        std::cerr << '\n';
+        for (const std::string& why : precise->unmet)
+            std::cerr << "twinsim: precision not reached (--max-replications " << options.max_replications << "): " << why
+                      << '\n';
     }
     for (const scenario::RunFailure& f : result.failures) {
         std::cerr << "twinsim: run failed: scenario " << f.scenario << ", replication " << f.replication << ": "
@@ -637,6 +708,18 @@ Command add_run_command(CLI::App& app, const scenario::ModelRegistry& behaviours
                         "twinsim.distributed, run with $TWINSIM_PYTHON or python3; needs pip install twinsim[dask]): "
                         "batches of runs go to the workers, the base graph travels once per worker, a lost worker's "
                         "batches run again, and the file written equals this program's (docs/distributed.md)");
+    command->add_option("--precision", options->precision,
+                        "KPI=H or KPI=P% (repeatable; KPI@SELECTION=... for one selection): run rounds of the job with "
+                        "more replications until the 95 % CI half-width of every such KPI of every scenario is at most "
+                        "H (the KPI's unit) or P % of its mean, or --max-replications is reached; each scenario starts "
+                        "at its replications (at least 2); the counts and results are the same at any thread count "
+                        "(docs/runner.md, \"Sequential replications\")")
+        ->allow_extra_args(false);
+    options->max_replications_option =
+        command->add_option("--max-replications", options->max_replications,
+                            "With --precision: the most replications a scenario gets (default 1000)")
+            ->check(whole_number(2, scenario::limits::max_replications,
+                                 "a whole number from 2 to " + std::to_string(scenario::limits::max_replications)));
     command->add_option("--store", options->store,
                         "The live store whose recorded history a scenario's replay: section reads (docs/replay.md); "
                         "replaces replay.source, and the store's graph at the scenario's start is the base graph");

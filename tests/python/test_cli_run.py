@@ -800,3 +800,53 @@ def test_resume_options_are_checked(rooms, tmp_path):
     alone = twinsim("run", "--batch-size", "4", "-o", tmp_path / "x.h5", rooms)
     assert alone.returncode == 2 and "--resume" in alone.stderr
     assert "kill -9" in twinsim("run", "--help").stdout
+
+
+# --- sequential replications (--precision) ---------------------------------------------------
+
+def test_precision_adds_replications_until_the_half_width_is_met_the_same_at_any_thread_count(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    import numpy as np
+    from scipy import stats
+
+    path = tmp_path / "rooms.yaml"
+    path.write_text(scenario_text(replications=3))
+    outs = []
+    for threads in (1, 2):
+        out = tmp_path / f"p{threads}.h5"
+        run = twinsim("run", "-q", "--threads", threads, "--precision", "mean room temperature=0.002",
+                      "--max-replications", 400, "-o", out, path, timeout=300)
+        assert run.returncode == 0, run.stderr
+        match = re.search(r"precision: (\d+) rounds; replications: rooms (\d+)", run.stderr)
+        assert match, run.stderr
+        outs.append((out, match.groups()))
+    assert outs[0][1] == outs[1][1]  # the same rounds and count at 1 and 2 threads
+    rounds, n = map(int, outs[0][1])
+    assert rounds >= 2 and n > 3
+    with h5py.File(outs[0][0], "r") as f:
+        k = f["rooms"]["kpis"]
+        names, reps, values = k["name"].asstr()[()], k["replication"][()], k["value"][()]
+        runs = values[(names == "mean room temperature") & (reps >= 0)]
+        assert f["rooms"].attrs["replications"] == n == len(runs)
+    half = stats.t.ppf(0.975, n - 1) * np.std(runs, ddof=1) / np.sqrt(n)
+    assert half <= 0.002
+    expected, actual = h5_content(outs[0][0]), h5_content(outs[1][0])
+    assert expected == actual
+    # a maximum that stops short is reported, and the file holds that many
+    short = twinsim("run", "-q", "--precision", "mean room temperature=0.0001%", "--max-replications", 4,
+                    "-o", tmp_path / "short.h5", path)
+    assert short.returncode == 0, short.stderr
+    assert "precision not reached (--max-replications 4): rooms: mean room temperature" in short.stderr
+    assert "at n = 4" in short.stderr
+
+
+def test_precision_options_are_checked(rooms, tmp_path):
+    for bad in ("x", "=3", "k=0", "k=-1%", "k=abc"):
+        run = twinsim("run", "--precision", bad, "-o", tmp_path / "x.h5", rooms)
+        assert run.returncode == 2 and "expected KPI=H" in run.stderr, (bad, run.stderr)
+    run = twinsim("run", "--precision", "nosuch=1", "-o", tmp_path / "x.h5", rooms)
+    assert run.returncode == 2 and "no scenario of the job has a KPI named 'nosuch'" in run.stderr, run.stderr
+    run = twinsim("run", "--max-replications", 5, "-o", tmp_path / "x.h5", rooms)
+    assert run.returncode == 2 and "--precision" in run.stderr
+    run = twinsim("run", "--precision", "mean room temperature=1", "--resume", "-o", tmp_path / "x.h5", rooms)
+    assert run.returncode == 2 and "--resume" in run.stderr

@@ -569,3 +569,20 @@ def test_a_scenario_file_reads_only_inside_its_folder_unless_allowed(tmp_path, b
     assert str(caught.value).count("hunter2") <= 3
     # A scenario built in code names the caller's own paths: not confined.
     assert twinsim.run(relaxing_rooms(building, replications=1), progress=False).failures == []
+
+
+def test_run_with_precision_reports_the_counts_and_refuses_bad_targets(building, tmp_path):
+    s = relaxing_rooms(building, replications=3)
+    a = twinsim.run(s, out=tmp_path / "a.h5", threads=1, progress=False, precision={"peak room temperature": "0.05%"})
+    b = twinsim.run(s, out=tmp_path / "b.h5", threads=2, progress=False, precision={"peak room temperature": "0.05%"})
+    assert a.precision == b.precision
+    n = a.precision["replications"]["rooms"]
+    assert n > 3 and a.precision["rounds"] >= 2 and a.precision["unmet"] == []
+    row = a.kpis[a.kpis.name == "peak room temperature"].iloc[0]
+    assert row.n == n
+    assert a.kpis.equals(b.kpis)
+    with pytest.raises(ValueError, match="must be > 0"):
+        twinsim.run(s, progress=False, precision={"peak room temperature": 0})
+    with pytest.raises(twinsim.ScenarioError, match="no scenario of the job has a KPI named"):
+        twinsim.run(s, progress=False, precision={"nosuch": 1.0})
+    assert twinsim.run(s, progress=False).precision is None

@@ -884,3 +884,69 @@ TEST_CASE("runner: a resumable job reuses its finished batches and writes the fi
                           Catch::Contains("task 10 is not in the job (it has 10 tasks)"));
     }
 }
+
+#include "twinsim/scenario/precision.hpp"
+
+TEST_CASE("runner: sequential replications stop when every target half-width is met, at any thread count",
+          "[runner][precision]") {
+    const auto scenarios = jittery(3);  // "scripted" and "other", jittered values
+    scenario::PrecisionOptions precision;
+    precision.targets = {{"avg", "", 0.0, false}};
+    precision.max_replications = 200;
+    // a target half as wide as three replications give: about four times the replications
+    scenario::RunnerOptions o;
+    o.writer.sync = false;
+    o.threads = 1;
+    const auto first = scenario::run_job(scenarios, "", o);
+    double h3 = 0;
+    for (const auto& k : first.kpis)
+        if (k.name == "avg" && k.scenario == "scripted") h3 = scenario::half_width(k);
+    REQUIRE(std::isfinite(h3));
+    REQUIRE(h3 > 0);
+    precision.targets[0].half_width = h3 / 2;
+
+    std::vector<scenario::PrecisionResult> results;
+    for (const unsigned threads : {1u, 3u}) {
+        o.threads = threads;
+        results.push_back(scenario::run_until_precise(scenarios, scratch("precise-" + std::to_string(threads) + ".h5"),
+                                                      o, precision));
+    }
+    const auto& r = results[0];
+    CHECK(r.unmet.empty());
+    CHECK(r.rounds >= 2);
+    CHECK(r.replications[0] > 3);
+    for (const auto& k : r.job.kpis) {
+        if (k.name != "avg") continue;
+        CHECK(scenario::half_width(k) <= h3 / 2);
+        CHECK(k.n == r.replications[k.scenario == "scripted" ? 0 : 1]);
+    }
+    // the same counts, rounds and bits at 3 threads
+    CHECK(results[1].replications == r.replications);
+    CHECK(results[1].rounds == r.rounds);
+    REQUIRE(results[1].job.kpis.size() == r.job.kpis.size());
+    for (std::size_t i = 0; i < r.job.kpis.size(); ++i) CHECK(same_bits(results[1].job.kpis[i].mean, r.job.kpis[i].mean));
+    require_same_file(scratch("precise-1.h5"), scratch("precise-3.h5"));
+    CHECK(io::ResultsReader(scratch("precise-1.h5")).scenario("scripted").replications == r.replications[0]);
+
+    SECTION("relative targets, and a maximum that stops short") {
+        precision.targets = {{"avg", "", 1e-9, true}};
+        precision.max_replications = 5;
+        const auto capped = scenario::run_until_precise(scenarios, "", o, precision);
+        CHECK(capped.replications == std::vector<std::uint32_t>{5, 5});
+        REQUIRE(capped.unmet.size() == 2);
+        CHECK(capped.unmet[0].find("scripted: avg") == 0);
+        CHECK(capped.unmet[0].find("at n = 5") != std::string::npos);
+    }
+    SECTION("bad targets") {
+        precision.targets = {{"nosuch", "", 1.0, false}};
+        CHECK_THROWS_WITH(scenario::run_until_precise(scenarios, "", o, precision),
+                          Catch::Contains("no scenario of the job has a KPI named 'nosuch'"));
+        precision.targets = {{"avg", "", 0.0, false}};
+        CHECK_THROWS_WITH(scenario::run_until_precise(scenarios, "", o, precision), Catch::Contains("must be > 0"));
+        precision.targets = {};
+        CHECK_THROWS_WITH(scenario::run_until_precise(scenarios, "", o, precision), Catch::Contains("no KPI target"));
+        precision.targets = {{"avg", "", 1.0, false}};
+        precision.max_replications = 1;
+        CHECK_THROWS_WITH(scenario::run_until_precise(scenarios, "", o, precision), Catch::Contains("from 2 to"));
+    }
+}
