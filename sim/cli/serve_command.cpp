@@ -32,6 +32,7 @@ struct ServeOptions {
     std::string durability = "group";
     std::string auth;
     std::size_t threads = 32;
+    std::size_t backlog = 64;
     std::size_t max_body = 8u << 20;
     int read_timeout = 10;
     bool record_telemetry = false;
@@ -91,6 +92,7 @@ int run_serve(const ServeOptions& o) {
     server_options.tls_cert = o.tls_cert;
     server_options.tls_key = o.tls_key;
     server_options.threads = o.threads;
+    server_options.backlog = o.backlog;
     server_options.read_timeout = std::chrono::seconds(o.read_timeout);
     server_options.write_timeout = std::chrono::seconds(o.read_timeout);
     std::unique_ptr<service::HttpServer> server;
@@ -157,6 +159,10 @@ Command add_serve_command(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--threads", options->threads, "Connections served at once (one thread each)")
         ->check(CLI::Range(1, 1024))
+        ->capture_default_str();
+    cmd->add_option("--backlog", options->backlog,
+                    "Connections that may wait for a thread; beyond them 503 ServiceUnavailable and closed")
+        ->check(CLI::Range(1, 100000))
         ->capture_default_str();
     cmd->add_option("--max-body", options->max_body, "Largest request body in bytes (413 beyond)")
         ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30))

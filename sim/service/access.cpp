@@ -67,8 +67,9 @@ std::vector<std::string> string_list(const json& value, const std::string& where
 }
 
 void only_members(const json& object, std::initializer_list<const char*> allowed, const std::string& where) {
-    for (const auto& [key, value] : object.items()) {
-        if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; }))
+    for (auto it = object.begin(); it != object.end(); ++it) {
+        const std::string& key = it.key();
+        if (std::none_of(allowed.begin(), allowed.end(), [&key](const char* a) { return key == a; }))
             throw AccessConfigError(where + ": unknown member \"" + key + "\"");
     }
 }

@@ -3,8 +3,12 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <fstream>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include "twinsim/service/rest_api.hpp"
 
@@ -12,9 +16,95 @@ namespace twinsim::service {
 
 namespace {
 
+/// True on a thread that serves a connection the pool had no room for: its
+/// requests are answered 503 and the connection closed.
+thread_local bool overflow_connection = false;
+
+/// httplib's task queue with a bound: `workers` threads serve connections
+/// (a keep-alive connection holds its thread while open) and at most
+/// `backlog` more wait for one. A connection beyond that is handed to a
+/// short-lived thread that answers 503 ServiceUnavailable and closes it, so
+/// a flood of connections gets a clear answer instead of an ever longer
+/// wait, and the server keeps serving the connections it has.
+class BoundedPool final : public httplib::TaskQueue {
+public:
+    BoundedPool(std::size_t workers, std::size_t backlog) : backlog_(backlog) {
+        for (std::size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
+    }
+    BoundedPool(const BoundedPool&) = delete;
+    BoundedPool& operator=(const BoundedPool&) = delete;
+    ~BoundedPool() override { shutdown(); }
+
+    void enqueue(std::function<void()> task) override {
+        std::unique_lock lock(mutex_);
+        if (queue_.size() >= backlog_ && idle_ == 0) {
+            ++overflow_;
+            std::thread([this, task = std::move(task)] {
+                overflow_connection = true;
+                task();
+                std::lock_guard done(mutex_);
+                --overflow_;
+                changed_.notify_all();
+            }).detach();
+            return;
+        }
+        queue_.push_back(std::move(task));
+        changed_.notify_all();
+    }
+
+    void shutdown() override {
+        {
+            std::unique_lock lock(mutex_);
+            if (stopping_ && threads_.empty()) return;
+            stopping_ = true;
+            changed_.notify_all();
+        }
+        for (std::thread& t : threads_) t.join();
+        threads_.clear();
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [this] { return overflow_ == 0; });
+    }
+
+private:
+    void work() {
+        for (;;) {
+            std::function<void()> task;
+            {
+                std::unique_lock lock(mutex_);
+                ++idle_;
+                changed_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+                --idle_;
+                if (queue_.empty()) return;  // stopping, nothing left
+                task = std::move(queue_.front());
+                queue_.pop_front();
+            }
+            task();
+        }
+    }
+
+    std::size_t backlog_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::deque<std::function<void()>> queue_;
+    std::vector<std::thread> threads_;
+    std::size_t idle_ = 0;
+    std::size_t overflow_ = 0;
+    bool stopping_ = false;
+};
+
 /// Converts httplib's request into ours and back: the whole translation.
 void serve_one(RestApi& api, const std::string& scheme, const std::string& fallback_host, const httplib::Request& in,
                httplib::Response& out) {
+    if (overflow_connection) {
+        const Response busy = error_response(
+            {503, "ServiceUnavailable", "the server is serving as many connections as it has threads for (--threads); retry"});
+        out.status = busy.status;
+        for (const auto& [name, value] : busy.headers) out.set_header(name, value);
+        out.set_header("Retry-After", "1");
+        out.set_header("Connection", "close");
+        out.set_content(busy.body, "application/json; charset=utf-8");
+        return;
+    }
     Request request;
     request.method = in.method;
     request.target = in.target;
@@ -69,7 +159,8 @@ HttpServer::HttpServer(RestApi& api, ServerOptions options) : impl_(std::make_un
     }
     httplib::Server& s = *I.server;
     const std::size_t threads = std::max<std::size_t>(1, I.options.threads);
-    s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    const std::size_t backlog = std::max<std::size_t>(1, I.options.backlog);
+    s.new_task_queue = [threads, backlog] { return new BoundedPool(threads, backlog); };
     s.set_read_timeout(I.options.read_timeout);
     s.set_write_timeout(I.options.write_timeout);
     s.set_keep_alive_max_count(I.options.keep_alive_max_requests);

@@ -34,6 +34,9 @@ struct ServerOptions {
     /// this is also the number of connections served at once; more wait in
     /// the accept queue until one closes (docs/service.md, "Limits").
     std::size_t threads = 32;
+    /// Connections accepted beyond `threads` that may wait for a thread;
+    /// one more is answered 503 ServiceUnavailable and closed at once.
+    std::size_t backlog = 64;
     /// A client that sends nothing (headers, body) for this long is cut off.
     std::chrono::seconds read_timeout{10};
     std::chrono::seconds write_timeout{10};

@@ -104,11 +104,12 @@ std::string percent_encode(std::string_view in) {
     return out;
 }
 
-/// Ids in a path segment: not empty, at most 512 bytes, no control characters.
+/// Ids in a path segment: not empty, at most 512 bytes, no control
+/// characters, not "." or ".." (never read as a path step).
 constexpr std::size_t max_id_bytes = 512;
 
 bool valid_id(std::string_view id) noexcept {
-    if (id.empty() || id.size() > max_id_bytes) return false;
+    if (id.empty() || id.size() > max_id_bytes || id == "." || id == "..") return false;
     return std::none_of(id.begin(), id.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
 }
 

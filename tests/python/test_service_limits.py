@@ -1,0 +1,155 @@
+"""`twinsim serve` under bad input and load (docs/service.md, "Limits"):
+oversized bodies and headers, slow clients, too many connections, ids that
+look like paths. Each case gets a clear ADT-shaped error or a closed
+connection, and the server keeps serving everyone else."""
+
+import json
+import socket
+import time
+import urllib.parse
+
+import pytest
+
+from service_fixtures import CLI, Server
+
+pytestmark = pytest.mark.skipif(not CLI, reason="TWINSIM_CLI (path of the twinsim program) is not set")
+
+ROOM = {"@context": "dtmi:dtdl:context;3", "@id": "dtmi:test:Room;1", "@type": "Interface",
+        "contents": [{"@type": "Property", "name": "t", "schema": "double"}]}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("limits")
+    s = Server(folder / "store", extra=["--threads", "2", "--backlog", "1", "--read-timeout", "1",
+                                         "--max-body", "65536"])
+    yield s
+    s.stop()
+
+
+def address(server):
+    parsed = urllib.parse.urlparse(server.url)
+    return parsed.hostname, parsed.port
+
+
+def exchange(server, raw, timeout=20):
+    """Sends raw bytes on a new connection and reads until the server closes
+    it or a whole response (by Content-Length) arrived."""
+    with socket.create_connection(address(server), timeout=timeout) as s:
+        s.sendall(raw)
+        return read_response(s)
+
+
+def read_response(s):
+    data = b""
+    while True:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if sep:
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            if len(rest) >= length:
+                return data
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def request(method, target, body=b"", headers=()):
+    lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def status_of(response):
+    return int(response.split(b" ", 2)[1]) if response else None
+
+
+def body_of(response):
+    return json.loads(response.partition(b"\r\n\r\n")[2])
+
+
+def healthy(server):
+    return status_of(exchange(server, request("GET", "/health", headers=["Connection: close"]))) == 200
+
+
+def test_oversized_body_is_413_with_an_adt_error_and_nothing_changes(server):
+    models = json.dumps([ROOM]).encode()
+    assert status_of(exchange(server, request("POST", "/models?api-version=2023-10-31", models,
+                                              ["Content-Type: application/json", "Connection: close"]))) == 201
+    big = b'{"$metadata": {"$model": "dtmi:test:Room;1"}, "pad": "' + b"x" * 70000 + b'"}'
+    r = exchange(server, request("PUT", "/digitaltwins/big?api-version=2023-10-31", big,
+                                 ["Content-Type: application/json", "Connection: close"]))
+    assert status_of(r) == 413
+    assert body_of(r)["error"]["code"] == "PayloadTooLarge" and b"x-ms-error-code: PayloadTooLarge" in r
+    r = exchange(server, request("GET", "/digitaltwins/big?api-version=2023-10-31", headers=["Connection: close"]))
+    assert status_of(r) == 404
+    assert healthy(server)
+
+
+def test_oversized_header_line_is_refused_and_the_server_serves_on(server):
+    r = exchange(server, request("GET", "/health", headers=["X-Big: " + "y" * 20000, "Connection: close"]))
+    assert status_of(r) in (None, 400, 413, 431)
+    assert healthy(server)
+
+
+def test_malformed_request_lines_get_an_error_or_a_closed_connection(server):
+    for raw in (b"NONSENSE\r\n\r\n", b"GET\r\n\r\n", b"GET /health HTTP/9.9\r\n\r\n", b"\x00\x01\x02\r\n\r\n",
+                b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"):
+        r = exchange(server, raw)
+        assert status_of(r) in (None, 400, 404, 414, 505), r[:200]
+    assert healthy(server)
+
+
+def test_a_slow_client_is_cut_off_after_the_read_timeout(server):
+    with socket.create_connection(address(server), timeout=30) as slow:
+        slow.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and then nothing
+        assert healthy(server)  # others are served meanwhile
+        started = time.monotonic()
+        leftover = slow.recv(65536)
+        while leftover and not leftover.endswith(b"}"):
+            more = slow.recv(65536)
+            if not more:
+                break
+            leftover += more
+        assert time.monotonic() - started < 25  # closed by the server (--read-timeout 1), not by our timeout
+        assert slow.recv(65536) == b""  # and the connection is closed
+
+
+def test_too_many_connections_get_503_and_a_closed_connection(server):
+    held = []
+    try:
+        for _ in range(2):  # hold both threads with idle keep-alive connections
+            s = socket.create_connection(address(server), timeout=30)
+            s.sendall(request("GET", "/health"))
+            assert status_of(read_response(s)) == 200
+            held.append(s)
+        waiting = socket.create_connection(address(server), timeout=30)  # fills the backlog of 1
+        waiting.sendall(request("GET", "/health", headers=["Connection: close"]))
+        held.append(waiting)
+        time.sleep(0.2)
+        r = exchange(server, request("GET", "/health"))  # one more: no room
+        assert status_of(r) == 503
+        assert body_of(r)["error"]["code"] == "ServiceUnavailable" and b"Retry-After: 1" in r
+    finally:
+        for s in held[:2]:
+            s.close()
+    # the waiting connection is served once a thread is free
+    assert status_of(read_response(held[2])) == 200
+    held[2].close()
+    assert healthy(server)
+
+
+def test_ids_that_look_like_paths_are_ids_or_refused(server):
+    r = exchange(server, request("GET", "/digitaltwins/..%2F..%2Fetc%2Fpasswd?api-version=2023-10-31",
+                                 headers=["Connection: close"]))
+    assert status_of(r) == 404 and body_of(r)["error"]["code"] == "DigitalTwinNotFound"
+    for target in ("/digitaltwins/..?api-version=2023-10-31", "/digitaltwins/.?api-version=2023-10-31",
+                   "/digitaltwins/a%00b?api-version=2023-10-31", "/digitaltwins/a%zz?api-version=2023-10-31"):
+        r = exchange(server, request("GET", target, headers=["Connection: close"]))
+        assert status_of(r) == 400 and body_of(r)["error"]["code"] == "InvalidArgument", target
+    r = exchange(server, request("GET", "/digitaltwins/../models?api-version=2023-10-31", headers=["Connection: close"]))
+    assert status_of(r) in (400, 404)  # never read as /models
+    assert healthy(server)
