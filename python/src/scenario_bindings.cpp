@@ -47,7 +47,10 @@
 #include "twinsim/scenario/errors.hpp"
 #include "twinsim/scenario/input_paths.hpp"
 #include "twinsim/scenario/limits.hpp"
+#include "twinsim/common/guideline14.hpp"
 #include "twinsim/live/history.hpp"
+#include "twinsim/live/replay_window.hpp"
+#include "twinsim/scenario/compare_recorded.hpp"
 #include "twinsim/live/store.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
 #include "twinsim/scenario/plan.hpp"
@@ -56,6 +59,7 @@
 #include "twinsim/scenario/resume.hpp"
 #include "twinsim/scenario/run.hpp"
 #include "twinsim/scenario/runner.hpp"
+#include "twinsim/scenario/scenario_reading.hpp"
 #include "twinsim/scenario/scenario_spec.hpp"
 #include "twinsim/scenario/sweep.hpp"
 
@@ -437,12 +441,14 @@ void define_scenario(py::module_& m) {
 
     py::class_<ScenarioSpec>(m, "_ScenarioSpec", "A scenario as data (private: use twinsim.Scenario).")
         .def_static("from_file",
-                    [](const py::object& path) {
+                    [](const py::object& path, bool allow_outside_paths) {
                         const std::filesystem::path file = to_path(path);
+                        scenario::ScenarioReadOptions options;
+                        options.allow_outside_paths = allow_outside_paths;
                         py::gil_scoped_release release;
-                        return scenario::read_scenario_file(file);
+                        return scenario::read_scenario_file(file, options);
                     },
-                    py::arg("path"))
+                    py::arg("path"), py::arg("allow_outside_paths") = false)
         .def_static("from_yaml",
                     [](const std::string& text, const std::string& source) {
                         py::gil_scoped_release release;
@@ -675,6 +681,60 @@ void define_scenario(py::module_& m) {
         py::arg("path"), py::arg("baseline") = "",
         "The comparison of a results file's scenarios (scenario::compare) as the dict `twinsim compare --json` "
         "prints. Releases the GIL while reading. Raises TwinsimIoError for an unreadable file or an unknown baseline.");
+
+    m.def(
+        "_guideline14_results",
+        [](const std::filesystem::path& path, std::size_t parameters) {
+            nlohmann::ordered_json report;
+            {
+                py::gil_scoped_release release;
+                const io::ResultsReader reader(path);
+                Guideline14Options options;
+                options.parameters = parameters;
+                report = scenario::to_json(scenario::compare_recorded(reader, options), options);
+            }
+            return to_python(report);
+        },
+        py::arg("path"), py::arg("parameters") = 1,
+        "Modelled vs recorded in a results file (scenario::compare_recorded): ASHRAE Guideline 14 per scenario and "
+        "series, overall and per twin, as `twinsim compare --json` prints it under \"guideline14\". Releases the GIL "
+        "while reading. Raises TwinsimIoError for an unreadable file.");
+
+    m.def(
+        "_resolve_replay_source",
+        [](const ScenarioSpec& spec, const std::string& folder, bool allow_outside) {
+            scenario::InputPathOptions options;
+            options.allow_outside = allow_outside;
+            ScenarioSpec copy = spec;
+            const bool store = scenario::resolve_replay_source(copy, folder, options);
+            return py::make_tuple(copy, store, copy.replay ? copy.replay->source : std::string());
+        },
+        py::arg("spec"), py::arg("folder"), py::arg("allow_outside") = false,
+        "(spec, is_store, source): a copy of spec whose replay.source is resolved against folder and confined to its "
+        "tree (scenario::resolve_replay_source); is_store when it is a folder (a live store). Raises ScenarioError.");
+
+    m.def(
+        "_replay_from_store",
+        [](const ScenarioSpec& spec, live::Store& store) {
+            if (!spec.replay)
+                throw UsageError("scenario \"" + spec.name + "\" has no replay: section to read from a store");
+            ScenarioSpec copy = spec;
+            live::ReplayWindow window;
+            {
+                py::gil_scoped_release release;
+                window = live::replay_window(
+                    store, spec.start,
+                    Timestamp{spec.start.ns + static_cast<std::int64_t>(std::llround(spec.horizon * 1e9))});
+            }
+            copy.replay->source = store.directory().string();
+            copy.replay->loaded.history = std::make_shared<const scenario::RecordedHistory>(std::move(window.history));
+            return py::make_tuple(copy, window.graph);
+        },
+        py::arg("spec"), py::arg("store"),
+        "(spec, snapshot): the spec with the store's recorded history up to the window's end loaded into its replay "
+        "section, and the store's graph at the window's start (live::replay_window), as `twinsim run --store` does. "
+        "Releases the GIL while reading. Raises HistoryError (no graph at the window's start: a store filled after "
+        "the fact) and StoreError.");
 
     m.def(
         "_cheapest",

@@ -254,6 +254,44 @@ class Results:
         """
         return _core._cheapest(self.path, kpi, selection or "", baseline or "")
 
+    def guideline14(self, parameters: int = 1) -> pd.DataFrame:
+        """Modelled vs recorded (docs/replay.md): ASHRAE Guideline 14's NMBE and CV(RMSE)
+        at hourly resolution for every series a replay wrote with its recorded twin
+        ``<series>.recorded``, overall and per twin, flagged against the hourly limits
+        (|NMBE| <= 10 %, CV(RMSE) <= 30 %). The same numbers as ``twinsim compare``
+        prints, computed by the same library function (scenario::compare_recorded).
+
+        parameters: p of the n - p denominators (1 by default: a replay adjusts
+        nothing; a calibration of k parameters passes k).
+
+        One row per scenario, series and twin, in file order, the pooled row first with
+        ``twin`` None. Columns: scenario, series, unit, replications, twin, hours, nmbe,
+        cv_rmse (both %, NaN when undefined), nmbe_ok, cv_rmse_ok, meets.
+        ``frame.attrs["limits"]``: {"nmbe": 10.0, "cv_rmse": 30.0}. Empty when the file
+        holds no recorded series.
+        """
+        if int(parameters) < 0:
+            raise ValueError(f"parameters must be >= 0, not {parameters!r}")
+        report = _core._guideline14_results(self.path, int(parameters))
+        nan = float("nan")
+        rows = []
+        limits = {"nmbe": 10.0, "cv_rmse": 30.0}
+        for c in report:
+            limits = c["limits"]
+            for twin, stats in [(None, c["overall"])] + [(t["twin"], t) for t in c["twins"]]:
+                rows.append({"scenario": c["scenario"], "series": c["series"], "unit": c["unit"],
+                             "replications": c["replications"], "twin": twin, "hours": stats["hours"],
+                             "nmbe": nan if stats["nmbe"] is None else float(stats["nmbe"]),
+                             "cv_rmse": nan if stats["cv_rmse"] is None else float(stats["cv_rmse"]),
+                             "nmbe_ok": bool(stats["nmbe_ok"]), "cv_rmse_ok": bool(stats["cv_rmse_ok"]),
+                             "meets": bool(stats["meets"])})
+        frame = pd.DataFrame(rows, columns=["scenario", "series", "unit", "replications", "twin", "hours", "nmbe",
+                                            "cv_rmse", "nmbe_ok", "cv_rmse_ok", "meets"])
+        frame = frame.astype({"replications": np.int64, "hours": np.int64, "nmbe_ok": bool, "cv_rmse_ok": bool,
+                              "meets": bool})
+        frame.attrs["limits"] = dict(limits)
+        return frame
+
     def compare(self, baseline: str | None = None) -> pd.DataFrame:
         """Every KPI of every scenario across replications, and how each scenario
         differs from ``baseline`` (default: the first scenario when the file holds

@@ -159,13 +159,16 @@ class Scenario:
 
     # -- readers ---------------------------------------------------------------------------------
     @classmethod
-    def from_file(cls, path: str | os.PathLike) -> "Scenario":
+    def from_file(cls, path: str | os.PathLike, *, allow_outside_paths: bool = False) -> "Scenario":
         """Reads a scenario file (.yaml/.yml or .json). Relative ``base`` and
-        ``base_models`` resolve against the file's folder. Raises ScenarioError
-        (.file, .line, .field) for an invalid file, TwinsimIoError for an
-        unreadable one."""
+        ``base_models`` resolve against the file's folder. Its ``calibration:`` files
+        are applied now: they must stay inside the file's folder tree unless
+        ``allow_outside_paths`` (as ``twinsim run --allow-outside-paths``). Raises
+        ScenarioError (.file, .line, .field) for an invalid file, TwinsimIoError for
+        an unreadable one."""
         path = os.fspath(path)
-        return cls._wrap(_core._ScenarioSpec.from_file(path), os.path.dirname(os.path.abspath(path)))
+        return cls._wrap(_core._ScenarioSpec.from_file(path, bool(allow_outside_paths)),
+                         os.path.dirname(os.path.abspath(path)))
 
     @classmethod
     def from_yaml(cls, text: str, *, source: str = "<yaml>", directory: str | os.PathLike | None = None) -> "Scenario":
@@ -272,6 +275,22 @@ class Scenario:
         """The folder relative paths resolve against (None: the current directory)."""
         return self._directory
 
+    @property
+    def replay(self) -> dict[str, Any] | None:
+        """The ``replay:`` section as a dict (docs/replay.md; every field, defaults too), or
+        None. Its ``source`` is as written: :func:`run` and :class:`Run` resolve it against
+        ``directory`` as ``twinsim run`` does (see :meth:`replay_source`)."""
+        return self.to_dict().get("replay")
+
+    def replay_source(self, allow_outside_paths: bool = False) -> str | None:
+        """The replay section's ``source`` resolved against ``directory`` and, unless
+        ``allow_outside_paths``, confined to that folder's tree (an HDF5 history file, or a
+        folder: a live store); None without a replay section or source. Raises
+        ScenarioError naming ``replay.source`` (outside the folder, missing)."""
+        _, _, source = _core._resolve_replay_source(self._spec, self._directory or os.getcwd(),
+                                                    allow_outside_paths or self._directory is None)
+        return source or None
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Scenario):
             return NotImplemented
@@ -344,6 +363,40 @@ def _bases(scenarios: list[Scenario], base: Any, allow_outside_paths: bool = Fal
             sources.append(path)
         snapshots.append(loaded[key])
     return snapshots, ", ".join(sources)
+
+
+def _replay_inputs(items: list[Scenario], specs: list[Any], snapshots: list[Snapshot], store: Any,
+                   allow_outside_paths: bool) -> None:
+    """In place: each replay scenario's ``replay.source`` resolved against its folder (as
+    ``twinsim run``); where the history is a live store (``store``, which replaces
+    ``source``, or a source that is a folder) its rows up to the window's end are loaded
+    into the spec and its graph at the window's start becomes the base snapshot
+    (live::replay_window). Stores opened here by path are closed before returning."""
+    core = _core
+    opened: dict[str, Any] = {}
+    try:
+        for i, s in enumerate(items):
+            if s.replay is None:
+                continue
+            target = store
+            if target is None:
+                spec, is_store, source = core._resolve_replay_source(
+                    specs[i], s._directory or os.getcwd(), allow_outside_paths or s._directory is None)
+                specs[i] = spec
+                if not is_store:
+                    continue
+                target = source
+            if isinstance(target, (str, os.PathLike)):
+                path = os.path.abspath(os.fspath(target))
+                if not os.path.isdir(path):
+                    raise FileNotFoundError(f"replay store {path!r}: no such folder")
+                if path not in opened:
+                    opened[path] = core.open_store(path, create=False)
+                target = opened[path]
+            specs[i], snapshots[i] = core._replay_from_store(specs[i], target)
+    finally:
+        for st in opened.values():
+            st.close()
 
 
 def _scenario_list(scenarios: Any) -> list[Scenario]:
@@ -461,7 +514,7 @@ def run(scenarios: Scenario | Iterable[Scenario], base: Any = None, out: str | o
         threads: int = 0, progress: bool | Callable[[dict], Any] = True, replications: int | None = None,
         seed: int | None = None, allow_outside_paths: bool = False, *, resume: bool = False,
         batch_size: int | None = None, client: Any = None, precision: Mapping[str, Any] | None = None,
-        max_replications: int = 1000) -> JobResult:
+        max_replications: int = 1000, store: Any = None) -> JobResult:
     """Runs every replication of every scenario (sweeps expanded into their points).
 
     base: a TwinGraph (its snapshot now: later writes do not matter), a Snapshot,
@@ -483,6 +536,13 @@ def run(scenarios: Scenario | Iterable[Scenario], base: Any = None, out: str | o
     (by default they must stay inside its tree, or in twinsim's own models/
     folder, so a scenario from someone else reads nothing else; ScenarioError
     otherwise). They must be regular files (or folders of models) either way.
+    The same holds for a replay section's ``source`` (docs/replay.md).
+    store: the live store (a twinsim.Store or its folder) a scenario's ``replay:``
+    section reads its recorded history from, replacing ``source`` (``twinsim run
+    --store``); the store's graph at the window's start is then the base graph. A
+    ``source`` that is a folder is opened as a store the same way. A store whose
+    graph at the window's start is empty (filled after the fact) raises HistoryError
+    naming the window and what the store holds.
 
     resume: run resumably (scenario::run_job_resumable, docs/runner.md "Resumable
     jobs"): batches of runs are written under ``<out>.parts`` as they finish and
@@ -514,6 +574,7 @@ def run(scenarios: Scenario | Iterable[Scenario], base: Any = None, out: str | o
         raise ValueError(f"threads must be >= 0 (0 = every core), not {threads!r}")
     specs = [s._with_files(s._spec.with_changes(replications, seed), allow_outside_paths) for s in items]
     snapshots, source = _bases(items, base, allow_outside_paths)
+    _replay_inputs(items, specs, snapshots, store, allow_outside_paths)
     prepared = _core._prepare_job(specs, snapshots)
     if client is not None:
         if resume:
@@ -560,8 +621,8 @@ def run(scenarios: Scenario | Iterable[Scenario], base: Any = None, out: str | o
 class Run:
     """One replication of one scenario, stepped from Python.
 
-    ``Run(scenario, base=None, replication=0, *, allow_outside_paths=False)``: base
-    and allow_outside_paths as for :func:`run`. The
+    ``Run(scenario, base=None, replication=0, *, allow_outside_paths=False, store=None)``:
+    base, allow_outside_paths and store as for :func:`run`. The
     scenario must be one point (expand() a sweep and pick one). Its
     behaviours, overrides, injected events, recorder and KPIs are those of the
     same replication in :func:`run`, so a Run driven to the end without
@@ -585,7 +646,7 @@ class Run:
     __slots__ = ("_run", "_start", "scenario")
 
     def __init__(self, scenario: Scenario, base: Any = None, replication: int = 0, *,
-                 allow_outside_paths: bool = False):
+                 allow_outside_paths: bool = False, store: Any = None):
         if not isinstance(scenario, Scenario):
             raise TypeError(f"expected a twinsim.Scenario, not {type(scenario).__name__}")
         points = scenario.expand()
@@ -593,7 +654,9 @@ class Run:
             raise ValueError(f"scenario {scenario.name!r} sweeps {len(points)} points: pick one of "
                              f"scenario.expand() ({points[0].name!r}, ...)")
         snapshots, _ = _bases([scenario], base, allow_outside_paths)
-        prepared = _core._prepare_job([scenario._with_files(scenario._spec, allow_outside_paths)], snapshots)[0]
+        specs = [scenario._with_files(scenario._spec, allow_outside_paths)]
+        _replay_inputs([scenario], specs, snapshots, store, allow_outside_paths)
+        prepared = _core._prepare_job(specs, snapshots)[0]
         self._run = _core._Run(prepared, replication)
         self._start = _from_ns(self._run.start_ns)
         #: The Scenario (its one point when it had a one-point sweep).

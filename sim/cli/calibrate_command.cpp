@@ -36,6 +36,7 @@
 #include "twinsim/scenario/input_paths.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
 #include "twinsim/scenario/recorded_input.hpp"
+#include "twinsim/scenario/scenario_reading.hpp"
 #include "twinsim/scenario/scenario_spec.hpp"
 
 namespace twinsim::cli {
@@ -73,7 +74,9 @@ struct BuildingOptions {
 std::shared_ptr<const scenario::PreparedScenario> prepare_one(const std::string& file, bool allow_outside,
                                                                LoadedGraph& loaded) {
     const fs::path scenario_file(file);
-    scenario::ScenarioSpec spec = scenario::read_scenario_file(scenario_file);
+    scenario::ScenarioReadOptions reading;
+    reading.allow_outside_paths = allow_outside;
+    scenario::ScenarioSpec spec = scenario::read_scenario_file(scenario_file, reading);
     if (spec.sweep) throw scenario::spec_error(spec, "/sweep", "sweep", "twinsim calibrate takes a scenario without a sweep");
     if (spec.base == "live")
         throw scenario::spec_error(spec, "/base", "base", "\"live\" is the graph handed over from Python; twinsim calibrate needs a file");
@@ -84,10 +87,7 @@ std::shared_ptr<const scenario::PreparedScenario> prepare_one(const std::string&
     resolve_scenario_inputs(spec, scenario_file, models::builtin_registry(), paths, input);
     // A replay scenario's recorded history, relative to the scenario file as `twinsim run` reads it
     // (an HDF5 history file here: a store's folder is for `twinsim run --store`).
-    if (spec.replay && !spec.replay->source.empty())
-        spec.replay->source = scenario::resolve_input_path(spec, scenario_file.parent_path(), spec.replay->source,
-                                                           "/replay/source", "replay.source", paths)
-                                  .string();
+    (void)scenario::resolve_replay_source(spec, scenario_file.parent_path(), paths);
     loaded = load_graph(input);
     if (!loaded.loaded) {
         std::ostringstream why;

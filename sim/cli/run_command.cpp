@@ -53,6 +53,7 @@
 #include "twinsim/common/excerpt.hpp"
 #include "twinsim/io/errors.hpp"
 #include "twinsim/live/history.hpp"
+#include "twinsim/live/replay_window.hpp"
 #include "twinsim/live/store.hpp"
 #include "twinsim/scenario/recorded_input.hpp"
 #include "twinsim/scenario/resume.hpp"
@@ -63,6 +64,7 @@
 #include "twinsim/scenario/precision.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
 #include "twinsim/scenario/runner.hpp"
+#include "twinsim/scenario/scenario_reading.hpp"
 #include "twinsim/scenario/scenario_spec.hpp"
 #include "twinsim/scenario/sweep.hpp"
 
@@ -304,7 +306,9 @@ Prepared prepare(const RunCommandOptions& options) {
         const fs::path scenario_file(file);
         scenario::ScenarioSpec spec;
         try {
-            spec = scenario::read_scenario_file(scenario_file);  // IoError (missing file): exit 2 in main
+            scenario::ScenarioReadOptions reading;
+            reading.allow_outside_paths = options.allow_outside_paths;
+            spec = scenario::read_scenario_file(scenario_file, reading);  // IoError (missing file): exit 2 in main
             if (options.replications_option != nullptr && options.replications_option->count() > 0)
                 spec.replications = options.replications;
             if (options.seed_option != nullptr && options.seed_option->count() > 0) spec.seed = options.seed;
@@ -347,26 +351,18 @@ Prepared prepare(const RunCommandOptions& options) {
             std::optional<graph::Snapshot> replay_base;
             if (spec.replay) {
                 std::string store_dir = options.store;
-                if (store_dir.empty() && !spec.replay->source.empty()) {
-                    paths.allow_folder = true;
-                    const fs::path source = scenario::resolve_input_path(spec, scenario_file.parent_path(),
-                                                                         spec.replay->source, "/replay/source",
-                                                                         "replay.source", paths);
-                    if (fs::is_directory(source))
-                        store_dir = source.string();
-                    else
-                        spec.replay->source = source.string();
-                }
+                if (store_dir.empty() && scenario::resolve_replay_source(spec, scenario_file.parent_path(), paths))
+                    store_dir = spec.replay->source;
                 if (!store_dir.empty()) {
                     std::unique_ptr<live::Store>& store = stores[store_dir];
                     if (!store) store = open_existing_store(store_dir, options.allow_undefined_extensions).store;
-                    live::HistoryQuery window;
-                    window.end = Timestamp{spec.start.ns + static_cast<std::int64_t>(std::llround(spec.horizon * 1e9))};
-                    io::HistoryTables tables = live::history_tables(*store, window);
-                    tables.source = store_dir;
+                    live::ReplayWindow window = live::replay_window(
+                        *store, spec.start,
+                        Timestamp{spec.start.ns + static_cast<std::int64_t>(std::llround(spec.horizon * 1e9))});
                     spec.replay->source = store_dir;
-                    spec.replay->loaded.history = std::make_shared<const scenario::RecordedHistory>(tables);
-                    replay_base = store->snapshot_at(spec.start);
+                    spec.replay->loaded.history =
+                        std::make_shared<const scenario::RecordedHistory>(std::move(window.history));
+                    replay_base = std::move(window.graph);
                 }
             }
             for (const scenario::ScenarioSpec& concrete : scenario::expand(spec)) {
@@ -384,7 +380,7 @@ Prepared prepare(const RunCommandOptions& options) {
             std::cerr << "twinsim: error: " << e.what() << '\n';
             out.status = exit_usage;
             return out;
-        } catch (const live::StoreError& e) {  // a replay store that cannot be opened or read
+        } catch (const live::LiveError& e) {  // a replay store that cannot be opened or read, or has no graph at the start
             std::cerr << "twinsim: error: " << file << ": replay store: " << e.what() << '\n';
             out.status = exit_usage;
             return out;

@@ -94,4 +94,14 @@ void resolve_parameter_paths(ScenarioSpec& spec, const fs::path& folder, const M
     }
 }
 
+bool resolve_replay_source(ScenarioSpec& spec, const fs::path& folder, const InputPathOptions& options) {
+    if (!spec.replay || spec.replay->source.empty() || spec.replay->loaded.history) return false;
+    InputPathOptions paths = options;
+    paths.allow_folder = true;
+    const fs::path source = resolve_input_path(spec, folder, spec.replay->source, "/replay/source", "replay.source", paths);
+    spec.replay->source = source.string();
+    std::error_code ec;
+    return fs::is_directory(source, ec);
+}
+
 }  // namespace twinsim::scenario

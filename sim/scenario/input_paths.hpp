@@ -56,4 +56,14 @@ struct InputPathOptions {
 void resolve_parameter_paths(ScenarioSpec& spec, const std::filesystem::path& folder, const ModelRegistry& registry,
                              const InputPathOptions& options = {});
 
+/// Resolves, in place, `spec.replay->source` (docs/replay.md) with
+/// resolve_input_path() against `folder`, a folder (a live store) allowed;
+/// nothing to do without a replay section or with an empty source, or when
+/// the front end supplied the history (ReplaySpec::loaded). Returns true when
+/// the source is a folder: a live store the front end opens and reads with
+/// live::replay_window. Throws ScenarioError naming `replay.source`, as
+/// resolve_input_path().
+bool resolve_replay_source(ScenarioSpec& spec, const std::filesystem::path& folder,
+                           const InputPathOptions& options = {});
+
 }  // namespace twinsim::scenario

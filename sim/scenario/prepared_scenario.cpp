@@ -597,6 +597,18 @@ void plan_replay(PreparedScenario& out, const RecordedHistory& h, std::uint64_t 
             if (!driven.insert({t.twin, t.column}).second)
                 throw spec_error(spec, replay_pointer(i), replay_field(i),
                                  in_quotes(target_id + "." + property) + " is driven by an earlier input already");
+            // A straight line between two counts or two states is neither: refuse it before reading the record.
+            if (how == Interpolation::linear) {
+                const auto& model = g.models()->at(g.twin_model(t.twin));
+                const dtdl::PropertySlot* slot = model.layout.find(property);
+                if (slot != nullptr && slot->type != dtdl::ColumnType::float64)
+                    throw spec_error(spec, replay_pointer(i, "interpolation"), replay_field(i, "interpolation"),
+                                     "twin " + in_quotes(target_id) + ": property " + in_quotes(property) + " of " +
+                                         model.definition->id + " is " +
+                                         (slot->type == dtdl::ColumnType::boolean ? "a boolean" : "an integer") +
+                                         ": linear interpolation would write values between two recorded ones "
+                                         "that it cannot hold; use interpolation: step");
+            }
             std::vector<double> v;
             try {
                 v = replay_values(h, source, in.property, spec, steps, how, gaps);

@@ -15,6 +15,7 @@
 #include "twinsim/scenario/detail/document.hpp"
 #include "twinsim/scenario/input_paths.hpp"
 #include "twinsim/scenario/limits.hpp"
+#include "twinsim/scenario/scenario_reading.hpp"
 
 namespace twinsim::scenario {
 
@@ -85,7 +86,8 @@ std::string in_quotes(std::string_view s) {
 
 class Decoder {
 public:
-    Decoder(const detail::LineMap* lines, std::string file) : lines_(lines), file_(std::move(file)) {}
+    Decoder(const detail::LineMap* lines, std::string file, ScenarioReadOptions options = {})
+        : lines_(lines), file_(std::move(file)), options_(options) {}
 
     // The line of the value at `loc` or of its nearest ancestor with one; 0 when unknown.
     [[nodiscard]] std::uint32_t line_of(const Loc& loc) const {
@@ -136,10 +138,12 @@ public:
         ScenarioSpec named;  // names this scenario file in resolve_input_path's errors
         named.source.file = file_;
         const std::filesystem::path folder = std::filesystem::path(file_).parent_path();
+        InputPathOptions paths;
+        paths.allow_outside = options_.allow_outside_paths;
         for (const auto& [written, at] : files) {
             std::filesystem::path path;
             try {
-                path = resolve_input_path(named, folder, written, at.ptr, at.field);
+                path = resolve_input_path(named, folder, written, at.ptr, at.field, paths);
             } catch (const ScenarioError& e) {
                 fail(at, e.reason());
             }
@@ -265,6 +269,7 @@ private:
 
     const detail::LineMap* lines_;
     std::string file_;
+    ScenarioReadOptions options_;
 };
 
 const std::initializer_list<std::pair<std::string_view, StructuralEdit::Kind>> edit_kinds{
@@ -799,20 +804,20 @@ std::string read_text(const std::filesystem::path& path) {
 
 }  // namespace
 
-ScenarioSpec scenario_from_yaml(std::string_view text, std::string source) {
+ScenarioSpec scenario_from_yaml(std::string_view text, std::string source, const ScenarioReadOptions& options) {
     check_document_size(text.size(), source);
     auto doc = detail::parse_yaml_document(text, source);
-    auto s = Decoder(&doc.lines, source).spec(doc.json);
+    auto s = Decoder(&doc.lines, source, options).spec(doc.json);
     s.source.file = std::move(source);
     s.source.lines = std::make_shared<const std::map<std::string, std::uint32_t>>(doc.lines.begin(), doc.lines.end());
     check_limits(s);
     return s;
 }
 
-ScenarioSpec scenario_from_json_text(std::string_view text, std::string source) {
+ScenarioSpec scenario_from_json_text(std::string_view text, std::string source, const ScenarioReadOptions& options) {
     check_document_size(text.size(), source);
     auto doc = detail::parse_json_document(text, source);
-    auto s = Decoder(&doc.lines, source).spec(doc.json);
+    auto s = Decoder(&doc.lines, source, options).spec(doc.json);
     s.source.file = std::move(source);
     s.source.lines = std::make_shared<const std::map<std::string, std::uint32_t>>(doc.lines.begin(), doc.lines.end());
     check_limits(s);
@@ -877,12 +882,22 @@ void check_limits(const ScenarioSpec& spec) {
     }
 }
 
-ScenarioSpec read_scenario_file(const std::filesystem::path& path) {
+ScenarioSpec scenario_from_yaml(std::string_view text, std::string source) {
+    return scenario_from_yaml(text, std::move(source), ScenarioReadOptions{});
+}
+
+ScenarioSpec scenario_from_json_text(std::string_view text, std::string source) {
+    return scenario_from_json_text(text, std::move(source), ScenarioReadOptions{});
+}
+
+ScenarioSpec read_scenario_file(const std::filesystem::path& path) { return read_scenario_file(path, ScenarioReadOptions{}); }
+
+ScenarioSpec read_scenario_file(const std::filesystem::path& path, const ScenarioReadOptions& options) {
     const auto text = read_text(path);
     auto ext = path.extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (ext == ".json") return scenario_from_json_text(text, path.string());
-    if (ext == ".yaml" || ext == ".yml") return scenario_from_yaml(text, path.string());
+    if (ext == ".json") return scenario_from_json_text(text, path.string(), options);
+    if (ext == ".yaml" || ext == ".yml") return scenario_from_yaml(text, path.string(), options);
     throw ScenarioError(path.string(), 0, "", "unknown scenario file type (expected .yaml, .yml or .json)");
 }
 

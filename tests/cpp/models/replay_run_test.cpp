@@ -245,6 +245,25 @@ TEST_CASE("replay: errors name the input, the twin, the property and the time", 
     CHECK_THROWS_WITH(run_replay(yaml, p), Catch::Contains("replay.inputs[2]") && Catch::Contains("room-99"));
 }
 
+TEST_CASE("replay: linear interpolation of an integer input is refused naming the twin and the property",
+          "[replay_run]") {
+    const Recorded& rec = recorded();
+    std::shared_ptr<const scenario::PreparedScenario> p;
+    // occupancy is a DTDL integer: a line between 2 and 3 people is no count.
+    std::string yaml = replay_day(rec.file.string());
+    yaml.replace(yaml.find("interpolation: step"), 19, "interpolation: linear");
+    CHECK_THROWS_WITH(run_replay(yaml, p), Catch::Contains("replay.inputs[0].interpolation") &&
+                                               Catch::Contains("twin \"room-") &&
+                                               Catch::Contains("property \"occupancy\"") &&
+                                               Catch::Contains("an integer") &&
+                                               Catch::Contains("use interpolation: step"));
+    // Step for the count, linear for the chillers' capacity (a double): accepted.
+    yaml = replay_day(rec.file.string());
+    yaml.replace(yaml.find("property: occupancy}"), 20, "property: occupancy, interpolation: step}");
+    yaml.replace(yaml.find("interpolation: step\n"), 19, "interpolation: linear");
+    CHECK_NOTHROW(run_replay(yaml, p));
+}
+
 TEST_CASE("replay: a behaviour parameter takes a recorded series (weather)", "[replay_run]") {
     // Record the outdoor temperature on a twin: here the building's own area stands in for
     // a weather twin's property, so the history holds one numeric series of "building".
