@@ -250,26 +250,31 @@ Run::Run(std::shared_ptr<const PreparedScenario> scenario, std::uint32_t replica
     // Replay: at every step instant k, before the behaviours' steps, each
     // driven property takes its recorded value for the step ((k-1) dt, k dt].
     if (s.replay && !s.replay->targets.empty()) {
-        auto cursor = std::make_shared<std::vector<std::size_t>>(s.replay->targets.size(), 0);
-        for (std::size_t i = 0; i < s.replay->targets.size(); ++i)
-            if (!s.replay->targets[i].steps.empty() && s.replay->targets[i].steps[0] == 0) (*cursor)[i] = 1;
+        // The writes by step (offsets into one array: step k writes schedule[offset[k], offset[k + 1])), in
+        // target order within a step: a step touches only what changes then, not every target.
+        const auto& targets = s.replay->targets;
+        std::uint64_t last = 0;
+        for (const ReplayTarget& t : targets)
+            if (!t.steps.empty()) last = std::max(last, t.steps.back());
+        auto offset = std::make_shared<std::vector<std::size_t>>(last + 2, 0);
+        for (const ReplayTarget& t : targets)
+            for (std::size_t c = 0; c < t.steps.size(); ++c)
+                if (t.steps[c] > 0 && !std::isnan(t.values[c])) ++(*offset)[t.steps[c] + 1];
+        for (std::size_t k = 1; k < offset->size(); ++k) (*offset)[k] += (*offset)[k - 1];
+        auto schedule = std::make_shared<std::vector<graph::PropertyWrite>>(offset->back());
+        std::vector<std::size_t> next(offset->begin(), offset->end() - 1);
+        for (const ReplayTarget& t : targets)
+            for (std::size_t c = 0; c < t.steps.size(); ++c)
+                if (t.steps[c] > 0 && !std::isnan(t.values[c]))
+                    (*schedule)[next[t.steps[c]]++] = {t.twin, t.column, t.values[c], std::nullopt};
         auto k = std::make_shared<std::uint64_t>(0);
-        auto writes = std::make_shared<std::vector<graph::PropertyWrite>>();
         simulator_->add_periodic(
             s.replay->step,
-            [this, cursor, k, writes](kernel::Simulator&, double, double) {
-                ++*k;
-                writes->clear();
-                const auto& targets = scenario_->replay->targets;
-                for (std::size_t i = 0; i < targets.size(); ++i) {
-                    std::size_t& c = (*cursor)[i];
-                    const ReplayTarget& t = targets[i];
-                    if (c < t.steps.size() && t.steps[c] == *k) {
-                        if (!std::isnan(t.values[c])) writes->push_back({t.twin, t.column, t.values[c], std::nullopt});
-                        ++c;
-                    }
-                }
-                if (!writes->empty()) write(*writes);
+            [this, offset, schedule, k](kernel::Simulator&, double, double) {
+                const std::uint64_t step = ++*k;
+                if (step + 1 >= offset->size()) return;
+                const std::size_t from = (*offset)[step], to = (*offset)[step + 1];
+                if (from < to) write(std::span<const graph::PropertyWrite>(schedule->data() + from, to - from));
             },
             simulator_->now() + s.replay->step, step_priority - 1);
     }
