@@ -81,6 +81,8 @@ def main(argv=None) -> int:
         "row_counts_agree": agree,
         "ratios": ratios,
         "ratios_cpp": ratios_cpp,
+        "paging_cpp": ours.get("paging"),
+        "python_paths": theirs.get("python_paths"),
         "cpu": cpu_model(),
         "load_before_baseline": list(load_before),
         "load_after": list(os.getloadavg()),

@@ -6,12 +6,15 @@
 // so every page of its result is consistent even while the graph changes. The
 // first page runs when query_twins is called (a malformed query raises there,
 // not at the first iteration); later pages run as the result is iterated, each
-// through continue_query on the same snapshot. The GIL is released while a
-// page is computed.
+// from the query's cursor (query::Cursor: the result rows were found once, a
+// page renders its rows), which holds the snapshot. The GIL is released while
+// a page is computed.
 
+#include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -24,6 +27,7 @@
 #include "text_argument.hpp"
 #include "twinsim/graph/snapshot.hpp"
 #include "twinsim/graph/twin_graph.hpp"
+#include "twinsim/query/cursor.hpp"
 #include "twinsim/query/query.hpp"
 
 namespace py = pybind11;
@@ -47,38 +51,84 @@ void raise_query_error(const query::QueryError& e) {
     PyErr_SetObject(query_error, instance.ptr());
 }
 
-/// The pages of one query on one snapshot.
+/// A std::vector or std::string moved into a NumPy array that owns it (no copy).
+template <typename T, typename Container>
+py::array_t<T> numpy_of(Container&& values) {
+    auto* owned = new Container(std::move(values));
+    py::capsule owner(owned, [](void* p) { delete static_cast<Container*>(p); });
+    const std::vector<py::ssize_t> shape{static_cast<py::ssize_t>(owned->size())};
+    const std::vector<py::ssize_t> strides{static_cast<py::ssize_t>(sizeof(T))};
+    return py::array_t<T>(shape, strides, reinterpret_cast<const T*>(owned->data()), owner);
+}
+
+/// One TypedColumn as a dict of NumPy arrays (python/twinsim/query.py builds
+/// the pandas and Arrow columns from them): name, type, valid (uint8) and, by
+/// type, values (int64 / float64 / uint8 array, or a list of Python objects
+/// for json), offsets (int64) and chars (uint8), codes (int32) and dictionary
+/// (list of str).
+py::dict column_to_python(query::TypedColumn& c) {
+    using T = query::TypedColumn::Type;
+    py::dict d;
+    d["name"] = c.name;
+    d["size"] = c.size;
+    switch (c.type) {
+    case T::empty: d["type"] = "empty"; break;
+    case T::int64: d["type"] = "int64"; d["values"] = numpy_of<std::int64_t>(std::move(c.i64)); break;
+    case T::float64: d["type"] = "float64"; d["values"] = numpy_of<double>(std::move(c.f64)); break;
+    case T::boolean: d["type"] = "boolean"; d["values"] = numpy_of<std::uint8_t>(std::move(c.b)); break;
+    case T::string:
+        d["type"] = "string";
+        d["offsets"] = numpy_of<std::int64_t>(std::move(c.offsets));
+        d["chars"] = numpy_of<std::uint8_t>(std::move(c.chars));
+        break;
+    case T::dictionary: {
+        d["type"] = "dictionary";
+        d["codes"] = numpy_of<std::int32_t>(std::move(c.codes));
+        d["dictionary"] = py::cast(c.dictionary);
+        break;
+    }
+    case T::json: {
+        d["type"] = "json";
+        py::list values(c.values.size());
+        for (std::size_t k = 0; k < c.values.size(); ++k) {
+            values[k] = c.valid[k] != 0 ? to_python(c.values[k]) : py::none();
+            c.values[k] = nlohmann::json();
+        }
+        d["values"] = values;
+        break;
+    }
+    }
+    d["valid"] = numpy_of<std::uint8_t>(std::move(c.valid));
+    return d;
+}
+
+/// The pages of one query on one snapshot: a query::Cursor, which found every
+/// result row when the query ran; each page renders the next rows of it.
 class QueryPages {
 public:
     QueryPages(graph::Snapshot snapshot, const std::string& text, const query::QueryOptions& options)
-        : snapshot_(std::move(snapshot)), options_(options) {
+        : options_(options) {
         {
             py::gil_scoped_release release;
-            prepared_ = std::make_unique<query::PreparedQuery>(text);
-            first_ = prepared_->run(snapshot_, options_);
+            const query::PreparedQuery prepared(text);
+            cursor_ = query::Cursor::open(snapshot, prepared, options_);
+            const query::Query& ast = prepared.ast();
+            relationships_ = ast.from == query::FromKind::relationships;
+            query_ = ast.text.empty() ? text : ast.text;
         }
-        const query::Query& ast = prepared_->ast();
-        documents_ = ast.select.size() == 1 && ast.select.front().expr &&
-                     ast.select.front().expr->kind == query::ExprKind::star;
-        relationships_ = ast.from == query::FromKind::relationships;
-        columns_ = first_.columns;
-        warnings_ = first_.warnings;
-        query_ = ast.text.empty() ? text : ast.text;
+        documents_ = cursor_->selects_documents();
     }
 
     /// The next page as a list of dicts, or None after the last.
     py::object next_page() {
+        if (started_ && offset_ >= cursor_->size()) return py::none();
+        started_ = true;
         query::QueryResult page;
-        if (!started_) {
-            started_ = true;
-            page = std::move(first_);
-        } else if (token_.empty()) {
-            return py::none();
-        } else {
+        {
             py::gil_scoped_release release;
-            page = query::continue_query(snapshot_, token_, options_);
+            page = cursor_->page(offset_, options_.page_size);
         }
-        token_ = std::move(page.continuation_token);
+        offset_ += page.rows.size();
         py::list rows(page.rows.size());
         for (std::size_t i = 0; i < page.rows.size(); ++i) {
             rows[i] = to_python(page.rows[i]);
@@ -87,24 +137,37 @@ public:
         return rows;
     }
 
-    [[nodiscard]] bool done() const noexcept { return started_ && token_.empty(); }
-    [[nodiscard]] const std::string& token() const noexcept { return token_; }
-    [[nodiscard]] const std::vector<std::string>& warnings() const noexcept { return warnings_; }
-    [[nodiscard]] const std::vector<std::string>& columns() const noexcept { return columns_; }
+    /// Every result row as typed columns (a list of dicts, column_to_python), whatever was fetched.
+    py::list typed_columns() const {
+        std::vector<query::TypedColumn> columns;
+        {
+            py::gil_scoped_release release;
+            columns = cursor_->typed_columns(0, 0);
+        }
+        py::list out;
+        for (query::TypedColumn& c : columns) out.append(column_to_python(c));
+        return out;
+    }
+
+    [[nodiscard]] bool done() const noexcept { return started_ && offset_ >= cursor_->size(); }
+    /// The token resuming at the next page through continue_query (registers the cursor), or None when done.
+    [[nodiscard]] py::object token() const {
+        if (done()) return py::none();
+        return py::str(cursor_->page_token(offset_));
+    }
+    [[nodiscard]] std::size_t size() const noexcept { return cursor_->size(); }
+    [[nodiscard]] const std::vector<std::string>& warnings() const noexcept { return cursor_->warnings(); }
+    [[nodiscard]] const std::vector<std::string>& columns() const noexcept { return cursor_->columns(); }
     [[nodiscard]] bool documents() const noexcept { return documents_; }
     [[nodiscard]] bool relationships() const noexcept { return relationships_; }
     [[nodiscard]] const std::string& query() const noexcept { return query_; }
-    [[nodiscard]] const graph::Snapshot& snapshot() const noexcept { return snapshot_; }
+    [[nodiscard]] const graph::Snapshot& snapshot() const noexcept { return cursor_->snapshot(); }
 
 private:
-    graph::Snapshot snapshot_;
     query::QueryOptions options_;
-    std::unique_ptr<query::PreparedQuery> prepared_;
-    query::QueryResult first_;
+    std::shared_ptr<query::Cursor> cursor_;
+    std::size_t offset_ = 0;
     bool started_ = false;
-    std::string token_;
-    std::vector<std::string> warnings_;
-    std::vector<std::string> columns_;
     bool documents_ = false;
     bool relationships_ = false;
     std::string query_;
@@ -168,10 +231,13 @@ void define_query(py::module_& m) {
         m, "_QueryPages", "The pages of one query on one snapshot (private: use twinsim.QueryResult).")
         .def("next_page", &QueryPages::next_page, "The next page as a list of dicts, or None after the last.")
         .def_property_readonly("done", &QueryPages::done)
-        .def_property_readonly("continuation_token",
-                               [](const QueryPages& self) {
-                                   return self.token().empty() ? py::object(py::none()) : py::object(py::str(self.token()));
-                               })
+        .def("typed_columns", &QueryPages::typed_columns,
+             "Every result row as one dict per column: name, size, type (empty, int64, float64, boolean, string, "
+             "dictionary, json), valid (uint8 array) and the type's arrays (values; offsets and chars; codes and "
+             "dictionary). Built from the engine's typed columns, not from the rows.")
+        .def_property_readonly("size", &QueryPages::size, "Result rows in all.")
+        .def_property_readonly("continuation_token", &QueryPages::token,
+                               "A token resuming at the next page (continue_query), or None when every page was fetched.")
         .def_property_readonly("warnings", &QueryPages::warnings)
         .def_property_readonly("columns", &QueryPages::columns,
                                "The row members in SELECT order (QueryResult::columns); empty when rows are whole twins or "

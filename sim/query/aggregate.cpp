@@ -90,7 +90,7 @@ bool same_expr(const Expr& a, const Expr& b) {
 }
 
 // GROUP BY and aggregates: one output row per group (one group when no GROUP BY).
-std::vector<json> Executor::grouped(std::size_t offset, QueryResult& result) {
+std::vector<json> Executor::grouped() {
     struct Key {
         CompiledExpression expr;
         std::unique_ptr<Evaluator> eval;
@@ -204,9 +204,9 @@ std::vector<json> Executor::grouped(std::size_t offset, QueryResult& result) {
     for (std::size_t i = 0; i < q_.select.size(); ++i) {
         const SelectItem& si = q_.select[i];
         if (!si.expr) continue;
-        if (!si.as.empty()) result.columns.push_back(si.as);
-        else if (item_agg[i]) result.columns.emplace_back(aggregate_name(aggs[*item_agg[i]].fn));
-        else result.columns.push_back(last_segment(*si.expr));
+        if (!si.as.empty()) columns_.push_back(si.as);
+        else if (item_agg[i]) columns_.emplace_back(aggregate_name(aggs[*item_agg[i]].fn));
+        else columns_.push_back(last_segment(*si.expr));
     }
     std::vector<json> out;
     out.reserve(groups.size());
@@ -279,11 +279,8 @@ std::vector<json> Executor::grouped(std::size_t offset, QueryResult& result) {
         });
     }
     check_cap(out.size(), "result rows");
-    std::size_t total = out.size();
-    if (q_.top) total = std::min<std::size_t>(total, static_cast<std::size_t>(*q_.top));
-    const auto [begin, end] = page(offset, total, result);
-    return {std::make_move_iterator(out.begin() + static_cast<std::ptrdiff_t>(begin)),
-            std::make_move_iterator(out.begin() + static_cast<std::ptrdiff_t>(end))};
+    if (q_.top && out.size() > static_cast<std::size_t>(*q_.top)) out.resize(static_cast<std::size_t>(*q_.top));
+    return out;
 }
 
 }  // namespace twinsim::query::detail

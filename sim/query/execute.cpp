@@ -7,7 +7,7 @@
 
 namespace twinsim::query::detail {
 
-QueryResult Executor::run(std::size_t offset) {
+void Executor::prepare() {
     build_scope();
     compile_where();
     count_only_ = q_.select.size() == 1 && q_.select[0].expr && is_count_star(*q_.select[0].expr) &&
@@ -15,22 +15,42 @@ QueryResult Executor::run(std::size_t offset) {
     generate();
     for (auto& c : conj_)
         if (!c->applied) filter(*c);  // (all are applied once every alias is bound)
-    QueryResult result;
-    result.warnings = warnings_;
-    result.stats.rows_examined = examined_;
     if (count_only_) {
         const std::string key = q_.select[0].as.empty() ? "COUNT" : q_.select[0].as;
         const std::size_t n = counted_ + rows_.size() / std::max<std::size_t>(width_, 1);
-        result.rows.push_back(json{{key, n}});
-        result.columns = {key};
-        return result;
+        out_.push_back(json{{key, n}});
+        columns_ = {key};
+        rows_.clear();
+        rows_.shrink_to_fit();
+        rendered_ = true;
+        total_ = 1;
+        return;
     }
     bool grouping = !q_.group_by.empty();
     for (const auto& item : q_.select)
         if (item.expr && item.expr->kind == ExprKind::aggregate) grouping = true;
-    std::vector<json> out = grouping ? grouped(offset, result) : plain(offset, result);
-    result.rows = std::move(out);
-    return result;
+    if (grouping) {
+        out_ = grouped();
+        rendered_ = true;
+        total_ = out_.size();
+        rows_.clear();
+        rows_.shrink_to_fit();
+    } else {
+        plain();
+    }
+}
+
+std::vector<json> Executor::rows(std::size_t begin, std::size_t end) {
+    std::vector<json> out;
+    if (begin >= end) return out;
+    out.reserve(end - begin);
+    if (rendered_) {
+        out.assign(out_.begin() + static_cast<std::ptrdiff_t>(begin), out_.begin() + static_cast<std::ptrdiff_t>(end));
+        return out;
+    }
+    for (std::size_t k = begin; k < end; ++k)
+        out.push_back(project(std::span<const std::uint32_t>(rows_.data() + std::size_t{order_[k]} * width_, width_), items_));
+    return out;
 }
 
 // --- row generation -------------------------------------------------------------------
@@ -321,18 +341,19 @@ const Expr* Executor::resolve_order_key(const Expr& e) const {
     return &e;
 }
 
-std::vector<json> Executor::plain(std::size_t offset, QueryResult& result) {
-    std::vector<Item> its = select_star() ? std::vector<Item>{} : items();
+void Executor::plain() {
+    if (!select_star()) items_ = items();
     if (select_star()) {
         if (width_ > 1)
             for (const auto& alias : scope_.aliases)
-                if (!alias.name.empty()) result.columns.push_back(alias.name);
+                if (!alias.name.empty()) columns_.push_back(alias.name);
     } else {
-        for (const Item& it : its) result.columns.push_back(it.key);
+        for (const Item& it : items_) columns_.push_back(it.key);
     }
     const std::size_t n = rows_.size() / std::max<std::size_t>(width_, 1);
     check_cap(n, "result rows");
-    std::vector<std::uint32_t> order(n);
+    std::vector<std::uint32_t>& order = order_;
+    order.resize(n);
     for (std::size_t k = 0; k < n; ++k) order[k] = static_cast<std::uint32_t>(k);
     if (!q_.order_by.empty()) {
         struct Key {
@@ -368,24 +389,9 @@ std::vector<json> Executor::plain(std::size_t offset, QueryResult& result) {
             return false;
         });
     }
-    std::size_t total = n;
-    if (q_.top) total = std::min<std::size_t>(total, static_cast<std::size_t>(*q_.top));
-    const auto [begin, end] = page(offset, total, result);
-    std::vector<json> out;
-    out.reserve(end - begin);
-    for (std::size_t k = begin; k < end; ++k)
-        out.push_back(project(std::span<const std::uint32_t>(rows_.data() + order[k] * width_, width_), its));
-    return out;
-}
-
-std::pair<std::size_t, std::size_t> Executor::page(std::size_t offset, std::size_t total, QueryResult& result) const {
-    const std::size_t begin = std::min(offset, total);
-    std::size_t end = total;
-    if (opt_.page_size > 0 && total - begin > opt_.page_size) {
-        end = begin + opt_.page_size;
-        result.continuation_token = continuation_token(q_.text, end, snap_.version());
-    }
-    return {begin, end};
+    total_ = n;
+    if (q_.top) total_ = std::min<std::size_t>(total_, static_cast<std::size_t>(*q_.top));
+    order.resize(total_);
 }
 
 }  // namespace twinsim::query::detail

@@ -216,3 +216,170 @@ def test_duplicate_result_names_raise_with_both_positions(graph):
         graph.query_twins("SELECT L.$dtId, R.$dtId FROM DIGITALTWINS R JOIN L RELATED R.isPartOf")
     assert (info.value.line, info.value.column, info.value.token) == (1, 17, "$dtId")
     assert "items 1 (line 1, column 8) and 2" in str(info.value) and "AS" in str(info.value)
+
+
+# --- cursors that resume, typed columns ------------------------------------------------
+
+TYPES = "dtmi:test:columns:Thing;1"
+TYPE_MODELS = [
+    {"@id": "dtmi:test:columns:Dial;1", "@type": "Interface", "@context": "dtmi:dtdl:context;3",
+     "contents": [{"@type": "Property", "name": "setpoint", "schema": "double"},
+                  {"@type": "Property", "name": "mode", "schema": "string"}]},
+    {"@id": TYPES, "@type": "Interface", "@context": "dtmi:dtdl:context;3",
+     "contents": [{"@type": "Property", "name": "d", "schema": "double"},
+                  {"@type": "Property", "name": "f", "schema": "float"},
+                  {"@type": "Property", "name": "i", "schema": "integer"},
+                  {"@type": "Property", "name": "l", "schema": "long"},
+                  {"@type": "Property", "name": "b", "schema": "boolean"},
+                  {"@type": "Property", "name": "s", "schema": "string"},
+                  {"@type": "Property", "name": "t", "schema": "dateTime"},
+                  {"@type": "Property", "name": "e", "schema": {
+                      "@type": "Enum", "valueSchema": "string",
+                      "enumValues": [{"name": "on", "enumValue": "on"}, {"name": "off", "enumValue": "off"}]}},
+                  {"@type": "Property", "name": "o", "schema": {
+                      "@type": "Object", "fields": [{"name": "x", "schema": "integer"}]}},
+                  {"@type": "Property", "name": "a", "schema": {"@type": "Array", "elementSchema": "double"}},
+                  {"@type": "Component", "name": "dial", "schema": "dtmi:test:columns:Dial;1"},
+                  {"@type": "Relationship", "name": "next",
+                   "properties": [{"@type": "Property", "name": "w", "schema": "double"}]}]},
+]
+
+
+@pytest.fixture(scope="module")
+def typed_graph():
+    return _make_typed_graph()
+
+
+def _make_typed_graph():
+    g = twinsim.TwinGraph()
+    g.create_models(TYPE_MODELS)
+    for k in range(40):
+        twin = {"$metadata": {"$model": TYPES}, "dial": {"$metadata": {}}}
+        if k % 5:  # every fifth twin lacks its values
+            twin.update(d=k * 0.5, f=k + 0.25, i=k - 20, l=2**40 + k, b=k % 2 == 0, s=f"name-{k}",
+                        t=f"2024-01-{1 + k % 28:02d}T00:00:00Z", e="on" if k % 3 else "off", o={"x": k}, a=[k, k / 2])
+            twin["dial"]["setpoint"] = 20 + k / 4
+        if k % 7 == 0:
+            twin["dial"]["mode"] = "eco"
+        g.upsert_digital_twin(f"t-{k:02d}", twin)
+    for k in range(39):
+        rel = {"$targetId": f"t-{k + 1:02d}", "$relationshipName": "next"}
+        if k % 4:
+            rel["w"] = k / 10
+        g.upsert_relationship(f"t-{k:02d}", f"n-{k}", rel)
+    return g
+
+
+TYPED_QUERIES = [
+    "SELECT T.$dtId, T.$metadata.$model AS model, T.d, T.f, T.i, T.l, T.b, T.s, T.t, T.e, T.o, T.a, "
+    "T.dial.setpoint AS setpoint, T.dial.mode AS mode, T.missing FROM DIGITALTWINS T ORDER BY T.$dtId",
+    "SELECT A.$dtId AS a, B.$dtId AS b, R.w, R.$relationshipName AS name, B.i FROM DIGITALTWINS A "
+    "JOIN B RELATED A.next R WHERE A.i > -15",
+    "SELECT T.e, COUNT() AS n, AVG(T.d) AS avg, SUM(T.i) AS total, MIN(T.s) AS first FROM DIGITALTWINS T GROUP BY T.e",
+    "SELECT A, B.i FROM DIGITALTWINS A JOIN B RELATED A.next WHERE A.$dtId IN ['t-01', 't-02']",
+    "SELECT COUNT() FROM DIGITALTWINS",
+]
+
+
+def _row_frame(result):
+    """The DataFrame from the dict rows, as to_dataframe() made it before typed columns."""
+    import pandas as pd
+
+    return pd.DataFrame.from_records(result.to_list(), columns=result.columns)
+
+
+@pytest.mark.parametrize("query", TYPED_QUERIES)
+def test_to_dataframe_from_typed_columns_equals_the_row_frame(typed_graph, query):
+    import pandas as pd
+
+    frame = typed_graph.query_twins(query, page_size=7).to_dataframe()
+    rows = _row_frame(typed_graph.query_twins(query))
+    assert list(frame.columns) == list(rows.columns)
+    for name in frame.columns:
+        column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):  # model ids and relationship names
+            column = column.astype(rows[name].dtype)
+        assert column.dtype == rows[name].dtype, name
+        pd.testing.assert_series_equal(column, rows[name], check_exact=True, obj=name)
+
+
+def test_model_ids_and_relationship_names_are_categorical(typed_graph):
+    import pandas as pd
+
+    frame = typed_graph.query_twins(TYPED_QUERIES[0]).to_dataframe()
+    assert isinstance(frame["model"].dtype, pd.CategoricalDtype)
+    assert list(frame["model"].cat.categories) == [TYPES]
+    assert frame["d"].dtype == "float64" and frame["l"].dtype == "float64"  # NaN where missing
+    assert frame["setpoint"].dtype == "float64"
+    joined = typed_graph.query_twins(TYPED_QUERIES[1]).to_dataframe()
+    assert isinstance(joined["name"].dtype, pd.CategoricalDtype)
+
+
+@pytest.mark.parametrize("query", TYPED_QUERIES)
+def test_to_arrow_holds_the_rows_values(typed_graph, query):
+    pa = pytest.importorskip("pyarrow")
+    result = typed_graph.query_twins(query)
+    table = result.to_arrow()
+    assert isinstance(table, pa.Table)
+    assert table.column_names == result.columns
+    rows = result.to_list()
+    assert table.num_rows == len(rows)
+    for name in table.column_names:
+        values = table.column(name).to_pylist()
+        for value, row in zip(values, rows):
+            expected = row.get(name)
+            if isinstance(expected, list) and expected and not isinstance(expected[0], (dict, list)):
+                expected = [float(v) for v in expected]  # an Arrow list of doubles
+                value = [float(v) for v in value]
+            assert value == expected, (name, row)
+
+
+def test_to_arrow_types(typed_graph):
+    pa = pytest.importorskip("pyarrow")
+    table = typed_graph.query_twins(TYPED_QUERIES[0]).to_arrow()
+    schema = table.schema
+    assert schema.field("d").type == pa.float64() and schema.field("i").type == pa.int64()
+    assert schema.field("b").type == pa.bool_() and schema.field("s").type == pa.string()
+    assert schema.field("model").type == pa.dictionary(pa.int32(), pa.string())
+    assert table.column("i").null_count == 8  # every fifth of 40 twins lacks it
+    assert schema.field("missing").type == pa.null()
+
+
+def test_to_arrow_without_pyarrow_says_what_to_install(typed_graph, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pyarrow(name, *args, **kwargs):
+        if name == "pyarrow" or name.startswith("pyarrow."):
+            raise ImportError("No module named 'pyarrow'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pyarrow)
+    with pytest.raises(ImportError, match="pip install pyarrow"):
+        typed_graph.query_twins(TYPED_QUERIES[0]).to_arrow()
+    # to_dataframe still works without pyarrow (strings as Python objects)
+    frame = typed_graph.query_twins(TYPED_QUERIES[0]).to_dataframe()
+    assert frame["$dtId"].tolist()[:2] == ["t-00", "t-01"]
+
+
+def test_pages_resume_from_the_first_pages_snapshot():
+    graph = _make_typed_graph()
+    query = "SELECT T.$dtId, T.i FROM DIGITALTWINS T ORDER BY T.$dtId"
+    whole = graph.query_twins(query, page_size=0).to_list()
+    result = graph.query_twins(query, page_size=3)
+    pages = result.by_page()
+    first = next(pages)
+    assert len(first) == 3
+    assert result._pages.continuation_token is not None
+    graph.delete_relationship("t-04", "n-4")
+    graph.delete_relationship("t-05", "n-5")
+    graph.delete_digital_twin("t-05")
+    graph.update_digital_twin("t-06", [{"op": "replace", "path": "/i", "value": 1000}])
+    rest = [row for page in pages for row in page]
+    assert first + rest == whole
+    assert result.complete and result._pages.continuation_token is None
+    assert len(graph.query_twins(query)) == len(whole) - 1
+    # every page size gives the same rows
+    for size in (1, 7, 1000):
+        assert graph.query_twins(query, page_size=size).to_list() == graph.query_twins(query, page_size=0).to_list()

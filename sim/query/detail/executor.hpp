@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "twinsim/graph/detail/graph_state.hpp"
+#include "twinsim/query/cursor.hpp"
 #include "twinsim/query/detail/program.hpp"
 #include "twinsim/query/expression.hpp"
 #include "twinsim/query/query.hpp"
@@ -56,18 +57,29 @@ const char* aggregate_name(Aggregate a);
 /// Whether two expressions are the same path, aggregate or literal (GROUP BY / ORDER BY matching).
 bool same_expr(const Expr& a, const Expr& b);
 
-// --- continuation.cpp ----------------------------------------------------------------------
-
-/// The token that resumes query `text` at row `offset` on graph version `version`.
-[[nodiscard]] std::string continuation_token(std::string_view text, std::size_t offset, std::uint64_t version);
-
 // --- the executor --------------------------------------------------------------------------
 
+/// Runs one query on one snapshot in two steps: prepare() finds every result
+/// row (scans, joins, MATCH, WHERE, ORDER BY, GROUP BY, TOP) and keeps them as
+/// flat arrays of twin/relationship indices (grouped results as JSON rows);
+/// rows() and typed_columns() then render any range of them. A Cursor
+/// (cursor.cpp) keeps an Executor between pages. Both referenced objects must
+/// outlive it. Not thread-safe.
 class Executor {
 public:
     Executor(const Query& q, const graph::Snapshot& snap, const QueryOptions& opt)
         : q_(q), snap_(snap), s_(snap.state()), opt_(opt) {}
-    QueryResult run(std::size_t offset);
+    /// Throws QueryError (a cap exceeded, an invalid GROUP BY).
+    void prepare();
+    /// Result rows after TOP. Precondition: prepare() returned.
+    [[nodiscard]] std::size_t size() const noexcept { return total_; }
+    [[nodiscard]] const std::vector<std::string>& columns() const noexcept { return columns_; }
+    [[nodiscard]] const std::vector<std::string>& warnings() const noexcept { return warnings_; }
+    [[nodiscard]] std::size_t examined() const noexcept { return examined_; }
+    /// Result rows [begin, end) as JSON. Precondition: begin <= end <= size().
+    [[nodiscard]] std::vector<json> rows(std::size_t begin, std::size_t end);
+    /// Result rows [begin, end) as one TypedColumn per result column (see query.hpp).
+    [[nodiscard]] std::vector<TypedColumn> typed_columns(std::size_t begin, std::size_t end);
 
 private:
     struct NumericCheck {
@@ -143,10 +155,10 @@ private:
     bool select_star() const;
     json project(std::span<const std::uint32_t> row, std::vector<Item>& its) const;
     const Expr* resolve_order_key(const Expr& e) const;
-    std::vector<json> plain(std::size_t offset, QueryResult& result);
-    std::pair<std::size_t, std::size_t> page(std::size_t offset, std::size_t total, QueryResult& result) const;
-    // GROUP BY and aggregates: one output row per group (one group when no GROUP BY).
-    std::vector<json> grouped(std::size_t offset, QueryResult& result);
+    /// Orders the rows (ORDER BY) into order_, applies TOP.
+    void plain();
+    // GROUP BY and aggregates: one output row per group (one group when no GROUP BY), ordered, TOP applied.
+    std::vector<json> grouped();
 
     const Query& q_;
     const graph::Snapshot& snap_;
@@ -162,9 +174,13 @@ private:
     std::size_t examined_ = 0;         ///< QueryResult::Stats::rows_examined
     bool count_only_ = false;
     std::vector<std::string> warnings_;
+    // --- the prepared result -----------------------------------------------------------------
+    std::vector<std::string> columns_;
+    std::size_t total_ = 0;
+    std::vector<std::uint32_t> order_;  ///< plain results: result row k is rows_[order_[k] * width_ ...]
+    std::vector<Item> items_;           ///< plain results: the projections
+    std::vector<json> out_;             ///< COUNT() and grouped results: the rows themselves
+    bool rendered_ = false;             ///< COUNT() / grouped: out_ holds the rows
 };
-
-/// Runs a parsed query on a snapshot from row `offset` (query.cpp).
-[[nodiscard]] QueryResult execute(const Query& q, const graph::Snapshot& snapshot, const QueryOptions& options, std::size_t offset);
 
 }  // namespace twinsim::query::detail

@@ -2,8 +2,11 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <optional>
 
 #include "query_fixtures.hpp"
+#include "twinsim/query/cursor.hpp"
 #include "twinsim/query/query.hpp"
 
 using namespace twinsim;
@@ -242,13 +245,240 @@ TEST_CASE("paging: page size, continuation tokens, versions", "[query]") {
     CHECK(all == query_twins(snap, text).rows);
     CHECK(r.to_json()["continuationToken"].is_null());
     CHECK(r.to_json()["value"].size() == 2);
-    // a token is bound to its snapshot's version
+    // the rest of a query comes from its cursor, on the snapshot of its first page
     const auto first = query_twins(snap, text, o);
+    CHECK(first.stats.rows_examined > 0);
     b.graph.upsert_twin("floor-3", test::floor_twin(3));
     CHECK(b.graph.snapshot().version() != snap.version());
-    CHECK_THROWS_AS(continue_query(b.graph.snapshot(), first.continuation_token, o), QueryError);
+    const auto second = continue_query(b.graph.snapshot(), first.continuation_token, o);
+    CHECK(second.rows == std::vector<json>(all.begin() + 3, all.begin() + 6));
+    CHECK(second.stats.rows_examined == 0);  // resumed: no scan
     CHECK_THROWS_AS(continue_query(snap, "not a token!", o), QueryError);
     CHECK(continue_query(snap, first.continuation_token, o).rows.size() == 3);
+}
+
+namespace {
+
+/// Restores the cursor limits a test changed.
+struct LimitsGuard {
+    CursorLimits saved = cursor_limits();
+    ~LimitsGuard() { set_cursor_limits(saved); }
+};
+
+std::vector<json> all_pages(const graph::Snapshot& snap, const std::string& text, std::size_t page_size,
+                            const graph::Snapshot* later = nullptr) {
+    QueryOptions o;
+    o.page_size = page_size;
+    auto r = query_twins(snap, text, o);
+    std::vector<json> all = r.rows;
+    while (!r.continuation_token.empty()) {
+        r = continue_query(later ? *later : snap, r.continuation_token, o);
+        all.insert(all.end(), r.rows.begin(), r.rows.end());
+    }
+    return all;
+}
+
+}  // namespace
+
+TEST_CASE("continuations resume the query's cursor: every page size gives the same rows, from the first page's snapshot",
+          "[query]") {
+    Building b;
+    const auto snap = b.graph.snapshot();
+    for (const char* text : {"SELECT T.$dtId, T.temperature FROM DIGITALTWINS T ORDER BY T.$dtId DESC",
+                             "SELECT F.$dtId AS f, R.$dtId AS r, C.since FROM DIGITALTWINS F JOIN R RELATED F.contains C",
+                             "SELECT T.$metadata.$model AS m, COUNT() AS n FROM DIGITALTWINS T GROUP BY T.$metadata.$model",
+                             "SELECT * FROM RELATIONSHIPS", "SELECT TOP(5) T.$dtId FROM DIGITALTWINS T ORDER BY T.$dtId"}) {
+        INFO(text);
+        const std::vector<json> one = query_twins(snap, text).rows;
+        REQUIRE(one.size() > 2);
+        for (std::size_t size : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{100}}) CHECK(all_pages(snap, text, size) == one);
+        // writes between pages (a twin deleted, another added, a value changed) do not show
+        const auto g_ptr = graph::TwinGraph::from_snapshot(snap);
+        graph::TwinGraph& g = *g_ptr;
+        const auto before = g.snapshot();
+        QueryOptions o;
+        o.page_size = 2;
+        auto r = query_twins(before, text, o);
+        g.delete_relationship("floor-1", "c1");
+        g.delete_relationship("sensor-1", "o1");
+        g.delete_twin("room-1");
+        g.upsert_twin("floor-3", test::floor_twin(3));
+        std::vector<json> all = r.rows;
+        while (!r.continuation_token.empty()) {
+            r = continue_query(g.snapshot(), r.continuation_token, o);
+            all.insert(all.end(), r.rows.begin(), r.rows.end());
+        }
+        CHECK(all == one);
+    }
+}
+
+TEST_CASE("cursors held for continuation tokens are bounded in number and lifetime; a dropped one reruns on the same version",
+          "[query]") {
+    Building b;
+    const LimitsGuard guard;
+    const auto snap = b.graph.snapshot();
+    const std::string text = "SELECT T.$dtId FROM DIGITALTWINS T ORDER BY T.$dtId";
+    QueryOptions o;
+    o.page_size = 3;
+    set_cursor_limits(CursorLimits{});
+    const std::size_t before = held_cursors();
+    auto a = query_twins(snap, text, o);
+    CHECK(held_cursors() == before + 1);
+    // the last page drops the cursor
+    auto next = continue_query(snap, a.continuation_token, o);
+    next = continue_query(snap, next.continuation_token, o);
+    CHECK(next.continuation_token.empty());
+    CHECK(held_cursors() == before);
+    // at most max_cursors, least recently used dropped first
+    CursorLimits limits;
+    limits.max_cursors = 2;
+    set_cursor_limits(limits);
+    CHECK(held_cursors() <= 2);
+    const auto t1 = query_twins(snap, text, o).continuation_token;
+    const auto t2 = query_twins(snap, text, o).continuation_token;
+    const auto t3 = query_twins(snap, text, o).continuation_token;
+    CHECK(held_cursors() == 2);
+    CHECK(continue_query(snap, t3, o).stats.rows_examined == 0);
+    CHECK(continue_query(snap, t2, o).stats.rows_examined == 0);
+    // t1's cursor was dropped: the query runs again on a snapshot of the same version...
+    const auto rerun = continue_query(snap, t1, o);
+    CHECK(rerun.stats.rows_examined > 0);
+    CHECK(ids(rerun.rows) == Strings{"room-1", "room-2", "room-3"});
+    // ...and a changed graph makes the token expired, saying so
+    limits.max_cursors = 0;
+    set_cursor_limits(limits);
+    CHECK(held_cursors() == 0);
+    b.graph.upsert_twin("floor-3", test::floor_twin(3));
+    CHECK_THROWS_WITH(continue_query(b.graph.snapshot(), t2, o), Catch::Contains("expired") && Catch::Contains("run the query again"));
+    // an idle lifetime of zero drops every cursor at once
+    limits = CursorLimits{};
+    limits.idle_lifetime = std::chrono::steady_clock::duration::zero();
+    set_cursor_limits(limits);
+    (void)query_twins(snap, text, o);
+    CHECK(held_cursors() == 0);
+    // so does a bound on the rows they hold
+    limits = CursorLimits{};
+    limits.max_held_rows = 5;
+    set_cursor_limits(limits);
+    (void)query_twins(snap, text, o);  // 8 rows
+    CHECK(held_cursors() == 0);
+}
+
+namespace {
+
+/// Row k's member as the typed column holds it; nullopt where not valid.
+std::optional<json> cell(const TypedColumn& c, std::size_t k) {
+    using T = TypedColumn::Type;
+    if (c.type == T::empty || !c.valid[k]) return std::nullopt;
+    switch (c.type) {
+    case T::int64: return json(c.i64[k]);
+    case T::float64: return json(c.f64[k]);
+    case T::boolean: return json(c.b[k] != 0);
+    case T::string:
+        return json(c.chars.substr(static_cast<std::size_t>(c.offsets[k]),
+                                   static_cast<std::size_t>(c.offsets[k + 1] - c.offsets[k])));
+    case T::dictionary: return json(c.dictionary.at(static_cast<std::size_t>(c.codes[k])));
+    default: return c.values[k];
+    }
+}
+
+/// Checks that every typed column holds exactly the rows' values.
+void check_columns_match_rows(const graph::Snapshot& snap, const std::string& text) {
+    INFO(text);
+    const auto cursor = Cursor::open(snap, PreparedQuery(text));
+    const QueryResult rows = cursor->page(0, 0);
+    const std::vector<TypedColumn> cols = cursor->typed_columns(0, 0);
+    REQUIRE(cols.size() == rows.columns.size());
+    for (std::size_t c = 0; c < cols.size(); ++c) {
+        CHECK(cols[c].name == rows.columns[c]);
+        REQUIRE(cols[c].size == rows.rows.size());
+        REQUIRE(cols[c].valid.size() == rows.rows.size());
+        for (std::size_t k = 0; k < rows.rows.size(); ++k) {
+            INFO("column " << cols[c].name << ", row " << k);
+            const auto it = rows.rows[k].find(cols[c].name);
+            const std::optional<json> got = cell(cols[c], k);
+            if (it == rows.rows[k].end()) {
+                CHECK_FALSE(cols[c].valid[k]);
+                continue;
+            }
+            if (it->is_null() && cols[c].type != TypedColumn::Type::json) {
+                CHECK_FALSE(cols[c].valid[k]);
+                continue;
+            }
+            REQUIRE(got.has_value());
+            if (it->is_number() && got->is_number()) CHECK(it->get<double>() == got->get<double>());
+            else CHECK(*got == *it);
+        }
+    }
+    // a sub-range is the same slice of every column
+    if (rows.rows.size() > 2) {
+        const auto part = cursor->typed_columns(1, 2);
+        for (std::size_t c = 0; c < cols.size(); ++c) {
+            REQUIRE(part[c].size == 2);
+            CHECK(cell(part[c], 0) == cell(cols[c], 1));
+            CHECK(cell(part[c], 1) == cell(cols[c], 2));
+        }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("typed columns hold the values of the rows: every scalar type, missing values, components, JOINs, groups",
+          "[query]") {
+    Building b;
+    const auto snap = b.graph.snapshot();
+    using T = TypedColumn::Type;
+    const auto types = [&](const std::string& text) {
+        std::vector<T> out;
+        for (const auto& c : Cursor::open(snap, PreparedQuery(text))->typed_columns(0, 0)) out.push_back(c.type);
+        return out;
+    };
+    const char* all = "SELECT T.$dtId, T.$metadata.$model AS model, T.temperature, T.humidity, T.name, T.occupied, "
+                      "T.settings, T.readings, T.thermostat.setpoint AS setpoint, T.count, T.value, T.on, T.nope "
+                      "FROM DIGITALTWINS T ORDER BY T.$dtId";
+    check_columns_match_rows(snap, all);
+    // $dtId string, model dictionary, temperature float64 (23.0, 25 and 21.5: some integral), humidity int64,
+    // name string, occupied boolean, settings json, readings json, setpoint float64, count int64, value float64,
+    // on boolean, nope empty
+    CHECK(types(all) == std::vector<T>{T::string, T::dictionary, T::float64, T::int64, T::string, T::boolean, T::json,
+                                       T::json, T::float64, T::int64, T::float64, T::boolean, T::empty});
+    check_columns_match_rows(snap, "SELECT F.$dtId AS f, R, C.since, C.$relationshipName AS n FROM DIGITALTWINS F "
+                                   "JOIN R RELATED F.contains C");
+    CHECK(types("SELECT F.$dtId AS f, R, C.$relationshipName AS n FROM DIGITALTWINS F JOIN R RELATED F.contains C") ==
+          std::vector<T>{T::string, T::json, T::dictionary});
+    check_columns_match_rows(snap, "SELECT T.$metadata.$model AS m, COUNT() AS n, AVG(T.temperature) AS avg, "
+                                   "MAX(T.name) AS top FROM DIGITALTWINS T GROUP BY T.$metadata.$model");
+    check_columns_match_rows(snap, "SELECT COUNT() FROM DIGITALTWINS");
+    check_columns_match_rows(snap, "SELECT * FROM DIGITALTWINS MATCH (A)-[R]->(B)");
+    check_columns_match_rows(snap, "SELECT T.name, T.humidity = 40 AS dry FROM DIGITALTWINS T WHERE T.x = 1");
+    // SELECT * rows are whole twins: no columns
+    CHECK_THROWS_AS(Cursor::open(snap, PreparedQuery("SELECT * FROM DIGITALTWINS"))->typed_columns(0, 0), QueryError);
+}
+
+TEST_CASE("a garbled, truncated or forged continuation token is a clear QueryError", "[query]") {
+    Building b;
+    const auto snap = b.graph.snapshot();
+    QueryOptions o;
+    o.page_size = 3;
+    const std::string token = query_twins(snap, "SELECT T.$dtId FROM DIGITALTWINS T", o).continuation_token;
+    REQUIRE(continue_query(snap, token, o).rows.size() == 3);
+    const auto invalid = Catch::Contains("invalid continuation token");
+    CHECK_THROWS_WITH(continue_query(snap, "", o), invalid);
+    CHECK_THROWS_WITH(continue_query(snap, "not a token!", o), invalid);
+    CHECK_THROWS_WITH(continue_query(snap, token.substr(0, token.size() / 2), o), invalid);
+    CHECK_THROWS_WITH(continue_query(snap, token + "A", o), invalid);
+    CHECK_THROWS_WITH(continue_query(snap, std::string(100000, 'A'), o), invalid);
+    for (std::size_t k = 0; k < token.size(); ++k) {
+        std::string bad = token;
+        bad[k] = bad[k] == 'A' ? 'B' : 'A';
+        INFO(k);
+        try {
+            (void)continue_query(snap, bad, o);
+            FAIL("a token with character " << k << " changed was accepted");
+        } catch (const QueryError& e) {
+            CHECK_THAT(e.what(), invalid);
+        }
+    }
 }
 
 TEST_CASE("Snapshot::version increases with every change", "[query]") {
