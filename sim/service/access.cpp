@@ -47,6 +47,7 @@ constexpr std::array<const char*, operation_count> actions{
     TWINSIM_ADT "eventroutes/read",                           // get_event_route
     TWINSIM_ADT "eventroutes/write",                          // upsert_event_route
     TWINSIM_ADT "eventroutes/delete",                         // delete_event_route
+    TWINSIM_ADT "digitaltwins/read",                          // event_stream (twinsim: the events of readable twins)
 };
 
 const json& member(const json& object, const char* name) {

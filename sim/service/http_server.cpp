@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "twinsim/service/event_stream.hpp"
 #include "twinsim/service/rest_api.hpp"
 
 namespace twinsim::service {
@@ -93,8 +94,8 @@ private:
 };
 
 /// Converts httplib's request into ours and back: the whole translation.
-void serve_one(RestApi& api, const std::string& scheme, const std::string& fallback_host, const httplib::Request& in,
-               httplib::Response& out) {
+void serve_one(RestApi& api, const std::string& scheme, const std::string& fallback_host,
+               const std::shared_ptr<std::atomic<bool>>& stopping, const httplib::Request& in, httplib::Response& out) {
     if (overflow_connection) {
         const Response busy = error_response(
             {503, "ServiceUnavailable", "the server is serving as many connections as it has threads for (--threads); retry"});
@@ -116,6 +117,24 @@ void serve_one(RestApi& api, const std::string& scheme, const std::string& fallb
     const Response response = api.handle(request);
     out.status = response.status;
     for (const auto& [name, value] : response.headers) out.set_header(name, value);
+    if (response.stream) {
+        // Server-sent events: frames as they come, a comment every second
+        // when idle (so a closed client is noticed), until the client goes
+        // or the server stops.
+        out.set_header("Cache-Control", "no-store");
+        auto subscription = response.stream;
+        out.set_chunked_content_provider(
+            "text/event-stream", [subscription, stopping](std::size_t, httplib::DataSink& sink) {
+                if (stopping->load() || subscription->closed() || !sink.is_writable()) return false;
+                std::string chunk;
+                if (const std::uint64_t lost = subscription->take_lost(); lost > 0)
+                    chunk += ": " + std::to_string(lost) + " events dropped: the client reads too slowly\n\n";
+                for (const std::string& frame : subscription->take(std::chrono::milliseconds(1000))) chunk += frame;
+                if (chunk.empty()) chunk = ": keep-alive\n\n";
+                return sink.write(chunk.data(), chunk.size());
+            });
+        return;
+    }
     if (!response.body.empty() || response.status != 204) out.set_content(response.body, "application/json; charset=utf-8");
 }
 
@@ -135,6 +154,7 @@ struct HttpServer::Impl {
     int port = 0;
     std::string scheme;
     std::atomic<bool> stop_requested{false};
+    std::shared_ptr<std::atomic<bool>> stopping = std::make_shared<std::atomic<bool>>(false);
 };
 
 HttpServer::HttpServer(RestApi& api, ServerOptions options) : impl_(std::make_unique<Impl>(api, std::move(options))) {
@@ -170,7 +190,7 @@ HttpServer::HttpServer(RestApi& api, ServerOptions options) : impl_(std::make_un
     s.set_payload_max_length(api.limits().max_body_bytes);
     const std::string fallback_host = I.options.host + ":" + std::to_string(I.options.port);
     const auto handler = [this, fallback_host](const httplib::Request& in, httplib::Response& out) {
-        serve_one(impl_->api, impl_->scheme, fallback_host, in, out);
+        serve_one(impl_->api, impl_->scheme, fallback_host, impl_->stopping, in, out);
     };
     s.Get(".*", handler);
     s.Post(".*", handler);
@@ -233,6 +253,7 @@ void HttpServer::run() {
 
 void HttpServer::stop() {
     impl_->stop_requested = true;
+    impl_->stopping->store(true);
     impl_->server->stop();
 }
 

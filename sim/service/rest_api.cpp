@@ -22,6 +22,7 @@
 #include "twinsim/live/telemetry.hpp"
 #include "twinsim/query/query.hpp"
 #include "twinsim/service/access.hpp"
+#include "twinsim/service/event_stream.hpp"
 
 namespace twinsim::service {
 
@@ -39,6 +40,7 @@ constexpr std::array<const char*, operation_count> operation_names{
     "list_relationships", "list_incoming_relationships",
     "publish_telemetry", "publish_component_telemetry",
     "list_event_routes", "get_event_route", "upsert_event_route", "delete_event_route",
+    "event_stream",
 };
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
@@ -286,6 +288,8 @@ std::optional<Route> parse_route(std::string_view method, std::string_view targe
             route = allowed({{"GET", Operation::get_model}, {"PATCH", Operation::update_model}, {"DELETE", Operation::delete_model}});
         else return not_found();
         if (route && n == 2) route->model_id = segments[1];
+    } else if (head == "events" && n == 1) {
+        route = allowed({{"GET", Operation::event_stream}});
     } else if (head == "query" && n == 1) {
         route = allowed({{"POST", Operation::query}});
     } else if (head == "eventroutes") {
@@ -340,8 +344,73 @@ struct RestApi::Impl {
     std::unordered_map<std::string, graph::Snapshot> cursors;
     std::deque<std::string> cursor_order;
 
+    // GET /events: a router endpoint of our own and a route to it (in this
+    // process only: a route to a callback endpoint is never saved), hidden
+    // from the event-route operations.
+    static constexpr const char* stream_name = "twinsim-event-stream";
+    std::shared_ptr<EventHub> hub;
+
     Impl(live::Store& s, live::StoreEvents* e, RequestLimits l, const AccessPolicy* a)
-        : store(s), events(e), limits(l), access(a) {}
+        : store(s), events(e), limits(l), access(a) {
+        if (events != nullptr) {
+            hub = std::make_shared<EventHub>();
+            events->router().add_endpoint(stream_name, hub);
+            events->router().upsert_route(live::EventRoute{stream_name, stream_name, "true"});
+        }
+    }
+    ~Impl() {
+        if (hub == nullptr) return;
+        try {
+            events->router().delete_route(stream_name);
+            events->router().remove_endpoint(stream_name);
+        } catch (const std::exception&) {
+            // the router is closing: it closes the endpoint itself
+        }
+        hub->close();
+    }
+    Impl(const Impl&) = delete;
+    Impl& operator=(const Impl&) = delete;
+
+    /// The twin a notification is about: its subject before
+    /// "/relationships/", or for telemetry the id in its source.
+    static std::string event_twin(const json& event) {
+        const std::string type = event.value("type", std::string());
+        if (type == live::telemetry_event_type) {
+            const std::string source = event.value("source", std::string());
+            const std::size_t at = source.rfind("/digitaltwins/");
+            return at == std::string::npos ? std::string() : source.substr(at + 14);
+        }
+        std::string subject = event.value("subject", std::string());
+        const std::size_t rel = subject.find("/relationships/");
+        return rel == std::string::npos ? subject : subject.substr(0, rel);
+    }
+
+    static std::string event_model(const json& event) {
+        if (event.contains("dataschema") && event.at("dataschema").is_string()) return event.at("dataschema").get<std::string>();
+        if (!event.contains("data") || !event.at("data").is_object()) return {};
+        const json& data = event.at("data");
+        if (data.contains("modelId") && data.at("modelId").is_string()) return data.at("modelId").get<std::string>();
+        if (data.contains("$metadata") && data.at("$metadata").is_object())
+            return data.at("$metadata").value("$model", std::string());
+        return {};
+    }
+
+    Response event_stream(const Caller* caller) {
+        if (hub == nullptr) fail(501, "NotImplemented", "this server was started without events");
+        EventSubscription::Admit admit;
+        static constexpr std::string_view read = "Microsoft.DigitalTwins/digitaltwins/read";
+        if (caller != nullptr && !caller->may_everywhere(read)) {
+            admit = [this, who = *caller](const json& event) {
+                const auto models = graph().snapshot().models();
+                return who.may_on_twin(read, event_twin(event), event_model(event),
+                                       [&](std::string_view m, std::string_view base) { return models->is_a(m, base); });
+            };
+        }
+        Response r;
+        r.status = 200;
+        r.stream = hub->subscribe(std::move(admit));
+        return r;
+    }
 
     graph::TwinGraph& graph() { return store.graph(); }
 
@@ -754,13 +823,15 @@ struct RestApi::Impl {
             case Operation::publish_component_telemetry: return telemetry(request, route);
             case Operation::list_event_routes: {
                 std::vector<json> items;
-                for (const live::EventRoute& r : routes().router().routes()) items.push_back(route_json(r));
+                for (const live::EventRoute& r : routes().router().routes())
+                    if (r.id != stream_name) items.push_back(route_json(r));
                 return page(request, params, "/eventroutes", std::move(items));
             }
             case Operation::get_event_route:
                 return json_response(200, route_json(routes().router().get_route(route.event_route_id)));
             case Operation::upsert_event_route: return upsert_event_route(request, route);
             case Operation::delete_event_route: routes().saved().delete_route(route.event_route_id); return no_content();
+            case Operation::event_stream: return event_stream(caller);
         }
         fail(500, "InternalServerError", "unhandled operation");
     }

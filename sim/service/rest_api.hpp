@@ -29,6 +29,7 @@ class StoreEvents;
 namespace twinsim::service {
 
 class AccessPolicy;
+class EventSubscription;
 
 /// The API versions accepted in ?api-version= (the Python SDK sends the
 /// first, the JavaScript SDK the second).
@@ -65,6 +66,9 @@ struct Response {
     int status = 200;
     std::vector<std::pair<std::string, std::string>> headers;  ///< besides Content-Type
     std::string body;                                          ///< JSON text, empty for 204
+    /// Set for GET /events: the transport streams this subscription's frames
+    /// as text/event-stream (event_stream.hpp) instead of sending `body`.
+    std::shared_ptr<EventSubscription> stream;
     [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const;
 };
 
@@ -80,8 +84,9 @@ enum class Operation : std::uint8_t {
     list_relationships, list_incoming_relationships,
     publish_telemetry, publish_component_telemetry,
     list_event_routes, get_event_route, upsert_event_route, delete_event_route,
+    event_stream,  ///< GET /events: twinsim's server-sent-events stream
 };
-inline constexpr std::size_t operation_count = static_cast<std::size_t>(Operation::delete_event_route) + 1;
+inline constexpr std::size_t operation_count = static_cast<std::size_t>(Operation::event_stream) + 1;
 
 /// The operation's name as the Python SDK's method would say it ("get_digital_twin", ...).
 [[nodiscard]] const char* to_string(Operation operation) noexcept;

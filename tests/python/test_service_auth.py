@@ -227,6 +227,37 @@ def test_the_sdk_sees_401_and_403_as_its_exceptions(setup):
     owner.publish_telemetry("in-1", {"occupancy": 2}, message_id=str(uuid.uuid4()))
 
 
+def test_the_event_stream_shows_a_scoped_caller_only_its_twins(setup):
+    import threading
+
+    import requests
+
+    url = setup["server"].url + "/events?api-version=2023-10-31"
+    r = requests.get(url, verify=str(setup["ca"]), timeout=30)
+    assert r.status_code == 401
+    stream = requests.get(url, stream=True, verify=str(setup["ca"]), timeout=60,
+                          headers={"Authorization": f"Bearer {setup['tokens']['scoped']}"})
+    assert stream.status_code == 200
+    subjects = []
+
+    def reader():
+        for line in stream.iter_lines(decode_unicode=True):
+            if line.startswith("data: "):
+                subjects.append(json.loads(line[6:])["subject"])
+                if subjects[-1] == "in-1":
+                    return
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    call, owner = setup["call"], setup["owner"]
+    patch = json.dumps([{"op": "replace", "path": "/t", "value": 5.0}])
+    assert call("PATCH", "/digitaltwins/out-1", owner, patch, {"Content-Type": "application/json-patch+json"}).status_code == 204
+    assert call("PATCH", "/digitaltwins/in-1", owner, patch, {"Content-Type": "application/json-patch+json"}).status_code == 204
+    thread.join(30)
+    stream.close()
+    assert subjects == ["in-1"]  # out-1's update was not shown
+
+
 def test_bad_auth_files_and_keys_are_refused_with_reasons(tmp_path):
     bad = tmp_path / "auth.json"
     bad.write_text(json.dumps({"jwks": {"keys": []}}), encoding="utf-8")

@@ -332,6 +332,53 @@ def test_event_routes_deliver_cloud_events_to_a_store_endpoint(served, client, m
     assert e.value.error.code == "EventRouteNotFound"
 
 
+def read_events(response, wanted, timeout=30):
+    """CloudEvents from an open text/event-stream response until `wanted(event)`."""
+    import threading
+
+    found, seen = [], []
+
+    def reader():
+        event = {}
+        for line in response.iter_lines(decode_unicode=True):
+            if line.startswith("id: "):
+                event = {"id": int(line[4:])}
+            elif line.startswith("event: "):
+                event["type"] = line[7:]
+            elif line.startswith("data: "):
+                event["data"] = json.loads(line[6:])
+                seen.append(event)
+                if wanted(event["data"]):
+                    found.append(event)
+                    return
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return found, seen
+
+
+def test_the_event_stream_sends_changes_and_telemetry_as_server_sent_events(served, client, models):
+    import requests
+
+    response = requests.get(f"{served['server'].url}/events?api-version=2023-10-31", stream=True,
+                            verify=str(served["ca"]), timeout=60, headers={"Authorization": "Bearer x"})
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/event-stream")
+    client.upsert_digital_twin("streamed", room(temperature=1.0))
+    client.update_digital_twin("streamed", [{"op": "replace", "path": "/temperature", "value": 2.0}])
+    client.publish_telemetry("streamed", {"occupancy": 7}, message_id="m-stream")
+    found, seen = read_events(response, lambda e: e.get("type") == "microsoft.iot.telemetry"
+                              and e.get("data") == {"occupancy": 7})
+    response.close()
+    assert found, seen
+    mine = [e for e in seen if e["data"].get("subject") == "streamed" or e["data"].get("id") == "m-stream"]
+    assert [e["type"] for e in mine] == ["Microsoft.DigitalTwins.Twin.Create", "Microsoft.DigitalTwins.Twin.Update",
+                                         "microsoft.iot.telemetry"]
+    assert [e["id"] for e in mine] == sorted(e["id"] for e in mine)
+    assert mine[1]["data"]["data"]["patch"] == [{"op": "replace", "path": "/temperature", "value": 2.0}]
+    assert "twinsim-event-stream" not in [r.id for r in client.list_event_routes()]
+
+
 def test_decommission_and_delete_models(client, models):
     client.decommission_model("dtmi:test:Unused;1")
     assert client.get_model("dtmi:test:Unused;1").decommissioned is True
