@@ -1,6 +1,9 @@
 #include "models/building/cop_calibration.hpp"
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <system_error>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -8,6 +11,7 @@
 
 #include "models/building/calibration.hpp"
 #include "models/builtin.hpp"
+#include "twinsim/common/error.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
 #include "twinsim/scenario/recorded_input.hpp"
 #include "twinsim/scenario/run.hpp"
@@ -35,6 +39,7 @@ struct PowerRun {
 PowerRun run_with_cop(scenario::ScenarioSpec spec, const graph::Snapshot& base, std::size_t binding, double cop) {
     spec.overrides.push_back({nlohmann::json{{"coefficientOfPerformance", cop}}, chillers_where});
     spec.models[binding].parameters["default_cop"] = cop;
+    spec.models[binding].parameters.erase("chiller_cop");
     const auto prepared = scenario::prepare(spec, base, builtin_registry());
     scenario::Run run(prepared, 0);
     run.run_to_end();
@@ -141,6 +146,11 @@ CopResult calibrate_cop(const scenario::ScenarioSpec& given, const graph::Snapsh
         f.standard_error = se_u / (u * u);
         const std::optional<nlohmann::json> own = as_given->graph.get_property(id, "coefficientOfPerformance");
         f.initial = own && own->is_number() && own->get<double>() > 0.0 ? own->get<double>() : default_cop;
+        const nlohmann::json& given_parameters = given.models[binding].parameters;
+        if (given_parameters.is_object() && given_parameters.contains("chiller_cop") &&
+            given_parameters["chiller_cop"].is_object() && given_parameters["chiller_cop"].contains(id) &&
+            given_parameters["chiller_cop"][id].is_number())
+            f.initial = given_parameters["chiller_cop"][id].get<double>();
         f.samples = load.size();
         f.rmse_kw = std::sqrt(ss / n);
         result.chillers.push_back(std::move(f));
@@ -148,6 +158,65 @@ CopResult calibrate_cop(const scenario::ScenarioSpec& given, const graph::Snapsh
     if (result.chillers.empty())
         throw CalibrationError("no chiller of scenario \"" + spec.name + "\" matches \"" + o.chillers + "\"");
     return result;
+}
+
+nlohmann::json CopResult::report() const {
+    nlohmann::json list = nlohmann::json::array();
+    for (const FittedCop& c : chillers)
+        list.push_back({{"chiller", c.chiller},
+                        {"initial", c.initial},
+                        {"value", c.value},
+                        {"standard_error", c.standard_error},
+                        {"samples", c.samples},
+                        {"rmse_kw", c.rmse_kw},
+                        {"power_property", power_property}});
+    return list;
+}
+
+std::vector<std::string> take_cop_choices(std::vector<std::string>& fit) {
+    std::vector<std::string> patterns, rest;
+    for (std::string& text : fit) {
+        if (text == "cop")
+            patterns.emplace_back("*");
+        else if (text.starts_with("cop@") && text.size() > 4)
+            patterns.push_back(text.substr(4));
+        else
+            rest.push_back(std::move(text));
+    }
+    fit = std::move(rest);
+    return patterns;
+}
+
+void merge_cop(nlohmann::json& file, const CopResult& result) {
+    if (file.is_null())
+        file = {{"format", "twinsim-calibration"},
+                {"version", 1},
+                {"behaviours", nlohmann::json::array({{{"model", "thermal_zones"}, {"parameters", nlohmann::json::object()}}})},
+                {"fit", nlohmann::json::object()}};
+    nlohmann::json* parameters = nullptr;
+    for (nlohmann::json& b : file["behaviours"])
+        if (b.value("model", "") == "thermal_zones") parameters = &b["parameters"];
+    if (parameters == nullptr) {
+        file["behaviours"].push_back({{"model", "thermal_zones"}, {"parameters", nlohmann::json::object()}});
+        parameters = &file["behaviours"].back()["parameters"];
+    }
+    for (const FittedCop& c : result.chillers) (*parameters)["chiller_cop"][c.chiller] = c.value;
+    nlohmann::json& report = file["fit"]["cop"];
+    if (!report.is_array()) report = nlohmann::json::array();
+    for (const nlohmann::json& entry : result.report()) report.push_back(entry);
+}
+
+void save_calibration_json(const nlohmann::json& file, const std::string& path) {
+    const std::string temporary = path + ".tmp";
+    {
+        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+        if (!out) throw IoError("cannot write " + temporary);
+        out << file.dump(1) << '\n';
+        if (!out) throw IoError("cannot write " + temporary);
+    }
+    std::error_code ec;
+    std::filesystem::rename(temporary, path, ec);
+    if (ec) throw IoError("cannot rename " + temporary + " to " + path + ": " + ec.message());
 }
 
 }  // namespace twinsim::models

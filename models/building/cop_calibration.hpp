@@ -11,6 +11,7 @@
 // scenario (a replay driven by the record, or any other).
 
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -51,10 +52,30 @@ struct FittedCop {
 struct CopResult {
     std::vector<FittedCop> chillers;
     std::string power_property;
+    /// [{chiller, initial, value, standard_error, samples, rmse_kw}]
+    [[nodiscard]] nlohmann::json report() const;
 };
 
+/// Takes the COP choices out of `fit` (the texts of `--fit` / fit=): "cop"
+/// (every chiller) and "cop@CHILLERS" (a $dtId or a prefix ending in '*'),
+/// returned as CopOptions::chillers patterns in order; the other texts stay.
+[[nodiscard]] std::vector<std::string> take_cop_choices(std::vector<std::string>& fit);
+
+/// Writes fitted COPs into a calibration file's JSON (CalibrationResult::
+/// to_file_json()'s layout; a null `file` becomes a new one): thermal_zones'
+/// chiller_cop parameter gains each chiller's value (a scenario loading the
+/// file uses it instead of the chiller's coefficientOfPerformance), and the
+/// report under fit.cop.
+void merge_cop(nlohmann::json& file, const CopResult& result);
+
+/// Writes a calibration file's JSON to `path` (a temporary name renamed when
+/// complete), as CalibrationResult::save does. Throws twinsim::IoError naming the file.
+void save_calibration_json(const nlohmann::json& file, const std::string& path);
+
 /// Fits the COP of the chosen chillers of `spec` (no sweep) on `base` to the
-/// recorded chiller power in `recorded`. Throws CalibrationError
+/// recorded chiller power in `recorded` (whatever COPs the scenario gives them,
+/// thermal_zones' chiller_cop included, are replaced while fitting; the
+/// one in force is reported as `initial`). Throws CalibrationError
 /// (calibration.hpp): no thermal_zones binding at that index, no power
 /// property named (neither options.power_property nor the binding's
 /// chiller_power_property), no chiller matches, a chosen chiller without a

@@ -21,6 +21,7 @@
 #include "models/building/weather.hpp"
 #include "models/generic/support.hpp"
 #include "twinsim/common/error.hpp"
+#include "twinsim/common/excerpt.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
 #include "twinsim/scenario/run.hpp"
 
@@ -37,7 +38,7 @@ constexpr const char* ahu_model = "dtmi:twinsim:building:AirHandlingUnit;1";
 constexpr const char* chiller_model = "dtmi:twinsim:building:Chiller;1";
 constexpr const char* pump_model = "dtmi:twinsim:building:Pump;1";
 
-const std::array<ModelParameter, 29> declared{{
+const std::array<ModelParameter, 30> declared{{
     // --- weather
     ModelParameter{"outdoor_mean", "degC", "daily mean of the diurnal outdoor temperature", 24.0}.within(-100.0, 100.0),
     ModelParameter{"outdoor_amplitude", "K", "half the daily swing of the outdoor temperature (>= 0)", 6.0}.within(0.0, 100.0),
@@ -80,6 +81,7 @@ const std::array<ModelParameter, 29> declared{{
     ModelParameter{"default_cop", "1", "coefficient of performance of a chiller without coefficientOfPerformance (> 0); a chiller's own coefficientOfPerformance overrides it", 3.5}
         .positive()
         .overridden_by("coefficientOfPerformance"),
+    ModelParameter{"chiller_cop", "", "per-chiller coefficient of performance replacing the chiller's coefficientOfPerformance (what twinsim calibrate --fit cop writes): {\"<chiller $dtId>\": cop > 0, ...}; \"none\" = none", "none"}.fixed_per_scenario(),
     ModelParameter{"auxiliaries", "", "count the running pump of each loaded chiller and the fan of each cooling air-handling unit at their ratedPower", true}.fixed_per_scenario(),
     ModelParameter{"chiller_power_property", "", "a numeric chiller property to write the electric power (kW) to every step; \"none\" = not written", "none"}.fixed_per_scenario(),
     ModelParameter{"zone_cooling_property", "", "a numeric room property to write the delivered cooling (W) to every step; \"none\" = not written", "none"}.fixed_per_scenario(),
@@ -111,6 +113,8 @@ struct Config {
     std::map<std::string, ZoneValues> zone_values;
     std::string adjacency;
     std::optional<double> per_person, radiant_fraction, deadband, zone_capacity, ahu_dt, default_cop;
+    /// chiller_cop: chiller $dtId -> its COP, replacing coefficientOfPerformance.
+    std::map<std::string, double> chiller_cop;
     bool auxiliaries = true;
     std::string chiller_power_property, zone_cooling_property;
     std::string integrator;
@@ -233,6 +237,22 @@ std::optional<std::uint32_t> optional_column(const graph::Snapshot& g, graph::Tw
         default:
             return std::nullopt;
     }
+}
+
+/// chiller_cop: an object of chiller $dtId -> COP (a finite number > 0).
+std::map<std::string, double> read_chiller_cop(const nlohmann::json& j) {
+    auto bad = [](const std::string& why) { return ModelParameterError("chiller_cop", why); };
+    if (!j.is_object()) throw bad("expected an object {\"<chiller $dtId>\": cop}, found " + excerpt(j.dump()));
+    if (j.size() > max_zone_parameters)
+        throw bad("names " + std::to_string(j.size()) + " chillers, more than the limit of " +
+                  std::to_string(max_zone_parameters));
+    std::map<std::string, double> out;
+    for (const auto& [chiller, value] : j.items()) {
+        if (!value.is_number() || !std::isfinite(value.get<double>()) || !(value.get<double>() > 0.0))
+            throw bad("\"" + chiller + "\": expected a finite number > 0, found " + value.dump());
+        out[chiller] = value.get<double>();
+    }
+    return out;
 }
 
 /// zone_parameters: an object of room $dtId -> {name: number}; each number in
@@ -374,6 +394,7 @@ Config read(const scenario::Binding& binding, bool resolved) {
     c.zone_capacity = number("zone_cooling_capacity", 0.0);
     c.ahu_dt = number("ahu_design_delta_t", -HUGE_VAL);
     c.default_cop = number("default_cop", -HUGE_VAL);
+    if (detail::given(reader, "chiller_cop")) c.chiller_cop = read_chiller_cop(reader.raw("chiller_cop"));
     const nlohmann::json& aux = reader.raw("auxiliaries");
     if (!aux.is_boolean()) throw ModelParameterError("auxiliaries", "expected true or false, found " + aux.dump());
     c.auxiliaries = aux.get<bool>();
@@ -402,6 +423,15 @@ Topology check_graph(const scenario::Binding& binding, const graph::Snapshot& g,
                                                                  std::to_string(rooms.size()) + " rooms");
     }
     Topology topo = discover(g, binding.twins);
+    if (!c.chiller_cop.empty()) {
+        std::set<std::string> chillers;
+        for (const graph::TwinIndex t : topo.chillers) chillers.insert(g.twin_id(t));
+        for (const auto& [chiller, cop] : c.chiller_cop)
+            if (!chillers.contains(chiller))
+                throw ModelParameterError("chiller_cop", "\"" + chiller + "\" is not one of the " +
+                                                             std::to_string(chillers.size()) +
+                                                             " chillers the binding's rooms reach");
+    }
     if (!c.chiller_power_property.empty())
         (void)detail::typed_columns(g, topo.chillers, c.chiller_power_property, "chiller_power_property",
                                     {dtdl::ColumnType::float64}, "a double");
@@ -528,6 +558,10 @@ public:
         }
         for (const graph::TwinIndex t : twins_) ids_.push_back(g.twin_id(t));
         for (const graph::TwinIndex t : topo_.chillers) chiller_ids_.push_back(g.twin_id(t));
+        for (const std::string& id : chiller_ids_) {
+            const auto it = c_.chiller_cop.find(id);
+            cop_fixed_.push_back(it == c_.chiller_cop.end() ? std::nan("") : it->second);
+        }
         for (const graph::TwinIndex t : topo_.ahus) ahu_ids_.push_back(g.twin_id(t));
 
         start_seconds_ = std::chrono::duration<double>(run.simulator().start_instant().time_since_epoch()).count();
@@ -851,7 +885,8 @@ private:
         double electric = 0.0;
         for (std::size_t c = 0; c < nc; ++c) {
             const double load = chiller_fraction_[c] * chiller_request_[c];
-            double cop = value_or(run, topo_.chillers[c], col_cop_[c], *c_.default_cop);
+            double cop = std::isnan(cop_fixed_[c]) ? value_or(run, topo_.chillers[c], col_cop_[c], *c_.default_cop)
+                                                    : cop_fixed_[c];
             if (!(cop > 0.0)) cop = *c_.default_cop;
             double power = load / cop;
             if (c_.auxiliaries && load > 0.0)  // every running pump of a loaded chiller
@@ -889,6 +924,7 @@ private:
 
     std::vector<graph::TwinIndex> twins_;
     std::vector<std::string> ids_, chiller_ids_, ahu_ids_;
+    std::vector<double> cop_fixed_;  ///< per chiller: chiller_cop's value, NaN when none
     Config c_;
     Topology topo_;
     double dt_;

@@ -37,6 +37,7 @@
 #include "document_arguments.hpp"
 #include "json_conversion.hpp"
 #include "models/building/calibration.hpp"
+#include "models/building/cop_calibration.hpp"
 #include "models/builtin.hpp"
 #include "twinsim/common/error.hpp"
 #include "twinsim/common/time.hpp"
@@ -533,8 +534,10 @@ void define_scenario(py::module_& m) {
            std::optional<double> window_start, std::optional<double> window_end, const std::string& cooling_property,
            const std::string& temperature_property, double max_gap, double warmup, std::size_t binding,
            int max_iterations, const std::string& out) {
+            std::vector<std::string> texts = fit;
+            const std::vector<std::string> cop_choices = models::take_cop_choices(texts);
             std::vector<models::ParameterChoice> choices;
-            for (const std::string& f : fit) choices.push_back(models::parse_parameter_choice(f));
+            for (const std::string& f : texts) choices.push_back(models::parse_parameter_choice(f));
             models::CalibrationOptions o;
             o.window_start = window_start.value_or(0.0);
             o.window_end = window_end.value_or(p.scenario->spec.horizon);
@@ -548,9 +551,11 @@ void define_scenario(py::module_& m) {
             if (py::isinstance<live::Store>(history)) {
                 live::Store& store = history.cast<live::Store&>();
                 live::HistoryQuery q;
-                q.twins = setup.zones;
-                q.properties = {o.temperature_property, "occupancy", "lightingPower", "equipmentHeatGain"};
-                if (!o.cooling_property.empty()) q.properties.push_back(o.cooling_property);
+                if (cop_choices.empty()) {  // a COP fit reads every row (the chillers' power)
+                    q.twins = setup.zones;
+                    q.properties = {o.temperature_property, "occupancy", "lightingPower", "equipmentHeatGain"};
+                    if (!o.cooling_property.empty()) q.properties.push_back(o.cooling_property);
+                }
                 py::gil_scoped_release release;
                 recorded = scenario::RecordedHistory(live::history_tables(store, q));
             } else {
@@ -558,13 +563,23 @@ void define_scenario(py::module_& m) {
                 py::gil_scoped_release release;
                 recorded = scenario::RecordedHistory::read_file(path);
             }
-            models::CalibrationResult result;
+            nlohmann::json file;
             {
                 py::gil_scoped_release release;
-                result = models::calibrate_thermal(setup, recorded, choices, o);
-                if (!out.empty()) result.save(out);
+                if (!choices.empty() || cop_choices.empty())  // no choice at all: calibrate_thermal says so
+                    file = models::calibrate_thermal(setup, recorded, choices, o).to_file_json();
+                for (const std::string& chillers : cop_choices) {
+                    models::CopOptions co;
+                    co.binding = binding;
+                    co.chillers = chillers;
+                    co.window_start = o.window_start;
+                    co.window_end = o.window_end;
+                    co.max_gap = o.max_gap;
+                    models::merge_cop(file, models::calibrate_cop(p.scenario->spec, p.scenario->base, recorded, co));
+                }
+                if (!out.empty()) models::save_calibration_json(file, out);
             }
-            return to_python(nlohmann::ordered_json(result.to_file_json()));
+            return to_python(nlohmann::ordered_json(file));
         },
         py::arg("prepared"), py::arg("history"), py::arg("fit"), py::arg("window_start"), py::arg("window_end"),
         py::arg("cooling_property"), py::arg("temperature_property"), py::arg("max_gap"), py::arg("warmup"),

@@ -19,7 +19,7 @@ from typing import Any, Optional, Sequence, Union
 
 from . import _core
 from ._core import Store
-from .scenario import Scenario, _bases, _seconds
+from .scenario import Scenario, _bases, _replay_inputs, _seconds
 
 
 def _offset(value: Any, scenario: Scenario, what: str) -> Optional[float]:
@@ -49,19 +49,25 @@ def calibrate_building(history: Union[str, os.PathLike, Store], scenario: Union[
     ``history`` (an HDF5 history file or a ``twinsim.Store``), and returns the
     calibration file as a dict (``behaviours``: the fitted parameters;
     ``fit``: values, standard errors, correlations, warnings, Guideline 14).
+    ``fit`` may also hold ``cop`` or ``cop@CHILLERS`` (a $dtId or a prefix with
+    ``*``): the chillers' COP fitted to their recorded power (the binding's
+    ``chiller_power_property``; models/building/calibration.md, "COP"), written as
+    thermal_zones' ``chiller_cop`` with its report under ``fit.cop``.
     With ``out``, writes it there too. Raises TwinsimError subclasses naming
     the bad input (unknown parameter or room, empty window, a recorded series
     missing or with a gap).
     """
     if not isinstance(scenario, Scenario):
-        scenario = Scenario.from_file(scenario)
+        scenario = Scenario.from_file(scenario, allow_outside_paths=allow_outside_paths)
     points = scenario.expand()
     if len(points) != 1:
         raise ValueError(f"scenario {scenario.name!r} sweeps {len(points)} points: calibrate one of scenario.expand()")
     if isinstance(fit, str):
         fit = [fit]
     snapshots, _ = _bases([scenario], base, allow_outside_paths)
-    prepared = _core._prepare_job([scenario._with_files(scenario._spec, allow_outside_paths)], snapshots)[0]
+    specs = [scenario._with_files(scenario._spec, allow_outside_paths)]
+    _replay_inputs([scenario], specs, snapshots, None, allow_outside_paths)  # replay.source as twinsim run reads it
+    prepared = _core._prepare_job(specs, snapshots)[0]
     if not isinstance(history, Store):
         history = os.fspath(history)
     return _core._calibrate_building(

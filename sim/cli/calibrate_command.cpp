@@ -25,6 +25,7 @@
 #include "graph_input.hpp"
 #include "model_input.hpp"
 #include "models/building/calibration.hpp"
+#include "models/building/cop_calibration.hpp"
 #include "models/builtin.hpp"
 #include "models/equipment/prognostics.hpp"
 #include "scenario_commands.hpp"
@@ -126,6 +127,9 @@ int run_building(const CalibrateOptions& common, const BuildingOptions& options)
     }
     const scenario::ScenarioSpec& spec = prepared->spec;
     models::CalibrationResult result;
+    std::vector<models::CopResult> cops;  // --fit cop[@CHILLERS] (cop_calibration.hpp)
+    std::vector<std::string> fit_texts = options.fit;
+    const std::vector<std::string> cop_choices = models::take_cop_choices(fit_texts);
     std::string source;
     try {
         models::CalibrationOptions o;
@@ -140,7 +144,7 @@ int run_building(const CalibrateOptions& common, const BuildingOptions& options)
         o.warmup = *warmup;
         o.max_iterations = options.max_iterations;
         std::vector<models::ParameterChoice> fit;
-        for (const std::string& f : options.fit) fit.push_back(models::parse_parameter_choice(f));
+        for (const std::string& f : fit_texts) fit.push_back(models::parse_parameter_choice(f));
         const models::ThermalSetup setup = models::thermal_setup(*prepared, options.binding);
         scenario::RecordedHistory recorded;
         if (!common.store.empty()) {
@@ -151,16 +155,26 @@ int run_building(const CalibrateOptions& common, const BuildingOptions& options)
                 return report_store_error(e);
             }
             live::HistoryQuery q;
-            q.twins = setup.zones;
+            if (cop_choices.empty()) q.twins = setup.zones;  // a COP fit reads the chillers' rows too
             q.properties = {o.temperature_property, "occupancy", "lightingPower", "equipmentHeatGain"};
             if (!o.cooling_property.empty()) q.properties.push_back(o.cooling_property);
+            if (!cop_choices.empty()) q.properties.clear();
             recorded = scenario::RecordedHistory(live::history_tables(*store.store, q));
             source = common.store;
         } else {
             recorded = scenario::RecordedHistory::read_file(options.history);
             source = options.history;
         }
-        result = models::calibrate_thermal(setup, recorded, fit, o);
+        if (!fit.empty()) result = models::calibrate_thermal(setup, recorded, fit, o);
+        for (const std::string& chillers : cop_choices) {
+            models::CopOptions co;
+            co.binding = options.binding;
+            co.chillers = chillers;
+            co.window_start = o.window_start;
+            co.window_end = o.window_end;
+            co.max_gap = o.max_gap;
+            cops.push_back(models::calibrate_cop(prepared->spec, prepared->base, recorded, co));
+        }
     } catch (const models::CalibrationError& e) {
         std::cerr << "twinsim calibrate: error: " << e.what() << '\n';
         return exit_invalid;
@@ -177,28 +191,44 @@ int run_building(const CalibrateOptions& common, const BuildingOptions& options)
         std::cerr << "twinsim calibrate: error: " << e.what() << '\n';
         return exit_usage;
     }
+    nlohmann::json file = fit_texts.empty() ? nlohmann::json() : result.to_file_json();
+    for (const models::CopResult& c : cops) models::merge_cop(file, c);
     try {
-        result.save(common.output);
+        models::save_calibration_json(file, common.output);
     } catch (const IoError& e) {
         std::cerr << "twinsim calibrate: error: " << e.what() << '\n';
         return exit_usage;
     }
     if (common.json) {
-        nlohmann::json summary = result.report();
+        nlohmann::json summary = fit_texts.empty() ? nlohmann::json::object() : result.report();
+        if (!cops.empty()) summary["cop"] = file["fit"]["cop"];
         summary["history"] = source;
         summary["calibration"] = common.output;
         std::cout << summary.dump() << '\n';
+        return exit_valid;
+    }
+    auto num = [](double x) {
+        std::ostringstream s;
+        s << std::setprecision(5) << x;
+        return s.str();
+    };
+    if (!cops.empty()) {
+        std::cout << "chiller COP fitted to the recorded " << cops.front().power_property << " of " << source << ":\n";
+        TextTable table({"chiller", "initial", "fitted", "std. error", "steps", "rmse kW"}, {false, true, true, true, true, true});
+        for (const models::CopResult& c : cops)
+            for (const models::FittedCop& f : c.chillers)
+                table.add({f.chiller, num(f.initial), num(f.value), num(f.standard_error), std::to_string(f.samples),
+                           num(f.rmse_kw)});
+        table.print(std::cout, "  ");
+    }
+    if (fit_texts.empty()) {
+        std::cout << "calibration: " << common.output << '\n';
         return exit_valid;
     }
     std::cout << "calibrated " << result.parameters.size() << " parameters of " << options.scenario << " on " << source
               << " (" << result.residuals << " temperatures) in " << result.seconds << " s, " << result.iterations
               << " iterations, " << (result.converged ? "converged" : "not converged") << "\n";
     TextTable table({"parameter", "room", "initial", "fitted", "std. error"}, {false, false, true, true, true});
-    auto num = [](double x) {
-        std::ostringstream s;
-        s << std::setprecision(5) << x;
-        return s.str();
-    };
     for (const models::FittedParameter& p : result.parameters)
         table.add({p.name, p.zone.empty() ? "(all)" : p.zone, num(p.initial), num(p.value),
                    p.at_bound ? "at bound" : num(p.standard_error)});
@@ -322,7 +352,8 @@ Command add_calibrate_command(CLI::App& app) {
     command->add_option("--fit", building->fit,
                         "Building model: a parameter to fit, NAME[@ROOMS][=LOW:HIGH]: ua_per_area, air_heat_capacity, "
                         "mass_capacity, air_mass_conductance (per room with @ROOM or @PREFIX*), adjacent_conductance, "
-                        "gain_per_person, radiant_fraction, solar_peak (repeatable)");
+                        "gain_per_person, radiant_fraction, solar_peak (repeatable); cop or cop@CHILLERS: the chillers' "
+                        "COP from their recorded power (thermal_zones' chiller_power_property), written as chiller_cop");
     command->add_option("--from", building->from, "Building model: window start, RFC 3339 (default: the scenario's start)");
     command->add_option("--to", building->to, "Building model: window end, RFC 3339 (default: start + horizon)");
     command->add_option("--cooling-property", building->cooling_property,

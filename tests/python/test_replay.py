@@ -207,3 +207,63 @@ def test_calibration_files_honour_allow_outside_paths(window, tmp_path):
     assert refused.returncode == 2 and "calibration" in refused.stderr and "--allow-outside-paths" in refused.stderr
     accepted = cli("run", "--allow-outside-paths", "-q", "-o", tmp_path / "b.h5", path)
     assert accepted.returncode == 0, accepted.stderr
+
+
+def test_cop_fitted_from_recorded_chiller_power_by_the_cli_and_python(tmp_path):
+    """twinsim calibrate --fit cop / twinsim.calibrate(fit=["cop@..."]): the chillers' COP from their
+    recorded power, written as thermal_zones' chiller_cop (models/building/calibration.md, "COP")."""
+    shutil.copy(SOURCE / "scenarios" / "building" / "building.ndjson", tmp_path / "building.ndjson")
+    start = "2026-07-15T14:00:00Z"
+
+    def hot(**extra):
+        doc = {"name": "hot", "base": "building.ndjson", "base_models": [os.fspath(SOURCE / "models" / "building")],
+               "start": start, "horizon": "PT6H", "step": "PT5M",
+               "behaviours": [{"model": "thermal_zones", "where": ROOMS,
+                               "parameters": {"outdoor_mean": 31, "outdoor_amplitude": 5,
+                                              "chiller_power_property": "electricPower"}}]}
+        doc.update(extra)
+        return doc
+
+    # The hidden plant (COP 4.4 and 6.1) recorded every 5 minutes into a store, exported as a history file.
+    hidden = twinsim.Scenario.from_dict(hot(overrides=[
+        {"where": "$dtId = 'chiller-1'", "set": {"coefficientOfPerformance": 4.4}},
+        {"where": "$dtId = 'chiller-2'", "set": {"coefficientOfPerformance": 6.1}}]), directory=tmp_path)
+    done = cli("import", "--store", tmp_path / "st", "--models", SOURCE / "models" / "building",
+               tmp_path / "building.ndjson")
+    assert done.returncode == 0, done.stderr
+    run = twinsim.Run(hidden)
+    t0 = datetime.datetime(2026, 7, 15, 14, tzinfo=datetime.timezone.utc)
+    with twinsim.open_store(tmp_path / "st") as st:
+        for k in range(1, 73):
+            run.advance_to(300 * k)
+            for chiller in ("chiller-1", "chiller-2"):
+                st.update_digital_twin(chiller, [
+                    {"op": "add", "path": "/electricPower", "value": run.get_digital_twin(chiller)["electricPower"]},
+                    {"op": "add", "path": "/$metadata/electricPower/sourceTime",
+                     "value": rfc3339(t0 + datetime.timedelta(seconds=300 * k))}])
+        st.export_history(tmp_path / "power.h5")
+    (tmp_path / "hot.json").write_text(json.dumps(hot()))
+
+    done = cli("calibrate", "--scenario", tmp_path / "hot.json", "--history", tmp_path / "power.h5", "--fit", "cop",
+               "-o", tmp_path / "cop.json", "--json")
+    assert done.returncode == 0, done.stderr
+    report = {c["chiller"]: c for c in json.loads(done.stdout)["cop"]}
+    assert report["chiller-1"]["value"] == pytest.approx(4.4, rel=0.01) and report["chiller-1"]["initial"] == 5.11
+    assert report["chiller-2"]["value"] == pytest.approx(6.1, rel=0.01)
+    written = json.loads((tmp_path / "cop.json").read_text())
+    cops = written["behaviours"][0]["parameters"]["chiller_cop"]
+    assert cops["chiller-1"] == pytest.approx(4.4, rel=0.01)
+    # A scenario loading the file runs with those COPs.
+    (tmp_path / "calibrated.json").write_text(json.dumps(hot(calibration="cop.json")))
+    calibrated = twinsim.Scenario.from_file(tmp_path / "calibrated.json")
+    assert calibrated.to_dict()["behaviours"][0]["parameters"]["chiller_cop"] == cops
+    # Python, one chiller.
+    fitted = twinsim.calibrate(tmp_path / "power.h5", scenario=tmp_path / "hot.json", fit=["cop@chiller-2"])
+    assert list(fitted["behaviours"][0]["parameters"]["chiller_cop"]) == ["chiller-2"]
+    assert fitted["fit"]["cop"][0]["value"] == pytest.approx(6.1, rel=0.01)
+    # No chiller power mapped: a clear error.
+    (tmp_path / "unmapped.json").write_text(json.dumps(hot()).replace('"chiller_power_property": "electricPower"',
+                                                                       '"deadband": 1.0'))
+    refused = cli("calibrate", "--scenario", tmp_path / "unmapped.json", "--history", tmp_path / "power.h5",
+                  "--fit", "cop", "-o", tmp_path / "x.json")
+    assert refused.returncode != 0 and "chiller_power_property" in refused.stderr

@@ -13,6 +13,7 @@
 #include "models/builtin.hpp"
 #include "models_fixtures.hpp"
 #include "twinsim/io/history_file.hpp"
+#include "twinsim/scenario/calibration_file.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
 #include "twinsim/scenario/recorded_input.hpp"
 #include "twinsim/scenario/run.hpp"
@@ -91,6 +92,28 @@ recording:
         CHECK(c.samples > 50);
         CHECK(c.initial == (c.chiller == "chiller-1" ? 5.11 : 5.65));
     }
+
+    // The fitted values as a calibration file a scenario loads: thermal_zones' chiller_cop replaces the
+    // twin's coefficientOfPerformance, and the replayed power matches the hidden plant's to the noise.
+    nlohmann::json file;
+    models::merge_cop(file, fit);
+    REQUIRE(file["behaviours"][0]["parameters"]["chiller_cop"].size() == fit.chillers.size());
+    CHECK(file["fit"]["cop"].size() == fit.chillers.size());
+    scenario::ScenarioSpec calibrated = scenario::scenario_from_yaml(day(R"yaml(recording:
+  series:
+    - {where: "IS_OF_MODEL('dtmi:twinsim:building:Chiller;1')", properties: [electricPower], interval: PT5M}
+)yaml"));
+    scenario::apply_calibration_text(calibrated.models, file.dump(), "cop.json");
+    const models::CopResult again = models::calibrate_cop(calibrated, test::sample_building(), history, {});
+    for (const models::FittedCop& c : again.chillers) CHECK(c.initial == file["behaviours"][0]["parameters"]["chiller_cop"][c.chiller].get<double>());
+    std::vector<std::string> texts{"ua_per_area", "cop", "cop@chiller-2", "solar_peak"};
+    CHECK(models::take_cop_choices(texts) == std::vector<std::string>{"*", "chiller-2"});
+    CHECK(texts == std::vector<std::string>{"ua_per_area", "solar_peak"});
+    // A chiller_cop naming a twin that is not a chiller the rooms reach is refused.
+    CHECK_THROWS_WITH(scenario::prepare(scenario::scenario_from_yaml(day("").replace(
+                                            day("").find("chiller_power_property"), 0, "chiller_cop: {pump-9: 4}, ")),
+                                        test::sample_building(), models::builtin_registry()),
+                      Catch::Contains("chiller_cop") && Catch::Contains("pump-9"));
 
     // Clear errors: no power mapped, an unknown chiller, a chiller without recorded power.
     CHECK_THROWS_WITH(models::calibrate_cop(scenario::scenario_from_yaml(day("", "none")), test::sample_building(),
