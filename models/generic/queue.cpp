@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <deque>
 #include <limits>
 #include <optional>
 #include <string>
@@ -21,7 +22,7 @@ namespace {
 using scenario::ModelParameter;
 using scenario::ModelParameterError;
 
-const std::array<ModelParameter, 5> declared{{
+const std::array<ModelParameter, 7> declared{{
     {"property", "",
      "the integer or double property that holds the number in system (e.g. occupancy); its value at time 0 is the "
      "initial number (0 when unset)",
@@ -34,6 +35,15 @@ const std::array<ModelParameter, 5> declared{{
      "room K for customers in service and waiting: a whole number >= 0, or a property name; arrivals finding K "
      "present are lost (counted). \"none\" = unlimited",
      "none"},
+    {"wait_threshold", "s",
+     "with answered_property: a service that starts within this many seconds of the customer's arrival counts as "
+     "answered in time (a call centre's service level, e.g. 20 s); \"none\" = no service level",
+     "none"},
+    {"answered_property", "",
+     "a double property that receives, at every start of service, the fraction of the arrivals served so far whose "
+     "wait was at most wait_threshold (the service level; customers present at time 0 are not counted); \"none\" "
+     "= none",
+     "none"},
 }};
 
 struct Config {
@@ -45,6 +55,9 @@ struct Config {
     std::vector<std::uint32_t> servers_columns;
     std::optional<detail::NumberOrProperty> max_in_system;
     std::vector<std::uint32_t> max_columns;
+    std::optional<double> wait_threshold;  ///< seconds; set with answered_property
+    std::string answered_property;
+    std::vector<std::uint32_t> answered_columns;
 };
 
 void require_whole(std::string_view name, double x, double min) {
@@ -81,6 +94,17 @@ Config read(const scenario::Binding& binding, const graph::Snapshot& graph, bool
         throw ModelParameterError("mean_service", "must be > 0 seconds, found " + nlohmann::json(*c.mean_service).dump());
     c.servers = count("servers", 1.0, c.servers_columns);
     if (detail::given(reader, "max_in_system")) c.max_in_system = count("max_in_system", 0.0, c.max_columns);
+    const bool threshold = detail::given(reader, "wait_threshold");
+    const bool answered = detail::given(reader, "answered_property");
+    if (threshold != answered)
+        throw ModelParameterError(threshold ? "answered_property" : "wait_threshold",
+                                  "wait_threshold and answered_property go together (the service level needs both)");
+    if (answered) {
+        c.wait_threshold = number("wait_threshold", 0.0);
+        c.answered_property = reader.string("answered_property");
+        c.answered_columns = detail::typed_columns(graph, binding.twins, c.answered_property, "answered_property",
+                                                   {dtdl::ColumnType::float64}, "a double (the service level)");
+    }
     return c;
 }
 
@@ -102,7 +126,7 @@ public:
         stations_.reserve(twins_.size());
         ids_.reserve(twins_.size());
         for (const graph::TwinIndex t : twins_) {
-            stations_.push_back(Station{run.twin_stream(binding.index, t)});
+            stations_.push_back(Station{run.twin_stream(binding.index, t), 0, 1, 0, 0, 0, 0, 0.0, 0.0, {}, 0, 0});
             ids_.push_back(graph.twin_id(t));
         }
     }
@@ -132,6 +156,9 @@ public:
             const auto position = static_cast<std::uint32_t>(i);
             for (std::int64_t k = 0; k < std::min(st.in_system, st.servers); ++k)
                 sim.schedule(type_, service_.sample(st.stream), QueueEvent{position, departure});
+            // Customers waiting at time 0 are not arrivals: their waits are not counted (NaN).
+            if (config_.wait_threshold)
+                for (std::int64_t k = st.servers; k < st.in_system; ++k) st.waiting.push_back(std::nan(""));
             if (interarrival_) sim.schedule(type_, interarrival_->sample(st.stream), QueueEvent{position, arrival});
         }
         if (!initial.empty()) run.write(initial);
@@ -154,6 +181,8 @@ public:
         s.elapsed = now - start_time_;
         const double area = st.area + static_cast<double>(st.in_system) * (now - st.last_change);
         s.time_average = s.elapsed > 0.0 ? area / s.elapsed : static_cast<double>(st.in_system);
+        s.started = st.started;
+        s.answered_in_time = st.answered_in_time;
         return s;
     }
 
@@ -168,6 +197,9 @@ private:
         std::uint64_t served = 0;
         double area = 0.0;  ///< integral of in_system over [start, last_change]
         double last_change = 0.0;
+        std::deque<double> waiting;  ///< arrival instants of the waiting customers, FIFO (with wait_threshold only)
+        std::uint64_t started = 0;   ///< arrivals whose service started
+        std::uint64_t answered_in_time = 0;  ///< of those, started within wait_threshold
     };
 
     [[nodiscard]] const std::string& id(std::size_t i) const { return ids_[i]; }
@@ -196,14 +228,36 @@ private:
                 return;
             }
             change(st, now, +1);
-            if (st.in_system <= st.servers) sim.schedule(type_, service_.sample(st.stream), QueueEvent{e.position, departure});
+            if (st.in_system <= st.servers) {
+                sim.schedule(type_, service_.sample(st.stream), QueueEvent{e.position, departure});
+                started_service(e.position, 0.0);
+            } else if (config_.wait_threshold) {
+                st.waiting.push_back(now);
+            }
         } else {
             ++st.served;
             change(st, now, -1);
             // FIFO: the customer at the head of the line starts service now.
-            if (st.in_system >= st.servers) sim.schedule(type_, service_.sample(st.stream), e);
+            if (st.in_system >= st.servers) {
+                sim.schedule(type_, service_.sample(st.stream), e);
+                if (config_.wait_threshold) {
+                    const double arrived = st.waiting.front();
+                    st.waiting.pop_front();
+                    if (!std::isnan(arrived)) started_service(e.position, now - arrived);
+                }
+            }
         }
         run_->write(twins_[e.position], config_.columns[e.position], static_cast<double>(st.in_system));
+    }
+
+    /// An arrival's service started after `wait` seconds: the service level is updated.
+    void started_service(std::uint32_t position, double wait) {
+        if (!config_.wait_threshold) return;
+        Station& st = stations_[position];
+        ++st.started;
+        if (wait <= *config_.wait_threshold) ++st.answered_in_time;
+        run_->write(twins_[position], config_.answered_columns[position],
+                    static_cast<double>(st.answered_in_time) / static_cast<double>(st.started));
     }
 
     static void change(Station& st, double now, std::int64_t delta) {
@@ -221,7 +275,9 @@ private:
                              {"served", s.served},
                              {"in_system", s.in_system},
                              {"servers", s.servers},
-                             {"time_average_in_system", s.time_average}});
+                             {"time_average_in_system", s.time_average},
+                             {"started", s.started},
+                             {"answered_in_time", s.answered_in_time}});
         }
     }
 
@@ -251,6 +307,8 @@ std::vector<scenario::PropertyUse> QueueModel::properties(const scenario::Bindin
     scenario::ParameterReader reader(binding.parameters, declared);
     std::vector<Use> out;
     out.push_back(Use(reader.string("property"), Use::Access::read_write, "property").in("people").within(0.0));
+    if (detail::given(reader, "answered_property"))
+        out.push_back(Use(reader.string("answered_property"), Use::Access::write, "answered_property").within(0.0, 1.0));
     // Servers and room given as property names: a negative count is refused.
     for (const char* name : {"servers", "max_in_system"}) {
         const detail::NumberOrProperty v = detail::number_or_property(reader, name);

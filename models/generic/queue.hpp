@@ -34,6 +34,8 @@ struct QueueStatistics {
     std::int64_t servers = 0;
     double elapsed = 0.0;         ///< seconds since the start
     double time_average = 0.0;    ///< time-average number in system over [start, now]
+    std::uint64_t started = 0;           ///< with wait_threshold: arrivals whose service started
+    std::uint64_t answered_in_time = 0;  ///< of those, started within wait_threshold (the service level's numerator)
 };
 
 /// The statistics of the twin at `position` (in the binding's twins) of a

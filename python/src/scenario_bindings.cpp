@@ -62,6 +62,7 @@
 #include "twinsim/scenario/runner.hpp"
 #include "twinsim/scenario/scenario_reading.hpp"
 #include "twinsim/scenario/scenario_spec.hpp"
+#include "twinsim/scenario/select.hpp"
 #include "twinsim/scenario/sweep.hpp"
 
 namespace py = pybind11;
@@ -615,6 +616,52 @@ void define_scenario(py::module_& m) {
         "distributed job); base_version overrides the file's base_graph_version. precision=[(kpi, selection, "
         "half_width, relative)] runs rounds until the targets are met (scenario::run_until_precise); the dict then "
         "has 'precision': {replications: {scenario: n}, rounds, unmet}.");
+    m.def(
+        "_select_best",
+        [](const std::vector<Prepared>& prepared, const std::string& kpi, const std::string& selection, bool maximize,
+           double delta, double alpha, std::uint32_t first_stage, std::uint32_t max_replications, unsigned threads) {
+            scenario::SelectedBest best;
+            {
+                py::gil_scoped_release release;
+                best = scenario::select_best(unboxed(prepared),
+                                             {kpi, selection, maximize, delta, alpha, first_stage, max_replications, 10,
+                                              threads});
+            }
+            py::list systems;
+            for (const auto& sys : best.systems)
+                systems.append(py::dict(py::arg("scenario") = sys.name, py::arg("mean") = sys.mean,
+                                        py::arg("replications") = sys.replications,
+                                        py::arg("eliminated_at") = sys.eliminated_at ? py::object(py::int_(*sys.eliminated_at))
+                                                                                     : py::object(py::none())));
+            return py::dict(py::arg("best") = best.systems[best.best].name, py::arg("decided") = best.decided,
+                            py::arg("eta") = best.eta, py::arg("h2") = best.h2, py::arg("systems") = systems);
+        },
+        py::arg("prepared"), py::arg("kpi"), py::arg("selection"), py::arg("maximize"), py::arg("delta"),
+        py::arg("alpha"), py::arg("first_stage"), py::arg("max_replications"), py::arg("threads"),
+        "Kim and Nelson's fully sequential selection of the best scenario (scenario::select_best). Releases the GIL.");
+    m.def(
+        "_cheapest_feasible",
+        [](const std::vector<Prepared>& prepared, const std::string& kpi, const std::string& selection,
+           double threshold, bool at_least, double alpha, std::uint32_t first_stage, std::uint32_t max_replications,
+           unsigned threads) {
+            scenario::CheapestFeasible c;
+            {
+                py::gil_scoped_release release;
+                c = scenario::cheapest_feasible(unboxed(prepared), {kpi, selection, threshold, at_least, alpha,
+                                                                    first_stage, max_replications, threads});
+            }
+            py::list systems;
+            for (const auto& sys : c.systems)
+                systems.append(py::dict(py::arg("scenario") = sys.name, py::arg("decision") = scenario::to_string(sys.status),
+                                        py::arg("mean") = sys.mean, py::arg("low") = sys.low, py::arg("high") = sys.high,
+                                        py::arg("replications") = sys.replications));
+            return py::dict(py::arg("chosen") = c.chosen ? py::object(py::str(c.systems[*c.chosen].name)) : py::object(py::none()),
+                            py::arg("alpha_per_test") = c.alpha_per_test, py::arg("systems") = systems);
+        },
+        py::arg("prepared"), py::arg("kpi"), py::arg("selection"), py::arg("threshold"), py::arg("at_least"),
+        py::arg("alpha"), py::arg("first_stage"), py::arg("max_replications"), py::arg("threads"),
+        "The cheapest scenario (in the order given) whose KPI meets the threshold with confidence 1 - alpha "
+        "(scenario::cheapest_feasible). Releases the GIL.");
     m.def(
         "_plan_job",
         [](const std::vector<Prepared>& prepared) {

@@ -140,7 +140,7 @@ from .query import QueryResult
 from .history import _install as _install_history
 from .lifetime import fit_weibull_aft
 from .results import Results, open_results
-from .scenario import JobResult, Run, RunFailure, Scenario, run
+from .scenario import JobResult, Run, RunFailure, Scenario, cheapest_feasible, run, select_best
 from .prognostics import calibrate, predict_rul
 
 _install_history(Store)  # Store.history, history_arrow, export_history, thin_history (docs/history.md)
@@ -209,6 +209,8 @@ __all__ = [
     "read_rul_truth",
     "read_tmy3",
     "run",
+    "select_best",
+    "cheapest_feasible",
 ]
 
 

@@ -616,6 +616,44 @@ def run(scenarios: Scenario | Iterable[Scenario], base: Any = None, out: str | o
     return JobResult(raw, [p.name for p in prepared])
 
 
+# --- choosing: ranking and selection, the cheapest feasible ------------------------------------
+
+def _prepared_for_choice(scenarios, base, allow_outside_paths):
+    items = _scenario_list(scenarios)
+    specs = [s._with_files(s._spec, allow_outside_paths) for s in items]
+    snapshots, _ = _bases(items, base, allow_outside_paths)
+    return _core._prepare_job(specs, snapshots)
+
+
+def select_best(scenarios: Scenario | Iterable[Scenario], kpi: str, delta: float, *, maximize: bool = True,
+                alpha: float = 0.05, first_stage: int = 10, max_replications: int = 1000, threads: int = 0,
+                base: Any = None, allow_outside_paths: bool = False) -> dict:
+    """The best scenario by ``kpi`` (``"KPI@SELECTION"`` for one selection) with Kim and
+    Nelson's fully sequential procedure (docs/selection.md): P(correct selection) >= 1 - alpha
+    when the best mean is better than every other by at least ``delta`` (the KPI's unit).
+    Sweeps are expanded; replications draw common random numbers. Returns {best, decided,
+    eta, h2, systems: [{scenario, mean, replications, eliminated_at}]}. The same answer
+    at any thread count. Raises ScenarioError for a bad option or a KPI a scenario lacks."""
+    name, _, selection = kpi.partition("@")
+    prepared = _prepared_for_choice(scenarios, base, allow_outside_paths)
+    return _core._select_best(prepared, name, selection, bool(maximize), float(delta), float(alpha), int(first_stage),
+                              int(max_replications), int(threads))
+
+
+def cheapest_feasible(scenarios: Scenario | Iterable[Scenario], kpi: str, threshold: float, *, at_least: bool = True,
+                      alpha: float = 0.05, first_stage: int = 10, max_replications: int = 1000, threads: int = 0,
+                      base: Any = None, allow_outside_paths: bool = False) -> dict:
+    """The first scenario, in the order given (cheapest first: e.g. a sweep over agents),
+    whose mean of ``kpi`` is >= ``threshold`` (``at_least=False``: <=) with confidence
+    1 - alpha for every decision made (docs/selection.md). Returns {chosen (a scenario
+    name or None), alpha_per_test, systems: [{scenario, decision, mean, low, high,
+    replications}]}, decision one of feasible, infeasible, undecided, not tested."""
+    name, _, selection = kpi.partition("@")
+    prepared = _prepared_for_choice(scenarios, base, allow_outside_paths)
+    return _core._cheapest_feasible(prepared, name, selection, float(threshold), bool(at_least), float(alpha),
+                                    int(first_stage), int(max_replications), int(threads))
+
+
 # --- Run ---------------------------------------------------------------------------------------
 
 class Run:

@@ -66,6 +66,7 @@
 #include "twinsim/scenario/runner.hpp"
 #include "twinsim/scenario/scenario_reading.hpp"
 #include "twinsim/scenario/scenario_spec.hpp"
+#include "twinsim/scenario/select.hpp"
 #include "twinsim/scenario/sweep.hpp"
 
 namespace twinsim::cli {
@@ -91,6 +92,12 @@ struct RunCommandOptions {
     std::vector<std::string> precision;  ///< --precision "KPI[@SELECTION]=H" or "...=P%"
     std::uint32_t max_replications = 1000;  ///< --max-replications (with --precision)
     const CLI::Option* max_replications_option = nullptr;
+    std::string select;      ///< --select KPI[@SELECTION]: Kim and Nelson's procedure
+    double delta = 0.0;      ///< --delta (with --select)
+    bool minimize = false;   ///< --minimize (with --select)
+    std::string feasible;    ///< --feasible "KPI[@SELECTION]>=X" or "<=X": the cheapest feasible scenario
+    double alpha = 0.05;     ///< --alpha (with --select or --feasible)
+    std::uint32_t first_stage = 10;  ///< --first-stage
     const CLI::Option* replications_option = nullptr;
     const CLI::Option* seed_option = nullptr;
     const scenario::ModelRegistry* behaviours = nullptr;  ///< what the scenarios' behaviours: sections bind
@@ -450,6 +457,93 @@ std::optional<scenario::PrecisionTarget> parse_precision(const std::string& text
     return t;
 }
 
+/// `--select` / `--feasible`: choose among the job's scenarios (scenario/select.hpp); no results file.
+int choose_command(const RunCommandOptions& options, const std::vector<std::shared_ptr<const scenario::PreparedScenario>>& scenarios) {
+    auto split = [](std::string text, std::string& selection) {
+        if (const auto at = text.rfind('@'); at != std::string::npos) {
+            selection = text.substr(at + 1);
+            text.resize(at);
+        }
+        return text;
+    };
+    auto print_number = [](double x) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%.6g", x);
+        return std::string(text);
+    };
+    try {
+        if (!options.select.empty()) {
+            scenario::SelectOptions o;
+            o.kpi = split(options.select, o.selection);
+            o.maximize = !options.minimize;
+            o.delta = options.delta;
+            o.alpha = options.alpha;
+            o.first_stage = options.first_stage;
+            o.max_replications = options.max_replications;
+            o.threads = options.threads;
+            const scenario::SelectedBest best = scenario::select_best(scenarios, o);
+            TextTable table({"scenario", "mean", "replications", "screened out at"}, {false, true, true, true});
+            for (std::size_t i = 0; i < best.systems.size(); ++i) {
+                const auto& sys = best.systems[i];
+                table.add({sys.name + (i == best.best ? "  <- best" : ""), print_number(sys.mean),
+                           std::to_string(sys.replications), sys.eliminated_at ? std::to_string(*sys.eliminated_at) : ""});
+            }
+            table.print(std::cout);
+            std::cout << (best.decided ? "best: " : "best (undecided: --max-replications reached; the highest mean): ")
+                      << best.systems[best.best].name << " (" << (o.maximize ? "highest" : "lowest") << " mean of "
+                      << o.kpi << "; Kim-Nelson, P(correct selection) >= " << print_number(1 - o.alpha)
+                      << " when the best is better by at least delta = " << print_number(o.delta) << ")\n";
+            return exit_valid;
+        }
+        scenario::FeasibleOptions o;
+        const auto op = options.feasible.find_first_of("<>");
+        if (op == std::string::npos || op == 0 || op + 2 > options.feasible.size() || options.feasible[op + 1] != '=') {
+            std::cerr << "twinsim: error: --feasible " << excerpt(options.feasible)
+                      << ": expected KPI>=X or KPI<=X (KPI@SELECTION>=X for one selection)\n";
+            return exit_usage;
+        }
+        o.kpi = split(options.feasible.substr(0, op), o.selection);
+        o.at_least = options.feasible[op] == '>';
+        try {
+            std::size_t used = 0;
+            const std::string number = options.feasible.substr(op + 2);
+            o.threshold = std::stod(number, &used);
+            if (used != number.size()) throw std::invalid_argument(number);
+        } catch (const std::exception&) {
+            std::cerr << "twinsim: error: --feasible " << excerpt(options.feasible) << ": the threshold is not a number\n";
+            return exit_usage;
+        }
+        o.alpha = options.alpha;
+        o.first_stage = options.first_stage;
+        o.max_replications = options.max_replications;
+        o.threads = options.threads;
+        const scenario::CheapestFeasible c = scenario::cheapest_feasible(scenarios, o);
+        TextTable table({"scenario (cheapest first)", "decision", "mean", "one-sided bounds", "replications"},
+                        {false, false, true, false, true});
+        for (const auto& sys : c.systems) {
+            const bool tested = sys.status != scenario::CheapestFeasible::Status::not_tested;
+            table.add({sys.name, scenario::to_string(sys.status), tested ? print_number(sys.mean) : "",
+                       tested ? "[" + print_number(sys.low) + ", " + print_number(sys.high) + "]" : "",
+                       tested ? std::to_string(sys.replications) : ""});
+        }
+        table.print(std::cout);
+        if (c.chosen) {
+            std::cout << "cheapest feasible: " << c.systems[*c.chosen].name << " (" << o.kpi << (o.at_least ? " >= " : " <= ")
+                      << print_number(o.threshold) << " with confidence " << print_number(1 - o.alpha)
+                      << " for every decision; each test at level " << print_number(c.alpha_per_test) << ")\n";
+        } else {
+            std::cout << "no scenario was shown feasible\n";
+        }
+        return exit_valid;
+    } catch (const scenario::ScenarioError& e) {
+        std::cerr << "twinsim: error: " << e.what() << '\n';
+        return exit_usage;
+    } catch (const Error& e) {
+        std::cerr << "twinsim: error: " << e.what() << '\n';
+        return exit_invalid;
+    }
+}
+
 /// `--dask ADDRESS`: the distributed runner is Python's (twinsim.distributed, on
 /// dask.distributed); this program hands the job over to it with exec, so the
 /// exit status and output are that module's. The interpreter is $TWINSIM_PYTHON,
@@ -519,9 +613,25 @@ int run_command(const RunCommandOptions& options) {
             }
             precision->targets.push_back(*target);
         }
-    } else if (options.max_replications_option != nullptr && options.max_replications_option->count() > 0) {
+    } else if (options.max_replications_option != nullptr && options.max_replications_option->count() > 0 &&
+               options.select.empty() && options.feasible.empty()) {
         std::cerr << "twinsim: error: --max-replications bounds --precision; give --precision too\n";
         return exit_usage;
+    }
+    if (!options.select.empty() || !options.feasible.empty()) {
+        if (!options.select.empty() && !options.feasible.empty()) {
+            std::cerr << "twinsim: error: give --select or --feasible, not both\n";
+            return exit_usage;
+        }
+        if (shard || options.resume || !options.dask.empty() || precision) {
+            std::cerr << "twinsim: error: --select and --feasible choose among the scenarios on this machine (no "
+                         "results file); they cannot be combined with --shard, --resume, --dask or --precision\n";
+            return exit_usage;
+        }
+        if (!options.select.empty() && !(options.delta > 0)) {
+            std::cerr << "twinsim: error: --select needs --delta D > 0 (the indifference zone, in the KPI's unit)\n";
+            return exit_usage;
+        }
     }
     if (!options.dask.empty()) return run_on_dask(options);
     if (options.batch_size != 0 && !options.resume) {
@@ -535,6 +645,7 @@ int run_command(const RunCommandOptions& options) {
 
     const Prepared prepared = prepare(options);
     if (prepared.status != exit_valid) return prepared.status;
+    if (!options.select.empty() || !options.feasible.empty()) return choose_command(options, prepared.scenarios);
 
     fs::path out = options.out;
     if (out.empty()) {
@@ -713,9 +824,22 @@ Command add_run_command(CLI::App& app, const scenario::ModelRegistry& behaviours
         ->allow_extra_args(false);
     options->max_replications_option =
         command->add_option("--max-replications", options->max_replications,
-                            "With --precision: the most replications a scenario gets (default 1000)")
+                            "With --precision, --select or --feasible: the most replications a scenario gets (default 1000)")
             ->check(whole_number(2, scenario::limits::max_replications,
                                  "a whole number from 2 to " + std::to_string(scenario::limits::max_replications)));
+    command->add_option("--select", options->select,
+                        "KPI[@SELECTION]: pick the scenario with the highest mean of KPI (--minimize: lowest) with Kim "
+                        "and Nelson's fully sequential procedure: P(correct selection) >= 1 - --alpha when the best is "
+                        "better by at least --delta; writes no results file (docs/selection.md)");
+    command->add_option("--delta", options->delta, "With --select: the indifference zone, in the KPI's unit (> 0)");
+    command->add_flag("--minimize", options->minimize, "With --select: the lowest mean is best");
+    command->add_option("--feasible", options->feasible,
+                        "KPI>=X or KPI<=X: the first scenario, in the order given (cheapest first, e.g. a sweep over "
+                        "agents), whose mean of KPI meets X with confidence 1 - --alpha; writes no results file "
+                        "(docs/selection.md)");
+    command->add_option("--alpha", options->alpha, "With --select or --feasible: 1 - the confidence (default 0.05)");
+    command->add_option("--first-stage", options->first_stage,
+                        "With --select or --feasible: replications of every scenario before any decision (default 10)");
     command->add_option("--store", options->store,
                         "The live store whose recorded history a scenario's replay: section reads (docs/replay.md); "
                         "replaces replay.source, and the store's graph at the scenario's start is the base graph");

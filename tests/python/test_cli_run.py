@@ -850,3 +850,37 @@ def test_precision_options_are_checked(rooms, tmp_path):
     assert run.returncode == 2 and "--precision" in run.stderr
     run = twinsim("run", "--precision", "mean room temperature=1", "--resume", "-o", tmp_path / "x.h5", rooms)
     assert run.returncode == 2 and "--resume" in run.stderr
+
+
+# --- choosing: --feasible and --select (Erlang C staffing, docs/selection.md) ------------------
+
+STAFFING = SOURCE / "scenarios" / "callcentre" / "staffing.yaml"
+
+
+def test_the_cheapest_staffing_that_answers_80_percent_within_20_s_is_10_agents_as_erlang_c_says():
+    runs = [twinsim("run", "--threads", threads, "--feasible", "service level>=0.8", STAFFING, timeout=300)
+            for threads in (1, 2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+        assert "cheapest feasible: staffing[agents=10] (service level >= 0.8 with confidence 0.95" in run.stdout
+        for agents in (7, 8, 9):
+            assert re.search(rf"staffing\[agents={agents}\]\s+infeasible", run.stdout), run.stdout
+        assert re.search(r"staffing\[agents=11\]\s+not tested", run.stdout)
+    assert runs[0].stdout == runs[1].stdout  # the same decisions and numbers at any thread count
+    # Kim and Nelson picks the most agents for the highest service level, the fewest calls waiting too
+    best = twinsim("run", "--select", "service level", "--delta", "0.02", STAFFING, timeout=300)
+    assert best.returncode == 0, best.stderr
+    assert "best: staffing[agents=12]" in best.stdout
+
+
+def test_choice_options_are_checked(rooms):
+    run = twinsim("run", "--select", "mean room temperature", rooms)
+    assert run.returncode == 2 and "--delta" in run.stderr
+    run = twinsim("run", "--feasible", "mean room temperature=3", rooms)
+    assert run.returncode == 2 and "expected KPI>=X" in run.stderr
+    run = twinsim("run", "--feasible", "nosuch>=3", rooms)
+    assert run.returncode == 2 and "has no KPI named 'nosuch'" in run.stderr
+    run = twinsim("run", "--feasible", "mean room temperature>=3", "--alpha", "2", rooms)
+    assert run.returncode == 2 and "alpha must be in (0, 1)" in run.stderr
+    run = twinsim("run", "--feasible", "mean room temperature>=3", "--select", "x", "--delta", 1, rooms)
+    assert run.returncode == 2 and "not both" in run.stderr

@@ -586,3 +586,19 @@ def test_run_with_precision_reports_the_counts_and_refuses_bad_targets(building,
     with pytest.raises(twinsim.ScenarioError, match="no scenario of the job has a KPI named"):
         twinsim.run(s, progress=False, precision={"nosuch": 1.0})
     assert twinsim.run(s, progress=False).precision is None
+
+
+def test_select_best_and_cheapest_feasible_answer_the_erlang_c_staffing_question(source_dir):
+    staffing = twinsim.Scenario.from_file(source_dir / "scenarios" / "callcentre" / "staffing.yaml")
+    choice = twinsim.cheapest_feasible(staffing, "service level", 0.8)
+    assert choice["chosen"] == "staffing[agents=10]"
+    decisions = {s["scenario"]: s["decision"] for s in choice["systems"]}
+    assert decisions["staffing[agents=9]"] == "infeasible" and decisions["staffing[agents=12]"] == "not tested"
+    ten = next(s for s in choice["systems"] if s["scenario"] == "staffing[agents=10]")
+    assert ten["low"] >= 0.8 and abs(ten["mean"] - 0.8678) < 0.05  # Erlang C: 0.8678
+    assert twinsim.cheapest_feasible(staffing, "service level", 0.8, threads=1) == choice
+    best = twinsim.select_best(staffing, "mean calls in system", 0.2, maximize=False)
+    assert best["best"] == "staffing[agents=12]" and best["decided"]
+    assert best["h2"] > 0 and len(best["systems"]) == 6
+    with pytest.raises(twinsim.ScenarioError, match="delta must be > 0"):
+        twinsim.select_best(staffing, "service level", 0)

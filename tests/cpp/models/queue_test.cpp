@@ -172,3 +172,43 @@ TEST_CASE("queue refuses bad parameters, naming the parameter", "[models]") {
     auto behaviour = queue().instantiate(b, run);
     CHECK_THROWS_WITH(run.start_behaviour(*behaviour), Catch::Contains("room-plant") && Catch::Contains("servers"));
 }
+
+TEST_CASE("queue service level (wait_threshold): P(wait <= t) of M/M/c against Erlang C", "[models][select]") {
+    // 100 calls/h, 240 s handling, 10 agents, t = 20 s: a = 6.667 erlangs,
+    // C(c, a) = c B / (c - a (1 - B)) = 0.1746, P(W <= t) = 1 - C e^{-(c - a) t / AHT} = 0.8678.
+    const int c = 10;
+    const double a = 100.0 * 240.0 / 3600.0;
+    const double b = erlang_b(c, a);
+    const double erlang_c = c * b / (c - a * (1 - b));
+    const double expected = 1.0 - erlang_c * std::exp(-(c - a) * 20.0 / 240.0);
+    CHECK(expected == Approx(0.8678).margin(5e-5));
+    const graph::Snapshot g = test::fleet(test::room_model, "desk", 1, {{"occupancy", 0}});
+    const std::vector<graph::TwinIndex> desks = test::twins_of(g, test::room_model);
+    // The service level goes to a double property of the twin (a room's temperature, in this test).
+    const scenario::Binding bound = test::bind(g, "queue",
+                                               {{"property", "occupancy"},
+                                                {"arrival_rate", 100.0},
+                                                {"mean_service", 240.0},
+                                                {"servers", c},
+                                                {"wait_threshold", 20.0},
+                                                {"answered_property", "temperature"}},
+                                               desks);
+    queue().check(bound);
+    scenario::Run run(g, test::run_options(17));
+    auto behaviour = queue().instantiate(bound, run);
+    run.start_behaviour(*behaviour);
+    run.advance_to(2e6);  // ~55,000 calls
+    const models::QueueStatistics s = *models::queue_statistics(*behaviour, 0, run.simulator().now());
+    const double level = static_cast<double>(s.answered_in_time) / static_cast<double>(s.started);
+    INFO("service level " << level << " over " << s.started << " calls");
+    CHECK(level == Approx(expected).margin(0.01));
+    CHECK(*run.value(desks[0], test::column_of(g, desks[0], "temperature")) == level);
+    CHECK(s.started + static_cast<std::uint64_t>(std::max<std::int64_t>(0, s.in_system - c)) == s.arrivals);
+
+    SECTION("the two parameters go together") {
+        const scenario::Binding half =
+            test::bind(g, "queue", {{"property", "occupancy"}, {"arrival_rate", 1.0}, {"mean_service", 1.0},
+                                    {"wait_threshold", 20.0}}, desks);
+        CHECK_THROWS_WITH(queue().check(half), Catch::Contains("wait_threshold and answered_property go together"));
+    }
+}
