@@ -31,6 +31,7 @@ struct ServeOptions {
     std::string tls_key;
     std::string durability = "group";
     std::string auth;
+    std::string import_dir;
     std::size_t threads = 32;
     std::size_t backlog = 64;
     std::size_t max_body = 8u << 20;
@@ -85,6 +86,7 @@ int run_serve(const ServeOptions& o) {
     auto events = std::make_unique<live::StoreEvents>(store->graph(), o.store);
     service::RequestLimits limits;
     limits.max_body_bytes = o.max_body;
+    limits.import_directory = o.import_dir;
     service::RestApi api(*store, events.get(), limits, access ? &*access : nullptr);
     service::ServerOptions server_options;
     server_options.host = o.listen.substr(0, colon);
@@ -170,6 +172,9 @@ Command add_serve_command(CLI::App& app) {
     cmd->add_option("--read-timeout", options->read_timeout, "Seconds a client may stay silent mid-request")
         ->check(CLI::Range(1, 3600))
         ->capture_default_str();
+    cmd->add_option("--import-dir", options->import_dir,
+                    "Import jobs (PUT /jobs/imports/{id}) read their NDJSON input and write their log only inside "
+                    "this directory; without it import jobs are refused");
     cmd->add_flag("--record-telemetry", options->record_telemetry, "Record telemetry in the store's history");
     return {cmd, [options] { return run_serve(*options); }};
 }

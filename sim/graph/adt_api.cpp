@@ -150,6 +150,42 @@ void update_model(TwinGraph& graph, std::string_view model_id, const json& patch
     else (void)graph.snapshot().get_model(model_id);  // ModelNotFound for an unknown id
 }
 
+DeletedCounts delete_all(TwinGraph& graph) {
+    DeletedCounts counts;
+    graph.atomically([&](TwinGraph& g) {
+        const Snapshot now = g.snapshot();
+        for (const TwinIndex twin : now.twins()) {
+            const std::string& id = now.twin_id(twin);
+            for (const RelationshipIndex r : now.out_relationships(twin)) {
+                g.delete_relationship(id, now.relationship_id(r));
+                ++counts.relationships;
+            }
+        }
+        for (const TwinIndex twin : now.twins()) {
+            g.delete_twin(now.twin_id(twin));
+            ++counts.twins;
+        }
+        // A model another one extends or uses cannot go first: delete what
+        // nothing references, again and again, until none is left.
+        std::vector<ModelInfo> left = now.list_models();
+        while (!left.empty()) {
+            std::vector<ModelInfo> kept;
+            for (const ModelInfo& model : left) {
+                try {
+                    g.delete_model(model.id);
+                    ++counts.models;
+                } catch (const ConflictError&) {
+                    kept.push_back(model);
+                }
+            }
+            if (kept.size() == left.size())
+                throw ConflictError("ModelReferencesNotDeleted", "the models " + kept.front().id + " ... reference each other");
+            left = std::move(kept);
+        }
+    });
+    return counts;
+}
+
 json get_component(const Snapshot& snapshot, std::string_view twin_id, std::string_view component_name) {
     json twin = snapshot.get_twin(twin_id);  // DigitalTwinNotFound
     const auto index = snapshot.find(twin_id);

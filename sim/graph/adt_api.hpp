@@ -95,6 +95,17 @@ enum class MatchCondition : std::uint8_t {
 /// Precondition: not called from a listener.
 void update_model(TwinGraph& graph, std::string_view model_id, const nlohmann::json& patch);
 
+/// What ADT's delete job does (POST /jobs/deletions): removes every
+/// relationship, twin and model of the graph, as one atomic change (all or
+/// nothing; one batch for a journal). Models are deleted dependents first.
+/// Returns the counts removed {models, twins, relationships}. Throws what the
+/// graph's deletes throw (nothing is changed then). Precondition: not called
+/// from a listener.
+struct DeletedCounts {
+    std::size_t models = 0, twins = 0, relationships = 0;
+};
+DeletedCounts delete_all(TwinGraph& graph);
+
 // --- components --------------------------------------------------------------------
 
 /// One component of a twin, as GET /digitaltwins/{id}/components/{name}: its

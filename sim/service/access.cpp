@@ -48,6 +48,14 @@ constexpr std::array<const char*, operation_count> actions{
     TWINSIM_ADT "eventroutes/write",                          // upsert_event_route
     TWINSIM_ADT "eventroutes/delete",                         // delete_event_route
     TWINSIM_ADT "digitaltwins/read",                          // event_stream (twinsim: the events of readable twins)
+    TWINSIM_ADT "jobs/import/read",                           // list_import_jobs
+    TWINSIM_ADT "jobs/import/read",                           // get_import_job
+    TWINSIM_ADT "jobs/import/write",                          // add_import_job
+    TWINSIM_ADT "jobs/import/delete",                         // delete_import_job
+    TWINSIM_ADT "jobs/import/write",                          // cancel_import_job
+    TWINSIM_ADT "jobs/deletions/read",                        // list_delete_jobs
+    TWINSIM_ADT "jobs/deletions/read",                        // get_delete_job
+    TWINSIM_ADT "jobs/deletions/write",                       // add_delete_job
 };
 
 const json& member(const json& object, const char* name) {

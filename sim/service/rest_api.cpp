@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <deque>
+#include <fstream>
 #include <exception>
 #include <map>
 #include <mutex>
@@ -16,6 +17,7 @@
 #include "twinsim/dtdl/diagnostic.hpp"
 #include "twinsim/graph/adt_api.hpp"
 #include "twinsim/graph/errors.hpp"
+#include "twinsim/graph/ndjson.hpp"
 #include "twinsim/live/route_filter.hpp"
 #include "twinsim/live/saved_routes.hpp"
 #include "twinsim/live/store.hpp"
@@ -41,6 +43,8 @@ constexpr std::array<const char*, operation_count> operation_names{
     "publish_telemetry", "publish_component_telemetry",
     "list_event_routes", "get_event_route", "upsert_event_route", "delete_event_route",
     "event_stream",
+    "list_import_jobs", "get_import_job", "add_import_job", "delete_import_job", "cancel_import_job",
+    "list_delete_jobs", "get_delete_job", "add_delete_job",
 };
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
@@ -288,6 +292,19 @@ std::optional<Route> parse_route(std::string_view method, std::string_view targe
             route = allowed({{"GET", Operation::get_model}, {"PATCH", Operation::update_model}, {"DELETE", Operation::delete_model}});
         else return not_found();
         if (route && n == 2) route->model_id = segments[1];
+    } else if (head == "jobs" && n >= 2 && segments[1] == "imports") {
+        if (n == 2) route = allowed({{"GET", Operation::list_import_jobs}});
+        else if (n == 3)
+            route = allowed({{"GET", Operation::get_import_job}, {"PUT", Operation::add_import_job},
+                             {"DELETE", Operation::delete_import_job}});
+        else if (n == 4 && segments[3] == "cancel") route = allowed({{"POST", Operation::cancel_import_job}});
+        else return not_found();
+        if (route && n >= 3) route->job_id = segments[2];
+    } else if (head == "jobs" && n >= 2 && segments[1] == "deletions") {
+        if (n == 2) route = allowed({{"GET", Operation::list_delete_jobs}, {"POST", Operation::add_delete_job}});
+        else if (n == 3) route = allowed({{"GET", Operation::get_delete_job}});
+        else return not_found();
+        if (route && n == 3) route->job_id = segments[2];
     } else if (head == "events" && n == 1) {
         route = allowed({{"GET", Operation::event_stream}});
     } else if (head == "query" && n == 1) {
@@ -393,6 +410,127 @@ struct RestApi::Impl {
         if (data.contains("$metadata") && data.at("$metadata").is_object())
             return data.at("$metadata").value("$model", std::string());
         return {};
+    }
+
+    // --- jobs: run to completion inside the request that starts them (an
+    // import is atomic in twinsim), then kept for GET (the last 1000).
+    std::mutex job_mutex;
+    std::map<std::string, json> import_jobs, delete_jobs;
+    std::size_t delete_counter = 0;
+
+    static void keep(std::map<std::string, json>& jobs, const std::string& id, json job) {
+        jobs[id] = std::move(job);
+        while (jobs.size() > 1000) jobs.erase(jobs.begin());
+    }
+
+    /// A blob URI of an import job as a file inside the import directory:
+    /// "file:///abs/path", an absolute path or one relative to the directory.
+    /// Anything that leaves the directory (.., symbolic links) is refused.
+    std::filesystem::path confined(const std::string& uri, const char* member) {
+        if (limits.import_directory.empty())
+            fail(400, "ValidationFailed", "import jobs are off: start the server with --import-dir DIR");
+        std::string path = uri;
+        if (path.rfind("file://", 0) == 0) path = path.substr(7);
+        else if (path.find("://") != std::string::npos)
+            fail(400, "ValidationFailed", std::string(member) + " must be a file path or a file:// URI inside the import directory, found " + uri);
+        if (path.empty() || path.find('\0') != std::string::npos) fail(400, "ValidationFailed", std::string(member) + " is empty");
+        std::error_code ec;
+        const std::filesystem::path root = std::filesystem::weakly_canonical(limits.import_directory, ec);
+        std::filesystem::path p = path;
+        if (p.is_relative()) p = root / p;
+        const std::filesystem::path resolved = std::filesystem::weakly_canonical(p, ec);
+        const auto [end, _] = std::mismatch(root.begin(), root.end(), resolved.begin(), resolved.end());
+        if (ec || end != root.end())
+            fail(400, "ValidationFailed", std::string(member) + " " + uri + " is outside the import directory " + root.string());
+        return resolved;
+    }
+
+    Response add_import_job(const Request& request, const Route& route) {
+        const json body = parse_body(request, "an import job {\"inputBlobUri\", \"outputBlobUri\"}");
+        if (!body.is_object() || !body.contains("inputBlobUri") || !body.at("inputBlobUri").is_string())
+            fail(400, "ValidationFailed", "an import job needs \"inputBlobUri\"");
+        {
+            std::lock_guard lock(job_mutex);
+            if (import_jobs.count(route.job_id) != 0)
+                fail(400, "ValidationFailed", "an import job with id " + route.job_id + " exists already");
+        }
+        const std::filesystem::path input = confined(body.at("inputBlobUri").get<std::string>(), "inputBlobUri");
+        std::optional<std::filesystem::path> output;
+        if (body.contains("outputBlobUri") && body.at("outputBlobUri").is_string())
+            output = confined(body.at("outputBlobUri").get<std::string>(), "outputBlobUri");
+        const std::string created = format_timestamp(now());
+        json job{{"id", route.job_id}, {"inputBlobUri", body.at("inputBlobUri")},
+                 {"outputBlobUri", body.value("outputBlobUri", std::string())}, {"createdDateTime", created},
+                 {"lastActionDateTime", created}};
+        json log = json::array();
+        try {
+            const graph::ImportStats stats = graph::import_ndjson(graph(), input);
+            job["status"] = "succeeded";
+            log.push_back(json{{"level", "info"}, {"message", "imported " + std::to_string(stats.models) + " models, " +
+                                                              std::to_string(stats.twins) + " twins, " +
+                                                              std::to_string(stats.relationships) + " relationships"}});
+        } catch (const graph::ImportError& e) {
+            job["status"] = "failed";
+            job["error"] = json{{"code", "ImportFailed"}, {"message", e.what()}};
+            for (const graph::ImportProblem& p : e.problems())
+                log.push_back(json{{"level", "error"}, {"line", p.line}, {"section", p.section}, {"message", p.message}});
+        } catch (const twinsim::Error& e) {
+            job["status"] = "failed";
+            job["error"] = json{{"code", "ImportFailed"}, {"message", e.what()}};
+            log.push_back(json{{"level", "error"}, {"message", e.what()}});
+        }
+        const std::string finished = format_timestamp(now());
+        job["finishedDateTime"] = finished;
+        job["lastActionDateTime"] = finished;
+        if (output) {
+            std::ofstream out(*output, std::ios::trunc);
+            for (const json& line : log) out << line.dump() << '\n';
+        }
+        {
+            std::lock_guard lock(job_mutex);
+            keep(import_jobs, route.job_id, job);
+        }
+        return json_response(201, job);
+    }
+
+    json job_of(std::map<std::string, json>& jobs, const std::string& id, const char* code) {
+        std::lock_guard lock(job_mutex);
+        const auto it = jobs.find(id);
+        if (it == jobs.end()) fail(404, code, "no job " + id);
+        return it->second;
+    }
+
+    std::vector<json> all_jobs(const std::map<std::string, json>& jobs) {
+        std::lock_guard lock(job_mutex);
+        std::vector<json> out;
+        for (const auto& entry : jobs) out.push_back(entry.second);
+        return out;
+    }
+
+    Response add_delete_job(const Request& request) {
+        std::string id;
+        {
+            std::lock_guard lock(job_mutex);
+            id = "delete-" + std::to_string(++delete_counter);
+        }
+        const std::string created = format_timestamp(now());
+        json job{{"id", id}, {"createdDateTime", created}};
+        try {
+            (void)graph::adt::delete_all(graph());
+            job["status"] = "succeeded";
+        } catch (const twinsim::Error& e) {
+            job["status"] = "failed";
+            job["error"] = json{{"code", "DeleteJobFailed"}, {"message", e.what()}};
+        }
+        job["finishedDateTime"] = format_timestamp(now());
+        {
+            std::lock_guard lock(job_mutex);
+            keep(delete_jobs, id, job);
+        }
+        Response r = json_response(202, job);
+        r.headers.emplace_back("Operation-Location", request.base_url + "/jobs/deletions/" + percent_encode(id) +
+                                                         "?api-version=" + std::string(api_versions[0]));
+        return r;
     }
 
     Response event_stream(const Caller* caller) {
@@ -832,6 +970,22 @@ struct RestApi::Impl {
             case Operation::upsert_event_route: return upsert_event_route(request, route);
             case Operation::delete_event_route: routes().saved().delete_route(route.event_route_id); return no_content();
             case Operation::event_stream: return event_stream(caller);
+            case Operation::list_import_jobs: return page(request, params, "/jobs/imports", all_jobs(import_jobs));
+            case Operation::get_import_job: return json_response(200, job_of(import_jobs, route.job_id, "ImportJobNotFound"));
+            case Operation::add_import_job: return add_import_job(request, route);
+            case Operation::delete_import_job: {
+                std::lock_guard lock(job_mutex);
+                if (import_jobs.erase(route.job_id) == 0) fail(404, "ImportJobNotFound", "no import job " + route.job_id);
+                return no_content();
+            }
+            case Operation::cancel_import_job: {
+                // Jobs finish inside the request that starts them: a cancel
+                // finds them done and leaves them as they are (ADT: 200 with the job).
+                return json_response(200, job_of(import_jobs, route.job_id, "ImportJobNotFound"));
+            }
+            case Operation::list_delete_jobs: return page(request, params, "/jobs/deletions", all_jobs(delete_jobs));
+            case Operation::get_delete_job: return json_response(200, job_of(delete_jobs, route.job_id, "DeleteJobNotFound"));
+            case Operation::add_delete_job: return add_delete_job(request);
         }
         fail(500, "InternalServerError", "unhandled operation");
     }

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,9 @@ struct RequestLimits {
     std::size_t default_query_page_size = 100;  ///< queries without max-items-per-page
     std::size_t max_models_per_call = 250;      ///< POST /models (ADT's limit)
     std::size_t query_cursors = 512;            ///< continuation tokens remembered (their snapshots held)
+    /// Import jobs read their input (and write their output log) only
+    /// inside this directory; empty: import jobs are refused.
+    std::filesystem::path import_directory;
 };
 
 /// One request as the transport received it.
@@ -85,8 +89,10 @@ enum class Operation : std::uint8_t {
     publish_telemetry, publish_component_telemetry,
     list_event_routes, get_event_route, upsert_event_route, delete_event_route,
     event_stream,  ///< GET /events: twinsim's server-sent-events stream
+    list_import_jobs, get_import_job, add_import_job, delete_import_job, cancel_import_job,
+    list_delete_jobs, get_delete_job, add_delete_job,
 };
-inline constexpr std::size_t operation_count = static_cast<std::size_t>(Operation::event_stream) + 1;
+inline constexpr std::size_t operation_count = static_cast<std::size_t>(Operation::add_delete_job) + 1;
 
 /// The operation's name as the Python SDK's method would say it ("get_digital_twin", ...).
 [[nodiscard]] const char* to_string(Operation operation) noexcept;
@@ -99,6 +105,7 @@ struct Route {
     std::string component;        ///< /components/{path}
     std::string model_id;         ///< /models/{id}
     std::string event_route_id;   ///< /eventroutes/{id}
+    std::string job_id;           ///< /jobs/imports/{id}, /jobs/deletions/{id}
 };
 
 /// An error as ADT reports it: status, code (body and x-ms-error-code) and message.

@@ -153,3 +153,55 @@ def test_ids_that_look_like_paths_are_ids_or_refused(server):
     r = exchange(server, request("GET", "/digitaltwins/../models?api-version=2023-10-31", headers=["Connection: close"]))
     assert status_of(r) in (400, 404)  # never read as /models
     assert healthy(server)
+
+
+def test_import_and_delete_jobs_stay_inside_the_import_directory(tmp_path):
+    import requests
+
+    imports = tmp_path / "imports"
+    imports.mkdir()
+    (tmp_path / "outside.ndjson").write_text("{}\n", encoding="utf-8")
+    lines = [{"Section": "Header"}, {"fileVersion": "1.0.0", "author": "t", "organization": "t"},
+             {"Section": "Models"}, ROOM, {"Section": "Twins"},
+             {"$dtId": "imported", "$metadata": {"$model": "dtmi:test:Room;1"}, "t": 4.0}]
+    (imports / "good.ndjson").write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+    bad = lines[:4] + [{"Section": "Twins"}, {"$dtId": "broken", "$metadata": {"$model": "dtmi:test:Nope;1"}}]
+    (imports / "bad.ndjson").write_text("\n".join(json.dumps(x) for x in bad) + "\n", encoding="utf-8")
+    server = Server(tmp_path / "store", extra=["--import-dir", str(imports)])
+    s = requests.Session()
+    s.trust_env = False
+    v = "?api-version=2023-10-31"
+    try:
+        r = s.put(f"{server.url}/jobs/imports/j1{v}", json={"inputBlobUri": "good.ndjson", "outputBlobUri": "j1.log"})
+        assert r.status_code == 201 and r.json()["status"] == "succeeded", r.text
+        assert s.get(f"{server.url}/digitaltwins/imported{v}").json()["t"] == 4.0
+        assert "imported 1 models, 1 twins" in (imports / "j1.log").read_text()
+        assert s.put(f"{server.url}/jobs/imports/j1{v}", json={"inputBlobUri": "good.ndjson"}).status_code == 400
+        for uri in ("../outside.ndjson", str(tmp_path / "outside.ndjson"), "file:///etc/passwd",
+                    "https://example.com/x.ndjson", "sub/../../outside.ndjson"):
+            r = s.put(f"{server.url}/jobs/imports/j9{v}", json={"inputBlobUri": uri})
+            assert r.status_code == 400 and r.json()["error"]["code"] == "ValidationFailed", (uri, r.text)
+        r = s.put(f"{server.url}/jobs/imports/j2{v}", json={"inputBlobUri": "bad.ndjson", "outputBlobUri": "j2.log"})
+        assert r.status_code == 201 and r.json()["status"] == "failed"
+        assert r.json()["error"]["code"] == "ImportFailed" and "dtmi:test:Nope;1" in (imports / "j2.log").read_text()
+        assert s.get(f"{server.url}/digitaltwins/broken{v}").status_code == 404  # nothing of it was applied
+        assert sorted(j["id"] for j in s.get(f"{server.url}/jobs/imports{v}").json()["value"]) == ["j1", "j2"]
+        assert s.post(f"{server.url}/jobs/imports/j1/cancel{v}").json()["status"] == "succeeded"
+        assert s.delete(f"{server.url}/jobs/imports/j1{v}").status_code == 204
+        r = s.get(f"{server.url}/jobs/imports/j1{v}")
+        assert r.status_code == 404 and r.json()["error"]["code"] == "ImportJobNotFound"
+
+        r = s.post(f"{server.url}/jobs/deletions{v}")
+        assert r.status_code == 202 and r.json()["status"] == "succeeded"
+        assert s.get(r.headers["Operation-Location"]).json()["id"] == r.json()["id"]
+        assert s.get(f"{server.url}/digitaltwins/imported{v}").status_code == 404
+        assert s.get(f"{server.url}/models{v}").json()["value"] == []
+        assert s.get(f"{server.url}/jobs/deletions/nope{v}").json()["error"]["code"] == "DeleteJobNotFound"
+    finally:
+        server.stop()
+    refused = Server(tmp_path / "store2")
+    try:
+        r = s.put(f"{refused.url}/jobs/imports/j{v}", json={"inputBlobUri": "good.ndjson"})
+        assert r.status_code == 400 and "--import-dir" in r.json()["error"]["message"]
+    finally:
+        refused.stop()
