@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "model_input.hpp"
 #include "scenario_commands.hpp"
@@ -20,6 +21,7 @@
 #include "twinsim/service/access.hpp"
 #include "twinsim/service/http_server.hpp"
 #include "twinsim/service/rest_api.hpp"
+#include "twinsim/service/webhook.hpp"
 
 namespace twinsim::cli {
 namespace {
@@ -32,6 +34,8 @@ struct ServeOptions {
     std::string durability = "group";
     std::string auth;
     std::string import_dir;
+    std::vector<std::string> webhooks;  ///< NAME=URL
+    std::string webhook_ca;
     std::size_t threads = 32;
     std::size_t backlog = 64;
     std::size_t max_body = 8u << 20;
@@ -84,6 +88,19 @@ int run_serve(const ServeOptions& o) {
         return dynamic_cast<const live::StoreCorruptError*>(&e) != nullptr ? exit_invalid : exit_usage;
     }
     auto events = std::make_unique<live::StoreEvents>(store->graph(), o.store);
+    for (const std::string& hook : o.webhooks) {
+        const std::size_t eq = hook.find('=');
+        try {
+            if (eq == std::string::npos || eq == 0) throw live::LiveError("--webhook takes NAME=URL, found \"" + hook + "\"");
+            events->router().add_endpoint(hook.substr(0, eq),
+                                          std::make_shared<service::WebhookEndpoint>(hook.substr(eq + 1), o.webhook_ca));
+        } catch (const live::LiveError& e) {
+            std::cerr << "twinsim: error: " << e.what() << '\n';
+            events->close();
+            store->close();
+            return exit_usage;
+        }
+    }
     service::RequestLimits limits;
     limits.max_body_bytes = o.max_body;
     limits.import_directory = o.import_dir;
@@ -175,6 +192,10 @@ Command add_serve_command(CLI::App& app) {
     cmd->add_option("--import-dir", options->import_dir,
                     "Import jobs (PUT /jobs/imports/{id}) read their NDJSON input and write their log only inside "
                     "this directory; without it import jobs are refused");
+    cmd->add_option("--webhook", options->webhooks,
+                    "NAME=URL: an endpoint that POSTs routed events to URL as CloudEvents (retried, then "
+                    "dead-lettered); event routes name it (repeatable; lives as long as the process)");
+    cmd->add_option("--webhook-ca", options->webhook_ca, "PEM CAs that https webhooks' certificates are checked against");
     cmd->add_flag("--record-telemetry", options->record_telemetry, "Record telemetry in the store's history");
     return {cmd, [options] { return run_serve(*options); }};
 }

@@ -205,3 +205,60 @@ def test_import_and_delete_jobs_stay_inside_the_import_directory(tmp_path):
         assert r.status_code == 400 and "--import-dir" in r.json()["error"]["message"]
     finally:
         refused.stop()
+
+
+def test_event_routes_post_cloud_events_to_webhooks_with_retries_and_dead_letters(tmp_path):
+    import http.server
+    import threading
+
+    import requests
+
+    received, attempts = [], {"flaky": 0}
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path == "/flaky":
+                attempts["flaky"] += 1
+                if attempts["flaky"] == 1:  # the first attempt fails: the router retries
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+            if self.path == "/broken":
+                self.send_response(503)
+                self.end_headers()
+                return
+            received.append((self.path, self.headers["Content-Type"], json.loads(body)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    hook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{hook.server_address[1]}"
+    store = tmp_path / "store"
+    server = Server(store, extra=["--webhook", f"flaky={base}/flaky", "--webhook", f"broken={base}/broken"])
+    s = requests.Session()
+    s.trust_env = False
+    v = "?api-version=2023-10-31"
+    try:
+        assert s.put(f"{server.url}/eventroutes/r1{v}", json={"endpointName": "flaky", "filter": "true"}).status_code == 204
+        assert s.put(f"{server.url}/eventroutes/r2{v}", json={"endpointName": "broken", "filter": "true"}).status_code == 204
+        assert s.post(f"{server.url}/models{v}", json=[ROOM]).status_code == 201
+        twin = {"$metadata": {"$model": "dtmi:test:Room;1"}, "t": 1.0}
+        assert s.put(f"{server.url}/digitaltwins/hooked{v}", json=twin).status_code == 200
+        deadline = time.time() + 30
+        while time.time() < deadline and not any(e.get("subject") == "hooked" for _, _, e in received):
+            time.sleep(0.1)
+    finally:
+        status, _, err = server.stop()  # delivers what is queued, dead-letters what keeps failing
+        hook.shutdown()
+    assert status == 0, err
+    created = [(p, ct, e) for p, ct, e in received if e.get("subject") == "hooked"]
+    assert created and created[0][0] == "/flaky" and created[0][1].startswith("application/cloudevents+json")
+    assert created[0][2]["type"] == "Microsoft.DigitalTwins.Twin.Create" and created[0][2]["specversion"] == "1.0"
+    assert attempts["flaky"] >= 2  # the first attempt was refused and retried
+    dead = [json.loads(line) for line in (store / "dead-letter-events.ndjson").read_text().splitlines() if line.strip()]
+    assert any("broken" in json.dumps(d) and "503" in json.dumps(d) for d in dead), dead
