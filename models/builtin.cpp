@@ -9,6 +9,7 @@
 #include "models/generic/queue.hpp"
 #include "models/generic/relaxation.hpp"
 #include "models/generic/schedule.hpp"
+#include "models/production/production_line.hpp"
 #include "models/rules/rules.hpp"
 
 namespace twinsim::models {
@@ -22,6 +23,7 @@ void register_builtin_models(scenario::ModelRegistry& registry) {
     registry.add(std::make_shared<const ScheduleModel>());
     registry.add(std::make_shared<const MaintenanceModel>());
     registry.add(std::make_shared<const PredictedFailuresModel>());
+    registry.add(std::make_shared<const ProductionLineModel>());
 }
 
 const scenario::ModelRegistry& builtin_registry() {

@@ -217,8 +217,8 @@ TEST_CASE("the built-in registry holds relaxation, queue and availability", "[mo
         CHECK_FALSE(m->description().empty());
         for (const scenario::ModelParameter& p : m->parameters()) CHECK_FALSE(p.description.empty());
     }
-    CHECK(names == std::vector<std::string>{"availability", "maintenance", "predicted_failures", "queue", "relaxation",
-                                           "rules", "schedule", "thermal_zones"});
+    CHECK(names == std::vector<std::string>{"availability", "maintenance", "predicted_failures", "production_line",
+                                           "queue", "relaxation", "rules", "schedule", "thermal_zones"});
     scenario::ModelRegistry mine;
     models::register_builtin_models(mine);
     CHECK_THROWS_AS(models::register_builtin_models(mine), std::invalid_argument);
