@@ -8,6 +8,7 @@
 #include "bench_support.hpp"
 #include "calibrate_benchmark.hpp"
 #include "fleet_benchmark.hpp"
+#include "production_benchmark.hpp"
 #include "replay_benchmark.hpp"
 #include "serve_benchmark.hpp"
 #include "live_bench.hpp"
@@ -189,6 +190,7 @@ int run(int argc, char** argv) {
 
     LiveBenchCommands live(app);  // ingest, recovery, crash (bench/live_bench.hpp)
     FleetBenchCommand fleet(app);  // fleet maintenance (bench/fleet_benchmark.hpp)
+    ProductionBenchCommand production(app);  // the sample plant beside SimPy and salabim (bench/production_benchmark.hpp)
     ReplayBenchCommand replay(app);  // replay vs simulate (bench/replay_benchmark.hpp)
     ServeBenchCommand serve(app);  // the REST service vs the library (bench/serve_benchmark.hpp)
     CalibrateBenchCommand calibrate(app);  // calibration vs SciPy (bench/calibrate_benchmark.hpp)
@@ -237,6 +239,7 @@ int run(int argc, char** argv) {
     }
     if (const std::optional<int> status = live.run()) return *status;
     if (const std::optional<int> status = fleet.run()) return *status;
+    if (const std::optional<int> status = production.run()) return *status;
     if (const std::optional<int> status = replay.run()) return *status;
     if (const std::optional<int> status = serve.run()) return *status;
     if (const std::optional<int> status = calibrate.run()) return *status;

@@ -626,13 +626,15 @@ struct Line::State {
             if (ss.batch == 1) {
                 machine.parts.push_back(st.queue.pop());
             } else {
-                // The batch of the oldest waiting part's product, when complete.
+                // The batch of the oldest waiting part's product, when complete, or
+                // as many as wait when the buffer is full (else a full buffer of
+                // mixed products would never form a batch and block the line).
                 const std::uint32_t product = parts[st.queue.at(0)].product;
                 std::uint32_t found = 0;
                 for (std::size_t i = 0; i < st.queue.size() && found < ss.batch; ++i)
                     if (parts[st.queue.at(i)].product == product) ++found;
-                if (found < ss.batch) break;
-                for (std::size_t i = 0; machine.parts.size() < ss.batch;) {
+                if (found < ss.batch && static_cast<std::int64_t>(st.queue.size()) < st.capacity) break;
+                for (std::size_t i = 0; machine.parts.size() < found;) {
                     if (parts[st.queue.at(i)].product == product) {
                         machine.parts.push_back(st.queue.at(i));
                         st.queue.erase(i);

@@ -72,7 +72,10 @@ struct StationSpec {
     std::int64_t buffer = -1;
     std::vector<TimeSpec> process;       ///< per product: time of one batch on one machine
     std::vector<double> setup;           ///< per product: setup before a batch when the machine last made another product (s)
-    std::uint32_t batch = 1;             ///< parts of one product processed together
+    /// Parts of one product processed together: a job starts when `batch`
+    /// parts of the oldest waiting part's product wait, or with as many as
+    /// wait when the buffer is full.
+    std::uint32_t batch = 1;
     std::vector<std::uint32_t> pools;    ///< one unit of each is held while processing (operators, tools)
     std::vector<Route> routes;
 };

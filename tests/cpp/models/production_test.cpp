@@ -19,7 +19,10 @@
 #include "models/production/production_line.hpp"
 #include "models_fixtures.hpp"
 #include "twinsim/dtdl/parser.hpp"
+#include "twinsim/graph/ndjson.hpp"
+#include "twinsim/scenario/input_paths.hpp"
 #include "twinsim/scenario/prepared_scenario.hpp"
+#include "twinsim/scenario/sweep.hpp"
 #include "twinsim/scenario/scenario_spec.hpp"
 
 using namespace twinsim;
@@ -470,4 +473,44 @@ TEST_CASE("production refuses lines that cannot run, naming the twin", "[models]
             .rel("orders", "feeds", "cell").rel("cell", "feeds", "out");
         CHECK_THAT(refused(b), Catch::Contains("station \"cell\" receives product \"p\" but has no processing time for it"));
     }
+}
+
+TEST_CASE("production the sample plant (scenarios/production): next quarter runs, and the capacity sweep prepares",
+          "[models][production]") {
+    const std::filesystem::path folder = test::source_dir() / "scenarios" / "production";
+    graph::TwinGraph g;
+    graph::import_ndjson(g, folder / "plant.ndjson");
+    const graph::Snapshot base = g.snapshot();
+    CHECK(test::twins_of(base, "dtmi:twinsim:production:Station;1").size() == 30);
+
+    scenario::ScenarioSpec spec = scenario::read_scenario_file(folder / "plant-q4.yaml");
+    scenario::resolve_parameter_paths(spec, folder, models::builtin_registry());
+    spec.replications = 1;
+    const auto prepared = scenario::prepare(spec, base, models::builtin_registry());
+    scenario::Run run(prepared, 0);
+    run.run_to_end();
+    const scenario::RunRecord record = run.finish();
+    auto kpi = [&](const std::string& name, const std::string& selection = "") {
+        for (const io::KpiRow& row : record.kpis)
+            if (row.name == name && (selection.empty() || row.selection == selection)) return row.value;
+        FAIL("no KPI " << name << " " << selection);
+        return 0.0;
+    };
+    INFO("throughput " << kpi("throughput") << "/h, service level " << kpi("service level") << ", cycle time "
+                       << kpi("cycle time") << " h, failures " << kpi("failures"));
+    // 22,316 parts ordered over 92 days, 10.1 per hour: with today's staffing the plant falls behind.
+    CHECK(kpi("throughput") > 7.0);
+    CHECK(kpi("throughput") < 10.2);
+    CHECK(kpi("service level") > 0.5);
+    CHECK(kpi("service level") <= 1.0);
+    CHECK(kpi("failures") > 100);  // 30 stations failing about every 60 h
+    CHECK(kpi("utilisation", "c-heat") > 0.3);
+    CHECK(kpi("operator utilisation", "machinists") > 0.2);
+
+    scenario::ScenarioSpec sweep = scenario::read_scenario_file(folder / "capacity-sweep.yaml");
+    scenario::resolve_parameter_paths(sweep, folder, models::builtin_registry());
+    const std::vector<scenario::ScenarioSpec> points = scenario::expand(sweep);
+    CHECK(points.size() == 24);
+    for (const scenario::ScenarioSpec& p : {points.front(), points.back()})
+        CHECK_NOTHROW(scenario::prepare(p, base, models::builtin_registry()));
 }
