@@ -3,7 +3,7 @@
 // "<name>" that a replay wrote with its recorded twin "<name>.recorded",
 // judged with ASHRAE Guideline 14's NMBE and CV(RMSE) at hourly resolution,
 // per twin and overall, flagged against the hourly limits. `twinsim compare`
-// prints it (Python does not expose it yet).
+// prints it, and Python's Results.guideline14() returns it as a DataFrame.
 
 #include <string>
 #include <vector>
