@@ -2,6 +2,13 @@
 // aim for and a baseline measured in the same run.
 
 #include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
 #include <exception>
 #include <iostream>
 
@@ -221,6 +228,23 @@ int run(int argc, char** argv) {
     history_command->add_option("--dir", history.directory, "Keep the store and the peer database here");
     history_command->add_flag("--smoke", history_smoke, "3 twins, one day, 3 rounds (for CI)");
 
+    // A job on a Dask LocalCluster beside the threaded runner: bench/compare_distributed.py,
+    // run (exec) with the configured Python and the build tree's twinsim package.
+    std::uint32_t distributed_replications = 400;
+    std::uint32_t distributed_rounds = 3;
+    std::string distributed_horizon = "P1D";
+    bool distributed_smoke = false;
+    CLI::App* distributed_command = app.add_subcommand(
+        "distributed", "A 400-replication job on a Dask LocalCluster of 2 worker processes beside the threaded runner "
+                       "on 2 threads, interleaved rounds (target efficiency 0.9); runs bench/compare_distributed.py "
+                       "(needs dask[distributed] in the Python it uses: $TWINSIM_PYTHON, else the configured one)");
+    distributed_command->add_option("--replications", distributed_replications, "Replications of the job")
+        ->capture_default_str()
+        ->check(CLI::Range(1U, 1000000U));
+    distributed_command->add_option("--rounds", distributed_rounds, "Interleaved rounds")->capture_default_str()->check(CLI::Range(1U, 1000U));
+    distributed_command->add_option("--horizon", distributed_horizon, "Each run's horizon (ISO 8601)")->capture_default_str();
+    distributed_command->add_flag("--smoke", distributed_smoke, "8 runs of 6 hours, one round (for CI)");
+
     RulBenchOptions rul;
     bool rul_smoke = false;
     CLI::App* rul_command = app.add_subcommand(
@@ -236,6 +260,33 @@ int run(int argc, char** argv) {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? exit_ok : exit_usage;
+    }
+    if (distributed_command->parsed()) {
+        const char* configured = std::getenv("TWINSIM_PYTHON");
+#ifdef TWINSIM_BENCH_PYTHON
+        std::string python = TWINSIM_BENCH_PYTHON;
+#else
+        std::string python = "python3";
+#endif
+        if (configured != nullptr && *configured != '\0') python = configured;
+#ifdef TWINSIM_BENCH_PYTHON_PATH
+        if (std::getenv("PYTHONPATH") == nullptr) ::setenv("PYTHONPATH", TWINSIM_BENCH_PYTHON_PATH, 1);
+#endif
+        std::vector<std::string> args{python, std::string(TWINSIM_SOURCE_DIR) + "/bench/compare_distributed.py"};
+        if (distributed_smoke) {
+            args.emplace_back("--smoke");
+        } else {
+            args.insert(args.end(), {"--replications", std::to_string(distributed_replications), "--rounds",
+                                     std::to_string(distributed_rounds), "--horizon", distributed_horizon});
+        }
+        std::vector<char*> argv_exec;
+        for (std::string& a : args) argv_exec.push_back(a.data());
+        argv_exec.push_back(nullptr);
+        std::cout.flush();
+        ::execvp(argv_exec[0], argv_exec.data());
+        const int error = errno;
+        std::cerr << "twinsim-bench distributed: cannot start " << python << ": " << std::strerror(error) << '\n';
+        return exit_usage;
     }
     if (const std::optional<int> status = live.run()) return *status;
     if (const std::optional<int> status = fleet.run()) return *status;
