@@ -602,3 +602,29 @@ def test_select_best_and_cheapest_feasible_answer_the_erlang_c_staffing_question
     assert best["h2"] > 0 and len(best["systems"]) == 6
     with pytest.raises(twinsim.ScenarioError, match="delta must be > 0"):
         twinsim.select_best(staffing, "service level", 0)
+
+
+def test_run_with_resume_continues_after_an_interruption_and_writes_the_plain_runs_file(building, tmp_path):
+    from test_cli_run import h5_content
+
+    s = relaxing_rooms(building, replications=24, horizon="P3D")  # 6 batches of 4, long enough to stop in between
+    plain = twinsim.run(s, out=tmp_path / "plain.h5", threads=2, progress=False)
+    parts = tmp_path / "resumed.h5.parts"
+
+    def stop_after_two_batches(counters):
+        if len(list(parts.glob("batch-*.h5"))) >= 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        twinsim.run(s, out=tmp_path / "resumed.h5", threads=1, progress=stop_after_two_batches, resume=True,
+                    batch_size=4)
+    kept = sorted(parts.glob("batch-*.h5"))
+    assert len(kept) >= 2 and not (tmp_path / "resumed.h5").exists()
+    resumed = twinsim.run(s, out=tmp_path / "resumed.h5", threads=2, progress=False, resume=True, batch_size=4)
+    assert resumed.kpis.equals(plain.kpis)
+    assert not parts.exists()
+    assert h5_content(tmp_path / "resumed.h5") == h5_content(tmp_path / "plain.h5")
+    with pytest.raises(ValueError, match="resume=True needs an output file"):
+        twinsim.run(s, progress=False, resume=True)
+    with pytest.raises(ValueError, match="batch_size is for resume=True or a client"):
+        twinsim.run(s, progress=False, batch_size=3)
