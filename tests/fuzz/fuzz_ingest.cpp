@@ -1,13 +1,16 @@
 // Fuzz target: the ingestion readers and mappings (sim/live/ingest). The
 // first byte chooses what the rest is: NDJSON messages, a CSV file (long or
-// wide, decided by its header), or a mapping file; everything is ingested
-// into a small graph with the mapping of scenarios/ingest.
+// wide, decided by its header), a mapping file, or MQTT messages (topic and
+// payload pairs, each "topic\npayload", separated by NUL); everything is
+// ingested into a small graph with the mapping below.
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
+#include <algorithm>
 
 #include "twinsim/common/error.hpp"
 #include "twinsim/graph/twin_graph.hpp"
@@ -33,6 +36,9 @@ mappings:
   - twin: {where: "serial = {sn}"}
     follow: serves
     set: {m: settings/mode}
+  - topic: "site/{site}/+/{room}/#"
+    twin: "room-{room}"
+    set: {t: temperature}
 columns:
   "R1 [degF]": {twin: room-1, property: temperature, unit: degF}
 )";
@@ -55,7 +61,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
     auto graph = twinsim::graph::TwinGraph::from_snapshot(base->snapshot());
     try {
-        const auto choice = data[0] % 4;
+        const auto choice = data[0] % 5;
         const std::string& mapping_source = choice == 3 ? text : std::string(mapping_text);
         const auto mapping =
             twinsim::live::ingest::Mapping::parse(mapping_source, "<mapping>", *graph->snapshot().models());
@@ -63,6 +69,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         options.order = (data[0] & 4) ? twinsim::live::ingest::OrderPolicy::source_time
                                       : twinsim::live::ingest::OrderPolicy::arrival;
         twinsim::live::ingest::Ingestor ingestor(*graph, &mapping, options);
+        if (choice == 4) {
+            std::vector<twinsim::live::ingest::TopicMessage> messages;
+            std::size_t start = 0;
+            while (start <= text.size()) {
+                const auto end = std::min(text.find('\0', start), text.size());
+                const std::string part = text.substr(start, end - start);
+                const auto newline = part.find('\n');
+                messages.push_back({part.substr(0, newline), newline == std::string::npos ? "" : part.substr(newline + 1)});
+                start = end + 1;
+            }
+            (void)ingestor.ingest_messages(messages);
+            return 0;
+        }
         std::istringstream in(choice == 3 ? std::string("{\"dev\": \"S-1\", \"t\": 70}\n") : text);
         const auto format = choice == 0 || choice == 3 ? twinsim::live::ingest::Format::ndjson
                                                        : twinsim::live::ingest::Format::automatic;

@@ -311,7 +311,7 @@ struct Ingestor::Impl {
     /// `text` with each {field} replaced by the message's value (as `literal`
     /// would write it); nullopt and the error when a field is missing.
     std::optional<std::string> fill(const std::string& text, const json& message, bool literal, RowError& error,
-                                    const std::string& mapping_name) {
+                                    const std::string& mapping_name, const std::vector<TopicSegment>& segments) {
         std::string out;
         std::size_t i = 0;
         while (i < text.size()) {
@@ -323,6 +323,13 @@ struct Ingestor::Impl {
             out += text.substr(i, open - i);
             const auto close = text.find('}', open);
             const std::string name = text.substr(open + 1, close - open - 1);
+            const auto segment = std::find_if(segments.begin(), segments.end(),
+                                              [&](const TopicSegment& s) { return s.name == name; });
+            if (segment != segments.end()) {
+                out += literal ? quote_literal(segment->value) : segment->value;
+                i = close + 1;
+                continue;
+            }
             const json* v = field_of(message, name);
             if (v == nullptr) {
                 error = {name, "missing (mapping '" + mapping_name + "' names the twin with it)"};
@@ -341,7 +348,7 @@ struct Ingestor::Impl {
 
     /// The twins a message mapping targets, or the error.
     std::optional<std::vector<TwinIndex>> targets_of(Call& call, const MessageMapping& m, const json& message,
-                                                     RowError& error) {
+                                                     RowError& error, const std::vector<TopicSegment>& segments) {
         const graph::Snapshot& snap = call.snapshot;
         const dtdl::ModelSet& models = *snap.models();
         std::optional<dtdl::InterfaceIndex> model;
@@ -352,7 +359,7 @@ struct Ingestor::Impl {
             return open == std::string::npos ? std::string() : m.id.substr(open + 1, m.id.find('}', open) - open - 1);
         }();
         if (!m.id.empty()) {
-            auto id = fill(m.id, message, false, error, m.name);
+            auto id = fill(m.id, message, false, error, m.name, segments);
             if (!id) return std::nullopt;
             std::string& s = *id;
             switch (m.transform) {
@@ -376,7 +383,7 @@ struct Ingestor::Impl {
             }
             named.push_back(*twin);
         } else {
-            auto text = fill(m.where, message, true, error, m.name);
+            auto text = fill(m.where, message, true, error, m.name, segments);
             if (!text) return std::nullopt;
             auto [it, inserted] = call.where_results.try_emplace(*text);
             if (inserted) {
@@ -418,7 +425,8 @@ struct Ingestor::Impl {
         return out;
     }
 
-    void message(Call& call, const std::string& source, detail::Record&& record) {
+    /// `topic` is null for a file row: mappings with a topic pattern skip it.
+    void message(Call& call, const std::string& source, detail::Record&& record, const std::string* topic = nullptr) {
         ++call.rows;
         Pending p{source, record.line, std::move(record.fields), {}, {}, {}};
         if (!record.error.empty()) return bad(call, source, p.line, p.record, record.error_field, record.error);
@@ -431,7 +439,10 @@ struct Ingestor::Impl {
             return;
         }
         bool applies = false;
+        std::vector<TopicSegment> segments;
         for (const MessageMapping& m : mapping->messages) {
+            segments.clear();
+            if (!m.topic.empty() && (topic == nullptr || !match_topic(m.topic, *topic, segments))) continue;
             bool when = true;
             for (const auto& [key, value] : m.when) {
                 const json* v = field_of(p.record, key);
@@ -442,7 +453,7 @@ struct Ingestor::Impl {
             if (!any) continue;
             applies = true;
             RowError error;
-            const auto targets = targets_of(call, m, p.record, error);
+            const auto targets = targets_of(call, m, p.record, error, segments);
             if (!targets) return bad(call, source, p.line, p.record, error.field, error.reason);
             for (const FieldMapping& f : m.set) {
                 const json* raw = field_of(p.record, f.field);
@@ -799,6 +810,28 @@ IngestReport Ingestor::ingest_stream(std::istream& in, const std::string& source
         return impl_->finish(call);
     }
     impl_->read(call, in, source, format);
+    return impl_->finish(call);
+}
+
+IngestReport Ingestor::ingest_messages(const std::vector<TopicMessage>& messages, std::size_t first_number) {
+    if (impl_->mapping == nullptr || impl_->mapping->messages.empty())
+        throw MappingError("<mqtt>", 0, "", "MQTT messages need a mapping file with 'mappings'");
+    Impl::Call call;
+    call.snapshot = impl_->graph.snapshot();
+    std::size_t number = first_number;
+    for (const TopicMessage& m : messages) {
+        detail::Record r;
+        r.line = number++;
+        const std::string source = "mqtt:" + m.topic;
+        if (m.payload.size() > max_line_bytes) {
+            r.fields = json{{"topic", m.topic}, {"payload_bytes", m.payload.size()}};
+            r.error = "a payload of " + std::to_string(m.payload.size()) + " bytes (more than the limit of " +
+                      std::to_string(max_line_bytes) + ")";
+        } else {
+            detail::parse_message(m.payload, r);
+        }
+        impl_->message(call, source, std::move(r), &m.topic);
+    }
     return impl_->finish(call);
 }
 

@@ -84,6 +84,13 @@ struct TableRow {
     nlohmann::json fields;  ///< an object; null members are treated as missing
 };
 
+/// One message received from a broker (MQTT): its topic and its payload, a
+/// JSON object as an NDJSON line would hold.
+struct TopicMessage {
+    std::string topic;
+    std::string payload;
+};
+
 /// Ingests into one graph. Remembers message ids across calls (the dedup
 /// window). Not thread-safe; one per ingesting thread.
 class Ingestor {
@@ -112,6 +119,15 @@ public:
     /// property, value[, unit][, id]), true = wide rows (time plus one member
     /// per twin.property or mapped column). Line numbers are 1-based row numbers.
     IngestReport ingest_rows(const std::vector<TableRow>& rows, bool wide, const std::string& source);
+
+    /// Messages received from a broker, in order: each payload is parsed as
+    /// one JSON message (at most max_line_bytes) and offered to the mappings
+    /// whose topic pattern matches its topic, and to those without one.
+    /// Reports name a message's source "mqtt:<topic>" and its line as
+    /// `first_number` + its position (a running count of the connection).
+    /// A payload that is not a JSON object, or that no mapping applies to, is
+    /// a bad row. Throws MappingError when there is no mapping.
+    IngestReport ingest_messages(const std::vector<TopicMessage>& messages, std::size_t first_number = 1);
 
 private:
     struct Impl;

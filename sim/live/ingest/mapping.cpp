@@ -97,6 +97,51 @@ struct YamlConverter {
 
 // --- checking -----------------------------------------------------------------
 
+/// Whether `pattern` is a valid topic pattern (MessageMapping::topic).
+bool check_topic_pattern(const std::string& pattern, std::string& why) {
+    if (pattern.empty()) {
+        why = "an empty topic pattern";
+        return false;
+    }
+    if (pattern.size() > 65535) {
+        why = "a topic pattern longer than 65,535 bytes (the MQTT limit)";
+        return false;
+    }
+    std::vector<std::string> names;
+    std::size_t start = 0;
+    while (true) {
+        const auto slash = pattern.find('/', start);
+        const std::string segment = pattern.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+        const bool last = slash == std::string::npos;
+        if (segment == "#") {
+            if (!last) {
+                why = "'#' must be the last segment of \"" + pattern + "\"";
+                return false;
+            }
+        } else if (segment.size() >= 2 && segment.front() == '{' && segment.back() == '}') {
+            const std::string name = segment.substr(1, segment.size() - 2);
+            if (name.find_first_of("{}+#/") != std::string::npos) {
+                why = "bad segment name '" + segment + "' in \"" + pattern + "\"";
+                return false;
+            }
+            if (std::find(names.begin(), names.end(), name) != names.end()) {
+                why = "segment name '" + name + "' used twice in \"" + pattern + "\"";
+                return false;
+            }
+            names.push_back(name);
+        } else if (segment != "+" && segment.find_first_of("{}+#") != std::string::npos) {
+            why = "segment '" + segment + "' of \"" + pattern +
+                  "\": '+', '#' and '{name}' must each be a whole segment";
+            return false;
+        } else if (segment.find('\0') != std::string::npos) {
+            why = "a NUL character in \"" + pattern + "\"";
+            return false;
+        }
+        if (last) return true;
+        start = slash + 1;
+    }
+}
+
 struct Checker {
     const std::string& source;
     const LineMap& lines;
@@ -198,11 +243,16 @@ struct Checker {
     MessageMapping message(const json& item, std::size_t k) const {
         const std::string pointer = "/mappings/" + std::to_string(k);
         const std::string field = "mappings[" + std::to_string(k) + "]";
-        only_keys(item, {"name", "when", "twin", "model", "follow", "target_model", "set"}, pointer, field);
+        only_keys(item, {"name", "topic", "when", "twin", "model", "follow", "target_model", "set"}, pointer, field);
         MessageMapping m;
         m.line = line_of(pointer);
         m.name = text(item, "name", pointer, field, false);
         if (m.name.empty()) m.name = field;
+        m.topic = text(item, "topic", pointer, field, false);
+        if (const auto it = item.find("topic"); it != item.end() && !it->is_null()) {
+            std::string why;
+            if (!check_topic_pattern(m.topic, why)) fail(pointer + "/topic", field + ".topic", why);
+        }
         if (const auto w = item.find("when"); w != item.end() && !w->is_null()) {
             if (!w->is_object()) fail(pointer + "/when", field + ".when", "expected field: value pairs");
             for (const auto& [key, value] : w->items()) {
@@ -352,6 +402,47 @@ MappingError::MappingError(std::string source, std::size_t line, std::string fie
       line_(line),
       field_(std::move(field)),
       reason_(std::move(reason)) {}
+
+bool match_topic(std::string_view pattern, std::string_view topic, std::vector<TopicSegment>& captures) {
+    captures.clear();
+    std::size_t p = 0, t = 0;
+    while (true) {
+        const auto pe = std::min(pattern.find('/', p), pattern.size());
+        const std::string_view segment = pattern.substr(p, pe - p);
+        if (segment == "#") return true;  // the rest, including none ("a/#" matches "a")
+        if (t > topic.size()) return false;
+        const auto te = std::min(topic.find('/', t), topic.size());
+        const std::string_view level = topic.substr(t, te - t);
+        if (segment.size() >= 2 && segment.front() == '{' && segment.back() == '}') {
+            captures.push_back(TopicSegment{std::string(segment.substr(1, segment.size() - 2)), std::string(level)});
+        } else if (segment != "+" && segment != level) {
+            return false;
+        }
+        const bool pattern_done = pe == pattern.size();
+        const bool topic_done = te == topic.size();
+        if (pattern_done || topic_done) {
+            if (pattern_done && topic_done) return true;
+            // "a/#" also matches "a": the pattern may go on with only "/#".
+            return topic_done && pattern.substr(pe) == "/#";
+        }
+        p = pe + 1;
+        t = te + 1;
+    }
+}
+
+std::string topic_filter(std::string_view pattern) {
+    std::string out;
+    std::size_t p = 0;
+    while (true) {
+        const auto pe = std::min(pattern.find('/', p), pattern.size());
+        const std::string_view segment = pattern.substr(p, pe - p);
+        if (segment.size() >= 2 && segment.front() == '{' && segment.back() == '}') out += '+';
+        else out += segment;
+        if (pe == pattern.size()) return out;
+        out += '/';
+        p = pe + 1;
+    }
+}
 
 bool resolve_property(const dtdl::ModelSet& models, dtdl::InterfaceIndex model, std::string_view path,
                       PropertyTarget& out, std::string& why) {

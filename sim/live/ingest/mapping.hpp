@@ -54,6 +54,12 @@ struct FieldMapping {
 struct MessageMapping {
     std::string name;
     std::size_t line = 0;
+    /// An MQTT topic pattern ("site/{site}/ahu/{ahu}/telemetry"): when set, the
+    /// mapping applies only to messages received on a matching topic (never
+    /// to file rows). A segment is a literal, `+` (any one level), `{name}`
+    /// (any one level, its value usable as {name} in the twin's id or
+    /// where, before the message's own fields) or a last `#` (any rest).
+    std::string topic;
     /// Field -> value the message must carry (all of them) for the mapping to apply.
     std::map<std::string, nlohmann::json> when;
     /// The named twin: an id template ("{dev}", "meter-{site}-{n}") normalised
@@ -104,6 +110,19 @@ struct Mapping {
     [[nodiscard]] static Mapping from_json(const nlohmann::json& document, std::string source,
                                            const dtdl::ModelSet& models);
 };
+
+/// One topic segment captured by a `{name}` of a mapping's topic pattern.
+struct TopicSegment {
+    std::string name;
+    std::string value;
+};
+
+/// Whether MQTT topic `topic` matches `pattern` (MessageMapping::topic);
+/// when it does, `captures` holds its `{name}` segments in order.
+bool match_topic(std::string_view pattern, std::string_view topic, std::vector<TopicSegment>& captures);
+
+/// The MQTT subscription filter of a topic pattern: every `{name}` becomes `+`.
+std::string topic_filter(std::string_view pattern);
 
 /// Where a property path leads in a model, for conversion and checks.
 struct PropertyTarget {

@@ -34,24 +34,27 @@ void each_line(std::istream& in, const std::string& source, Body&& body) {
 
 }  // namespace
 
+void parse_message(std::string_view text, Record& r) {
+    if (find_json_depth_excess(text)) {
+        r.error = "JSON nested deeper than " + std::to_string(max_json_depth) + " levels";
+        r.fields = text.size() > 200 ? std::string(text.substr(0, 200)) : std::string(text);
+        return;
+    }
+    r.fields = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+    if (r.fields.is_discarded()) {
+        r.error = "malformed JSON near \"" + excerpt(text) + "\"";
+        r.fields = text.size() > 200 ? std::string(text.substr(0, 200)) : std::string(text);
+    } else if (!r.fields.is_object()) {
+        r.error = "a message must be a JSON object";
+    }
+}
+
 void read_ndjson(std::istream& in, const std::string& source, const RecordSink& sink) {
     each_line(in, source, [&](std::string_view line, graph::detail::LineReader& reader) {
         if (blank(line)) return;
         Record r;
         r.line = reader.line_number();
-        if (find_json_depth_excess(line)) {
-            r.error = "JSON nested deeper than " + std::to_string(max_json_depth) + " levels";
-            r.fields = line.size() > 200 ? std::string(line.substr(0, 200)) : std::string(line);
-            sink(std::move(r));
-            return;
-        }
-        r.fields = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
-        if (r.fields.is_discarded()) {
-            r.error = "malformed JSON near \"" + excerpt(line) + "\"";
-            r.fields = line.size() > 200 ? std::string(line.substr(0, 200)) : std::string(line);
-        } else if (!r.fields.is_object()) {
-            r.error = "a message must be a JSON object";
-        }
+        parse_message(line, r);
         sink(std::move(r));
     });
 }

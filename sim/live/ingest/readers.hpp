@@ -8,6 +8,7 @@
 #include <iosfwd>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace twinsim::live::ingest::detail {
@@ -22,6 +23,11 @@ struct Record {
 };
 
 using RecordSink = std::function<void(Record&&)>;
+
+/// One message's text (an NDJSON line, an MQTT payload) into `r.fields`;
+/// sets `r.error` when it is not a JSON object (malformed, nested deeper
+/// than max_json_depth, or another JSON value).
+void parse_message(std::string_view text, Record& r);
 
 /// Every non-blank line is one JSON message. Throws MappingError naming the
 /// source and line for a line longer than max_line_bytes, IoError when the

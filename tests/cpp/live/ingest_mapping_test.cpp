@@ -58,7 +58,7 @@ TEST_CASE("mapping units must exist and convert to the property's DTDL unit", "[
 
 TEST_CASE("mapping syntax: unknown keys, templates, expressions, YAML errors", "[ingest]") {
     CHECK(error_of("mappings:\n  - twin: \"{d}\"\n    sett: {t: temperature}\n") ==
-          "m.yaml:3: mappings[0].sett: unknown key (expected one of: name, when, twin, model, follow, target_model, set)");
+          "m.yaml:3: mappings[0].sett: unknown key (expected one of: name, topic, when, twin, model, follow, target_model, set)");
     CHECK(error_of("mappings:\n  - twin: \"{d\"\n    set: {t: temperature}\n") ==
           "m.yaml:2: mappings[0].twin.id: '{' without '}' in \"{d\"");
     CHECK(error_of("mappings:\n  - twin: {where: \"serialNumber = = {s}\"}\n    set: {t: temperature}\n")
@@ -93,4 +93,35 @@ TEST_CASE("a mapping above 16 MiB is refused, as a file (before reading it) and 
     const std::string text((std::size_t{16} << 20) + 1, ' ');
     CHECK_THROWS_AS(Mapping::parse(text, "big.yaml", *graph->snapshot().models()), MappingError);
     CHECK_THAT(error_of(std::string(200, '[') + std::string(200, ']')), Catch::Contains("m.yaml"));
+}
+
+TEST_CASE("topic patterns match MQTT topics and capture their named segments", "[ingest][mqtt]") {
+    std::vector<TopicSegment> captured;
+    REQUIRE(match_topic("site/{site}/ahu/{ahu}/telemetry", "site/north/ahu/3/telemetry", captured));
+    REQUIRE(captured.size() == 2);
+    CHECK((captured[0].name == "site" && captured[0].value == "north"));
+    CHECK((captured[1].name == "ahu" && captured[1].value == "3"));
+    CHECK_FALSE(match_topic("site/{site}/ahu/{ahu}/telemetry", "site/north/ahu/3", captured));
+    CHECK_FALSE(match_topic("site/{site}/ahu/{ahu}/telemetry", "site/north/ahu/3/telemetry/x", captured));
+    CHECK_FALSE(match_topic("site/+/ahu", "site/n/vav", captured));
+    CHECK(match_topic("site/+/ahu", "site//ahu", captured));  // an empty level is a level
+    CHECK(match_topic("site/#", "site", captured));
+    CHECK(match_topic("site/#", "site/a/b/c", captured));
+    CHECK(match_topic("#", "anything/at/all", captured));
+    CHECK_FALSE(match_topic("site/#", "sites/a", captured));
+    CHECK(topic_filter("site/{site}/ahu/{ahu}/telemetry") == "site/+/ahu/+/telemetry");
+    CHECK(topic_filter("a/+/#") == "a/+/#");
+}
+
+TEST_CASE("a mapping's topic pattern is checked when it is loaded", "[ingest][mqtt]") {
+    const std::string head = "mappings:\n  - topic: \"";
+    const std::string tail = "\"\n    twin: \"ahu-{ahu}\"\n    set: {sat: supplyTemperature}\n";
+    CHECK(error_of(head + "site/#/ahu/{ahu}" + tail) ==
+          "m.yaml:2: mappings[0].topic: '#' must be the last segment of \"site/#/ahu/{ahu}\"");
+    CHECK(error_of(head + "site/x{ahu}" + tail) ==
+          "m.yaml:2: mappings[0].topic: segment 'x{ahu}' of \"site/x{ahu}\": '+', '#' and '{name}' must each be a whole segment");
+    CHECK(error_of(head + "a/{ahu}/{ahu}" + tail) == "m.yaml:2: mappings[0].topic: segment name 'ahu' used twice in \"a/{ahu}/{ahu}\"");
+    auto graph = test::ingest_graph();
+    const Mapping m = Mapping::parse(head + "site/+/ahu/{ahu}/#" + tail, "m.yaml", *graph->snapshot().models());
+    CHECK(m.messages[0].topic == "site/+/ahu/{ahu}/#");
 }

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -358,4 +359,47 @@ TEST_CASE("message ids kept on disk drop duplicates across Ingestors (restarts),
     ids.remember({"e"}, Timestamp{t0.ns + 3'700'000'000'000});
     CHECK(ids.size() == 1);  // b, c and d expired
     CHECK_THROWS_AS(MessageIds(dir.write("not-ids.db", "hello, not SQLite\n")), IoError);
+}
+
+TEST_CASE("MQTT messages: the twin named by topic segments; file rows skip topic mappings", "[ingest][mqtt]") {
+    auto graph = test::ingest_graph();
+    const Mapping mapping = Mapping::parse(R"(
+mappings:
+  - topic: "site/{site}/ahu/{ahu}/telemetry"
+    twin: "ahu-{ahu}"
+    set: {sat: supplyTemperature}
+  - topic: "meters/#"
+    twin: {where: "serialNumber = {serial}"}
+    set: {mwh: {property: energy, unit: MWh}}
+)", "m.yaml", *graph->snapshot().models());
+    const test::TempDir dir;
+    Ingestor ingestor(*graph, &mapping, {.policy = BadRowPolicy::dead_letter, .dead_letter = dir.path / "dl.ndjson"});
+    const std::vector<TopicMessage> messages = {
+        {"site/north/ahu/3/telemetry", R"({"id": "a", "time": "2026-07-01T12:00:00Z", "sat": 13.5})"},
+        {"meters/hall/1", R"({"serial": "SN-1001", "mwh": 0.5})"},
+        {"site/north/ahu/7/telemetry", R"({"sat": 1})"},   // no twin ahu-7
+        {"site/north/vav/3/telemetry", R"({"sat": 1})"},   // no mapping for the topic
+        {"site/north/ahu/3/telemetry", R"([1, 2])"},       // not an object
+        {"site/north/ahu/3/telemetry", std::string(max_line_bytes + 1, ' ')},
+    };
+    const IngestReport report = ingestor.ingest_messages(messages, 10);
+    CHECK(report.applied);
+    CHECK(report.rows == 6);
+    CHECK(report.updates == 2);
+    CHECK(property(*graph, "ahu-3", "supplyTemperature") == 13.5);
+    CHECK(source_time(*graph, "ahu-3", "supplyTemperature").rfind("2026-07-01T12:00:00", 0) == 0);
+    CHECK(property(*graph, "meter-a", "energy") == 500.0);
+    REQUIRE(report.bad_rows.size() == 4);
+    std::vector<std::string> bad;
+    for (const BadRow& b : report.bad_rows) bad.push_back(b.to_string());
+    CHECK(std::find(bad.begin(), bad.end(), "mqtt:site/north/ahu/7/telemetry:12: ahu: no twin 'ahu-7' (mapping 'mappings[0]')") != bad.end());
+    CHECK(std::find(bad.begin(), bad.end(), "mqtt:site/north/vav/3/telemetry:13: no mapping applies to this message (fields: sat)") != bad.end());
+    CHECK(std::find(bad.begin(), bad.end(), "mqtt:site/north/ahu/3/telemetry:14: a message must be a JSON object") != bad.end());
+    CHECK(std::find_if(bad.begin(), bad.end(), [](const std::string& b) { return b.find(":15: a payload of 1048577 bytes") != std::string::npos; }) != bad.end());
+    // The same message from a file has no topic: the topic mappings do not apply.
+    std::istringstream file(R"({"sat": 2, "ahu": "3"})" "\n");
+    const IngestReport from_file = ingestor.ingest_stream(file, "f.ndjson", Format::ndjson);
+    REQUIRE(from_file.bad_rows.size() == 1);
+    CHECK(from_file.bad_rows[0].reason.find("no mapping applies") == 0);
+    CHECK(lines_of(dir.path / "dl.ndjson").size() == 5);
 }
