@@ -62,7 +62,7 @@ class Station:
         self.last = [-1] * m
         buffer = spec["buffer"]
         self.buffer = UNLIMITED if buffer < 0 else buffer   # a batch starts when the buffer is full
-        self.space = sim.Resource(capacity=UNLIMITED if buffer < 0 else buffer + m, env=env, monitor=False)
+        self.space = sim.Resource(capacity=UNLIMITED if buffer < 0 else buffer + m * self.batch, env=env, monitor=False)
         self.pools = [pools[p] for p in spec["pools"]]
         self.process = [make_sampler(t, rng) if t["kind"] != "none" else None for t in spec["process"]]
         self.setup = spec["setup"]

@@ -6,7 +6,7 @@ written as SimPy processes in their fastest idiomatic form, one process per part
 Same semantics as models/production/line.cpp, for the features the bench line uses:
 orders from the demand list, FIFO stations of identical machines, finite buffers with
 blocking after service (a part reserves a place at the next station while it still
-holds its machine: a station's places are its buffer plus its machines), setups when a
+holds its machine: a station's places are its buffer plus what its machines hold, a batch each), setups when a
 machine changes product, batches of one product, one unit of each pool the station
 uses held while processing, routing by product and probability. Failures and shifts
 are not part of the bench line. Random numbers come from Python's `random`, so results
@@ -70,7 +70,7 @@ class Station:
         self.last = [-1] * m
         buffer = spec["buffer"]
         self.buffer = UNLIMITED if buffer < 0 else buffer   # a batch starts when the buffer is full
-        self.space = simpy.Resource(env, capacity=UNLIMITED if buffer < 0 else buffer + m)
+        self.space = simpy.Resource(env, capacity=UNLIMITED if buffer < 0 else buffer + m * self.batch)
         self.pools = [pools[p] for p in spec["pools"]]
         self.process = [make_sampler(t, rng) if t["kind"] != "none" else None for t in spec["process"]]
         self.setup = spec["setup"]
