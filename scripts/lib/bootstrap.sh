@@ -36,6 +36,15 @@ twinsim_apt() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+# npm installs the JavaScript SDK the service tests drive (tests/js, locally).
+# Debian ships it apart from nodejs; a Node from elsewhere (NodeSource) brings
+# its own npm, and Debian's npm package would conflict with it, so it is only
+# installed when no npm is on the PATH.
+twinsim_npm() {
+  command -v npm >/dev/null && return 0
+  twinsim_apt npm
+}
+
 # Python packages go into a virtual environment, from pyproject.toml's lists
 # (runtime dependencies plus the given extras), so the lists live in one place.
 twinsim_venv() {
