@@ -13,6 +13,7 @@ TWINSIM_APT_PACKAGES=(
   nlohmann-json3-dev libsimdjson-dev catch2 libcli11-dev pybind11-dev libboost-graph-dev
   libhdf5-dev libyaml-cpp-dev libtbb-dev libeigen3-dev libsqlite3-dev
   libcpp-httplib-dev libssl-dev openssl nodejs libmosquitto-dev mosquitto
+  chromium
 )
 # Only for the fuzz step (scripts/run-tests --fuzz): clang and its libFuzzer,
 # AddressSanitizer and UndefinedBehaviorSanitizer runtimes.

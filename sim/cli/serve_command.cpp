@@ -6,6 +6,7 @@
 #include <atomic>
 #include <csignal>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -41,7 +42,21 @@ struct ServeOptions {
     std::size_t max_body = 8u << 20;
     int read_timeout = 10;
     bool record_telemetry = false;
+    std::string explorer;  ///< the explorer's folder; empty: found (below); "none": not served
 };
+
+/// The explorer's folder when --explorer is not given: beside an installed
+/// `twinsim` (PREFIX/bin/twinsim -> PREFIX/share/twinsim/explorer), else the
+/// source tree this binary was built from.
+std::filesystem::path default_explorer_folder() {
+    std::error_code ec;
+    const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        const std::filesystem::path installed = exe.parent_path().parent_path() / "share" / "twinsim" / "explorer";
+        if (std::filesystem::is_regular_file(installed / "index.html", ec)) return installed;
+    }
+    return TWINSIM_EXPLORER_SOURCE_DIR;
+}
 
 /// Blocks SIGINT and SIGTERM in this thread and every thread it starts
 /// later, so that only the waiter below receives them.
@@ -114,6 +129,17 @@ int run_serve(const ServeOptions& o) {
     server_options.backlog = o.backlog;
     server_options.read_timeout = std::chrono::seconds(o.read_timeout);
     server_options.write_timeout = std::chrono::seconds(o.read_timeout);
+    if (o.explorer != "none") {
+        server_options.explorer_dir = o.explorer.empty() ? default_explorer_folder() : std::filesystem::path(o.explorer);
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(server_options.explorer_dir / "index.html", ec)) {
+            std::cerr << "twinsim: error: --explorer " << server_options.explorer_dir.string()
+                      << " has no index.html (give the folder of the explorer, or none)\n";
+            events->close();
+            store->close();
+            return exit_usage;
+        }
+    }
     std::unique_ptr<service::HttpServer> server;
     try {
         server = std::make_unique<service::HttpServer>(api, server_options);
@@ -196,6 +222,9 @@ Command add_serve_command(CLI::App& app) {
                     "NAME=URL: an endpoint that POSTs routed events to URL as CloudEvents (retried, then "
                     "dead-lettered); event routes name it (repeatable; lives as long as the process)");
     cmd->add_option("--webhook-ca", options->webhook_ca, "PEM CAs that https webhooks' certificates are checked against");
+    cmd->add_option("--explorer", options->explorer,
+                    "Folder of the browser explorer served at /explorer (docs/explorer.md); default: the installed "
+                    "or source copy; none: not served");
     cmd->add_flag("--record-telemetry", options->record_telemetry, "Record telemetry in the store's history");
     return {cmd, [options] { return run_serve(*options); }};
 }

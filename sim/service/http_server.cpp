@@ -7,6 +7,8 @@
 #include <deque>
 #include <fstream>
 #include <mutex>
+#include <sstream>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -93,9 +95,58 @@ private:
     bool stopping_ = false;
 };
 
+/// The explorer's static files (docs/explorer.md). `path` is the request
+/// path after "/explorer/" (no query). Only names made of letters, digits,
+/// '.', '-', '_' and '/' with no segment starting with '.' (so no "..", no
+/// hidden files) are looked up, and only regular files that still lie inside
+/// the folder once symbolic links are resolved, up to 16 MiB. Returns false
+/// when there is no such file (the caller answers 404).
+bool serve_explorer_file(const std::filesystem::path& folder, std::string_view path, httplib::Response& out) {
+    namespace fs = std::filesystem;
+    if (path.empty()) path = "index.html";
+    if (path.size() > 256) return false;
+    bool segment_start = true;
+    for (const char c : path) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                        c == '-' || c == '_' || c == '/';
+        if (!ok || (segment_start && (c == '.' || c == '/'))) return false;
+        segment_start = c == '/';
+    }
+    if (segment_start) return false;  // a trailing '/'
+    std::error_code ec;
+    const fs::path root = fs::canonical(folder, ec);
+    if (ec) return false;
+    const fs::path file = fs::canonical(root / fs::path(std::string(path)), ec);
+    if (ec || !fs::is_regular_file(file, ec)) return false;
+    const std::string rel = file.lexically_relative(root).generic_string();
+    if (rel.empty() || rel.starts_with("..")) return false;
+    if (fs::file_size(file, ec) > (16u << 20) || ec) return false;
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return false;
+    std::ostringstream content;
+    content << in.rdbuf();
+    const std::string ext = file.extension().string();
+    const char* type = ext == ".html"  ? "text/html; charset=utf-8"
+                       : ext == ".js"  ? "text/javascript; charset=utf-8"
+                       : ext == ".css" ? "text/css; charset=utf-8"
+                       : ext == ".svg" ? "image/svg+xml"
+                       : ext == ".json" ? "application/json; charset=utf-8"
+                                        : "text/plain; charset=utf-8";
+    out.status = 200;
+    out.set_header("Cache-Control", "no-cache");
+    out.set_header("X-Content-Type-Options", "nosniff");
+    // Same origin only: the page talks to this server's API and nothing else.
+    out.set_header("Content-Security-Policy",
+                   "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                   "frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    out.set_content(content.str(), type);
+    return true;
+}
+
 /// Converts httplib's request into ours and back: the whole translation.
 void serve_one(RestApi& api, const std::string& scheme, const std::string& fallback_host,
-               const std::shared_ptr<std::atomic<bool>>& stopping, const httplib::Request& in, httplib::Response& out) {
+               const std::filesystem::path& explorer_dir, const std::shared_ptr<std::atomic<bool>>& stopping,
+               const httplib::Request& in, httplib::Response& out) {
     if (overflow_connection) {
         const Response busy = error_response(
             {503, "ServiceUnavailable", "the server is serving as many connections as it has threads for (--threads); retry"});
@@ -104,6 +155,20 @@ void serve_one(RestApi& api, const std::string& scheme, const std::string& fallb
         out.set_header("Retry-After", "1");
         out.set_header("Connection", "close");
         out.set_content(busy.body, "application/json; charset=utf-8");
+        return;
+    }
+    if (!explorer_dir.empty() && (in.method == "GET" || in.method == "HEAD") &&
+        (in.path == "/explorer" || in.path.starts_with("/explorer/"))) {
+        if (in.path == "/explorer") {
+            out.status = 308;
+            out.set_header("Location", "/explorer/");
+            return;
+        }
+        if (serve_explorer_file(explorer_dir, std::string_view(in.path).substr(10), out)) return;
+        const Response missing = error_response({404, "NotFound", "the explorer has no file " + in.path});
+        out.status = missing.status;
+        for (const auto& [name, value] : missing.headers) out.set_header(name, value);
+        out.set_content(missing.body, "application/json; charset=utf-8");
         return;
     }
     Request request;
@@ -190,7 +255,7 @@ HttpServer::HttpServer(RestApi& api, ServerOptions options) : impl_(std::make_un
     s.set_payload_max_length(api.limits().max_body_bytes);
     const std::string fallback_host = I.options.host + ":" + std::to_string(I.options.port);
     const auto handler = [this, fallback_host](const httplib::Request& in, httplib::Response& out) {
-        serve_one(impl_->api, impl_->scheme, fallback_host, impl_->stopping, in, out);
+        serve_one(impl_->api, impl_->scheme, fallback_host, impl_->options.explorer_dir, impl_->stopping, in, out);
     };
     s.Get(".*", handler);
     s.Post(".*", handler);

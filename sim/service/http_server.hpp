@@ -42,6 +42,11 @@ struct ServerOptions {
     std::chrono::seconds write_timeout{10};
     /// An idle keep-alive connection is closed after this many requests.
     std::size_t keep_alive_max_requests = 100000;
+    /// The browser explorer's folder (index.html, its scripts, vendor/):
+    /// GET /explorer/ and the files under it are served from here, without a
+    /// token (the page asks for one and sends it with its API calls). Empty:
+    /// /explorer is not served (404 as any unknown path). docs/explorer.md.
+    std::filesystem::path explorer_dir;
 };
 
 class HttpServer {

@@ -795,8 +795,19 @@ struct RestApi::Impl {
         result.rows = std::move(kept);
     }
 
-    Response query(const Request& request, const Caller* caller) {
+    Response query(const Request& request, const Params& params, const Caller* caller) {
         require_json_content(request, {"application/json"});
+        // ?as-of=TIME (twinsim's): the query reads the graph as it was then
+        // (Store::snapshot_at, docs/store.md "Time travel"); its continuation
+        // tokens keep reading that past graph.
+        std::optional<Timestamp> as_of;
+        if (const auto text = param(params, "as-of")) {
+            std::string why;
+            as_of = parse_timestamp(*text, &why);
+            if (!as_of)
+                fail(400, "InvalidArgument", "as-of \"" + std::string(*text) +
+                                                 "\" is not an RFC 3339 time such as 2026-07-14T14:00:00Z (" + why + ")");
+        }
         const json body = parse_body(request, "{\"query\": ...} or {\"continuationToken\": ...}");
         if (!body.is_object()) fail(400, "InvalidArgument", "the body must be {\"query\": \"SELECT ...\"}");
         query::QueryOptions options;
@@ -815,7 +826,7 @@ struct RestApi::Impl {
                 fail(400, "InvalidArgument", "the body must hold \"query\": the query text");
             if (q->get<std::string>().size() > 8000 * 4)
                 fail(400, "LimitExceeded", "the query text is longer than 32,000 characters");
-            graph::Snapshot snapshot = graph().snapshot();
+            graph::Snapshot snapshot = as_of ? store.snapshot_at(*as_of) : graph().snapshot();
             result = query::query_twins(snapshot, q->get<std::string>(), options);
             remember(result.continuation_token, snapshot);
             if (caller != nullptr) filter_rows(result, *caller, snapshot);
@@ -920,7 +931,7 @@ struct RestApi::Impl {
                 graph::adt::update_model(graph(), route.model_id, patch_body(request));
                 return no_content();
             case Operation::delete_model: graph().delete_model(route.model_id); return no_content();
-            case Operation::query: return query(request, caller);
+            case Operation::query: return query(request, params, caller);
             case Operation::get_twin: {
                 const json twin = graph().snapshot().get_twin(route.twin_id);
                 return with_etag(json_response(200, twin), twin);
