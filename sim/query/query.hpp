@@ -39,6 +39,7 @@ struct QueryResult {
     struct Stats {
         /// Rows of twin model tables and relationships visited one by one by
         /// scans (FROM, the first JOIN/MATCH node without a $dtId anchor).
+        /// A continuation page resumed from its cursor scans nothing: 0.
         /// Tables skipped whole (IS_OF_MODEL excludes the model, or a
         /// comparison reads a property the model does not declare) and tables
         /// counted whole by COUNT() add nothing; $dtId lookups add nothing.
@@ -58,7 +59,9 @@ public:
     ~PreparedQuery();
 
     [[nodiscard]] const Query& ast() const noexcept;
-    /// Runs it; returns the first page. Throws QueryError when a cap is exceeded.
+    /// Runs it; returns the first page. When rows remain, the page's
+    /// continuation token names the query's cursor, held by the library
+    /// (cursor.hpp) for continue_query. Throws QueryError when a cap is exceeded.
     [[nodiscard]] QueryResult run(const graph::Snapshot& snapshot, const QueryOptions& options = {}) const;
 
 private:
@@ -69,9 +72,13 @@ private:
 [[nodiscard]] QueryResult query_twins(const graph::Snapshot& snapshot, std::string_view text,
                                       const QueryOptions& options = {});
 
-/// The next page of an earlier query. The token names the query and its
-/// position; it is only valid on the same snapshot (same graph version),
-/// otherwise QueryError says so.
+/// The next page of an earlier query (options.page_size rows; 0 = the rest),
+/// rendered from the cursor its token names (cursor.hpp): from the snapshot
+/// of the first page whatever `snapshot` is, without running the query
+/// again (stats.rows_examined 0). When that cursor was dropped (CursorLimits),
+/// the query runs again on `snapshot` if its version() is the first page's,
+/// else QueryError says the token expired. A malformed, garbled or truncated
+/// token is a QueryError ("invalid continuation token").
 [[nodiscard]] QueryResult continue_query(const graph::Snapshot& snapshot, std::string_view continuation_token,
                                          const QueryOptions& options = {});
 
