@@ -169,9 +169,12 @@ struct PholdOptions {
     std::vector<std::uint32_t> lps;  ///< LP counts to run; empty: 16, 1,024 and 65,536
     std::uint64_t events = 20000000; ///< events per measurement
     std::uint64_t seed = 20240601;
-    int repeat = 3;                  ///< best of this many runs
+    int repeat = 3;                  ///< interleaved rounds; each kernel reports its median
+    bool baselines = true;           ///< also run the naive and 4-ary heap kernels in every round
+    std::string stream = "auto";     ///< "random", "compact" or "auto" (compact from 8,192 LPs)
 };
-/// `twinsim-bench phold`: PHOLD (ROSS semantics) on the kernel, one JSON object per LP count.
+/// `twinsim-bench phold`: PHOLD (ROSS semantics) on the kernel beside a naive
+/// std::priority_queue kernel and a 4-ary heap one, one JSON object per LP count.
 [[nodiscard]] int run_phold(const PholdOptions& options);
 
 struct Mm1Options {

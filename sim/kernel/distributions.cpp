@@ -100,7 +100,8 @@ constinit const std::array<double, 257> zig_exp_x_scaled = [] {
     return scaled;
 }();
 
-double exponential_slow(RandomStream& r, unsigned layer, double x) noexcept {
+template <class Stream>
+double exponential_slow(Stream& r, unsigned layer, double x) noexcept {
     for (;;) {
         // Rejected by the fast test: the base strip's tail, or a wedge.
         if (layer == 0) return zig_r - portable_log(r.uniform_open());  // r + Exp(1), memoryless
@@ -128,7 +129,8 @@ Normal::Normal(double mean, double sd) : mean_(mean), sd_(sd) {
     require(std::isfinite(mean), "Normal: the mean must be finite");
     require(std::isfinite(sd) && sd >= 0.0, "Normal: the standard deviation must be finite and >= 0");
 }
-double Normal::sample(RandomStream& r) const noexcept {
+template <class Stream>
+double Normal::sample(Stream& r) const noexcept {
     const double u1 = r.uniform_open();
     const double u2 = r.uniform01();
     return mean_ + sd_ * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
@@ -141,7 +143,8 @@ LogNormal LogNormal::from_mean_sd(double mean, double sd) {
     const double s2 = std::log1p((sd * sd) / (mean * mean));
     return LogNormal(std::log(mean) - 0.5 * s2, std::sqrt(s2));
 }
-double LogNormal::sample(RandomStream& r) const noexcept { return std::exp(normal_.sample(r)); }
+template <class Stream>
+double LogNormal::sample(Stream& r) const noexcept { return std::exp(normal_.sample(r)); }
 double LogNormal::mean() const noexcept { return std::exp(mu_ + 0.5 * sigma_ * sigma_); }
 double LogNormal::variance() const noexcept {
     const double s2 = sigma_ * sigma_;
@@ -151,7 +154,8 @@ double LogNormal::variance() const noexcept {
 Weibull::Weibull(double shape, double scale) : shape_(shape), scale_(scale) {
     require(positive(shape) && positive(scale), "Weibull: shape and scale must be finite and > 0");
 }
-double Weibull::sample(RandomStream& r) const noexcept {
+template <class Stream>
+double Weibull::sample(Stream& r) const noexcept {
     return scale_ * std::pow(-std::log(r.uniform_open()), 1.0 / shape_);
 }
 double Weibull::mean() const noexcept { return scale_ * std::tgamma(1.0 + 1.0 / shape_); }
@@ -166,7 +170,8 @@ Gamma::Gamma(double shape, double scale) : shape_(shape), scale_(scale) {
     d_ = k - 1.0 / 3.0;
     c_ = 1.0 / std::sqrt(9.0 * d_);
 }
-double Gamma::sample(RandomStream& r) const noexcept {
+template <class Stream>
+double Gamma::sample(Stream& r) const noexcept {
     const Normal standard(0.0, 1.0);
     double v = 0.0;
     for (;;) {
@@ -195,7 +200,8 @@ Triangular::Triangular(double low, double mode, double high) : low_(low), mode_(
                 low < high,
             "Triangular: need finite low <= mode <= high with low < high");
 }
-double Triangular::sample(RandomStream& r) const noexcept {
+template <class Stream>
+double Triangular::sample(Stream& r) const noexcept {
     const double u = r.uniform01();
     const double width = high_ - low_;
     const double split = (mode_ - low_) / width;
@@ -240,7 +246,8 @@ EmpiricalDiscrete::EmpiricalDiscrete(const std::vector<double>& weights) {
     }
     // Columns left over hold (up to rounding) probability 1 of keeping themselves.
 }
-std::size_t EmpiricalDiscrete::sample(RandomStream& r) const noexcept {
+template <class Stream>
+std::size_t EmpiricalDiscrete::sample(Stream& r) const noexcept {
     const double scaled = r.uniform01() * static_cast<double>(probability_.size());
     auto column = static_cast<std::size_t>(scaled);
     if (column >= probability_.size()) column = probability_.size() - 1;
@@ -279,7 +286,8 @@ EmpiricalContinuous EmpiricalContinuous::from_sample(std::vector<double> sample)
     cdf.back() = 1.0;
     return EmpiricalContinuous(std::move(x), std::move(cdf));
 }
-double EmpiricalContinuous::sample(RandomStream& r) const noexcept {
+template <class Stream>
+double EmpiricalContinuous::sample(Stream& r) const noexcept {
     const double u = r.uniform01();
     // First point with cdf > u; the segment before it holds u.
     const auto it = std::upper_bound(cdf_.begin() + 1, cdf_.end() - 1, u);
@@ -302,5 +310,23 @@ double EmpiricalContinuous::variance() const noexcept {
     const double m = mean();
     return m2 - m * m;
 }
+
+// Both stream types (rng.hpp) give the same words, so the same samples.
+template double detail::exponential_slow(RandomStream&, unsigned, double) noexcept;
+template double detail::exponential_slow(CompactStream&, unsigned, double) noexcept;
+template double Normal::sample(RandomStream&) const noexcept;
+template double Normal::sample(CompactStream&) const noexcept;
+template double LogNormal::sample(RandomStream&) const noexcept;
+template double LogNormal::sample(CompactStream&) const noexcept;
+template double Weibull::sample(RandomStream&) const noexcept;
+template double Weibull::sample(CompactStream&) const noexcept;
+template double Gamma::sample(RandomStream&) const noexcept;
+template double Gamma::sample(CompactStream&) const noexcept;
+template double Triangular::sample(RandomStream&) const noexcept;
+template double Triangular::sample(CompactStream&) const noexcept;
+template std::size_t EmpiricalDiscrete::sample(RandomStream&) const noexcept;
+template std::size_t EmpiricalDiscrete::sample(CompactStream&) const noexcept;
+template double EmpiricalContinuous::sample(RandomStream&) const noexcept;
+template double EmpiricalContinuous::sample(CompactStream&) const noexcept;
 
 }  // namespace twinsim::kernel

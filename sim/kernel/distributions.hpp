@@ -7,6 +7,8 @@
 // Every distribution is an immutable value (sample() is const), so one object
 // can be shared by many streams; each sample consumes a documented number of
 // uniforms (fixed, except Gamma's rejection loop).
+// sample() takes either stream type (rng.hpp: RandomStream, or CompactStream
+// for many entities); both give the same words, so the same samples.
 // Constructors throw KernelError for parameters out of range.
 
 #include <array>
@@ -30,8 +32,9 @@ extern const std::array<double, 257> zig_exp_f;
 /// u * 2^-53 * x[i] is one multiplication with the same rounded result.
 extern const std::array<double, 257> zig_exp_x_scaled;
 /// The rare ziggurat cases (base-strip tail, wedges): a fresh draw loop from
-/// the rejected (layer, x).
-double exponential_slow(RandomStream& r, unsigned layer, double x) noexcept;
+/// the rejected (layer, x). Instantiated for RandomStream and CompactStream.
+template <class Stream>
+double exponential_slow(Stream& r, unsigned layer, double x) noexcept;
 }  // namespace detail
 
 /// Exponential with the given mean (> 0), by the 256-layer ziggurat: one
@@ -41,7 +44,8 @@ class Exponential {
 public:
     explicit Exponential(double mean);
     [[nodiscard]] static Exponential with_rate(double rate);
-    [[nodiscard]] double sample(RandomStream& r) const noexcept {
+    template <class Stream>
+    [[nodiscard]] double sample(Stream& r) const noexcept {
         const std::uint64_t bits = r.next_u64();
         const auto layer = static_cast<unsigned>(bits & 0xff);
         const double x = static_cast<double>(bits >> 11) * detail::zig_exp_x_scaled[layer];
@@ -60,7 +64,8 @@ private:
 class Normal {
 public:
     Normal(double mean, double sd);
-    [[nodiscard]] double sample(RandomStream& r) const noexcept;
+    template <class Stream>
+    [[nodiscard]] double sample(Stream& r) const noexcept;
     [[nodiscard]] double mean() const noexcept { return mean_; }
     [[nodiscard]] double variance() const noexcept { return sd_ * sd_; }
 
@@ -75,7 +80,8 @@ class LogNormal {
 public:
     LogNormal(double mu, double sigma);
     [[nodiscard]] static LogNormal from_mean_sd(double mean, double sd);
-    [[nodiscard]] double sample(RandomStream& r) const noexcept;
+    template <class Stream>
+    [[nodiscard]] double sample(Stream& r) const noexcept;
     [[nodiscard]] double mean() const noexcept;
     [[nodiscard]] double variance() const noexcept;
 
@@ -89,7 +95,8 @@ private:
 class Weibull {
 public:
     Weibull(double shape, double scale);
-    [[nodiscard]] double sample(RandomStream& r) const noexcept;
+    template <class Stream>
+    [[nodiscard]] double sample(Stream& r) const noexcept;
     [[nodiscard]] double mean() const noexcept;
     [[nodiscard]] double variance() const noexcept;
 
@@ -103,7 +110,8 @@ private:
 class Gamma {
 public:
     Gamma(double shape, double scale);
-    [[nodiscard]] double sample(RandomStream& r) const noexcept;
+    template <class Stream>
+    [[nodiscard]] double sample(Stream& r) const noexcept;
     [[nodiscard]] double mean() const noexcept { return shape_ * scale_; }
     [[nodiscard]] double variance() const noexcept { return shape_ * scale_ * scale_; }
 
@@ -118,7 +126,8 @@ private:
 class Uniform {
 public:
     Uniform(double low, double high);
-    [[nodiscard]] double sample(RandomStream& r) const noexcept { return low_ + (high_ - low_) * r.uniform01(); }
+    template <class Stream>
+    [[nodiscard]] double sample(Stream& r) const noexcept { return low_ + (high_ - low_) * r.uniform01(); }
     [[nodiscard]] double mean() const noexcept { return 0.5 * (low_ + high_); }
     [[nodiscard]] double variance() const noexcept { return (high_ - low_) * (high_ - low_) / 12.0; }
 
@@ -131,7 +140,8 @@ private:
 class Triangular {
 public:
     Triangular(double low, double mode, double high);
-    [[nodiscard]] double sample(RandomStream& r) const noexcept;
+    template <class Stream>
+    [[nodiscard]] double sample(Stream& r) const noexcept;
     [[nodiscard]] double mean() const noexcept { return (low_ + mode_ + high_) / 3.0; }
     [[nodiscard]] double variance() const noexcept;
 
@@ -146,7 +156,8 @@ private:
 class EmpiricalDiscrete {
 public:
     explicit EmpiricalDiscrete(const std::vector<double>& weights);
-    [[nodiscard]] std::size_t sample(RandomStream& r) const noexcept;
+    template <class Stream>
+    [[nodiscard]] std::size_t sample(Stream& r) const noexcept;
     [[nodiscard]] std::size_t size() const noexcept { return probability_.size(); }
 
 private:
@@ -163,7 +174,8 @@ public:
     /// From observations (at least two distinct values): the CDF steps through
     /// the sorted sample at i / (n - 1), linear between (ties are merged).
     [[nodiscard]] static EmpiricalContinuous from_sample(std::vector<double> sample);
-    [[nodiscard]] double sample(RandomStream& r) const noexcept;
+    template <class Stream>
+    [[nodiscard]] double sample(Stream& r) const noexcept;
     [[nodiscard]] double mean() const noexcept;
     [[nodiscard]] double variance() const noexcept;
 

@@ -234,6 +234,9 @@ private:
     // 1,024 PHOLD LPs: the bottom heap a bucket becomes is smaller. Two
     // measured slower at 65,536 LPs (twice the bucket headers, out of cache).
     static constexpr std::size_t buckets_per_key = 1;
+    // At most this many buckets per spread: beyond it their headers and the
+    // tails being appended to would not stay in a core's cache.
+    static constexpr std::size_t max_buckets = 2048;
     // A bucket's storage beyond this many keys is released when it is emptied.
     static constexpr std::size_t bucket_storage_kept = 256;
     // Heap mode (no buckets) when a spread finds at most heap_mode_below keys;
@@ -382,7 +385,7 @@ private:
             hi = std::max(hi, k.time);
         }
         const double first = std::bit_cast<double>(lo), last = std::bit_cast<double>(hi);
-        std::size_t n = std::max<std::size_t>(1, top_.size() * buckets_per_key);
+        std::size_t n = std::clamp<std::size_t>(top_.size() * buckets_per_key, 1, max_buckets);
         double inverse = static_cast<double>(n) / (last - first);
         if (!(last > first) || !std::isfinite(inverse)) {
             n = 1;

@@ -288,3 +288,51 @@ TEST_CASE("distribution samples are reproducible for a fixed stream", "[rng]") {
     RandomStream a(StreamId{77, 0, 1}, 3), b(StreamId{77, 0, 1}, 3);
     for (int i = 0; i < 1000; ++i) REQUIRE(g.sample(a) == g.sample(b));
 }
+
+TEST_CASE("a CompactStream gives a RandomStream's words from 32 bytes, and the same samples", "[rng]") {
+    STATIC_REQUIRE(sizeof(CompactStream) == 32);
+    const StreamId id{20240601, 2, 5};
+    for (const std::uint64_t s : {0ull, 1ull, 65535ull, 1ull << 40, ~0ull}) {
+        RandomStream wide(id, s);
+        CompactStream compact(id, s);
+        for (int i = 0; i < 1000; ++i) {
+            REQUIRE(compact.next_u64() == wide.next_u64());
+            REQUIRE(compact.blocks_used() == wide.blocks_used());
+        }
+    }
+    // Every distribution draws the same values from either stream (the ziggurat's
+    // slow path included: a million exponential samples reach its wedges and tail).
+    const Exponential e(2.0);
+    RandomStream a(StreamId{7, 1, 2}, 3);
+    CompactStream b(StreamId{7, 1, 2}, 3);
+    for (int i = 0; i < 1000000; ++i) REQUIRE(e.sample(a) == e.sample(b));
+    CHECK(b.blocks_used() == 516590);  // as the exponential's known answer
+    const Gamma g(0.7, 2.0);
+    const Normal n(1.0, 2.0);
+    const LogNormal ln(0.0, 0.5);
+    const Weibull w(1.5, 3.0);
+    const Triangular t(0.0, 1.0, 4.0);
+    const Uniform u(-1.0, 1.0);
+    const EmpiricalDiscrete d(std::vector<double>{1.0, 2.0, 3.0});
+    const EmpiricalContinuous c({0.0, 1.0, 3.0}, {0.0, 0.4, 1.0});
+    for (int i = 0; i < 2000; ++i) {
+        REQUIRE(g.sample(a) == g.sample(b));
+        REQUIRE(n.sample(a) == n.sample(b));
+        REQUIRE(ln.sample(a) == ln.sample(b));
+        REQUIRE(w.sample(a) == w.sample(b));
+        REQUIRE(t.sample(a) == t.sample(b));
+        REQUIRE(u.sample(a) == u.sample(b));
+        REQUIRE(d.sample(a) == d.sample(b));
+        REQUIRE(c.sample(a) == c.sample(b));
+        REQUIRE(a.below(1000) == b.below(1000));
+        REQUIRE(a.uniform_open() == b.uniform_open());
+    }
+    // substream() and copies behave as RandomStream's.
+    CompactStream r(id, 9);
+    (void)r.next_u64();
+    CompactStream copy = r;
+    for (int i = 0; i < 10; ++i) REQUIRE(copy.next_u64() == r.next_u64());
+    CompactStream sub = r.substream(4);
+    RandomStream wide(id, 4);
+    for (int i = 0; i < 10; ++i) REQUIRE(sub.next_u64() == wide.next_u64());
+}
