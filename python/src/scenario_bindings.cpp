@@ -698,13 +698,15 @@ void define_scenario(py::module_& m) {
         py::arg("prepared"), "The prepared scenario's concrete spec as JSON text (scenario::to_json).");
     m.def(
         "_merge_results",
-        [](const std::vector<std::filesystem::path>& shards, const std::filesystem::path& out, bool sync) {
+        [](const std::vector<std::filesystem::path>& shards, const std::filesystem::path& out, bool sync,
+           bool own_files) {
             scenario::JobResult result;
             {
                 py::gil_scoped_release release;
                 io::WriterOptions options;
                 options.sync = sync;
-                const io::MergeReport report = io::merge_results(shards, out, options);
+                const io::MergeReport report = io::merge_results(
+                    shards, out, options, own_files ? io::ShardCheck::own_files : io::ShardCheck::forked_read);
                 for (const io::MergeReport::Scenario& s : report.scenarios) {
                     for (const auto& [replication, message] : s.failures)
                         result.failures.push_back({s.name, replication, message});
@@ -714,9 +716,11 @@ void define_scenario(py::module_& m) {
             }
             return job_dict(result);
         },
-        py::arg("shards"), py::arg("out"), py::arg("sync") = true,
+        py::arg("shards"), py::arg("out"), py::arg("sync") = true, py::arg("own_files") = false,
         "Merges the results shards of one job into `out` (io::merge_results) and returns the dict _run_job returns "
-        "(progress all zero). Releases the GIL. Raises TwinsimIoError naming the shard and why.");
+        "(progress all zero). own_files: the shards are this library's own, returned intact by the job's workers "
+        "(io::ShardCheck::own_files: no forked whole-file read). Releases the GIL. Raises TwinsimIoError naming "
+        "the shard and why.");
 
     m.def(
         "_validate_results",

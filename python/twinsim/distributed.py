@@ -8,7 +8,8 @@ worker, as the bytes of their NDJSON export broadcast with ``client.scatter``; a
 parses them and prepares the job's concrete scenarios once (cached per process, by job
 id), runs its batch as a results shard (scenario::run_job with the batch's task
 indices) into a temporary file and returns the file's bytes. The client writes each
-shard under a temporary folder beside the output and merges them (io::merge_results)
+shard under a temporary folder beside the output and merges them (io::merge_results,
+as its own files: structure checked in process, each shard's rows read once)
 into the file a single process writes, identical in every dataset and attribute but
 ``created``. A worker that dies loses only its running batches: the scheduler runs
 them again elsewhere (Dask's ``allowed-failures``), and a batch that raises is retried
@@ -141,7 +142,9 @@ def run_on_cluster(client: Any, prepared: list, bases: list, out: str | os.PathL
             if progress is not None:
                 progress({"runs_done": done, "runs_total": n, "fraction": done / n, "batches_done": batches,
                           "batches_total": count})
-        raw = _core._merge_results(paths, out)
+        # Shards of our own workers, checked there as they were written and carried intact by
+        # Dask: merged without the forked whole-file read an outside file gets.
+        raw = _core._merge_results(paths, out, own_files=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         client.cancel([payload_future])

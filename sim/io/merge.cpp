@@ -32,7 +32,7 @@ std::string shard_name(const ShardIdentity& s) {
 }  // namespace
 
 MergeReport merge_results(std::span<const std::filesystem::path> paths, const std::filesystem::path& out,
-                          WriterOptions options) {
+                          WriterOptions options, ShardCheck check) {
     MergeReport report;
     if (paths.empty()) refuse(out, "no shards to merge");
     std::vector<Shard> shards;
@@ -40,7 +40,7 @@ MergeReport merge_results(std::span<const std::filesystem::path> paths, const st
         std::error_code error;
         if (std::filesystem::exists(out, error) && std::filesystem::equivalent(out, path, error))
             refuse(out, "the output file is one of the shards");
-        ResultsReader reader(path);
+        ResultsReader reader = check == ShardCheck::forked_read ? ResultsReader(path) : ResultsReader::open_own_file(path);
         const std::optional<ShardIdentity> identity = reader.shard();
         if (!identity) refuse(path, "not a results shard (no shard_job attribute: written by twinsim run without --shard?)");
         shards.push_back({path, std::move(reader), *identity});
@@ -89,7 +89,7 @@ MergeReport merge_results(std::span<const std::filesystem::path> paths, const st
         std::vector<ShardRuns> records;
         for (const Shard* s : ordered) records.push_back(s->reader.read_shard_runs(scenario));
         for (const std::string& name : series) {
-            const SeriesData data = lead.read_series(scenario, name);
+            const SeriesData data = lead.series_info(scenario, name);
             writer.define_series(scenario, {data.name, data.unit, data.twin_ids, data.times, data.model, data.property,
                                             data.description});
         }
@@ -104,17 +104,29 @@ MergeReport merge_results(std::span<const std::filesystem::path> paths, const st
                                        "', and so does " + it->second->path.string() + ": the shards overlap");
             }
             if (records[i].runs.empty()) continue;
+            // The shard's replications as ranges of consecutive ones (a batch is one range,
+            // `--shard K/N` gives ranges of one): each range read once, only its rows.
+            std::vector<std::uint32_t> held;
+            for (const RunResults& run : records[i].runs) held.push_back(run.replication);
+            std::sort(held.begin(), held.end());
             for (const std::string& name : series) {
-                const SeriesData data = s.reader.read_series(scenario, name);
+                const SeriesData data = s.reader.series_info(scenario, name);
                 const std::size_t cells = data.times.size() * data.twin_ids.size();
                 if (data.replications != definition.replications)
                     refuse(s.path, "series '" + name + "' of scenario '" + scenario + "' has " +
                                        std::to_string(data.replications) + " replications, not " +
                                        std::to_string(definition.replications));
                 if (cells == 0) continue;
-                for (const RunResults& run : records[i].runs)
-                    writer.write_series_block(scenario, name, run.replication, 0,
-                                              std::span<const double>(data.values).subspan(run.replication * cells, cells));
+                for (std::size_t a = 0; a < held.size();) {
+                    std::size_t b = a + 1;
+                    while (b < held.size() && held[b] == held[b - 1] + 1) ++b;
+                    const auto count = static_cast<std::uint32_t>(b - a);
+                    const std::vector<double> values = s.reader.read_series_replications(scenario, name, held[a], count);
+                    for (std::uint32_t k = 0; k < count; ++k)
+                        writer.write_series_block(scenario, name, held[a] + k, 0,
+                                                  std::span<const double>(values).subspan(k * cells, cells));
+                    a = b;
+                }
             }
             runs.insert(runs.end(), records[i].runs.begin(), records[i].runs.end());
         }

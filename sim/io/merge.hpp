@@ -40,7 +40,15 @@ struct MergeReport {
     std::vector<Scenario> scenarios;  ///< in file order
 };
 
+/// How merge_results opens the shards. forked_read: as any outside file, read
+/// whole in a forked child first (ResultsReader's constructor). own_files:
+/// shards this library wrote and that reached the caller intact (a
+/// distributed job's shards, returned by its own workers): structure checked
+/// in process (ResultsReader::open_own_file), each shard's series read once,
+/// only the rows of its replications.
+enum class ShardCheck { forked_read, own_files };
+
 MergeReport merge_results(std::span<const std::filesystem::path> shards, const std::filesystem::path& out,
-                          WriterOptions options = {});
+                          WriterOptions options = {}, ShardCheck check = ShardCheck::forked_read);
 
 }  // namespace twinsim::io

@@ -207,11 +207,19 @@ struct ResultsReader::Impl {
                               "scenario group '" + std::string(scenario_name) + "'");
     }
 
-    /// One series: its axes, attributes and checked shape; its values too when with_values.
-    SeriesData series(std::string_view scenario_name, std::string_view series_name, bool with_values) const;
+    /// One series: its axes, attributes and checked shape; its values too when with_values
+    /// (of the replications [first, first + count) only when count is given).
+    SeriesData series(std::string_view scenario_name, std::string_view series_name, bool with_values,
+                      std::uint32_t first = 0, std::optional<std::uint32_t> count = std::nullopt) const;
 };
 
 ResultsReader::ResultsReader(std::filesystem::path path) : ResultsReader(std::move(path), true) {}
+
+ResultsReader ResultsReader::open_own_file(std::filesystem::path path) {
+    ResultsReader reader(std::move(path), false);
+    reader.validate();
+    return reader;
+}
 
 namespace {
 
@@ -357,6 +365,17 @@ SeriesData ResultsReader::read_series(std::string_view scenario_name, std::strin
     return guarded(impl_->name, [&] { return impl_->series(scenario_name, series_name, true); });
 }
 
+SeriesData ResultsReader::series_info(std::string_view scenario_name, std::string_view series_name) const {
+    detail::LibraryCall call;
+    return guarded(impl_->name, [&] { return impl_->series(scenario_name, series_name, false); });
+}
+
+std::vector<double> ResultsReader::read_series_replications(std::string_view scenario_name, std::string_view series_name,
+                                                            std::uint32_t first, std::uint32_t count) const {
+    detail::LibraryCall call;
+    return guarded(impl_->name, [&] { return impl_->series(scenario_name, series_name, true, first, count).values; });
+}
+
 void ResultsReader::validate() const {
     detail::LibraryCall call;
     const std::string& name = impl_->name;
@@ -379,7 +398,7 @@ void ResultsReader::validate() const {
 }
 
 SeriesData ResultsReader::Impl::series(std::string_view scenario_name, std::string_view series_name,
-                                       bool with_values) const {
+                                       bool with_values, std::uint32_t first, std::optional<std::uint32_t> count) const {
     {
         Handle scenario = this->scenario(scenario_name);
         const std::string where = std::string(scenario_name) + "/series/" + std::string(series_name);
@@ -409,6 +428,24 @@ SeriesData ResultsReader::Impl::series(std::string_view scenario_name, std::stri
         if (dims[0] != data.replications || dims[1] != data.times.size() || dims[2] != data.twin_ids.size())
             detail::throw_usage_error(name, where + ": the dataset's shape does not match its dimension scales");
         if (!with_values) return data;
+        if (count) {
+            if (static_cast<std::uint64_t>(first) + *count > dims[0])
+                not_in_file(name, where + ": replications " + std::to_string(first) + " to " +
+                                      std::to_string(static_cast<std::uint64_t>(first) + *count) + " are past its " +
+                                      std::to_string(dims[0]) + " replications");
+            data.values.resize(std::size_t{*count} * dims[1] * dims[2]);
+            if (data.values.empty()) return data;
+            Handle file_space = detail::space_handle(H5Dget_space(d), name, where);
+            const hsize_t offset[3] = {first, 0, 0};
+            const hsize_t block[3] = {*count, dims[1], dims[2]};
+            check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, offset, nullptr, block, nullptr), name,
+                  std::string("selecting replications of ") + where);
+            Handle memory = detail::space_handle(H5Screate_simple(3, block, nullptr), name, where);
+            check(H5Dread(d, detail::native_double(), memory.get(), file_space.get(), detail::default_plist,
+                          data.values.data()),
+                  name, std::string("reading ") + where);
+            return data;
+        }
         data.values.resize(dims[0] * dims[1] * dims[2]);
         if (!data.values.empty())
             check(H5Dread(d, detail::native_double(), detail::all_space, detail::all_space, detail::default_plist,

@@ -38,6 +38,13 @@ public:
     ~ResultsReader();
     ResultsReader(ResultsReader&&) noexcept;
     ResultsReader& operator=(ResultsReader&&) noexcept;
+    /// Opens a results file that this library wrote and that reached this
+    /// process intact (a results shard a worker of the same job returned over
+    /// a checked channel): without the forked whole-file read of the public
+    /// constructor, the structure checked in this process (validate()). Never
+    /// for a file from outside: damaged HDF5 metadata can crash the library in
+    /// this process. Throws what the constructor and validate() throw.
+    [[nodiscard]] static ResultsReader open_own_file(std::filesystem::path path);
     ResultsReader(const ResultsReader&) = delete;
     ResultsReader& operator=(const ResultsReader&) = delete;
 
@@ -56,6 +63,13 @@ public:
     void validate() const;
     /// A whole series into memory.
     [[nodiscard]] SeriesData read_series(std::string_view scenario, std::string_view series) const;
+    /// A series' axes and attributes, without its values (`values` empty).
+    [[nodiscard]] SeriesData series_info(std::string_view scenario, std::string_view series) const;
+    /// The values of replications [first, first + count) of a series, in the
+    /// order (replication, time, twin); NaN where never written. Throws
+    /// ResultsError "<path>: ... are past its N replications" when the range is.
+    [[nodiscard]] std::vector<double> read_series_replications(std::string_view scenario, std::string_view series,
+                                                               std::uint32_t first, std::uint32_t count) const;
     [[nodiscard]] std::vector<EventRecord> read_events(std::string_view scenario) const;
     [[nodiscard]] std::vector<KpiRow> read_kpis(std::string_view scenario) const;
     /// The shard identity of a results shard; nullopt for an ordinary results file.

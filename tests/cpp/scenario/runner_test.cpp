@@ -750,6 +750,26 @@ TEST_CASE("runner: results shards merge into the file a single process writes", 
     std::string earliest = io::ResultsReader(shards[0]).attributes().created;
     for (const auto& s : shards) earliest = std::min(earliest, io::ResultsReader(s).attributes().created);
     CHECK(io::ResultsReader(merged).attributes().created == earliest);
+    // A distributed job's own shards: merged without the forked whole-file read, the same file.
+    const auto own = scratch("merged-own.h5");
+    io::merge_results(shuffled, own, {.overwrite = true, .sync = false}, io::ShardCheck::own_files);
+    require_same_file(whole, own);
+    {
+        // Rows of some replications only: those of the whole series.
+        const io::ResultsReader reader = io::ResultsReader::open_own_file(whole);
+        const std::string scenario = reader.scenarios().front();
+        const std::string series = reader.series_names(scenario).front();
+        const io::SeriesData all = reader.read_series(scenario, series);
+        const io::SeriesData info = reader.series_info(scenario, series);
+        CHECK(info.values.empty());
+        CHECK(info.replications == all.replications);
+        const std::size_t cells = all.times.size() * all.twin_ids.size();
+        const std::vector<double> rows = reader.read_series_replications(scenario, series, 1, 2);
+        REQUIRE(rows.size() == 2 * cells);
+        CHECK(std::memcmp(rows.data(), all.values.data() + cells, rows.size() * sizeof(double)) == 0);
+        CHECK_THROWS_WITH(reader.read_series_replications(scenario, series, all.replications - 1, 2),
+                          Catch::Contains("past its"));
+    }
 
     SECTION("a single shard of one is the whole job") {
         scenario::RunnerOptions s = o;
