@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../live/store_support.hpp"
+#include "twinsim/common/time.hpp"
 #include "twinsim/live/store.hpp"
 #include "twinsim/service/rest_api.hpp"
 
@@ -92,7 +93,8 @@ TEST_CASE("RestApi answers with ADT's status codes, etags and error bodies", "[s
     r = api.handle(request("PUT", v("/digitaltwins/a"), twin, {{"If-None-Match", "*"}}));
     REQUIRE(r.status == 200);
     const std::string etag(*r.header("ETag"));
-    CHECK(json::parse(r.body)["$etag"] == etag);
+    const json created = json::parse(r.body);
+    CHECK(created["$etag"] == etag);
     r = api.handle(request("PUT", v("/digitaltwins/a"), twin, {{"If-None-Match", "*"}}));
     CHECK(r.status == 412);
     CHECK(*r.header("x-ms-error-code") == "PreconditionFailed");
@@ -109,6 +111,25 @@ TEST_CASE("RestApi answers with ADT's status codes, etags and error bodies", "[s
     CHECK(r.status == 412);
     CHECK(code_of(r) == "PreconditionFailed");
 
+    SECTION("?as-of= queries the graph as it was") {
+        const std::string q = R"js({"query": "SELECT T.t FROM DIGITALTWINS T WHERE T.$dtId = 'a'"})js";
+        const auto rows_at = [&](const std::string& when) {
+            const auto answer = api.handle(request("POST", v("/query?as-of=" + when), q));
+            REQUIRE(answer.status == 200);
+            return json::parse(answer.body)["value"];
+        };
+        CHECK(rows_at("2000-01-01T00:00:00Z").empty());  // before the first change: the empty graph
+        // $lastUpdateTime is written in 100 ns ticks, rounded down: one tick later holds the create
+        const auto created_at = parse_timestamp(created["$metadata"]["$lastUpdateTime"].get<std::string>());
+        REQUIRE(created_at);
+        const std::string after_create = format_timestamp(Timestamp{created_at->ns + 100}, TimestampPrecision::nanoseconds);
+        CHECK(rows_at(after_create) == json::parse(R"([{"t": 1.5}])"));  // before the PATCH
+        CHECK(rows_at("2200-01-01T00:00:00%2B01:00") == json::parse(R"([{"t": 2.5}])"));  // after the last: now
+        r = api.handle(request("POST", v("/query?as-of=yesterday"), q));
+        CHECK(r.status == 400);
+        CHECK(code_of(r) == "InvalidArgument");
+        CHECK(json::parse(r.body)["error"]["message"].get<std::string>().find("as-of \"yesterday\"") != std::string::npos);
+    }
     SECTION("refused requests change nothing") {
         const json before = test::observable(store->graph().snapshot());
         CHECK(api.handle(request("PATCH", v("/digitaltwins/a"), "[{\"op\": \"replace\"")).status == 400);
