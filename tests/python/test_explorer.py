@@ -21,10 +21,8 @@ import requests
 
 from service_fixtures import CLI, Server
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright (the test extra) is not installed")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [pytest.mark.skipif(not CLI, reason="TWINSIM_CLI (path of the twinsim program) is not set"),
-              pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed")]
+pytestmark = pytest.mark.skipif(not CLI, reason="TWINSIM_CLI (path of the twinsim program) is not set")
 
 CONTEXT = "dtmi:dtdl:context;3"
 SENSOR = {"@context": CONTEXT, "@id": "dtmi:test:Sensor;1", "@type": "Interface",
@@ -88,6 +86,13 @@ def site(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    # scripts/run-tests installs both (the bootstrap's chromium package, the test extra's
+    # playwright); without them this is a failure, not a skip.
+    assert CHROMIUM, "chromium not found on PATH: run scripts/run-tests, which installs Debian's chromium"
+    try:
+        from playwright import sync_api as playwright_api
+    except ImportError as e:
+        raise AssertionError("playwright is not installed: run scripts/run-tests (the test extra holds it)") from e
     with playwright_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
         yield b
