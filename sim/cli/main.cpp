@@ -11,6 +11,7 @@
 #include "models/builtin.hpp"
 #include "scenario_commands.hpp"
 #include "serve_commands.hpp"
+#include "twinsim/live/mqtt_endpoint.hpp"
 #include "twinsim/common/error.hpp"
 
 namespace twinsim::cli {
@@ -50,6 +51,8 @@ int run(int argc, char** argv) {
 }  // namespace twinsim::cli
 
 int main(int argc, char** argv) {
+    // Saved routes may name MQTT endpoints (docs/events.md): this program can deliver to them.
+    twinsim::live::register_mqtt_endpoint_kind();
     try {
         return twinsim::cli::run(argc, argv);
     } catch (const twinsim::IoError& e) {

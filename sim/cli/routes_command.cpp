@@ -25,6 +25,8 @@ struct RoutesCommandOptions {
     std::string endpoint_file;
     std::uint64_t max_bytes = live::NdjsonFileEndpoint::Options{}.max_bytes;
     std::uint32_t keep = live::NdjsonFileEndpoint::Options{}.keep;
+    std::string mqtt;                                ///< --mqtt URL: an MQTT endpoint instead of a file
+    std::string mqtt_topic = "twinsim/{type}/{twin}";
     // add
     std::string route_id;
     std::string route_endpoint;
@@ -39,7 +41,8 @@ void print_set(const live::SavedRouteSet& set, bool json) {
     }
     if (set.endpoints.empty()) std::cout << "no endpoints\n";
     for (const auto& e : set.endpoints)
-        std::cout << "endpoint " << e.name << ": NDJSON file " << e.path.string() << " (rotated at " << e.options.max_bytes
+        if (e.kind == "mqtt") std::cout << "endpoint " << e.name << ": MQTT " << e.url << " topic " << e.topic << " (QoS 1)\n";
+        else std::cout << "endpoint " << e.name << ": NDJSON file " << e.path.string() << " (rotated at " << e.options.max_bytes
                   << " bytes, " << e.options.keep << " kept)\n";
     if (set.routes.empty()) std::cout << "no routes\n";
     for (const auto& r : set.routes) std::cout << "route " << r.id << " -> " << r.endpoint_name << ": " << r.filter << '\n';
@@ -84,10 +87,16 @@ Command add_routes_command(CLI::App& app) {
     store_option(list);
     list->add_flag("--json", o->json, "Print the routes file's JSON");
 
-    CLI::App* add_endpoint = command->add_subcommand("add-endpoint", "Add an endpoint that appends each routed event to an NDJSON file");
+    CLI::App* add_endpoint = command->add_subcommand(
+        "add-endpoint", "Add an endpoint that appends each routed event to an NDJSON file, or (--mqtt) publishes it to an MQTT broker");
     store_option(add_endpoint);
     add_endpoint->add_option("NAME", o->endpoint_name, "The endpoint's name")->required();
-    add_endpoint->add_option("FILE", o->endpoint_file, "The NDJSON file (created; appended to)")->required();
+    add_endpoint->add_option("FILE", o->endpoint_file, "The NDJSON file (created; appended to); not with --mqtt");
+    add_endpoint->add_option("--mqtt", o->mqtt,
+                             "Publish each event (the CloudEvent as JSON, QoS 1) to the broker mqtt://HOST[:PORT] instead");
+    add_endpoint->add_option("--topic", o->mqtt_topic,
+                             "With --mqtt: the topic template; {type}, {subject}, {twin} and {source} are replaced")
+        ->capture_default_str();
     add_endpoint->add_option("--max-bytes", o->max_bytes, "Rotate the file before it would grow past this size")
         ->capture_default_str()->check(CLI::PositiveNumber);
     add_endpoint->add_option("--keep", o->keep, "Rotated files kept (FILE.1, FILE.2, ...)")->capture_default_str()->check(CLI::Range(0U, 1000U));
@@ -113,9 +122,20 @@ Command add_routes_command(CLI::App& app) {
     return {command, [o, list, add_endpoint, remove_endpoint, add, remove] {
                 if (list->parsed())
                     return with_store_routes(*o, [&](live::StoreEvents& e) { print_set(e.saved().saved(), o->json); });
+                if (add_endpoint->parsed() && o->mqtt.empty() == o->endpoint_file.empty()) {
+                    std::cerr << "twinsim: error: routes add-endpoint: give the endpoint's FILE or --mqtt URL (one of them)\n";
+                    return exit_usage;
+                }
                 if (add_endpoint->parsed())
                     return with_store_routes(*o, [&](live::StoreEvents& e) {
-                        live::SavedFileEndpoint endpoint{o->endpoint_name, o->endpoint_file, {}};
+                        live::SavedFileEndpoint endpoint;
+                        endpoint.name = o->endpoint_name;
+                        endpoint.path = o->endpoint_file;
+                        if (!o->mqtt.empty()) {
+                            endpoint.kind = "mqtt";
+                            endpoint.url = o->mqtt;
+                            endpoint.topic = o->mqtt_topic;
+                        }
                         endpoint.options.max_bytes = o->max_bytes;
                         endpoint.options.keep = o->keep;
                         e.saved().add_file_endpoint(std::move(endpoint));

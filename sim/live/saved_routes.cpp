@@ -13,6 +13,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <mutex>
 #include <sstream>
 
 #include "twinsim/common/error.hpp"
@@ -147,11 +148,23 @@ SavedRouteSet parse_saved_routes(std::string_view text, const std::string& origi
         const std::string at = "/endpoints/" + std::to_string(i);
         const json& e = endpoints[i];
         if (!e.is_object()) r.fail(at, "must be an object {\"name\", \"kind\", \"path\"}");
-        r.only(e, at, {"name", "kind", "path", "maxBytes", "keep"});
         SavedFileEndpoint endpoint;
-        endpoint.name = r.text(e, at, "name");
         const std::string kind = r.text(e, at, "kind");
-        if (kind != "ndjson") r.fail(at + "/kind", "\"" + excerpt(kind) + "\" is not a saved endpoint kind (known: ndjson)");
+        if (kind == "mqtt") {
+            r.only(e, at, {"name", "kind", "url", "topic"});
+            endpoint.kind = kind;
+            endpoint.name = r.text(e, at, "name");
+            endpoint.url = r.text(e, at, "url");
+            if (endpoint.url.rfind("mqtt://", 0) != 0) r.fail(at + "/url", "must be mqtt://HOST[:PORT]");
+            endpoint.topic = r.text(e, at, "topic");
+            if (endpoint.topic.empty()) r.fail(at + "/topic", "must not be empty");
+            if (!names.insert(endpoint.name).second) r.fail(at + "/name", "the endpoint \"" + excerpt(endpoint.name) + "\" is named twice");
+            set.endpoints.push_back(std::move(endpoint));
+            continue;
+        }
+        r.only(e, at, {"name", "kind", "path", "maxBytes", "keep"});
+        endpoint.name = r.text(e, at, "name");
+        if (kind != "ndjson") r.fail(at + "/kind", "\"" + excerpt(kind) + "\" is not a saved endpoint kind (known: ndjson, mqtt)");
         endpoint.path = r.text(e, at, "path");
         if (!endpoint.path.is_absolute()) r.fail(at + "/path", "must be an absolute path");
         endpoint.options.max_bytes = r.count(e, at, "maxBytes", endpoint.options.max_bytes, 1,
@@ -207,6 +220,10 @@ std::string saved_routes_text(const SavedRouteSet& set) {
     root["version"] = format_version;
     root["endpoints"] = nlohmann::ordered_json::array();
     for (const auto& e : s.endpoints) {
+        if (e.kind == "mqtt") {
+            root["endpoints"].push_back({{"name", e.name}, {"kind", "mqtt"}, {"url", e.url}, {"topic", e.topic}});
+            continue;
+        }
         root["endpoints"].push_back({{"name", e.name},
                                      {"kind", "ndjson"},
                                      {"path", e.path.string()},
@@ -255,11 +272,39 @@ void write_saved_routes(const fs::path& file, const SavedRouteSet& set) {
     }
 }
 
+// --- endpoint kinds ------------------------------------------------------------------------
+
+namespace {
+std::mutex factories_mutex;
+std::map<std::string, SavedEndpointFactory>& factories() {
+    static std::map<std::string, SavedEndpointFactory> all;
+    return all;
+}
+}  // namespace
+
+void register_saved_endpoint_kind(const std::string& kind, SavedEndpointFactory factory) {
+    const std::lock_guard lock(factories_mutex);
+    factories()[kind] = factory;
+}
+
+std::shared_ptr<Endpoint> make_saved_endpoint(const SavedFileEndpoint& endpoint) {
+    if (endpoint.kind == "ndjson") return std::make_shared<NdjsonFileEndpoint>(endpoint.path, endpoint.options);
+    SavedEndpointFactory factory = nullptr;
+    {
+        const std::lock_guard lock(factories_mutex);
+        if (const auto it = factories().find(endpoint.kind); it != factories().end()) factory = it->second;
+    }
+    if (factory == nullptr)
+        throw SavedRoutesError("the saved endpoint \"" + endpoint.name + "\" is of kind " + endpoint.kind +
+                               ", which this program cannot deliver to (the twinsim command can)");
+    return factory(endpoint);
+}
+
 // --- SavedRoutes ---------------------------------------------------------------------------
 
 SavedRoutes::SavedRoutes(fs::path file, EventRouter& router)
     : file_(std::move(file)), router_(&router), set_(read_saved_routes(file_)) {
-    for (const auto& e : set_.endpoints) router_->add_endpoint(e.name, std::make_shared<NdjsonFileEndpoint>(e.path, e.options));
+    for (const auto& e : set_.endpoints) router_->add_endpoint(e.name, make_saved_endpoint(e));
     for (const auto& r : set_.routes) router_->upsert_route(r);
 }
 
@@ -273,8 +318,8 @@ void SavedRoutes::add_file_endpoint(SavedFileEndpoint endpoint) {
         throw SavedRoutesError("routes file " + file_.string() + ": it already has the limit of " +
                                std::to_string(max_saved_routes) + " endpoints");
     std::error_code ec;
-    if (!endpoint.path.is_absolute()) endpoint.path = fs::absolute(endpoint.path, ec);
-    router_->add_endpoint(endpoint.name, std::make_shared<NdjsonFileEndpoint>(endpoint.path, endpoint.options));
+    if (endpoint.kind == "ndjson" && !endpoint.path.is_absolute()) endpoint.path = fs::absolute(endpoint.path, ec);
+    router_->add_endpoint(endpoint.name, make_saved_endpoint(endpoint));
     SavedRouteSet next = set_;
     next.endpoints.push_back(endpoint);
     try {
@@ -295,7 +340,7 @@ void SavedRoutes::remove_endpoint(const std::string& name) {
         save(next);
     } catch (...) {
         const auto it = std::find_if(set_.endpoints.begin(), set_.endpoints.end(), [&](const auto& e) { return e.name == name; });
-        router_->add_endpoint(name, std::make_shared<NdjsonFileEndpoint>(it->path, it->options));
+        router_->add_endpoint(name, make_saved_endpoint(*it));
         throw;
     }
 }

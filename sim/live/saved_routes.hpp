@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "twinsim/live/errors.hpp"
@@ -41,10 +42,31 @@ inline constexpr std::size_t max_saved_routes = 1000;
 /// An endpoint that is saved: appends each routed event to an NDJSON file
 /// (NdjsonFileEndpoint with these options).
 struct SavedFileEndpoint {
+    SavedFileEndpoint() = default;
+    /// An NDJSON file endpoint.
+    SavedFileEndpoint(std::string name_, std::filesystem::path path_, NdjsonFileEndpoint::Options options_)
+        : name(std::move(name_)), path(std::move(path_)), options(options_) {}
     std::string name;
     std::filesystem::path path;  ///< absolute
     NdjsonFileEndpoint::Options options;
+    /// "ndjson" (the file above) or "mqtt": publish each event to the broker
+    /// `url` (mqtt://HOST[:PORT]) on the topic made from the template `topic`
+    /// (mqtt_endpoint.hpp), built by the factory register_saved_endpoint_kind
+    /// installed (the twinsim program does; a program without it refuses the
+    /// store's routes with SavedRoutesError).
+    std::string kind = "ndjson";
+    std::string url;
+    std::string topic;
 };
+
+/// Builds an endpoint of a saved kind other than ndjson; throws what the
+/// endpoint's constructor throws.
+using SavedEndpointFactory = std::shared_ptr<Endpoint> (*)(const SavedFileEndpoint&);
+/// Installs the factory of `kind` (process-wide; call before opening stores).
+void register_saved_endpoint_kind(const std::string& kind, SavedEndpointFactory factory);
+/// The endpoint a saved description stands for. Throws SavedRoutesError for a
+/// kind without a factory, and what the endpoint's constructor throws.
+[[nodiscard]] std::shared_ptr<Endpoint> make_saved_endpoint(const SavedFileEndpoint& endpoint);
 
 struct SavedRouteSet {
     std::vector<SavedFileEndpoint> endpoints;  ///< by name

@@ -253,3 +253,47 @@ def test_sigterm_stops_cleanly_and_nothing_is_lost(tmp_path, broker):
     assert first["updates"] + second["updates"] == 100
     values = history_values(store, "ahu-3", "supplyTemperature")
     assert sorted(int(v) for v in values if v != 0) == list(range(1, 101))
+
+
+@cli
+def test_an_mqtt_route_endpoint_publishes_cloudevents(tmp_path, broker):
+    import paho.mqtt.client as mqtt
+
+    store, mapping = make_store(tmp_path)
+    added = subprocess.run([CLI, "routes", "add-endpoint", "--store", store, "bus", "--mqtt", broker.url(),
+                            "--topic", "twins/{twin}/{type}"], capture_output=True, text=True, timeout=60)
+    assert added.returncode == 0, added.stderr
+    routed = subprocess.run([CLI, "routes", "add", "--store", store, "updates", "--endpoint", "bus", "--filter",
+                             "type = 'Microsoft.DigitalTwins.Twin.Update'"], capture_output=True, text=True, timeout=60)
+    assert routed.returncode == 0, routed.stderr
+    listed = subprocess.run([CLI, "routes", "list", "--store", store], capture_output=True, text=True, timeout=60)
+    assert f"endpoint bus: MQTT {broker.url()} topic twins/{{twin}}/{{type}} (QoS 1)" in listed.stdout
+    received = []
+    subscriber = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="listener")
+    subscriber.on_message = lambda client, userdata, message: received.append(message)
+    subscriber.connect("127.0.0.1", broker.port)
+    subscriber.subscribe("twins/#", qos=1)
+    subscriber.loop_start()
+    try:
+        time.sleep(0.5)  # the SUBACK
+        # A file ingest into the store: its committed update goes along the store's routes.
+        ingested = subprocess.run([CLI, "ingest", "--store", store, "--mapping", SAMPLE / "mapping.yaml",
+                                   SAMPLE / "messages.ndjson"], capture_output=True, text=True, timeout=120)
+        assert ingested.returncode == 0, ingested.stderr
+        assert "routed" in ingested.stdout and "0 dead-lettered" in ingested.stdout, ingested.stdout
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(m.topic.startswith("twins/ahu-3/") for m in received):
+            time.sleep(0.05)
+    finally:
+        subscriber.loop_stop()
+        subscriber.disconnect()
+    by_topic = {m.topic: json.loads(m.payload) for m in received}
+    event = by_topic["twins/ahu-3/Microsoft.DigitalTwins.Twin.Update"]
+    assert event["specversion"] == "1.0" and event["subject"] == "ahu-3"
+    assert {"op": "add", "path": "/supplyTemperature", "value": 14.2} in event["data"]["patch"]
+    assert all(m.qos == 1 for m in received)
+    assert "twins/room-1/Microsoft.DigitalTwins.Twin.Update" in by_topic
+
+    bad = subprocess.run([CLI, "routes", "add-endpoint", "--store", store, "bad", "--mqtt", broker.url(),
+                          "--topic", "twins/#"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "wildcards" in bad.stderr
