@@ -209,14 +209,7 @@ int run_ingest(const IngestCommandOptions& options) {
             live::ingest::MqttSourceOptions source;
             source.broker = *broker;
             source.client_id = options.client_id;
-            for (const live::ingest::MessageMapping& m : mapping->messages) {
-                if (m.topic.empty()) continue;
-                std::string filter = live::ingest::topic_filter(m.topic);
-                if (std::find(source.topics.begin(), source.topics.end(), filter) == source.topics.end())
-                    source.topics.push_back(std::move(filter));
-            }
-            for (const std::string& t : options.topics)
-                if (std::find(source.topics.begin(), source.topics.end(), t) == source.topics.end()) source.topics.push_back(t);
+            source.topics = live::ingest::subscription_topics(*mapping, options.topics);
             if (source.topics.empty()) {
                 std::cerr << "twinsim: error: nothing to subscribe to: no mapping has a 'topic' and no --topic was given\n";
                 return exit_usage;

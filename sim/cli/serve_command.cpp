@@ -15,6 +15,10 @@
 #include <vector>
 
 #include "model_input.hpp"
+#include "twinsim/live/ingest/ingest.hpp"
+#include "twinsim/live/ingest/mapping.hpp"
+#include "twinsim/live/ingest/message_ids.hpp"
+#include "twinsim/live/ingest/mqtt_source.hpp"
 #include "scenario_commands.hpp"
 #include "serve_commands.hpp"
 #include "twinsim/live/saved_routes.hpp"
@@ -43,6 +47,80 @@ struct ServeOptions {
     int read_timeout = 10;
     bool record_telemetry = false;
     std::string explorer;  ///< the explorer's folder; empty: found (below); "none": not served
+    // --mqtt: ingest device messages from a broker while serving (docs/ingest.md "MQTT").
+    std::string mqtt;
+    std::string mapping;
+    std::string mqtt_client_id = "twinsim-serve";
+    std::vector<std::string> mqtt_topics;
+    std::string dead_letter;  ///< default DIR/dead-letter.ndjson
+};
+
+/// `serve --mqtt`: the ingestion of a broker's device messages into the
+/// store's graph on a thread of its own, as `twinsim ingest --mqtt` does
+/// (same mappings, QoS 1 persistent session, reconnect with backoff, bad
+/// messages dead-lettered), until stop().
+class MqttIngestion {
+public:
+    /// Throws MappingError (the mapping file, nothing to subscribe to),
+    /// IoError (the mapping or message-id file unreadable).
+    MqttIngestion(live::Store& store, const ServeOptions& o, live::ingest::MqttUrl broker) {
+        mapping_ = std::make_unique<live::ingest::Mapping>(
+            live::ingest::Mapping::load_file(o.mapping, *store.graph().snapshot().models()));
+        source_.broker = std::move(broker);
+        source_.client_id = o.mqtt_client_id;
+        source_.topics = live::ingest::subscription_topics(*mapping_, o.mqtt_topics);
+        if (source_.topics.empty())
+            throw live::ingest::MappingError(o.mapping, 0, "topic",
+                                             "nothing to subscribe to: no mapping has a 'topic' and no --mqtt-topic was given");
+        source_.stop = &stop_;
+        dead_letter_ = o.dead_letter.empty() ? store.directory() / "dead-letter.ndjson" : std::filesystem::path(o.dead_letter);
+        remembered_ = std::make_unique<live::ingest::MessageIds>(live::ingest::message_ids_file(store.directory()));
+        live::ingest::IngestOptions ingest;
+        ingest.policy = live::ingest::BadRowPolicy::dead_letter;
+        ingest.dead_letter = dead_letter_;
+        ingest.remembered = remembered_.get();
+        ingestor_ = std::make_unique<live::ingest::Ingestor>(store.graph(), mapping_.get(), ingest);
+    }
+    MqttIngestion(const MqttIngestion&) = delete;
+    MqttIngestion& operator=(const MqttIngestion&) = delete;
+    ~MqttIngestion() { stop(); }
+
+    void start() {
+        thread_ = std::thread([this] {
+            try {
+                stats_ = live::ingest::run_mqtt_ingest(*ingestor_, source_, [this](const live::ingest::IngestReport& batch) {
+                    for (const live::ingest::BadRow& b : batch.bad_rows)
+                        std::cerr << "twinsim serve: mqtt: dead-lettered to " << dead_letter_.string() << ": "
+                                  << b.to_string() << '\n';
+                });
+            } catch (const std::exception& e) {  // the service goes on without MQTT
+                std::cerr << "twinsim serve: mqtt: ingestion stopped: " << e.what() << std::endl;
+                failed_ = true;
+            }
+        });
+    }
+    /// Closes the connection, applies what was received, joins the thread.
+    void stop() {
+        stop_ = true;
+        if (thread_.joinable()) thread_.join();
+    }
+    [[nodiscard]] std::string summary() const {
+        return "received " + std::to_string(stats_.messages) + " MQTT messages from " + source_.broker.to_string() + " (" +
+               std::to_string(stats_.totals.updates) + " property updates, " + std::to_string(stats_.totals.bad_rows.size()) +
+               " dead-lettered, " + std::to_string(stats_.connects) + " connections, " +
+               std::to_string(stats_.disconnects) + " lost)" + (failed_ ? " before it failed" : "");
+    }
+
+private:
+    std::unique_ptr<live::ingest::Mapping> mapping_;
+    std::unique_ptr<live::ingest::MessageIds> remembered_;
+    std::unique_ptr<live::ingest::Ingestor> ingestor_;
+    live::ingest::MqttSourceOptions source_;
+    std::filesystem::path dead_letter_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+    live::ingest::MqttSourceStats stats_;
+    bool failed_ = false;
 };
 
 /// The explorer's folder when --explorer is not given: beside an installed
@@ -89,6 +167,22 @@ int run_serve(const ServeOptions& o) {
             std::cerr << "twinsim: error: invalid --auth file: " << e.what() << '\n';
             return exit_invalid;
         }
+    }
+    std::optional<live::ingest::MqttUrl> broker;
+    if (!o.mqtt.empty()) {
+        try {
+            broker = live::ingest::parse_mqtt_url(o.mqtt);
+        } catch (const live::ingest::MappingError& e) {
+            std::cerr << "twinsim: error: " << e.what() << '\n';
+            return exit_usage;
+        }
+        if (o.mapping.empty()) {
+            std::cerr << "twinsim: error: --mqtt needs --mapping FILE (its mappings' topics say what to subscribe to)\n";
+            return exit_usage;
+        }
+    } else if (!o.mapping.empty() || !o.mqtt_topics.empty() || !o.dead_letter.empty()) {
+        std::cerr << "twinsim: error: --mapping, --mqtt-topic and --dead-letter go with --mqtt mqtt://HOST:PORT\n";
+        return exit_usage;
     }
     const sigset_t stop_signals = block_stop_signals();
 
@@ -140,6 +234,22 @@ int run_serve(const ServeOptions& o) {
             return exit_usage;
         }
     }
+    std::unique_ptr<MqttIngestion> mqtt;
+    if (broker) {
+        try {
+            mqtt = std::make_unique<MqttIngestion>(*store, o, *broker);
+        } catch (const live::ingest::MappingError& e) {
+            std::cerr << "twinsim: invalid mapping: " << e.what() << '\n';
+            events->close();
+            store->close();
+            return exit_invalid;
+        } catch (const IoError& e) {
+            std::cerr << "twinsim: error: " << e.what() << '\n';
+            events->close();
+            store->close();
+            return exit_usage;
+        }
+    }
     std::unique_ptr<service::HttpServer> server;
     try {
         server = std::make_unique<service::HttpServer>(api, server_options);
@@ -163,7 +273,9 @@ int run_serve(const ServeOptions& o) {
             }
         }
     });
-    std::cout << "twinsim serve: listening on " << server->url() << " (store " << o.store << ")" << std::endl;
+    if (mqtt) mqtt->start();
+    std::cout << "twinsim serve: listening on " << server->url() << " (store " << o.store << ")"
+              << (broker ? ", ingesting MQTT from " + broker->to_string() : std::string()) << std::endl;
     int status = 0;
     try {
         server->run();
@@ -174,6 +286,11 @@ int run_serve(const ServeOptions& o) {
     done = true;
     waiter.join();
     server.reset();  // every worker joined: no request is running
+    if (mqtt) {  // what was received is applied before the store closes
+        mqtt->stop();
+        std::cout << "twinsim serve: " << mqtt->summary() << std::endl;
+        mqtt.reset();
+    }
     events->close();
     store->close();
     if (received != 0) {
@@ -225,6 +342,16 @@ Command add_serve_command(CLI::App& app) {
     cmd->add_option("--explorer", options->explorer,
                     "Folder of the browser explorer served at /explorer (docs/explorer.md); default: the installed "
                     "or source copy; none: not served");
+    cmd->add_option("--mqtt", options->mqtt,
+                    "Also ingest device messages from the broker mqtt://HOST[:PORT] while serving, as `twinsim ingest "
+                    "--mqtt` does: the topics of --mapping's 'topic' patterns, QoS 1, persistent session, reconnect with "
+                    "backoff, bad messages dead-lettered (docs/ingest.md)");
+    cmd->add_option("--mapping", options->mapping, "With --mqtt: the ingestion mapping file (YAML or JSON)");
+    cmd->add_option("--mqtt-client-id", options->mqtt_client_id, "With --mqtt: the client id of the persistent session")
+        ->capture_default_str();
+    cmd->add_option("--mqtt-topic", options->mqtt_topics, "With --mqtt: also subscribe to this topic filter (repeatable)");
+    cmd->add_option("--dead-letter", options->dead_letter,
+                    "With --mqtt: NDJSON file bad messages are appended to (default DIR/dead-letter.ndjson)");
     cmd->add_flag("--record-telemetry", options->record_telemetry, "Record telemetry in the store's history");
     return {cmd, [options] { return run_serve(*options); }};
 }

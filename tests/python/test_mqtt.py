@@ -297,3 +297,81 @@ def test_an_mqtt_route_endpoint_publishes_cloudevents(tmp_path, broker):
     bad = subprocess.run([CLI, "routes", "add-endpoint", "--store", store, "bad", "--mqtt", broker.url(),
                           "--topic", "twins/#"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "wildcards" in bad.stderr
+
+
+@cli
+def test_serve_with_mqtt_ingests_device_messages_seen_through_rest_and_the_event_stream(tmp_path, broker):
+    import threading
+
+    import requests
+
+    from service_fixtures import Server
+
+    store, mapping = make_store(tmp_path)
+    server = Server(store, extra=["--mqtt", broker.url(), "--mapping", mapping, "--mqtt-client-id", "twinsim-test"])
+    try:
+        assert server.url.startswith("http://")
+        wait_connected(broker, 1)
+        api = "?api-version=2023-10-31"
+        stream = requests.get(server.url + "/events" + api, stream=True, timeout=60)
+        assert stream.status_code == 200
+        seen = []
+
+        def reader():
+            for line in stream.iter_lines(decode_unicode=True):
+                if line.startswith("data: "):
+                    seen.append(json.loads(line[6:]))
+                    if seen[-1]["subject"] == "ahu-3":
+                        return
+
+        thread = threading.Thread(target=reader, daemon=True)
+        thread.start()
+        # The subscription exists once the broker logged the client; a message published before the
+        # SUBACK would be lost to a new session, so the first one is repeated (one id: one update).
+        deadline = time.monotonic() + 30
+        twin = None
+        while time.monotonic() < deadline:
+            publish(broker, [("site/north/ahu/3/telemetry", reading(7)),
+                             ("site/north/ahu/3/telemetry", "{not json")])
+            twin = requests.get(server.url + "/digitaltwins/ahu-3" + api, timeout=30).json()
+            if twin.get("supplyTemperature") == 7.0:
+                break
+            time.sleep(0.3)
+        assert twin["supplyTemperature"] == 7.0, twin
+        assert twin["$metadata"]["supplyTemperature"]["sourceTime"].startswith("2026-07-01T12:00:07")
+        thread.join(30)
+        stream.close()
+        update = [e for e in seen if e["subject"] == "ahu-3"]
+        assert update and update[0]["type"] == "Microsoft.DigitalTwins.Twin.Update", seen
+        assert {"op": "add", "path": "/supplyTemperature", "value": 7.0} in update[0]["data"]["patch"] or \
+            {"op": "replace", "path": "/supplyTemperature", "value": 7.0} in update[0]["data"]["patch"], update
+    finally:
+        code, out, err = server.stop()
+    assert code == 0, err
+    assert "MQTT messages from " + broker.url() in out, out
+    dead = [json.loads(line) for line in (store / "dead-letter.ndjson").read_text().splitlines()]
+    assert dead and all(d["record"] == "{not json" for d in dead), dead
+    assert "malformed JSON" in err, err
+    # The message id is remembered by the store: a redelivery after a restart is a duplicate.
+    with twinsim.open_store(store) as stored:
+        assert stored.get_digital_twin("ahu-3")["supplyTemperature"] == 7.0
+
+
+@cli
+def test_serve_mqtt_usage_errors(tmp_path, broker):
+    store, mapping = make_store(tmp_path)
+    no_mapping = subprocess.run([CLI, "serve", "--store", store, "--listen", "127.0.0.1:0", "--mqtt", broker.url()],
+                                capture_output=True, text=True, timeout=60)
+    assert no_mapping.returncode == 2 and "--mqtt needs --mapping" in no_mapping.stderr
+    bad_url = subprocess.run([CLI, "serve", "--store", store, "--listen", "127.0.0.1:0", "--mqtt", "http://x:1",
+                              "--mapping", mapping], capture_output=True, text=True, timeout=60)
+    assert bad_url.returncode == 2 and "mqtt://HOST" in bad_url.stderr
+    no_topic = tmp_path / "no-topic.yaml"
+    no_topic.write_text(MAPPING.replace('    topic: "site/{site}/ahu/{ahu}/telemetry"\n', "").replace(
+        'twin: {id: "ahu-{ahu}"}', 'twin: {id: "ahu-3"}'))
+    refused = subprocess.run([CLI, "serve", "--store", store, "--listen", "127.0.0.1:0", "--mqtt", broker.url(),
+                              "--mapping", no_topic], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "nothing to subscribe to" in refused.stderr
+    stray = subprocess.run([CLI, "serve", "--store", store, "--listen", "127.0.0.1:0", "--mapping", mapping],
+                           capture_output=True, text=True, timeout=60)
+    assert stray.returncode == 2 and "go with --mqtt" in stray.stderr

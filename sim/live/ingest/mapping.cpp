@@ -444,6 +444,17 @@ std::string topic_filter(std::string_view pattern) {
     }
 }
 
+std::vector<std::string> subscription_topics(const Mapping& mapping, const std::vector<std::string>& extra) {
+    std::vector<std::string> out;
+    auto add = [&](std::string filter) {
+        if (std::find(out.begin(), out.end(), filter) == out.end()) out.push_back(std::move(filter));
+    };
+    for (const MessageMapping& m : mapping.messages)
+        if (!m.topic.empty()) add(topic_filter(m.topic));
+    for (const std::string& t : extra) add(t);
+    return out;
+}
+
 bool resolve_property(const dtdl::ModelSet& models, dtdl::InterfaceIndex model, std::string_view path,
                       PropertyTarget& out, std::string& why) {
     std::vector<std::string> parts;

@@ -124,6 +124,11 @@ bool match_topic(std::string_view pattern, std::string_view topic, std::vector<T
 /// The MQTT subscription filter of a topic pattern: every `{name}` becomes `+`.
 std::string topic_filter(std::string_view pattern);
 
+/// What an MQTT ingestion subscribes to: the topic_filter of every message
+/// mapping that has a topic, then `extra` filters, each once, in that order.
+/// Empty when no mapping has a topic and `extra` is empty.
+std::vector<std::string> subscription_topics(const Mapping& mapping, const std::vector<std::string>& extra = {});
+
 /// Where a property path leads in a model, for conversion and checks.
 struct PropertyTarget {
     const dtdl::Schema* schema = nullptr;  ///< the value's schema
