@@ -39,6 +39,7 @@ struct ServeOptions {
     std::string durability = "group";
     std::string auth;
     std::string import_dir;
+    std::string results_dir;
     std::vector<std::string> webhooks;  ///< NAME=URL
     std::string webhook_ca;
     std::size_t threads = 32;
@@ -213,6 +214,16 @@ int run_serve(const ServeOptions& o) {
     service::RequestLimits limits;
     limits.max_body_bytes = o.max_body;
     limits.import_directory = o.import_dir;
+    if (!o.results_dir.empty()) {
+        std::error_code ec;
+        if (!std::filesystem::is_directory(o.results_dir, ec)) {
+            std::cerr << "twinsim: error: --results " << o.results_dir << " is not a directory\n";
+            events->close();
+            store->close();
+            return exit_usage;
+        }
+        limits.results_directory = o.results_dir;
+    }
     service::RestApi api(*store, events.get(), limits, access ? &*access : nullptr);
     service::ServerOptions server_options;
     server_options.host = o.listen.substr(0, colon);
@@ -335,6 +346,9 @@ Command add_serve_command(CLI::App& app) {
     cmd->add_option("--import-dir", options->import_dir,
                     "Import jobs (PUT /jobs/imports/{id}) read their NDJSON input and write their log only inside "
                     "this directory; without it import jobs are refused");
+    cmd->add_option("--results", options->results_dir,
+                    "Directory of what-if results files (twinsim run -o) that GET /results and the explorer may read "
+                    "(only the files directly inside it); without it /results answers 501");
     cmd->add_option("--webhook", options->webhooks,
                     "NAME=URL: an endpoint that POSTs routed events to URL as CloudEvents (retried, then "
                     "dead-lettered); event routes name it (repeatable; lives as long as the process)");

@@ -56,6 +56,10 @@ constexpr std::array<const char*, operation_count> actions{
     TWINSIM_ADT "jobs/deletions/read",                        // list_delete_jobs
     TWINSIM_ADT "jobs/deletions/read",                        // get_delete_job
     TWINSIM_ADT "jobs/deletions/write",                       // add_delete_job
+    TWINSIM_ADT "digitaltwins/read",                          // list_results
+    TWINSIM_ADT "digitaltwins/read",                          // get_results
+    TWINSIM_ADT "digitaltwins/read",                          // compare_results
+    TWINSIM_ADT "digitaltwins/read",                          // results_sparkline
 };
 
 const json& member(const json& object, const char* name) {

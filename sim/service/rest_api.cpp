@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <chrono>
 #include <deque>
 #include <fstream>
 #include <exception>
@@ -18,11 +19,15 @@
 #include "twinsim/graph/adt_api.hpp"
 #include "twinsim/graph/errors.hpp"
 #include "twinsim/graph/ndjson.hpp"
+#include "twinsim/io/errors.hpp"
+#include "twinsim/io/results_reader.hpp"
 #include "twinsim/live/route_filter.hpp"
 #include "twinsim/live/saved_routes.hpp"
 #include "twinsim/live/store.hpp"
 #include "twinsim/live/telemetry.hpp"
 #include "twinsim/query/query.hpp"
+#include "twinsim/scenario/compare.hpp"
+#include "twinsim/scenario/results_view.hpp"
 #include "twinsim/service/access.hpp"
 #include "twinsim/service/event_stream.hpp"
 
@@ -45,6 +50,7 @@ constexpr std::array<const char*, operation_count> operation_names{
     "event_stream",
     "list_import_jobs", "get_import_job", "add_import_job", "delete_import_job", "cancel_import_job",
     "list_delete_jobs", "get_delete_job", "add_delete_job",
+    "list_results", "get_results", "compare_results", "results_sparkline",
 };
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
@@ -305,6 +311,13 @@ std::optional<Route> parse_route(std::string_view method, std::string_view targe
         else if (n == 3) route = allowed({{"GET", Operation::get_delete_job}});
         else return not_found();
         if (route && n == 3) route->job_id = segments[2];
+    } else if (head == "results") {
+        if (n == 1) route = allowed({{"GET", Operation::list_results}});
+        else if (n == 2) route = allowed({{"GET", Operation::get_results}});
+        else if (n == 3 && segments[2] == "comparison") route = allowed({{"GET", Operation::compare_results}});
+        else if (n == 3 && segments[2] == "sparkline") route = allowed({{"GET", Operation::results_sparkline}});
+        else return not_found();
+        if (route && n >= 2) route->results_file = segments[1];
     } else if (head == "events" && n == 1) {
         route = allowed({{"GET", Operation::event_stream}});
     } else if (head == "query" && n == 1) {
@@ -531,6 +544,139 @@ struct RestApi::Impl {
         r.headers.emplace_back("Operation-Location", request.base_url + "/jobs/deletions/" + percent_encode(id) +
                                                          "?api-version=" + std::string(api_versions[0]));
         return r;
+    }
+
+    // --- what-if results (--results DIR) -------------------------------------------------
+    // Readers of the files asked for, kept while the file is unchanged (by
+    // size and modification time), at most 8; HDF5 calls are serialised by
+    // the io layer, so one reader serves many requests.
+    struct CachedReader {
+        std::filesystem::file_time_type modified;
+        std::uintmax_t bytes = 0;
+        std::shared_ptr<const io::ResultsReader> reader;
+    };
+    std::mutex results_mutex;
+    std::map<std::filesystem::path, CachedReader> readers;
+
+    std::filesystem::path results_root() {
+        if (limits.results_directory.empty())
+            fail(501, "NotImplemented", "no results files are served: start the server with --results DIR");
+        std::error_code ec;
+        const std::filesystem::path root = std::filesystem::weakly_canonical(limits.results_directory, ec);
+        if (ec || !std::filesystem::is_directory(root, ec))
+            fail(503, "ServiceUnavailable", "the results directory " + limits.results_directory.string() + " cannot be read");
+        return root;
+    }
+
+    /// The results file `name` inside the results directory (404 when it is
+    /// not a regular file there; a name leaving the directory is refused).
+    std::shared_ptr<const io::ResultsReader> results_reader(const std::string& name) {
+        const std::filesystem::path root = results_root();
+        if (name == "." || name == ".." || name.find('/') != std::string::npos || name.find('\\') != std::string::npos)
+            fail(400, "InvalidArgument", "a results file is named by its file name in the results directory, found '" + name + "'");
+        std::error_code ec;
+        const std::filesystem::path resolved = std::filesystem::weakly_canonical(root / name, ec);
+        if (ec || resolved.parent_path() != root)
+            fail(400, "InvalidArgument", "results file '" + name + "' is outside the results directory " + root.string());
+        const auto status = std::filesystem::status(resolved, ec);
+        if (ec || !std::filesystem::is_regular_file(status))
+            fail(404, "ResultsFileNotFound", "no results file '" + name + "' in " + root.string());
+        const auto modified = std::filesystem::last_write_time(resolved, ec);
+        const std::uintmax_t bytes = std::filesystem::file_size(resolved, ec);
+        {
+            std::lock_guard lock(results_mutex);
+            const auto it = readers.find(resolved);
+            if (it != readers.end() && it->second.modified == modified && it->second.bytes == bytes) return it->second.reader;
+        }
+        std::shared_ptr<const io::ResultsReader> reader;
+        try {
+            reader = std::make_shared<const io::ResultsReader>(resolved);
+        } catch (const io::ResultsError& e) {
+            fail(422, "InvalidResultsFile", e.what());
+        }
+        std::lock_guard lock(results_mutex);
+        if (readers.size() >= 8 && readers.count(resolved) == 0) readers.erase(readers.begin());
+        readers[resolved] = CachedReader{modified, bytes, reader};
+        return reader;
+    }
+
+    static void require_scenario(const io::ResultsReader& reader, const std::string& name, const std::string& file) {
+        const std::vector<std::string> all = reader.scenarios();
+        if (std::find(all.begin(), all.end(), name) != all.end()) return;
+        std::string list;
+        for (const std::string& s : all) list += (list.empty() ? "" : ", ") + s;
+        fail(404, "ScenarioNotFound", "results file '" + file + "' has no scenario '" + name + "' (it has " + list + ")");
+    }
+
+    Response list_results() {
+        const std::filesystem::path root = results_root();
+        std::vector<std::pair<std::string, json>> files;
+        std::error_code ec;
+        for (std::filesystem::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+            std::error_code fe;
+            if (!it->is_regular_file(fe)) continue;
+            const std::string name = it->path().filename().string();
+            const std::string ext = it->path().extension().string();
+            if (ext != ".h5" && ext != ".hdf5" && ext != ".nc") continue;
+            if (std::filesystem::weakly_canonical(it->path(), fe).parent_path() != root || fe) continue;  // a link out
+            const auto modified = std::filesystem::last_write_time(it->path(), fe);
+            const auto since = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                modified - std::filesystem::file_time_type::clock::now() + std::chrono::system_clock::now().time_since_epoch());
+            files.emplace_back(name, json{{"name", name}, {"bytes", it->file_size(fe)},
+                                          {"modified", format_timestamp(Timestamp{since.count()})}});
+        }
+        if (ec) fail(503, "ServiceUnavailable", "the results directory " + root.string() + " cannot be listed: " + ec.message());
+        std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        json value = json::array();
+        for (std::size_t i = 0; i < files.size() && i < limits.max_results_files; ++i) value.push_back(std::move(files[i].second));
+        return json_response(200, json{{"value", std::move(value)}, {"truncated", files.size() > limits.max_results_files}});
+    }
+
+    Response results_sparkline(const Route& route, const Params& params) {
+        const auto reader = results_reader(route.results_file);
+        const auto scenario = param(params, "scenario");
+        const auto series = param(params, "series");
+        const auto twin = param(params, "twin");
+        if (!scenario || !series || !twin)
+            fail(400, "InvalidArgument", "a sparkline needs the query parameters scenario, series and twin");
+        require_scenario(*reader, std::string(*scenario), route.results_file);
+        const std::vector<std::string> names = reader->series_names(*scenario);
+        if (std::find(names.begin(), names.end(), *series) == names.end())
+            fail(404, "SeriesNotFound", "scenario '" + std::string(*scenario) + "' of '" + route.results_file +
+                                            "' records no series '" + std::string(*series) + "'");
+        std::size_t points = 200;
+        if (const auto text = param(params, "points")) {
+            const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), points);
+            if (ec != std::errc() || end != text->data() + text->size() || points < 1 || points > scenario::max_sparkline_points)
+                fail(400, "InvalidArgument", "points must be an integer from 1 to " +
+                                                 std::to_string(scenario::max_sparkline_points) + ", found '" + std::string(*text) + "'");
+        }
+        try {
+            return json_response(200, scenario::to_json(scenario::sparkline(*reader, *scenario, *series, *twin, points)));
+        } catch (const io::ResultsError&) {
+            throw;
+        } catch (const twinsim::Error& e) {
+            fail(404, "TwinNotRecorded", e.what());
+        }
+    }
+
+    Response results(const Route& route, const Params& params) {
+        try {
+            switch (route.operation) {
+                case Operation::list_results: return list_results();
+                case Operation::get_results:
+                    return json_response(200, scenario::describe_results(*results_reader(route.results_file)));
+                case Operation::compare_results: {
+                    const auto reader = results_reader(route.results_file);
+                    const auto baseline = param(params, "baseline");
+                    if (baseline) require_scenario(*reader, std::string(*baseline), route.results_file);
+                    return json_response(200, scenario::to_json(scenario::compare(*reader, std::string(baseline.value_or("")))));
+                }
+                default: return results_sparkline(route, params);
+            }
+        } catch (const io::ResultsError& e) {
+            fail(422, "InvalidResultsFile", e.what());
+        }
     }
 
     Response event_stream(const Caller* caller) {
@@ -895,6 +1041,13 @@ struct RestApi::Impl {
         const std::string who = caller.subject.empty() ? std::string("the caller") : "the caller " + caller.subject;
         if (!caller.may(action))
             fail(403, "Forbidden", who + " has no role that grants " + action + " (needed by " + to_string(route.operation) + ")");
+        if (!route.results_file.empty() || route.operation == Operation::list_results) {
+            // A results file holds runs of the whole graph: no twin scope narrows it.
+            if (!caller.may_everywhere(action))
+                fail(403, "Forbidden", who + " has " + action + " only within a scope; results files cover every twin and need it "
+                                             "without a scope (needed by " + to_string(route.operation) + ")");
+            return;
+        }
         if (route.twin_id.empty() || caller.may_everywhere(action)) return;
         const graph::Snapshot snapshot = graph().snapshot();
         std::string model;
@@ -997,6 +1150,10 @@ struct RestApi::Impl {
             case Operation::list_delete_jobs: return page(request, params, "/jobs/deletions", all_jobs(delete_jobs));
             case Operation::get_delete_job: return json_response(200, job_of(delete_jobs, route.job_id, "DeleteJobNotFound"));
             case Operation::add_delete_job: return add_delete_job(request);
+            case Operation::list_results:
+            case Operation::get_results:
+            case Operation::compare_results:
+            case Operation::results_sparkline: return results(route, params);
         }
         fail(500, "InternalServerError", "unhandled operation");
     }

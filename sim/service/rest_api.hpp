@@ -48,6 +48,12 @@ struct RequestLimits {
     /// Import jobs read their input (and write their output log) only
     /// inside this directory; empty: import jobs are refused.
     std::filesystem::path import_directory;
+    /// The what-if results files (HDF5, docs/results-format.md) the
+    /// /results operations read: the regular files directly inside this
+    /// directory (a name leaving it, through .. or a symbolic link, is
+    /// refused); empty: /results answers 501.
+    std::filesystem::path results_directory;
+    std::size_t max_results_files = 1000;  ///< GET /results lists at most this many (by name)
 };
 
 /// One request as the transport received it.
@@ -91,8 +97,11 @@ enum class Operation : std::uint8_t {
     event_stream,  ///< GET /events: twinsim's server-sent-events stream
     list_import_jobs, get_import_job, add_import_job, delete_import_job, cancel_import_job,
     list_delete_jobs, get_delete_job, add_delete_job,
+    // twinsim's what-if results (not ADT's): GET /results, /results/{file},
+    // /results/{file}/comparison, /results/{file}/sparkline
+    list_results, get_results, compare_results, results_sparkline,
 };
-inline constexpr std::size_t operation_count = static_cast<std::size_t>(Operation::add_delete_job) + 1;
+inline constexpr std::size_t operation_count = static_cast<std::size_t>(Operation::results_sparkline) + 1;
 
 /// The operation's name as the Python SDK's method would say it ("get_digital_twin", ...).
 [[nodiscard]] const char* to_string(Operation operation) noexcept;
@@ -106,6 +115,7 @@ struct Route {
     std::string model_id;         ///< /models/{id}
     std::string event_route_id;   ///< /eventroutes/{id}
     std::string job_id;           ///< /jobs/imports/{id}, /jobs/deletions/{id}
+    std::string results_file;     ///< /results/{file}
 };
 
 /// An error as ADT reports it: status, code (body and x-ms-error-code) and message.

@@ -326,3 +326,166 @@ def test_time_travel_shows_an_older_value(browser, site):
     assert r.status_code == 400 and "RFC 3339" in r.json()["error"]["message"]
     assert problems == []
     page.close()
+
+
+# --- what-if results (twinsim serve --results DIR) ----------------------------------------
+
+PRODUCTION = pathlib.Path(os.environ.get("TWINSIM_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[2])) / "scenarios" / "production"
+
+
+@pytest.fixture(scope="module")
+def whatif(tmp_path_factory):
+    """The sample plant in a store, and a results file `twinsim run` wrote for the bundled capacity
+    sweep (24 configurations; 2 replications each to keep the test short) in the server's --results DIR."""
+    folder = tmp_path_factory.mktemp("whatif")
+    store = folder / "store"
+    made = subprocess.run([CLI, "import", "--store", str(store), str(PRODUCTION / "plant.ndjson")],
+                          capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    results = folder / "results"
+    results.mkdir()
+    ran = subprocess.run([CLI, "run", str(PRODUCTION / "capacity-sweep.yaml"), "--replications", "2", "-q",
+                          "-o", str(results / "capacity.h5")], capture_output=True, text=True, timeout=900)
+    assert ran.returncode == 0, ran.stderr
+    (results / "notes.txt").write_text("not a results file", encoding="utf-8")
+    (results / "broken.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
+    (folder / "outside.h5").write_bytes((results / "capacity.h5").read_bytes())
+    (results / "link.h5").symlink_to(folder / "outside.h5")
+    signing = folder / "signing.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(signing), "2048"], check=True, capture_output=True)
+    jwks = subprocess.run([CLI, "token", "--key", str(signing), "--jwks"], check=True, capture_output=True,
+                          text=True).stdout
+    (folder / "jwks.json").write_text(jwks, encoding="utf-8")
+    (folder / "auth.json").write_text(json.dumps({"jwks": "jwks.json", "issuers": ["twinsim"]}), encoding="utf-8")
+
+    def token(sub, role):
+        return subprocess.run([CLI, "token", "--key", str(signing), "--sub", sub, "--role", role], check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    server = Server(store, extra=["--auth", str(folder / "auth.json"), "--results", str(results)])
+    yield {"server": server, "reader": token("viewer", READER), "results": results}
+    server.stop()
+
+
+def test_results_api_lists_describes_compares_and_confines(whatif):
+    s = requests.Session()
+    s.trust_env = False
+    base = whatif["server"].url
+
+    def get(path, bearer=whatif["reader"], **params):
+        return s.get(base + path, params={"api-version": "2023-10-31", **params},
+                     headers={"Authorization": f"Bearer {bearer}"} if bearer else {})
+
+    assert get("/results", bearer=None).status_code == 401
+    listed = get("/results")
+    assert listed.status_code == 200, listed.text
+    assert [f["name"] for f in listed.json()["value"]] == ["broken.h5", "capacity.h5"]  # not notes.txt, not the link out
+    described = get("/results/capacity.h5").json()
+    scenarios = described["scenarios"]
+    assert len(scenarios) == 24 and all(sc["replications"] == 2 for sc in scenarios)
+    utilisation = next(k for k in scenarios[0]["kpis"] if k["name"] == "utilisation")
+    stations = {sel["selection"] for sel in utilisation["selections"]}
+    assert len(stations) > 3 and all(0 <= sel["mean"] <= 1 for sel in utilisation["selections"])
+    assert [sr["name"] for sr in scenarios[0]["series"]] and all(sr["twins"] == ["plant"] for sr in scenarios[0]["series"])
+    # the numbers are `twinsim compare`'s
+    cli = json.loads(subprocess.run([CLI, "compare", str(whatif["results"] / "capacity.h5"), "--json"],
+                                    capture_output=True, text=True, timeout=300, check=True).stdout)
+    served = get("/results/capacity.h5/comparison").json()
+    assert served["baseline"] == cli["baseline"] and served["scenarios"] == cli["scenarios"]
+    series = scenarios[0]["series"][0]["name"]
+    spark = get("/results/capacity.h5/sparkline", scenario=scenarios[0]["name"], series=series, twin="plant",
+                points=20).json()
+    assert spark["replications"] == 2 and spark["steps"] >= 90 and len(spark["mean"]) == 20
+    assert all(lo <= m <= hi for lo, m, hi in zip(spark["low"], spark["mean"], spark["high"]) if m is not None)
+    # errors in words
+    errors = {
+        ("/results/nothing.h5", ()): (404, "ResultsFileNotFound"),
+        ("/results/notes.txt", ()): (422, "InvalidResultsFile"),
+        ("/results/broken.h5", ()): (422, "InvalidResultsFile"),
+        ("/results/link.h5", ()): (400, "InvalidArgument"),
+        ("/results/%2e%2e", ()): (400, "InvalidArgument"),  # requests would resolve a plain ..
+        ("/results/capacity.h5/comparison", (("baseline", "nope"),)): (404, "ScenarioNotFound"),
+        ("/results/capacity.h5/sparkline", (("scenario", scenarios[0]["name"]), ("series", series), ("twin", "c-heat"))):
+            (404, "TwinNotRecorded"),
+        ("/results/capacity.h5/sparkline", (("scenario", scenarios[0]["name"]), ("series", "x"), ("twin", "plant"))):
+            (404, "SeriesNotFound"),
+        ("/results/capacity.h5/sparkline", (("scenario", scenarios[0]["name"]), ("series", series), ("twin", "plant"),
+                                            ("points", "0"))): (400, "InvalidArgument"),
+    }
+    for (path, params), (status, code) in errors.items():
+        r = get(path, **dict(params))
+        assert (r.status_code, r.json()["error"]["code"]) == (status, code), (path, r.text)
+    assert "outside the results directory" in get("/results/link.h5").json()["error"]["message"]
+    assert "c-heat" in get("/results/capacity.h5/sparkline", scenario=scenarios[0]["name"], series=series,
+                           twin="c-heat").json()["error"]["message"]
+
+
+def test_whatif_view_colours_twins_draws_a_sparkline_and_compares_scenarios(browser, whatif):
+    page, problems = open_page(browser, whatif, whatif["reader"])
+    page.wait_for_function("() => window.twinsimExplorer.graph().nodes().length > 20", timeout=WAIT_MS)
+    page.wait_for_function("() => [...document.querySelectorAll('#rfile option')].some((o) => o.value === 'capacity.h5')",
+                           timeout=WAIT_MS)
+    # keyboard: R goes to the results file
+    page.evaluate("() => document.activeElement.blur()")
+    page.keyboard.press("r")
+    assert page.evaluate("() => document.activeElement.id") == "rfile"
+    page.select_option("#rfile", "capacity.h5")
+    page.wait_for_function("() => document.querySelectorAll('#rscenario option').length === 24", timeout=WAIT_MS)
+    scenario = page.locator("#rscenario option").nth(5).get_attribute("value")
+    page.select_option("#rscenario", scenario)
+    page.select_option("#rkpi", "utilisation")
+    page.wait_for_function("() => !document.querySelector('#legend').hidden", timeout=WAIT_MS)
+    coloured = page.evaluate("""() => window.twinsimExplorer.graph().nodes('[color]').map((n) =>
+        [n.id(), n.style('background-color'), n.data('label')])""")
+    described = requests.get(whatif["server"].url + "/results/capacity.h5?api-version=2023-10-31",
+                             headers={"Authorization": "Bearer " + whatif["reader"]}).json()
+    kpi = next(k for k in next(sc for sc in described["scenarios"] if sc["name"] == scenario)["kpis"]
+               if k["name"] == "utilisation")
+    means = {sel["selection"]: sel["mean"] for sel in kpi["selections"]}
+    assert sorted(i for i, _, _ in coloured) == sorted(means)  # every station, nothing else
+    assert len({c for _, c, _ in coloured}) > 1  # coloured by value, not all alike
+    lowest = min(means, key=means.get)
+    highest = max(means, key=means.get)
+    colour = {i: c for i, c, _ in coloured}
+    assert colour[lowest] == "rgb(44,123,182)" and colour[highest] == "rgb(215,25,28)"
+    assert all("utilisation" in label for _, _, label in coloured)
+    assert page.locator("#legend-text").inner_text().startswith(f"{len(means)} twins coloured by utilisation")
+    # the plant's recorded series as a sparkline
+    page.select_option("#twinlist", "plant")
+    page.wait_for_function("() => document.querySelector('#sparkline-mean') && "
+                           "document.querySelector('#sparkline-mean').getAttribute('points').split(' ').length > 50",
+                           timeout=WAIT_MS)
+    assert "mean of 2 replications" in page.locator("#spark-text").inner_text()
+    # the comparison table shows every scenario, the chosen one marked
+    rows = page.locator("#compare tbody tr")
+    assert rows.count() == 24
+    assert page.locator("#compare tbody tr.current").get_attribute("data-scenario") == scenario
+    assert "baseline" in page.locator("#compare").inner_text()
+    page.screenshot(path=str(screenshots() / "8-whatif.png"))
+    # a station selected: the table compares its utilisation across the scenarios
+    page.select_option("#twinlist", highest)
+    page.wait_for_function(f"() => document.querySelector('#compare-caption').textContent.startsWith('utilisation of {highest}')",
+                           timeout=WAIT_MS)
+    assert "records no series" in page.locator("#spark-text").inner_text()
+    # a click on a row shows that scenario
+    other = page.locator("#compare tbody tr").nth(0)
+    other_name = other.get_attribute("data-scenario")
+    assert other_name != scenario
+    other.locator("button").click()
+    page.wait_for_function(f"() => document.querySelector('#rscenario').value === {json.dumps(other_name)}", timeout=WAIT_MS)
+    assert problems == []
+    page.close()
+
+    narrow, problems = open_page(browser, whatif, whatif["reader"], viewport=(420, 900))
+    narrow.wait_for_function("() => [...document.querySelectorAll('#rfile option')].some((o) => o.value === 'capacity.h5')",
+                             timeout=WAIT_MS)
+    narrow.select_option("#rfile", "capacity.h5")
+    narrow.wait_for_function("() => document.querySelectorAll('#rscenario option').length === 24", timeout=WAIT_MS)
+    narrow.select_option("#rkpi", "utilisation")
+    narrow.select_option("#twinlist", "plant")
+    narrow.wait_for_selector("#sparkline-mean", timeout=WAIT_MS)
+    # readable on a narrow window: nothing wider than the window
+    assert narrow.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+    narrow.screenshot(path=str(screenshots() / "9-whatif-narrow.png"), full_page=True)
+    assert problems == []
+    narrow.close()

@@ -12,6 +12,7 @@ const state = {
   selected: null,         // {kind: 'twin'|'rel', id, source?}
   live: null,             // AbortController of the event stream
   asOf: null,             // time-travel instant (ISO string) or null for now
+  results: null,          // {file, description, comparison} of the chosen results file
 };
 
 // --- the API ---------------------------------------------------------------
@@ -139,10 +140,10 @@ const isType = (c, t) => (Array.isArray(c['@type']) ? c['@type'] : [c['@type']])
 
 let cy = null;
 
-function nodeLabel(twin, live) {
+function nodeLabel(twin, live, kpi) {
   const model = (twin.$metadata && twin.$metadata.$model) || '';
   const short = model.replace(/^dtmi:/, '').replace(/;\d+$/, '').split(':').pop();
-  return `${twin.$dtId}\n${short}` + (live ? `\n${live}` : '');
+  return `${twin.$dtId}\n${short}` + (live ? `\n${live}` : '') + (kpi ? `\n${kpi}` : '');
 }
 
 function initGraph() {
@@ -153,6 +154,7 @@ function initGraph() {
       { selector: 'node', style: { 'background-color': '#4a78b5', label: 'data(label)', 'text-wrap': 'wrap', 'font-size': 10,
         'text-valign': 'bottom', 'text-margin-y': 3, width: 26, height: 26, } },
       { selector: 'node[color]', style: { 'background-color': 'data(color)' } },
+      { selector: 'node.nokpi', style: { 'background-color': '#c5cad3' } },
       { selector: 'node.live', style: { 'background-color': '#e67e22', 'border-width': 3, 'border-color': '#a84300' } },
       { selector: 'node:selected', style: { 'border-width': 4, 'border-color': '#f5a623' } },
       { selector: 'edge', style: { width: 2, 'line-color': '#9aa7b8', 'target-arrow-color': '#9aa7b8', 'target-arrow-shape': 'triangle',
@@ -168,7 +170,7 @@ function initGraph() {
 function addTwin(twin) {
   state.twins.set(twin.$dtId, twin);
   const existing = cy.getElementById(twin.$dtId);
-  if (existing.nonempty()) { existing.data('label', nodeLabel(twin, existing.data('liveText'))); return existing; }
+  if (existing.nonempty()) { existing.data('label', nodeLabel(twin, existing.data('liveText'), existing.data('kpiText'))); return existing; }
   return cy.add({ group: 'nodes', data: { id: twin.$dtId, label: nodeLabel(twin) } });
 }
 
@@ -223,6 +225,7 @@ async function runQuery() {
     try { rels.push(...await queryAll('SELECT * FROM RELATIONSHIPS', 20000)); } catch (e) { showError(e); }
   }
   rels.forEach(addRelationship);
+  colourByKpi();
   runLayout();
   refreshTwinList();
   if (state.selected && state.selected.kind === 'twin' && cy.getElementById(state.selected.id).nonempty()) select(state.selected);
@@ -257,7 +260,8 @@ async function select(sel) {
   $('props').hidden = true;
   $('delete').hidden = !sel || !!state.asOf;
   $('patch').textContent = '';
-  if (!sel) { $('sel-title').textContent = 'Nothing selected'; $('raw').textContent = ''; return; }
+  if (!sel) { $('sel-title').textContent = 'Nothing selected'; $('raw').textContent = ''; renderWhatIf(); return; }
+  if (sel.kind !== 'twin') $('whatif-panel').hidden = true;
   if (sel.kind === 'twin') {
     cy.getElementById(sel.id).select();
     $('twinlist').value = sel.id;
@@ -267,6 +271,7 @@ async function select(sel) {
       try { twin = (await api('GET', `/digitaltwins/${encodeURIComponent(sel.id)}`)).json; state.twins.set(sel.id, twin); } catch (e) { showError(e); }
     }
     if (twin) renderTwin(twin);
+    renderWhatIf();
   } else {
     cy.getElementById('rel:' + sel.source + '/' + sel.id).select();
     $('sel-title').textContent = `Relationship ${sel.id} of ${sel.source}`;
@@ -478,7 +483,7 @@ function applyPatch(twin, patch) {
 
 function flash(node, text) {
   if (text !== undefined) node.data('liveText', text);
-  node.data('label', nodeLabel(state.twins.get(node.id()) || { $dtId: node.id() }, node.data('liveText')));
+  node.data('label', nodeLabel(state.twins.get(node.id()) || { $dtId: node.id() }, node.data('liveText'), node.data('kpiText')));
   node.addClass('live');
   clearTimeout(node.scratch('_liveTimer'));
   node.scratch('_liveTimer', setTimeout(() => node.removeClass('live'), 1500));
@@ -585,6 +590,230 @@ function onAsOfTyped(ev) {
   setAsOf(t.toISOString());
 }
 
+
+// --- what-if results: GET /results (twinsim serve --results DIR) -----------
+// Pick a results file, a scenario and a KPI: the twins the KPI has a value
+// for (its selections: twin ids for `over: each`) are coloured by its mean
+// across replications; the selected twin shows a sparkline of a recorded
+// series and the comparison of every scenario for the KPI.
+
+const fmt = (v) => (v === null || v === undefined || Number.isNaN(v) ? '–' : (Math.abs(v) >= 1e5 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : String(+v.toPrecision(4))));
+const resultsPath = (file, rest = '') => `/results/${encodeURIComponent(file)}${rest}`;
+// A unit worth showing ('1' is dimensionless), with its leading space.
+const unitText = (u) => (u && u !== '1' ? ' ' + u : '');
+// A sweep's scenario "capacity[machinists=7,buffer=3]" as "capacity: machinists=7, buffer=3" (wraps at the commas).
+function scenarioLabel(name) {
+  const m = /^(.*?)\[(.*)\]$/.exec(name);
+  return m ? `${m[1]}: ${m[2].replace(/,/g, ', ')}` : name;
+}
+
+function option(select, value, text) {
+  const o = document.createElement('option');
+  o.value = value; o.textContent = text === undefined ? value : text;
+  select.append(o);
+}
+
+async function loadResultsFiles() {
+  const select = $('rfile');
+  const keep = select.value;
+  select.replaceChildren();
+  let files = [];
+  try { files = (await api('GET', '/results')).json.value || []; } catch (e) {
+    option(select, '', e.status === 501 ? '(none: the server has no --results DIR)' : '(cannot list: ' + e.status + ')');
+    if (e.status !== 501) showError(e);
+    return;
+  }
+  option(select, '', files.length ? '(none)' : '(no results files yet)');
+  for (const f of files) option(select, f.name, `${f.name} (${(f.bytes / 1048576).toFixed(1)} MiB)`);
+  if (keep && files.some((f) => f.name === keep)) select.value = keep;
+}
+
+async function chooseResultsFile() {
+  clearError();
+  const file = $('rfile').value;
+  state.results = null;
+  $('rscenario').replaceChildren();
+  $('rkpi').replaceChildren();
+  if (file) {
+    try {
+      const description = (await api('GET', resultsPath(file))).json;
+      const comparison = (await api('GET', resultsPath(file, '/comparison'))).json;
+      state.results = { file, description, comparison };
+    } catch (e) { showError(e); }
+  }
+  if (state.results) for (const sc of state.results.description.scenarios) option($('rscenario'), sc.name, scenarioLabel(sc.name));
+  chooseScenario();
+}
+
+function currentScenario() {
+  const r = state.results;
+  return r && r.description.scenarios.find((s) => s.name === $('rscenario').value);
+}
+function currentKpi() {
+  const sc = currentScenario();
+  return sc && sc.kpis.find((k) => k.name === $('rkpi').value);
+}
+
+function chooseScenario() {
+  const sc = currentScenario();
+  const keep = $('rkpi').value;
+  $('rkpi').replaceChildren();
+  if (sc) {
+    // KPIs over several twins first: those are the ones that colour the graph.
+    const kpis = [...sc.kpis].sort((a, b) => (b.selections.length > 1) - (a.selections.length > 1));
+    for (const k of kpis) option($('rkpi'), k.name, `${k.name} (${k.statistic}${unitText(k.unit) ? ',' + unitText(k.unit) : ''}; ${k.selections.length} ${k.selections.length === 1 ? 'selection' : 'selections'})`);
+    if (keep && sc.kpis.some((k) => k.name === keep)) $('rkpi').value = keep;
+  }
+  colourByKpi();
+  renderWhatIf();
+}
+
+// Blue (low) to red (high), the legend's gradient.
+const STOPS = [[44, 123, 182], [171, 217, 233], [255, 255, 191], [253, 174, 97], [215, 25, 28]];
+function rampColour(f) {
+  const x = Math.max(0, Math.min(1, f)) * (STOPS.length - 1);
+  const i = Math.min(STOPS.length - 2, Math.floor(x));
+  const t = x - i;
+  const c = STOPS[i].map((v, k) => Math.round(v + (STOPS[i + 1][k] - v) * t));
+  return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
+function colourByKpi() {
+  if (!cy) return;
+  const kpi = currentKpi();
+  cy.nodes().forEach((n) => {
+    n.removeData('color'); n.removeData('kpiText'); n.removeClass('nokpi');
+    n.data('label', nodeLabel(state.twins.get(n.id()) || { $dtId: n.id() }, n.data('liveText')));
+  });
+  if (!kpi) { $('legend').hidden = true; return; }
+  const values = new Map();
+  for (const s of kpi.selections) if (s.mean !== null && cy.getElementById(s.selection).nonempty()) values.set(s.selection, s.mean);
+  const all = [...values.values()];
+  const lo = Math.min(...all), hi = Math.max(...all);
+  cy.nodes().forEach((n) => {
+    if (!values.has(n.id())) { n.addClass('nokpi'); return; }
+    const v = values.get(n.id());
+    n.data('color', rampColour(hi > lo ? (v - lo) / (hi - lo) : 0.5));
+    n.data('kpiText', `${kpi.name} ${fmt(v)}${unitText(kpi.unit)}`);
+    n.data('label', nodeLabel(state.twins.get(n.id()) || { $dtId: n.id() }, n.data('liveText'), n.data('kpiText')));
+  });
+  $('legend').hidden = false;
+  $('legend-low').textContent = all.length ? fmt(lo) : '';
+  $('legend-high').textContent = all.length ? fmt(hi) + unitText(kpi.unit) : '';
+  const sc = currentScenario();
+  $('legend-text').textContent = all.length
+    ? `${values.size} twins coloured by ${kpi.name} (mean of ${sc.replications} replications, scenario ${scenarioLabel(sc.name)}); grey: no value`
+    : `no drawn twin is a selection of ${kpi.name} (it is over ${kpi.selections.map((s) => s.selection).slice(0, 3).join(', ')}${kpi.selections.length > 3 ? ', …' : ''})`;
+}
+
+// The selection of the KPI the table shows: the selected twin's when the
+// KPI has one for it, else its only (or first) selection.
+function tableSelection(kpi) {
+  const sel = state.selected;
+  if (sel && sel.kind === 'twin' && kpi.selections.some((s) => s.selection === sel.id)) return sel.id;
+  return kpi.selections.length ? kpi.selections[0].selection : '';
+}
+
+function renderComparison() {
+  const kpi = currentKpi();
+  const body = $('compare').tBodies[0];
+  body.replaceChildren();
+  if (!kpi || !state.results) { $('compare-caption').textContent = 'Choose a KPI above.'; return; }
+  const selection = tableSelection(kpi);
+  const cmp = state.results.comparison;
+  $('compare-caption').textContent = `${kpi.name}${unitText(kpi.unit)} of ${selection}` + (cmp.baseline ? `; baseline ${scenarioLabel(cmp.baseline)}` : '');
+  for (const sc of cmp.scenarios) {
+    const k = sc.kpis.find((x) => x.name === kpi.name && x.selection === selection);
+    const tr = document.createElement('tr');
+    if (sc.name === $('rscenario').value) tr.className = 'current';
+    tr.dataset.scenario = sc.name;
+    const name = document.createElement('td');
+    const b = document.createElement('button');
+    b.type = 'button'; b.className = 'link'; b.textContent = scenarioLabel(sc.name);
+    b.setAttribute('aria-label', `Show scenario ${sc.name}`);
+    b.addEventListener('click', () => { $('rscenario').value = sc.name; chooseScenario(); });
+    name.append(b);
+    const numbers = document.createElement('td');
+    numbers.className = 'num';
+    const mean = document.createElement('div');
+    mean.textContent = k ? `${fmt(k.mean)} [${fmt(k.ci95_low)}, ${fmt(k.ci95_high)}]` : 'not recorded';
+    const vs = document.createElement('div');
+    vs.className = 'vs';
+    const d = k && k.vs_baseline;
+    vs.textContent = !d ? (sc.name === cmp.baseline ? 'baseline' : '')
+      : `${d.difference > 0 ? '+' : ''}${fmt(d.difference)}` + (d.paired && d.paired.n > 1 ? ` [${fmt(d.paired.ci95_low)}, ${fmt(d.paired.ci95_high)}]` : '');
+    numbers.append(mean, vs);
+    tr.append(name, numbers);
+    body.append(tr);
+  }
+}
+
+async function renderSparkline() {
+  const svg = $('sparkline');
+  svg.replaceChildren();
+  $('spark-text').textContent = '';
+  svg.setAttribute('aria-label', 'no series');
+  const sel = state.selected;
+  const sc = currentScenario();
+  const series = $('rseries').value;
+  if (!sc || !sel || sel.kind !== 'twin' || !series) {
+    $('spark-text').textContent = sc && sel && sel.kind === 'twin' ? `Scenario ${scenarioLabel(sc.name)} records no series of ${sel.id}.` : '';
+    return;
+  }
+  let data;
+  try {
+    data = (await api('GET', resultsPath(state.results.file, '/sparkline'), { params: { scenario: sc.name, series, twin: sel.id, points: 150 } })).json;
+  } catch (e) { showError(e); return; }
+  if (state.selected !== sel || $('rseries').value !== series) return;  // the user moved on
+  const finite = (v) => v !== null && Number.isFinite(v);
+  const ys = [...data.low, ...data.high, ...data.mean].filter(finite);
+  if (ys.length === 0) { $('spark-text').textContent = `${series}: nothing recorded for ${sel.id}.`; return; }
+  const lo = Math.min(...ys), hi = Math.max(...ys);
+  const n = data.mean.length;
+  const X = (i) => (n > 1 ? (i / (n - 1)) * 296 + 2 : 150);
+  const Y = (v) => 57 - (hi > lo ? ((v - lo) / (hi - lo)) * 54 : 27);
+  const ns = 'http://www.w3.org/2000/svg';
+  const band = [];
+  data.high.forEach((v, i) => { if (finite(v)) band.push(`${X(i)},${Y(v)}`); });
+  for (let i = n - 1; i >= 0; i -= 1) if (finite(data.low[i])) band.push(`${X(i)},${Y(data.low[i])}`);
+  if (data.replications > 1 && band.length > 2) {
+    const poly = document.createElementNS(ns, 'polygon');
+    poly.setAttribute('points', band.join(' '));
+    poly.setAttribute('fill', '#cfe0f3');
+    svg.append(poly);
+  }
+  const line = document.createElementNS(ns, 'polyline');
+  line.setAttribute('points', data.mean.map((v, i) => (finite(v) ? `${X(i)},${Y(v)}` : null)).filter(Boolean).join(' '));
+  line.setAttribute('fill', 'none');
+  line.setAttribute('stroke', '#1f5fa8');
+  line.setAttribute('stroke-width', '1.5');
+  line.setAttribute('vector-effect', 'non-scaling-stroke');
+  line.id = 'sparkline-mean';
+  svg.append(line);
+  const means = data.mean.filter(finite);
+  const unit = unitText(data.unit);
+  const text = `${series} of ${sel.id} in ${scenarioLabel(sc.name)}: ${data.steps} recorded times in ${n} points, mean of ${data.replications} replications`
+    + (data.replications > 1 ? ' (band: lowest to highest replication)' : '')
+    + `; from ${fmt(means[0])} to ${fmt(means[means.length - 1])}${unit}, range ${fmt(lo)} to ${fmt(hi)}${unit}`;
+  svg.setAttribute('aria-label', text);
+  $('spark-text').textContent = text;
+}
+
+function renderWhatIf() {
+  const sel = state.selected;
+  const sc = currentScenario();
+  const show = !!sc && (!sel || sel.kind === 'twin');
+  $('whatif-panel').hidden = !show;
+  if (!show) return;
+  const keep = $('rseries').value;
+  $('rseries').replaceChildren();
+  const id = sel && sel.kind === 'twin' ? sel.id : null;
+  for (const s of sc.series) if (id && s.twins.includes(id)) option($('rseries'), s.name, s.name + (s.unit ? ` (${s.unit})` : ''));
+  if (keep && [...$('rseries').options].some((o) => o.value === keep)) $('rseries').value = keep;
+  renderComparison();
+  renderSparkline();
+}
+
 // --- start, sign in, keys --------------------------------------------------
 
 async function signIn() {
@@ -593,6 +822,7 @@ async function signIn() {
     await loadModels();
   } catch (e) { showError(e); return; }
   startLive();
+  await loadResultsFiles();
   await runQuery();
 }
 
@@ -618,6 +848,7 @@ function onKey(ev) {
   else if (key === 'l') { const s = $('layout'); s.selectedIndex = (s.selectedIndex + 1) % s.options.length; runLayout(); }
   else if (ev.key === 'Delete') deleteSelected();
   else if (key === 't' && state.asOf) setAsOf(null);
+  else if (key === 'r') { ev.preventDefault(); $('rfile').focus(); }
 }
 
 function main() {
@@ -648,6 +879,10 @@ function main() {
   $('now').addEventListener('click', () => setAsOf(null));
   $('new-twin').addEventListener('submit', createTwin);
   $('new-rel').addEventListener('submit', createRelationship);
+  $('rfile').addEventListener('change', chooseResultsFile);
+  $('rscenario').addEventListener('change', chooseScenario);
+  $('rkpi').addEventListener('change', () => { colourByKpi(); renderWhatIf(); });
+  $('rseries').addEventListener('change', renderSparkline);
   document.addEventListener('keydown', onKey);
   renderSaved();
   signIn();

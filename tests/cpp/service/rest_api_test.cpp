@@ -59,6 +59,15 @@ TEST_CASE("parse_route finds every operation and decodes ids", "[service]") {
     CHECK(op("POST", "/digitaltwins/a/telemetry") == Operation::publish_telemetry);
     CHECK(op("PUT", "/eventroutes/x") == Operation::upsert_event_route);
     CHECK(op("GET", "/health") == Operation::health);
+    CHECK(op("GET", "/results") == Operation::list_results);
+    CHECK(op("GET", "/results/a.h5") == Operation::get_results);
+    CHECK(op("GET", "/results/a.h5/comparison") == Operation::compare_results);
+    CHECK(op("GET", "/results/a.h5/sparkline") == Operation::results_sparkline);
+    CHECK(service::parse_route("GET", "/results/my%20run.h5/sparkline?twin=x", error)->results_file == "my run.h5");
+    CHECK_FALSE(service::parse_route("POST", "/results", error));
+    CHECK(error.status == 405);
+    CHECK_FALSE(service::parse_route("GET", "/results/a.h5/other", error));
+    CHECK(error.status == 404);
 
     const auto route = service::parse_route("GET", "/digitaltwins/room%201/relationships/r%2F2?x=1", error);
     REQUIRE(route);
