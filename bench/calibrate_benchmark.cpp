@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "bench_support.hpp"
+#include "peer_process.hpp"
 #include "models/builtin.hpp"
 #include "models/building/calibration.hpp"
 #include "twinsim/dtdl/parser.hpp"
@@ -218,26 +219,8 @@ nlohmann::json peer_problem(const Problem& pr) {
 
 nlohmann::json run_peer(const CalibrateBenchOptions& o, const std::filesystem::path& problem, std::string& error) {
     // One BLAS thread: the peer's products are 122 x 122, where threads only add synchronisation.
-    const std::string command = "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 '" + o.python + "' '" +
-                                o.peer_script + "' '" + problem.string() + "'";
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-    if (!pipe) {
-        error = "cannot start " + command;
-        return nullptr;
-    }
-    std::string output;
-    std::array<char, 4096> buffer{};
-    while (std::fgets(buffer.data(), static_cast<int>(buffer.size()), pipe.get()) != nullptr) output += buffer.data();
-    if (pclose(pipe.release()) != 0) {
-        error = "the peer failed (" + command + "): " + output.substr(0, 2000);
-        return nullptr;
-    }
-    try {
-        return nlohmann::json::parse(output);
-    } catch (const nlohmann::json::exception&) {
-        error = "the peer printed no JSON: " + output.substr(0, 2000);
-        return nullptr;
-    }
+    return run_peer_json({o.python, o.peer_script, problem.string()}, error,
+                         "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1");
 }
 
 }  // namespace

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -25,6 +24,7 @@
 #include <vector>
 
 #include "bench_support.hpp"
+#include "peer_process.hpp"
 #include "models/equipment/maintenance.hpp"
 #include "twinsim/common/statistics.hpp"
 #include "twinsim/kernel/rng.hpp"
@@ -137,28 +137,9 @@ nlohmann::ordered_json summary(const std::vector<Totals>& totals, double Totals:
 
 /// The peer's JSON line, or an error text.
 nlohmann::json run_peer(const FleetBenchOptions& o, std::string& error) {
-    const std::string command = "'" + o.python + "' '" + o.peer_script + "' --units " + std::to_string(o.units) +
-                                " --replications " + std::to_string(o.replications) + " --seed " +
-                                std::to_string(o.seed);  // its stderr stays ours
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-    if (!pipe) {
-        error = "cannot start " + command;
-        return nullptr;
-    }
-    std::string output;
-    std::array<char, 4096> buffer{};
-    while (std::fgets(buffer.data(), static_cast<int>(buffer.size()), pipe.get()) != nullptr) output += buffer.data();
-    const int status = pclose(pipe.release());
-    if (status != 0) {
-        error = "the peer failed (" + command + "): " + output.substr(0, 2000);
-        return nullptr;
-    }
-    try {
-        return nlohmann::json::parse(output);
-    } catch (const nlohmann::json::exception&) {
-        error = "the peer printed no JSON: " + output.substr(0, 2000);
-        return nullptr;
-    }
+    return run_peer_json({o.python, o.peer_script, "--units", std::to_string(o.units), "--replications",
+                          std::to_string(o.replications), "--seed", std::to_string(o.seed)},
+                         error);
 }
 
 nlohmann::ordered_json timing(const std::vector<double>& seconds, const std::vector<double>& cpu, double unit_reps) {

@@ -6,7 +6,6 @@
 
 #include "production_benchmark.hpp"
 
-#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "bench_support.hpp"
+#include "peer_process.hpp"
 #include "models/builtin.hpp"
 #include "models/production/line.hpp"
 #include "models/production/production_line.hpp"
@@ -90,28 +90,9 @@ EngineResult run_scenario(const std::shared_ptr<const scenario::PreparedScenario
 
 nlohmann::json run_peer(const std::string& python, const std::string& script, const std::filesystem::path& spec,
                         int replications, double horizon, std::uint64_t seed, std::string& error) {
-    const std::string command = "'" + python + "' '" + script + "' '" + spec.string() + "' --replications " +
-                                std::to_string(replications) + " --seed " + std::to_string(seed) + " --horizon " +
-                                nlohmann::json(horizon).dump();
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-    if (!pipe) {
-        error = "cannot start " + command;
-        return nullptr;
-    }
-    std::string output;
-    std::array<char, 4096> buffer{};
-    while (std::fgets(buffer.data(), static_cast<int>(buffer.size()), pipe.get()) != nullptr) output += buffer.data();
-    const int status = pclose(pipe.release());
-    if (status != 0) {
-        error = "the peer failed (" + command + "): " + output.substr(0, 2000);
-        return nullptr;
-    }
-    try {
-        return nlohmann::json::parse(output);
-    } catch (const nlohmann::json::exception&) {
-        error = "the peer printed no JSON: " + output.substr(0, 2000);
-        return nullptr;
-    }
+    return run_peer_json({python, script, spec.string(), "--replications", std::to_string(replications), "--seed",
+                          std::to_string(seed), "--horizon", nlohmann::json(horizon).dump()},
+                         error);
 }
 
 double median(std::vector<double> v) { return v.empty() ? std::nan("") : stats(std::move(v)).median; }

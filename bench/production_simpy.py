@@ -16,97 +16,23 @@ agree with twinsim's in distribution, not draw for draw.
 
 prints one JSON object: seconds, cpu_seconds, parts_out, mean_cycle_hours, events.
 """
-import argparse
-import json
-import math
 import random
-import time
 
 import simpy
 
-UNLIMITED = 1 << 40
+from production_peer import LineSettings, run_peer
 
 
-def make_sampler(t, rng):
-    kind, mean, cv = t["kind"], t["mean"], t["cv"]
-    if kind == "exponential":
-        rate = 1.0 / mean
-        return lambda: rng.expovariate(rate)
-    if kind == "lognormal":
-        sigma = math.sqrt(math.log1p(cv * cv))
-        mu = math.log(mean) - 0.5 * sigma * sigma
-        return lambda: rng.lognormvariate(mu, sigma)
-    if kind == "gamma":
-        shape, scale = 1.0 / (cv * cv), mean * cv * cv
-        return lambda: rng.gammavariate(shape, scale)
-    if kind == "uniform":
-        half = mean * cv * math.sqrt(3.0)
-        lo, hi = mean - half, mean + half
-        return lambda: rng.uniform(lo, hi)
-    return lambda: mean
-
-
-def route_tables(routes, n_products):
-    tables = []
-    for p in range(n_products):
-        chosen = [r for r in routes if r["product"] == p] or [r for r in routes if r["product"] < 0]
-        total = sum(r["weight"] for r in chosen)
-        cumulative, acc = [], 0.0
-        for r in chosen:
-            acc += r["weight"]
-            cumulative.append(acc / total)
-        if cumulative:
-            cumulative[-1] = 1.0
-        tables.append(([r["node"] for r in chosen], cumulative))
-    return tables
-
-
-class Station:
-    def __init__(self, env, spec, pools, rng, n_products):
-        self.batch = spec["batch"]
-        m = spec["machines"]
-        self.machines = simpy.Resource(env, capacity=m)
-        self.free = list(range(m))           # machine ids, for the setups
-        self.last = [-1] * m
-        buffer = spec["buffer"]
-        self.buffer = UNLIMITED if buffer < 0 else buffer   # a batch starts when the buffer is full
-        self.space = simpy.Resource(env, capacity=UNLIMITED if buffer < 0 else buffer + m * self.batch)
-        self.pools = [pools[p] for p in spec["pools"]]
-        self.process = [make_sampler(t, rng) if t["kind"] != "none" else None for t in spec["process"]]
-        self.setup = spec["setup"]
-        self.routes = route_tables(spec["routes"], n_products)
-        self.waiting = []                    # batch stations: (product, wake-up event)
-        self.arrived = None                  # batch stations: signalled when a part arrives
-
-
-class Line:
+class Line(LineSettings):
     def __init__(self, spec, seed):
         self.env = env = simpy.Environment()
-        self.rng = rng = random.Random(seed)
-        n_products = len(spec["products"])
-        pools = [simpy.Resource(env, capacity=max(1, p["size"])) for p in spec["pools"]]
-        self.stations = [Station(env, s, pools, rng, n_products) for s in spec["stations"]]
-        self.n_stations = len(self.stations)
-        self.source_routes = [route_tables(s["routes"], n_products) for s in spec["sources"]]
-        self.parts_out = 0
-        self.cycle_sum = 0.0
+        super().__init__(spec, random.Random(seed), lambda capacity: simpy.Resource(env, capacity=capacity),
+                         "production_simpy.py")
         for i, st in enumerate(self.stations):
             if st.batch > 1:
-                if len(st.free) != 1:
-                    raise SystemExit("production_simpy.py: a batch station must have one machine")
-                st.arrived = env.event()
+                st.arrived = env.event()     # signalled when a part arrives
                 env.process(self.batcher(i))
         env.process(self.releases(spec["demand"]))
-
-    def draw(self, table):
-        nodes, cumulative = table
-        if len(nodes) == 1:
-            return nodes[0]
-        u = self.rng.random()
-        k = 0
-        while u >= cumulative[k]:
-            k += 1
-        return nodes[k]
 
     def releases(self, demand):
         env = self.env
@@ -195,28 +121,11 @@ class Line:
                 st.free.append(m)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("spec")
-    parser.add_argument("--replications", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--horizon", type=float, default=None, help="seconds (default: the last release + 30 days)")
-    args = parser.parse_args()
-    with open(args.spec) as f:
-        spec = json.load(f)
-    horizon = args.horizon or (spec["demand"][-1][0] + 30 * 86400.0)
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    parts, cycle, events = 0, 0.0, 0
-    for r in range(args.replications):
-        line = Line(spec, args.seed * 1000003 + r)
-        line.env.run(until=horizon)
-        parts += line.parts_out
-        cycle += line.cycle_sum
-        events += next(line.env._eid)  # events scheduled (SimPy's own counter)
-    print(json.dumps({"peer": "simpy", "version": simpy.__version__, "seconds": time.perf_counter() - wall0,
-                      "cpu_seconds": time.process_time() - cpu0, "replications": args.replications,
-                      "parts_out": parts, "mean_cycle_hours": cycle / max(parts, 1) / 3600.0, "events": events}))
+def replicate(spec, seed, horizon):
+    line = Line(spec, seed)
+    line.env.run(until=horizon)
+    return line, next(line.env._eid)  # events scheduled (SimPy's own counter)
 
 
 if __name__ == "__main__":
-    main()
+    run_peer(__doc__, "simpy", simpy.__version__, replicate)
