@@ -12,6 +12,7 @@
 #include "scenario_commands.hpp"
 #include "serve_commands.hpp"
 #include "twinsim/live/mqtt_endpoint.hpp"
+#include "twinsim/service/webhook.hpp"
 #include "twinsim/common/error.hpp"
 
 namespace twinsim::cli {
@@ -53,6 +54,8 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
     // Saved routes may name MQTT endpoints (docs/events.md): this program can deliver to them.
     twinsim::live::register_mqtt_endpoint_kind();
+    // ... and webhooks (saved by `twinsim serve --webhook` or PUT /endpoints/{name}).
+    twinsim::service::register_webhook_endpoint_kind();
     try {
         return twinsim::cli::run(argc, argv);
     } catch (const twinsim::IoError& e) {

@@ -42,6 +42,7 @@ void print_set(const live::SavedRouteSet& set, bool json) {
     if (set.endpoints.empty()) std::cout << "no endpoints\n";
     for (const auto& e : set.endpoints)
         if (e.kind == "mqtt") std::cout << "endpoint " << e.name << ": MQTT " << e.url << " topic " << e.topic << " (QoS 1)\n";
+        else if (e.kind == "webhook") std::cout << "endpoint " << e.name << ": webhook " << e.url << '\n';
         else std::cout << "endpoint " << e.name << ": NDJSON file " << e.path.string() << " (rotated at " << e.options.max_bytes
                   << " bytes, " << e.options.keep << " kept)\n";
     if (set.routes.empty()) std::cout << "no routes\n";

@@ -3,6 +3,7 @@
 // no new connections, requests in flight finish, the store is closed cleanly.
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <ctime>
@@ -198,13 +199,29 @@ int run_serve(const ServeOptions& o) {
         return dynamic_cast<const live::StoreCorruptError*>(&e) != nullptr ? exit_invalid : exit_usage;
     }
     auto events = std::make_unique<live::StoreEvents>(store->graph(), o.store);
+    // --webhook NAME=URL is saved with the store's routes (kind webhook), so
+    // the endpoint and the routes to it outlive this process; giving it again
+    // on a later start with the same URL changes nothing.
     for (const std::string& hook : o.webhooks) {
         const std::size_t eq = hook.find('=');
         try {
             if (eq == std::string::npos || eq == 0) throw live::LiveError("--webhook takes NAME=URL, found \"" + hook + "\"");
-            events->router().add_endpoint(hook.substr(0, eq),
-                                          std::make_shared<service::WebhookEndpoint>(hook.substr(eq + 1), o.webhook_ca));
-        } catch (const live::LiveError& e) {
+            live::SavedFileEndpoint endpoint;
+            endpoint.kind = "webhook";
+            endpoint.name = hook.substr(0, eq);
+            endpoint.url = hook.substr(eq + 1);
+            endpoint.path = o.webhook_ca.empty() ? std::filesystem::path() : std::filesystem::absolute(o.webhook_ca);
+            const auto& saved = events->saved().saved().endpoints;
+            const auto same = std::find_if(saved.begin(), saved.end(), [&](const live::SavedFileEndpoint& e) { return e.name == endpoint.name; });
+            if (same == saved.end()) {
+                events->saved().add_file_endpoint(endpoint);
+            } else if (same->kind != "webhook" || same->url != endpoint.url || same->path != endpoint.path) {
+                throw live::LiveError("--webhook " + endpoint.name + ": the store already has an endpoint " + endpoint.name +
+                                      " (" + same->kind + (same->url.empty() ? std::string() : " " + same->url) +
+                                      "); remove it first (DELETE /endpoints/" + endpoint.name +
+                                      " or twinsim routes remove-endpoint) or use another name");
+            }
+        } catch (const twinsim::Error& e) {
             std::cerr << "twinsim: error: " << e.what() << '\n';
             events->close();
             store->close();
@@ -224,6 +241,7 @@ int run_serve(const ServeOptions& o) {
         }
         limits.results_directory = o.results_dir;
     }
+    limits.webhook_ca = o.webhook_ca.empty() ? std::filesystem::path() : std::filesystem::absolute(o.webhook_ca);
     service::RestApi api(*store, events.get(), limits, access ? &*access : nullptr);
     service::ServerOptions server_options;
     server_options.host = o.listen.substr(0, colon);
@@ -302,6 +320,7 @@ int run_serve(const ServeOptions& o) {
         std::cout << "twinsim serve: " << mqtt->summary() << std::endl;
         mqtt.reset();
     }
+    api.stop_jobs();  // a running import job is cancelled before the store closes
     events->close();
     store->close();
     if (received != 0) {
@@ -351,7 +370,8 @@ Command add_serve_command(CLI::App& app) {
                     "(only the files directly inside it); without it /results answers 501");
     cmd->add_option("--webhook", options->webhooks,
                     "NAME=URL: an endpoint that POSTs routed events to URL as CloudEvents (retried, then "
-                    "dead-lettered); event routes name it (repeatable; lives as long as the process)");
+                    "dead-lettered); event routes name it (repeatable; saved in the store's routes.json, so it and "
+                    "the routes to it outlive the process)");
     cmd->add_option("--webhook-ca", options->webhook_ca, "PEM CAs that https webhooks' certificates are checked against");
     cmd->add_option("--explorer", options->explorer,
                     "Folder of the browser explorer served at /explorer (docs/explorer.md); default: the installed "

@@ -162,9 +162,25 @@ SavedRouteSet parse_saved_routes(std::string_view text, const std::string& origi
             set.endpoints.push_back(std::move(endpoint));
             continue;
         }
+        if (kind == "webhook") {
+            r.only(e, at, {"name", "kind", "url", "caFile"});
+            endpoint.kind = kind;
+            endpoint.name = r.text(e, at, "name");
+            endpoint.url = r.text(e, at, "url");
+            if (endpoint.url.rfind("http://", 0) != 0 && endpoint.url.rfind("https://", 0) != 0)
+                r.fail(at + "/url", "must be an http:// or https:// URL");
+            if (e.contains("caFile")) {
+                endpoint.path = r.text(e, at, "caFile");
+                if (!endpoint.path.is_absolute()) r.fail(at + "/caFile", "must be an absolute path");
+            }
+            if (!names.insert(endpoint.name).second) r.fail(at + "/name", "the endpoint \"" + excerpt(endpoint.name) + "\" is named twice");
+            set.endpoints.push_back(std::move(endpoint));
+            continue;
+        }
         r.only(e, at, {"name", "kind", "path", "maxBytes", "keep"});
         endpoint.name = r.text(e, at, "name");
-        if (kind != "ndjson") r.fail(at + "/kind", "\"" + excerpt(kind) + "\" is not a saved endpoint kind (known: ndjson, mqtt)");
+        if (kind != "ndjson")
+            r.fail(at + "/kind", "\"" + excerpt(kind) + "\" is not a saved endpoint kind (known: ndjson, mqtt, webhook)");
         endpoint.path = r.text(e, at, "path");
         if (!endpoint.path.is_absolute()) r.fail(at + "/path", "must be an absolute path");
         endpoint.options.max_bytes = r.count(e, at, "maxBytes", endpoint.options.max_bytes, 1,
@@ -222,6 +238,12 @@ std::string saved_routes_text(const SavedRouteSet& set) {
     for (const auto& e : s.endpoints) {
         if (e.kind == "mqtt") {
             root["endpoints"].push_back({{"name", e.name}, {"kind", "mqtt"}, {"url", e.url}, {"topic", e.topic}});
+            continue;
+        }
+        if (e.kind == "webhook") {
+            nlohmann::ordered_json hook{{"name", e.name}, {"kind", "webhook"}, {"url", e.url}};
+            if (!e.path.empty()) hook["caFile"] = e.path.string();
+            root["endpoints"].push_back(std::move(hook));
             continue;
         }
         root["endpoints"].push_back({{"name", e.name},
@@ -318,7 +340,8 @@ void SavedRoutes::add_file_endpoint(SavedFileEndpoint endpoint) {
         throw SavedRoutesError("routes file " + file_.string() + ": it already has the limit of " +
                                std::to_string(max_saved_routes) + " endpoints");
     std::error_code ec;
-    if (endpoint.kind == "ndjson" && !endpoint.path.is_absolute()) endpoint.path = fs::absolute(endpoint.path, ec);
+    if ((endpoint.kind == "ndjson" || endpoint.kind == "webhook") && !endpoint.path.empty() && !endpoint.path.is_absolute())
+        endpoint.path = fs::absolute(endpoint.path, ec);
     router_->add_endpoint(endpoint.name, make_saved_endpoint(endpoint));
     SavedRouteSet next = set_;
     next.endpoints.push_back(endpoint);

@@ -5,7 +5,7 @@
 // them (docs/events.md, "Saved routes").
 //
 // Only endpoints that can be rebuilt from a description are saved: NDJSON
-// files (and, later, webhooks and MQTT). A callback endpoint belongs to the
+// files, MQTT topics and webhooks. A callback endpoint belongs to the
 // process that added it, and so does a route to one: SavedRoutes applies it
 // to the router and does not write it to the file.
 //
@@ -54,6 +54,11 @@ struct SavedFileEndpoint {
     /// (mqtt_endpoint.hpp), built by the factory register_saved_endpoint_kind
     /// installed (the twinsim program does; a program without it refuses the
     /// store's routes with SavedRoutesError).
+    ///
+    /// "webhook": POST each event to `url` (http:// or https://) as a
+    /// CloudEvent, `path` being the PEM CA file an https server is checked
+    /// against (empty: the system's); built by the factory the service
+    /// registers (service::register_webhook_endpoint_kind).
     std::string kind = "ndjson";
     std::string url;
     std::string topic;

@@ -47,6 +47,10 @@ constexpr std::array<const char*, operation_count> actions{
     TWINSIM_ADT "eventroutes/read",                           // get_event_route
     TWINSIM_ADT "eventroutes/write",                          // upsert_event_route
     TWINSIM_ADT "eventroutes/delete",                         // delete_event_route
+    TWINSIM_ADT "eventroutes/read",                           // list_endpoints (twinsim: the routes' endpoints)
+    TWINSIM_ADT "eventroutes/read",                           // get_endpoint
+    TWINSIM_ADT "eventroutes/write",                          // upsert_endpoint
+    TWINSIM_ADT "eventroutes/delete",                         // delete_endpoint
     TWINSIM_ADT "digitaltwins/read",                          // event_stream (twinsim: the events of readable twins)
     TWINSIM_ADT "jobs/import/read",                           // list_import_jobs
     TWINSIM_ADT "jobs/import/read",                           // get_import_job

@@ -2,10 +2,15 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <condition_variable>
 #include <charconv>
 #include <chrono>
 #include <deque>
 #include <fstream>
+#include <istream>
+#include <streambuf>
+#include <thread>
 #include <exception>
 #include <map>
 #include <mutex>
@@ -13,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "twinsim/common/error.hpp"
 #include "twinsim/common/json_depth.hpp"
 #include "twinsim/common/time.hpp"
 #include "twinsim/dtdl/diagnostic.hpp"
@@ -47,6 +53,7 @@ constexpr std::array<const char*, operation_count> operation_names{
     "list_relationships", "list_incoming_relationships",
     "publish_telemetry", "publish_component_telemetry",
     "list_event_routes", "get_event_route", "upsert_event_route", "delete_event_route",
+    "list_endpoints", "get_endpoint", "upsert_endpoint", "delete_endpoint",
     "event_stream",
     "list_import_jobs", "get_import_job", "add_import_job", "delete_import_job", "cancel_import_job",
     "list_delete_jobs", "get_delete_job", "add_delete_job",
@@ -329,6 +336,13 @@ std::optional<Route> parse_route(std::string_view method, std::string_view targe
                              {"DELETE", Operation::delete_event_route}});
         else return not_found();
         if (route && n == 2) route->event_route_id = segments[1];
+    } else if (head == "endpoints") {
+        if (n == 1) route = allowed({{"GET", Operation::list_endpoints}});
+        else if (n == 2)
+            route = allowed({{"GET", Operation::get_endpoint}, {"PUT", Operation::upsert_endpoint},
+                             {"DELETE", Operation::delete_endpoint}});
+        else return not_found();
+        if (route && n == 2) route->endpoint_name = segments[1];
     } else if (head == "digitaltwins" && n >= 2) {
         const std::string& twin = segments[1];
         if (n == 2) {
@@ -389,6 +403,7 @@ struct RestApi::Impl {
         }
     }
     ~Impl() {
+        stop_jobs();
         if (hub == nullptr) return;
         try {
             events->router().delete_route(stream_name);
@@ -425,15 +440,57 @@ struct RestApi::Impl {
         return {};
     }
 
-    // --- jobs: run to completion inside the request that starts them (an
-    // import is atomic in twinsim), then kept for GET (the last 1000).
+    // --- jobs. A delete job runs inside the request that starts it. An
+    // import job is queued: PUT answers at once (status notstarted), one
+    // background worker runs the queued imports in order (running, then
+    // succeeded, failed or cancelled); GET polls it. Finished jobs are kept
+    // for GET (the last 1000 of each kind) until deleted or the server stops.
     std::mutex job_mutex;
+    std::condition_variable job_cv;
     std::map<std::string, json> import_jobs, delete_jobs;
     std::size_t delete_counter = 0;
 
+    struct QueuedImport {
+        std::string id;
+        std::filesystem::path input;
+        std::optional<std::filesystem::path> output;
+        std::shared_ptr<std::atomic<bool>> cancel;
+    };
+    std::deque<QueuedImport> import_queue;  // guarded by job_mutex
+    /// The cancel flags of the jobs not finished yet (queued or running).
+    std::map<std::string, std::shared_ptr<std::atomic<bool>>> unfinished_imports;
+    bool jobs_stopping = false;
+    std::thread import_worker;  // started with the first import job
+
+    /// Import jobs queued or running at once; one more is 400 JobLimitReached.
+    static constexpr std::size_t max_unfinished_imports = 100;
+    static constexpr std::size_t max_kept_jobs = 1000;
+
     static void keep(std::map<std::string, json>& jobs, const std::string& id, json job) {
         jobs[id] = std::move(job);
-        while (jobs.size() > 1000) jobs.erase(jobs.begin());
+        trim(jobs);
+    }
+
+    /// Drops finished jobs (oldest id first) beyond max_kept_jobs; a job not
+    /// finished is never dropped.
+    static void trim(std::map<std::string, json>& jobs) {
+        for (auto it = jobs.begin(); jobs.size() > max_kept_jobs && it != jobs.end();) {
+            const std::string status = it->second.value("status", std::string());
+            if (status == "notstarted" || status == "running" || status == "cancelling") ++it;
+            else it = jobs.erase(it);
+        }
+    }
+
+    /// Stops the import worker: queued jobs end cancelled, the running one is
+    /// asked to stop (its import is rolled back) and waited for.
+    void stop_jobs() noexcept {
+        {
+            std::lock_guard lock(job_mutex);
+            jobs_stopping = true;
+            for (auto& [id, flag] : unfinished_imports) flag->store(true);
+        }
+        job_cv.notify_all();
+        if (import_worker.joinable()) import_worker.join();
     }
 
     /// A blob URI of an import job as a file inside the import directory:
@@ -462,48 +519,162 @@ struct RestApi::Impl {
         const json body = parse_body(request, "an import job {\"inputBlobUri\", \"outputBlobUri\"}");
         if (!body.is_object() || !body.contains("inputBlobUri") || !body.at("inputBlobUri").is_string())
             fail(400, "ValidationFailed", "an import job needs \"inputBlobUri\"");
-        {
-            std::lock_guard lock(job_mutex);
-            if (import_jobs.count(route.job_id) != 0)
-                fail(400, "ValidationFailed", "an import job with id " + route.job_id + " exists already");
-        }
         const std::filesystem::path input = confined(body.at("inputBlobUri").get<std::string>(), "inputBlobUri");
         std::optional<std::filesystem::path> output;
         if (body.contains("outputBlobUri") && body.at("outputBlobUri").is_string())
             output = confined(body.at("outputBlobUri").get<std::string>(), "outputBlobUri");
         const std::string created = format_timestamp(now());
         json job{{"id", route.job_id}, {"inputBlobUri", body.at("inputBlobUri")},
-                 {"outputBlobUri", body.value("outputBlobUri", std::string())}, {"createdDateTime", created},
-                 {"lastActionDateTime", created}};
-        json log = json::array();
-        try {
-            const graph::ImportStats stats = graph::import_ndjson(graph(), input);
-            job["status"] = "succeeded";
-            log.push_back(json{{"level", "info"}, {"message", "imported " + std::to_string(stats.models) + " models, " +
-                                                              std::to_string(stats.twins) + " twins, " +
-                                                              std::to_string(stats.relationships) + " relationships"}});
-        } catch (const graph::ImportError& e) {
-            job["status"] = "failed";
-            job["error"] = json{{"code", "ImportFailed"}, {"message", e.what()}};
-            for (const graph::ImportProblem& p : e.problems())
-                log.push_back(json{{"level", "error"}, {"line", p.line}, {"section", p.section}, {"message", p.message}});
-        } catch (const twinsim::Error& e) {
-            job["status"] = "failed";
-            job["error"] = json{{"code", "ImportFailed"}, {"message", e.what()}};
-            log.push_back(json{{"level", "error"}, {"message", e.what()}});
-        }
-        const std::string finished = format_timestamp(now());
-        job["finishedDateTime"] = finished;
-        job["lastActionDateTime"] = finished;
-        if (output) {
-            std::ofstream out(*output, std::ios::trunc);
-            for (const json& line : log) out << line.dump() << '\n';
-        }
+                 {"outputBlobUri", body.value("outputBlobUri", std::string())}, {"status", "notstarted"},
+                 {"createdDateTime", created}, {"lastActionDateTime", created}};
         {
             std::lock_guard lock(job_mutex);
+            if (jobs_stopping) fail(503, "ServiceUnavailable", "the server is stopping: no new import job is started");
+            if (import_jobs.count(route.job_id) != 0)
+                fail(400, "ValidationFailed", "an import job with id " + route.job_id + " exists already");
+            if (unfinished_imports.size() >= max_unfinished_imports)
+                fail(400, "JobLimitReached", "there are " + std::to_string(unfinished_imports.size()) +
+                                                 " import jobs queued or running, the limit; wait for one to finish");
+            auto cancel = std::make_shared<std::atomic<bool>>(false);
+            unfinished_imports[route.job_id] = cancel;
+            import_queue.push_back(QueuedImport{route.job_id, input, output, cancel});
             keep(import_jobs, route.job_id, job);
+            if (!import_worker.joinable()) import_worker = std::thread([this] { run_import_jobs(); });
         }
+        job_cv.notify_all();
         return json_response(201, job);
+    }
+
+    /// The import worker: runs the queued jobs one after another until stop_jobs().
+    void run_import_jobs() {
+        std::unique_lock lock(job_mutex);
+        for (;;) {
+            job_cv.wait(lock, [&] { return jobs_stopping || !import_queue.empty(); });
+            if (import_queue.empty()) return;  // stopping, nothing queued
+            QueuedImport next = std::move(import_queue.front());
+            import_queue.pop_front();
+            const auto current = unfinished_imports.find(next.id);
+            if (current == unfinished_imports.end() || current->second != next.cancel) continue;  // deleted and made anew
+            const auto it = import_jobs.find(next.id);
+            if (it == import_jobs.end()) {  // deleted while queued
+                unfinished_imports.erase(current);
+                continue;
+            }
+            if (next.cancel->load()) {
+                finish_import(next, "cancelled", json(), json::array({json{{"level", "info"}, {"message", "cancelled before it started"}}}));
+                continue;
+            }
+            it->second["status"] = "running";
+            it->second["lastActionDateTime"] = format_timestamp(now());
+            lock.unlock();
+            std::string status;
+            json error;
+            json log = json::array();
+            try {
+                const graph::ImportStats stats = import_file(next.input, *next.cancel);
+                status = "succeeded";
+                log.push_back(json{{"level", "info"}, {"message", "imported " + std::to_string(stats.models) + " models, " +
+                                                                  std::to_string(stats.twins) + " twins, " +
+                                                                  std::to_string(stats.relationships) + " relationships"}});
+            } catch (const graph::ImportError& e) {
+                status = "failed";
+                error = json{{"code", "ImportFailed"}, {"message", e.what()}};
+                for (const graph::ImportProblem& p : e.problems())
+                    log.push_back(json{{"level", "error"}, {"line", p.line}, {"section", p.section}, {"message", p.message}});
+            } catch (const std::exception& e) {
+                if (next.cancel->load()) {
+                    status = "cancelled";
+                    log.push_back(json{{"level", "info"}, {"message", "cancelled while running: nothing was imported"}});
+                } else {
+                    status = "failed";
+                    error = json{{"code", "ImportFailed"}, {"message", e.what()}};
+                    log.push_back(json{{"level", "error"}, {"message", e.what()}});
+                }
+            }
+            lock.lock();
+            finish_import(next, status, error, log);
+        }
+    }
+
+    /// Records a job's end (job_mutex held) and writes its log to outputBlobUri.
+    void finish_import(const QueuedImport& job, const std::string& status, const json& error, const json& log) {
+        const auto current = unfinished_imports.find(job.id);
+        const bool still_listed = current != unfinished_imports.end() && current->second == job.cancel;
+        if (still_listed) unfinished_imports.erase(current);
+        if (job.output) {
+            std::ofstream out(*job.output, std::ios::trunc);
+            for (const json& line : log) out << line.dump() << '\n';
+        }
+        if (!still_listed) return;  // deleted (and perhaps made anew with the same id) while running
+        const auto it = import_jobs.find(job.id);
+        if (it == import_jobs.end()) return;  // deleted while running
+        const std::string finished = format_timestamp(now());
+        it->second["status"] = status;
+        it->second["finishedDateTime"] = finished;
+        it->second["lastActionDateTime"] = finished;
+        if (!error.is_null()) it->second["error"] = error;
+        trim(import_jobs);
+    }
+
+    /// A file read for an import that a cancel interrupts: the next read after
+    /// the flag is set fails, so the import stops there and rolls back.
+    class CancellableFile final : public std::streambuf {
+    public:
+        CancellableFile(const std::filesystem::path& file, const std::atomic<bool>& cancel) : in_(file, std::ios::binary), cancel_(cancel) {}
+        [[nodiscard]] bool is_open() const { return in_.is_open(); }
+
+    protected:
+        int_type underflow() override {
+            if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+            if (cancel_.load()) throw std::runtime_error("the import job was cancelled");
+            in_.read(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
+            const std::streamsize n = in_.gcount();
+            if (n <= 0) {
+                if (in_.bad()) throw std::runtime_error("read error");
+                return traits_type::eof();
+            }
+            setg(buffer_.data(), buffer_.data(), buffer_.data() + n);
+            return traits_type::to_int_type(*gptr());
+        }
+
+    private:
+        std::ifstream in_;
+        const std::atomic<bool>& cancel_;
+        std::array<char, 1 << 16> buffer_{};
+    };
+
+    graph::ImportStats import_file(const std::filesystem::path& file, const std::atomic<bool>& cancel) {
+        std::error_code ec;
+        const auto status = std::filesystem::status(file, ec);
+        if (!std::filesystem::exists(status)) throw IoError("cannot read " + file.string() + ": no such file");
+        if (!std::filesystem::is_regular_file(status))
+            throw IoError("cannot read " + file.string() + ": not a regular file (an import reads regular files only)");
+        CancellableFile buffer(file, cancel);
+        if (!buffer.is_open()) throw IoError("cannot read " + file.string() + ": it cannot be opened");
+        std::istream in(&buffer);
+        return graph::import_ndjson(graph(), in, file.string());
+    }
+
+    Response cancel_import_job(const std::string& id) {
+        std::lock_guard lock(job_mutex);
+        const auto it = import_jobs.find(id);
+        if (it == import_jobs.end()) fail(404, "ImportJobNotFound", "no import job " + id);
+        if (const auto flag = unfinished_imports.find(id); flag != unfinished_imports.end()) {
+            flag->second->store(true);
+            // Queued: ends cancelled when the worker reaches it; running: its
+            // import stops at its next read and rolls back (or finishes first).
+            it->second["status"] = "cancelling";
+            it->second["lastActionDateTime"] = format_timestamp(now());
+        }
+        return json_response(200, it->second);
+    }
+
+    Response delete_import_job(const std::string& id) {
+        std::lock_guard lock(job_mutex);
+        if (import_jobs.erase(id) == 0) fail(404, "ImportJobNotFound", "no import job " + id);
+        // A job not finished yet is cancelled: nothing of it is applied.
+        if (const auto flag = unfinished_imports.find(id); flag != unfinished_imports.end()) flag->second->store(true);
+        return no_content();
     }
 
     json job_of(std::map<std::string, json>& jobs, const std::string& id, const char* code) {
@@ -1014,6 +1185,95 @@ struct RestApi::Impl {
         return *events;
     }
 
+    /// Serialises changes to the saved routes (SavedRoutes has one owner at a time).
+    std::mutex saved_routes_mutex;
+
+    // --- endpoints (twinsim's; ADT configures endpoints in its control plane):
+    // webhooks created here are saved in the store's routes.json with the
+    // routes to them, so both outlive a restart (docs/service.md, "Events").
+
+    static json endpoint_json(const std::string& name, const live::SavedFileEndpoint* saved) {
+        if (saved == nullptr) return json{{"name", name}, {"endpointType", "process"}};
+        json out{{"name", name}, {"endpointType", saved->kind}};
+        if (saved->kind == "webhook") out["url"] = saved->url;
+        else if (saved->kind == "mqtt") out.update(json{{"url", saved->url}, {"topic", saved->topic}});
+        else out["path"] = saved->path.string();
+        return out;
+    }
+
+    static const live::SavedFileEndpoint* saved_endpoint(const live::SavedRouteSet& set, const std::string& name) {
+        for (const live::SavedFileEndpoint& e : set.endpoints)
+            if (e.name == name) return &e;
+        return nullptr;
+    }
+
+    std::vector<json> list_endpoints() {
+        live::StoreEvents& r = routes();
+        std::lock_guard lock(saved_routes_mutex);
+        std::vector<json> out;
+        for (const std::string& name : r.router().endpoint_names())
+            if (name != stream_name) out.push_back(endpoint_json(name, saved_endpoint(r.saved().saved(), name)));
+        return out;
+    }
+
+    json get_endpoint(const std::string& name) {
+        live::StoreEvents& r = routes();
+        std::lock_guard lock(saved_routes_mutex);
+        const std::vector<std::string> names = r.router().endpoint_names();
+        if (name == stream_name || std::find(names.begin(), names.end(), name) == names.end())
+            fail(404, "EndpointNotFound", "no endpoint " + name);
+        return endpoint_json(name, saved_endpoint(r.saved().saved(), name));
+    }
+
+    Response upsert_endpoint(const Request& request, const Route& route) {
+        require_json_content(request, {"application/json"});
+        const json body = parse_body(request, "an endpoint {\"endpointType\": \"webhook\", \"url\"}");
+        if (!body.is_object()) fail(400, "InvalidArgument", "the body must be an endpoint {\"endpointType\": \"webhook\", \"url\"}");
+        for (auto it = body.begin(); it != body.end(); ++it)
+            if (const std::string& key = it.key(); key != "endpointType" && key != "url" && key != "name")
+                fail(400, "InvalidArgument", "unknown member \"" + key + "\" in the endpoint (known: endpointType, url)");
+        const auto type = body.find("endpointType");
+        if (type == body.end() || !type->is_string() || !iequals(type->get<std::string>(), "webhook"))
+            fail(400, "InvalidArgument", "\"endpointType\" must be \"webhook\" (the only kind created through the API)");
+        const auto url = body.find("url");
+        if (url == body.end() || !url->is_string() ||
+            (url->get<std::string>().rfind("http://", 0) != 0 && url->get<std::string>().rfind("https://", 0) != 0))
+            fail(400, "InvalidArgument", "\"url\" must be the webhook's http:// or https:// URL");
+        live::StoreEvents& r = routes();
+        std::lock_guard lock(saved_routes_mutex);
+        if (route.endpoint_name == stream_name) fail(400, "InvalidArgument", "the endpoint name " + route.endpoint_name + " is reserved");
+        const std::vector<std::string> names = r.router().endpoint_names();
+        if (std::find(names.begin(), names.end(), route.endpoint_name) != names.end()) {
+            const live::SavedFileEndpoint* saved = saved_endpoint(r.saved().saved(), route.endpoint_name);
+            if (saved != nullptr && saved->kind == "webhook" && saved->url == url->get<std::string>() &&
+                saved->path == limits.webhook_ca)
+                return json_response(200, endpoint_json(route.endpoint_name, saved));
+            fail(409, "EndpointAlreadyExists", "an endpoint named " + route.endpoint_name +
+                                                   " exists with another description: delete it first (no route may use it)");
+        }
+        live::SavedFileEndpoint endpoint;
+        endpoint.name = route.endpoint_name;
+        endpoint.kind = "webhook";
+        endpoint.url = url->get<std::string>();
+        endpoint.path = limits.webhook_ca;
+        r.saved().add_file_endpoint(endpoint);
+        return json_response(201, endpoint_json(endpoint.name, saved_endpoint(r.saved().saved(), endpoint.name)));
+    }
+
+    Response delete_endpoint(const Route& route) {
+        live::StoreEvents& r = routes();
+        std::lock_guard lock(saved_routes_mutex);
+        const std::vector<std::string> names = r.router().endpoint_names();
+        if (route.endpoint_name == stream_name || std::find(names.begin(), names.end(), route.endpoint_name) == names.end())
+            fail(404, "EndpointNotFound", "no endpoint " + route.endpoint_name);
+        for (const live::EventRoute& er : r.router().routes())
+            if (er.endpoint_name == route.endpoint_name)
+                fail(409, "EndpointInUse", "the endpoint " + route.endpoint_name + " is used by the event route " + er.id +
+                                               ": delete the route first");
+        r.saved().remove_endpoint(route.endpoint_name);
+        return no_content();
+    }
+
     Response upsert_event_route(const Request& request, const Route& route) {
         require_json_content(request, {"application/json"});
         const json body = parse_body(request, "an event route {\"endpointName\", \"filter\"}");
@@ -1025,7 +1285,9 @@ struct RestApi::Impl {
         if (filter == body.end() || !filter->is_string())
             fail(400, "EventRouteFilterInvalid", "the event route needs \"filter\": a filter text such as \"true\"");
         try {
-            routes().saved().upsert_route(live::EventRoute{route.event_route_id, endpoint->get<std::string>(), filter->get<std::string>()});
+            live::StoreEvents& r = routes();
+            std::lock_guard lock(saved_routes_mutex);
+            r.saved().upsert_route(live::EventRoute{route.event_route_id, endpoint->get<std::string>(), filter->get<std::string>()});
         } catch (const live::RouteFilterError& e) {
             fail(400, "EventRouteFilterInvalid", e.what());
         }
@@ -1132,21 +1394,22 @@ struct RestApi::Impl {
             case Operation::get_event_route:
                 return json_response(200, route_json(routes().router().get_route(route.event_route_id)));
             case Operation::upsert_event_route: return upsert_event_route(request, route);
-            case Operation::delete_event_route: routes().saved().delete_route(route.event_route_id); return no_content();
+            case Operation::delete_event_route: {
+                live::StoreEvents& r = routes();
+                std::lock_guard lock(saved_routes_mutex);
+                r.saved().delete_route(route.event_route_id);
+                return no_content();
+            }
+            case Operation::list_endpoints: return page(request, params, "/endpoints", list_endpoints());
+            case Operation::get_endpoint: return json_response(200, get_endpoint(route.endpoint_name));
+            case Operation::upsert_endpoint: return upsert_endpoint(request, route);
+            case Operation::delete_endpoint: return delete_endpoint(route);
             case Operation::event_stream: return event_stream(caller);
             case Operation::list_import_jobs: return page(request, params, "/jobs/imports", all_jobs(import_jobs));
             case Operation::get_import_job: return json_response(200, job_of(import_jobs, route.job_id, "ImportJobNotFound"));
             case Operation::add_import_job: return add_import_job(request, route);
-            case Operation::delete_import_job: {
-                std::lock_guard lock(job_mutex);
-                if (import_jobs.erase(route.job_id) == 0) fail(404, "ImportJobNotFound", "no import job " + route.job_id);
-                return no_content();
-            }
-            case Operation::cancel_import_job: {
-                // Jobs finish inside the request that starts them: a cancel
-                // finds them done and leaves them as they are (ADT: 200 with the job).
-                return json_response(200, job_of(import_jobs, route.job_id, "ImportJobNotFound"));
-            }
+            case Operation::delete_import_job: return delete_import_job(route.job_id);
+            case Operation::cancel_import_job: return cancel_import_job(route.job_id);
             case Operation::list_delete_jobs: return page(request, params, "/jobs/deletions", all_jobs(delete_jobs));
             case Operation::get_delete_job: return json_response(200, job_of(delete_jobs, route.job_id, "DeleteJobNotFound"));
             case Operation::add_delete_job: return add_delete_job(request);
@@ -1223,6 +1486,8 @@ RestApi::RestApi(live::Store& store, live::StoreEvents* events, RequestLimits li
 RestApi::~RestApi() = default;
 
 const RequestLimits& RestApi::limits() const noexcept { return impl_->limits; }
+
+void RestApi::stop_jobs() noexcept { impl_->stop_jobs(); }
 
 Response RestApi::handle(const Request& request) {
     Response response;

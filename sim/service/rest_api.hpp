@@ -54,6 +54,9 @@ struct RequestLimits {
     /// refused); empty: /results answers 501.
     std::filesystem::path results_directory;
     std::size_t max_results_files = 1000;  ///< GET /results lists at most this many (by name)
+    /// The PEM CAs that https webhooks created through PUT /endpoints/{name}
+    /// check their server against (empty: the system's).
+    std::filesystem::path webhook_ca;
 };
 
 /// One request as the transport received it.
@@ -94,6 +97,7 @@ enum class Operation : std::uint8_t {
     list_relationships, list_incoming_relationships,
     publish_telemetry, publish_component_telemetry,
     list_event_routes, get_event_route, upsert_event_route, delete_event_route,
+    list_endpoints, get_endpoint, upsert_endpoint, delete_endpoint,  ///< twinsim's: /endpoints (webhooks)
     event_stream,  ///< GET /events: twinsim's server-sent-events stream
     list_import_jobs, get_import_job, add_import_job, delete_import_job, cancel_import_job,
     list_delete_jobs, get_delete_job, add_delete_job,
@@ -114,6 +118,7 @@ struct Route {
     std::string component;        ///< /components/{path}
     std::string model_id;         ///< /models/{id}
     std::string event_route_id;   ///< /eventroutes/{id}
+    std::string endpoint_name;    ///< /endpoints/{name}
     std::string job_id;           ///< /jobs/imports/{id}, /jobs/deletions/{id}
     std::string results_file;     ///< /results/{file}
 };
@@ -160,6 +165,12 @@ public:
     [[nodiscard]] Response handle(const Request& request);
 
     [[nodiscard]] const RequestLimits& limits() const noexcept;
+
+    /// Stops the background work: import jobs still queued end cancelled,
+    /// the running one is cancelled (its import rolls back) and waited for.
+    /// Later import jobs are refused (503). Call it before closing the store;
+    /// the destructor calls it too. Idempotent; never throws.
+    void stop_jobs() noexcept;
 
 private:
     struct Impl;

@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include "twinsim/live/saved_routes.hpp"
+
 namespace twinsim::service {
 
 struct WebhookEndpoint::Impl {
@@ -39,6 +41,12 @@ void WebhookEndpoint::deliver(const live::Notification& notification) {
     if (!result) throw live::LiveError("webhook " + impl_->url + ": " + httplib::to_string(result.error()));
     if (result->status < 200 || result->status > 299)
         throw live::LiveError("webhook " + impl_->url + " answered " + std::to_string(result->status));
+}
+
+void register_webhook_endpoint_kind() {
+    live::register_saved_endpoint_kind("webhook", [](const live::SavedFileEndpoint& saved) -> std::shared_ptr<live::Endpoint> {
+        return std::make_shared<WebhookEndpoint>(saved.url, saved.path);
+    });
 }
 
 }  // namespace twinsim::service

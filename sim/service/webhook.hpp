@@ -33,4 +33,10 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+/// Lets saved routes (live/saved_routes.hpp) hold webhook endpoints: installs
+/// the factory of the saved endpoint kind "webhook" (url, caFile), so a store
+/// whose routes.json names webhooks delivers to them when opened by this
+/// program (`twinsim serve` calls it at start). Idempotent.
+void register_webhook_endpoint_kind();
+
 }  // namespace twinsim::service

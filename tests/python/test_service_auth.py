@@ -138,9 +138,14 @@ OPERATIONS = [
     ("get_event_route", "GET", "/eventroutes/none", None, {}),
     ("upsert_event_route", "PUT", "/eventroutes/x", '{"endpointName": "nowhere", "filter": "true"}', {}),
     ("delete_event_route", "DELETE", "/eventroutes/none", None, {}),
+    ("list_endpoints", "GET", "/endpoints", None, {}),
+    ("get_endpoint", "GET", "/endpoints/none", None, {}),
+    ("upsert_endpoint", "PUT", "/endpoints/x", '{"endpointType": "nope"}', {}),
+    ("delete_endpoint", "DELETE", "/endpoints/none", None, {}),
 ]
 READER_MAY = {"list_models", "get_model", "query_twins", "get_digital_twin", "get_component", "get_relationship",
-              "list_relationships", "list_incoming_relationships", "list_event_routes", "get_event_route"}
+              "list_relationships", "list_incoming_relationships", "list_event_routes", "get_event_route",
+              "list_endpoints", "get_endpoint"}
 TWIN_OPERATIONS = {name for name, _, path, _, _ in OPERATIONS if "{t}" in path}
 
 

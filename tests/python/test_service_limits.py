@@ -5,6 +5,7 @@ connection, and the server keeps serving everyone else."""
 
 import json
 import socket
+import subprocess
 import time
 import urllib.parse
 
@@ -171,9 +172,22 @@ def test_import_and_delete_jobs_stay_inside_the_import_directory(tmp_path):
     s = requests.Session()
     s.trust_env = False
     v = "?api-version=2023-10-31"
+    def finished(job_id):
+        # The PUT only queues the job; poll it as an ADT client does.
+        deadline = time.time() + 60
+        while True:
+            job = s.get(f"{server.url}/jobs/imports/{job_id}{v}").json()
+            if job["status"] in ("succeeded", "failed", "cancelled") or time.time() > deadline:
+                return job
+            assert job["status"] in ("notstarted", "running", "cancelling"), job
+            time.sleep(0.05)
+
     try:
         r = s.put(f"{server.url}/jobs/imports/j1{v}", json={"inputBlobUri": "good.ndjson", "outputBlobUri": "j1.log"})
-        assert r.status_code == 201 and r.json()["status"] == "succeeded", r.text
+        assert r.status_code == 201 and r.json()["status"] in ("notstarted", "running"), r.text
+        assert r.json()["createdDateTime"] and "finishedDateTime" not in r.json()
+        job = finished("j1")
+        assert job["status"] == "succeeded" and job["finishedDateTime"] >= job["createdDateTime"], job
         assert s.get(f"{server.url}/digitaltwins/imported{v}").json()["t"] == 4.0
         assert "imported 1 models, 1 twins" in (imports / "j1.log").read_text()
         assert s.put(f"{server.url}/jobs/imports/j1{v}", json={"inputBlobUri": "good.ndjson"}).status_code == 400
@@ -182,14 +196,19 @@ def test_import_and_delete_jobs_stay_inside_the_import_directory(tmp_path):
             r = s.put(f"{server.url}/jobs/imports/j9{v}", json={"inputBlobUri": uri})
             assert r.status_code == 400 and r.json()["error"]["code"] == "ValidationFailed", (uri, r.text)
         r = s.put(f"{server.url}/jobs/imports/j2{v}", json={"inputBlobUri": "bad.ndjson", "outputBlobUri": "j2.log"})
-        assert r.status_code == 201 and r.json()["status"] == "failed"
-        assert r.json()["error"]["code"] == "ImportFailed" and "dtmi:test:Nope;1" in (imports / "j2.log").read_text()
+        assert r.status_code == 201
+        job = finished("j2")
+        assert job["status"] == "failed", job
+        assert job["error"]["code"] == "ImportFailed" and "dtmi:test:Nope;1" in (imports / "j2.log").read_text()
         assert s.get(f"{server.url}/digitaltwins/broken{v}").status_code == 404  # nothing of it was applied
-        assert sorted(j["id"] for j in s.get(f"{server.url}/jobs/imports{v}").json()["value"]) == ["j1", "j2"]
-        assert s.post(f"{server.url}/jobs/imports/j1/cancel{v}").json()["status"] == "succeeded"
+        r = s.put(f"{server.url}/jobs/imports/j3{v}", json={"inputBlobUri": "missing.ndjson"})
+        assert r.status_code == 201 and finished("j3")["status"] == "failed"  # found missing when it runs
+        assert sorted(j["id"] for j in s.get(f"{server.url}/jobs/imports{v}").json()["value"]) == ["j1", "j2", "j3"]
+        assert s.post(f"{server.url}/jobs/imports/j1/cancel{v}").json()["status"] == "succeeded"  # done: unchanged
         assert s.delete(f"{server.url}/jobs/imports/j1{v}").status_code == 204
         r = s.get(f"{server.url}/jobs/imports/j1{v}")
         assert r.status_code == 404 and r.json()["error"]["code"] == "ImportJobNotFound"
+        assert s.post(f"{server.url}/jobs/imports/nope/cancel{v}").json()["error"]["code"] == "ImportJobNotFound"
 
         r = s.post(f"{server.url}/jobs/deletions{v}")
         assert r.status_code == 202 and r.json()["status"] == "succeeded"
@@ -262,3 +281,93 @@ def test_event_routes_post_cloud_events_to_webhooks_with_retries_and_dead_letter
     assert attempts["flaky"] >= 2  # the first attempt was refused and retried
     dead = [json.loads(line) for line in (store / "dead-letter-events.ndjson").read_text().splitlines() if line.strip()]
     assert any("broken" in json.dumps(d) and "503" in json.dumps(d) for d in dead), dead
+
+
+def test_webhook_endpoints_and_routes_made_through_the_api_survive_a_restart(tmp_path):
+    import http.server
+    import threading
+
+    import requests
+
+    received = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    hook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{hook.server_address[1]}"
+    store = tmp_path / "store"
+    s = requests.Session()
+    s.trust_env = False
+    v = "?api-version=2023-10-31"
+    creates = "type = 'Microsoft.DigitalTwins.Twin.Create'"
+
+    def delivered(subject, wanted, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = {p for p, e in received if e.get("subject") == subject}
+            if found >= wanted:
+                return found
+            time.sleep(0.05)
+        return found
+
+    try:
+        server = Server(store, extra=["--webhook", f"flagged={base}/flagged"])
+        try:
+            r = s.put(f"{server.url}/endpoints/api-hook{v}", json={"endpointType": "webhook", "url": f"{base}/api"})
+            assert r.status_code == 201 and r.json() == {"name": "api-hook", "endpointType": "webhook", "url": f"{base}/api"}
+            # The same description again is fine; another one under the name is refused.
+            assert s.put(f"{server.url}/endpoints/api-hook{v}", json={"endpointType": "webhook", "url": f"{base}/api"}).status_code == 200
+            r = s.put(f"{server.url}/endpoints/api-hook{v}", json={"endpointType": "webhook", "url": f"{base}/other"})
+            assert r.status_code == 409 and r.json()["error"]["code"] == "EndpointAlreadyExists"
+            for body in ({"endpointType": "ndjson", "url": f"{base}/x"}, {"endpointType": "webhook", "url": "ftp://x"},
+                         {"endpointType": "webhook"}, {"endpointType": "webhook", "url": f"{base}/x", "extra": 1}):
+                r = s.put(f"{server.url}/endpoints/bad{v}", json=body)
+                assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidArgument", (body, r.text)
+            assert s.put(f"{server.url}/eventroutes/to-api{v}", json={"endpointName": "api-hook", "filter": creates}).status_code == 204
+            assert s.put(f"{server.url}/eventroutes/to-flagged{v}", json={"endpointName": "flagged", "filter": creates}).status_code == 204
+            assert s.post(f"{server.url}/models{v}", json=[ROOM]).status_code == 201
+        finally:
+            status, _, err = server.stop()
+        assert status == 0, err
+        saved = json.loads((store / "routes.json").read_text())
+        assert {e["name"]: e["kind"] for e in saved["endpoints"]} == {"api-hook": "webhook", "flagged": "webhook"}
+        assert sorted(r["id"] for r in saved["routes"]) == ["to-api", "to-flagged"]
+
+        # Restarted without --webhook: the endpoints and routes are back and deliver.
+        server = Server(store)
+        try:
+            names = {e["name"]: e for e in s.get(f"{server.url}/endpoints{v}").json()["value"]}
+            assert names["api-hook"]["url"] == f"{base}/api" and names["flagged"]["url"] == f"{base}/flagged"
+            assert s.get(f"{server.url}/eventroutes/to-api{v}").json()["endpointName"] == "api-hook"
+            twin = {"$metadata": {"$model": "dtmi:test:Room;1"}, "t": 1.0}
+            assert s.put(f"{server.url}/digitaltwins/after-restart{v}", json=twin).status_code == 200
+            assert delivered("after-restart", {"/api", "/flagged"}) == {"/api", "/flagged"}
+            r = s.delete(f"{server.url}/endpoints/api-hook{v}")
+            assert r.status_code == 409 and r.json()["error"]["code"] == "EndpointInUse"
+            assert s.delete(f"{server.url}/eventroutes/to-api{v}").status_code == 204
+            assert s.delete(f"{server.url}/endpoints/api-hook{v}").status_code == 204
+            assert s.get(f"{server.url}/endpoints/api-hook{v}").json()["error"]["code"] == "EndpointNotFound"
+        finally:
+            status, _, err = server.stop()
+        assert status == 0, err
+
+        # The deletion is saved too; --webhook under a saved name with another URL is refused.
+        server = Server(store)
+        try:
+            assert s.get(f"{server.url}/endpoints/api-hook{v}").status_code == 404
+            assert s.get(f"{server.url}/endpoints/flagged{v}").status_code == 200
+        finally:
+            server.stop()
+        refused = subprocess.run([CLI, "serve", "--store", str(store), "--listen", "127.0.0.1:0",
+                                  "--webhook", f"flagged={base}/elsewhere"], capture_output=True, text=True, timeout=60)
+        assert refused.returncode != 0 and "already has an endpoint flagged" in refused.stderr
+    finally:
+        hook.shutdown()

@@ -406,3 +406,101 @@ def test_the_store_survives_a_graceful_stop_and_serves_again(served, client, mod
         assert fresh.get_digital_twin("kept")["temperature"] == 30.0
     finally:
         again.stop()
+
+
+def import_file(path, twins, prefix, models=()):
+    """An ADT import file: a header, `models`, then `twins` Room twins named prefix-0, prefix-1, ..."""
+    with open(path, "w", encoding="utf-8") as out:
+        out.write('{"Section": "Header"}\n{"fileVersion": "1.0.0", "author": "test", "organization": "test"}\n')
+        if models:
+            out.write('{"Section": "Models"}\n')
+            for m in models:
+                out.write(json.dumps(m) + "\n")
+        out.write('{"Section": "Twins"}\n')
+        for i in range(twins):
+            out.write('{"$dtId": "%s-%d", "$metadata": {"$model": "dtmi:test:Room;1"}, "temperature": %d.5, '
+                      '"name": "room %d of the imported building", "sensor": {"$metadata": {}}}\n' % (prefix, i, i % 40, i))
+
+
+def test_import_jobs_run_in_the_background_and_are_polled_cancelled_and_listed_through_the_sdk(tmp_path_factory):
+    """ADT's import job as its users drive it: add returns at once (notstarted or
+    running), get_by_id is polled until succeeded or failed, cancel stops a job
+    that has not finished (nothing of it is applied), finished jobs stay listed."""
+    from azure.digitaltwins.core._generated.models import ImportJob
+
+    folder = tmp_path_factory.mktemp("import-jobs")
+    ca, cert, key = make_test_ca(folder / "tls")
+    imports = folder / "imports"
+    imports.mkdir()
+    import_file(imports / "small.ndjson", 3, "small", models=[SENSOR, ROOM])
+    import_file(imports / "big.ndjson", 200_000, "big")
+    import_file(imports / "queued.ndjson", 10, "queued")
+    (imports / "broken.ndjson").write_text('{"Section": "Header"}\n{"fileVersion": "1.0.0"}\n{"Section": "Twins"}\n'
+                                           '{"$dtId": "x", "$metadata": {"$model": "dtmi:test:Missing;1"}}\n')
+    server = Server(folder / "store", cert=cert, key=key, extra=["--import-dir", str(imports)])
+    try:
+        client = DigitalTwinsClient(server.url, StaticToken(), connection_verify=str(ca))
+        jobs = client._client.import_jobs  # the SDK's generated import-job operations (ADT 2023-10-31)
+
+        def wait(job_id, timeout=120):
+            deadline = time.time() + timeout
+            seen = []
+            while True:
+                job = jobs.get_by_id(job_id)
+                seen.append(job.status)
+                if job.status in ("succeeded", "failed", "cancelled") or time.time() > deadline:
+                    return job, seen
+                time.sleep(0.05)
+
+        started = jobs.add("small-job", ImportJob(input_blob_uri="small.ndjson", output_blob_uri="small.log"))
+        assert started.id == "small-job" and started.status in ("notstarted", "running")
+        assert started.finished_date_time is None and started.created_date_time is not None
+        job, seen = wait("small-job")
+        assert job.status == "succeeded", (job.status, job.error and job.error.message)
+        assert job.finished_date_time >= job.created_date_time
+        assert client.get_digital_twin("small-2")["temperature"] == 2.5
+        assert "imported 2 models, 3 twins" in (imports / "small.log").read_text()
+
+        job = jobs.add("broken-job", ImportJob(input_blob_uri="broken.ndjson", output_blob_uri="broken.log"))
+        job, _ = wait("broken-job")
+        assert job.status == "failed" and job.error.code == "ImportFailed"
+        with pytest.raises(ResourceNotFoundError):
+            client.get_digital_twin("x")
+
+        # A big job runs while another waits behind it: cancelling the waiting
+        # one ends it at once; cancelling the running one rolls it back.
+        big = jobs.add("big-job", ImportJob(input_blob_uri="big.ndjson", output_blob_uri="big.log"))
+        jobs.add("queued-job", ImportJob(input_blob_uri="queued.ndjson", output_blob_uri="queued.log"))
+        assert big.status in ("notstarted", "running")
+        assert jobs.get_by_id("queued-job").status == "notstarted"
+        cancelled_queued = jobs.cancel("queued-job")
+        assert cancelled_queued.status in ("cancelling", "cancelled")
+        deadline = time.time() + 60
+        while jobs.get_by_id("big-job").status == "notstarted" and time.time() < deadline:
+            time.sleep(0.01)
+        at_cancel = jobs.cancel("big-job")
+        big, seen = wait("big-job")
+        queued, _ = wait("queued-job")
+        assert queued.status == "cancelled" and queued.finished_date_time is not None
+        with pytest.raises(ResourceNotFoundError):
+            client.get_digital_twin("queued-0")
+        count = list(client.query_twins("SELECT COUNT() FROM DIGITALTWINS T WHERE STARTSWITH(T.$dtId, 'big-')"))[0]["COUNT"]
+        if at_cancel.status == "cancelling":  # it was running: stopped and rolled back
+            assert big.status == "cancelled", (big.status, seen)
+            assert count == 0
+        else:  # it had finished before the cancel came (a fast machine): all of it is there
+            assert big.status == "succeeded" and count == 200_000
+        assert "cancelled" in (imports / "queued.log").read_text()
+
+        listed = {j.id: j.status for j in jobs.list()}
+        assert listed == {"small-job": "succeeded", "broken-job": "failed", "big-job": big.status,
+                          "queued-job": "cancelled"}
+        jobs.delete("small-job")
+        with pytest.raises(ResourceNotFoundError):
+            jobs.get_by_id("small-job")
+        with pytest.raises(HttpResponseError) as exists:
+            jobs.add("broken-job", ImportJob(input_blob_uri="small.ndjson", output_blob_uri="again.log"))
+        assert exists.value.status_code == 400
+    finally:
+        status, _, err = server.stop()
+    assert status == 0, err
