@@ -19,6 +19,7 @@
 #include "replay_benchmark.hpp"
 #include "serve_benchmark.hpp"
 #include "live_bench.hpp"
+#include "mqtt_benchmark.hpp"
 #include "time_travel_benchmark.hpp"
 #include "twinsim/common/error.hpp"
 
@@ -210,6 +211,7 @@ int run(int argc, char** argv) {
     ProductionBenchCommand production(app);  // the sample plant beside SimPy and salabim (bench/production_benchmark.hpp)
     ReplayBenchCommand replay(app);  // replay vs simulate (bench/replay_benchmark.hpp)
     ServeBenchCommand serve(app);  // the REST service vs the library (bench/serve_benchmark.hpp)
+    MqttBenchCommand mqtt(app);  // broker -> committed updates vs a bare SQLite subscriber (bench/mqtt_benchmark.hpp)
     CalibrateBenchCommand calibrate(app);  // calibration vs SciPy (bench/calibrate_benchmark.hpp)
     TimeTravelBenchOptions travel;
     bool travel_smoke = false;
@@ -303,6 +305,7 @@ int run(int argc, char** argv) {
     if (const std::optional<int> status = production.run()) return *status;
     if (const std::optional<int> status = replay.run()) return *status;
     if (const std::optional<int> status = serve.run()) return *status;
+    if (const std::optional<int> status = mqtt.run()) return *status;
     if (const std::optional<int> status = calibrate.run()) return *status;
     if (dtdl_command->parsed()) {
         if (smoke) dtdl.repeat = 1;
