@@ -232,6 +232,21 @@ def test_the_sdk_sees_401_and_403_as_its_exceptions(setup):
     owner.publish_telemetry("in-1", {"occupancy": 2}, message_id=str(uuid.uuid4()))
 
 
+def test_results_files_need_digitaltwins_read_without_a_scope(setup):
+    """/results (twinsim serve --results): a results file holds runs of the whole graph, so a role
+    scoped to some twins may not read it. This server has no --results: an authorised call gets 501."""
+    call, tokens = setup["call"], setup["tokens"]
+    for path in ("/results", "/results/x.h5", "/results/x.h5/comparison", "/results/x.h5/sparkline"):
+        assert call("GET", path, None).status_code == 401
+        for bearer in (setup["owner"], tokens["reader"]):
+            r = call("GET", path, bearer)
+            assert r.status_code == 501 and "--results DIR" in r.json()["error"]["message"], r.text
+        r = call("GET", path, tokens["scoped"])
+        assert r.status_code == 403 and "only within a scope" in r.json()["error"]["message"], r.text
+        r = call("GET", path, tokens["sender"])
+        assert r.status_code == 403 and "digitaltwins/read" in r.json()["error"]["message"], r.text
+
+
 def test_the_event_stream_shows_a_scoped_caller_only_its_twins(setup):
     import threading
 
