@@ -172,6 +172,7 @@ struct PholdOptions {
     int repeat = 3;                  ///< interleaved rounds; each kernel reports its median
     bool baselines = true;           ///< also run the naive and 4-ary heap kernels in every round
     std::string stream = "auto";     ///< "random", "compact" or "auto" (compact from 8,192 LPs)
+    std::string prefetch = "auto";   ///< twinsim's prefetch hint for the LPs' streams: "on", "off" or "auto" (from 8,192 LPs)
 };
 /// `twinsim-bench phold`: PHOLD (ROSS semantics) on the kernel beside a naive
 /// std::priority_queue kernel and a 4-ary heap one, one JSON object per LP count.

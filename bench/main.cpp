@@ -104,6 +104,11 @@ int run(int argc, char** argv) {
                               "(compact from 8,192 LPs)")
         ->capture_default_str()
         ->check(CLI::IsMember({"random", "compact", "auto"}));
+    phold_command->add_option("--prefetch", phold.prefetch,
+                              "twinsim's prefetch hint (Simulator::on(handler, prefetch)) loading the stream of the "
+                              "LP after next: on, off or auto (on from 8,192 LPs)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"on", "off", "auto"}));
     phold_command->add_flag("--smoke", phold_smoke, "100,000 events, one run (for CI)");
 
     Mm1Options mm1;

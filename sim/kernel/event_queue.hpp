@@ -155,12 +155,21 @@ public:
     /// take() right after next_time(), which already brought the earliest
     /// live key to the top. Precondition: next_time() was the last call on
     /// this queue.
-    PoppedEvent take_prepared() noexcept {
+    /// With `look_further`, also prefetches what upcoming() will read after this take.
+    PoppedEvent take_prepared(bool look_further = false) noexcept {
         const Key k = bottom_[0];
         // The next event is one of the root's children (or a bucket's): start
         // loading their slots while this event's handler runs.
-        const std::size_t n = bottom_.size() < 5 ? bottom_.size() : 5;
+        const std::size_t size = bottom_.size();
+        const std::size_t n = size < 5 ? size : 5;
         for (std::size_t c = 1; c < n; ++c) __builtin_prefetch(&slots_[bottom_[c].slot]);
+        if (look_further && size >= 9) {
+            // And those of the earliest child's children: after this take, the
+            // next event's children, which upcoming() looks at.
+            const std::size_t m = earlier(earlier(1, 2), earlier(3, 4));
+            const std::size_t end = std::min(size, 4 * m + 5);
+            for (std::size_t c = 4 * m + 1; c < end; ++c) __builtin_prefetch(&slots_[bottom_[c].slot]);
+        }
         Slot& s = slots_[k.slot];
         PoppedEvent out{std::bit_cast<double>(k.time), s.handler, EventHandle{k.slot, k.generation}, s.payload};
         release_slot(k.slot);
@@ -182,6 +191,27 @@ public:
             top_.swap(bottom_);  // top_ is empty in heap mode
             far_floor_ = -1.0;
         }
+    }
+
+    /// The event most likely to run after the earliest one: the earliest of the
+    /// bottom heap's root's children. Its handler and payload are stored in
+    /// `handler` and `payload`; false when the bottom heap has no child (the
+    /// next event then waits in a bucket). A hint for prefetching only: the
+    /// event may have been cancelled, and an event scheduled later may run
+    /// first. Call between finish_take() and the next take.
+    [[nodiscard]] bool upcoming(std::uint32_t& handler, const Payload*& payload) const noexcept {
+        const std::size_t n = bottom_.size();
+        if (n < 2) return false;
+        std::size_t best = 1;
+        if (n >= 5) {
+            best = earlier(earlier(1, 2), earlier(3, 4));
+        } else {
+            for (std::size_t c = 2; c < n; ++c) best = earlier(best, c);
+        }
+        const Slot& s = slots_[bottom_[best].slot];
+        handler = s.handler;
+        payload = &s.payload;
+        return true;
     }
 
     /// Removes every event.

@@ -75,6 +75,16 @@ inline void Simulator::dispatch(const PoppedEvent& e) {
     void* const object = entry.object;
     invoke(object, *this, e.payload);
     queue_.finish_take();
+    if (any_prefetch_) {
+        // Start loading the state of the event after the next one while the
+        // next one runs (a hint: see on(handler, prefetch)).
+        std::uint32_t handler;
+        const Payload* payload;
+        if (queue_.upcoming(handler, payload)) {
+            const Handler& next = handlers_[handler];
+            if (next.prefetch) next.prefetch(next.object, *payload);
+        }
+    }
     if (failure_) [[unlikely]] rethrow_failure();
 }
 
@@ -88,7 +98,7 @@ StopReason Simulator::run_until(double horizon) {
             return StopReason::request;
         }
         if (queue_.empty() || queue_.next_time() > horizon) break;
-        dispatch(queue_.take_prepared());  // next_time() found the event: no second look
+        dispatch(queue_.take_prepared(any_prefetch_));  // next_time() found the event: no second look
         if (condition_ && condition_(*this)) [[unlikely]] return StopReason::condition;
     }
     if (std::isinf(horizon)) return StopReason::empty;

@@ -429,3 +429,64 @@ TEST_CASE("an event tied with the latest pending time still runs by priority", "
     CHECK(order[299] == 1000);
     CHECK(order[300] == 299);
 }
+
+TEST_CASE("a prefetch hint names events about to run and changes nothing", "[kernel]") {
+    // A PHOLD-like workload (each event schedules one more at now + 0.1 +
+    // Exp(0.9), with one event in 64 cancelled and replaced) run twice: with
+    // a plain handler and with a prefetch hint. The hint must not change what
+    // runs; each hinted event must be pending when hinted, and should
+    // mostly be the event that runs second after the hint.
+    struct Ev {
+        std::uint32_t id;
+    };
+    auto run = [](bool with_hint, std::vector<std::uint32_t>& order, std::vector<std::uint32_t>& hints,
+                  std::size_t& hinted_pending, std::size_t& hinted_second) {
+        Simulator sim;
+        std::uint64_t x = 0x2545F4914F6CDD1DULL;
+        auto unit = [&] {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            return static_cast<double>(x >> 11) * 0x1.0p-53;
+        };
+        std::vector<EventHandle> handles;
+        std::uint32_t next_id = 0;
+        std::vector<std::size_t> hinted_at;  // hints[k] was given after order.size() == hinted_at[k]
+        EventType<Ev> type;
+        auto add = [&](Simulator& s) {
+            const EventHandle h = s.schedule(type, 0.1 - 0.9 * std::log(1.0 - unit()), Ev{next_id++});
+            handles.push_back(h);
+        };
+        auto handler = [&](Simulator& s, const Ev& e) {
+            order.push_back(e.id);
+            add(s);
+            if (order.size() % 64 == 0) {
+                const std::uint32_t victim = static_cast<std::uint32_t>(unit() * static_cast<double>(handles.size()));
+                if (s.cancel(handles[victim])) add(s);
+            }
+            if (order.size() == 60000) s.request_stop();
+        };
+        if (with_hint) {
+            type = sim.on<Ev>(handler, [&](const Ev& e) noexcept {
+                hints.push_back(e.id);
+                hinted_at.push_back(order.size());
+                if (e.id < handles.size() && sim.pending(handles[e.id])) ++hinted_pending;
+            });
+        } else {
+            type = sim.on<Ev>(handler);
+        }
+        for (int i = 0; i < 4000; ++i) add(sim);
+        sim.run();
+        for (std::size_t k = 0; k < hints.size(); ++k)
+            if (hinted_at[k] + 1 < order.size() && order[hinted_at[k] + 1] == hints[k]) ++hinted_second;
+    };
+    std::vector<std::uint32_t> plain, hinted, hints, unused;
+    std::size_t pending = 0, second = 0, ignore = 0;
+    run(false, plain, unused, ignore, ignore);
+    run(true, hinted, hints, pending, second);
+    REQUIRE(plain.size() == 60000);
+    CHECK(hinted == plain);
+    REQUIRE(hints.size() > 30000);
+    CHECK(static_cast<double>(pending) >= 0.99 * static_cast<double>(hints.size()));
+    CHECK(static_cast<double>(second) / static_cast<double>(hints.size()) > 0.9);
+}
