@@ -121,6 +121,7 @@ struct Side {
     std::vector<double> patch_ms, get_ms;
     double seconds = 0, cpu_seconds = 0;
     std::size_t errors = 0;
+    std::uint64_t syncs = 0;  ///< the store's group-commit syncs during the round
 };
 
 double percentile(std::vector<double> v, double p) {
@@ -237,7 +238,7 @@ std::vector<double> probe_sync(const std::filesystem::path& dir, int n) {
 }
 
 json summary(const std::vector<Side>& rounds) {
-    std::vector<double> patch_rate, get_rate, p50p, p99p, p50g, p99g, cpu;
+    std::vector<double> patch_rate, get_rate, p50p, p99p, p50g, p99g, cpu, per_sync;
     std::size_t errors = 0, patches = 0;
     for (const Side& s : rounds) {
         patch_rate.push_back(static_cast<double>(s.patch_ms.size()) / s.seconds);
@@ -247,6 +248,7 @@ json summary(const std::vector<Side>& rounds) {
         p50g.push_back(percentile(s.get_ms, 0.5));
         p99g.push_back(percentile(s.get_ms, 0.99));
         cpu.push_back(s.cpu_seconds / s.seconds);
+        per_sync.push_back(static_cast<double>(s.patch_ms.size()) / static_cast<double>(std::max<std::uint64_t>(1, s.syncs)));
         errors += s.errors;
         patches += s.patch_ms.size();
     }
@@ -254,7 +256,8 @@ json summary(const std::vector<Side>& rounds) {
                 {"requests_per_s", median(patch_rate) + median(get_rate)},
                 {"patch_p50_ms", median(p50p)}, {"patch_p99_ms", median(p99p)},
                 {"get_p50_ms", median(p50g)}, {"get_p99_ms", median(p99g)},
-                {"cpu_seconds_per_s", median(cpu)}, {"patches_total", patches}, {"errors", errors}};
+                {"cpu_seconds_per_s", median(cpu)}, {"patches_per_sync", median(per_sync)},
+                {"patches_total", patches}, {"errors", errors}};
 }
 
 }  // namespace
@@ -279,8 +282,12 @@ int run_serve(const ServeBenchOptions& o) {
         std::vector<Side> service_rounds, direct_rounds;
         std::vector<double> sync_ms;
         for (int r = 0; r < o.rounds; ++r) {
+            std::uint64_t syncs = served->stats().syncs;
             service_rounds.push_back(service_round(server.port(), o));
+            service_rounds.back().syncs = served->stats().syncs - syncs;
+            syncs = direct->stats().syncs;
             direct_rounds.push_back(direct_round(direct->graph(), o));
+            direct_rounds.back().syncs = direct->stats().syncs - syncs;
             const std::vector<double> probed = probe_sync(root, o.fsync_probes);
             sync_ms.insert(sync_ms.end(), probed.begin(), probed.end());
         }

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "twinsim/live/detail/batch_codec.hpp"
 #include "twinsim/live/detail/checkpoint_file.hpp"
@@ -44,9 +45,6 @@ thread_local std::uint64_t t_batch = 0;
 // How long the background thread sleeps between looks at the WAL.
 constexpr auto maintenance_period = std::chrono::milliseconds(200);
 
-// The longest a group commit waits for more writers' batches before syncing.
-constexpr auto group_commit_max_delay = std::chrono::milliseconds(4);
-
 }  // namespace
 
 struct Store::Impl {
@@ -62,9 +60,11 @@ struct Store::Impl {
 
     // Durability: guarded by sync_mutex.
     mutable std::mutex sync_mutex;
-    std::condition_variable durable_cv;   // writers wait for durable >= their batch
-    std::condition_variable flusher_cv;   // the flusher waits for work
+    std::condition_variable durable_cv;   // writers wait for a running sync to end
+    bool syncing = false;                 // group commit: a writer is syncing the log (the leader)
     std::uint64_t written = 0;            // last batch written to the journal
+    std::uint64_t assigned = 0;           // last batch committed to the graph (group commit: some may wait in pending_rows)
+    std::vector<detail::PendingRow> pending_rows;  // group commit: committed batches not yet written to the journal
     std::uint64_t durable = 0;            // last batch known durable
     std::string failure;                  // non-empty: a sync failed, every later write is refused
     bool closed = false;
@@ -82,12 +82,11 @@ struct Store::Impl {
 
     // Is a background checkpoint due? (sync_mutex held)
     [[nodiscard]] bool checkpoint_due() const {
-        return (options.checkpoint_every > 0 && written - last_checkpoint >= options.checkpoint_every) ||
+        return (options.checkpoint_every > 0 && assigned - last_checkpoint >= options.checkpoint_every) ||
                (options.checkpoint_every_changes > 0 &&
                 journaled_changes - changes_at_checkpoint >= options.checkpoint_every_changes);
     }
 
-    std::thread flusher;
     std::thread maintainer;
     std::condition_variable maintainer_cv;
 
@@ -109,6 +108,13 @@ struct Store::Impl {
     }
 
     // --- the journal hook (graph mutex held) -----------------------------------------
+    // Per batch: the row is written (and, synchronous=FULL, synced) here, so a
+    // failed write rolls the batch back. Group commit: the row is only encoded
+    // here and queued; the writer that leads the next sync writes every queued
+    // row in one transaction and syncs (wait_durable). No disk I/O happens
+    // while the graph's mutex is held: a write into the log while a sync is
+    // writing the same page back would wait for the disk (stable pages), and
+    // every other writer would wait behind it for the mutex.
     void journal_batch(const graph::CommitBatch& batch) {
         std::uint64_t id = 0;
         {
@@ -116,47 +122,64 @@ struct Store::Impl {
             if (closed) write_error("the store is closed; the write was not applied");
             if (!failure.empty())
                 write_error("the store refuses writes since a sync failed: " + failure + "; the write was not applied");
-            id = written + 1;
+            id = assigned + 1;
         }
         // A batch of numeric writes is journaled as numbers (format version
         // 3); any other as its events and outcome (version 2).
-        std::string payload;
-        std::uint64_t first = batch.events.empty() ? 0 : batch.events.front().sequence;
-        std::uint64_t last = batch.events.empty() ? 0 : batch.events.back().sequence;
-        const std::size_t events = batch.event_count();
+        detail::PendingRow row;
+        row.batch = id;
+        row.first_sequence = batch.events.empty() ? 0 : batch.events.front().sequence;
+        row.last_sequence = batch.events.empty() ? 0 : batch.events.back().sequence;
+        row.events = batch.event_count();
+        row.model_changes = batch.models.size();
         if (batch.numeric) {
-            payload = detail::encode_numeric_batch(*batch.numeric);
-            first = events == 0 ? 0 : batch.numeric->first_sequence;
-            last = events == 0 ? 0 : first + events - 1;
+            row.payload = detail::encode_numeric_batch(*batch.numeric);
+            row.first_sequence = row.events == 0 ? 0 : batch.numeric->first_sequence;
+            row.last_sequence = row.events == 0 ? 0 : row.first_sequence + row.events - 1;
         } else {
-            payload = detail::encode_batch(batch, batch.outcome());
+            row.payload = detail::encode_batch(batch, batch.outcome());
         }
-        const std::int64_t time = commit_time(batch);
-        try {
-            journal->append(id, first, last, time, events, batch.models.size(), payload);
-        } catch (const JournalFailure& f) {
-            if (f.sync) {
-                std::lock_guard lock(sync_mutex);
-                failure = with_detail(f);
-                durable_cv.notify_all();
+        row.time_ns = commit_time(batch);
+        const std::uint64_t events = row.events;
+        if (options.durability == Durability::per_batch) {
+            try {
+                journal->append(id, row.first_sequence, row.last_sequence, row.time_ns, row.events, row.model_changes,
+                                row.payload);
+            } catch (const JournalFailure& f) {
+                if (f.sync) {
+                    std::lock_guard lock(sync_mutex);
+                    failure = with_detail(f);
+                    durable_cv.notify_all();
+                }
+                write_error(with_detail(f) + " in " + journal_file.string() + "; the write was not applied");
             }
-            write_error(with_detail(f) + " in " + journal_file.string() + "; the write was not applied");
         }
         std::lock_guard lock(sync_mutex);
-        written = id;
-        if (history) history->committed(id);
+        assigned = id;
         if (options.durability == Durability::per_batch) {
+            written = id;
             durable = id;  // synchronous=FULL: the commit synced the WAL
+            if (history) history->committed(id);
         } else {
+            pending_rows.push_back(std::move(row));
             t_store = this;
             t_batch = id;
-            flusher_cv.notify_one();
         }
         journaled_changes += events;
         if (checkpoint_due()) maintainer_cv.notify_one();
     }
 
     // --- group commit -----------------------------------------------------------------
+    // Leader and followers, without a thread of its own: a writer that finds
+    // its batch not durable and no sync running becomes the leader: it writes
+    // every queued row (its own and those of every batch committed before it,
+    // by any thread) to the journal in one transaction and syncs the log, on
+    // its own thread; writers whose batch a running sync covers wait for it;
+    // a writer whose batch came after the running sync started waits for it to
+    // end and then leads the next one, covering every batch queued meanwhile.
+    // So concurrent writers share one transaction and one sync, a lone writer
+    // pays one of each without any thread hand-over, and no writer waits on a
+    // timer.
     void await_durable() {
         if (t_store != this) return;
         const std::uint64_t batch = t_batch;
@@ -166,53 +189,42 @@ struct Store::Impl {
 
     void wait_durable(std::uint64_t batch) {
         std::unique_lock lock(sync_mutex);
-        if (durable >= batch) return;
-        flusher_cv.notify_one();
-        durable_cv.wait(lock, [&] { return durable >= batch || !failure.empty() || stopping; });
-        if (durable >= batch) return;
-        if (!failure.empty())
-            write_error("batch " + std::to_string(batch) + " is applied but may not be durable: " + failure);
-        write_error("batch " + std::to_string(batch) + " is applied but the store closed before it was synced");
-    }
-
-    void flush_loop() {
-        std::unique_lock lock(sync_mutex);
-        std::chrono::steady_clock::duration last_sync{};  // how long the last sync took
-        std::uint64_t last_group = 0;                     // how many batches it made durable
         for (;;) {
-            flusher_cv.wait(lock, [&] { return stopping || (written > durable && failure.empty()); });
-            if (written <= durable || !failure.empty()) {
-                if (stopping) return;
-                continue;
-            }
-            // When writers run concurrently (the last sync served more than
-            // one batch), wait a little for the others' batches before
-            // syncing, so one sync serves more of them: at most half the last
-            // sync's time (a writer waits at most 1.5 syncs) and at most 4 ms.
-            if (last_group > 1 && !stopping) {
-                const auto delay = std::min<std::chrono::steady_clock::duration>(last_sync / 2, group_commit_max_delay);
-                flusher_cv.wait_for(lock, delay, [&] { return stopping; });
-            }
-            const std::uint64_t target = written;
-            last_group = target - durable;
-            lock.unlock();
-            std::string error;
-            const auto sync_start = std::chrono::steady_clock::now();
-            try {
-                journal->sync_wal();
-            } catch (const JournalFailure& f) {
-                error = with_detail(f);
-            }
-            last_sync = std::chrono::steady_clock::now() - sync_start;
-            lock.lock();
-            ++syncs;
-            if (error.empty()) {
-                durable = std::max(durable, target);
-            } else {
-                failure = error;
-            }
-            durable_cv.notify_all();
+            if (durable >= batch) return;
+            if (!failure.empty())
+                write_error("batch " + std::to_string(batch) + " is applied but may not be durable: " + failure);
+            if (!syncing) break;
+            durable_cv.wait(lock);
         }
+        if (stopping)
+            write_error("batch " + std::to_string(batch) + " is applied but the store closed before it was synced");
+        // Lead: write every queued row in one transaction, then sync.
+        syncing = true;
+        std::vector<detail::PendingRow> rows;
+        rows.swap(pending_rows);
+        const std::uint64_t target = assigned;
+        lock.unlock();
+        std::string error;
+        bool appended = false;
+        try {
+            journal->append_all(rows);
+            appended = true;
+            journal->sync_wal();
+        } catch (const JournalFailure& f) {
+            error = with_detail(f) + " in " + journal_file.string();
+        }
+        lock.lock();
+        syncing = false;
+        ++syncs;
+        if (appended) {
+            written = std::max(written, target);
+            if (history) history->committed(target);
+        }
+        if (error.empty()) durable = std::max(durable, target);
+        else if (failure.empty()) failure = error;
+        durable_cv.notify_all();
+        if (durable >= batch) return;
+        write_error("batch " + std::to_string(batch) + " is applied but may not be durable: " + failure);
     }
 
     // --- checkpoints ----------------------------------------------------------------------
@@ -226,7 +238,7 @@ struct Store::Impl {
         graph->atomically([&](graph::TwinGraph& g) {
             snapshot = g.snapshot();
             std::lock_guard lock(sync_mutex);
-            batch = written;
+            batch = assigned;
             changes = journaled_changes;
         });
         {
@@ -267,7 +279,7 @@ struct Store::Impl {
         for (;;) {
             maintainer_cv.wait_for(lock, maintenance_period);
             if (stopping) return;
-            const bool want_checkpoint = checkpoint_due() && written > last_checkpoint && failure.empty();
+            const bool want_checkpoint = checkpoint_due() && assigned > last_checkpoint && failure.empty();
             const bool want_wal = written > wal_checkpointed_at;
             const std::uint64_t now_written = written;
             lock.unlock();
@@ -295,11 +307,13 @@ struct Store::Impl {
             std::lock_guard lock(sync_mutex);
             stopping = true;
         }
-        flusher_cv.notify_all();
         maintainer_cv.notify_all();
         durable_cv.notify_all();
-        if (flusher.joinable()) flusher.join();
         if (maintainer.joinable()) maintainer.join();
+        // A leader's sync in progress ends before the journal closes; no new
+        // one starts once `stopping` is set.
+        std::unique_lock lock(sync_mutex);
+        durable_cv.wait(lock, [&] { return !syncing; });
     }
 
     // --- opening ------------------------------------------------------------------------
@@ -412,7 +426,7 @@ void Store::flush() {
     std::uint64_t target = 0;
     {
         std::lock_guard lock(impl_->sync_mutex);
-        target = impl_->written;
+        target = impl_->assigned;
     }
     impl_->wait_durable(target);
 }
@@ -435,7 +449,7 @@ void Store::close() noexcept {
         std::lock_guard lock(impl_->sync_mutex);
         if (impl_->closed) return;
     }
-    // Let the flusher sync what was written, then refuse further writes.
+    // Sync what was written, then refuse further writes.
     if (impl_->options.durability == Durability::group) {
         try {
             flush();
@@ -449,7 +463,7 @@ void Store::close() noexcept {
     {
         std::lock_guard lock(impl_->sync_mutex);
         const std::uint64_t every = impl_->options.checkpoint_every_changes;
-        checkpoint_now = every > 0 && impl_->failure.empty() && impl_->written > impl_->last_checkpoint &&
+        checkpoint_now = every > 0 && impl_->failure.empty() && impl_->assigned > impl_->last_checkpoint &&
                          impl_->journaled_changes - impl_->changes_at_checkpoint >= std::max<std::uint64_t>(1, every / 10);
     }
     if (checkpoint_now) {
@@ -512,11 +526,10 @@ std::unique_ptr<Store> open_store(const fs::path& directory, StoreOptions option
     }
     store->graph_ = s.recover();
     s.graph = store->graph_.get();
-    s.written = s.durable = s.recovery.last_batch;
+    s.written = s.durable = s.assigned = s.recovery.last_batch;
     s.last_checkpoint = s.recovery.checkpoint_batch;
     s.journaled_changes = s.recovery.changes_replayed;  // a long replayed tail makes the next checkpoint come soon
     s.wal_checkpointed_at = 0;
-    if (s.options.durability == Durability::group) s.flusher = std::thread([&s] { s.flush_loop(); });
     s.maintainer = std::thread([&s] { s.maintain_loop(); });
     if (s.options.history.enabled) {
         const fs::path history_file = s.dir / "history.db";

@@ -64,6 +64,9 @@ graph::Snapshot Store::snapshot_at(Timestamp t) {
     std::uint64_t last = 0;
     graph_->atomically([&](graph::TwinGraph& g) {
         now = g.snapshot();
+        // Group commit: batches the graph holds may still wait to be written
+        // to the journal; write them (no batch can commit meanwhile).
+        flush();
         last = stats().written_batch;
     });
     if (last == 0) return now;  // nothing was ever committed: the (empty) graph

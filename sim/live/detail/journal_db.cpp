@@ -193,6 +193,27 @@ void JournalDb::append(std::uint64_t batch, std::uint64_t first_sequence, std::u
     if (rc != SQLITE_DONE) fail(impl_->db, rc, "writing batch " + std::to_string(batch) + " to the journal");
 }
 
+void JournalDb::append_all(const std::vector<PendingRow>& rows) {
+    if (rows.empty()) return;
+    if (impl_->db == nullptr) throw JournalFailure("the journal is closed", "", false, false);
+    if (rows.size() == 1) {
+        const PendingRow& r = rows.front();
+        append(r.batch, r.first_sequence, r.last_sequence, r.time_ns, r.events, r.model_changes, r.payload);
+        return;
+    }
+    exec(impl_->db, "BEGIN IMMEDIATE", "writing batches " + std::to_string(rows.front().batch) + " to " +
+                                           std::to_string(rows.back().batch) + " to the journal");
+    try {
+        for (const PendingRow& r : rows)
+            append(r.batch, r.first_sequence, r.last_sequence, r.time_ns, r.events, r.model_changes, r.payload);
+        exec(impl_->db, "COMMIT", "committing batches " + std::to_string(rows.front().batch) + " to " +
+                                      std::to_string(rows.back().batch) + " to the journal");
+    } catch (...) {
+        sqlite3_exec(impl_->db, "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
+}
+
 void JournalDb::read_after(std::uint64_t after, const std::function<void(const JournalRow&)>& row) {
     Statement st;
     int rc = sqlite3_prepare_v2(impl_->db, "SELECT id, payload FROM batches WHERE id > ? ORDER BY id", -1, &st.stmt,

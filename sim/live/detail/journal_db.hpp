@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace twinsim::live::detail {
 
@@ -30,6 +31,17 @@ struct JournalRow {
     std::string_view payload;
 };
 
+/// A batch row waiting to be appended (group commit appends them together).
+struct PendingRow {
+    std::uint64_t batch = 0;
+    std::uint64_t first_sequence = 0;
+    std::uint64_t last_sequence = 0;
+    std::int64_t time_ns = 0;
+    std::uint64_t events = 0;
+    std::uint64_t model_changes = 0;
+    std::string payload;
+};
+
 class JournalDb {
 public:
     /// Opens or creates the journal at `file`. `sync_each_commit`: SQLite
@@ -45,6 +57,9 @@ public:
     /// (the row is then not in the journal).
     void append(std::uint64_t batch, std::uint64_t first_sequence, std::uint64_t last_sequence, std::int64_t time_ns,
                 std::uint64_t events, std::uint64_t model_changes, std::string_view payload);
+    /// Appends `rows` (in order) in one transaction. Throws JournalFailure
+    /// (none of them is then in the journal).
+    void append_all(const std::vector<PendingRow>& rows);
     /// Calls `row` for every batch after `after`, in order. Throws JournalFailure.
     void read_after(std::uint64_t after, const std::function<void(const JournalRow&)>& row);
     /// The largest batch number in the journal, 0 when empty.
