@@ -4,13 +4,16 @@
 //
 // live::open_store(dir) opens (or creates) the store and gives a Store that
 // owns a TwinGraph. Every mutation batch of that graph is written to a
-// write-ahead journal (SQLite 3 in WAL mode, dir/journal.db) inside the
-// graph's commit, through TwinGraphOptions::journal: when the write fails the
-// batch is rolled back and the caller gets a StoreWriteError. A mutation
+// write-ahead journal (SQLite 3 in WAL mode, dir/journal.db), and a mutation
 // returns only once its batch is durable (synced to disk), in one of two
-// modes: per batch (each batch synced before its write returns) or group
-// commit (writers' batches share one sync; each write returns once a sync
-// covering its batch has completed). Checkpoints of the whole graph (a
+// modes: per batch (the row is written and synced inside the graph's commit,
+// through TwinGraphOptions::journal: when the write fails the batch is rolled
+// back and the caller gets a StoreWriteError) or group commit (the commit
+// queues the row; the first writer waiting for durability writes every queued
+// row in one transaction and syncs once for all of them; each write returns
+// once a sync covering its batch has completed, and a failed write or sync
+// gives StoreWriteError for an applied batch and stops the store, as
+// docs/store.md "Durability" says). Checkpoints of the whole graph (a
 // serialised Snapshot) are written in the background every N batches and on
 // request; opening loads the latest valid checkpoint and replays the journal
 // after it. The journal is never truncated: every batch ever committed stays
@@ -118,7 +121,7 @@ struct RecoveryReport {
 struct StoreStats {
     std::uint64_t written_batch = 0;     ///< last batch written to the journal
     std::uint64_t durable_batch = 0;     ///< last batch known durable
-    std::uint64_t syncs = 0;             ///< group commit: syncs done by the flusher
+    std::uint64_t syncs = 0;             ///< group commit: syncs done (each led by a waiting writer)
     std::uint64_t checkpoints = 0;       ///< checkpoints written since open
     std::uint64_t last_checkpoint_batch = 0;
     std::string last_checkpoint_error;   ///< why the last background checkpoint failed, empty when it did not

@@ -130,8 +130,25 @@ TEST_CASE("a malformed routes file is refused with where and why", "[saved_route
     CHECK_THAT(parse_error(R"({"extra": 1})"), Catch::Contains("unknown member \"extra\""));
     CHECK_THAT(parse_error(R"({"endpoints": [{"name": "a", "kind": "ndjson", "path": "rel.ndjson"}]})"),
                Catch::Contains("/endpoints/0/path") && Catch::Contains("absolute"));
+    CHECK_THAT(parse_error(R"({"endpoints": [{"name": "a", "kind": "ftp", "path": "/x"}]})"),
+               Catch::Contains("/endpoints/0/kind") && Catch::Contains("known: ndjson, mqtt, webhook"));
+    // Webhooks (saved by twinsim serve): an http(s) URL, an absolute CA file, nothing else.
     CHECK_THAT(parse_error(R"({"endpoints": [{"name": "a", "kind": "webhook", "path": "/x"}]})"),
-               Catch::Contains("/endpoints/0/kind"));
+               Catch::Contains("/endpoints/0") && Catch::Contains("unknown member \"path\""));
+    CHECK_THAT(parse_error(R"({"endpoints": [{"name": "a", "kind": "webhook", "url": "ftp://h/x"}]})"),
+               Catch::Contains("/endpoints/0/url") && Catch::Contains("http"));
+    CHECK_THAT(parse_error(R"({"endpoints": [{"name": "a", "kind": "webhook", "url": "https://h/x", "caFile": "ca.pem"}]})"),
+               Catch::Contains("/endpoints/0/caFile") && Catch::Contains("absolute"));
+    {
+        const auto hooks = live::parse_saved_routes(
+            R"({"endpoints": [{"name": "h", "kind": "webhook", "url": "https://h:8/x", "caFile": "/ca.pem"}],
+                "routes": [{"id": "r", "endpointName": "h", "filter": "true"}]})", "hooks");
+        REQUIRE(hooks.endpoints.size() == 1);
+        CHECK(hooks.endpoints[0].kind == "webhook");
+        CHECK(hooks.endpoints[0].url == "https://h:8/x");
+        CHECK(hooks.endpoints[0].path == "/ca.pem");
+        CHECK(live::parse_saved_routes(live::saved_routes_text(hooks), "again").endpoints[0].url == "https://h:8/x");
+    }
     CHECK_THAT(parse_error(R"({"endpoints": [{"name": 3, "kind": "ndjson", "path": "/x"}]})"),
                Catch::Contains("/endpoints/0/name") && Catch::Contains("must be a string, not number"));
     CHECK_THAT(parse_error(R"({"endpoints": [{"name": "a", "kind": "ndjson", "path": "/x", "maxBytes": 0}]})"),
