@@ -22,7 +22,7 @@ struct MqttBenchOptions {
     std::size_t messages = 100'000;  ///< messages per round and side
     std::size_t twins = 1000;        ///< sensor twins the messages spread over
     int rounds = 3;                  ///< interleaved rounds (twinsim, then the peer); medians reported
-    std::size_t window = 1000;       ///< the publisher's unacknowledged messages at most
+    std::size_t window = 100;        ///< the publisher's unacknowledged messages at most
     std::string broker = "/usr/sbin/mosquitto";  ///< the broker program
     std::string directory;           ///< scratch (a temporary folder when empty; removed)
 };
