@@ -29,22 +29,39 @@ bool TwinGraph::Impl::try_create_twin(std::string_view id, std::string_view mode
     if (id_problem("twin id", id) || state.find_twin(id)) return false;  // the general path says why
     const auto index = state.models->find(model_id);
     if (!index) return false;
-    const ModelInfo* info = state.model_info(model_id);
-    if (info && info->decommissioned) return false;
+    if (shape_models != state.models || shape_infos != state.model_infos) {
+        shape_models = state.models;
+        shape_infos = state.model_infos;
+        shapes.assign(shape_models->size(), ModelShape{});
+    }
+    ModelShape& shape = shapes[*index];
     const dtdl::CompiledInterface& model = state.models->at(*index);
-    for (const dtdl::Content* c : model.contents)
-        if (c->kind == dtdl::ContentKind::component) return false;  // must be initialised: the general path says so
+    if (!shape.known) {
+        const ModelInfo* info = state.model_info(model_id);
+        shape.usable = !(info && info->decommissioned) &&
+                       std::none_of(model.contents.begin(), model.contents.end(), [](const dtdl::Content* c) {
+                           // must be initialised: the general path says so
+                           return c->kind == dtdl::ContentKind::component;
+                       });
+        shape.known = true;
+    }
+    if (!shape.usable) return false;
     // Validate everything before changing anything.
     scratch_columns.clear();
-    for (const ScalarValue& v : props) {
-        if (v.name.empty() || v.name[0] == '$') return false;
-        const dtdl::Content* c = model.find(v.name);
-        if (!c || c->kind != dtdl::ContentKind::property) return false;
-        if (!conforms(*c->schema, v)) return false;
-        const std::uint32_t column = model.layout.find(v.name)->column;
+    for (std::size_t k = 0; k < props.size(); ++k) {
+        const ScalarValue& v = props[k];
+        if (k >= shape.properties.size() || shape.properties[k].name != v.name) {
+            if (v.name.empty() || v.name[0] == '$') return false;
+            const dtdl::Content* c = model.find(v.name);
+            if (!c || c->kind != dtdl::ContentKind::property) return false;
+            if (k >= shape.properties.size()) shape.properties.resize(k + 1);
+            shape.properties[k] = {std::string(v.name), c, model.layout.find(v.name)->column};
+        }
+        const ShapeProperty& p = shape.properties[k];
+        if (!conforms(*p.content->schema, v)) return false;
         for (const ScratchCell& seen : scratch_columns)
-            if (seen.column == column) return false;  // a repeated member: the general path keeps the last
-        scratch_columns.push_back({column, &v, no_time, no_time});
+            if (seen.column == p.column) return false;  // a repeated member: the general path keeps the last
+        scratch_columns.push_back({p.column, &v, no_time, no_time});
     }
     // Recorded times: each of a property set on this line, named once.
     for (std::size_t k = 0; k < times.size(); ++k) {
@@ -58,7 +75,9 @@ bool TwinGraph::Impl::try_create_twin(std::string_view id, std::string_view mode
         if (pt.source_time) scratch_columns[i].source_time = pt.source_time->ns;
     }
     const Timestamp now = clock();
-    const std::uint32_t ti = table_for(model_id, *index);
+    if (shape.table >= state.tables.size() || state.tables[shape.table].model_id != model_id)
+        shape.table = table_for(model_id, *index);
+    const std::uint32_t ti = shape.table;
     const TwinIndex t = alloc_twin(id);
     const std::uint32_t row = alloc_row(ti, t);
     PropertyTable& table = state.tables[ti];
@@ -77,6 +96,18 @@ bool TwinGraph::Impl::try_create_twin(std::string_view id, std::string_view mode
     return true;
 }
 
+std::optional<dtdl::InterfaceIndex> TwinGraph::Impl::relationship_target(const dtdl::Content& relationship) {
+    if (target_models != state.models) {
+        target_models = state.models;
+        targets.clear();
+    }
+    for (const auto& [content, index] : targets)
+        if (content == &relationship) return index;
+    const auto index = state.models->find(relationship.target);
+    if (targets.size() < 64) targets.emplace_back(&relationship, index);
+    return index;
+}
+
 bool TwinGraph::Impl::try_create_relationship(std::string_view source_id, std::string_view rel_id, std::string_view target_id,
                                               std::string_view name, std::span<const ScalarValue> props) {
     if (id_problem("relationship id", rel_id) || target_id.empty() || target_id == source_id) return false;
@@ -88,7 +119,7 @@ bool TwinGraph::Impl::try_create_relationship(std::string_view source_id, std::s
     const auto target = state.find_twin(target_id);
     if (!target) return false;
     if (!c->target.empty()) {
-        const auto want = state.models->find(c->target);
+        const auto want = relationship_target(*c);
         if (!want || !state.models->is_a(state.tables[state.twin_meta[*target].table].interface, *want)) return false;
     }
     ParsedRel p;

@@ -297,6 +297,36 @@ struct TwinGraph::Impl : detail::GraphStorage {
                          std::optional<Timestamp> last_update, std::span<const PropertyTimes> times);
     bool try_create_relationship(std::string_view source_id, std::string_view rel_id, std::string_view target_id,
                                  std::string_view name, std::span<const ScalarValue> props);
+
+    /// try_create_twin's memo of what it resolved for each model: whether
+    /// the fast path may create twins of it (known, not decommissioned, no
+    /// components), its table, and the content and column of each property
+    /// name in the order the last twin of that model listed them. Bulk files
+    /// list the same names in the same order line after line, so a twin's
+    /// names cost a comparison each instead of two binary searches. Valid
+    /// for the ModelSet and model list it holds (compared by pointer; both
+    /// are replaced, never changed in place, so holding them rules out a
+    /// reused address); the table is re-checked by model id on every use.
+    struct ShapeProperty {
+        std::string name;
+        const dtdl::Content* content = nullptr;
+        std::uint32_t column = 0;
+    };
+    struct ModelShape {
+        bool known = false;   ///< resolved for the current ModelSet
+        bool usable = false;  ///< not decommissioned, no components
+        std::uint32_t table = no_index;
+        std::vector<ShapeProperty> properties;
+    };
+    std::shared_ptr<const dtdl::ModelSet> shape_models;
+    std::shared_ptr<const std::vector<ModelInfo>> shape_infos;
+    std::vector<ModelShape> shapes;  ///< by InterfaceIndex of shape_models
+    /// The interface a relationship's "target" names in state.models
+    /// (ModelSet::find by DTMI), memoised for the few relationships a bulk
+    /// file uses, for the ModelSet it holds.
+    std::optional<dtdl::InterfaceIndex> relationship_target(const dtdl::Content& relationship);
+    std::shared_ptr<const dtdl::ModelSet> target_models;
+    std::vector<std::pair<const dtdl::Content*, std::optional<dtdl::InterfaceIndex>>> targets;
 };
 
 }  // namespace twinsim::graph

@@ -46,15 +46,16 @@ inline std::string in_quotes(std::string_view s) {
 /// (U+0000 to U+001F, U+007F). `what`: "twin id", "relationship id".
 inline std::optional<std::string> id_problem(std::string_view what, std::string_view id) {
     if (id.empty()) return std::string("a ") + std::string(what) + " must not be empty";
-    const std::string quoted = std::string(what) + " " + in_quotes(id);
+    // The message is built only for a bad id (bulk loads check millions of good ones).
+    auto quoted = [&] { return std::string(what) + " " + in_quotes(id); };
     if (const std::size_t bad = invalid_utf8_at(id); bad != std::string_view::npos)
-        return quoted + " is not valid UTF-8 (byte " + std::to_string(bad + 1) + ")";
+        return quoted() + " is not valid UTF-8 (byte " + std::to_string(bad + 1) + ")";
     for (std::size_t i = 0; i < id.size(); ++i) {
         const auto u = static_cast<unsigned char>(id[i]);
         if (u < 0x20 || u == 0x7F) {
             char code[8];
             std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(u));
-            return quoted + " holds the control character " + code + " (byte " + std::to_string(i + 1) +
+            return quoted() + " holds the control character " + code + " (byte " + std::to_string(i + 1) +
                    "); ids may not hold control characters";
         }
     }
