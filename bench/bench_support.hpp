@@ -257,10 +257,13 @@ struct BuildingBenchOptions {
     std::uint32_t replications = 3;           ///< one-day runs of the scaled building
     std::uint32_t bundled_replications = 20;  ///< one-day runs of the bundled building (61 rooms)
     std::string integrator = "auto";          ///< thermal_zones' integrator: auto, exact or implicit
+    std::uint32_t rounds = 3;                 ///< interleaved rounds (bundled, scaled, NumPy peer); medians reported
+    std::string python;                       ///< Python with NumPy for the peer ("" = no peer)
+    std::string peer_script;                  ///< bench/building_numpy.py
 };
 /// `twinsim-bench building`: thermal_zones on every room for one simulated day at
 /// a 5-minute step through the runner (one thread, no file), on the bundled
-/// building and on it copied to N rooms.
+/// building and on it copied to N rooms, beside the NumPy peer on the same rooms.
 [[nodiscard]] int run_building(const BuildingBenchOptions& options);
 
 }  // namespace twinsim::bench

@@ -183,7 +183,8 @@ int run(int argc, char** argv) {
     CLI::App* building_command = app.add_subcommand(
         "building", "thermal_zones on every room for one simulated day at a 5-minute step through the runner "
                     "(one thread, no file), on the bundled building copied to N zones and on the bundled building "
-                    "itself (targets: bundled < 0.2 s, 10,000 zones < 2 s per replication)");
+                    "itself, beside a NumPy explicit RC-network loop of the same zones, interleaved rounds "
+                    "(targets: bundled < 0.2 s, 10,000 zones <= 1 s per replication and <= 3x NumPy)");
     building_command->add_option("--zones", building.zones, "Rooms N of the scaled building")
         ->capture_default_str()
         ->check(CLI::Range(std::size_t{1}, std::size_t{10000000}));
@@ -197,7 +198,17 @@ int run(int argc, char** argv) {
     building_command->add_option("--integrator", building.integrator, "thermal_zones' integrator")
         ->capture_default_str()
         ->check(CLI::IsMember({"auto", "exact", "implicit"}));
-    building_command->add_flag("--smoke", building_smoke, "N = 500, one run of each (for CI)");
+    building_command->add_option("--rounds", building.rounds, "Interleaved rounds (medians reported)")
+        ->capture_default_str()
+        ->check(CLI::Range(std::uint32_t{1}, std::uint32_t{1000}));
+#ifdef TWINSIM_BENCH_PYTHON
+    building.python = TWINSIM_BENCH_PYTHON;
+#endif
+    building_command->add_option("--python", building.python, "Python with NumPy for the peer (\"\" = no peer)")
+        ->capture_default_str();
+    building.peer_script = std::string(TWINSIM_SOURCE_DIR) + "/bench/building_numpy.py";
+    building_command->add_option("--peer", building.peer_script, "The peer script")->capture_default_str();
+    building_command->add_flag("--smoke", building_smoke, "N = 500, one run of each, one round (for CI)");
 
     StoreBenchOptions store;
     bool store_smoke = false;
@@ -402,6 +413,7 @@ int run(int argc, char** argv) {
             building.zones = 500;
             building.replications = 1;
             building.bundled_replications = 1;
+            building.rounds = 1;
         }
         return run_building(building);
     }

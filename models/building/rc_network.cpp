@@ -52,6 +52,8 @@ struct RcNetwork::Impl {
     std::vector<ExactBlock> blocks;
     std::vector<Eigen::Index> block_index;  ///< offset of each block, ascending
     std::vector<std::size_t> zone_block;    ///< the block of each zone (exact)
+    /// per group: the dense air response (group_response()); empty when unavailable
+    std::vector<std::vector<double>> group_g;
     Eigen::SimplicialLDLT<Eigen::SparseMatrix<double>> solver;
 
     const ExactBlock& block_of(Eigen::Index node) const {
@@ -171,6 +173,17 @@ RcNetwork::RcNetwork(const Zones& zones, double dt, Integrator integrator, doubl
             m.g[i] = b.gamma(k, k);
             m.zone_block[i] = static_cast<std::size_t>(&b - m.blocks.data());
         }
+        // The groups' air responses (the thermostats' matrices): Gamma's air rows and columns.
+        m.group_g.resize(m.groups.size());
+        for (std::size_t k = 0; k < m.groups.size(); ++k) {
+            const std::vector<std::uint32_t>& members = m.groups[k];
+            const ExactBlock& b = m.blocks[k];
+            const std::size_t nm = members.size();
+            std::vector<double>& gk = m.group_g[k];
+            gk.resize(nm * nm);
+            for (std::size_t r = 0; r < nm; ++r)
+                for (std::size_t c = 0; c < nm; ++c) gk[r * nm + c] = b.gamma(m.air[members[r]] - b.offset, m.air[members[c]] - b.offset);
+        }
     } else {
         Eigen::SparseMatrix<double> a = L * dt;
         for (Eigen::Index k = 0; k < n; ++k) a.coeffRef(k, k) += m.capacity[k];
@@ -185,6 +198,35 @@ RcNetwork::RcNetwork(const Zones& zones, double dt, Integrator integrator, doubl
                 m.g[i] = dt * mmm / (maa * mmm - mam * mam);
             } else {
                 m.g[i] = dt / maa;
+            }
+        }
+        // Small groups: each group's air response dt (C + dt L)^-1 restricted to its air
+        // nodes, dense (a group's nodes are contiguous and the matrix is block diagonal by group).
+        std::size_t largest_zones = 0, entries = 0;
+        for (const auto& members : m.groups) {
+            largest_zones = std::max(largest_zones, members.size());
+            entries += members.size() * members.size();
+        }
+        if (largest_zones <= max_group_response_zones && entries <= max_group_response_entries) {
+            m.group_g.resize(m.groups.size());
+            for (std::size_t k = 0; k < m.groups.size(); ++k) {
+                const auto [offset, size] = ranges[k];
+                Eigen::MatrixXd block = Eigen::MatrixXd::Zero(size, size);
+                for (Eigen::Index col = offset; col < offset + size; ++col)
+                    for (Eigen::SparseMatrix<double>::InnerIterator it(a, col); it; ++it)
+                        block(it.row() - offset, col - offset) = it.value();
+                const Eigen::LLT<Eigen::MatrixXd> llt(block);
+                if (llt.info() != Eigen::Success) throw Error("thermal_zones: factorisation of the network failed");
+                const std::vector<std::uint32_t>& members = m.groups[k];
+                const std::size_t nm = members.size();
+                Eigen::MatrixXd unit = Eigen::MatrixXd::Zero(size, static_cast<Eigen::Index>(nm));
+                for (std::size_t c = 0; c < nm; ++c) unit(m.air[members[c]] - offset, static_cast<Eigen::Index>(c)) = 1.0;
+                const Eigen::MatrixXd inverse = llt.solve(unit);
+                std::vector<double>& gk = m.group_g[k];
+                gk.resize(nm * nm);
+                for (std::size_t r = 0; r < nm; ++r)
+                    for (std::size_t c = 0; c < nm; ++c)
+                        gk[r * nm + c] = dt * inverse(m.air[members[r]] - offset, static_cast<Eigen::Index>(c));
             }
         }
     }
@@ -260,6 +302,14 @@ void RcNetwork::sink_response(std::span<const double> zone_watts, std::vector<do
     const Eigen::VectorXd response = m.solver.solve(m.rhs);
     air_drop.resize(zone_watts.size());
     for (std::size_t i = 0; i < zone_watts.size(); ++i) air_drop[i] = response[m.air[i]];
+}
+
+bool RcNetwork::has_group_responses() const noexcept { return !impl_->group_g.empty() || impl_->groups.empty(); }
+
+std::span<const double> RcNetwork::group_response(std::size_t group) const {
+    const Impl& m = *impl_;
+    TWINSIM_ASSERT(group < m.group_g.size(), "group_response() of a network with group responses, of one of its groups");
+    return m.group_g[group];
 }
 
 RcNetwork::StepResult RcNetwork::advance(std::span<const double> zone_watts, double outdoor_heat_rate) {

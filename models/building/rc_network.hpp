@@ -83,6 +83,22 @@ public:
     /// air, held over the step) lower each zone's end-of-step air temperature.
     void sink_response(std::span<const double> zone_watts, std::vector<double>& air_drop) const;
 
+    /// Whether group_response() is available: always with the exact
+    /// integrator; with the implicit one when every connected group has at
+    /// most max_group_response_zones zones and all the groups' responses
+    /// together at most max_group_response_entries numbers (else the
+    /// controller iterates with sink_response()).
+    [[nodiscard]] bool has_group_responses() const noexcept;
+    static constexpr std::size_t max_group_response_zones = 128;
+    static constexpr std::size_t max_group_response_entries = std::size_t{16} << 20;
+    /// Group k's (groups()[k]) end-of-step air response, dense and row-major,
+    /// n x n for its n zones in groups()[k]'s order: entry (a, b) is the K by
+    /// which 1 W removed from zone groups()[k][b]'s air over the step lowers
+    /// zone groups()[k][a]'s end-of-step air temperature (exact: the air rows
+    /// and columns of Gamma, response()'s values; implicit: of dt (C + dt
+    /// L)^-1). Symmetric positive definite. Precondition: has_group_responses().
+    [[nodiscard]] std::span<const double> group_response(std::size_t group) const;
+
     struct StepResult {
         double outdoor_loss = 0.0;  ///< J conducted to outdoors over the step
         double stored = 0.0;        ///< J: increase of the heat stored in the nodes

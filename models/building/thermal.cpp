@@ -556,6 +556,21 @@ public:
             col_ahu_flow_.push_back(optional_column(g, a, "supplyAirflow"));
             col_ahu_rated_.push_back(optional_column(g, a, "ratedPower"));
         }
+        // The plant's properties, read once per step in one batch (plant_value()).
+        auto slots = [&](const std::vector<graph::TwinIndex>& twins, const std::vector<std::optional<std::uint32_t>>& columns) {
+            std::vector<std::size_t> out;
+            for (std::size_t k = 0; k < twins.size(); ++k) out.push_back(plant_slot(twins[k], columns[k]));
+            return out;
+        };
+        slot_capacity_ = slots(topo_.chillers, col_capacity_);
+        slot_cop_ = slots(topo_.chillers, col_cop_);
+        for (std::size_t c = 0; c < topo_.chillers.size(); ++c) {
+            slot_pump_flow_.push_back(slots(topo_.chiller_pumps[c], col_pump_flow_[c]));
+            slot_pump_rated_.push_back(slots(topo_.chiller_pumps[c], col_pump_rated_[c]));
+        }
+        slot_ahu_flow_ = slots(topo_.ahus, col_ahu_flow_);
+        slot_ahu_rated_ = slots(topo_.ahus, col_ahu_rated_);
+        plant_values_.assign(plant_twins_.size(), 0.0);
         for (const graph::TwinIndex t : twins_) ids_.push_back(g.twin_id(t));
         for (const graph::TwinIndex t : topo_.chillers) chiller_ids_.push_back(g.twin_id(t));
         for (const std::string& id : chiller_ids_) {
@@ -660,10 +675,22 @@ private:
     /// Solar gain per m2 of floor area at simulated time t.
     double solar(double t) const { return *c_.solar_peak > 0.0 ? *c_.solar_peak * solar_shape_at(c_, start_seconds_, t) : 0.0; }
 
-    double value_or(scenario::Run& run, graph::TwinIndex t, const std::optional<std::uint32_t>& col, double fallback) const {
-        if (!col) return fallback;
-        const std::optional<double> v = run.value(t, *col);
-        return v && std::isfinite(*v) ? *v : fallback;
+    static constexpr std::size_t no_slot = static_cast<std::size_t>(-1);
+
+    /// The position of (t, col) in the plant's batch read; no_slot without a column.
+    std::size_t plant_slot(graph::TwinIndex t, const std::optional<std::uint32_t>& col) {
+        if (!col) return no_slot;
+        plant_twins_.push_back(t);
+        plant_columns_.push_back(*col);
+        return plant_twins_.size() - 1;
+    }
+
+    /// A plant property as this step's batch read it, `fallback` when the model has no such
+    /// property or it is unset or not finite.
+    [[nodiscard]] double plant_value(std::size_t slot, double fallback) const {
+        if (slot == no_slot) return fallback;
+        const double v = plant_values_[slot];
+        return std::isfinite(v) ? v : fallback;
     }
 
     [[nodiscard]] double step_period() const override { return dt_; }
@@ -706,8 +733,8 @@ private:
         // Thermostats: proportional over the deadband, evaluated at the end of the step,
         // all of a group's thermostats at once (each one's cooling also cools its neighbours).
         std::fill(demand_.begin(), demand_.end(), 0.0);
-        if (net_->exact())
-            thermostats_exact();
+        if (net_->has_group_responses())
+            thermostats_joint();
         else
             thermostats_implicit();
         allocate(run);
@@ -758,36 +785,59 @@ private:
         return std::clamp(d, 0.0, zone_max_[i]);
     }
 
-    /// Exact integrator: projected Gauss-Seidel on the group's end-of-step response G (the
-    /// air rows and columns of Gamma, symmetric positive definite): converges to the
-    /// demands that every thermostat would choose knowing the others' cooling.
-    void thermostats_exact() {
-        for (const std::vector<std::uint32_t>& group : net_->groups()) {
-            active_.clear();
-            for (const std::uint32_t i : group)
-                if (controlled(i)) {
-                    active_.push_back(i);
-                    end_[i] = net_->free_air_temperature(i);
-                }
-            if (active_.empty()) continue;
+    /// Projected Gauss-Seidel on each group's end-of-step response G (net_->group_response():
+    /// the exact integrator's Gamma, or the implicit one's dt (C + dt L)^-1, restricted to the
+    /// air nodes; symmetric positive definite): converges to the demands that every
+    /// thermostat would choose knowing the others' cooling.
+    void thermostats_joint() {
+        const std::vector<std::vector<std::uint32_t>>& groups = net_->groups();
+        if (packed_.size() != groups.size()) {
+            packed_.assign(groups.size(), {});
+            packed_active_.assign(groups.size(), {});
+        }
+        for (std::size_t k = 0; k < groups.size(); ++k) {
+            const std::vector<std::uint32_t>& group = groups[k];
+            active_.clear();  // positions in the group
+            for (std::uint32_t a = 0; a < group.size(); ++a)
+                if (controlled(group[a])) active_.push_back(a);
+            const std::size_t m = active_.size();
+            if (m == 0) continue;
+            // The active rows and columns of G packed column by column (column c: the
+            // response to active zone c's cooling), rebuilt only when the active set changes.
+            std::vector<double>& packed = packed_[k];
+            if (packed_active_[k] != active_) {
+                const double* g = net_->group_response(k).data();
+                const std::size_t n = group.size();
+                packed.resize(m * m);
+                for (std::size_t c = 0; c < m; ++c)
+                    for (std::size_t r = 0; r < m; ++r) packed[c * m + r] = g[active_[r] * n + active_[c]];
+                packed_active_[k] = active_;
+            }
+            local_end_.resize(m);
+            double* __restrict end = local_end_.data();
+            for (std::size_t r = 0; r < m; ++r) end[r] = net_->free_air_temperature(group[active_[r]]);
             for (int sweep = 0; sweep < 500; ++sweep) {
                 double change = 0.0;
-                for (const std::uint32_t i : active_) {
-                    const double gii = net_->response(i, i);
-                    const double d = control(i, end_[i] + gii * demand_[i], gii);
+                for (std::size_t c = 0; c < m; ++c) {
+                    const std::uint32_t i = group[active_[c]];
+                    const double* __restrict column = packed.data() + c * m;
+                    const double gii = column[c];
+                    const double d = control(i, end[c] + gii * demand_[i], gii);
                     const double delta = d - demand_[i];
                     if (delta == 0.0) continue;
-                    for (const std::uint32_t j : active_) end_[j] -= net_->response(j, i) * delta;
+                    for (std::size_t r = 0; r < m; ++r) end[r] -= column[r] * delta;  // element-wise: vectorises, same sums
                     demand_[i] = d;
                     change = std::max(change, std::abs(delta) / zone_max_[i]);
                 }
                 if (change <= 1e-13) break;
             }
+            for (std::size_t r = 0; r < m; ++r) end_[group[active_[r]]] = end[r];
         }
     }
 
-    /// Implicit integrator: damped Jacobi iterations, each one sparse solve for the
-    /// end-of-step temperatures under the current demands (at most 60).
+    /// Implicit integrator with groups too large for dense responses: damped Jacobi
+    /// iterations, each one sparse solve for the end-of-step temperatures under the
+    /// current demands (at most 60).
     void thermostats_implicit() {
         const std::size_t nz = twins_.size();
         bool any = false;
@@ -819,6 +869,7 @@ private:
     /// chillers, pumps) and computes the plant's electric power.
     void allocate(scenario::Run& run) {
         const std::size_t nz = twins_.size(), na = topo_.ahus.size(), nc = topo_.chillers.size();
+        run.read(plant_twins_, plant_columns_, plant_values_);  // every plant property this step needs, at once
         ahu_demand_.assign(na, 0.0);
         for (std::size_t i = 0; i < nz; ++i)
             for (const std::uint32_t a : topo_.zone_ahus[i])
@@ -827,10 +878,10 @@ private:
         chiller_available_.assign(nc, 0.0);
         running_pumps_.assign(nc, 0);
         for (std::size_t c = 0; c < nc; ++c) {
-            const double cap = value_or(run, topo_.chillers[c], col_capacity_[c], 0.0) * 1000.0;
+            const double cap = plant_value(slot_capacity_[c], 0.0) * 1000.0;
             const auto& pumps = topo_.chiller_pumps[c];
             for (std::size_t p = 0; p < pumps.size(); ++p) {
-                const double flow = value_or(run, pumps[p], col_pump_flow_[c][p], 1.0);
+                const double flow = plant_value(slot_pump_flow_[c][p], 1.0);
                 if (flow > 0.0) ++running_pumps_[c];
             }
             const bool pumped = pumps.empty() || running_pumps_[c] > 0;
@@ -857,8 +908,8 @@ private:
         ahu_request_.assign(na, 0.0);
         for (std::size_t a = 0; a < na; ++a) {
             double request = ahu_demand_[a];
-            const std::optional<double> flow = col_ahu_flow_[a] ? run.value(topo_.ahus[a], *col_ahu_flow_[a]) : std::nullopt;
-            if (flow && std::isfinite(*flow)) request = std::min(request, std::max(0.0, *flow) * 1206.0 * *c_.ahu_dt);
+            const double flow = plant_value(slot_ahu_flow_[a], std::nan(""));
+            if (std::isfinite(flow)) request = std::min(request, std::max(0.0, flow) * 1206.0 * *c_.ahu_dt);
             const std::size_t available = serving_[a].size();
             ahu_request_[a] = available > 0 ? request : 0.0;
             for (const std::uint32_t c : serving_[a]) chiller_request_[c] += request / static_cast<double>(available);
@@ -885,14 +936,14 @@ private:
         double electric = 0.0;
         for (std::size_t c = 0; c < nc; ++c) {
             const double load = chiller_fraction_[c] * chiller_request_[c];
-            double cop = std::isnan(cop_fixed_[c]) ? value_or(run, topo_.chillers[c], col_cop_[c], *c_.default_cop)
+            double cop = std::isnan(cop_fixed_[c]) ? plant_value(slot_cop_[c], *c_.default_cop)
                                                     : cop_fixed_[c];
             if (!(cop > 0.0)) cop = *c_.default_cop;
             double power = load / cop;
             if (c_.auxiliaries && load > 0.0)  // every running pump of a loaded chiller
                 for (std::size_t p = 0; p < topo_.chiller_pumps[c].size(); ++p)
-                    if (value_or(run, topo_.chiller_pumps[c][p], col_pump_flow_[c][p], 1.0) > 0.0)
-                        power += value_or(run, topo_.chiller_pumps[c][p], col_pump_rated_[c][p], 0.0) * 1000.0;
+                    if (plant_value(slot_pump_flow_[c][p], 1.0) > 0.0)
+                        power += plant_value(slot_pump_rated_[c][p], 0.0) * 1000.0;
             stats_.chiller_load[c] = load;
             stats_.chiller_power[c] = power;
             stats_.chiller_energy[c] += power * dt_;
@@ -900,7 +951,7 @@ private:
         }
         if (c_.auxiliaries)
             for (std::size_t a = 0; a < na; ++a)
-                if (ahu_ratio_[a] > 0.0) electric += value_or(run, topo_.ahus[a], col_ahu_rated_[a], 0.0) * 1000.0;
+                if (ahu_ratio_[a] > 0.0) electric += plant_value(slot_ahu_rated_[a], 0.0) * 1000.0;
         stats_.electric += electric * dt_;
     }
 
@@ -935,12 +986,24 @@ private:
         col_equipment_, col_zone_cooling_, col_chiller_power_;
     std::vector<std::optional<std::uint32_t>> col_capacity_, col_cop_, col_chiller_rated_, col_ahu_flow_, col_ahu_rated_;
     std::vector<std::vector<std::optional<std::uint32_t>>> col_pump_flow_, col_pump_rated_;
+    /// The plant's properties as one batch read per step (plant_value()): twins, columns,
+    /// values, and each property's position in them (no_slot: the model lacks it).
+    std::vector<graph::TwinIndex> plant_twins_;
+    std::vector<std::uint32_t> plant_columns_;
+    std::vector<double> plant_values_;
+    std::vector<std::size_t> slot_capacity_, slot_cop_, slot_ahu_flow_, slot_ahu_rated_;
+    std::vector<std::vector<std::size_t>> slot_pump_flow_, slot_pump_rated_;
 
     std::vector<double> area_, h_out_, zone_max_, setpoint_, demand_, delivered_;
     std::vector<double> end_;  ///< per zone: the end-of-step air temperature (exact) or cooling's drop of it (implicit) the thermostats work with
     std::vector<double> air_in_, mass_in_;  ///< this step's heat input (W) per zone at its air and mass node
     std::vector<double> occupancy_, lighting_, equipment_;  ///< this step's gains inputs (W or people), per zone
     std::vector<std::uint32_t> active_;
+    /// thermostats_joint(): per group, its active zones' response matrix (packed by
+    /// column) and the active set it was packed for; the active zones' end temperatures.
+    std::vector<std::vector<double>> packed_;
+    std::vector<std::vector<std::uint32_t>> packed_active_;
+    std::vector<double> local_end_;
     std::unique_ptr<RcNetwork> net_;  ///< the zones' numerics (rc_network.hpp)
     Eigen::VectorXd gain_;  ///< W of internal + solar gain per zone, this step
 

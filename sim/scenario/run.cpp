@@ -342,15 +342,27 @@ void Run::read(std::span<const graph::TwinIndex> twins, std::span<const std::uin
                double missing) const {
     if (twins.size() != columns.size() || twins.size() != out.size())
         throw std::invalid_argument("Run::read: twins, columns and out differ in size");
-    for (std::size_t i = 0; i < twins.size(); ++i) out[i] = graph_->numeric_value(twins[i], columns[i]).value_or(missing);
+    if (twins.size() < 64) {
+        for (std::size_t i = 0; i < twins.size(); ++i) out[i] = graph_->numeric_value(twins[i], columns[i]).value_or(missing);
+        return;
+    }
+    // A whole binding's column: one snapshot (O(tables + columns), no lock per cell) read
+    // cell by cell, rather than the graph's mutex taken for every twin. It is dropped
+    // before the caller writes again, so the next write copies nothing.
+    const graph::Snapshot now = graph_->snapshot();
+    for (std::size_t i = 0; i < twins.size(); ++i) out[i] = now.numeric_value(twins[i], columns[i]).value_or(missing);
 }
 
 void Run::write(std::span<const graph::PropertyWrite> writes) {
     graph_->write_properties(writes);
     if (recorder_ && !recorder_->watches.empty()) {
         const double t = simulator_->now();
+        // A write that passed write_properties' checks stored exactly its value (integral for
+        // an integer column, 0 or 1 for a boolean), but for the sign of a zero: only zeros
+        // are read back, so the recorder sees what the graph holds without a lookup per write.
         for (const auto& w : writes)
-            recorder_->changed(w.twin, w.column, t, graph_->numeric_value(w.twin, w.column).value_or(nan));
+            recorder_->changed(w.twin, w.column, t,
+                               w.value != 0.0 ? w.value : graph_->numeric_value(w.twin, w.column).value_or(nan));
     }
     if (!write_listeners_.empty())
         for (const auto& w : writes) notify(w.twin, w.column);

@@ -116,6 +116,55 @@ TEST_CASE("rc network: adjacency decides the groups, and mass nodes start at the
     CHECK_FALSE(RcNetwork(zones, 300.0, RcNetwork::Integrator::automatic, 0.5).exact());
 }
 
+TEST_CASE("rc network: each group's dense air response is the network's response to a sink", "[models]") {
+    // Two groups (zones 0-1-2 in a row, zone 3 alone), mass nodes: the thermostats'
+    // matrices (group_response) against sink_response (implicit: one sparse solve per
+    // unit sink) and response() (exact: Gamma's entries).
+    RcNetwork::Zones zones;
+    zones.air_capacity = {1e5, 2e5, 1.5e5, 1e5};
+    zones.to_outdoor = {50.0, 40.0, 60.0, 30.0};
+    zones.mass_capacity = {1e6, 2e6, 1e6, 3e6};
+    zones.air_to_mass = {200.0, 300.0, 250.0, 100.0};
+    zones.adjacent = {{0, 1}, {1, 2}};
+    zones.adjacent_conductance = 30.0;
+    for (const auto integrator : {RcNetwork::Integrator::exact, RcNetwork::Integrator::implicit}) {
+        RcNetwork net(zones, 300.0, integrator);
+        REQUIRE(net.has_group_responses());
+        REQUIRE(net.groups().size() == 2);
+        for (std::size_t k = 0; k < net.groups().size(); ++k) {
+            const std::vector<std::uint32_t>& group = net.groups()[k];
+            const auto g = net.group_response(k);
+            REQUIRE(g.size() == group.size() * group.size());
+            for (std::size_t b = 0; b < group.size(); ++b) {
+                std::vector<double> expected(group.size());
+                if (net.exact()) {
+                    for (std::size_t a = 0; a < group.size(); ++a) expected[a] = net.response(group[a], group[b]);
+                } else {
+                    std::vector<double> sink(zones.air_capacity.size(), 0.0), drop;
+                    sink[group[b]] = 1.0;
+                    net.sink_response(sink, drop);
+                    for (std::size_t a = 0; a < group.size(); ++a) expected[a] = drop[group[a]];
+                }
+                for (std::size_t a = 0; a < group.size(); ++a) {
+                    INFO("exact " << net.exact() << ", group " << k << ", (" << a << ", " << b << ")");
+                    CHECK(g[a * group.size() + b] == Approx(expected[a]).epsilon(1e-12));
+                    CHECK(g[a * group.size() + b] == Approx(g[b * group.size() + a]).epsilon(1e-12));  // symmetric
+                    CHECK(g[a * group.size() + b] > 0.0);
+                }
+            }
+        }
+    }
+    // A group of more than max_group_response_zones rooms: the implicit controller iterates instead.
+    RcNetwork::Zones row;
+    const std::size_t n = RcNetwork::max_group_response_zones + 1;
+    row.air_capacity.assign(n, 1e5);
+    row.to_outdoor.assign(n, 50.0);
+    for (std::uint32_t i = 1; i < n; ++i) row.adjacent.emplace_back(i - 1, i);
+    row.adjacent_conductance = 30.0;
+    CHECK_FALSE(RcNetwork(row, 300.0, RcNetwork::Integrator::implicit).has_group_responses());
+    CHECK(RcNetwork(row, 300.0, RcNetwork::Integrator::exact).has_group_responses());
+}
+
 TEST_CASE("phi12 matches its closed form and its series", "[models]") {
     for (const double z : {-0.05, -0.2, -3.0, -40.0}) {
         INFO(z);
