@@ -16,7 +16,7 @@ namespace twinsim::live::detail {
 
 namespace {
 
-constexpr const char* schema_version = "1";
+constexpr const char* schema_version = "2";
 
 [[noreturn]] void fail(sqlite3* db, int rc, const std::string& doing) {
     const int primary = rc & 0xff;
@@ -93,14 +93,21 @@ sqlite3* open_db(const std::filesystem::path& file, bool read_only, const std::s
     return db;
 }
 
+// Schema version 2 (docs/history.md, "How it is recorded"). Version 1 kept
+// twin, key, model, relationship and target in every property-update row and
+// a UNIQUE index on the dictionary's text; Impl::migrate_from_1 converts it.
 const char* schema_sql =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);"
+    // The dictionary is looked up in memory (loaded whole at open), so its text needs no index.
+    "CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, text TEXT NOT NULL);"
+    // A series: the rows of one (twin, key, relationship, target, model); names, 0 for none.
+    "CREATE TABLE IF NOT EXISTS series(twin INTEGER NOT NULL, key INTEGER NOT NULL, rel INTEGER NOT NULL,"
+    " target INTEGER NOT NULL, model INTEGER NOT NULL, id INTEGER NOT NULL,"
+    " PRIMARY KEY(twin, key, rel, target, model)) WITHOUT ROWID;"
     // value: INTEGER/REAL (a number), TEXT (a string), BLOB (other JSON, as text), NULL (a Delete).
-    // lag: TimeStamp - SourceTimeStamp in ns (NULL: no source time); rel, target: names (NULL for twins).
-    "CREATE TABLE IF NOT EXISTS property_updates(twin INTEGER NOT NULL, key INTEGER NOT NULL, time INTEGER NOT NULL,"
-    " seq INTEGER NOT NULL, model INTEGER, value, lag INTEGER, rel INTEGER, target INTEGER,"
-    " PRIMARY KEY(twin, key, time, seq)) WITHOUT ROWID;"
+    // lag: TimeStamp - SourceTimeStamp in ns (NULL: no source time).
+    "CREATE TABLE IF NOT EXISTS property_updates(series INTEGER NOT NULL, time INTEGER NOT NULL,"
+    " seq INTEGER NOT NULL, value, lag INTEGER, PRIMARY KEY(series, time, seq)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS twin_lifecycle(twin INTEGER NOT NULL, time INTEGER NOT NULL, seq INTEGER NOT NULL,"
     " action INTEGER NOT NULL, model INTEGER, PRIMARY KEY(twin, time, seq)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS relationship_lifecycle(source INTEGER NOT NULL, time INTEGER NOT NULL,"
@@ -115,8 +122,34 @@ const char* schema_sql =
     "CREATE TABLE IF NOT EXISTS relationship_state(source INTEGER NOT NULL, rel INTEGER NOT NULL, target INTEGER,"
     " PRIMARY KEY(source, rel)) WITHOUT ROWID;"
     "INSERT OR IGNORE INTO meta VALUES('format', 'twinsim-history');"
-    "INSERT OR IGNORE INTO meta VALUES('schema_version', '1');"
+    "INSERT OR IGNORE INTO meta VALUES('schema_version', '2');"
     "INSERT OR IGNORE INTO meta VALUES('indexed', '0');";
+
+// Version 1 -> 2, in one transaction: the dictionary without its text index,
+// and each distinct (twin, key, model, rel, target) of the old rows a series.
+const char* migrate_1_to_2_sql =
+    "BEGIN IMMEDIATE;"
+    "CREATE TABLE names_v2(id INTEGER PRIMARY KEY, text TEXT NOT NULL);"
+    "INSERT INTO names_v2 SELECT id, text FROM names ORDER BY id;"
+    "DROP TABLE names;"
+    "ALTER TABLE names_v2 RENAME TO names;"
+    "DELETE FROM series;"
+    "CREATE TEMP TABLE series_v1(id INTEGER PRIMARY KEY, twin INTEGER NOT NULL, key INTEGER NOT NULL,"
+    " rel INTEGER NOT NULL, target INTEGER NOT NULL, model INTEGER NOT NULL);"
+    "INSERT INTO temp.series_v1(twin, key, rel, target, model) SELECT DISTINCT twin, key, coalesce(rel, 0),"
+    " coalesce(target, 0), coalesce(model, 0) FROM property_updates ORDER BY 1, 2, 3, 4, 5;"
+    "CREATE UNIQUE INDEX temp.series_v1_by_key ON series_v1(twin, key, rel, target, model);"
+    "INSERT INTO series SELECT twin, key, rel, target, model, id FROM temp.series_v1;"
+    "CREATE TABLE property_updates_v2(series INTEGER NOT NULL, time INTEGER NOT NULL, seq INTEGER NOT NULL, value,"
+    " lag INTEGER, PRIMARY KEY(series, time, seq)) WITHOUT ROWID;"
+    "INSERT INTO property_updates_v2 SELECT s.id, p.time, p.seq, p.value, p.lag FROM property_updates p"
+    " JOIN temp.series_v1 s ON s.twin = p.twin AND s.key = p.key AND s.rel = coalesce(p.rel, 0)"
+    " AND s.target = coalesce(p.target, 0) AND s.model = coalesce(p.model, 0) ORDER BY 1, 2, 3;"
+    "DROP TABLE property_updates;"
+    "ALTER TABLE property_updates_v2 RENAME TO property_updates;"
+    "DROP TABLE temp.series_v1;"
+    "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
+    "COMMIT;";
 
 void bind_value(Stmt& s, int i, const nlohmann::json* value) {
     if (value == nullptr) return s.bind_null(i);
@@ -163,6 +196,23 @@ std::optional<Timestamp> lag_time(sqlite3_stmt* st, int i, std::int64_t time) {
 
 }  // namespace
 
+// The names of a series (0 for none).
+struct SeriesKey {
+    std::int64_t twin = 0, key = 0, rel = 0, target = 0, model = 0;
+    bool operator==(const SeriesKey&) const = default;
+};
+struct SeriesKeyHash {
+    std::size_t operator()(const SeriesKey& k) const noexcept {
+        std::uint64_t h = 0x9e3779b97f4a7c15ULL;
+        for (const std::int64_t v : {k.twin, k.key, k.rel, k.target, k.model})
+            h = (h ^ static_cast<std::uint64_t>(v)) * 0x100000001b3ULL + (h >> 29U);
+        return static_cast<std::size_t>(h);
+    }
+};
+// Series ids looked up recently; bounded (a store of a million twins has a
+// million series: past this many the cache starts over).
+constexpr std::size_t series_cache_limit = 1U << 16U;
+
 struct HistoryDb::Impl final : HistoryWriter {
     std::filesystem::path file;
     sqlite3* db = nullptr;
@@ -171,7 +221,9 @@ struct HistoryDb::Impl final : HistoryWriter {
     std::uint64_t indexed = 0;
     std::unordered_map<std::string, std::int64_t> ids;
     std::vector<std::string> names{""};  // by id; id 0 unused
-    Stmt insert_name, insert_property, insert_twin, insert_rel, upsert_twin_state, delete_twin_state,
+    std::int64_t last_series = 0;         // the highest series id in use
+    std::unordered_map<SeriesKey, std::int64_t, SeriesKeyHash> series_cache;
+    Stmt select_series, insert_series, insert_name, insert_property, insert_twin, insert_rel, upsert_twin_state, delete_twin_state,
         select_twin_state, upsert_rel_state, delete_rel_state, select_rel_state, insert_telemetry, set_indexed,
         read_journal, insert_cause;
 
@@ -195,7 +247,8 @@ struct HistoryDb::Impl final : HistoryWriter {
         static const std::string empty;
         if (sqlite3_column_type(st, i) == SQLITE_NULL) return empty;
         const auto id = sqlite3_column_int64(st, i);
-        if (id <= 0 || static_cast<std::size_t>(id) >= names.size())
+        if (id == 0) return empty;  // a series' "none"
+        if (id < 0 || static_cast<std::size_t>(id) >= names.size())
             throw HistoryError("history: a row names dictionary entry " + std::to_string(id) +
                                ", which is missing (the history file is damaged)");
         return names[static_cast<std::size_t>(id)];
@@ -204,21 +257,55 @@ struct HistoryDb::Impl final : HistoryWriter {
         if (text.empty()) s.bind_null(i);
         else s.bind(i, id_of(text));
     }
+    std::int64_t id_or_zero(std::string_view text) { return text.empty() ? 0 : id_of(text); }
+
+    // The series of these names, added when new.
+    std::int64_t series_of(const SeriesKey& k) {
+        if (const auto it = series_cache.find(k); it != series_cache.end()) return it->second;
+        Stmt& q = select_series;
+        q.bind(1, k.twin);
+        q.bind(2, k.key);
+        q.bind(3, k.rel);
+        q.bind(4, k.target);
+        q.bind(5, k.model);
+        std::int64_t id = 0;
+        const int rc = sqlite3_step(q.st);
+        if (rc == SQLITE_ROW) id = sqlite3_column_int64(q.st, 0);
+        q.reset();
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) fail(db, rc, "looking up a series");
+        if (id == 0) {
+            id = last_series + 1;
+            Stmt& ins = insert_series;
+            ins.bind(1, k.twin);
+            ins.bind(2, k.key);
+            ins.bind(3, k.rel);
+            ins.bind(4, k.target);
+            ins.bind(5, k.model);
+            ins.bind(6, id);
+            ins.run("adding a series");
+            last_series = id;
+        }
+        if (series_cache.size() >= series_cache_limit) series_cache.clear();
+        series_cache.emplace(k, id);
+        return id;
+    }
 
     // --- HistoryWriter ---------------------------------------------------------
     void property(std::string_view twin, std::string_view key, Timestamp time, std::uint64_t sequence,
                   std::optional<Timestamp> source_time, std::string_view model, const nlohmann::json* value,
                   std::string_view relationship, std::string_view target) override {
+        SeriesKey k;
+        k.twin = id_of(twin);
+        k.key = id_of(key);
+        k.model = id_or_zero(model);
+        k.rel = id_or_zero(relationship);
+        k.target = id_or_zero(target);
         Stmt& s = insert_property;
-        s.bind(1, id_of(twin));
-        s.bind(2, id_of(key));
-        s.bind(3, time.ns);
-        s.bind(4, static_cast<std::int64_t>(sequence));
-        bind_name(s, 5, model);
-        bind_value(s, 6, value);
-        if (source_time) s.bind(7, time.ns - source_time->ns);
-        bind_name(s, 8, relationship);
-        bind_name(s, 9, target);
+        s.bind(1, series_of(k));
+        s.bind(2, time.ns);
+        s.bind(3, static_cast<std::int64_t>(sequence));
+        bind_value(s, 4, value);
+        if (source_time) s.bind(5, time.ns - source_time->ns);
         s.run("writing a property update");
     }
     void cause(std::uint64_t sequence, std::string_view cause) override {
@@ -301,7 +388,9 @@ struct HistoryDb::Impl final : HistoryWriter {
     void prepare() {
         const std::string doing = "preparing the history database";
         insert_name = Stmt(db, "INSERT INTO names VALUES(?,?)", doing);
-        insert_property = Stmt(db, "INSERT OR REPLACE INTO property_updates VALUES(?,?,?,?,?,?,?,?,?)", doing);
+        insert_property = Stmt(db, "INSERT OR REPLACE INTO property_updates VALUES(?,?,?,?,?)", doing);
+        select_series = Stmt(db, "SELECT id FROM series WHERE twin=? AND key=? AND rel=? AND target=? AND model=?", doing);
+        insert_series = Stmt(db, "INSERT INTO series VALUES(?,?,?,?,?,?)", doing);
         insert_twin = Stmt(db, "INSERT OR REPLACE INTO twin_lifecycle VALUES(?,?,?,?,?)", doing);
         insert_rel = Stmt(db, "INSERT OR REPLACE INTO relationship_lifecycle VALUES(?,?,?,?,?,?,?)", doing);
         upsert_twin_state = Stmt(db, "INSERT OR REPLACE INTO twin_state VALUES(?,?)", doing);
@@ -318,12 +407,28 @@ struct HistoryDb::Impl final : HistoryWriter {
     }
 
     void load() {
+        std::string version;
         {
             Stmt s(db, "SELECT value FROM meta WHERE key='schema_version'", "reading the history's schema version");
-            if (sqlite3_step(s.st) != SQLITE_ROW ||
-                std::string(reinterpret_cast<const char*>(sqlite3_column_text(s.st, 0))) != schema_version)
-                throw HistoryError("history: " + file.string() + " has another schema version than this build's (" +
-                                   schema_version + "); delete it to rebuild it from the journal");
+            if (sqlite3_step(s.st) == SQLITE_ROW)
+                version = std::string(reinterpret_cast<const char*>(sqlite3_column_text(s.st, 0)));
+        }
+        if (version == "1") {
+            // Rows and telemetry are kept: telemetry is not in the journal.
+            const int rc = sqlite3_exec(db, migrate_1_to_2_sql, nullptr, nullptr, nullptr);
+            if (rc != SQLITE_OK) {
+                const std::string why = sqlite3_errmsg(db);
+                rollback();
+                throw HistoryError("history: " + file.string() + " is in schema version 1 and could not be converted to " +
+                                   schema_version + " (SQLite: " + why + ")");
+            }
+        } else if (version != schema_version) {
+            throw HistoryError("history: " + file.string() + " has schema version '" + version + "', which this build (" +
+                               schema_version + ") does not read; delete it to rebuild it from the journal");
+        }
+        {
+            Stmt s(db, "SELECT coalesce(max(id), 0) FROM series", "reading the history's series");
+            if (sqlite3_step(s.st) == SQLITE_ROW) last_series = sqlite3_column_int64(s.st, 0);
         }
         {
             Stmt s(db, "SELECT value FROM meta WHERE key='indexed'", "reading the history's progress");
@@ -362,11 +467,13 @@ struct HistoryDb::Impl final : HistoryWriter {
         const auto last = static_cast<std::uint64_t>(sqlite3_column_int64(s.st, 0));
         if (indexed <= last) return;
         exec(db,
-             "BEGIN; DELETE FROM property_updates; DELETE FROM twin_lifecycle; DELETE FROM relationship_lifecycle;"
+             "BEGIN; DELETE FROM property_updates; DELETE FROM series; DELETE FROM twin_lifecycle; DELETE FROM relationship_lifecycle;"
              " DELETE FROM telemetry; DELETE FROM twin_state; DELETE FROM relationship_state; DELETE FROM names;"
              " UPDATE meta SET value='0' WHERE key='indexed'; COMMIT;",
              "clearing a history that is ahead of the journal");
         indexed = 0;
+        last_series = 0;
+        series_cache.clear();
         ids.clear();
         names.assign(1, "");
     }
@@ -399,7 +506,8 @@ void HistoryDb::close() noexcept {
     for (Stmt* s : {&impl_->insert_name, &impl_->insert_property, &impl_->insert_twin, &impl_->insert_rel,
                     &impl_->upsert_twin_state, &impl_->delete_twin_state, &impl_->select_twin_state,
                     &impl_->upsert_rel_state, &impl_->delete_rel_state, &impl_->select_rel_state,
-                    &impl_->insert_telemetry, &impl_->set_indexed, &impl_->read_journal, &impl_->insert_cause}) {
+                    &impl_->insert_telemetry, &impl_->set_indexed, &impl_->read_journal, &impl_->insert_cause,
+                    &impl_->select_series, &impl_->insert_series}) {
         sqlite3_finalize(s->st);
         s->st = nullptr;
     }
@@ -419,6 +527,7 @@ std::uint64_t HistoryDb::index_next(
     std::lock_guard lock(s.mutex);
     if (s.db == nullptr) throw HistoryError("history: the history database is closed");
     const std::size_t names_before = s.names.size();
+    const std::int64_t series_before = s.last_series;
     exec(s.db, "BEGIN IMMEDIATE", "starting to index");
     std::uint64_t last = s.indexed;
     try {
@@ -451,6 +560,8 @@ std::uint64_t HistoryDb::index_next(
         // The dictionary entries added in the rolled-back transaction are gone.
         for (std::size_t i = names_before; i < s.names.size(); ++i) s.ids.erase(s.names[i]);
         s.names.resize(names_before);
+        s.last_series = series_before;
+        s.series_cache.clear();
         throw;
     }
     s.indexed = last;
@@ -466,26 +577,52 @@ HistorySeries HistoryDb::series(std::string_view twin, std::string_view key, std
     const std::int64_t twin_id = s.find(twin);
     const std::int64_t key_id = s.find(key);
     if (twin_id < 0 || key_id < 0) return out;  // names the history never saw
-    // The primary key (twin, key, time, seq) makes this one range scan.
+    // The series of (twin, key) are a range of the series key, and each
+    // series' rows in [start, end) one range of the rows' key: usually one
+    // series (one model, no relationship), so one range scan.
     Stmt st(s.db,
-            "SELECT time, value, lag FROM property_updates WHERE twin = ?1 AND key = ?2 AND time >= ?3 AND time < ?4"
-            " ORDER BY time, seq",
+            "SELECT p.time, p.seq, p.value, p.lag FROM series s CROSS JOIN property_updates p ON p.series = s.id"
+            " WHERE s.twin = ?1 AND s.key = ?2 AND p.time >= ?3 AND p.time < ?4"
+            " ORDER BY s.rel, s.target, s.model, p.time, p.seq",
             "reading the history");
     sqlite3_bind_int64(st.st, 1, twin_id);
     sqlite3_bind_int64(st.st, 2, key_id);
     sqlite3_bind_int64(st.st, 3, start ? start->ns : INT64_MIN);
     sqlite3_bind_int64(st.st, 4, end ? end->ns : INT64_MAX);
+    std::vector<std::int64_t> seqs;
+    bool ordered = true;
     int rc = 0;
     while ((rc = sqlite3_step(st.st)) == SQLITE_ROW) {
         const std::int64_t time = sqlite3_column_int64(st.st, 0);
+        const std::int64_t seq = sqlite3_column_int64(st.st, 1);
+        if (!out.time_ns.empty() && std::pair(time, seq) < std::pair(out.time_ns.back(), seqs.back())) ordered = false;
         out.time_ns.push_back(time);
-        const int type = sqlite3_column_type(st.st, 1);
-        out.value.push_back(type == SQLITE_INTEGER || type == SQLITE_FLOAT ? sqlite3_column_double(st.st, 1)
+        seqs.push_back(seq);
+        const int type = sqlite3_column_type(st.st, 2);
+        out.value.push_back(type == SQLITE_INTEGER || type == SQLITE_FLOAT ? sqlite3_column_double(st.st, 2)
                                                                            : std::numeric_limits<double>::quiet_NaN());
-        out.source_time_ns.push_back(sqlite3_column_type(st.st, 2) == SQLITE_NULL ? history_no_time
-                                                                                  : time - sqlite3_column_int64(st.st, 2));
+        out.source_time_ns.push_back(sqlite3_column_type(st.st, 3) == SQLITE_NULL ? history_no_time
+                                                                                  : time - sqlite3_column_int64(st.st, 3));
     }
     if (rc != SQLITE_DONE) fail(s.db, rc, "reading the history");
+    if (!ordered) {
+        // Several series (a model change, relationship properties of this key): merged in time order.
+        std::vector<std::size_t> order(seqs.size());
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+            return std::pair(out.time_ns[a], seqs[a]) < std::pair(out.time_ns[b], seqs[b]);
+        });
+        HistorySeries merged;
+        merged.time_ns.reserve(order.size());
+        merged.value.reserve(order.size());
+        merged.source_time_ns.reserve(order.size());
+        for (const std::size_t i : order) {
+            merged.time_ns.push_back(out.time_ns[i]);
+            merged.value.push_back(out.value[i]);
+            merged.source_time_ns.push_back(out.source_time_ns[i]);
+        }
+        return merged;
+    }
     return out;
 }
 
@@ -512,12 +649,12 @@ HistoryResult HistoryDb::query(const HistoryQuery& q) {
     bool no_key = false;
     const std::string twins = id_list(q.twins, no_twin);
     const std::string keys = id_list(q.properties, no_key);
-    auto where = [&](const char* twin_col, const char* key_col) {
+    auto where = [&](const char* twin_col, const char* key_col, const char* time_col = "time") {
         std::string w = " WHERE 1";
         if (!twins.empty()) w += std::string(" AND ") + twin_col + " IN (" + twins + ")";
         if (key_col != nullptr && !keys.empty()) w += std::string(" AND ") + key_col + " IN (" + keys + ")";
-        if (q.start) w += " AND time >= " + std::to_string(q.start->ns);
-        if (q.end) w += " AND time < " + std::to_string(q.end->ns);
+        if (q.start) w += std::string(" AND ") + time_col + " >= " + std::to_string(q.start->ns);
+        if (q.end) w += std::string(" AND ") + time_col + " < " + std::to_string(q.end->ns);
         return w;
     };
     auto each = [&](const std::string& sql, const auto& row) {
@@ -528,9 +665,10 @@ HistoryResult HistoryDb::query(const HistoryQuery& q) {
     };
     if (no_twin) return out;
     if ((q.kinds & history_property_updates) != 0U && !no_key) {
-        each("SELECT twin, key, time, p.seq, model, value, lag, rel, target, c.cause FROM property_updates p"
-             " LEFT JOIN causes c ON c.seq = p.seq" +
-                 where("twin", "key") + " ORDER BY twin, key, time, p.seq",
+        // Series in key order, each series' rows in time order.
+        each("SELECT s.twin, s.key, p.time, p.seq, s.model, p.value, p.lag, s.rel, s.target, c.cause FROM series s"
+             " CROSS JOIN property_updates p ON p.series = s.id LEFT JOIN causes c ON c.seq = p.seq" +
+                 where("s.twin", "s.key", "p.time") + " ORDER BY s.twin, s.key, s.rel, s.target, s.model, p.time, p.seq",
              [&](sqlite3_stmt* st) {
                  PropertyUpdateRow r;
                  r.id = s.name(st, 0);
@@ -593,11 +731,14 @@ HistoryResult HistoryDb::query(const HistoryQuery& q) {
                  out.telemetry.push_back(std::move(r));
              });
     }
-    // Rows come in dictionary-id order; callers get them by name (stable: time order within a name).
+    // Rows come in dictionary-id order, series by series; callers get them by
+    // name, then time and sequence (the series of one twin and key merged).
     auto by_id_key = [](const auto& a, const auto& b) { return std::tie(a.id, a.key) < std::tie(b.id, b.key); };
-    for (auto* rows : {&out.property_updates}) {
-        if (!std::is_sorted(rows->begin(), rows->end(), by_id_key)) std::stable_sort(rows->begin(), rows->end(), by_id_key);
-    }
+    auto by_id_key_time = [](const PropertyUpdateRow& a, const PropertyUpdateRow& b) {
+        return std::tie(a.id, a.key, a.time.ns, a.sequence) < std::tie(b.id, b.key, b.time.ns, b.sequence);
+    };
+    if (!std::is_sorted(out.property_updates.begin(), out.property_updates.end(), by_id_key_time))
+        std::stable_sort(out.property_updates.begin(), out.property_updates.end(), by_id_key_time);
     if (!std::is_sorted(out.telemetry.begin(), out.telemetry.end(), by_id_key))
         std::stable_sort(out.telemetry.begin(), out.telemetry.end(), by_id_key);
     auto by_twin = [](const TwinLifecycleRow& a, const TwinLifecycleRow& b) { return a.twin_id < b.twin_id; };
@@ -629,9 +770,10 @@ std::uint64_t HistoryDb::thin(const RetentionPolicy& policy, std::optional<Times
     exec(s.db, "BEGIN IMMEDIATE", "starting to thin the history");
     try {
         exec(s.db,
-             ("DELETE FROM property_updates WHERE (twin, key, time, seq) IN (SELECT twin, key, time, seq FROM ("
-              "SELECT twin, key, time, seq, row_number() OVER (PARTITION BY twin, key, coalesce(rel, 0), time / " + i +
-              " ORDER BY time DESC, seq DESC) AS n FROM property_updates WHERE time < " + c + ") WHERE n > 1)")
+             ("DELETE FROM property_updates WHERE (series, time, seq) IN (SELECT series, time, seq FROM ("
+              "SELECT p.series, p.time, p.seq, row_number() OVER (PARTITION BY s.twin, s.key, s.rel, p.time / " + i +
+              " ORDER BY p.time DESC, p.seq DESC) AS n FROM series s CROSS JOIN property_updates p ON p.series = s.id"
+              " WHERE p.time < " + c + ") WHERE n > 1)")
                  .c_str(),
              "thinning property updates");
         std::uint64_t removed = static_cast<std::uint64_t>(sqlite3_changes64(s.db));

@@ -486,3 +486,96 @@ TEST_CASE("history_series: one property of one twin as columns, the same values 
     store->close();
     CHECK_THROWS_AS(store->history_series("room-1", "temperature"), HistoryError);
 }
+
+TEST_CASE("history: rows of one twin and key in several series come back merged in time order", "[history]") {
+    // Each (twin, key, relationship, target, model) is its own series on disk
+    // (docs/history.md): two relationships of floor-1 with a `since`, written
+    // alternately, are two series read back as one time-ordered sequence.
+    test::TempDir dir("history-series-merge");
+    auto store = open_store(dir.path, history_options());
+    TwinGraph& g = store->graph();
+    g.add_models(test::building_models());
+    g.upsert_twin("room-1", test::room(21.0));
+    g.upsert_twin("room-2", test::room(22.0));
+    g.upsert_twin("floor-1", test::floor_twin(1));
+    json first = test::rel("room-1", "contains");
+    first["since"] = "2026-01-01";
+    g.upsert_relationship("floor-1", "c-1", first);
+    json second = test::rel("room-2", "contains");
+    second["since"] = "2026-01-02";
+    g.upsert_relationship("floor-1", "c-2", second);
+    g.update_relationship("floor-1", "c-1", json::array({{{"op", "replace"}, {"path", "/since"}, {"value", "2026-01-03"}}}));
+    g.update_relationship("floor-1", "c-2", json::array({{{"op", "replace"}, {"path", "/since"}, {"value", "2026-01-04"}}}));
+    const HistoryResult h = store->history({});
+    const auto since = rows_of(h, "floor-1", "since");
+    REQUIRE(since.size() == 4);
+    std::vector<std::string> seen;
+    for (const PropertyUpdateRow* r : since) seen.push_back(r->relationship_id + " " + r->relationship_target + " " + r->value.get<std::string>());
+    CHECK(seen == std::vector<std::string>{"c-1 room-1 2026-01-01", "c-2 room-2 2026-01-02", "c-1 room-1 2026-01-03",
+                                           "c-2 room-2 2026-01-04"});
+    for (std::size_t i = 1; i < since.size(); ++i) CHECK(since[i - 1]->sequence < since[i]->sequence);
+    const HistorySeries s = store->history_series("floor-1", "since");
+    REQUIRE(s.time_ns.size() == 4);
+    for (std::size_t i = 0; i < 4; ++i) CHECK(s.time_ns[i] == since[i]->time.ns);
+}
+
+TEST_CASE("history: a history.db in schema version 1 is converted in place, telemetry included", "[history]") {
+    test::TempDir dir("history-schema-1");
+    const fs::path history_db = dir.path / "history.db";
+    StoreOptions o = history_options();
+    o.history.telemetry = true;
+    HistoryResult before;
+    {
+        auto store = open_store(dir.path, o);
+        write_story(store->graph());
+        REQUIRE(store->record_telemetry("room-1", "", "dtmi:test:Room;1", {{"reading", 1.5}}, t0));
+        before = store->history({});
+    }
+    // Back to version 1's layout (what an earlier build wrote): names and
+    // relationship fields in every row, a unique index on the dictionary.
+    sql(history_db,
+        "BEGIN;"
+        "CREATE TABLE pu1(twin INTEGER NOT NULL, key INTEGER NOT NULL, time INTEGER NOT NULL, seq INTEGER NOT NULL,"
+        " model INTEGER, value, lag INTEGER, rel INTEGER, target INTEGER, PRIMARY KEY(twin, key, time, seq)) WITHOUT ROWID;"
+        "INSERT INTO pu1 SELECT s.twin, s.key, p.time, p.seq, nullif(s.model, 0), p.value, p.lag, nullif(s.rel, 0),"
+        " nullif(s.target, 0) FROM property_updates p JOIN series s ON s.id = p.series;"
+        "DROP TABLE property_updates; ALTER TABLE pu1 RENAME TO property_updates; DROP TABLE series;"
+        "CREATE TABLE n1(id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE); INSERT INTO n1 SELECT id, text FROM names;"
+        "DROP TABLE names; ALTER TABLE n1 RENAME TO names;"
+        "UPDATE meta SET value = '1' WHERE key = 'schema_version'; COMMIT;");
+    {
+        auto store = open_store(dir.path, o);
+        const HistoryResult after = store->history({});
+        CHECK_FALSE(fs::exists(dir.path / "history.db.damaged"));  // converted, not set aside
+        REQUIRE(after.telemetry.size() == 1);  // telemetry is not in the journal: only a conversion keeps it
+        CHECK(after.telemetry[0].value == json(1.5));
+        REQUIRE(after.property_updates.size() == before.property_updates.size());
+        for (std::size_t k = 0; k < after.property_updates.size(); ++k) {
+            const PropertyUpdateRow& a = after.property_updates[k];
+            const PropertyUpdateRow& b = before.property_updates[k];
+            CHECK(a.id == b.id);
+            CHECK(a.key == b.key);
+            CHECK(a.time == b.time);
+            CHECK(a.sequence == b.sequence);
+            CHECK(a.model_id == b.model_id);
+            CHECK(a.value == b.value);
+            CHECK(a.source_time == b.source_time);
+            CHECK(a.relationship_id == b.relationship_id);
+            CHECK(a.relationship_target == b.relationship_target);
+        }
+        // New writes go on after the converted rows.
+        store->graph().update_twin("room-1", json::array({{{"op", "replace"}, {"path", "/temperature"}, {"value", 23.5}}}));
+        CHECK(store->history_series("room-1", "temperature").value == std::vector<double>{21.0, 22.5, 23.5});
+    }
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(history_db.c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT (SELECT value FROM meta WHERE key = 'schema_version'),"
+                                   " (SELECT count(*) FROM sqlite_schema WHERE tbl_name = 'names' AND type = 'index')",
+                               -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "2");
+    CHECK(sqlite3_column_int(st, 1) == 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
