@@ -231,6 +231,21 @@ int run_history(const HistoryBenchOptions& o) {
     const Stats our_series_stats = stats(our_series);
     const Stats peer_series_stats = stats(peer_series);
     const std::uint64_t history_file = file_bytes(dir / "store" / "history.db") + file_bytes(dir / "store" / "history.db-wal");
+    // Where the bytes go: pages per table and index (SQLite's dbstat, when the library has it).
+    json by_table = json::object();
+    {
+        sqlite3* h = nullptr;
+        if (sqlite3_open_v2((dir / "store" / "history.db").c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+            sqlite3_stmt* st = nullptr;
+            if (sqlite3_prepare_v2(h, "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC", -1, &st, nullptr) ==
+                SQLITE_OK) {
+                while (sqlite3_step(st) == SQLITE_ROW)
+                    by_table[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] = sqlite3_column_int64(st, 1);
+            }
+            sqlite3_finalize(st);
+        }
+        sqlite3_close(h);
+    }
 
     json out;
     out["benchmark"] = "history";
@@ -246,6 +261,7 @@ int run_history(const HistoryBenchOptions& o) {
     out["history_files_bytes"] = history_file;
     out["bytes_per_row"] = rows > 0 ? static_cast<double>(counts.bytes) / static_cast<double>(rows) : 0.0;
     out["target_bytes_per_row"] = 40;
+    out["history_bytes_by_table"] = by_table;
     out["peer_plain_sqlite_bytes_per_row"] = plain.empty() ? 0.0 : static_cast<double>(peer_bytes) / static_cast<double>(plain.size());
     out["read_one_property_one_twin"] = {{"rows", our_rows},
                                          {"rounds", o.rounds},
