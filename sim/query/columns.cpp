@@ -2,6 +2,7 @@
 // rows would hold, read through the same evaluators, written into arrays of
 // doubles, integers, booleans, string bytes or dictionary codes. Only values
 // that are objects, arrays or of mixed types become JSON.
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 
@@ -131,6 +132,129 @@ TypedColumn json_column(const std::string& name, std::vector<json> values, const
 
 }  // namespace
 
+std::optional<TypedColumn> Executor::direct_column(const Item& it, std::size_t begin, std::size_t n) const {
+    using T = TypedColumn::Type;
+    const Program& p = it.expr.program();
+    const Node& root = p.nodes[p.root];
+    if (root.op != Op::twin_path || root.slot >= width_) return std::nullopt;
+    const bool property = root.special == Special::none;
+    if (!(property && root.path.size() == 1) && root.special != Special::dt_id && root.special != Special::model)
+        return std::nullopt;
+    const auto twin_of = [&](std::size_t k) { return rows_[std::size_t{order_[begin + k]} * width_ + root.slot]; };
+    TypedColumn c;
+    c.name = it.key;
+    c.size = n;
+    c.valid.assign(n, 1);
+    if (root.special == Special::dt_id) {
+        c.type = n == 0 ? T::empty : T::string;
+        if (n == 0) return c;
+        c.offsets.resize(n + 1);
+        c.offsets[0] = 0;
+        c.chars.reserve(n * 16);
+        constexpr std::size_t ahead = 16;  // the ids are scattered over the graph: fetch them early
+        for (std::size_t k = 0; k < n; ++k) {
+            if (k + ahead < n) __builtin_prefetch(&s_.twin_ids[twin_of(k + ahead)]);
+            c.chars.append(s_.twin_ids[twin_of(k)]);
+            c.offsets[k + 1] = static_cast<std::int64_t>(c.chars.size());
+        }
+        return c;
+    }
+    if (root.special == Special::model) {  // one code per table, in order of first appearance
+        c.type = n == 0 ? T::empty : T::dictionary;
+        if (n == 0) return c;
+        std::vector<std::int32_t> code_of_table(s_.tables.size(), -1);
+        c.codes.resize(n);
+        for (std::size_t k = 0; k < n; ++k) {
+            const std::uint32_t table = s_.twin_meta[twin_of(k)].table;
+            std::int32_t& code = code_of_table[table];
+            if (code < 0) {
+                code = static_cast<std::int32_t>(c.dictionary.size());
+                c.dictionary.push_back(s_.tables[table].model_id);
+            }
+            c.codes[k] = code;
+        }
+        return c;
+    }
+    // A property: the column of each table that holds it, found once per table.
+    constexpr std::uint32_t unresolved = 0xffffffffU, absent = 0xfffffffeU;
+    std::vector<std::uint32_t> column_of_table(s_.tables.size(), unresolved);
+    std::vector<const graph::detail::Column*> cells(n, nullptr);
+    std::vector<std::uint32_t> cell_rows(n, 0);
+    Kinds kinds;
+    // (table, row) of each result row: from the scan when it recorded them, else the twin's entry.
+    const bool scanned = width_ == 1 && !scan_pos_.empty() && scan_pos_.size() == rows_.size();
+    const auto position = [&](std::size_t k) -> std::pair<std::uint32_t, std::uint32_t> {
+        if (scanned) return scan_pos_[order_[begin + k]];
+        const graph::detail::TwinMeta& m = s_.twin_meta[twin_of(k)];
+        return {m.table, m.row};
+    };
+    for (std::size_t k = 0; k < n; ++k) {
+        const auto [table_index, row] = position(k);
+        std::uint32_t& column = column_of_table[table_index];
+        if (column == unresolved) {
+            column = absent;
+            const graph::detail::PropertyTable& table = s_.tables[table_index];
+            if (table.interface != no_index) {
+                const dtdl::CompiledInterface& ci = s_.models->at(table.interface);
+                if (const dtdl::PropertySlot* slot = ci.layout.find(root.path[0])) {
+                    if (table.columns[slot->column].type == dtdl::ColumnType::json) return std::nullopt;
+                    column = slot->column;
+                } else if (const dtdl::Content* content = ci.find(root.path[0]);
+                           content && content->kind == dtdl::ContentKind::component) {
+                    return std::nullopt;
+                }
+            }
+        }
+        if (column == absent) continue;
+        const graph::detail::Column& col = s_.tables[table_index].columns[column];
+        if (!col.has(row)) continue;
+        cells[k] = &col;
+        cell_rows[k] = row;
+        switch (col.type) {
+        case dtdl::ColumnType::float64: kinds.number = true; break;
+        case dtdl::ColumnType::int64: kinds.integer = true; break;
+        case dtdl::ColumnType::boolean: kinds.boolean = true; break;
+        case dtdl::ColumnType::string: kinds.string = true; break;
+        case dtdl::ColumnType::json: return std::nullopt;
+        }
+    }
+    c.type = kinds.type(false);
+    for (std::size_t k = 0; k < n; ++k) c.valid[k] = cells[k] != nullptr ? 1 : 0;
+    switch (c.type) {
+    case T::empty: break;
+    case T::int64:
+        c.i64.assign(n, 0);
+        for (std::size_t k = 0; k < n; ++k)
+            if (cells[k] != nullptr) c.i64[k] = cells[k]->i64[cell_rows[k]];
+        break;
+    case T::float64:
+        c.f64.assign(n, 0.0);
+        for (std::size_t k = 0; k < n; ++k) {
+            const graph::detail::Column* col = cells[k];
+            if (col == nullptr) continue;
+            c.f64[k] = col->type == dtdl::ColumnType::float64 ? col->f64[cell_rows[k]]
+                                                              : static_cast<double>(col->i64[cell_rows[k]]);
+        }
+        break;
+    case T::boolean:
+        c.b.assign(n, 0);
+        for (std::size_t k = 0; k < n; ++k)
+            if (cells[k] != nullptr) c.b[k] = cells[k]->b[cell_rows[k]] != 0 ? 1 : 0;
+        break;
+    case T::string:
+        c.offsets.resize(n + 1);
+        c.offsets[0] = 0;
+        for (std::size_t k = 0; k < n; ++k) {
+            if (cells[k] != nullptr) c.chars.append(cells[k]->str[cell_rows[k]]);
+            c.offsets[k + 1] = static_cast<std::int64_t>(c.chars.size());
+        }
+        break;
+    case T::dictionary:
+    case T::json: return std::nullopt;  // mixed types: the evaluator's general path
+    }
+    return c;
+}
+
 std::vector<TypedColumn> Executor::typed_columns(std::size_t begin, std::size_t end) {
     std::vector<TypedColumn> out;
     const std::size_t n = end > begin ? end - begin : 0;
@@ -168,6 +292,10 @@ std::vector<TypedColumn> Executor::typed_columns(std::size_t begin, std::size_t 
     for (Item& it : items_) {
         if (it.alias) {
             out.push_back(entities(it.key, *it.alias));
+            continue;
+        }
+        if (std::optional<TypedColumn> direct = direct_column(it, begin, n)) {
+            out.push_back(std::move(*direct));
             continue;
         }
         for (std::size_t k = 0; k < n; ++k) values[k] = it.eval->value(row_of(k));

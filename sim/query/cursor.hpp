@@ -66,7 +66,8 @@ struct TypedColumn {
 /// keeps a copy of the snapshot (copy-on-write: O(tables), whatever the graph
 /// size), so later writes to the graph never show in its pages, and the
 /// result as flat arrays of twin/relationship indices (4 bytes per alias per
-/// row; GROUP BY results as their JSON rows). Thread-safe (one page at a time).
+/// row, plus 8 for the table position of a one-alias scan's rows; GROUP BY
+/// results as their JSON rows). Thread-safe (one page at a time).
 class Cursor : public std::enable_shared_from_this<Cursor> {
 public:
     /// Runs `query` on `snapshot` (the cursor keeps its own parse of the

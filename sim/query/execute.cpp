@@ -3,6 +3,7 @@
 #include "twinsim/query/detail/executor.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <set>
 
 namespace twinsim::query::detail {
@@ -78,10 +79,14 @@ void Executor::filter(Conjunct& c) {
     for (std::size_t k = 0; k < n; ++k) {
         const std::span<const std::uint32_t> row(rows_.data() + k * width_, width_);
         if (c.eval->test(row) != Truth::true_) continue;
-        if (out != k) std::copy(row.begin(), row.end(), rows_.begin() + static_cast<std::ptrdiff_t>(out * width_));
+        if (out != k) {
+            std::copy(row.begin(), row.end(), rows_.begin() + static_cast<std::ptrdiff_t>(out * width_));
+            if (!scan_pos_.empty()) scan_pos_[out] = scan_pos_[k];
+        }
         ++out;
     }
     rows_.resize(out * width_);
+    if (!scan_pos_.empty()) scan_pos_.resize(out);
 }
 
 /// Rows binding only `slot` (the first alias): by id when WHERE names the
@@ -106,6 +111,9 @@ void Executor::seed_twins(std::uint32_t slot, bool count_only) {
         for (TwinIndex t : *ids) accept(t, cs);
         return;
     }
+    // Only a scan seeding the rows of a one-alias query records where it found them.
+    const bool record = width_ == 1 && !count_only && rows_.empty();
+    scan_pos_.clear();
     for (std::uint32_t ti = 0; ti < s_.tables.size(); ++ti) {
         const graph::detail::PropertyTable& table = s_.tables[ti];
         if (table.interface == no_index || table.live == 0) continue;
@@ -131,16 +139,34 @@ void Executor::seed_twins(std::uint32_t slot, bool count_only) {
         }
         if (skip) continue;
         examined_ += table.rows;
-        for (std::uint32_t r = 0; r < table.rows; ++r) {
-            const TwinIndex t = table.row_twin[r];
-            if (t == no_index) continue;
-            bool ok = true;
-            for (const NumericCheck& nc : fast)
-                if (!nc.test(r)) {
-                    ok = false;
-                    break;
-                }
-            if (ok) accept(t, slow);
+        // Blocks of 64 rows (one chunk of each column, one word of its presence
+        // bitmap): the checks make a bit mask per block without a copy-on-write
+        // lookup per row; a COUNT with nothing else to check adds its popcount.
+        using Cow = graph::detail::CowVector<TwinIndex>;
+        static_assert(Cow::chunk_size == 64 && graph::detail::CowVector<double>::chunk_size == 64 &&
+                      graph::detail::CowVector<std::int64_t>::chunk_size == 64);
+        const std::size_t blocks = (std::size_t{table.rows} + 63) / 64;
+        for (std::size_t blk = 0; blk < blocks; ++blk) {
+            const TwinIndex* twins = table.row_twin.chunk(blk);
+            const std::size_t in_block = std::min<std::size_t>(64, table.rows - blk * 64);
+            std::uint64_t mask = in_block == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << in_block) - 1;
+            for (const NumericCheck& nc : fast) mask &= nc.test_block(blk);
+            if (mask == 0) continue;
+            if (count_only && slow.empty()) {
+                for (std::size_t i = 0; i < in_block; ++i)
+                    if (((mask >> i) & 1U) != 0 && twins[i] == no_index) mask &= ~(std::uint64_t{1} << i);
+                counted_ += static_cast<std::size_t>(std::popcount(mask));
+                continue;
+            }
+            for (; mask != 0; mask &= mask - 1) {
+                const int i = std::countr_zero(mask);
+                const TwinIndex t = twins[i];
+                if (t == no_index) continue;
+                const std::size_t before = rows_.size();
+                accept(t, slow);
+                if (record && rows_.size() != before)
+                    scan_pos_.emplace_back(ti, static_cast<std::uint32_t>(blk * 64 + static_cast<std::size_t>(i)));
+            }
         }
     }
 }
@@ -199,6 +225,7 @@ void Executor::generate() {
             }
         }
         rows_ = std::move(next);
+        scan_pos_.clear();
         filter_ready();
     }
 }
@@ -254,6 +281,7 @@ void Executor::expand(const MatchEdge& e, bool reversed, std::uint32_t from_slot
         dfs(dfs, row[from_slot], 0);
     }
     rows_ = std::move(next);
+    scan_pos_.clear();
 }
 
 void Executor::run_match() {

@@ -84,6 +84,15 @@ public:
         return c ? c->items[i & mask] : default_value();
     }
 
+    /// The chunk_size elements of chunk c (elements c * chunk_size ...), for
+    /// loops over whole chunks without a directory lookup per element; a chunk
+    /// never written reads as default elements; those past size() in the last
+    /// chunk are unspecified. Precondition: c < (size() + mask) / chunk_size.
+    [[nodiscard]] const T* chunk(std::size_t c) const noexcept {
+        const Chunk* p = (*dir_)[c].get();
+        return p ? p->items.data() : default_chunk().items.data();
+    }
+
     /// Writable element i, un-sharing its directory and chunk first. Precondition: i < size().
     T& mut(std::size_t i, CopyCounter& counter) {
         Directory& d = own_directory(counter);
@@ -125,6 +134,11 @@ public:
     }
 
 private:
+    static const Chunk& default_chunk() noexcept {
+        static const Chunk chunk{};
+        return chunk;
+    }
+
     static const T& default_value() noexcept {
         static const T value{};
         return value;

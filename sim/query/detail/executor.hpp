@@ -100,6 +100,30 @@ private:
             default: return false;
             }
         }
+        /// test() of rows blk * 64 ... blk * 64 + 63 as a bit mask (bit i: row blk * 64 + i), reading
+        /// whole chunks. Precondition: blk < (rows + 63) / 64; bits past the table's rows are unspecified.
+        [[nodiscard]] std::uint64_t test_block(std::size_t blk) const {
+            const std::uint64_t present = column->present[blk];
+            if (present == 0) return 0;
+            std::uint64_t bits = 0;
+            if (column->type == dtdl::ColumnType::float64) {
+                const double* v = column->f64.chunk(blk);
+                switch (op) {
+                case BinaryOp::eq: for (unsigned i = 0; i < 64; ++i) bits |= std::uint64_t{v[i] == value} << i; break;
+                case BinaryOp::ne: for (unsigned i = 0; i < 64; ++i) bits |= std::uint64_t{v[i] != value} << i; break;
+                case BinaryOp::lt: for (unsigned i = 0; i < 64; ++i) bits |= std::uint64_t{v[i] < value} << i; break;
+                case BinaryOp::gt: for (unsigned i = 0; i < 64; ++i) bits |= std::uint64_t{v[i] > value} << i; break;
+                case BinaryOp::le: for (unsigned i = 0; i < 64; ++i) bits |= std::uint64_t{v[i] <= value} << i; break;
+                case BinaryOp::ge: for (unsigned i = 0; i < 64; ++i) bits |= std::uint64_t{v[i] >= value} << i; break;
+                default: return 0;
+                }
+            } else {
+                const std::uint32_t first = static_cast<std::uint32_t>(blk * 64);
+                for (unsigned i = 0; i < 64; ++i)
+                    if (((present >> i) & 1U) != 0 && test(first + i)) bits |= std::uint64_t{1} << i;
+            }
+            return bits & present;
+        }
     };
 
     /// A projection: a bare alias (the entity), a path (its value, left out when missing) or any expression.
@@ -155,6 +179,11 @@ private:
     bool select_star() const;
     json project(std::span<const std::uint32_t> row, std::vector<Item>& its) const;
     const Expr* resolve_order_key(const Expr& e) const;
+    /// typed_columns() of a projection `<alias>.$dtId`, `<alias>.$metadata.$model` or
+    /// `<alias>.<property>` on a twin alias, read straight from the graph's columns (no Value
+    /// per row); nullopt when some row needs the evaluator (a JSON or component property,
+    /// values of mixed types): the caller takes the general path then (columns.cpp).
+    std::optional<TypedColumn> direct_column(const Item& it, std::size_t begin, std::size_t n) const;
     /// Orders the rows (ORDER BY) into order_, applies TOP.
     void plain();
     // GROUP BY and aggregates: one output row per group (one group when no GROUP BY), ordered, TOP applied.
@@ -170,6 +199,10 @@ private:
     std::vector<JoinStep> joins_;
     std::vector<std::uint32_t> node_slots_, edge_slots_;
     std::vector<std::uint32_t> rows_;  ///< flat, width_ per row
+    /// Where a table scan found each row of rows_ (table, row), while rows_ holds one alias
+    /// only and came from a scan (else empty): typed columns then read a property without
+    /// looking each twin up again (direct_column).
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> scan_pos_;
     std::size_t counted_ = 0;          ///< rows counted without being stored (COUNT())
     std::size_t examined_ = 0;         ///< QueryResult::Stats::rows_examined
     bool count_only_ = false;
