@@ -169,6 +169,7 @@ struct PholdOptions {
     std::vector<std::uint32_t> lps;  ///< LP counts to run; empty: 16, 1,024 and 65,536
     std::uint64_t events = 20000000; ///< events per measurement
     std::uint64_t seed = 20240601;
+    int deflate = -1;                ///< the compressed side's gzip level; -1: WriterOptions' default
     int repeat = 3;                  ///< interleaved rounds; each kernel reports its median
     bool baselines = true;           ///< also run the naive and 4-ary heap kernels in every round
     std::string stream = "auto";     ///< "random", "compact" or "auto" (compact from 8,192 LPs)
@@ -194,11 +195,13 @@ struct Hdf5Options {
     std::uint64_t block_times = 100; ///< time steps per written block (one replication each)
     int producers = 4;               ///< threads feeding the AsyncResultsWriter
     int queue = 64;                  ///< the writer's queue capacity (blocks)
-    int repeat = 1;                  ///< best of N (each run writes both files)
+    int deflate = -1;                ///< the compressed side's gzip level; -1: WriterOptions' default
+    int repeat = 3;                  ///< interleaved rounds (each writes all four files); medians
     std::string directory;           ///< where the files go (removed after); default: the temp directory
 };
-/// `twinsim-bench hdf5`: MB/s of a (replication x time x twin) float64 series
-/// through AsyncResultsWriter beside a raw chunked H5Dwrite of the same bytes.
+/// `twinsim-bench hdf5`: MB/s, CPU seconds and file size of a (replication x
+/// time x twin) float64 series through AsyncResultsWriter, compressed (the
+/// default) and not, beside a raw H5Dwrite of the same blocks, chunks and filters.
 [[nodiscard]] int run_hdf5(const Hdf5Options& options);
 
 struct CloneOptions {

@@ -21,7 +21,11 @@ namespace twinsim::io {
 struct WriterOptions {
     bool overwrite = true;  ///< replace an existing file at the final path on close(); false: refuse up front
     bool sync = true;       ///< fsync the file (and its directory) before/after the rename
-    int deflate = 0;        ///< 0: no compression; 1..9: gzip level of series datasets
+    /// Compression of series values and table columns: 1..9 adds HDF5's
+    /// shuffle filter and gzip (deflate) at that level, which h5py, xarray
+    /// and every HDF5 build read without plugins; 0 stores them uncompressed.
+    /// Throws ResultsError (at construction) outside 0..9.
+    int deflate = 1;
     /// The root attribute `created` (RFC 3339); "": the instant the file is
     /// created. Set by io::merge_results to the shards' earliest.
     std::string created = {};

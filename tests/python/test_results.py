@@ -304,3 +304,78 @@ def test_failed_write_leaves_no_file(writer, tmp_path):
     done = subprocess.run([writer, "--fail", str(path)], capture_output=True, text=True)
     assert done.returncode == 3, done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+# --- compact files: compressed, chunked for both common reads, at most the raw size ----------------
+
+def raw_bytes(f):
+    """What a results file holds, counted as raw bytes: every number at its width,
+    every string (dataset element or attribute) at its UTF-8 length."""
+    total = 0
+
+    def text_or_number(value):
+        if isinstance(value, (bytes, str)):
+            return len(value.encode() if isinstance(value, str) else value)
+        return np.asarray(value).nbytes
+
+    def visit(name, obj):
+        nonlocal total
+        for key, value in obj.attrs.items():
+            if key not in ("DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME"):  # HDF5's own bookkeeping
+                total += text_or_number(value)
+        if isinstance(obj, h5py.Dataset):
+            if h5py.check_string_dtype(obj.dtype):
+                values = obj.asstr()[()]
+                total += sum(len(v.encode()) for v in np.atleast_1d(values))
+            else:
+                total += obj.size * obj.dtype.itemsize
+
+    for key, value in f.attrs.items():
+        total += text_or_number(value)
+    f.visititems(visit)
+    return total
+
+
+def test_series_are_compressed_with_filters_every_reader_has(sample):
+    with h5py.File(sample, "r") as f:
+        for name in SCENARIOS:
+            for (series, *_rest) in SERIES[name]:
+                data = f[name]["series"][series][series]
+                assert data.compression == "gzip" and data.compression_opts == 1 and data.shuffle
+        for table in ("events", "kpis"):
+            column = f["baseline"][table]["time" if table == "events" else "value"]
+            assert column.compression == "gzip" and column.shuffle
+
+
+def test_a_sweep_file_is_at_most_its_raw_size_and_h5py_and_xarray_read_it(source_dir, tmp_path):
+    # The building's capacity sweep as `twinsim run` writes it: 6 scenarios x 10 replications,
+    # room temperatures every 15 minutes for two days, events and KPI tables per scenario.
+    scenario = twinsim.Scenario.from_file(source_dir / "scenarios/building/capacity-sweep.yaml")
+    out = tmp_path / "sweep.h5"
+    twinsim.run(scenario, out=out, threads=2, progress=False)
+    size = out.stat().st_size
+    with h5py.File(out, "r") as f:
+        raw = raw_bytes(f)
+        series_bytes = 0
+        scenarios = list(f)
+        assert len(scenarios) == 6
+        for name in scenarios:
+            data = f[name]["series"]["temperature"]["temperature"]
+            values = data[()]
+            series_bytes += values.nbytes
+            assert values.shape[0] == 10 and np.isfinite(values).all()
+            assert data.compression == "gzip" and data.shuffle
+            replications, times, twins = values.shape
+            assert data.chunks == (1, times, twins)  # 193 steps x 61 rooms: one chunk per replication
+            # one twin's series and one instant across twins read what the whole read gave
+            np.testing.assert_array_equal(data[:, :, 3], values[:, :, 3])
+            np.testing.assert_array_equal(data[:, 100, :], values[:, 100, :])
+            assert len(f[name]["kpis"]["value"]) > 0 and len(f[name]["events"]["type"]) >= 10
+    assert size <= raw, f"{size} B file for {raw} B of content ({series_bytes} B of series)"
+    ds = xr.open_dataset(out, group=f"{scenarios[0]}/series/temperature", engine="h5netcdf")
+    assert ds["temperature"].sizes == {"replication": 10, "time": 193, "twin": 61}
+    assert float(ds["temperature"].sel(twin=ds["twin"].values[0]).mean()) == pytest.approx(
+        float(np.mean(h5py.File(out, "r")[scenarios[0]]["series"]["temperature"]["temperature"][:, :, 0])))
+    ds.close()
+    with twinsim.open_results(out) as results:
+        assert results.scenarios == scenarios
