@@ -332,7 +332,13 @@ template <class Writer>
 void write_big(Writer& writer) {
     writer.define_scenario(scenario("s", 4, 1));
     writer.define_series("s", fixed_series("x", 1000, 100));
-    for (std::uint32_t r = 0; r < 4; ++r) writer.write_series_block("s", "x", r, 0, block(r, 0, 100, 1000));
+    // Noise, so that compression (on by default) cannot shrink it to fit.
+    std::mt19937_64 random(7);
+    for (std::uint32_t r = 0; r < 4; ++r) {
+        std::vector<double> values(100 * 1000);
+        for (double& v : values) v = std::uniform_real_distribution<double>(0.0, 1.0)(random);
+        writer.write_series_block("s", "x", r, 0, values);
+    }
     writer.close();
 }
 
