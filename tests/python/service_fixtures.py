@@ -2,6 +2,7 @@
 server certificate made with the openssl program, the server on a free port,
 and a credential the Azure SDK accepts."""
 
+import json
 import os
 import pathlib
 import re
@@ -32,6 +33,28 @@ def make_test_ca(folder: pathlib.Path):
     run("x509", "-req", "-in", str(csr), "-CA", str(ca_pem), "-CAkey", str(ca_key), "-CAcreateserial",
         "-out", str(pem), "-days", "2", "-extfile", str(ext))
     return ca_pem, pem, key
+
+
+def make_token_signer(folder: pathlib.Path, auth=None):
+    """An RSA signing key made with openssl, its JWKS (folder/jwks.json) and an
+    auth file (folder/auth.json: the JWKS and issuer "twinsim", plus what `auth`
+    adds); returns (auth.json, token) where token(sub, role) is a bearer token
+    `twinsim token` signs for that subject and role."""
+    folder.mkdir(parents=True, exist_ok=True)
+    signing = folder / "signing.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(signing), "2048"], check=True, capture_output=True)
+    jwks = subprocess.run([CLI, "token", "--key", str(signing), "--jwks"], check=True, capture_output=True,
+                          text=True).stdout
+    (folder / "jwks.json").write_text(jwks, encoding="utf-8")
+    auth_file = folder / "auth.json"
+    auth_file.write_text(json.dumps({"jwks": "jwks.json", "issuers": ["twinsim"], **(auth or {})}),
+                         encoding="utf-8")
+
+    def token(sub, role):
+        return subprocess.run([CLI, "token", "--key", str(signing), "--sub", sub, "--role", role], check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    return auth_file, token
 
 
 class Server:

@@ -19,7 +19,7 @@ import time
 import pytest
 import requests
 
-from service_fixtures import CLI, Server
+from service_fixtures import CLI, Server, make_token_signer
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(not CLI, reason="TWINSIM_CLI (path of the twinsim program) is not set")
@@ -49,18 +49,8 @@ def screenshots() -> pathlib.Path:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     folder = tmp_path_factory.mktemp("explorer")
-    signing = folder / "signing.pem"
-    subprocess.run(["openssl", "genrsa", "-out", str(signing), "2048"], check=True, capture_output=True)
-    jwks = subprocess.run([CLI, "token", "--key", str(signing), "--jwks"], check=True, capture_output=True,
-                          text=True).stdout
-    (folder / "jwks.json").write_text(jwks, encoding="utf-8")
-    (folder / "auth.json").write_text(json.dumps({"jwks": "jwks.json", "issuers": ["twinsim"]}), encoding="utf-8")
-
-    def token(sub, role):
-        return subprocess.run([CLI, "token", "--key", str(signing), "--sub", sub, "--role", role], check=True,
-                              capture_output=True, text=True).stdout.strip()
-
-    server = Server(folder / "store", extra=["--auth", str(folder / "auth.json")])
+    auth, token = make_token_signer(folder)
+    server = Server(folder / "store", extra=["--auth", str(auth)])
     owner = token("admin", OWNER)
     session = requests.Session()
     session.trust_env = False
@@ -351,18 +341,8 @@ def whatif(tmp_path_factory):
     (results / "broken.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
     (folder / "outside.h5").write_bytes((results / "capacity.h5").read_bytes())
     (results / "link.h5").symlink_to(folder / "outside.h5")
-    signing = folder / "signing.pem"
-    subprocess.run(["openssl", "genrsa", "-out", str(signing), "2048"], check=True, capture_output=True)
-    jwks = subprocess.run([CLI, "token", "--key", str(signing), "--jwks"], check=True, capture_output=True,
-                          text=True).stdout
-    (folder / "jwks.json").write_text(jwks, encoding="utf-8")
-    (folder / "auth.json").write_text(json.dumps({"jwks": "jwks.json", "issuers": ["twinsim"]}), encoding="utf-8")
-
-    def token(sub, role):
-        return subprocess.run([CLI, "token", "--key", str(signing), "--sub", sub, "--role", role], check=True,
-                              capture_output=True, text=True).stdout.strip()
-
-    server = Server(store, extra=["--auth", str(folder / "auth.json"), "--results", str(results)])
+    auth, token = make_token_signer(folder)
+    server = Server(store, extra=["--auth", str(auth), "--results", str(results)])
     yield {"server": server, "reader": token("viewer", READER), "results": results}
     server.stop()
 
