@@ -223,6 +223,7 @@ struct Ingestor::Impl {
         std::unordered_set<std::string> ids;  // message ids accepted in this call
         std::map<std::pair<dtdl::InterfaceIndex, std::string>, std::pair<std::optional<PropertyTarget>, std::string>> targets;
         std::unordered_map<std::string, std::vector<TwinIndex>> where_results;
+        std::vector<TopicSegment> segments;  // scratch for matching a message's topic
     };
 
     Impl(graph::TwinGraph& g, const Mapping* m, IngestOptions o) : graph(g), mapping(m), options(std::move(o)) {}
@@ -439,7 +440,7 @@ struct Ingestor::Impl {
             return;
         }
         bool applies = false;
-        std::vector<TopicSegment> segments;
+        std::vector<TopicSegment>& segments = call.segments;  // reused across the batch's messages
         for (const MessageMapping& m : mapping->messages) {
             segments.clear();
             if (!m.topic.empty() && (topic == nullptr || !match_topic(m.topic, *topic, segments))) continue;
@@ -818,11 +819,14 @@ IngestReport Ingestor::ingest_messages(const std::vector<TopicMessage>& messages
         throw MappingError("<mqtt>", 0, "", "MQTT messages need a mapping file with 'mappings'");
     Impl::Call call;
     call.snapshot = impl_->graph.snapshot();
+    call.ids.reserve(messages.size());
+    call.pending.reserve(messages.size());
     std::size_t number = first_number;
+    std::string source;  // reused: one buffer for the batch's "mqtt:<topic>" sources
     for (const TopicMessage& m : messages) {
         detail::Record r;
         r.line = number++;
-        const std::string source = "mqtt:" + m.topic;
+        source.assign("mqtt:").append(m.topic);
         if (m.payload.size() > max_line_bytes) {
             r.fields = json{{"topic", m.topic}, {"payload_bytes", m.payload.size()}};
             r.error = "a payload of " + std::to_string(m.payload.size()) + " bytes (more than the limit of " +

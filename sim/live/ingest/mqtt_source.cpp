@@ -104,14 +104,16 @@ extern "C" void on_disconnect(mosquitto*, void* user, int rc) {
 
 extern "C" void on_message(mosquitto*, void* user, const mosquitto_message* message) {
     auto& shared = *static_cast<Shared*>(user);
+    // Copy the message before taking the lock: the applying thread's batch swap waits on it.
+    TopicMessage copy{
+        message->topic != nullptr ? std::string(message->topic) : std::string(),
+        std::string(static_cast<const char*>(message->payload), static_cast<std::size_t>(std::max(message->payloadlen, 0)))};
+    const auto now = std::chrono::steady_clock::now();
     std::unique_lock lock(shared.mutex);
     shared.drained.wait(lock, [&] { return shared.closing || shared.pending.size() < shared.options->max_pending; });
-    const auto now = std::chrono::steady_clock::now();
     if (shared.pending.empty()) shared.first_at = now;
     shared.last_at = now;
-    shared.pending.push_back(TopicMessage{
-        message->topic != nullptr ? std::string(message->topic) : std::string(),
-        std::string(static_cast<const char*>(message->payload), static_cast<std::size_t>(std::max(message->payloadlen, 0)))});
+    shared.pending.push_back(std::move(copy));
     ++shared.received;
     if (shared.pending.size() >= shared.options->batch_messages) shared.arrived.notify_one();
 }
