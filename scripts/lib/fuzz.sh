@@ -24,7 +24,7 @@ twinsim_fuzz() {
       return 1
     fi
   fi
-  local timeout="${TWINSIM_FUZZ_TIMEOUT:-30}" rss="${TWINSIM_FUZZ_RSS_MB:-2048}"
+  local timeout="${TWINSIM_FUZZ_TIMEOUT:-120}" rss="${TWINSIM_FUZZ_RSS_MB:-2048}"
   local failed=() target
   mkdir -p "$build/fuzz-artifacts" "$build/fuzz-logs"
   export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1}"
