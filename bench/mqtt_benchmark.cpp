@@ -215,6 +215,20 @@ struct Side {
     std::size_t updates = 0, batches = 0;
 };
 
+/// The publisher of one side's round, on its own thread: side.published is set
+/// when the broker has acknowledged every message; an exception lands in `failed`.
+std::thread start_publisher(const Broker& broker, const std::vector<Message>& messages, int round, std::size_t window,
+                            std::chrono::steady_clock::time_point start, Side& side, std::exception_ptr& failed) {
+    return std::thread([&broker, &messages, round, window, start, &side, &failed] {
+        try {
+            publish_all(broker.port(), messages, round, window);
+            side.published = seconds_since(start);
+        } catch (...) {
+            failed = std::current_exception();
+        }
+    });
+}
+
 constexpr const char* mapping_text = R"(mappings:
   - name: sensor
     topic: "bench/{sensor}/value"
@@ -255,14 +269,7 @@ Side run_twinsim(const Broker& broker, const MqttBenchOptions& o, const fs::path
     const auto start = std::chrono::steady_clock::now();
     std::exception_ptr failed;
     Side side;
-    std::thread publisher([&] {
-        try {
-            publish_all(broker.port(), messages, round, o.window);
-            side.published = seconds_since(start);
-        } catch (...) {
-            failed = std::current_exception();
-        }
-    });
+    std::thread publisher = start_publisher(broker, messages, round, o.window, start, side, failed);
     const live::ingest::MqttSourceStats stats = live::ingest::run_mqtt_ingest(ingestor, source);
     side.wall = seconds_since(start);
     side.cpu = process_cpu_used() - cpu0;
@@ -314,14 +321,7 @@ Side run_peer(const Broker& broker, const MqttBenchOptions& o, const fs::path& d
     check(mosquitto_loop_start(m), "peer loop");
     std::exception_ptr failed;
     Side side;
-    std::thread publisher([&] {
-        try {
-            publish_all(broker.port(), messages, round, o.window);
-            side.published = seconds_since(start);
-        } catch (...) {
-            failed = std::current_exception();
-        }
-    });
+    std::thread publisher = start_publisher(broker, messages, round, o.window, start, side, failed);
     std::vector<Message> batch;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(600);
     while (side.updates < o.messages && std::chrono::steady_clock::now() < deadline) {

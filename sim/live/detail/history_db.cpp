@@ -259,15 +259,20 @@ struct HistoryDb::Impl final : HistoryWriter {
     }
     std::int64_t id_or_zero(std::string_view text) { return text.empty() ? 0 : id_of(text); }
 
+    // Parameters 1-5 of the series statements: twin, key, relationship, target, model.
+    static void bind_series_key(Stmt& s, const SeriesKey& k) {
+        s.bind(1, k.twin);
+        s.bind(2, k.key);
+        s.bind(3, k.rel);
+        s.bind(4, k.target);
+        s.bind(5, k.model);
+    }
+
     // The series of these names, added when new.
     std::int64_t series_of(const SeriesKey& k) {
         if (const auto it = series_cache.find(k); it != series_cache.end()) return it->second;
         Stmt& q = select_series;
-        q.bind(1, k.twin);
-        q.bind(2, k.key);
-        q.bind(3, k.rel);
-        q.bind(4, k.target);
-        q.bind(5, k.model);
+        bind_series_key(q, k);
         std::int64_t id = 0;
         const int rc = sqlite3_step(q.st);
         if (rc == SQLITE_ROW) id = sqlite3_column_int64(q.st, 0);
@@ -276,11 +281,7 @@ struct HistoryDb::Impl final : HistoryWriter {
         if (id == 0) {
             id = last_series + 1;
             Stmt& ins = insert_series;
-            ins.bind(1, k.twin);
-            ins.bind(2, k.key);
-            ins.bind(3, k.rel);
-            ins.bind(4, k.target);
-            ins.bind(5, k.model);
+            bind_series_key(ins, k);
             ins.bind(6, id);
             ins.run("adding a series");
             last_series = id;
