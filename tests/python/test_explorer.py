@@ -251,6 +251,49 @@ def test_graph_query_edit_and_live_update(browser, site):
     page.close()
 
 
+def positions(page):
+    """Each drawn twin's model position, rounded to a tenth of a pixel."""
+    return page.evaluate("() => Object.fromEntries(window.twinsimExplorer.graph().nodes().map((n) =>"
+                         " [n.id(), [Math.round(n.position('x') * 10) / 10, Math.round(n.position('y') * 10) / 10]]))")
+
+
+def test_layouts_rearrange_the_graph_from_the_selector_and_the_l_key(browser, site):
+    page, problems = open_page(browser, site, site["owner"])
+    wait_count(page, 4)
+    # grid: four twins on a lattice of equally spaced rows and columns (how many
+    # of each follows the window's shape), every one at its own place
+    page.select_option("#layout", "grid")
+    grid = positions(page)
+    assert len({tuple(p) for p in grid.values()}) == 4
+    for axis in (0, 1):
+        lines = sorted({p[axis] for p in grid.values()})
+        steps = [b - a for a, b in zip(lines, lines[1:])]
+        assert all(abs(s - steps[0]) < 0.5 for s in steps), (axis, lines)
+    # circle: every twin at the same distance from their centre
+    page.select_option("#layout", "circle")
+    circle = positions(page)
+    cx = sum(x for x, _ in circle.values()) / 4
+    cy = sum(y for _, y in circle.values()) / 4
+    radii = [((x - cx) ** 2 + (y - cy) ** 2) ** 0.5 for x, y in circle.values()]
+    assert min(radii) > 1 and max(radii) - min(radii) < 0.01 * max(radii), radii
+    assert circle != grid
+    # breadthfirst: the floor is above the three rooms it contains, which share a row
+    page.select_option("#layout", "breadthfirst")
+    tree = positions(page)
+    assert len({tree[f"room-{i}"][1] for i in (1, 2, 3)}) == 1
+    assert tree["floor-1"][1] < tree["room-1"][1]
+    # the L key (focus outside any field) moves to the next layout and applies it
+    page.locator("#cy").click(position={"x": 5, "y": 5})
+    page.keyboard.press("l")
+    assert page.locator("#layout").input_value() == "grid"
+    assert positions(page) == grid
+    # the graph is still whole and nothing failed in the page
+    assert drawn(page) == ["floor-1", "room-1", "room-2", "room-3"]
+    page.screenshot(path=str(screenshots() / "layout-grid.png"))
+    assert problems == []
+    page.close()
+
+
 def test_reader_cannot_edit_and_is_told_why(browser, site):
     page, problems = open_page(browser, site, site["reader"])
     wait_count(page, 4)
