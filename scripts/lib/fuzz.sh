@@ -6,7 +6,7 @@
 #   for SECONDS, starting from its committed seeds (tests/fuzz/corpus/TARGET,
 #   read only) and the inputs it found before (BUILD_DIR/fuzz-corpus/TARGET).
 #   Fails, after trying every target, when any input crashed, leaked, tripped a
-#   sanitizer, ran longer than TWINSIM_FUZZ_TIMEOUT seconds (default 30) or
+#   sanitizer, ran longer than TWINSIM_FUZZ_TIMEOUT seconds (default 120) or
 #   used more than TWINSIM_FUZZ_RSS_MB megabytes (default 2048). The input is
 #   saved as BUILD_DIR/fuzz-artifacts/TARGET-crash-<sha1> (or -leak-, -timeout-,
 #   -oom-) with libFuzzer's report in BUILD_DIR/fuzz-logs/TARGET.log.

@@ -4,8 +4,11 @@
 //             HS256 secret (jwt.hpp);
 //   % 4 == 1  a request target, routed and percent-decoded (parse_route);
 //   % 4 == 2  a whole request to RestApi::handle over a store holding the
-//             sample graph: the second byte picks the method, the rest is
-//             "<target>\n<body>" (it never throws; every answer is a status);
+//             sample graph, with a results folder (--results) holding one
+//             small results file, sweep.h5, and a symbolic link leading out
+//             of the folder, outside.h5: the second byte picks the method,
+//             the rest is "<target>\n<body>" (it never throws; every answer
+//             is a status);
 //   % 4 == 3  an auth file (AccessPolicy::from_json after JSON parsing).
 
 #include <cstddef>
@@ -17,12 +20,14 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <unistd.h>
 
 #include "fuzz_support.hpp"
 #include "twinsim/common/error.hpp"
 #include "twinsim/common/json_depth.hpp"
+#include "twinsim/io/results_writer.hpp"
 #include "twinsim/live/store.hpp"
 #include "twinsim/service/access.hpp"
 #include "twinsim/service/jwt.hpp"
@@ -40,6 +45,36 @@ const service::KeySet& keys() {
     return set;
 }
 
+/// Writes a small results file: two scenarios of two replications, one
+/// series of two rooms, events and KPIs, so that /results,
+/// /results/{file}, /results/{file}/comparison and /results/{file}/sparkline
+/// reach a real reader.
+void write_results_file(const std::filesystem::path& path) {
+    io::ResultsWriter writer(path.string(), {"fuzz/sample.ndjson", "sha256:0", "fuzz_service results"});
+    const std::vector<std::string> rooms = {"room-1", "room-2"};
+    const std::vector<double> times = {0.0, 600.0, 1200.0, 1800.0};
+    for (int s = 0; s < 2; ++s) {
+        const std::string name = s == 0 ? "baseline" : "hot";
+        writer.define_scenario({name, "", R"({"name":")" + name + R"(","horizon":1800,"step":600,"replications":2})",
+                                "{}", 42u + static_cast<unsigned>(s), 2, "2024-07-01T00:00:00Z"});
+        writer.define_series(name, {"Room.temperature", "degC", rooms, times, "dtmi:twinsim:building:Room;1",
+                                    "temperature", ""});
+        std::vector<io::KpiRow> kpis;
+        for (std::uint32_t r = 0; r < 2; ++r) {
+            std::vector<double> values;
+            for (std::size_t t = 0; t < times.size(); ++t)
+                for (std::size_t n = 0; n < rooms.size(); ++n) values.push_back(20.0 + s + r + 0.5 * static_cast<double>(t) + 0.25 * static_cast<double>(n));
+            writer.write_series_block(name, "Room.temperature", r, 0, values, {});
+            kpis.push_back({"peak", "room-1", "max", static_cast<std::int32_t>(r), "", 22.0 + s + r, "degC"});
+        }
+        kpis.push_back({"peak", "room-1", "max", io::all_replications, "mean", 22.5 + s, "degC"});
+        const std::vector<io::EventRecord> events = {{0, 600.0, "room-1", "alarm", R"({"level":"high"})"}};
+        writer.append_events(name, events);
+        writer.write_kpis(name, kpis);
+    }
+    writer.close();
+}
+
 /// A store in a scratch folder holding the sample graph, removed at exit.
 struct ScratchStore {
     std::filesystem::path dir;
@@ -53,7 +88,12 @@ struct ScratchStore {
         store = live::open_store(dir, options);
         std::istringstream in(fuzz::sample_ndjson);
         (void)graph::import_ndjson(store->graph(), in, "<fuzz sample>");
-        api = std::make_unique<service::RestApi>(*store, nullptr);
+        service::RequestLimits limits;
+        limits.results_directory = dir / "results";
+        std::filesystem::create_directories(limits.results_directory);
+        write_results_file(limits.results_directory / "sweep.h5");
+        std::filesystem::create_symlink("/etc/hostname", limits.results_directory / "outside.h5");
+        api = std::make_unique<service::RestApi>(*store, nullptr, limits);
     }
     ~ScratchStore() {
         api.reset();
