@@ -44,6 +44,10 @@
 
 namespace twinsim::graph {
 
+namespace detail {
+struct BulkLoader;  // NDJSON import's bulk-load entry point (detail/bulk_loader.hpp)
+}
+
 struct TwinGraphOptions {
     /// Source of $lastUpdateTime and event times; the system clock when empty.
     /// Tests and replays inject their own.
@@ -321,6 +325,7 @@ public:
     [[nodiscard]] GraphStats stats() const;
 
 private:
+    friend struct detail::BulkLoader;
     struct Impl;
     explicit TwinGraph(std::unique_ptr<Impl> impl) noexcept;
     std::unique_ptr<Impl> impl_;
