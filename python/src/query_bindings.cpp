@@ -110,11 +110,11 @@ public:
         : options_(options) {
         {
             py::gil_scoped_release release;
-            const query::PreparedQuery prepared(text);
-            cursor_ = query::Cursor::open(snapshot, prepared, options_);
+            query::PreparedQuery prepared(text);
             const query::Query& ast = prepared.ast();
             relationships_ = ast.from == query::FromKind::relationships;
             query_ = ast.text.empty() ? text : ast.text;
+            cursor_ = query::Cursor::open(snapshot, std::move(prepared), options_);  // (parsed once)
         }
         documents_ = cursor_->selects_documents();
     }

@@ -75,6 +75,9 @@ public:
     /// exceeded or GROUP BY is invalid.
     [[nodiscard]] static std::shared_ptr<Cursor> open(const graph::Snapshot& snapshot, const PreparedQuery& query,
                                                       const QueryOptions& options = {});
+    /// As open() above, keeping `query` itself rather than parsing its text again.
+    [[nodiscard]] static std::shared_ptr<Cursor> open(const graph::Snapshot& snapshot, PreparedQuery&& query,
+                                                      const QueryOptions& options = {});
     ~Cursor();
     Cursor(const Cursor&) = delete;
     Cursor& operator=(const Cursor&) = delete;

@@ -146,16 +146,55 @@ void Executor::seed_twins(std::uint32_t slot, bool count_only) {
         static_assert(Cow::chunk_size == 64 && graph::detail::CowVector<double>::chunk_size == 64 &&
                       graph::detail::CowVector<std::int64_t>::chunk_size == 64);
         const std::size_t blocks = (std::size_t{table.rows} + 63) / 64;
+        // Every row holds a twin (none was freed): a COUNT need not read which twin.
+        const bool full = table.live == table.rows;
+        const bool popcount_only = count_only && slow.empty();
+        const bool read_twins = !(popcount_only && full);
+        // A one-alias scan with nothing but fast checks appends the twin without the general accept().
+        const bool direct = width_ == 1 && slow.empty() && !count_only;
+        if (direct) {
+            const std::size_t bound = std::min<std::size_t>(table.live, opt_.max_rows + 1);
+            rows_.reserve(rows_.size() + bound);
+            if (record) scan_pos_.reserve(scan_pos_.size() + bound);
+        }
+        // The chunks are separate allocations, so the hardware prefetcher does not
+        // follow the scan from one to the next: fetch those `ahead` blocks on early.
+        constexpr std::size_t ahead = 8;
+        const auto prefetch = [&](std::size_t b) {
+            if (b >= blocks) return;
+            if (read_twins) {
+                const char* p = reinterpret_cast<const char*>(table.row_twin.chunk(b));
+                for (std::size_t line = 0; line < 64 * sizeof(TwinIndex); line += 64) __builtin_prefetch(p + line);
+            }
+            for (const NumericCheck& nc : fast) nc.prefetch_block(b);
+        };
+        for (std::size_t b = 0; b < ahead; ++b) prefetch(b);
         for (std::size_t blk = 0; blk < blocks; ++blk) {
-            const TwinIndex* twins = table.row_twin.chunk(blk);
+            prefetch(blk + ahead);
             const std::size_t in_block = std::min<std::size_t>(64, table.rows - blk * 64);
             std::uint64_t mask = in_block == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << in_block) - 1;
             for (const NumericCheck& nc : fast) mask &= nc.test_block(blk);
             if (mask == 0) continue;
-            if (count_only && slow.empty()) {
+            if (popcount_only && full) {
+                counted_ += static_cast<std::size_t>(std::popcount(mask));
+                continue;
+            }
+            const TwinIndex* twins = table.row_twin.chunk(blk);
+            if (popcount_only) {
                 for (std::size_t i = 0; i < in_block; ++i)
                     if (((mask >> i) & 1U) != 0 && twins[i] == no_index) mask &= ~(std::uint64_t{1} << i);
                 counted_ += static_cast<std::size_t>(std::popcount(mask));
+                continue;
+            }
+            if (direct) {
+                for (; mask != 0; mask &= mask - 1) {
+                    const int i = std::countr_zero(mask);
+                    const TwinIndex t = twins[i];
+                    if (t == no_index) continue;
+                    rows_.push_back(t);
+                    if (record) scan_pos_.emplace_back(ti, static_cast<std::uint32_t>(blk * 64 + static_cast<std::size_t>(i)));
+                }
+                if (rows_.size() > opt_.max_rows) check_cap(rows_.size(), "rows");
                 continue;
             }
             for (; mask != 0; mask &= mask - 1) {

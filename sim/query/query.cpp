@@ -40,8 +40,12 @@ Cursor::Cursor(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Cursor::~Cursor() = default;
 
 std::shared_ptr<Cursor> Cursor::open(const graph::Snapshot& snapshot, const PreparedQuery& query, const QueryOptions& options) {
+    return open(snapshot, PreparedQuery(query.ast().text), options);
+}
+
+std::shared_ptr<Cursor> Cursor::open(const graph::Snapshot& snapshot, PreparedQuery&& query, const QueryOptions& options) {
     auto state = std::make_unique<State>();
-    state->query = std::make_unique<PreparedQuery>(query.ast().text);
+    state->query = std::make_unique<PreparedQuery>(std::move(query));
     state->snapshot = snapshot;
     state->options = options;
     const Query& q = state->query->ast();
@@ -102,16 +106,22 @@ PreparedQuery::~PreparedQuery() = default;
 
 const Query& PreparedQuery::ast() const noexcept { return *query_; }
 
-QueryResult PreparedQuery::run(const graph::Snapshot& snapshot, const QueryOptions& options) const {
-    const std::shared_ptr<Cursor> cursor = Cursor::open(snapshot, *this, options);
+namespace {
+/// The first page of a freshly opened cursor, with the token of the next when rows remain.
+QueryResult first_page(const std::shared_ptr<Cursor>& cursor, const QueryOptions& options) {
     QueryResult out = cursor->page(0, options.page_size);
     out.stats.rows_examined = cursor->rows_examined();
     if (out.rows.size() < cursor->size()) out.continuation_token = cursor->page_token(out.rows.size());
     return out;
 }
+}  // namespace
+
+QueryResult PreparedQuery::run(const graph::Snapshot& snapshot, const QueryOptions& options) const {
+    return first_page(Cursor::open(snapshot, *this, options), options);
+}
 
 QueryResult query_twins(const graph::Snapshot& snapshot, std::string_view text, const QueryOptions& options) {
-    return PreparedQuery(text).run(snapshot, options);
+    return first_page(Cursor::open(snapshot, PreparedQuery(text), options), options);  // (parsed once)
 }
 
 }  // namespace twinsim::query

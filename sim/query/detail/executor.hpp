@@ -100,6 +100,14 @@ private:
             default: return false;
             }
         }
+        /// Asks the processor to fetch block blk's values and presence word (see test_block).
+        void prefetch_block(std::size_t blk) const {
+            const char* p = column->type == dtdl::ColumnType::float64
+                                ? reinterpret_cast<const char*>(column->f64.chunk(blk))
+                                : reinterpret_cast<const char*>(column->i64.chunk(blk));
+            for (std::size_t line = 0; line < 64 * sizeof(double); line += 64) __builtin_prefetch(p + line);
+            __builtin_prefetch(&column->present[blk]);
+        }
         /// test() of rows blk * 64 ... blk * 64 + 63 as a bit mask (bit i: row blk * 64 + i), reading
         /// whole chunks. Precondition: blk < (rows + 63) / 64; bits past the table's rows are unspecified.
         [[nodiscard]] std::uint64_t test_block(std::size_t blk) const {
@@ -184,6 +192,12 @@ private:
     /// per row); nullopt when some row needs the evaluator (a JSON or component property,
     /// values of mixed types): the caller takes the general path then (columns.cpp).
     std::optional<TypedColumn> direct_column(const Item& it, std::size_t begin, std::size_t n) const;
+    /// direct_column() of a property in one pass, when every table the rows come from keeps
+    /// it in a column of one type or lacks it; nullopt otherwise.
+    std::optional<TypedColumn> uniform_column(const Item& it, std::size_t begin, std::size_t n) const;
+    /// The column of property `name` in table `table_index`: its index, 0xfffffffe when the
+    /// model lacks it, nullopt when it needs the evaluator (a JSON column or a component).
+    std::optional<std::uint32_t> property_column(std::uint32_t table_index, const std::string& name) const;
     /// Orders the rows (ORDER BY) into order_, applies TOP.
     void plain();
     // GROUP BY and aggregates: one output row per group (one group when no GROUP BY), ordered, TOP applied.
