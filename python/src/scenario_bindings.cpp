@@ -200,6 +200,7 @@ struct JobExtras {
     std::size_t batch_size = 0;
     std::vector<scenario::PrecisionTarget> precision;  ///< sequential replications when not empty
     std::uint32_t max_replications = 1000;
+    bool sync = true;  ///< fsync the file before it is renamed into place (a batch's scratch shard: no)
 };
 
 py::dict run_job(const std::vector<Prepared>& prepared, const py::object& out, unsigned threads,
@@ -214,6 +215,7 @@ py::dict run_job(const std::vector<Prepared>& prepared, const py::object& out, u
     options.threads = threads;
     options.base_source = base_source;
     options.base_version = extras.base_version;
+    options.writer.sync = extras.sync;
     options.tasks = extras.tasks;
     if (extras.shard) {
         options.shard_index = extras.shard->first;
@@ -597,8 +599,9 @@ void define_scenario(py::module_& m) {
            const std::string& base_source, double progress_interval, std::vector<std::size_t> tasks,
            std::optional<std::pair<std::uint32_t, std::uint32_t>> shard, std::string base_version, bool resume,
            std::size_t batch_size, const std::vector<std::tuple<std::string, std::string, double, bool>>& precision,
-           std::uint32_t max_replications) {
-            JobExtras extras{std::move(tasks), shard, std::move(base_version), resume, batch_size, {}, max_replications};
+           std::uint32_t max_replications, bool sync) {
+            JobExtras extras{std::move(tasks), shard, std::move(base_version), resume, batch_size, {}, max_replications,
+                             sync};
             for (const auto& [kpi, selection, half_width, relative] : precision)
                 extras.precision.push_back({kpi, selection, half_width, relative});
             return run_job(prepared, out, threads, progress, base_source, progress_interval, extras);
@@ -608,14 +611,15 @@ void define_scenario(py::module_& m) {
         py::arg("shard") = py::none(), py::arg("base_version") = "", py::arg("resume") = false,
         py::arg("batch_size") = 0,
         py::arg("precision") = std::vector<std::tuple<std::string, std::string, double, bool>>{},
-        py::arg("max_replications") = 1000,
+        py::arg("max_replications") = 1000, py::arg("sync") = true,
         "Runs every replication of the prepared scenarios (scenario::run_job) with the GIL released; progress(dict) "
         "is called about every progress_interval seconds. Ctrl-C or an exception of progress cancels the job (no "
         "file is left; with resume=True, scenario::run_job_resumable, the finished batches stay) and is raised here. "
         "shard=(index, count) with tasks=[...] runs those tasks of the plan as a results shard (a batch of a "
         "distributed job); base_version overrides the file's base_graph_version. precision=[(kpi, selection, "
         "half_width, relative)] runs rounds until the targets are met (scenario::run_until_precise); the dict then "
-        "has 'precision': {replications: {scenario: n}, rounds, unmet}.");
+        "has 'precision': {replications: {scenario: n}, rounds, unmet}. sync=False skips the fsync of the file (a "
+        "scratch shard read back at once).");
     m.def(
         "_select_best",
         [](const std::vector<Prepared>& prepared, const std::string& kpi, const std::string& selection, bool maximize,

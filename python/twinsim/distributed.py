@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from . import _core
 
-__all__ = ["run_on_cluster", "auto_batch_size"]
+__all__ = ["run_on_cluster", "auto_batch_size", "measure_task_seconds", "BATCH_JOB_CONFIG"]
 
 # Per worker process: job id -> the prepared scenarios (the parsed base graphs stay alive
 # inside them). A few jobs at most, the oldest dropped first.
@@ -36,11 +36,76 @@ _PREPARED_LOCK = threading.Lock()
 _PREPARED_KEEP = 4
 
 
-def auto_batch_size(tasks: int, worker_threads: int) -> int:
-    """About four batches per worker thread: ceil(tasks / (4 * threads)), at least 1.
-    Each batch is one Dask task; with a run of a few milliseconds, pass a larger
-    ``batch_size`` so that a task holds at least about a second of work."""
-    return max(1, math.ceil(tasks / (4 * max(1, worker_threads))))
+# Dask settings for a cluster that runs batch jobs (docs/distributed.md): the workers'
+# statistical profiler (a stack sample of every thread each 10 ms) off, the event-loop
+# health tick each second instead of 20 ms and the system monitor each 5 s instead of
+# 0.5 s. Idle, they took 3 % of a core per worker and 4 % in the process running the
+# scheduler (a LocalCluster's), a tenth of a 2-core machine for nothing; with these,
+# about a third of that. Runs are unaffected. Set them where the cluster starts:
+# ``dask.config.set(BATCH_JOB_CONFIG)`` before LocalCluster(...), or the environment
+# variables of docs/distributed.md for ``dask scheduler`` and ``dask worker``.
+BATCH_JOB_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+}
+
+# The work a batch should hold at least (CPU-seconds): a Dask task costs the scheduler,
+# the worker and the client a few milliseconds, so about a second of runs keeps that
+# under one per cent (issue 17).
+BATCH_SECONDS = 1.0
+# The pilot run that measures a task: at most this much CPU time, then extrapolated.
+_PILOT_SECONDS = 0.05
+
+
+def auto_batch_size(tasks: int, worker_threads: int, seconds_per_task: float | None = None) -> int:
+    """The batch size of a job of ``tasks`` runs on ``worker_threads`` worker threads.
+
+    With ``seconds_per_task`` (a run's measured CPU time): whole rounds of equal
+    batches, one per worker thread each, every batch at least BATCH_SECONDS of work:
+    ceil(tasks / (threads * k)) with k = max(1, floor(tasks * seconds / (threads *
+    BATCH_SECONDS))). A job shorter than one BATCH_SECONDS per thread is one batch per
+    thread. Without it: about four batches per worker thread, ceil(tasks / (4 *
+    threads)). At least 1."""
+    threads = max(1, int(worker_threads))
+    if tasks <= 0:
+        return 1
+    if seconds_per_task is None or not seconds_per_task > 0 or not math.isfinite(seconds_per_task):
+        return max(1, math.ceil(tasks / (4 * threads)))
+    rounds = max(1, math.floor(tasks * seconds_per_task / (threads * BATCH_SECONDS)))
+    return max(1, math.ceil(tasks / (threads * rounds)))
+
+
+def measure_task_seconds(prepared: list) -> float | None:
+    """The CPU-seconds of one run of the job, measured on this process: replication 0
+    of the first scenario advanced in slices until about 50 ms of CPU time have gone
+    (or its horizon is reached), extrapolated to the horizon, and scaled to the job's
+    mean horizon. None when it cannot be measured (no scenario, a zero horizon, a run
+    that fails: the caller falls back to a batch count)."""
+    if not prepared:
+        return None
+    import time
+
+    try:
+        run = _core._Run(prepared[0], 0)
+        horizon = float(run.horizon)
+        if not horizon > 0:
+            return None
+        step = horizon / 64
+        started = time.thread_time()
+        reached = 0.0
+        while reached < horizon:
+            reached = run.advance_to(min(horizon, reached + step))
+            if time.thread_time() - started >= _PILOT_SECONDS:
+                break
+        spent = time.thread_time() - started
+    except Exception:  # the job's own run reports a failing behaviour; the pilot only sizes batches
+        return None
+    if not reached > 0:
+        return None
+    runs = sum(int(p.replications) for p in prepared)
+    mean_horizon = sum(float(p.spec.horizon) * int(p.replications) for p in prepared) / max(1, runs)
+    return spent / reached * mean_horizon
 
 
 def _prepared_on_worker(job: str, payload: tuple) -> list:
@@ -71,7 +136,8 @@ def _run_batch(job: str, payload: tuple, tasks: list[int], shard: tuple[int, int
     prepared = _prepared_on_worker(job, payload)
     with tempfile.TemporaryDirectory(prefix="twinsim-batch-") as folder:
         out = os.path.join(folder, f"batch-{shard[0] + 1}-of-{shard[1]}.h5")
-        _core._run_job(prepared, out, threads, None, base_source, 0.0, tasks, shard, base_version)
+        # A scratch file read back at once: no fsync (the merged file gets one).
+        _core._run_job(prepared, out, threads, None, base_source, 0.0, tasks, shard, base_version, sync=False)
         with open(out, "rb") as f:
             return f.read()
 
@@ -101,9 +167,10 @@ def run_on_cluster(client: Any, prepared: list, bases: list, out: str | os.PathL
     plan = _core._plan_job(prepared)
     n = plan["tasks"]
     worker_threads = sum(client.nthreads().values())
-    size = int(batch_size) if batch_size else auto_batch_size(n, worker_threads)
-    if size < 1:
+    if batch_size and int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, not {batch_size!r}")
+    seconds_per_task = None if batch_size else measure_task_seconds(prepared)
+    size = int(batch_size) if batch_size else auto_batch_size(n, worker_threads, seconds_per_task)
     count = math.ceil(n / size)
 
     # Each distinct base once, as bytes, broadcast to every worker.
@@ -149,7 +216,7 @@ def run_on_cluster(client: Any, prepared: list, bases: list, out: str | os.PathL
         shutil.rmtree(folder, ignore_errors=True)
         client.cancel([payload_future])
     raw["progress"].update({"runs_total": n, "runs_done": n, "runs_failed": len(raw["failures"]),
-                            "batches": count, "batch_size": size})
+                            "batches": count, "batch_size": size, "seconds_per_task": seconds_per_task})
     return raw
 
 

@@ -550,7 +550,8 @@ def run(scenarios: Scenario | Iterable[Scenario], base: Any = None, out: str | o
     finished batches. Needs ``out``. batch_size: runs per batch (default: auto).
     client: a ``dask.distributed.Client``: the job runs on its cluster
     (twinsim.distributed, docs/distributed.md), in batches (batch_size, default
-    about four per worker thread), and ``out`` (required) is the file this
+    sized from a short pilot run: rounds of one batch per worker thread, each at least
+    about a second of work), and ``out`` (required) is the file this
     function writes without a client, identical in every dataset and attribute
     but ``created``. Needs ``pip install twinsim[dask]``.
 

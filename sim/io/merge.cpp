@@ -121,6 +121,14 @@ MergeReport merge_results(std::span<const std::filesystem::path> paths, const st
                     std::size_t b = a + 1;
                     while (b < held.size() && held[b] == held[b - 1] + 1) ++b;
                     const auto count = static_cast<std::uint32_t>(b - a);
+                    // Our own shards: their chunks (one replication each) copied as stored, not
+                    // decoded and compressed again, when the layouts agree (they do unless the
+                    // shards were written with other writer options).
+                    if (check == ShardCheck::own_files &&
+                        writer.write_series_chunks(scenario, name, s.reader.read_series_chunks(scenario, name, held[a], count))) {
+                        a = b;
+                        continue;
+                    }
                     const std::vector<double> values = s.reader.read_series_replications(scenario, name, held[a], count);
                     for (std::uint32_t k = 0; k < count; ++k)
                         writer.write_series_block(scenario, name, held[a] + k, 0,

@@ -45,7 +45,8 @@ struct MergeReport {
 /// shards this library wrote and that reached the caller intact (a
 /// distributed job's shards, returned by its own workers): structure checked
 /// in process (ResultsReader::open_own_file), each shard's series read once,
-/// only the rows of its replications.
+/// only the rows of its replications, and copied as stored chunks (not decoded
+/// and compressed again) when the shard's layout and filters are the output's.
 enum class ShardCheck { forked_read, own_files };
 
 MergeReport merge_results(std::span<const std::filesystem::path> shards, const std::filesystem::path& out,

@@ -80,6 +80,29 @@ struct SeriesDefinition {
     std::string description;  ///< long_name attribute (optional)
 };
 
+/// A series' stored chunks as they lie in the file, after its filters (shuffle,
+/// deflate): what ResultsReader::read_series_chunks returns and
+/// ResultsWriter::write_series_chunks stores without decoding them again, so
+/// that io::merge_results copies a shard's series instead of recompressing it.
+struct StoredSeriesChunks {
+    std::array<std::uint64_t, 3> dims{};   ///< the dataset's (replication, time, twin) extent
+    std::array<std::uint64_t, 3> chunk{};  ///< its chunk shape; all 0 when not chunked
+    /// The filter pipeline in order: filter id, flags and its parameters (cd_values).
+    struct Filter {
+        int id = 0;
+        unsigned flags = 0;
+        std::vector<unsigned> parameters;
+        friend bool operator==(const Filter&, const Filter&) = default;
+    };
+    std::vector<Filter> filters;
+    struct Chunk {
+        std::array<std::uint64_t, 3> offset{};  ///< the chunk's first cell
+        std::uint32_t filter_mask = 0;          ///< filters skipped for this chunk (HDF5's mask)
+        std::vector<unsigned char> bytes;       ///< as stored
+    };
+    std::vector<Chunk> chunks;  ///< the chunks written, in (replication, time, twin) order; unwritten ones absent
+};
+
 /// One row of a scenario's event table.
 struct EventRecord {
     std::uint32_t replication = 0;

@@ -376,6 +376,51 @@ std::vector<double> ResultsReader::read_series_replications(std::string_view sce
     return guarded(impl_->name, [&] { return impl_->series(scenario_name, series_name, true, first, count).values; });
 }
 
+StoredSeriesChunks ResultsReader::read_series_chunks(std::string_view scenario_name, std::string_view series_name,
+                                                     std::uint32_t first, std::uint32_t count) const {
+    detail::LibraryCall call;
+    const std::string& name = impl_->name;
+    return guarded(name, [&] {
+        // Checks the series' axes and shape as every read does.
+        const SeriesData info = impl_->series(scenario_name, series_name, false);
+        const std::string where = std::string(scenario_name) + "/series/" + std::string(series_name);
+        if (static_cast<std::uint64_t>(first) + count > info.replications)
+            not_in_file(name, where + ": replications " + std::to_string(first) + " to " +
+                                  std::to_string(static_cast<std::uint64_t>(first) + count) + " are past its " +
+                                  std::to_string(info.replications) + " replications");
+        Handle scenario = impl_->scenario(scenario_name);
+        Handle all = required_group(scenario.get(), "series", name, "series group in scenario '" + std::string(scenario_name) + "'");
+        Handle group = required_group(all.get(), std::string(series_name).c_str(), name, "series group " + where);
+        Handle dataset = open_dataset(group.get(), where, std::string(series_name), name);
+        const hid_t d = dataset.get();
+        StoredSeriesChunks out;
+        detail::stored_layout(d, name, where, out);
+        if (out.chunk[0] != 1 || out.chunk[1] == 0 || out.chunk[2] == 0) {
+            out.chunk = {};  // not one replication per chunk: the caller reads values
+            return out;
+        }
+        std::uint64_t total = 0;
+        for (std::uint64_t r = first; r < static_cast<std::uint64_t>(first) + count; ++r)
+            for (std::uint64_t t = 0; t < out.dims[1]; t += out.chunk[1])
+                for (std::uint64_t w = 0; w < out.dims[2]; w += out.chunk[2]) {
+                    const hsize_t offset[3] = {r, t, w};
+                    hsize_t size = 0;
+                    check(H5Dget_chunk_storage_size(d, offset, &size), name, "sizing a chunk of " + where);
+                    if (size == 0) continue;  // never written: the fill value (NaN)
+                    total += size;
+                    if (total > impl_->budget)
+                        detail::throw_usage_error(name, where + ": its stored chunks exceed the reading limit of " +
+                                                            std::to_string(impl_->budget) + " bytes for a file of this size");
+                    StoredSeriesChunks::Chunk& chunk = out.chunks.emplace_back();
+                    chunk.offset = {r, t, w};
+                    chunk.bytes.resize(size);
+                    check(H5Dread_chunk(d, detail::default_plist, offset, &chunk.filter_mask, chunk.bytes.data()), name,
+                          "reading a chunk of " + where);
+                }
+        return out;
+    });
+}
+
 void ResultsReader::validate() const {
     detail::LibraryCall call;
     const std::string& name = impl_->name;

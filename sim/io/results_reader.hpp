@@ -70,6 +70,13 @@ public:
     /// ResultsError "<path>: ... are past its N replications" when the range is.
     [[nodiscard]] std::vector<double> read_series_replications(std::string_view scenario, std::string_view series,
                                                                std::uint32_t first, std::uint32_t count) const;
+    /// The stored chunks of replications [first, first + count) of a series, as
+    /// they lie in the file (not decoded), with the dataset's chunk shape and
+    /// filters; `chunks` stays empty when the dataset is not chunked one
+    /// replication per chunk. Throws ResultsError like read_series_replications,
+    /// and when the chunks would exceed the reading limit of the file's size.
+    [[nodiscard]] StoredSeriesChunks read_series_chunks(std::string_view scenario, std::string_view series,
+                                                        std::uint32_t first, std::uint32_t count) const;
     [[nodiscard]] std::vector<EventRecord> read_events(std::string_view scenario) const;
     [[nodiscard]] std::vector<KpiRow> read_kpis(std::string_view scenario) const;
     /// The shard identity of a results shard; nullopt for an ordinary results file.

@@ -652,6 +652,40 @@ void ResultsWriter::write_series_block(std::string_view scenario_name, std::stri
     });
 }
 
+bool ResultsWriter::write_series_chunks(std::string_view scenario_name, std::string_view series_name,
+                                        const StoredSeriesChunks& stored) {
+    Impl& impl = *impl_;
+    bool written = false;
+    impl.guarded([&] {
+        const std::string& name = impl.name;
+        Scenario& scenario = impl.scenario(scenario_name);
+        auto it = scenario.series.find(series_name);
+        const std::string what = "series '" + std::string(series_name) + "' of scenario '" + std::string(scenario_name) + "'";
+        if (it == scenario.series.end()) detail::throw_usage_error(name, "no " + what);
+        Series& series = it->second;
+        if (series.extendable) return;
+        StoredSeriesChunks own;
+        detail::stored_layout(series.data.get(), name, what, own);
+        if (own.dims != stored.dims || own.chunk != stored.chunk || own.filters != stored.filters || own.chunk[0] != 1 ||
+            own.chunk[1] == 0 || own.chunk[2] == 0)
+            return;
+        for (const StoredSeriesChunks::Chunk& chunk : stored.chunks) {
+            const auto& o = chunk.offset;
+            if (o[0] >= own.dims[0] || o[1] >= own.dims[1] || o[2] >= own.dims[2] || o[1] % own.chunk[1] != 0 ||
+                o[2] % own.chunk[2] != 0)
+                detail::throw_usage_error(name, what + ": a stored chunk at (" + std::to_string(o[0]) + ", " +
+                                                    std::to_string(o[1]) + ", " + std::to_string(o[2]) +
+                                                    ") is outside the dataset or off its chunk grid");
+            const hsize_t offset[3] = {o[0], o[1], o[2]};
+            check(H5Dwrite_chunk(series.data.get(), detail::default_plist, chunk.filter_mask, offset, chunk.bytes.size(),
+                                 chunk.bytes.data()),
+                  name, what + ": writing a stored chunk");
+        }
+        written = true;
+    });
+    return written;
+}
+
 void ResultsWriter::append_events(std::string_view scenario_name, std::span<const EventRecord> events) {
     Impl& impl = *impl_;
     impl.guarded([&] {

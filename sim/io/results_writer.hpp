@@ -71,6 +71,14 @@ public:
                             std::uint64_t first_time, std::span<const double> values,
                             std::span<const double> times = {});
 
+    /// Stores chunks read by ResultsReader::read_series_chunks as they are,
+    /// when this series has the same fixed extent, chunk shape and filters:
+    /// the values then equal what write_series_block of the decoded values
+    /// stores. Returns false, writing nothing, when the layout differs (write
+    /// the values instead). Throws ResultsError for a chunk outside the
+    /// dataset or not on a chunk boundary, and when the write fails.
+    [[nodiscard]] bool write_series_chunks(std::string_view scenario, std::string_view series,
+                                           const StoredSeriesChunks& stored);
     /// Appends rows to the scenario's event table (in the order given).
     void append_events(std::string_view scenario, std::span<const EventRecord> events);
     /// Appends rows to the scenario's KPI table (in the order given).

@@ -146,3 +146,31 @@ kpis:
     both = subprocess.run([cli, "run", "--dask", client.scheduler.address, "--resume", path], capture_output=True,
                           text=True, env=env, timeout=60)
     assert both.returncode == 2 and "--dask" in both.stderr
+
+
+def test_batches_are_sized_from_a_measured_run_to_about_a_second_of_work(source_dir):
+    from twinsim import _core
+    from twinsim.distributed import BATCH_SECONDS, auto_batch_size, measure_task_seconds
+    from twinsim.scenario import _bases
+
+    # Whole rounds of one batch per worker thread, each at least BATCH_SECONDS of work.
+    assert auto_batch_size(400, 2, 0.007) == 200           # 2.8 s of work on 2 threads: one round
+    assert auto_batch_size(400, 2, 0.01) == 100            # 4 s: two rounds of 1 s batches
+    assert auto_batch_size(400, 2, 0.05) == 20             # 20 s: ten rounds of 1 s batches
+    assert auto_batch_size(400, 2, 10.0) == 1              # long runs: one per batch
+    assert auto_batch_size(3, 8, 0.01) == 1                # fewer runs than threads
+    assert auto_batch_size(400, 2, None) == 50             # not measured: four batches per thread
+    assert auto_batch_size(400, 2, float("nan")) == 50
+    for tasks, threads, seconds in ((400, 2, 0.007), (1000, 16, 0.3), (37, 3, 0.2)):
+        size = auto_batch_size(tasks, threads, seconds)
+        batches = -(-tasks // size)
+        assert size * seconds >= min(BATCH_SECONDS, tasks * seconds / threads) * 0.99
+        assert batches >= min(tasks, threads)
+
+    scenario = job(source_dir, replications=3)
+    specs = [scenario._with_files(scenario._spec, False)]
+    snapshots, _ = _bases([scenario], None, False)
+    prepared = _core._prepare_job(specs, snapshots)
+    seconds = measure_task_seconds(prepared)
+    assert seconds is not None and 0 < seconds < 5    # a 12-hour run of 61 rooms: milliseconds
+    assert measure_task_seconds([]) is None

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <new>
@@ -551,6 +552,38 @@ Handle failsafe_file_access(std::shared_ptr<DiskFailure> failure, const std::str
     const FailSafeInfo info{std::move(failure)};
     check(H5Pset_driver(access.get(), driver, &info), path, "selecting the fail-safe file driver");
     return access;
+}
+
+void stored_layout(hid_t dataset, const std::string& path, std::string_view what, StoredSeriesChunks& out) {
+    out.dims = {};
+    out.chunk = {};
+    out.filters.clear();
+    Handle space = space_handle(H5Dget_space(dataset), path, what);
+    hsize_t dims[3] = {0, 0, 0};
+    if (H5Sget_simple_extent_ndims(space.get()) != 3) return;
+    check(H5Sget_simple_extent_dims(space.get(), dims, nullptr), path, what);
+    out.dims = {dims[0], dims[1], dims[2]};
+    Handle plist = plist_handle(H5Dget_create_plist(dataset), path, what);
+    if (H5Pget_layout(plist.get()) != H5D_CHUNKED) return;
+    hsize_t chunk[3] = {0, 0, 0};
+    if (H5Pget_chunk(plist.get(), 3, chunk) != 3) return;
+    const int filters = H5Pget_nfilters(plist.get());
+    if (filters < 0) throw_hdf5_error(path, std::string(what) + ": reading its filters");
+    for (int i = 0; i < filters; ++i) {
+        StoredSeriesChunks::Filter filter;
+        std::array<unsigned, 16> values{};
+        std::size_t count = values.size();
+        const H5Z_filter_t id = H5Pget_filter2(plist.get(), static_cast<unsigned>(i), &filter.flags, &count,
+                                               values.data(), 0, nullptr, nullptr);
+        if (id < 0) throw_hdf5_error(path, std::string(what) + ": reading its filters");
+        filter.id = static_cast<int>(id);
+        // More parameters than read: a filter this library never writes; the
+        // count makes the pipelines compare unequal rather than equal by truncation.
+        filter.parameters.assign(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(std::min(count, values.size())));
+        if (count > values.size()) filter.parameters.push_back(static_cast<unsigned>(count));
+        out.filters.push_back(std::move(filter));
+    }
+    out.chunk = {chunk[0], chunk[1], chunk[2]};
 }
 
 }  // namespace twinsim::io::detail

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "twinsim/io/results_format.hpp"
+
 namespace twinsim::io::detail {
 
 // HDF5's own macros for these are old-style casts; spelled once here.
@@ -165,5 +167,9 @@ struct DiskFailure {
 /// kept alive by them). Call it holding a LibraryCall (it registers the
 /// driver on first use). Throws ResultsError (about `path`) if HDF5 refuses.
 Handle failsafe_file_access(std::shared_ptr<DiskFailure> failure, const std::string& path);
+
+/// A chunked dataset's chunk shape (rank 3, else all 0) and filter pipeline,
+/// into `out` (dims, chunk, filters; chunks untouched).
+void stored_layout(hid_t dataset, const std::string& path, std::string_view what, StoredSeriesChunks& out);
 
 }  // namespace twinsim::io::detail

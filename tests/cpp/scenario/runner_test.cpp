@@ -770,6 +770,50 @@ TEST_CASE("runner: results shards merge into the file a single process writes", 
         CHECK_THROWS_WITH(reader.read_series_replications(scenario, series, all.replications - 1, 2),
                           Catch::Contains("past its"));
     }
+    {
+        // The own shards' series were copied as stored chunks: the merged file holds the
+        // shards' compressed bytes, one chunk row per replication, not a recompression.
+        const io::ResultsReader out = io::ResultsReader::open_own_file(own);
+        const std::string scenario = out.scenarios().front();
+        const std::string series = out.series_names(scenario).front();
+        const io::StoredSeriesChunks stored = out.read_series_chunks(scenario, series, 0, 5);
+        CHECK(stored.chunk[0] == 1);
+        REQUIRE_FALSE(stored.filters.empty());  // shuffle + deflate, the writer's default
+        REQUIRE_FALSE(stored.chunks.empty());
+        std::size_t compared = 0;
+        for (const auto& path : shards) {
+            const io::ResultsReader shard = io::ResultsReader::open_own_file(path);
+            const io::StoredSeriesChunks from = shard.read_series_chunks(scenario, series, 0, 5);
+            CHECK(from.filters == stored.filters);
+            for (const auto& chunk : from.chunks) {
+                const auto same = std::find_if(stored.chunks.begin(), stored.chunks.end(),
+                                               [&](const auto& c) { return c.offset == chunk.offset; });
+                REQUIRE(same != stored.chunks.end());
+                CHECK(same->bytes == chunk.bytes);
+                ++compared;
+            }
+        }
+        CHECK(compared == stored.chunks.size());
+        CHECK_THROWS_WITH(out.read_series_chunks(scenario, series, 4, 2), Catch::Contains("past its"));
+    }
+    {
+        // Shards of another layout (uncompressed) are decoded and written: still the same file.
+        std::vector<std::filesystem::path> plain;
+        for (std::uint32_t k = 0; k < 3; ++k) {
+            scenario::RunnerOptions s = o;
+            s.shard_index = k;
+            s.shard_count = 3;
+            s.writer.deflate = 0;
+            plain.push_back(scratch("plain-" + std::to_string(k) + ".h5"));
+            (void)scenario::run_job(scenarios, plain.back(), s);
+        }
+        const io::ResultsReader first = io::ResultsReader::open_own_file(plain[0]);
+        const std::string scenario = first.scenarios().front();
+        CHECK(first.read_series_chunks(scenario, first.series_names(scenario).front(), 0, 1).filters.empty());
+        const auto out = scratch("merged-plain.h5");
+        io::merge_results(plain, out, {.overwrite = true, .sync = false}, io::ShardCheck::own_files);
+        require_same_file(whole, out);
+    }
 
     SECTION("a single shard of one is the whole job") {
         scenario::RunnerOptions s = o;
