@@ -1,6 +1,6 @@
 // Fuzz target: the results reader. The input is a whole results file: it is
 // written to a temporary file, opened, read entirely (attributes, scenarios,
-// series, events, KPIs, shard identity) and compared as `twinsim compare`
+// series and their stored chunks, events, KPIs, shard identity) and compared as `twinsim compare`
 // does. A damaged file must read or throw ResultsError.
 
 #include <cstddef>
@@ -21,7 +21,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         (void)reader.shard();
         for (const std::string& scenario : reader.scenarios()) {
             (void)reader.scenario(scenario);
-            for (const std::string& series : reader.series_names(scenario)) (void)reader.read_series(scenario, series);
+            for (const std::string& series : reader.series_names(scenario)) {
+                const twinsim::io::SeriesData data = reader.read_series(scenario, series);
+                // The stored chunks, as an own-files merge copies them (bounded like a read).
+                (void)reader.read_series_chunks(scenario, series, 0, data.replications);
+            }
             (void)reader.read_events(scenario);
             (void)reader.read_kpis(scenario);
             try {
