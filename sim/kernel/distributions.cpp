@@ -4,7 +4,6 @@
 #include <array>
 #include <bit>
 #include <cmath>
-#include <numbers>
 #include <string>
 #include <utility>
 
@@ -90,6 +89,39 @@ static_assert(zig_v / zig.x[255] + zig.f[255] - 1.0 < 1e-9 && zig_v / zig.x[255]
 static_assert(zig.x[2] > 6.9410336293 && zig.x[2] < 6.9410336294);
 static_assert(portable_log(2.0) == ln2_hi + ln2_lo && portable_exp(0.0) == 1.0);
 
+// The normal ziggurat: f(x) = exp(-x^2 / 2), 256 layers of area v each (the
+// base layer: the strip [0, r] x [0, f(r)] plus the tail beyond r).
+constexpr double zig_norm_r = 3.6541528853610088;      // start of the tail
+constexpr double zig_norm_v = 4.92867323397465e-3;     // r f(r) + sqrt(pi/2) erfc(r / sqrt 2)
+
+// sqrt by Newton's iteration from above, a fixed number of steps (for the
+// tables only: the same bits wherever they are compiled), for 0 <= a < 64.
+constexpr double portable_sqrt(double a) noexcept {
+    if (a <= 0.0) return 0.0;
+    double g = a < 1.0 ? 1.0 : a;
+    for (int i = 0; i < 40; ++i) g = 0.5 * (g + a / g);
+    return g;
+}
+constexpr double normal_f(double x) noexcept { return portable_exp(-0.5 * x * x); }
+
+constexpr ZigTables make_zig_norm_tables() noexcept {
+    ZigTables t;
+    t.x[1] = zig_norm_r;
+    for (std::size_t i = 1; i < 255; ++i)
+        t.x[i + 1] = portable_sqrt(-2.0 * portable_log(zig_norm_v / t.x[i] + normal_f(t.x[i])));
+    t.x[256] = 0.0;
+    t.x[0] = zig_norm_v / normal_f(zig_norm_r);
+    for (std::size_t i = 0; i < 257; ++i) t.f[i] = normal_f(t.x[i]);
+    return t;
+}
+constexpr ZigTables zig_norm = make_zig_norm_tables();
+// The recursion closes (the top layer [0, x[255]] x [f(x[255]), 1] holds area v
+// too), and the layers shrink towards 0.
+static_assert(zig_norm_v / zig_norm.x[255] + zig_norm.f[255] - 1.0 < 1e-9 &&
+              zig_norm_v / zig_norm.x[255] + zig_norm.f[255] - 1.0 > -1e-9);
+static_assert(zig_norm.x[255] > 0.0 && zig_norm.x[255] < zig_norm.x[254] && zig_norm.x[0] > zig_norm_r);
+static_assert(portable_sqrt(4.0) == 2.0 && portable_sqrt(2.0) * portable_sqrt(2.0) - 2.0 < 1e-15);
+
 }  // namespace
 
 constinit const std::array<double, 257> zig_exp_x = zig.x;
@@ -99,6 +131,39 @@ constinit const std::array<double, 257> zig_exp_x_scaled = [] {
     for (std::size_t i = 0; i < 257; ++i) scaled[i] = zig.x[i] * 0x1.0p-53;
     return scaled;
 }();
+
+constinit const std::array<double, 257> zig_norm_x = zig_norm.x;
+constinit const std::array<double, 257> zig_norm_f = zig_norm.f;
+constinit const std::array<double, 257> zig_norm_x_scaled = [] {
+    std::array<double, 257> scaled{};
+    for (std::size_t i = 0; i < 257; ++i) scaled[i] = zig_norm.x[i] * 0x1.0p-53;
+    return scaled;
+}();
+
+template <class Stream>
+double normal_slow(Stream& r, std::uint64_t bits) noexcept {
+    for (;;) {
+        // `bits` failed the fast test (standard_normal) or was drawn below.
+        const auto layer = static_cast<unsigned>(bits & 0xff);
+        const double sign = (bits & 0x100) != 0 ? -1.0 : 1.0;
+        const double x = static_cast<double>(bits >> 11) * 0x1.0p-53 * zig_norm.x[layer];
+        if (x < zig_norm.x[layer + 1]) return sign * x;
+        if (layer == 0) {
+            // Beyond r in the base layer: the tail, by Marsaglia's (1964) method:
+            // a = Exp(1) / r, b = Exp(1), accepted when 2b > a^2; then r + a.
+            double a = 0.0, b = 0.0;
+            do {
+                a = -portable_log(r.uniform_open()) / zig_norm_r;
+                b = -portable_log(r.uniform_open());
+            } while (b + b <= a * a);
+            return sign * (zig_norm_r + a);
+        }
+        // A wedge: x in [x[layer + 1], x[layer]), y uniform over the layer's height.
+        const double y = zig_norm.f[layer] + (zig_norm.f[layer + 1] - zig_norm.f[layer]) * r.uniform01();
+        if (y < normal_f(x)) return sign * x;
+        bits = r.next_u64();
+    }
+}
 
 template <class Stream>
 double exponential_slow(Stream& r, unsigned layer, double x) noexcept {
@@ -129,12 +194,6 @@ Normal::Normal(double mean, double sd) : mean_(mean), sd_(sd) {
     require(std::isfinite(mean), "Normal: the mean must be finite");
     require(std::isfinite(sd) && sd >= 0.0, "Normal: the standard deviation must be finite and >= 0");
 }
-template <class Stream>
-double Normal::sample(Stream& r) const noexcept {
-    const double u1 = r.uniform_open();
-    const double u2 = r.uniform01();
-    return mean_ + sd_ * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
-}
 
 LogNormal::LogNormal(double mu, double sigma) : normal_(mu, sigma), mu_(mu), sigma_(sigma) {}
 LogNormal LogNormal::from_mean_sd(double mean, double sd) {
@@ -143,8 +202,6 @@ LogNormal LogNormal::from_mean_sd(double mean, double sd) {
     const double s2 = std::log1p((sd * sd) / (mean * mean));
     return LogNormal(std::log(mean) - 0.5 * s2, std::sqrt(s2));
 }
-template <class Stream>
-double LogNormal::sample(Stream& r) const noexcept { return std::exp(normal_.sample(r)); }
 double LogNormal::mean() const noexcept { return std::exp(mu_ + 0.5 * sigma_ * sigma_); }
 double LogNormal::variance() const noexcept {
     const double s2 = sigma_ * sigma_;
@@ -172,12 +229,11 @@ Gamma::Gamma(double shape, double scale) : shape_(shape), scale_(scale) {
 }
 template <class Stream>
 double Gamma::sample(Stream& r) const noexcept {
-    const Normal standard(0.0, 1.0);
     double v = 0.0;
     for (;;) {
         double x = 0.0;
         do {
-            x = standard.sample(r);
+            x = detail::standard_normal(r);
             v = 1.0 + c_ * x;
         } while (v <= 0.0);
         v = v * v * v;
@@ -314,10 +370,8 @@ double EmpiricalContinuous::variance() const noexcept {
 // Both stream types (rng.hpp) give the same words, so the same samples.
 template double detail::exponential_slow(RandomStream&, unsigned, double) noexcept;
 template double detail::exponential_slow(CompactStream&, unsigned, double) noexcept;
-template double Normal::sample(RandomStream&) const noexcept;
-template double Normal::sample(CompactStream&) const noexcept;
-template double LogNormal::sample(RandomStream&) const noexcept;
-template double LogNormal::sample(CompactStream&) const noexcept;
+template double detail::normal_slow(RandomStream&, std::uint64_t) noexcept;
+template double detail::normal_slow(CompactStream&, std::uint64_t) noexcept;
 template double Weibull::sample(RandomStream&) const noexcept;
 template double Weibull::sample(CompactStream&) const noexcept;
 template double Gamma::sample(RandomStream&) const noexcept;
