@@ -363,7 +363,10 @@ struct Line::State {
         std::int64_t capacity = 0;        ///< buffer places (max for unlimited)
         bool up = true;
         double last = 0.0;
-        std::int64_t n_busy = 0, n_blocked = 0, n_loaded = 0, n_idle = 0, wip = 0;
+        std::int64_t n[4] = {0, 0, 0, 0};  ///< machines per state (idle, loaded, busy, blocked)
+        std::int64_t wip = 0;
+        std::uint32_t batch = 1;          ///< spec.stations[s].batch, kept beside the state it is read with
+        std::vector<std::uint32_t> uses;  ///< spec.stations[s].pools: one unit of each held while processing
         double a_busy = 0.0, a_setup = 0.0, a_blocked = 0.0, a_loaded = 0.0, a_starved = 0.0, a_down = 0.0,
                a_queue = 0.0, a_wip = 0.0;
         std::uint64_t left = 0, started = 0, waited = 0;
@@ -396,6 +399,10 @@ struct Line::State {
     std::vector<Sink> sinks;
     /// Route tables: [node or source][product]; sources after the stations.
     std::vector<std::vector<RouteTable>> tables;
+    /// [table * products + product]: the one target when a table has a single
+    /// route (most), none32 when the draw must walk the table.
+    std::vector<std::uint32_t> single_route;
+    std::uint32_t n_products = 0;
     std::vector<Part> parts;
     std::vector<std::uint32_t> free_parts;
     std::vector<Order> orders;
@@ -422,7 +429,7 @@ struct Line::State {
         validate(spec);
         if (source_streams.size() != spec.sources.size() || station_streams.size() != spec.stations.size())
             throw std::invalid_argument("production line: one random stream per source and per station");
-        const auto n_products = static_cast<std::uint32_t>(spec.products.size());
+        n_products = static_cast<std::uint32_t>(spec.products.size());
         stations.resize(spec.stations.size());
         holder_id.resize(spec.stations.size());
         for (std::size_t i = 0; i < spec.stations.size(); ++i) {
@@ -435,7 +442,9 @@ struct Line::State {
                 holder_id[i].push_back(static_cast<std::uint32_t>(holders.size()));
                 holders.emplace_back(static_cast<std::uint32_t>(i), m);
             }
-            st.n_idle = ss.machines;
+            st.n[idle] = ss.machines;
+            st.batch = ss.batch;
+            st.uses = ss.pools;
             st.capacity = ss.buffer < 0 ? std::numeric_limits<std::int64_t>::max() : ss.buffer;
             for (const TimeSpec& t : ss.process) st.process.emplace_back(t);
         }
@@ -460,6 +469,8 @@ struct Line::State {
             for (std::uint32_t p = 0; p < n_products; ++p) t.push_back(route_table(ss.routes, p));
             tables.push_back(std::move(t));
         }
+        for (const std::vector<RouteTable>& per_product : tables)
+            for (const RouteTable& t : per_product) single_route.push_back(t.targets.size() == 1 ? t.targets[0] : none32);
         since = plant_last = sim.now();
         for (Station& st : stations) st.last = since;
         for (Pool& p : pools) p.last = since;
@@ -470,10 +481,10 @@ struct Line::State {
         const double now = sim.now();
         const double dt = now - st.last;
         if (dt > 0.0) {
-            st.a_busy += static_cast<double>(st.n_busy) * dt;
-            st.a_blocked += static_cast<double>(st.n_blocked) * dt;
-            st.a_loaded += static_cast<double>(st.n_loaded) * dt;
-            if (st.up) st.a_starved += static_cast<double>(st.n_idle) * dt; else st.a_down += dt;
+            st.a_busy += static_cast<double>(st.n[busy]) * dt;
+            st.a_blocked += static_cast<double>(st.n[blocked]) * dt;
+            st.a_loaded += static_cast<double>(st.n[loaded]) * dt;
+            if (st.up) st.a_starved += static_cast<double>(st.n[idle]) * dt; else st.a_down += dt;
             st.a_queue += static_cast<double>(st.queue.size()) * dt;
             st.a_wip += static_cast<double>(st.wip) * dt;
             st.last = now;
@@ -500,16 +511,8 @@ struct Line::State {
         if (wip_listener) wip_listener(static_cast<std::int32_t>(s), stations[s].wip);
     }
     void set_state(Station& st, Machine& m, std::uint8_t to) {
-        auto count = [&](std::uint8_t s) -> std::int64_t& {
-            switch (s) {
-                case busy: return st.n_busy;
-                case blocked: return st.n_blocked;
-                case loaded: return st.n_loaded;
-                default: return st.n_idle;
-            }
-        };
-        --count(m.state);
-        ++count(to);
+        --st.n[m.state];
+        ++st.n[to];
         m.state = to;
     }
     void reset_statistics() {
@@ -566,8 +569,9 @@ struct Line::State {
         return id;
     }
     std::uint32_t draw_route(std::size_t table, std::uint32_t product, kernel::RandomStream& r) {
+        const std::uint32_t only = single_route[table * n_products + product];
+        if (only != none32) return only;
         const RouteTable& t = tables[table][product];
-        if (t.targets.size() == 1) return t.targets[0];
         const double u = r.uniform01();
         std::size_t k = 0;
         while (u >= t.cumulative[k]) ++k;
@@ -579,7 +583,7 @@ struct Line::State {
         if (node >= stations.size()) return true;  // a sink
         const Station& st = stations[node];
         if (static_cast<std::int64_t>(st.queue.size()) < st.capacity) return true;
-        return spec.stations[node].batch == 1 && st.up && !st.idle.empty() && st.queue.empty();
+        return st.batch == 1 && st.up && !st.idle.empty() && st.queue.empty();
     }
 
     /// A part enters `node` (the caller checked can_accept).
@@ -618,12 +622,11 @@ struct Line::State {
     /// Idle machines of an up station take waiting parts (batches of one product).
     void load(std::uint32_t s) {
         Station& st = stations[s];
-        const StationSpec& ss = spec.stations[s];
         bool freed = false;
         while (st.up && !st.idle.empty() && !st.queue.empty()) {
             const std::uint32_t m = st.idle.back();
             Machine& machine = st.machines[m];
-            if (ss.batch == 1) {
+            if (st.batch == 1) {
                 machine.parts.push_back(st.queue.pop());
             } else {
                 // The batch of the oldest waiting part's product, when complete, or
@@ -631,9 +634,9 @@ struct Line::State {
                 // mixed products would never form a batch and block the line).
                 const std::uint32_t product = parts[st.queue.at(0)].product;
                 std::uint32_t found = 0;
-                for (std::size_t i = 0; i < st.queue.size() && found < ss.batch; ++i)
+                for (std::size_t i = 0; i < st.queue.size() && found < st.batch; ++i)
                     if (parts[st.queue.at(i)].product == product) ++found;
-                if (found < ss.batch && static_cast<std::int64_t>(st.queue.size()) < st.capacity) break;
+                if (found < st.batch && static_cast<std::int64_t>(st.queue.size()) < st.capacity) break;
                 for (std::size_t i = 0; machine.parts.size() < found;) {
                     if (parts[st.queue.at(i)].product == product) {
                         machine.parts.push_back(st.queue.at(i));
@@ -660,13 +663,13 @@ struct Line::State {
         Machine& machine = st.machines[m];
         if (!st.up) return;
         const StationSpec& ss = spec.stations[s];
-        for (const std::uint32_t p : ss.pools)
+        for (const std::uint32_t p : st.uses)
             if (pools[p].in_use >= pools[p].size) {
                 machine.waiting_pool = p;
                 pools[p].waiters.push(holder_id[s][m]);
                 return;
             }
-        for (const std::uint32_t p : ss.pools) {
+        for (const std::uint32_t p : st.uses) {
             advance(pools[p]);
             ++pools[p].in_use;
         }
@@ -696,11 +699,11 @@ struct Line::State {
     }
 
     void release_pools(std::uint32_t s) {
-        for (const std::uint32_t p : spec.stations[s].pools) {
+        for (const std::uint32_t p : stations[s].uses) {
             advance(pools[p]);
             --pools[p].in_use;
         }
-        for (const std::uint32_t p : spec.stations[s].pools) serve(p);
+        for (const std::uint32_t p : stations[s].uses) serve(p);
     }
 
     void serve(std::uint32_t p) {

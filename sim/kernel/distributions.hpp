@@ -50,7 +50,8 @@ template <class Stream>
 double normal_slow(Stream& r, std::uint64_t bits) noexcept;
 
 /// A standard normal sample: one 64-bit draw (8 bits pick the layer, one the
-/// sign, 53 the position) in ~98.8 % of samples, more in the wedges and tail.
+/// sign, 53 the position) in ~99 % of samples (1.02 draws a sample on
+/// average), more in the wedges and the tail.
 template <class Stream>
 [[nodiscard]] inline double standard_normal(Stream& r) noexcept {
     const std::uint64_t bits = r.next_u64();
@@ -86,7 +87,7 @@ private:
 };
 
 /// Normal(mean, sd >= 0) by the 256-layer ziggurat (detail::standard_normal):
-/// one 64-bit draw in ~98.8 % of samples. (It was Box-Muller until 2026-12-08:
+/// one 64-bit draw in ~99 % of samples. (It was Box-Muller until 2026-12-08:
 /// seeded results drawn from normal, lognormal or gamma samples changed
 /// then; docs/kernel.md.)
 class Normal {
