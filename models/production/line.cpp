@@ -101,34 +101,46 @@ private:
 /// A FIFO of 32-bit ids in a ring that only grows (no allocation in steady state).
 class Fifo {
 public:
+    Fifo() = default;
+    Fifo(Fifo&&) noexcept = default;  // the buffer moves with ring_, so data_ stays valid
+    Fifo& operator=(Fifo&&) noexcept = default;
+    Fifo(const Fifo&) = delete;       // a copy would point into the original's buffer
+    Fifo& operator=(const Fifo&) = delete;
+    ~Fifo() = default;
     [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     void push(std::uint32_t x) {
-        if (size_ == ring_.size()) grow();
-        ring_[(head_ + size_) & (ring_.size() - 1)] = x;
+        if (size_ == capacity_) [[unlikely]] grow();
+        data_[(head_ + size_) & mask_] = x;
         ++size_;
     }
     std::uint32_t pop() noexcept {
-        const std::uint32_t x = ring_[head_];
-        head_ = (head_ + 1) & (ring_.size() - 1);
+        const std::uint32_t x = data_[head_];
+        head_ = (head_ + 1) & mask_;
         --size_;
         return x;
     }
-    [[nodiscard]] std::uint32_t at(std::size_t i) const noexcept { return ring_[(head_ + i) & (ring_.size() - 1)]; }
+    [[nodiscard]] std::uint32_t at(std::size_t i) const noexcept { return data_[(head_ + i) & mask_]; }
     /// Removes the i-th element, keeping the order of the others.
     void erase(std::size_t i) noexcept {
-        for (std::size_t k = i; k + 1 < size_; ++k) ring_[(head_ + k) & (ring_.size() - 1)] = at(k + 1);
+        for (std::size_t k = i; k + 1 < size_; ++k) data_[(head_ + k) & mask_] = at(k + 1);
         --size_;
     }
 
 private:
-    void grow() {
+    [[gnu::noinline]] void grow() {
         std::vector<std::uint32_t> bigger(ring_.empty() ? 16 : 2 * ring_.size());
         for (std::size_t i = 0; i < size_; ++i) bigger[i] = at(i);
         ring_ = std::move(bigger);
         head_ = 0;
+        data_ = ring_.data();
+        capacity_ = ring_.size();
+        mask_ = capacity_ - 1;
     }
     std::vector<std::uint32_t> ring_;
+    std::uint32_t* data_ = nullptr;  ///< ring_.data(), capacity_ = ring_.size() (a power of two), mask_ = capacity_ - 1
+    std::size_t capacity_ = 0;
+    std::size_t mask_ = 0;
     std::size_t head_ = 0;
     std::size_t size_ = 0;
 };
