@@ -169,9 +169,13 @@ def run_on_cluster(client: Any, prepared: list, bases: list, out: str | os.PathL
     worker_threads = sum(client.nthreads().values())
     if batch_size and int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, not {batch_size!r}")
-    seconds_per_task = None if batch_size else measure_task_seconds(prepared)
-    size = int(batch_size) if batch_size else auto_batch_size(n, worker_threads, seconds_per_task)
-    count = math.ceil(n / size)
+    # The pilot run (on its own thread: it releases the GIL) while the base goes out.
+    measured: dict[str, float | None] = {}
+    pilot = None
+    if not batch_size:
+        pilot = threading.Thread(target=lambda: measured.update(seconds=measure_task_seconds(prepared)),
+                                 name="twinsim-pilot", daemon=True)
+        pilot.start()
 
     # Each distinct base once, as bytes, broadcast to every worker.
     distinct: list = []
@@ -185,7 +189,14 @@ def run_on_cluster(client: Any, prepared: list, bases: list, out: str | os.PathL
             distinct.append(snapshot)
             base_of.append(len(distinct) - 1)
     payload = ((*(_base_bytes(s) for s in distinct),), [_core._spec_json(p) for p in prepared], base_of)
-    [payload_future] = client.scatter([payload], broadcast=True, hash=False)
+    try:
+        [payload_future] = client.scatter([payload], broadcast=True, hash=False)
+    finally:
+        if pilot is not None:
+            pilot.join()
+    seconds_per_task = measured.get("seconds")
+    size = int(batch_size) if batch_size else auto_batch_size(n, worker_threads, seconds_per_task)
+    count = math.ceil(n / size)
 
     futures = {}
     for b in range(count):
