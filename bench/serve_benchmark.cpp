@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -41,10 +42,12 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "bench_support.hpp"
+#include "twinsim/live/saved_routes.hpp"
 #include "twinsim/live/store.hpp"
 #include "twinsim/service/http_server.hpp"
 #include "twinsim/service/rest_api.hpp"
@@ -60,7 +63,11 @@ constexpr const char* model = R"([{"@context": "dtmi:dtdl:context;3", "@id": "dt
 
 std::string twin_id(std::size_t i) { return "room-" + std::to_string(i); }
 
-/// One keep-alive HTTP/1.1 connection.
+/// One keep-alive HTTP/1.1 connection, as lean as a load generator's: the
+/// request goes out in one send(), and of the response only the status and
+/// Content-Length are parsed (the body is read into a reused buffer and
+/// dropped). The server answers one request at a time on a connection, so
+/// nothing is left over between exchanges.
 class Connection {
 public:
     explicit Connection(int port) {
@@ -70,58 +77,104 @@ public:
         addr.sin_family = AF_INET;
         addr.sin_port = htons(static_cast<std::uint16_t>(port));
         addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("connect failed");
+        if (::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+            ::close(fd_);
+            throw std::runtime_error("connect failed");
+        }
         int one = 1;
         ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        buffer_.resize(16384);
     }
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
     ~Connection() { ::close(fd_); }
 
     /// Sends a request and returns the response's status (the body is read and dropped).
-    int exchange(const std::string& request) {
+    int exchange(std::string_view request) {
         std::size_t sent = 0;
         while (sent < request.size()) {
             const ssize_t n = ::send(fd_, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
             if (n <= 0) throw std::runtime_error("send failed");
             sent += static_cast<std::size_t>(n);
         }
-        buffer_.clear();
+        std::size_t have = 0;
         for (;;) {
-            const std::size_t end = buffer_.find("\r\n\r\n");
-            if (end != std::string::npos) {
-                std::size_t length = 0;
-                const std::size_t at = find_header(buffer_, end, "content-length:");
-                if (at != std::string::npos) length = std::stoul(buffer_.substr(at, buffer_.find("\r\n", at) - at));
-                while (buffer_.size() < end + 4 + length) read_more();
-                return std::stoi(buffer_.substr(9, 3));
-            }
-            read_more();
+            read_more(have);
+            const std::string_view head(buffer_.data(), have);
+            const std::size_t end = head.find("\r\n\r\n");
+            if (end == std::string_view::npos) continue;
+            if (end < 12 || head.compare(0, 5, "HTTP/") != 0) throw std::runtime_error("not an HTTP response");
+            const int status = (head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0');
+            const std::size_t total = end + 4 + content_length(head.substr(0, end));
+            if (total > buffer_.size()) buffer_.resize(total);
+            while (have < total) read_more(have);
+            return status;
         }
     }
 
 private:
-    static std::size_t find_header(const std::string& head, std::size_t end, const char* name) {
-        std::string lower = head.substr(0, end);
-        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        const std::size_t at = lower.find(name);
-        return at == std::string::npos ? at : at + std::char_traits<char>::length(name);
+    /// Content-Length's value in `head` (0 without one); the name in any case.
+    static std::size_t content_length(std::string_view head) {
+        static constexpr std::string_view name = "\r\ncontent-length:";
+        for (std::size_t i = 0; i + name.size() <= head.size(); ++i) {
+            std::size_t k = 0;
+            while (k < name.size() && std::tolower(static_cast<unsigned char>(head[i + k])) == name[k]) ++k;
+            if (k < name.size()) continue;
+            std::size_t at = i + k, value = 0;
+            while (at < head.size() && head[at] == ' ') ++at;
+            while (at < head.size() && head[at] >= '0' && head[at] <= '9') value = value * 10 + static_cast<std::size_t>(head[at++] - '0');
+            return value;
+        }
+        return 0;
     }
-    void read_more() {
-        char chunk[8192];
-        const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    void read_more(std::size_t& have) {
+        if (have == buffer_.size()) buffer_.resize(buffer_.size() * 2);
+        const ssize_t n = ::recv(fd_, buffer_.data() + have, buffer_.size() - have, 0);
         if (n <= 0) throw std::runtime_error("the server closed the connection");
-        buffer_.append(chunk, static_cast<std::size_t>(n));
+        have += static_cast<std::size_t>(n);
     }
     int fd_ = -1;
-    std::string buffer_;
+    std::vector<char> buffer_;
+};
+
+/// The requests of the rounds, built once: per twin a PATCH whose value is a
+/// fixed-width number the client overwrites in place, and a GET.
+struct Requests {
+    static constexpr std::size_t value_width = 9;  ///< "100000000".."999999999"
+    std::vector<std::string> patch, get;
+    std::vector<std::size_t> value_at;  ///< offset of the value's digits in patch[i]
+
+    explicit Requests(std::size_t twins) {
+        for (std::size_t i = 0; i < twins; ++i) {
+            const std::string body = R"([{"op":"replace","path":"/t","value":)" + std::string(value_width, '1') + "}]";
+            std::string r = "PATCH /digitaltwins/" + twin_id(i) +
+                            "?api-version=2023-10-31 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                            "Content-Type: application/json-patch+json\r\nContent-Length: " +
+                            std::to_string(body.size()) + "\r\n\r\n" + body;
+            value_at.push_back(r.size() - 2 - value_width);
+            patch.push_back(std::move(r));
+            get.push_back("GET /digitaltwins/" + twin_id(i) + "?api-version=2023-10-31 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        }
+    }
+};
+
+/// Writes `value` (below 10^9) as Requests::value_width digits at `out`, the first one non-zero.
+void write_value(char* out, std::uint64_t value) {
+    value = 100000000 + value % 900000000;
+    for (std::size_t i = Requests::value_width; i-- > 0; value /= 10) out[i] = static_cast<char>('0' + value % 10);
+}
+
+/// One phase of a round on one side.
+struct Phase {
+    std::vector<double> ms;  ///< every request's latency
+    double seconds = 0, cpu_seconds = 0;
+    double client_cpu_seconds = 0;  ///< the client (or peer) threads' own CPU
+    std::size_t errors = 0;
+    std::uint64_t syncs = 0;  ///< the store's group-commit syncs during the phase
 };
 
 struct Side {
-    std::vector<double> patch_ms, get_ms;
-    double seconds = 0, cpu_seconds = 0;
-    std::size_t errors = 0;
-    std::uint64_t syncs = 0;  ///< the store's group-commit syncs during the round
+    Phase patch, get;
 };
 
 double percentile(std::vector<double> v, double p) {
@@ -146,73 +199,115 @@ std::unique_ptr<live::Store> make_store(const std::filesystem::path& dir, std::s
     return store;
 }
 
-/// `work(client, i)` for every client until the deadline; returns the side's times.
+/// `work(client, latencies, errors, deadline)` on every client thread until
+/// the deadline; returns the phase's latencies, wall and CPU (the process's,
+/// and the client threads' own, each measured on its thread).
 template <typename Work>
-Side run_clients(unsigned clients, double seconds, Work&& work) {
-    Side side;
-    std::vector<Side> per(clients);
+Phase run_clients(unsigned clients, double seconds, Work&& work) {
+    Phase phase;
+    std::vector<std::vector<double>> ms(clients);
+    std::vector<std::size_t> errors(clients, 0);
+    std::vector<double> client_cpu(clients, 0);
     const double cpu0 = process_cpu_used();
     const auto start = Clock::now();
     const Clock::time_point deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     std::vector<std::thread> threads;
     for (unsigned c = 0; c < clients; ++c)
-        threads.emplace_back([&, c] { work(c, per[c], deadline); });
+        threads.emplace_back([&, c] {
+            const double t0 = thread_cpu_used();
+            ms[c].reserve(1 << 16);
+            work(c, ms[c], errors[c], deadline);
+            client_cpu[c] = thread_cpu_used() - t0;
+        });
     for (std::thread& t : threads) t.join();
-    side.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    side.cpu_seconds = process_cpu_used() - cpu0;
-    for (Side& s : per) {
-        side.patch_ms.insert(side.patch_ms.end(), s.patch_ms.begin(), s.patch_ms.end());
-        side.get_ms.insert(side.get_ms.end(), s.get_ms.begin(), s.get_ms.end());
-        side.errors += s.errors;
+    phase.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    phase.cpu_seconds = process_cpu_used() - cpu0;
+    for (unsigned c = 0; c < clients; ++c) {
+        phase.ms.insert(phase.ms.end(), ms[c].begin(), ms[c].end());
+        phase.errors += errors[c];
+        phase.client_cpu_seconds += client_cpu[c];
     }
-    return side;
+    return phase;
 }
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
-Side service_round(int port, const ServeBenchOptions& o) {
-    return run_clients(o.clients, o.seconds, [&](unsigned c, Side& out, Clock::time_point deadline) {
+double ms_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+
+/// The service's round: every client PATCHes for `seconds`, then every
+/// client GETs for `seconds`.
+Side service_round(int port, const ServeBenchOptions& o, const Requests& requests, live::Store& store) {
+    Side side;
+    const std::uint64_t syncs = store.stats().syncs;
+    side.patch = run_clients(o.clients, o.seconds, [&](unsigned c, std::vector<double>& ms, std::size_t& errors, Clock::time_point deadline) {
         Connection connection(port);
         std::mt19937_64 rng(c + 1);
         std::uniform_int_distribution<std::size_t> pick(0, o.twins - 1);
-        double value = 0;
-        while (Clock::now() < deadline) {
-            const std::string body = R"([{"op":"replace","path":"/t","value":)" + std::to_string(value += 1) + "}]";
-            const std::string patch = "PATCH /digitaltwins/" + twin_id(pick(rng)) +
-                                      "?api-version=2023-10-31 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                      "Content-Type: application/json-patch+json\r\nContent-Length: " +
-                                      std::to_string(body.size()) + "\r\n\r\n" + body;
-            auto t = Clock::now();
-            if (connection.exchange(patch) != 204) ++out.errors;
-            out.patch_ms.push_back(ms_since(t));
-            const std::string get = "GET /digitaltwins/" + twin_id(pick(rng)) +
-                                    "?api-version=2023-10-31 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-            t = Clock::now();
-            if (connection.exchange(get) != 200) ++out.errors;
-            out.get_ms.push_back(ms_since(t));
+        std::string request;
+        std::uint64_t value = static_cast<std::uint64_t>(c) << 24;
+        for (auto t = Clock::now(); t < deadline;) {
+            const std::size_t i = pick(rng);
+            request.assign(requests.patch[i]);
+            write_value(request.data() + requests.value_at[i], ++value);
+            if (connection.exchange(request) != 204) ++errors;
+            const auto done = Clock::now();
+            ms.push_back(ms_between(t, done));
+            t = done;
         }
     });
+    side.patch.syncs = store.stats().syncs - syncs;
+    side.get = run_clients(o.clients, o.seconds, [&](unsigned c, std::vector<double>& ms, std::size_t& errors, Clock::time_point deadline) {
+        Connection connection(port);
+        std::mt19937_64 rng(c + 1001);
+        std::uniform_int_distribution<std::size_t> pick(0, o.twins - 1);
+        for (auto t = Clock::now(); t < deadline;) {
+            if (connection.exchange(requests.get[pick(rng)]) != 200) ++errors;
+            const auto done = Clock::now();
+            ms.push_back(ms_between(t, done));
+            t = done;
+        }
+    });
+    return side;
 }
 
-Side direct_round(graph::TwinGraph& graph, const ServeBenchOptions& o) {
-    return run_clients(o.clients, o.seconds, [&](unsigned c, Side& out, Clock::time_point deadline) {
+/// The peer's round: the same phases on the library from as many threads.
+Side direct_round(live::Store& store, const ServeBenchOptions& o) {
+    graph::TwinGraph& graph = store.graph();
+    Side side;
+    const std::uint64_t syncs = store.stats().syncs;
+    side.patch = run_clients(o.clients, o.seconds, [&](unsigned c, std::vector<double>& ms, std::size_t&, Clock::time_point deadline) {
         std::mt19937_64 rng(c + 1);
         std::uniform_int_distribution<std::size_t> pick(0, o.twins - 1);
-        double value = 0;
-        while (Clock::now() < deadline) {
-            auto t = Clock::now();
-            // What the service does per request, without HTTP: parse the
-            // patch, apply it durably, read the etag; parse nothing for GET.
-            const json patch = json::parse(R"([{"op":"replace","path":"/t","value":)" + std::to_string(value += 1) + "}]");
+        std::uint64_t value = static_cast<std::uint64_t>(c) << 24;
+        std::string text;
+        for (auto t = Clock::now(); t < deadline;) {
+            // What the service does per PATCH, without HTTP: parse the
+            // patch, apply it durably, read the etag.
+            text.assign(R"([{"op":"replace","path":"/t","value":)");
+            text += std::to_string(100000000 + ++value % 900000000);
+            text += "}]";
+            const json patch = json::parse(text);
             const std::string id = twin_id(pick(rng));
             graph.update_twin(id, patch);
             (void)graph.snapshot().twin_etag(id);
-            out.patch_ms.push_back(ms_since(t));
-            t = Clock::now();
-            (void)graph.snapshot().get_twin(twin_id(pick(rng))).dump();
-            out.get_ms.push_back(ms_since(t));
+            const auto done = Clock::now();
+            ms.push_back(ms_between(t, done));
+            t = done;
         }
     });
+    side.patch.syncs = store.stats().syncs - syncs;
+    side.get = run_clients(o.clients, o.seconds, [&](unsigned c, std::vector<double>& ms, std::size_t&, Clock::time_point deadline) {
+        std::mt19937_64 rng(c + 1001);
+        std::uniform_int_distribution<std::size_t> pick(0, o.twins - 1);
+        for (auto t = Clock::now(); t < deadline;) {
+            // What the service does per GET: read the twin, render it.
+            (void)graph.snapshot().get_twin(twin_id(pick(rng))).dump();
+            const auto done = Clock::now();
+            ms.push_back(ms_between(t, done));
+            t = done;
+        }
+    });
+    return side;
 }
 
 /// `n` times: append 4 KiB to a file in `dir` and fdatasync it; the latency of
@@ -237,27 +332,46 @@ std::vector<double> probe_sync(const std::filesystem::path& dir, int n) {
     return ms;
 }
 
-json summary(const std::vector<Side>& rounds) {
-    std::vector<double> patch_rate, get_rate, p50p, p99p, p50g, p99g, cpu, per_sync;
-    std::size_t errors = 0, patches = 0;
-    for (const Side& s : rounds) {
-        patch_rate.push_back(static_cast<double>(s.patch_ms.size()) / s.seconds);
-        get_rate.push_back(static_cast<double>(s.get_ms.size()) / s.seconds);
-        p50p.push_back(percentile(s.patch_ms, 0.5));
-        p99p.push_back(percentile(s.patch_ms, 0.99));
-        p50g.push_back(percentile(s.get_ms, 0.5));
-        p99g.push_back(percentile(s.get_ms, 0.99));
+/// Medians over the rounds of one phase: rate, p50/p99, CPU per second of
+/// the process and of the clients apart, and (PATCH) PATCHes per sync.
+json phase_summary(const std::vector<Phase>& rounds, bool patches) {
+    std::vector<double> rate, p50, p99, cpu, client_cpu, per_sync, cpu_us;
+    std::size_t errors = 0, total = 0;
+    for (const Phase& s : rounds) {
+        const double n = static_cast<double>(s.ms.size());
+        rate.push_back(n / s.seconds);
+        p50.push_back(percentile(s.ms, 0.5));
+        p99.push_back(percentile(s.ms, 0.99));
         cpu.push_back(s.cpu_seconds / s.seconds);
-        per_sync.push_back(static_cast<double>(s.patch_ms.size()) / static_cast<double>(std::max<std::uint64_t>(1, s.syncs)));
+        client_cpu.push_back(s.client_cpu_seconds / s.seconds);
+        cpu_us.push_back(n > 0 ? (s.cpu_seconds - s.client_cpu_seconds) / n * 1e6 : 0);
+        per_sync.push_back(n / static_cast<double>(std::max<std::uint64_t>(1, s.syncs)));
         errors += s.errors;
-        patches += s.patch_ms.size();
+        total += s.ms.size();
     }
-    return json{{"patch_per_s", median(patch_rate)}, {"get_per_s", median(get_rate)},
-                {"requests_per_s", median(patch_rate) + median(get_rate)},
-                {"patch_p50_ms", median(p50p)}, {"patch_p99_ms", median(p99p)},
-                {"get_p50_ms", median(p50g)}, {"get_p99_ms", median(p99g)},
-                {"cpu_seconds_per_s", median(cpu)}, {"patches_per_sync", median(per_sync)},
-                {"patches_total", patches}, {"errors", errors}};
+    json out{{"per_s", median(rate)}, {"p50_ms", median(p50)}, {"p99_ms", median(p99)},
+             {"cpu_seconds_per_s", median(cpu)},
+             {"client_cpu_seconds_per_s", median(client_cpu)},
+             {"server_cpu_seconds_per_s", median(cpu) - median(client_cpu)},
+             {"server_cpu_us_per_request", median(cpu_us)},
+             {"total", total}, {"errors", errors}};
+    if (patches) out["patches_per_sync"] = median(per_sync);
+    return out;
+}
+
+json summary(const std::vector<Side>& rounds) {
+    std::vector<Phase> patch, get;
+    for (const Side& s : rounds) {
+        patch.push_back(s.patch);
+        get.push_back(s.get);
+    }
+    json p = phase_summary(patch, true), g = phase_summary(get, false);
+    return json{{"patch_per_s", p["per_s"]}, {"get_per_s", g["per_s"]},
+                {"patch_p50_ms", p["p50_ms"]}, {"patch_p99_ms", p["p99_ms"]},
+                {"get_p50_ms", g["p50_ms"]}, {"get_p99_ms", g["p99_ms"]},
+                {"patches_per_sync", p["patches_per_sync"]},
+                {"errors", p["errors"].get<std::size_t>() + g["errors"].get<std::size_t>()},
+                {"patch_phase", p}, {"get_phase", g}};
 }
 
 }  // namespace
@@ -272,22 +386,22 @@ int run_serve(const ServeBenchOptions& o) {
     {
         auto served = make_store(root / "served", o.twins);
         auto direct = make_store(root / "direct", o.twins);
-        service::RestApi api(*served, nullptr);
+        // As `twinsim serve` runs it: the store's event routes (and the
+        // API's own route to GET /events) see every change.
+        live::StoreEvents events(served->graph(), root / "served");
+        service::RestApi api(*served, &events);
         service::ServerOptions server_options;
         server_options.host = "127.0.0.1";
         server_options.port = 0;
         server_options.threads = o.server_threads;
         service::HttpServer server(api, server_options);
         std::thread serving([&] { server.run(); });
+        const Requests requests(o.twins);
         std::vector<Side> service_rounds, direct_rounds;
         std::vector<double> sync_ms;
         for (int r = 0; r < o.rounds; ++r) {
-            std::uint64_t syncs = served->stats().syncs;
-            service_rounds.push_back(service_round(server.port(), o));
-            service_rounds.back().syncs = served->stats().syncs - syncs;
-            syncs = direct->stats().syncs;
-            direct_rounds.push_back(direct_round(direct->graph(), o));
-            direct_rounds.back().syncs = direct->stats().syncs - syncs;
+            service_rounds.push_back(service_round(server.port(), o, requests, *served));
+            direct_rounds.push_back(direct_round(*direct, o));
             const std::vector<double> probed = probe_sync(root, o.fsync_probes);
             sync_ms.insert(sync_ms.end(), probed.begin(), probed.end());
         }
@@ -323,7 +437,13 @@ int run_serve(const ServeBenchOptions& o) {
                    {"cores", machine.cores},
                    {"load_before", load_before},
                    {"load_after", load_averages()},
-                   {"note", "server, clients and the direct peer share this process; cpu_seconds_per_s counts them all"}};
+                   {"phases", "per round and side: every client PATCHes for seconds_per_round, then every client GETs for "
+                              "seconds_per_round; service rounds and direct rounds interleave"},
+                   {"note", "server and clients share this process and its cores: cpu_seconds_per_s counts both, "
+                            "client_cpu_seconds_per_s the client threads' own CPU (thread clocks), server_cpu_seconds_per_s "
+                            "the difference (the server's threads, the store's group commit, its history indexer and "
+                            "checkpointer); the direct peer's 'client' threads are the library's callers"}};
+        events.close();
         served->close();
         direct->close();
     }

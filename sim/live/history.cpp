@@ -225,6 +225,12 @@ void record_batch(std::uint64_t batch, std::string_view payload, HistoryWriter& 
 namespace {
 constexpr std::uint64_t batches_per_transaction = 1000;
 constexpr auto retry_after = std::chrono::milliseconds(500);
+// Woken by a commit while no reader waits, the indexer lets batches gather
+// for this long (or until a reader comes, or a transaction's worth is due)
+// before indexing them in one transaction: under a stream of small group
+// commits that is one history transaction per period instead of one per
+// sync. A reader never waits for the period: it wakes the indexer at once.
+constexpr auto gather_period = std::chrono::milliseconds(10);
 }  // namespace
 
 struct HistoryRecorder::Impl {
@@ -235,6 +241,7 @@ struct HistoryRecorder::Impl {
     std::condition_variable progress; // readers wait for the indexer
     std::uint64_t target = 0;         // last batch known committed
     std::uint64_t indexed = 0;
+    std::size_t readers = 0;          // readers waiting in wait_for
     std::uint64_t since_retention = 0;
     std::string failure;              // the indexer's last error, empty when it works
     bool stopping = false;
@@ -244,6 +251,11 @@ struct HistoryRecorder::Impl {
         std::unique_lock lock(mutex);
         for (;;) {
             work.wait(lock, [&] { return stopping || target > indexed; });
+            if (stopping) return;
+            if (readers == 0)
+                work.wait_for(lock, gather_period, [&] {
+                    return stopping || readers > 0 || target - indexed >= batches_per_transaction;
+                });
             if (stopping) return;
             lock.unlock();
             std::string error;
@@ -283,11 +295,11 @@ struct HistoryRecorder::Impl {
 
     void wait_for(std::uint64_t upto) {
         std::unique_lock lock(mutex);
-        if (upto > target) {
-            target = upto;
-            work.notify_one();
-        }
+        if (upto > target) target = upto;
+        ++readers;
+        work.notify_one();
         progress.wait(lock, [&] { return indexed >= upto || !failure.empty() || stopping; });
+        --readers;
         if (indexed >= upto) return;
         if (stopping) throw HistoryError("history: the store is closed");
         throw HistoryError(failure + " (the history is complete up to batch " + std::to_string(indexed) + ")");

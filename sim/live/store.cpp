@@ -60,12 +60,21 @@ struct Store::Impl {
 
     // Durability: guarded by sync_mutex.
     mutable std::mutex sync_mutex;
-    std::condition_variable durable_cv;   // writers wait for a running sync to end
+    std::condition_variable durable_cv;   // close() waits for a running sync to end
     bool syncing = false;                 // group commit: a writer is syncing the log (the leader)
     std::uint64_t written = 0;            // last batch written to the journal
     std::uint64_t assigned = 0;           // last batch committed to the graph (group commit: some may wait in pending_rows)
     std::vector<detail::PendingRow> pending_rows;  // group commit: committed batches not yet written to the journal
     std::uint64_t durable = 0;            // last batch known durable
+    // Published copies for writers waiting on a running sync without the
+    // mutex: `durable` (stored under sync_mutex whenever it changes), and a
+    // count of ended syncs (bumped under sync_mutex as a sync ends, then
+    // notified). A follower waits on sync_ends itself (a futex), so a sync's
+    // end wakes every follower without each one re-taking sync_mutex in turn
+    // (a condition variable's wake-up would), and the followers it made
+    // durable return at once.
+    std::atomic<std::uint64_t> durable_published{0};
+    std::atomic<std::uint32_t> sync_ends{0};
     std::string failure;                  // non-empty: a sync failed, every later write is refused
     bool closed = false;
     bool stopping = false;
@@ -159,6 +168,7 @@ struct Store::Impl {
         if (options.durability == Durability::per_batch) {
             written = id;
             durable = id;  // synchronous=FULL: the commit synced the WAL
+            durable_published.store(durable, std::memory_order_release);
             if (history) history->committed(id);
         } else {
             pending_rows.push_back(std::move(row));
@@ -188,13 +198,19 @@ struct Store::Impl {
     }
 
     void wait_durable(std::uint64_t batch) {
-        std::unique_lock lock(sync_mutex);
+        std::unique_lock lock(sync_mutex, std::defer_lock);
         for (;;) {
+            if (durable_published.load(std::memory_order_acquire) >= batch) return;
+            lock.lock();
             if (durable >= batch) return;
             if (!failure.empty())
                 write_error("batch " + std::to_string(batch) + " is applied but may not be durable: " + failure);
             if (!syncing) break;
-            durable_cv.wait(lock);
+            // A sync is running: wait for it to end (sync_ends moves on under
+            // sync_mutex, after this read), then look again.
+            const std::uint32_t ends = sync_ends.load(std::memory_order_relaxed);
+            lock.unlock();
+            sync_ends.wait(ends, std::memory_order_acquire);
         }
         if (stopping)
             write_error("batch " + std::to_string(batch) + " is applied but the store closed before it was synced");
@@ -222,6 +238,13 @@ struct Store::Impl {
         }
         if (error.empty()) durable = std::max(durable, target);
         else if (failure.empty()) failure = error;
+        durable_published.store(durable, std::memory_order_release);
+        sync_ends.fetch_add(1, std::memory_order_release);
+        // Woken followers mostly find their batch in durable_published and
+        // return without taking the mutex, so waking them under it costs
+        // nothing and keeps close() (which waits for !syncing) from going on
+        // while this thread still touches the store.
+        sync_ends.notify_all();
         durable_cv.notify_all();
         if (durable >= batch) return;
         write_error("batch " + std::to_string(batch) + " is applied but may not be durable: " + failure);
@@ -527,6 +550,7 @@ std::unique_ptr<Store> open_store(const fs::path& directory, StoreOptions option
     store->graph_ = s.recover();
     s.graph = store->graph_.get();
     s.written = s.durable = s.assigned = s.recovery.last_batch;
+    s.durable_published.store(s.durable);
     s.last_checkpoint = s.recovery.checkpoint_batch;
     s.journaled_changes = s.recovery.changes_replayed;  // a long replayed tail makes the next checkpoint come soon
     s.wal_checkpointed_at = 0;
