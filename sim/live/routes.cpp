@@ -172,7 +172,15 @@ struct EventRouter::Impl {
             for (const Notification& n : ns) dead_letter(n, "", "published after the router was closed", 0);
             return first;
         }
-        bool space = queue.size() + count <= opt.queue_capacity || endpoints.empty();
+        if (endpoints.empty()) {
+            // Nobody to deliver to: numbered and counted, not built or kept.
+            const std::uint64_t first = next_sequence;
+            next_sequence += count;
+            counters.published += count;
+            counters.last_sequence = next_sequence - 1;
+            return first;
+        }
+        bool space = queue.size() + count <= opt.queue_capacity;
         if (!space && opt.backpressure == Backpressure::block) {
             space = progress.wait_for(lock, opt.block_timeout, [&] {
                 return closing || endpoints.empty() || queue.size() + count <= opt.queue_capacity;
@@ -193,7 +201,7 @@ struct EventRouter::Impl {
             for (const Notification& n : ns) dead_letter(n, "", reason, 0);
             return first;
         }
-        if (endpoints.empty()) return first;  // nobody to deliver to: numbered, not kept
+        if (endpoints.empty()) return first;  // the last endpoint left while this waited: not kept
         for (Notification& n : ns) queue.push_back(std::make_shared<const Notification>(std::move(n)));
         work.notify_all();
         return first;

@@ -71,6 +71,14 @@ void EventHub::deliver(const live::Notification& notification) {
     for (const auto& s : live) s->offer(notification);
 }
 
+bool EventHub::idle() {
+    std::lock_guard lock(mutex_);
+    subscriptions_.erase(std::remove_if(subscriptions_.begin(), subscriptions_.end(),
+                                        [](const std::weak_ptr<EventSubscription>& w) { return w.expired(); }),
+                         subscriptions_.end());
+    return subscriptions_.empty();
+}
+
 void EventHub::close() {
     std::lock_guard lock(mutex_);
     closed_ = true;

@@ -58,6 +58,9 @@ public:
     void deliver(const live::Notification& notification) override;
     /// Closes every subscription (the router is closing).
     void close() override;
+    /// True when no subscription is open (each one closes when its client's
+    /// stream ends and its last holder lets it go).
+    [[nodiscard]] bool idle();
 
 private:
     std::mutex mutex_;

@@ -390,20 +390,26 @@ struct RestApi::Impl {
 
     // GET /events: a router endpoint of our own and a route to it (in this
     // process only: a route to a callback endpoint is never saved), hidden
-    // from the event-route operations.
+    // from the event-route operations. Attached while a stream is open:
+    // the first GET /events attaches a fresh hub, and the first request
+    // after the last stream closed detaches it, so without a stream open no
+    // notification is built or delivered for it (with no endpoint at all,
+    // the router only numbers them). Guarded by hub_mutex.
     static constexpr const char* stream_name = "twinsim-event-stream";
+    std::mutex hub_mutex;
     std::shared_ptr<EventHub> hub;
+    std::atomic<bool> hub_attached{false};
 
     Impl(live::Store& s, live::StoreEvents* e, RequestLimits l, const AccessPolicy* a)
-        : store(s), events(e), limits(l), access(a) {
-        if (events != nullptr) {
-            hub = std::make_shared<EventHub>();
-            events->router().add_endpoint(stream_name, hub);
-            events->router().upsert_route(live::EventRoute{stream_name, stream_name, "true"});
-        }
-    }
+        : store(s), events(e), limits(l), access(a) {}
     ~Impl() {
         stop_jobs();
+        std::lock_guard lock(hub_mutex);
+        detach_hub();
+    }
+
+    /// hub_mutex held.
+    void detach_hub() noexcept {
         if (hub == nullptr) return;
         try {
             events->router().delete_route(stream_name);
@@ -412,6 +418,15 @@ struct RestApi::Impl {
             // the router is closing: it closes the endpoint itself
         }
         hub->close();
+        hub.reset();
+        hub_attached.store(false, std::memory_order_relaxed);
+    }
+
+    /// After a request: detaches the stream's hub once no stream is open.
+    void detach_idle_hub() noexcept {
+        if (!hub_attached.load(std::memory_order_relaxed)) return;
+        std::lock_guard lock(hub_mutex);
+        if (hub != nullptr && hub->idle()) detach_hub();
     }
     Impl(const Impl&) = delete;
     Impl& operator=(const Impl&) = delete;
@@ -851,7 +866,7 @@ struct RestApi::Impl {
     }
 
     Response event_stream(const Caller* caller) {
-        if (hub == nullptr) fail(501, "NotImplemented", "this server was started without events");
+        if (events == nullptr) fail(501, "NotImplemented", "this server was started without events");
         EventSubscription::Admit admit;
         static constexpr std::string_view read = "Microsoft.DigitalTwins/digitaltwins/read";
         if (caller != nullptr && !caller->may_everywhere(read)) {
@@ -863,6 +878,19 @@ struct RestApi::Impl {
         }
         Response r;
         r.status = 200;
+        std::lock_guard lock(hub_mutex);
+        if (hub == nullptr) {
+            auto fresh = std::make_shared<EventHub>();
+            events->router().add_endpoint(stream_name, fresh);
+            try {
+                events->router().upsert_route(live::EventRoute{stream_name, stream_name, "true"});
+            } catch (...) {
+                events->router().remove_endpoint(stream_name);
+                throw;
+            }
+            hub = std::move(fresh);
+            hub_attached.store(true, std::memory_order_relaxed);
+        }
         r.stream = hub->subscribe(std::move(admit));
         return r;
     }
@@ -1496,6 +1524,7 @@ Response RestApi::handle(const Request& request) {
     } catch (const std::exception& e) {
         response = error_response({500, "InternalServerError", e.what()});
     }
+    impl_->detach_idle_hub();
     for (const char* name : {"traceparent", "tracestate"})
         if (const auto value = request.header(name)) response.headers.emplace_back(name, std::string(*value));
     return response;
