@@ -2,7 +2,9 @@
 // The future-event list: keys (time, order, slot, generation) in three tiers
 // beside a slot table holding each pending event's handler id and payload.
 //
-//   bottom_   the near future: a 4-ary min-heap (the only ordered tier);
+//   bottom_   the near future, the only ordered tier: a run sorted earliest
+//             first, taken from the front (when a bucket of at most
+//             sorted_run_max keys became it), else a 4-ary min-heap;
 //   buckets_  the middle: unsorted buckets of equal width in time; when the
 //             bottom heap runs dry the next non-empty bucket becomes it;
 //   top_      the far future: unsorted; when the buckets are used up it is
@@ -141,7 +143,7 @@ public:
     /// before) and so throw std::bad_alloc, leaving the queue unchanged.
     [[nodiscard]] double next_time() {
         drop_stale_top();
-        return std::bit_cast<double>(bottom_[0].time);
+        return std::bit_cast<double>(bottom_[head_].time);
     }
 
     /// Takes the earliest pending event out. Its place at the bottom heap's
@@ -157,13 +159,22 @@ public:
     /// this queue.
     /// With `look_further`, also prefetches what upcoming() will read after this take.
     PoppedEvent take_prepared(bool look_further = false) noexcept {
-        const Key k = bottom_[0];
-        // The next event is one of the root's children (or a bucket's): start
-        // loading their slots while this event's handler runs.
+        const Key k = bottom_[head_];
         const std::size_t size = bottom_.size();
-        const std::size_t n = size < 5 ? size : 5;
-        for (std::size_t c = 1; c < n; ++c) __builtin_prefetch(&slots_[bottom_[c].slot]);
-        if (look_further && size >= 9) {
+        if (sorted_) {
+            // The next event is the run's next key (or a bucket's).
+            if (head_ + 1 < size && (look_further || slots_.size() >= prefetch_slots_from))
+                __builtin_prefetch(&slots_[bottom_[head_ + 1].slot]);
+            if (look_further && head_ + 2 < size) __builtin_prefetch(&slots_[bottom_[head_ + 2].slot]);
+        } else if (slots_.size() >= prefetch_slots_from) {
+            // The next event is one of the root's children (or a bucket's): start
+            // loading their slots while this event's handler runs. Only when the
+            // slot table is too large to stay in a core's cache: below that the
+            // loads would hit anyway and the loop costs ~15 instructions an event.
+            const std::size_t n = size < 5 ? size : 5;
+            for (std::size_t c = 1; c < n; ++c) __builtin_prefetch(&slots_[bottom_[c].slot]);
+        }
+        if (look_further && !sorted_ && size >= 9) {
             // And those of the earliest child's children: after this take, the
             // next event's children, which upcoming() looks at.
             const std::size_t m = earlier(earlier(1, 2), earlier(3, 4));
@@ -193,14 +204,22 @@ public:
         }
     }
 
-    /// The event most likely to run after the earliest one: the earliest of the
-    /// bottom heap's root's children. Its handler and payload are stored in
-    /// `handler` and `payload`; false when the bottom heap has no child (the
-    /// next event then waits in a bucket). A hint for prefetching only: the
-    /// event may have been cancelled, and an event scheduled later may run
-    /// first. Call between finish_take() and the next take.
+    /// The event most likely to run after the earliest one: the second key of
+    /// the bottom tier's sorted run, or the earliest of its heap's root's
+    /// children. Its handler and payload are stored in `handler` and
+    /// `payload`; false when the bottom tier holds one key or none (the next
+    /// event then waits in a bucket). A hint for prefetching only: the event
+    /// may have been cancelled, and an event scheduled later may run first.
+    /// Call between finish_take() and the next take.
     [[nodiscard]] bool upcoming(std::uint32_t& handler, const Payload*& payload) const noexcept {
         const std::size_t n = bottom_.size();
+        if (sorted_) {
+            if (head_ + 2 > n) return false;
+            const Slot& s = slots_[bottom_[head_ + 1].slot];
+            handler = s.handler;
+            payload = &s.payload;
+            return true;
+        }
         if (n < 2) return false;
         std::size_t best = 1;
         if (n >= 5) {
@@ -221,6 +240,8 @@ public:
             return false;
         });
         bottom_.clear();
+        head_ = 0;
+        sorted_ = false;
         for (std::size_t b = 0; b < buckets_used_; ++b) buckets_[b].clear();
         top_.clear();
         buckets_used_ = 0;
@@ -273,6 +294,17 @@ private:
     // back to buckets when the heap holds more than heap_mode_above.
     static constexpr std::size_t heap_mode_below = 128;
     static constexpr std::size_t heap_mode_above = 512;
+    // take_prepared() prefetches the next events' slots from this many slots
+    // on (40 bytes each: 320 KB, beyond a core's L1 and most of its L2).
+    static constexpr std::size_t prefetch_slots_from = 8192;
+    // A bucket of at most this many keys becomes the bottom tier as a sorted
+    // run (insertion sort, then each take is one step of head_: no sift-down);
+    // a larger one as a heap. PHOLD at 1,024 LPs refills from buckets of ~3.5
+    // keys, where the heap's sift-downs cost ~90 instructions an event.
+    static constexpr std::size_t sorted_run_max = 32;
+    // A sorted run that pushes into the near future grow beyond this many live keys
+    // becomes a heap (a sorted run already is one), so insertions stay cheap.
+    static constexpr std::size_t sorted_run_limit = 64;
 
     __extension__ typedef unsigned __int128 Wide;  // __extension__ keeps -Wpedantic quiet
     [[nodiscard]] static bool before(const Key& a, const Key& b) noexcept {
@@ -351,6 +383,29 @@ private:
     }
 
     void push_bottom(const Key& key) {
+        if (sorted_) {
+            if (top_taken_) {
+                top_taken_ = false;
+                // The caller is dispatching bottom_[head_]: when key comes
+                // before the run's next key it simply takes that place.
+                if (head_ + 1 == bottom_.size() || before(key, bottom_[head_ + 1])) {
+                    bottom_[head_] = key;
+                    return;
+                }
+                ++head_;
+            }
+            if (bottom_.size() - head_ < sorted_run_limit) {
+                // Keys taken from the front are dropped now and then, so a run
+                // that keeps being pushed into does not grow without bound.
+                if (head_ >= sorted_run_limit) drop_taken_prefix();
+                bottom_.emplace_back();
+                std::size_t i = bottom_.size() - 1;
+                for (; i > head_ && before(key, bottom_[i - 1]); --i) bottom_[i] = bottom_[i - 1];
+                bottom_[i] = key;
+                return;
+            }
+            run_to_heap();
+        }
         if (top_taken_) {
             // The caller is dispatching bottom_[0]: replace it instead of pop + push.
             top_taken_ = false;
@@ -367,18 +422,54 @@ private:
             top_taken_ = false;
             remove_top();
         }
+        // With no cancelled event waiting anywhere, every key is live: no slot to look at.
+        if (head_ != bottom_.size() && stale_ == 0) [[likely]]
+            return;
+        drop_stale_top_slow();
+    }
+
+    // drop_stale_top() when the bottom tier is empty or a key may be stale:
+    // out of line, so the common case above stays small enough to inline.
+    [[gnu::noinline]] void drop_stale_top_slow() {
         for (;;) {
-            if (bottom_.empty()) refill();
-            // With no cancelled event waiting anywhere, every key is live: no slot to look at.
-            if (stale_ == 0 || !stale(bottom_[0])) return;
+            if (head_ == bottom_.size()) refill();
+            if (stale_ == 0 || !stale(bottom_[head_])) return;
             remove_top();
             --stale_;
+        }
+    }
+
+    // The sorted run (earliest first) becomes a heap: it already is one once
+    // the keys taken from its front are gone.
+    void run_to_heap() noexcept {
+        drop_taken_prefix();
+        sorted_ = false;
+    }
+
+    // bottom_ was just filled from a bucket (or the far tier): sorts it into a
+    // run when it is short, else makes it a heap.
+    void order_bottom() noexcept {
+        head_ = 0;
+        const std::size_t n = bottom_.size();
+        if (n <= sorted_run_max) {
+            for (std::size_t i = 1; i < n; ++i) {
+                const Key k = bottom_[i];
+                std::size_t j = i;
+                for (; j > 0 && before(k, bottom_[j - 1]); --j) bottom_[j] = bottom_[j - 1];
+                bottom_[j] = k;
+            }
+            sorted_ = true;
+        } else {
+            sorted_ = false;
+            heapify();
         }
     }
 
     // bottom_ is empty: moves the next non-empty bucket into it, spreading
     // top_ into fresh buckets first when the buckets are used up.
     void refill() {
+        bottom_.clear();  // only keys already taken from a sorted run's front remain
+        head_ = 0;
         for (;;) {
             while (current_ < buckets_used_) {
                 std::vector<Key>& b = buckets_[current_++];
@@ -387,7 +478,7 @@ private:
                 // Storage a burst left behind is given back, so the buckets
                 // together hold little more than the pending keys.
                 if (b.capacity() > bucket_storage_kept) std::vector<Key>().swap(b);
-                heapify();
+                order_bottom();
                 return;
             }
             spread_top();
@@ -402,6 +493,8 @@ private:
             // Few events: buckets cost more than they save. Everything goes
             // to the bottom heap until it outgrows heap_mode_above.
             bottom_.swap(top_);
+            head_ = 0;
+            sorted_ = false;
             heapify();
             far_floor_ = std::numeric_limits<double>::infinity();
             inverse_width_ = 0.0;
@@ -454,12 +547,23 @@ private:
                 if (!f(v[i])) v[out++] = v[i];
             v.resize(out);
         };
-        sweep(bottom_);
+        if (head_ > 0) drop_taken_prefix();
+        sweep(bottom_);  // keeps a sorted run sorted
         for (std::size_t b = current_; b < buckets_used_; ++b) sweep(buckets_[b]);
         sweep(top_);
     }
 
+    // Drops the keys already taken from a sorted run's front.
+    void drop_taken_prefix() noexcept {
+        bottom_.erase(bottom_.begin(), bottom_.begin() + static_cast<std::ptrdiff_t>(head_));
+        head_ = 0;
+    }
+
     void remove_top() noexcept {
+        if (sorted_) {
+            ++head_;
+            return;
+        }
         const Key last = bottom_.back();
         bottom_.pop_back();
         if (!bottom_.empty()) sift_down(0, last);
@@ -473,7 +577,7 @@ private:
     void rebuild() noexcept {
         for_each_key([&](const Key& k) { return stale(k); });
         stale_ = 0;
-        heapify();
+        if (!sorted_) heapify();
     }
 
     // Places k, bound for the hole at i, moving parents down.
@@ -508,7 +612,7 @@ private:
         bottom_[i] = k;
     }
 
-    std::vector<Key> bottom_;                 // near future: a 4-ary min-heap
+    std::vector<Key> bottom_;                 // near future: a sorted run from head_, or a 4-ary min-heap
     std::vector<std::vector<Key>> buckets_;   // middle: buckets_[0, buckets_used_) in use
     std::vector<Key> top_;                    // far future: unsorted
     std::vector<Slot> slots_;
@@ -521,6 +625,8 @@ private:
     std::size_t live_ = 0;
     std::size_t stale_ = 0;
     std::uint64_t sequence_ = 0;
+    std::size_t head_ = 0;  // sorted run: bottom_[head_] is the earliest key (0 in a heap)
+    bool sorted_ = false;   // bottom_ is a sorted run (else a heap)
     bool top_taken_ = false;
 };
 

@@ -62,12 +62,26 @@ double Simulator::time_of(EventHandle h) const {
 void Simulator::rethrow_failure() {
     std::exception_ptr e = std::move(failure_);
     failure_ = nullptr;
+    attention_.fetch_and(~attend_failure, std::memory_order_relaxed);
     std::rethrow_exception(e);
 }
 
 void Simulator::dispatch_next() { dispatch(queue_.take()); }
 
-inline void Simulator::dispatch(const PoppedEvent& e) {
+// Start loading the state of the event after the next one while the next
+// one runs (a hint: see on(handler, prefetch)).
+void Simulator::prefetch_upcoming() noexcept {
+    std::uint32_t handler;
+    const Payload* payload;
+    if (queue_.upcoming(handler, payload)) {
+        const Handler& next = handlers_[handler];
+        if (next.prefetch) next.prefetch(next.object, *payload);
+    }
+}
+
+// Runs one event taken from the queue (step(); run_until() has its own copy
+// with the checks folded into one).
+void Simulator::dispatch(const PoppedEvent& e) {
     now_ = e.time;
     ++processed_;
     const Handler& entry = handlers_[e.handler];
@@ -75,16 +89,7 @@ inline void Simulator::dispatch(const PoppedEvent& e) {
     void* const object = entry.object;
     invoke(object, *this, e.payload);
     queue_.finish_take();
-    if (any_prefetch_) {
-        // Start loading the state of the event after the next one while the
-        // next one runs (a hint: see on(handler, prefetch)).
-        std::uint32_t handler;
-        const Payload* payload;
-        if (queue_.upcoming(handler, payload)) {
-            const Handler& next = handlers_[handler];
-            if (next.prefetch) next.prefetch(next.object, *payload);
-        }
-    }
+    if (attention_.load(std::memory_order_relaxed) & attend_prefetch) prefetch_upcoming();
     if (failure_) [[unlikely]] rethrow_failure();
 }
 
@@ -92,14 +97,32 @@ StopReason Simulator::run_until(double horizon) {
     if (std::isnan(horizon) || horizon < now_)
         throw KernelError("run_until: the horizon " + std::to_string(horizon) + " lies before now (" +
                           std::to_string(now_) + ")");
+    // Between events: a stop request, then (after each event) the prefetch
+    // hint, a failure and the stop condition, in that order; all four are
+    // bits of attention_, so a run needing none of them tests one word.
+    unsigned attend = attention_.load(std::memory_order_relaxed);
     for (;;) {
-        if (stop_requested_.load(std::memory_order_relaxed)) [[unlikely]] {
-            stop_requested_.store(false, std::memory_order_relaxed);
+        if (attend & attend_stop) [[unlikely]] {
+            attention_.fetch_and(~attend_stop, std::memory_order_relaxed);
             return StopReason::request;
         }
         if (queue_.empty() || queue_.next_time() > horizon) break;
-        dispatch(queue_.take_prepared(any_prefetch_));  // next_time() found the event: no second look
-        if (condition_ && condition_(*this)) [[unlikely]] return StopReason::condition;
+        // next_time() found the event: no second look.
+        const PoppedEvent e = queue_.take_prepared((attend & attend_prefetch) != 0);
+        now_ = e.time;
+        ++processed_;
+        const Handler& entry = handlers_[e.handler];
+        const auto invoke = entry.invoke;  // copies: the handler may register others
+        void* const object = entry.object;
+        invoke(object, *this, e.payload);
+        queue_.finish_take();
+        attend = attention_.load(std::memory_order_relaxed);
+        if (attend & ~attend_stop) [[unlikely]] {
+            if (attend & attend_prefetch) prefetch_upcoming();
+            if (attend & attend_failure) rethrow_failure();
+            if ((attend & attend_condition) && condition_(*this)) return StopReason::condition;
+            attend = attention_.load(std::memory_order_relaxed);  // the condition may have asked to stop
+        }
     }
     if (std::isinf(horizon)) return StopReason::empty;
     now_ = horizon;

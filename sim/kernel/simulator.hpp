@@ -148,7 +148,7 @@ public:
         h.object = owned.get();
         h.destroy = [](void* object) noexcept { delete static_cast<Both*>(object); };
         const std::uint32_t id = add_handler(h, owned);
-        any_prefetch_ = true;
+        attention_.fetch_or(attend_prefetch, std::memory_order_relaxed);
         return EventType<T>{id};
     }
 
@@ -202,10 +202,16 @@ public:
 
     /// A predicate checked after every event; run stops when it answers true.
     /// Pass an empty function to remove it.
-    void set_stop_condition(std::function<bool(const Simulator&)> condition) { condition_ = std::move(condition); }
+    void set_stop_condition(std::function<bool(const Simulator&)> condition) {
+        condition_ = std::move(condition);
+        if (condition_)
+            attention_.fetch_or(attend_condition, std::memory_order_relaxed);
+        else
+            attention_.fetch_and(~attend_condition, std::memory_order_relaxed);
+    }
     /// Asks a running (or the next) run_until() to return before its next
     /// event. Safe to call from any thread; the request is consumed when honoured.
-    void request_stop() noexcept { stop_requested_.store(true, std::memory_order_relaxed); }
+    void request_stop() noexcept { attention_.fetch_or(attend_stop, std::memory_order_relaxed); }
 
     // --- continuous dynamics (periodic.hpp) ----------------------------------
     /// Calls step(sim, t, dt) at t = first, first + dt, ... until remove_periodic.
@@ -240,7 +246,10 @@ public:
     void forget(detail::ProcessNode& node) noexcept;
     /// Records an exception that escaped a process; run_until rethrows it.
     void fail(std::exception_ptr e) noexcept {
-        if (!failure_) failure_ = std::move(e);
+        if (!failure_) {
+            failure_ = std::move(e);
+            attention_.fetch_or(attend_failure, std::memory_order_relaxed);
+        }
     }
     /// Processes alive (started, not finished).
     [[nodiscard]] std::size_t live_processes() const noexcept { return live_processes_; }
@@ -274,6 +283,7 @@ private:
     }
     void dispatch_next();
     void dispatch(const PoppedEvent& e);
+    void prefetch_upcoming() noexcept;
     void on_tick(const PeriodicTick& tick);
     [[noreturn]] void rethrow_failure();
     [[noreturn]] static void throw_bad_delay(double delay);
@@ -286,7 +296,15 @@ private:
     Instant start_instant_{};
     std::uint64_t processed_ = 0;
     std::function<bool(const Simulator&)> condition_;
-    std::atomic<bool> stop_requested_{false};
+    // What run_until() must look at between events, as bits, so that a run
+    // with none of them (no stop asked for, no stop condition, no failure,
+    // no prefetch hint) pays one load and one test per event for all four.
+    // Atomic because request_stop() may come from another thread.
+    static constexpr unsigned attend_stop = 1;       // request_stop() was called
+    static constexpr unsigned attend_condition = 2;  // condition_ is set
+    static constexpr unsigned attend_failure = 4;    // failure_ is set
+    static constexpr unsigned attend_prefetch = 8;   // some handler has a prefetch hint
+    std::atomic<unsigned> attention_{0};
     std::uint32_t resume_handler_ = 0;
     EventType<PeriodicTick> tick_type_{};
     EventType<std::uint32_t> crossing_type_{};
@@ -295,7 +313,6 @@ private:
     detail::ProcessNode processes_;  // sentinel of the live-process list
     std::size_t live_processes_ = 0;
     std::exception_ptr failure_;
-    bool any_prefetch_ = false;  // some handler has a prefetch hint
 };
 
 inline void DelayAwaiter::await_suspend(std::coroutine_handle<> h) { sim_.schedule_resume(h, dt_, priority_); }

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -489,4 +490,54 @@ TEST_CASE("a prefetch hint names events about to run and changes nothing", "[ker
     REQUIRE(hints.size() > 30000);
     CHECK(static_cast<double>(pending) >= 0.99 * static_cast<double>(hints.size()));
     CHECK(static_cast<double>(second) / static_cast<double>(hints.size()) > 0.9);
+}
+
+TEST_CASE("long chains of near-future events among spread-out ones keep the reference order", "[kernel]") {
+    // 2,000 events spread over [0, 100] put the queue in bucket mode; some
+    // of them start a chain of 0-delay or tiny-delay events (each pushed into
+    // the bottom tier's current run, hundreds deep), so the run grows past its
+    // limit and turns into a heap, and keys taken from its front are dropped
+    // while it keeps being pushed into. The order must stay (time, scheduling
+    // order) throughout (one priority: a lower one scheduled for now would
+    // rightly run after the event scheduling it).
+    struct Ev {
+        std::uint32_t chain;
+        std::uint32_t left;
+    };
+    Simulator sim;
+    std::vector<std::pair<double, std::uint64_t>> seen;  // (time, scheduling number)
+    std::vector<std::uint64_t> number_of;                        // by event id
+    std::uint64_t scheduled = 0;
+    EventType<Ev> type;
+    std::uint64_t x = 0x9E3779B97F4A7C15ULL;
+    auto next = [&] {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        return x;
+    };
+    type = sim.on<Ev>([&](Simulator& s, const Ev& e) {
+        seen.emplace_back(s.now(), number_of[e.chain]);
+        if (e.left == 0) return;
+        // Up to three followers: at now, at now + 2^-30 or at now + 2^-20.
+        const auto followers = std::min<std::uint32_t>(1 + static_cast<std::uint32_t>(next() % 3), e.left);
+        for (std::uint32_t f = 0; f < followers; ++f) {
+            const auto k = next() % 3;
+            const double dt = k == 0 ? 0.0 : (k == 1 ? std::ldexp(1.0, -30) : std::ldexp(1.0, -20));
+            const auto id = static_cast<std::uint32_t>(number_of.size());
+            number_of.push_back(scheduled++);
+            s.schedule(type, dt, Ev{id, (e.left - followers) / followers});
+        }
+    });
+    for (std::uint32_t i = 0; i < 2000; ++i) {
+        const auto id = static_cast<std::uint32_t>(number_of.size());
+        number_of.push_back(scheduled++);
+        const double t = static_cast<double>(next() % 100000) * 1e-3;
+        sim.schedule_at(type, t, Ev{id, i % 50 == 0 ? 3000u : 0u});
+    }
+    sim.run();
+    INFO("events: " << seen.size());
+    REQUIRE(seen.size() > 2000 + 40 * 500);
+    CHECK(sim.pending_count() == 0);
+    for (std::size_t i = 1; i < seen.size(); ++i) REQUIRE(seen[i - 1] < seen[i]);
 }
