@@ -8,6 +8,7 @@
 #include "twinsim/graph/detail/messages.hpp"
 #include "twinsim/graph/detail/graph_writer.hpp"
 #include "twinsim/graph/detail/twin_json.hpp"
+#include "twinsim/graph/detail/bulk_loader.hpp"
 
 namespace twinsim::graph {
 
@@ -24,9 +25,10 @@ bool conforms(const dtdl::Schema& schema, const ScalarValue& v) {
 
 }  // namespace
 
-bool TwinGraph::Impl::try_create_twin(std::string_view id, std::string_view model_id, std::span<const ScalarValue> props,
-                                      std::optional<Timestamp> last_update, std::span<const PropertyTimes> times) {
-    if (id_problem("twin id", id) || state.find_twin(id)) return false;  // the general path says why
+bool TwinGraph::Impl::try_create_twin(std::string_view id, std::uint64_t hash, std::string_view model_id,
+                                      std::span<const ScalarValue> props, std::optional<Timestamp> last_update,
+                                      std::span<const PropertyTimes> times) {
+    if (id_problem("twin id", id) || state.find_twin(id, hash)) return false;  // the general path says why
     const auto index = state.models->find(model_id);
     if (!index) return false;
     if (shape_models != state.models || shape_infos != state.model_infos) {
@@ -78,7 +80,7 @@ bool TwinGraph::Impl::try_create_twin(std::string_view id, std::string_view mode
     if (shape.table >= state.tables.size() || state.tables[shape.table].model_id != model_id)
         shape.table = table_for(model_id, *index);
     const std::uint32_t ti = shape.table;
-    const TwinIndex t = alloc_twin(id);
+    const TwinIndex t = alloc_twin(id, hash);
     const std::uint32_t row = alloc_row(ti, t);
     PropertyTable& table = state.tables[ti];
     for (const ScratchCell& cell : scratch_columns) {
@@ -108,15 +110,17 @@ std::optional<dtdl::InterfaceIndex> TwinGraph::Impl::relationship_target(const d
     return index;
 }
 
-bool TwinGraph::Impl::try_create_relationship(std::string_view source_id, std::string_view rel_id, std::string_view target_id,
-                                              std::string_view name, std::span<const ScalarValue> props) {
+bool TwinGraph::Impl::try_create_relationship(std::string_view source_id, std::uint64_t source_hash,
+                                              std::string_view rel_id, std::uint64_t id_hash, std::string_view target_id,
+                                              std::uint64_t target_hash, std::string_view name,
+                                              std::span<const ScalarValue> props) {
     if (id_problem("relationship id", rel_id) || target_id.empty() || target_id == source_id) return false;
-    const auto source = state.find_twin(source_id);
-    if (!source || state.find_rel(*source, rel_id)) return false;
+    const auto source = state.find_twin(source_id, source_hash);
+    if (!source || state.find_rel(*source, rel_id, GraphState::rel_hash_of(*source, id_hash))) return false;
     const dtdl::CompiledInterface& model = state.model_of(*source);
     const dtdl::Content* c = model.find(name);
     if (!c || c->kind != dtdl::ContentKind::relationship) return false;
-    const auto target = state.find_twin(target_id);
+    const auto target = state.find_twin(target_id, target_hash);
     if (!target) return false;
     if (!c->target.empty()) {
         const auto want = relationship_target(*c);
@@ -142,5 +146,67 @@ bool TwinGraph::Impl::try_create_relationship(std::string_view source_id, std::s
         emit(ChangeType::relationship_create, std::string(source_id), std::string(rel_id), relationship_json(state, r), now);
     return true;
 }
+
+// --- detail::BulkLoader --------------------------------------------------------------
+
+namespace detail {
+
+std::uint64_t BulkHashes::twin(std::string_view id) noexcept { return GraphState::twin_hash(id); }
+std::uint64_t BulkHashes::relationship_id(std::string_view id) noexcept { return GraphState::rel_id_hash(id); }
+
+BulkLoader::BulkLoader(TwinGraph& graph) : impl_(*graph.impl_), lock_(impl_.mutex) {
+    impl_.guard();
+    if (impl_.write_depth == 0 || impl_.atomic_depth == 0)
+        throw UsageError("detail::BulkLoader is used only inside a TwinGraph::atomically body, on its thread");
+}
+
+BulkLoader::~BulkLoader() = default;
+
+bool BulkLoader::create_twin(std::string_view twin_id, std::uint64_t hash, std::string_view model_id,
+                             std::span<const ScalarValue> properties, std::optional<Timestamp> last_update,
+                             std::span<const PropertyTimes> times) {
+    // As TwinGraph::try_create_twin inside atomically: mutate() and batch()
+    // only join the open group there.
+    return impl_.try_create_twin(twin_id, hash, model_id, properties, last_update, times);
+}
+
+bool BulkLoader::create_relationship(std::string_view source_id, std::uint64_t source_hash,
+                                     std::string_view relationship_id, std::uint64_t id_hash,
+                                     std::string_view target_id, std::uint64_t target_hash, std::string_view name,
+                                     std::span<const ScalarValue> properties) {
+    return impl_.try_create_relationship(source_id, source_hash, relationship_id, id_hash, target_id, target_hash, name,
+                                         properties);
+}
+
+void BulkLoader::prefetch_twin_shard(std::uint64_t hash) const noexcept { impl_.state.twin_index.prefetch_shard(hash); }
+
+void BulkLoader::prefetch_twin_slot(std::uint64_t hash) const noexcept { impl_.state.twin_index.prefetch_slot(hash); }
+
+std::optional<TwinIndex> BulkLoader::prefetch_twin(std::uint64_t hash) const noexcept {
+    const GraphState& s = impl_.state;
+    const auto t = s.twin_index.candidate(hash);
+    if (!t || *t >= s.twin_meta.size()) return std::nullopt;
+    const std::string& id = s.twin_ids[*t];
+    prefetch_line(&id);
+    prefetch_line(&s.twin_meta[*t]);
+    prefetch_line(&s.out[*t]);
+    prefetch_line(&s.in[*t]);
+    return t;
+}
+
+void BulkLoader::prefetch_twin_id(TwinIndex t) const noexcept {
+    const GraphState& s = impl_.state;
+    if (t < s.twin_ids.size()) prefetch_line(s.twin_ids[t].data());
+}
+
+void BulkLoader::prefetch_relationship_shard(TwinIndex source, std::uint64_t id_hash) const noexcept {
+    impl_.state.rel_index.prefetch_shard(GraphState::rel_hash_of(source, id_hash));
+}
+
+void BulkLoader::prefetch_relationship_slot(TwinIndex source, std::uint64_t id_hash) const noexcept {
+    impl_.state.rel_index.prefetch_slot(GraphState::rel_hash_of(source, id_hash));
+}
+
+}  // namespace detail
 
 }  // namespace twinsim::graph

@@ -27,6 +27,7 @@
 #include <fstream>
 #include <istream>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <string_view>
 #include <system_error>
@@ -38,6 +39,7 @@
 
 #include "twinsim/common/error.hpp"
 #include "twinsim/dtdl/diagnostic.hpp"
+#include "twinsim/graph/detail/bulk_loader.hpp"
 #include "twinsim/graph/detail/ndjson_reader.hpp"
 
 namespace twinsim::graph {
@@ -99,8 +101,24 @@ private:
     void import_all(TwinGraph& graph, std::istream& in) {
         detail::NdjsonReader reader(in, source_name_);
         detail::ParsedBatch batch;
-        while (reader.next(batch)) {
-            for (detail::ParsedLine& parsed : batch.lines) apply_line(graph, parsed, batch);
+        {
+            detail::BulkLoader loader(graph);
+            loader_ = &loader;
+            while (reader.next(batch)) {
+                // A group of lines at a time, the cache hints for the index
+                // lookups of the groups after it in flight meanwhile (prefetch).
+                const std::size_t n = batch.lines.size();
+                const std::size_t groups = (n + prefetch_group - 1) / prefetch_group;
+                hinted_.assign(2 * n, std::nullopt);
+                for (std::size_t step = 0; step < groups + prefetch_stages; ++step) {
+                    prefetch(batch, step);
+                    if (step < prefetch_stages) continue;
+                    const std::size_t begin = (step - prefetch_stages) * prefetch_group;
+                    const std::size_t end = std::min(n, begin + prefetch_group);
+                    for (std::size_t k = begin; k < end; ++k) apply_line(graph, batch.lines[k], batch);
+                }
+            }
+            loader_ = nullptr;
         }
         leave_section(graph);
         decommission(graph);
@@ -119,9 +137,9 @@ private:
         if (parsed.record != detail::RecordKind::none) {
             // The bulk-load fast path; whatever it cannot do for sure goes the
             // general way below, with the JSON the line parses to.
-            if (parsed.record == detail::RecordKind::twin && section_ == Section::twins && fast_twin(graph, parsed, batch)) return;
+            if (parsed.record == detail::RecordKind::twin && section_ == Section::twins && fast_twin(parsed, batch)) return;
             if (parsed.record == detail::RecordKind::relationship && section_ == Section::relationships &&
-                fast_relationship(graph, parsed, batch))
+                fast_relationship(parsed, batch))
                 return;
             parsed.value = batch.to_json(parsed);
         }
@@ -287,20 +305,73 @@ private:
     }
 
     // --- the bulk-load fast path ----------------------------------------------------
-    // Exactly the checks of twin_line / relationship_line before their upsert;
-    // false (nothing done) when the general path must decide.
-    bool fast_twin(TwinGraph& graph, const detail::ParsedLine& parsed, const detail::ParsedBatch& batch) {
+    // Lines per group of cache hints, and the stages of hints (BulkLoader):
+    // at each step, stage s runs on the group s - 1 groups behind the newest,
+    // and the group `prefetch_stages` behind is applied, so each hint has a
+    // group's worth of work to arrive before the next stage reads it.
+    static constexpr std::size_t prefetch_group = 8;
+    static constexpr std::size_t prefetch_stages = 5;
+
+    // The stages due at `step` for the records of `batch`: (1) index shards
+    // of the ids, (2) their slots, (3) the twins found there, (4) their ids'
+    // text and the relationship index's shard for the source found, (5) its
+    // slot. hinted_[2k] and [2k + 1]: line k's source (or twin) and target
+    // as stage 3 found them (hints only: earlier lines may change them).
+    void prefetch(const detail::ParsedBatch& batch, std::size_t step) {
+        const detail::BulkLoader& loader = *loader_;
+        const std::size_t n = batch.lines.size();
+        for (std::size_t stage = prefetch_stages; stage >= 1; --stage) {
+            if (step + 1 < stage) continue;
+            const std::size_t begin = (step + 1 - stage) * prefetch_group;
+            if (begin >= n) continue;
+            const std::size_t end = std::min(n, begin + prefetch_group);
+            for (std::size_t k = begin; k < end; ++k) {
+                const detail::ParsedLine& l = batch.lines[k];
+                if (l.record == detail::RecordKind::none) continue;
+                const bool rel = l.record == detail::RecordKind::relationship;
+                switch (stage) {
+                case 1:
+                    loader.prefetch_twin_shard(l.hashes[0]);
+                    if (rel) loader.prefetch_twin_shard(l.hashes[2]);
+                    break;
+                case 2:
+                    loader.prefetch_twin_slot(l.hashes[0]);
+                    if (rel) loader.prefetch_twin_slot(l.hashes[2]);
+                    break;
+                case 3:
+                    if (!rel) break;
+                    hinted_[2 * k] = loader.prefetch_twin(l.hashes[0]);
+                    hinted_[2 * k + 1] = loader.prefetch_twin(l.hashes[2]);
+                    break;
+                case 4:
+                    if (hinted_[2 * k]) {
+                        loader.prefetch_twin_id(*hinted_[2 * k]);
+                        loader.prefetch_relationship_shard(*hinted_[2 * k], l.hashes[1]);
+                    }
+                    if (hinted_[2 * k + 1]) loader.prefetch_twin_id(*hinted_[2 * k + 1]);
+                    break;
+                default:
+                    if (hinted_[2 * k]) loader.prefetch_relationship_slot(*hinted_[2 * k], l.hashes[1]);
+                    break;
+                }
+            }
+        }
+    }
+
+    bool fast_twin(const detail::ParsedLine& parsed, const detail::ParsedBatch& batch) {
         const std::string_view id = batch.str(parsed.strings[0]);
         const std::string_view model = batch.str(parsed.strings[1]);
         if (id.empty()) return false;
         if (!failed_twins_.empty() && failed_twins_.find(id) != failed_twins_.end()) return false;
         if (models_failed_ && file_models_.find(model) != file_models_.end()) return false;
-        if (!graph.try_create_twin(id, model, batch.values_of(parsed), parsed.last_update, batch.times_of(parsed))) return false;
+        if (!loader_->create_twin(id, parsed.hashes[0], model, batch.values_of(parsed), parsed.last_update,
+                                  batch.times_of(parsed)))
+            return false;
         ++stats_.twins;
         return true;
     }
 
-    bool fast_relationship(TwinGraph& graph, const detail::ParsedLine& parsed, const detail::ParsedBatch& batch) {
+    bool fast_relationship(const detail::ParsedLine& parsed, const detail::ParsedBatch& batch) {
         const std::string_view source = batch.str(parsed.strings[0]);
         const std::string_view id = batch.str(parsed.strings[1]);
         const std::string_view target = batch.str(parsed.strings[2]);
@@ -309,7 +380,9 @@ private:
         if (!failed_twins_.empty() &&
             (failed_twins_.find(source) != failed_twins_.end() || failed_twins_.find(target) != failed_twins_.end()))
             return false;
-        if (!graph.try_create_relationship(source, id, target, name, batch.values_of(parsed))) return false;
+        if (!loader_->create_relationship(source, parsed.hashes[0], id, parsed.hashes[1], target, parsed.hashes[2], name,
+                                          batch.values_of(parsed)))
+            return false;
         ++stats_.relationships;
         return true;
     }
@@ -439,6 +512,8 @@ private:
     }
 
     TwinGraph& graph_;
+    detail::BulkLoader* loader_ = nullptr;  // while import_all reads the lines
+    std::vector<std::optional<TwinIndex>> hinted_;  // prefetch's stage 3 results, 2 per line of the batch
     std::string source_name_;
     Snapshot before_;  // the graph as it was: tells "already existed" from "twice in this file"
     ImportStats stats_;

@@ -121,15 +121,25 @@ struct GraphState {
     [[nodiscard]] static std::uint64_t twin_hash(std::string_view id) noexcept {
         return mix_hash(std::hash<std::string_view>{}(id));
     }
-    [[nodiscard]] static std::uint64_t rel_hash(TwinIndex source, std::string_view id) noexcept {
-        return mix_hash(std::hash<std::string_view>{}(id) ^ (std::uint64_t{source} * 0x9E3779B97F4A7C15ULL));
+    /// The unmixed hash of a relationship id; rel_hash_of(source, it) is its key's hash.
+    [[nodiscard]] static std::uint64_t rel_id_hash(std::string_view id) noexcept { return std::hash<std::string_view>{}(id); }
+    [[nodiscard]] static std::uint64_t rel_hash_of(TwinIndex source, std::uint64_t id_hash) noexcept {
+        return mix_hash(id_hash ^ (std::uint64_t{source} * 0x9E3779B97F4A7C15ULL));
     }
-    [[nodiscard]] std::optional<TwinIndex> find_twin(std::string_view id) const {
-        return twin_index.find(twin_hash(id), [&](std::uint32_t i) { return twin_ids[i] == id; });
+    [[nodiscard]] static std::uint64_t rel_hash(TwinIndex source, std::string_view id) noexcept {
+        return rel_hash_of(source, rel_id_hash(id));
+    }
+    [[nodiscard]] std::optional<TwinIndex> find_twin(std::string_view id) const { return find_twin(id, twin_hash(id)); }
+    /// find_twin with `hash` == twin_hash(id), computed beforehand.
+    [[nodiscard]] std::optional<TwinIndex> find_twin(std::string_view id, std::uint64_t hash) const {
+        return twin_index.find(hash, [&](std::uint32_t i) { return twin_ids[i] == id; });
     }
     [[nodiscard]] std::optional<RelationshipIndex> find_rel(TwinIndex source, std::string_view id) const {
-        return rel_index.find(rel_hash(source, id),
-                              [&](std::uint32_t r) { return rels[r].source == source && rel_ids[r] == id; });
+        return find_rel(source, id, rel_hash(source, id));
+    }
+    /// find_rel with `hash` == rel_hash(source, id), computed beforehand.
+    [[nodiscard]] std::optional<RelationshipIndex> find_rel(TwinIndex source, std::string_view id, std::uint64_t hash) const {
+        return rel_index.find(hash, [&](std::uint32_t r) { return rels[r].source == source && rel_ids[r] == id; });
     }
     [[nodiscard]] bool alive(TwinIndex t) const noexcept { return t < twin_meta.size() && twin_meta[t].table != no_index; }
     [[nodiscard]] bool rel_alive(RelationshipIndex r) const noexcept { return r < rels.size() && rels[r].source != no_index; }

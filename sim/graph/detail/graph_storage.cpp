@@ -111,7 +111,7 @@ void GraphStorage::set_scalar(Column& c, std::uint32_t row, const ScalarValue& v
     if (!c.has(row)) c.present.mut(row >> 6, copies) |= std::uint64_t{1} << (row & 63);
 }
 
-TwinIndex GraphStorage::alloc_twin(std::string_view id) {
+TwinIndex GraphStorage::alloc_twin(std::string_view id, std::uint64_t hash) {
     TwinIndex t = 0;
     if (!state.free_twins->empty()) {
         auto& fl = state.free_twins.mut(copies);
@@ -128,7 +128,7 @@ TwinIndex GraphStorage::alloc_twin(std::string_view id) {
         state.in.resize(n, copies);
     }
     state.twin_ids.set(t, std::string(id), copies);
-    state.twin_index.insert(GraphState::twin_hash(id), t, copies);
+    state.twin_index.insert(hash, t, copies);
     ++state.twin_count;
     return t;
 }

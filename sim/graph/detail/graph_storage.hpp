@@ -43,7 +43,9 @@ struct GraphStorage {
     void set_scalar(Column& c, std::uint32_t row, const ScalarValue& v);
     /// A new twin index for `id` (reused or appended), entered in the id index.
     /// Throws GraphError (TooManyTwins) when the index space is exhausted.
-    TwinIndex alloc_twin(std::string_view id);
+    TwinIndex alloc_twin(std::string_view id) { return alloc_twin(id, GraphState::twin_hash(id)); }
+    /// alloc_twin with `hash` == GraphState::twin_hash(id), computed beforehand.
+    TwinIndex alloc_twin(std::string_view id, std::uint64_t hash);
     /// Stores a validated twin at index t (new: meta.table == no_index): its
     /// row (moved to another table on a model change), cells, a new etag,
     /// `now` as $lastUpdateTime and its components.

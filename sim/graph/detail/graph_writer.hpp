@@ -294,8 +294,22 @@ struct TwinGraph::Impl : detail::GraphStorage {
 
     // --- bulk loading (bulk_load.cpp) ---------------------------------------------
     bool try_create_twin(std::string_view id, std::string_view model_id, std::span<const ScalarValue> props,
-                         std::optional<Timestamp> last_update, std::span<const PropertyTimes> times);
+                         std::optional<Timestamp> last_update, std::span<const PropertyTimes> times) {
+        return try_create_twin(id, detail::GraphState::twin_hash(id), model_id, props, last_update, times);
+    }
     bool try_create_relationship(std::string_view source_id, std::string_view rel_id, std::string_view target_id,
+                                 std::string_view name, std::span<const ScalarValue> props) {
+        return try_create_relationship(source_id, detail::GraphState::twin_hash(source_id), rel_id,
+                                       detail::GraphState::rel_id_hash(rel_id), target_id,
+                                       detail::GraphState::twin_hash(target_id), name, props);
+    }
+    /// The same with the ids' hashes computed beforehand (detail::BulkLoader):
+    /// `hash` == GraphState::twin_hash(id), `id_hash` == GraphState::rel_id_hash(rel_id).
+    bool try_create_twin(std::string_view id, std::uint64_t hash, std::string_view model_id,
+                         std::span<const ScalarValue> props, std::optional<Timestamp> last_update,
+                         std::span<const PropertyTimes> times);
+    bool try_create_relationship(std::string_view source_id, std::uint64_t source_hash, std::string_view rel_id,
+                                 std::uint64_t id_hash, std::string_view target_id, std::uint64_t target_hash,
                                  std::string_view name, std::span<const ScalarValue> props);
 
     /// try_create_twin's memo of what it resolved for each model: whether

@@ -10,6 +10,7 @@
 
 #include "twinsim/common/excerpt.hpp"
 #include "twinsim/common/json_depth.hpp"
+#include "twinsim/graph/detail/bulk_loader.hpp"
 #include "twinsim/graph/detail/line_reader.hpp"
 
 namespace twinsim::graph::detail {
@@ -34,6 +35,13 @@ public:
         const bool ok = kind == RecordKind::twin ? twin(text, line, batch) : relationship(text, line, batch);
         if (ok) {
             line.record = kind;
+            if (kind == RecordKind::twin) {
+                line.hashes[0] = BulkHashes::twin(batch.str(line.strings[0]));
+            } else {
+                line.hashes[0] = BulkHashes::twin(batch.str(line.strings[0]));
+                line.hashes[1] = BulkHashes::relationship_id(batch.str(line.strings[1]));
+                line.hashes[2] = BulkHashes::twin(batch.str(line.strings[2]));
+            }
             line.value_count = static_cast<std::uint32_t>(batch.values.size() - values_size);
             line.time_count = static_cast<std::uint32_t>(batch.times.size() - times_size);
         } else {

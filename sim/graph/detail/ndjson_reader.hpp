@@ -71,6 +71,10 @@ struct ParsedLine {
     std::optional<Timestamp> last_update;
     std::uint32_t first_time = 0;
     std::uint32_t time_count = 0;
+    /// A record's id hashes, computed on the reader thread (BulkHashes,
+    /// bulk_loader.hpp): a twin's $dtId in [0]; a relationship's $dtId,
+    /// $relationshipId and $targetId in [0], [1], [2].
+    std::uint64_t hashes[3] = {0, 0, 0};
 };
 
 /// Lines handed over together, with the storage of their fast records.

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "twinsim/common/error.hpp"
+#include "twinsim/graph/detail/bulk_loader.hpp"
 #include "twinsim/graph/ndjson.hpp"
 
 namespace twinsim::graph {
@@ -120,6 +122,13 @@ std::string rel(const std::string& source, const std::string& id, const std::str
                     R"(","$relationshipName":")" + name + "\"";
     if (!members.empty()) s += "," + members;
     return s + "}";
+}
+
+// prefix + i (appended: GCC 12's -Wrestrict misreads "literal" + std::string at -O3).
+std::string numbered(const char* prefix, int i) {
+    std::string s(prefix);
+    s += std::to_string(i);
+    return s;
 }
 
 }  // namespace
@@ -270,6 +279,63 @@ TEST_CASE("fast-path import equals the general path: property names changing fro
         meter("i", R"("x":1)"),                                   // the other model's name
     };
     same_outcome(twins, {rel("a", "r1", "b", "feeds"), rel("b", "r1", "o2", "feeds"), rel("h", "r1", "o2", "near")});
+}
+
+TEST_CASE("fast-path import equals the general path over many prefetch groups and reader batches", "[ndjson][fast]") {
+    // The importer hints the index lookups of a group of lines before
+    // applying them, with id hashes computed on the reader thread: a line
+    // that repeats the id of the line just before it (its hint was taken
+    // before that id existed), and bad lines on both sides of the group and
+    // batch boundaries, must come out as through the general path.
+    std::vector<std::string> twins;
+    for (int i = 0; i < 2600; ++i) twins.push_back(meter(numbered("t", i), numbered("\"reading\":", i)));
+    twins[16] = meter("t15", R"("reading":1)");    // the id of the line before, across a group boundary
+    twins[17] = meter("t15", R"("reading":2)");    // and again, in the same group
+    twins[1020] = meter("t1019", "");              // near the end of the first reader batch
+    twins[1017] = meter("t1017", R"("count":0.5)");  // a bad value
+    twins[2047] = R"({"$dtId":"u","$metadata":{"$model":"dtmi:fast:Nope;1"}})";
+    std::vector<std::string> rels;
+    auto clean = [](int i) {  // away from the twins above, whose relationships would add problems
+        while (i == 15 || i == 16 || i == 17 || i == 1017 || i == 1019 || i == 1020 || i == 2047) i += 10;
+        return i;
+    };
+    for (int i = 0; i < 5200; ++i) {
+        const int source = clean(i % 2600);
+        int target = clean((i * 7 + 3) % 2600);
+        while (target == source) target = clean(target + 1);
+        rels.push_back(rel(numbered("t", source), numbered("r", i), numbered("t", target), "near"));
+    }
+    rels[31] = rels[30];    // the relationship of the line before: a duplicate
+    rels[1500] = rel("t5", "r9", "t5", "near");       // self-loop
+    rels[3000] = rel("t6", "r9", "nobody", "near");   // unknown target
+    rels[4095] = rel("t7", "r9", "t8", "undeclared");
+    same_outcome(twins, rels);
+
+    // And the problems are where they are: line = 8 + index among the twins
+    // (Header, its line, Models, 3 models, Twins come first).
+    const Outcome fast = import_with(file(twins, rels, false));
+    std::vector<std::size_t> lines;
+    for (const ImportProblem& p : fast.problems) lines.push_back(p.line);
+    const std::size_t rel0 = 8 + twins.size() + 1;
+    const std::vector<std::size_t> expected = {8 + 16, 8 + 17, 8 + 1017, 8 + 1020, 8 + 2047,
+                                               rel0 + 31, rel0 + 1500, rel0 + 3000, rel0 + 4095};
+    CHECK(lines == expected);
+    CHECK(fast.twins.empty());  // atomic: nothing was imported
+}
+
+TEST_CASE("the bulk loader works only inside an atomic group", "[ndjson][fast]") {
+    TwinGraph g;
+    CHECK_THROWS_AS(detail::BulkLoader(g), UsageError);
+    g.atomically([](TwinGraph& inner) {
+        detail::BulkLoader loader(inner);
+        // Hints on an empty graph are harmless, and find nothing.
+        loader.prefetch_twin_shard(detail::BulkHashes::twin("a"));
+        loader.prefetch_twin_slot(detail::BulkHashes::twin("a"));
+        CHECK_FALSE(loader.prefetch_twin(detail::BulkHashes::twin("a")).has_value());
+        // No models: the fast path declines and leaves the graph unchanged.
+        CHECK_FALSE(loader.create_twin("a", detail::BulkHashes::twin("a"), "dtmi:x:Nope;1", {}, std::nullopt, {}));
+    });
+    CHECK(g.twin_count() == 0);
 }
 
 TEST_CASE("the fast path sees a model decommissioned between two imports into one graph", "[ndjson][fast]") {
