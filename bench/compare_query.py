@@ -9,7 +9,10 @@ interleaved with networkx, pandas done well (categorical model column, indexed
 joins) and naive pandas. Prints one JSON object: every result, whether the row
 counts agree, and per question the ratios baseline / twinsim of the median
 times ("times faster in twinsim"), against twinsim from Python ("ratios") and
-against the C++ figure ("ratios_cpp"), with the CPU model and load.
+against the C++ figure ("ratios_cpp"), with the CPU model and load. It starts
+with "targets": issue 16's Python-side targets with the figures each is judged
+on (to_dataframe / to_arrow of the room filter and COUNT beside pandas, wall and
+CPU ms, and the paging ratios).
 
 Usage: compare_query.py [--twins N] [--smoke] [--runs N] [--bench PATH] [--keep FILE] [--no-python]
 Exit status: 0 when both ran and agree on every row count, 1 otherwise, 2 on a usage error.
