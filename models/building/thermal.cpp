@@ -636,6 +636,7 @@ public:
         air_in_.assign(nz, 0.0);
         mass_in_.assign(nz, 0.0);
         demand_.assign(nz, 0.0);
+        warm_.assign(nz, 0.0);
         occupancy_.assign(nz, 0.0);
         lighting_.assign(nz, 0.0);
         equipment_.assign(nz, 0.0);
@@ -670,6 +671,19 @@ public:
     }
 
 private:
+    /// A thermostat's state at a solution: no cooling, proportional, at its capacity.
+    enum class State : std::uint8_t { off, proportional, full };
+    struct Packed {
+        std::vector<double> matrix, gain, max, inv_max;
+        std::vector<double> extra;  ///< 1/gain - g per active zone (1/K; 0 without a deadband)
+        std::vector<std::uint32_t> active;
+        std::vector<State> state;         ///< per active zone at the last solution (empty: none yet)
+        std::vector<State> factor_state;  ///< the states `factor` was computed for (empty: none)
+        std::vector<std::uint32_t> proportional;  ///< the active positions in State::proportional
+        std::vector<double> factor;  ///< Cholesky factor over `proportional`, lower, row-major
+        std::vector<double> inv_diagonal;  ///< 1 / its diagonal
+    };
+
     double outdoor(double t) const { return outdoor_at(c_, start_seconds_, t); }
 
     /// Solar gain per m2 of floor area at simulated time t.
@@ -709,10 +723,11 @@ private:
         double gains = 0.0, h_t_out = 0.0;
         // Every zone's inputs at once, one contiguous array per property.
         setpoint_.resize(nz);
-        run.read(twins_, col_occupancy_, occupancy_, 0.0);
-        run.read(twins_, col_lighting_, lighting_, 0.0);
-        run.read(twins_, col_equipment_, equipment_, 0.0);
-        run.read(twins_, col_setpoint_, setpoint_);
+        const std::array<graph::NumericRead, 4> reads{{{col_occupancy_, occupancy_, 0.0},
+                                                       {col_lighting_, lighting_, 0.0},
+                                                       {col_equipment_, equipment_, 0.0},
+                                                       {col_setpoint_, setpoint_}}};
+        run.read(twins_, reads);
         // Gains of every zone as one vector expression over the gathered columns.
         using Column = Eigen::Map<const Eigen::VectorXd>;
         const auto n = static_cast<Eigen::Index>(nz);
@@ -732,6 +747,7 @@ private:
 
         // Thermostats: proportional over the deadband, evaluated at the end of the step,
         // all of a group's thermostats at once (each one's cooling also cools its neighbours).
+        demand_.swap(warm_);  // warm_: the previous step's demands (the joint solve starts there)
         std::fill(demand_.begin(), demand_.end(), 0.0);
         if (net_->has_group_responses())
             thermostats_joint();
@@ -788,13 +804,24 @@ private:
     /// Projected Gauss-Seidel on each group's end-of-step response G (net_->group_response():
     /// the exact integrator's Gamma, or the implicit one's dt (C + dt L)^-1, restricted to the
     /// air nodes; symmetric positive definite): converges to the demands that every
-    /// thermostat would choose knowing the others' cooling.
+    /// thermostat would choose knowing the others' cooling. control() is applied as
+    /// clamp(gain (own - low), 0, max) with gain = K / (1 + K g) computed once per active set.
+    ///
+    /// The fixed point is unique, so where the sweeps start changes only how many they
+    /// take, not where they stop (the same stopping rule: no demand moves by more than
+    /// 1e-13 of its room's capacity in a sweep). They start from the solution of the
+    /// linear system the fixed point satisfies when each thermostat is in the state it
+    /// had at the previous step's solution (off, proportional or at full capacity):
+    /// for the proportional ones F, with the others' demands fixed at 0 or their capacity,
+    ///     (diag(1/gain - g) + G)_FF d_F = (T_free - low)_F - G_FC d_C
+    /// (symmetric positive definite; its Cholesky factor is kept until the states change).
+    /// When the states still hold, the first sweep moves nothing by more than rounding
+    /// and is the last; when one changed, the sweeps carry on from there. The first step
+    /// (or a new active set) starts from the previous demands.
     void thermostats_joint() {
         const std::vector<std::vector<std::uint32_t>>& groups = net_->groups();
-        if (packed_.size() != groups.size()) {
-            packed_.assign(groups.size(), {});
-            packed_active_.assign(groups.size(), {});
-        }
+        if (packed_.size() != groups.size()) packed_.assign(groups.size(), {});
+        const double deadband = *c_.deadband;
         for (std::size_t k = 0; k < groups.size(); ++k) {
             const std::vector<std::uint32_t>& group = groups[k];
             active_.clear();  // positions in the group
@@ -803,36 +830,142 @@ private:
             const std::size_t m = active_.size();
             if (m == 0) continue;
             // The active rows and columns of G packed column by column (column c: the
-            // response to active zone c's cooling), rebuilt only when the active set changes.
-            std::vector<double>& packed = packed_[k];
-            if (packed_active_[k] != active_) {
+            // response to active zone c's cooling) with each active zone's constants,
+            // rebuilt only when the active set changes.
+            Packed& p = packed_[k];
+            if (p.active != active_) {
                 const double* g = net_->group_response(k).data();
                 const std::size_t n = group.size();
-                packed.resize(m * m);
+                p.matrix.resize(m * m);
                 for (std::size_t c = 0; c < m; ++c)
-                    for (std::size_t r = 0; r < m; ++r) packed[c * m + r] = g[active_[r] * n + active_[c]];
-                packed_active_[k] = active_;
+                    for (std::size_t r = 0; r < m; ++r) p.matrix[c * m + r] = g[active_[r] * n + active_[c]];
+                p.gain.resize(m);
+                p.max.resize(m);
+                p.inv_max.resize(m);
+                p.extra.resize(m);
+                for (std::size_t c = 0; c < m; ++c) {
+                    const std::uint32_t i = group[active_[c]];
+                    const double gii = p.matrix[c * m + c];
+                    const double kk = deadband > 0.0 ? zone_max_[i] / deadband : 0.0;
+                    p.gain[c] = deadband > 0.0 ? kk / (1.0 + kk * gii) : 1.0 / gii;
+                    p.extra[c] = deadband > 0.0 ? 1.0 / kk : 0.0;
+                    p.max[c] = zone_max_[i];
+                    p.inv_max[c] = 1.0 / zone_max_[i];
+                }
+                p.active = active_;
+                p.state.clear();
+                p.factor_state.clear();
             }
             local_end_.resize(m);
+            local_low_.resize(m);
+            local_demand_.resize(m);
             double* __restrict end = local_end_.data();
-            for (std::size_t r = 0; r < m; ++r) end[r] = net_->free_air_temperature(group[active_[r]]);
+            double* __restrict low = local_low_.data();
+            double* __restrict d = local_demand_.data();
+            const double* __restrict matrix = p.matrix.data();
+            const double* __restrict gain = p.gain.data();
+            const double* __restrict max = p.max.data();
+            const double* __restrict inv_max = p.inv_max.data();
+            for (std::size_t r = 0; r < m; ++r) {
+                const std::uint32_t i = group[active_[r]];
+                end[r] = net_->free_air_temperature(i);
+                low[r] = deadband > 0.0 ? setpoint_[i] - 0.5 * deadband : setpoint_[i];
+            }
+            if (!p.state.empty() && predict(p, m, end, low, d)) {
+                // d: the fixed point if every thermostat keeps its state
+            } else {
+                for (std::size_t r = 0; r < m; ++r) d[r] = std::clamp(warm_[group[active_[r]]], 0.0, max[r]);
+            }
+            // The end temperatures under the starting demands.
+            for (std::size_t c = 0; c < m; ++c) {
+                if (d[c] == 0.0) continue;
+                const double* __restrict column = matrix + c * m;
+                const double dc = d[c];
+                for (std::size_t r = 0; r < m; ++r) end[r] -= column[r] * dc;
+            }
             for (int sweep = 0; sweep < 500; ++sweep) {
                 double change = 0.0;
                 for (std::size_t c = 0; c < m; ++c) {
-                    const std::uint32_t i = group[active_[c]];
-                    const double* __restrict column = packed.data() + c * m;
-                    const double gii = column[c];
-                    const double d = control(i, end[c] + gii * demand_[i], gii);
-                    const double delta = d - demand_[i];
+                    const double* __restrict column = matrix + c * m;
+                    const double own = end[c] + column[c] * d[c];
+                    const double next = std::clamp(gain[c] * (own - low[c]), 0.0, max[c]);
+                    const double delta = next - d[c];
                     if (delta == 0.0) continue;
-                    for (std::size_t r = 0; r < m; ++r) end[r] -= column[r] * delta;  // element-wise: vectorises, same sums
-                    demand_[i] = d;
-                    change = std::max(change, std::abs(delta) / zone_max_[i]);
+                    for (std::size_t r = 0; r < m; ++r) end[r] -= column[r] * delta;  // element-wise: vectorises
+                    d[c] = next;
+                    change = std::max(change, std::abs(delta) * inv_max[c]);
                 }
                 if (change <= 1e-13) break;
             }
-            for (std::size_t r = 0; r < m; ++r) end_[group[active_[r]]] = end[r];
+            p.state.resize(m);
+            for (std::size_t r = 0; r < m; ++r) {
+                const std::uint32_t i = group[active_[r]];
+                end_[i] = end[r];
+                demand_[i] = d[r];
+                p.state[r] = d[r] <= 0.0 ? State::off : d[r] >= max[r] ? State::full : State::proportional;
+            }
         }
+    }
+
+    /// thermostats_joint()'s starting point: the demands d (m active zones) that satisfy
+    /// the fixed point when every thermostat keeps p.state, from the free end temperatures
+    /// `end` and low band edges `low`. False (d unset) when the factorisation fails.
+    bool predict(Packed& p, std::size_t m, const double* end, const double* low, double* d) {
+        const double* matrix = p.matrix.data();
+        if (p.factor_state != p.state) {
+            p.proportional.clear();
+            for (std::uint32_t c = 0; c < m; ++c)
+                if (p.state[c] == State::proportional) p.proportional.push_back(c);
+            const std::size_t f = p.proportional.size();
+            // Cholesky factor (lower, row-major) of (diag(1/gain - g) + G) over the proportional zones.
+            p.factor.assign(f * f, 0.0);
+            p.inv_diagonal.assign(f, 0.0);
+            double* l = p.factor.data();
+            for (std::size_t a = 0; a < f; ++a) {
+                const std::uint32_t ca = p.proportional[a];
+                for (std::size_t b = 0; b <= a; ++b) {
+                    const std::uint32_t cb = p.proportional[b];
+                    double sum = matrix[cb * m + ca] + (a == b ? p.extra[ca] : 0.0);
+                    for (std::size_t j = 0; j < b; ++j) sum -= l[a * f + j] * l[b * f + j];
+                    if (a == b) {
+                        if (!(sum > 0.0)) {
+                            p.factor_state.clear();
+                            return false;
+                        }
+                        l[a * f + a] = std::sqrt(sum);
+                        p.inv_diagonal[a] = 1.0 / l[a * f + a];
+                    } else {
+                        l[a * f + b] = sum * p.inv_diagonal[b];
+                    }
+                }
+            }
+            p.factor_state = p.state;
+        }
+        const std::size_t f = p.proportional.size();
+        for (std::size_t c = 0; c < m; ++c) d[c] = p.state[c] == State::full ? p.max[c] : 0.0;
+        if (f == 0) return true;
+        local_rhs_.resize(f);
+        double* rhs = local_rhs_.data();
+        for (std::size_t a = 0; a < f; ++a) {
+            const std::uint32_t c = p.proportional[a];
+            double v = end[c] - low[c];
+            for (std::size_t j = 0; j < m; ++j)
+                if (p.state[j] == State::full) v -= matrix[j * m + c] * p.max[j];
+            rhs[a] = v;
+        }
+        const double* l = p.factor.data();
+        for (std::size_t a = 0; a < f; ++a) {  // L y = rhs
+            double v = rhs[a];
+            for (std::size_t j = 0; j < a; ++j) v -= l[a * f + j] * rhs[j];
+            rhs[a] = v * p.inv_diagonal[a];
+        }
+        for (std::size_t a = f; a-- > 0;) {  // L^T x = y
+            double v = rhs[a];
+            for (std::size_t j = a + 1; j < f; ++j) v -= l[j * f + a] * rhs[j];
+            rhs[a] = v * p.inv_diagonal[a];
+        }
+        for (std::size_t a = 0; a < f; ++a) d[p.proportional[a]] = rhs[a];
+        return true;
     }
 
     /// Implicit integrator with groups too large for dense responses: damped Jacobi
@@ -1000,10 +1133,11 @@ private:
     std::vector<double> occupancy_, lighting_, equipment_;  ///< this step's gains inputs (W or people), per zone
     std::vector<std::uint32_t> active_;
     /// thermostats_joint(): per group, its active zones' response matrix (packed by
-    /// column) and the active set it was packed for; the active zones' end temperatures.
-    std::vector<std::vector<double>> packed_;
-    std::vector<std::vector<std::uint32_t>> packed_active_;
-    std::vector<double> local_end_;
+    /// column), their thermostat gains and capacities, and the active set they were packed
+    /// for; the active zones' end temperatures, low band edges and demands.
+    std::vector<Packed> packed_;
+    std::vector<double> local_end_, local_low_, local_demand_, local_rhs_;
+    std::vector<double> warm_;  ///< per zone: the previous step's demand (W)
     std::unique_ptr<RcNetwork> net_;  ///< the zones' numerics (rc_network.hpp)
     Eigen::VectorXd gain_;  ///< W of internal + solar gain per zone, this step
 

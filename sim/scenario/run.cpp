@@ -92,7 +92,19 @@ struct Run::Recorder {
     };
     const PreparedScenario& scenario;
     RunSink* sink;
-    std::unordered_map<std::uint64_t, std::vector<Watch>> watches;
+    /// What watches each (twin, column), by twin: twin t's watched columns are
+    /// watched[watch_first[t] .. watch_first[t + 1]) (twins past the end: none), and
+    /// column entry e's watches are watch_list[e.first .. e.first + e.count), in the
+    /// order they were added (on-change series, then KPIs). A write looks up its twin
+    /// by index rather than hashing, which every step of a large binding pays.
+    struct Watched {
+        std::uint32_t column;
+        std::uint32_t first, count;
+    };
+    std::vector<std::uint32_t> watch_first;
+    std::vector<Watched> watched;
+    std::vector<Watch> watch_list;
+    [[nodiscard]] bool watching() const noexcept { return !watch_list.empty(); }
     // interval series
     std::vector<std::vector<double>> buffers;      ///< pending samples per series
     std::vector<std::uint64_t> buffer_first;       ///< time step of buffers[s][0]
@@ -108,6 +120,7 @@ struct Run::Recorder {
     Recorder(const PreparedScenario& s, RunSink* k)
         : scenario(s), sink(k), buffers(s.series.size()), buffer_first(s.series.size(), 0), kept(s.series.size()),
           changes(s.series.size()), accumulators(s.kpis.size()) {
+        std::unordered_map<std::uint64_t, std::vector<Watch>> watches;
         for (std::uint32_t i = 0; i < s.series.size(); ++i) {
             const SeriesPlan& p = s.series[i];
             if (!p.on_change) continue;
@@ -119,6 +132,20 @@ struct Run::Recorder {
             accumulators[i].resize(p.twins.size());
             for (std::uint32_t n = 0; n < p.twins.size(); ++n) watches[key(p.twins[n], p.columns[n])].push_back({true, i, n});
         }
+        std::vector<std::uint64_t> keys;
+        keys.reserve(watches.size());
+        for (const auto& [kk, list] : watches) keys.push_back(kk);
+        std::sort(keys.begin(), keys.end());
+        const std::size_t twins = keys.empty() ? 0 : static_cast<std::size_t>(keys.back() >> 32) + 1;
+        watch_first.assign(twins + 1, 0);
+        for (const std::uint64_t kk : keys) {
+            const std::vector<Watch>& list = watches[kk];
+            ++watch_first[(kk >> 32) + 1];
+            watched.push_back({static_cast<std::uint32_t>(kk), static_cast<std::uint32_t>(watch_list.size()),
+                               static_cast<std::uint32_t>(list.size())});
+            watch_list.insert(watch_list.end(), list.begin(), list.end());
+        }
+        for (std::size_t t = 0; t < twins; ++t) watch_first[t + 1] += watch_first[t];
     }
 
     void initial(const graph::TwinGraph& g) {
@@ -136,9 +163,16 @@ struct Run::Recorder {
     }
 
     void changed(graph::TwinIndex twin, std::uint32_t column, double t, double v) {
-        auto it = watches.find(key(twin, column));
-        if (it == watches.end()) return;
-        for (const Watch& w : it->second) {
+        if (std::size_t{twin} + 1 >= watch_first.size()) return;
+        const Watched* e = nullptr;
+        for (std::uint32_t k = watch_first[twin]; k < watch_first[twin + 1]; ++k)
+            if (watched[k].column == column) {
+                e = &watched[k];
+                break;
+            }
+        if (e == nullptr) return;
+        for (std::uint32_t x = e->first; x < e->first + e->count; ++x) {
+            const Watch& w = watch_list[x];
             if (w.kpi) {
                 accumulators[w.index][w.position].set(t, v, scenario.kpis[w.index].spec);
             } else {
@@ -347,15 +381,24 @@ void Run::read(std::span<const graph::TwinIndex> twins, std::span<const std::uin
         return;
     }
     // A whole binding's column: one snapshot (O(tables + columns), no lock per cell) read
-    // cell by cell, rather than the graph's mutex taken for every twin. It is dropped
-    // before the caller writes again, so the next write copies nothing.
+    // in one pass (graph::read_numeric), rather than the graph's mutex taken for every
+    // twin. It is dropped before the caller writes again, so the next write copies nothing.
     const graph::Snapshot now = graph_->snapshot();
-    for (std::size_t i = 0; i < twins.size(); ++i) out[i] = now.numeric_value(twins[i], columns[i]).value_or(missing);
+    graph::read_numeric(now, twins, columns, out, missing);
+}
+
+void Run::read(std::span<const graph::TwinIndex> twins, std::span<const graph::NumericRead> reads) const {
+    for (const graph::NumericRead& r : reads)
+        if (r.columns.size() != twins.size() || r.out.size() != twins.size())
+            throw std::invalid_argument("Run::read: a read's columns or out differ in size from twins");
+    if (twins.empty() || reads.empty()) return;
+    const graph::Snapshot now = graph_->snapshot();  // dropped before the caller writes again (above)
+    graph::read_numeric(now, twins, reads);
 }
 
 void Run::write(std::span<const graph::PropertyWrite> writes) {
     graph_->write_properties(writes);
-    if (recorder_ && !recorder_->watches.empty()) {
+    if (recorder_ && recorder_->watching()) {
         const double t = simulator_->now();
         // A write that passed write_properties' checks stored exactly its value (integral for
         // an integer column, 0 or 1 for a boolean), but for the sign of a zero: only zeros
@@ -379,7 +422,7 @@ void Run::write(graph::TwinIndex twin, std::uint32_t column, double value) {
 
 void Run::update_twin(std::string_view twin_id, const nlohmann::json& patch) {
     graph_->update_twin(twin_id, patch);
-    const bool record = recorder_ && !recorder_->watches.empty();
+    const bool record = recorder_ && recorder_->watching();
     if ((!record && write_listeners_.empty()) || !patch.is_array()) return;
     const auto twin = graph_->find(twin_id);
     if (!twin) return;

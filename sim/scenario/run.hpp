@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "twinsim/graph/numeric_read.hpp"
 #include "twinsim/graph/twin_graph.hpp"
 #include "twinsim/io/results_format.hpp"
 #include "twinsim/kernel/rng.hpp"
@@ -160,6 +161,12 @@ public:
     /// size (std::invalid_argument otherwise) and value()'s for every pair.
     void read(std::span<const graph::TwinIndex> twins, std::span<const std::uint32_t> columns, std::span<double> out,
               double missing = std::numeric_limits<double>::quiet_NaN()) const;
+    /// Several properties of the same twins at once, in one pass over the twins
+    /// (graph::read_numeric): for each read r, r.out[i] = value(twins[i],
+    /// r.columns[i]), r.missing where unset. Precondition: every r.columns and
+    /// r.out has twins.size() entries (std::invalid_argument otherwise) and
+    /// value()'s for every pair.
+    void read(std::span<const graph::TwinIndex> twins, std::span<const graph::NumericRead> reads) const;
     /// Writes numeric properties, atomically, and tells the recorder.
     /// Throws graph::ValidationError (dead twin, non-numeric column, a
     /// non-integral value for an integer).
