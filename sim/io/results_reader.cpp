@@ -405,8 +405,11 @@ StoredSeriesChunks ResultsReader::read_series_chunks(std::string_view scenario_n
                 for (std::uint64_t w = 0; w < out.dims[2]; w += out.chunk[2]) {
                     const hsize_t offset[3] = {r, t, w};
                     hsize_t size = 0;
-                    check(H5Dget_chunk_storage_size(d, offset, &size), name, "sizing a chunk of " + where);
-                    if (size == 0) continue;  // never written: the fill value (NaN)
+                    haddr_t address = HADDR_UNDEF;
+                    unsigned mask = 0;
+                    check(H5Dget_chunk_info_by_coord(d, offset, &mask, &address, &size), name,
+                          "locating a chunk of " + where);
+                    if (address == HADDR_UNDEF || size == 0) continue;  // never written: the fill value (NaN)
                     total += size;
                     if (total > impl_->budget)
                         detail::throw_usage_error(name, where + ": its stored chunks exceed the reading limit of " +
