@@ -322,6 +322,15 @@ struct ResultsWriter::Impl {
         return it->second;
     }
 
+    /// The series `series_name` of scenario `scenario_name`; `what` names it
+    /// in the usage error thrown when either is unknown.
+    Series& series(std::string_view scenario_name, std::string_view series_name, const std::string& what) {
+        Scenario& owner = scenario(scenario_name);
+        auto it = owner.series.find(series_name);
+        if (it == owner.series.end()) detail::throw_usage_error(name, "no " + what);
+        return it->second;
+    }
+
     /// Runs `body` under the library lock. An HDF5 failure (or anything
     /// unexpected) leaves the file unusable: it is discarded before rethrowing.
     /// Usage errors (bad names, sizes) leave the file as it was, except in close().
@@ -599,11 +608,8 @@ void ResultsWriter::write_series_block(std::string_view scenario_name, std::stri
     Impl& impl = *impl_;
     impl.guarded([&] {
         const std::string& name = impl.name;
-        Scenario& scenario = impl.scenario(scenario_name);
-        auto it = scenario.series.find(series_name);
         const std::string what = "series '" + std::string(series_name) + "' of scenario '" + std::string(scenario_name) + "'";
-        if (it == scenario.series.end()) detail::throw_usage_error(name, "no " + what);
-        Series& series = it->second;
+        Series& series = impl.series(scenario_name, series_name, what);
         if (replication >= series.replications)
             detail::throw_usage_error(name, what + ": replication " + std::to_string(replication) + " is out of range (" +
                                                 std::to_string(series.replications) + " replications)");
@@ -658,11 +664,8 @@ bool ResultsWriter::write_series_chunks(std::string_view scenario_name, std::str
     bool written = false;
     impl.guarded([&] {
         const std::string& name = impl.name;
-        Scenario& scenario = impl.scenario(scenario_name);
-        auto it = scenario.series.find(series_name);
         const std::string what = "series '" + std::string(series_name) + "' of scenario '" + std::string(scenario_name) + "'";
-        if (it == scenario.series.end()) detail::throw_usage_error(name, "no " + what);
-        Series& series = it->second;
+        Series& series = impl.series(scenario_name, series_name, what);
         if (series.extendable) return;
         StoredSeriesChunks own;
         detail::stored_layout(series.data.get(), name, what, own);

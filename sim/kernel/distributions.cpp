@@ -122,23 +122,23 @@ static_assert(zig_norm_v / zig_norm.x[255] + zig_norm.f[255] - 1.0 < 1e-9 &&
 static_assert(zig_norm.x[255] > 0.0 && zig_norm.x[255] < zig_norm.x[254] && zig_norm.x[0] > zig_norm_r);
 static_assert(portable_sqrt(4.0) == 2.0 && portable_sqrt(2.0) * portable_sqrt(2.0) - 2.0 < 1e-15);
 
+/// A layer table with each x multiplied by 2^-53, so that a 53-bit integer
+/// times the entry is x scaled by a uniform in [0, 1) (one multiplication).
+constexpr std::array<double, 257> scaled_by_2_to_minus_53(const std::array<double, 257>& x) {
+    std::array<double, 257> scaled{};
+    for (std::size_t i = 0; i < 257; ++i) scaled[i] = x[i] * 0x1.0p-53;
+    return scaled;
+}
+
 }  // namespace
 
 constinit const std::array<double, 257> zig_exp_x = zig.x;
 constinit const std::array<double, 257> zig_exp_f = zig.f;
-constinit const std::array<double, 257> zig_exp_x_scaled = [] {
-    std::array<double, 257> scaled{};
-    for (std::size_t i = 0; i < 257; ++i) scaled[i] = zig.x[i] * 0x1.0p-53;
-    return scaled;
-}();
+constinit const std::array<double, 257> zig_exp_x_scaled = scaled_by_2_to_minus_53(zig.x);
 
 constinit const std::array<double, 257> zig_norm_x = zig_norm.x;
 constinit const std::array<double, 257> zig_norm_f = zig_norm.f;
-constinit const std::array<double, 257> zig_norm_x_scaled = [] {
-    std::array<double, 257> scaled{};
-    for (std::size_t i = 0; i < 257; ++i) scaled[i] = zig_norm.x[i] * 0x1.0p-53;
-    return scaled;
-}();
+constinit const std::array<double, 257> zig_norm_x_scaled = scaled_by_2_to_minus_53(zig_norm.x);
 
 template <class Stream>
 double normal_slow(Stream& r, std::uint64_t bits) noexcept {
