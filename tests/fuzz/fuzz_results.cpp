@@ -22,9 +22,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         for (const std::string& scenario : reader.scenarios()) {
             (void)reader.scenario(scenario);
             for (const std::string& series : reader.series_names(scenario)) {
-                const twinsim::io::SeriesData data = reader.read_series(scenario, series);
+                const twinsim::io::SeriesData values = reader.read_series(scenario, series);
                 // The stored chunks, as an own-files merge copies them (bounded like a read).
-                (void)reader.read_series_chunks(scenario, series, 0, data.replications);
+                (void)reader.read_series_chunks(scenario, series, 0, values.replications);
             }
             (void)reader.read_events(scenario);
             (void)reader.read_kpis(scenario);
