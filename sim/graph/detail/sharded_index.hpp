@@ -52,18 +52,7 @@ public:
     /// The index whose key has `hash` and satisfies `equal(index)`, or nullopt.
     template <class Equal>
     [[nodiscard]] std::optional<std::uint32_t> find(std::uint64_t hash, Equal&& equal) const {
-        const Shard* s = (*dir_)[shard_of(hash)].get();
-        if (!s || s->slots.empty()) return std::nullopt;
-        const std::uint64_t tag = std::uint64_t{low(hash)} << 32;
-        const std::size_t m = s->slots.size() - 1;
-        for (std::size_t p = low(hash) & m;; p = (p + 1) & m) {
-            const std::uint64_t slot = s->slots[p];
-            if (slot == 0) return std::nullopt;
-            if ((slot & 0xFFFFFFFF00000000ULL) == tag) {
-                const auto index = static_cast<std::uint32_t>((slot & 0xFFFFFFFFULL) - 1);
-                if (equal(index)) return index;
-            }
-        }
+        return probe(hash, equal);
     }
 
     /// Cache hints for a lookup of `hash` coming soon (bulk import issues
@@ -86,15 +75,7 @@ public:
     /// a caller prefetch the key it will compare. Reads the slot: call
     /// prefetch_slot some time before.
     [[nodiscard]] std::optional<std::uint32_t> candidate(std::uint64_t hash) const noexcept {
-        const Shard* s = (*dir_)[shard_of(hash)].get();
-        if (!s || s->slots.empty()) return std::nullopt;
-        const std::uint64_t tag = std::uint64_t{low(hash)} << 32;
-        const std::size_t m = s->slots.size() - 1;
-        for (std::size_t p = low(hash) & m;; p = (p + 1) & m) {
-            const std::uint64_t slot = s->slots[p];
-            if (slot == 0) return std::nullopt;
-            if ((slot & 0xFFFFFFFF00000000ULL) == tag) return static_cast<std::uint32_t>((slot & 0xFFFFFFFFULL) - 1);
-        }
+        return probe(hash, [](std::uint32_t) noexcept { return true; });
     }
 
     /// Adds (hash -> index). Precondition: no equal key is present.
@@ -132,6 +113,25 @@ public:
     }
 
 private:
+    /// Walks the probe run of `hash` in its shard: the first index whose
+    /// stored hash bits match and for which `accept(index)` holds, or nullopt
+    /// at the run's end. find() and candidate() differ only in `accept`.
+    template <class Accept>
+    [[nodiscard]] std::optional<std::uint32_t> probe(std::uint64_t hash, Accept&& accept) const {
+        const Shard* s = (*dir_)[shard_of(hash)].get();
+        if (!s || s->slots.empty()) return std::nullopt;
+        const std::uint64_t tag = std::uint64_t{low(hash)} << 32;
+        const std::size_t m = s->slots.size() - 1;
+        for (std::size_t p = low(hash) & m;; p = (p + 1) & m) {
+            const std::uint64_t slot = s->slots[p];
+            if (slot == 0) return std::nullopt;
+            if ((slot & 0xFFFFFFFF00000000ULL) == tag) {
+                const auto index = static_cast<std::uint32_t>((slot & 0xFFFFFFFFULL) - 1);
+                if (accept(index)) return index;
+            }
+        }
+    }
+
     struct Shard {
         std::vector<std::uint64_t> slots;  // power-of-two size; 0 = empty
         std::size_t count = 0;
