@@ -116,6 +116,7 @@ JobResult run_job_resumable(const std::vector<std::shared_ptr<const PreparedScen
     }
 
     JobResult result;
+    bool stop = false;  // the progress callback asked to cancel
     for (std::size_t b = 0; b < count; ++b) {
         if (done[b]) continue;
         RunnerOptions batch = options;
@@ -131,7 +132,9 @@ JobResult run_job_resumable(const std::vector<std::shared_ptr<const PreparedScen
                 whole.simulated_seconds += p.simulated_seconds;
                 whole.events += p.events;
                 whole.elapsed_seconds = std::chrono::duration<double>(clock::now() - started).count();
-                return options.progress(whole);
+                if (options.progress(whole)) return true;
+                stop = true;
+                return false;
             };
         }
         const JobResult part = run_job(scenarios, files[b], batch);
@@ -139,6 +142,9 @@ JobResult run_job_resumable(const std::vector<std::shared_ptr<const PreparedScen
         total.runs_failed += part.progress.runs_failed;
         total.simulated_seconds += part.progress.simulated_seconds;
         total.events += part.progress.events;
+        // A cancel that came with a batch's last progress report (the batch
+        // itself finished and stays): no further batch, no merge.
+        if (stop) throw Cancelled();
     }
 
     // Merge every batch into the results file.
