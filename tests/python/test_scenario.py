@@ -604,6 +604,21 @@ def test_select_best_and_cheapest_feasible_answer_the_erlang_c_staffing_question
         twinsim.select_best(staffing, "service level", 0)
 
 
+def test_run_with_resume_stops_at_the_first_progress_report_that_cancels(building, tmp_path):
+    # However fast the batches are, a cancel stops the job before its next
+    # batch: no results file is written and some batches are left to resume.
+    s = relaxing_rooms(building, replications=24, horizon="P3D")  # 6 batches of 4
+    parts = tmp_path / "out.h5.parts"
+
+    def cancel(counters):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        twinsim.run(s, out=tmp_path / "out.h5", threads=1, progress=cancel, resume=True, batch_size=4)
+    assert not (tmp_path / "out.h5").exists()
+    assert len(list(parts.glob("batch-*.h5"))) < 6
+
+
 def test_run_with_resume_continues_after_an_interruption_and_writes_the_plain_runs_file(building, tmp_path):
     from test_cli_run import h5_content
 
