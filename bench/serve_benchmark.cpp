@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -164,11 +165,21 @@ void write_value(char* out, std::uint64_t value) {
     for (std::size_t i = Requests::value_width; i-- > 0; value /= 10) out[i] = static_cast<char>('0' + value % 10);
 }
 
+/// The kernel's part (system time) of the CPU used by the process
+/// (RUSAGE_SELF) or the calling thread (RUSAGE_THREAD), in seconds.
+double system_cpu_used(int who) {
+    rusage u{};
+    if (::getrusage(who, &u) != 0) return 0.0;
+    return static_cast<double>(u.ru_stime.tv_sec) + static_cast<double>(u.ru_stime.tv_usec) * 1e-6;
+}
+
 /// One phase of a round on one side.
 struct Phase {
     std::vector<double> ms;  ///< every request's latency
     double seconds = 0, cpu_seconds = 0;
     double client_cpu_seconds = 0;  ///< the client (or peer) threads' own CPU
+    /// The kernel's share of cpu_seconds and of client_cpu_seconds (system time).
+    double system_cpu_seconds = 0, client_system_cpu_seconds = 0;
     std::size_t errors = 0;
     std::uint64_t syncs = 0;  ///< the store's group-commit syncs during the phase
 };
@@ -207,25 +218,30 @@ Phase run_clients(unsigned clients, double seconds, Work&& work) {
     Phase phase;
     std::vector<std::vector<double>> ms(clients);
     std::vector<std::size_t> errors(clients, 0);
-    std::vector<double> client_cpu(clients, 0);
+    std::vector<double> client_cpu(clients, 0), client_system(clients, 0);
     const double cpu0 = process_cpu_used();
+    const double system0 = system_cpu_used(RUSAGE_SELF);
     const auto start = Clock::now();
     const Clock::time_point deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     std::vector<std::thread> threads;
     for (unsigned c = 0; c < clients; ++c)
         threads.emplace_back([&, c] {
             const double t0 = thread_cpu_used();
+            const double s0 = system_cpu_used(RUSAGE_THREAD);
             ms[c].reserve(1 << 16);
             work(c, ms[c], errors[c], deadline);
             client_cpu[c] = thread_cpu_used() - t0;
+            client_system[c] = system_cpu_used(RUSAGE_THREAD) - s0;
         });
     for (std::thread& t : threads) t.join();
     phase.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     phase.cpu_seconds = process_cpu_used() - cpu0;
+    phase.system_cpu_seconds = system_cpu_used(RUSAGE_SELF) - system0;
     for (unsigned c = 0; c < clients; ++c) {
         phase.ms.insert(phase.ms.end(), ms[c].begin(), ms[c].end());
         phase.errors += errors[c];
         phase.client_cpu_seconds += client_cpu[c];
+        phase.client_system_cpu_seconds += client_system[c];
     }
     return phase;
 }
@@ -335,7 +351,7 @@ std::vector<double> probe_sync(const std::filesystem::path& dir, int n) {
 /// Medians over the rounds of one phase: rate, p50/p99, CPU per second of
 /// the process and of the clients apart, and (PATCH) PATCHes per sync.
 json phase_summary(const std::vector<Phase>& rounds, bool patches) {
-    std::vector<double> rate, p50, p99, cpu, client_cpu, per_sync, cpu_us;
+    std::vector<double> rate, p50, p99, cpu, client_cpu, per_sync, cpu_us, kernel_us, kernel_share, cycle_ms;
     std::size_t errors = 0, total = 0;
     for (const Phase& s : rounds) {
         const double n = static_cast<double>(s.ms.size());
@@ -345,7 +361,12 @@ json phase_summary(const std::vector<Phase>& rounds, bool patches) {
         cpu.push_back(s.cpu_seconds / s.seconds);
         client_cpu.push_back(s.client_cpu_seconds / s.seconds);
         cpu_us.push_back(n > 0 ? (s.cpu_seconds - s.client_cpu_seconds) / n * 1e6 : 0);
+        const double server_cpu = s.cpu_seconds - s.client_cpu_seconds;
+        const double server_kernel = s.system_cpu_seconds - s.client_system_cpu_seconds;
+        kernel_us.push_back(n > 0 ? server_kernel / n * 1e6 : 0);
+        kernel_share.push_back(server_cpu > 0 ? server_kernel / server_cpu : 0);
         per_sync.push_back(n / static_cast<double>(std::max<std::uint64_t>(1, s.syncs)));
+        cycle_ms.push_back(s.seconds * 1e3 / static_cast<double>(std::max<std::uint64_t>(1, s.syncs)));
         errors += s.errors;
         total += s.ms.size();
     }
@@ -354,8 +375,16 @@ json phase_summary(const std::vector<Phase>& rounds, bool patches) {
              {"client_cpu_seconds_per_s", median(client_cpu)},
              {"server_cpu_seconds_per_s", median(cpu) - median(client_cpu)},
              {"server_cpu_us_per_request", median(cpu_us)},
+             {"server_kernel_cpu_us_per_request", median(kernel_us)},
+             {"server_kernel_share", median(kernel_share)},
              {"total", total}, {"errors", errors}};
-    if (patches) out["patches_per_sync"] = median(per_sync);
+    if (patches) {
+        out["patches_per_sync"] = median(per_sync);
+        // The store's own group-commit cycle (the phase's wall over its
+        // syncs): a client waits at least one cycle per PATCH, so at most
+        // `clients` PATCHes complete per cycle.
+        out["ms_per_sync"] = median(cycle_ms);
+    }
     return out;
 }
 
@@ -442,7 +471,9 @@ int run_serve(const ServeBenchOptions& o) {
                    {"note", "server and clients share this process and its cores: cpu_seconds_per_s counts both, "
                             "client_cpu_seconds_per_s the client threads' own CPU (thread clocks), server_cpu_seconds_per_s "
                             "the difference (the server's threads, the store's group commit, its history indexer and "
-                            "checkpointer); the direct peer's 'client' threads are the library's callers"}};
+                            "checkpointer); the direct peer's 'client' threads are the library's callers; "
+                            "server_kernel_cpu_us_per_request and server_kernel_share are the kernel's (system time) part "
+                            "of the server's CPU: thread switches, loopback TCP, syncs"}};
         events.close();
         served->close();
         direct->close();
