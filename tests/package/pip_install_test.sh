@@ -2,12 +2,19 @@
 # `pip install .` as a user would: into a new virtual environment, building the
 # core with scikit-build-core, then the installed `twinsim` program and the
 # installed package are used on the bundled sample.
-# Usage: pip_install_test.sh SOURCE_DIR SCRATCH_DIR PYTHON
+# Usage: pip_install_test.sh SOURCE_DIR SCRATCH_DIR PYTHON [CXX_COMPILER]
 set -euo pipefail
-src="$1" scratch="$2" python="$3"
+src="$1" scratch="$2" python="$3" cxx="${4:-}"
 rm -rf "$scratch" && mkdir -p "$scratch"
 "$python" -m venv "$scratch/venv"
-"$scratch/venv/bin/python" -m pip install -q --disable-pip-version-check "$src"
+# The development build's compiler and warnings-as-errors: the wheel's compile lines are
+# then the development build's, so ccache hands back its objects instead of compiling the
+# core a second time (a user's `pip install .` keeps the defaults: any compiler, warnings
+# only). ccache hashes the compiler's name too, and pip's build environment picks g++
+# where CMake alone picks c++.
+settings=(--config-settings=cmake.define.TWINSIM_WARNINGS_AS_ERRORS=ON)
+[ -n "$cxx" ] && settings+=("--config-settings=cmake.define.CMAKE_CXX_COMPILER=$cxx")
+"$scratch/venv/bin/python" -m pip install -q --disable-pip-version-check "${settings[@]}" "$src"
 
 cd "$scratch"   # away from the source tree, so only the installed package can be imported
 sample="$src/models/building"
