@@ -84,22 +84,37 @@ JobResult run_job(const std::vector<std::shared_ptr<const PreparedScenario>>& sc
     JobResult result;
     JobState state;
 
-    // 1. Plan: the job's tasks (this shard's only, for a shard).
-    const JobPlan plan = plan_job(scenarios);
+    // 1. Plan: the job's tasks (this shard's only, for a shard). Only a shard needs the
+    // job's id, which digests every base graph (a JSON dump of every twin and
+    // relationship: a large share of a short job on a large graph); a whole job
+    // executes the same tasks without it.
+    JobPlan plan;
     std::vector<RunTask> tasks;
     if (!sharded) {
-        tasks = plan.tasks;
-    } else if (options.tasks.empty()) {
-        tasks = shard_tasks(plan, options.shard_index, options.shard_count);
+        for (std::size_t i = 0; i < scenarios.size(); ++i)
+            for (std::uint32_t r = 0; r < scenarios[i]->spec.replications; ++r) {
+                RunTask task;
+                task.index = tasks.size();
+                task.scenario_index = static_cast<std::uint32_t>(i);
+                task.scenario = scenarios[i]->spec.name;
+                task.replication = r;
+                task.seed = scenarios[i]->spec.seed;
+                tasks.push_back(std::move(task));
+            }
     } else {
-        std::vector<bool> taken(plan.tasks.size(), false);
-        for (const std::size_t i : options.tasks) {
-            if (i >= plan.tasks.size())
-                throw Error("run_job: task " + std::to_string(i) + " is not in the job (it has " +
-                            std::to_string(plan.tasks.size()) + " tasks)");
-            if (taken[i]) throw Error("run_job: task " + std::to_string(i) + " is given twice");
-            taken[i] = true;
-            tasks.push_back(plan.tasks[i]);
+        plan = plan_job(scenarios);
+        if (options.tasks.empty()) {
+            tasks = shard_tasks(plan, options.shard_index, options.shard_count);
+        } else {
+            std::vector<bool> taken(plan.tasks.size(), false);
+            for (const std::size_t i : options.tasks) {
+                if (i >= plan.tasks.size())
+                    throw Error("run_job: task " + std::to_string(i) + " is not in the job (it has " +
+                                std::to_string(plan.tasks.size()) + " tasks)");
+                if (taken[i]) throw Error("run_job: task " + std::to_string(i) + " is given twice");
+                taken[i] = true;
+                tasks.push_back(plan.tasks[i]);
+            }
         }
     }
     std::vector<ScenarioRuns> runs(scenarios.size());
