@@ -332,7 +332,9 @@ void validate(const LineSpec& spec) {
 // ---------------------------------------------------------------------------
 
 struct Line::State {
-    enum : std::uint8_t { idle, loaded, busy, blocked };
+    // 32-bit, not 8: a store to a char-sized field may alias any object, which
+    // made the compiler reload every table pointer after each state change.
+    enum : std::uint32_t { idle, loaded, busy, blocked };
     enum : std::uint32_t { ev_arrival, ev_done, ev_release, ev_warmup };
     struct Event {
         std::uint32_t kind;
@@ -360,7 +362,7 @@ struct Line::State {
         std::uint32_t placed = 0;     ///< parts of a finished batch already passed on
         std::uint32_t last_product = none32;
         std::uint32_t waiting_pool = none32;  ///< the pool whose queue it waits in
-        std::uint8_t state = idle;
+        std::uint32_t state = idle;
     };
     struct Counter {  // a count and its time integral since the statistics began
         double area = 0.0;
@@ -375,12 +377,16 @@ struct Line::State {
         std::int64_t capacity = 0;        ///< buffer places (max for unlimited)
         bool up = true;
         double last = 0.0;
-        std::int64_t n[4] = {0, 0, 0, 0};  ///< machines per state (idle, loaded, busy, blocked)
+        /// Machines per state (idle, loaded, busy, blocked), as doubles (whole
+        /// numbers, exact) so that advance() needs no conversion.
+        alignas(16) double n[4] = {0.0, 0.0, 0.0, 0.0};
+        /// Their time integrals since the statistics began, by the same index:
+        /// idle while up (starved), loaded (waiting), busy, blocked.
+        alignas(16) double area[4] = {0.0, 0.0, 0.0, 0.0};
         std::int64_t wip = 0;
         std::uint32_t batch = 1;          ///< spec.stations[s].batch, kept beside the state it is read with
         std::vector<std::uint32_t> uses;  ///< spec.stations[s].pools: one unit of each held while processing
-        double a_busy = 0.0, a_setup = 0.0, a_blocked = 0.0, a_loaded = 0.0, a_starved = 0.0, a_down = 0.0,
-               a_queue = 0.0, a_wip = 0.0;
+        double a_setup = 0.0, a_down = 0.0, a_queue = 0.0, a_wip = 0.0;
         std::uint64_t left = 0, started = 0, waited = 0;
         double wait_sum = 0.0, sojourn_sum = 0.0;
     };
@@ -415,6 +421,7 @@ struct Line::State {
     /// route (most), none32 when the draw must walk the table.
     std::vector<std::uint32_t> single_route;
     std::uint32_t n_products = 0;
+    std::uint32_t n_stations = 0;  ///< stations.size(): nodes from here on are sinks
     std::vector<Part> parts;
     std::vector<std::uint32_t> free_parts;
     std::vector<Order> orders;
@@ -442,6 +449,7 @@ struct Line::State {
         if (source_streams.size() != spec.sources.size() || station_streams.size() != spec.stations.size())
             throw std::invalid_argument("production line: one random stream per source and per station");
         n_products = static_cast<std::uint32_t>(spec.products.size());
+        n_stations = static_cast<std::uint32_t>(spec.stations.size());
         stations.resize(spec.stations.size());
         holder_id.resize(spec.stations.size());
         for (std::size_t i = 0; i < spec.stations.size(); ++i) {
@@ -454,7 +462,7 @@ struct Line::State {
                 holder_id[i].push_back(static_cast<std::uint32_t>(holders.size()));
                 holders.emplace_back(static_cast<std::uint32_t>(i), m);
             }
-            st.n[idle] = ss.machines;
+            st.n[idle] = static_cast<double>(ss.machines);
             st.batch = ss.batch;
             st.uses = ss.pools;
             st.capacity = ss.buffer < 0 ? std::numeric_limits<std::int64_t>::max() : ss.buffer;
@@ -489,23 +497,29 @@ struct Line::State {
     }
 
     // --- statistics ---------------------------------------------------------
-    void advance(Station& st) {
+    // The time averages move on only when the clock did (now > last, the same
+    // test as dt > 0 for finite times): the test inline, the update out of line,
+    // since most calls come at a time already accounted for.
+    [[gnu::always_inline]] void advance(Station& st) {
+        if (sim.now() > st.last) advance_to_now(st);
+    }
+    [[gnu::noinline]] void advance_to_now(Station& st) {
         const double now = sim.now();
         const double dt = now - st.last;
-        if (dt > 0.0) {
-            st.a_busy += static_cast<double>(st.n[busy]) * dt;
-            st.a_blocked += static_cast<double>(st.n[blocked]) * dt;
-            st.a_loaded += static_cast<double>(st.n[loaded]) * dt;
-            if (st.up) st.a_starved += static_cast<double>(st.n[idle]) * dt; else st.a_down += dt;
-            st.a_queue += static_cast<double>(st.queue.size()) * dt;
-            st.a_wip += static_cast<double>(st.wip) * dt;
-            st.last = now;
+        if (st.up) [[likely]] {
+            for (int k = 0; k < 4; ++k) st.area[k] += st.n[k] * dt;
+        } else {
+            for (int k = 1; k < 4; ++k) st.area[k] += st.n[k] * dt;  // idle while down is not starved
+            st.a_down += dt;
         }
+        st.a_queue += static_cast<double>(static_cast<std::int64_t>(st.queue.size())) * dt;
+        st.a_wip += static_cast<double>(st.wip) * dt;
+        st.last = now;
     }
-    void advance(Pool& p) {
+    [[gnu::always_inline]] void advance(Pool& p) {
         const double now = sim.now();
-        const double dt = now - p.last;
-        if (dt > 0.0) {
+        if (now > p.last) {
+            const double dt = now - p.last;
             p.a_busy += static_cast<double>(p.in_use) * dt;
             p.a_present += static_cast<double>(p.size) * dt;
             p.last = now;
@@ -522,9 +536,9 @@ struct Line::State {
         stations[s].wip += delta;
         if (wip_listener) wip_listener(static_cast<std::int32_t>(s), stations[s].wip);
     }
-    void set_state(Station& st, Machine& m, std::uint8_t to) {
-        --st.n[m.state];
-        ++st.n[to];
+    void set_state(Station& st, Machine& m, std::uint32_t to) {
+        st.n[m.state] -= 1.0;
+        st.n[to] += 1.0;
         m.state = to;
     }
     void reset_statistics() {
@@ -532,7 +546,8 @@ struct Line::State {
         since = now;
         for (Station& st : stations) {
             advance(st);
-            st.a_busy = st.a_setup = st.a_blocked = st.a_loaded = st.a_starved = st.a_down = st.a_queue = st.a_wip = 0.0;
+            for (double& a : st.area) a = 0.0;
+            st.a_setup = st.a_down = st.a_queue = st.a_wip = 0.0;
             st.left = st.started = st.waited = 0;
             st.wait_sum = st.sojourn_sum = 0.0;
             // A job running across the warm-up counts its setup share from now on only.
@@ -592,16 +607,16 @@ struct Line::State {
 
     // --- flow ---------------------------------------------------------------------
     [[nodiscard]] bool can_accept(std::uint32_t node) const {
-        if (node >= stations.size()) return true;  // a sink
+        if (node >= n_stations) return true;  // a sink
         const Station& st = stations[node];
         if (static_cast<std::int64_t>(st.queue.size()) < st.capacity) return true;
         return st.batch == 1 && st.up && !st.idle.empty() && st.queue.empty();
     }
 
     /// A part enters `node` (the caller checked can_accept).
-    void arrive(std::uint32_t id, std::uint32_t node) {
-        if (node >= stations.size()) {
-            finish(id, node - static_cast<std::uint32_t>(stations.size()));
+    [[gnu::always_inline]] void arrive(std::uint32_t id, std::uint32_t node) {
+        if (node >= n_stations) {
+            finish(id, node - n_stations);
             return;
         }
         Station& st = stations[node];
@@ -632,7 +647,11 @@ struct Line::State {
     }
 
     /// Idle machines of an up station take waiting parts (batches of one product).
-    void load(std::uint32_t s) {
+    [[gnu::always_inline]] void load(std::uint32_t s) {
+        const Station& st = stations[s];
+        if (st.up && !st.idle.empty() && !st.queue.empty()) load_waiting(s);
+    }
+    void load_waiting(std::uint32_t s) {
         Station& st = stations[s];
         bool freed = false;
         while (st.up && !st.idle.empty() && !st.queue.empty()) {
@@ -670,7 +689,7 @@ struct Line::State {
     /// A loaded machine starts (or resumes) its job when its station is up
     /// and every pool it uses has a unit free; else it waits in the first
     /// pool that has none.
-    void start_machine(std::uint32_t s, std::uint32_t m) {
+    [[gnu::always_inline]] void start_machine(std::uint32_t s, std::uint32_t m) {
         Station& st = stations[s];
         Machine& machine = st.machines[m];
         if (!st.up) return;
@@ -710,7 +729,7 @@ struct Line::State {
         machine.done = sim.schedule(type, duration, Event{ev_done, s, m});
     }
 
-    void release_pools(std::uint32_t s) {
+    [[gnu::always_inline]] void release_pools(std::uint32_t s) {
         for (const std::uint32_t p : stations[s].uses) {
             advance(pools[p]);
             --pools[p].in_use;
@@ -727,12 +746,16 @@ struct Line::State {
         }
     }
 
-    void done(std::uint32_t s, std::uint32_t m) {
+    [[gnu::always_inline]] void done(std::uint32_t s, std::uint32_t m) {
         Station& st = stations[s];
         Machine& machine = st.machines[m];
         advance(st);
-        st.a_setup += std::min(machine.setup_part, sim.now() - std::max(machine.started, since));
-        machine.setup_part = 0.0;
+        // (Without a setup the share adds nothing once the statistics run;
+        // before the warm-up a_setup is discarded anyway.)
+        if (machine.setup_part != 0.0) {
+            st.a_setup += std::min(machine.setup_part, sim.now() - std::max(machine.started, since));
+            machine.setup_part = 0.0;
+        }
         for (const std::uint32_t id : machine.parts)
             parts[id].next = draw_route(s, parts[id].product, station_streams[s]);
         machine.placed = 0;
@@ -764,7 +787,7 @@ struct Line::State {
         unblock(s);  // an idle machine can take a part straight from upstream
     }
 
-    void leave(std::uint32_t s, std::uint32_t id) {
+    [[gnu::always_inline]] void leave(std::uint32_t s, std::uint32_t id) {
         Station& st = stations[s];
         advance(st);
         if (sim.now() >= since) {
@@ -775,7 +798,10 @@ struct Line::State {
     }
 
     /// Places freed at `s`: the holders blocked on it move their parts in, in order.
-    void unblock(std::uint32_t s) {
+    [[gnu::always_inline]] void unblock(std::uint32_t s) {
+        if (!stations[s].waiters.empty()) unblock_waiting(s);
+    }
+    void unblock_waiting(std::uint32_t s) {
         Station& st = stations[s];
         while (!st.waiters.empty() && can_accept(s)) {
             const auto [station, index] = holders[st.waiters.pop()];
@@ -843,8 +869,11 @@ struct Line::State {
     }
 
     void handle(const Event& e) {
+        if (e.kind == ev_done) [[likely]] {
+            done(e.a, e.b);
+            return;
+        }
         switch (e.kind) {
-            case ev_done: done(e.a, e.b); break;
             case ev_arrival: {
                 const SourceSpec& ss = spec.sources[e.a];
                 Source& src = sources[e.a];
@@ -940,11 +969,11 @@ StationStatistics Line::station(std::uint32_t s) const {
         if (m.state == State::busy) setup += std::clamp(x.sim.now() - std::max(m.started, x.since), 0.0, m.setup_part);
     out.parts = st.left;
     if (elapsed > 0.0) {
-        out.utilisation = st.a_busy / machine_time;
+        out.utilisation = st.area[State::busy] / machine_time;
         out.setup = setup / machine_time;
-        out.blocked = st.a_blocked / machine_time;
-        out.starved = st.a_starved / machine_time;
-        out.waiting = st.a_loaded / machine_time;
+        out.blocked = st.area[State::blocked] / machine_time;
+        out.starved = st.area[State::idle] / machine_time;
+        out.waiting = st.area[State::loaded] / machine_time;
         out.down = st.a_down / elapsed;
         out.mean_queue = st.a_queue / elapsed;
         out.mean_wip = st.a_wip / elapsed;
