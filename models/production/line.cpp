@@ -679,9 +679,8 @@ struct Line::State {
             }
             st.idle.pop_back();
             machine.remaining = -1.0;
-            set_state(st, machine, loaded);
             freed = true;
-            start_machine(s, m);
+            start_machine(s, m);  // loaded, or busy at once (no time passes between)
         }
         if (freed) unblock(s);
     }
@@ -692,10 +691,14 @@ struct Line::State {
     [[gnu::always_inline]] void start_machine(std::uint32_t s, std::uint32_t m) {
         Station& st = stations[s];
         Machine& machine = st.machines[m];
-        if (!st.up) return;
+        if (!st.up) {
+            set_state(st, machine, loaded);
+            return;
+        }
         const StationSpec& ss = spec.stations[s];
         for (const std::uint32_t p : st.uses)
             if (pools[p].in_use >= pools[p].size) {
+                set_state(st, machine, loaded);
                 machine.waiting_pool = p;
                 pools[p].waiters.push(holder_id[s][m]);
                 return;
@@ -759,7 +762,9 @@ struct Line::State {
         for (const std::uint32_t id : machine.parts)
             parts[id].next = draw_route(s, parts[id].product, station_streams[s]);
         machine.placed = 0;
-        set_state(st, machine, blocked);
+        // The machine stays busy in the counts until place() knows whether it
+        // blocks: the counts are integrated only when the clock moves, so a
+        // state held for no time need not be entered.
         release_pools(s);
         place(s, m);
     }
@@ -772,6 +777,7 @@ struct Line::State {
             const std::uint32_t id = machine.parts[machine.placed];
             const std::uint32_t next = parts[id].next;
             if (!can_accept(next)) {
+                set_state(st, machine, blocked);
                 stations[next].waiters.push(holder_id[s][m]);
                 return;
             }
