@@ -79,7 +79,7 @@ public:
         }
     }
     [[nodiscard]] bool defined() const noexcept { return kind_ != TimeKind::none; }
-    double operator()(kernel::RandomStream& r) const noexcept {
+    [[gnu::always_inline]] double operator()(kernel::RandomStream& r) const noexcept {
         switch (kind_) {
             case TimeKind::exponential: return exponential_->sample(r);
             case TimeKind::lognormal: return lognormal_->sample(r);
@@ -740,7 +740,11 @@ struct Line::State {
         for (const std::uint32_t p : stations[s].uses) serve(p);
     }
 
-    void serve(std::uint32_t p) {
+    [[gnu::always_inline]] void serve(std::uint32_t p) {
+        const Pool& pool = pools[p];
+        if (pool.in_use < pool.size && !pool.waiters.empty()) serve_waiting(p);
+    }
+    void serve_waiting(std::uint32_t p) {
         Pool& pool = pools[p];
         while (pool.in_use < pool.size && !pool.waiters.empty()) {
             const auto [s, m] = holders[pool.waiters.pop()];
