@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -354,7 +355,8 @@ struct Line::State {
         std::uint32_t alive;
     };
     struct Machine {
-        std::vector<std::uint32_t> parts;
+        std::uint32_t* parts = nullptr;  ///< the job's parts: `batch` places in its station's `slots`
+        std::uint32_t count = 0;         ///< parts in the job
         double remaining = 0.0;       ///< of an interrupted job; < 0: none
         double started = 0.0;
         double setup_part = 0.0;      ///< the setup share of the running job (for statistics)
@@ -370,6 +372,7 @@ struct Line::State {
     };
     struct Station {
         std::vector<Machine> machines;
+        std::vector<std::uint32_t> slots;  ///< machines x batch places for the parts of the jobs (never resized)
         std::vector<std::uint32_t> idle;  ///< idle machines (a stack)
         Fifo queue;                       ///< waiting parts
         Fifo waiters;                     ///< holders (machines, sources) blocked on this station, in order
@@ -456,8 +459,9 @@ struct Line::State {
             const StationSpec& ss = spec.stations[i];
             Station& st = stations[i];
             st.machines.resize(ss.machines);
+            st.slots.assign(static_cast<std::size_t>(ss.machines) * ss.batch, 0);
             for (std::uint32_t m = 0; m < ss.machines; ++m) {
-                st.machines[m].parts.reserve(ss.batch);
+                st.machines[m].parts = st.slots.data() + static_cast<std::size_t>(m) * ss.batch;
                 st.idle.push_back(ss.machines - 1 - m);  // machine 0 on top
                 holder_id[i].push_back(static_cast<std::uint32_t>(holders.size()));
                 holders.emplace_back(static_cast<std::uint32_t>(i), m);
@@ -658,7 +662,7 @@ struct Line::State {
             const std::uint32_t m = st.idle.back();
             Machine& machine = st.machines[m];
             if (st.batch == 1) {
-                machine.parts.push_back(st.queue.pop());
+                machine.parts[machine.count++] = st.queue.pop();
             } else {
                 // The batch of the oldest waiting part's product, when complete, or
                 // as many as wait when the buffer is full (else a full buffer of
@@ -668,9 +672,9 @@ struct Line::State {
                 for (std::size_t i = 0; i < st.queue.size() && found < st.batch; ++i)
                     if (parts[st.queue.at(i)].product == product) ++found;
                 if (found < st.batch && static_cast<std::int64_t>(st.queue.size()) < st.capacity) break;
-                for (std::size_t i = 0; machine.parts.size() < found;) {
+                for (std::size_t i = 0; machine.count < found;) {
                     if (parts[st.queue.at(i)].product == product) {
-                        machine.parts.push_back(st.queue.at(i));
+                        machine.parts[machine.count++] = st.queue.at(i);
                         st.queue.erase(i);
                     } else {
                         ++i;
@@ -719,7 +723,7 @@ struct Line::State {
             duration = setup + st.process[product](station_streams[s]);
             machine.last_product = product;
             if (now >= since)
-                for (const std::uint32_t id : machine.parts) {
+                for (const std::uint32_t id : std::span(machine.parts, machine.count)) {
                     const double w = now - parts[id].arrived;
                     ++st.started;
                     st.wait_sum += w;
@@ -763,7 +767,7 @@ struct Line::State {
             st.a_setup += std::min(machine.setup_part, sim.now() - std::max(machine.started, since));
             machine.setup_part = 0.0;
         }
-        for (const std::uint32_t id : machine.parts)
+        for (const std::uint32_t id : std::span(machine.parts, machine.count))
             parts[id].next = draw_route(s, parts[id].product, station_streams[s]);
         machine.placed = 0;
         // The machine stays busy in the counts until place() knows whether it
@@ -777,7 +781,7 @@ struct Line::State {
     void place(std::uint32_t s, std::uint32_t m) {
         Station& st = stations[s];
         Machine& machine = st.machines[m];
-        while (machine.placed < machine.parts.size()) {
+        while (machine.placed < machine.count) {
             const std::uint32_t id = machine.parts[machine.placed];
             const std::uint32_t next = parts[id].next;
             if (!can_accept(next)) {
@@ -790,7 +794,7 @@ struct Line::State {
             arrive(id, next);
         }
         advance(st);
-        machine.parts.clear();
+        machine.count = 0;
         set_state(st, machine, idle);
         st.idle.push_back(m);
         load(s);
