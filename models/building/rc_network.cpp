@@ -54,13 +54,207 @@ struct RcNetwork::Impl {
     std::vector<std::size_t> zone_block;    ///< the block of each zone (exact)
     /// per group: the dense air response (group_response()); empty when unavailable
     std::vector<std::vector<double>> group_g;
+    /// Implicit integrator: (C + dt L) x = r solved per connected group with a
+    /// banded Cholesky factor (the matrix is block diagonal by group), each
+    /// group's nodes in a breadth-first order that keeps its band narrow (a
+    /// row of rooms: about 2 below the diagonal). The substitutions are chains
+    /// of dependent operations, so groups of the same size and band are solved
+    /// `lanes` at a time, interleaved (each operation on `lanes` independent
+    /// groups: contiguous, vectorisable, no waiting on the previous row). One
+    /// contiguous arena for every batch; `solver` is used instead when the
+    /// bands would be too large.
+    static constexpr std::size_t lanes = 8;
+    struct BandBatch {
+        std::uint32_t size = 0, band = 0, count = 0;  ///< rows, entries below the diagonal, groups (<= lanes)
+        std::size_t factor = 0;  ///< offset in band_factor: size rows of band + 1 entries (the last: 1 / diagonal), each `lanes` wide
+        std::size_t index = 0;   ///< offset in band_index: size rows of `lanes` node numbers (padding lanes repeat lane 0)
+    };
+    std::vector<BandBatch> band_batches;
+    std::vector<double> band_factor;
+    std::vector<std::uint32_t> band_index;
+    std::vector<double> band_work;  ///< a batch's right-hand sides, row by row, `lanes` wide
+    bool banded = false;
     Eigen::SimplicialLDLT<Eigen::SparseMatrix<double>> solver;
+
+    bool factor_bands(const Eigen::SparseMatrix<double>& a, const std::vector<std::pair<Eigen::Index, Eigen::Index>>& ranges);
+
+    /// Solves batch b's blocks of (C + dt L) y = r: `load(node)` gives r at a
+    /// node, `store(node, y)` receives the solution (padding lanes are not stored).
+    template <class Load, class Store>
+    void band_solve(const BandBatch& b, Load load, Store store) {
+        constexpr std::size_t L = lanes;
+        const std::uint32_t n = b.size, w = b.band;
+        const std::size_t stride = std::size_t{w} + 1;
+        const double* __restrict f = band_factor.data() + b.factor;
+        const std::uint32_t* index = band_index.data() + b.index;
+        double* __restrict y = band_work.data();
+        for (std::size_t k = 0; k < std::size_t{n} * L; ++k) y[k] = load(index[k]);
+        for (std::uint32_t i = 0; i < n; ++i) {  // L y = P r
+            const double* row = f + i * stride * L;  // row[(w - k) L + lane] = L(i, i - k), row[w L + lane] = 1 / L(i, i)
+            double* __restrict yi = y + std::size_t{i} * L;
+            const std::uint32_t reach = std::min(i, w);
+            for (std::uint32_t k = 1; k <= reach; ++k) {
+                const double* fk = row + (w - k) * L;
+                const double* yk = yi - std::size_t{k} * L;
+                for (std::size_t l = 0; l < L; ++l) yi[l] -= fk[l] * yk[l];
+            }
+            for (std::size_t l = 0; l < L; ++l) yi[l] *= row[w * L + l];
+        }
+        for (std::uint32_t i = n; i-- > 0;) {  // L^T z = y
+            double* __restrict yi = y + std::size_t{i} * L;
+            const std::uint32_t reach = std::min(n - 1 - i, w);
+            for (std::uint32_t k = 1; k <= reach; ++k) {
+                const double* fk = f + ((i + k) * stride + (w - k)) * L;
+                const double* yk = yi + std::size_t{k} * L;
+                for (std::size_t l = 0; l < L; ++l) yi[l] -= fk[l] * yk[l];
+            }
+            const double* d = f + (i * stride + w) * L;
+            for (std::size_t l = 0; l < L; ++l) yi[l] *= d[l];
+        }
+        for (std::uint32_t i = 0; i < n; ++i)
+            for (std::uint32_t l = 0; l < b.count; ++l) store(index[i * L + l], y[i * L + l]);
+    }
 
     const ExactBlock& block_of(Eigen::Index node) const {
         const auto it = std::upper_bound(block_index.begin(), block_index.end(), node);
         return blocks[static_cast<std::size_t>(it - block_index.begin() - 1)];
     }
 };
+
+namespace {
+
+/// The most numbers the groups' band factors may hold together (else the sparse factorisation).
+constexpr std::size_t max_band_entries = std::size_t{16} << 20;
+
+}  // namespace
+
+/// Factors each group's block of `a` (= C + dt L, symmetric positive definite,
+/// block diagonal by group) as a banded Cholesky factor in a breadth-first
+/// node order (reverse Cuthill-McKee without the reversal: from a node of
+/// least degree, neighbours by ascending degree). False when the bands would
+/// hold more than max_band_entries numbers; throws twinsim::Error when a block
+/// is not positive definite.
+bool RcNetwork::Impl::factor_bands(const Eigen::SparseMatrix<double>& a,
+                                   const std::vector<std::pair<Eigen::Index, Eigen::Index>>& ranges) {
+    Impl& m = *this;
+    struct BandGroup {
+        std::uint32_t begin = 0, size = 0;  ///< the group's nodes (contiguous)
+        std::uint32_t band = 0;             ///< entries below the diagonal in a row of its factor
+        std::size_t factor = 0;             ///< offset in `factor`: size rows of band + 1 entries (the last: 1 / diagonal)
+        std::size_t order = 0;              ///< offset in `order_all`: its node offsets in band order
+    };
+    std::vector<BandGroup> bands;
+    std::vector<std::uint32_t> order_all;
+    std::vector<std::vector<std::uint32_t>> neighbours;
+    std::vector<std::uint32_t> position, order;
+    std::size_t entries = 0, largest = 0;
+    for (const auto& [offset, size] : ranges) {
+        const auto n = static_cast<std::uint32_t>(size);
+        neighbours.assign(n, {});
+        for (std::uint32_t col = 0; col < n; ++col)
+            for (Eigen::SparseMatrix<double>::InnerIterator it(a, offset + col); it; ++it)
+                if (it.row() != offset + col) neighbours[col].push_back(static_cast<std::uint32_t>(it.row() - offset));
+        for (auto& list : neighbours)
+            std::sort(list.begin(), list.end(), [&](std::uint32_t p, std::uint32_t o) {
+                return neighbours[p].size() != neighbours[o].size() ? neighbours[p].size() < neighbours[o].size() : p < o;
+            });
+        // Breadth-first from a node of least degree (a group is connected).
+        order.clear();
+        position.assign(n, std::numeric_limits<std::uint32_t>::max());
+        std::uint32_t start = 0;
+        for (std::uint32_t k = 1; k < n; ++k)
+            if (neighbours[k].size() < neighbours[start].size()) start = k;
+        for (std::uint32_t seed = start, scanned = 0; order.size() < n;) {
+            if (position[seed] == std::numeric_limits<std::uint32_t>::max()) {
+                position[seed] = static_cast<std::uint32_t>(order.size());
+                order.push_back(seed);
+            }
+            for (; scanned < order.size(); ++scanned)
+                for (const std::uint32_t next : neighbours[order[scanned]])
+                    if (position[next] == std::numeric_limits<std::uint32_t>::max()) {
+                        position[next] = static_cast<std::uint32_t>(order.size());
+                        order.push_back(next);
+                    }
+            for (seed = 0; seed < n && position[seed] != std::numeric_limits<std::uint32_t>::max(); ++seed) {
+            }
+        }
+        std::uint32_t band = 0;
+        for (std::uint32_t p = 0; p < n; ++p)
+            for (const std::uint32_t o : neighbours[p]) band = std::max(band, position[p] > position[o] ? position[p] - position[o] : position[o] - position[p]);
+        BandGroup bg;
+        bg.begin = static_cast<std::uint32_t>(offset);
+        bg.size = n;
+        bg.band = band;
+        bg.factor = entries;
+        bg.order = order_all.size();
+        entries += std::size_t{n} * (band + 1);
+        if (entries > max_band_entries) return false;
+        order_all.insert(order_all.end(), order.begin(), order.end());
+        bands.push_back(bg);
+        largest = std::max<std::size_t>(largest, n);
+    }
+    // Cholesky in band storage: row i holds L(i, i - band .. i - 1), then 1 / L(i, i).
+    std::vector<double> factor(entries, 0.0);
+    for (const BandGroup& bg : bands) {
+        const std::uint32_t n = bg.size, w = bg.band;
+        const std::size_t stride = std::size_t{w} + 1;
+        double* f = factor.data() + bg.factor;
+        const std::uint32_t* ord = order_all.data() + bg.order;
+        position.assign(n, 0);
+        for (std::uint32_t i = 0; i < n; ++i) position[ord[i]] = i;
+        // the block in band order (lower part): f[i * stride + w - k] = A(i, i - k), diagonal at w
+        for (std::uint32_t col = 0; col < n; ++col)
+            for (Eigen::SparseMatrix<double>::InnerIterator it(a, bg.begin + col); it; ++it) {
+                const std::uint32_t r = position[static_cast<std::uint32_t>(it.row() - bg.begin)], c = position[col];
+                if (r >= c) f[r * stride + (w - (r - c))] = it.value();
+            }
+        for (std::uint32_t i = 0; i < n; ++i) {
+            double* row = f + i * stride;
+            const std::uint32_t first = i >= w ? i - w : 0;
+            for (std::uint32_t j = first; j < i; ++j) {  // L(i, j) = (A(i, j) - sum_k L(i, k) L(j, k)) / L(j, j)
+                const double* rj = f + j * stride;
+                double sum = row[w - (i - j)];
+                for (std::uint32_t k = first; k < j; ++k) sum -= row[w - (i - k)] * rj[w - (j - k)];
+                row[w - (i - j)] = sum * rj[w];
+            }
+            double diagonal = row[w];
+            for (std::uint32_t k = first; k < i; ++k) diagonal -= row[w - (i - k)] * row[w - (i - k)];
+            if (!(diagonal > 0.0)) throw Error("thermal_zones: factorisation of the network failed");
+            row[w] = 1.0 / std::sqrt(diagonal);
+        }
+    }
+    // Groups of the same size and band, `lanes` at a time, interleaved.
+    std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<std::size_t>> shapes;
+    for (std::size_t k = 0; k < bands.size(); ++k) shapes[{bands[k].size, bands[k].band}].push_back(k);
+    constexpr std::size_t L = lanes;
+    for (const auto& [shape, members] : shapes) {
+        const auto [n, w] = shape;
+        const std::size_t stride = std::size_t{w} + 1;
+        for (std::size_t first = 0; first < members.size(); first += L) {
+            BandBatch batch;
+            batch.size = n;
+            batch.band = w;
+            batch.count = static_cast<std::uint32_t>(std::min(L, members.size() - first));
+            batch.factor = m.band_factor.size();
+            batch.index = m.band_index.size();
+            m.band_factor.resize(batch.factor + std::size_t{n} * stride * L, 0.0);
+            m.band_index.resize(batch.index + std::size_t{n} * L, 0);
+            for (std::size_t l = 0; l < L; ++l) {
+                const bool real = l < batch.count;
+                const BandGroup& bg = bands[members[first + (real ? l : 0)]];
+                for (std::uint32_t i = 0; i < n; ++i) {
+                    m.band_index[batch.index + i * L + l] = bg.begin + order_all[bg.order + i];
+                    for (std::size_t e = 0; e < stride; ++e)
+                        m.band_factor[batch.factor + (i * stride + e) * L + l] =
+                            real ? factor[bg.factor + i * stride + e] : (e == w ? 1.0 : 0.0);
+                }
+            }
+            m.band_batches.push_back(batch);
+        }
+    }
+    m.band_work.assign(largest * L, 0.0);
+    return true;
+}
 
 RcNetwork::RcNetwork(const Zones& zones, double dt, Integrator integrator, double max_exact_states)
     : impl_(std::make_unique<Impl>()) {
@@ -188,8 +382,11 @@ RcNetwork::RcNetwork(const Zones& zones, double dt, Integrator integrator, doubl
         Eigen::SparseMatrix<double> a = L * dt;
         for (Eigen::Index k = 0; k < n; ++k) a.coeffRef(k, k) += m.capacity[k];
         a.makeCompressed();
-        m.solver.compute(a);
-        if (m.solver.info() != Eigen::Success) throw Error("thermal_zones: factorisation of the network failed");
+        m.banded = m.factor_bands(a, ranges);
+        if (!m.banded) {
+            m.solver.compute(a);
+            if (m.solver.info() != Eigen::Success) throw Error("thermal_zones: factorisation of the network failed");
+        }
         // The controller's response of a zone to its own cooling: its air/mass block alone.
         for (std::size_t i = 0; i < nz; ++i) {
             const double maa = a.coeff(m.air[i], m.air[i]);
@@ -234,6 +431,7 @@ RcNetwork::RcNetwork(const Zones& zones, double dt, Integrator integrator, doubl
     m.u = Eigen::VectorXd::Zero(n);
     m.q = Eigen::VectorXd::Zero(n);
     m.x_free = Eigen::VectorXd::Zero(n);
+    m.rhs = Eigen::VectorXd::Zero(n);
 }
 
 RcNetwork::RcNetwork(RcNetwork&&) noexcept = default;
@@ -275,6 +473,15 @@ void RcNetwork::hold_inputs(std::span<const double> air_watts, std::span<const d
         for (const ExactBlock& b : m.blocks)
             m.x_free.segment(b.offset, b.size).noalias() =
                 b.phi * m.x.segment(b.offset, b.size) + b.gamma * m.u.segment(b.offset, b.size);
+    } else if (m.banded) {
+        const double dt = m.dt;
+        const double* cap = m.capacity.data();
+        const double* x = m.x.data();
+        const double* u = m.u.data();
+        double* free = m.x_free.data();
+        for (const Impl::BandBatch& b : m.band_batches)
+            m.band_solve(b, [&](std::uint32_t k) { return cap[k] * x[k] + dt * u[k]; },
+                         [&](std::uint32_t k, double v) { free[k] = v; });
     } else {
         m.rhs = m.capacity.cwiseProduct(m.x) + m.dt * m.u;
         m.x_free = m.solver.solve(m.rhs);
@@ -299,9 +506,15 @@ void RcNetwork::sink_response(std::span<const double> zone_watts, std::vector<do
     m.q.setZero();
     for (std::size_t i = 0; i < zone_watts.size(); ++i) m.q[m.air[i]] = zone_watts[i];
     m.rhs = m.dt * m.q;
-    const Eigen::VectorXd response = m.solver.solve(m.rhs);
+    if (m.banded) {
+        double* r = m.rhs.data();
+        for (const Impl::BandBatch& b : m.band_batches)
+            m.band_solve(b, [&](std::uint32_t k) { return r[k]; }, [&](std::uint32_t k, double v) { r[k] = v; });
+    } else {
+        m.rhs = m.solver.solve(m.rhs).eval();
+    }
     air_drop.resize(zone_watts.size());
-    for (std::size_t i = 0; i < zone_watts.size(); ++i) air_drop[i] = response[m.air[i]];
+    for (std::size_t i = 0; i < zone_watts.size(); ++i) air_drop[i] = m.rhs[m.air[i]];
 }
 
 bool RcNetwork::has_group_responses() const noexcept { return !impl_->group_g.empty() || impl_->groups.empty(); }
@@ -337,6 +550,20 @@ RcNetwork::StepResult RcNetwork::advance(std::span<const double> zone_watts, dou
         }
         loss -= outdoor_heat_rate * m.dt;
         out.outdoor_loss = loss;
+    } else if (m.banded) {
+        // x = x_free - (C + dt L)^-1 dt q (a batch without a sink keeps x_free).
+        m.x = m.x_free;
+        const double dt = m.dt;
+        const double* q = m.q.data();
+        double* x = m.x.data();
+        for (const Impl::BandBatch& b : m.band_batches) {
+            const std::uint32_t* index = m.band_index.data() + b.index;
+            bool sink = false;
+            for (std::size_t k = 0; k < std::size_t{b.size} * Impl::lanes; ++k) sink = sink || q[index[k]] != 0.0;
+            if (sink)
+                m.band_solve(b, [&](std::uint32_t k) { return dt * q[k]; }, [&](std::uint32_t k, double v) { x[k] -= v; });
+        }
+        out.outdoor_loss = m.dt * (m.h_node.dot(m.x) - outdoor_heat_rate);
     } else {
         if (any) {
             m.rhs = m.dt * m.q;

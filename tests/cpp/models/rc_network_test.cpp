@@ -180,3 +180,99 @@ TEST_CASE("phi12 matches its closed form and its series", "[models]") {
     CHECK(p1 == 1.0);
     CHECK(p2 == 0.5);
 }
+
+TEST_CASE("rc network, implicit: groups of every shape, numbered out of order, solve as one dense backward-Euler system",
+          "[models]") {
+    // 13 groups of one shape (a row of 3 rooms: more than one batch of interleaved groups,
+    // the last one partly filled), a ring of 5 and a level of 6 (every pair adjacent)
+    // whose rooms are numbered out of order, and a room alone; every room different.
+    RcNetwork::Zones zones;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> pairs;
+    std::uint32_t next = 0;
+    for (int g = 0; g < 13; ++g, next += 3) {
+        pairs.emplace_back(next + 2, next);  // the row 1 - 0 - 2 (0 in the middle)
+        pairs.emplace_back(next, next + 1);
+    }
+    const std::uint32_t ring[5] = {next + 3, next, next + 4, next + 1, next + 2};
+    for (int k = 0; k < 5; ++k) pairs.emplace_back(ring[k], ring[(k + 1) % 5]);
+    next += 5;
+    for (std::uint32_t a = 0; a < 6; ++a)
+        for (std::uint32_t b = a + 1; b < 6; ++b) pairs.emplace_back(next + (a * 5) % 6, next + (b * 5) % 6);
+    next += 6;
+    const std::uint32_t nz = next + 1;  // and one room alone
+    for (std::uint32_t i = 0; i < nz; ++i) {
+        const double f = 1.0 + 0.37 * std::sin(1.3 * i);
+        zones.air_capacity.push_back(6.0e4 * f);
+        zones.to_outdoor.push_back(30.0 / f);
+        zones.mass_capacity.push_back(2.0e6 * (2.0 - f));
+        zones.air_to_mass.push_back(400.0 * f);
+    }
+    zones.adjacent = pairs;
+    zones.adjacent_conductance = 25.0;
+    RcNetwork net(zones, 300.0, RcNetwork::Integrator::implicit);
+    REQUIRE_FALSE(net.exact());
+    CHECK(net.groups().size() == 13 + 1 + 1 + 1);
+
+    // The reference: M x1 = C x0 + dt (u - q), M = C + dt L, dense, air node 2i, mass node 2i + 1.
+    const std::size_t n = 2 * nz;
+    std::vector<double> m(n * n, 0.0), c(n, 0.0);
+    auto couple = [&](std::size_t a, std::size_t b, double h) {
+        m[a * n + a] += 300.0 * h;
+        m[b * n + b] += 300.0 * h;
+        m[a * n + b] -= 300.0 * h;
+        m[b * n + a] -= 300.0 * h;
+    };
+    for (std::uint32_t i = 0; i < nz; ++i) {
+        c[2 * i] = zones.air_capacity[i];
+        c[2 * i + 1] = zones.mass_capacity[i];
+        m[2 * i * n + 2 * i] += 300.0 * zones.to_outdoor[i];
+        couple(2 * i, 2 * i + 1, zones.air_to_mass[i]);
+    }
+    for (const auto& [a, b] : pairs) couple(2 * a, 2 * b, 25.0);
+    for (std::size_t k = 0; k < n; ++k) m[k * n + k] += c[k];
+    auto solve = [&](std::vector<double> r) {  // Gaussian elimination (M is SPD: no pivoting needed)
+        std::vector<double> a = m;
+        for (std::size_t k = 0; k < n; ++k)
+            for (std::size_t i = k + 1; i < n; ++i) {
+                const double f = a[i * n + k] / a[k * n + k];
+                if (f == 0.0) continue;
+                for (std::size_t j = k; j < n; ++j) a[i * n + j] -= f * a[k * n + j];
+                r[i] -= f * r[k];
+            }
+        for (std::size_t k = n; k-- > 0;) {
+            for (std::size_t j = k + 1; j < n; ++j) r[k] -= a[k * n + j] * r[j];
+            r[k] /= a[k * n + k];
+        }
+        return r;
+    };
+
+    std::vector<double> x(n), air0(nz);
+    for (std::uint32_t i = 0; i < nz; ++i) air0[i] = x[2 * i] = x[2 * i + 1] = 20.0 + 0.5 * i;
+    net.set_temperatures(air0);
+    for (std::uint32_t step = 0; step < 4; ++step) {
+        std::vector<double> air_in(nz), mass_in(nz), sink(nz, 0.0);
+        for (std::uint32_t i = 0; i < nz; ++i) {
+            air_in[i] = zones.to_outdoor[i] * 31.0 + 200.0 + 10.0 * i;
+            mass_in[i] = 150.0 + 5.0 * ((i * 7) % 11);
+            if ((i + step) % 3 == 0 && i < 39) sink[i] = 800.0 + 20.0 * i;  // some groups with sinks, some without
+        }
+        net.hold_inputs(air_in, mass_in);
+        std::vector<double> free(n);
+        for (std::size_t k = 0; k < n; ++k) free[k] = c[k] * x[k] + 300.0 * (k % 2 == 0 ? air_in[k / 2] : mass_in[k / 2]);
+        free = solve(free);
+        for (std::uint32_t i = 0; i < nz; ++i) CHECK(net.free_air_temperature(i) == Approx(free[2 * i]).epsilon(1e-12));
+        std::vector<double> drop;
+        net.sink_response(sink, drop);
+        std::vector<double> q(n, 0.0);
+        for (std::uint32_t i = 0; i < nz; ++i) q[2 * i] = 300.0 * sink[i];
+        const std::vector<double> response = solve(q);
+        for (std::uint32_t i = 0; i < nz; ++i) CHECK(drop[i] == Approx(response[2 * i]).margin(1e-12));
+        (void)net.advance(sink, 0.0);
+        for (std::size_t k = 0; k < n; ++k) x[k] = free[k] - response[k];
+        INFO("step " << step);
+        for (std::uint32_t i = 0; i < nz; ++i) {
+            CHECK(net.air_temperature(i) == Approx(x[2 * i]).epsilon(1e-12));
+            CHECK(net.mass_temperature(i) == Approx(x[2 * i + 1]).epsilon(1e-12));
+        }
+    }
+}
