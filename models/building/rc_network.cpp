@@ -57,7 +57,7 @@ struct RcNetwork::Impl {
     /// Implicit integrator: (C + dt L) x = r solved per connected group with a
     /// banded Cholesky factor (the matrix is block diagonal by group), each
     /// group's nodes in a breadth-first order that keeps its band narrow (a
-    /// row of rooms: about 2 below the diagonal). The substitutions are chains
+    /// row of rooms: 2 to 4 below the diagonal). The substitutions are chains
     /// of dependent operations, so groups of the same size and band are solved
     /// `lanes` at a time, interleaved (each operation on `lanes` independent
     /// groups: contiguous, vectorisable, no waiting on the previous row). One
