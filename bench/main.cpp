@@ -18,6 +18,7 @@
 #include "production_benchmark.hpp"
 #include "replay_benchmark.hpp"
 #include "serve_benchmark.hpp"
+#include "patch_benchmark.hpp"
 #include "live_bench.hpp"
 #include "mqtt_benchmark.hpp"
 #include "time_travel_benchmark.hpp"
@@ -231,6 +232,7 @@ int run(int argc, char** argv) {
     ProductionBenchCommand production(app);  // the sample plant beside SimPy and salabim (bench/production_benchmark.hpp)
     ReplayBenchCommand replay(app);  // replay vs simulate (bench/replay_benchmark.hpp)
     ServeBenchCommand serve(app);  // the REST service vs the library (bench/serve_benchmark.hpp)
+    PatchBenchCommand patch(app);  // a twin PATCH on the durable store vs an in-memory graph (bench/patch_benchmark.hpp)
     MqttBenchCommand mqtt(app);  // broker -> committed updates vs a bare SQLite subscriber (bench/mqtt_benchmark.hpp)
     CalibrateBenchCommand calibrate(app);  // calibration vs SciPy (bench/calibrate_benchmark.hpp)
     TimeTravelBenchOptions travel;
@@ -325,6 +327,7 @@ int run(int argc, char** argv) {
     if (const std::optional<int> status = production.run()) return *status;
     if (const std::optional<int> status = replay.run()) return *status;
     if (const std::optional<int> status = serve.run()) return *status;
+    if (const std::optional<int> status = patch.run()) return *status;
     if (const std::optional<int> status = mqtt.run()) return *status;
     if (const std::optional<int> status = calibrate.run()) return *status;
     if (dtdl_command->parsed()) {

@@ -209,7 +209,7 @@ void record_numeric(const graph::NumericBatch& b, HistoryWriter& w) {
 void record_batch(std::uint64_t batch, std::string_view payload, HistoryWriter& writer) {
     DecodedBatch decoded;
     try {
-        decoded = decode_batch(payload);
+        decoded = decode_batch_events(payload);  // the rows come from the events; the outcome is only checked
     } catch (const std::exception& e) {
         throw HistoryError("history: batch " + std::to_string(batch) + " of the journal cannot be read: " + e.what());
     }

@@ -55,6 +55,13 @@ struct DecodedBatch {
 /// encode_numeric_batch or encode_batch_v1 wrote.
 [[nodiscard]] DecodedBatch decode_batch(std::string_view bytes);
 
+/// As decode_batch, with the same checks on every byte (a payload it refuses
+/// is refused here with the same message), but the outcome's documents are
+/// only checked, not built: `outcome` stays empty. For readers that need the
+/// events alone (the history indexer), where building the touched twins'
+/// documents was most of the decoding.
+[[nodiscard]] DecodedBatch decode_batch_events(std::string_view bytes);
+
 /// The format version of a payload: 3 for numeric writes, 2 for the binary record, 1 for CBOR.
 [[nodiscard]] int payload_format(std::string_view bytes) noexcept;
 

@@ -53,8 +53,8 @@ enum Tag : std::uint8_t {
 class Writer {
 public:
     explicit Writer(std::int64_t base) : base_(base) {
-        index_.reserve(64);
-        body_.reserve(4096);
+        strings_.reserve(16);
+        body_.reserve(256);
     }
 
     void u8(std::uint8_t v) { body_.push_back(static_cast<char>(v)); }
@@ -63,7 +63,24 @@ public:
     void svarint(std::int64_t v) { varint(zigzag(v)); }
     void time(std::int64_t ns) { svarint(static_cast<std::int64_t>(static_cast<std::uint64_t>(ns) - static_cast<std::uint64_t>(base_))); }
     // `s` must outlive the Writer (it points into the batch being encoded).
+    // A batch of one or a few changes names a dozen strings: those are found
+    // by a scan (no hash table to build per batch); a hash index is built
+    // once the dictionary grows past linear_strings.
     void str(std::string_view s) {
+        if (index_.empty()) {
+            for (std::size_t k = 0; k < strings_.size(); ++k)
+                if (strings_[k] == s) {
+                    varint(k);
+                    return;
+                }
+            if (strings_.size() < linear_strings) {
+                varint(strings_.size());
+                strings_.push_back(s);
+                return;
+            }
+            index_.reserve(4 * linear_strings);
+            for (std::size_t k = 0; k < strings_.size(); ++k) index_.emplace(strings_[k], static_cast<std::uint32_t>(k));
+        }
         auto [it, added] = index_.try_emplace(s, static_cast<std::uint32_t>(strings_.size()));
         if (added) strings_.push_back(s);
         varint(it->second);
@@ -107,7 +124,11 @@ public:
         }
     }
     [[nodiscard]] std::string finish() {
-        std::string out(magic, sizeof magic);
+        std::size_t size = sizeof magic + 10 + 10 + body_.size();
+        for (const std::string_view s : strings_) size += 10 + s.size();
+        std::string out;
+        out.reserve(size);
+        out.append(magic, sizeof magic);
         varint(zigzag(base_), out);
         varint(strings_.size(), out);
         for (const std::string_view s : strings_) {
@@ -161,6 +182,7 @@ public:
     }
 
 private:
+    static constexpr std::size_t linear_strings = 32;
     std::int64_t base_;
     std::string body_;
     std::unordered_map<std::string_view, std::uint32_t> index_;
@@ -227,6 +249,37 @@ public:
         default: bad("has a value of the unknown kind " + std::to_string(tag));
         }
     }
+    /// Checks one value as value() would, without building it.
+    void skip_value(int depth = 0) {
+        if (depth > 512) bad("nests deeper than 512 levels");
+        const std::uint8_t tag = u8();
+        switch (tag) {
+        case tag_null:
+        case tag_false:
+        case tag_true: return;
+        case tag_int:
+        case tag_uint:
+        case tag_etag: (void)varint(); return;
+        case tag_instant: (void)time(); return;
+        case tag_double: (void)float64(); return;
+        case tag_string: (void)str(); return;
+        case tag_array: {
+            const std::uint64_t n = count(1);
+            for (std::uint64_t k = 0; k < n; ++k) skip_value(depth + 1);
+            return;
+        }
+        case tag_object: {
+            const std::uint64_t n = count(2);
+            for (std::uint64_t k = 0; k < n; ++k) {
+                (void)str();
+                skip_value(depth + 1);
+            }
+            return;
+        }
+        case tag_binary: (void)take(count(1)); return;
+        default: bad("has a value of the unknown kind " + std::to_string(tag));
+        }
+    }
     [[nodiscard]] std::int64_t base() const { return base_; }
 
 private:
@@ -287,7 +340,10 @@ std::string encode_batch(const graph::CommitBatch& batch, const graph::BatchOutc
     return w.finish();
 }
 
-DecodedBatch decode_batch(std::string_view bytes) {
+namespace {
+
+// Any version; `with_outcome` false: a version 2 outcome is checked, not built.
+DecodedBatch decode_v2(std::string_view bytes, bool with_outcome) {
     const int format = payload_format(bytes);
     if (format == 1) return decode_batch_v1(bytes);
     if (format == 3) {
@@ -340,6 +396,23 @@ DecodedBatch decode_batch(std::string_view bytes) {
         m.events_before = r.varint();
         out.models.push_back(std::move(m));
     }
+    if (!with_outcome) {
+        (void)r.varint();
+        const std::uint64_t twins = r.count(2);
+        for (std::uint64_t k = 0; k < twins; ++k) {
+            (void)r.str();
+            r.skip_value();
+        }
+        const std::uint64_t rels = r.count(4);
+        for (std::uint64_t k = 0; k < rels; ++k) {
+            (void)r.str();
+            (void)r.str();
+            r.skip_value();
+            (void)r.time();
+        }
+        if (!r.at_end()) Reader::bad("has bytes after its last record");
+        return out;
+    }
     out.outcome.etag_counter = r.varint();
     const std::uint64_t twins = r.count(2);
     out.outcome.twins.reserve(twins);
@@ -359,5 +432,11 @@ DecodedBatch decode_batch(std::string_view bytes) {
     if (!r.at_end()) Reader::bad("has bytes after its last record");
     return out;
 }
+
+}  // namespace
+
+DecodedBatch decode_batch(std::string_view bytes) { return decode_v2(bytes, true); }
+
+DecodedBatch decode_batch_events(std::string_view bytes) { return decode_v2(bytes, false); }
 
 }  // namespace twinsim::live::detail

@@ -471,6 +471,60 @@ TEST_CASE("journal payload v2: a damaged payload is refused with a clear error, 
     CHECK_THROWS_WITH(live::detail::decode_batch(p + "x"), Catch::Contains("bytes after its last record"));
 }
 
+TEST_CASE("journal payload v2: the events-only decoding (the history indexer's) gives the same events and refuses "
+          "exactly the payloads the full decoding refuses", "[store]") {
+    std::vector<std::string> payloads;
+    TwinGraphOptions o = test::test_options();
+    o.journal = [&](const CommitBatch& b) { payloads.push_back(live::detail::encode_batch(b, b.outcome())); };
+    TwinGraph g(o);
+    random_writes(g, 200, 99);
+    // One batch naming more strings than the encoder's scanned dictionary
+    // holds (it switches to a hash index past 32): 60 twins in one group.
+    g.atomically([](TwinGraph& a) {
+        for (int k = 0; k < 60; ++k) a.upsert_twin(test::numbered("big-", k), test::room(20.0 + k));
+    });
+    REQUIRE(payloads.size() > 50);
+    const live::detail::DecodedBatch big = live::detail::decode_batch(payloads.back());
+    REQUIRE(big.events.size() == 60);
+    REQUIRE(big.outcome.twins.size() == 60);
+    for (int k = 0; k < 60; ++k) {
+        CHECK(big.events[static_cast<std::size_t>(k)].twin_id == test::numbered("big-", k));
+        CHECK(big.outcome.twins[static_cast<std::size_t>(k)].document == g.get_twin(test::numbered("big-", k)));
+    }
+    for (const std::string& p : payloads) {
+        const live::detail::DecodedBatch full = live::detail::decode_batch(p);
+        const live::detail::DecodedBatch events = live::detail::decode_batch_events(p);
+        REQUIRE(events.events.size() == full.events.size());
+        for (std::size_t k = 0; k < full.events.size(); ++k) CHECK(event_json(events.events[k]) == event_json(full.events[k]));
+        CHECK(events.outcome.twins.empty());
+        CHECK(events.outcome.relationships.empty());
+    }
+    // Damage anywhere (the outcome included): refused by both with the same message, or decoded by both.
+    for (const std::string& p : {payloads[payloads.size() / 2], payloads.back()}) {
+        for (std::size_t n = 3; n <= p.size() + 1; ++n) {
+            for (int flip = 0; flip < 2; ++flip) {
+                std::string damaged = n <= p.size() ? p.substr(0, n) : p + "x";
+                if (flip == 1 && n < p.size()) {
+                    damaged = p;
+                    damaged[n] = static_cast<char>(damaged[n] ^ 0x5A);
+                }
+                std::string full_error, events_error;
+                try {
+                    (void)live::detail::decode_batch(damaged);
+                } catch (const std::runtime_error& e) {
+                    full_error = e.what();
+                }
+                try {
+                    (void)live::detail::decode_batch_events(damaged);
+                } catch (const std::runtime_error& e) {
+                    events_error = e.what();
+                }
+                CHECK(events_error == full_error);
+            }
+        }
+    }
+}
+
 TEST_CASE("store: a journal written in format version 1 still opens, mixed with version 2 rows", "[store]") {
     test::TempDir dir("store-v1-rows");
     json before;
