@@ -94,32 +94,57 @@ std::string snapshot_digest(const graph::Snapshot& snapshot) {
     return d.hex();
 }
 
-JobPlan plan_job(const std::vector<std::shared_ptr<const PreparedScenario>>& scenarios) {
-    JobPlan plan;
+namespace {
+
+// Every replication of every scenario in job order. With `job`, each task also
+// carries its concrete spec and its base's digest, and the spec and digest of each
+// scenario are added to `job` (plan_job); without, neither is computed (list_tasks).
+std::vector<RunTask> enumerate_tasks(const std::vector<std::shared_ptr<const PreparedScenario>>& scenarios,
+                                     Digest* job) {
+    std::vector<RunTask> tasks;
     std::map<const graph::detail::GraphState*, std::string> digests;  // one digest per distinct base
-    Digest job;
     for (std::size_t i = 0; i < scenarios.size(); ++i) {
         const auto& s = scenarios[i];
-        auto [it, fresh] = digests.try_emplace(&s->base.state());
-        if (fresh) it->second = snapshot_digest(s->base);
-        const nlohmann::ordered_json spec = to_json(s->spec);
-        job.add(spec.dump());
-        job.add(it->second);
+        nlohmann::ordered_json spec;
+        const std::string* digest = nullptr;
+        if (job != nullptr) {
+            auto [it, fresh] = digests.try_emplace(&s->base.state());
+            if (fresh) it->second = snapshot_digest(s->base);
+            digest = &it->second;
+            spec = to_json(s->spec);
+            job->add(spec.dump());
+            job->add(*digest);
+        }
         for (std::uint32_t r = 0; r < s->spec.replications; ++r) {
             RunTask task;
-            task.index = plan.tasks.size();
+            task.index = tasks.size();
             task.scenario_index = static_cast<std::uint32_t>(i);
             task.scenario = s->spec.name;
-            task.spec = spec;
-            task.base = {s->spec.base, it->second};
+            if (job != nullptr) {
+                task.spec = spec;
+                task.base = {s->spec.base, *digest};
+            }
             task.replication = r;
             task.seed = s->spec.seed;
-            plan.tasks.push_back(std::move(task));
+            tasks.push_back(std::move(task));
         }
     }
+    return tasks;
+}
+
+}  // namespace
+
+JobPlan plan_job(const std::vector<std::shared_ptr<const PreparedScenario>>& scenarios) {
+    JobPlan plan;
+    Digest job;
+    plan.tasks = enumerate_tasks(scenarios, &job);
     plan.job = job.hex();
     for (RunTask& task : plan.tasks) task.job = plan.job;
     return plan;
+}
+
+std::vector<RunTask> list_tasks(const std::vector<std::shared_ptr<const PreparedScenario>>& scenarios) {
+    return enumerate_tasks(scenarios, nullptr);
 }
 
 std::vector<RunTask> shard_tasks(const JobPlan& plan, std::uint32_t shard, std::uint32_t count) {

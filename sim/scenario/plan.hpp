@@ -54,6 +54,12 @@ struct JobPlan {
 /// prepared (prepare/prepare_all) with unique names; their `index` is their position.
 [[nodiscard]] JobPlan plan_job(const std::vector<std::shared_ptr<const PreparedScenario>>& scenarios);
 
+/// The job's tasks as plan_job lists them (same order, index, scenario, replication
+/// and seed) without the job's id: no base is digested and no spec rendered, so
+/// `job`, `spec` and `base` stay empty. A whole job executes these; a shard, a batch
+/// and a merge need plan_job's id. Same preconditions as plan_job; does not throw.
+[[nodiscard]] std::vector<RunTask> list_tasks(const std::vector<std::shared_ptr<const PreparedScenario>>& scenarios);
+
 /// Which tasks shard `shard` (0-based) of `count` executes: task i belongs to
 /// shard i mod count, so every shard gets a share of every scenario. Throws
 /// twinsim::Error when count == 0 or shard >= count.

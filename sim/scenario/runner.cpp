@@ -91,16 +91,7 @@ JobResult run_job(const std::vector<std::shared_ptr<const PreparedScenario>>& sc
     JobPlan plan;
     std::vector<RunTask> tasks;
     if (!sharded) {
-        for (std::size_t i = 0; i < scenarios.size(); ++i)
-            for (std::uint32_t r = 0; r < scenarios[i]->spec.replications; ++r) {
-                RunTask task;
-                task.index = tasks.size();
-                task.scenario_index = static_cast<std::uint32_t>(i);
-                task.scenario = scenarios[i]->spec.name;
-                task.replication = r;
-                task.seed = scenarios[i]->spec.seed;
-                tasks.push_back(std::move(task));
-            }
+        tasks = list_tasks(scenarios);
     } else {
         plan = plan_job(scenarios);
         if (options.tasks.empty()) {

@@ -626,6 +626,16 @@ TEST_CASE("runner: a job plans into one task per replication that round-trips th
         CHECK(t.base.digest == scenario::snapshot_digest(base_snapshot()));
         CHECK(scenario::task_from_json(json::parse(scenario::to_json(t).dump())) == t);
     }
+    // A whole job's list (no id, nothing digested) is the plan's, task for task.
+    const std::vector<scenario::RunTask> listed = scenario::list_tasks(scenarios);
+    REQUIRE(listed.size() == plan.tasks.size());
+    for (std::size_t i = 0; i < listed.size(); ++i) {
+        scenario::RunTask expected = plan.tasks[i];
+        expected.job.clear();
+        expected.spec = nlohmann::ordered_json();
+        expected.base = {};
+        CHECK(listed[i] == expected);
+    }
     // The same scenarios planned again (another process) make the same job; another seed another one.
     CHECK(scenario::plan_job(jittery(3)).job == plan.job);
     CHECK(scenario::plan_job(jittery(4)).job != plan.job);
