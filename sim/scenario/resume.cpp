@@ -66,7 +66,8 @@ JobResult run_job_resumable(const std::vector<std::shared_ptr<const PreparedScen
     if (options.shard_count != 0 || !options.tasks.empty())
         throw Error("run_job_resumable: a resumable job runs the whole job (no shard, no task list)");
 
-    const JobPlan plan = plan_job(scenarios);
+    const auto planned = std::make_shared<const JobPlan>(plan_job(scenarios));  // digested once, not per batch
+    const JobPlan& plan = *planned;
     const std::size_t size = resume.batch_size != 0 ? resume.batch_size : auto_batch_size(plan.tasks.size());
     const std::size_t count = plan.tasks.empty() ? 0 : batch_count(plan, size);
     const fs::path parts = resume.parts.empty() ? fs::path(out.string() + ".parts") : resume.parts;
@@ -123,6 +124,7 @@ JobResult run_job_resumable(const std::vector<std::shared_ptr<const PreparedScen
         batch.shard_index = static_cast<std::uint32_t>(b);
         batch.shard_count = static_cast<std::uint32_t>(count);
         batch.tasks = batch_task_indices(plan, b, size);
+        batch.plan = planned;
         const Progress before = total;
         if (options.progress) {
             batch.progress = [&](const Progress& p) {

@@ -87,13 +87,14 @@ JobResult run_job(const std::vector<std::shared_ptr<const PreparedScenario>>& sc
     // 1. Plan: the job's tasks (this shard's only, for a shard). Only a shard needs the
     // job's id, which digests every base graph (a JSON dump of every twin and
     // relationship: a large share of a short job on a large graph); a whole job
-    // executes the same tasks without it.
-    JobPlan plan;
+    // executes the same tasks without it, and a caller that has the plan passes it.
+    std::shared_ptr<const JobPlan> planned = options.plan;
     std::vector<RunTask> tasks;
     if (!sharded) {
         tasks = list_tasks(scenarios);
     } else {
-        plan = plan_job(scenarios);
+        if (!planned) planned = std::make_shared<const JobPlan>(plan_job(scenarios));
+        const JobPlan& plan = *planned;
         if (options.tasks.empty()) {
             tasks = shard_tasks(plan, options.shard_index, options.shard_count);
         } else {
@@ -126,7 +127,7 @@ JobResult run_job(const std::vector<std::shared_ptr<const PreparedScenario>>& sc
             identity.base_graph_version = std::to_string(scenarios.front()->graph.version());
         identity.description = "twinsim run";
         writer.emplace(out, identity, options.writer);
-        if (sharded) writer->mark_shard({plan.job, options.shard_index, options.shard_count});
+        if (sharded) writer->mark_shard({planned->job, options.shard_index, options.shard_count});
         for (const auto& s : scenarios) {
             writer->define_scenario(results_definition(*s));
             for (const io::SeriesDefinition& series : fixed_series(*s)) writer->define_series(s->spec.name, series);

@@ -47,6 +47,8 @@
 
 namespace twinsim::scenario {
 
+struct JobPlan;  // plan.hpp
+
 /// Thrown by run_job when the job was cancelled; no results file is left.
 class Cancelled : public Error {
 public:
@@ -107,6 +109,11 @@ struct RunnerOptions {
     /// written is still (shard_index, shard_count). run_job throws
     /// twinsim::Error for an index outside the plan or given twice.
     std::vector<std::size_t> tasks;
+    /// With shard_count > 0: the job's plan when the caller already has it
+    /// (plan_job of these same scenarios, e.g. a resumable job running batch
+    /// after batch); run_job then does not plan the job again, which digests
+    /// every base graph. Null: run_job plans. Ignored for a whole job.
+    std::shared_ptr<const JobPlan> plan;
 };
 
 /// Runs every replication of every scenario and writes `out` (no file when

@@ -737,19 +737,34 @@ TEST_CASE("runner: results shards merge into the file a single process writes", 
 
     std::vector<std::filesystem::path> shards;
     std::size_t runs = 0;
+    const auto plan = std::make_shared<const scenario::JobPlan>(scenario::plan_job(scenarios));
     for (std::uint32_t k = 0; k < 3; ++k) {
         scenario::RunnerOptions s = o;
         s.threads = k + 1;
         s.shard_index = k;
         s.shard_count = 3;
+        if (k == 1) s.plan = plan;  // the caller's plan: the same shard as run_job's own planning
         shards.push_back(scratch("shard-" + std::to_string(k) + ".h5"));
         const auto result = scenario::run_job(scenarios, shards.back(), s);
         CHECK(result.kpis.empty());
         runs += result.progress.runs_total;
         const auto identity = io::ResultsReader(shards.back()).shard();
         REQUIRE(identity);
+        CHECK(identity->job == plan->job);
         CHECK(identity->index == k);
         CHECK(identity->count == 3);
+    }
+    {
+        // A given plan is used as given, not planned again (no base digested): its job id
+        // is the one the shard carries.
+        scenario::JobPlan renamed = *plan;
+        renamed.job = "given";
+        scenario::RunnerOptions s = o;
+        s.shard_count = 3;
+        s.plan = std::make_shared<const scenario::JobPlan>(renamed);
+        const auto path = scratch("shard-given.h5");
+        (void)scenario::run_job(scenarios, path, s);
+        CHECK(io::ResultsReader(path).shard()->job == "given");
     }
     CHECK(runs == 10);
     const auto merged = scratch("merged.h5");
