@@ -4,13 +4,16 @@
 #include "twinsim/live/store_lock.hpp"
 
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -44,6 +47,22 @@ thread_local std::uint64_t t_batch = 0;
 
 // How long the background thread sleeps between looks at the WAL.
 constexpr auto maintenance_period = std::chrono::milliseconds(200);
+
+// A futex wait and wake on a 32-bit counter. std::atomic::wait would do, but
+// libstdc++'s spins and then calls sched_yield up to a dozen times before it
+// sleeps: a follower waiting out a millisecond sync yielded a dozen times, and
+// on a loaded machine each yield is a thread switch (perf: sched_yield and the
+// switches it caused were a quarter of the CPU of 16 writers on a disk-backed
+// store). This sleeps at once; the caller re-checks after every return
+// (a wake-up, a changed value, a signal).
+void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
+    static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t) && std::atomic<std::uint32_t>::is_always_lock_free);
+    (void)::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
+}
+
+void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
+    (void)::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+}
 
 }  // namespace
 
@@ -210,7 +229,7 @@ struct Store::Impl {
             // sync_mutex, after this read), then look again.
             const std::uint32_t ends = sync_ends.load(std::memory_order_relaxed);
             lock.unlock();
-            sync_ends.wait(ends, std::memory_order_acquire);
+            futex_wait(sync_ends, ends);
         }
         if (stopping)
             write_error("batch " + std::to_string(batch) + " is applied but the store closed before it was synced");
@@ -244,7 +263,7 @@ struct Store::Impl {
         // return without taking the mutex, so waking them under it costs
         // nothing and keeps close() (which waits for !syncing) from going on
         // while this thread still touches the store.
-        sync_ends.notify_all();
+        futex_wake_all(sync_ends);
         durable_cv.notify_all();
         if (durable >= batch) return;
         write_error("batch " + std::to_string(batch) + " is applied but may not be durable: " + failure);
