@@ -6,7 +6,9 @@
 // chooses: % 3 == 0 a payload, 1 a checkpoint (named for batch 1), 2 a
 // routes file; the rest is the file.
 //
-// A decoded payload that replays must leave a graph that serialises and
+// The events-only decoding (the history indexer's) must refuse exactly the
+// payloads the full decoding refuses, with the same message, and give as many
+// events. A decoded payload that replays must leave a graph that serialises and
 // deserialises again; a replay that is refused (ReplayMismatch) must leave
 // the graph as it was.
 
@@ -28,12 +30,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
     switch (data[0] % 3) {
     case 0: {
+        // The history indexer's events-only decoding refuses exactly what the
+        // full decoding refuses, with the same message.
+        std::string events_error;
+        std::size_t events_decoded = 0;
+        try {
+            events_decoded = twinsim::live::detail::decode_batch_events(bytes).event_count();
+        } catch (const std::runtime_error& e) {
+            events_error = e.what();
+            if (events_error.empty()) events_error = "?";
+        }
         twinsim::live::detail::DecodedBatch batch;
         try {
             batch = twinsim::live::detail::decode_batch(bytes);
-        } catch (const std::runtime_error&) {
+        } catch (const std::runtime_error& e) {
+            if (events_error != e.what() && !(events_error == "?" && std::string_view(e.what()).empty())) __builtin_trap();
             return 0;  // refused with a message: what the store reports as a damaged journal
         }
+        if (!events_error.empty() || events_decoded != batch.event_count()) __builtin_trap();
         const twinsim::graph::Snapshot& base = twinsim::fuzz::sample_snapshot();
         auto graph = twinsim::graph::TwinGraph::from_snapshot(base);
         const std::string before = twinsim::graph::serialize(graph->snapshot());
