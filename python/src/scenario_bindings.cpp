@@ -726,6 +726,44 @@ void define_scenario(py::module_& m) {
         "(io::ShardCheck::own_files: no forked whole-file read). Releases the GIL. Raises TwinsimIoError naming "
         "the shard and why.");
 
+    py::class_<io::ShardMerger>(m, "_ShardMerger",
+                                "Merges a job's results shards one at a time as they come (io::ShardMerger); "
+                                "private: twinsim.distributed uses it.")
+        .def(py::init([](const std::filesystem::path& out, bool sync, bool own_files) {
+                 io::WriterOptions options;
+                 options.sync = sync;
+                 return io::ShardMerger(out, options, own_files ? io::ShardCheck::own_files : io::ShardCheck::forked_read);
+             }),
+             py::arg("out"), py::arg("sync") = true, py::arg("own_files") = false)
+        .def(
+            "add",
+            [](io::ShardMerger& self, const std::filesystem::path& shard) {
+                py::gil_scoped_release release;
+                self.add(shard);
+            },
+            py::arg("shard"),
+            "Adds one shard and writes the scenarios it completes. Releases the GIL. Raises TwinsimIoError naming "
+            "the shard and why.")
+        .def_property_readonly("scenarios_written", &io::ShardMerger::scenarios_written)
+        .def(
+            "finish",
+            [](io::ShardMerger& self) {
+                scenario::JobResult result;
+                {
+                    py::gil_scoped_release release;
+                    const io::MergeReport report = self.finish();
+                    for (const io::MergeReport::Scenario& s : report.scenarios) {
+                        for (const auto& [replication, message] : s.failures)
+                            result.failures.push_back({s.name, replication, message});
+                        for (const io::KpiSummaryRow& row : s.summaries)
+                            result.kpis.push_back(scenario::kpi_summary(s.name, row));
+                    }
+                }
+                return job_dict(result);
+            },
+            "Checks every shard came, closes the file and returns the dict _merge_results returns (without "
+            "'path'). Releases the GIL. Raises TwinsimIoError.");
+
     m.def(
         "_validate_results",
         [](const std::filesystem::path& path) {

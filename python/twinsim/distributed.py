@@ -159,7 +159,18 @@ def run_on_cluster(client: Any, prepared: list, bases: list, out: str | os.PathL
     each of them (the same object for scenarios that share it: it travels once).
     Returns the dict ``_core._run_job`` returns. Raises what the merge raises
     (TwinsimIoError) and the first batch's exception after its retries."""
+    import time
+
     from distributed import as_completed
+
+    phases: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def phase(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        phases[name] = phases.get(name, 0.0) + (now - clock)
+        clock = now
 
     if out is None:
         raise ValueError("a distributed run writes a results file: give out=...")
@@ -189,11 +200,14 @@ def run_on_cluster(client: Any, prepared: list, bases: list, out: str | os.PathL
             distinct.append(snapshot)
             base_of.append(len(distinct) - 1)
     payload = ((*(_base_bytes(s) for s in distinct),), [_core._spec_json(p) for p in prepared], base_of)
+    phase("payload")
     try:
         [payload_future] = client.scatter([payload], broadcast=True, hash=False)
+        phase("scatter")
     finally:
         if pilot is not None:
             pilot.join()
+            phase("pilot_wait")
     seconds_per_task = measured.get("seconds")
     size = int(batch_size) if batch_size else auto_batch_size(n, worker_threads, seconds_per_task)
     count = math.ceil(n / size)
@@ -205,29 +219,41 @@ def run_on_cluster(client: Any, prepared: list, bases: list, out: str | os.PathL
                                plan["base_version"], int(threads_per_batch), retries=retries, pure=False,
                                key=f"twinsim-batch-{plan['job'][:12]}-{b + 1}-of-{count}")
         futures[future] = (b, len(tasks))
+    phase("submit")
 
+    # The merge runs as the shards come back (io::ShardMerger): a scenario is combined and
+    # written as soon as the shards so far hold all its replications, so only the last
+    # batches' scenarios are left when the last shard arrives. Shards of our own workers,
+    # checked there as they were written and carried intact by Dask: merged without the
+    # forked whole-file read an outside file gets.
     folder = tempfile.mkdtemp(prefix=os.path.basename(out) + ".shards-", dir=os.path.dirname(os.path.abspath(out)))
     try:
-        paths = [os.path.join(folder, f"batch-{b + 1}-of-{count}.h5") for b in range(count)]
+        merger = _core._ShardMerger(out, own_files=True)
         done = batches = 0
         for future in as_completed(list(futures)):
             b, runs = futures[future]
             data = future.result()
-            with open(paths[b], "wb") as f:
+            phase("batches")
+            path = os.path.join(folder, f"batch-{b + 1}-of-{count}.h5")
+            with open(path, "wb") as f:
                 f.write(data)
+            del data
+            merger.add(path)  # holds the shard open until its scenarios are written
+            phase("merge")
             done += runs
             batches += 1
             if progress is not None:
                 progress({"runs_done": done, "runs_total": n, "fraction": done / n, "batches_done": batches,
                           "batches_total": count})
-        # Shards of our own workers, checked there as they were written and carried intact by
-        # Dask: merged without the forked whole-file read an outside file gets.
-        raw = _core._merge_results(paths, out, own_files=True)
+        raw = merger.finish()
+        raw["path"] = out
+        phase("merge")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         client.cancel([payload_future])
     raw["progress"].update({"runs_total": n, "runs_done": n, "runs_failed": len(raw["failures"]),
-                            "batches": count, "batch_size": size, "seconds_per_task": seconds_per_task})
+                            "batches": count, "batch_size": size, "seconds_per_task": seconds_per_task,
+                            "phases_s": phases})
     return raw
 
 

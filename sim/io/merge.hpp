@@ -8,8 +8,9 @@
 // every dataset, dimension scale and attribute equal, except `created`, which
 // is the earliest of the shards' (when the job's results began to be written).
 
-#include <filesystem>
 #include <cstdint>
+#include <filesystem>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
@@ -51,5 +52,42 @@ enum class ShardCheck { forked_read, own_files };
 
 MergeReport merge_results(std::span<const std::filesystem::path> shards, const std::filesystem::path& out,
                           WriterOptions options = {}, ShardCheck check = ShardCheck::forked_read);
+
+/// The merge of merge_results fed one shard at a time, as the shards of a
+/// distributed job come back: each scenario is combined and written as soon as
+/// the shards added so far hold all its replications (in file order: a scenario
+/// waits for the ones before it), so the merge runs while later batches still
+/// run and only the last batch's scenarios are left for finish(). The file is
+/// the one merge_results writes, except `created`: options.created when given,
+/// else the first shard added's. Shards may come in any order. add() throws
+/// ResultsError as merge_results does for the shard it is given (not a shard,
+/// another job or shard count, the same shard or replication twice, other
+/// scenarios than the first shard's, or a write error); finish() throws it when a
+/// shard of the job is missing or no shard was added. After a throw the merger
+/// is spent: nothing is left at `out` (the temporary file goes with the merger).
+class ShardMerger {
+public:
+    ShardMerger(std::filesystem::path out, WriterOptions options = {}, ShardCheck check = ShardCheck::forked_read);
+    ~ShardMerger();
+    ShardMerger(ShardMerger&&) noexcept;
+    ShardMerger& operator=(ShardMerger&&) noexcept;
+    ShardMerger(const ShardMerger&) = delete;
+    ShardMerger& operator=(const ShardMerger&) = delete;
+
+    /// Opens the shard (as `check` says), checks it against the shards before it
+    /// and writes every scenario it completes.
+    void add(const std::filesystem::path& shard);
+    /// Scenarios written so far (of scenarios(): 0 before the first add).
+    [[nodiscard]] std::size_t scenarios_written() const noexcept;
+    /// Checks that every shard came, closes the file (renamed into place) and
+    /// returns what was merged.
+    MergeReport finish();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    friend MergeReport merge_results(std::span<const std::filesystem::path>, const std::filesystem::path&,
+                                     WriterOptions, ShardCheck);
+};
 
 }  // namespace twinsim::io

@@ -851,6 +851,90 @@ TEST_CASE("runner: results shards merge into the file a single process writes", 
     }
 }
 
+TEST_CASE("runner: a streaming merge writes each scenario once its batches are in, and the file merge_results writes",
+          "[runner]") {
+    const auto scenarios = jittery(5, true);  // 2 scenarios x 5 replications, a failing run
+    scenario::RunnerOptions o;
+    o.threads = 1;
+    o.writer.sync = false;
+    const auto whole = scratch("stream-whole.h5");
+    (void)scenario::run_job(scenarios, whole, o);
+    // Batches of 3 consecutive tasks, as a distributed job cuts them: scenario 0 is in
+    // batches 1 and 2, scenario 1 in batches 2, 3 and 4.
+    const scenario::JobPlan plan = scenario::plan_job(scenarios);
+    REQUIRE(plan.tasks.size() == 10);
+    std::vector<std::filesystem::path> batches;
+    for (std::uint32_t b = 0; b < 4; ++b) {
+        scenario::RunnerOptions s = o;
+        s.shard_index = b;
+        s.shard_count = 4;
+        s.tasks = scenario::batch_task_indices(plan, b, 3);
+        batches.push_back(scratch("stream-batch-" + std::to_string(b) + ".h5"));
+        (void)scenario::run_job(scenarios, batches.back(), s);
+    }
+    const auto out = scratch("stream-merged.h5");
+    std::filesystem::remove(out);
+    {
+        io::ShardMerger merger(out, {.overwrite = true, .sync = false}, io::ShardCheck::own_files);
+        CHECK(merger.scenarios_written() == 0);
+        merger.add(batches[3]);  // the last batch first: nothing complete yet
+        CHECK(merger.scenarios_written() == 0);
+        merger.add(batches[0]);
+        CHECK(merger.scenarios_written() == 0);  // scenario 0's replications 3 and 4 are in batch 2
+        merger.add(batches[1]);
+        CHECK(merger.scenarios_written() == 1);  // scenario 0 written while batch 3 is still out
+        CHECK_FALSE(std::filesystem::exists(out));  // the file appears only when it is complete
+        merger.add(batches[2]);
+        CHECK(merger.scenarios_written() == 2);
+        const io::MergeReport report = merger.finish();
+        REQUIRE(report.scenarios.size() == 2);
+        REQUIRE(report.scenarios[0].failures.size() == 1);
+        CHECK(report.scenarios[0].failures[0].first == 2);
+    }
+    require_same_file(whole, out);
+    // merge_results of the same shards: the same file.
+    const auto all_at_once = scratch("stream-all.h5");
+    (void)io::merge_results(batches, all_at_once, {.overwrite = true, .sync = false}, io::ShardCheck::own_files);
+    require_same_file(out, all_at_once);
+    // `created`: the first shard added's (batch 4's here).
+    CHECK(io::ResultsReader(out).attributes().created == io::ResultsReader(batches[3]).attributes().created);
+
+    const auto refused = scratch("stream-refused.h5");
+    std::filesystem::remove(refused);
+    {
+        io::ShardMerger merger(refused, {.overwrite = true, .sync = false}, io::ShardCheck::own_files);
+        merger.add(batches[0]);
+        merger.add(batches[1]);
+        try {
+            merger.add(batches[1]);
+            FAIL("added twice");
+        } catch (const io::ResultsError& e) {
+            CHECK(e.path() == batches[1].string());
+            CHECK_THAT(e.what(), Catch::Contains("the shards overlap"));
+        }
+        CHECK_THROWS_WITH(merger.add(batches[2]), Catch::Contains("already failed"));
+    }
+    CHECK_FALSE(std::filesystem::exists(refused));  // scenario 0 was written, but no file is left
+    {
+        io::ShardMerger merger(refused, {.overwrite = true, .sync = false}, io::ShardCheck::own_files);
+        merger.add(batches[0]);
+        merger.add(batches[2]);
+        merger.add(batches[3]);
+        try {
+            (void)merger.finish();
+            FAIL("finished");
+        } catch (const io::ResultsError& e) {
+            CHECK(e.path() == refused.string());
+            CHECK_THAT(e.what(), Catch::Contains("shard 2/4 of job") && Catch::Contains("is missing"));
+        }
+    }
+    CHECK_FALSE(std::filesystem::exists(refused));
+    {
+        io::ShardMerger merger(refused, {.overwrite = true, .sync = false});
+        CHECK_THROWS_WITH(merger.finish(), Catch::Contains("no shards"));
+    }
+}
+
 TEST_CASE("runner: merge refuses missing, overlapping and foreign shards, naming the file", "[runner]") {
     const auto scenarios = jittery(3);
     scenario::RunnerOptions o;
