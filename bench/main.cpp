@@ -267,17 +267,25 @@ int run(int argc, char** argv) {
     std::uint32_t distributed_replications = 400;
     std::uint32_t distributed_rounds = 3;
     std::string distributed_horizon = "P1D";
+    std::string distributed_jobs = "sweep,building";
     bool distributed_smoke = false;
     CLI::App* distributed_command = app.add_subcommand(
-        "distributed", "A 400-replication job on a Dask LocalCluster of 2 worker processes beside the threaded runner "
-                       "on 2 threads, interleaved rounds (target efficiency 0.9); runs bench/compare_distributed.py "
+        "distributed", "A 400-run job (the production plant's capacity sweep over its quarter, then the tiny building "
+                       "job) on a Dask LocalCluster of 2 worker processes beside the threaded runner on 2 threads, "
+                       "interleaved rounds (target efficiency 0.9); runs bench/compare_distributed.py "
                        "(needs dask[distributed] in the Python it uses: $TWINSIM_PYTHON, else the configured one)");
-    distributed_command->add_option("--replications", distributed_replications, "Replications of the job")
+    distributed_command->add_option("--jobs", distributed_jobs,
+                                    "Jobs measured in turn, the first is the headline: sweep (the production plant's "
+                                    "capacity sweep, 92 days), plant (plant-q4.yaml), building (61 rooms, --horizon)")
+        ->capture_default_str();
+    distributed_command->add_option("--replications", distributed_replications,
+                                    "Runs of each job (the sweep: ceil(N / 24) replications of each of its 24 points)")
         ->capture_default_str()
         ->check(CLI::Range(1U, 1000000U));
     distributed_command->add_option("--rounds", distributed_rounds, "Interleaved rounds")->capture_default_str()->check(CLI::Range(1U, 1000U));
     distributed_command->add_option("--horizon", distributed_horizon, "Each run's horizon (ISO 8601)")->capture_default_str();
-    distributed_command->add_flag("--smoke", distributed_smoke, "8 runs of 6 hours, one round (for CI)");
+    distributed_command->add_flag("--smoke", distributed_smoke,
+                                  "24 runs of the sweep (one per point) and 8 building runs of 6 hours, one round (for CI)");
 
     RulBenchOptions rul;
     bool rul_smoke = false;
@@ -310,8 +318,8 @@ int run(int argc, char** argv) {
         if (distributed_smoke) {
             args.emplace_back("--smoke");
         } else {
-            args.insert(args.end(), {"--replications", std::to_string(distributed_replications), "--rounds",
-                                     std::to_string(distributed_rounds), "--horizon", distributed_horizon});
+            args.insert(args.end(), {"--jobs", distributed_jobs, "--replications", std::to_string(distributed_replications),
+                                     "--rounds", std::to_string(distributed_rounds), "--horizon", distributed_horizon});
         }
         std::vector<char*> argv_exec;
         for (std::string& a : args) argv_exec.push_back(a.data());
