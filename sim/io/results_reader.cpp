@@ -579,12 +579,30 @@ ShardRuns ResultsReader::read_shard_runs(std::string_view scenario_name) const {
         H5Eclear2(detail::default_stack);
         not_in_file(name, what + " are missing (not a shard written by twinsim run --shard?)");
     }
+    bool binary = false;
     const std::string text = guarded(name, [&] {
         Handle dataset = open_dataset(scenario.get(), std::string(scenario_name), "shard_runs", name);
         Handle type = detail::type_handle(H5Dget_type(dataset.get()), name, what);
-        if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) <= 0)
-            detail::throw_usage_error(name, what + ": not a variable-length string");
         Handle space = detail::space_handle(H5Dget_space(dataset.get()), name, what);
+        if (H5Tget_class(type.get()) == H5T_INTEGER && H5Tget_size(type.get()) == 1) {
+            // The binary form: a 1-D dataset of bytes.
+            if (H5Sget_simple_extent_ndims(space.get()) != 1) detail::throw_usage_error(name, what + ": not 1-D bytes");
+            const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+            if (n < 0) detail::throw_usage_error(name, what + ": no extent");
+            // Only bytes the file stores (a forged extent cannot make the reader allocate more).
+            if (static_cast<hsize_t>(n) > H5Dget_storage_size(dataset.get()))
+                detail::throw_usage_error(name, what + ": " + std::to_string(n) + " bytes, but the file stores " +
+                                                    std::to_string(H5Dget_storage_size(dataset.get())));
+            std::string bytes(static_cast<std::size_t>(n), '\0');
+            if (n > 0)
+                check(H5Dread(dataset.get(), H5T_NATIVE_UINT8, detail::all_space, detail::all_space, detail::default_plist,
+                              bytes.data()),
+                      name, "reading " + what);
+            binary = true;
+            return bytes;
+        }
+        if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) <= 0)
+            detail::throw_usage_error(name, what + ": neither bytes nor a variable-length string");
         if (H5Sget_simple_extent_npoints(space.get()) != 1)
             detail::throw_usage_error(name, what + ": not a single string");
         Handle memory_type = detail::string_type(name);
@@ -597,7 +615,7 @@ ShardRuns ResultsReader::read_shard_runs(std::string_view scenario_name) const {
         return value;
     });
     try {
-        return decode_shard_runs(text);
+        return binary ? decode_shard_runs_binary(text) : decode_shard_runs(text);
     } catch (const std::invalid_argument& e) {
         detail::throw_usage_error(name, what + ": " + e.what());
     }

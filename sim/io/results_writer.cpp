@@ -795,16 +795,19 @@ void ResultsWriter::write_shard_runs(std::string_view scenario_name, const Shard
         Scenario& scenario = impl.scenario(scenario_name);
         const std::string what = "the shard runs of scenario '" + std::string(scenario_name) + "'";
         if (scenario.shard_runs) detail::throw_usage_error(name, what + " are written twice");
-        const std::string text = encode_shard_runs(runs);
-        Handle space = detail::space_handle(H5Screate(H5S_SCALAR), name, "creating a dataspace");
-        Handle dataset = detail::dataset_handle(H5Dcreate2(scenario.group.get(), "shard_runs", impl.string_type.get(),
-                                                           space.get(), detail::default_plist, detail::default_plist,
+        // The binary form (io/run_results.hpp) as a 1-D dataset of bytes; shards written
+        // before it hold JSON text in a scalar string, which the reader still takes.
+        const std::string bytes = encode_shard_runs_binary(runs);
+        const hsize_t extent = bytes.size();
+        Handle space = detail::space_handle(H5Screate_simple(1, &extent, nullptr), name, "creating a dataspace");
+        Handle dataset = detail::dataset_handle(H5Dcreate2(scenario.group.get(), "shard_runs", H5T_STD_U8LE, space.get(),
+                                                           detail::default_plist, detail::default_plist,
                                                            detail::default_plist),
                                                 name, what + ": creating the dataset");
-        const char* pointer = text.c_str();
-        check(H5Dwrite(dataset.get(), impl.string_type.get(), detail::all_space, detail::all_space, detail::default_plist,
-                       &pointer),
-              name, what + ": writing");
+        if (extent > 0)
+            check(H5Dwrite(dataset.get(), H5T_NATIVE_UINT8, detail::all_space, detail::all_space, detail::default_plist,
+                           bytes.data()),
+                  name, what + ": writing");
         scenario.shard_runs = true;
     });
 }

@@ -1,6 +1,8 @@
 #include "twinsim/io/run_results.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -118,6 +120,208 @@ std::string encode_shard_runs(const ShardRuns& shard) {
     Json& runs = j["runs"] = Json::array();
     for (const RunResults& r : shard.runs) runs.push_back(run_json(r));
     return j.dump();
+}
+
+namespace {
+
+// The binary form of a shard's runs (encode_shard_runs_binary): little-endian
+// fixed-width integers and doubles (their bits), strings and lists as a u32 count
+// then their items. Every count is checked against the bytes left before anything
+// is allocated, so a damaged or forged dataset fails with a message, never a huge
+// allocation or an overrun.
+constexpr std::string_view binary_magic = "TSRB1\n";
+static_assert(std::endian::native == std::endian::little, "the binary shard runs are written little-endian");
+
+class Out {
+public:
+    void u32(std::uint32_t v) { raw(&v, sizeof v); }
+    void i32(std::int32_t v) { raw(&v, sizeof v); }
+    void f64(double v) { raw(&v, sizeof v); }
+    void str(std::string_view v) {
+        count(v.size());
+        bytes_.append(v);
+    }
+    void count(std::size_t n) {
+        if (n > std::numeric_limits<std::uint32_t>::max()) throw std::invalid_argument("a shard list or string over 2^32 items");
+        u32(static_cast<std::uint32_t>(n));
+    }
+    void raw(const void* p, std::size_t n) { bytes_.append(static_cast<const char*>(p), n); }
+    std::string take() { return std::move(bytes_); }
+
+private:
+    std::string bytes_;
+};
+
+class In {
+public:
+    explicit In(std::string_view bytes) : rest_(bytes) {}
+    std::uint32_t u32() { return fixed<std::uint32_t>(); }
+    std::int32_t i32() { return fixed<std::int32_t>(); }
+    double f64() { return fixed<double>(); }
+    std::string str() {
+        const std::size_t n = u32();
+        need(n, "a string");
+        std::string v(rest_.substr(0, n));
+        rest_.remove_prefix(n);
+        return v;
+    }
+    /// A list's length, each item taking at least `least` bytes.
+    std::size_t count(std::size_t least, const char* what) {
+        const std::size_t n = u32();
+        if (least > 0 && n > rest_.size() / least)
+            throw std::invalid_argument(std::string(what) + ": " + std::to_string(n) + " items, but only " +
+                                        std::to_string(rest_.size()) + " bytes left");
+        return n;
+    }
+    void expect(std::string_view prefix) {
+        if (rest_.substr(0, prefix.size()) != prefix) throw std::invalid_argument("not the binary form (no TSRB1 header)");
+        rest_.remove_prefix(prefix.size());
+    }
+    bool done() const noexcept { return rest_.empty(); }
+
+private:
+    void need(std::size_t n, const char* what) const {
+        if (n > rest_.size())
+            throw std::invalid_argument(std::string("truncated: ") + what + " of " + std::to_string(n) + " bytes, " +
+                                        std::to_string(rest_.size()) + " left");
+    }
+    template <class T>
+    T fixed() {
+        need(sizeof(T), "a number");
+        T v;
+        std::memcpy(&v, rest_.data(), sizeof v);
+        rest_.remove_prefix(sizeof v);
+        return v;
+    }
+    std::string_view rest_;
+};
+
+void put_strings(Out& out, const std::vector<std::string>& v) {
+    out.count(v.size());
+    for (const std::string& s : v) out.str(s);
+}
+
+std::vector<std::string> get_strings(In& in, const char* what) {
+    std::vector<std::string> v(in.count(4, what));
+    for (std::string& s : v) s = in.str();
+    return v;
+}
+
+}  // namespace
+
+std::string encode_shard_runs_binary(const ShardRuns& shard) {
+    Out out;
+    out.raw(binary_magic.data(), binary_magic.size());
+    out.str(shard.layout.scenario);
+    out.u32(shard.layout.replications);
+    out.count(shard.layout.on_change.size());
+    for (const SeriesDefinition& d : shard.layout.on_change) {
+        out.str(d.name);
+        out.str(d.unit);
+        put_strings(out, d.twin_ids);
+        out.str(d.model);
+        out.str(d.property);
+        out.str(d.description);
+    }
+    out.count(shard.layout.summaries.size());
+    for (const KpiAggregates& a : shard.layout.summaries) {
+        out.str(a.kpi);
+        put_strings(out, a.aggregates);
+    }
+    out.count(shard.runs.size());
+    for (const RunResults& r : shard.runs) {
+        out.u32(r.replication);
+        out.u32(r.failure ? 1 : 0);
+        if (r.failure) out.str(*r.failure);
+        out.str(r.parameters_json);
+        out.count(r.events.size());
+        for (const EventRecord& e : r.events) {
+            out.u32(e.replication);
+            out.f64(e.time);
+            out.str(e.twin);
+            out.str(e.type);
+            out.str(e.detail_json);
+        }
+        out.count(r.kpis.size());
+        for (const KpiRow& k : r.kpis) {
+            out.str(k.name);
+            out.str(k.selection);
+            out.str(k.statistic);
+            out.i32(k.replication);
+            out.str(k.aggregate);
+            out.f64(k.value);
+            out.str(k.unit);
+        }
+        out.count(r.changes.size());
+        for (const auto& log : r.changes) {
+            out.count(log.size());
+            for (const ChangeRecord& c : log) {
+                out.f64(c.time);
+                out.u32(c.twin);
+                out.f64(c.value);
+            }
+        }
+    }
+    return out.take();
+}
+
+ShardRuns decode_shard_runs_binary(std::string_view bytes) {
+    In in(bytes);
+    in.expect(binary_magic);
+    ShardRuns shard;
+    shard.layout.scenario = in.str();
+    shard.layout.replications = in.u32();
+    shard.layout.on_change.resize(in.count(24, "the on-change series"));
+    for (SeriesDefinition& d : shard.layout.on_change) {
+        d.name = in.str();
+        d.unit = in.str();
+        d.twin_ids = get_strings(in, "a series' twins");
+        d.model = in.str();
+        d.property = in.str();
+        d.description = in.str();
+    }
+    shard.layout.summaries.resize(in.count(8, "the KPI summaries"));
+    for (KpiAggregates& a : shard.layout.summaries) {
+        a.kpi = in.str();
+        a.aggregates = get_strings(in, "a KPI's aggregates");
+    }
+    shard.runs.resize(in.count(24, "the runs"));
+    for (RunResults& r : shard.runs) {
+        r.replication = in.u32();
+        const std::uint32_t failed = in.u32();
+        if (failed > 1) throw std::invalid_argument("a run's failure flag is " + std::to_string(failed) + ", not 0 or 1");
+        if (failed == 1) r.failure = in.str();
+        r.parameters_json = in.str();
+        r.events.resize(in.count(24, "a run's events"));
+        for (EventRecord& e : r.events) {
+            e.replication = in.u32();
+            e.time = in.f64();
+            e.twin = in.str();
+            e.type = in.str();
+            e.detail_json = in.str();
+        }
+        r.kpis.resize(in.count(32, "a run's KPIs"));
+        for (KpiRow& k : r.kpis) {
+            k.name = in.str();
+            k.selection = in.str();
+            k.statistic = in.str();
+            k.replication = in.i32();
+            k.aggregate = in.str();
+            k.value = in.f64();
+            k.unit = in.str();
+        }
+        r.changes.resize(in.count(4, "a run's on-change logs"));
+        for (auto& log : r.changes) {
+            log.resize(in.count(20, "an on-change log"));
+            for (ChangeRecord& c : log) {
+                c.time = in.f64();
+                c.twin = in.u32();
+                c.value = in.f64();
+            }
+        }
+    }
+    if (!in.done()) throw std::invalid_argument("bytes left after the last run");
+    return shard;
 }
 
 ShardRuns decode_shard_runs(std::string_view text) {

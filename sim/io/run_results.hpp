@@ -97,6 +97,14 @@ struct ShardRuns {
 [[nodiscard]] std::string encode_shard_runs(const ShardRuns& runs);
 /// Throws std::invalid_argument naming what is wrong.
 [[nodiscard]] ShardRuns decode_shard_runs(std::string_view text);
+/// The same in a binary form (what a shard holds since the JSON text cost a
+/// distributed job's merge most of its time): lengths and numbers as they lie in
+/// memory (little-endian), doubles bit for bit. Smaller and several times faster
+/// to write and read than the JSON text.
+[[nodiscard]] std::string encode_shard_runs_binary(const ShardRuns& runs);
+/// Throws std::invalid_argument naming what is wrong (truncated, a count larger
+/// than the bytes left, bytes left over, no header).
+[[nodiscard]] ShardRuns decode_shard_runs_binary(std::string_view bytes);
 
 /// Combines the runs of one scenario. `runs` are in replication order (a
 /// subset of the replications is allowed: the others are simply absent).

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -849,6 +850,66 @@ TEST_CASE("runner: results shards merge into the file a single process writes", 
         io::merge_results(std::vector{one}, out, {.overwrite = true, .sync = false});
         require_same_file(whole, out);
     }
+}
+
+TEST_CASE("runner: a shard's runs come back from their binary form bit for bit, and damaged bytes are refused",
+          "[runner]") {
+    io::ShardRuns shard;
+    shard.layout.scenario = "plant[buffer=3]";
+    shard.layout.replications = 7;
+    shard.layout.on_change.push_back({"Pool.size", "1", {"machinists", "assemblers"}, {}, "dtmi:x;1", "size", "staff"});
+    shard.layout.summaries.push_back({"throughput", {"mean", "ci95_low", "ci95_high"}});
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (std::uint32_t r : {3U, 4U}) {
+        io::RunResults run;
+        run.replication = r;
+        if (r == 4) run.failure = "behaviour 'x' threw: \"quoted\"\n";
+        run.parameters_json = R"({"buffer":3})";
+        run.events.push_back({r, 14478.586018862878, "a-rework", "failure", R"({"cause":"random"})"});
+        run.events.push_back({r, -0.0, "", "rule", ""});
+        run.kpis.push_back({"throughput", "plant", "final", static_cast<std::int32_t>(r), "", 8.1326992753623, "1"});
+        run.kpis.push_back({"late", "plant", "final", static_cast<std::int32_t>(r), "", nan, ""});
+        run.changes.push_back({{0.0, 0, 9.0}, {0.0, 1, nan}, {3600.5, 1, std::numeric_limits<double>::infinity()}});
+        shard.runs.push_back(run);
+    }
+    const std::string bytes = io::encode_shard_runs_binary(shard);
+    const io::ShardRuns back = io::decode_shard_runs_binary(bytes);
+    CHECK(back.layout.scenario == shard.layout.scenario);
+    CHECK(back.layout.replications == 7);
+    REQUIRE(back.layout.on_change.size() == 1);
+    CHECK(back.layout.on_change[0].twin_ids == shard.layout.on_change[0].twin_ids);
+    CHECK(back.layout.on_change[0].description == "staff");
+    CHECK(back.layout.summaries == shard.layout.summaries);
+    REQUIRE(back.runs.size() == 2);
+    for (std::size_t i = 0; i < 2; ++i) {
+        const io::RunResults& a = shard.runs[i];
+        const io::RunResults& b = back.runs[i];
+        CHECK(b.replication == a.replication);
+        CHECK(b.failure == a.failure);
+        CHECK(b.parameters_json == a.parameters_json);
+        CHECK(b.events == a.events);
+        CHECK(std::signbit(b.events[1].time));  // -0.0 kept
+        REQUIRE(b.kpis.size() == 2);
+        CHECK(b.kpis[0] == a.kpis[0]);
+        CHECK(std::isnan(b.kpis[1].value));
+        REQUIRE(b.changes.size() == 1);
+        REQUIRE(b.changes[0].size() == 3);
+        CHECK(b.changes[0][0] == a.changes[0][0]);
+        CHECK(std::isnan(b.changes[0][1].value));
+        CHECK(b.changes[0][2] == a.changes[0][2]);
+    }
+    // Smaller than the JSON text of the same runs.
+    CHECK(bytes.size() < io::encode_shard_runs(shard).size());
+    // Every cut is refused with a message, as is a byte too many or a foreign header.
+    for (std::size_t cut = 0; cut < bytes.size(); cut += 7)
+        CHECK_THROWS_AS(io::decode_shard_runs_binary(std::string_view(bytes).substr(0, cut)), std::invalid_argument);
+    CHECK_THROWS_WITH(io::decode_shard_runs_binary(bytes + "x"), Catch::Contains("bytes left"));
+    CHECK_THROWS_WITH(io::decode_shard_runs_binary("{\"runs\": []}"), Catch::Contains("header"));
+    // A count far larger than the bytes behind it is refused before anything is allocated.
+    std::string forged = bytes.substr(0, 6);
+    const std::uint32_t huge = 0xFFFFFFF0U;
+    forged.append(reinterpret_cast<const char*>(&huge), 4);
+    CHECK_THROWS_WITH(io::decode_shard_runs_binary(forged), Catch::Contains("truncated"));
 }
 
 TEST_CASE("runner: a streaming merge writes each scenario once its batches are in, and the file merge_results writes",
