@@ -123,14 +123,14 @@ PholdResult run_phold_twinsim(std::uint32_t lps, std::uint64_t events, std::uint
     auto handler = [&](Simulator& s, const std::uint32_t& lp) {
         const auto next = model.handle(lp);
         checksum += next.dest + 1;
-        s.schedule(type, next.delay, next.dest);
+        s.post(type, next.delay, next.dest);  // never cancelled: no handle, no slot
         if (--remaining == 0) s.request_stop();
     };
     if (prefetch)
         type = sim.on<std::uint32_t>(handler, [&model](const std::uint32_t& lp) noexcept { model.prefetch(lp); });
     else
         type = sim.on<std::uint32_t>(handler);
-    for (std::uint32_t lp = 0; lp < lps; ++lp) sim.schedule(type, model.first_delay(lp), lp);
+    for (std::uint32_t lp = 0; lp < lps; ++lp) sim.post(type, model.first_delay(lp), lp);
     const auto start = std::chrono::steady_clock::now();
     const double cpu_start = thread_cpu_seconds();
     sim.run();

@@ -81,12 +81,10 @@ struct EventHandle {
 inline constexpr int min_priority = -32768;
 inline constexpr int max_priority = 32767;
 
-/// An event as it leaves the queue.
-struct PoppedEvent {
+/// An event as it leaves the queue (its payload is written apart, see take()).
+struct TakenEvent {
     double time = 0.0;
     std::uint32_t handler = 0;
-    EventHandle handle;
-    Payload payload;
 };
 
 class EventQueue {
@@ -111,6 +109,22 @@ public:
         place(key);
         ++live_;
         return EventHandle{slot, s.generation};
+    }
+
+    /// Adds an event that can be neither cancelled nor rescheduled (no handle).
+    /// A payload of at most 4 bytes travels in the key itself: no slot is
+    /// taken, written, read or released for it. Larger payloads take a slot
+    /// as push() does. Same preconditions and exceptions as push().
+    template <class T>
+    [[gnu::always_inline]] void post(double time, int priority, std::uint32_t handler, const T& value) {
+        if constexpr (sizeof(T) <= sizeof(std::uint32_t)) {
+            std::uint32_t bits = 0;
+            std::memcpy(&bits, &value, sizeof(T));
+            place(Key{time_key(time), make_order(priority), bits, handler | inline_flag});
+            ++live_;
+        } else {
+            (void)push(time, priority, handler, Payload::of(value));
+        }
     }
 
     /// True while the event is scheduled and has neither run nor been cancelled.
@@ -148,44 +162,33 @@ public:
 
     /// Takes the earliest pending event out. Its place at the bottom heap's
     /// top stays reserved until finish_take(): a push() in between that lands
-    /// in the bottom heap reuses it (one sift instead of two). Precondition: !empty().
-    PoppedEvent take() {
+    /// in the bottom heap reuses it (one sift instead of two). The payload is
+    /// written to `payload` (not returned within the event: assembling it in
+    /// a struct beside the time made the compiler copy it with loads wider
+    /// than its stores, a store-forwarding stall on every event). Precondition: !empty().
+    TakenEvent take(Payload& payload) {
         drop_stale_top();
-        return take_prepared();
+        return take_prepared(payload);
     }
 
     /// take() right after next_time(), which already brought the earliest
     /// live key to the top. Precondition: next_time() was the last call on
     /// this queue.
     /// With `look_further`, also prefetches what upcoming() will read after this take.
-    PoppedEvent take_prepared(bool look_further = false) noexcept {
+    TakenEvent take_prepared(Payload& payload, bool look_further = false) noexcept {
         const Key k = bottom_[head_];
-        const std::size_t size = bottom_.size();
-        if (sorted_) {
-            // The next event is the run's next key (or a bucket's).
-            if (head_ + 1 < size && (look_further || slots_.size() >= prefetch_slots_from))
-                __builtin_prefetch(&slots_[bottom_[head_ + 1].slot]);
-            if (look_further && head_ + 2 < size) __builtin_prefetch(&slots_[bottom_[head_ + 2].slot]);
-        } else if (slots_.size() >= prefetch_slots_from) {
-            // The next event is one of the root's children (or a bucket's): start
-            // loading their slots while this event's handler runs. Only when the
-            // slot table is too large to stay in a core's cache: below that the
-            // loads would hit anyway and the loop costs ~15 instructions an event.
-            const std::size_t n = size < 5 ? size : 5;
-            for (std::size_t c = 1; c < n; ++c) __builtin_prefetch(&slots_[bottom_[c].slot]);
-        }
-        if (look_further && !sorted_ && size >= 9) {
-            // And those of the earliest child's children: after this take, the
-            // next event's children, which upcoming() looks at.
-            const std::size_t m = earlier(earlier(1, 2), earlier(3, 4));
-            const std::size_t end = std::min(size, 4 * m + 5);
-            for (std::size_t c = 4 * m + 1; c < end; ++c) __builtin_prefetch(&slots_[bottom_[c].slot]);
-        }
-        Slot& s = slots_[k.slot];
-        PoppedEvent out{std::bit_cast<double>(k.time), s.handler, EventHandle{k.slot, k.generation}, s.payload};
-        release_slot(k.slot);
         --live_;
         top_taken_ = true;
+        if (look_further || slots_.size() >= prefetch_slots_from) prefetch_next_slots(look_further);
+        if (k.generation & inline_flag) {
+            // A posted event: handler and payload are in the key.
+            set_inline_payload(payload, k.slot);
+            return TakenEvent{std::bit_cast<double>(k.time), k.generation & ~inline_flag};
+        }
+        Slot& s = slots_[k.slot];
+        payload = s.payload;
+        const TakenEvent out{std::bit_cast<double>(k.time), s.handler};
+        release_slot(k.slot);
         return out;
     }
 
@@ -211,32 +214,37 @@ public:
     /// event then waits in a bucket). A hint for prefetching only: the event
     /// may have been cancelled, and an event scheduled later may run first.
     /// Call between finish_take() and the next take.
-    [[nodiscard]] bool upcoming(std::uint32_t& handler, const Payload*& payload) const noexcept {
+    [[nodiscard]] bool upcoming(std::uint32_t& handler, Payload& payload) const noexcept {
         const std::size_t n = bottom_.size();
+        std::size_t best;
         if (sorted_) {
             if (head_ + 2 > n) return false;
-            const Slot& s = slots_[bottom_[head_ + 1].slot];
-            handler = s.handler;
-            payload = &s.payload;
+            best = head_ + 1;
+        } else {
+            if (n < 2) return false;
+            best = 1;
+            if (n >= 5) {
+                best = earlier(earlier(1, 2), earlier(3, 4));
+            } else {
+                for (std::size_t c = 2; c < n; ++c) best = earlier(best, c);
+            }
+        }
+        const Key& k = bottom_[best];
+        if (k.generation & inline_flag) {
+            handler = k.generation & ~inline_flag;
+            set_inline_payload(payload, k.slot);
             return true;
         }
-        if (n < 2) return false;
-        std::size_t best = 1;
-        if (n >= 5) {
-            best = earlier(earlier(1, 2), earlier(3, 4));
-        } else {
-            for (std::size_t c = 2; c < n; ++c) best = earlier(best, c);
-        }
-        const Slot& s = slots_[bottom_[best].slot];
+        const Slot& s = slots_[k.slot];
         handler = s.handler;
-        payload = &s.payload;
+        payload = s.payload;
         return true;
     }
 
     /// Removes every event.
     void clear() noexcept {
         for_each_key([&](const Key& k) {
-            if (!stale(k)) release_slot(k.slot);
+            if ((k.generation & inline_flag) == 0 && !stale(k)) release_slot(k.slot);
             return false;
         });
         bottom_.clear();
@@ -280,6 +288,10 @@ private:
         Payload payload;
     };
     static constexpr std::uint64_t sequence_limit = std::uint64_t{1} << 48;
+    // A key whose generation word has this bit is a posted event: its slot
+    // word holds the payload, the rest of the generation word the handler.
+    // Slot generations wrap below it.
+    static constexpr std::uint32_t inline_flag = std::uint32_t{1} << 31;
     // Buckets per key when the far tier is spread into buckets. One (about a
     // key per bucket) measured ~5 % faster than half (two keys per bucket) at
     // 1,024 PHOLD LPs: the bottom heap a bucket becomes is smaller. Two
@@ -302,6 +314,10 @@ private:
     // a larger one as a heap. PHOLD at 1,024 LPs refills from buckets of ~3.5
     // keys, where the heap's sift-downs cost ~90 instructions an event.
     static constexpr std::size_t sorted_run_max = 32;
+    // Up to this many keys, the run is sorted by rank (sort_small) instead of
+    // by insertion: 8 left ~0.4 insertion mispredictions an event at 1,024
+    // LPs (buckets of 9-16 keys are common there), 24 was no faster than 16.
+    static constexpr std::size_t rank_sort_max = 16;
     // A sorted run that pushes into the near future grow beyond this many live keys
     // becomes a heap (a sorted run already is one), so insertions stay cheap.
     static constexpr std::size_t sorted_run_limit = 64;
@@ -346,13 +362,45 @@ private:
     void release_slot(std::uint32_t slot) noexcept {
         Slot& s = slots_[slot];
         s.in_use = false;
-        ++s.generation;
+        s.generation = (s.generation + 1) & ~inline_flag;
         free_.push_back(slot);  // capacity reserved: free_ never exceeds slots_
     }
 
     [[nodiscard]] bool stale(const Key& k) const noexcept {
+        if (k.generation & inline_flag) return false;  // a posted event is never cancelled
         const Slot& s = slots_[k.slot];
         return !s.in_use || s.generation != k.generation;
+    }
+
+    // The payload of a posted event: its bits, then zeros, written as two
+    // 8-byte words (a handler's narrower load of them forwards from the store).
+    static void set_inline_payload(Payload& payload, std::uint32_t bits) noexcept {
+        const std::uint64_t words[2] = {bits, 0};
+        std::memcpy(payload.bytes.data(), words, sizeof words);
+    }
+
+    // Starts loading the slots of the events likely to be taken next (the
+    // run's next keys, or the root's children and, with look_further, those
+    // of the earliest child), skipping posted events, which have none.
+    void prefetch_next_slots(bool look_further) const noexcept {
+        const std::size_t size = bottom_.size();
+        auto hint = [&](std::size_t i) {
+            const Key& k = bottom_[i];
+            if ((k.generation & inline_flag) == 0) __builtin_prefetch(&slots_[k.slot]);
+        };
+        if (sorted_) {
+            if (head_ + 1 < size) hint(head_ + 1);
+            if (look_further && head_ + 2 < size) hint(head_ + 2);
+            return;
+        }
+        const std::size_t n = size < 5 ? size : 5;
+        for (std::size_t c = 1; c < n; ++c) hint(c);
+        if (look_further && size >= 9) {
+            // After this take, the next event's children, which upcoming() looks at.
+            const std::size_t m = earlier(earlier(1, 2), earlier(3, 4));
+            const std::size_t end = std::min(size, 4 * m + 5);
+            for (std::size_t c = 4 * m + 1; c < end; ++c) hint(c);
+        }
     }
 
     // --- the three tiers -----------------------------------------------------
@@ -367,7 +415,8 @@ private:
     // precede every key in top_. The bucket index is monotone in time (a
     // subtraction and a multiplication by a non-negative constant are
     // monotone in IEEE arithmetic, and so are floor and the clamps).
-    void place(const Key& key) {
+    // Inlined into post(): a call and its frame were ~19 instructions of the ~315 a PHOLD event costs.
+    [[gnu::always_inline]] void place(const Key& key) {
         const double t = std::bit_cast<double>(key.time);
         if (t > far_floor_) {
             top_.push_back(key);
@@ -451,7 +500,10 @@ private:
     void order_bottom() noexcept {
         head_ = 0;
         const std::size_t n = bottom_.size();
-        if (n <= sorted_run_max) {
+        if (n <= rank_sort_max) {
+            sort_small(bottom_.data(), n);
+            sorted_ = true;
+        } else if (n <= sorted_run_max) {
             for (std::size_t i = 1; i < n; ++i) {
                 const Key k = bottom_[i];
                 std::size_t j = i;
@@ -551,6 +603,51 @@ private:
         sweep(bottom_);  // keeps a sorted run sorted
         for (std::size_t b = current_; b < buckets_used_; ++b) sweep(buckets_[b]);
         sweep(top_);
+    }
+
+    // Sorts keys[0, n), n <= rank_sort_max, without a data-dependent branch:
+    // each key's place is the number of keys before it (keys are distinct:
+    // the sequence differs), counted over every pair, then each key is
+    // written to its place. An insertion sort of the ~3-16 keys a PHOLD
+    // bucket holds at 1,024 LPs mispredicted about one branch per key; the
+    // n(n-1)/2 comparisons cost more instructions but no mispredictions
+    // (callgrind, 1,024 LPs: 1.82 M mispredicted branches per M events with
+    // insertion, 1.17 M with ranks up to 16 keys).
+    template <std::size_t N>
+    static void rank_sort(Key* keys) noexcept {
+        Key copy[N];
+        std::size_t rank[N] = {};
+        for (std::size_t i = 0; i < N; ++i) copy[i] = keys[i];
+        // Unrolled in full: a loop's exit, whose trip count varies with i, mispredicted.
+#pragma GCC unroll 16
+        for (std::size_t i = 0; i < N; ++i)
+#pragma GCC unroll 16
+            for (std::size_t j = i + 1; j < N; ++j) {
+                const std::size_t j_first = before(copy[j], copy[i]);
+                rank[i] += j_first;
+                rank[j] += 1 - j_first;
+            }
+        for (std::size_t i = 0; i < N; ++i) keys[rank[i]] = copy[i];
+    }
+    static void sort_small(Key* keys, std::size_t n) noexcept {
+        switch (n) {
+            case 2: rank_sort<2>(keys); break;
+            case 3: rank_sort<3>(keys); break;
+            case 4: rank_sort<4>(keys); break;
+            case 5: rank_sort<5>(keys); break;
+            case 6: rank_sort<6>(keys); break;
+            case 7: rank_sort<7>(keys); break;
+            case 8: rank_sort<8>(keys); break;
+            case 9: rank_sort<9>(keys); break;
+            case 10: rank_sort<10>(keys); break;
+            case 11: rank_sort<11>(keys); break;
+            case 12: rank_sort<12>(keys); break;
+            case 13: rank_sort<13>(keys); break;
+            case 14: rank_sort<14>(keys); break;
+            case 15: rank_sort<15>(keys); break;
+            case 16: rank_sort<16>(keys); break;
+            default: break;  // 0 or 1 key
+        }
     }
 
     // Drops the keys already taken from a sorted run's front.

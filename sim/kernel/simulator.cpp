@@ -66,31 +66,15 @@ void Simulator::rethrow_failure() {
     std::rethrow_exception(e);
 }
 
-void Simulator::dispatch_next() { dispatch(queue_.take()); }
-
 // Start loading the state of the event after the next one while the next
 // one runs (a hint: see on(handler, prefetch)).
 void Simulator::prefetch_upcoming() noexcept {
     std::uint32_t handler;
-    const Payload* payload;
+    Payload payload;
     if (queue_.upcoming(handler, payload)) {
         const Handler& next = handlers_[handler];
-        if (next.prefetch) next.prefetch(next.object, *payload);
+        if (next.prefetch) next.prefetch(next.object, payload);
     }
-}
-
-// Runs one event taken from the queue (step(); run_until() has its own copy
-// with the checks folded into one).
-void Simulator::dispatch(const PoppedEvent& e) {
-    now_ = e.time;
-    ++processed_;
-    const Handler& entry = handlers_[e.handler];
-    const auto invoke = entry.invoke;  // copies: the handler may register others
-    void* const object = entry.object;
-    invoke(object, *this, e.payload);
-    queue_.finish_take();
-    if (attention_.load(std::memory_order_relaxed) & attend_prefetch) prefetch_upcoming();
-    if (failure_) [[unlikely]] rethrow_failure();
 }
 
 StopReason Simulator::run_until(double horizon) {
@@ -108,14 +92,9 @@ StopReason Simulator::run_until(double horizon) {
         }
         if (queue_.empty() || queue_.next_time() > horizon) break;
         // next_time() found the event: no second look.
-        const PoppedEvent e = queue_.take_prepared((attend & attend_prefetch) != 0);
-        now_ = e.time;
-        ++processed_;
-        const Handler& entry = handlers_[e.handler];
-        const auto invoke = entry.invoke;  // copies: the handler may register others
-        void* const object = entry.object;
-        invoke(object, *this, e.payload);
-        queue_.finish_take();
+        Payload payload;
+        const TakenEvent e = queue_.take_prepared(payload, (attend & attend_prefetch) != 0);
+        deliver(e, payload);
         attend = attention_.load(std::memory_order_relaxed);
         if (attend & ~attend_stop) [[unlikely]] {
             if (attend & attend_prefetch) prefetch_upcoming();
@@ -130,8 +109,15 @@ StopReason Simulator::run_until(double horizon) {
 }
 
 bool Simulator::step() {
+    // One event, with run_until()'s checks after it (a stop condition or a
+    // stop request only matter to run_until, and stay pending for it).
     if (queue_.empty()) return false;
-    dispatch_next();
+    Payload payload;
+    const TakenEvent e = queue_.take(payload);
+    deliver(e, payload);
+    const unsigned attend = attention_.load(std::memory_order_relaxed);
+    if (attend & attend_prefetch) prefetch_upcoming();
+    if (attend & attend_failure) rethrow_failure();
     return true;
 }
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numbers>
 #include <set>
 #include <stdexcept>
@@ -299,6 +300,9 @@ TEST_CASE("threshold directions and removing a periodic step", "[kernel]") {
 // outliers, cancels and reschedules, while the queue grows past and shrinks
 // below the heap-mode thresholds several times.
 TEST_CASE("the event queue dispatches exactly the reference order under a random mixed workload", "[kernel]") {
+    // A third of the events are posted (post(): no handle, the 4-byte payload
+    // in the queue's key), the rest scheduled with handles and sometimes
+    // cancelled or moved; both kinds share one order.
     struct Ref {
         double time;
         int priority;
@@ -342,16 +346,26 @@ TEST_CASE("the event queue dispatches exactly the reference order under a random
             const double d = delay();
             const int p = static_cast<int>(next() % 5) - 2;
             const auto id = static_cast<std::uint32_t>(by_id.size());
-            const EventHandle h = s.schedule(type, d, Ev{id}, p);
+            const bool posted = next() % 3 == 0;
+            EventHandle h;
+            if (posted)
+                s.post(type, d, Ev{id}, p);
+            else
+                h = s.schedule(type, d, Ev{id}, p);
             const Ref r{s.now() + d, p, seq++, id};
             by_id.push_back(r);
             handles.push_back(h);
             pending.insert(r);
-            REQUIRE(s.time_of(h) == r.time);
+            if (!posted) REQUIRE(s.time_of(h) == r.time);
         };
         auto cancel_or_move = [&](Simulator& s) {
             if (by_id.empty()) return;
             const auto id = static_cast<std::uint32_t>(next() % by_id.size());
+            if (!handles[id].valid()) {  // posted: there is nothing to cancel it by
+                REQUIRE_FALSE(s.pending(handles[id]));
+                REQUIRE_FALSE(s.cancel(handles[id]));
+                return;
+            }
             const bool is_pending = pending.count(by_id[id]) == 1;
             REQUIRE(s.pending(handles[id]) == is_pending);
             if (!is_pending) {
@@ -540,4 +554,85 @@ TEST_CASE("long chains of near-future events among spread-out ones keep the refe
     REQUIRE(seen.size() > 2000 + 40 * 500);
     CHECK(sim.pending_count() == 0);
     for (std::size_t i = 1; i < seen.size(); ++i) REQUIRE(seen[i - 1] < seen[i]);
+}
+
+TEST_CASE("posted events: ordered with scheduled ones, any payload size, checked like schedule", "[kernel]") {
+    Simulator sim;
+    struct Wide {
+        std::uint32_t id;
+        double extra;  // 16 bytes: travels in a slot, not in the key
+    };
+    std::vector<int> order;
+    const auto small = sim.on<Tag>([&](Simulator&, const Tag& t) { order.push_back(t.id); });
+    const auto wide = sim.on<Wide>([&](Simulator&, const Wide& w) {
+        order.push_back(static_cast<int>(w.id));
+        CHECK(w.extra == 0.5 * w.id);
+    });
+    sim.post(small, 2.0, Tag{1});
+    const EventHandle h = sim.schedule(small, 1.0, Tag{2}, 1);
+    sim.post(wide, 1.0, Wide{3, 1.5});
+    sim.post(small, 1.0, Tag{4}, -1);
+    sim.post(wide, 1.0, Wide{5, 2.5}, 1);
+    sim.schedule(small, 0.0, Tag{6});
+    sim.post(small, 0.0, Tag{7});
+    CHECK(sim.pending_count() == 7);
+    CHECK(sim.pending(h));
+    // Time, then priority, then scheduling order across post() and schedule().
+    sim.run();
+    CHECK(order == std::vector<int>{6, 7, 4, 3, 2, 5, 1});
+    CHECK(sim.pending_count() == 0);
+    CHECK(sim.events_processed() == 7);
+
+    CHECK_THROWS_AS(sim.post(small, -1.0, Tag{0}), KernelError);
+    CHECK_THROWS_AS(sim.post(small, std::nan(""), Tag{0}), KernelError);
+    CHECK_THROWS_AS(sim.post(small, std::numeric_limits<double>::infinity(), Tag{0}), KernelError);
+    CHECK_THROWS_AS(sim.post(small, 1.0, Tag{0}, 40000), KernelError);
+    CHECK(sim.pending_count() == 0);
+
+    // A posted event never disturbs handles: slots freed and reused around posts stay distinct.
+    const EventHandle a = sim.schedule(small, 1.0, Tag{8});
+    sim.post(small, 0.5, Tag{9});
+    CHECK(sim.cancel(a));
+    const EventHandle b = sim.schedule(small, 1.0, Tag{10});
+    CHECK_FALSE(sim.pending(a));
+    CHECK(sim.pending(b));
+    order.clear();
+    sim.run();
+    CHECK(order == std::vector<int>{9, 10});
+}
+
+TEST_CASE("a prefetch hint names posted events, with their payloads, before they run", "[kernel]") {
+    Simulator sim;
+    std::uint64_t x = 0x9E3779B97F4A7C15ULL;
+    auto unit = [&] {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        return static_cast<double>(x >> 11) * 0x1.0p-53;
+    };
+    std::uint32_t next_id = 0;
+    std::vector<char> ran;
+    std::size_t hints = 0, hinted_not_yet_run = 0;
+    EventType<std::uint32_t> type;
+    type = sim.on<std::uint32_t>(
+        [&](Simulator& s, const std::uint32_t& id) {
+            REQUIRE(id < ran.size());
+            REQUIRE_FALSE(ran[id]);
+            ran[id] = 1;
+            ran.push_back(0);
+            s.post(type, 0.1 - 0.9 * std::log(1.0 - unit()), next_id++);
+            if (next_id == 50000) s.request_stop();
+        },
+        [&](const std::uint32_t& id) noexcept {
+            ++hints;
+            if (id < ran.size() && !ran[id]) ++hinted_not_yet_run;
+        });
+    for (int i = 0; i < 3000; ++i) {
+        ran.push_back(0);
+        sim.post(type, 0.1 - 0.9 * std::log(1.0 - unit()), next_id++);
+    }
+    sim.run();
+    CHECK(sim.events_processed() == 50000 - 3000);
+    CHECK(hints > sim.events_processed() / 2);
+    CHECK(hinted_not_yet_run == hints);  // every hint names a pending posted event
 }
