@@ -5,10 +5,15 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <system_error>
 #include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "twinsim/graph/twin_graph.hpp"
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -19,8 +24,29 @@ namespace twinsim::bench {
 Stats stats(std::vector<double> seconds) {
     std::sort(seconds.begin(), seconds.end());
     const std::size_t n = seconds.size();
-    const double median = n % 2 == 1 ? seconds[n / 2] : (seconds[n / 2 - 1] + seconds[n / 2]) / 2.0;
-    return {seconds.front(), median};
+    const double middle = n % 2 == 1 ? seconds[n / 2] : (seconds[n / 2 - 1] + seconds[n / 2]) / 2.0;
+    return {seconds.front(), middle};
+}
+
+double median(std::vector<double> sample) {
+    return sample.empty() ? std::nan("") : stats(std::move(sample)).median;
+}
+
+double percentile(std::vector<double> sample, double p) {
+    if (sample.empty()) return 0.0;
+    std::sort(sample.begin(), sample.end());
+    const auto k = static_cast<std::size_t>(p * static_cast<double>(sample.size() - 1) + 0.5);
+    return sample[std::min(k, sample.size() - 1)];
+}
+
+std::string room_id(std::size_t n) { return numbered_id("room-", n); }
+
+void add_rooms(graph::TwinGraph& graph, std::size_t twins) {
+    (void)graph.add_models(std::vector<dtdl::Document>{{"<bench>", bench_room_model}});
+    graph.atomically([&](graph::TwinGraph& g) {
+        for (std::size_t i = 0; i < twins; ++i)
+            (void)g.upsert_twin(room_id(i), nlohmann::json{{"$metadata", {{"$model", "dtmi:bench:Room;1"}}}, {"t", 0.0}});
+    });
 }
 
 std::filesystem::path default_ontology() {

@@ -11,6 +11,10 @@
 #include <string_view>
 #include <vector>
 
+namespace twinsim::graph {
+class TwinGraph;
+}
+
 namespace twinsim::bench {
 
 inline constexpr int exit_ok = 0;
@@ -29,6 +33,14 @@ struct Stats {
     double median = 0.0;
 };
 [[nodiscard]] Stats stats(std::vector<double> seconds);
+
+/// The median of a sample (the mean of the two middle values for an even
+/// count), NaN for an empty one.
+[[nodiscard]] double median(std::vector<double> sample);
+
+/// The p-quantile (0 <= p <= 1) of a sample by nearest rank: the value at
+/// position round(p * (n - 1)) of the sorted sample; 0 for an empty one.
+[[nodiscard]] double percentile(std::vector<double> sample, double p);
 
 /// Deterministic pseudo-random numbers (SplitMix64): the same seed gives the
 /// same sequence, so every run generates and times the same input.
@@ -120,6 +132,18 @@ private:
 /// ingest, recovery, history, time-travel) fill their stores with.
 inline constexpr const char* sensor_model = R"({"@context":"dtmi:dtdl:context;3","@id":"dtmi:bench:Sensor;1","@type":"Interface",
   "contents":[{"@type":"Property","name":"value","schema":"double"}]})";
+
+/// The one-property room interface (dtmi:bench:Room;1, property "t") the service
+/// and PATCH benchmarks fill their stores with.
+inline constexpr const char* bench_room_model = R"([{"@context": "dtmi:dtdl:context;3", "@id": "dtmi:bench:Room;1", "@type": "Interface",
+  "contents": [{"@type": "Property", "name": "t", "schema": "double"}]}])";
+
+/// "room-<n>": the id of room twin n.
+[[nodiscard]] std::string room_id(std::size_t n);
+
+/// Adds bench_room_model and the twins room-0 ... room-<twins - 1> (t = 0) to `graph`
+/// in one atomic group. Throws what TwinGraph::add_models and upsert_twin throw.
+void add_rooms(graph::TwinGraph& graph, std::size_t twins);
 
 /// "<prefix><n>", built by appending (GCC 12 warns falsely on "s" + std::to_string(n)).
 [[nodiscard]] std::string numbered_id(std::string_view prefix, std::size_t n);

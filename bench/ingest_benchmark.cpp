@@ -61,15 +61,6 @@ Indexed index_sensors(graph::TwinGraph& g, std::size_t twins) {
     return out;
 }
 
-double median(std::vector<double> v) { return stats(std::move(v)).median; }
-
-double percentile(std::vector<double> v, double p) {
-    if (v.empty()) return 0.0;
-    std::sort(v.begin(), v.end());
-    const auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-    return v[std::min(k, v.size() - 1)];
-}
-
 void check_sqlite(int rc, sqlite3* db, const char* what) {
     if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
         throw std::runtime_error(std::string("SQLite peer: ") + what + " failed: " + sqlite3_errmsg(db));

@@ -25,27 +25,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-constexpr const char* model = R"([{"@context": "dtmi:dtdl:context;3", "@id": "dtmi:bench:Room;1", "@type": "Interface",
-  "contents": [{"@type": "Property", "name": "t", "schema": "double"}]}])";
-
-std::string twin_id(std::size_t i) { return "room-" + std::to_string(i); }
-
-void fill(graph::TwinGraph& g, std::size_t twins) {
-    (void)g.add_models(std::vector<dtdl::Document>{{"<bench>", model}});
-    g.atomically([&](graph::TwinGraph& graph) {
-        for (std::size_t i = 0; i < twins; ++i)
-            (void)graph.upsert_twin(twin_id(i), json{{"$metadata", {{"$model", "dtmi:bench:Room;1"}}}, {"t", 0.0}});
-    });
-}
-
-double percentile(std::vector<double> v, double p) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
-}
-
-double median(std::vector<double> v) { return percentile(std::move(v), 0.5); }
-
 struct Round {
     double seconds = 0, cpu_seconds = 0;
     std::vector<double> ms;
@@ -73,7 +52,7 @@ Round patch_round(graph::TwinGraph& graph, const PatchBenchOptions& o) {
                 text += std::to_string(100000000 + ++value % 900000000);
                 text += "}]";
                 const json patch = json::parse(text);
-                const std::string id = twin_id(pick(rng));
+                const std::string id = room_id(pick(rng));
                 graph.update_twin(id, patch);
                 (void)graph.snapshot().twin_etag(id);
                 const auto done = Clock::now();
@@ -121,9 +100,9 @@ int run_patch(const PatchBenchOptions& o) {
         so.durability = live::Durability::group;
         so.history.enabled = o.history;
         auto store = live::open_store(root / "store", so);
-        fill(store->graph(), o.twins);
+        add_rooms(store->graph(), o.twins);
         graph::TwinGraph memory;
-        fill(memory, o.twins);
+        add_rooms(memory, o.twins);
         std::vector<Round> durable, in_memory;
         for (int r = 0; r < o.rounds; ++r) {
             const std::uint64_t syncs = store->stats().syncs;

@@ -95,7 +95,6 @@ nlohmann::json run_peer(const std::string& python, const std::string& script, co
                          error);
 }
 
-double median(std::vector<double> v) { return v.empty() ? std::nan("") : stats(std::move(v)).median; }
 
 /// x / y, or null when y is not > 0 (a CPU time below the clock's resolution in a smoke run).
 nlohmann::json ratio(double x, double y) { return y > 0.0 ? nlohmann::json(x / y) : nlohmann::json(nullptr); }

@@ -152,7 +152,6 @@ Timed measure(const std::string& yaml, const graph::Snapshot& base) {
     return m;
 }
 
-double median(std::vector<double> v) { return stats(std::move(v)).median; }
 
 nlohmann::json side(const std::vector<Timed>& rounds) {
     std::vector<double> run, run_cpu, setup, setup_cpu;

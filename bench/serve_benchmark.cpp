@@ -59,11 +59,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-constexpr const char* model = R"([{"@context": "dtmi:dtdl:context;3", "@id": "dtmi:bench:Room;1", "@type": "Interface",
-  "contents": [{"@type": "Property", "name": "t", "schema": "double"}]}])";
-
-std::string twin_id(std::size_t i) { return "room-" + std::to_string(i); }
-
 /// One keep-alive HTTP/1.1 connection, as lean as a load generator's: the
 /// request goes out in one send(), and of the response only the status and
 /// Content-Length are parsed (the body is read into a reused buffer and
@@ -148,13 +143,13 @@ struct Requests {
     explicit Requests(std::size_t twins) {
         for (std::size_t i = 0; i < twins; ++i) {
             const std::string body = R"([{"op":"replace","path":"/t","value":)" + std::string(value_width, '1') + "}]";
-            std::string r = "PATCH /digitaltwins/" + twin_id(i) +
+            std::string r = "PATCH /digitaltwins/" + room_id(i) +
                             "?api-version=2023-10-31 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                             "Content-Type: application/json-patch+json\r\nContent-Length: " +
                             std::to_string(body.size()) + "\r\n\r\n" + body;
             value_at.push_back(r.size() - 2 - value_width);
             patch.push_back(std::move(r));
-            get.push_back("GET /digitaltwins/" + twin_id(i) + "?api-version=2023-10-31 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+            get.push_back("GET /digitaltwins/" + room_id(i) + "?api-version=2023-10-31 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         }
     }
 };
@@ -188,25 +183,11 @@ struct Side {
     Phase patch, get;
 };
 
-double percentile(std::vector<double> v, double p) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    const auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
-    return v[i];
-}
-
-double median(std::vector<double> v) { return percentile(std::move(v), 0.5); }
-
 std::unique_ptr<live::Store> make_store(const std::filesystem::path& dir, std::size_t twins) {
     live::StoreOptions options;
     options.durability = live::Durability::group;
     auto store = live::open_store(dir, options);
-    graph::TwinGraph& g = store->graph();
-    (void)g.add_models(std::vector<dtdl::Document>{{"<bench>", model}});
-    g.atomically([&](graph::TwinGraph& graph) {
-        for (std::size_t i = 0; i < twins; ++i)
-            (void)graph.upsert_twin(twin_id(i), json{{"$metadata", {{"$model", "dtmi:bench:Room;1"}}}, {"t", 0.0}});
-    });
+    add_rooms(store->graph(), twins);
     return store;
 }
 
@@ -303,7 +284,7 @@ Side direct_round(live::Store& store, const ServeBenchOptions& o) {
             text += std::to_string(100000000 + ++value % 900000000);
             text += "}]";
             const json patch = json::parse(text);
-            const std::string id = twin_id(pick(rng));
+            const std::string id = room_id(pick(rng));
             graph.update_twin(id, patch);
             (void)graph.snapshot().twin_etag(id);
             const auto done = Clock::now();
@@ -317,7 +298,7 @@ Side direct_round(live::Store& store, const ServeBenchOptions& o) {
         std::uniform_int_distribution<std::size_t> pick(0, o.twins - 1);
         for (auto t = Clock::now(); t < deadline;) {
             // What the service does per GET: read the twin, render it.
-            (void)graph.snapshot().get_twin(twin_id(pick(rng))).dump();
+            (void)graph.snapshot().get_twin(room_id(pick(rng))).dump();
             const auto done = Clock::now();
             ms.push_back(ms_between(t, done));
             t = done;
@@ -519,14 +500,14 @@ void soak_client(int port, unsigned c, const ServeBenchOptions& o, Clock::time_p
             Connection connection(port);
             while (Clock::now() < deadline) {
                 const std::string body = R"([{"op":"replace","path":"/t","value":)" + std::to_string(value += 1) + "}]";
-                check(connection.exchange(http_request("PATCH", "/digitaltwins/" + twin_id(pick(rng)), "application/json-patch+json", body)),
+                check(connection.exchange(http_request("PATCH", "/digitaltwins/" + room_id(pick(rng)), "application/json-patch+json", body)),
                       204, "PATCH");
                 ++counts.patches;
-                check(connection.exchange(http_request("GET", "/digitaltwins/" + twin_id(pick(rng)), nullptr, "")), 200, "GET");
+                check(connection.exchange(http_request("GET", "/digitaltwins/" + room_id(pick(rng)), nullptr, "")), 200, "GET");
                 ++counts.gets;
                 if (++i % 8 == 0) {
                     const std::string query = R"({"query": "SELECT T.$dtId, T.t FROM DIGITALTWINS T WHERE T.$dtId = ')" +
-                                              twin_id(pick(rng)) + "'\"}";
+                                              room_id(pick(rng)) + "'\"}";
                     check(connection.exchange(http_request("POST", "/query", "application/json", query)), 200, "query");
                     ++counts.queries;
                 }
