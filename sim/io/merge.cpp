@@ -31,6 +31,16 @@ std::string shard_name(const ShardIdentity& s) {
     throw ResultsError(path.string() + ": " + why, path.string());
 }
 
+// A shard of another job than `first`'s, or of another shard count, is refused.
+void refuse_other_job(const Shard& s, const Shard& first) {
+    if (s.identity.job != first.identity.job)
+        refuse(s.path, "belongs to job " + s.identity.job + ", but " + first.path.string() + " to job " +
+                           first.identity.job + ": shards of different jobs cannot be merged");
+    if (s.identity.count != first.identity.count)
+        refuse(s.path, "is shard " + shard_name(s.identity) + ", but " + first.path.string() + " is shard " +
+                           shard_name(first.identity) + ": the shard counts differ");
+}
+
 }  // namespace
 
 struct ShardMerger::Impl {
@@ -58,12 +68,7 @@ void ShardMerger::Impl::add(std::unique_ptr<Shard> owned) {
     const Shard& s = *owned;
     if (!shards.empty()) {
         const Shard& first = *shards.front();
-        if (s.identity.job != first.identity.job)
-            refuse(s.path, "belongs to job " + s.identity.job + ", but " + first.path.string() + " to job " +
-                               first.identity.job + ": shards of different jobs cannot be merged");
-        if (s.identity.count != first.identity.count)
-            refuse(s.path, "is shard " + shard_name(s.identity) + ", but " + first.path.string() + " is shard " +
-                               shard_name(first.identity) + ": the shard counts differ");
+        refuse_other_job(s, first);
         if (const auto it = by_index.find(s.identity.index); it != by_index.end())
             refuse(s.path, "is shard " + shard_name(s.identity) + ", and so is " + it->second->path.string() +
                                ": the shards overlap");
@@ -232,12 +237,7 @@ MergeReport merge_results(std::span<const std::filesystem::path> paths, const st
     std::map<std::uint32_t, std::size_t> by_index;
     for (std::size_t i = 0; i < shards.size(); ++i) {
         const Shard& s = shards[i];
-        if (s.identity.job != first.identity.job)
-            refuse(s.path, "belongs to job " + s.identity.job + ", but " + first.path.string() + " to job " +
-                               first.identity.job + ": shards of different jobs cannot be merged");
-        if (s.identity.count != first.identity.count)
-            refuse(s.path, "is shard " + shard_name(s.identity) + ", but " + first.path.string() + " is shard " +
-                               shard_name(first.identity) + ": the shard counts differ");
+        refuse_other_job(s, first);
         const auto [it, fresh] = by_index.emplace(s.identity.index, i);
         if (!fresh)
             refuse(s.path, "is shard " + shard_name(s.identity) + ", and so is " + shards[it->second].path.string() +
