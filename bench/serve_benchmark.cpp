@@ -341,9 +341,13 @@ json phase_summary(const std::vector<Phase>& rounds, bool patches) {
         p99.push_back(percentile(s.ms, 0.99));
         cpu.push_back(s.cpu_seconds / s.seconds);
         client_cpu.push_back(s.client_cpu_seconds / s.seconds);
-        cpu_us.push_back(n > 0 ? (s.cpu_seconds - s.client_cpu_seconds) / n * 1e6 : 0);
-        const double server_cpu = s.cpu_seconds - s.client_cpu_seconds;
-        const double server_kernel = s.system_cpu_seconds - s.client_system_cpu_seconds;
+        // The server's part is the process's clock minus the client threads' own clocks,
+        // two readings of different granularity: where the server does next to nothing
+        // (the library peer's GETs run on the callers' threads) the difference can come
+        // out slightly below zero, which is read as zero.
+        const double server_cpu = std::max(0.0, s.cpu_seconds - s.client_cpu_seconds);
+        const double server_kernel = std::clamp(s.system_cpu_seconds - s.client_system_cpu_seconds, 0.0, server_cpu);
+        cpu_us.push_back(n > 0 ? server_cpu / n * 1e6 : 0);
         kernel_us.push_back(n > 0 ? server_kernel / n * 1e6 : 0);
         kernel_share.push_back(server_cpu > 0 ? server_kernel / server_cpu : 0);
         per_sync.push_back(n / static_cast<double>(std::max<std::uint64_t>(1, s.syncs)));
@@ -354,7 +358,7 @@ json phase_summary(const std::vector<Phase>& rounds, bool patches) {
     json out{{"per_s", median(rate)}, {"p50_ms", median(p50)}, {"p99_ms", median(p99)},
              {"cpu_seconds_per_s", median(cpu)},
              {"client_cpu_seconds_per_s", median(client_cpu)},
-             {"server_cpu_seconds_per_s", median(cpu) - median(client_cpu)},
+             {"server_cpu_seconds_per_s", std::max(0.0, median(cpu) - median(client_cpu))},
              {"server_cpu_us_per_request", median(cpu_us)},
              {"server_kernel_cpu_us_per_request", median(kernel_us)},
              {"server_kernel_share", median(kernel_share)},
