@@ -41,6 +41,19 @@ double percentile(std::vector<double> sample, double p) {
 
 std::string room_id(std::size_t n) { return numbered_id("room-", n); }
 
+RoomPatcher::RoomPatcher(graph::TwinGraph& graph, std::size_t twins, unsigned thread)
+    : graph_(graph), rng_(thread + 1), pick_(0, twins - 1), value_(static_cast<std::uint64_t>(thread) << 24) {}
+
+void RoomPatcher::patch() {
+    text_.assign(R"([{"op":"replace","path":"/t","value":)");
+    text_ += std::to_string(100000000 + ++value_ % 900000000);
+    text_ += "}]";
+    const nlohmann::json patch = nlohmann::json::parse(text_);
+    const std::string id = room_id(pick_(rng_));
+    graph_.update_twin(id, patch);
+    (void)graph_.snapshot().twin_etag(id);
+}
+
 void add_rooms(graph::TwinGraph& graph, std::size_t twins) {
     (void)graph.add_models(std::vector<dtdl::Document>{{"<bench>", bench_room_model}});
     graph.atomically([&](graph::TwinGraph& g) {

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -144,6 +145,24 @@ inline constexpr const char* bench_room_model = R"([{"@context": "dtmi:dtdl:cont
 /// Adds bench_room_model and the twins room-0 ... room-<twins - 1> (t = 0) to `graph`
 /// in one atomic group. Throws what TwinGraph::add_models and upsert_twin throw.
 void add_rooms(graph::TwinGraph& graph, std::size_t twins);
+
+/// One thread's twin PATCHes as the service makes them, without HTTP: each
+/// patch() builds a JSON Patch setting "t" to a new value, parses it, applies
+/// it with TwinGraph::update_twin to a random room of add_rooms' `twins`, and
+/// reads the twin's etag. Each `thread` number has its own rooms and values.
+/// Throws what update_twin throws.
+class RoomPatcher {
+public:
+    RoomPatcher(graph::TwinGraph& graph, std::size_t twins, unsigned thread);
+    void patch();
+
+private:
+    graph::TwinGraph& graph_;
+    std::mt19937_64 rng_;
+    std::uniform_int_distribution<std::size_t> pick_;
+    std::uint64_t value_;
+    std::string text_;
+};
 
 /// "<prefix><n>", built by appending (GCC 12 warns falsely on "s" + std::to_string(n)).
 [[nodiscard]] std::string numbered_id(std::string_view prefix, std::size_t n);

@@ -42,19 +42,10 @@ Round patch_round(graph::TwinGraph& graph, const PatchBenchOptions& o) {
     std::vector<std::thread> threads;
     for (unsigned c = 0; c < o.threads; ++c)
         threads.emplace_back([&, c] {
-            std::mt19937_64 rng(c + 1);
-            std::uniform_int_distribution<std::size_t> pick(0, o.twins - 1);
-            std::uint64_t value = static_cast<std::uint64_t>(c) << 24;
-            std::string text;
+            RoomPatcher patcher(graph, o.twins, c);
             ms[c].reserve(1 << 18);
             for (auto t = Clock::now(); t < deadline;) {
-                text.assign(R"([{"op":"replace","path":"/t","value":)");
-                text += std::to_string(100000000 + ++value % 900000000);
-                text += "}]";
-                const json patch = json::parse(text);
-                const std::string id = room_id(pick(rng));
-                graph.update_twin(id, patch);
-                (void)graph.snapshot().twin_etag(id);
+                patcher.patch();
                 const auto done = Clock::now();
                 ms[c].push_back(std::chrono::duration<double, std::milli>(done - t).count());
                 t = done;

@@ -273,20 +273,9 @@ Side direct_round(live::Store& store, const ServeBenchOptions& o) {
     Side side;
     const std::uint64_t syncs = store.stats().syncs;
     side.patch = run_clients(o.clients, o.seconds, [&](unsigned c, std::vector<double>& ms, std::size_t&, Clock::time_point deadline) {
-        std::mt19937_64 rng(c + 1);
-        std::uniform_int_distribution<std::size_t> pick(0, o.twins - 1);
-        std::uint64_t value = static_cast<std::uint64_t>(c) << 24;
-        std::string text;
+        RoomPatcher patcher(graph, o.twins, c);  // what the service does per PATCH, without HTTP
         for (auto t = Clock::now(); t < deadline;) {
-            // What the service does per PATCH, without HTTP: parse the
-            // patch, apply it durably, read the etag.
-            text.assign(R"([{"op":"replace","path":"/t","value":)");
-            text += std::to_string(100000000 + ++value % 900000000);
-            text += "}]";
-            const json patch = json::parse(text);
-            const std::string id = room_id(pick(rng));
-            graph.update_twin(id, patch);
-            (void)graph.snapshot().twin_etag(id);
+            patcher.patch();
             const auto done = Clock::now();
             ms.push_back(ms_between(t, done));
             t = done;
