@@ -2,18 +2,34 @@
 // written to a temporary file, opened, read entirely (attributes, scenarios,
 // series and their stored chunks, events, KPIs, shard identity) and compared as `twinsim compare`
 // does. A damaged file must read or throw ResultsError.
+// An input that starts as a shard's binary run records do ("TSRB1\n") is also
+// decoded directly (io::decode_shard_runs_binary), which a whole-file input
+// reaches only through a valid shard: it must decode or throw
+// std::invalid_argument, and what it decodes must encode and decode again.
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "fuzz_support.hpp"
 #include "twinsim/io/results_reader.hpp"
+#include "twinsim/io/run_results.hpp"
 #include "twinsim/scenario/compare.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+    if (bytes.starts_with("TSRB1\n")) {
+        try {
+            const twinsim::io::ShardRuns runs = twinsim::io::decode_shard_runs_binary(bytes);
+            (void)twinsim::io::decode_shard_runs_binary(twinsim::io::encode_shard_runs_binary(runs));
+        } catch (const std::invalid_argument&) {
+        }
+        return 0;
+    }
     const std::filesystem::path& path = twinsim::fuzz::input_as_file(data, size, "results");
     try {
         const twinsim::io::ResultsReader reader(path);
